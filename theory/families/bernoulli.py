@@ -1,0 +1,14 @@
+"""Bernoulli: s ∈ {0, 1}, φ(s) = s, h = 1, θ = logit p."""
+
+import sympy as sp
+
+from ..family import ExponentialFamily, Finite
+from ..symbols import s, thetas
+
+(theta,) = thetas(1)
+
+
+def bernoulli() -> ExponentialFamily:
+    return ExponentialFamily(
+        name="bernoulli", space=Finite((0, 1)), phi=(s,), h=sp.Integer(1),
+        conventional={"p": 1 / (1 + sp.exp(-theta))})

@@ -1,0 +1,18 @@
+"""Binomial (n trials): s ∈ {0..n}, φ(s) = s, h(s) = C(n, s), θ = logit p."""
+
+import sympy as sp
+
+from ..errors import InputError
+from ..family import ExponentialFamily, Finite
+from ..symbols import s, thetas
+
+(theta,) = thetas(1)
+
+
+def binomial(n: int = 10) -> ExponentialFamily:
+    if int(n) != n or n < 1:
+        raise InputError(f"binomial needs an integer n >= 1, got n={n}")
+    n = int(n)
+    return ExponentialFamily(
+        name="binomial", space=Finite(tuple(range(n + 1))), phi=(s,), h=sp.binomial(n, s),
+        conventional={"p": 1 / (1 + sp.exp(-theta))}, args={"n": n})

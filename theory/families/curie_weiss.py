@@ -1,0 +1,25 @@
+"""Curie–Weiss (fully connected Ising) model of N spins ±1, sampled through its magnetisation.
+
+The data symbol s is the number of up spins (0..N); the magnetisation is m = 2s − N,
+φ1 = m = Σ_i s_i, φ2 = Σ_{i<j} s_i s_j = (m² − N)/2, and h(s) = C(N, s) counts the
+spin configurations at that level. θ1 is the field, θ2 the coupling.
+"""
+
+import sympy as sp
+
+from ..errors import InputError
+from ..family import ExponentialFamily, Finite
+from ..symbols import s, thetas
+
+theta1, theta2 = thetas(2)
+
+
+def curie_weiss(N: int = 10) -> ExponentialFamily:
+    if int(N) != N or N < 2:
+        raise InputError(f"curie_weiss needs an integer N >= 2, got N={N}")
+    N = int(N)
+    m = 2 * s - N
+    return ExponentialFamily(
+        name="curie_weiss", space=Finite(tuple(range(N + 1))),
+        phi=(m, (m**2 - N) / 2), h=sp.binomial(N, s),
+        conventional={"theta1": theta1, "theta2": theta2}, args={"N": N})

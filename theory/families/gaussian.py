@@ -1,0 +1,24 @@
+"""Gaussian: s ∈ ℝ, φ(s) = (s, s²), h = 1, θ = (mean/var, −1/(2 var))."""
+
+import numpy as np
+import sympy as sp
+
+from ..family import ExponentialFamily, Reals
+from ..symbols import s, thetas
+
+theta1, theta2 = thetas(2)
+
+
+def _sum_sampler(rng, mu, m):
+    """Σs and Σs² of m normal draws: Σs ~ N(m·mean, m·var), Σ(s − s̄)² ~ var·χ²_{m−1}, independent."""
+    mean, var = mu[..., 0], mu[..., 1] - mu[..., 0] ** 2
+    total = rng.normal(m * mean, np.sqrt(m * var))
+    squares = var * rng.chisquare(m - 1, size=np.shape(mean)) if m > 1 else 0.0 * mean
+    return np.stack([total, squares + total**2 / m], axis=-1)
+
+
+def gaussian() -> ExponentialFamily:
+    return ExponentialFamily(
+        name="gaussian", space=Reals, phi=(s, s**2), h=sp.Integer(1),
+        conventional={"mean": -theta1 / (2 * theta2), "var": -1 / (2 * theta2)},
+        negative=("theta2",), sum_sampler=_sum_sampler)

@@ -1,0 +1,16 @@
+"""Poisson: s ∈ ℕ, φ(s) = s, h(s) = 1/s!, θ = log rate."""
+
+import sympy as sp
+
+from ..family import ExponentialFamily, Naturals
+from ..symbols import s, thetas
+
+(theta,) = thetas(1)
+
+
+def poisson() -> ExponentialFamily:
+    return ExponentialFamily(
+        name="poisson", space=Naturals(), phi=(s,), h=1 / sp.factorial(s),
+        conventional={"rate": sp.exp(theta)},
+        # the sum of m Poisson(μ) draws is Poisson(m μ)
+        sum_sampler=lambda rng, mu, m: rng.poisson(m * mu[..., 0])[..., None])

@@ -1,0 +1,352 @@
+"""The one abstraction: an exponential family declared as data, everything else derived.
+
+A family is declared by its sample space, sufficient statistics φ(s), base
+measure h(s) and conventional parameters (expressions in θ). From that, SymPy
+derives the log-partition A(θ), the mean map μ = ∇A, the Fisher information
+χ = ∇∇A, the third cumulants κ = ∇∇∇A, the inverse mean map (where SymPy
+finds a closed form), the KL divergence and the absorbing states.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from . import symbols as S
+from .errors import InputError
+
+
+# --- sample spaces -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Finite:
+    """A finite sample space: the data symbol s runs over consecutive integer levels."""
+
+    levels: tuple[int, ...]
+
+    def __str__(self) -> str:
+        return f"{{{self.levels[0]}, ..., {self.levels[-1]}}}"
+
+
+@dataclass(frozen=True)
+class Naturals:
+    """s ∈ ℕ = {0, 1, 2, ...}."""
+
+    lower = sp.Integer(0)
+    upper = sp.oo
+
+    def __str__(self) -> str:
+        return "N"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A real interval (lower, upper), endpoints possibly infinite."""
+
+    lower: sp.Expr
+    upper: sp.Expr
+
+    def __str__(self) -> str:
+        return f"({self.lower}, {self.upper})"
+
+
+Reals = Interval(-sp.oo, sp.oo)
+PositiveReals = Interval(sp.Integer(0), sp.oo)
+
+
+@dataclass(frozen=True)
+class AbsorbingState:
+    """A degenerate member of the closure of the family: a point mass / a face vertex.
+
+    ``phi`` is the value of the sufficient statistics there; ``attainable`` says
+    whether the closed loop can reach it in finitely many generations (a discrete
+    sample can be all equal with positive probability; a continuous one cannot).
+    """
+
+    phi: tuple[sp.Expr, ...]
+    attainable: bool
+
+    @property
+    def label(self) -> str:
+        """SPEC label: ``phi1=1`` or ``phi1=10,phi2=45`` (integers printed as integers)."""
+        names = ["phi1"] if len(self.phi) == 1 else [f"phi{a + 1}" for a in range(len(self.phi))]
+        return ",".join(f"{n}={_fmt(v)}" for n, v in zip(names, self.phi, strict=True))
+
+
+def _fmt(v) -> str:
+    v = sp.nsimplify(v)
+    return str(int(v)) if v.is_integer else str(v)
+
+
+# --- the family --------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class ExponentialFamily:
+    """f(s | θ) = h(s) exp(θ·φ(s) − A(θ)), declared by its space, φ, h and conventional parameters.
+
+    Parameters
+    ----------
+    name: SPEC name of the family (``bernoulli``, ...).
+    space: ``Finite(levels)``, ``Naturals()`` or an ``Interval``.
+    phi: sufficient statistics, expressions in the data symbol ``symbols.s``.
+    h: base measure, an expression in ``symbols.s``.
+    conventional: conventional parameter name -> expression in the natural parameters.
+    negative: names of natural parameters constrained to be negative (the domain).
+    natural_names: names of the natural parameters (default ``theta`` or ``theta1..thetad``).
+    args: family arguments (``n``, ``K``, ``N``), for labels and the CLI.
+    fixed: natural parameters held fixed by :meth:`restrict` (partial MLE), name -> value.
+    sum_sampler: ``(rng, mu, m) -> Σφ`` exact law of the sum of m draws (infinite spaces).
+    """
+
+    name: str
+    space: Finite | Naturals | Interval
+    phi: tuple[sp.Expr, ...]
+    h: sp.Expr
+    conventional: Mapping[str, sp.Expr]
+    negative: tuple[str, ...] = ()
+    natural_names: tuple[str, ...] | None = None
+    args: Mapping[str, int] = field(default_factory=dict)
+    fixed: Mapping[str, float] = field(default_factory=dict)
+    sum_sampler: Callable | None = None
+
+    # -- declared structure ----------------------------------------------------------------------
+    @property
+    def d(self) -> int:
+        """Number of natural parameters."""
+        return len(self.phi)
+
+    @functools.cached_property
+    def theta(self) -> tuple[sp.Symbol, ...]:
+        """Natural parameters θ (``theta`` or ``theta1..thetad``)."""
+        if self.natural_names is not None:
+            return S.theta_names(self.natural_names)
+        return S.thetas(self.d)
+
+    @functools.cached_property
+    def names(self) -> tuple[str, ...]:
+        """Names of the natural parameters."""
+        return tuple(t.name for t in self.theta)
+
+    @functools.cached_property
+    def mu_symbols(self) -> tuple[sp.Symbol, ...]:
+        """Expectation-parameter symbols μ_a (the sufficient-statistic averages φ̄_a)."""
+        return S.mus(self.d)
+
+    @property
+    def title(self) -> str:
+        """Name with arguments, e.g. ``binomial (n=10)``."""
+        extra = dict(self.args) | {k: v for k, v in self.fixed.items()}
+        return self.name + (" (" + ", ".join(f"{k}={v}" for k, v in extra.items()) + ")" if extra else "")
+
+    @property
+    def slug(self) -> str:
+        """File-name stem: ``curie_weiss``, or ``curie_weiss-fixed-theta2`` for a restriction."""
+        return self.name + "".join(f"-fixed-{k}" for k in self.fixed)
+
+    # -- derived cumulants -----------------------------------------------------------------------
+    @functools.cached_property
+    def _negative_as_positive(self) -> dict[sp.Symbol, sp.Symbol]:
+        """θ_a declared negative -> −u_a with u_a > 0, so sums, integrals and logs simplify."""
+        return {t: sp.Symbol(f"_u_{t.name}", positive=True) for t in self.theta
+                if t.name in self.negative}
+
+    def _partition_function(self) -> sp.Expr:
+        """Z = Σ_s h(s) e^{θ·φ(s)} (or ∫), with negative θ_a written −u_a; closed form where found."""
+        s, pos = S.s, self._negative_as_positive
+        th = [-pos[t] if t in pos else t for t in self.theta]
+        weight = self.h * sp.exp(sum(t * p for t, p in zip(th, self.phi, strict=True)))
+        if isinstance(self.space, Finite):
+            lv = self.space.levels
+            total = sp.factor(sp.Add(*(weight.subs(s, v) for v in lv)))
+            compact = sp.Sum(weight.subs(s, S.k), (S.k, lv[0], lv[-1]))
+            # keep the closed form when it is no longer than the sum itself
+            return total if sp.count_ops(total) <= sp.count_ops(compact) else compact
+        if isinstance(self.space, Naturals):
+            # e^{θ_a} -> y_a > 0 turns the sum into a power series SymPy recognises
+            ys = [sp.Symbol(f"_y{a}", positive=True) for a in range(self.d)]
+            w = self.h * sp.Mul(*(y ** p for y, p in zip(ys, self.phi, strict=True)))
+            z = sp.summation(w, (s, self.space.lower, self.space.upper))
+            return z.subs({y: sp.exp(t) for y, t in zip(ys, th, strict=True)})
+        z = sp.integrate(weight, (s, self.space.lower, self.space.upper), conds="none")
+        return sp.simplify(z)
+
+    @functools.cached_property
+    def A(self) -> sp.Expr:
+        """Log-partition A(θ) = log Σ_s h(s) e^{θ·φ(s)}."""
+        # expanding the log is safe while negative parameters are still written −u, u > 0
+        a = sp.expand_log(sp.log(self._partition_function()), force=True)
+        return a.subs({u: -t for t, u in self._negative_as_positive.items()})
+
+    def _tidy(self, e: sp.Expr) -> sp.Expr:
+        return e if e.has(sp.Sum) else sp.simplify(e)
+
+    @functools.cached_property
+    def mu(self) -> sp.Matrix:
+        """Mean map μ(θ) = ∇A(θ) = E_θ[φ] (expectation parameters)."""
+        return sp.Matrix([self._tidy(sp.diff(self.A, t)) for t in self.theta])
+
+    @functools.cached_property
+    def chi(self) -> sp.Matrix:
+        """Fisher information χ(θ) = ∇∇A(θ) = Cov_θ[φ] (the susceptibility)."""
+        return sp.Matrix(self.d, self.d, lambda a, b: self._tidy(sp.diff(self.mu[a], self.theta[b])))
+
+    @functools.cached_property
+    def kappa(self) -> sp.ImmutableDenseNDimArray:
+        """Third cumulants κ_abc(θ) = ∂³A/∂θ_a∂θ_b∂θ_c."""
+        d = self.d
+        return sp.ImmutableDenseNDimArray(
+            [[[self._tidy(sp.diff(self.chi[a, b], self.theta[c])) for c in range(d)]
+              for b in range(d)] for a in range(d)])
+
+    @functools.cached_property
+    def mu_inverse(self) -> dict[sp.Symbol, sp.Expr] | None:
+        """θ(μ): the inverse mean map in closed form, or None where SymPy finds none."""
+        if self.A.has(sp.Sum):
+            return None
+        eqs = [sp.Eq(m, e) for m, e in zip(self.mu_symbols, self.mu, strict=True)]
+        try:
+            sols = sp.solve(eqs, self.theta, dict=True)
+        except NotImplementedError:
+            return None
+        point = self.interior_point()
+        eta = {m: e.subs(point) for m, e in zip(self.mu_symbols, self.mu, strict=True)}
+        for sol in sols:
+            if set(sol) != set(self.theta):
+                continue
+            back = [complex(sp.N(sol[t].subs(eta))) for t in self.theta]
+            if all(abs(b - float(point[t])) < 1e-9 for b, t in zip(back, self.theta, strict=True)):
+                return {t: sp.simplify(sol[t]) for t in self.theta}
+        return None
+
+    def interior_point(self) -> dict[sp.Symbol, sp.Rational]:
+        """A point inside the natural domain, used to pick the right branch of a solution."""
+        return {t: sp.Rational(-(3 + a), 10) if t.name in self.negative else sp.Rational(3 + a, 10)
+                for a, t in enumerate(self.theta)}
+
+    def in_mu(self, expr: sp.Expr) -> sp.Expr | None:
+        """Expression in θ rewritten in the expectation parameters μ, or None without θ(μ)."""
+        if self.mu_inverse is None:
+            return None
+        return sp.simplify(sp.sympify(expr).subs(self.mu_inverse))
+
+    def starred(self, expr):
+        """The same expression at the ground truth θ* (θ_a -> θ_a^*)."""
+        return expr.subs({t: S.starred(t) for t in self.theta}, simultaneous=True)
+
+    @functools.cached_property
+    def kl(self) -> sp.Expr:
+        """KL(f_θ ‖ f_θ*) = A(θ*) − A(θ) − (θ* − θ)·μ(θ)."""
+        th_star = sp.Matrix([S.starred(t) for t in self.theta])
+        return self.starred(self.A) - self.A - ((th_star - sp.Matrix(self.theta)).T * self.mu)[0]
+
+    # -- absorbing states ------------------------------------------------------------------------
+    @functools.cached_property
+    def absorbing_states(self) -> tuple[AbsorbingState, ...]:
+        """Extreme points of the closed convex hull of φ(S): the point masses that absorb the loop.
+
+        Finite S: the vertices of the marginal polytope conv{φ(s)}. Infinite S with
+        one statistic: φ at the finite ends of S. With several statistics on an
+        infinite S (Gaussian), every φ(s) on the curve is extreme: a continuum of
+        point masses, each written with the free data value ``s``.
+        """
+        if isinstance(self.space, Finite):
+            pts = [tuple(sp.nsimplify(p.subs(S.s, v)) for p in self.phi) for v in self.space.levels]
+            return tuple(AbsorbingState(p, True) for p in _hull_vertices(pts))
+        discrete = isinstance(self.space, Naturals)
+        if self.d == 1:
+            ends = [e for e in (self.space.lower, self.space.upper) if e.is_finite]
+            return tuple(AbsorbingState((self.phi[0].subs(S.s, e),), discrete) for e in ends)
+        return (AbsorbingState(tuple(self.phi), discrete),)
+
+    # -- partial MLE -----------------------------------------------------------------------------
+    def restrict(self, **fixed: float) -> ExponentialFamily:
+        """The family with some natural parameters held fixed (partial MLE).
+
+        Fixing θ_b = c moves e^{c φ_b} into the base measure; the remaining
+        statistics are fitted as before.
+        """
+        unknown = set(fixed) - set(self.names)
+        if unknown:
+            raise InputError(f"cannot fix {sorted(unknown)}: {self.name} has natural parameters {list(self.names)}")
+        keep = [a for a, n in enumerate(self.names) if n not in fixed]
+        if not keep:
+            raise InputError("at least one natural parameter must stay free")
+        values = {self.theta[self.names.index(n)]: sp.nsimplify(v) for n, v in fixed.items()}
+        h = self.h * sp.exp(sum(values[self.theta[a]] * self.phi[a]
+                                for a in range(self.d) if a not in keep))
+        conventional = {n: e.subs(values) for n, e in self.conventional.items()
+                        if n not in fixed}
+        return dataclasses.replace(
+            self, phi=tuple(self.phi[a] for a in keep), h=sp.simplify(h),
+            conventional=conventional, natural_names=tuple(self.names[a] for a in keep),
+            negative=tuple(n for n in self.negative if n not in fixed),
+            fixed=dict(self.fixed) | {n: float(v) for n, v in fixed.items()})
+
+    # -- numbers from user input -----------------------------------------------------------------
+    def natural_point(self, params: Mapping[str, float]) -> dict[str, float]:
+        """Natural parameters from a ``name=value`` mapping, natural or conventional names.
+
+        Raises InputError naming the offending parameter for unknown names, missing
+        names, or values outside the family's domain.
+        """
+        params = dict(params)
+        if set(params) == set(self.names):
+            theta = {n: float(params[n]) for n in self.names}
+        else:
+            unknown = sorted(set(params) - set(self.names) - set(self.conventional))
+            if unknown:
+                raise InputError(
+                    f"unknown parameter {unknown[0]!r} for {self.name}; natural: "
+                    f"{', '.join(self.names)}; conventional: {', '.join(self.conventional)}")
+            theta = self._from_conventional(params)
+        for n in self.negative:
+            if not theta[n] < 0:
+                raise InputError(f"{n}={theta[n]:g} is outside the domain of {self.name} ({n} < 0)")
+        return theta
+
+    def _from_conventional(self, params: Mapping[str, float]) -> dict[str, float]:
+        given = [n for n in self.conventional if n in params]
+        if len(given) < self.d:
+            missing = [n for n in self.conventional if n not in params]
+            raise InputError(f"{self.name} needs {self.d} parameter(s): missing {', '.join(missing)}")
+        used = tuple(given[: self.d])
+        inverse = _conventional_inverse(self, used)
+        with np.errstate(all="ignore"):
+            theta = {t.name: complex(sp.N(inverse[t].subs({sp.Symbol("_c_" + n): params[n] for n in used})))
+                     for t in self.theta}
+        bad = [n for n, v in theta.items() if abs(v.imag) > 1e-12 or not np.isfinite(v.real)]
+        if bad:
+            vals = ", ".join(f"{n}={params[n]:g}" for n in used)
+            raise InputError(f"{vals} is outside the domain of {self.name} (or on its boundary)")
+        theta = {n: v.real for n, v in theta.items()}
+        for n in given[self.d:]:  # redundant conventional values must agree (e.g. pK = 1 − Σ p)
+            implied = float(sp.N(self.conventional[n].subs({S_: theta[S_.name] for S_ in self.theta})))
+            if abs(implied - params[n]) > 1e-9:
+                raise InputError(f"{n}={params[n]:g} is inconsistent with the other parameters "
+                                 f"(implied {n}={implied:g})")
+        return theta
+
+
+@functools.lru_cache(maxsize=None)
+def _conventional_inverse(family: ExponentialFamily, used: tuple[str, ...]) -> dict:
+    """θ as expressions of the conventional parameters ``used`` (placeholders ``_c_<name>``)."""
+    cs = [sp.Symbol("_c_" + n) for n in used]
+    eqs = [sp.Eq(c, family.conventional[n]) for c, n in zip(cs, used, strict=True)]
+    sols = sp.solve(eqs, family.theta, dict=True)
+    if not sols:
+        raise InputError(f"cannot convert {', '.join(used)} to natural parameters of {family.name}")
+    return sols[0]
+
+
+def _hull_vertices(points: list[tuple]) -> list[tuple]:
+    """Vertices of conv(points), in the given order (exact for d = 1, qhull for d ≥ 2)."""
+    arr = np.array([[float(x) for x in p] for p in points])
+    if arr.shape[1] == 1:
+        lo, hi = arr[:, 0].argmin(), arr[:, 0].argmax()
+        return [points[i] for i in sorted({lo, hi})]
+    from scipy.spatial import ConvexHull
+
+    return [points[i] for i in sorted(ConvexHull(arr).vertices)]

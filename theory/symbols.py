@@ -1,0 +1,86 @@
+"""Shared SymPy symbols and their LaTeX names.
+
+Every symbol the derivations use is made here through :func:`symbol`, which
+records its LaTeX name in :data:`LATEX`, the one table ``latex.py`` prints with.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+LATEX: dict[sp.Symbol, str] = {}
+
+
+def symbol(name: str, latex: str, **assumptions) -> sp.Symbol:
+    """A SymPy symbol registered with its LaTeX spelling."""
+    sym = sp.Symbol(name, **assumptions)
+    LATEX[sym] = latex
+    return sym
+
+
+s = symbol("s", "s", real=True)  # one data point
+k = symbol("k", "k", integer=True, nonnegative=True)  # a level of a finite sample space
+M = symbol("M", "M", positive=True)  # points per generation
+M0 = symbol("M0", "M_0", nonnegative=True)  # anchor points per generation
+nu = symbol("nu", r"\nu", positive=True)  # MAP pseudo-observations
+lam = symbol("lam", r"\lambda", positive=True)  # L2 strength
+t = symbol("t", "t", integer=True, nonnegative=True)  # generation
+eps = symbol("epsilon", r"\epsilon", positive=True)  # bookkeeping 1/M for series
+
+
+def _indexed(base: str, latex: str, d: int, suffix: str = "", latex_suffix: str = "", **assumptions):
+    if d == 1:
+        return (symbol(base + suffix, latex + latex_suffix, **assumptions),)
+    return tuple(
+        symbol(f"{base}{a}{suffix}", f"{latex}_{{{a}}}{latex_suffix}", **assumptions)
+        for a in range(1, d + 1)
+    )
+
+
+def thetas(d: int) -> tuple[sp.Symbol, ...]:
+    """Natural parameters: ``theta`` when d = 1, else ``theta1..thetad``."""
+    return _indexed("theta", r"\theta", d, real=True)
+
+
+def theta_names(names: tuple[str, ...]) -> tuple[sp.Symbol, ...]:
+    """Natural-parameter symbols with given names (``theta1`` -> θ_1)."""
+    out = []
+    for name in names:
+        idx = name.removeprefix("theta")
+        out.append(symbol(name, r"\theta" + (f"_{{{idx}}}" if idx else ""), real=True))
+    return tuple(out)
+
+
+def starred(sym: sp.Symbol) -> sp.Symbol:
+    """The ground-truth copy of a symbol: ``theta1`` -> ``theta1_star`` (θ_1^*)."""
+    return symbol(sym.name + "_star", LATEX.get(sym, sym.name) + "^{*}", **sym.assumptions0)
+
+
+def zeroed(sym: sp.Symbol) -> sp.Symbol:
+    """The prior/initial copy of a symbol: ``mu1`` -> ``mu1_0`` (μ_{1,0})."""
+    return symbol(sym.name + "_0", "{" + LATEX.get(sym, sym.name) + "}^{(0)}", **sym.assumptions0)
+
+
+def mus(d: int) -> tuple[sp.Symbol, ...]:
+    """Expectation parameters (sufficient-statistic averages) μ_a."""
+    return _indexed("mu", r"\mu", d, real=True)
+
+
+def placeholders(d: int):
+    """Abstract μ_a, μ*_a, χ_ab, χ*_ab, κ_abc: the generic results are derived in these."""
+    mu = sp.Matrix(_indexed("mu", r"\mu", d, real=True))
+    mu_star = mu.applyfunc(starred)
+    sub = (lambda *i: "".join(map(str, i))) if d > 1 else (lambda *i: "")
+
+    def sym(base, latex, *i):
+        idx = sub(*i)
+        return symbol(base + idx, latex + (f"_{{{idx}}}" if idx else ""), real=True)
+
+    chi = sp.Matrix(d, d, lambda a, b: sym("chi", r"\chi", *sorted((a + 1, b + 1))))
+    chi_star = chi.applyfunc(starred)
+    kappa = sp.MutableDenseNDimArray.zeros(d, d, d)
+    for a in range(d):
+        for b in range(d):
+            for c in range(d):
+                kappa[a, b, c] = sym("kappa", r"\kappa", *sorted((a + 1, b + 1, c + 1)))
+    return mu, mu_star, chi, chi_star, sp.ImmutableDenseNDimArray(kappa)
