@@ -99,6 +99,7 @@ class ExponentialFamily:
     args: family arguments (``n``, ``K``, ``N``), for labels and the CLI.
     fixed: natural parameters held fixed by :meth:`restrict` (partial MLE), name -> value.
     sum_sampler: ``(rng, mu, m) -> Σφ`` exact law of the sum of m draws (infinite spaces).
+    extra_coordinates: further named coordinates (expressions in θ) shown by R4, e.g. log σ.
     """
 
     name: str
@@ -111,6 +112,7 @@ class ExponentialFamily:
     args: Mapping[str, int] = field(default_factory=dict)
     fixed: Mapping[str, float] = field(default_factory=dict)
     sum_sampler: Callable | None = None
+    extra_coordinates: Mapping[str, sp.Expr] = field(default_factory=dict)
 
     # -- declared structure ----------------------------------------------------------------------
     @property
@@ -232,6 +234,16 @@ class ExponentialFamily:
             return None
         return sp.simplify(sp.sympify(expr).subs(self.mu_inverse))
 
+    def in_conventional(self, expr: sp.Expr) -> sp.Expr | None:
+        """Expression in θ rewritten in the conventional parameters (symbols named as in SPEC)."""
+        used = tuple(self.conventional)[: self.d]
+        try:
+            inverse = _conventional_inverse(self, used)
+        except InputError:
+            return None
+        named = {sp.Symbol("_c_" + n): S.symbol(n, _latex_name(n), real=True) for n in used}
+        return sp.simplify(sp.sympify(expr).subs(inverse).subs(named))
+
     def starred(self, expr):
         """The same expression at the ground truth θ* (θ_a -> θ_a^*)."""
         return expr.subs({t: S.starred(t) for t in self.theta}, simultaneous=True)
@@ -339,6 +351,17 @@ def _conventional_inverse(family: ExponentialFamily, used: tuple[str, ...]) -> d
     if not sols:
         raise InputError(f"cannot convert {', '.join(used)} to natural parameters of {family.name}")
     return sols[0]
+
+
+def _latex_name(name: str) -> str:
+    """LaTeX for a conventional parameter name: ``var`` -> σ², ``p1`` -> p_1, ``theta1`` -> θ_1."""
+    special = {"var": r"\sigma^2", "mean": "m", "rate": r"r"}
+    if name in special:
+        return special[name]
+    base = name.rstrip("0123456789")
+    idx = name[len(base):]
+    base = {"theta": r"\theta"}.get(base, base)
+    return base + (f"_{{{idx}}}" if idx else "")
 
 
 def _hull_vertices(points: list[tuple]) -> list[tuple]:

@@ -21,4 +21,5 @@ def gaussian() -> ExponentialFamily:
     return ExponentialFamily(
         name="gaussian", space=Reals, phi=(s, s**2), h=sp.Integer(1),
         conventional={"mean": -theta1 / (2 * theta2), "var": -1 / (2 * theta2)},
-        negative=("theta2",), sum_sampler=_sum_sampler)
+        negative=("theta2",), sum_sampler=_sum_sampler,
+        extra_coordinates={"log_sd": sp.log(-1 / (2 * theta2)) / 2})

@@ -1,0 +1,1 @@
+"""The results R1–R8 of SPEC section 2."""

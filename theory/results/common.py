@@ -1,0 +1,83 @@
+"""Pieces every result uses: the placeholders of the generic derivations and their specialisation.
+
+Generic results are derived once in abstract symbols μ_a, μ*_a, χ_ab, χ*_ab, κ_abc
+(fast, and readable as LaTeX), then specialised by substituting the family's own
+cumulants, so every family-specific formula comes out of the same derivation.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .. import symbols as S
+from ..family import ExponentialFamily
+from ..numeric import evaluate
+
+
+def placeholders(family: ExponentialFamily):
+    """Abstract (μ, μ*, χ, χ*, κ) of the family's dimension."""
+    return S.placeholders(family.d)
+
+
+def substitution(family: ExponentialFamily) -> dict:
+    """Placeholder -> the family's expression in θ (and θ* for starred ones)."""
+    mu, mu_star, chi, chi_star, kappa = placeholders(family)
+    d = family.d
+    sub = {}
+    for a in range(d):
+        sub[mu[a]] = family.mu[a]
+        sub[mu_star[a]] = family.starred(family.mu[a])
+        for b in range(d):
+            sub[chi[a, b]] = family.chi[a, b]
+            sub[chi_star[a, b]] = family.starred(family.chi[a, b])
+            for c in range(d):
+                sub[kappa[a, b, c]] = family.kappa[a, b, c]
+    return sub
+
+
+def specialise(family: ExponentialFamily, expr):
+    """Replace placeholders by the family's cumulants and simplify (sums are left as they are)."""
+    out = sp.sympify(expr).xreplace(substitution(family))
+    tidy = (lambda e: e) if out.has(sp.Sum) else sp.simplify
+    return out.applyfunc(tidy) if isinstance(out, sp.MatrixBase) else tidy(out)
+
+
+def phibar_moments(mu, mu_star, chi, chi_star):
+    """E[φ̄] and Cov[φ̄] of one generation: M − M0 points from the model, M0 from the truth.
+
+    φ̄ = (1/M) Σ_i φ(s_i) with independent points, so the mean adds the points'
+    means and the covariance their covariances, divided by M and M².
+    """
+    M, M0 = S.M, S.M0
+    mean = ((M - M0) * mu + M0 * mu_star) / M
+    cov = ((M - M0) * chi + M0 * chi_star) / M**2
+    return mean, cov
+
+
+def vec(expr) -> sp.Matrix:
+    """A scalar or a matrix, as a matrix (for uniform rendering)."""
+    return expr if isinstance(expr, sp.MatrixBase) else sp.Matrix([expr])
+
+
+def show(m):
+    """1×1 matrices are shown as scalars."""
+    return m[0, 0] if isinstance(m, sp.MatrixBase) and m.shape == (1, 1) else m
+
+
+def inverse(m: sp.Matrix) -> sp.Matrix:
+    """Matrix inverse by adjugate / determinant: no simplification passes, safe with Sums."""
+    return m.adjugate() / m.det(method="berkowitz")
+
+
+def is_zero(family: ExponentialFamily, expr) -> bool:
+    """Whether expr vanishes identically: exactly by simplify, or, with sums, at two test points."""
+    exprs = list(expr) if isinstance(expr, sp.MatrixBase) else [expr]
+    if not any(e.has(sp.Sum) for e in exprs):
+        return all(sp.simplify(e) == 0 for e in exprs)
+    free = sorted(set().union(*(e.free_symbols for e in exprs)) - {S.k}, key=str)
+    for shift in (0, 1):
+        point = {x.name: (3 + 2 * i + shift) / 7 for i, x in enumerate(free)}
+        point |= {t.name: float(v) + shift / 5 for t, v in family.interior_point().items()}
+        if any(abs(float(evaluate(e, point))) > 1e-9 for e in exprs):
+            return False
+    return True

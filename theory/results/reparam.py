@@ -1,0 +1,74 @@
+"""R4: drift and diffusion in other coordinates η = g(θ), by Itô's formula.
+
+    E[Δη_i] = Σ_b ∂_b g_i E[Δθ_b] + ½ Σ_bc ∂_b∂_c g_i Cov[Δθ_b, Δθ_c] + O(M⁻²)
+    Cov[Δη] = J Cov[Δθ] Jᵀ,  J_ib = ∂_b g_i
+
+The drift vanishes identically in expectation parameters (R1) but not in θ or
+in the usual parameters: where the expected motion stops depends on the
+coordinates, so the asymptotic behaviour is not reparametrisation invariant.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .. import symbols as S
+from ..derivation import Derivation, Step
+from ..family import ExponentialFamily
+from . import recursion
+from .common import is_zero, show
+
+
+def ito(family: ExponentialFamily, g: sp.Matrix, drift: sp.Matrix, cov: sp.Matrix):
+    """Leading drift and covariance of η = g(θ) from those of θ (Itô's formula)."""
+    th = family.theta
+    jac = g.jacobian(th)
+    out = []
+    for i in range(g.shape[0]):
+        hess = sp.hessian(g[i], th)
+        out.append(sum(jac[i, b] * drift[b] for b in range(family.d))
+                   + sum(hess[b, c] * cov[b, c] for b in range(family.d) for c in range(family.d)) / 2)
+    tidy = (lambda e: e) if g.has(sp.Sum) or drift.has(sp.Sum) else sp.simplify
+    return sp.Matrix(out).applyfunc(tidy), (jac * cov * jac.T).applyfunc(tidy)
+
+
+def coordinates(family: ExponentialFamily) -> dict[str, tuple[sp.Matrix, object]]:
+    """Named coordinate systems: name -> (g(θ), rewrite-in-own-variables or None)."""
+    coords = {"expectation": (family.mu, family.in_mu)}
+    if set(family.conventional) != set(family.names):
+        conv = sp.Matrix(list(family.conventional.values()))
+        coords["conventional (" + ", ".join(family.conventional) + ")"] = (conv, family.in_conventional)
+    for name, expr in family.extra_coordinates.items():
+        coords[name] = (sp.Matrix([expr]), family.in_conventional)
+    return coords
+
+
+def reparametrisation(family: ExponentialFamily) -> Derivation:
+    """R4 for the MLE closed loop: drift in θ, in μ and in the conventional parameters."""
+    r3 = recursion.drift(family, "mle").result
+    drift, cov = r3["drift"], r3["cov"]
+    pure = drift.subs(S.M0, 0)
+    steps = [Step("Ito's formula carries the leading drift and covariance of theta (R3) to any "
+                  "coordinates eta = g(theta): E[d eta] = J E[d theta] + (1/2) tr(Hess g Cov[d theta]).")]
+    result = {}
+    for name, (g, rewrite) in coordinates(family).items():
+        d_eta, c_eta = ito(family, g, drift, cov)
+        own = rewrite(d_eta) if rewrite is not None else None
+        zero = is_zero(family, d_eta.subs(S.M0, 0))
+        key = name.split(" ")[0]
+        result[f"drift_{key}"], result[f"cov_{key}"] = d_eta, c_eta
+        verdict = "vanishes identically without anchors" if zero else "does not vanish without anchors"
+        steps.append(Step(f"In {name} coordinates the drift {verdict}:",
+                          r"\mathbb{E}[\Delta\eta\mid\theta_t]", show(d_eta)))
+        if own is not None and own != d_eta:
+            steps.append(Step("or, in these coordinates themselves,",
+                              r"\mathbb{E}[\Delta\eta]", show(own)))
+    if family.d == 1 and not pure.has(sp.Sum):
+        zeros = sp.solve(sp.simplify(pure[0]), family.theta[0])
+        where = ", ".join(sp.latex(z, symbol_names=S.LATEX) for z in zeros) or "nowhere"
+        steps.append(Step(f"In theta the pure-loop drift vanishes only at theta = {where}, while in "
+                          "expectation parameters it vanishes everywhere: the asymptotic behaviour is "
+                          "not reparametrisation invariant.", None, None))
+        result["theta_zero_drift"] = sp.Matrix(zeros) if zeros else sp.Matrix([])
+    return Derivation("R4.reparametrisation", family.slug, "Reparametrisation (Ito)",
+                      tuple(steps), result, order=2)
