@@ -232,7 +232,7 @@ class ExponentialFamily:
         """Expression in θ rewritten in the expectation parameters μ, or None without θ(μ)."""
         if self.mu_inverse is None:
             return None
-        return sp.simplify(sp.sympify(expr).subs(self.mu_inverse))
+        return _shortest(sp.sympify(expr).subs(self.mu_inverse))
 
     def in_conventional(self, expr: sp.Expr) -> sp.Expr | None:
         """Expression in θ rewritten in the conventional parameters (symbols named as in SPEC)."""
@@ -242,7 +242,7 @@ class ExponentialFamily:
         except InputError:
             return None
         named = {sp.Symbol("_c_" + n): S.symbol(n, _latex_name(n), real=True) for n in used}
-        return sp.simplify(sp.sympify(expr).subs(inverse).subs(named))
+        return _shortest(sp.sympify(expr).subs(inverse).subs(named))
 
     def starred(self, expr):
         """The same expression at the ground truth θ* (θ_a -> θ_a^*)."""
@@ -351,6 +351,13 @@ def _conventional_inverse(family: ExponentialFamily, used: tuple[str, ...]) -> d
     if not sols:
         raise InputError(f"cannot convert {', '.join(used)} to natural parameters of {family.name}")
     return sols[0]
+
+
+def _shortest(e):
+    """simplify, also after rewriting hyperbolics through exp (cosh(log x) -> rational)."""
+    if isinstance(e, sp.MatrixBase):
+        return e.applyfunc(_shortest)
+    return min(sp.simplify(e), sp.simplify(e.rewrite(sp.exp)), key=sp.count_ops)
 
 
 def _latex_name(name: str) -> str:

@@ -15,8 +15,8 @@ from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
 from .common import inverse, show
 
-_m = S.symbol("m", "m", real=True)  # one component of E[μ_t]
-_m0 = S.symbol("m_0", "m_0", real=True)
+_m = S.symbol("m", r"\mathbb{E}[\mu_t]", real=True)  # one component of E[μ_t]
+_m0 = S.symbol("m_0", r"\mathbb{E}[\mu_0]", real=True)
 _target = S.symbol("m_target", r"\mu^{*}", real=True)
 _prior = S.symbol("m_prior", r"\mu^{(0)}", real=True)
 
@@ -52,7 +52,7 @@ def fixed_points(family: ExponentialFamily) -> Derivation:
         fixed, factor, transient = solve_affine(est)
         steps += [
             Step(f"{label}: the expected recursion of each expectation parameter is affine and exact "
-                 "at every M:", r"\mathbb{E}[\mu_{t+1}]", affine_recursion(est).subs(_m, sp.Symbol("E[mu_t]"))),
+                 "at every M:", r"\mathbb{E}[\mu_{t+1}]", affine_recursion(est)),
             Step("Its unique fixed point and its contraction factor per generation are",
                  r"\mu_\infty", fixed),
             Step("", r"\mathbb{E}[\mu_{t+1}-\mu_\infty]/\mathbb{E}[\mu_t-\mu_\infty]", factor),

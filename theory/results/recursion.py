@@ -75,15 +75,18 @@ def leading_order(estimator: str, d: int, theta):
     return drift.applyfunc(sp.simplify), cov.applyfunc(sp.simplify)
 
 
+def per_generation(e: sp.Expr) -> sp.Expr:
+    """A leading coefficient (times M, in λ̃ = λM) back to a per-generation quantity."""
+    return sp.expand(e.subs(S.lam, S.lam * S.M) / S.M)
+
+
 def drift(family: ExponentialFamily, estimator: str = "mle") -> Derivation:
     """R3: E[θ_{t+1} − θ_t | θ_t] and Cov[θ_{t+1} − θ_t | θ_t] to leading order in 1/M."""
     mu, mu_star, chi, chi_star, _ = placeholders(family)
     theta = sp.Matrix(family.theta)
     e_d, c_d, _ = increment(estimator, mu, mu_star, chi, chi_star, theta)
     drift_m, cov_m = leading_order(estimator, family.d, family.theta)
-    # back from λ̃ = λM and the factor ε = 1/M
-    to_m = lambda e: sp.expand(e.subs(S.lam, S.lam * S.M) / S.M)  # noqa: E731
-    drift_p, cov_p = drift_m.applyfunc(to_m), cov_m.applyfunc(to_m)
+    drift_p, cov_p = drift_m.applyfunc(per_generation), cov_m.applyfunc(per_generation)
     drift_f, cov_f = specialise(family, drift_p), specialise(family, cov_p)
     gen = family.d == 1
     steps = (

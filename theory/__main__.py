@@ -1,0 +1,7 @@
+"""python -m theory == closedloop."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
