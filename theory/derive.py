@@ -49,7 +49,7 @@ def overview(families: list[ExponentialFamily]) -> str:
     for est in recursion.ESTIMATORS:
         drift, cov = recursion.leading_order(est, 1, S.thetas(1))
         parts.append(latex.render_step(Step(
-            f"{est.upper()}: drift and variance of theta to leading order, error O(M^-2):",
+            f"{est.upper()}: drift and variance of $\\theta$ to leading order, error $O(M^{{-2}})$:",
             r"\mathbb{E}[\Delta\theta]", recursion.per_generation(drift[0]))))
         parts.append(latex.render_step(Step("", r"\operatorname{Var}[\Delta\theta]", recursion.per_generation(cov[0]))))
     parts.append(r"\section*{Families}" + "\n\\begin{itemize}")

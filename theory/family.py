@@ -170,10 +170,10 @@ class ExponentialFamily:
             # e^{θ_a} -> y_a > 0 turns the sum into a power series SymPy recognises
             ys = [sp.Symbol(f"_y{a}", positive=True) for a in range(self.d)]
             w = self.h * sp.Mul(*(y ** p for y, p in zip(ys, self.phi, strict=True)))
-            z = sp.summation(w, (s, self.space.lower, self.space.upper))
+            z = _convergent_branch(sp.summation(w, (s, self.space.lower, self.space.upper)))
             return z.subs({y: sp.exp(t) for y, t in zip(ys, th, strict=True)})
         z = sp.integrate(weight, (s, self.space.lower, self.space.upper), conds="none")
-        return sp.simplify(z)
+        return sp.simplify(_convergent_branch(z))
 
     @functools.cached_property
     def A(self) -> sp.Expr:
@@ -351,6 +351,16 @@ def _conventional_inverse(family: ExponentialFamily, used: tuple[str, ...]) -> d
     if not sols:
         raise InputError(f"cannot convert {', '.join(used)} to natural parameters of {family.name}")
     return sols[0]
+
+
+def _convergent_branch(z: sp.Expr) -> sp.Expr:
+    """The closed form of a series/integral that SymPy returns with its convergence condition:
+    the natural parameter space is, by definition, where Z converges."""
+    if isinstance(z, sp.Piecewise):
+        closed = [e for e, _ in z.args if not e.has(sp.Sum, sp.Integral)]
+        if closed:
+            return closed[0]
+    return z
 
 
 def _shortest(e):

@@ -87,12 +87,12 @@ def family_header(f: ExponentialFamily) -> str:
     ]
     conv = r"\\ ".join(rf"\mathrm{{{_text(n)}}} &= {expr(e)}" for n, e in f.conventional.items())
     steps = [
-        Step("Log-partition A = log sum_s h(s) exp(theta . phi(s)):", "A(\\theta)", f.A),
-        Step("Mean map mu = grad A (expectation parameters):", r"\mu(\theta)", _scalar(f.mu)),
-        Step("Fisher information chi = Hess A = Cov[phi]:", r"\chi(\theta)", _scalar(f.chi)),
+        Step(r"Log-partition $A = \log\sum_s h(s)\,e^{\theta\cdot\phi(s)}$:", "A(\\theta)", f.A),
+        Step(r"Mean map $\mu = \nabla A$ (expectation parameters):", r"\mu(\theta)", _scalar(f.mu)),
+        Step(r"Fisher information $\chi = \nabla\nabla A = \operatorname{Cov}[\phi]$:", r"\chi(\theta)", _scalar(f.chi)),
     ]
     if f.d == 1:
-        steps.append(Step("Third cumulant kappa = A''':", r"\kappa(\theta)", f.kappa[0, 0, 0]))
+        steps.append(Step(r"Third cumulant $\kappa = A'''$:", r"\kappa(\theta)", f.kappa[0, 0, 0]))
     if f.mu_inverse is not None:
         steps.append(Step("Inverse mean map:", r"\theta(\mu)", _scalar(sp.Matrix([f.mu_inverse[t] for t in f.theta]))))
     steps.append(Step("KL divergence to the truth:", r"D(f_\theta\|f_{\theta^*})", f.kl))

@@ -78,24 +78,24 @@ def absorption(family: ExponentialFamily) -> Derivation:
     listing = "; ".join(
         f"{st.label} ({'reached in finite time' if st.attainable else 'approached only asymptotically'})"
         for st in states)
-    steps = [Step(f"The extreme points of the closed convex hull of phi(S) are point masses that "
+    steps = [Step(f"The extreme points of the closed convex hull of $\\phi(S)$ are point masses that "
                   f"the loop reproduces: {listing}.", None, None)]
     result: dict[str, sp.Basic] = {}
     probs = probabilities(family)
     if probs is None:
         steps.append(Step("There are more absorbing states than the martingale has constraints: "
-                          "optional stopping fixes only their mean, E[phi_tau] = mu_0; the exact "
+                          "optional stopping fixes only their mean, $\\mathbb{E}[\\phi_\\tau] = \\mu_0$; the exact "
                           "law of the final state comes from the finite-M Markov chain.", None, None))
     else:
         for label, p in probs.items():
-            steps.append(Step(f"Optional stopping (E[phi_tau] = mu_0) gives the probability of {label}:",
+            steps.append(Step(f"Optional stopping ($\\mathbb{{E}}[\\phi_\\tau] = \\mu_0$) gives the probability of {label}:",
                               rf"P(\text{{{label}}})", p))
             result[f"P[{label}]"] = p
     T = mean_time(family)
     if T is not None:
         chi = family.in_mu(family.chi[0, 0])
-        steps += [Step("In the diffusion limit the variance of one step is chi(mu)/M, with", r"\chi(\mu)", chi),
-                  Step("and the mean absorption time solves (chi/2M) T'' = -1, T = 0 at the absorbing "
+        steps += [Step("In the diffusion limit the variance of one step is $\\chi(\\mu)/M$, with", r"\chi(\mu)", chi),
+                  Step("and the mean absorption time solves $(\\chi/2M)\\,T'' = -1$, $T = 0$ at the absorbing "
                        "ends (generations, error O(1) as M grows):", r"T(\mu)", T)]
         result["mean_time"] = T
     return Derivation("R6.absorption", family.slug, "Absorbing states and absorption", tuple(steps),

@@ -56,12 +56,12 @@ def fixed_points(family: ExponentialFamily) -> Derivation:
             Step("Its unique fixed point and its contraction factor per generation are",
                  r"\mu_\infty", fixed),
             Step("", r"\mathbb{E}[\mu_{t+1}-\mu_\infty]/\mathbb{E}[\mu_t-\mu_\infty]", factor),
-            Step("so that, from E[mu_0] = m_0,", r"\mathbb{E}[\mu_t]", transient),
+            Step("so that, from $\\mathbb{E}[\\mu_0]$,", r"\mathbb{E}[\mu_t]", transient),
         ]
         result[f"{est}_fixed"], result[f"{est}_factor"] = fixed, factor
         result[f"{est}_transient"] = transient
-    steps.append(Step("One anchor per generation (M_0 = 1) already makes the fixed point unique: "
-                      "for this family mu* is", r"\mu(\theta^{*})", show(mu_star)))
+    steps.append(Step("One anchor per generation ($M_0 = 1$) already makes the fixed point unique: "
+                      "for this family $\\mu^*$ is", r"\mu(\theta^{*})", show(mu_star)))
     result["mu_star"] = mu_star
     # L2: noiseless skeleton μ(θ') + λθ' = (1 − ρ)μ(θ) + ρμ*
     rho = S.M0 / S.M
@@ -72,8 +72,8 @@ def fixed_points(family: ExponentialFamily) -> Derivation:
     theta_fixed = sp.Matrix([sol[0][t] for t in family.theta]) if sol else None
     jac = inverse(family.chi + S.lam * sp.eye(family.d)) * (1 - rho) * family.chi
     steps += [
-        Step("L2: the expected map is not affine; its noiseless skeleton (M -> infinity) "
-             "mu(theta') + lambda theta' = (1 - rho) mu(theta) + rho mu* has its fixed point where",
+        Step("L2: the expected map is not affine; its noiseless skeleton ($M\\to\\infty$) "
+             "$\\mu(\\theta') + \\lambda\\theta' = (1-\\rho)\\mu(\\theta) + \\rho\\mu^*$ has its fixed point where",
              show(fp_eq), 0),
         Step("Without anchors the fixed point is", r"\theta_\infty",
              show(theta_fixed) if theta_fixed is not None else r"\text{(implicit)}"),
@@ -83,7 +83,7 @@ def fixed_points(family: ExponentialFamily) -> Derivation:
     ]
     if theta_fixed is not None:
         inside = all(theta_fixed[a] < 0 for a, n in enumerate(family.names) if n in family.negative)
-        steps.append(Step("theta = 0 is the base measure h; L2 pulls every chain there"
+        steps.append(Step("$\\theta = 0$ is the base measure $h$; L2 pulls every chain there"
                           + ("." if inside else ", which lies on the boundary of this family's "
                              "domain: the L2 loop drifts to a degenerate member (infinite variance)."),
                           None, None))

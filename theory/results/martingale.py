@@ -19,14 +19,14 @@ def martingale(family: ExponentialFamily) -> Derivation:
         raise AssertionError("martingale property failed")  # cannot happen: linearity of E
     mean_f = specialise(family, mean)
     steps = (
-        Step("Generation t+1 draws M - M_0 points from the model and M_0 anchors from the truth, "
+        Step("Generation $t+1$ draws $M - M_0$ points from the model and $M_0$ anchors from the truth, "
              "and the MLE matches moments:", r"\mu(\theta_{t+1})", r"\bar\phi_{t+1} = "
              r"\frac{1}{M}\sum_{i=1}^{M}\phi(s_i)"),
         Step("Each point contributes its mean, so for every M:",
              r"\mathbb{E}[\bar\phi_{t+1}\mid\theta_t]", show(mean)),
         Step("The expected increment of the expectation parameters is",
              r"\mathbb{E}[\bar\phi_{t+1}-\mu(\theta_t)\mid\theta_t]", show(drift)),
-        Step("With M_0 = 0 it vanishes: the sufficient-statistic averages are a martingale, "
+        Step("With $M_0 = 0$ it vanishes: the sufficient-statistic averages are a martingale, "
              "exactly, for every M. For this family:", r"\mathbb{E}[\bar\phi_{t+1}\mid\theta_t]",
              show(mean_f)),
     )
@@ -40,7 +40,7 @@ def covariance(family: ExponentialFamily) -> Derivation:
     _, cov = phibar_moments(mu, mu_star, chi, chi_star)
     cov_f = specialise(family, cov)
     steps = (
-        Step("Independent points add their covariances; each has covariance chi at its own "
+        Step("Independent points add their covariances; each has covariance $\\chi$ at its own "
              "parameter, so exactly:", r"\operatorname{Cov}[\bar\phi_{t+1}\mid\theta_t]", show(cov)),
         Step("For this family:", r"\operatorname{Cov}[\bar\phi_{t+1}\mid\theta_t]", show(cov_f)),
     )

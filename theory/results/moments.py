@@ -75,11 +75,11 @@ def moments(family: ExponentialFamily) -> Derivation | None:
     steps = [
         Step("The covariance of one point, written in the expectation parameters, is polynomial of "
              "degree at most 2:", r"\chi(\mu)", family.in_mu(family.chi)),
-        Step("so the monomials below obey an exact affine recursion x_{t+1} = A x_t + c at every "
+        Step("so the monomials below obey an exact affine recursion $x_{t+1} = A x_t + c$ at every "
              "finite M (MLE with M_0 anchors):", "x", x),
         Step("", "A", A), Step("", "c", c),
-        Step("Without anchors the exact transient is x_t = A^t x_0:", r"\mathbb{E}[x_t]", transient),
-        Step("With M_0 >= 1 anchors I - A is invertible and the exact stationary moments are",
+        Step("Without anchors the exact transient is $x_t = A^t x_0$:", r"\mathbb{E}[x_t]", transient),
+        Step("With $M_0 \\ge 1$ anchors $I - A$ is invertible and the exact stationary moments are",
              r"\mathbb{E}[x_\infty]", fixed),
     ]
     result = {"monomials": x, "A": A, "c": c, "transient": transient, "stationary": fixed}

@@ -91,17 +91,17 @@ def drift(family: ExponentialFamily, estimator: str = "mle") -> Derivation:
     gen = family.d == 1
     steps = (
         Step(f"The {_NAME[estimator]} estimate solves", None, _EQUATION[estimator]),
-        Step("Write the right-hand side as its value at theta_t plus a fluctuation delta; from R1 "
+        Step("Write the right-hand side as its value at $\\theta_t$ plus a fluctuation $\\delta$; from R1 "
              "and R2 its exact moments are", r"\mathbb{E}[\delta\mid\theta_t]", show(e_d)),
         Step("", r"\operatorname{Cov}[\delta\mid\theta_t]", show(c_d)),
-        Step("Taylor-expanding the inverse map to second order (kappa enters through the "
-             "derivative of chi^{-1}), and keeping M_0, nu and lambda M fixed as M grows:",
+        Step("Taylor-expanding the inverse map to second order ($\\kappa$ enters through the "
+             "derivative of $\\chi^{-1}$), and keeping $M_0$, $\\nu$ and $\\lambda M$ fixed as M grows:",
              r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]",
              show(drift_p) if gen else
              r"\chi^{-1}\,\mathbb{E}[\delta] - \tfrac{1}{2M}\,\chi^{-1}\kappa\!:\!\chi^{-1}"),
         Step("", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]",
              show(cov_p) if gen else r"\chi^{-1}/M"),
-        Step("Both with an error O(M^{-2}). For this family, the drift is",
+        Step("Both with an error $O(M^{-2})$. For this family, the drift is",
              r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]", show(drift_f)),
         Step("and the covariance", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]",
              show(cov_f)),

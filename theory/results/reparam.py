@@ -48,8 +48,8 @@ def reparametrisation(family: ExponentialFamily) -> Derivation:
     r3 = recursion.drift(family, "mle").result
     drift, cov = r3["drift"], r3["cov"]
     pure = drift.subs(S.M0, 0)
-    steps = [Step("Ito's formula carries the leading drift and covariance of theta (R3) to any "
-                  "coordinates eta = g(theta): E[d eta] = J E[d theta] + (1/2) tr(Hess g Cov[d theta]).")]
+    steps = [Step("Ito's formula carries the leading drift and covariance of $\\theta$ (R3) to any "
+                  "coordinates $\\eta = g(\\theta)$: $\\mathbb{E}[\\Delta\\eta] = J\\,\\mathbb{E}[\\Delta\\theta] + \\frac12\\operatorname{tr}(\\nabla^2 g\\,\\operatorname{Cov}[\\Delta\\theta])$.")]
     result = {}
     for name, (g, rewrite) in coordinates(family).items():
         d_eta, c_eta = ito(family, g, drift, cov)
@@ -66,7 +66,7 @@ def reparametrisation(family: ExponentialFamily) -> Derivation:
     if family.d == 1 and not pure.has(sp.Sum):
         zeros = sp.solve(sp.simplify(pure[0]), family.theta[0])
         where = ", ".join(sp.latex(z, symbol_names=S.LATEX) for z in zeros) or "nowhere"
-        steps.append(Step(f"In theta the pure-loop drift vanishes only at theta = {where}, while in "
+        steps.append(Step(f"In $\\theta$ the pure-loop drift vanishes only at $\\theta = {where}$, while in "
                           "expectation parameters it vanishes everywhere: the asymptotic behaviour is "
                           "not reparametrisation invariant.", None, None))
         result["theta_zero_drift"] = sp.Matrix(zeros) if zeros else sp.Matrix([])

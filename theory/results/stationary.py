@@ -36,7 +36,10 @@ def _candidates(mu, lower, upper):
                               rf"\ \text{{rate}}={sp.latex(b, symbol_names=S.LATEX)})"),
                 ("InverseGamma", ss.density(ss.GammaInverse("X", _a, _b))(mu),
                  lambda a, b: rf"\mu\sim\mathrm{{InvGamma}}(\text{{shape}}={sp.latex(a, symbol_names=S.LATEX)},"
-                              rf"\ \text{{scale}}={sp.latex(b, symbol_names=S.LATEX)})")]
+                              rf"\ \text{{scale}}={sp.latex(b, symbol_names=S.LATEX)})"),
+                ("BetaPrime", ss.density(ss.BetaPrime("X", _a, _b))(mu),
+                 lambda a, b: rf"\mu\sim\mathrm{{BetaPrime}}({sp.latex(a, symbol_names=S.LATEX)},"
+                              rf"{sp.latex(b, symbol_names=S.LATEX)})")]
     return [("Normal", ss.density(ss.Normal("X", _a, _b))(mu), lambda a, b: "Normal")]
 
 
@@ -53,9 +56,9 @@ def stationary(family: ExponentialFamily) -> Derivation | None:
     lower = min(ends) if ends else -sp.oo
     upper = max(ends) if len(ends) == 2 else sp.oo
     steps = [
-        Step("One step of the anchored loop has, in expectation coordinates, drift rho (mu* - mu) "
-             "(exact) and variance chi(mu)/M (leading order), with", r"\chi(\mu)", chi),
-        Step("The stationary Fokker-Planck equation (t/M fixed, M_0 fixed, M -> infinity) gives",
+        Step("One step of the anchored loop has, in expectation coordinates, drift $\\rho(\\mu^* - \\mu)$ "
+             "(exact) and variance $\\chi(\\mu)/M$ (leading order), with", r"\chi(\mu)", chi),
+        Step("The stationary Fokker-Planck equation ($t/M$ and $M_0$ fixed, $M\\to\\infty$) gives",
              r"\frac{d}{d\mu}\log p(\mu)", score)]
     result = {"score": score}
     for name, dens, show in _candidates(mu, lower, upper):
