@@ -1,0 +1,135 @@
+"""The derived cumulants against independent facts: scipy.stats moments and brute-force sums."""
+
+import numpy as np
+import pytest
+import scipy.stats as st
+import sympy as sp
+
+from theory import InputError, get_family
+from theory.numeric import evaluate
+
+
+def _theta(family, rng):
+    th = {t.name: rng.uniform(-1.2, 1.2) for t in family.theta}
+    for n in family.negative:
+        th[n] = -rng.uniform(0.3, 2.0)
+    return th
+
+
+def _reference(family, th):
+    """Mean vector and covariance of φ computed without the derivation."""
+    name = family.name
+    if name in ("bernoulli", "binomial"):
+        n = family.args.get("n", 1)
+        p = 1 / (1 + np.exp(-th["theta"]))
+        d = st.binom(n, p)
+        return np.array([d.mean()]), np.array([[d.var()]])
+    if name == "poisson":
+        d = st.poisson(np.exp(th["theta"]))
+        return np.array([d.mean()]), np.array([[d.var()]])
+    if name == "exponential":
+        d = st.expon(scale=-1 / th["theta"])
+        return np.array([d.mean()]), np.array([[d.var()]])
+    if name == "gaussian":
+        var = -1 / (2 * th["theta2"])
+        mean = th["theta1"] * var
+        m = [st.norm(mean, np.sqrt(var)).moment(j) for j in (1, 2, 3, 4)]
+        return (np.array([m[0], m[1]]),
+                np.array([[m[1] - m[0] ** 2, m[2] - m[0] * m[1]], [m[2] - m[0] * m[1], m[3] - m[1] ** 2]]))
+    # finite families: enumerate the levels numerically
+    lv = family.space.levels
+    phi = np.array([[float(p.subs(sp.Symbol("s", real=True), v)) for p in family.phi] for v in lv])
+    h = np.array([float(family.h.subs(sp.Symbol("s", real=True), v)) for v in lv])
+    w = h * np.exp(phi @ np.array([th[n] for n in family.names]))
+    w /= w.sum()
+    mean = w @ phi
+    return mean, (phi - mean).T @ ((phi - mean) * w[:, None])
+
+
+def test_cumulants_match_independent_reference(family, rng):
+    for _ in range(3):
+        th = _theta(family, rng)
+        mean, cov = _reference(family, th)
+        np.testing.assert_allclose(evaluate(family.mu, th).ravel(), mean, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(evaluate(family.chi, th), cov, rtol=1e-8, atol=1e-12)
+
+
+def test_chi_positive_definite_and_kappa_symmetric(family, rng):
+    th = _theta(family, rng)
+    assert np.all(np.linalg.eigvalsh(evaluate(family.chi, th)) > 0)
+    kappa = np.array(evaluate(sp.Array(family.kappa), th)).reshape((family.d,) * 3)
+    np.testing.assert_allclose(kappa, np.transpose(kappa, (1, 0, 2)), atol=1e-10)
+    np.testing.assert_allclose(kappa, np.transpose(kappa, (2, 1, 0)), atol=1e-10)
+
+
+def test_mu_inverse_is_inverse(family, rng):
+    if family.mu_inverse is None:
+        assert family.A.has(sp.Sum)  # only where A has no closed form
+        return
+    th = _theta(family, rng)
+    eta = {m.name: v for m, v in zip(family.mu_symbols, evaluate(family.mu, th).ravel(), strict=True)}
+    back = [float(evaluate(family.mu_inverse[t], eta)) for t in family.theta]
+    np.testing.assert_allclose(back, [th[t.name] for t in family.theta], rtol=1e-9)
+
+
+def test_kl_is_nonnegative_and_zero_at_truth(family, rng):
+    th, th2 = _theta(family, rng), _theta(family, rng)
+    vals = th | {f"{k}_star": v for k, v in th2.items()}
+    assert float(evaluate(family.kl, vals)) > 0
+    same = th | {f"{k}_star": v for k, v in th.items()}
+    assert abs(float(evaluate(family.kl, same))) < 1e-10
+
+
+def test_textbook_log_partitions():
+    t = sp.Symbol("theta", real=True)
+    assert sp.simplify(get_family("binomial", n=7).A - 7 * sp.log(1 + sp.exp(t))) == 0
+    assert sp.simplify(get_family("poisson").A - sp.exp(t)) == 0
+    cw = get_family("curie_weiss", N=4, fixed={"theta2": 0})
+    t1 = sp.Symbol("theta1", real=True)
+    # A = 4 log(2 cosh θ1): same derivative and same value at 0
+    assert sp.simplify((sp.diff(cw.A, t1) - 4 * sp.tanh(t1)).rewrite(sp.exp)) == 0
+    assert sp.simplify(cw.A.subs(t1, 0) - 4 * sp.log(2)) == 0
+
+
+def test_absorbing_states():
+    labels = lambda f: [s.label for s in f.absorbing_states]  # noqa: E731
+    assert labels(get_family("bernoulli")) == ["phi1=0", "phi1=1"]
+    assert labels(get_family("curie_weiss", N=10))[-1] == "phi1=10,phi2=45"
+    assert len(get_family("curie_weiss", N=10).absorbing_states) == 11  # every level is a vertex
+    assert labels(get_family("curie_weiss", N=10, fixed={"theta2": 0.3})) == ["phi1=-10", "phi1=10"]
+    assert labels(get_family("categorical", K=4)) == ["phi1=1,phi2=0,phi3=0", "phi1=0,phi2=1,phi3=0",
+                                                       "phi1=0,phi2=0,phi3=1", "phi1=0,phi2=0,phi3=0"]
+    poisson, gauss = get_family("poisson").absorbing_states, get_family("gaussian").absorbing_states
+    assert poisson[0].attainable and not gauss[0].attainable
+
+
+def test_conventional_parameters_round_trip():
+    g = get_family("gaussian")
+    th = g.natural_point({"mean": 3, "var": 0.5})
+    assert th == pytest.approx({"theta1": 6.0, "theta2": -1.0})
+    c = get_family("categorical", K=3).natural_point({"p1": 0.2, "p2": 0.3, "p3": 0.5})
+    assert c["theta1"] == pytest.approx(np.log(0.2 / 0.5))
+
+
+@pytest.mark.parametrize("name, params, message", [
+    ("bernoulli", {"p": 1.5}, "outside the domain"),
+    ("bernoulli", {"q": 0.5}, "unknown parameter 'q'"),
+    ("gaussian", {"mean": 1}, "missing var"),
+    ("gaussian", {"mean": 1, "var": -2}, "outside the domain"),
+    ("exponential", {"theta": 0.5}, "theta=0.5 is outside"),
+    ("categorical", {"p1": 0.2, "p2": 0.3, "p3": 0.9}, "inconsistent"),
+])
+def test_bad_parameters_raise_input_error(name, params, message):
+    with pytest.raises(InputError, match=message):
+        get_family(name).natural_point(params)
+
+
+def test_bad_family_arguments():
+    with pytest.raises(InputError, match="unknown family"):
+        get_family("cauchy")
+    with pytest.raises(InputError, match="accepts N"):
+        get_family("curie_weiss", n=3)
+    with pytest.raises(InputError, match="integer N"):
+        get_family("curie_weiss", N=1)
+    with pytest.raises(InputError, match="cannot fix"):
+        get_family("bernoulli", fixed={"theta2": 0})
