@@ -31,11 +31,32 @@ def test_derive_with_family_args_and_fixed(capsys):
     assert "tanh" in out["curie_weiss-fixed-theta2"]["mu"][0] or "exp" in out["curie_weiss-fixed-theta2"]["mu"][0]
 
 
+SIM_OK = ["simulate", "gaussian", "--M", "20", "--init", "mean=1,var=2", "--generations", "3",
+          "--chains", "10"]
+
+
 @pytest.mark.parametrize("args, needle", [
     (["derive", "cauchy"], "unknown family 'cauchy'"),
     (["derive", "curie_weiss", "--family-args", "N=1.5"], "must be an integer"),
     (["derive", "bernoulli", "--fixed", "theta9=0"], "cannot fix"),
     (["derive", "bernoulli", "--fixed", "theta"], "malformed"),
+    (["derive", "--bogus"], "unrecognized arguments: --bogus"),
+    (SIM_OK + ["--M", "0"], "M must be an integer >= 1"),
+    (SIM_OK + ["--anchors", "30"], "0 <= M0 <= M=20"),
+    (SIM_OK + ["--anchors", "1"], "anchors (M0 > 0) need a ground truth"),
+    (["simulate", "gaussian", "--M", "5", "--init", "mean=0,var=-1", "--generations", "1",
+      "--chains", "1"], "outside the domain of gaussian"),
+    (["simulate", "bernoulli", "--M", "5", "--init", "p=1.5", "--generations", "1",
+      "--chains", "1"], "outside the domain of bernoulli"),
+    (["simulate", "bernoulli", "--M", "5", "--init", "q=0.5", "--generations", "1",
+      "--chains", "1"], "unknown parameter 'q'"),
+    (["simulate", "cauchy", "--M", "5", "--init", "x=1", "--generations", "1", "--chains", "1"],
+     "unknown family 'cauchy'"),
+    (SIM_OK + ["--estimator", "ridge"], "invalid choice: 'ridge'"),
+    (SIM_OK + ["--chains", "0"], "chains must be an integer >= 1"),
+    (SIM_OK + ["--estimator", "map", "--nu", "0"], "nu > 0"),
+    (SIM_OK + ["--burn-in", "10"], "burn-in"),
+    (SIM_OK + ["--truth", "mean=0,var=0", "--anchors", "1"], "outside the domain of gaussian"),
 ])
 def test_bad_input_is_one_line(args, needle):
     r = run(*args)

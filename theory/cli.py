@@ -62,14 +62,69 @@ def cmd_derive(args) -> int:
     return 0
 
 
+def _fixed(items: list[str] | None) -> dict[str, float | None]:
+    """``--fixed theta2`` (value from --init) or ``--fixed theta2=0``, repeatable or comma-separated."""
+    out: dict[str, float | None] = {}
+    for item in (",".join(items or [])).split(","):
+        if not item.strip():
+            continue
+        if "=" in item:
+            out.update(parse_params(item, "fixed parameter"))
+        else:
+            out[item.strip()] = None
+    return out
+
+
+def cmd_simulate(args) -> int:
+    from .engine.loop import from_params
+
+    loop = from_params(
+        args.family, args.M, parse_params(args.init, "--init"), M0=args.anchors,
+        truth=parse_params(args.truth, "--truth") if args.truth else None,
+        estimator=args.estimator, fixed=_fixed(args.fixed), family_args=_integer_args(args.family_args),
+        nu=args.nu, lam=args.lam, prior=parse_params(args.prior, "--prior") if args.prior else None,
+        sampler=args.sampler)
+    run = loop.run(args.generations, args.chains, seed=args.seed, burn_in=args.burn_in,
+                   record_every=args.record_every, progress=sys.stderr.isatty() and not args.quiet)
+    summary = run.summary()
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(_simulate_text(summary))
+    return 0
+
+
+def _simulate_text(s: dict) -> str:
+    fmt = lambda x: "-" if x is None else f"{x:.6g}"  # noqa: E731
+    lines = [f"{s['family']} M={s['M']} anchors={s['anchors']} estimator={s['estimator']['name']} "
+             f"generations={s['generations']} chains={s['chains']} seed={s['seed']}",
+             f"{'':10} {'final mean':>12} {'final var':>12} {'time-avg mean':>14} {'time-avg var':>13}"]
+    for n in s["final"]["mean"]:
+        lines.append(f"{n:10} {fmt(s['final']['mean'][n]):>12} {fmt(s['final']['var'][n]):>12} "
+                     f"{fmt(s['time_average']['mean'][n]):>14} {fmt(s['time_average']['var'][n]):>13}")
+    a = s["absorbed"]
+    lines.append(f"on a point mass: {a['fraction']:.4g} of chains"
+                 + (f", first at generation {fmt(a['time_mean'])} ± {fmt(a['time_sem'])}"
+                    if a["time_mean"] is not None else ""))
+    lines += [f"  {label}: {frac:.4g}" for label, frac in a["by_state"].items()]
+    return "\n".join(lines)
+
+
 def cmd_reproduce(args) -> int:
     ns = argparse.Namespace(families=None, family_args=None, fixed=None, json=False,
                             out=args.derivations, no_pdf=False)
     return cmd_derive(ns)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the house error format: one line, exit status 2 (``--help`` shows usage)."""
+
+    def error(self, message):
+        self.exit(2, f"closedloop: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="closedloop", description=__doc__.splitlines()[0])
+    p = _Parser(prog="closedloop", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("derive", help="derive R1-R8 symbolically and write LaTeX")
@@ -80,6 +135,34 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--fixed", help="natural parameters held fixed, e.g. theta2=0")
     d.add_argument("--no-pdf", action="store_true", help="do not run pdflatex")
     d.set_defaults(run=cmd_derive)
+
+    m = sub.add_parser("simulate", help="simulate the closed loop (exact sampler) and summarise")
+    m.add_argument("family", help="family name")
+    m.add_argument("--M", type=int, required=True, help="sample size per generation")
+    m.add_argument("--anchors", type=int, default=0, metavar="M0",
+                   help="ground-truth points per generation (default 0: pure loop)")
+    m.add_argument("--init", required=True, help="initial model, e.g. mean=3,var=0.5 or theta1=0.1")
+    m.add_argument("--truth", help="ground truth for the anchors (and default MAP prior mean)")
+    m.add_argument("--estimator", default="mle", choices=["mle", "map", "l2"])
+    m.add_argument("--nu", type=float, default=1.0, help="MAP pseudo-observations (default 1)")
+    m.add_argument("--lam", type=float, default=0.1, help="L2 strength lambda (default 0.1)")
+    m.add_argument("--prior", help="MAP prior mean as parameters (default: truth, else init)")
+    m.add_argument("--fixed", action="append", metavar="NAME[=VALUE]",
+                   help="natural parameter held fixed (partial MLE); value from --init if omitted")
+    m.add_argument("--family-args", help="family arguments, e.g. N=10")
+    m.add_argument("--generations", type=int, required=True, metavar="T")
+    m.add_argument("--chains", type=int, required=True, metavar="C")
+    m.add_argument("--burn-in", type=int, default=0, metavar="B",
+                   help="generations skipped by the time average (default 0)")
+    m.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    m.add_argument("--record-every", type=int, default=0, metavar="K",
+                   help="add a trace of chain means/vars every K generations to the JSON")
+    m.add_argument("--sampler", default="exact", choices=["exact", "naive"],
+                   help="exact: one draw of the sufficient statistics per generation (default); "
+                        "naive: draw all M points")
+    m.add_argument("--json", action="store_true", help="print the SPEC JSON object")
+    m.add_argument("--quiet", action="store_true", help="no progress bar")
+    m.set_defaults(run=cmd_simulate)
 
     r = sub.add_parser("reproduce", help="derive + validate + figures (quick settings)")
     r.add_argument("--derivations", default="derivations", help=argparse.SUPPRESS)

@@ -1,0 +1,135 @@
+"""The refit of one generation: φ̄ -> the next model, for MLE, conjugate MAP and L2.
+
+* MLE (moment matching):  μ(θ') = φ̄
+* MAP, conjugate prior of ν pseudo-observations with mean μ0:  μ(θ') = (M φ̄ + ν μ0)/(M + ν)
+* L2:  μ(θ') + λ θ' = φ̄
+
+Partial MLE is the MLE of the restricted family (``family.restrict``), so it needs
+nothing here. MLE and MAP only need the target mean; θ is solved for where the
+sampler needs it (finite spaces) by the closed-form inverse when the family has
+one, else by a damped Newton method on the convex dual
+    minimise  A_F(θ) − θ·τ + λ|θ|²/2
+on the face F of the marginal polytope that contains the target τ. On a proper
+face θ is not identified along the face's normal; the pseudo-inverse of the
+Hessian steps within the face, where the dual is strictly convex.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+from .model import NumericFamily
+
+
+@dataclass(frozen=True)
+class MLE:
+    """Maximum likelihood: μ(θ') = φ̄."""
+
+    name = "mle"
+
+    def target(self, phibar, M):
+        return phibar
+
+
+@dataclass(frozen=True)
+class MAP:
+    """Conjugate MAP: μ(θ') = (M φ̄ + ν μ0)/(M + ν); μ0 the prior mean (expectation parameters)."""
+
+    nu: float
+    mu0: tuple[float, ...]
+    name = "map"
+
+    def __post_init__(self):
+        if not self.nu > 0:
+            raise InputError(f"MAP needs nu > 0 pseudo-observations, got nu={self.nu:g}")
+
+    def target(self, phibar, M):
+        return (M * phibar + self.nu * np.asarray(self.mu0)) / (M + self.nu)
+
+
+@dataclass(frozen=True)
+class L2:
+    """L2-regularised MLE: μ(θ') + λ θ' = φ̄."""
+
+    lam: float
+    name = "l2"
+
+    def __post_init__(self):
+        if not self.lam > 0:
+            raise InputError(f"L2 needs lam > 0, got lam={self.lam:g}")
+
+    def target(self, phibar, M):
+        return phibar
+
+
+def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
+                face: np.ndarray | None = None, lam: float = 0.0,
+                tol: float = 1e-10, max_iter: int = 200) -> np.ndarray:
+    """θ with μ_F(θ) + λθ = τ, by damped Newton on the convex dual, all chains at once.
+
+    Backtracking (Armijo) on the dual objective keeps every step inside the
+    natural domain and makes the iteration converge from any start; chains on a
+    vertex of the polytope (a point mass) need no θ and are left as given.
+    Raises RuntimeError if any chain fails to converge (it never silently returns).
+    """
+    theta = np.array(theta0, dtype=float, copy=True)
+    theta[~np.isfinite(theta)] = 0.0
+    active = np.ones(len(tau), bool) if face is None else face.sum(axis=-1) > 1
+
+    def objective(th, idx):
+        f = face[idx] if face is not None else None
+        return numeric.A(th, f) - np.einsum("ca,ca->c", th, tau[idx]) + 0.5 * lam * (th**2).sum(-1)
+
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if not len(idx):
+            return theta
+        f = face[idx] if face is not None else None
+        th = theta[idx]
+        a, mu, chi = numeric.cumulants(th, f)
+        grad = mu - tau[idx] + lam * th
+        done = np.all(np.abs(grad) <= tol * numeric.scale, axis=-1)
+        active[idx[done]] = False
+        keep = ~done
+        idx, th, grad = idx[keep], th[keep], grad[keep]
+        if not len(idx):
+            return theta
+        hess = chi[keep] + lam * np.eye(numeric.d)
+        # rcond drops the directions normal to a face (null up to rounding); genuine interior
+        # curvatures stay far above it (the sample mean is ≥ 1/M away from any face)
+        step = -np.einsum("cab,cb->ca", np.linalg.pinv(hess, rcond=1e-10, hermitian=True), grad)
+        f0 = a[keep] - np.einsum("ca,ca->c", th, tau[idx]) + 0.5 * lam * (th**2).sum(-1)
+        slope = np.einsum("ca,ca->c", grad, step)
+        alpha = np.ones(len(idx))
+        pending = np.ones(len(idx), bool)
+        for _ in range(60):  # halving 60 times reaches any scale
+            trial = th[pending] + alpha[pending, None] * step[pending]
+            # Armijo decrease, up to the rounding of f: close to the optimum the decrease
+            # of a Newton step is below what float64 resolves, and the full step is right
+            bound = f0[pending] + 1e-4 * alpha[pending] * slope[pending]
+            ok = objective(trial, idx[pending]) <= bound + 1e-13 * (1 + np.abs(f0[pending]))
+            sel = np.flatnonzero(pending)[ok]
+            th[sel] = th[sel] + alpha[sel, None] * step[sel]
+            pending[sel] = False
+            alpha[pending] /= 2
+            if not pending.any():
+                break
+        theta[idx] = th
+    if active.any():
+        raise RuntimeError(f"Newton refit did not converge for {active.sum()} chain(s)")
+    return theta
+
+
+def make_estimator(name: str, *, nu: float = 1.0, lam: float = 0.1,
+                   prior_mean: np.ndarray | None = None):
+    """Estimator from its CLI name (``mle``, ``map``, ``l2``)."""
+    if name == "mle":
+        return MLE()
+    if name == "map":
+        return MAP(float(nu), tuple(float(x) for x in prior_mean))
+    if name == "l2":
+        return L2(float(lam))
+    raise InputError(f"unknown estimator {name!r}; known: mle, map, l2")

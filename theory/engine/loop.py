@@ -1,0 +1,343 @@
+"""The closed loop, vectorised over chains: sample a generation, refit, record, repeat.
+
+The state of a chain is its current model: expectation parameters μ (always
+finite, also on the boundary), natural parameters θ where they are needed, and
+for finite spaces the face of the marginal polytope the model lives on. A chain
+whose model is a point mass has reached an absorbing state; in the pure loop
+(MLE, no anchors) it never leaves and is no longer updated. Memory does not grow
+with the number of generations: only summaries over chains are kept, every
+``record_every``-th generation if a trace is asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+from tqdm.auto import tqdm
+
+from ..errors import InputError
+from ..family import ExponentialFamily
+from ..numeric import evaluate
+from .estimators import L2, MAP, MLE, solve_theta
+from .model import NumericFamily, minimal_face, numeric_family
+from .sampling import draw_exact, draw_naive
+
+
+@dataclass
+class State:
+    """Current models of C chains (arrays along axis 0)."""
+
+    mu: np.ndarray                 # (C, d) expectation parameters
+    theta: np.ndarray              # (C, d) natural parameters (finite spaces, L2); else unused
+    face: np.ndarray | None        # (C, L) levels of the face the model lives on (finite spaces)
+    vertex: np.ndarray             # (C,) index of the point mass the chain is on, −1 if none
+    hit_time: np.ndarray           # (C,) first generation on a point mass, −1 if never
+
+
+@dataclass
+class ClosedLoop:
+    """One closed-loop setting: family, M, M0 anchors from ``truth``, estimator, start ``init``.
+
+    ``init`` and ``truth`` are natural-parameter mappings (see
+    ``ExponentialFamily.natural_point`` to build them from user input).
+    """
+
+    family: ExponentialFamily
+    M: int
+    init: Mapping[str, float]
+    M0: int = 0
+    truth: Mapping[str, float] | None = None
+    estimator: MLE | MAP | L2 = field(default_factory=MLE)
+    sampler: str = "exact"
+
+    def __post_init__(self):
+        if int(self.M) != self.M or self.M < 1:
+            raise InputError(f"M must be an integer >= 1, got M={self.M}")
+        if int(self.M0) != self.M0 or not 0 <= self.M0 <= self.M:
+            raise InputError(f"anchors M0 must be an integer with 0 <= M0 <= M={self.M}, got {self.M0}")
+        if self.M0 > 0 and self.truth is None:
+            raise InputError("anchors (M0 > 0) need a ground truth (--truth)")
+        if self.sampler not in ("exact", "naive"):
+            raise InputError(f"unknown sampler {self.sampler!r}; known: exact, naive")
+        self.M, self.M0 = int(self.M), int(self.M0)
+        self.numeric: NumericFamily = numeric_family(self.family)
+        self._draw = draw_exact if self.sampler == "exact" else draw_naive
+        self._theta0 = self._vector(self.init)
+        self._truth = None if self.truth is None else self._vector(self.truth)
+        # the pure MLE loop cannot leave a point mass: absorbed chains are frozen
+        self.absorbing = self.M0 == 0 and isinstance(self.estimator, MLE)
+
+    def _vector(self, point: Mapping[str, float]) -> np.ndarray:
+        missing = [n for n in self.family.names if n not in point]
+        if missing:
+            raise InputError(f"{self.family.name} needs natural parameter(s) {', '.join(missing)}")
+        return np.array([[float(point[n]) for n in self.family.names]])
+
+    @property
+    def truth_mu(self) -> np.ndarray | None:
+        """μ(θ*) of the ground truth, shape (d,)."""
+        return None if self._truth is None else self.numeric.mu(self._truth)[0]
+
+    @property
+    def init_mu(self) -> np.ndarray:
+        return self.numeric.mu(self._theta0)[0]
+
+    # -- dynamics -------------------------------------------------------------------------------
+    def initial_state(self, chains: int) -> State:
+        nf = self.numeric
+        theta = np.repeat(self._theta0, chains, axis=0)
+        face = np.ones((chains, len(nf.levels)), bool) if nf.finite else None
+        return State(mu=np.repeat(self.numeric.mu(self._theta0), chains, axis=0), theta=theta,
+                     face=face, vertex=np.full(chains, -1), hit_time=np.full(chains, -1))
+
+    def step(self, state: State, t: int, rng: np.random.Generator) -> None:
+        """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time."""
+        nf, est = self.numeric, self.estimator
+        idx = np.flatnonzero(state.vertex < 0) if self.absorbing else np.arange(len(state.mu))
+        if not len(idx):
+            return
+        face = None if state.face is None else state.face[idx]
+        sums, counts = self._draw(nf, state.theta[idx], state.mu[idx], face, self.M - self.M0, rng)
+        if self.M0:
+            n = len(idx)
+            tf = None if face is None else np.ones_like(face)
+            a_sums, a_counts = self._draw(nf, np.repeat(self._truth, n, 0),
+                                          np.repeat(nf.mu(self._truth), n, 0), tf, self.M0, rng)
+            sums = sums + a_sums
+            counts = None if counts is None else counts + a_counts
+        tau = est.target(sums / self.M, self.M)
+        lam = est.lam if isinstance(est, L2) else 0.0
+
+        if nf.finite:
+            # the MLE lives on the smallest face holding the sample; MAP and L2 stay interior
+            new_face = minimal_face(nf, counts > 0) if isinstance(est, MLE) else np.ones_like(face)
+            theta = self._theta_finite(tau, state.theta[idx], new_face, lam)
+            mu = nf.mu(theta, new_face) if lam else tau
+            state.face[idx] = new_face
+            state.theta[idx] = theta
+            vertex = nf.vertex_index(mu, new_face)
+        else:
+            if lam:
+                theta = solve_theta(nf, tau, state.theta[idx], lam=lam)
+                mu = nf.mu(theta)
+                state.theta[idx] = theta
+            else:
+                mu = tau
+                low = nf.lower_bounds()
+                if low is not None:  # rounding below the end of the mean domain is the end
+                    mu = np.maximum(mu, low.min())
+                if nf._continuum:
+                    mu = nf.project_to_continuum(mu, nf.on_continuum(mu))
+            vertex = nf.vertex_index(mu)
+        state.mu[idx] = mu
+        state.vertex[idx] = vertex
+        first = (vertex >= 0) & (state.hit_time[idx] < 0)
+        state.hit_time[idx[first]] = t
+
+    def _theta_finite(self, tau, theta_prev, face, lam):
+        nf = self.numeric
+        theta = theta_prev.copy()
+        todo = face.sum(axis=-1) > 1  # on a point mass θ is not needed
+        interior = face.all(axis=-1) & todo
+        if not lam and interior.any():
+            closed = nf.theta_closed_form(tau[interior])
+            if closed is not None:
+                good = np.all(np.isfinite(closed), axis=-1)
+                sel = np.flatnonzero(interior)[good]
+                theta[sel] = closed[good]
+                todo[sel] = False
+        if todo.any():
+            theta[todo] = solve_theta(nf, tau[todo], theta_prev[todo], face[todo], lam)
+        return theta
+
+    # -- observables ----------------------------------------------------------------------------
+    def observables(self, state: State) -> dict[str, np.ndarray]:
+        """Per-chain conventional parameters and sufficient-statistic averages ``phi1..phid``.
+
+        Conventional parameters are evaluated from μ where the family has a closed
+        inverse mean map (finite on the boundary too, e.g. p = 1, var = 0); otherwise
+        from θ, which exists only in the interior: chains on a proper face get NaN
+        there, and summaries skip them.
+        """
+        out = {}
+        for name, expr in _conventional_in_mu(self.family).items():
+            if expr is not None:
+                out[name] = evaluate(expr, {m.name: state.mu[:, a]
+                                            for a, m in enumerate(self.family.mu_symbols)})
+            else:
+                values = evaluate(self.family.conventional[name],
+                                  {n: state.theta[:, a] for a, n in enumerate(self.family.names)})
+                interior = np.ones(len(state.mu), bool) if state.face is None else state.face.all(-1)
+                out[name] = np.where(interior, values, np.nan)
+            out[name] = np.broadcast_to(out[name], state.mu.shape[:1])
+        for a in range(self.family.d):
+            out[f"phi{a + 1}"] = state.mu[:, a]
+        return out
+
+    def run(self, generations: int, chains: int, seed: int | None = 0, burn_in: int = 0,
+            record_every: int = 0, keep: int = 0, progress: bool = False) -> Run:
+        """Run ``generations`` generations of ``chains`` chains; see :class:`Run`."""
+        if int(generations) != generations or generations < 1:
+            raise InputError(f"generations must be an integer >= 1, got {generations}")
+        if int(chains) != chains or chains < 1:
+            raise InputError(f"chains must be an integer >= 1, got {chains}")
+        if not 0 <= burn_in < generations:
+            raise InputError(f"burn-in must satisfy 0 <= burn-in < generations, got {burn_in}")
+        rng = np.random.default_rng(seed)
+        state = self.initial_state(int(chains))
+        names = list(self.observables(state))
+        acc_mean = dict.fromkeys(names, 0.0)
+        acc_var = dict.fromkeys(names, 0.0)
+        trace = {"t": [], "mean": {n: [] for n in names}, "var": {n: [] for n in names},
+                 "chains": {n: [] for n in names}} if record_every else None
+        for t in tqdm(range(1, generations + 1), disable=not progress, file=sys.stderr,
+                      desc=f"{self.family.name} M={self.M}", unit="gen", mininterval=0.5):
+            self.step(state, t, rng)
+            want_trace = record_every and (t % record_every == 0 or t == generations)
+            if t <= burn_in and not want_trace:
+                continue
+            obs = self.observables(state)
+            stats = {n: _mean_var(v) for n, v in obs.items()}
+            if t > burn_in:
+                for n, (m, v) in stats.items():
+                    acc_mean[n] += m
+                    acc_var[n] += v
+            if want_trace:
+                trace["t"].append(t)
+                for n, (m, v) in stats.items():
+                    trace["mean"][n].append(m)
+                    trace["var"][n].append(v)
+                    trace["chains"][n].append(obs[n][:keep].copy())
+        n_avg = generations - burn_in
+        final = {n: _mean_var(v) for n, v in self.observables(state).items()}
+        return Run(loop=self, state=state, generations=generations, chains=chains, seed=seed,
+                   final=final, time_average={n: (acc_mean[n] / n_avg, acc_var[n] / n_avg)
+                                              for n in names},
+                   trace=trace)
+
+
+@dataclass
+class Run:
+    """What a run keeps: the final state, summaries over chains, absorption times, a trace."""
+
+    loop: ClosedLoop
+    state: State
+    generations: int
+    chains: int
+    seed: int | None
+    final: dict[str, tuple[float, float]]
+    time_average: dict[str, tuple[float, float]]
+    trace: dict | None
+
+    @property
+    def labels(self) -> list[str]:
+        return self.loop.numeric.labels()
+
+    def absorbed(self) -> dict:
+        """Fraction of chains that reached a point mass, by state, and their mean hitting time."""
+        hit = self.state.hit_time >= 0
+        times = self.state.hit_time[hit].astype(float)
+        # in a pure loop the first point mass is the final one; with anchors the hit is recorded
+        first_state = self.state.vertex if self.loop.absorbing else None
+        by_state = {}
+        if first_state is not None:
+            for i, label in enumerate(self.labels):
+                frac = float(np.mean(first_state == i))
+                if frac:
+                    by_state[label] = frac
+        return {"fraction": float(hit.mean()), "by_state": by_state,
+                "time_mean": float(times.mean()) if len(times) else None,
+                "time_sem": float(times.std(ddof=1) / np.sqrt(len(times))) if len(times) > 1 else None}
+
+    def summary(self) -> dict:
+        """The ``simulate --json`` object of SPEC section 5."""
+        loop = self.loop
+        out = {"family": loop.family.name, "family_args": dict(loop.family.args),
+               "fixed": dict(loop.family.fixed), "M": loop.M, "anchors": loop.M0,
+               "estimator": _estimator_json(loop.estimator),
+               "init": dict(loop.init), "truth": None if loop.truth is None else dict(loop.truth),
+               "sampler": loop.sampler, "generations": self.generations, "chains": self.chains,
+               "seed": self.seed}
+        for key, stats in (("final", self.final), ("time_average", self.time_average)):
+            out[key] = {"mean": {n: _finite(m) for n, (m, _) in stats.items()},
+                        "var": {n: _finite(v) for n, (_, v) in stats.items()}}
+        out["absorbed"] = self.absorbed()
+        if self.trace is not None:
+            out["trace"] = {"t": self.trace["t"],
+                            "mean": {n: [_finite(x) for x in v] for n, v in self.trace["mean"].items()},
+                            "var": {n: [_finite(x) for x in v] for n, v in self.trace["var"].items()}}
+        return out
+
+
+def _estimator_json(est) -> dict:
+    if isinstance(est, MAP):
+        return {"name": "map", "nu": est.nu, "prior_mean": list(est.mu0)}
+    if isinstance(est, L2):
+        return {"name": "l2", "lam": est.lam}
+    return {"name": "mle"}
+
+
+def _mean_var(values: np.ndarray) -> tuple[float, float]:
+    """Mean and (ddof = 1) variance over the chains where the value is finite (NaN if none)."""
+    v = values[np.isfinite(values)]
+    if not len(v):
+        return float("nan"), float("nan")
+    return float(v.mean()), float(v.var(ddof=1)) if len(v) > 1 else 0.0
+
+
+def _finite(x: float) -> float | None:
+    """JSON has no NaN or infinity: an undefined summary is null."""
+    return float(x) if np.isfinite(x) else None
+
+
+@functools.lru_cache(maxsize=None)
+def _conventional_in_mu(family: ExponentialFamily) -> dict[str, sp.Expr | None]:
+    """Conventional parameters as expressions in μ (None where no closed inverse exists)."""
+    return {n: family.in_mu(e) for n, e in family.conventional.items()}
+
+
+def from_params(family_name: str, M: int, init: Mapping[str, float], *, M0: int = 0,
+                truth: Mapping[str, float] | None = None, estimator: str = "mle",
+                fixed: Mapping[str, float | None] | None = None, family_args=None,
+                nu: float = 1.0, lam: float = 0.1, prior: Mapping[str, float] | None = None,
+                sampler: str = "exact") -> ClosedLoop:
+    """A :class:`ClosedLoop` from user-level parameters (conventional or natural names).
+
+    ``fixed`` maps natural parameters held fixed (partial MLE) to a value, or to
+    None to take the value from ``init``. The MAP prior mean defaults to the
+    truth, else to the initial model.
+    """
+    from ..families import get_family
+    from .estimators import make_estimator
+
+    full = get_family(family_name, **dict(family_args or {}))
+    fixed = dict(fixed or {})
+    for name, value in fixed.items():
+        if value is None:
+            if name not in init:
+                raise InputError(f"--fixed {name} needs a value: give {name}=VALUE or put it in --init")
+            fixed[name] = float(init[name])
+    family = full.restrict(**fixed) if fixed else full
+
+    def point(params, what):
+        params = dict(params)
+        for name, value in fixed.items():
+            if name in params and abs(params.pop(name) - value) > 1e-12:
+                raise InputError(f"{what} {name} differs from the fixed value {name}={value:g}")
+        return family.natural_point(params)
+
+    theta0 = point(init, "--init")
+    theta_star = None if truth is None else point(truth, "--truth")
+    est = make_estimator("mle")
+    if estimator != "mle":
+        nf = numeric_family(family)
+        ref = prior if prior is not None else (truth if truth is not None else init)
+        mu0 = nf.mu(np.array([[point(ref, "--prior")[n] for n in family.names]]))[0]
+        est = make_estimator(estimator, nu=nu, lam=lam, prior_mean=mu0)
+    return ClosedLoop(family, M=M, init=theta0, M0=M0, truth=theta_star, estimator=est,
+                      sampler=sampler)

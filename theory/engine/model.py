@@ -1,0 +1,206 @@
+"""A declared family made numeric: mean map, Fisher information and sampling laws on arrays.
+
+Finite spaces are evaluated as log-sum-exp moments over the levels (exact and
+stable for any θ, including θ restricted to a face of the marginal polytope);
+infinite spaces lambdify the derived A, μ, χ. Arrays are batched over chains
+along axis 0: θ and μ have shape (C, d), χ has shape (C, d, d).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import sympy as sp
+
+from .. import symbols as S
+from ..family import ExponentialFamily, Finite
+from ..numeric import evaluate
+
+
+class NumericFamily:
+    """Numeric view of an :class:`ExponentialFamily` (one per family, cached)."""
+
+    def __init__(self, family: ExponentialFamily):
+        self.family = family
+        self.d = family.d
+        self.finite = isinstance(family.space, Finite)
+        self.names = family.names
+        if self.finite:
+            lv = family.space.levels
+            self.levels = np.array(lv)
+            self.phi_levels = np.array([[float(p.subs(S.s, v)) for p in family.phi] for v in lv])
+            self.log_h = np.array([float(sp.log(family.h.subs(S.s, v))) for v in lv])
+            self.facets = _facets(self.phi_levels)
+            scale = np.ptp(self.phi_levels, axis=0)
+        else:
+            if family.sum_sampler is None:
+                raise ValueError(f"{family.name}: an infinite sample space needs a sum_sampler")
+            scale = np.ones(self.d)
+        self.scale = np.where(scale > 0, scale, 1.0)
+        self.negative = np.array([n in family.negative for n in self.names])
+        states = family.absorbing_states
+        self._vertices = np.array([[float(v) for v in a.phi] for a in states
+                                   if all(sp.sympify(v).is_number for v in a.phi)]).reshape(-1, self.d)
+        self._vertex_labels = [a.label for a in states if all(sp.sympify(v).is_number for v in a.phi)]
+        self._continuum = [a for a in states if not all(sp.sympify(v).is_number for v in a.phi)]
+
+    # -- cumulants ------------------------------------------------------------------------------
+    def logits(self, theta: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
+        """log h(s) + θ·φ(s) per level, −∞ off the face (finite spaces), shape (C, L)."""
+        with np.errstate(invalid="ignore"):
+            z = self.log_h + theta @ self.phi_levels.T
+        if face is not None:
+            z = np.where(face, z, -np.inf)
+        return z
+
+    def level_probabilities(self, theta, face=None) -> np.ndarray:
+        """f(s | θ) on the levels, restricted to ``face`` (rows sum to 1)."""
+        z = self.logits(theta, face)
+        return np.exp(z - logsumexp(z, axis=-1, keepdims=True))
+
+    def A(self, theta, face=None) -> np.ndarray:
+        """Log-partition A(θ) (on a face: log Σ_{s ∈ face} h e^{θ·φ}); +∞ outside the domain."""
+        if self.finite:
+            return logsumexp(self.logits(theta, face), axis=-1)
+        out = _component(self.family.A, self.names, theta)
+        bad = (theta[:, self.negative] >= 0).any(axis=-1) | ~np.isfinite(out)
+        return np.where(bad, np.inf, out)
+
+    def mu(self, theta, face=None) -> np.ndarray:
+        """Mean map μ(θ) = E_θ[φ], shape (C, d)."""
+        if self.finite:
+            return self.level_probabilities(theta, face) @ self.phi_levels
+        return np.stack([_component(e, self.names, theta) for e in self.family.mu], axis=-1)
+
+    def chi(self, theta, face=None) -> np.ndarray:
+        """Fisher information χ(θ) = Cov_θ[φ], shape (C, d, d)."""
+        if self.finite:
+            q = self.level_probabilities(theta, face)
+            mu = q @ self.phi_levels
+            second = np.einsum("cl,la,lb->cab", q, self.phi_levels, self.phi_levels)
+            return second - mu[:, :, None] * mu[:, None, :]
+        d = self.d
+        return np.stack([np.stack([_component(self.family.chi[a, b], self.names, theta)
+                                   for b in range(d)], axis=-1) for a in range(d)], axis=-2)
+
+    def cumulants(self, theta, face=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(A, μ, χ) at θ in one pass over the levels (finite spaces), for the Newton refit."""
+        if not self.finite:
+            return self.A(theta), self.mu(theta), self.chi(theta)
+        z = self.logits(theta, face)
+        a = logsumexp(z, axis=-1)
+        q = np.exp(z - a[:, None])
+        mu = q @ self.phi_levels
+        second = np.einsum("cl,la,lb->cab", q, self.phi_levels, self.phi_levels)
+        return a, mu, second - mu[:, :, None] * mu[:, None, :]
+
+    @functools.cached_property
+    def _mu_inverse(self):
+        inv = self.family.mu_inverse
+        return None if inv is None else [inv[t] for t in self.family.theta]
+
+    def theta_closed_form(self, mu: np.ndarray) -> np.ndarray | None:
+        """θ = μ⁻¹(μ) from the derived closed form (None without one); ±∞/NaN on the boundary."""
+        if self._mu_inverse is None:
+            return None
+        names = [m.name for m in self.family.mu_symbols]
+        return np.stack([_component(e, names, mu) for e in self._mu_inverse], axis=-1)
+
+    # -- boundary -------------------------------------------------------------------------------
+    def vertex_index(self, mu: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
+        """Index of the absorbing point mass each chain sits on, −1 if none, shape (C,)."""
+        out = np.full(len(mu), -1)
+        if self.finite:
+            single = face.sum(axis=-1) == 1
+            at = self.phi_levels[face.argmax(axis=-1)]
+            for i, v in enumerate(self._vertices):
+                out[single & np.all(at == v, axis=-1)] = i
+            return out
+        for i, v in enumerate(self._vertices):
+            out[np.all(np.abs(mu - v) <= 1e-300, axis=-1)] = i
+        if self._continuum:
+            out[self.on_continuum(mu)] = len(self._vertices)
+        return out
+
+    def labels(self) -> list[str]:
+        """SPEC labels of the absorbing states, indexed as :meth:`vertex_index` returns them."""
+        return self._vertex_labels + [a.label for a in self._continuum]
+
+    # Relative resolution below which a continuous family is numerically a point mass:
+    # the sampled Σφ then carry fewer significant digits than the spread they encode.
+    POINT_MASS_RTOL = 1e-12
+
+    def on_continuum(self, mu: np.ndarray) -> np.ndarray:
+        """Chains at (or, by rounding, beyond) the point-mass curve φ(s), s = μ1 (Gaussian: var 0)."""
+        (state,) = self._continuum
+        curve = self._curve(mu[:, 0])
+        gap = mu[:, 1:] - curve[:, 1:]
+        return np.all(gap <= self.POINT_MASS_RTOL * np.abs(mu[:, 1:]), axis=-1)
+
+    def project_to_continuum(self, mu: np.ndarray, where: np.ndarray) -> np.ndarray:
+        """Put chains flagged ``where`` exactly on the point-mass curve (no negative variance)."""
+        out = mu.copy()
+        out[where] = self._curve(mu[where, 0])
+        return out
+
+    def _curve(self, s: np.ndarray) -> np.ndarray:
+        (state,) = self._continuum
+        if state.phi[0] != S.s:
+            raise NotImplementedError("point-mass curve must be parametrised by phi1 = s")
+        return np.stack([np.broadcast_to(evaluate(p, {"s": s}), s.shape) for p in state.phi],
+                        axis=-1)
+
+    def lower_bounds(self) -> np.ndarray | None:
+        """Finite mean-domain ends for one-statistic infinite families (Poisson: μ ≥ 0)."""
+        if self.finite or self.d != 1 or not len(self._vertices):
+            return None
+        return self._vertices[:, 0]
+
+
+def logsumexp(z: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    """log Σ e^z along ``axis``, shifted by the max (rows here always have a finite entry).
+
+    A plain version: scipy's array-API wrapper costs more than the sum at our sizes.
+    """
+    m = np.max(z, axis=axis, keepdims=True)
+    out = m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _component(expr, names, values: np.ndarray) -> np.ndarray:
+    """Evaluate one scalar expression at each row of ``values`` (columns named ``names``)."""
+    out = evaluate(expr, {n: values[:, a] for a, n in enumerate(names)})
+    return np.broadcast_to(out, values.shape[:1]).astype(float)
+
+
+def _facets(points: np.ndarray) -> np.ndarray:
+    """Facets of conv(points) as boolean level masks, shape (F, L); a face is an intersection."""
+    L, d = points.shape
+    if d == 1:
+        x = points[:, 0]
+        return np.array([x == x.min(), x == x.max()])
+    from scipy.spatial import ConvexHull
+
+    hull = ConvexHull(points)
+    tol = 1e-9 * max(1.0, np.abs(points).max())
+    masks = {tuple(np.abs(points @ eq[:-1] + eq[-1]) <= tol) for eq in hull.equations}
+    return np.array(sorted(masks))
+
+
+def minimal_face(numeric: NumericFamily, support: np.ndarray) -> np.ndarray:
+    """Smallest face of the marginal polytope containing the levels in ``support`` (C, L).
+
+    Every face is the intersection of the facets that contain it, so the face
+    spanned by a sample is the intersection of the facets holding all its levels
+    (the whole polytope when none does). The MLE lives on this face.
+    """
+    facets = numeric.facets
+    contains = ~(support[:, None, :] & ~facets[None]).any(axis=-1)  # (C, F)
+    return np.all(~contains[:, :, None] | facets[None], axis=1)
+
+
+@functools.lru_cache(maxsize=None)
+def numeric_family(family: ExponentialFamily) -> NumericFamily:
+    """The cached numeric view of ``family``."""
+    return NumericFamily(family)
