@@ -69,8 +69,10 @@ def moments(family: ExponentialFamily) -> Derivation | None:
         return None
     x, A, c = closed
     x0 = x.subs({m: S.zeroed(m) for m in family.mu_symbols})  # a deterministic start μ_0
-    pure = A.subs(S.M0, 0)
-    transient = ((pure ** S.t) * x0).applyfunc(sp.simplify)
+    # pure loop: x_t = A^t x_0 + Σ_{k<t} A^k c, the power of the augmented matrix [[A, c], [0, 1]]
+    n = A.shape[0]
+    augmented = sp.Matrix(sp.BlockMatrix([[A, c], [sp.zeros(1, n), sp.ones(1, 1)]])).subs(S.M0, 0)
+    transient = ((augmented ** S.t) * x0.col_join(sp.ones(1, 1)))[:n, :].applyfunc(sp.simplify)
     fixed = ((sp.eye(A.shape[0]) - A).LUsolve(c)).applyfunc(sp.factor)
     steps = [
         Step("The covariance of one point, written in the expectation parameters, is polynomial of "
@@ -78,7 +80,8 @@ def moments(family: ExponentialFamily) -> Derivation | None:
         Step("so the monomials below obey an exact affine recursion $x_{t+1} = A x_t + c$ at every "
              "finite M (MLE with M_0 anchors):", "x", x),
         Step("", "A", A), Step("", "c", c),
-        Step("Without anchors the exact transient is $x_t = A^t x_0$:", r"\mathbb{E}[x_t]", transient),
+        Step("Without anchors the exact transient is $x_t = A^t x_0 + \\sum_{k<t} A^k c$:",
+             r"\mathbb{E}[x_t]", transient),
         Step("With $M_0 \\ge 1$ anchors $I - A$ is invertible and the exact stationary moments are",
              r"\mathbb{E}[x_\infty]", fixed),
     ]
