@@ -110,6 +110,31 @@ def _simulate_text(s: dict) -> str:
     return "\n".join(lines)
 
 
+def cmd_validate(args) -> int:
+    import os
+    import shutil
+
+    from .validate import FULL, QUICK, all_checks, report, run_checks
+
+    budget = FULL if args.full else QUICK
+    checks = all_checks(args.families or None)
+    if not checks:
+        raise InputError(f"no checks for {', '.join(args.families)}")
+    workers = args.workers or min(2, os.cpu_count() or 1)
+    results = run_checks(checks, budget, seed=args.seed, workers=workers,
+                         progress=sys.stderr.isatty() and not args.json)
+    if args.json:
+        print(json.dumps(report.as_json(results, budget, args.seed), indent=1))
+    else:
+        print(report.text(results))
+    if not args.families:  # the committed report is always the whole registry
+        pdf = shutil.which("pdflatex") is not None and not args.no_pdf
+        paths = report.write(results, budget, args.seed, Path(args.out), pdf)
+        if not args.json:
+            print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0 if all(r.verdict == "pass" for r in results) else 1
+
+
 def cmd_reproduce(args) -> int:
     ns = argparse.Namespace(families=None, family_args=None, fixed=None, json=False,
                             out=args.derivations, no_pdf=False)
@@ -163,6 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help="print the SPEC JSON object")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.set_defaults(run=cmd_simulate)
+
+    v = sub.add_parser("validate", help="check every derived result against Monte Carlo")
+    size = v.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small samples, under 2 minutes (default)")
+    size.add_argument("--full", action="store_true", help="paper-scale samples (progress bar)")
+    v.add_argument("families", nargs="*", help="only these family slugs (report files not written)")
+    v.add_argument("--json", action="store_true", help="print every check as JSON")
+    v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    v.add_argument("--workers", type=int, default=0, help="processes (default: 2 or the cores)")
+    v.add_argument("--out", default="derivations", help="folder of validation.md/.tex")
+    v.add_argument("--no-pdf", action="store_true", help="do not run pdflatex")
+    v.set_defaults(run=cmd_validate)
 
     r = sub.add_parser("reproduce", help="derive + validate + figures (quick settings)")
     r.add_argument("--derivations", default="derivations", help=argparse.SUPPRESS)

@@ -195,14 +195,21 @@ class ClosedLoop:
         acc_var = dict.fromkeys(names, 0.0)
         trace = {"t": [], "mean": {n: [] for n in names}, "var": {n: [] for n in names},
                  "chains": {n: [] for n in names}} if record_every else None
+        frozen = None
         for t in tqdm(range(1, generations + 1), disable=not progress, file=sys.stderr,
                       desc=f"{self.family.name} M={self.M}", unit="gen", mininterval=0.5):
-            self.step(state, t, rng)
+            if frozen is None:
+                self.step(state, t, rng)
             want_trace = record_every and (t % record_every == 0 or t == generations)
             if t <= burn_in and not want_trace:
                 continue
-            obs = self.observables(state)
-            stats = {n: _mean_var(v) for n, v in obs.items()}
+            if frozen is None:
+                obs = self.observables(state)
+                stats = {n: _mean_var(v) for n, v in obs.items()}
+                if self.absorbing and np.all(state.vertex >= 0):
+                    frozen = (obs, stats)  # every chain absorbed: nothing changes any more
+            else:
+                obs, stats = frozen
             if t > burn_in:
                 for n, (m, v) in stats.items():
                     acc_mean[n] += m

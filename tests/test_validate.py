@@ -1,0 +1,95 @@
+"""The validation registry: covers every derived result, passes quickly, rejects every control."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import require_pdflatex
+from theory.cli import main
+from theory.latex import compile_pdf
+from theory.validate import NOT_CHECKED, QUICK, Check, Outcome, all_checks, report, run_checks
+from theory.validate.checks import CASES
+from theory.validate.registry import Result
+from theory.validate.stats import order_fit, threshold
+
+DERIVATIONS = Path(__file__).resolve().parents[1] / "derivations"
+
+
+@pytest.fixture(scope="session")
+def quick_results():
+    """The whole quick validation, once per test session (about a minute on 2 cores)."""
+    return run_checks(all_checks(), QUICK, seed=0, workers=2)
+
+
+def test_quick_validation_passes_and_rejects_every_control(quick_results):
+    failed = [(r.check.key, r.verdict, r.error) for r in quick_results if r.verdict != "pass"]
+    assert not failed, failed
+    assert all(r.control_rejected for r in quick_results)
+
+
+def test_registry_covers_every_result_and_family(quick_results):
+    """Every derived result (the committed fragments) of every validated family has a check
+    or a stated reason in NOT_CHECKED."""
+    checked = {(r.check.id.split(".")[0], r.check.family) for r in quick_results}
+    for case in CASES:
+        slug = case.slug if (DERIVATIONS / case.slug).exists() else case.name
+        ids = {re.match(r"(R\d)", p.name).group(1) for p in (DERIVATIONS / slug).glob("R*.tex")}
+        for rid in ids:
+            reason = [k for k in NOT_CHECKED if k[0].startswith(rid) and k[1] in (case.slug, "*")]
+            assert (rid, case.slug) in checked or reason, f"{rid} for {case.slug} is not checked"
+    assert {r.check.id.split(".")[0] for r in quick_results} == {f"R{i}" for i in range(1, 9)}
+
+
+def test_reports_are_written_and_the_table_compiles(quick_results, tmp_path):
+    paths = report.write(quick_results, QUICK, 0, tmp_path, pdf=False)
+    md = paths[0].read_text()
+    assert md.count("| pass |") == len(quick_results)
+    data = report.as_json(quick_results, QUICK, 0)
+    json.dumps(data)  # serialisable, no NaN objects
+    assert data["passed"] == data["total"] == len(quick_results)
+    require_pdflatex()
+    compile_pdf(paths[1])
+    assert paths[1].with_suffix(".pdf").stat().st_size > 1000
+
+
+# -- the verdict logic --------------------------------------------------------------------------
+def _result(z, control_z):
+    check = Check("R0.test", "none", "x", "exact", lambda b, r: None)
+    return Result(check, Outcome(0.0, 0.0, 1.0, z, "wrong", control_z), threshold(10), 0.0)
+
+
+def test_verdicts():
+    z_star = threshold(10)
+    assert _result(0.5, 2 * z_star).verdict == "pass"
+    assert _result(2 * z_star, 3 * z_star).verdict == "FAIL"
+    # a control the data cannot reject makes the check fail: noise never passes a check
+    assert _result(0.5, 0.5 * z_star).verdict == "UNDERPOWERED"
+
+
+def test_sidak_threshold_has_the_stated_family_wise_rate():
+    from scipy import stats
+
+    for k in (1, 10, 100):
+        z = threshold(k, 1e-3)
+        assert 1 - (1 - 2 * stats.norm.sf(z)) ** k == pytest.approx(1e-3, rel=1e-9)
+
+
+def test_order_fit_accepts_the_right_order_and_rejects_a_lower_one(rng):
+    M = np.array([100, 200, 400, 800, 1600])
+    sem = np.full(5, 1e-5)
+    right = 3.0 / M**2 - 20.0 / M**3 + rng.normal(0, 1e-5, 5)
+    wrong = 0.05 / M + rng.normal(0, 1e-5, 5)
+    assert order_fit(M, right, sem, 2)[0] > 1e-3
+    assert order_fit(M, wrong, sem, 2)[0] < 1e-10
+
+
+def test_validate_cli_subset_and_errors(capsys, tmp_path):
+    assert main(["validate", "poisson", "--json", "--out", str(tmp_path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["total"] == len(data["checks"]) > 5 and data["passed"] == data["total"]
+    assert {c["family"] for c in data["checks"]} == {"poisson"}
+    assert not (tmp_path / "validation.md").exists()  # subsets do not overwrite the report
+    assert main(["validate", "cauchy"]) == 2

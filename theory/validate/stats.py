@@ -1,0 +1,66 @@
+"""The statistics of a check: z-scores, a Šidák threshold for the run, order fits, goodness of fit.
+
+Every check reduces to a statistic in z units, compared with one threshold z*
+chosen so that a correct toolkit passes the whole run with probability 1 − α
+(Šidák over the K statistical checks). Its negative control is the same
+statistic against a deliberately wrong formula and must exceed z*.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+FAMILY_WISE_ALPHA = 1e-3  # probability that a correct toolkit fails a whole validation run
+
+
+def threshold(n_checks: int, alpha: float = FAMILY_WISE_ALPHA) -> float:
+    """z* with P(max_k |Z_k| > z*) = α for K independent standard normals (Šidák)."""
+    per_check = 1.0 - (1.0 - alpha) ** (1.0 / max(n_checks, 1))
+    return float(stats.norm.isf(per_check / 2))
+
+
+def z_from_p(p: float) -> float:
+    """The two-sided z with the same p-value, so every test is read against the same z*."""
+    return float(stats.norm.isf(max(p, 1e-300) / 2))
+
+
+def z_score(estimate: float, prediction: float, sem: float) -> float:
+    """(estimate − prediction) / sem; an exact match with zero noise is z = 0."""
+    diff = estimate - prediction
+    if sem > 0:
+        return float(diff / sem)
+    return 0.0 if diff == 0 else float(np.sign(diff) * np.inf)
+
+
+def mean_sem(x: np.ndarray) -> tuple[float, float]:
+    """Sample mean and its standard error over independent chains."""
+    x = np.asarray(x, float)
+    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x)))
+
+
+def order_fit(M: np.ndarray, residual: np.ndarray, sem: np.ndarray, order: int) -> tuple[float, str]:
+    """Is the residual O(M^-order)? Weighted fit r_M = b M^-order + c M^-(order+1), χ² p-value.
+
+    A formula right to the stated order leaves a residual that this two-term
+    form absorbs at every rung; a formula wrong at a lower order leaves a
+    M^-(order−1) piece it cannot, and χ² grows with the precision.
+    """
+    M, r, s = (np.asarray(a, float) for a in (M, residual, sem))
+    X = np.stack([M ** -order, M ** -(order + 1)], axis=1) / s[:, None]
+    coef, *_ = np.linalg.lstsq(X, r / s, rcond=None)
+    chi2 = float(np.sum((r / s - X @ coef) ** 2))
+    dof = len(M) - 2
+    p = float(stats.chi2.sf(chi2, dof))
+    return p, f"chi2={chi2:.3g}/{dof} dof, b={coef[0]:.3g}"
+
+
+def chisquare_gof(observed: np.ndarray, expected_prob: np.ndarray) -> float:
+    """Pearson χ² goodness-of-fit p-value of binned counts against bin probabilities."""
+    observed = np.asarray(observed, float)
+    expected = np.asarray(expected_prob, float) * observed.sum()
+    keep = expected > 0
+    if np.any(observed[~keep] > 0):
+        return 0.0
+    chi2 = float(np.sum((observed[keep] - expected[keep]) ** 2 / expected[keep]))
+    return float(stats.chi2.sf(chi2, keep.sum() - 1))
