@@ -135,10 +135,31 @@ def cmd_validate(args) -> int:
     return 0 if all(r.verdict == "pass" for r in results) else 1
 
 
+def cmd_figures(args) -> int:
+    from .plots import FULL, QUICK, build_all
+
+    records = build_all(FULL if args.full else QUICK, Path(args.out), seed=args.seed,
+                        progress=sys.stderr.isatty(), only=args.only or None)
+    print(f"wrote {len(records)} figures to {args.out}/ (PDF at column and page width, PNG, JSON)")
+    return 0
+
+
 def cmd_reproduce(args) -> int:
-    ns = argparse.Namespace(families=None, family_args=None, fixed=None, json=False,
-                            out=args.derivations, no_pdf=False)
-    return cmd_derive(ns)
+    """derive + validate + figures; quick unless --full."""
+    import time
+
+    t0 = time.perf_counter()
+    common = {"json": False, "no_pdf": False, "seed": 0}
+    cmd_derive(argparse.Namespace(families=None, family_args=None, fixed=None,
+                                  out=args.derivations, **common))
+    status = cmd_validate(argparse.Namespace(quick=not args.full, full=args.full, families=[],
+                                             workers=0, out=args.derivations, **common))
+    cmd_figures(argparse.Namespace(full=args.full, out=args.figures, seed=0, only=None))
+    print(f"\nreproduce ({'full' if args.full else 'quick'}) done in "
+          f"{time.perf_counter() - t0:.0f} s: derivations and validation report in "
+          f"{args.derivations}/, figures in {args.figures}/"
+          + ("" if status == 0 else "; SOME CHECKS FAILED (see the table above)"))
+    return status
 
 
 class _Parser(argparse.ArgumentParser):
@@ -201,8 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-pdf", action="store_true", help="do not run pdflatex")
     v.set_defaults(run=cmd_validate)
 
+    f = sub.add_parser("figures", help="rebuild every figure (paper Fig. 1 and beyond)")
+    size = f.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer chains (default)")
+    size.add_argument("--full", action="store_true", help="10x the chains")
+    f.add_argument("--out", default="figures", help="output folder (default: figures)")
+    f.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    f.add_argument("--only", nargs="*", metavar="ID", help="only these figure ids")
+    f.set_defaults(run=cmd_figures)
+
     r = sub.add_parser("reproduce", help="derive + validate + figures (quick settings)")
-    r.add_argument("--derivations", default="derivations", help=argparse.SUPPRESS)
+    r.add_argument("--full", action="store_true", help="paper-scale validation and figures")
+    r.add_argument("--derivations", default="derivations", help="folder for LaTeX and the report")
+    r.add_argument("--figures", default="figures", help="folder for the figures")
     r.set_defaults(run=cmd_reproduce)
     return p
 

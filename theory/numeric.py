@@ -22,8 +22,10 @@ def evaluate(expr, values: dict) -> np.ndarray:
     missing = [x.name for x in free if x.name not in by_name]
     if missing:
         raise ValueError(f"no value given for {', '.join(missing)}")
+    # floats throughout: an integer M**t overflows int64 silently (M = 20, t = 30)
+    args = (np.asarray(by_name[x.name], dtype=float) for x in free)
     with np.errstate(all="ignore"):
-        out = _compiled(expr, free)(*(by_name[x.name] for x in free))
+        out = _compiled(expr, free)(*args)
     return np.asarray(out, dtype=float)
 
 

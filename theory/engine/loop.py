@@ -88,12 +88,14 @@ class ClosedLoop:
         return self.numeric.mu(self._theta0)[0]
 
     # -- dynamics -------------------------------------------------------------------------------
-    def initial_state(self, chains: int) -> State:
+    def initial_state(self, chains: int, start: np.ndarray | None = None) -> State:
+        """Every chain at θ0, or chain i at ``start[i]`` (natural parameters, shape (C, d))."""
         nf = self.numeric
-        theta = np.repeat(self._theta0, chains, axis=0)
+        theta = np.repeat(self._theta0, chains, axis=0) if start is None else \
+            np.array(start, dtype=float).reshape(chains, self.family.d)
         face = np.ones((chains, len(nf.levels)), bool) if nf.finite else None
-        return State(mu=np.repeat(self.numeric.mu(self._theta0), chains, axis=0), theta=theta,
-                     face=face, vertex=np.full(chains, -1), hit_time=np.full(chains, -1))
+        return State(mu=nf.mu(theta), theta=theta.copy(), face=face,
+                     vertex=np.full(chains, -1), hit_time=np.full(chains, -1))
 
     def step(self, state: State, t: int, rng: np.random.Generator) -> None:
         """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time."""
@@ -180,8 +182,14 @@ class ClosedLoop:
         return out
 
     def run(self, generations: int, chains: int, seed: int | None = 0, burn_in: int = 0,
-            record_every: int = 0, keep: int = 0, progress: bool = False) -> Run:
-        """Run ``generations`` generations of ``chains`` chains; see :class:`Run`."""
+            record_every: int = 0, keep: int = 0, progress: bool = False,
+            start: np.ndarray | None = None) -> Run:
+        """Run ``generations`` generations of ``chains`` chains; see :class:`Run`.
+
+        ``record_every`` K > 0 keeps chain means and variances every K generations
+        (and the values of the first ``keep`` chains); ``start`` gives each chain its
+        own initial natural parameters.
+        """
         if int(generations) != generations or generations < 1:
             raise InputError(f"generations must be an integer >= 1, got {generations}")
         if int(chains) != chains or chains < 1:
@@ -189,7 +197,7 @@ class ClosedLoop:
         if not 0 <= burn_in < generations:
             raise InputError(f"burn-in must satisfy 0 <= burn-in < generations, got {burn_in}")
         rng = np.random.default_rng(seed)
-        state = self.initial_state(int(chains))
+        state = self.initial_state(int(chains), start)
         names = list(self.observables(state))
         acc_mean = dict.fromkeys(names, 0.0)
         acc_var = dict.fromkeys(names, 0.0)

@@ -99,6 +99,11 @@ SUBSET = ["bernoulli", "poisson", "gaussian", "curie_weiss-fixed-theta2"]  # MAP
 NOT_CHECKED = {
     ("R5.fixed_points (L2)", "*"): "the L2 fixed point is that of the deterministic skeleton; "
                                    "its stochastic shift O(1/(lambda M)) is not derived",
+    **{("R4.reparametrisation", f): "its conventional coordinates are linear in mu: their zero "
+                                     "drift is R1, checked there" for f in
+       ("bernoulli", "binomial", "poisson", "categorical")},
+    **{("R4.reparametrisation", f): "its conventional coordinates are the natural ones: R4 is R3, "
+                                     "checked there" for f in ("curie_weiss", "curie_weiss-fixed-theta2")},
     ("R6.absorption", "poisson"): "absorbed with probability 1 only as t -> oo; the diffusion mean "
                                   "time is infinite (heavy tail), nothing finite to compare",
     ("R6.absorption", "exponential"): "the point mass at 0 is not reached in finite time",

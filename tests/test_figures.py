@@ -1,0 +1,73 @@
+"""Figures: every one is built, deterministic, current, and its points sit on its exact theory lines."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from theory.plots import FIGURES, QUICK, build, build_all
+from theory.validate.stats import threshold
+
+COMMITTED = Path(__file__).resolve().parents[1] / "figures"
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("figures")
+    records = build_all(QUICK, out)
+    return out, {r["id"]: r for r in records}
+
+
+def test_every_figure_is_built_at_both_widths(built):
+    out, records = built
+    assert set(records) == set(FIGURES) and len(records) >= 9
+    for fig_id in records:
+        for name in (f"{fig_id}.pdf", f"{fig_id}-wide.pdf", f"{fig_id}.png", f"{fig_id}.json"):
+            assert (out / name).stat().st_size > 1000, name
+
+
+def test_points_match_the_exact_theory_lines(built):
+    """Every exact overlay (R1, R5, R6, R8, exact chain): |z| ≤ z*, Šidák over all points at 1e-3."""
+    _, records = built
+    zs = []
+    for r in records.values():
+        for c in r["data"].get("checks", []):
+            est, sem, theory = (np.array(c[k], dtype=float) for k in ("estimate", "sem", "theory"))
+            zs += [(r["id"], c["what"], float(z)) for z in (est - theory) / sem]
+    assert len(zs) > 50
+    z_star = threshold(len(zs))
+    bad = [z for z in zs if not abs(z[2]) <= z_star]
+    assert not bad, (z_star, bad)
+
+
+def test_same_seed_same_data(tmp_path):
+    first = build("estimators", QUICK, tmp_path / "a", seed=3)
+    again = build("estimators", QUICK, tmp_path / "b", seed=3)
+    assert (tmp_path / "a" / "estimators.json").read_text() == \
+        (tmp_path / "b" / "estimators.json").read_text()
+    assert first == again
+
+
+def test_committed_figures_are_current(built):
+    out, records = built
+    for fig_id in records:
+        committed = json.loads((COMMITTED / f"{fig_id}.json").read_text())
+        fresh = json.loads((out / f"{fig_id}.json").read_text())
+        _assert_close(committed, fresh, fig_id)
+
+
+def _assert_close(a, b, where):
+    """Equal up to the last bits of floating point (linear algebra may differ across machines)."""
+    if isinstance(a, dict):
+        assert set(a) == set(b), where
+        for k in a:
+            _assert_close(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for x, y in zip(a, b, strict=True):
+            _assert_close(x, y, where)
+    elif isinstance(a, float) and isinstance(b, float):
+        assert np.isclose(a, b, rtol=1e-9, atol=1e-12), f"{where}: run `closedloop figures`"
+    else:
+        assert a == b, f"{where}: run `closedloop figures`"

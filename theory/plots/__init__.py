@@ -1,0 +1,93 @@
+"""Figures: a registry of (compute, draw) pairs written to ``figures/<id>.{pdf,png,json}``.
+
+``compute(budget, rng)`` does all simulation and evaluates the derivations it
+overlays (never a retyped formula); its dict is saved as JSON next to the figure
+with the settings and seed, so a figure can be restyled without re-simulating
+and its data checked by tests. ``draw(fig, axes, data)`` is pure matplotlib.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FigureBudget:
+    """Sample sizes; ``--quick`` and ``--full`` change only these."""
+
+    name: str
+    scale: float  # multiplies the number of chains of every figure
+
+
+QUICK = FigureBudget("quick", 1.0)
+FULL = FigureBudget("full", 10.0)
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: str
+    caption: str
+    derivations: tuple[str, ...]   # result ids overlaid as theory lines
+    ncols: int
+    compute: Callable[[FigureBudget, np.random.Generator], dict]
+    draw: Callable
+
+
+FIGURES: dict[str, Figure] = {}
+
+
+def register(fig: Figure) -> None:
+    FIGURES[fig.id] = fig
+
+
+def to_json(obj):
+    """Arrays to lists, non-finite numbers to null (JSON has neither)."""
+    if isinstance(obj, dict):
+        return {k: to_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_json(obj.tolist())
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def build(fig_id: str, budget: FigureBudget, out: Path, seed: int = 0) -> dict:
+    """Compute, draw and save one figure at column and page width; returns its JSON record."""
+    import matplotlib.pyplot as plt
+
+    from . import style
+
+    spec = FIGURES[fig_id]
+    rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(fig_id.encode())]))
+    data = to_json(spec.compute(budget, rng))
+    record = {"id": fig_id, "caption": spec.caption, "budget": budget.name, "seed": seed,
+              "derivations": list(spec.derivations), "data": data}
+    out.mkdir(parents=True, exist_ok=True)
+    with plt.style.context(style.RC):
+        for width, suffix in ((style.COLUMN, ""), (style.PAGE, "-wide")):
+            fig, axes = style.figure(width, spec.ncols)
+            spec.draw(fig, axes, data)
+            style.save(fig, out / f"{fig_id}{suffix}", png=not suffix)
+    (out / f"{fig_id}.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return record
+
+
+def build_all(budget: FigureBudget, out: Path, seed: int = 0, progress: bool = False,
+              only: list[str] | None = None) -> list[dict]:
+    from tqdm.auto import tqdm
+
+    from . import extra, paper  # noqa: F401  (registration)
+
+    ids = [i for i in FIGURES if only is None or i in only]
+    return [build(i, budget, out, seed) for i in tqdm(ids, disable=not progress, desc="figures",
+                                                       unit="figure")]
