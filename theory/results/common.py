@@ -64,6 +64,20 @@ def show(m):
     return m[0, 0] if isinstance(m, sp.MatrixBase) and m.shape == (1, 1) else m
 
 
+def factor(expr):
+    """``sp.factor`` with the polynomial generators in a fixed order (by name).
+
+    SymPy sorts generators by name with trailing digits split off, so ``M`` and
+    ``M0`` tie and their order, hence the sign of a factor such as (M − M0),
+    would follow set iteration, i.e. PYTHONHASHSEED: derivations/ must come out
+    byte-identical from every run.
+    """
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(factor)
+    gens = sorted(expr.free_symbols, key=lambda x: x.name)
+    return sp.factor(expr, *gens) if gens else expr
+
+
 def inverse(m: sp.Matrix) -> sp.Matrix:
     """Matrix inverse by adjugate / determinant: no simplification passes, safe with Sums."""
     return m.adjugate() / m.det(method="berkowitz")

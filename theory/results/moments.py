@@ -20,6 +20,7 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
+from .common import factor
 
 
 def _update(family: ExponentialFamily, chi_mu: sp.Matrix, monomial: sp.Expr) -> sp.Expr:
@@ -59,7 +60,7 @@ def closed_recursion(family: ExponentialFamily):
         return None
     A = sp.Matrix([[sp.Poly(updates[m], *mu).coeff_monomial(n) for n in monomials] for m in monomials])
     c = sp.Matrix([updates[m].subs({x: 0 for x in mu}) for m in monomials])
-    return sp.Matrix(monomials), A.applyfunc(sp.factor), c.applyfunc(sp.factor)
+    return sp.Matrix(monomials), factor(A), factor(c)
 
 
 def moments(family: ExponentialFamily) -> Derivation | None:
@@ -73,7 +74,7 @@ def moments(family: ExponentialFamily) -> Derivation | None:
     n = A.shape[0]
     augmented = sp.Matrix(sp.BlockMatrix([[A, c], [sp.zeros(1, n), sp.ones(1, 1)]])).subs(S.M0, 0)
     transient = ((augmented ** S.t) * x0.col_join(sp.ones(1, 1)))[:n, :].applyfunc(sp.simplify)
-    fixed = ((sp.eye(A.shape[0]) - A).LUsolve(c)).applyfunc(sp.factor)
+    fixed = factor((sp.eye(A.shape[0]) - A).LUsolve(c))
     steps = [
         Step("The covariance of one point, written in the expectation parameters, is polynomial of "
              "degree at most 2:", r"\chi(\mu)", family.in_mu(family.chi)),
@@ -88,7 +89,7 @@ def moments(family: ExponentialFamily) -> Derivation | None:
     result = {"monomials": x, "A": A, "c": c, "transient": transient, "stationary": fixed}
     for a, m in enumerate(family.mu_symbols):
         if m**2 in list(x):
-            var = sp.factor(fixed[list(x).index(m**2)] - fixed[list(x).index(m)] ** 2)
+            var = factor(fixed[list(x).index(m**2)] - fixed[list(x).index(m)] ** 2)
             steps.append(Step("Stationary variance:", rf"\operatorname{{Var}}[\mu_{{{a + 1}}}]"
                               if family.d > 1 else r"\operatorname{Var}[\mu]", var))
             result[f"stationary_var_{m.name}"] = var
