@@ -169,6 +169,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"closedloop: error: {message} (see {self.prog} --help)\n")
 
 
+def _budget_flags(parser: argparse.ArgumentParser, quick: str, full: str) -> None:
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help=quick)
+    size.add_argument("--full", action="store_true", help=full)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="closedloop", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -211,9 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(run=cmd_simulate)
 
     v = sub.add_parser("validate", help="check every derived result against Monte Carlo")
-    size = v.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="small samples, under 2 minutes (default)")
-    size.add_argument("--full", action="store_true", help="paper-scale samples (progress bar)")
+    _budget_flags(v, "small samples, under 2 minutes (default)", "paper-scale samples (progress bar)")
     v.add_argument("families", nargs="*", help="only these family slugs (report files not written)")
     v.add_argument("--json", action="store_true", help="print every check as JSON")
     v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -223,9 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(run=cmd_validate)
 
     f = sub.add_parser("figures", help="rebuild every figure (paper Fig. 1 and beyond)")
-    size = f.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="fewer chains (default)")
-    size.add_argument("--full", action="store_true", help="10x the chains")
+    _budget_flags(f, "fewer chains (default)", "10x the chains")
     f.add_argument("--out", default="figures", help="output folder (default: figures)")
     f.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     f.add_argument("--only", nargs="*", metavar="ID", help="only these figure ids")
