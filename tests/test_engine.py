@@ -217,3 +217,18 @@ def test_simulate_partial_mle_and_labels(capsys):
     assert out["fixed"] == {"theta2": 0.05}
     assert set(out["absorbed"]["by_state"]) <= {"phi1=10", "phi1=-10"}
     assert out["absorbed"]["fraction"] == 1.0
+
+
+def test_infinite_space_without_sum_sampler_is_a_clear_error():
+    import sympy as sp
+
+    from theory import InputError
+    from theory.engine.model import NumericFamily
+    from theory.family import ExponentialFamily, Naturals
+    from theory.symbols import s, thetas
+
+    (theta,) = thetas(1)
+    geo = ExponentialFamily(name="geometric", space=Naturals(), phi=(s,), h=sp.Integer(1),
+                            conventional={"q": sp.exp(theta)}, negative=("theta",))
+    with pytest.raises(InputError, match="sum_sampler"):
+        NumericFamily(geo)

@@ -14,6 +14,7 @@ import numpy as np
 import sympy as sp
 
 from .. import symbols as S
+from ..errors import InputError
 from ..family import ExponentialFamily, Finite
 from ..numeric import evaluate
 
@@ -35,7 +36,8 @@ class NumericFamily:
             scale = np.ptp(self.phi_levels, axis=0)
         else:
             if family.sum_sampler is None:
-                raise ValueError(f"{family.name}: an infinite sample space needs a sum_sampler")
+                raise InputError(f"{family.name}: simulating an infinite sample space needs "
+                                 "sum_sampler=(rng, mu, m) -> sum of m draws in its declaration")
             scale = np.ones(self.d)
         self.scale = np.where(scale > 0, scale, 1.0)
         self.negative = np.array([n in family.negative for n in self.names])
