@@ -232,3 +232,17 @@ def test_infinite_space_without_sum_sampler_is_a_clear_error():
                             conventional={"q": sp.exp(theta)}, negative=("theta",))
     with pytest.raises(InputError, match="sum_sampler"):
         NumericFamily(geo)
+
+
+def test_advancing_chains_in_blocks_changes_nothing(monkeypatch):
+    """Without anchors a block consumes the same random stream as the whole: identical runs."""
+    import theory.engine.loop as loop_module
+
+    def final(block):
+        monkeypatch.setattr(loop_module, "CHAIN_BLOCK", block)
+        loop = from_params("curie_weiss", 20, {"theta1": 0.1, "theta2": 0.05}, family_args={"N": 6})
+        state = loop.run(30, 3000, seed=2).state
+        return state.mu, state.hit_time, state.vertex
+
+    for whole, blocked in zip(final(2**18), final(777), strict=True):
+        assert np.array_equal(whole, blocked)

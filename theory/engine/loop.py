@@ -27,6 +27,8 @@ from .estimators import L2, MAP, MLE, solve_theta
 from .model import NumericFamily, minimal_face, numeric_family
 from .sampling import draw_exact, draw_naive
 
+CHAIN_BLOCK = 2**18  # chains advanced at once; above every quick budget, so quick results do not move
+
 
 @dataclass
 class State:
@@ -99,10 +101,14 @@ class ClosedLoop:
 
     def step(self, state: State, t: int, rng: np.random.Generator) -> None:
         """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time."""
-        nf, est = self.numeric, self.estimator
         idx = np.flatnonzero(state.vertex < 0) if self.absorbing else np.arange(len(state.mu))
-        if not len(idx):
-            return
+        # blocks bound the (chains × levels) temporaries of draws and Newton refits: 4·10⁶
+        # Curie–Weiss chains at once took 10 GB
+        for start in range(0, len(idx), CHAIN_BLOCK):
+            self._advance(state, idx[start:start + CHAIN_BLOCK], t, rng)
+
+    def _advance(self, state: State, idx: np.ndarray, t: int, rng: np.random.Generator) -> None:
+        nf, est = self.numeric, self.estimator
         face = None if state.face is None else state.face[idx]
         sums, counts = self._draw(nf, state.theta[idx], state.mu[idx], face, self.M - self.M0, rng)
         if self.M0:
