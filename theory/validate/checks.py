@@ -23,6 +23,7 @@ from .. import symbols as S
 from ..engine import L2, numeric_family
 from ..engine.loop import ClosedLoop, from_params
 from ..engine.markov import ExactChain
+from ..errors import InputError
 from ..families import get_family
 from ..family import Naturals
 from ..numeric import evaluate
@@ -339,11 +340,18 @@ def _r6_time_law(case: Case):
                  "distribution", compute)
 
 
-def _time_gof(chain: ExactChain, times: np.ndarray, bins: int = 20) -> float:
-    cdf = chain.absorption_time_cdf(int(times.max()) + 1)
-    edges = np.unique(np.searchsorted(cdf, np.linspace(0, 1, bins + 1)[1:-1]) + 1)  # T ≤ edge
-    probs = np.diff(np.concatenate([[0.0], cdf[edges - 1], [1.0]]))
-    observed = np.bincount(np.searchsorted(edges, times, side="left"), minlength=len(probs))
+def _time_gof(chain: ExactChain, times: np.ndarray) -> float:
+    cdf = chain.absorption_time_cdf(int(times.max()) + 1)  # P[T ≤ t], t = 1, 2, ...
+    return _pmf_gof(np.diff(np.concatenate([[0.0], cdf, [1.0]])), times - 1)
+
+
+def _pmf_gof(pmf: np.ndarray, k: np.ndarray, bins: int = 20) -> float:
+    """χ² of integer samples k against a law on 0, 1, ... (bins at its quantiles)."""
+    cdf = np.cumsum(pmf) / pmf.sum()
+    ends = np.unique(np.searchsorted(cdf, np.linspace(0, 1, bins + 1)[1:-1]))  # bin j: k ≤ ends[j]
+    ends = ends[ends < len(cdf) - 1]
+    probs = np.diff(np.concatenate([[0.0], cdf[ends], [1.0]]))
+    observed = np.bincount(np.searchsorted(ends, k, side="left"), minlength=len(probs))
     return chisquare_gof(observed, probs)
 
 
@@ -369,24 +377,92 @@ def _r6_diffusion_time(case: Case):
 
 # -- R7: stationary law with one anchor ---------------------------------------------------------
 M_STATIONARY, M0_STATIONARY, RELAXATIONS = 50, 1, 12
+R7_LADDER = (25, 50, 100, 200, 400)
 
 
-def _r7(case: Case):
+def _r7_order(case: Case):
+    """The diffusion law's moments against exact finite-M stationary moments: gap O(1/M) or less.
+
+    Exact moments come from the Markov chain's stationary law where there is one
+    (k = 2, 3, 4), else from R8 (k = 2, itself checked against simulation). Both
+    sides are computed without noise, so the order of the gap is read directly.
+    """
     def compute(budget: Budget, rng) -> Outcome:
-        res = _derived(stationary.stationary, case.family).result
-        density = res["density"]
+        density = _derived(stationary.stationary, case.family).result["density"]
         mus = case.values()[S.starred(case.family.mu_symbols[0]).name]
-        burn = RELAXATIONS * M_STATIONARY // M0_STATIONARY
+        has_chain = _has_exact_chain(case)
+        ks = (2, 3, 4) if has_chain else (2,)
+        lo, hi, _ = _support(case.loop(M_STATIONARY, M0_STATIONARY))
+        diffusion = _law_moments(density, {"M0": M0_STATIONARY, "mu_star": mus}, lo, hi, ks)
+        control = _law_moments(density, {"M0": 2 * M0_STATIONARY, "mu_star": mus}, lo, hi, ks)
+        exact = np.array([_exact_stationary_moments(case, M, ks, has_chain) for M in R7_LADDER])
+        fit, fit_c = _gap_order(exact, diffusion), _gap_order(exact, control)
+        return Outcome(float(diffusion[0]), float(exact[-1, 0]), 0.0, None, "law with 2 M0", None,
+                       f"E[mu^k], k={','.join(map(str, ks))}: gap order {fit[1]}; control {fit_c[1]}",
+                       passed=fit[0], control_rejected=not fit_c[0])
+    what = "E[mu^k], k=2..4, vs exact chain" if _has_exact_chain(case) else "E[mu^2] vs exact R8"
+    return Check("R7.stationary", case.slug, f"diffusion law {what}, M0={M0_STATIONARY}, "
+                 f"M={R7_LADDER[0]}..{R7_LADDER[-1]}, gap O(1/M)", "deterministic", compute)
+
+
+def _r7_law(case: Case):
+    """The simulated stationary law against the exact chain's, χ² on exact-quantile bins."""
+    def compute(budget: Budget, rng) -> Outcome:
         loop = case.loop(M_STATIONARY, M0_STATIONARY, start=dict(case.truth))
-        x = loop.run(burn, budget.stationary_chains, seed=rng).state.mu[:, 0]
-        lo, hi, step = _support(loop)
-        p_fit = _law_gof(density, {"M0": M0_STATIONARY, "mu_star": mus}, x, lo, hi, step)
-        p_wrong = _law_gof(density, {"M0": 2 * M0_STATIONARY, "mu_star": mus}, x, lo, hi, step)
+        x = loop.run(RELAXATIONS * M_STATIONARY // M0_STATIONARY, budget.stationary_chains,
+                     seed=rng).state.mu[:, 0]
+        chain = ExactChain(loop)
+        u = np.rint((x - chain.phibar[0]) / (chain.phibar[1] - chain.phibar[0])).astype(int)
+        p_fit = _pmf_gof(chain.stationary(), u)
+        p_wrong = _pmf_gof(ExactChain(case.loop(M_STATIONARY, 2 * M0_STATIONARY)).stationary(), u)
         return Outcome(float("nan"), float(x.mean()), float(x.std() / np.sqrt(len(x))),
-                       z_from_p(p_fit), "law with 2 M0 (diffusion off by 2)", z_from_p(p_wrong),
-                       f"{res['law']} law; chi2 p={p_fit:.3g}; control p={p_wrong:.3g}")
-    return Check("R7.stationary", case.slug, f"law of mu at stationarity, M={M_STATIONARY}, "
-                 f"M0={M0_STATIONARY} (diffusion, O(1/M))", "distribution", compute)
+                       z_from_p(p_fit), "exact law with 2 M0", z_from_p(p_wrong),
+                       f"chi2 p={p_fit:.3g}; control p={p_wrong:.3g}")
+    return Check("R7.stationary", case.slug, f"law of mu at stationarity vs exact chain, "
+                 f"M={M_STATIONARY}, M0={M0_STATIONARY}", "distribution", compute)
+
+
+def _has_exact_chain(case: Case) -> bool:
+    try:
+        ExactChain(case.loop(R7_LADDER[-1], M0_STATIONARY))
+    except InputError:
+        return False
+    return True
+
+
+def _exact_stationary_moments(case: Case, M: int, ks, has_chain: bool) -> np.ndarray:
+    if has_chain:
+        chain = ExactChain(case.loop(M, M0_STATIONARY))
+        pi = chain.stationary()
+        return np.array([pi @ chain.phibar**k for k in ks])
+    r8 = _derived(moments.moments, case.family).result
+    x2 = list(r8["monomials"]).index(case.family.mu_symbols[0] ** 2)
+    vals = case.values(M=M, M0=M0_STATIONARY)
+    return np.array([_num(r8["stationary"][x2], vals)[0]])
+
+
+def _law_moments(density, values, lo, hi, ks) -> np.ndarray:
+    """E[μ^k] under an (unnormalised) density on the mean domain (lo, hi)."""
+    def f(u, k):
+        v = float(evaluate(density, values | {"mu": np.float64(u)}))
+        return u**k * v if np.isfinite(v) else 0.0  # 0·∞ at an end where the density vanishes
+
+    total = integrate.quad(f, lo, hi, args=(0,), limit=200)[0]
+    return np.array([integrate.quad(f, lo, hi, args=(k,), limit=200)[0] / total for k in ks])
+
+
+def _gap_order(exact: np.ndarray, law: np.ndarray) -> tuple[bool, str]:
+    """Does the relative gap of every moment fall at least as 1/M over the ladder?
+
+    Observed order log2(gap(M/2)/gap(M)) from the last two rungs must be ≥ 0.75; a
+    gap that vanishes (< 1e-9 at every rung, e.g. the exponential's E[μ²] with one
+    anchor, where the diffusion law happens to be exact) passes too.
+    """
+    rel = np.abs(exact / law - 1)
+    vanishes = np.all(rel < 1e-9, axis=0)
+    orders = np.log2(rel[-2] / np.where(vanishes, 1.0, rel[-1]))
+    text = ", ".join("exact" if v else f"{o:.2f}" for v, o in zip(vanishes, orders, strict=True))
+    return bool(np.all(vanishes | (orders >= 0.75))), text
 
 
 def _support(loop: ClosedLoop):
@@ -396,35 +472,6 @@ def _support(loop: ClosedLoop):
         phi = nf.phi_levels[:, 0]
         return phi.min(), phi.max(), (phi[1] - phi[0]) / loop.M
     return 0.0, np.inf, 1.0 / loop.M if isinstance(loop.family.space, Naturals) else 0.0
-
-
-def _law_gof(density, values, x, lo, hi, step, bins=20) -> float:
-    """χ² of samples against a density on equiprobable bins (edges on half-lattice points)."""
-    def f(u):
-        v = float(evaluate(density, values | {"mu": np.float64(u)}))
-        return v if np.isfinite(v) else 0.0  # 0·∞ at an end where the density vanishes
-
-    def cdf(u):
-        if u <= lo:
-            return 0.0
-        return integrate.quad(f, lo, min(u, hi), limit=200)[0]
-
-    total = cdf(hi) if np.isfinite(hi) else integrate.quad(f, lo, np.inf, limit=200)[0]
-    upper = hi
-    if not np.isfinite(hi):  # bracket the top quantile on a half-line
-        upper = 1.0
-        while cdf(upper) / total < 1 - 0.5 / bins:
-            upper *= 2
-    edges = []
-    for q in np.linspace(0, 1, bins + 1)[1:-1]:
-        e = optimize.brentq(lambda u: cdf(u) / total - q, lo + 1e-12 * min(upper - lo, 1.0), upper)
-        if step:  # midway between lattice points: no bias from where the lattice falls
-            e = lo + (np.floor((e - lo) / step) + 0.5) * step
-        edges.append(e)
-    edges = np.unique(edges)
-    probs = np.diff(np.concatenate([[0.0], [cdf(e) / total for e in edges], [1.0]]))
-    observed = np.bincount(np.searchsorted(edges, x), minlength=len(probs))
-    return chisquare_gof(observed, probs)
 
 
 # -- R8: exact finite-M moments -----------------------------------------------------------------
@@ -510,7 +557,9 @@ def all_checks(families: list[str] | None = None) -> list[Check]:
         out += _absorption_checks(c)
     for c in cases:
         if ("R7.stationary", c.slug) not in NOT_CHECKED and c.family.d == 1:
-            out.append(_r7(c))
+            out.append(_r7_order(c))
+            if _has_exact_chain(c):
+                out.append(_r7_law(c))
     for c in cases:
         out += _r8_checks(c)
     return out
