@@ -5,8 +5,6 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-import sympy as sp
-
 from . import latex
 from . import symbols as S
 from .derivation import Step

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
-from scipy import integrate, optimize
+from scipy import integrate
 
 from .. import symbols as S
 from ..engine import L2, numeric_family
