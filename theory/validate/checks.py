@@ -129,20 +129,32 @@ def _seeded(*key) -> np.random.Generator:
 
 
 # -- shared simulations (cached: the components of one quantity share one run) ------------------
-@functools.lru_cache(maxsize=64)
+@dataclass(frozen=True)
+class _After:
+    """What the checks read of the chains after one generation (kept small: it is cached)."""
+
+    mu: np.ndarray        # (C, d)
+    theta: np.ndarray     # (C, d), meaningful where interior
+    interior: bool        # every chain's model still has full support
+
+
+# checks run family by family, the components of one quantity in a row: a small cache
+# shares their runs (a --full ladder rung holds 4·10⁶ chains)
+@functools.lru_cache(maxsize=8)
 def _one_step(slug, M, M0, estimator, chains, lam_M=0.0):
-    """State after one generation from θ0 (μ and θ arrays) for ``chains`` chains."""
+    """μ and θ after one generation from θ0, for ``chains`` chains."""
     case = BY_SLUG[slug]
     kw = {"lam": lam_M / M} if estimator == "l2" else {"nu": 2.0}
     loop = case.loop(M, M0, estimator, **kw)
     state = loop.run(1, chains, seed=_seeded(slug, M, M0, estimator, chains, lam_M)).state
-    return loop, state
+    interior = state.face is None or bool(state.face.all())
+    return loop, _After(state.mu, state.theta, interior)
 
 
-def _theta_after(loop: ClosedLoop, state) -> np.ndarray:
+def _theta_after(loop: ClosedLoop, state: _After) -> np.ndarray:
     """θ_1 for every chain: the engine's θ (finite spaces, L2) or the closed-form inverse."""
     nf = loop.numeric
-    if nf.finite and not state.face.all():
+    if nf.finite and not state.interior:
         raise RuntimeError("some chains hit a face (theta infinite): raise the smallest M")
     if nf.finite or isinstance(loop.estimator, L2):
         return state.theta
