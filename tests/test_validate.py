@@ -93,3 +93,12 @@ def test_validate_cli_subset_and_errors(capsys, tmp_path):
     assert {c["family"] for c in data["checks"]} == {"poisson"}
     assert not (tmp_path / "validation.md").exists()  # subsets do not overwrite the report
     assert main(["validate", "cauchy"]) == 2
+
+
+def test_the_run_seed_reaches_every_simulation():
+    """Two seeds change every Monte Carlo estimate (shared simulations included)."""
+    checks = all_checks(["bernoulli"])
+    a, b = (run_checks(checks, QUICK, seed=s, workers=1) for s in (0, 1))
+    same = [x.check.key for x, y in zip(a, b, strict=True)
+            if x.check.statistical and x.outcome.estimate == y.outcome.estimate]
+    assert not same, same

@@ -38,6 +38,18 @@ def draw_naive(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.G
     return total, None
 
 
+PVALS_BITS = 44  # significant bits kept of each level probability before a draw
+
+
 def _pvals(numeric, theta, face):
+    """Level probabilities rounded to 44 significant bits: a canonical input for the draw.
+
+    Their last bits come from exp/log (libm) and differ across machines, and numpy's
+    binomial draws the mirror image when p is one ulp above 1/2, a value refits land on
+    exactly and often (p = k/M). Rounding to 2^-44 relative maps such a p to 1/2 itself
+    on every machine, and changes each probability by at most 2^-45 of itself.
+    """
     q = numeric.level_probabilities(theta, face)
-    return q / q.sum(axis=-1, keepdims=True)  # exact normalisation for the multinomial's check
+    q = q / q.sum(axis=-1, keepdims=True)
+    mantissa, exponent = np.frexp(q)
+    return np.ldexp(np.round(np.ldexp(mantissa, PVALS_BITS)), exponent - PVALS_BITS)

@@ -28,7 +28,7 @@ from ..families import get_family
 from ..family import Naturals
 from ..numeric import evaluate
 from ..results import absorption, anchors, martingale, moments, recursion, reparam, stationary
-from .registry import Budget, Check, Outcome
+from .registry import Budget, Check, Outcome, run_seed
 from .stats import chisquare_gof, mean_sem, order_fit, z_from_p, z_score
 
 
@@ -123,9 +123,9 @@ def _num(expr, values) -> np.ndarray:
     return np.asarray(evaluate(expr, values), float).ravel()
 
 
-def _seeded(*key) -> np.random.Generator:
-    """A stream for a simulation shared by several checks (its components), fixed by its key."""
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+def _seeded(seed: int, *key) -> np.random.Generator:
+    """A stream for a simulation shared by several checks (its components): run seed and key."""
+    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(repr(key).encode())]))
 
 
 # -- shared simulations (cached: the components of one quantity share one run) ------------------
@@ -140,13 +140,17 @@ class _After:
 
 # checks run family by family, the components of one quantity in a row: a small cache
 # shares their runs (a --full ladder rung holds 4·10⁶ chains)
-@functools.lru_cache(maxsize=8)
 def _one_step(slug, M, M0, estimator, chains, lam_M=0.0):
-    """μ and θ after one generation from θ0, for ``chains`` chains."""
+    """μ and θ after one generation from θ0, for ``chains`` chains (keyed by the run seed)."""
+    return _one_step_seeded(run_seed(), slug, M, M0, estimator, chains, lam_M)
+
+
+@functools.lru_cache(maxsize=8)
+def _one_step_seeded(seed, slug, M, M0, estimator, chains, lam_M):
     case = BY_SLUG[slug]
     kw = {"lam": lam_M / M} if estimator == "l2" else {"nu": 2.0}
     loop = case.loop(M, M0, estimator, **kw)
-    state = loop.run(1, chains, seed=_seeded(slug, M, M0, estimator, chains, lam_M)).state
+    state = loop.run(1, chains, seed=_seeded(seed, slug, M, M0, estimator, chains, lam_M)).state
     interior = state.face is None or bool(state.face.all())
     return loop, _After(state.mu, state.theta, interior)
 
@@ -298,12 +302,16 @@ M_ABSORB = 5
 MAX_GENERATIONS = 50_000
 
 
-@functools.lru_cache(maxsize=16)
 def _absorbed(slug, chains):
+    return _absorbed_seeded(run_seed(), slug, chains)
+
+
+@functools.lru_cache(maxsize=16)
+def _absorbed_seeded(seed, slug, chains):
     case = BY_SLUG[slug]
     loop = case.loop(M_ABSORB)
     run = loop.run(MAX_GENERATIONS if loop.numeric.finite else 1, chains,
-                   seed=_seeded("absorb", slug, chains))
+                   seed=_seeded(seed, "absorb", slug, chains))
     if run.absorbed()["fraction"] < 1:
         raise RuntimeError(f"not all chains absorbed within {MAX_GENERATIONS} generations")
     return loop, run

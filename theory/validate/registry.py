@@ -157,10 +157,18 @@ def run_checks(checks: list[Check], budget: Budget, seed: int = 0, progress: boo
 
 
 _JOB: tuple | None = None
+_RUN_SEED = 0
+
+
+def run_seed() -> int:
+    """The seed of the validation run in progress: simulations shared by checks are keyed by it."""
+    return _RUN_SEED
 
 
 def _run_group(indices: list[int], job: tuple | None = None) -> dict[int, tuple]:
+    global _RUN_SEED
     checks, budget, seed = job or _JOB
+    _RUN_SEED = seed
     out = {}
     for i in indices:
         check = checks[i]
