@@ -23,8 +23,8 @@ CASES = {
     "exponential": ("exponential", {}, {}, {"rate": 2.0}, None),
     "gaussian": ("gaussian", {}, {}, {"mean": 1.0, "var": 2.0}, None),
     "categorical": ("categorical", {"K": 3}, {}, {"p1": 0.2, "p2": 0.3, "p3": 0.5}, None),
-    "curie_weiss": ("curie_weiss", {"N": 6}, {}, {"theta1": 0.1, "theta2": 0.05}, None),
-    "curie_weiss-fixed": ("curie_weiss", {"N": 6}, {"theta2": 0.05}, {"theta1": 0.1}, None),
+    "curie_weiss": ("curie_weiss", {"N": 6}, {}, {"theta1": 0.1, "theta2": 0.3}, None),
+    "curie_weiss-fixed": ("curie_weiss", {"N": 6}, {"theta2": 0.3}, {"theta1": 0.1}, None),
     "bernoulli-anchored": ("bernoulli", {}, {}, {"p": 0.8}, {"p": 0.3}),
     "gaussian-anchored": ("gaussian", {}, {}, {"mean": 1.0, "var": 2.0}, {"mean": 0, "var": 1}),
 }
@@ -74,7 +74,7 @@ def test_the_same_comparison_rejects_a_plausible_wrong_sampler():
     ("poisson", {"phi1=0"}),
     ("gaussian", {"phi1=s,phi2=s**2"}),
     ("categorical", {"phi1=1,phi2=0", "phi1=0,phi2=1", "phi1=0,phi2=0"}),
-    ("curie_weiss", {"phi1=6,phi2=15", "phi1=-6,phi2=15"}),
+    ("curie_weiss", {"phi1=6,phi2=2.5", "phi1=-6,phi2=2.5"}),
     ("curie_weiss-fixed", {"phi1=6", "phi1=-6"}),
 ])
 def test_absorbing_states_are_reached_and_labelled(case, labels):
@@ -86,7 +86,7 @@ def test_absorbing_states_are_reached_and_labelled(case, labels):
     assert abs(sum(absorbed["by_state"].values()) - np.mean(run.state.vertex >= 0)) < 1e-12
     assert np.all(np.isfinite(run.state.mu))
     if case == "curie_weiss":  # every magnetisation level is a vertex of the polytope
-        assert {"phi1=6,phi2=15", "phi1=-6,phi2=15"} & set(absorbed["by_state"])
+        assert {"phi1=6,phi2=2.5", "phi1=-6,phi2=2.5"} & set(absorbed["by_state"])
 
 
 @pytest.mark.parametrize("case", ["bernoulli", "poisson", "gaussian"])
@@ -211,10 +211,10 @@ def test_simulate_json_has_the_spec_fields_and_is_reproducible(capsys):
 
 def test_simulate_partial_mle_and_labels(capsys):
     assert main(["simulate", "curie_weiss", "--family-args", "N=10", "--M", "5", "--init",
-                 "theta1=0.1,theta2=0.05", "--fixed", "theta2", "--generations", "3000",
+                 "theta1=0.1,theta2=0.3", "--fixed", "theta2", "--generations", "3000",
                  "--chains", "300", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["fixed"] == {"theta2": 0.05}
+    assert out["fixed"] == {"theta2": 0.3}
     assert set(out["absorbed"]["by_state"]) <= {"phi1=10", "phi1=-10"}
     assert out["absorbed"]["fraction"] == 1.0
 
@@ -240,7 +240,7 @@ def test_advancing_chains_in_blocks_changes_nothing(monkeypatch):
 
     def final(block):
         monkeypatch.setattr(loop_module, "CHAIN_BLOCK", block)
-        loop = from_params("curie_weiss", 20, {"theta1": 0.1, "theta2": 0.05}, family_args={"N": 6})
+        loop = from_params("curie_weiss", 20, {"theta1": 0.1, "theta2": 0.3}, family_args={"N": 6})
         state = loop.run(30, 3000, seed=2).state
         return state.mu, state.hit_time, state.vertex
 

@@ -94,7 +94,7 @@ def test_textbook_log_partitions():
 def test_absorbing_states():
     labels = lambda f: [s.label for s in f.absorbing_states]  # noqa: E731
     assert labels(get_family("bernoulli")) == ["phi1=0", "phi1=1"]
-    assert labels(get_family("curie_weiss", N=10))[-1] == "phi1=10,phi2=45"
+    assert labels(get_family("curie_weiss", N=10))[-1] == "phi1=10,phi2=4.5"
     assert len(get_family("curie_weiss", N=10).absorbing_states) == 11  # every level is a vertex
     assert labels(get_family("curie_weiss", N=10, fixed={"theta2": 0.3})) == ["phi1=-10", "phi1=10"]
     assert labels(get_family("categorical", K=4)) == ["phi1=1,phi2=0,phi3=0", "phi1=0,phi2=1,phi3=0",

@@ -49,8 +49,11 @@ def cmd_derive(args) -> int:
 
     families = derive.targets(args.families, _integer_args(args.family_args),
                               parse_params(args.fixed, "fixed parameter"))
+    setting = {"fresh": args.external, "data": _external_data(args.external_data),
+               "prior_law": args.prior_law,
+               "truth": parse_params(args.truth, "--truth") if args.truth else None}
     if args.json:
-        print(json.dumps(derive.to_json(families), indent=1))
+        print(json.dumps(derive.to_json(families, setting), indent=1))
         return 0
     import shutil
 
@@ -75,6 +78,27 @@ def _fixed(items: list[str] | None) -> dict[str, float | None]:
     return out
 
 
+def _external_data(items: list[str] | None) -> list[dict[str, float]]:
+    """``--external-data phi1=-6`` (repeatable): one fixed data point each, by statistics or s=VALUE."""
+    return [parse_params(item, "--external-data") for item in items or []]
+
+
+def _histograms(items: list[str] | None) -> dict[str, tuple[float, float, int]]:
+    """``--histogram theta1=-3:3:60``: NAME=LO:HI:BINS, repeatable."""
+    out = {}
+    for item in items or []:
+        name, sep, spec = item.partition("=")
+        parts = spec.split(":")
+        if not sep or len(parts) != 3:
+            raise InputError(f"malformed --histogram {item!r}: expected NAME=LO:HI:BINS, e.g. theta1=-3:3:60")
+        try:
+            lo, hi, bins = float(parts[0]), float(parts[1]), float(parts[2])
+        except ValueError:
+            raise InputError(f"--histogram {item!r}: LO, HI and BINS must be numbers") from None
+        out[name.strip()] = (lo, hi, bins)
+    return out
+
+
 def cmd_simulate(args) -> int:
     from .engine.loop import from_params
 
@@ -83,9 +107,11 @@ def cmd_simulate(args) -> int:
         truth=parse_params(args.truth, "--truth") if args.truth else None,
         estimator=args.estimator, fixed=_fixed(args.fixed), family_args=_integer_args(args.family_args),
         nu=args.nu, lam=args.lam, prior=parse_params(args.prior, "--prior") if args.prior else None,
-        sampler=args.sampler)
+        sampler=args.sampler, external=args.external, data=_external_data(args.external_data),
+        prior_law=args.prior_law)
     run = loop.run(args.generations, args.chains, seed=args.seed, burn_in=args.burn_in,
-                   record_every=args.record_every, progress=sys.stderr.isatty() and not args.quiet)
+                   record_every=args.record_every, progress=sys.stderr.isatty() and not args.quiet,
+                   histograms=_histograms(args.histogram))
     summary = run.summary()
     if args.json:
         print(json.dumps(summary, indent=1))
@@ -175,6 +201,19 @@ def _budget_flags(parser: argparse.ArgumentParser, quick: str, full: str) -> Non
     size.add_argument("--full", action="store_true", help=full)
 
 
+def _setting_flags(parser: argparse.ArgumentParser) -> None:
+    """The paper's general setting: external data on top of the M model points, a prior."""
+    parser.add_argument("--external", type=int, default=0, metavar="m",
+                        help="fresh external points per generation from --truth, on top of the M")
+    parser.add_argument("--external-data", action="append", metavar="STATS",
+                        help="one fixed external point re-used every generation, by its statistics "
+                             "(phi1=-6) or its value (s=2.5); repeatable")
+    parser.add_argument("--prior-law", metavar="LAW",
+                        help="MAP with a prior entering once per generation: normal:var=V[,mean=A] on "
+                             "every natural parameter, or LAW:...,on=NAME on a conventional parameter "
+                             "with the MAP done in it (exponential:rate=1,on=rate)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="closedloop", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -186,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--family-args", help="family arguments, e.g. N=10 or n=5,K=4")
     d.add_argument("--fixed", help="natural parameters held fixed, e.g. theta2=0")
     d.add_argument("--no-pdf", action="store_true", help="do not run pdflatex")
+    _setting_flags(d)
+    d.add_argument("--truth", help="numbers for the truth theta* of fresh external points (default: symbolic)")
     d.set_defaults(run=cmd_derive)
 
     m = sub.add_parser("simulate", help="simulate the closed loop (exact sampler) and summarise")
@@ -212,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--sampler", default="exact", choices=["exact", "naive"],
                    help="exact: one draw of the sufficient statistics per generation (default); "
                         "naive: draw all M points")
+    _setting_flags(m)
+    m.add_argument("--histogram", action="append", metavar="NAME=LO:HI:BINS",
+                   help="stream the law of NAME over chains x generations after the burn-in into "
+                        "BINS bins on [LO, HI) (repeatable); added to the JSON")
     m.add_argument("--json", action="store_true", help="print the SPEC JSON object")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.set_defaults(run=cmd_simulate)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import sympy as sp
+
 from . import latex
 from . import symbols as S
 from .derivation import Step
 from .families import FAMILIES, get_family
 from .family import ExponentialFamily
-from .results import all_results, recursion
+from .errors import InputError
+from .results import all_results, general, recursion
+from .setting import Setting, data_point, m_ext, parse_prior
 
 # the paper's Fig. 1(a-c) case: Curie–Weiss with the coupling held at zero
 DEFAULT_EXTRA = (("curie_weiss", {"theta2": 0}),)
@@ -68,7 +72,8 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
     (out / "preamble.tex").write_text(latex.PREAMBLE)
     docs = []
     for f in families:
-        results = all_results(f)
+        # the general loop with m fresh external points from the truth (m symbolic)
+        results = all_results(f) + general.all_general(Setting(f, fresh=m_ext))
         frag_dir = out / f.slug
         frag_dir.mkdir(exist_ok=True)
         for r in results:
@@ -81,22 +86,96 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
     path = out / "overview.tex"
     path.write_text(overview(families))
     docs.append(path)
+    docs.append(write_paper_settings(out))
     if compile_pdf:
         for doc in docs:
             latex.compile_pdf(doc)
     return docs
 
 
-def to_json(families: list[ExponentialFamily]) -> dict:
-    """SPEC `derive --json`: per family, natural names, A, μ, χ, R3 drift and covariance as str()."""
+# The reference paper's general settings (Figs. 2 and 3), as printed, and the case that collapses
+PAPER_SETTINGS = (
+    ("fig2-i", "Fig. 2 (i): N = 10, theta2 = 0 fixed, ML, one fixed point with sum of spins -6",
+     "curie_weiss", {"N": 10}, {"theta2": 0}, {"data": [{"phi1": -6}]}),
+    ("fig2-ii", "Fig. 2 (ii): N = 10, both fitted, Gaussian priors of variance 2",
+     "curie_weiss", {"N": 10}, {}, {"prior_law": "normal:var=2"}),
+    ("fig2-iii", "Fig. 2 (iii): as (ii) plus one fixed point with sum of spins 0",
+     "curie_weiss", {"N": 10}, {}, {"prior_law": "normal:var=2", "data": [{"phi1": 0}]}),
+    ("fig2-iii-no-prior", "The fixed point of (iii) without the prior: it lies on a face, the loop collapses",
+     "curie_weiss", {"N": 10}, {}, {"data": [{"phi1": 0}]}),
+    ("fig3", "Fig. 3 (App. C): Poisson, one fresh point from the truth, exponential prior on the rate",
+     "poisson", {}, {}, {"fresh": 1, "prior_law": "exponential:rate=1,on=rate"}),
+)
+
+
+def paper_settings() -> list[tuple[str, str, Setting]]:
+    """(id, description, setting) of :data:`PAPER_SETTINGS`."""
+    out = []
+    for sid, text, name, args, fixed, opts in PAPER_SETTINGS:
+        fam = get_family(name, fixed=fixed, **args)
+        out.append((sid, text, make_setting(fam, opts.get("fresh", 0), opts.get("data", ()),
+                                            opts.get("prior_law"))))
+    return out
+
+
+def write_paper_settings(out: Path) -> Path:
+    """derivations/paper-settings.tex and its fragments paper-settings/<id>/R9.*.tex."""
+    parts = []
+    for sid, text, setting in paper_settings():
+        results = general.all_general(setting)
+        frag_dir = out / "paper-settings" / sid
+        frag_dir.mkdir(parents=True, exist_ok=True)
+        for r in results:
+            (frag_dir / f"{r.id}.tex").write_text(latex.render(r))
+        parts.append(f"\\section*{{{latex._text(text)}}}\n" + "\n".join(latex.render(r) for r in results))
+    path = out / "paper-settings.tex"
+    path.write_text(latex.document("The reference paper's general settings (R9)", "\n\n".join(parts)))
+    return path
+
+
+def make_setting(family: ExponentialFamily, fresh=0, data=(), prior_law: str | None = None,
+                 truth: dict | None = None) -> Setting:
+    """The :class:`Setting` of user-level options, for one family (data resolved, prior parsed)."""
+    if int(fresh) != fresh or fresh < 0:
+        raise InputError(f"external points must be an integer >= 0, got {fresh}")
+    points = tuple(data_point(family, p) for p in data)
+    prior = parse_prior(prior_law) if prior_law else None
+    if prior is not None:
+        prior.log_density(family)  # an unknown on=NAME fails before any derivation
+    if truth is not None and not fresh:
+        raise InputError("--truth is used by fresh external points (--external m)")
+    return Setting(family, fresh=int(fresh), data=points, prior=prior)
+
+
+def _truth_values(family: ExponentialFamily, truth: dict | None) -> dict:
+    if truth is None:
+        return {}
+    theta = family.natural_point(truth)
+    return {S.starred(t): sp.nsimplify(theta[t.name]) for t in family.theta}
+
+
+def to_json(families: list[ExponentialFamily], setting: dict | None = None) -> dict:
+    """SPEC `derive --json`: per family, natural names, A, μ, χ, R3 drift and covariance as str(),
+    and for the setting (external data, prior) U, drift_general, stationary_theta, normalisable."""
+    setting = setting or {}
+    opts = {k: setting.get(k) for k in ("data", "prior_law", "truth")}
+    settings = [make_setting(f, setting.get("fresh") or 0, opts["data"] or (), opts["prior_law"],
+                             opts["truth"]) for f in families]  # bad input fails before any work
     out = {}
-    for f in families:
+    for f, st in zip(families, settings, strict=True):
         r3 = recursion.drift(f, "mle").result
+        nums = _truth_values(f, opts["truth"])
+        sde, stat = general.sde(st).result, general.stationary(st).result
         out[f.slug] = {
             "family": f.name, "args": dict(f.args), "fixed": dict(f.fixed),
             "natural": list(f.names), "A": str(f.A),
             "mu": [str(e) for e in f.mu], "chi": [[str(e) for e in row] for row in f.chi.tolist()],
             "drift": [str(e) for e in r3["drift"]],
             "cov": [[str(e) for e in row] for row in r3["cov"].tolist()],
+            "setting": st.label, "m": st.m, "u": st.u,
+            "U": str(sde["U"].subs(nums)),
+            "drift_general": [str(e.subs(nums)) for e in sde["drift"]],
+            "stationary_theta": str(stat["density"].subs(nums)),
+            "normalisable": stat["normalisable"],
         }
     return out

@@ -78,8 +78,11 @@ class AbsorbingState:
 
 
 def _fmt(v) -> str:
+    """Integers as integers, other numbers as the shortest decimal (``4.5``), symbols as they are."""
     v = sp.nsimplify(v)
-    return str(int(v)) if v.is_integer else str(v)
+    if v.is_integer:
+        return str(int(v))
+    return repr(float(v)) if v.is_number else str(v)
 
 
 # --- the family --------------------------------------------------------------------------------

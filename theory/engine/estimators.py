@@ -16,9 +16,11 @@ Hessian steps within the face, where the dual is strictly convex.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
+import sympy as sp
 
 from ..errors import InputError
 from .model import NumericFamily
@@ -65,10 +67,54 @@ class L2:
         return phibar
 
 
+@dataclass(frozen=True, eq=False)
+class PriorMAP:
+    """MAP with a prior entering once per generation: θ' = argmax n[θ·φ̄ − A(θ)] + log p0(θ).
+
+    Stationarity: μ(θ') − ∇log p0(θ')/n = φ̄, solved by the Newton method below with
+    the penalty −log p0/n. ``log_prior`` is the SymPy log-density in the family's θ.
+    """
+
+    log_prior: sp.Expr
+    names: tuple[str, ...]
+    label: str
+    name = "map_prior"
+
+    def target(self, phibar, M):
+        return phibar
+
+    @functools.cached_property
+    def _compiled(self):
+        theta = [sp.Symbol(n, real=True) for n in self.names]
+        lp = self.log_prior
+        grad = [sp.diff(lp, t) for t in theta]
+        hess = [[sp.diff(g, t) for t in theta] for g in grad]
+        return (sp.lambdify(theta, lp, "numpy"), sp.lambdify(theta, grad, "numpy"),
+                sp.lambdify(theta, hess, "numpy"))
+
+    def penalty(self, n: int):
+        """θ -> (−log p0/n, −∇log p0/n, −∇∇log p0/n), batched over chains."""
+        value, grad, hess = self._compiled
+
+        def pen(th):
+            cols = [th[:, a] for a in range(th.shape[1])]
+            shape = th.shape[:1]
+            with np.errstate(all="ignore"):
+                v = np.broadcast_to(value(*cols), shape)
+                g = np.stack([np.broadcast_to(x, shape) for x in grad(*cols)], axis=-1)
+                h = np.stack([np.stack([np.broadcast_to(x, shape) for x in row], axis=-1)
+                              for row in hess(*cols)], axis=-2)
+            return -v / n, -g / n, -h / n
+        return pen
+
+
 def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
                 face: np.ndarray | None = None, lam: float = 0.0,
-                tol: float = 1e-10, max_iter: int = 200) -> np.ndarray:
-    """θ with μ_F(θ) + λθ = τ, by damped Newton on the convex dual, all chains at once.
+                tol: float = 1e-10, max_iter: int = 200, penalty=None) -> np.ndarray:
+    """θ with μ_F(θ) + λθ + ∇pen(θ) = τ, by damped Newton on the convex dual, all chains at once.
+
+    ``penalty`` (optional) maps θ to (value, gradient, Hessian) of a convex penalty
+    added to the dual (a prior: see :class:`PriorMAP`).
 
     Backtracking (Armijo) on the dual objective keeps every step inside the
     natural domain and makes the iteration converge from any start; chains on a
@@ -79,9 +125,17 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     theta[~np.isfinite(theta)] = 0.0
     active = np.ones(len(tau), bool) if face is None else face.sum(axis=-1) > 1
 
+    def extra(th):
+        """Penalty value, gradient, Hessian: L2 plus the optional prior term."""
+        v, g, h = 0.5 * lam * (th**2).sum(-1), lam * th, lam * np.eye(numeric.d)[None]
+        if penalty is not None:
+            pv, pg, ph = penalty(th)
+            v, g, h = v + pv, g + pg, h + ph
+        return v, g, h
+
     def objective(th, idx):
         f = face[idx] if face is not None else None
-        return numeric.A(th, f) - np.einsum("ca,ca->c", th, tau[idx]) + 0.5 * lam * (th**2).sum(-1)
+        return numeric.A(th, f) - np.einsum("ca,ca->c", th, tau[idx]) + extra(th)[0]
 
     for _ in range(max_iter):
         idx = np.flatnonzero(active)
@@ -90,18 +144,19 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
         f = face[idx] if face is not None else None
         th = theta[idx]
         a, mu, chi = numeric.cumulants(th, f)
-        grad = mu - tau[idx] + lam * th
+        pen_v, pen_g, pen_h = extra(th)
+        grad = mu - tau[idx] + pen_g
         done = np.all(np.abs(grad) <= tol * numeric.scale, axis=-1)
         active[idx[done]] = False
         keep = ~done
         idx, th, grad = idx[keep], th[keep], grad[keep]
         if not len(idx):
             return theta
-        hess = chi[keep] + lam * np.eye(numeric.d)
+        hess = chi[keep] + np.broadcast_to(pen_h, chi.shape)[keep]
         # rcond drops the directions normal to a face (null up to rounding); genuine interior
         # curvatures stay far above it (the sample mean is ≥ 1/M away from any face)
         step = -np.einsum("cab,cb->ca", np.linalg.pinv(hess, rcond=1e-10, hermitian=True), grad)
-        f0 = a[keep] - np.einsum("ca,ca->c", th, tau[idx]) + 0.5 * lam * (th**2).sum(-1)
+        f0 = a[keep] - np.einsum("ca,ca->c", th, tau[idx]) + np.broadcast_to(pen_v, a.shape)[keep]
         slope = np.einsum("ca,ca->c", grad, step)
         alpha = np.ones(len(idx))
         pending = np.ones(len(idx), bool)

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from ..errors import InputError
 from ..family import ExponentialFamily
 from ..numeric import evaluate
-from .estimators import L2, MAP, MLE, solve_theta
+from .estimators import L2, MAP, MLE, PriorMAP, solve_theta
 from .model import NumericFamily, minimal_face, numeric_family
 from .sampling import draw_exact, draw_naive
 
@@ -43,10 +43,14 @@ class State:
 
 @dataclass
 class ClosedLoop:
-    """One closed-loop setting: family, M, M0 anchors from ``truth``, estimator, start ``init``.
+    """One closed loop: family, M points, estimator, start ``init``, and where the data come from.
 
-    ``init`` and ``truth`` are natural-parameter mappings (see
-    ``ExponentialFamily.natural_point`` to build them from user input).
+    Each generation draws M − M0 points from the current model and M0 anchors from
+    ``truth`` (the SPEC's convention), plus, on top of the M, ``external`` fresh points
+    from ``truth`` and the fixed data points ``data`` (φ vectors, the same every
+    generation), the paper's setting. ``prior`` (a :mod:`theory.setting` prior) makes
+    the refit a MAP with the prior entering once per generation. ``init`` and
+    ``truth`` are natural-parameter mappings (``ExponentialFamily.natural_point``).
     """
 
     family: ExponentialFamily
@@ -56,6 +60,9 @@ class ClosedLoop:
     truth: Mapping[str, float] | None = None
     estimator: MLE | MAP | L2 = field(default_factory=MLE)
     sampler: str = "exact"
+    external: int = 0
+    data: tuple = ()
+    prior: object | None = None
 
     def __post_init__(self):
         if int(self.M) != self.M or self.M < 1:
@@ -64,6 +71,12 @@ class ClosedLoop:
             raise InputError(f"anchors M0 must be an integer with 0 <= M0 <= M={self.M}, got {self.M0}")
         if self.M0 > 0 and self.truth is None:
             raise InputError("anchors (M0 > 0) need a ground truth (--truth)")
+        if int(self.external) != self.external or self.external < 0:
+            raise InputError(f"external points must be an integer >= 0, got {self.external}")
+        if self.external > 0 and self.truth is None:
+            raise InputError("fresh external points (--external) need a ground truth (--truth)")
+        if self.prior is not None and not isinstance(self.estimator, MLE):
+            raise InputError("a prior law (--prior-law) replaces --estimator: use one or the other")
         if self.sampler not in ("exact", "naive"):
             raise InputError(f"unknown sampler {self.sampler!r}; known: exact, naive")
         self.M, self.M0 = int(self.M), int(self.M0)
@@ -71,8 +84,40 @@ class ClosedLoop:
         self._draw = draw_exact if self.sampler == "exact" else draw_naive
         self._theta0 = self._vector(self.init)
         self._truth = None if self.truth is None else self._vector(self.truth)
+        self.external = int(self.external)
+        self._data, self._data_counts = self._resolve_data()
+        self.n_total = self.M + self.external + len(self.data)  # points in one refit
+        if self.prior is not None:
+            self.estimator = PriorMAP(self.setting.log_prior, self.family.names, self.prior.label)
+            self._map_mu = _closed_form_map(self.family, self.setting.log_prior) \
+                if not self.numeric.finite else None
         # the pure MLE loop cannot leave a point mass: absorbed chains are frozen
-        self.absorbing = self.M0 == 0 and isinstance(self.estimator, MLE)
+        # (fixed data all at one point: only that point can be reached, and it absorbs)
+        self.absorbing = (self.M0 == 0 and self.external == 0 and len(set(self.data)) <= 1
+                          and isinstance(self.estimator, MLE))
+
+    @property
+    def setting(self):
+        """The declared setting (data sources, prior) the derivations of R9 read."""
+        from ..setting import Setting
+
+        return Setting(self.family, fresh=self.M0 + self.external,
+                       data=tuple(tuple(sp.nsimplify(v) for v in p) for p in self.data), prior=self.prior)
+
+    def _resolve_data(self):
+        """Σφ of the fixed data and, for finite spaces, their level counts."""
+        d = self.family.d
+        pts = np.array(self.data, dtype=float).reshape(-1, d)
+        if not self.numeric.finite or not len(pts):
+            return pts.sum(axis=0), None
+        levels = self.numeric.phi_levels
+        counts = np.zeros(len(levels), int)
+        for p in pts:
+            hit = np.flatnonzero(np.all(np.abs(levels - p) <= 1e-9 * (1 + np.abs(p)), axis=1))
+            if not len(hit):
+                raise InputError(f"external data {p.tolist()} is not a data point of {self.family.title}")
+            counts[hit[0]] += 1
+        return pts.sum(axis=0), counts
 
     def _vector(self, point: Mapping[str, float]) -> np.ndarray:
         missing = [n for n in self.family.names if n not in point]
@@ -111,27 +156,36 @@ class ClosedLoop:
         nf, est = self.numeric, self.estimator
         face = None if state.face is None else state.face[idx]
         sums, counts = self._draw(nf, state.theta[idx], state.mu[idx], face, self.M - self.M0, rng)
-        if self.M0:
+        fresh = self.M0 + self.external
+        if fresh:
             n = len(idx)
             tf = None if face is None else np.ones_like(face)
             a_sums, a_counts = self._draw(nf, np.repeat(self._truth, n, 0),
-                                          np.repeat(nf.mu(self._truth), n, 0), tf, self.M0, rng)
+                                          np.repeat(nf.mu(self._truth), n, 0), tf, fresh, rng)
             sums = sums + a_sums
             counts = None if counts is None else counts + a_counts
-        tau = est.target(sums / self.M, self.M)
+        if len(self.data):
+            sums = sums + self._data
+            counts = None if counts is None else counts + self._data_counts
+        n = self.n_total
+        tau = est.target(sums / n, n)
         lam = est.lam if isinstance(est, L2) else 0.0
+        prior = est.penalty(n) if isinstance(est, PriorMAP) else None
 
         if nf.finite:
             # the MLE lives on the smallest face holding the sample; MAP and L2 stay interior
             new_face = minimal_face(nf, counts > 0) if isinstance(est, MLE) else np.ones_like(face)
-            theta = self._theta_finite(tau, state.theta[idx], new_face, lam)
-            mu = nf.mu(theta, new_face) if lam else tau
+            theta = self._theta_finite(tau, state.theta[idx], new_face, lam, prior)
+            mu = nf.mu(theta, new_face) if (lam or prior) else tau
             state.face[idx] = new_face
             state.theta[idx] = theta
             vertex = nf.vertex_index(mu, new_face)
         else:
-            if lam:
-                theta = solve_theta(nf, tau, state.theta[idx], lam=lam)
+            if prior is not None and self._map_mu is not None:
+                mu = np.maximum(self._map_mu(n, tau), 0.0) if nf.lower_bounds() is not None \
+                    else self._map_mu(n, tau)
+            elif lam or prior is not None:
+                theta = solve_theta(nf, tau, state.theta[idx], lam=lam, penalty=prior)
                 mu = nf.mu(theta)
                 state.theta[idx] = theta
             else:
@@ -147,12 +201,12 @@ class ClosedLoop:
         first = (vertex >= 0) & (state.hit_time[idx] < 0)
         state.hit_time[idx[first]] = t
 
-    def _theta_finite(self, tau, theta_prev, face, lam):
+    def _theta_finite(self, tau, theta_prev, face, lam, prior=None):
         nf = self.numeric
         theta = theta_prev.copy()
         todo = face.sum(axis=-1) > 1  # on a point mass θ is not needed
         interior = face.all(axis=-1) & todo
-        if not lam and interior.any():
+        if not lam and prior is None and interior.any():
             closed = nf.theta_closed_form(tau[interior])
             if closed is not None:
                 good = np.all(np.isfinite(closed), axis=-1)
@@ -160,7 +214,7 @@ class ClosedLoop:
                 theta[sel] = closed[good]
                 todo[sel] = False
         if todo.any():
-            theta[todo] = solve_theta(nf, tau[todo], theta_prev[todo], face[todo], lam)
+            theta[todo] = solve_theta(nf, tau[todo], theta_prev[todo], face[todo], lam, penalty=prior)
         return theta
 
     # -- observables ----------------------------------------------------------------------------
@@ -189,12 +243,15 @@ class ClosedLoop:
 
     def run(self, generations: int, chains: int, seed: int | None = 0, burn_in: int = 0,
             record_every: int = 0, keep: int = 0, progress: bool = False,
-            start: np.ndarray | None = None) -> Run:
+            start: np.ndarray | None = None,
+            histograms: Mapping[str, tuple[float, float, int]] | None = None) -> Run:
         """Run ``generations`` generations of ``chains`` chains; see :class:`Run`.
 
         ``record_every`` K > 0 keeps chain means and variances every K generations
         (and the values of the first ``keep`` chains); ``start`` gives each chain its
-        own initial natural parameters.
+        own initial natural parameters. ``histograms`` maps an observable to (lo, hi,
+        bins): its law over chains × generations after the burn-in is streamed into
+        fixed bins (memory flat in the number of generations).
         """
         if int(generations) != generations or generations < 1:
             raise InputError(f"generations must be an integer >= 1, got {generations}")
@@ -209,6 +266,13 @@ class ClosedLoop:
         acc_var = dict.fromkeys(names, 0.0)
         trace = {"t": [], "mean": {n: [] for n in names}, "var": {n: [] for n in names},
                  "chains": {n: [] for n in names}} if record_every else None
+        hist = {}
+        for name, (lo, hi, bins) in (histograms or {}).items():
+            if name not in names:
+                raise InputError(f"histogram of unknown quantity {name!r}; known: {', '.join(names)}")
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi) or int(bins) != bins or bins < 1:
+                raise InputError(f"histogram {name}: need lo < hi (finite) and an integer number of bins >= 1")
+            hist[name] = Histogram(float(lo), float(hi), int(bins))
         frozen = None
         for t in tqdm(range(1, generations + 1), disable=not progress, file=sys.stderr,
                       desc=f"{self.family.name} M={self.M}", unit="gen", mininterval=0.5):
@@ -228,6 +292,8 @@ class ClosedLoop:
                 for n, (m, v) in stats.items():
                     acc_mean[n] += m
                     acc_var[n] += v
+                for n, h in hist.items():
+                    h.add(obs[n])
             if want_trace:
                 trace["t"].append(t)
                 for n, (m, v) in stats.items():
@@ -239,7 +305,39 @@ class ClosedLoop:
         return Run(loop=self, state=state, generations=generations, chains=chains, seed=seed,
                    final=final, time_average={n: (acc_mean[n] / n_avg, acc_var[n] / n_avg)
                                               for n in names},
-                   trace=trace)
+                   trace=trace, histograms=hist)
+
+
+@dataclass
+class Histogram:
+    """Counts of a quantity in ``bins`` equal bins on [lo, hi), with what fell below, above or undefined."""
+
+    lo: float
+    hi: float
+    bins: int
+
+    def __post_init__(self):
+        self.counts = np.zeros(self.bins, np.int64)
+        self.below = self.above = self.undefined = 0
+
+    def add(self, values: np.ndarray) -> None:
+        v = np.asarray(values, float)
+        ok = np.isfinite(v)
+        self.undefined += int((~ok).sum())
+        v = v[ok]
+        self.below += int((v < self.lo).sum())
+        self.above += int((v >= self.hi).sum())
+        inside = v[(v >= self.lo) & (v < self.hi)]
+        idx = np.minimum(((inside - self.lo) / (self.hi - self.lo) * self.bins).astype(int), self.bins - 1)
+        self.counts += np.bincount(idx, minlength=self.bins)
+
+    @property
+    def edges(self) -> np.ndarray:
+        return np.linspace(self.lo, self.hi, self.bins + 1)
+
+    def as_json(self) -> dict:
+        return {"edges": self.edges.tolist(), "counts": self.counts.tolist(), "below": self.below,
+                "above": self.above, "undefined": self.undefined}
 
 
 @dataclass
@@ -254,6 +352,17 @@ class Run:
     final: dict[str, tuple[float, float]]
     time_average: dict[str, tuple[float, float]]
     trace: dict | None
+    histograms: dict = field(default_factory=dict)
+
+    QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+    def quantiles(self) -> dict[str, dict[str, float | None]]:
+        """Quantiles over chains at the last generation, per observable (finite values only)."""
+        out = {}
+        for n, v in self.loop.observables(self.state).items():
+            v = v[np.isfinite(v)]
+            out[n] = {f"{q:g}": (float(np.quantile(v, q)) if len(v) else None) for q in self.QUANTILES}
+        return out
 
     @property
     def labels(self) -> list[str]:
@@ -280,6 +389,8 @@ class Run:
         loop = self.loop
         out = {"family": loop.family.name, "family_args": dict(loop.family.args),
                "fixed": dict(loop.family.fixed), "M": loop.M, "anchors": loop.M0,
+               "external": loop.external, "external_data": [list(p) for p in loop.data],
+               "prior_law": None if loop.prior is None else loop.prior.label,
                "estimator": _estimator_json(loop.estimator),
                "init": dict(loop.init), "truth": None if loop.truth is None else dict(loop.truth),
                "sampler": loop.sampler, "generations": self.generations, "chains": self.chains,
@@ -288,6 +399,9 @@ class Run:
             out[key] = {"mean": {n: _finite(m) for n, (m, _) in stats.items()},
                         "var": {n: _finite(v) for n, (_, v) in stats.items()}}
         out["absorbed"] = self.absorbed()
+        out["final"]["quantiles"] = self.quantiles()
+        if self.histograms:
+            out["histograms"] = {n: h.as_json() for n, h in self.histograms.items()}
         if self.trace is not None:
             out["trace"] = {"t": self.trace["t"],
                             "mean": {n: [_finite(x) for x in v] for n, v in self.trace["mean"].items()},
@@ -296,6 +410,8 @@ class Run:
 
 
 def _estimator_json(est) -> dict:
+    if isinstance(est, PriorMAP):
+        return {"name": "map", "prior_law": est.label}
     if isinstance(est, MAP):
         return {"name": "map", "nu": est.nu, "prior_mean": list(est.mu0)}
     if isinstance(est, L2):
@@ -326,13 +442,18 @@ def from_params(family_name: str, M: int, init: Mapping[str, float], *, M0: int 
                 truth: Mapping[str, float] | None = None, estimator: str = "mle",
                 fixed: Mapping[str, float | None] | None = None, family_args=None,
                 nu: float = 1.0, lam: float = 0.1, prior: Mapping[str, float] | None = None,
-                sampler: str = "exact") -> ClosedLoop:
+                sampler: str = "exact", external: int = 0, data=(), prior_law: str | None = None
+                ) -> ClosedLoop:
     """A :class:`ClosedLoop` from user-level parameters (conventional or natural names).
 
     ``fixed`` maps natural parameters held fixed (partial MLE) to a value, or to
     None to take the value from ``init``. The MAP prior mean defaults to the
-    truth, else to the initial model.
+    truth, else to the initial model. ``data`` lists the fixed external points as
+    mappings (``{"phi1": -6}`` or ``{"s": 2.5}``); ``prior_law`` is a prior in the
+    syntax of :func:`theory.setting.parse_prior` (``normal:var=2``).
     """
+    from ..setting import data_point, parse_prior
+
     from ..families import get_family
     from .estimators import make_estimator
 
@@ -360,5 +481,36 @@ def from_params(family_name: str, M: int, init: Mapping[str, float], *, M0: int 
         ref = prior if prior is not None else (truth if truth is not None else init)
         mu0 = nf.mu(np.array([[point(ref, "--prior")[n] for n in family.names]]))[0]
         est = make_estimator(estimator, nu=nu, lam=lam, prior_mean=mu0)
+    points = tuple(tuple(float(v) for v in data_point(family, p)) for p in data)
+    law = parse_prior(prior_law) if prior_law else None
+    if law is not None and estimator != "mle":
+        raise InputError("a prior law (--prior-law) replaces --estimator: use one or the other")
+    if law is not None:
+        law.log_density(family)  # an unknown on=NAME fails here, before any computing
     return ClosedLoop(family, M=M, init=theta0, M0=M0, truth=theta_star, estimator=est,
-                      sampler=sampler)
+                      sampler=sampler, external=external, data=points, prior=law)
+
+
+def _closed_form_map(family: ExponentialFamily, log_prior: sp.Expr):
+    """μ' = F(n, φ̄) solving n(φ̄ − μ) + ∇log p0(θ(μ)) = 0 in closed form (one parameter), or None.
+
+    Solving in μ keeps the refit finite on the boundary of the mean domain (Poisson
+    with φ̄ = 0 and a prior on the rate: μ' = 0 while θ' = −∞).
+    """
+    if family.d != 1 or family.mu_inverse is None:
+        return None
+    (t,), (mu,) = family.theta, family.mu_symbols
+    n, xbar = sp.Symbol("_n", positive=True), sp.Symbol("_xbar", positive=True)
+    g = family.in_mu(sp.diff(log_prior, t))
+    if g is None:
+        return None
+    try:
+        sols = sp.solve(sp.Eq(n * (xbar - mu) + g, 0), mu)
+    except NotImplementedError:
+        return None
+    point = {n: 10, xbar: float(family.mu[0].subs(family.interior_point()))}
+    good = [e for e in sols if sp.N(e.subs(point)).is_real]
+    if len(good) != 1:
+        return None
+    f = sp.lambdify((n, xbar), good[0], "numpy")
+    return lambda n_, x: np.asarray(f(n_, x), dtype=float).reshape(x.shape)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from .estimators import L2, MLE
+from .estimators import L2, MLE, PriorMAP
 from .loop import ClosedLoop
 from .model import logsumexp
 
@@ -35,33 +35,35 @@ class ExactChain:
         a, b = phi[0], phi[1] - phi[0]
         if not np.allclose(phi, a + b * np.arange(len(phi))):
             raise InputError("exact Markov chain needs phi affine in the level index")
-        L, M, M0 = len(phi), loop.M, loop.M0
-        self.size = (L - 1) * M + 1
+        L, M, fresh = len(phi), loop.M, loop.M0 + loop.external
+        R = M + loop.external                     # random points: model and fresh
+        n = loop.n_total                          # points in one refit (with the fixed data)
+        c = 0 if loop._data_counts is None else int(loop._data_counts @ np.arange(L))
+        self.size = (L - 1) * R + 1
         if self.size > MAX_STATES:
             raise InputError(f"exact chain would have {self.size} states (> {MAX_STATES}); lower M")
         self.loop, self.a, self.b, self.L = loop, a, b, L
         self._log_h = [np.zeros(1)]  # log h_n for n = 0, 1, ... (grown on demand)
-        self.phibar = a + b * np.arange(self.size) / M          # φ̄ in each state
-        pure = loop.absorbing
-        self.absorbing = np.zeros(self.size, bool)
-        if pure:
-            self.absorbing[[0, -1]] = True
+        self.phibar = a + b * (np.arange(self.size) + c) / n    # φ̄ in each state
 
         # fitted model in every state: vertex rows are point masses, the rest need θ
-        tau = loop.estimator.target(self.phibar[:, None], M)
+        tau = loop.estimator.target(self.phibar[:, None], n)
         face = np.ones((self.size, L), bool)
         if isinstance(loop.estimator, MLE):
-            face[0, 1:] = False
-            face[-1, :-1] = False
+            U = np.arange(self.size) + c
+            face[U == 0, 1:] = False
+            face[U == (L - 1) * n, :-1] = False
+        self.absorbing = face.sum(axis=1) == 1 if loop.absorbing else np.zeros(self.size, bool)
         lam = loop.estimator.lam if isinstance(loop.estimator, L2) else 0.0
-        theta = loop._theta_finite(tau, np.zeros((self.size, 1)), face, lam)
-        model = self._sum_law(theta[:, 0], face, M - M0)
-        if M0:
-            anchor = self._sum_law(loop._truth[:, 0], np.ones((1, L), bool), M0)[0]
+        prior = loop.estimator.penalty(n) if isinstance(loop.estimator, PriorMAP) else None
+        theta = loop._theta_finite(tau, np.zeros((self.size, 1)), face, lam, prior)
+        model = self._sum_law(theta[:, 0], face, M - loop.M0)
+        if fresh:
+            anchor = self._sum_law(loop._truth[:, 0], np.ones((1, L), bool), fresh)[0]
             model = np.array([np.convolve(row, anchor) for row in model])
         self.P = model / model.sum(axis=1, keepdims=True)
-        start = self._sum_law(loop._theta0[:, 0], np.ones((1, L), bool), M - M0)
-        if M0:
+        start = self._sum_law(loop._theta0[:, 0], np.ones((1, L), bool), M - loop.M0)
+        if fresh:
             start = np.convolve(start[0], anchor)[None]
         self.start = start[0] / start.sum()                     # law of U after generation 1
 

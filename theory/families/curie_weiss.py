@@ -1,8 +1,9 @@
-"""Curie–Weiss (fully connected Ising) model of N spins ±1, sampled through its magnetisation.
+"""Curie–Weiss (fully connected Ising) model of N spins ±1, in the paper's coordinates (Eq. 7).
 
-The data symbol s is the number of up spins (0..N); the magnetisation is m = 2s − N,
-φ1 = m = Σ_i s_i, φ2 = Σ_{i<j} s_i s_j = (m² − N)/2, and h(s) = C(N, s) counts the
-spin configurations at that level. θ1 is the field, θ2 the coupling.
+f(σ) ∝ exp[θ1 Σ_i σ_i + (θ2/N) Σ_{i<j} σ_i σ_j], sampled through its magnetisation: the
+data symbol s is the number of up spins (0..N), the magnetisation is m = 2s − N,
+φ1 = m = Σ_i σ_i, φ2 = (1/N) Σ_{i<j} σ_i σ_j = (m² − N)/(2N), and h(s) = C(N, s) counts
+the spin configurations at that level. θ1 is the field, θ2 the coupling.
 """
 
 import sympy as sp
@@ -21,5 +22,5 @@ def curie_weiss(N: int = 10) -> ExponentialFamily:
     m = 2 * s - N
     return ExponentialFamily(
         name="curie_weiss", space=Finite(tuple(range(N + 1))),
-        phi=(m, (m**2 - N) / 2), h=sp.binomial(N, s),
+        phi=(m, (m**2 - N) / (2 * N)), h=sp.binomial(N, s),
         conventional={"theta1": theta1, "theta2": theta2}, args={"N": N})

@@ -43,6 +43,22 @@ def _candidates(mu, lower, upper):
     return [("Normal", ss.density(ss.Normal("X", _a, _b))(mu), lambda a, b: "Normal")]
 
 
+def identify(score, mu, lower, upper):
+    """(name, α, β, LaTeX, normalised density) of the named law with log-derivative ``score``."""
+    for name, dens, show in _candidates(mu, lower, upper):
+        template = sp.diff(sp.expand_log(sp.log(dens), force=True), mu)
+        resid = sp.numer(sp.together(sp.expand(score - template)))
+        try:
+            coeffs = sp.Poly(sp.expand(resid), mu).coeffs()
+        except sp.PolynomialError:
+            continue
+        sol = sp.solve(coeffs, [_a, _b], dict=True)
+        if sol and _a in sol[0] and _b in sol[0]:
+            a, b = sp.simplify(sol[0][_a]), sp.simplify(sol[0][_b])
+            return name, a, b, show(a, b), sp.simplify(dens.subs({_a: a, _b: b}))
+    return None
+
+
 def stationary(family: ExponentialFamily) -> Derivation | None:
     """R7 for one-parameter families with a closed-form inverse mean map; None otherwise."""
     if family.d != 1 or family.mu_inverse is None:
@@ -61,18 +77,12 @@ def stationary(family: ExponentialFamily) -> Derivation | None:
         Step("The stationary Fokker-Planck equation ($t/M$ and $M_0$ fixed, $M\\to\\infty$) gives",
              r"\frac{d}{d\mu}\log p(\mu)", score)]
     result = {"score": score}
-    for name, dens, show in _candidates(mu, lower, upper):
-        template = sp.diff(sp.expand_log(sp.log(dens), force=True), mu)
-        resid = sp.numer(sp.together(sp.expand(score - template)))
-        coeffs = sp.Poly(sp.expand(resid), mu).coeffs()
-        sol = sp.solve(coeffs, [_a, _b], dict=True)
-        if sol:
-            a, b = sp.simplify(sol[0][_a]), sp.simplify(sol[0][_b])
-            density = sp.simplify(dens.subs({_a: a, _b: b}))
-            steps += [Step(f"This is the log-derivative of a {name} law:", None, show(a, b)),
-                      Step("so the normalised stationary density is", r"p(\mu)", density)]
-            result |= {"law": sp.Symbol(name), "alpha": a, "beta": b, "density": density}
-            break
+    found = identify(score, mu, lower, upper)
+    if found is not None:
+        name, a, b, text, density = found
+        steps += [Step(f"This is the log-derivative of a {name} law:", None, text),
+                  Step("so the normalised stationary density is", r"p(\mu)", density)]
+        result |= {"law": sp.Symbol(name), "alpha": a, "beta": b, "density": density}
     else:
         steps.append(Step("No named law on this support matches; the density is "
                           "known up to normalisation.", r"\log p(\mu)", log_p))

@@ -1,0 +1,306 @@
+"""R9: the paper's general closed loop (M model points + m external points, a prior once per step).
+
+Derived for any family and :class:`~theory.setting.Setting`:
+
+* ``R9.sde``: U(θ) = ½ log det χ − u log p0 + m D_KL(q‖f_θ); per generation
+  E[Δθ] = −χ⁻¹∇U/M and Cov[Δθ] = χ⁻¹/M (error O(M⁻²)), i.e. the SDE
+  dθ = −χ⁻¹∇U dτ + dW, ⟨dW dWᵀ⟩ = χ⁻¹ dτ in τ = t/M; by Itô, in expectation
+  parameters dμ = [u ∇log p0 + m(μ_q − μ)] dτ + χ dW (driftless in the pure loop).
+* ``R9.entropy``: S = A − θ·μ drifts by θ·[m(μ − μ_q) − u∇log p0] − d/2 per unit τ.
+* ``R9.stationary``: zero Fokker–Planck current gives p_st(θ) ∝ p0^{2u} e^{−2m D_KL(q‖f_θ)},
+  p_st(μ) = p_st(θ)/det χ; whether it is normalisable (collapse when it is not).
+
+The generic identities (the drift in μ, the entropy rate, the zero current) are derived
+in the abstract cumulants μ, χ, κ and a generic prior gradient g = ∇log p0, then
+specialised to the family.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sympy as sp
+
+from .. import symbols as S
+from ..derivation import Derivation, Step
+from ..family import Finite, Naturals
+from ..setting import Setting, m_ext
+from .common import inverse, show
+
+u_sym = S.symbol("u", "u", nonnegative=True)
+tau = S.symbol("tau", r"\tau", nonnegative=True)
+
+
+def _generic(d: int):
+    """Placeholders μ, χ, κ, μ_q, g = ∇log p0, θ and ∇log det χ written through κ."""
+    mu, _, chi, _, kappa = S.placeholders(d)
+    mu_q = sp.Matrix(S._indexed("muq", r"\mu^{q}", d, real=True))
+    g = sp.Matrix(S._indexed("g", r"g", d, real=True))
+    theta = sp.Matrix(S.thetas(d))
+    chi_inv = inverse(chi)
+    grad_logdet = sp.Matrix([sum(chi_inv[b, c] * kappa[a, b, c] for b in range(d) for c in range(d))
+                             for a in range(d)])
+    return mu, chi, kappa, mu_q, g, theta, chi_inv, grad_logdet
+
+
+@functools.lru_cache(maxsize=8)
+def generic_identities(d: int) -> dict:
+    """The three identities of R9, derived in abstract cumulants (cached per dimension)."""
+    mu, chi, kappa, mu_q, g, theta, chi_inv, grad_logdet = _generic(d)
+    grad_U = grad_logdet / 2 - u_sym * g + m_ext * (mu - mu_q)
+    drift_theta = -chi_inv * grad_U                                   # per unit τ
+    # Itô: dμ_a = χ_ab dθ_b + ½ κ_abc dθ_b dθ_c, with ⟨dθ dθᵀ⟩ = χ⁻¹ dτ
+    ito = sp.Matrix([sum(kappa[a, b, c] * chi_inv[b, c] for b in range(d) for c in range(d)) / 2
+                     for a in range(d)])
+    drift_mu = (chi * drift_theta + ito).applyfunc(sp.simplify)
+    if any(sp.simplify(e.subs({u_sym: 0, m_ext: 0})) != 0 for e in drift_mu):
+        raise AssertionError("the pure loop must leave μ driftless")
+    # entropy S = A − θ·μ: ∇S = −χθ, ∇∇S = −χ − κ·θ
+    grad_S = -chi * theta
+    hess_S = sp.Matrix(d, d, lambda a, b: -chi[a, b] - sum(kappa[a, b, c] * theta[c] for c in range(d)))
+    drift_S = sp.simplify((grad_S.T * drift_theta)[0] + (chi_inv * hess_S).trace() / 2)
+    # zero current: J = a p − ½ ∇·(χ⁻¹ p) = 0 with ∂_b χ⁻¹_ab = −(χ⁻¹ ∇ log det χ)_a, so
+    # ∇ log p = 2 χ a + ∇ log det χ
+    score = (2 * chi * drift_theta + grad_logdet).applyfunc(sp.simplify)
+    return {"grad_U": grad_U, "drift_theta": drift_theta, "drift_mu": drift_mu, "drift_S": drift_S,
+            "score": score, "mu": mu, "mu_q": mu_q, "g": g, "theta": theta}
+
+
+def _specialise(setting: Setting, expr):
+    """Placeholders -> the family's cumulants, μ_q and g = ∇ log p0 of the setting."""
+    fam = setting.family
+    mu, _, chi, _, kappa = S.placeholders(fam.d)
+    gens = _generic(fam.d)
+    sub = {u_sym: setting.u, m_ext: setting.m}
+    for a in range(fam.d):
+        sub[gens[5][a]] = fam.theta[a]
+        sub[mu[a]] = fam.mu[a]
+        sub[gens[3][a]] = setting.mu_q[a]
+        sub[gens[4][a]] = sp.diff(setting.log_prior, fam.theta[a])
+        for b in range(fam.d):
+            sub[chi[a, b]] = fam.chi[a, b]
+            for c in range(fam.d):
+                sub[kappa[a, b, c]] = fam.kappa[a, b, c]
+    return sp.sympify(expr).xreplace(sub)
+
+
+def _tidy(e):
+    if isinstance(e, sp.MatrixBase):
+        return e.applyfunc(_tidy)
+    return e if e.has(sp.Sum) or sp.count_ops(e) > 400 else sp.simplify(e)
+
+
+def _setting_text(setting: Setting) -> str:
+    fam = setting.family
+    parts = []
+    if setting.fresh != 0:
+        parts.append(f"${sp.latex(setting.fresh)}$ fresh point(s) from the truth $f(\\cdot|\\theta^*)$")
+    for p in setting.data:
+        parts.append("the fixed point with $(" + ",".join(f"\\phi_{{{a + 1}}}" for a in range(fam.d))
+                     + ") = (" + ",".join(sp.latex(v) for v in p) + ")$")
+    ext = " and ".join(parts) if parts else "no external data"
+    prior = "maximum likelihood" if setting.prior is None else \
+        f"MAP with the prior \\texttt{{{setting.prior.label}}} (once per generation)"
+    return f"Each generation fits $M$ model points plus {ext}, by {prior}."
+
+
+def sde(setting: Setting) -> Derivation:
+    """R9.sde: U, the drift −χ⁻¹∇U/M and noise χ⁻¹/M of θ, the SDE in τ = t/M, and μ's drift."""
+    fam = setting.family
+    gen = generic_identities(fam.d)
+    U = sp.log(fam.chi.det()) / 2 - setting.log_prior + setting.m * setting.divergence
+    drift = _tidy(_specialise(setting, gen["drift_theta"])) / S.M
+    noise = _tidy(inverse(fam.chi)) / S.M
+    drift_mu = _tidy(_specialise(setting, gen["drift_mu"]))
+    steps = (
+        Step(_setting_text(setting) + " With $g=\\nabla\\log p_0$ and $\\mu^q=\\mathbb{E}_q[\\phi]$, "
+             "expanding the refit to second order in the fluctuations (as in R3) gives, per generation, "
+             "$\\mathbb{E}[\\Delta\\theta]=-\\chi^{-1}\\nabla U/M$ and "
+             "$\\operatorname{Cov}[\\Delta\\theta]=\\chi^{-1}/M$ with error $O(M^{-2})$, where",
+             r"\nabla U", show(gen["grad_U"])),
+        Step("so that in $\\tau=t/M$: $d\\theta=-\\chi^{-1}\\nabla U\\,d\\tau+dW$, "
+             "$\\langle dW\\,dW^{\\mathsf T}\\rangle=\\chi^{-1}d\\tau$. By Itô's formula the "
+             "expectation parameters move as $d\\mu=\\chi\\,d\\theta+\\tfrac12\\kappa:d\\theta\\,d\\theta$:",
+             r"\frac{\mathbb{E}[d\mu]}{d\tau}", show(gen["drift_mu"])),
+        Step("driftless in the pure loop ($u=m=0$). For this family and setting,", r"U(\theta)", U),
+        Step("", r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]", show(drift)),
+        Step("", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]", show(noise)),
+        Step("and in expectation parameters", r"\frac{\mathbb{E}[d\mu]}{d\tau}", show(drift_mu)),
+    )
+    return Derivation("R9.sde", fam.slug, "General closed loop: potential, drift and noise (Eqs. 12-15)",
+                      steps, {"U": U, "drift": drift, "cov": noise, "drift_mu": drift_mu}, order=2)
+
+
+def entropy(setting: Setting) -> Derivation:
+    """R9.entropy: drift of S = A − θ·μ per unit τ; −d/2 in the pure loop (the paper prints −d)."""
+    fam = setting.family
+    gen = generic_identities(fam.d)
+    S_expr = fam.A - (sp.Matrix(fam.theta).T * fam.mu)[0]
+    drift = _tidy(_specialise(setting, gen["drift_S"]))
+    pure = sp.simplify(gen["drift_S"].subs({u_sym: 0, m_ext: 0}))
+    steps = (
+        Step("The entropy of the fitted model is $S=A-\\theta\\cdot\\mu$, with $\\nabla S=-\\chi\\theta$ "
+             "and $\\nabla\\nabla S=-\\chi-\\kappa\\cdot\\theta$. Itô's formula with the SDE of R9.sde gives",
+             r"\frac{\mathbb{E}[dS]}{d\tau}", gen["drift_S"]),
+        Step("In the pure loop every family loses entropy at the same rate, half the number of "
+             "parameters per unit $\\tau=t/M$ (the paper's Eq. 17 prints $-D$; the simulation "
+             "decides for $-D/2$):", r"\frac{\mathbb{E}[dS]}{d\tau}\Big|_{u=m=0}", pure),
+        Step("For this family,", "S", S_expr),
+        Step("and in this setting", r"\frac{\mathbb{E}[dS]}{d\tau}", drift),
+    )
+    return Derivation("R9.entropy", fam.slug, "Entropy of the fitted model (Eqs. 16-17)", steps,
+                      {"S": S_expr, "drift_tau": drift, "pure_rate": pure, "paper_rate": -sp.Integer(fam.d)},
+                      order=2)
+
+
+def stationary(setting: Setting) -> Derivation:
+    """R9.stationary: p_st(θ) ∝ p0^{2u} e^{−2m D(q‖f_θ)} (Eq. 18), in μ by 1/det χ; normalisable?"""
+    fam = setting.family
+    gen = generic_identities(fam.d)
+    log_p = 2 * setting.log_prior - 2 * setting.m * setting.divergence
+    log_p = sp.expand(log_p) if not log_p.has(sp.Sum) else log_p
+    density = sp.exp(log_p)
+    norm, reason = normalisable(setting, log_p)
+    steps = [
+        Step("The stationary Fokker-Planck equation has zero current "
+             "$a\\,p-\\tfrac12\\nabla\\cdot(\\chi^{-1}p)=0$; since "
+             "$\\partial_b\\chi^{-1}_{ab}=-(\\chi^{-1}\\nabla\\log\\det\\chi)_a$ this is",
+             r"\nabla\log p_{\mathrm{st}}(\theta)", show(gen["score"])),
+        Step("i.e. $p_{\\mathrm{st}}(\\theta)\\propto p_0(\\theta)^{2u}\\,e^{-2m D_{\\mathrm{KL}}(q\\|f_\\theta)}$, "
+             "independent of $M$ (Eq. 18). " + _setting_text(setting) + " Up to normalisation,",
+             r"\log p_{\mathrm{st}}(\theta)", log_p),
+        Step("In expectation parameters the density carries the Jacobian $1/\\det\\chi$. "
+             + ("It is normalisable: " if norm else "It is not normalisable (the loop collapses): "
+                if norm is False else "Normalisability is undecided here: ") + reason, None, None),
+    ]
+    result = {"log_density": log_p, "density": density, "normalisable": norm}
+    law = _named_law(setting, log_p) if norm else None
+    if law is not None:
+        name, params, text, lhs = law
+        steps.append(Step("This is a named law:", lhs, text))
+        result |= {"law": name, **params}
+    return Derivation("R9.stationary", fam.slug, "Stationary law in the general loop (Eq. 18)",
+                      tuple(steps), result, order=1)
+
+
+# --- normalisability -----------------------------------------------------------------------------
+def normalisable(setting: Setting, log_p: sp.Expr) -> tuple[bool | None, str]:
+    """Is ∫ p_st(θ) dθ finite over the free natural parameters? (decision, reason).
+
+    ML (u = 0): ∫ e^{−2m[A(θ) − θ·μ_q]} dθ is the normaliser of a Diaconis–Ylvisaker
+    conjugate prior, finite iff m > 0 and μ_q lies in the interior of the convex
+    support (Diaconis & Ylvisaker 1979, Thm. 1): a fresh member always does; a fixed
+    data set does iff its statistics are not on a face of the marginal polytope.
+    With a Gaussian prior on θ: p0² is integrable and, on a discrete space or with
+    fresh data only, e^{−2mD} is bounded, so the product is. Otherwise, for one
+    parameter, the tails of log p_st decide; else undecided (None).
+    """
+    fam = setting.family
+    m = setting.m
+    if setting.prior is None:
+        if m == 0:
+            return False, "with $m=u=0$ the density is constant in $\\theta$."
+        inside = _mu_q_interior(setting)
+        if inside is True:
+            return True, ("$m>0$ and $\\mu_q$ lies inside the convex support (Diaconis-Ylvisaker).")
+        if inside is False:
+            return False, ("$\\mu_q$ lies on the boundary of the convex support: along a direction "
+                           "of $\\theta$ the density does not decay (Diaconis-Ylvisaker).")
+    elif type(setting.prior).__name__ == "NormalPrior" and (
+            not setting.data or isinstance(fam.space, Finite | Naturals)):
+        return True, ("$p_0^2$ is a Gaussian in $\\theta$ and $e^{-2mD_{\\mathrm{KL}}}$ is bounded "
+                      "on a discrete space or with fresh data.")
+    if fam.d == 1:
+        return _tails(fam, log_p)
+    return None, "no criterion applies to this prior in several parameters."
+
+
+def _mu_q_interior(setting: Setting) -> bool | None:
+    fam = setting.family
+    if setting.fresh != 0:  # a mixture with a member of the family has full support
+        return True
+    mq = [float(v) for v in setting.mu_q]
+    if isinstance(fam.space, Finite):
+        import numpy as np
+
+        pts = np.array([[float(p.subs(S.s, v)) for p in fam.phi] for v in fam.space.levels])
+        tol = 1e-9 * max(1.0, float(np.abs(pts).max()))
+        if fam.d == 1:
+            return bool(pts.min() + tol < mq[0] < pts.max() - tol)
+        from scipy.spatial import ConvexHull
+
+        eq = ConvexHull(pts).equations  # n·x + b <= 0 inside
+        return bool(np.all(eq[:, :-1] @ np.array(mq) + eq[:, -1] < -tol))
+    inv = fam.mu_inverse
+    if inv is None:
+        return None
+    theta = {t: sp.N(inv[t].subs(dict(zip(fam.mu_symbols, mq, strict=True)))) for t in fam.theta}
+    ok = all(v.is_real and v.is_finite for v in theta.values())
+    return ok and all(theta[t] < 0 for t in fam.theta if t.name in fam.negative)
+
+
+def _tails(fam, log_p) -> tuple[bool | None, str]:
+    (t,) = fam.theta
+    lo, hi = (-sp.oo, sp.Integer(0)) if t.name in fam.negative else (-sp.oo, sp.oo)
+    x = sp.Symbol("_x", real=True)
+    ell = log_p.subs(t, x)
+    verdicts = []
+    for end in (lo, hi):
+        try:
+            if end.is_infinite:
+                fast = sp.limit(ell + 2 * sp.log(sp.Abs(x)), x, end)
+                slow = sp.limit(ell + sp.log(sp.Abs(x)), x, end)
+            else:
+                fast = sp.limit(ell, x, end, dir="-")
+                slow = sp.limit(ell + sp.log(sp.Abs(x - end)), x, end, dir="-")
+        except (NotImplementedError, ValueError, TypeError):
+            return None, "the tails could not be decided."
+        if fast == -sp.oo or (end.is_finite and fast.is_finite):
+            verdicts.append(True)
+        elif slow != -sp.oo:
+            verdicts.append(False)
+        else:
+            return None, "the tails could not be decided."
+    if all(verdicts):
+        return True, "the density decays fast enough at both ends of the natural domain."
+    return False, "the density does not decay at an end of the natural domain."
+
+
+# --- named laws ----------------------------------------------------------------------------------
+def _named_law(setting: Setting, log_p):
+    """(name, params, LaTeX, lhs) where the stationary law is a named one, else None."""
+    fam = setting.family
+    if log_p.has(sp.Sum):
+        return None
+    theta = fam.theta
+    if fam.d >= 2 or setting.prior is not None:
+        poly = sp.Poly(sp.expand(log_p), *theta) if sp.expand(log_p).is_polynomial(*theta) else None
+        if poly is not None and poly.total_degree() == 2:
+            H = sp.hessian(-log_p, theta)
+            grad0 = sp.Matrix([sp.diff(log_p, t).subs({x: 0 for x in theta}) for t in theta])
+            cov = H.inv()
+            mean = cov * grad0
+            text = (r"\theta\sim\mathcal{N}\left(" + sp.latex(mean.T) + r",\ "
+                    + sp.latex(cov) + r"\right)")
+            return "Normal", {"mean": mean, "cov": cov}, text, None
+    if fam.d == 1 and fam.mu_inverse is not None:
+        from .stationary import identify
+
+        mu = fam.mu_symbols[0]
+        log_p_mu = fam.in_mu(log_p - sp.log(fam.chi[0, 0]))
+        if log_p_mu is None:
+            return None
+        score = sp.simplify(sp.diff(log_p_mu, mu))
+        ends = [st.phi[0] for st in fam.absorbing_states]
+        lower = min(ends) if ends else -sp.oo
+        upper = max(ends) if len(ends) == 2 else sp.oo
+        found = identify(score, mu, lower, upper)
+        if found is not None:
+            name, a, b, text, _ = found
+            return name, {"alpha": a, "beta": b}, text, None
+    return None
+
+
+def all_general(setting: Setting) -> list[Derivation]:
+    """R9 for one setting, in reading order."""
+    return [sde(setting), entropy(setting), stationary(setting)]

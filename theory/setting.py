@@ -1,0 +1,245 @@
+"""The closed-loop setting: where a generation's data come from, and how the model is refitted.
+
+Generation t+1 fits, to M model points drawn from f(·|θ_t),
+
+* m_fresh external points drawn afresh every generation from a member f(·|θ*) of the family,
+* a fixed external data set, the same points every generation (given by their
+  sufficient statistics, or by the data values),
+
+by maximum likelihood, or by MAP with a prior p0 that enters **once per generation**
+(not scaled with M): θ_{t+1} = argmax_θ [ Σ_i log f(x_i | θ) + u log p0(θ) ], u ∈ {0, 1}.
+The prior is either Gaussian on every free natural parameter, or a named law on one
+conventional parameter with the MAP taken in that parameter (no Jacobian). This is the
+paper's setting (M model points plus m = m_fresh + |data| external ones, Eq. 2); the
+SPEC's M0 anchors among M points are (M − M0) model points plus M0 fresh ones.
+
+:class:`Setting` is read by the derivations (``results.general``) and by the engine
+(``engine.loop.ClosedLoop``), so a data source or a prior is declared in one place.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+import sympy.stats as ss
+
+from . import symbols as S
+from .errors import InputError
+from .family import ExponentialFamily, Finite
+
+m_ext = S.symbol("m", "m", positive=True)  # external points per generation (symbolic derivations)
+
+
+# --- priors --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NormalPrior:
+    """p0(θ) = Π_a N(θ_a; mean, var) on every free natural parameter (the paper's Fig. 2 prior)."""
+
+    var: float
+    mean: float = 0.0
+
+    def __post_init__(self):
+        if not (np.isfinite(self.var) and self.var > 0) or not np.isfinite(self.mean):
+            raise InputError(f"normal prior needs a finite var > 0 and a finite mean, got "
+                             f"var={self.var:g}, mean={self.mean:g}")
+
+    def log_density(self, family: ExponentialFamily) -> sp.Expr:
+        """log p0(θ) = −Σ_a (θ_a − mean)²/(2 var) − (d/2) log(2π var)."""
+        v, m = sp.nsimplify(self.var), sp.nsimplify(self.mean)
+        return sum(-(t - m) ** 2 / (2 * v) - sp.log(2 * sp.pi * v) / 2 for t in family.theta)
+
+    @property
+    def label(self) -> str:
+        return f"normal:var={self.var:g}" + (f",mean={self.mean:g}" if self.mean else "")
+
+
+_LAWS = {  # name -> (parameter names, sympy.stats constructor from those parameters)
+    "exponential": (("rate",), lambda p: ss.Exponential("X", p["rate"])),
+    "gamma": (("shape", "rate"), lambda p: ss.Gamma("X", p["shape"], 1 / p["rate"])),
+    "normal": (("mean", "var"), lambda p: ss.Normal("X", p["mean"], sp.sqrt(p["var"]))),
+    "beta": (("a", "b"), lambda p: ss.Beta("X", p["a"], p["b"])),
+}
+
+
+@dataclass(frozen=True)
+class LawPrior:
+    """A named law on one conventional parameter ϑ, with the MAP taken in ϑ (App. C of the paper).
+
+    In θ the log-prior is log p0(ϑ(θ)) without a Jacobian: MAP is not
+    reparametrisation invariant, and this is the prior the paper's Fig. 3 uses.
+    """
+
+    law: str
+    params: tuple[tuple[str, float], ...]
+    on: str
+
+    def __post_init__(self):
+        if self.law not in _LAWS:
+            raise InputError(f"unknown prior law {self.law!r}; known: normal (on natural parameters "
+                             f"or with on=NAME), {', '.join(n for n in _LAWS if n != 'normal')}")
+        names = _LAWS[self.law][0]
+        given = dict(self.params)
+        if set(given) != set(names):
+            raise InputError(f"prior {self.law} takes {', '.join(names)} (and on=NAME), got "
+                             f"{', '.join(given) or 'nothing'}")
+        for k, v in given.items():
+            if not np.isfinite(v) or (k != "mean" and v <= 0):
+                raise InputError(f"prior {self.law}: {k}={v:g} must be finite" + ("" if k == "mean" else " and > 0"))
+
+    def log_density(self, family: ExponentialFamily) -> sp.Expr:
+        """log p0(ϑ(θ)), ϑ the conventional parameter ``on`` as an expression in θ."""
+        if self.on not in family.conventional:
+            raise InputError(f"prior on={self.on}: {family.name} has conventional parameters "
+                             f"{', '.join(family.conventional)}")
+        x = sp.Symbol("_x", positive=True)
+        law = _LAWS[self.law][1]({k: sp.nsimplify(v) for k, v in self.params})
+        dens = ss.density(law)(x)
+        return sp.expand_log(sp.log(dens), force=True).subs(x, family.conventional[self.on])
+
+    @property
+    def label(self) -> str:
+        return f"{self.law}:" + ",".join(f"{k}={v:g}" for k, v in self.params) + f",on={self.on}"
+
+
+Prior = NormalPrior | LawPrior
+
+
+def parse_prior(text: str) -> Prior:
+    """``normal:var=2[,mean=0]`` (on every natural parameter) or ``LAW:k=v,...,on=NAME``."""
+    law, sep, rest = text.partition(":")
+    if not sep:
+        raise InputError(f"malformed prior {text!r}: expected LAW:name=value,... e.g. normal:var=2")
+    params, on = {}, None
+    for item in filter(None, rest.split(",")):
+        k, eq, v = item.partition("=")
+        k = k.strip()
+        if not eq or not k:
+            raise InputError(f"malformed prior item {item!r}: expected name=value")
+        if k in params or (k == "on" and on is not None):
+            raise InputError(f"prior parameter {k} given twice")
+        if k == "on":
+            on = v.strip()
+            continue
+        try:
+            params[k] = float(v)
+        except ValueError:
+            raise InputError(f"prior parameter {k}: {v!r} is not a number") from None
+    if law == "normal" and on is None:
+        unknown = set(params) - {"var", "mean"}
+        if unknown or "var" not in params:
+            raise InputError("normal prior on the natural parameters takes var=V[,mean=A]")
+        return NormalPrior(params["var"], params.get("mean", 0.0))
+    if on is None:
+        raise InputError(f"prior {law} needs on=NAME, the conventional parameter it is a law of")
+    return LawPrior(law, tuple(sorted(params.items())), on)
+
+
+# --- external data -------------------------------------------------------------------------------
+def data_point(family: ExponentialFamily, given: Mapping[str, float]) -> tuple[sp.Expr, ...]:
+    """φ of one data point given by its value ``s=x`` or (some of) its statistics ``phi1=…``.
+
+    Missing statistics are completed from the data value they determine; a point that is
+    not in the sample space, or not determined, is an InputError.
+    """
+    given = dict(given)
+    names = [f"phi{a + 1}" for a in range(family.d)]
+    unknown = sorted(set(given) - set(names) - {"s"})
+    if unknown:
+        raise InputError(f"external data: unknown statistic {unknown[0]!r}; {family.name} has "
+                         f"{', '.join(names)} (or give the data value as s=VALUE)")
+    if "s" in given:
+        candidates = [sp.nsimplify(given.pop("s"))]
+    elif isinstance(family.space, Finite):
+        candidates = list(map(sp.Integer, family.space.levels))
+    else:
+        first = names.index(next(iter(given)))
+        candidates = [x for x in sp.solve(sp.Eq(family.phi[first], sp.nsimplify(given[names[first]])), S.s)
+                      if x.is_real]
+    points = {tuple(sp.nsimplify(p.subs(S.s, x)) for p in family.phi) for x in candidates
+              if _in_space(family, x)}
+    match = [p for p in points
+             if all(abs(float(p[names.index(k)]) - v) <= 1e-9 * (1 + abs(v)) for k, v in given.items())]
+    shown = ",".join(f"{k}={v:g}" for k, v in given.items())
+    if not match:
+        raise InputError(f"external data {shown}: no data point of {family.title} has these statistics")
+    if len(match) > 1:
+        raise InputError(f"external data {shown}: several data points match; give every statistic or s=VALUE")
+    return match[0]
+
+
+def _in_space(family: ExponentialFamily, x) -> bool:
+    sp_ = family.space
+    if isinstance(sp_, Finite):
+        return x in sp_.levels
+    lower, upper = sp_.lower, sp_.upper
+    ok = bool((x >= lower) if lower.is_finite else True) and bool((x <= upper) if upper.is_finite else True)
+    return ok and (x.is_integer if family.space.__class__.__name__ == "Naturals" else True)
+
+
+# --- the setting ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Setting:
+    """Data sources and estimator of one closed loop (see module docstring).
+
+    ``fresh``: external points drawn afresh from the truth each generation (an int, or
+    a symbol for derivations); ``data``: φ of the fixed external points; ``prior``:
+    None (ML), a :class:`NormalPrior` or a :class:`LawPrior` (MAP, u = 1).
+    """
+
+    family: ExponentialFamily
+    fresh: int | sp.Expr = 0
+    data: tuple[tuple[sp.Expr, ...], ...] = ()
+    prior: Prior | None = None
+
+    @property
+    def m(self):
+        """External points per generation, m = m_fresh + |data|."""
+        return self.fresh + len(self.data)
+
+    @property
+    def u(self) -> int:
+        """1 for MAP with a prior, 0 for ML."""
+        return int(self.prior is not None)
+
+    @property
+    def label(self) -> str:
+        """A short, file-name-safe description: ``fresh1``, ``data-phi1=-6``, ``prior-normal-var=2``."""
+        parts = [f"fresh{self.fresh}"] if self.fresh != 0 else []
+        parts += ["data-" + "_".join(f"phi{a + 1}={_num(v)}" for a, v in enumerate(p)) for p in self.data]
+        if self.prior is not None:
+            parts.append("prior-" + self.prior.label.replace(":", "-").replace(",", "_"))
+        return "+".join(parts) or "pure"
+
+    @functools.cached_property
+    def mu_q(self) -> sp.Matrix:
+        """E_q[φ] of the external data: (m_fresh μ(θ*) + Σ_data φ)/m."""
+        fam = self.family
+        total = sp.Matrix([fam.starred(e) for e in fam.mu]) * self.fresh
+        for p in self.data:
+            total += sp.Matrix(p)
+        return total / self.m if self.m != 0 else total
+
+    @functools.cached_property
+    def log_prior(self) -> sp.Expr:
+        """u log p0(θ) (0 for ML)."""
+        return sp.Integer(0) if self.prior is None else self.prior.log_density(self.family)
+
+    @functools.cached_property
+    def divergence(self) -> sp.Expr:
+        """D_KL(q ‖ f_θ) = A(θ) − θ·E_q[φ] + c: exact with fresh data only, else up to a constant c."""
+        fam = self.family
+        theta = sp.Matrix(fam.theta)
+        if not self.data:
+            star = sp.Matrix([S.starred(t) for t in fam.theta])
+            return fam.A - fam.starred(fam.A) - ((theta - star).T * sp.Matrix(
+                [fam.starred(e) for e in fam.mu]))[0]
+        return fam.A - (theta.T * self.mu_q)[0]
+
+
+def _num(v) -> str:
+    v = sp.nsimplify(v)
+    return str(int(v)) if v.is_integer else repr(float(v))
