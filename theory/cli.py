@@ -176,7 +176,8 @@ def cmd_reproduce(args) -> int:
 
     t0 = time.perf_counter()
     common = {"json": False, "no_pdf": False, "seed": 0}
-    cmd_derive(argparse.Namespace(families=None, family_args=None, fixed=None,
+    cmd_derive(argparse.Namespace(families=None, family_args=None, fixed=None, external=0,
+                                  external_data=None, prior_law=None, truth=None,
                                   out=args.derivations, **common))
     status = cmd_validate(argparse.Namespace(quick=not args.full, full=args.full, families=[],
                                              workers=0, out=args.derivations, **common))

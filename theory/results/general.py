@@ -84,6 +84,30 @@ def _specialise(setting: Setting, expr):
     return sp.sympify(expr).xreplace(sub)
 
 
+def _semi(setting: Setting, expr):
+    """Like :func:`_specialise` but keeping μ, χ, κ as named cumulants (for long expressions)."""
+    fam = setting.family
+    gens = _generic(fam.d)
+    sub = {u_sym: setting.u, m_ext: setting.m}
+    for a in range(fam.d):
+        sub[gens[5][a]] = fam.theta[a]
+        sub[gens[3][a]] = setting.mu_q[a]
+        sub[gens[4][a]] = sp.diff(setting.log_prior, fam.theta[a])
+    return sp.sympify(expr).xreplace(sub)
+
+
+A_named = sp.Function("A")
+LONG = 600  # characters of LaTeX beyond which a display keeps the cumulants named
+
+
+def _display(full, named):
+    """The fully specialised form where it is short, else the one with named cumulants."""
+    from ..latex import expr as latex_expr
+
+    text = latex_expr(show(full) if isinstance(full, sp.MatrixBase) else full)
+    return full if not full.has(sp.Sum) and len(text) <= LONG else named
+
+
 def _tidy(e):
     if isinstance(e, sp.MatrixBase):
         return e.applyfunc(_tidy)
@@ -112,6 +136,10 @@ def sde(setting: Setting) -> Derivation:
     drift = _tidy(_specialise(setting, gen["drift_theta"])) / S.M
     noise = _tidy(inverse(fam.chi)) / S.M
     drift_mu = _tidy(_specialise(setting, gen["drift_mu"]))
+    chi_named = S.placeholders(fam.d)[2]
+    U_named = (sp.log(sp.Symbol(r"\det\chi", positive=True)) / 2 - setting.log_prior
+               + setting.m * (A_named(*fam.theta) - (sp.Matrix(fam.theta).T * setting.mu_q)[0]))
+    drift_named = _semi(setting, gen["drift_theta"]) / S.M  # one parameter: short enough
     steps = (
         Step(_setting_text(setting) + " With $g=\\nabla\\log p_0$ and $\\mu^q=\\mathbb{E}_q[\\phi]$, "
              "expanding the refit to second order in the fluctuations (as in R3) gives, per generation, "
@@ -122,9 +150,15 @@ def sde(setting: Setting) -> Derivation:
              "$\\langle dW\\,dW^{\\mathsf T}\\rangle=\\chi^{-1}d\\tau$. By Itô's formula the "
              "expectation parameters move as $d\\mu=\\chi\\,d\\theta+\\tfrac12\\kappa:d\\theta\\,d\\theta$:",
              r"\frac{\mathbb{E}[d\mu]}{d\tau}", show(gen["drift_mu"])),
-        Step("driftless in the pure loop ($u=m=0$). For this family and setting,", r"U(\theta)", U),
-        Step("", r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]", show(drift)),
-        Step("", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]", show(noise)),
+        Step("driftless in the pure loop ($u=m=0$). For this family and setting (up to a constant"
+             " in $U$; long forms keep $A$, $\\mu$, $\\chi$, $\\kappa$ named),", r"U(\theta)",
+             _display(U, U_named)),
+        Step("", r"\nabla U(\theta)", show(_display(_tidy(_specialise(setting, gen["grad_U"])),
+                                                      _semi(setting, gen["grad_U"])))),
+        Step("", r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]",
+             show(_display(drift, drift_named)) if fam.d == 1 else r"-\chi(\theta)^{-1}\nabla U(\theta)/M"),
+        Step("", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]",
+             show(_display(noise, inverse(chi_named) / S.M))),
         Step("and in expectation parameters", r"\frac{\mathbb{E}[d\mu]}{d\tau}", show(drift_mu)),
     )
     return Derivation("R9.sde", fam.slug, "General closed loop: potential, drift and noise (Eqs. 12-15)",
@@ -145,8 +179,10 @@ def entropy(setting: Setting) -> Derivation:
         Step("In the pure loop every family loses entropy at the same rate, half the number of "
              "parameters per unit $\\tau=t/M$ (the paper's Eq. 17 prints $-D$; the simulation "
              "decides for $-D/2$):", r"\frac{\mathbb{E}[dS]}{d\tau}\Big|_{u=m=0}", pure),
-        Step("For this family,", "S", S_expr),
-        Step("and in this setting", r"\frac{\mathbb{E}[dS]}{d\tau}", drift),
+        Step("For this family,", "S", _display(S_expr, A_named(*fam.theta) - (
+            sp.Matrix(fam.theta).T * S.placeholders(fam.d)[0])[0])),
+        Step("and in this setting", r"\frac{\mathbb{E}[dS]}{d\tau}",
+             _display(drift, _semi(setting, gen["drift_S"]))),
     )
     return Derivation("R9.entropy", fam.slug, "Entropy of the fitted model (Eqs. 16-17)", steps,
                       {"S": S_expr, "drift_tau": drift, "pure_rate": pure, "paper_rate": -sp.Integer(fam.d)},
@@ -168,7 +204,8 @@ def stationary(setting: Setting) -> Derivation:
              r"\nabla\log p_{\mathrm{st}}(\theta)", show(gen["score"])),
         Step("i.e. $p_{\\mathrm{st}}(\\theta)\\propto p_0(\\theta)^{2u}\\,e^{-2m D_{\\mathrm{KL}}(q\\|f_\\theta)}$, "
              "independent of $M$ (Eq. 18). " + _setting_text(setting) + " Up to normalisation,",
-             r"\log p_{\mathrm{st}}(\theta)", log_p),
+             r"\log p_{\mathrm{st}}(\theta)", _display(log_p, 2 * setting.log_prior - 2 * setting.m * (
+                 A_named(*fam.theta) - (sp.Matrix(fam.theta).T * setting.mu_q)[0]))),
         Step("In expectation parameters the density carries the Jacobian $1/\\det\\chi$. "
              + ("It is normalisable: " if norm else "It is not normalisable (the loop collapses): "
                 if norm is False else "Normalisability is undecided here: ") + reason, None, None),
