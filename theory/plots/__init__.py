@@ -86,7 +86,7 @@ def build_all(budget: FigureBudget, out: Path, seed: int = 0, progress: bool = F
               only: list[str] | None = None) -> list[dict]:
     from tqdm.auto import tqdm
 
-    from . import extra, paper  # noqa: F401  (registration)
+    from . import extra, general, paper  # noqa: F401  (registration)
 
     ids = [i for i in FIGURES if only is None or i in only]
     return [build(i, budget, out, seed) for i in tqdm(ids, disable=not progress, desc="figures",

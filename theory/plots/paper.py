@@ -40,13 +40,15 @@ def draw_trajectories(fig, ax, data):
         ax.plot(t, m[:, i], color=colors[i], lw=0.7)
     ax.set_xlabel("generation $t$")
     ax.set_ylabel(r"magnetisation $\bar\phi_{1,t}/N$")
-    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylim(-1.05, 1.75)  # headroom above the trajectories for the inset
+    ax.set_yticks([-1, -0.5, 0, 0.5, 1])
     ax.set_title(f"N = {data['N']}, M = {data['M']}, $\\theta_2 = 0$", fontsize=7)
-    inset = ax.inset_axes([0.62, 0.08, 0.35, 0.32])
+    inset = ax.inset_axes([0.12, 0.74, 0.45, 0.22])
     for i in range(th.shape[1]):
         inset.plot(t, th[:, i], color=colors[i], lw=0.5)
-    inset.set_ylabel(r"$\theta_{1,t}$", fontsize=6, labelpad=1)
-    inset.tick_params(labelsize=5)
+    inset.set_xlim(ax.get_xlim())
+    inset.set_title(r"fitted field $\theta_{1,t}$", fontsize=5, pad=1.5)
+    inset.tick_params(labelsize=4.5, pad=1, length=2, labelbottom=False)  # same t axis as below
 
 
 register(Figure("fig1a_trajectories", "Four closed-loop trajectories of the magnetisation from "
@@ -60,19 +62,25 @@ NS, MS = (5, 10, 20), (50, 100, 200)
 
 
 def absorption_times(budget: FigureBudget, rng) -> dict:
-    chains = int(200 * budget.scale)
-    out = {"curves": []}
+    chains = int(600 * budget.scale)
+    out = {"curves": [], "exact": []}
     for N in NS:
         for M in MS:
-            cap = 6 * N * M
+            cap = 8 * N * M
             run = _cw(N, M).run(cap, chains, seed=rng)
             t = run.state.hit_time
             out["curves"].append({"N": N, "M": M, "cap": cap, "chains": chains,
                                   "scaled_times": np.sort(t[t >= 0] / (N * M))})
-    chain = ExactChain(_cw(NS[0], MS[0]))
-    cap = 6 * NS[0] * MS[0]
-    out["exact"] = {"N": NS[0], "M": MS[0], "scaled_t": np.arange(1, cap + 1) / (NS[0] * MS[0]),
-                    "cdf": chain.absorption_time_cdf(cap)}
+    # with θ2 = 0 the loop is Wright–Fisher in the N·M spins: the law of t/(NM) depends on N·M
+    # only. The exact chain has N·M + 1 states.
+    limit = 1000 if budget.scale >= 10 else 500  # the N·M = 1000 CDF alone takes 6 s
+    for NM in sorted({N * M for N in NS for M in MS if N * M <= limit}):
+        N = next(n for n in NS if NM % n == 0 and NM // n in MS)
+        cap = 8 * NM
+        cdf = ExactChain(_cw(N, NM // N)).absorption_time_cdf(cap)
+        every = max(1, cap // 400)
+        out["exact"].append({"NM": NM, "scaled_t": (np.arange(1, cap + 1) / NM)[::every],
+                             "cdf": cdf[::every]})
     return out
 
 
@@ -82,18 +90,20 @@ def draw_absorption_times(fig, ax, data):
         y = np.arange(1, len(x) + 1) / c["chains"]
         ax.step(x, y, where="post", color=f"C{NS.index(c['N'])}",
                 lw=0.5 + 0.6 * MS.index(c["M"]), label=f"N={c['N']}, M={c['M']}")
-    ex = data["exact"]
-    ax.plot(ex["scaled_t"], ex["cdf"], "k--", lw=0.7,
-            label=f"exact chain, N={ex['N']}, M={ex['M']}")
+    for i, ex in enumerate(data["exact"]):
+        ax.plot(ex["scaled_t"], ex["cdf"], "k--", lw=0.6,
+                label="exact chain, NM = " + ", ".join(str(e["NM"]) for e in data["exact"])
+                if i == 0 else None)
     ax.set_xlabel(r"$t/(NM)$")
     ax.set_ylabel("P(fully polarised by $t$)")
-    ax.set_xlim(0, 5)
+    ax.set_xlim(0, 8)
     ax.legend(ncol=2, fontsize=5, loc="lower right")
 
 
 register(Figure("fig1b_absorption_times", "Cumulative distribution of the time to a fully "
                 "polarised state divided by N M, N = 5, 10, 20 (colours), M = 50, 100, 200 "
-                "(widths), theta2 = 0: the curves collapse; dashed: the exact Markov chain.",
+                "(widths), theta2 = 0: the curves collapse; dashed: the exact Markov chain "
+                "(Wright-Fisher in N M spins) for N M up to 500 (1000 with --full).",
                 ("R6.absorption",), 1, absorption_times, draw_absorption_times))
 
 
@@ -139,32 +149,56 @@ register(Figure("fig1c_all_up", "Probability of ending with all spins up against
 
 
 # (d) final vs initial magnetisation with the coupling fitted ------------------------------------
+D_INITIAL = np.arange(-18, 19, 2)  # initial φ̄1 (not normalised), N = 20
+
+
 def final_vs_initial(budget: FigureBudget, rng) -> dict:
-    N, M, per_point = 10, 50, int(200 * budget.scale)
-    start = np.stack([np.repeat(np.arctanh(M0S), per_point), np.zeros(len(M0S) * per_point)], 1)
+    """The paper's setting: N = 20, M = 100, θ2 fitted from θ2,0 = 0, 100 runs per initial value."""
+    N, M, per_point = 20, 100, int(100 * budget.scale)
+    start = np.stack([np.repeat(np.arctanh(D_INITIAL / N), per_point),
+                      np.zeros(len(D_INITIAL) * per_point)], 1)
     run = _cw(N, M, {"theta1": 0.0, "theta2": 0.0}, fixed={}).run(
-        20 * N * M, len(start), seed=rng, start=start)
-    final = run.state.mu[:, 0].reshape(len(M0S), per_point) / N
-    return {"N": N, "M": M, "m0": M0S, "final": final, "mean": final.mean(1),
-            "sem": final.std(1, ddof=1) / np.sqrt(per_point),
-            "absorbed": float((run.state.vertex >= 0).mean())}
+        10 * N * M, len(start), seed=rng, start=start)
+    initial = np.repeat(D_INITIAL, per_point).astype(float)
+    final = run.state.mu[:, 0]
+    ends = np.unique(np.round(final, 9))
+    by_final = [(e, initial[np.isclose(final, e)]) for e in ends]
+    final_pp = final.reshape(len(D_INITIAL), per_point)
+    sd = final_pp.std(1, ddof=1)
+    return {"N": N, "M": M, "per_point": per_point, "initial": D_INITIAL, "final": final_pp,
+            "mean_final": final_pp.mean(1), "sem_final": sd / np.sqrt(per_point),
+            "ends": [e for e, _ in by_final], "mean_initial": [x.mean() for _, x in by_final],
+            "count": [len(x) for _, x in by_final],
+            "absorbed": float((run.state.vertex >= 0).mean()),
+            # E[φ̄1,T] = φ̄1,0 at every T (R1, exact): the mean final value per initial value
+            "checks": [{"what": "E[final phi1] = initial phi1 (R1, exact)",
+                        "estimate": final_pp.mean(1), "sem": np.maximum(sd, 1e-12) / np.sqrt(per_point),
+                        "theory": D_INITIAL.astype(float)}]}
 
 
 def draw_final_vs_initial(fig, ax, data):
-    m0 = np.array(data["m0"])
+    init = np.array(data["initial"], dtype=float)
     final = np.array(data["final"], dtype=float)
-    jitter = np.linspace(-0.025, 0.025, final.shape[1])
-    for i, m in enumerate(m0):
+    jitter = np.linspace(-0.5, 0.5, final.shape[1])
+    for i, m in enumerate(init):
         ax.plot(m + jitter, final[i], ".", ms=1, color="C0", alpha=0.3, rasterized=True)
-    ax.errorbar(m0, data["mean"], yerr=data["sem"], fmt="o", ms=2.5, color="C3", capsize=1,
-                label="mean over runs")
-    ax.plot([-1, 1], [-1, 1], "k-", lw=0.7, label="martingale: E[final] = initial (R1)")
-    ax.set_xlabel(r"initial $\bar\phi_{1,0}/N$")
-    ax.set_ylabel(r"final $\bar\phi_{1,\infty}/N$")
-    ax.legend(loc="upper left")
+    big = np.array(data["count"]) >= 5
+    ax.plot(np.array(data["mean_initial"])[big], np.array(data["ends"])[big], "o", ms=3,
+            color="C3", label="mean initial value per final value (paper)")
+    ax.errorbar(init, data["mean_final"], yerr=data["sem_final"], fmt="s", ms=2, color="C2",
+                capsize=1, label="mean final value per initial value")
+    N = data["N"]
+    ax.plot([-N, N], [-N, N], "k-", lw=0.7, label="diagonal (R1: E[final] = initial)")
+    ax.set_xlim(-N, N)
+    ax.set_ylim(-N, N)
+    ax.set_xlabel(r"initial $\bar\phi_{1,0}$")
+    ax.set_ylabel(r"final $\bar\phi_{1,\infty}$")
+    ax.legend(loc="upper left", fontsize=5)
 
 
-register(Figure("fig1d_final_vs_initial", "Final against initial magnetisation when the coupling "
-                "theta2 is fitted too (N = 10, M = 50): every level is absorbing, finals spread "
-                "over many values while their mean stays on the diagonal.", ("R1.martingale",), 1,
+register(Figure("fig1d_final_vs_initial", "Paper Fig. 1d: final against initial magnetisation "
+                "with the coupling theta2 fitted too (N = 20, M = 100, theta2 from 0, 100 runs per "
+                "initial value): every level is absorbing, finals spread over many values; circles: "
+                "mean initial value of the runs ending at each final value (the paper's), squares: "
+                "mean final value per initial value, on the diagonal by R1.", ("R1.martingale",), 1,
                 final_vs_initial, draw_final_vs_initial))
