@@ -93,8 +93,11 @@ def test_absorbing_states_are_reached_and_labelled(case, labels):
 def test_long_run_has_no_nan_and_no_warning(case):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        summary = _loop(case, M=100).run(10_000, 10_000, seed=4).summary()
-    _assert_no_nan(summary)
+        run = _loop(case, M=100).run(10_000, 10_000, seed=4)
+    # the raw summaries, before JSON turns an undefined value into null
+    for stats in (run.final, run.time_average):
+        assert all(np.isfinite(x) for pair in stats.values() for x in pair), stats
+    _assert_no_nan(run.summary())
 
 
 @pytest.mark.slow

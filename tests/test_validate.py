@@ -102,3 +102,21 @@ def test_the_run_seed_reaches_every_simulation():
     same = [x.check.key for x, y in zip(a, b, strict=True)
             if x.check.statistical and x.outcome.estimate == y.outcome.estimate]
     assert not same, same
+
+
+def test_committed_report_lists_every_check_and_all_pass():
+    """derivations/validation.md is current: one passing row per registered check."""
+    rows = [line.split(" | ") for line in (DERIVATIONS / "validation.md").read_text().splitlines()
+            if line.startswith("| R")]
+    committed = {(r[0].lstrip("| "), r[1], r[2]) for r in rows}
+    assert committed == {(c.id, c.family, c.quantity) for c in all_checks()}, \
+        "run `closedloop validate` and commit derivations/validation.*"
+    assert all(r[-1].strip(" |") == "pass" for r in rows)
+
+
+def test_validate_only_selects_by_id(capsys, tmp_path):
+    assert main(["validate", "--only", "R9.entropy", "--json", "--out", str(tmp_path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {c["id"] for c in data["checks"]} == {"R9.entropy"}
+    assert not (tmp_path / "validation.md").exists()
+    assert main(["validate", "--only", "R42"]) == 2

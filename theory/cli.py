@@ -146,6 +146,11 @@ def cmd_validate(args) -> int:
     checks = all_checks(args.families or None)
     if not checks:
         raise InputError(f"no checks for {', '.join(args.families)}")
+    if args.only:
+        known = sorted({c.id for c in checks})
+        checks = [c for c in checks if any(c.id == i or c.id.startswith(i + ".") for i in args.only)]
+        if not checks:
+            raise InputError(f"no checks with id {', '.join(args.only)}; known: {', '.join(known)}")
     workers = args.workers or min(2, os.cpu_count() or 1)
     results = run_checks(checks, budget, seed=args.seed, workers=workers,
                          progress=sys.stderr.isatty() and not args.json)
@@ -153,7 +158,7 @@ def cmd_validate(args) -> int:
         print(json.dumps(report.as_json(results, budget, args.seed), indent=1))
     else:
         print(report.text(results))
-    if not args.families:  # the committed report is always the whole registry
+    if not args.families and not args.only:  # the committed report is always the whole registry
         pdf = shutil.which("pdflatex") is not None and not args.no_pdf
         paths = report.write(results, budget, args.seed, Path(args.out), pdf)
         if not args.json:
@@ -179,7 +184,7 @@ def cmd_reproduce(args) -> int:
     cmd_derive(argparse.Namespace(families=None, family_args=None, fixed=None, external=0,
                                   external_data=None, prior_law=None, truth=None,
                                   out=args.derivations, **common))
-    status = cmd_validate(argparse.Namespace(quick=not args.full, full=args.full, families=[],
+    status = cmd_validate(argparse.Namespace(quick=not args.full, full=args.full, families=[], only=None,
                                              workers=0, out=args.derivations, **common))
     cmd_figures(argparse.Namespace(full=args.full, out=args.figures, seed=0, only=None))
     print(f"\nreproduce ({'full' if args.full else 'quick'}) done in "
@@ -265,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check every derived result against Monte Carlo")
     _budget_flags(v, "small samples, under 2 minutes (default)", "paper-scale samples (progress bar)")
     v.add_argument("families", nargs="*", help="only these family slugs (report files not written)")
+    v.add_argument("--only", nargs="+", metavar="ID",
+                   help="only the checks of these result ids or prefixes (R9, R3.drift.map); "
+                        "report files not written")
     v.add_argument("--json", action="store_true", help="print every check as JSON")
     v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     v.add_argument("--workers", type=int, default=0, help="processes (default: 2 or the cores)")

@@ -86,8 +86,12 @@ def build_all(budget: FigureBudget, out: Path, seed: int = 0, progress: bool = F
               only: list[str] | None = None) -> list[dict]:
     from tqdm.auto import tqdm
 
-    from . import extra, general, paper  # noqa: F401  (registration)
 
     ids = [i for i in FIGURES if only is None or i in only]
     return [build(i, budget, out, seed) for i in tqdm(ids, disable=not progress, desc="figures",
                                                        unit="figure")]
+
+
+# the figure modules register themselves: imported last, once the registry exists, so that
+# FIGURES is complete whichever function is called first (build alone, too)
+from . import extra, general, paper  # noqa: E402,F401
