@@ -10,6 +10,7 @@ from . import symbols as S
 from .derivation import Step
 from .families import FAMILIES, get_family
 from .family import ExponentialFamily
+from .io import write_text_atomic
 from .results import all_results, recursion
 
 # the paper's Fig. 1(a-c) case: Curie–Weiss with the coupling held at zero
@@ -65,21 +66,21 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
               progress=None) -> list[Path]:
     """Write preamble, fragments, one standalone document per family and the overview."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "preamble.tex").write_text(latex.PREAMBLE)
+    write_text_atomic(out / "preamble.tex", latex.PREAMBLE)
     docs = []
     for f in families:
         results = all_results(f)
         frag_dir = out / f.slug
         frag_dir.mkdir(exist_ok=True)
         for r in results:
-            (frag_dir / f"{r.id}.tex").write_text(latex.render(r))
+            write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r))
         path = out / f"{f.slug}.tex"
-        path.write_text(family_document(f, results))
+        write_text_atomic(path, family_document(f, results))
         docs.append(path)
         if progress:
             progress(f.slug)
     path = out / "overview.tex"
-    path.write_text(overview(families))
+    write_text_atomic(path, overview(families))
     docs.append(path)
     if compile_pdf:
         for doc in docs:

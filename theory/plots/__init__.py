@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import write_text_atomic
+
 
 @dataclass(frozen=True)
 class FigureBudget:
@@ -78,7 +80,7 @@ def build(fig_id: str, budget: FigureBudget, out: Path, seed: int = 0) -> dict:
             fig, axes = style.figure(width, spec.ncols)
             spec.draw(fig, axes, data)
             style.save(fig, out / f"{fig_id}{suffix}", png=not suffix)
-    (out / f"{fig_id}.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    write_text_atomic(out / f"{fig_id}.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
     return record
 
 
