@@ -86,16 +86,35 @@ class NumericFamily:
         return np.stack([np.stack([_component(self.family.chi[a, b], self.names, theta)
                                    for b in range(d)], axis=-1) for a in range(d)], axis=-2)
 
-    def cumulants(self, theta, face=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(A, μ, χ) at θ in one pass over the levels (finite spaces), for the Newton refit."""
+    def cumulants(self, theta, face=None,
+                  centred: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(A, μ, χ) at θ in one pass over the levels (finite spaces), for the Newton refit.
+
+        χ is E[φφᵀ] − μμᵀ, or with ``centred`` Σ q (φ − μ)(φ − μ)ᵀ, which does not cancel
+        near a vertex (the refit's fallback; the default keeps earlier runs bit for bit).
+        """
         if not self.finite:
             return self.A(theta), self.mu(theta), self.chi(theta)
         z = self.logits(theta, face)
         a = logsumexp(z, axis=-1)
         q = np.exp(z - a[:, None])
         mu = q @ self.phi_levels
+        if centred:
+            return a, mu, self._covariance(q, mu)
         second = np.einsum("cl,la,lb->cab", q, self.phi_levels, self.phi_levels)
         return a, mu, second - mu[:, :, None] * mu[:, None, :]
+
+    def _covariance(self, q: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """Σ_s q(s) (φ(s) − μ)(φ(s) − μ)ᵀ: E[φφᵀ] − μμᵀ cancels catastrophically near a
+        vertex (Curie–Weiss N = 10 at θ1 = 9: an eigenvalue −1e-13 sent Newton to θ ~ 1e11)."""
+        d = self.d
+        out = np.empty((len(q), d, d))
+        for a in range(d):
+            weighted = q * (self.phi_levels[:, a] - mu[:, a, None])
+            for b in range(a + 1):
+                out[:, a, b] = out[:, b, a] = np.einsum(
+                    "cl,cl->c", weighted, self.phi_levels[:, b] - mu[:, b, None])
+        return out
 
     @functools.cached_property
     def _mu_inverse(self):
