@@ -21,6 +21,8 @@ def parse_params(text: str | None, what: str = "parameter") -> dict[str, float]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise InputError(f"malformed {what} {item!r}: expected name=value")
+        if name.strip() in out:
+            raise InputError(f"{what} {name.strip()} is given twice")
         try:
             out[name.strip()] = float(value)
         except ValueError:
