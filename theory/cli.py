@@ -46,9 +46,17 @@ def _progress(enabled: bool):
     return lambda what: print(f"  derived {what}", file=sys.stderr)
 
 
+def _nonnegative(value: int, option: str) -> None:
+    if value < 0:
+        raise InputError(f"{option} must be >= 0, got {value}")
+
+
 def cmd_derive(args) -> int:
     from . import derive
+    from .io import check_writable
 
+    if not args.json:
+        check_writable(args.out)
     families = derive.targets(args.families, _integer_args(args.family_args),
                               parse_params(args.fixed, "fixed parameter"))
     if args.json:
@@ -118,6 +126,12 @@ def cmd_validate(args) -> int:
 
     from .validate import FULL, QUICK, all_checks, report, run_checks
 
+    _nonnegative(args.seed, "--seed")
+    _nonnegative(args.workers, "--workers")
+    if not args.families:
+        from .io import check_writable
+
+        check_writable(args.out)
     budget = FULL if args.full else QUICK
     checks = all_checks(args.families or None)
     if not checks:
@@ -138,8 +152,13 @@ def cmd_validate(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from .plots import FULL, QUICK, build_all
+    from .io import check_writable
+    from .plots import FULL, QUICK, build_all, check_ids
 
+    _nonnegative(args.seed, "--seed")
+    if args.only is not None:
+        check_ids(args.only)
+    check_writable(args.out)
     records = build_all(FULL if args.full else QUICK, Path(args.out), seed=args.seed,
                         progress=sys.stderr.isatty(), only=args.only or None)
     print(f"wrote {len(records)} figures to {args.out}/ (PDF at column and page width, PNG, JSON)")
@@ -150,6 +169,10 @@ def cmd_reproduce(args) -> int:
     """derive + validate + figures; quick unless --full."""
     import time
 
+    from .io import check_writable
+
+    check_writable(args.derivations, "--derivations")
+    check_writable(args.figures, "--figures")
     t0 = time.perf_counter()
     common = {"json": False, "no_pdf": False, "seed": 0}
     cmd_derive(argparse.Namespace(families=None, family_args=None, fixed=None,

@@ -84,6 +84,17 @@ def build(fig_id: str, budget: FigureBudget, out: Path, seed: int = 0) -> dict:
     return record
 
 
+def check_ids(ids: list[str]) -> None:
+    """InputError naming an unknown figure id (and the known ones), before building anything."""
+    from ..errors import InputError
+    from . import extra, paper  # noqa: F401  (registration)
+
+    unknown = [i for i in ids if i not in FIGURES]
+    if unknown or not ids:
+        raise InputError(f"unknown figure id {unknown[0]!r}; known: {', '.join(FIGURES)}" if unknown
+                         else f"--only needs figure ids; known: {', '.join(FIGURES)}")
+
+
 def build_all(budget: FigureBudget, out: Path, seed: int = 0, progress: bool = False,
               only: list[str] | None = None) -> list[dict]:
     from tqdm.auto import tqdm
