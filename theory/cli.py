@@ -97,11 +97,34 @@ def cmd_simulate(args) -> int:
     run = loop.run(args.generations, args.chains, seed=args.seed, burn_in=args.burn_in,
                    record_every=args.record_every, progress=sys.stderr.isatty() and not args.quiet)
     summary = run.summary()
+    _warn_unrepresentable(run)
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
         print(_simulate_text(summary))
     return 0
+
+
+def _warn_unrepresentable(run) -> None:
+    """One stderr line when float64 could not carry part of a run (underflow, overflow)."""
+    import numpy as np
+
+    what = []
+    under = run.loop.numeric.underflowed(run.state.mu)
+    if under.any():
+        what.append(f"{under.sum()} of {run.chains} chains' mean underflowed float64 (not "
+                    "absorbed: that point mass is only reached as t -> oo)")
+    over = [f"{key} {kind} of {n}" for key, stats in (("final", run.final),
+                                                       ("time-average", run.time_average))
+            for n, (m, v) in stats.items() for kind, x in (("mean", m), ("var", v))
+            if np.isinf(x)]
+    if over:
+        what.append(f"overflowed (null): {', '.join(over)}")
+    if all(np.isnan(m) for m, _ in run.final.values()):
+        raise InputError(f"every summary of this run is undefined in float64 ({run.loop.family.title}, "
+                         f"M={run.loop.M}); choose a less extreme setting")
+    if what:
+        print(f"closedloop: warning: {'; '.join(what)}", file=sys.stderr)
 
 
 def _simulate_text(s: dict) -> str:
