@@ -21,6 +21,8 @@ def parse_params(text: str | None, what: str = "parameter") -> dict[str, float]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise InputError(f"malformed {what} {item!r}: expected name=value")
+        if name.strip() in out:
+            raise InputError(f"{what} {name.strip()} is given twice")
         try:
             out[name.strip()] = float(value)
         except ValueError:
@@ -44,9 +46,17 @@ def _progress(enabled: bool):
     return lambda what: print(f"  derived {what}", file=sys.stderr)
 
 
+def _nonnegative(value: int, option: str) -> None:
+    if value < 0:
+        raise InputError(f"{option} must be >= 0, got {value}")
+
+
 def cmd_derive(args) -> int:
     from . import derive
+    from .io import check_writable
 
+    if not args.json:
+        check_writable(args.out)
     families = derive.targets(args.families, _integer_args(args.family_args),
                               parse_params(args.fixed, "fixed parameter"))
     setting = {"fresh": args.external, "data": _external_data(args.external_data),
@@ -113,11 +123,34 @@ def cmd_simulate(args) -> int:
                    record_every=args.record_every, progress=sys.stderr.isatty() and not args.quiet,
                    histograms=_histograms(args.histogram))
     summary = run.summary()
+    _warn_unrepresentable(run)
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
         print(_simulate_text(summary))
     return 0
+
+
+def _warn_unrepresentable(run) -> None:
+    """One stderr line when float64 could not carry part of a run (underflow, overflow)."""
+    import numpy as np
+
+    what = []
+    under = run.loop.numeric.underflowed(run.state.mu)
+    if under.any():
+        what.append(f"{under.sum()} of {run.chains} chains' mean underflowed float64 (not "
+                    "absorbed: that point mass is only reached as t -> oo)")
+    over = [f"{key} {kind} of {n}" for key, stats in (("final", run.final),
+                                                       ("time-average", run.time_average))
+            for n, (m, v) in stats.items() for kind, x in (("mean", m), ("var", v))
+            if np.isinf(x)]
+    if over:
+        what.append(f"overflowed (null): {', '.join(over)}")
+    if all(np.isnan(m) for m, _ in run.final.values()):
+        raise InputError(f"every summary of this run is undefined in float64 ({run.loop.family.title}, "
+                         f"M={run.loop.M}); choose a less extreme setting")
+    if what:
+        print(f"closedloop: warning: {'; '.join(what)}", file=sys.stderr)
 
 
 def _simulate_text(s: dict) -> str:
@@ -142,6 +175,12 @@ def cmd_validate(args) -> int:
 
     from .validate import FULL, QUICK, all_checks, report, run_checks
 
+    _nonnegative(args.seed, "--seed")
+    _nonnegative(args.workers, "--workers")
+    if not args.families:
+        from .io import check_writable
+
+        check_writable(args.out)
     budget = FULL if args.full else QUICK
     checks = all_checks(args.families or None)
     if not checks:
@@ -167,8 +206,13 @@ def cmd_validate(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from .plots import FULL, QUICK, build_all
+    from .io import check_writable
+    from .plots import FULL, QUICK, build_all, check_ids
 
+    _nonnegative(args.seed, "--seed")
+    if args.only is not None:
+        check_ids(args.only)
+    check_writable(args.out)
     records = build_all(FULL if args.full else QUICK, Path(args.out), seed=args.seed,
                         progress=sys.stderr.isatty(), only=args.only or None)
     print(f"wrote {len(records)} figures to {args.out}/ (PDF at column and page width, PNG, JSON)")
@@ -179,6 +223,10 @@ def cmd_reproduce(args) -> int:
     """derive + validate + figures; quick unless --full."""
     import time
 
+    from .io import check_writable
+
+    check_writable(args.derivations, "--derivations")
+    check_writable(args.figures, "--figures")
     t0 = time.perf_counter()
     common = {"json": False, "no_pdf": False, "seed": 0}
     cmd_derive(argparse.Namespace(families=None, family_args=None, fixed=None, external=0,

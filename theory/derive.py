@@ -11,8 +11,9 @@ from . import latex
 from . import symbols as S
 from .derivation import Step
 from .families import FAMILIES, get_family
-from .family import ExponentialFamily
 from .errors import InputError
+from .family import ExponentialFamily, Finite
+from .io import write_text_atomic
 from .results import all_results, general, recursion
 from .setting import Setting, data_point, m_ext, parse_prior
 
@@ -20,14 +21,49 @@ from .setting import Setting, data_point, m_ext, parse_prior
 DEFAULT_EXTRA = (("curie_weiss", {"theta2": 0}),)
 
 
+# SymPy's work grows fast with the size of a finite space and with the number of free
+# parameters: Curie–Weiss N = 60 takes 30 s (--json), categorical K = 4 (3 parameters) 4 min
+MAX_LEVELS = 61
+MAX_FREE = 2
+
+
 def targets(names: list[str] | None = None, family_args: dict | None = None,
             fixed: dict | None = None) -> list[ExponentialFamily]:
-    """The families to derive: the named ones (all by default, plus Curie–Weiss with θ2 = 0)."""
+    """The families to derive: the named ones (all by default, plus Curie–Weiss with θ2 = 0).
+
+    Every family argument must be taken by some named family (as ``simulate`` checks), and
+    a family beyond what SymPy finishes (``MAX_LEVELS``, ``MAX_FREE``) is refused up front.
+    """
     family_args = family_args or {}
+    if not names and (family_args or fixed):
+        raise InputError(f"{'--family-args' if family_args else '--fixed'} needs the families "
+                         "it applies to, e.g. derive curie_weiss --family-args N=6")
     if names:
-        return [get_family(n, fixed=fixed or {}, **_args_for(n, family_args)) for n in names]
+        unknown = [n for n in names if n not in FAMILIES]
+        if unknown:
+            get_family(unknown[0])  # raises the usual "unknown family" message
+        for k in family_args:
+            if not any(k in _args_for(n, {k: 0}) for n in names):
+                if len(names) == 1:
+                    get_family(names[0], **family_args)  # the same message as simulate
+                raise InputError(f"family argument {k} is taken by none of {', '.join(names)}")
+        fams = [get_family(n, fixed=fixed or {}, **_args_for(n, family_args)) for n in names]
+        for f in fams:
+            _check_tractable(f)
+        return fams
     fams = [get_family(n) for n in FAMILIES]
     return fams + [get_family(n, fixed=fx) for n, fx in DEFAULT_EXTRA]
+
+
+def _check_tractable(family: ExponentialFamily) -> None:
+    levels = len(family.space.levels) if isinstance(family.space, Finite) else 0
+    if levels > MAX_LEVELS:
+        raise InputError(f"derive {family.title}: {levels} sample-space levels is more than "
+                         f"SymPy's sums finish ({MAX_LEVELS} at most, e.g. N, n <= 60)")
+    if family.d > MAX_FREE:
+        raise InputError(f"derive {family.title}: {family.d} free natural parameters is more than "
+                         f"the symbolic results finish ({MAX_FREE} at most: categorical K <= 3, "
+                         "or fix some with --fixed)")
 
 
 def _args_for(name: str, family_args: dict) -> dict:
@@ -69,7 +105,7 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
               progress=None) -> list[Path]:
     """Write preamble, fragments, one standalone document per family and the overview."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "preamble.tex").write_text(latex.PREAMBLE)
+    write_text_atomic(out / "preamble.tex", latex.PREAMBLE)
     docs = []
     for f in families:
         # the general loop with m fresh external points from the truth (m symbolic)
@@ -77,14 +113,14 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
         frag_dir = out / f.slug
         frag_dir.mkdir(exist_ok=True)
         for r in results:
-            (frag_dir / f"{r.id}.tex").write_text(latex.render(r))
+            write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r))
         path = out / f"{f.slug}.tex"
-        path.write_text(family_document(f, results))
+        write_text_atomic(path, family_document(f, results))
         docs.append(path)
         if progress:
             progress(f.slug)
     path = out / "overview.tex"
-    path.write_text(overview(families))
+    write_text_atomic(path, overview(families))
     docs.append(path)
     docs.append(write_paper_settings(out))
     if compile_pdf:
@@ -126,10 +162,10 @@ def write_paper_settings(out: Path) -> Path:
         frag_dir = out / "paper-settings" / sid
         frag_dir.mkdir(parents=True, exist_ok=True)
         for r in results:
-            (frag_dir / f"{r.id}.tex").write_text(latex.render(r))
+            write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r))
         parts.append(f"\\section*{{{latex._text(text)}}}\n" + "\n".join(latex.render(r) for r in results))
     path = out / "paper-settings.tex"
-    path.write_text(latex.document("The reference paper's general settings (R9)", "\n\n".join(parts)))
+    write_text_atomic(path, latex.document("The reference paper's general settings (R9)", "\n\n".join(parts)))
     return path
 
 

@@ -289,6 +289,12 @@ class ExponentialFamily:
         keep = [a for a, n in enumerate(self.names) if n not in fixed]
         if not keep:
             raise InputError("at least one natural parameter must stay free")
+        for n, v in fixed.items():
+            if not np.isfinite(float(v)):
+                raise InputError(f"fixed {n}={v} is not finite")
+            if n in self.negative and not float(v) < 0:
+                raise InputError(f"fixed {n}={float(v):g} is outside the domain of {self.name} "
+                                 f"({n} < 0)")
         values = {self.theta[self.names.index(n)]: sp.nsimplify(v) for n, v in fixed.items()}
         h = self.h * sp.exp(sum(values[self.theta[a]] * self.phi[a]
                                 for a in range(self.d) if a not in keep))
@@ -316,6 +322,12 @@ class ExponentialFamily:
                 raise InputError(
                     f"unknown parameter {unknown[0]!r} for {self.name}; natural: "
                     f"{', '.join(self.names)}; conventional: {', '.join(self.conventional)}")
+            natural = [n for n in params if n in self.names and n not in self.conventional]
+            if natural:  # a partial natural point next to conventional values would be ignored
+                raise InputError(
+                    f"parameter {natural[0]!r} is natural, the others are not: give either all of "
+                    f"{', '.join(self.names)} or conventional parameters "
+                    f"({', '.join(self.conventional)})")
             theta = self._from_conventional(params)
         for n in self.negative:
             if not theta[n] < 0:

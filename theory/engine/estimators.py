@@ -26,6 +26,13 @@ from ..errors import InputError
 from .model import NumericFamily
 
 
+STEP_CAP = 20.0  # largest change of θ·φ per Newton step when the full step finds no decrease
+
+
+class NotConverged(RuntimeError):
+    """The Newton refit left some chains unconverged after ``max_iter`` steps."""
+
+
 @dataclass(frozen=True)
 class MLE:
     """Maximum likelihood: μ(θ') = φ̄."""
@@ -45,8 +52,8 @@ class MAP:
     name = "map"
 
     def __post_init__(self):
-        if not self.nu > 0:
-            raise InputError(f"MAP needs nu > 0 pseudo-observations, got nu={self.nu:g}")
+        if not 0 < self.nu < np.inf:
+            raise InputError(f"MAP needs finite nu > 0 pseudo-observations, got nu={self.nu:g}")
 
     def target(self, phibar, M):
         return (M * phibar + self.nu * np.asarray(self.mu0)) / (M + self.nu)
@@ -60,8 +67,8 @@ class L2:
     name = "l2"
 
     def __post_init__(self):
-        if not self.lam > 0:
-            raise InputError(f"L2 needs lam > 0, got lam={self.lam:g}")
+        if not 0 < self.lam < np.inf:
+            raise InputError(f"L2 needs a finite lam > 0, got lam={self.lam:g}")
 
     def target(self, phibar, M):
         return phibar
@@ -119,11 +126,17 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     Backtracking (Armijo) on the dual objective keeps every step inside the
     natural domain and makes the iteration converge from any start; chains on a
     vertex of the polytope (a point mass) need no θ and are left as given.
-    Raises RuntimeError if any chain fails to converge (it never silently returns).
+    Raises NotConverged (a RuntimeError) if any chain fails to converge (it never
+    silently returns).
     """
     theta = np.array(theta0, dtype=float, copy=True)
     theta[~np.isfinite(theta)] = 0.0
     active = np.ones(len(tau), bool) if face is None else face.sum(axis=-1) > 1
+    # chains not converged after max_iter from the previous θ (deep in a saturated region its
+    # far levels underflow, and E[φφᵀ] − μμᵀ cancels: the curvature there is lost) restart
+    # once from the centre, θ = 0 (−1 for negative parameters), where every level is
+    # resolved, with the centred covariance
+    centre = np.where(numeric.negative, -1.0, 0.0)
 
     def extra(th):
         """Penalty value, gradient, Hessian: L2 plus the optional prior term."""
@@ -135,15 +148,18 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
 
     def objective(th, idx):
         f = face[idx] if face is not None else None
-        return numeric.A(th, f) - np.einsum("ca,ca->c", th, tau[idx]) + extra(th)[0]
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing trial is rejected
+            return numeric.A(th, f) - np.einsum("ca,ca->c", th, tau[idx]) + extra(th)[0]
 
-    for _ in range(max_iter):
+    for it in range(2 * max_iter):
+        if it == max_iter:
+            theta[active] = centre
         idx = np.flatnonzero(active)
         if not len(idx):
             return theta
         f = face[idx] if face is not None else None
         th = theta[idx]
-        a, mu, chi = numeric.cumulants(th, f)
+        a, mu, chi = numeric.cumulants(th, f, centred=it >= max_iter)
         pen_v, pen_g, pen_h = extra(th)
         grad = mu - tau[idx] + pen_g
         done = np.all(np.abs(grad) <= tol * numeric.scale, axis=-1)
@@ -160,21 +176,32 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
         slope = np.einsum("ca,ca->c", grad, step)
         alpha = np.ones(len(idx))
         pending = np.ones(len(idx), bool)
-        for _ in range(60):  # halving 60 times reaches any scale
-            trial = th[pending] + alpha[pending, None] * step[pending]
-            # Armijo decrease, up to the rounding of f: close to the optimum the decrease
-            # of a Newton step is below what float64 resolves, and the full step is right
-            bound = f0[pending] + 1e-4 * alpha[pending] * slope[pending]
-            ok = objective(trial, idx[pending]) <= bound + 1e-13 * (1 + np.abs(f0[pending]))
-            sel = np.flatnonzero(pending)[ok]
-            th[sel] = th[sel] + alpha[sel, None] * step[sel]
-            pending[sel] = False
-            alpha[pending] /= 2
-            if not pending.any():
+        for capped in (False, True):
+            for _ in range(60):  # halving 60 times reaches any scale
+                trial = th[pending] + alpha[pending, None] * step[pending]
+                # Armijo decrease, up to the rounding of f: close to the optimum the decrease
+                # of a Newton step is below what float64 resolves, and the full step is right
+                bound = f0[pending] + 1e-4 * alpha[pending] * slope[pending]
+                ok = objective(trial, idx[pending]) <= bound + 1e-13 * (1 + np.abs(f0[pending]))
+                sel = np.flatnonzero(pending)[ok]
+                th[sel] = th[sel] + alpha[sel, None] * step[sel]
+                pending[sel] = False
+                alpha[pending] /= 2
+                if not pending.any():
+                    break
+            if capped or not pending.any():
                 break
+            # deep in a saturated region (a level of probability e^-160 carrying the target)
+            # the curvature is ~1e-67 and the Newton step ~1e66 long: no halving reaches a
+            # decrease. Cap the change of θ·φ at STEP_CAP and backtrack again from there.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cap = STEP_CAP / np.abs(step[pending] * numeric.scale).max(axis=-1)
+            step[pending] *= np.minimum(1.0, cap)[:, None]
+            slope[pending] = np.einsum("ca,ca->c", grad[pending], step[pending])
+            alpha[pending] = 1.0
         theta[idx] = th
     if active.any():
-        raise RuntimeError(f"Newton refit did not converge for {active.sum()} chain(s)")
+        raise NotConverged(f"Newton refit did not converge for {active.sum()} chain(s)")
     return theta
 
 

@@ -12,6 +12,7 @@ with the number of generations: only summaries over chains are kept, every
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,14 +21,17 @@ import numpy as np
 import sympy as sp
 from tqdm.auto import tqdm
 
-from ..errors import InputError
+from ..errors import InputError, SettingError
 from ..family import ExponentialFamily
 from ..numeric import evaluate
-from .estimators import L2, MAP, MLE, PriorMAP, solve_theta
-from .model import NumericFamily, minimal_face, numeric_family
+from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
+from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
+                    minimal_face, numeric_family)
 from .sampling import draw_exact, draw_naive
 
 CHAIN_BLOCK = 2**18  # chains advanced at once; above every quick budget, so quick results do not move
+BLOCK_BYTES = 2**30  # ... unless their temporaries would pass this (large finite spaces)
+M_MAX = 2**53        # beyond it sums of M points are no longer exact in float64
 
 
 @dataclass
@@ -65,8 +69,8 @@ class ClosedLoop:
     prior: object | None = None
 
     def __post_init__(self):
-        if int(self.M) != self.M or self.M < 1:
-            raise InputError(f"M must be an integer >= 1, got M={self.M}")
+        if int(self.M) != self.M or not 1 <= self.M <= M_MAX:
+            raise InputError(f"M must be an integer >= 1 and <= 2**53, got M={self.M}")
         if int(self.M0) != self.M0 or not 0 <= self.M0 <= self.M:
             raise InputError(f"anchors M0 must be an integer with 0 <= M0 <= M={self.M}, got {self.M0}")
         if self.M0 > 0 and self.truth is None:
@@ -95,6 +99,11 @@ class ClosedLoop:
         # (fixed data all at one point: only that point can be reached, and it absorbs)
         self.absorbing = (self.M0 == 0 and self.external == 0 and len(set(self.data)) <= 1
                           and isinstance(self.estimator, MLE))
+        if not self.numeric.symbolic:  # refuse a large family needing symbolic work up front
+            _conventional_in_mu(self.family)
+        self._check_representable(self._theta0, "--init", self.M - self.M0)
+        if self._truth is not None:
+            self._check_representable(self._truth, "--truth", self.M0 + self.external)
 
     @property
     def setting(self):
@@ -118,6 +127,48 @@ class ClosedLoop:
                 raise InputError(f"external data {p.tolist()} is not a data point of {self.family.title}")
             counts[hit[0]] += 1
         return pts.sum(axis=0), counts
+
+    def _check_representable(self, theta: np.ndarray, what: str, m: int) -> None:
+        """Refuse a model float64 cannot carry, before any computing: θ·φ(s) overflowing,
+        a non-finite or subnormal mean or covariance, a model that is already numerically a
+        point mass (e.g. a variance below the relative resolution of mean² + var), or one
+        whose m-point sample cannot be drawn (Poisson: m·rate above numpy's limit)."""
+        nf = self.numeric
+        point = ",".join(f"{n}={v:g}" for n, v in zip(self.family.names, theta[0], strict=True))
+        where = f"{what} (natural {point}, {self.family.title})"
+        face = np.ones((1, len(nf.levels)), bool) if nf.finite else None
+        with np.errstate(all="ignore"):
+            if nf.finite and not np.all(np.isfinite(nf.logits(theta))):
+                raise InputError(f"{where}: theta.phi(s) overflows float64; use smaller |theta|")
+            mu, chi = nf.mu(theta, face), nf.chi(theta, face)
+            if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(chi))):
+                raise InputError(f"{where}: its mean or covariance is not finite in float64")
+            if np.any((mu != 0) & (np.abs(mu) < np.finfo(float).tiny)):
+                raise InputError(f"{where}: its mean underflows float64")
+            on_face = nf.finite and np.count_nonzero(nf.level_probabilities(theta, face)) == 1
+            if on_face or (not nf.finite and nf.vertex_index(mu)[0] >= 0):
+                raise InputError(f"{where}: numerically a point mass in float64 (its spread is "
+                                 "below the resolution of its mean); choose a wider model")
+            if m:
+                try:
+                    sums, _ = draw_exact(nf, theta, mu, face, m, np.random.default_rng(0))
+                except (ValueError, OverflowError) as e:
+                    raise InputError(f"{where}: cannot draw {m} points ({e})") from None
+                if not np.all(np.isfinite(sums)):
+                    raise InputError(f"{where}: the sum of {m} points overflows float64")
+
+    def memory_bytes(self, chains: int) -> tuple[int, int]:
+        """Rough peak memory of a run: (bytes, chains per block), kept state plus block temporaries."""
+        nf, d = self.numeric, self.family.d
+        L = len(nf.levels) if nf.finite else 1
+        kept = 8 * (4 * d + 4 + 2 * len(self.family.conventional)) + L  # μ, θ, face, observables
+        temp = 8 * (12 * L + 6 * d * d + 8 * d)  # logits, probabilities, counts, Newton
+        if nf.finite:
+            temp += 4 * len(nf.facets) * L  # minimal_face: (chains, facets, levels) masks
+        if self.sampler == "naive":
+            temp += (16 + L) * self.M if nf.finite else 8 * d
+        block = int(min(CHAIN_BLOCK, max(1, BLOCK_BYTES // temp)))
+        return chains * kept + min(chains, block) * temp, block
 
     def _vector(self, point: Mapping[str, float]) -> np.ndarray:
         missing = [n for n in self.family.names if n not in point]
@@ -149,8 +200,15 @@ class ClosedLoop:
         idx = np.flatnonzero(state.vertex < 0) if self.absorbing else np.arange(len(state.mu))
         # blocks bound the (chains × levels) temporaries of draws and Newton refits: 4·10⁶
         # Curie–Weiss chains at once took 10 GB
-        for start in range(0, len(idx), CHAIN_BLOCK):
-            self._advance(state, idx[start:start + CHAIN_BLOCK], t, rng)
+        block = self.memory_bytes(len(idx))[1]
+        for start in range(0, len(idx), block):
+            try:
+                self._advance(state, idx[start:start + block], t, rng)
+            except NotConverged as e:
+                raise SettingError(
+                    f"{e} at generation {t} ({self.family.title}, M={self.M}, M0={self.M0}, "
+                    f"{self.estimator.name}, {len(state.mu)} chains); try another --seed or "
+                    "a start further from the boundary") from None
 
     def _advance(self, state: State, idx: np.ndarray, t: int, rng: np.random.Generator) -> None:
         nf, est = self.numeric, self.estimator
@@ -259,6 +317,15 @@ class ClosedLoop:
             raise InputError(f"chains must be an integer >= 1, got {chains}")
         if not 0 <= burn_in < generations:
             raise InputError(f"burn-in must satisfy 0 <= burn-in < generations, got {burn_in}")
+        if int(record_every) != record_every or record_every < 0:
+            raise InputError(f"record-every must be an integer >= 0, got {record_every}")
+        if isinstance(seed, int | np.integer) and seed < 0:
+            raise InputError(f"seed must be a non-negative integer, got {seed}")
+        need, _ = self.memory_bytes(int(chains))
+        have = available_memory()
+        if have is not None and need > have:
+            raise InputError(f"{chains} chains would need about {need / 2**30:.3g} GiB of memory, "
+                             f"{have / 2**30:.3g} GiB available; use fewer chains")
         rng = np.random.default_rng(seed)
         state = self.initial_state(int(chains), start)
         names = list(self.observables(state))
@@ -409,6 +476,21 @@ class Run:
         return out
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available (MemAvailable, else physical memory), None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def _estimator_json(est) -> dict:
     if isinstance(est, PriorMAP):
         return {"name": "map", "prior_law": est.label}
@@ -424,7 +506,8 @@ def _mean_var(values: np.ndarray) -> tuple[float, float]:
     v = values[np.isfinite(values)]
     if not len(v):
         return float("nan"), float("nan")
-    return float(v.mean()), float(v.var(ddof=1)) if len(v) > 1 else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is inf, flagged by the CLI
+        return float(v.mean()), float(v.var(ddof=1)) if len(v) > 1 else 0.0
 
 
 def _finite(x: float) -> float | None:
@@ -434,7 +517,22 @@ def _finite(x: float) -> float | None:
 
 @functools.lru_cache(maxsize=None)
 def _conventional_in_mu(family: ExponentialFamily) -> dict[str, sp.Expr | None]:
-    """Conventional parameters as expressions in μ (None where no closed inverse exists)."""
+    """Conventional parameters as expressions in μ (None where no closed inverse exists).
+
+    A finite space too large for symbolic work (``NumericFamily.symbolic``) gets None for
+    conventional parameters that are natural ones (Curie–Weiss: undefined on a proper face
+    anyway) and is refused for the others, which would be undefined on the boundary.
+    """
+    if not numeric_family(family).symbolic:
+        other = [n for n, e in family.conventional.items() if e not in family.theta]
+        if other:
+            nf = numeric_family(family)
+            raise InputError(
+                f"{family.title}: {nf.d} statistics on {len(nf.levels)} levels is beyond the "
+                f"symbolic inverse mean map that gives {other[0]} on the boundary (simulate "
+                f"supports one statistic on up to {SYMBOLIC_LEVELS[1]} levels, or "
+                f"2..{SYMBOLIC_MAX_D} on up to {SYMBOLIC_LEVELS_MANY})")
+        return dict.fromkeys(family.conventional)
     return {n: family.in_mu(e) for n, e in family.conventional.items()}
 
 
@@ -465,6 +563,8 @@ def from_params(family_name: str, M: int, init: Mapping[str, float], *, M0: int 
                 raise InputError(f"--fixed {name} needs a value: give {name}=VALUE or put it in --init")
             fixed[name] = float(init[name])
     family = full.restrict(**fixed) if fixed else full
+    if not numeric_family(family).symbolic:  # refuse before converting parameters symbolically
+        _conventional_in_mu(family)
 
     def point(params, what):
         params = dict(params)

@@ -19,6 +19,15 @@ from ..family import ExponentialFamily, Finite
 from ..numeric import evaluate
 
 
+# Finite spaces up to these sizes get the symbolic inverse mean map (closed-form refits,
+# conventional parameters on the boundary). SymPy's sum over the levels grows fast: binomial
+# n = 1000 takes 20 s, Curie–Weiss N = 40 5 s and N = 60 30 s, categorical K = 6 does not
+# finish. Beyond them simulate works numerically (see symbolic).
+SYMBOLIC_LEVELS = {1: 1001}  # one statistic
+SYMBOLIC_LEVELS_MANY = 32    # several statistics
+SYMBOLIC_MAX_D = 4
+
+
 class NumericFamily:
     """Numeric view of an :class:`ExponentialFamily` (one per family, cached)."""
 
@@ -40,11 +49,17 @@ class NumericFamily:
                                  "sum_sampler=(rng, mu, m) -> sum of m draws in its declaration")
             scale = np.ones(self.d)
         self.scale = np.where(scale > 0, scale, 1.0)
+        # whether the derived A, μ⁻¹ may be asked for (never for a large finite space: see above)
+        self.symbolic = not self.finite or (
+            self.d <= SYMBOLIC_MAX_D
+            and len(self.levels) <= SYMBOLIC_LEVELS.get(self.d, SYMBOLIC_LEVELS_MANY))
         self.negative = np.array([n in family.negative for n in self.names])
         states = family.absorbing_states
         self._vertices = np.array([[float(v) for v in a.phi] for a in states
                                    if all(sp.sympify(v).is_number for v in a.phi)]).reshape(-1, self.d)
         self._vertex_labels = [a.label for a in states if all(sp.sympify(v).is_number for v in a.phi)]
+        self._attainable = np.array([a.attainable for a in states
+                                     if all(sp.sympify(v).is_number for v in a.phi)], bool)
         self._continuum = [a for a in states if not all(sp.sympify(v).is_number for v in a.phi)]
 
     # -- cumulants ------------------------------------------------------------------------------
@@ -86,16 +101,35 @@ class NumericFamily:
         return np.stack([np.stack([_component(self.family.chi[a, b], self.names, theta)
                                    for b in range(d)], axis=-1) for a in range(d)], axis=-2)
 
-    def cumulants(self, theta, face=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(A, μ, χ) at θ in one pass over the levels (finite spaces), for the Newton refit."""
+    def cumulants(self, theta, face=None,
+                  centred: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(A, μ, χ) at θ in one pass over the levels (finite spaces), for the Newton refit.
+
+        χ is E[φφᵀ] − μμᵀ, or with ``centred`` Σ q (φ − μ)(φ − μ)ᵀ, which does not cancel
+        near a vertex (the refit's fallback; the default keeps earlier runs bit for bit).
+        """
         if not self.finite:
             return self.A(theta), self.mu(theta), self.chi(theta)
         z = self.logits(theta, face)
         a = logsumexp(z, axis=-1)
         q = np.exp(z - a[:, None])
         mu = q @ self.phi_levels
+        if centred:
+            return a, mu, self._covariance(q, mu)
         second = np.einsum("cl,la,lb->cab", q, self.phi_levels, self.phi_levels)
         return a, mu, second - mu[:, :, None] * mu[:, None, :]
+
+    def _covariance(self, q: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """Σ_s q(s) (φ(s) − μ)(φ(s) − μ)ᵀ: E[φφᵀ] − μμᵀ cancels catastrophically near a
+        vertex (Curie–Weiss N = 10 at θ1 = 9: an eigenvalue −1e-13 sent Newton to θ ~ 1e11)."""
+        d = self.d
+        out = np.empty((len(q), d, d))
+        for a in range(d):
+            weighted = q * (self.phi_levels[:, a] - mu[:, a, None])
+            for b in range(a + 1):
+                out[:, a, b] = out[:, b, a] = np.einsum(
+                    "cl,cl->c", weighted, self.phi_levels[:, b] - mu[:, b, None])
+        return out
 
     @functools.cached_property
     def _mu_inverse(self):
@@ -104,7 +138,7 @@ class NumericFamily:
 
     def theta_closed_form(self, mu: np.ndarray) -> np.ndarray | None:
         """θ = μ⁻¹(μ) from the derived closed form (None without one); ±∞/NaN on the boundary."""
-        if self._mu_inverse is None:
+        if not self.symbolic or self._mu_inverse is None:
             return None
         names = [m.name for m in self.family.mu_symbols]
         return np.stack([_component(e, names, mu) for e in self._mu_inverse], axis=-1)
@@ -119,10 +153,23 @@ class NumericFamily:
             for i, v in enumerate(self._vertices):
                 out[single & np.all(at == v, axis=-1)] = i
             return out
+        # an end reached in finite time (Poisson: a sample of zeros) is hit exactly; one that is
+        # only approached (the exponential's 0, where μ shrinks by a Gamma factor each
+        # generation) is never a point mass at finite t, even once μ underflows float64
         for i, v in enumerate(self._vertices):
-            out[np.all(np.abs(mu - v) <= 1e-300, axis=-1)] = i
+            if self._attainable[i]:
+                out[np.all(mu == v, axis=-1)] = i
         if self._continuum:
             out[self.on_continuum(mu)] = len(self._vertices)
+        return out
+
+    def underflowed(self, mu: np.ndarray) -> np.ndarray:
+        """Chains within the smallest normal float of an end that is only approached as t → ∞
+        (their μ is no longer resolved: underflow, not absorption), shape (C,)."""
+        out = np.zeros(len(mu), bool)
+        for i, v in enumerate(self._vertices):
+            if not self.finite and not self._attainable[i]:
+                out |= np.all(np.abs(mu - v) < np.finfo(float).tiny, axis=-1)
         return out
 
     def labels(self) -> list[str]:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import write_text_atomic
+
 
 @dataclass(frozen=True)
 class FigureBudget:
@@ -78,8 +80,19 @@ def build(fig_id: str, budget: FigureBudget, out: Path, seed: int = 0) -> dict:
             fig, axes = style.figure(width, spec.ncols)
             spec.draw(fig, axes, data)
             style.save(fig, out / f"{fig_id}{suffix}", png=not suffix)
-    (out / f"{fig_id}.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    write_text_atomic(out / f"{fig_id}.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
     return record
+
+
+def check_ids(ids: list[str]) -> None:
+    """InputError naming an unknown figure id (and the known ones), before building anything."""
+    from ..errors import InputError
+    from . import extra, paper  # noqa: F401  (registration)
+
+    unknown = [i for i in ids if i not in FIGURES]
+    if unknown or not ids:
+        raise InputError(f"unknown figure id {unknown[0]!r}; known: {', '.join(FIGURES)}" if unknown
+                         else f"--only needs figure ids; known: {', '.join(FIGURES)}")
 
 
 def build_all(budget: FigureBudget, out: Path, seed: int = 0, progress: bool = False,

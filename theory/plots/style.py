@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display: identical on a laptop and in CI
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..io import atomic_path  # noqa: E402
+
 # Type 42 fonts (journals reject Type 3) go through fontTools, which warns about the
 # epoch-0 timestamps of the bundled fonts: harmless, and not something a user can act on
 logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -31,9 +33,11 @@ def figure(width: float, ncols: int = 1, aspect: float = 0.72):
 def save(fig, stem: Path, png: bool = True) -> list[Path]:
     """PDF (and PNG) with no creation date, so a fixed seed gives the same file."""
     out = [stem.with_suffix(".pdf")]
-    fig.savefig(out[0], metadata={"CreationDate": None, "ModDate": None, "Producer": None})
+    with atomic_path(out[0]) as tmp:
+        fig.savefig(tmp, metadata={"CreationDate": None, "ModDate": None, "Producer": None})
     if png:
         out.append(stem.with_suffix(".png"))
-        fig.savefig(out[1], dpi=200, metadata={"Software": None})
+        with atomic_path(out[1]) as tmp:
+            fig.savefig(tmp, dpi=200, metadata={"Software": None})
     plt.close(fig)
     return out

@@ -493,7 +493,12 @@ def _gap_order(exact: np.ndarray, law: np.ndarray) -> tuple[bool, str]:
     """
     rel = np.abs(exact / law - 1)
     vanishes = np.all(rel < 1e-9, axis=0)
-    orders = np.log2(rel[-2] / np.where(vanishes, 1.0, rel[-1]))
+    # zeros explicitly: a gap that closes at the last rung has order +inf, one that opens
+    # from zero −inf (log2 of 0 would warn)
+    before, last = rel[-2], rel[-1]
+    orders = np.where(last == 0, np.inf, -np.inf)
+    both = (before > 0) & (last > 0)
+    orders[both] = np.log2(before[both] / last[both])
     text = ", ".join("exact" if v else f"{o:.2f}" for v, o in zip(vanishes, orders, strict=True))
     return bool(np.all(vanishes | (orders >= 0.75))), text
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import write_text_atomic
 from ..latex import compile_pdf
 from .checks import NOT_CHECKED
 from .registry import Budget, Result
@@ -107,12 +108,12 @@ def write(results: list[Result], budget: Budget, seed: int, out: Path, pdf: bool
     """``validation.md`` and ``validation.tex`` (compiled when pdflatex is there) in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     md, tex = out / "validation.md", out / "validation.tex"
-    md.write_text(markdown(results, budget, seed))
-    tex.write_text(latex(results, budget, seed))
+    write_text_atomic(md, markdown(results, budget, seed))
+    write_text_atomic(tex, latex(results, budget, seed))
     if not (out / "preamble.tex").exists():
         from ..latex import PREAMBLE
 
-        (out / "preamble.tex").write_text(PREAMBLE)
+        write_text_atomic(out / "preamble.tex", PREAMBLE)
     if pdf:
         compile_pdf(tex)
     return [md, tex]
