@@ -95,8 +95,8 @@ def test_long_run_has_no_nan_and_no_warning(case):
         warnings.simplefilter("error")
         run = _loop(case, M=100).run(10_000, 10_000, seed=4)
     # the raw summaries, before JSON turns an undefined value into null
-    for stats in (run.final, run.time_average):
-        assert all(np.isfinite(x) for pair in stats.values() for x in pair), stats
+    for summary in (run.final, run.time_average):
+        assert all(np.isfinite(x) for pair in summary.values() for x in pair), summary
     _assert_no_nan(run.summary())
 
 

@@ -228,13 +228,11 @@ def cmd_reproduce(args) -> int:
     check_writable(args.derivations, "--derivations")
     check_writable(args.figures, "--figures")
     t0 = time.perf_counter()
-    common = {"json": False, "no_pdf": False, "seed": 0}
-    cmd_derive(argparse.Namespace(families=None, family_args=None, fixed=None, external=0,
-                                  external_data=None, prior_law=None, truth=None,
-                                  out=args.derivations, **common))
-    status = cmd_validate(argparse.Namespace(quick=not args.full, full=args.full, families=[], only=None,
-                                             workers=0, out=args.derivations, **common))
-    cmd_figures(argparse.Namespace(full=args.full, out=args.figures, seed=0, only=None))
+    size = ["--full"] if args.full else ["--quick"]
+    parser = build_parser()  # each stage with its own defaults, as if typed on the command line
+    cmd_derive(parser.parse_args(["derive", "--out", args.derivations]))
+    status = cmd_validate(parser.parse_args(["validate", *size, "--out", args.derivations]))
+    cmd_figures(parser.parse_args(["figures", *size, "--out", args.figures]))
     print(f"\nreproduce ({'full' if args.full else 'quick'}) done in "
           f"{time.perf_counter() - t0:.0f} s: derivations and validation report in "
           f"{args.derivations}/, figures in {args.figures}/"

@@ -86,10 +86,10 @@ class ClosedLoop:
         self.M, self.M0 = int(self.M), int(self.M0)
         self.numeric: NumericFamily = numeric_family(self.family)
         self._draw = draw_exact if self.sampler == "exact" else draw_naive
-        self._theta0 = self._vector(self.init)
-        self._truth = None if self.truth is None else self._vector(self.truth)
+        self.theta0 = self._vector(self.init)  # (1, d) natural parameters of the start
+        self.theta_star = None if self.truth is None else self._vector(self.truth)  # (1, d) or None
         self.external = int(self.external)
-        self._data, self._data_counts = self._resolve_data()
+        self._data, self.data_counts = self._resolve_data()
         self.n_total = self.M + self.external + len(self.data)  # points in one refit
         if self.prior is not None:
             self.estimator = PriorMAP(self.setting.log_prior, self.family.names, self.prior.label)
@@ -101,9 +101,9 @@ class ClosedLoop:
                           and isinstance(self.estimator, MLE))
         if not self.numeric.symbolic:  # refuse a large family needing symbolic work up front
             _conventional_in_mu(self.family)
-        self._check_representable(self._theta0, "--init", self.M - self.M0)
-        if self._truth is not None:
-            self._check_representable(self._truth, "--truth", self.M0 + self.external)
+        self._check_representable(self.theta0, "--init", self.M - self.M0)
+        if self.theta_star is not None:
+            self._check_representable(self.theta_star, "--truth", self.M0 + self.external)
 
     @property
     def setting(self):
@@ -179,17 +179,17 @@ class ClosedLoop:
     @property
     def truth_mu(self) -> np.ndarray | None:
         """μ(θ*) of the ground truth, shape (d,)."""
-        return None if self._truth is None else self.numeric.mu(self._truth)[0]
+        return None if self.theta_star is None else self.numeric.mu(self.theta_star)[0]
 
     @property
     def init_mu(self) -> np.ndarray:
-        return self.numeric.mu(self._theta0)[0]
+        return self.numeric.mu(self.theta0)[0]
 
     # -- dynamics -------------------------------------------------------------------------------
     def initial_state(self, chains: int, start: np.ndarray | None = None) -> State:
         """Every chain at θ0, or chain i at ``start[i]`` (natural parameters, shape (C, d))."""
         nf = self.numeric
-        theta = np.repeat(self._theta0, chains, axis=0) if start is None else \
+        theta = np.repeat(self.theta0, chains, axis=0) if start is None else \
             np.array(start, dtype=float).reshape(chains, self.family.d)
         face = np.ones((chains, len(nf.levels)), bool) if nf.finite else None
         return State(mu=nf.mu(theta), theta=theta.copy(), face=face,
@@ -218,13 +218,13 @@ class ClosedLoop:
         if fresh:
             n = len(idx)
             tf = None if face is None else np.ones_like(face)
-            a_sums, a_counts = self._draw(nf, np.repeat(self._truth, n, 0),
-                                          np.repeat(nf.mu(self._truth), n, 0), tf, fresh, rng)
+            a_sums, a_counts = self._draw(nf, np.repeat(self.theta_star, n, 0),
+                                          np.repeat(nf.mu(self.theta_star), n, 0), tf, fresh, rng)
             sums = sums + a_sums
             counts = None if counts is None else counts + a_counts
         if len(self.data):
             sums = sums + self._data
-            counts = None if counts is None else counts + self._data_counts
+            counts = None if counts is None else counts + self.data_counts
         n = self.n_total
         tau = est.target(sums / n, n)
         lam = est.lam if isinstance(est, L2) else 0.0
@@ -233,7 +233,7 @@ class ClosedLoop:
         if nf.finite:
             # the MLE lives on the smallest face holding the sample; MAP and L2 stay interior
             new_face = minimal_face(nf, counts > 0) if isinstance(est, MLE) else np.ones_like(face)
-            theta = self._theta_finite(tau, state.theta[idx], new_face, lam, prior)
+            theta = self.refit_theta(tau, state.theta[idx], new_face, lam, prior)
             mu = nf.mu(theta, new_face) if (lam or prior) else tau
             state.face[idx] = new_face
             state.theta[idx] = theta
@@ -259,7 +259,7 @@ class ClosedLoop:
         first = (vertex >= 0) & (state.hit_time[idx] < 0)
         state.hit_time[idx[first]] = t
 
-    def _theta_finite(self, tau, theta_prev, face, lam, prior=None):
+    def refit_theta(self, tau, theta_prev, face, lam, prior=None):
         nf = self.numeric
         theta = theta_prev.copy()
         todo = face.sum(axis=-1) > 1  # on a point mass θ is not needed

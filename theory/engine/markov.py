@@ -38,7 +38,7 @@ class ExactChain:
         L, M, fresh = len(phi), loop.M, loop.M0 + loop.external
         R = M + loop.external                     # random points: model and fresh
         n = loop.n_total                          # points in one refit (with the fixed data)
-        c = 0 if loop._data_counts is None else int(loop._data_counts @ np.arange(L))
+        c = 0 if loop.data_counts is None else int(loop.data_counts @ np.arange(L))
         self.size = (L - 1) * R + 1
         if self.size > MAX_STATES:
             raise InputError(f"exact chain would have {self.size} states (> {MAX_STATES}); lower M")
@@ -56,13 +56,13 @@ class ExactChain:
         self.absorbing = face.sum(axis=1) == 1 if loop.absorbing else np.zeros(self.size, bool)
         lam = loop.estimator.lam if isinstance(loop.estimator, L2) else 0.0
         prior = loop.estimator.penalty(n) if isinstance(loop.estimator, PriorMAP) else None
-        theta = loop._theta_finite(tau, np.zeros((self.size, 1)), face, lam, prior)
+        theta = loop.refit_theta(tau, np.zeros((self.size, 1)), face, lam, prior)
         model = self._sum_law(theta[:, 0], face, M - loop.M0)
         if fresh:
-            anchor = self._sum_law(loop._truth[:, 0], np.ones((1, L), bool), fresh)[0]
+            anchor = self._sum_law(loop.theta_star[:, 0], np.ones((1, L), bool), fresh)[0]
             model = np.array([np.convolve(row, anchor) for row in model])
         self.P = model / model.sum(axis=1, keepdims=True)
-        start = self._sum_law(loop._theta0[:, 0], np.ones((1, L), bool), M - loop.M0)
+        start = self._sum_law(loop.theta0[:, 0], np.ones((1, L), bool), M - loop.M0)
         if fresh:
             start = np.convolve(start[0], anchor)[None]
         self.start = start[0] / start.sum()                     # law of U after generation 1

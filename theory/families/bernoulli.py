@@ -12,3 +12,7 @@ def bernoulli() -> ExponentialFamily:
     return ExponentialFamily(
         name="bernoulli", space=Finite((0, 1)), phi=(s,), h=sp.Integer(1),
         conventional={"p": 1 / (1 + sp.exp(-theta))})
+
+
+# where checks, figures and tests run this family (theory.cases); init far from truth
+VALIDATION = ({"init": {"p": 0.6}, "truth": {"p": 0.2}},)

@@ -16,3 +16,7 @@ def binomial(n: int = 10) -> ExponentialFamily:
     return ExponentialFamily(
         name="binomial", space=Finite(tuple(range(n + 1))), phi=(s,), h=sp.binomial(n, s),
         conventional={"p": 1 / (1 + sp.exp(-theta))}, args={"n": n})
+
+
+# where checks, figures and tests run this family (theory.cases); init far from truth
+VALIDATION = ({"init": {"p": 0.6}, "truth": {"p": 0.3}, "args": {"n": 4}},)

@@ -18,3 +18,8 @@ def categorical(K: int = 3) -> ExponentialFamily:
         name="categorical", space=Finite(tuple(range(1, K + 1))),
         phi=tuple(sp.KroneckerDelta(s, a) for a in range(1, K)), h=sp.Integer(1),
         conventional=conventional, args={"K": K})
+
+
+# where checks, figures and tests run this family (theory.cases); init far from truth
+VALIDATION = ({"init": {"p1": 0.5, "p2": 0.3, "p3": 0.2}, "truth": {"p1": 0.2, "p2": 0.1, "p3": 0.7},
+               "args": {"K": 3}},)

@@ -24,3 +24,10 @@ def curie_weiss(N: int = 10) -> ExponentialFamily:
         name="curie_weiss", space=Finite(tuple(range(N + 1))),
         phi=(m, (m**2 - N) / (2 * N)), h=sp.binomial(N, s),
         conventional={"theta1": theta1, "theta2": theta2}, args={"N": N})
+
+
+# where checks, figures and tests run this family (theory.cases); init far from truth
+VALIDATION = (
+    {"init": {"theta1": 0.2, "theta2": 0.6}, "truth": {"theta1": -0.1, "theta2": 0.3}, "args": {"N": 6}},
+    {"init": {"theta1": 0.2}, "truth": {"theta1": -0.8}, "args": {"N": 6}, "fixed": {"theta2": 0.0}},
+)

@@ -14,3 +14,7 @@ def exponential() -> ExponentialFamily:
         conventional={"rate": -theta}, negative=("theta",),
         # the sum of m exponentials of mean μ is Gamma(shape m, scale μ)
         sum_sampler=lambda rng, mu, m: rng.gamma(m, mu[..., 0])[..., None])
+
+
+# where checks, figures and tests run this family (theory.cases); init far from truth
+VALIDATION = ({"init": {"rate": 2.0}, "truth": {"rate": 1.5}},)

@@ -23,3 +23,7 @@ def gaussian() -> ExponentialFamily:
         conventional={"mean": -theta1 / (2 * theta2), "var": -1 / (2 * theta2)},
         negative=("theta2",), sum_sampler=_sum_sampler,
         extra_coordinates={"log_sd": sp.log(-1 / (2 * theta2)) / 2})
+
+
+# where checks, figures and tests run this family (theory.cases); init far from truth
+VALIDATION = ({"init": {"mean": 1.0, "var": 2.0}, "truth": {"mean": 0.0, "var": 1.0}},)

@@ -14,3 +14,7 @@ def poisson() -> ExponentialFamily:
         conventional={"rate": sp.exp(theta)},
         # the sum of m Poisson(μ) draws is Poisson(m μ)
         sum_sampler=lambda rng, mu, m: rng.poisson(m * mu[..., 0])[..., None])
+
+
+# where checks, figures and tests run this family (theory.cases); init far from truth
+VALIDATION = ({"init": {"rate": 3.0}, "truth": {"rate": 1.5}},)

@@ -87,7 +87,6 @@ def build(fig_id: str, budget: FigureBudget, out: Path, seed: int = 0) -> dict:
 def check_ids(ids: list[str]) -> None:
     """InputError naming an unknown figure id (and the known ones), before building anything."""
     from ..errors import InputError
-    from . import extra, paper  # noqa: F401  (registration)
 
     unknown = [i for i in ids if i not in FIGURES]
     if unknown or not ids:

@@ -13,7 +13,8 @@ from ..engine.loop import from_params
 from ..engine.markov import ExactChain
 from ..numeric import evaluate
 from ..results import absorption, anchors, moments, recursion, stationary
-from ..validate import checks as V
+from .. import cases as V
+from ..validate import checks as checks
 from . import Figure, FigureBudget, register
 
 
@@ -85,13 +86,13 @@ def stationary_laws(budget: FigureBudget, rng) -> dict:
     out = {"panels": []}
     for slug in ("bernoulli", "poisson"):
         case = V.BY_SLUG[slug]
-        M, M0 = V.M_STATIONARY, V.M0_STATIONARY
+        M, M0 = checks.M_STATIONARY, checks.M0_STATIONARY
         loop = case.loop(M, M0, start=dict(case.truth))
         chains = int(4000 * budget.scale)
-        x = loop.run(V.RELAXATIONS * M // M0, chains, seed=rng).state.mu[:, 0]
+        x = loop.run(checks.RELAXATIONS * M // M0, chains, seed=rng).state.mu[:, 0]
         res = stationary.stationary(case.family).result
         mus = float(loop.truth_mu[0])
-        lo, hi, step = V._support(loop)
+        lo, hi, step = checks.support(loop)
         top = hi if np.isfinite(hi) else float(np.quantile(x, 0.999))
         edges = lo + (np.arange(-0.5, (top - lo) / step + 1, max(1, round(0.02 * (top - lo) / step))) * step)
         counts, _ = np.histogram(x, edges)

@@ -20,11 +20,10 @@ import sympy as sp
 from scipy import integrate
 
 from .. import symbols as S
-from ..engine import L2, numeric_family
-from ..engine.loop import ClosedLoop, from_params
+from ..engine import L2
+from ..engine.loop import ClosedLoop
 from ..engine.markov import ExactChain
 from ..errors import InputError
-from ..families import get_family
 from ..family import Naturals
 from ..numeric import evaluate
 from ..results import absorption, anchors, martingale, moments, recursion, reparam, stationary
@@ -32,69 +31,7 @@ from .registry import Budget, Check, Outcome, run_seed
 from .stats import chisquare_gof, mean_sem, order_fit, z_from_p, z_score
 
 
-@dataclass(frozen=True)
-class Case:
-    """A family with the parameters its checks run at (init far from truth, so anchors show)."""
-
-    name: str
-    args: tuple
-    fixed: tuple
-    init: tuple
-    truth: tuple
-
-    @functools.cached_property
-    def family(self):
-        return get_family(self.name, fixed=dict(self.fixed), **dict(self.args))
-
-    @property
-    def slug(self) -> str:
-        return self.family.slug
-
-    @functools.cached_property
-    def theta0(self) -> dict[str, float]:
-        return self.family.natural_point(dict(self.init))
-
-    @functools.cached_property
-    def theta_star(self) -> dict[str, float]:
-        return self.family.natural_point(dict(self.truth))
-
-    def loop(self, M, M0=0, estimator="mle", start=None, **kw) -> ClosedLoop:
-        init = dict(start or self.init)
-        return from_params(self.name, M, init, M0=M0, truth=dict(self.truth),
-                           estimator=estimator, fixed=dict(self.fixed), family_args=dict(self.args),
-                           prior=dict(self.init), **kw)
-
-    def values(self, **extra) -> dict:
-        """Symbol values: θ at init, θ* at truth, μ0 and μ* (scalar names as in symbols.py)."""
-        fam = self.family
-        nf = numeric_family(fam)
-        out = dict(self.theta0)
-        out |= {S.starred(t).name: self.theta_star[t.name] for t in fam.theta}
-        mu0 = nf.mu(np.array([[self.theta0[n] for n in fam.names]]))[0]
-        mus = nf.mu(np.array([[self.theta_star[n] for n in fam.names]]))[0]
-        for a, m in enumerate(fam.mu_symbols):
-            out[S.zeroed(m).name], out[S.starred(m).name] = mu0[a], mus[a]
-        return out | extra
-
-
-def _case(name, init, truth, args=(), fixed=()):
-    return Case(name, tuple(args), tuple(fixed), tuple(init.items()), tuple(truth.items()))
-
-
-CASES = [
-    _case("bernoulli", {"p": 0.6}, {"p": 0.2}),
-    _case("binomial", {"p": 0.6}, {"p": 0.3}, args={"n": 4}.items()),
-    _case("poisson", {"rate": 3.0}, {"rate": 1.5}),
-    _case("exponential", {"rate": 2.0}, {"rate": 1.5}),
-    _case("gaussian", {"mean": 1.0, "var": 2.0}, {"mean": 0.0, "var": 1.0}),
-    _case("categorical", {"p1": 0.5, "p2": 0.3, "p3": 0.2}, {"p1": 0.2, "p2": 0.1, "p3": 0.7},
-          args={"K": 3}.items()),
-    _case("curie_weiss", {"theta1": 0.2, "theta2": 0.6}, {"theta1": -0.1, "theta2": 0.3},
-          args={"N": 6}.items()),
-    _case("curie_weiss", {"theta1": 0.2}, {"theta1": -0.8}, args={"N": 6}.items(),
-          fixed={"theta2": 0.0}.items()),
-]
-BY_SLUG = {c.slug: c for c in CASES}
+from ..cases import BY_SLUG, CASES, Case  # noqa: E402,F401  (the shared validation settings)
 # MAP and L2 checks: every case but Curie–Weiss with both parameters (see NOT_CHECKED)
 SUBSET = ["bernoulli", "binomial", "poisson", "exponential", "gaussian", "categorical",
           "curie_weiss-fixed-theta2"]
@@ -240,7 +177,7 @@ def _r3(case: Case, estimator: str, a: int):
     lam_M = LAM_M if estimator == "l2" else 0.0
 
     def observable(loop, state):
-        return _theta_after(loop, state)[:, a] - loop._theta0[0, a]
+        return _theta_after(loop, state)[:, a] - loop.theta0[0, a]
 
     def pred(vals):
         return _num(d().result["drift"][a], vals)[0]
@@ -259,7 +196,7 @@ def _r4(case: Case, key: str, row: int, coordinate: sp.Expr, label: str):
         theta = _theta_after(loop, state)
         g = lambda th: np.broadcast_to(evaluate(coordinate, {n: th[:, i] for i, n in  # noqa: E731
                                                              enumerate(fam.names)}), th.shape[:1])
-        return g(theta) - g(loop._theta0)
+        return g(theta) - g(loop.theta0)
 
     def pred(vals):
         return _num(_derived(reparam.reparametrisation, fam).result[key][row], vals)[0]
@@ -424,7 +361,7 @@ def _r7_order(case: Case):
         mus = case.values()[S.starred(case.family.mu_symbols[0]).name]
         has_chain = _has_exact_chain(case.slug)
         ks = (2, 3, 4) if has_chain else (2,)
-        lo, hi, _ = _support(case.loop(M_STATIONARY, M0_STATIONARY))
+        lo, hi, _ = support(case.loop(M_STATIONARY, M0_STATIONARY))
         diffusion = _law_moments(density, {"M0": M0_STATIONARY, "mu_star": mus}, lo, hi, ks)
         control = _law_moments(density, {"M0": 2 * M0_STATIONARY, "mu_star": mus}, lo, hi, ks)
         exact = np.array([_exact_stationary_moments(case, M, ks, has_chain) for M in R7_LADDER])
@@ -503,7 +440,7 @@ def _gap_order(exact: np.ndarray, law: np.ndarray) -> tuple[bool, str]:
     return bool(np.all(vanishes | (orders >= 0.75))), text
 
 
-def _support(loop: ClosedLoop):
+def support(loop: ClosedLoop):
     """Ends of the mean domain and the lattice step of φ̄ (0 for a continuous law)."""
     nf = loop.numeric
     if nf.finite:

@@ -51,9 +51,9 @@ SDE_LADDER = (100, 200, 400, 800, 1600)
 
 def _values(loop: ClosedLoop, M: int) -> dict:
     fam = loop.family
-    out = {n: float(loop._theta0[0, a]) for a, n in enumerate(fam.names)} | {"M": M}
+    out = {n: float(loop.theta0[0, a]) for a, n in enumerate(fam.names)} | {"M": M}
     if loop.truth is not None:
-        out |= {S.starred(t).name: float(loop._truth[0, a]) for a, t in enumerate(fam.theta)}
+        out |= {S.starred(t).name: float(loop.theta_star[0, a]) for a, t in enumerate(fam.theta)}
     return out
 
 
@@ -97,7 +97,7 @@ def _sde_check(case, a: int):
         return general.sde(st).result["drift"][a]
 
     def compute(budget: Budget, rng) -> Outcome:
-        obs = lambda loop, state: _theta(loop, state)[:, a] - loop._theta0[0, a]  # noqa: E731
+        obs = lambda loop, state: _theta(loop, state)[:, a] - loop.theta0[0, a]  # noqa: E731
         pred = lambda loop, v: float(evaluate(derivation(loop), v))  # noqa: E731
         wrong = lambda loop, v: float(evaluate(derivation(loop, strip=True), v))  # noqa: E731
         p, p_c, detail, pr, est, sem = _ladder(case, obs, pred, wrong, 2, budget.ladder_chains)
@@ -126,7 +126,7 @@ def _entropy_check(case):
 
         def obs(loop, state):
             th = _theta(loop, state)
-            return entropy(loop, th) - entropy(loop, loop._theta0)[0]
+            return entropy(loop, th) - entropy(loop, loop.theta0)[0]
 
         def pred(loop, v):
             return float(evaluate(general.entropy(loop.setting).result["drift_tau"], v)) / v["M"]
@@ -228,7 +228,7 @@ def _stationary_poisson():
             loop = _loop(*POISSON_C[:4], M, *POISSON_C[4:8])
             st = loop.setting
             res = general.stationary(st).result
-            star = {S.starred(fam.theta[0]): float(loop._truth[0, 0])}
+            star = {S.starred(fam.theta[0]): float(loop.theta_star[0, 0])}
             law = _law_moments_theta(res["log_density"], fam, star, ks, np.exp)
             wrong = _law_moments_theta(res["log_density"] - st.log_prior, fam, star, ks, np.exp)
             # relaxation rate (m + λ)/M per generation: 15 relaxation times to stationarity
