@@ -90,3 +90,10 @@ def _assert_same_theory(a, b, where, theory=False):
                 _assert_same_theory(x, y, where, theory)
     elif theory and isinstance(a, float | int) and isinstance(b, float | int):
         assert np.isclose(a, b, rtol=1e-9, atol=1e-12), f"{where}: run `closedloop figures`"
+
+
+def test_every_figure_records_the_ids_it_evaluates(built):
+    """The JSON lists the derivations the figure read from the store; they are the declared ones."""
+    _, records = built
+    for fig_id, r in records.items():
+        assert r["derivations"] == sorted(FIGURES[fig_id].derivations), fig_id

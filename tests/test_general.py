@@ -128,3 +128,12 @@ def test_bad_setting_input_is_one_line(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("closedloop: error:")
+
+
+def test_derive_writes_the_settings_document(tmp_path, capsys):
+    assert main(["derive", "curie_weiss", "--family-args", "N=10", "--fixed", "theta2=0",
+                 "--external-data", "phi1=-6", "--out", str(tmp_path), "--no-pdf"]) == 0
+    assert "normalisable=True, stationary law Beta" in capsys.readouterr().out
+    (doc,) = tmp_path.glob("setting-*.tex")
+    assert {p.name for p in (tmp_path / doc.stem).glob("*.tex")} == {
+        "R9.sde.tex", "R9.entropy.tex", "R9.stationary.tex"}

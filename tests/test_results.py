@@ -186,6 +186,8 @@ def test_a_new_family_is_one_declaration(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "__path__", [*registry.__path__, str(tmp_path)])
     monkeypatch.setattr(registry, "FAMILIES", registry.discover())
     geo = registry.get_family("geometric")
+    from theory.cases import declared_cases
+    assert "geometric" in {c.name for c in declared_cases()}  # validated with no other edit
     (theta,) = geo.theta
     assert sp.simplify(geo.A + sp.log(1 - sp.exp(theta))) == 0
     ids = [d.id for d in all_results(geo)]

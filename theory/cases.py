@@ -18,7 +18,8 @@ import numpy as np
 from . import symbols as S
 from .engine import numeric_family
 from .engine.loop import ClosedLoop, from_params
-from .families import FAMILIES, get_family
+from . import families as registry
+from .families import get_family
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Case:
 def declared_cases() -> list[Case]:
     """Every family's ``VALIDATION`` block, in registry order."""
     out = []
-    for name in FAMILIES:
+    for name in registry.FAMILIES:
         module = importlib.import_module(f"theory.families.{name}")
         for c in getattr(module, "VALIDATION", ()):
             out.append(Case(name, tuple(c.get("args", {}).items()), tuple(c.get("fixed", {}).items()),

@@ -68,8 +68,11 @@ def cmd_derive(args) -> int:
     import shutil
 
     compile_pdf = shutil.which("pdflatex") is not None and not args.no_pdf
-    docs = derive.write_all(families, Path(args.out), compile_pdf=compile_pdf,
-                            progress=_progress(True))
+    if args.external or args.external_data or args.prior_law:  # one setting: its R9 document
+        docs = [derive.write_setting(f, setting, Path(args.out), compile_pdf) for f in families]
+    else:
+        docs = derive.write_all(families, Path(args.out), compile_pdf=compile_pdf,
+                                progress=_progress(True))
     note = "" if compile_pdf else " (pdflatex not found or --no-pdf: .tex only)"
     print(f"wrote {len(docs)} documents to {args.out}/{note}")
     return 0

@@ -169,6 +169,31 @@ def write_paper_settings(out: Path) -> Path:
     return path
 
 
+def write_setting(family: ExponentialFamily, options: dict, out: Path, compile_pdf: bool = True) -> Path:
+    """R9 for one family and setting: ``<out>/setting-<slug>-<label>.tex`` and its fragments."""
+    st = make_setting(family, options.get("fresh") or 0, options.get("data") or (),
+                      options.get("prior_law"), options.get("truth"))
+    nums = _truth_values(family, options.get("truth"))
+    results = general.all_general(st)
+    stem = f"setting-{family.slug}-{st.label}".replace("=", "").replace(".", "p").replace(":", "-")
+    frag_dir = out / stem
+    frag_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "preamble.tex", latex.PREAMBLE)
+    for r in results:
+        write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r))
+    path = out / f"{stem}.tex"
+    body = latex.family_header(family) + "\n".join(latex.render(r) for r in results)
+    write_text_atomic(path, latex.document(f"General closed loop: {family.title}, {st.label}", body))
+    stat = results[2].result
+    print(f"{family.slug} [{st.label}]: normalisable={stat['normalisable']}"
+          + (f", stationary law {stat['law']}" if "law" in stat else "")
+          + f"\n  U = {sp.sstr(results[0].result['U'].subs(nums))}"
+          + f"\n  written to {path}")
+    if compile_pdf:
+        latex.compile_pdf(path)
+    return path
+
+
 def make_setting(family: ExponentialFamily, fresh=0, data=(), prior_law: str | None = None,
                  truth: dict | None = None) -> Setting:
     """The :class:`Setting` of user-level options, for one family (data resolved, prior parsed)."""

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..store import recording
+
 from ..io import write_text_atomic
 
 
@@ -71,9 +73,10 @@ def build(fig_id: str, budget: FigureBudget, out: Path, seed: int = 0) -> dict:
 
     spec = FIGURES[fig_id]
     rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(fig_id.encode())]))
-    data = to_json(spec.compute(budget, rng))
+    with recording() as ids:  # the result ids the figure really evaluates, not a retyped list
+        data = to_json(spec.compute(budget, rng))
     record = {"id": fig_id, "caption": spec.caption, "budget": budget.name, "seed": seed,
-              "derivations": list(spec.derivations), "data": data}
+              "derivations": sorted(ids), "data": data}
     out.mkdir(parents=True, exist_ok=True)
     with plt.style.context(style.RC):
         for width, suffix in ((style.COLUMN, ""), (style.PAGE, "-wide")):

@@ -12,9 +12,9 @@ import numpy as np
 from ..engine.loop import from_params
 from ..engine.markov import ExactChain
 from ..numeric import evaluate
-from ..results import absorption, anchors, moments, recursion, stationary
 from .. import cases as V
 from ..validate import checks as checks
+from ..store import derivation
 from . import Figure, FigureBudget, register
 
 
@@ -27,7 +27,7 @@ def gaussian_collapse(budget: FigureBudget, rng) -> dict:
     M, T, chains, every = 20, 200, int(4000 * budget.scale), 5
     init, truth = {"mean": 0.0, "var": 1.0}, {"mean": 0.0, "var": 1.0}
     case = V.BY_SLUG["gaussian"]
-    res = moments.moments(case.family).result  # exact affine recursion x' = A x + c
+    res = derivation("R8.moments", case.family).result  # exact affine recursion x' = A x + c
     out = {"M": M, "chains": chains, "runs": []}
     for M0 in (0, 1):
         loop = from_params("gaussian", M, init, M0=M0, truth=truth)
@@ -90,7 +90,7 @@ def stationary_laws(budget: FigureBudget, rng) -> dict:
         loop = case.loop(M, M0, start=dict(case.truth))
         chains = int(4000 * budget.scale)
         x = loop.run(checks.RELAXATIONS * M // M0, chains, seed=rng).state.mu[:, 0]
-        res = stationary.stationary(case.family).result
+        res = derivation("R7.stationary", case.family).result
         mus = float(loop.truth_mu[0])
         lo, hi, step = checks.support(loop)
         top = hi if np.isfinite(hi) else float(np.quantile(x, 0.999))
@@ -137,9 +137,12 @@ def reparametrisation(budget: FigureBudget, rng) -> dict:
     d_theta = th1 - thetas[:, None]
     d_mu = mu1 - mu0[:, None]
     grid = np.linspace(-1.6, 1.6, 200)
-    drift = recursion.drift(loop.family, "mle").result["drift"][0]
+    drift = derivation("R3.drift.mle", loop.family).result["drift"][0]
+    drift_mu = derivation("R1.martingale", loop.family).result["drift_mu"][0]  # (M0/M)(μ* − μ)
+    flat = np.broadcast_to(_num(drift_mu, {"theta": thetas, "M": M, "M0": 0, "theta_star": 0.0}),
+                           thetas.shape)
     checks = [{"what": "E[mu_1 - mu_0] = 0 (R1, exact)", "estimate": d_mu.mean(1),
-               "sem": d_mu.std(1, ddof=1) / np.sqrt(per_point), "theory": np.zeros(len(thetas))}]
+               "sem": d_mu.std(1, ddof=1) / np.sqrt(per_point), "theory": flat}]
     return {"M": M, "per_point": per_point, "theta0": thetas, "checks": checks,
             "M_dtheta": M * d_theta.mean(1), "M_dtheta_sem": M * d_theta.std(1, ddof=1) / np.sqrt(per_point),
             "M_dmu": M * d_mu.mean(1), "M_dmu_sem": M * d_mu.std(1, ddof=1) / np.sqrt(per_point),
@@ -170,7 +173,7 @@ register(Figure("reparametrisation", "Per-generation drift of the natural parame
 def estimators(budget: FigureBudget, rng) -> dict:
     M, T, chains, every = 20, 60, int(4000 * budget.scale), 2
     init, truth = {"p": 0.8}, {"p": 0.3}
-    res = anchors.fixed_points(V.BY_SLUG["bernoulli"].family).result
+    res = derivation("R5.fixed_points", V.BY_SLUG["bernoulli"].family).result
     t = np.arange(T + 1)
     settings = [("MLE", dict(), "mle_transient", 0), ("MLE + 1 anchor", dict(M0=1), "mle_transient", 1),
                 ("MAP, nu = 2", dict(estimator="map", nu=2.0), "map_transient", 0),
@@ -218,7 +221,7 @@ register(Figure("estimators", "Mean of the fitted p under MLE (a martingale), ML
 def absorption_time_vs_M(budget: FigureBudget, rng) -> dict:
     Ms, p0, chains = [4, 8, 16, 32, 64, 128], 0.3, int(2000 * budget.scale)
     case = V.BY_SLUG["bernoulli"]
-    expr = absorption.absorption(case.family).result["mean_time"]
+    expr = derivation("R6.absorption", case.family).result["mean_time"]
     out = {"p0": p0, "M": Ms, "exact": [], "sim": [], "sim_sem": [],
            "grid": np.geomspace(3, 160, 100)}
     out["diffusion"] = _num(expr, {"M": out["grid"], "mu": p0})

@@ -17,6 +17,7 @@ from ..engine.loop import from_params
 from ..engine.markov import ExactChain
 from ..numeric import evaluate
 from ..results import general
+from ..store import derivation
 from . import Figure, FigureBudget, register
 
 N_FIG2 = 10
@@ -31,18 +32,8 @@ GRID = np.linspace(-4.0, 4.0, 161)  # θ grid of the Eq. 18 lines and histograms
 
 def _eq18_on_grid(loop) -> tuple[np.ndarray, dict]:
     """Normalised Eq. 18 density on GRID (one or two parameters) and its marginals."""
-    log_p = general.stationary(loop.setting).result["log_density"]
-    names = loop.family.names
-    if len(names) == 1:
-        ell = np.broadcast_to(evaluate(log_p, {names[0]: GRID}), GRID.shape)
-        p = np.exp(ell - ell.max())
-        p /= p.sum()
-        return p, {names[0]: p}
-    t1, t2 = np.meshgrid(GRID, GRID, indexing="ij")
-    ell = np.broadcast_to(evaluate(log_p, {names[0]: t1.ravel(), names[1]: t2.ravel()}), t1.size)
-    p = np.exp(ell - ell.max()).reshape(t1.shape)
-    p /= p.sum()
-    return p, {names[0]: p.sum(axis=1), names[1]: p.sum(axis=0)}
+    derivation("R9.stationary", loop.setting)  # recorded: the figure draws this result
+    return general.stationary_marginals(loop.setting, GRID)
 
 
 def _draw_from_grid(p: np.ndarray, chains: int, rng) -> np.ndarray:
@@ -141,7 +132,7 @@ def fig3(budget: FigureBudget, rng) -> dict:
         prior = f"exponential:rate={lam:g},on=rate" if lam else None
         loop = from_params("poisson", M, {"rate": theta0}, truth={"rate": theta0}, external=m,
                            prior_law=prior)
-        res = general.stationary(loop.setting).result
+        res = derivation("R9.stationary", loop.setting).result
         vals = {"theta_star": np.log(theta0)}
         shape, rate = float(evaluate(res["alpha"], vals)), float(evaluate(res["beta"], vals))
         from scipy import stats
@@ -194,7 +185,7 @@ def _entropy(loop, state) -> np.ndarray:
             terms = np.where(q > 0, q * (np.log(q) - nf.log_h), 0.0)
         return -terms.sum(axis=1)
     theta = nf.theta_closed_form(state.mu)
-    S = general.entropy(loop.setting).result["S"]
+    S = derivation("R9.entropy", loop.setting).result["S"]
     return np.broadcast_to(evaluate(S, {n: theta[:, a] for a, n in enumerate(nf.names)}), len(theta))
 
 
@@ -212,7 +203,7 @@ def entropy_figure(budget: FigureBudget, rng) -> dict:
                 loop.step(state, t, rng)
             s = _entropy(loop, state)
             S.append(s.mean()), sem.append(s.std(ddof=1) / np.sqrt(chains))
-        res = general.entropy(loop.setting).result
+        res = derivation("R9.entropy", loop.setting).result
         out["curves"].append({"family": name, "d": loop.family.d, "tau": taus, "S": S, "sem": sem,
                               "rate": float(res["pure_rate"]), "paper_rate": float(res["paper_rate"])})
     return out

@@ -12,7 +12,7 @@ from ..engine.loop import from_params
 from ..engine.markov import ExactChain
 from ..families import get_family
 from ..numeric import evaluate
-from ..results import absorption
+from ..store import derivation
 from . import Figure, FigureBudget, register
 
 FIXED = {"theta2": 0.0}
@@ -104,7 +104,7 @@ register(Figure("fig1b_absorption_times", "Cumulative distribution of the time t
                 "polarised state divided by N M, N = 5, 10, 20 (colours), M = 50, 100, 200 "
                 "(widths), theta2 = 0: the curves collapse; dashed: the exact Markov chain "
                 "(Wright-Fisher in N M spins) for N M up to 500 (1000 with --full).",
-                ("R6.absorption",), 1, absorption_times, draw_absorption_times))
+                (), 1, absorption_times, draw_absorption_times))
 
 
 # (c) probability of all spins up ---------------------------------------------------------------
@@ -115,7 +115,7 @@ def all_up(budget: FigureBudget, rng) -> dict:
     N, per_point = 10, int(200 * budget.scale)
     family = get_family("curie_weiss", N=N).restrict(**FIXED)
     line_m = np.linspace(-1, 1, 101)
-    p_up = absorption.absorption(family).result[f"P[phi1={N}]"]
+    p_up = derivation("R6.absorption", family).result[f"P[phi1={N}]"]
     out = {"N": N, "per_point": per_point, "m0": M0S,
            "line_x": (1 + line_m) / 2, "line_p": evaluate(p_up, {"mu": N * line_m}), "runs": []}
     for M in (50, 100):
@@ -160,6 +160,10 @@ def final_vs_initial(budget: FigureBudget, rng) -> dict:
     run = _cw(N, M, {"theta1": 0.0, "theta2": 0.0}, fixed={}).run(
         10 * N * M, len(start), seed=rng, start=start)
     initial = np.repeat(D_INITIAL, per_point).astype(float)
+    # R1 with M0 = 0: E[φ̄1,t+1 | θ] = μ1(θ), so E[φ̄1,T] = μ1(θ0) at every T (the diagonal)
+    mean = derivation("R1.martingale", run.loop.family).result["mean"][0]
+    theory = evaluate(mean, {"M0": 0, "M": M, "theta1": np.arctanh(D_INITIAL / N), "theta2": 0.0,
+                             "theta1_star": 0.0, "theta2_star": 0.0})  # no anchors: θ* drops out
     final = run.state.mu[:, 0]
     ends = np.unique(np.round(final, 9))
     by_final = [(e, initial[np.isclose(final, e)]) for e in ends]
@@ -173,7 +177,7 @@ def final_vs_initial(budget: FigureBudget, rng) -> dict:
             # E[φ̄1,T] = φ̄1,0 at every T (R1, exact): the mean final value per initial value
             "checks": [{"what": "E[final phi1] = initial phi1 (R1, exact)",
                         "estimate": final_pp.mean(1), "sem": np.maximum(sd, 1e-12) / np.sqrt(per_point),
-                        "theory": D_INITIAL.astype(float)}]}
+                        "theory": theory}]}
 
 
 def draw_final_vs_initial(fig, ax, data):

@@ -210,7 +210,9 @@ def stationary(setting: Setting) -> Derivation:
              + ("It is normalisable: " if norm else "It is not normalisable (the loop collapses): "
                 if norm is False else "Normalisability is undecided here: ") + reason, None, None),
     ]
-    result = {"log_density": log_p, "density": density, "normalisable": norm}
+    result = {"log_density": log_p, "density": density, "normalisable": norm,
+              # p_st(μ) = p_st(θ(μ))/det χ, in μ where θ(μ) has a closed form (else None)
+              "density_mu": fam.in_mu(density / fam.chi.det()) if not density.has(sp.Sum) else None}
     law = _named_law(setting, log_p) if norm else None
     if law is not None:
         name, params, text, lhs = law
@@ -336,6 +338,33 @@ def _named_law(setting: Setting, log_p):
             name, a, b, text, _ = found
             return name, {"alpha": a, "beta": b}, text, None
     return None
+
+
+def stationary_marginals(setting: Setting, grid):
+    """Eq. 18 on a grid of θ (one or two free parameters), normalised on the grid.
+
+    Returns (density on the grid, {name: marginal}); two-parameter marginals are sums over
+    the other axis (numerical quadrature on the grid).
+    """
+    import numpy as np
+
+    from ..numeric import evaluate
+
+    log_p = stationary(setting).result["log_density"]
+    names = setting.family.names
+    grid = np.asarray(grid, float)
+    if len(names) == 1:
+        ell = np.broadcast_to(evaluate(log_p, {names[0]: grid}), grid.shape)
+        p = np.exp(ell - ell.max())
+        p /= p.sum()
+        return p, {names[0]: p}
+    if len(names) != 2:
+        raise ValueError("marginals on a grid are computed for one or two free parameters")
+    t1, t2 = np.meshgrid(grid, grid, indexing="ij")
+    ell = np.broadcast_to(evaluate(log_p, {names[0]: t1.ravel(), names[1]: t2.ravel()}), t1.size)
+    p = np.exp(ell - ell.max()).reshape(t1.shape)
+    p /= p.sum()
+    return p, {names[0]: p.sum(axis=1), names[1]: p.sum(axis=0)}
 
 
 def all_general(setting: Setting) -> list[Derivation]:

@@ -25,8 +25,8 @@ from .. import symbols as S
 from ..engine.loop import ClosedLoop, from_params
 from ..engine.markov import ExactChain
 from ..numeric import evaluate
-from ..results import general
 from .checks import _gap_order, _pmf_gof, _seeded
+from ..store import derivation
 from .registry import Budget, Check, Outcome, run_seed
 from .stats import mean_sem, order_fit, z_from_p
 
@@ -88,18 +88,18 @@ def _theta(loop, state):
 def _sde_check(case, a: int):
     name, args, fixed, init, truth, external, data, prior_law, removes = case
 
-    def derivation(loop, strip=False):
+    def drift_expr(loop, strip=False):
         st = loop.setting
         if strip and removes == "prior":
             st = type(st)(st.family, st.fresh, st.data, None)
         elif strip:
             st = type(st)(st.family, st.fresh, (), st.prior)
-        return general.sde(st).result["drift"][a]
+        return derivation("R9.sde", st).result["drift"][a]
 
     def compute(budget: Budget, rng) -> Outcome:
         obs = lambda loop, state: _theta(loop, state)[:, a] - loop.theta0[0, a]  # noqa: E731
-        pred = lambda loop, v: float(evaluate(derivation(loop), v))  # noqa: E731
-        wrong = lambda loop, v: float(evaluate(derivation(loop, strip=True), v))  # noqa: E731
+        pred = lambda loop, v: float(evaluate(drift_expr(loop), v))  # noqa: E731
+        wrong = lambda loop, v: float(evaluate(drift_expr(loop, strip=True), v))  # noqa: E731
         p, p_c, detail, pr, est, sem = _ladder(case, obs, pred, wrong, 2, budget.ladder_chains)
         return Outcome(pr, est, sem, z_from_p(p), f"{removes} ignored", z_from_p(p_c), detail)
 
@@ -120,7 +120,7 @@ def _entropy_check(case):
     def compute(budget: Budget, rng) -> Outcome:
         def entropy(loop, theta):
             fam = loop.family
-            S_expr = general.entropy(loop.setting).result["S"]
+            S_expr = derivation("R9.entropy", loop.setting).result["S"]
             return np.broadcast_to(evaluate(S_expr, {n: theta[:, i] for i, n in enumerate(fam.names)}),
                                    theta.shape[:1])
 
@@ -129,7 +129,7 @@ def _entropy_check(case):
             return entropy(loop, th) - entropy(loop, loop.theta0)[0]
 
         def pred(loop, v):
-            return float(evaluate(general.entropy(loop.setting).result["drift_tau"], v)) / v["M"]
+            return float(evaluate(derivation("R9.entropy", loop.setting).result["drift_tau"], v)) / v["M"]
 
         def wrong(loop, v):  # the paper's Eq. 17: −D instead of −D/2 in the pure part
             return pred(loop, v) - loop.family.d / 2 / v["M"]
@@ -172,7 +172,7 @@ def _stationary_chain_order():
     def compute(budget: Budget, rng) -> Outcome:
         loop = _loop(*CW_DATA[:4], STATIONARY_LADDER[0], *CW_DATA[4:8])
         fam = loop.family
-        log_p = general.stationary(loop.setting).result["log_density"]
+        log_p = derivation("R9.stationary", loop.setting).result["log_density"]
         N = fam.args["N"]
         mean_of = lambda x: N * np.tanh(x)  # noqa: E731  (μ = N tanh θ1 with θ2 = 0)
         ks = (1, 2, 3, 4)
@@ -227,7 +227,7 @@ def _stationary_poisson():
         for M in POISSON_LADDER:
             loop = _loop(*POISSON_C[:4], M, *POISSON_C[4:8])
             st = loop.setting
-            res = general.stationary(st).result
+            res = derivation("R9.stationary", st).result
             star = {S.starred(fam.theta[0]): float(loop.theta_star[0, 0])}
             law = _law_moments_theta(res["log_density"], fam, star, ks, np.exp)
             wrong = _law_moments_theta(res["log_density"] - st.log_prior, fam, star, ks, np.exp)
@@ -264,7 +264,7 @@ def _collapse():
         out = []
         for prior in (None, "normal:var=2"):
             loop = _loop(*COLLAPSE[:4], M, *COLLAPSE[4:7], prior)
-            verdict = general.stationary(loop.setting).result["normalisable"]
+            verdict = derivation("R9.stationary", loop.setting).result["normalisable"]
             run = loop.run(T, chains, seed=_seeded(run_seed(), "collapse", prior))
             out.append((verdict, float((run.state.vertex >= 0).mean())))
         (v0, f0), (v1, f1) = out

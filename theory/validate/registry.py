@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..store import recording
 from .stats import FAMILY_WISE_ALPHA, threshold
 
 
@@ -83,6 +84,7 @@ class Result:
     threshold: float
     seconds: float
     error: str | None = None
+    evaluated: tuple[str, ...] = ()  # result ids the check read from the store
 
     @property
     def passed(self) -> bool:
@@ -121,7 +123,8 @@ class Result:
                 "passed": self.passed, "control": o.control if o else None,
                 "control_z": num(o.control_z) if o else None,
                 "control_rejected": self.control_rejected, "verdict": self.verdict,
-                "detail": o.detail if o else self.error, "seconds": round(self.seconds, 2)}
+                "detail": o.detail if o else self.error, "seconds": round(self.seconds, 2),
+                "evaluated": list(self.evaluated)}
 
 
 def run_checks(checks: list[Check], budget: Budget, seed: int = 0, progress: bool = False,
@@ -153,7 +156,8 @@ def run_checks(checks: list[Check], budget: Budget, seed: int = 0, progress: boo
                 done.update(_run_group([i], (checks, budget, seed)))
                 bar.update(1)
     bar.close()
-    return [Result(checks[i], *done[i][:1], z_star, done[i][2], done[i][1]) for i in range(len(checks))]
+    return [Result(checks[i], done[i][0], z_star, done[i][2], done[i][1], done[i][3])
+            for i in range(len(checks))]
 
 
 _JOB: tuple | None = None
@@ -175,8 +179,9 @@ def _run_group(indices: list[int], job: tuple | None = None) -> dict[int, tuple]
         rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(check.key.encode())]))
         t0 = time.perf_counter()
         try:
-            outcome, error = check.compute(budget, rng), None
+            with recording() as ids:
+                outcome, error = check.compute(budget, rng), None
         except Exception as e:  # a crash is a failed check, reported, not a lost run
             outcome, error = None, f"{type(e).__name__}: {e}"
-        out[i] = (outcome, error, time.perf_counter() - t0)
+        out[i] = (outcome, error, time.perf_counter() - t0, tuple(sorted(ids)))
     return out
