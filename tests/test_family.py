@@ -133,3 +133,19 @@ def test_bad_family_arguments():
         get_family("curie_weiss", N=1)
     with pytest.raises(InputError, match="cannot fix"):
         get_family("bernoulli", fixed={"theta2": 0})
+
+
+def test_families_are_interned_so_caches_keyed_on_them_hit():
+    """get_family with equal arguments returns the same object, restricted or not; the numeric view is built once."""
+    from theory.engine.model import numeric_family
+
+    assert get_family("bernoulli") is get_family("bernoulli")
+    assert get_family("curie_weiss", N=6) is get_family("curie_weiss", N=6)
+    assert get_family("curie_weiss", N=6) is not get_family("curie_weiss", N=7)
+    cw = get_family("curie_weiss", N=6)
+    assert cw.restrict(theta2=0) is cw.restrict(theta2=0.0) is get_family("curie_weiss", fixed={"theta2": 0}, N=6)
+    numeric_family.cache_clear()
+    numeric_family(get_family("bernoulli"))
+    numeric_family(get_family("bernoulli"))
+    info = numeric_family.cache_info()
+    assert (info.hits, info.misses) == (1, 1)

@@ -281,8 +281,16 @@ class ExponentialFamily:
         """The family with some natural parameters held fixed (partial MLE).
 
         Fixing θ_b = c moves e^{c φ_b} into the base measure; the remaining
-        statistics are fitted as before.
+        statistics are fitted as before. Equal values give the same object (interned,
+        so caches keyed on the family hit).
         """
+        try:
+            key = tuple(sorted((n, float(v)) for n, v in fixed.items()))
+        except TypeError:  # a symbolic value: build it afresh
+            return self._restrict(**fixed)
+        return _restricted(self, key)
+
+    def _restrict(self, **fixed: float) -> ExponentialFamily:
         unknown = set(fixed) - set(self.names)
         if unknown:
             raise InputError(f"cannot fix {sorted(unknown)}: {self.name} has natural parameters {list(self.names)}")
@@ -343,6 +351,12 @@ class ExponentialFamily:
                 raise InputError(f"{n}={params[n]:g} is inconsistent with the other parameters "
                                  f"(implied {n}={implied:g})")
         return theta
+
+
+@functools.lru_cache(maxsize=None)
+def _restricted(family: ExponentialFamily, fixed: tuple[tuple[str, float], ...]) -> ExponentialFamily:
+    """The interned restriction of ``family`` (see :meth:`ExponentialFamily.restrict`)."""
+    return family._restrict(**dict(fixed))
 
 
 @functools.lru_cache(maxsize=None)
