@@ -96,7 +96,7 @@ def _draw_binomial_sum(law, theta, face, m: int, rng: np.random.Generator):
         full, low, high = np.ones(C, bool), np.zeros(C, bool), np.zeros(C, bool)
     else:
         size = face.sum(axis=-1)
-        full, low, high = face.all(axis=-1), (size == 1) & face[:, 0], (size == 1) & face[:, -1]
+        full, low, high = size == n + 1, (size == 1) & face[:, 0], (size == 1) & face[:, -1]
         if not np.all(full | low | high):
             return None
     with np.errstate(over="ignore", invalid="ignore"):
