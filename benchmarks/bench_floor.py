@@ -79,7 +79,7 @@ CASES = [
 
 def measure(case, M: int, chains: int, generations: int) -> tuple[float, float]:
     """(project, floor) chain-generations per second, best of REPEATS alternating runs."""
-    label, family, args, fixed, init, floor, start = case
+    _, family, args, fixed, init, floor, start = case
     loop = from_params(family, M, init, family_args=args, fixed=fixed)
     loop.run(1, 10, seed=0)  # compile the lambdified expressions first
     floor(M, 10, 1, start, np.random.default_rng(0))
@@ -102,7 +102,7 @@ def main() -> None:
     p.add_argument("--generations", type=int, default=20)
     a = p.parse_args()
     chains = a.chains // 10 if a.quick else a.chains
-    print(f"| family | M | project (chain-gen/s) | floor (chain-gen/s) | floor/project |")
+    print("| family | M | project (chain-gen/s) | floor (chain-gen/s) | floor/project |")
     print("|---|---:|---:|---:|---:|")
     for case in CASES:
         for M in (100, 1000, 10_000):

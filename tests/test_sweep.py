@@ -4,8 +4,8 @@ import json
 import pickle
 
 import pytest
-
 from conftest import FAMILY_CASES
+
 from theory import InputError
 from theory.cli import main
 from theory.engine.loop import from_params
