@@ -133,3 +133,46 @@ def test_bad_family_arguments():
         get_family("curie_weiss", N=1)
     with pytest.raises(InputError, match="cannot fix"):
         get_family("bernoulli", fixed={"theta2": 0})
+
+
+def test_families_are_interned_so_caches_keyed_on_them_hit():
+    """get_family with equal arguments returns the same object, restricted or not; the numeric view is built once."""
+    from theory.engine.model import numeric_family
+
+    assert get_family("bernoulli") is get_family("bernoulli")
+    assert get_family("curie_weiss", N=6) is get_family("curie_weiss", N=6)
+    assert get_family("curie_weiss", N=6) is not get_family("curie_weiss", N=7)
+    cw = get_family("curie_weiss", N=6)
+    assert cw.restrict(theta2=0) is cw.restrict(theta2=0.0) is get_family("curie_weiss", fixed={"theta2": 0}, N=6)
+    numeric_family.cache_clear()
+    numeric_family(get_family("bernoulli"))
+    numeric_family(get_family("bernoulli"))
+    info = numeric_family.cache_info()
+    assert (info.hits, info.misses) == (1, 1)
+
+
+def test_derived_cumulants_are_kept_on_disk(tmp_path, monkeypatch):
+    """A second process (here: a fresh family object) reads A, μ, χ, κ, θ(μ) from the disk cache:
+    equal objects, keyed by the declaration; an unreadable file is derived afresh; off disables."""
+    from theory import diskcache
+    from theory.families import FAMILIES
+    from theory.family import ExponentialFamily
+
+    monkeypatch.setenv("THEORY_CACHE_DIR", str(tmp_path))
+    names = ("A", "mu", "chi", "kappa", "mu_inverse")
+    cold = FAMILIES["binomial"](n=3)
+    derived = {n: getattr(cold, n) for n in names}
+    files = sorted(tmp_path.rglob("*.pkl"))
+    assert len(files) == len(names)
+    calls = []
+    monkeypatch.setattr(ExponentialFamily, "_partition_function", lambda self: calls.append(1))
+    warm = FAMILIES["binomial"](n=3)
+    assert {n: getattr(warm, n) for n in names} == derived and not calls
+    assert diskcache.key(FAMILIES["binomial"](n=4)) != diskcache.key(warm)
+    assert diskcache.key(cold) == diskcache.key(warm)
+    monkeypatch.undo()
+    monkeypatch.setenv("THEORY_CACHE_DIR", str(tmp_path))
+    next(f for f in files if f.name.endswith("-A.pkl")).write_bytes(b"truncated")
+    assert FAMILIES["binomial"](n=3).A == derived["A"]
+    monkeypatch.setenv("THEORY_CACHE_DIR", "off")
+    assert diskcache.cache_dir() is None and FAMILIES["bernoulli"]().mu.shape == (1, 1)

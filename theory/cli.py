@@ -243,6 +243,61 @@ def cmd_reproduce(args) -> int:
     return status
 
 
+def cmd_sweep(args) -> int:
+    """A grid of simulate settings x seeds (joblib on local cores, or a Dask cluster)."""
+    import os
+
+    from . import sweep as sw
+
+    doc = sw.load_grid_file(args.grid_file) if args.grid_file else {}
+    base = dict(doc.get("base", {}))
+    base.update({name: value for name, value in
+                 ((n, getattr(args, n)) for n in sw.SETTINGS if hasattr(args, n)) if value is not None})
+    grid = dict(doc.get("grid", {}))
+    for item in args.grid or []:
+        name, values = sw.grid_option(item)
+        grid[name] = values
+    seeds = args.seeds if args.seeds is not None else doc.get("seeds", 1)
+    seed = args.seed if args.seed is not None else doc.get("seed", 0)
+    workers = args.workers or os.cpu_count() or 1
+    result = sw.sweep(base, grid, seeds=seeds, seed=seed, n_jobs=workers, scheduler=args.scheduler,
+                      progress=sys.stderr.isatty() and not args.quiet, timeout=args.timeout)
+    if args.out:
+        sw.write_json_atomic(args.out, result)
+        print(f"wrote {len(result['results'])} runs to {args.out}", file=sys.stderr)
+    else:
+        print(json.dumps(result, indent=1))
+    return 0
+
+
+def _sweep_parser(sub) -> None:
+    w = sub.add_parser("sweep", help="run a grid of simulate settings x seeds (local cores or a Dask cluster)")
+    w.add_argument("grid_file", nargs="?", metavar="GRID.json",
+                   help='{"base": {simulate options}, "grid": {"M": [50, 100], ...}, "seeds": 3}')
+    w.add_argument("--grid", action="append", metavar="NAME=v1,v2",
+                   help="a grid axis over a simulate option (repeatable; separate values by ';' "
+                        "when they contain commas: init=p=0.3;p=0.5)")
+    w.add_argument("--seeds", type=int, metavar="R", help="replicates per grid point (default 1)")
+    w.add_argument("--seed", type=int, help="root seed, split by SeedSequence.spawn (default 0)")
+    w.add_argument("--workers", type=int, default=0, help="local processes (default: all cores)")
+    w.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on the Dask distributed cluster at ADDRESS (tcp://host:8786)")
+    w.add_argument("--timeout", type=float, default=5.0, help="seconds to reach the scheduler (default 5)")
+    w.add_argument("--out", metavar="FILE", help="write the JSON here (atomically); default stdout")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    base = w.add_argument_group("base setting (the options of simulate; override the grid file's base)")
+    base.add_argument("--family")
+    for flag, kind in (("M", int), ("anchors", int), ("generations", int), ("chains", int),
+                       ("burn-in", int), ("record-every", int), ("external", int), ("nu", float),
+                       ("lam", float)):
+        base.add_argument(f"--{flag}", type=kind)
+    for flag in ("init", "truth", "prior", "family-args", "estimator", "sampler", "prior-law"):
+        base.add_argument(f"--{flag}")
+    base.add_argument("--fixed", action="append", metavar="NAME[=VALUE]")
+    base.add_argument("--external-data", action="append", metavar="STATS")
+    w.set_defaults(run=cmd_sweep)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the house error format: one line, exit status 2 (``--help`` shows usage)."""
 
@@ -335,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     f.add_argument("--only", nargs="*", metavar="ID", help="only these figure ids")
     f.set_defaults(run=cmd_figures)
+
+    _sweep_parser(sub)
 
     r = sub.add_parser("reproduce", help="derive + validate + figures (quick settings)")
     r.add_argument("--full", action="store_true", help="paper-scale validation and figures")

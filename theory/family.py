@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from . import symbols as S
+from .diskcache import cached_on_disk
 from .errors import InputError
 
 
@@ -178,7 +179,7 @@ class ExponentialFamily:
         z = sp.integrate(weight, (s, self.space.lower, self.space.upper), conds="none")
         return sp.simplify(_convergent_branch(z))
 
-    @functools.cached_property
+    @cached_on_disk
     def A(self) -> sp.Expr:
         """Log-partition A(θ) = log Σ_s h(s) e^{θ·φ(s)}."""
         # expanding the log is safe while negative parameters are still written −u, u > 0
@@ -188,17 +189,17 @@ class ExponentialFamily:
     def _tidy(self, e: sp.Expr) -> sp.Expr:
         return e if e.has(sp.Sum) else sp.simplify(e)
 
-    @functools.cached_property
+    @cached_on_disk
     def mu(self) -> sp.Matrix:
         """Mean map μ(θ) = ∇A(θ) = E_θ[φ] (expectation parameters)."""
         return sp.Matrix([self._tidy(sp.diff(self.A, t)) for t in self.theta])
 
-    @functools.cached_property
+    @cached_on_disk
     def chi(self) -> sp.Matrix:
         """Fisher information χ(θ) = ∇∇A(θ) = Cov_θ[φ] (the susceptibility)."""
         return sp.Matrix(self.d, self.d, lambda a, b: self._tidy(sp.diff(self.mu[a], self.theta[b])))
 
-    @functools.cached_property
+    @cached_on_disk
     def kappa(self) -> sp.ImmutableDenseNDimArray:
         """Third cumulants κ_abc(θ) = ∂³A/∂θ_a∂θ_b∂θ_c."""
         d = self.d
@@ -206,7 +207,7 @@ class ExponentialFamily:
             [[[self._tidy(sp.diff(self.chi[a, b], self.theta[c])) for c in range(d)]
               for b in range(d)] for a in range(d)])
 
-    @functools.cached_property
+    @cached_on_disk
     def mu_inverse(self) -> dict[sp.Symbol, sp.Expr] | None:
         """θ(μ): the inverse mean map in closed form, or None where SymPy finds none."""
         if self.A.has(sp.Sum):
@@ -281,8 +282,16 @@ class ExponentialFamily:
         """The family with some natural parameters held fixed (partial MLE).
 
         Fixing θ_b = c moves e^{c φ_b} into the base measure; the remaining
-        statistics are fitted as before.
+        statistics are fitted as before. Equal values give the same object (interned,
+        so caches keyed on the family hit).
         """
+        try:
+            key = tuple(sorted((n, float(v)) for n, v in fixed.items()))
+        except TypeError:  # a symbolic value: build it afresh
+            return self._restrict(**fixed)
+        return _restricted(self, key)
+
+    def _restrict(self, **fixed: float) -> ExponentialFamily:
         unknown = set(fixed) - set(self.names)
         if unknown:
             raise InputError(f"cannot fix {sorted(unknown)}: {self.name} has natural parameters {list(self.names)}")
@@ -355,6 +364,12 @@ class ExponentialFamily:
                 raise InputError(f"{n}={params[n]:g} is inconsistent with the other parameters "
                                  f"(implied {n}={implied:g})")
         return theta
+
+
+@functools.lru_cache(maxsize=None)
+def _restricted(family: ExponentialFamily, fixed: tuple[tuple[str, float], ...]) -> ExponentialFamily:
+    """The interned restriction of ``family`` (see :meth:`ExponentialFamily.restrict`)."""
+    return family._restrict(**dict(fixed))
 
 
 @functools.lru_cache(maxsize=None)

@@ -105,6 +105,17 @@ class ClosedLoop:
         if self.theta_star is not None:
             self._check_representable(self.theta_star, "--truth", self.M0 + self.external)
 
+    def __reduce__(self):
+        """Pickle the declaration only: the worker rebuilds the numeric view and compiled refits.
+
+        Compiled SymPy functions (a prior's lambdified penalty, a closed-form MAP) do not
+        pickle; rebuilding from the constructor arguments gives the same loop.
+        """
+        estimator = MLE() if self.prior is not None else self.estimator
+        return (ClosedLoop, (self.family, self.M, dict(self.init), self.M0,
+                             None if self.truth is None else dict(self.truth), estimator,
+                             self.sampler, self.external, self.data, self.prior))
+
     @property
     def setting(self):
         """The declared setting (data sources, prior) the derivations of R9 read."""

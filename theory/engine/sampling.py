@@ -3,11 +3,19 @@
 Exact: the sum Σφ of m iid draws has a known law. On a finite space it is the
 level counts, multinomial(m, f(·|θ)), times the φ table; on an infinite space the
 family declares ``sum_sampler`` (Poisson total, Gamma sum, normal mean plus χ²).
+A finite family whose levels are s0..s0+n with h(s0 + k) ∝ C(n, k) c^k and φ affine
+in s (Bernoulli, binomial, Curie–Weiss with θ2 held at 0, categorical with K = 2) is
+read from its declaration as binomial in k, so the sum of m draws is one
+Binomial(n·m, p) draw: the same law as the multinomial over the n + 1 levels, in
+one draw instead of n (a different random stream, the same distribution).
 Naive: draw the m points one by one and add them up; the reference the exact
 sampler is tested against.
 """
 
 from __future__ import annotations
+
+import functools
+import math
 
 import numpy as np
 
@@ -17,6 +25,11 @@ from .model import NumericFamily
 def draw_exact(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.Generator):
     """(Σφ over m draws, level counts or None) for every chain; shapes (C, d), (C, L)."""
     if numeric.finite:
+        law = binomial_sum(numeric)
+        if law is not None:
+            drawn = _draw_binomial_sum(law, theta, face, m, rng)
+            if drawn is not None:
+                return drawn
         counts = rng.multinomial(m, _pvals(numeric, theta, face))
         return counts @ numeric.phi_levels, counts
     if m == 0:
@@ -38,6 +51,69 @@ def draw_naive(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.G
     return total, None
 
 
+@functools.lru_cache(maxsize=None)
+def binomial_sum(numeric: NumericFamily) -> tuple | None:
+    """(n, r, φ(s0), Δφ) when a draw's level index k = s − s0 is Binomial(n, p) for every θ, else None.
+
+    Read from the declaration: consecutive levels s0..s0+n, log h(s0 + k) − log C(n, k)
+    affine in k (slope r), and φ affine in s (step Δφ). Then f(k) ∝ C(n, k) e^{k(r + θ·Δφ)},
+    the binomial law with log-odds r + θ·Δφ per trial.
+    """
+    if not numeric.finite:
+        return None
+    levels, phi = numeric.levels, numeric.phi_levels
+    n = len(levels) - 1
+    if n < 1 or not np.array_equal(np.diff(levels), np.ones(n, dtype=levels.dtype)):
+        return None
+    step = phi[1] - phi[0]
+    k = np.arange(n + 1)
+    scale = 1.0 + np.abs(phi).max()
+    if not np.allclose(phi, phi[0] + k[:, None] * step, rtol=0, atol=1e-12 * scale):
+        return None
+    log_c = np.array([math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1) for j in k])
+    rest = numeric.log_h - log_c
+    if not np.all(np.isfinite(rest)):
+        return None
+    r, tol = rest[1] - rest[0], 1e-9 * (1.0 + np.abs(rest).max())
+    if not np.allclose(rest, rest[0] + k * r, rtol=0, atol=tol):
+        return None
+    r = 0.0 if abs(r) <= tol else r  # h = C(n, s) exactly, up to the rounding of log h
+    return n, float(r), phi[0].copy(), step.copy()
+
+
+def _draw_binomial_sum(law, theta, face, m: int, rng: np.random.Generator):
+    """Σφ of m draws as m φ(s0) + K Δφ with K ~ Binomial(n m, p), and the support of the sample.
+
+    The second value marks the sample's support as the face logic reads it (a face of
+    the segment conv φ(S): the lower end iff K = 0, the upper end iff K = n m, else the
+    whole segment): level 0 "counted" iff some draw is below the top, level n iff K > 0.
+    None (use the multinomial) if a chain sits on a face that is neither the whole
+    segment nor one of its ends, which the loop never produces.
+    """
+    n, r, phi0, step = law
+    C = len(theta)
+    if face is None:
+        full, low, high = np.ones(C, bool), np.zeros(C, bool), np.zeros(C, bool)
+    else:
+        size = face.sum(axis=-1)
+        full, low, high = size == n + 1, (size == 1) & face[:, 0], (size == 1) & face[:, -1]
+        if not np.all(full | low | high):
+            return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        logit = r + theta @ step
+        p = 1.0 / (1.0 + np.exp(-logit))
+    p = np.where(full, p, np.where(high, 1.0, 0.0))
+    if not np.all(np.isfinite(p)):
+        return None
+    trials = n * m
+    K = rng.binomial(trials, _canonical(p))
+    sums = m * phi0[None, :] + K[:, None] * step[None, :]
+    support = np.zeros((C, n + 1), np.int64)
+    support[:, 0] = K < trials
+    support[:, -1] = K > 0
+    return sums, support
+
+
 PVALS_BITS = 44  # significant bits kept of each level probability before a draw
 
 
@@ -50,6 +126,10 @@ def _pvals(numeric, theta, face):
     on every machine, and changes each probability by at most 2^-45 of itself.
     """
     q = numeric.level_probabilities(theta, face)
-    q = q / q.sum(axis=-1, keepdims=True)
+    return _canonical(q / q.sum(axis=-1, keepdims=True))
+
+
+def _canonical(q):
+    """Probabilities rounded to PVALS_BITS significant bits (see :func:`_pvals`)."""
     mantissa, exponent = np.frexp(q)
     return np.ldexp(np.round(np.ldexp(mantissa, PVALS_BITS)), exponent - PVALS_BITS)

@@ -6,6 +6,7 @@ that returns an :class:`ExponentialFamily`; nothing else is edited.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -35,6 +36,7 @@ def get_family(name: str, fixed: tuple[str, ...] | dict = (), **args) -> Exponen
     """The family ``name`` with its arguments (``n``, ``K``, ``N``), optionally restricted.
 
     ``fixed`` maps natural parameters to the values they are held at (partial MLE).
+    Equal arguments give the same object (interned), restricted or not.
     """
     if name not in FAMILIES:
         raise InputError(f"unknown family {name!r}; known: {', '.join(FAMILIES)}")
@@ -44,5 +46,12 @@ def get_family(name: str, fixed: tuple[str, ...] | dict = (), **args) -> Exponen
     if unknown:
         hint = f"accepts {', '.join(sorted(accepted))}" if accepted else "takes no arguments"
         raise InputError(f"family {name} {hint}; got {unknown[0]}")
-    family = ctor(**args)
+    family = _interned(ctor, tuple(sorted(args.items())))
     return family.restrict(**dict(fixed)) if fixed else family
+
+
+@functools.lru_cache(maxsize=None)
+def _interned(ctor, args: tuple) -> ExponentialFamily:
+    """One object per (constructor, arguments): families compare by identity, so every cache
+    keyed on a family (numeric views, derivations, compiled expressions) hits on a second lookup."""
+    return ctor(**dict(args))

@@ -8,12 +8,16 @@ from ..symbols import s, thetas
 (theta,) = thetas(1)
 
 
+def _sum_sampler(rng, mu, m):
+    """The sum of m exponentials of mean μ is Gamma(shape m, scale μ) (module level: loops pickle)."""
+    return rng.gamma(m, mu[..., 0])[..., None]
+
+
 def exponential() -> ExponentialFamily:
     return ExponentialFamily(
         name="exponential", space=PositiveReals, phi=(s,), h=sp.Integer(1),
         conventional={"rate": -theta}, negative=("theta",),
-        # the sum of m exponentials of mean μ is Gamma(shape m, scale μ)
-        sum_sampler=lambda rng, mu, m: rng.gamma(m, mu[..., 0])[..., None])
+        sum_sampler=_sum_sampler)
 
 
 # where checks, figures and tests run this family (theory.cases); init far from truth

@@ -8,12 +8,16 @@ from ..symbols import s, thetas
 (theta,) = thetas(1)
 
 
+def _sum_sampler(rng, mu, m):
+    """The sum of m Poisson(μ) draws is Poisson(m μ) (module level: loops pickle)."""
+    return rng.poisson(m * mu[..., 0])[..., None]
+
+
 def poisson() -> ExponentialFamily:
     return ExponentialFamily(
         name="poisson", space=Naturals(), phi=(s,), h=1 / sp.factorial(s),
         conventional={"rate": sp.exp(theta)},
-        # the sum of m Poisson(μ) draws is Poisson(m μ)
-        sum_sampler=lambda rng, mu, m: rng.poisson(m * mu[..., 0])[..., None])
+        sum_sampler=_sum_sampler)
 
 
 # where checks, figures and tests run this family (theory.cases); init far from truth

@@ -1,0 +1,326 @@
+"""Sweeps: a grid of simulate settings × seeds, on local cores (joblib) or a Dask cluster.
+
+A sweep is a ``base`` setting (the options of ``closedloop simulate``), a ``grid``
+mapping some of those options to lists of values, and a number of ``seeds``
+(replicates) per grid point. Every (grid point, replicate) is one task: a plain
+dict of settings and an integer seed, run by :func:`run_task` into the
+``simulate --json`` summary. Only these plain dicts cross process boundaries.
+
+Seeds: ``numpy.random.SeedSequence(seed).spawn(n_tasks)``, one child per task in
+grid order, so every number depends on the seed and the task's place in the grid,
+never on the number of workers or on the backend.
+
+    from theory.sweep import sweep
+    doc = sweep({"family": "bernoulli", "init": {"p": 0.3}, "generations": 50, "chains": 1000},
+                grid={"M": [50, 100]}, seeds=3, n_jobs=2)          # or scheduler="tcp://host:8786"
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+# setting name -> kind; the names are those of `closedloop simulate` (dashes as underscores)
+SETTINGS: dict[str, str] = {
+    "family": "str", "M": "int", "anchors": "int", "init": "params", "truth": "params",
+    "estimator": "str", "nu": "float", "lam": "float", "prior": "params", "fixed": "fixed",
+    "family_args": "intparams", "sampler": "str", "external": "int", "external_data": "points",
+    "prior_law": "str", "generations": "int", "chains": "int", "burn_in": "int",
+    "record_every": "int",
+}
+REQUIRED = ("family", "M", "init", "generations", "chains")
+SCHEDULER_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up
+
+
+# --- settings ---------------------------------------------------------------------------------
+def normalise(name: str, value, where: str = "setting"):
+    """A setting value in its canonical JSON form; InputError names a bad name or value."""
+    from .cli import parse_params
+
+    kind = SETTINGS.get(name.replace("-", "_"))
+    if kind is None:
+        raise InputError(f"unknown {where} {name!r}; known: {', '.join(SETTINGS)}")
+    if value is None:
+        if name in REQUIRED:
+            raise InputError(f"{where} {name} needs a value")
+        return None
+    try:
+        if kind == "int":
+            if isinstance(value, str):
+                value = float(value)
+            if isinstance(value, bool) or int(value) != value:
+                raise ValueError
+            return int(value)
+        if kind == "float":
+            v = float(value)
+            if not np.isfinite(v):
+                raise ValueError
+            return v
+        if kind == "str":
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+    except (TypeError, ValueError):
+        raise InputError(f"{where} {name}: {value!r} is not a valid {kind}") from None
+    if kind in ("params", "intparams"):
+        params = _params(value, f"{where} {name}")
+        if kind == "intparams":
+            bad = [k for k, v in params.items() if v != int(v)]
+            if bad:
+                raise InputError(f"{where} {name}: {bad[0]} must be an integer")
+            return {k: int(v) for k, v in params.items()}
+        return params
+    if kind == "fixed":
+        out = {}
+        items = [value] if isinstance(value, str | Mapping) else list(value)
+        for item in items:
+            if isinstance(item, Mapping):
+                out.update({k: None if v is None else _params({k: v}, f"{where} fixed")[k]
+                            for k, v in item.items()})
+                continue
+            for part in filter(None, str(item).split(",")):
+                if "=" in part:
+                    out.update(parse_params(part, f"{where} fixed"))
+                else:
+                    out[part.strip()] = None
+        return out
+    # points: one point (a string or mapping) or a list of them
+    items = [value] if isinstance(value, str | Mapping) else list(value)
+    return [_params(p, f"{where} {name}") for p in items]
+
+
+def _params(value, what: str) -> dict[str, float]:
+    from .cli import parse_params
+
+    if isinstance(value, str):
+        return parse_params(value, what)
+    if not isinstance(value, Mapping):
+        raise InputError(f"{what}: expected name=value pairs, got {value!r}")
+    text = ",".join(f"{k}={v}" for k, v in value.items())
+    return parse_params(text, what)
+
+
+def grid_option(text: str) -> tuple[str, list[str]]:
+    """``--grid M=50,100`` -> ("M", ["50", "100"]); values split on ';' when one is present
+    (``--grid "init=p=0.3;p=0.5"``), else on ','."""
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip() or not values.strip():
+        raise InputError(f"malformed --grid {text!r}: expected NAME=v1,v2 (or NAME=v1;v2)")
+    parts = values.split(";") if ";" in values else values.split(",")
+    return name.strip().replace("-", "_"), [p.strip() for p in parts if p.strip()]
+
+
+def load_grid_file(path: str | Path) -> dict:
+    """``{"base": {...}, "grid": {NAME: [values]}, "seeds": R, "seed": S}`` from a JSON file."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise InputError(f"cannot read grid file {path}: {e.strerror or e}") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"grid file {path} is not JSON: {e.msg} at line {e.lineno}") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"grid file {path}: expected an object with base, grid, seeds")
+    unknown = sorted(set(doc) - {"base", "grid", "seeds", "seed"})
+    if unknown:
+        raise InputError(f"grid file {path}: unknown key {unknown[0]!r}; known: base, grid, seeds, seed")
+    for key in ("base", "grid"):
+        if not isinstance(doc.get(key, {}), dict):
+            raise InputError(f"grid file {path}: {key} must be an object")
+    return doc
+
+
+def normalised(base: Mapping, grid: Mapping | None) -> tuple[dict, dict]:
+    """Base settings and grid axes in canonical form (names with underscores, typed values)."""
+    base = {k.replace("-", "_"): normalise(k, v, "setting") for k, v in dict(base).items()}
+    axes = {}
+    for name, values in dict(grid or {}).items():
+        values = [values] if isinstance(values, str | Mapping) or not isinstance(values, Sequence) \
+            else list(values)
+        if not values:
+            raise InputError(f"grid {name} has no values")
+        axes[name.replace("-", "_")] = [normalise(name, v, "grid setting") for v in values]
+    return base, axes
+
+
+def tasks(base: Mapping, grid: Mapping[str, Sequence] | None = None, seeds: int = 1,
+          seed: int = 0) -> list[dict]:
+    """Every (grid point, replicate) as {"setting", "replicate", "seed", "options"}, in grid order.
+
+    ``options`` is the full plain setting (base overridden by the grid point);
+    ``seed`` the task's integer seed from ``SeedSequence(seed).spawn``.
+    """
+    if isinstance(seeds, bool) or int(seeds) != seeds or seeds < 1:
+        raise InputError(f"seeds (replicates per grid point) must be an integer >= 1, got {seeds}")
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise InputError(f"seed must be an integer >= 0, got {seed}")
+    base, axes = normalised(base, grid)
+    points = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
+    out = []
+    for point in points:
+        options = base | point
+        missing = [n for n in REQUIRED if options.get(n) is None]
+        if missing:
+            raise InputError(f"sweep needs {', '.join(missing)} (in the base or the grid)")
+        for r in range(int(seeds)):
+            out.append({"setting": point, "replicate": r, "options": options})
+    children = np.random.SeedSequence(int(seed)).spawn(len(out))
+    for task, child in zip(out, children, strict=True):
+        task["seed"] = int(child.generate_state(1, np.uint64)[0])
+    return out
+
+
+def build_loop(options: Mapping):
+    """The :class:`~theory.engine.loop.ClosedLoop` of one task's options (InputError if bad)."""
+    from .engine.loop import from_params
+
+    o = dict(options)
+    return from_params(
+        o["family"], o["M"], o["init"], M0=o.get("anchors") or 0, truth=o.get("truth"),
+        estimator=o.get("estimator") or "mle", fixed=o.get("fixed"), family_args=o.get("family_args"),
+        nu=1.0 if o.get("nu") is None else o["nu"], lam=0.1 if o.get("lam") is None else o["lam"],
+        prior=o.get("prior"), sampler=o.get("sampler") or "exact", external=o.get("external") or 0,
+        data=o.get("external_data") or (), prior_law=o.get("prior_law"))
+
+
+def check(task_list: list[dict]) -> None:
+    """Build every distinct setting once, before computing: bad input fails here, in one line."""
+    seen = set()
+    for task in task_list:
+        o = task["options"]
+        key = json.dumps(o, sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        where = "" if not task["setting"] else " at grid point " + ", ".join(
+            f"{k}={_show(v)}" for k, v in task["setting"].items())
+        try:
+            build_loop(o)
+            g, c, b = o["generations"], o["chains"], o.get("burn_in") or 0
+            if g < 1 or c < 1:
+                raise InputError(f"generations and chains must be >= 1, got {g} and {c}")
+            if not 0 <= b < g:
+                raise InputError(f"burn-in must satisfy 0 <= burn-in < generations, got {b}")
+            if (o.get("record_every") or 0) < 0:
+                raise InputError("record_every must be >= 0")
+        except InputError as e:
+            raise InputError(f"{e}{where}") from None
+
+
+def _show(v) -> str:
+    if isinstance(v, dict):
+        return ",".join(f"{k}={x:g}" if isinstance(x, float) else f"{k}={x}" for k, x in v.items())
+    return str(v)
+
+
+# --- running ----------------------------------------------------------------------------------
+def run_task(options: Mapping, seed: int) -> dict:
+    """One task: the ``simulate --json`` summary of ``options`` run with ``seed`` (a plain dict)."""
+    loop = build_loop(options)
+    run = loop.run(options["generations"], options["chains"], seed=seed,
+                   burn_in=options.get("burn_in") or 0, record_every=options.get("record_every") or 0)
+    return run.summary()
+
+
+def connect(scheduler, timeout: float = SCHEDULER_TIMEOUT):
+    """A ``dask.distributed.Client`` for an address (or a Client passed through); InputError if unreachable."""
+    try:
+        from dask.distributed import Client
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        raise InputError("--scheduler needs dask[distributed]: pip install distributed") from None
+    if isinstance(scheduler, Client):
+        return scheduler, False
+    try:
+        return Client(str(scheduler), timeout=timeout), True
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
+        raise InputError(f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s "
+                         f"({type(e).__name__})") from None
+
+
+def execute(task_list: list[dict], n_jobs: int = 1, scheduler=None, progress: bool = False) -> list[dict]:
+    """Summaries of ``task_list``, in order: joblib with ``n_jobs`` local processes, or on the
+    Dask cluster at ``scheduler`` (an address or a Client)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(task_list), disable=not progress, file=sys.stderr, desc="sweep", unit="task")
+    try:
+        if scheduler is not None:
+            client, own = connect(scheduler)
+            try:
+                from dask.distributed import as_completed
+
+                futures = client.map(run_task, [t["options"] for t in task_list],
+                                     [t["seed"] for t in task_list], pure=False)
+                for _ in as_completed(futures):
+                    bar.update()
+                return client.gather(futures)
+            finally:
+                if own:
+                    client.close()
+        from joblib import Parallel, delayed
+
+        out = []
+        jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(run_task)(t["options"], t["seed"]) for t in task_list)
+        for summary in jobs:
+            out.append(summary)
+            bar.update()
+        return out
+    finally:
+        bar.close()
+
+
+def sweep(base: Mapping, grid: Mapping[str, Sequence] | None = None, seeds: int = 1, seed: int = 0,
+          n_jobs: int = 1, scheduler=None, progress: bool = False,
+          timeout: float = SCHEDULER_TIMEOUT) -> dict:
+    """Run the grid × seeds; the document ``{"base", "grid", "seeds", "seed", "results"}``.
+
+    Each result is ``{"setting": grid point, "replicate": r, "seed": task seed, "summary":
+    simulate --json object}``. Bad input raises InputError before anything is computed;
+    the scheduler is contacted (short timeout) before anything is computed too.
+    """
+    task_list = tasks(base, grid, seeds, seed)
+    check(task_list)
+    if scheduler is not None:
+        client, own = connect(scheduler, timeout)
+        scheduler = client
+    else:
+        own = False
+        if isinstance(n_jobs, bool) or int(n_jobs) != n_jobs or n_jobs == 0:
+            raise InputError(f"workers must be a non-zero integer, got {n_jobs}")
+    try:
+        summaries = execute(task_list, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
+    finally:
+        if own:
+            scheduler.close()
+    base, axes = normalised(base, grid)
+    return {"base": base, "grid": axes, "seeds": int(seeds), "seed": int(seed),
+            "results": [{"setting": t["setting"], "replicate": t["replicate"], "seed": t["seed"],
+                         "summary": s} for t, s in zip(task_list, summaries, strict=True)]}
+
+
+def write_json_atomic(path: str | Path, obj) -> Path:
+    """Write ``obj`` as JSON to ``path`` through a temporary file in the same folder and
+    ``os.replace``: readers see the old file or the whole new one, never half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
