@@ -227,6 +227,12 @@ def _r4_checks(case: Case) -> list[Check]:
 
 
 # -- R5: exact transient of the mean with anchors (MLE, MAP) ------------------------------------
+@functools.lru_cache(maxsize=4)
+def _transient_run(seed, slug, estimator, chains):
+    """μ after T_TRANSIENT generations (M = 10, M0 = 2): shared by the components of R5."""
+    loop = BY_SLUG[slug].loop(M_EXACT, 2, estimator, nu=3.0)
+    return loop.run(T_TRANSIENT, chains, seed=_seeded(seed, "R5", slug, estimator, chains)).state
+
 T_TRANSIENT = 5
 
 
@@ -240,8 +246,7 @@ def _r5(case: Case, estimator: str, a: int):
              "m_prior": vals[S.zeroed(case.family.mu_symbols[a]).name]}  # prior mean = init
         pred = _num(expr, vals | m | {"t": T_TRANSIENT})[0]
         wrong = _num(expr, vals | m | {"t": 2 * T_TRANSIENT})[0]
-        loop = case.loop(M_EXACT, 2, estimator, nu=3.0)
-        state = loop.run(T_TRANSIENT, budget.chains, seed=rng).state
+        state = _transient_run(run_seed(), case.slug, estimator, budget.chains)
         est, sem = mean_sem(state.mu[:, a])
         return Outcome(pred, est, sem, z_score(est, pred, sem), "contraction factor squared",
                        z_score(est, wrong, sem))
@@ -453,6 +458,18 @@ def support(loop: ClosedLoop):
 
 
 # -- R8: exact finite-M moments -----------------------------------------------------------------
+@functools.lru_cache(maxsize=4)
+def _moments_run(seed, slug, anchored, chains) -> np.ndarray:
+    """μ for the R8 checks, shared by the monomials of one family and regime."""
+    case = BY_SLUG[slug]
+    if anchored:
+        loop = case.loop(M_EXACT, M0_MOMENTS, start=dict(case.truth))
+        # start at the truth; (1 − ρ)^t below 1e-9 leaves no trace of the start
+        t = int(np.ceil(np.log(1e-9) / np.log(1 - M0_MOMENTS / M_EXACT)))
+    else:  # heavy-tailed moments (exponential): twice the chains to power the control
+        loop, t, chains = case.loop(M_EXACT), T_MOMENTS, 2 * chains
+    return loop.run(t, chains, seed=_seeded(seed, "R8", slug, anchored, chains)).state.mu
+
 T_MOMENTS, M0_MOMENTS = 10, 5
 
 
@@ -468,14 +485,7 @@ def _r8(case: Case, i: int, monomial: sp.Expr, anchored: bool):
         # limit of the stationary moment, which the exact finite-M value must beat
         # (the limit is taken numerically, at M = 10¹², not by sp.limit: that took 12 s a check)
         wrong = _num(expr, vals | {"M": 1e12})[0] if anchored else _num(expr.subs(S.M, S.M + 1), vals)[0]
-        if anchored:
-            loop = case.loop(M_EXACT, M0_MOMENTS, start=dict(case.truth))
-            # start at the truth; (1 − ρ)^t below 1e-9 leaves no trace of the start
-            t = int(np.ceil(np.log(1e-9) / np.log(1 - M0_MOMENTS / M_EXACT)))
-            chains = budget.chains
-        else:  # heavy-tailed moments (exponential): twice the chains to power the control
-            loop, t, chains = case.loop(M_EXACT), T_MOMENTS, 2 * budget.chains
-        mu = loop.run(t, chains, seed=rng).state.mu
+        mu = _moments_run(run_seed(), case.slug, anchored, budget.chains)
         x = _num(monomial, {m.name: mu[:, a] for a, m in enumerate(fam.mu_symbols)})
         est, sem = mean_sem(np.broadcast_to(x, mu.shape[:1]))
         control = "its M -> oo limit" if anchored else "M -> M+1 in the formula"
