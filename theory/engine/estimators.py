@@ -169,9 +169,8 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
         if not len(idx):
             return theta
         hess = chi[keep] + np.broadcast_to(pen_h, chi.shape)[keep]
-        # rcond drops the directions normal to a face (null up to rounding); genuine interior
-        # curvatures stay far above it (the sample mean is ≥ 1/M away from any face)
-        step = -np.einsum("cab,cb->ca", np.linalg.pinv(hess, rcond=1e-10, hermitian=True), grad)
+        full = np.ones(len(idx), bool) if face is None else face[idx].all(axis=-1)
+        step = -_newton_direction(hess, grad, full)
         f0 = a[keep] - np.einsum("ca,ca->c", th, tau[idx]) + np.broadcast_to(pen_v, a.shape)[keep]
         slope = np.einsum("ca,ca->c", grad, step)
         alpha = np.ones(len(idx))
@@ -203,6 +202,29 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     if active.any():
         raise NotConverged(f"Newton refit did not converge for {active.sum()} chain(s)")
     return theta
+
+
+def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> np.ndarray:
+    """H⁻¹g per chain: a batched solve on the full polytope, the pseudo-inverse on a face.
+
+    On a proper face H is singular along the face's normal; pinv's rcond drops those
+    directions (null up to rounding), while genuine curvatures stay far above it (the
+    sample mean is ≥ 1/M away from any face). Interior chains take the cheaper solve,
+    falling back to pinv if it fails or is not finite.
+    """
+    out = np.empty_like(grad)
+    pinv = ~full
+    if full.any():
+        try:
+            with np.errstate(all="ignore"):
+                out[full] = np.linalg.solve(hess[full], grad[full][..., None])[..., 0]
+            pinv[np.flatnonzero(full)[~np.all(np.isfinite(out[full]), axis=-1)]] = True
+        except np.linalg.LinAlgError:
+            pinv |= full
+    if pinv.any():
+        out[pinv] = np.einsum("cab,cb->ca", np.linalg.pinv(hess[pinv], rcond=1e-10, hermitian=True),
+                              grad[pinv])
+    return out
 
 
 def make_estimator(name: str, *, nu: float = 1.0, lam: float = 0.1,
