@@ -15,7 +15,7 @@ The flat namespace is the notebook API (see the README, "Python")::
 """
 
 from . import symbols
-from .api import RESULT_IDS, derive, evaluate, family, result, setting, simulate, stationary_law, subs, symbol
+from .api import RESULT_IDS, derivations, evaluate, family, result, setting, simulate, stationary_law, subs, symbol
 from .derivation import Derivation, Step
 from .engine.loop import ClosedLoop, Run, from_params
 from .errors import InputError
@@ -25,6 +25,6 @@ from .setting import LawPrior, NormalPrior, Setting, parse_prior
 
 __version__ = "0.1.0"
 __all__ = ["FAMILIES", "RESULT_IDS", "ClosedLoop", "Derivation", "ExponentialFamily", "InputError",
-           "LawPrior", "NormalPrior", "Run", "Setting", "Step", "__version__", "derive", "evaluate",
+           "LawPrior", "NormalPrior", "Run", "Setting", "Step", "__version__", "derivations", "evaluate",
            "family", "from_params", "get_family", "parse_prior", "result", "setting", "simulate",
            "stationary_law", "subs", "symbol", "symbols"]

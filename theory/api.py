@@ -84,7 +84,7 @@ def result(rid: str, f: str | ExponentialFamily, setting_=None, **args) -> Deriv
     raise InputError(f"unknown result {rid!r}; known: {', '.join(RESULT_IDS)}")
 
 
-def derive(f: str | ExponentialFamily, **args) -> dict[str, Derivation]:
+def derivations(f: str | ExponentialFamily, **args) -> dict[str, Derivation]:
     """Every result that applies to the family, by id."""
     from .results import all_results
 
@@ -156,10 +156,12 @@ def evaluate(e, values: Mapping | None = None, **kw):
         for k, v in e.result.items():
             if isinstance(v, (sp.Expr, sp.MatrixBase)):
                 try:
-                    out[k] = _scalar(_evaluate(v, given))
+                    out[k] = evaluate(v, given)
                 except (ValueError, TypeError):
                     continue
         return out
+    if isinstance(e, sp.MatrixBase) and e.shape == (1, 1):
+        e = e[0, 0]  # one-parameter results are 1×1 matrices: evaluate the element (arrays broadcast)
     return _scalar(_evaluate(e, given))
 
 

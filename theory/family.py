@@ -307,11 +307,11 @@ class ExponentialFamily:
 
         return result(rid, self, setting)
 
-    def derive(self) -> dict:
+    def derivations(self) -> dict:
         """Every result that applies to this family, by id."""
-        from .api import derive
+        from .api import derivations
 
-        return derive(self)
+        return derivations(self)
 
     def _repr_latex_(self) -> str:
         """Jupyter display: the density, natural parameters, A, μ and χ."""
