@@ -18,6 +18,12 @@ from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
 
 
+def latex_state(state) -> str:
+    from ..latex import state_latex
+
+    return state_latex(state)
+
+
 def probabilities(family: ExponentialFamily) -> dict[str, sp.Expr] | None:
     """P(absorbed at each state | μ_0) from optional stopping, or None if not determined."""
     states = family.absorbing_states
@@ -76,7 +82,7 @@ def absorption(family: ExponentialFamily) -> Derivation:
     """R6 for ``family``."""
     states = family.absorbing_states
     listing = "; ".join(
-        f"{st.label} ({'reached in finite time' if st.attainable else 'approached only asymptotically'})"
+        f"${latex_state(st)}$ ({'reached in finite time' if st.attainable else 'approached only asymptotically'})"
         for st in states)
     steps = [Step(f"The extreme points of the closed convex hull of $\\phi(S)$ are point masses that "
                   f"the loop reproduces: {listing}.", None, None)]
@@ -87,9 +93,10 @@ def absorption(family: ExponentialFamily) -> Derivation:
                           "optional stopping fixes only their mean, $\\mathbb{E}[\\phi_\\tau] = \\mu_0$; the exact "
                           "law of the final state comes from the finite-M Markov chain.", None, None))
     else:
+        shown = {st.label: latex_state(st) for st in states}
         for label, p in probs.items():
-            steps.append(Step(f"Optional stopping ($\\mathbb{{E}}[\\phi_\\tau] = \\mu_0$) gives the probability of {label}:",
-                              rf"P(\text{{{label}}})", p))
+            steps.append(Step(f"Optional stopping ($\\mathbb{{E}}[\\phi_\\tau] = \\mu_0$) gives the probability "
+                              f"of ${shown[label]}$:", rf"P({shown[label]})", p))
             result[f"P[{label}]"] = p
     T = mean_time(family)
     if T is not None:

@@ -31,7 +31,7 @@ _EQUATION = {
     "map": r"\mu(\theta_{t+1}) = \frac{M\bar\phi_{t+1} + \nu\,\mu^{(0)}}{M+\nu}",
     "l2": r"\mu(\theta_{t+1}) + \lambda\,\theta_{t+1} = \bar\phi_{t+1}",
 }
-_NAME = {"mle": "maximum likelihood", "map": "conjugate MAP (nu pseudo-observations of mean mu^(0))",
+_NAME = {"mle": "maximum likelihood", "map": "conjugate MAP ($\\nu$ pseudo-observations of mean $\\mu^{(0)}$)",
          "l2": "L2-regularised maximum likelihood"}
 
 
