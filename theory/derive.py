@@ -38,7 +38,7 @@ def _args_for(name: str, family_args: dict) -> dict:
 def family_document(family: ExponentialFamily, results) -> str:
     body = (r"\section*{The family}" + "\n" + latex.family_header(family) + "\n"
             + r"\section*{Results}" + "\n"
-            + "\n".join(latex.heading(r) + latex.render(r) for r in results))
+            + "\n".join(latex.heading(r) + latex.render(r, family=family) for r in results))
     return latex.document(f"Closed-loop learning: {latex.family_title(family)}", body)
 
 
@@ -81,7 +81,7 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
         frag_dir = out / f.slug
         frag_dir.mkdir(exist_ok=True)
         for r in results:
-            (frag_dir / f"{r.id}.tex").write_text(latex.render(r))
+            (frag_dir / f"{r.id}.tex").write_text(latex.render(r, family=f))
         path = out / f"{f.slug}.tex"
         path.write_text(family_document(f, results))
         docs.append(path)
@@ -94,7 +94,7 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
     docs.append(write_demo(out))
     if compile_pdf:
         for doc in docs:
-            latex.compile_pdf(doc)
+            latex.compile_pdf(doc, runs=2 if doc.name == "demo-twocolumn.tex" else 1)
     return docs
 
 
@@ -163,9 +163,9 @@ def write_paper_settings(out: Path) -> Path:
         frag_dir.mkdir(parents=True, exist_ok=True)
         slug = f"{sid}-{setting.family.slug}"
         for r in results:
-            (frag_dir / f"{r.id}.tex").write_text(latex.render(r, slug))
+            (frag_dir / f"{r.id}.tex").write_text(latex.render(r, slug, setting.family))
         parts.append(f"\\section*{{{latex._text(text)}}}\n"
-                     + "\n".join(latex.heading(r) + latex.render(r, slug) for r in results))
+                     + "\n".join(latex.heading(r) + latex.render(r, slug, setting.family) for r in results))
     path = out / "paper-settings.tex"
     path.write_text(latex.document("The reference paper's general settings (R9)", "\n\n".join(parts)))
     return path

@@ -423,7 +423,9 @@ def textbook(e):
         return e
     gens = sorted(e.free_symbols, key=lambda x: x.name)
     best, best_len = e, len(expr(e))
-    for fn in (sp.cancel, sp.factor):
+    if best_len < 80:  # short forms are left as derived (μ(1 − μ), not −μ² + μ)
+        return e
+    for fn in (sp.factor, sp.cancel):
         try:
             alt = fn(e, *gens) if gens else fn(e)
         except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
@@ -522,21 +524,118 @@ def heading(d: Derivation) -> str:
     return f"\\subsection*{{{_text(d.id)}: {_text(d.title)}{order}}}\n"
 
 
-def render(d: Derivation, slug: str | None = None) -> str:
+def render(d: Derivation, slug: str | None = None, family: ExponentialFamily | None = None) -> str:
     """One result as a LaTeX fragment for ``\\input``: numbered, labelled equations, no heading.
 
-    Equation ``n`` (1, 2, ...) of the result is labelled ``eq:<id>:<slug>:<n>``.
+    Equation ``n`` (1, 2, ...) of the result is labelled ``eq:<id>:<slug>:<n>``. With the
+    ``family`` of a finite space whose partition function has no closed form (Curie–Weiss),
+    sums over the levels are shown as Z and level averages ⟨g⟩, defined at the end.
     """
     stem = label(d, slug)
     order = f"; error O(M^-{d.order})" if d.order else ""
     parts = [f"% {d.id} ({slug or d.family}): {d.title}{order}. Labels {stem}:1, :2, ...; "
              "notation from derivations/preamble.tex"]
+    levels = LevelSums.of(family)
     n = 0
     for s in d.steps:
         has_eq = s.rhs is not None or s.lhs is not None
         n += has_eq
+        if levels is not None:
+            s = Step(s.text, levels.name(s.lhs), levels.name(s.rhs))
         parts.append(render_step(s, f"{stem}:{n}" if has_eq else None))
+    if levels is not None and levels.used:
+        parts.append(levels.definitions(f"{stem}:levels"))
     return "\n\n".join(parts) + "\n"
+
+
+class LevelSums:
+    """Display-only names for sums over the levels of a finite family (same values).
+
+    Z = Σ_k w_k(θ) is the partition function, ⟨g⟩ = Z⁻¹ Σ_k g(k) w_k(θ) a level average,
+    and a star marks both at θ*; g is written through φ_a(k) where it is a monomial in them.
+    """
+
+    def __init__(self, family: ExponentialFamily, total: sp.Sum):
+        self.family = family
+        (self.k, self.lo, self.hi), = total.limits
+        self.w = total.function
+        self.w_star = family.starred(self.w)
+        self.theta = set(family.theta)
+        self.theta_star = {S.starred(t) for t in family.theta}
+        self.phi_k = [p.subs(S.s, self.k) for p in family.phi]
+        self.Z = S.symbol("Z", "Z", positive=True)
+        self.Z_star = S.symbol("Z_star", "Z^{*}", positive=True)
+        self.used: set[str] = set()
+        self._cache: dict = {}
+
+    @staticmethod
+    def of(family: ExponentialFamily | None):
+        if family is None or not isinstance(family.space, Finite):
+            return None
+        sums = list(family.A.atoms(sp.Sum))
+        return LevelSums(family, sums[0]) if len(sums) == 1 and len(sums[0].limits) == 1 else None
+
+    def name(self, e):
+        if isinstance(e, sp.MatrixBase):
+            return e.applyfunc(self.name)
+        if not isinstance(e, sp.Basic) or not e.has(sp.Sum):
+            return e
+        return e.replace(lambda x: isinstance(x, sp.Sum), self._sum)
+
+    def _sum(self, total: sp.Sum):
+        if total in self._cache:
+            return self._cache[total]
+        out = total
+        if len(total.limits) == 1 and total.limits[0] == (self.k, self.lo, self.hi):
+            for w, Z, own, star in ((self.w, self.Z, self.theta, False), (self.w_star, self.Z_star,
+                                                                           self.theta_star, True)):
+                g = sp.simplify(sp.powsimp(total.function / w))
+                if not (g.free_symbols & (self.theta | self.theta_star)):
+                    self.used.add("Z_star" if star else "Z")
+                    out = Z if g == 1 else Z * self._average(g, star)
+                    break
+        self._cache[total] = out
+        return out
+
+    def _average(self, g, star: bool) -> sp.Symbol:
+        self.used.add("avg_star" if star else "avg")
+        shown = self._in_phi(g)
+        name = f"avg[{sp.srepr(g)}]" + ("_star" if star else "")
+        return S.symbol(name, rf"\langle {shown}\rangle" + ("^{*}" if star else ""), real=True)
+
+    def _in_phi(self, g) -> str:
+        """g(k) as a monomial in φ_a(k) (degree ≤ 3) where it is one, else as written in k."""
+        d = len(self.phi_k)
+        names = [r"\phi" if d == 1 else rf"\phi_{{{a + 1}}}" for a in range(d)]
+        target = sp.expand(g)
+        import itertools
+
+        for deg in (1, 2, 3):
+            for combo in itertools.combinations_with_replacement(range(d), deg):
+                for sign in (1, -1):
+                    cand = sign * sp.Mul(*(self.phi_k[a] for a in combo))
+                    if sp.expand(target - cand) == 0:
+                        parts = []
+                        for a in sorted(set(combo)):
+                            c = combo.count(a)
+                            parts.append(names[a] + (f"^{{{c}}}" if c > 1 else ""))
+                        return ("-" if sign < 0 else "") + " ".join(parts)
+        return expr(g)
+
+    def definitions(self, label_: str) -> str:
+        """The sentence and display defining Z and ⟨·⟩ (only what the fragment used)."""
+        k = expr(self.k)
+        phis = ", ".join(rf"\phi_{{{a + 1}}}(k) = {expr(p)}" if len(self.phi_k) > 1
+                         else rf"\phi(k) = {expr(p)}" for a, p in enumerate(self.phi_k))
+        text = (rf"Here the sums run over the levels ${k} = {expr(self.lo)}, \dots, {expr(self.hi)}$, "
+                rf"with ${phis}$: $Z$ is the partition function, "
+                r"$\langle g\rangle = Z^{-1}\sum_k w_k\,g(k)$ the average over the levels"
+                + (r", and a star marks both at $\theta^*$" if {"Z_star", "avg_star"} & self.used else "")
+                + ":")
+        body = [rf"Z = \sum_{{{k}={expr(self.lo)}}}^{{{expr(self.hi)}}} w_{k}, \qquad w_{k} ="]
+        body += [r"\quad " + x for x in lines(self.w.subs(self.k, self.k), WIDTH - 10)]
+        rows = [f"&{x} \\notag" for x in body[:-1]] + [f"&{body[-1]}\\label{{{label_}}}"]
+        return _macros(text) + "\n\\begin{align}\n" + " \\\\\n".join(rows) + "\n\\end{align}"
 
 
 def space_latex(space) -> str:
@@ -583,7 +682,12 @@ def family_header(f: ExponentialFamily, slug: str | None = None) -> str:
     steps.append(Step("KL divergence to the truth:", r"D(f_\theta\|f_{\theta^*})", f.kl))
     table = "\n".join(f"\\item[{a}] {b}" for a, b in rows)
     stem = f"eq:family:{slug or f.slug}"
+    levels = LevelSums.of(f)
+    if levels is not None:
+        steps = [Step(st.text, levels.name(st.lhs), levels.name(st.rhs)) for st in steps]
     eqs = "\n\n".join(render_step(s, f"{stem}:{n + 1}") for n, s in enumerate(steps))
+    if levels is not None and levels.used:
+        eqs += "\n\n" + levels.definitions(f"{stem}:levels")
     return f"\\begin{{description}}\n{table}\n\\end{{description}}\n{eqs}\n"
 
 
@@ -618,11 +722,18 @@ def document(title: str, body: str) -> str:
             "\\end{document}\n")
 
 
-def compile_pdf(tex: Path) -> str:
+def compile_pdf(tex: Path, runs: int = 1) -> str:
     """pdflatex -halt-on-error in the file's folder; raises with the log tail on failure.
 
-    Returns the log text (the tests look for overfull boxes in it).
+    ``runs`` = 2 resolves cross-references (the demonstration's \\eqref). Returns the log
+    text of the last run (the tests look for overfull boxes in it).
     """
+    for _ in range(runs - 1):
+        _pdflatex(tex)
+    return _pdflatex(tex)
+
+
+def _pdflatex(tex: Path) -> str:
     if shutil.which("pdflatex") is None:
         raise FileNotFoundError("pdflatex not found")
     # a fixed date makes the PDF bytes reproducible
