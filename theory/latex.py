@@ -407,9 +407,12 @@ def _elements(lhs: str, m: sp.MatrixBase):
 def _too_long(lhs_tex: str, tex: str) -> list[str]:
     """What is shown instead of an expression too long for a page: where to find it."""
     head = f"{lhs_tex} = " if lhs_tex else ""
-    return [head + r"\text{(too long to typeset here:}",
-            rf"\quad\text{{{len(tex)} characters of \LaTeX; see}}",
-            r"\quad\text{\texttt{closedloop derive -{}-json})}"]
+    first = head + r"\text{(too long for a page:}"
+    lead = [first] if width(first) <= WIDTH else [head.rstrip(), r"\quad\text{(too long for a page:}"]
+    return lead + [r"\quad\text{this family's }\mu,\ \chi,\ \kappa\text{ in the}",
+                   r"\quad\text{general form; in full}",
+                   rf"\quad\text{{({len(tex)} characters) from}}",
+                   r"\quad\text{\texttt{theory.result}.)}"]
 
 
 def textbook(e):
@@ -668,8 +671,9 @@ def family_header(f: ExponentialFamily, slug: str | None = None) -> str:
         ("Base measure", f"$h(s) = {expr(f.h)}$"),
         ("Natural parameters", "$" + ", ".join(expr(t) for t in f.theta) + "$"),
     ]
+    conv = [(c, e) for c, e in f.conventional.items() if not (isinstance(e, sp.Symbol) and e.name == c)]
     steps = [Step("Conventional parameters:" if n == 0 else "", _conv_name(c), e)
-             for n, (c, e) in enumerate(f.conventional.items())]
+             for n, (c, e) in enumerate(conv)]
     steps += [
         Step(r"Log-partition $A = \log\sum_s h(s)\,e^{\theta\cdot\phi(s)}$:", "A(\\theta)", f.A),
         Step(r"Mean map $\mu = \nabla A$ (expectation parameters):", r"\mu(\theta)", _scalar(f.mu)),

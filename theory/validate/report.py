@@ -86,7 +86,7 @@ def markdown(results: list[Result], budget: Budget, seed: int) -> str:
 _GREEK = {"phi": r"\phi", "mu": r"\mu", "theta": r"\theta", "chi": r"\chi", "kappa": r"\kappa",
           "nu": r"\nu", "lam": r"\lambda", "tau": r"\tau"}
 _MATH = re.compile(r"\b(phi|mu|theta|chi|kappa|nu|lam|tau)(\d*)(?:_(\d))?\b(\*\*\d+)?"
-                   r"|\bM0\b|\bM\^-?\d+|\|z\||\bz\*|<=|>=|->|\*\*\d+|(?<=\w)\*(?=\w)")
+                   r"|\bM0\b|\boo\b|\bM\^-?\d+|\|z\||\bz\*|<=|>=|->|\*\*\d+|(?<=\w)\*(?=\w)")
 
 
 def _math(m: re.Match) -> str:
@@ -98,7 +98,7 @@ def _math(m: re.Match) -> str:
         power = f"^{{{m.group(4)[2:]}}}" if m.group(4) else ""
         base = _GREEK[m.group(1)] + (f"_{{{sub}}}" if sub else "") + gen
         return f"${{{base}}}{power}$" if power else f"${base}$"
-    return {"M0": "$M_0$", "|z|": "$|z|$", "z*": "$z^*$", "<=": r"$\le$", ">=": r"$\ge$",
+    return {"M0": "$M_0$", "oo": r"$\infty$", "|z|": "$|z|$", "z*": "$z^*$", "<=": r"$\le$", ">=": r"$\ge$",
             "->": r"$\to$", "*": r"$\,$"}.get(t) or (f"$^{{{t[2:]}}}$" if t.startswith("**")
                                                        else f"$M^{{{t[2:]}}}$")
 
