@@ -55,6 +55,9 @@ def test_reports_are_written_and_the_table_compiles(quick_results, tmp_path):
     data = report.as_json(quick_results, QUICK, 0)
     json.dumps(data)  # serialisable, no NaN objects
     assert data["passed"] == data["total"] == len(quick_results)
+    from theory.latex import code_like
+
+    assert not code_like(paths[1].read_text())  # E[mu**2], phi1=0 are typeset as mathematics
     require_pdflatex()
     compile_pdf(paths[1])
     assert paths[1].with_suffix(".pdf").stat().st_size > 1000

@@ -34,3 +34,36 @@ class Derivation:
     steps: tuple[Step, ...]
     result: Mapping[str, sp.Basic] = field(default_factory=dict)
     order: int | None = None
+
+    def __getitem__(self, key: str):
+        """A final form by its key: ``d["drift"]``."""
+        return self.result[key]
+
+    def evaluate(self, values=None, **kw):
+        """Numbers of the final forms at values given by name (see :func:`theory.evaluate`)."""
+        from .api import evaluate
+
+        return evaluate(self, values, **kw)
+
+    def latex(self) -> str:
+        """The result as a LaTeX fragment for ``\\input`` (numbered, labelled equations)."""
+        from .latex import render
+
+        return render(self)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter display: the displayed equations of the steps, one per line (MathJax)."""
+        from .latex import expr
+
+        rows = [rf"&\textbf{{{self.id}}}\ \text{{({self.family}): {_plain(self.title)}}}"]
+        for st in self.steps:
+            if st.lhs is None and st.rhs is None:
+                continue
+            lhs = expr(st.lhs) if st.lhs is not None else ""
+            rhs = expr(st.rhs) if st.rhs is not None else ""
+            rows.append("&" + (f"{lhs} = {rhs}" if lhs and rhs else lhs or rhs))
+        return "$$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$$"
+
+
+def _plain(text: str) -> str:
+    return text.replace("$", "").replace("_", r"\_").replace("{", "").replace("}", "")

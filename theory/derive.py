@@ -72,8 +72,10 @@ def _args_for(name: str, family_args: dict) -> dict:
 
 
 def family_document(family: ExponentialFamily, results) -> str:
-    body = latex.family_header(family) + "\n".join(latex.render(r) for r in results)
-    return latex.document(f"Closed-loop learning: {family.title}", body)
+    body = (r"\section*{The family}" + "\n" + latex.family_header(family) + "\n"
+            + r"\section*{Results}" + "\n"
+            + "\n".join(latex.heading(r) + latex.render(r, family=family) for r in results))
+    return latex.document(f"Closed-loop learning: {latex.family_title(family)}", body)
 
 
 def overview(families: list[ExponentialFamily]) -> str:
@@ -88,14 +90,16 @@ def overview(families: list[ExponentialFamily]) -> str:
         drift, cov = recursion.leading_order(est, 1, S.thetas(1))
         parts.append(latex.render_step(Step(
             f"{est.upper()}: drift and variance of $\\theta$ to leading order, error $O(M^{{-2}})$:",
-            r"\mathbb{E}[\Delta\theta]", recursion.per_generation(drift[0]))))
-        parts.append(latex.render_step(Step("", r"\operatorname{Var}[\Delta\theta]", recursion.per_generation(cov[0]))))
+            r"\mathbb{E}[\Delta\theta]", recursion.per_generation(drift[0])), f"eq:generic:{est}:1"))
+        parts.append(latex.render_step(Step("", r"\operatorname{Var}[\Delta\theta]",
+                                            recursion.per_generation(cov[0])), f"eq:generic:{est}:2"))
     parts.append(r"\section*{Families}" + "\n\\begin{itemize}")
     for f in families:
-        states = ", ".join(st.label for st in f.absorbing_states)
-        a = latex.expr(f.A) if len(latex.expr(f.A)) < 300 else r"\log Z(\theta)"
-        parts.append(f"\\item \\texttt{{{latex._text(f.slug)}.tex}}: {latex._text(f.title)}, "
-                     f"$A(\\theta) = {a}$; absorbing: {latex._text(states)}")
+        states = "; ".join(f"${latex.state_latex(st)}$" for st in f.absorbing_states)
+        a = latex.expr(f.A)
+        a = f"$A(\\theta) = {a}$" if latex.width(a) < 150 else "$A(\\theta) = \\log Z(\\theta)$"
+        parts.append(f"\\item \\texttt{{{latex._text(f.slug)}.tex}}: {latex._text(latex.family_title(f))}, "
+                     f"{a}; absorbing: {states}")
     parts.append("\\end{itemize}")
     return latex.document("Closed-loop learning in exponential families: derived results",
                           "\n\n".join(parts))
@@ -113,7 +117,7 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
         frag_dir = out / f.slug
         frag_dir.mkdir(exist_ok=True)
         for r in results:
-            write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r))
+            write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r, family=f))
         path = out / f"{f.slug}.tex"
         write_text_atomic(path, family_document(f, results))
         docs.append(path)
@@ -123,19 +127,51 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
     write_text_atomic(path, overview(families))
     docs.append(path)
     docs.append(write_paper_settings(out))
+    docs.append(write_demo(out))
     if compile_pdf:
         for doc in docs:
-            latex.compile_pdf(doc)
+            latex.compile_pdf(doc, runs=2 if doc.name == "demo-twocolumn.tex" else 1)
     return docs
+
+
+# fragments \input by the two-column demonstration: (folder, result id, label stem)
+DEMO = (("bernoulli", "R1.martingale", "eq:R1.martingale:bernoulli"),
+        ("bernoulli", "R3.drift.mle", "eq:R3.drift.mle:bernoulli"),
+        ("bernoulli", "R7.stationary", "eq:R7.stationary:bernoulli"),
+        ("paper-settings/fig3", "R9.stationary", "eq:R9.stationary:fig3-poisson"))
+
+
+def demo_document() -> str:
+    """derivations/demo-twocolumn.tex: a PRL-like two-column page that \\input's a few fragments."""
+    parts = [r"\documentclass[10pt,twocolumn]{article}",
+             r"\usepackage[a4paper,top=2cm,bottom=2cm]{geometry}",
+             r"\setlength{\textwidth}{17.8cm}\setlength{\columnsep}{0.6cm}",
+             r"\setlength{\oddsidemargin}{\dimexpr(\paperwidth-\textwidth)/2-1in\relax}",
+             r"\usepackage[T1]{fontenc}", r"\usepackage{lmodern}", r"\input{preamble}",
+             r"\title{Two-column demonstration: derived fragments in a PRL-like page}", r"\date{}",
+             r"\begin{document}", r"\maketitle",
+             "This page \\verb|\\input|s fragments of \\texttt{derivations/} as a paper would, in "
+             "columns of 8.6\\,cm. The martingale property is Eq.~\\eqref{eq:R1.martingale:bernoulli:1}; "
+             "the drift of the logit is Eq.~\\eqref{eq:R3.drift.mle:bernoulli:6}."]
+    for folder, rid, stem in DEMO:
+        parts += [f"\\paragraph{{{latex._text(rid)} ({latex._text(folder)}).}}", f"\\input{{{folder}/{rid}}}"]
+    parts += [r"\end{document}", ""]
+    return "\n".join(parts)
+
+
+def write_demo(out: Path) -> Path:
+    path = out / "demo-twocolumn.tex"
+    path.write_text(demo_document())
+    return path
 
 
 # The reference paper's general settings (Figs. 2 and 3), as printed, and the case that collapses
 PAPER_SETTINGS = (
-    ("fig2-i", "Fig. 2 (i): N = 10, theta2 = 0 fixed, ML, one fixed point with sum of spins -6",
+    ("fig2-i", "Fig. 2 (i): $N = 10$, $\\theta_2 = 0$ fixed, ML, one fixed point with sum of spins $-6$",
      "curie_weiss", {"N": 10}, {"theta2": 0}, {"data": [{"phi1": -6}]}),
-    ("fig2-ii", "Fig. 2 (ii): N = 10, both fitted, Gaussian priors of variance 2",
+    ("fig2-ii", "Fig. 2 (ii): $N = 10$, both fitted, Gaussian priors of variance 2",
      "curie_weiss", {"N": 10}, {}, {"prior_law": "normal:var=2"}),
-    ("fig2-iii", "Fig. 2 (iii): as (ii) plus one fixed point with sum of spins 0",
+    ("fig2-iii", "Fig. 2 (iii): as (ii) plus one fixed point with sum of spins $0$",
      "curie_weiss", {"N": 10}, {}, {"prior_law": "normal:var=2", "data": [{"phi1": 0}]}),
     ("fig2-iii-no-prior", "The fixed point of (iii) without the prior: it lies on a face, the loop collapses",
      "curie_weiss", {"N": 10}, {}, {"data": [{"phi1": 0}]}),
@@ -161,9 +197,11 @@ def write_paper_settings(out: Path) -> Path:
         results = general.all_general(setting)
         frag_dir = out / "paper-settings" / sid
         frag_dir.mkdir(parents=True, exist_ok=True)
+        slug = f"{sid}-{setting.family.slug}"
         for r in results:
-            write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r))
-        parts.append(f"\\section*{{{latex._text(text)}}}\n" + "\n".join(latex.render(r) for r in results))
+            write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r, slug, setting.family))
+        parts.append(f"\\section*{{{latex._text(text)}}}\n"
+                     + "\n".join(latex.heading(r) + latex.render(r, slug, setting.family) for r in results))
     path = out / "paper-settings.tex"
     write_text_atomic(path, latex.document("The reference paper's general settings (R9)", "\n\n".join(parts)))
     return path
@@ -180,9 +218,10 @@ def write_setting(family: ExponentialFamily, options: dict, out: Path, compile_p
     frag_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "preamble.tex", latex.PREAMBLE)
     for r in results:
-        write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r))
+        write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r, stem, family))
     path = out / f"{stem}.tex"
-    body = latex.family_header(family) + "\n".join(latex.render(r) for r in results)
+    body = latex.family_header(family, stem) + "\n".join(
+        latex.heading(r) + latex.render(r, stem, family) for r in results)
     write_text_atomic(path, latex.document(f"General closed loop: {family.title}, {st.label}", body))
     stat = results[2].result
     print(f"{family.slug} [{st.label}]: normalisable={stat['normalisable']}"

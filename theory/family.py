@@ -315,6 +315,32 @@ class ExponentialFamily:
             negative=tuple(n for n in self.negative if n not in fixed),
             fixed=dict(self.fixed) | {n: float(v) for n, v in fixed.items()})
 
+    # -- notebooks -------------------------------------------------------------------------------
+    def result(self, rid: str, setting=None):
+        """The derivation ``rid`` (``"R3.drift.mle"``) for this family; see :func:`theory.result`."""
+        from .api import result
+
+        return result(rid, self, setting)
+
+    def derivations(self) -> dict:
+        """Every result that applies to this family, by id."""
+        from .api import derivations
+
+        return derivations(self)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter display: the density, natural parameters, A, μ and χ."""
+        from .latex import expr, space_latex
+
+        phi = ", ".join(expr(p) for p in self.phi)
+        rows = [rf"&\text{{{self.title.replace('_', ' ')}}}:\ f(s\mid\theta) = h(s)\,"
+                rf"e^{{\theta\cdot\phi(s) - A(\theta)}},\quad s\in {space_latex(self.space)}",
+                rf"&\phi(s) = ({phi}),\quad h(s) = {expr(self.h)},\quad \theta = ("
+                + ", ".join(expr(t) for t in self.theta) + ")",
+                rf"&A(\theta) = {expr(self.A)}"]
+        rows += [rf"&\mathrm{{{n.replace('_', ' ')}}} = {expr(e)}" for n, e in self.conventional.items()]
+        return "$$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$$"
+
     # -- numbers from user input -----------------------------------------------------------------
     def natural_point(self, params: Mapping[str, float]) -> dict[str, float]:
         """Natural parameters from a ``name=value`` mapping, natural or conventional names.

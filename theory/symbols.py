@@ -28,6 +28,23 @@ t = symbol("t", "t", integer=True, nonnegative=True)  # generation
 eps = symbol("epsilon", r"\epsilon", positive=True)  # bookkeeping 1/M for series
 
 
+def get(name: str) -> sp.Symbol:
+    """The project's symbol called ``name`` (``"theta"``, ``"M0"``, ``"theta1_star"``, ``"nu"``).
+
+    SymPy symbols are equal only with equal assumptions: ``sp.Symbol("theta")`` is not the
+    project's ``theta`` (real=True), which is why ``expr.subs({"theta": 0.3})`` does nothing.
+    """
+    for sym in LATEX:
+        if sym.name == name:
+            return sym
+    if name.startswith("theta") or name.endswith("_star"):  # families create these lazily
+        base = name.removesuffix("_star")
+        sym = theta_names((base,))[0] if base.startswith("theta") else get(base)
+        return starred(sym) if name.endswith("_star") else sym
+    known = sorted({s.name for s in LATEX})
+    raise KeyError(f"no symbol named {name!r}; known: {', '.join(known)}")
+
+
 def _indexed(base: str, latex: str, d: int, suffix: str = "", latex_suffix: str = "", **assumptions):
     if d == 1:
         return (symbol(base + suffix, latex + latex_suffix, **assumptions),)

@@ -84,6 +84,11 @@ class ClosedLoop:
         if self.sampler not in ("exact", "naive"):
             raise InputError(f"unknown sampler {self.sampler!r}; known: exact, naive")
         self.M, self.M0 = int(self.M), int(self.M0)
+        # conventional names are accepted as by the CLI (p=0.3): stored as natural parameters
+        if set(self.init) != set(self.family.names):
+            self.init = self.family.natural_point(self.init)
+        if self.truth is not None and set(self.truth) != set(self.family.names):
+            self.truth = self.family.natural_point(self.truth)
         self.numeric: NumericFamily = numeric_family(self.family)
         self._draw = draw_exact if self.sampler == "exact" else draw_naive
         self.theta0 = self._vector(self.init)  # (1, d) natural parameters of the start
@@ -351,6 +356,11 @@ class ClosedLoop:
             if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi) or int(bins) != bins or bins < 1:
                 raise InputError(f"histogram {name}: need lo < hi (finite) and an integer number of bins >= 1")
             hist[name] = Histogram(float(lo), float(hi), int(bins))
+        if trace is not None:  # generation 0, the initial model (kept out of the JSON trace)
+            obs0 = self.observables(state)
+            trace["initial"] = {"mean": {n: _mean_var(v)[0] for n, v in obs0.items()},
+                                "var": {n: _mean_var(v)[1] for n, v in obs0.items()},
+                                "chains": {n: v[:keep].copy() for n, v in obs0.items()}}
         frozen = None
         for t in tqdm(range(1, generations + 1), disable=not progress, file=sys.stderr,
                       desc=f"{self.family.name} M={self.M}", unit="gen", mininterval=0.5):
@@ -433,6 +443,27 @@ class Run:
     histograms: dict = field(default_factory=dict)
 
     QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+    def trace_arrays(self) -> dict:
+        """The recorded trace as numpy arrays, starting at generation t = 0 (the initial model).
+
+        ``{"t": (T,), "mean": {name: (T,)}, "var": {name: (T,)}, "chains": {name: (T, keep)}}``;
+        needs ``run(..., record_every=K)``.
+        """
+        if self.trace is None:
+            raise ValueError("no trace was recorded: run with record_every=K (K >= 1)")
+        tr, first = self.trace, self.trace.get("initial")
+        names = list(tr["mean"])
+        out = {"t": np.array(([0] if first else []) + list(tr["t"]), dtype=int), "mean": {}, "var": {},
+               "chains": {}}
+        for n in names:
+            head = [first["mean"][n]] if first else []
+            out["mean"][n] = np.array(head + list(tr["mean"][n]), dtype=float)
+            head = [first["var"][n]] if first else []
+            out["var"][n] = np.array(head + list(tr["var"][n]), dtype=float)
+            rows = ([first["chains"][n]] if first else []) + list(tr["chains"][n])
+            out["chains"][n] = np.array(rows, dtype=float)
+        return out
 
     def quantiles(self) -> dict[str, dict[str, float | None]]:
         """Quantiles over chains at the last generation, per observable (finite values only)."""

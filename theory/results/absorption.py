@@ -18,6 +18,12 @@ from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
 
 
+def latex_state(state) -> str:
+    from ..latex import state_latex
+
+    return state_latex(state)
+
+
 def probabilities(family: ExponentialFamily) -> dict[str, sp.Expr] | None:
     """P(absorbed at each state | μ_0) from optional stopping, or None if not determined."""
     states = family.absorbing_states
@@ -72,11 +78,37 @@ def mean_time(family: ExponentialFamily) -> sp.Expr | None:
     return sp.simplify(sp.refine(T, sp.Q.positive(mu - lower)))
 
 
+_H = sp.Function("H")
+
+
+def _binary_entropy_form(family: ExponentialFamily, T: sp.Expr):
+    """T(μ) as c·M·H(x), x = (μ − a)/(b − a), when it is one (checked at several points), else None.
+
+    Display only: the same function as ``T``, in the textbook form (Bernoulli: 2M·H(μ)).
+    """
+    ends = [st.phi[0] for st in family.absorbing_states if st.attainable]
+    if len(ends) != 2:
+        return None
+    mu = family.mu_symbols[0]
+    lo, hi = min(ends), max(ends)
+    x = (mu - lo) / (hi - lo)
+    H = -x * sp.log(x) - (1 - x) * sp.log(1 - x)
+    ratio = T / H
+    values = [float(ratio.subs({mu: lo + sp.Rational(f, 100) * (hi - lo), S.M: 1}).evalf(30))
+              for f in (13, 37, 61, 88)]
+    if max(values) - min(values) > 1e-9 * abs(values[0]):
+        return None
+    c = sp.nsimplify(values[0], rational=True)
+    if abs(float(c) - values[0]) > 1e-9 * abs(values[0]) or c.q > 1000:
+        return None
+    return c * S.M * _H(sp.simplify(x))
+
+
 def absorption(family: ExponentialFamily) -> Derivation:
     """R6 for ``family``."""
     states = family.absorbing_states
     listing = "; ".join(
-        f"{st.label} ({'reached in finite time' if st.attainable else 'approached only asymptotically'})"
+        f"${latex_state(st)}$ ({'reached in finite time' if st.attainable else 'approached only asymptotically'})"
         for st in states)
     steps = [Step(f"The extreme points of the closed convex hull of $\\phi(S)$ are point masses that "
                   f"the loop reproduces: {listing}.", None, None)]
@@ -87,9 +119,10 @@ def absorption(family: ExponentialFamily) -> Derivation:
                           "optional stopping fixes only their mean, $\\mathbb{E}[\\phi_\\tau] = \\mu_0$; the exact "
                           "law of the final state comes from the finite-M Markov chain.", None, None))
     else:
+        shown = {st.label: latex_state(st) for st in states}
         for label, p in probs.items():
-            steps.append(Step(f"Optional stopping ($\\mathbb{{E}}[\\phi_\\tau] = \\mu_0$) gives the probability of {label}:",
-                              rf"P(\text{{{label}}})", p))
+            steps.append(Step(f"Optional stopping ($\\mathbb{{E}}[\\phi_\\tau] = \\mu_0$) gives the probability "
+                              f"of ${shown[label]}$:", rf"P({shown[label]})", p))
             result[f"P[{label}]"] = p
     T = mean_time(family)
     if T is not None:
@@ -98,5 +131,9 @@ def absorption(family: ExponentialFamily) -> Derivation:
                   Step("and the mean absorption time solves $(\\chi/2M)\\,T'' = -1$, $T = 0$ at the absorbing "
                        "ends (generations, error O(1) as M grows):", r"T(\mu)", T)]
         result["mean_time"] = T
+        entropy_form = _binary_entropy_form(family, T)
+        if entropy_form is not None:
+            steps.append(Step("that is, with the binary entropy $H(x) = -x\\ln x-(1-x)\\ln(1-x)$ of the "
+                              "position $x$ of $\\mu$ between the absorbing ends,", r"T(\mu)", entropy_form))
     return Derivation("R6.absorption", family.slug, "Absorbing states and absorption", tuple(steps),
                       result, order=0 if T is not None else None)

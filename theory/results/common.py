@@ -95,3 +95,35 @@ def is_zero(family: ExponentialFamily, expr) -> bool:
         if any(abs(float(evaluate(e, point))) > 1e-9 for e in exprs):
             return False
     return True
+
+
+def conventional_form(family: ExponentialFamily, expr):
+    """A one-parameter expression in θ, θ* rewritten in the conventional parameter (p, p*), or None.
+
+    Display only (the same function): the textbook form next to the natural one. None when
+    there is no closed inverse or the rewritten form is much longer.
+    """
+    from ..family import _conventional_inverse, _latex_name
+    from ..errors import InputError
+
+    if family.d != 1 or not family.conventional:
+        return None
+    used = tuple(family.conventional)[:1]
+    try:
+        inv = _conventional_inverse(family, used)
+    except (InputError, NotImplementedError):
+        return None
+    own = {sp.Symbol("_c_" + n): S.symbol(n, _latex_name(n), real=True) for n in used}
+    star = {sp.Symbol("_c_" + n): S.symbol(n + "_star", _latex_name(n) + "^{*}", real=True) for n in used}
+    sub = {t: inv[t].subs(own) for t in family.theta} | {S.starred(t): inv[t].subs(star) for t in family.theta}
+    e = show(expr)
+    if isinstance(e, sp.MatrixBase) or not isinstance(e, sp.Expr) or e.has(sp.Sum):
+        return None
+    out = sp.simplify(e.subs(sub, simultaneous=True))
+    try:
+        out = factor(out)
+    except sp.PolynomialError:  # logs of the parameters (L2): the simplified form
+        pass
+    if out.has(*family.theta) or sp.count_ops(out) > 1.5 * sp.count_ops(e) + 5:
+        return None
+    return out

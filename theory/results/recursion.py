@@ -22,7 +22,8 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
-from .common import inverse, phibar_moments, placeholders, show, specialise
+from ..family import _latex_name as latex_name
+from .common import conventional_form, inverse, phibar_moments, placeholders, show, specialise
 
 ESTIMATORS = ("mle", "map", "l2")
 
@@ -31,7 +32,7 @@ _EQUATION = {
     "map": r"\mu(\theta_{t+1}) = \frac{M\bar\phi_{t+1} + \nu\,\mu^{(0)}}{M+\nu}",
     "l2": r"\mu(\theta_{t+1}) + \lambda\,\theta_{t+1} = \bar\phi_{t+1}",
 }
-_NAME = {"mle": "maximum likelihood", "map": "conjugate MAP (nu pseudo-observations of mean mu^(0))",
+_NAME = {"mle": "maximum likelihood", "map": "conjugate MAP ($\\nu$ pseudo-observations of mean $\\mu^{(0)}$)",
          "l2": "L2-regularised maximum likelihood"}
 
 
@@ -106,6 +107,12 @@ def drift(family: ExponentialFamily, estimator: str = "mle") -> Derivation:
         Step("and the covariance", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]",
              show(cov_f)),
     )
+    conv = [conventional_form(family, e) for e in (drift_f, cov_f)]
+    if all(c is not None for c in conv):
+        name = ", ".join(f"${latex_name(n)}$" for n in tuple(family.conventional)[:1])
+        steps += (Step(f"In the conventional parameter {name} (and its true value, starred) these read",
+                       r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]", conv[0]),
+                  Step("", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]", conv[1]))
     return Derivation(f"R3.drift.{estimator}", family.slug,
                       f"Recursion of the natural parameters ({estimator.upper()})", steps,
                       {"drift": drift_f, "cov": cov_f, "drift_generic": drift_p,

@@ -21,14 +21,18 @@ from ..family import ExponentialFamily
 _a, _b = sp.symbols("_alpha _beta", positive=True)
 
 
+def _rescaled(mu, lower, upper) -> str:
+    """(μ − a)/(b − a) as LaTeX, simplified: μ itself on [0, 1]."""
+    return sp.latex(sp.simplify((mu - lower) / (upper - lower)), symbol_names=S.LATEX)
+
+
 def _candidates(mu, lower, upper):
     """Named laws (sympy.stats) on the support, as (name, density in μ with params _a, _b)."""
     x = sp.Symbol("_x", positive=True)
     if lower.is_finite and upper.is_finite:
         dens = ss.density(ss.Beta("X", _a, _b))(x)
         return [("Beta", dens.subs(x, (mu - lower) / (upper - lower)) / (upper - lower),
-                 lambda a, b: rf"\frac{{\mu-({sp.latex(lower)})}}{{{sp.latex(upper - lower)}}}"
-                              rf"\sim\mathrm{{Beta}}\left({sp.latex(a, symbol_names=S.LATEX)},"
+                 lambda a, b: _rescaled(mu, lower, upper) + rf"\sim\mathrm{{Beta}}\left({sp.latex(a, symbol_names=S.LATEX)},"
                               rf"{sp.latex(b, symbol_names=S.LATEX)}\right)")]
     if lower.is_finite:
         return [("Gamma", ss.density(ss.Gamma("X", _a, 1 / _b))(mu),

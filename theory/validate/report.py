@@ -5,6 +5,8 @@ The files carry no timings, so the same seed and budget give byte-identical repo
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +84,36 @@ def markdown(results: list[Result], budget: Budget, seed: int) -> str:
     return "\n".join(out) + "\n"
 
 
+_GREEK = {"phi": r"\phi", "mu": r"\mu", "theta": r"\theta", "chi": r"\chi", "kappa": r"\kappa",
+          "nu": r"\nu", "lam": r"\lambda", "tau": r"\tau"}
+_MATH = re.compile(r"\b(phi|mu|theta|chi|kappa|nu|lam|tau)(\d*)(?:_(\d))?\b(\*\*\d+)?"
+                   r"|\bM0\b|\boo\b|\bM\^-?\d+|\|z\||\bz\*|<=|>=|->|\*\*\d+|(?<=\w)\*(?=\w)")
+
+
+def _math(m: re.Match) -> str:
+    """One piece of code-like notation in a quantity, as inline mathematics."""
+    t = m.group(0)
+    if m.group(1):
+        sub = m.group(2) or ""
+        gen = f"^{{({m.group(3)})}}" if m.group(3) else ""
+        power = f"^{{{m.group(4)[2:]}}}" if m.group(4) else ""
+        base = _GREEK[m.group(1)] + (f"_{{{sub}}}" if sub else "") + gen
+        return f"${{{base}}}{power}$" if power else f"${base}$"
+    return {"M0": "$M_0$", "oo": r"$\infty$", "|z|": "$|z|$", "z*": "$z^*$", "<=": r"$\le$", ">=": r"$\ge$",
+            "->": r"$\to$", "*": r"$\,$"}.get(t) or (f"$^{{{t[2:]}}}$" if t.startswith("**")
+                                                       else f"$M^{{{t[2:]}}}$")
+
+
 def _tex_escape(s: str) -> str:
+    """Prose with code-like notation (E[mu**2], phi1=0, |z| <= z*, M0) typeset as mathematics."""
+    out, last = [], 0
+    for m in _MATH.finditer(s):
+        out += [_tex_plain(s[last:m.start()]), _math(m)]
+        last = m.end()
+    return "".join(out + [_tex_plain(s[last:])]).replace("$$", "")
+
+
+def _tex_plain(s: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
                  ("#", r"\#"), ("^", r"\^{}"), ("±", r"$\pm$"), ("*", r"$^*$"), ("<", r"$<$"),
                  (">", r"$>$"), ("~", r"\~{}")):
@@ -91,8 +122,9 @@ def _tex_escape(s: str) -> str:
 
 
 def latex(results: list[Result], budget: Budget, seed: int) -> str:
-    lines = [r"\documentclass{article}", r"\input{preamble}", r"\usepackage{longtable}",
-             r"\geometry{landscape, margin=1.5cm}", r"\begin{document}",
+    lines = [r"\documentclass{article}", r"\usepackage[T1]{fontenc}", r"\usepackage{lmodern}",
+             r"\usepackage[landscape,margin=1.5cm]{geometry}", r"\input{preamble}", r"\usepackage{longtable}",
+             r"\begin{document}",
              r"\section*{Validation report}", _tex_escape(_intro(budget, seed)[0]), "",
              r"\textbf{" + _tex_escape(summary_line(results)) + "}", "", r"\scriptsize",
              r"\begin{longtable}{llp{6cm}rrrp{4.5cm}l}",
