@@ -23,20 +23,10 @@ from .errors import InputError
 from .families import get_family
 from .family import ExponentialFamily
 from .numeric import evaluate as _evaluate
-from .results import absorption, anchors, general, martingale, moments, recursion, reparam, stationary
+from .results import general
+from .store import RESULTS, derivation
 
-RESULT_IDS = ("R1.martingale", "R2.covariance", "R3.drift.mle", "R3.drift.map", "R3.drift.l2",
-              "R4.reparametrisation", "R5.fixed_points", "R6.absorption", "R7.stationary",
-              "R8.moments", "R9.sde", "R9.entropy", "R9.stationary")
-
-_PLAIN = {
-    "R1.martingale": martingale.martingale, "R2.covariance": martingale.covariance,
-    "R3.drift.mle": lambda f: recursion.drift(f, "mle"), "R3.drift.map": lambda f: recursion.drift(f, "map"),
-    "R3.drift.l2": lambda f: recursion.drift(f, "l2"), "R4.reparametrisation": reparam.reparametrisation,
-    "R5.fixed_points": anchors.fixed_points, "R6.absorption": absorption.absorption,
-    "R7.stationary": stationary.stationary, "R8.moments": moments.moments,
-}
-_GENERAL = {"R9.sde": general.sde, "R9.entropy": general.entropy, "R9.stationary": general.stationary}
+RESULT_IDS = tuple(RESULTS)  # the one store of derivations (theory.store)
 
 
 def family(f: str | ExponentialFamily, **args) -> ExponentialFamily:
@@ -73,15 +63,14 @@ def result(rid: str, f: str | ExponentialFamily, setting_=None, **args) -> Deriv
     by default m fresh external points from the truth, m symbolic.
     """
     fam = family(f, **args)
-    if rid in _PLAIN:
-        d = _PLAIN[rid](fam)
-        if d is None:
-            raise InputError(f"{rid} does not apply to {fam.title} (one-parameter families with a "
-                             "closed-form inverse mean map only)")
-        return d
-    if rid in _GENERAL:
-        return _GENERAL[rid](setting_ if setting_ is not None else setting(fam))
-    raise InputError(f"unknown result {rid!r}; known: {', '.join(RESULT_IDS)}")
+    if rid not in RESULTS:
+        raise InputError(f"unknown result {rid!r}; known: {', '.join(RESULT_IDS)}")
+    subject = (setting_ if setting_ is not None else setting(fam)) if rid.startswith("R9") else fam
+    d = derivation(rid, subject)
+    if d is None:
+        raise InputError(f"{rid} does not apply to {fam.title} (one-parameter families with a "
+                         "closed-form inverse mean map only)")
+    return d
 
 
 def derivations(f: str | ExponentialFamily, **args) -> dict[str, Derivation]:

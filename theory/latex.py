@@ -140,7 +140,6 @@ def _scale(style: int) -> float:
 def _group(t: str, i: int, style: int, end: str | None) -> tuple[float, int]:
     """Width of ``t`` from ``i`` to the closing ``end`` (or the end of the string)."""
     total = 0.0
-    last = 0.0
     n = len(t)
     while i < n:
         c = t[i]
@@ -155,7 +154,6 @@ def _group(t: str, i: int, style: int, end: str | None) -> tuple[float, int]:
         else:
             w, i = _char(c, style), i + 1
         total += w
-        last = w
     return total, i
 
 
