@@ -53,7 +53,9 @@ def fig2(budget: FigureBudget, rng) -> dict:
         loop = from_params("curie_weiss", M, init, fixed=fixed, family_args={"N": N_FIG2},
                            data=data, prior_law=prior)
         p, marginals = _eq18_on_grid(loop)
-        generations = 4 * M  # four units of τ = t/M after a start from the Eq. 18 law
+        # four units of τ = t/M after a start from the Eq. 18 law; --full reaches the paper's
+        # 10⁷ chain-generations per curve
+        generations = 4 * M if budget.scale < 10 else max(4 * M, 10**7 // chains)
         start = _draw_from_grid(p, chains, rng)
         run = loop.run(generations, chains, seed=rng, burn_in=generations // 2, start=start,
                        histograms={n: bins for n in loop.family.names})
