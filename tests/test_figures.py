@@ -15,7 +15,7 @@ COMMITTED = Path(__file__).resolve().parents[1] / "figures"
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("figures")
-    records = build_all(QUICK, out)
+    records = build_all(QUICK, out, workers=2)
     return out, {r["id"]: r for r in records}
 
 
@@ -97,3 +97,19 @@ def test_every_figure_records_the_ids_it_evaluates(built):
     _, records = built
     for fig_id, r in records.items():
         assert r["derivations"] == sorted(FIGURES[fig_id].derivations), fig_id
+
+
+def test_workers_and_a_dask_cluster_do_not_change_the_data(tmp_path):
+    """One figure per task, seeded by its id: 1 or 2 joblib workers or Dask give the same files."""
+    from dask.distributed import Client, LocalCluster
+
+    ids = ["estimators", "entropy"]
+    build_all(QUICK, tmp_path / "one", only=ids, workers=1)
+    build_all(QUICK, tmp_path / "two", only=ids, workers=2)
+    with LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        build_all(QUICK, tmp_path / "dask", only=ids[:1], scheduler=client)
+    for i in ids:
+        assert (tmp_path / "one" / f"{i}.json").read_text() == (tmp_path / "two" / f"{i}.json").read_text()
+    assert (tmp_path / "one" / "estimators.json").read_text() == \
+        (tmp_path / "dask" / "estimators.json").read_text()

@@ -7,6 +7,7 @@ exit status 2; JSON goes to stdout, progress to stderr.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 from pathlib import Path
@@ -216,8 +217,12 @@ def cmd_figures(args) -> int:
     if args.only is not None:
         check_ids(args.only)
     check_writable(args.out)
+    if args.workers < 0:
+        raise InputError(f"--workers must be >= 0, got {args.workers}")
+    workers = args.workers or min(2, os.cpu_count() or 1)
     records = build_all(FULL if args.full else QUICK, Path(args.out), seed=args.seed,
-                        progress=sys.stderr.isatty(), only=args.only or None)
+                        progress=sys.stderr.isatty(), only=args.only or None, workers=workers,
+                        scheduler=args.scheduler)
     print(f"wrote {len(records)} figures to {args.out}/ (PDF at column and page width, PNG, JSON)")
     return 0
 
@@ -389,6 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", default="figures", help="output folder (default: figures)")
     f.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     f.add_argument("--only", nargs="*", metavar="ID", help="only these figure ids")
+    f.add_argument("--workers", type=int, default=0,
+                   help="local processes, one figure each (joblib; default: 2 or the cores)")
+    f.add_argument("--scheduler", metavar="ADDRESS",
+                   help="build on the Dask cluster at ADDRESS (the output folder must be shared)")
     f.set_defaults(run=cmd_figures)
 
     _sweep_parser(sub)

@@ -98,13 +98,44 @@ def check_ids(ids: list[str]) -> None:
 
 
 def build_all(budget: FigureBudget, out: Path, seed: int = 0, progress: bool = False,
-              only: list[str] | None = None) -> list[dict]:
+              only: list[str] | None = None, workers: int = 1, scheduler=None) -> list[dict]:
+    """Build the figures (all, or ``only``), one task per figure.
+
+    Tasks run through joblib on ``workers`` local processes, or on the Dask cluster at
+    ``scheduler`` (an address or a Client; the output folder must be shared). Every figure
+    is seeded by its id and the run seed, so the files do not depend on either.
+    """
     from tqdm.auto import tqdm
 
-
     ids = [i for i in FIGURES if only is None or i in only]
-    return [build(i, budget, out, seed) for i in tqdm(ids, disable=not progress, desc="figures",
-                                                       unit="figure")]
+    bar = tqdm(total=len(ids), disable=not progress, desc="figures", unit="figure")
+    try:
+        if scheduler is not None:
+            from ..sweep import connect
+
+            client, own = connect(scheduler)
+            try:
+                return client.gather(client.map(build, ids, budget=budget, out=out, seed=seed,
+                                                pure=False))
+            finally:
+                if own:
+                    client.close()
+        if workers <= 1 or len(ids) <= 1:
+            records = []
+            for i in ids:
+                records.append(build(i, budget, out, seed))
+                bar.update()
+            return records
+        from joblib import Parallel, delayed
+
+        records = []
+        for r in Parallel(n_jobs=workers, return_as="generator")(
+                delayed(build)(i, budget, out, seed) for i in ids):
+            records.append(r)
+            bar.update()
+        return records
+    finally:
+        bar.close()
 
 
 # the figure modules register themselves: imported last, once the registry exists, so that
