@@ -136,3 +136,16 @@ def test_every_check_records_what_it_evaluated(quick_results):
     for r in quick_results:
         if "vs exact" not in r.check.quantity:
             assert r.check.id in r.evaluated, (r.check.key, r.evaluated)
+
+
+def test_workers_and_a_dask_cluster_give_the_same_numbers():
+    """One task per family, streams keyed by seed and check: the backend changes nothing."""
+    from dask.distributed import Client, LocalCluster
+
+    checks = all_checks(["poisson", "exponential"])
+    key = lambda rs: [(r.check.key, r.outcome.estimate, r.outcome.z) for r in rs]  # noqa: E731
+    one = key(run_checks(checks, QUICK, seed=3, workers=1))
+    assert key(run_checks(checks, QUICK, seed=3, workers=2)) == one
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        assert key(run_checks(checks, QUICK, seed=3, scheduler=client)) == one

@@ -195,7 +195,7 @@ def cmd_validate(args) -> int:
         if not checks:
             raise InputError(f"no checks with id {', '.join(args.only)}; known: {', '.join(known)}")
     workers = args.workers or min(2, os.cpu_count() or 1)
-    results = run_checks(checks, budget, seed=args.seed, workers=workers,
+    results = run_checks(checks, budget, seed=args.seed, workers=workers, scheduler=args.scheduler,
                          progress=sys.stderr.isatty() and not args.json)
     if args.json:
         print(json.dumps(report.as_json(results, budget, args.seed), indent=1))
@@ -384,7 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "report files not written")
     v.add_argument("--json", action="store_true", help="print every check as JSON")
     v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    v.add_argument("--workers", type=int, default=0, help="processes (default: 2 or the cores)")
+    v.add_argument("--workers", type=int, default=0,
+                   help="local processes, one family's checks each (joblib; default: 2 or the cores)")
+    v.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the checks on the Dask cluster at ADDRESS (tcp://host:8786)")
     v.add_argument("--out", default="derivations", help="folder of validation.md/.tex")
     v.add_argument("--no-pdf", action="store_true", help="do not run pdflatex")
     v.set_defaults(run=cmd_validate)

@@ -12,7 +12,6 @@ pass.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 import zlib
 from collections.abc import Callable
@@ -128,39 +127,51 @@ class Result:
 
 
 def run_checks(checks: list[Check], budget: Budget, seed: int = 0, progress: bool = False,
-               alpha: float = FAMILY_WISE_ALPHA, workers: int = 1) -> list[Result]:
+               alpha: float = FAMILY_WISE_ALPHA, workers: int = 1, scheduler=None) -> list[Result]:
     """Run every check with its own random stream (adding a check never changes another's numbers).
 
-    With ``workers`` > 1 the checks are split by family over forked processes (a
-    family's checks share cached simulations); the numbers do not depend on it.
+    The checks of one family form one task (they share cached simulations); tasks run
+    through joblib on ``workers`` local processes, or on the Dask cluster at ``scheduler``
+    (an address or a Client). Streams are keyed by the run seed and the check, so the
+    numbers do not depend on the workers or the backend.
     """
     z_star = threshold(sum(c.statistical for c in checks), alpha)
     groups: dict[str, list[int]] = {}
     for i, c in enumerate(checks):
         groups.setdefault(c.family, []).append(i)
+    order = sorted(groups.values(), key=len, reverse=True)  # largest first keeps the cores busy
+    job = (checks, budget, seed)
     bar = tqdm(total=len(checks), disable=not progress, desc=f"validate ({budget.name})",
                unit="check")
     done: dict[int, tuple] = {}
-    if workers > 1 and len(groups) > 1:
-        global _JOB
-        _JOB = (checks, budget, seed)
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(workers) as pool:  # largest groups first keeps both cores busy
-            order = sorted(groups.values(), key=len, reverse=True)
-            for part in pool.imap_unordered(_run_group, order):
+    if scheduler is not None:
+        from ..sweep import connect
+
+        client, own = connect(scheduler)
+        try:
+            for part in client.gather(client.map(_run_group, order, job=job, pure=False)):
                 done.update(part)
                 bar.update(len(part))
+        finally:
+            if own:
+                client.close()
+    elif workers > 1 and len(groups) > 1:
+        from joblib import Parallel, delayed
+
+        for part in Parallel(n_jobs=workers, return_as="generator")(
+                delayed(_run_group)(idx, job) for idx in order):
+            done.update(part)
+            bar.update(len(part))
     else:
         for idx in groups.values():
             for i in idx:
-                done.update(_run_group([i], (checks, budget, seed)))
+                done.update(_run_group([i], job))
                 bar.update(1)
     bar.close()
     return [Result(checks[i], done[i][0], z_star, done[i][2], done[i][1], done[i][3])
             for i in range(len(checks))]
 
 
-_JOB: tuple | None = None
 _RUN_SEED = 0
 
 
@@ -169,9 +180,9 @@ def run_seed() -> int:
     return _RUN_SEED
 
 
-def _run_group(indices: list[int], job: tuple | None = None) -> dict[int, tuple]:
+def _run_group(indices: list[int], job: tuple) -> dict[int, tuple]:
     global _RUN_SEED
-    checks, budget, seed = job or _JOB
+    checks, budget, seed = job
     _RUN_SEED = seed
     out = {}
     for i in indices:
