@@ -15,7 +15,7 @@ COMMITTED = Path(__file__).resolve().parents[1] / "derivations"
 @pytest.fixture(scope="session")
 def fresh(tmp_path_factory):
     out = tmp_path_factory.mktemp("derivations")
-    derive.write_all(derive.targets(), out, compile_pdf=False)
+    derive.write_all(derive.targets(), out, compile_pdf=False, workers=2)
     return out
 
 

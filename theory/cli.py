@@ -73,7 +73,7 @@ def cmd_derive(args) -> int:
         docs = [derive.write_setting(f, setting, Path(args.out), compile_pdf) for f in families]
     else:
         docs = derive.write_all(families, Path(args.out), compile_pdf=compile_pdf,
-                                progress=_progress(True))
+                                progress=_progress(True), workers=min(2, os.cpu_count() or 1))
     note = "" if compile_pdf else " (pdflatex not found or --no-pdf: .tex only)"
     print(f"wrote {len(docs)} documents to {args.out}/{note}")
     return 0

@@ -105,24 +105,40 @@ def overview(families: list[ExponentialFamily]) -> str:
                           "\n\n".join(parts))
 
 
+def _render_family(f: ExponentialFamily) -> tuple[str, dict[str, str], str]:
+    """(slug, fragment text by result id, standalone document) of one family: R1–R8 and R9
+    for the general loop with m fresh external points from the truth (m symbolic)."""
+    results = all_results(f) + general.all_general(Setting(f, fresh=m_ext))
+    return f.slug, {r.id: latex.render(r, family=f) for r in results}, family_document(f, results)
+
+
 def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = True,
-              progress=None) -> list[Path]:
-    """Write preamble, fragments, one standalone document per family and the overview."""
+              progress=None, workers: int = 1) -> list[Path]:
+    """Write preamble, fragments, one standalone document per family and the overview.
+
+    Families are derived as independent tasks, on ``workers`` local processes (joblib);
+    the files are written here, in a fixed order, so they do not depend on ``workers``.
+    """
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "preamble.tex", latex.PREAMBLE)
+    if workers > 1 and len(families) > 1:
+        from joblib import Parallel, delayed
+
+        rendered = Parallel(n_jobs=workers, return_as="generator")(
+            delayed(_render_family)(f) for f in families)
+    else:
+        rendered = map(_render_family, families)
     docs = []
-    for f in families:
-        # the general loop with m fresh external points from the truth (m symbolic)
-        results = all_results(f) + general.all_general(Setting(f, fresh=m_ext))
-        frag_dir = out / f.slug
+    for slug, fragments, document in rendered:
+        frag_dir = out / slug
         frag_dir.mkdir(exist_ok=True)
-        for r in results:
-            write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r, family=f))
-        path = out / f"{f.slug}.tex"
-        write_text_atomic(path, family_document(f, results))
+        for rid, text in fragments.items():
+            write_text_atomic(frag_dir / f"{rid}.tex", text)
+        path = out / f"{slug}.tex"
+        write_text_atomic(path, document)
         docs.append(path)
         if progress:
-            progress(f.slug)
+            progress(slug)
     path = out / "overview.tex"
     write_text_atomic(path, overview(families))
     docs.append(path)
