@@ -71,3 +71,15 @@ def test_r6_formula_equals_the_exact_chain(name, args, init):
     mu0 = float(loop.init_mu[0])
     for label, p in chain.items():
         assert float(res[f"P[{label}]"].subs(loop.family.mu_symbols[0], mu0)) == pytest.approx(p, abs=1e-9)
+
+
+def test_segment_faces_fast_path_equals_the_facet_intersection(rng):
+    from theory.engine.model import minimal_face
+
+    for fam in (get_family("bernoulli"), get_family("binomial", n=5)):
+        nf = numeric_family(fam)
+        support = rng.random((3000, len(nf.levels))) < 0.2
+        support = support[support.any(axis=1)]  # a sample holds at least one level
+        contains = ~(support[:, None, :] & ~nf.facets[None]).any(axis=-1)
+        general = np.all(~contains[:, :, None] | nf.facets[None], axis=1)
+        assert np.array_equal(minimal_face(nf, support), general)

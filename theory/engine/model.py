@@ -245,6 +245,14 @@ def minimal_face(numeric: NumericFamily, support: np.ndarray) -> np.ndarray:
     (the whole polytope when none does). The MLE lives on this face.
     """
     facets = numeric.facets
+    if numeric.d == 1:
+        # a segment: its faces are the two end levels and the whole; no (C, F, L) temporaries
+        # (a sample holds at least one level, so at most one end can hold all of it)
+        face = np.ones_like(support)
+        for end in facets:  # facets[0]: the lowest level(s), facets[1]: the highest
+            only_here = ~(support & ~end).any(axis=-1)
+            face[only_here] = end
+        return face
     contains = ~(support[:, None, :] & ~facets[None]).any(axis=-1)  # (C, F)
     return np.all(~contains[:, :, None] | facets[None], axis=1)
 
