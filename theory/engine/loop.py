@@ -213,26 +213,29 @@ class ClosedLoop:
 
     def step(self, state: State, t: int, rng: np.random.Generator) -> None:
         """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time."""
-        idx = np.flatnonzero(state.vertex < 0) if self.absorbing else np.arange(len(state.mu))
+        idx = np.flatnonzero(state.vertex < 0) if self.absorbing else None
+        n = len(state.mu) if idx is None else len(idx)
         # blocks bound the (chains × levels) temporaries of draws and Newton refits: 4·10⁶
         # Curie–Weiss chains at once took 10 GB
-        block = self.memory_bytes(len(idx))[1]
-        for start in range(0, len(idx), block):
+        block = self.memory_bytes(n)[1]
+        for start in range(0, n, block):
+            # every chain active: slices are views, no gather and scatter of the state
+            part = slice(start, start + block) if idx is None else idx[start:start + block]
             try:
-                self._advance(state, idx[start:start + block], t, rng)
+                self._advance(state, part, t, rng)
             except NotConverged as e:
                 raise SettingError(
                     f"{e} at generation {t} ({self.family.title}, M={self.M}, M0={self.M0}, "
                     f"{self.estimator.name}, {len(state.mu)} chains); try another --seed or "
                     "a start further from the boundary") from None
 
-    def _advance(self, state: State, idx: np.ndarray, t: int, rng: np.random.Generator) -> None:
+    def _advance(self, state: State, idx: np.ndarray | slice, t: int, rng: np.random.Generator) -> None:
         nf, est = self.numeric, self.estimator
         face = None if state.face is None else state.face[idx]
         sums, counts = self._draw(nf, state.theta[idx], state.mu[idx], face, self.M - self.M0, rng)
         fresh = self.M0 + self.external
         if fresh:
-            n = len(idx)
+            n = len(sums)
             tf = None if face is None else np.ones_like(face)
             a_sums, a_counts = self._draw(nf, np.repeat(self.theta_star, n, 0),
                                           np.repeat(nf.mu(self.theta_star), n, 0), tf, fresh, rng)
@@ -273,7 +276,7 @@ class ClosedLoop:
         state.mu[idx] = mu
         state.vertex[idx] = vertex
         first = (vertex >= 0) & (state.hit_time[idx] < 0)
-        state.hit_time[idx[first]] = t
+        state.hit_time[np.arange(len(state.mu))[idx][first]] = t
 
     def refit_theta(self, tau, theta_prev, face, lam, prior=None):
         nf = self.numeric
