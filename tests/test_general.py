@@ -137,3 +137,14 @@ def test_derive_writes_the_settings_document(tmp_path, capsys):
     (doc,) = tmp_path.glob("setting-*.tex")
     assert {p.name for p in (tmp_path / doc.stem).glob("*.tex")} == {
         "R9.sde.tex", "R9.entropy.tex", "R9.stationary.tex"}
+
+
+def test_derive_json_keeps_sizes_symbolic(capsys):
+    """`derive curie_weiss --json` is for general N; numbers only with --family-args."""
+    assert main(["derive", "curie_weiss", "--fixed", "theta2=0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["curie_weiss-fixed-theta2"]
+    assert out["args"] == {"N": "N"} and out["mu"] == ["N*tanh(theta1)"]
+    assert main(["derive", "binomial", "--family-args", "n=4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["binomial"]["A"] == "4*log(exp(theta) + 1)"
+    N = sp.Symbol("N", integer=True, positive=True)
+    assert sp.simplify(get_family("binomial", n=N).A - N * sp.log(1 + sp.exp(sp.Symbol("theta", real=True)))) == 0

@@ -59,7 +59,9 @@ def cmd_derive(args) -> int:
     if not args.json:
         check_writable(args.out)
     families = derive.targets(args.families, _integer_args(args.family_args),
-                              parse_params(args.fixed, "fixed parameter"))
+                              parse_params(args.fixed, "fixed parameter"),
+                              symbolic=args.json and not (args.external or args.external_data
+                                                          or args.prior_law))
     setting = {"fresh": args.external, "data": _external_data(args.external_data),
                "prior_law": args.prior_law,
                "truth": parse_params(args.truth, "--truth") if args.truth else None}

@@ -27,12 +27,18 @@ MAX_LEVELS = 61
 MAX_FREE = 2
 
 
+# sizes a theorist wants general: left symbolic by `derive --json` unless given as numbers
+SYMBOLIC_SIZES = {"N": S.symbol("N", "N", integer=True, positive=True),
+                  "n": S.symbol("n", "n", integer=True, positive=True)}
+
+
 def targets(names: list[str] | None = None, family_args: dict | None = None,
-            fixed: dict | None = None) -> list[ExponentialFamily]:
+            fixed: dict | None = None, symbolic: bool = False) -> list[ExponentialFamily]:
     """The families to derive: the named ones (all by default, plus Curie–Weiss with θ2 = 0).
 
     Every family argument must be taken by some named family (as ``simulate`` checks), and
     a family beyond what SymPy finishes (``MAX_LEVELS``, ``MAX_FREE``) is refused up front.
+    With ``symbolic``, a named family's size (N spins, n trials) not given stays a symbol.
     """
     family_args = family_args or {}
     if not names and (family_args or fixed):
@@ -47,7 +53,9 @@ def targets(names: list[str] | None = None, family_args: dict | None = None,
                 if len(names) == 1:
                     get_family(names[0], **family_args)  # the same message as simulate
                 raise InputError(f"family argument {k} is taken by none of {', '.join(names)}")
-        fams = [get_family(n, fixed=fixed or {}, **_args_for(n, family_args)) for n in names]
+        sizes = {n: _args_for(n, SYMBOLIC_SIZES) if symbolic else {} for n in names}
+        fams = [get_family(n, fixed=fixed or {}, **(sizes[n] | _args_for(n, family_args)))
+                for n in names]
         for f in fams:
             _check_tractable(f)
         return fams
@@ -283,7 +291,8 @@ def to_json(families: list[ExponentialFamily], setting: dict | None = None) -> d
         nums = _truth_values(f, opts["truth"])
         sde, stat = general.sde(st).result, general.stationary(st).result
         out[f.slug] = {
-            "family": f.name, "args": dict(f.args), "fixed": dict(f.fixed),
+            "family": f.name, "args": {k: v if isinstance(v, int) else str(v) for k, v in f.args.items()},
+            "fixed": dict(f.fixed),
             "natural": list(f.names), "A": str(f.A),
             "mu": [str(e) for e in f.mu], "chi": [[str(e) for e in row] for row in f.chi.tolist()],
             "drift": [str(e) for e in r3["drift"]],

@@ -34,6 +34,20 @@ class Finite:
 
 
 @dataclass(frozen=True)
+class Levels:
+    """s ∈ {0, 1, ..., n} with a symbolic n (a family argument left as a symbol, e.g. N spins).
+
+    Only for symbolic derivations: the engine needs numeric levels (``Finite``).
+    """
+
+    upper: sp.Expr
+    lower = sp.Integer(0)
+
+    def __str__(self) -> str:
+        return f"{{0, ..., {self.upper}}}"
+
+
+@dataclass(frozen=True)
 class Naturals:
     """s ∈ ℕ = {0, 1, 2, ...}."""
 
@@ -170,6 +184,16 @@ class ExponentialFamily:
             compact = sp.Sum(weight.subs(s, S.k), (S.k, lv[0], lv[-1]))
             # keep the closed form when it is no longer than the sum itself
             return total if sp.count_ops(total) <= sp.count_ops(compact) else compact
+        if isinstance(self.space, Levels):
+            # e^{θ_a} -> y_a > 0: the binomial theorem where φ is affine in s; else a Sum
+            ys = [sp.Symbol(f"_y{a}", positive=True) for a in range(self.d)]
+            w = sp.expand_power_exp(self.h * sp.Mul(*(y ** p for y, p in zip(ys, self.phi, strict=True))))
+            # a finite sum: the closed branch holds for every y (SymPy's condition is the series')
+            z = sp.summation(w, (s, 0, self.space.upper)).replace(
+                lambda e: isinstance(e, sp.Piecewise), _convergent_branch)
+            if z.has(sp.Sum):
+                return sp.Sum(weight.subs(s, S.k), (S.k, 0, self.space.upper))
+            return sp.powsimp(z.subs({y: sp.exp(t) for y, t in zip(ys, th, strict=True)}))
         if isinstance(self.space, Naturals):
             # e^{θ_a} -> y_a > 0 turns the sum into a power series SymPy recognises
             ys = [sp.Symbol(f"_y{a}", positive=True) for a in range(self.d)]
@@ -271,7 +295,7 @@ class ExponentialFamily:
         if isinstance(self.space, Finite):
             pts = [tuple(sp.nsimplify(p.subs(S.s, v)) for p in self.phi) for v in self.space.levels]
             return tuple(AbsorbingState(p, True) for p in _hull_vertices(pts))
-        discrete = isinstance(self.space, Naturals)
+        discrete = isinstance(self.space, Naturals | Levels)
         if self.d == 1:
             ends = [e for e in (self.space.lower, self.space.upper) if e.is_finite]
             return tuple(AbsorbingState((self.phi[0].subs(S.s, e),), discrete) for e in ends)

@@ -3,18 +3,19 @@
 import sympy as sp
 
 from ..errors import InputError
-from ..family import ExponentialFamily, Finite
+from ..family import ExponentialFamily, Finite, Levels
 from ..symbols import s, thetas
 
 (theta,) = thetas(1)
 
 
 def binomial(n: int = 10) -> ExponentialFamily:
-    if int(n) != n or n < 1:
+    symbolic = isinstance(n, sp.Symbol)  # general n, for derivations only
+    if not symbolic and (int(n) != n or n < 1):
         raise InputError(f"binomial needs an integer n >= 1, got n={n}")
-    n = int(n)
+    n = n if symbolic else int(n)
     return ExponentialFamily(
-        name="binomial", space=Finite(tuple(range(n + 1))), phi=(s,), h=sp.binomial(n, s),
+        name="binomial", space=Levels(n) if symbolic else Finite(tuple(range(n + 1))), phi=(s,), h=sp.binomial(n, s),
         conventional={"p": 1 / (1 + sp.exp(-theta))}, args={"n": n})
 
 

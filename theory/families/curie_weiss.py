@@ -9,19 +9,20 @@ the spin configurations at that level. θ1 is the field, θ2 the coupling.
 import sympy as sp
 
 from ..errors import InputError
-from ..family import ExponentialFamily, Finite
+from ..family import ExponentialFamily, Finite, Levels
 from ..symbols import s, thetas
 
 theta1, theta2 = thetas(2)
 
 
 def curie_weiss(N: int = 10) -> ExponentialFamily:
-    if int(N) != N or N < 2:
+    symbolic = isinstance(N, sp.Symbol)  # general N, for derivations only
+    if not symbolic and (int(N) != N or N < 2):
         raise InputError(f"curie_weiss needs an integer N >= 2, got N={N}")
-    N = int(N)
+    N = N if symbolic else int(N)
     m = 2 * s - N
     return ExponentialFamily(
-        name="curie_weiss", space=Finite(tuple(range(N + 1))),
+        name="curie_weiss", space=Levels(N) if symbolic else Finite(tuple(range(N + 1))),
         phi=(m, (m**2 - N) / (2 * N)), h=sp.binomial(N, s),
         conventional={"theta1": theta1, "theta2": theta2}, args={"N": N})
 
