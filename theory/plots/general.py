@@ -118,8 +118,9 @@ def draw_fig2(fig, axes, data):
 
 register(Figure("fig2_stationary", "Paper Fig. 2 (Curie-Weiss, N = 10): stationary laws of theta1 "
                 "(a) and theta2 (b). Points: closed loop; lines: Eq. 18 (R9.stationary), the "
-                "M -> oo law, whose O(1/M) gap shows at M = 50 (compare M = 400); dotted: the exact "
-                "finite-M chain for case (i).", ("R9.stationary",), 2, fig2, draw_fig2))
+                "M -> oo law, whose O(1/M) gap shows at M = 50 (compare M = 400); at M = 50 the "
+                "refits live on the lattice of the sample statistics, hence the isolated spikes; "
+                "dotted: the exact finite-M chain for case (i).", ("R9.stationary",), 2, fig2, draw_fig2))
 
 
 # Fig. 3: Poisson with a fresh point and an exponential prior on the rate (App. C) ---------------
