@@ -29,7 +29,7 @@ import sympy.stats as ss
 
 from . import symbols as S
 from .errors import InputError
-from .family import ExponentialFamily, Finite
+from .family import ExponentialFamily, Finite, Naturals, _fmt
 
 m_ext = S.symbol("m", "m", positive=True)  # external points per generation (symbolic derivations)
 
@@ -177,7 +177,7 @@ def _in_space(family: ExponentialFamily, x) -> bool:
         return x in sp_.levels
     lower, upper = sp_.lower, sp_.upper
     ok = bool((x >= lower) if lower.is_finite else True) and bool((x <= upper) if upper.is_finite else True)
-    return ok and (x.is_integer if family.space.__class__.__name__ == "Naturals" else True)
+    return ok and (x.is_integer if isinstance(family.space, Naturals) else True)
 
 
 # --- the setting ---------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ class Setting:
     def label(self) -> str:
         """A short, file-name-safe description: ``fresh1``, ``data-phi1=-6``, ``prior-normal-var=2``."""
         parts = [f"fresh{self.fresh}"] if self.fresh != 0 else []
-        parts += ["data-" + "_".join(f"phi{a + 1}={_num(v)}" for a, v in enumerate(p)) for p in self.data]
+        parts += ["data-" + "_".join(f"phi{a + 1}={_fmt(v)}" for a, v in enumerate(p)) for p in self.data]
         if self.prior is not None:
             parts.append("prior-" + self.prior.label.replace(":", "-").replace(",", "_"))
         return "+".join(parts) or "pure"
@@ -238,8 +238,3 @@ class Setting:
             return fam.A - fam.starred(fam.A) - ((theta - star).T * sp.Matrix(
                 [fam.starred(e) for e in fam.mu]))[0]
         return fam.A - (theta.T * self.mu_q)[0]
-
-
-def _num(v) -> str:
-    v = sp.nsimplify(v)
-    return str(int(v)) if v.is_integer else repr(float(v))

@@ -24,8 +24,8 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import Finite, Naturals
-from ..setting import Setting, m_ext
-from .common import inverse, show
+from ..setting import NormalPrior, Setting, m_ext
+from .common import inverse, show, substitution
 
 u_sym = S.symbol("u", "u", nonnegative=True)
 tau = S.symbol("tau", r"\tau", nonnegative=True)
@@ -66,26 +66,8 @@ def generic_identities(d: int) -> dict:
             "score": score, "mu": mu, "mu_q": mu_q, "g": g, "theta": theta}
 
 
-def _specialise(setting: Setting, expr):
-    """Placeholders -> the family's cumulants, μ_q and g = ∇ log p0 of the setting."""
-    fam = setting.family
-    mu, _, chi, _, kappa = S.placeholders(fam.d)
-    gens = _generic(fam.d)
-    sub = {u_sym: setting.u, m_ext: setting.m}
-    for a in range(fam.d):
-        sub[gens[5][a]] = fam.theta[a]
-        sub[mu[a]] = fam.mu[a]
-        sub[gens[3][a]] = setting.mu_q[a]
-        sub[gens[4][a]] = sp.diff(setting.log_prior, fam.theta[a])
-        for b in range(fam.d):
-            sub[chi[a, b]] = fam.chi[a, b]
-            for c in range(fam.d):
-                sub[kappa[a, b, c]] = fam.kappa[a, b, c]
-    return sp.sympify(expr).xreplace(sub)
-
-
 def _semi(setting: Setting, expr):
-    """Like :func:`_specialise` but keeping μ, χ, κ as named cumulants (for long expressions)."""
+    """Placeholders θ, μ_q, g = ∇ log p0, u, m -> the setting's; μ, χ, κ stay named cumulants."""
     fam = setting.family
     gens = _generic(fam.d)
     sub = {u_sym: setting.u, m_ext: setting.m}
@@ -94,6 +76,11 @@ def _semi(setting: Setting, expr):
         sub[gens[3][a]] = setting.mu_q[a]
         sub[gens[4][a]] = sp.diff(setting.log_prior, fam.theta[a])
     return sp.sympify(expr).xreplace(sub)
+
+
+def _specialise(setting: Setting, expr):
+    """Placeholders -> the setting's (see :func:`_semi`), then the family's cumulants μ, χ, κ."""
+    return _semi(setting, expr).xreplace(substitution(setting.family))
 
 
 A_named = sp.Function("A")
@@ -245,7 +232,7 @@ def normalisable(setting: Setting, log_p: sp.Expr) -> tuple[bool | None, str]:
         if inside is False:
             return False, ("$\\mu_q$ lies on the boundary of the convex support: along a direction "
                            "of $\\theta$ the density does not decay (Diaconis-Ylvisaker).")
-    elif type(setting.prior).__name__ == "NormalPrior" and (
+    elif isinstance(setting.prior, NormalPrior) and (
             not setting.data or isinstance(fam.space, Finite | Naturals)):
         return True, ("$p_0^2$ is a Gaussian in $\\theta$ and $e^{-2mD_{\\mathrm{KL}}}$ is bounded "
                       "on a discrete space or with fresh data.")
