@@ -60,8 +60,8 @@ def cmd_derive(args) -> int:
         check_writable(args.out)
     families = derive.targets(args.families, _integer_args(args.family_args),
                               parse_params(args.fixed, "fixed parameter"),
-                              symbolic=args.json and not (args.external or args.external_data
-                                                          or args.prior_law))
+                              # N, n stay symbols unless given; a setting's data need numbers
+                              symbolic=not (args.external or args.external_data or args.prior_law))
     setting = {"fresh": args.external, "data": _external_data(args.external_data),
                "prior_law": args.prior_law,
                "truth": parse_params(args.truth, "--truth") if args.truth else None}

@@ -34,7 +34,8 @@ SYMBOLIC_SIZES = {"N": S.symbol("N", "N", integer=True, positive=True),
 
 def targets(names: list[str] | None = None, family_args: dict | None = None,
             fixed: dict | None = None, symbolic: bool = False) -> list[ExponentialFamily]:
-    """The families to derive: the named ones (all by default, plus Curie–Weiss with θ2 = 0).
+    """The families to derive: the named ones (all by default, plus Curie–Weiss with θ2 = 0,
+    with N and n symbolic).
 
     Every family argument must be taken by some named family (as ``simulate`` checks), and
     a family beyond what SymPy finishes (``MAX_LEVELS``, ``MAX_FREE``) is refused up front.
@@ -59,8 +60,9 @@ def targets(names: list[str] | None = None, family_args: dict | None = None,
         for f in fams:
             _check_tractable(f)
         return fams
-    fams = [get_family(n) for n in FAMILIES]
-    return fams + [get_family(n, fixed=fx) for n, fx in DEFAULT_EXTRA]
+    # the documents hold for every N and n: sizes stay symbolic (categorical keeps K = 3)
+    fams = [get_family(n, **_args_for(n, SYMBOLIC_SIZES)) for n in FAMILIES]
+    return fams + [get_family(n, fixed=fx, **_args_for(n, SYMBOLIC_SIZES)) for n, fx in DEFAULT_EXTRA]
 
 
 def _check_tractable(family: ExponentialFamily) -> None:

@@ -24,7 +24,7 @@ from sympy.printing.latex import LatexPrinter
 
 from . import symbols as S
 from .derivation import Derivation, Step
-from .family import ExponentialFamily, Finite, Interval, Naturals
+from .family import ExponentialFamily, Finite, Interval, Levels, Naturals
 
 # Notation, defined once; \providecommand so that a paper's own definitions win.
 NOTATION = r"""% notation of the closed-loop derivations (safe to \input in a paper's preamble)
@@ -571,7 +571,7 @@ class LevelSums:
 
     @staticmethod
     def of(family: ExponentialFamily | None):
-        if family is None or not isinstance(family.space, Finite):
+        if family is None or not isinstance(family.space, (Finite, Levels)):
             return None
         sums = list(family.A.atoms(sp.Sum))
         return LevelSums(family, sums[0]) if len(sums) == 1 and len(sums[0].limits) == 1 else None
@@ -645,6 +645,8 @@ def space_latex(space) -> str:
         lv = space.levels
         inner = ", ".join(str(v) for v in lv) if len(lv) <= 3 else f"{lv[0]}, {lv[1]}, \\dots, {lv[-1]}"
         return rf"\{{{inner}\}}"
+    if isinstance(space, Levels):
+        return rf"\{{0, 1, \dots, {expr(space.upper)}\}}"
     if isinstance(space, Naturals):
         return r"\mathbb{N} = \{0, 1, 2, \dots\}"
     if isinstance(space, Interval):
@@ -695,7 +697,8 @@ def family_header(f: ExponentialFamily, slug: str | None = None) -> str:
 
 def family_title(f: ExponentialFamily) -> str:
     """``curie_weiss ($N = 10$, $\\theta_2 = 0$)``: the family's title, math in ``$``, for :func:`_text`."""
-    extra = [(k, v) for k, v in f.args.items()] + [(k, v) for k, v in f.fixed.items()]
+    # a size left symbolic is general (the formulas hold for every N): not a setting to state
+    extra = [(k, v) for k, v in f.args.items() if not isinstance(v, sp.Symbol)] + list(f.fixed.items())
     name = f.name  # escaped by _text where it is printed
     if not extra:
         return name

@@ -101,3 +101,11 @@ def placeholders(d: int):
             for c in range(d):
                 kappa[a, b, c] = sym("kappa", r"\kappa", *sorted((a + 1, b + 1, c + 1)))
     return mu, mu_star, chi, chi_star, sp.ImmutableDenseNDimArray(kappa)
+
+
+def inverse_fisher(d: int) -> sp.Matrix:
+    """Abstract elements χ^{ab} of χ⁻¹ (symmetric), for results written through the inverse Fisher
+    information instead of expanded (d ≥ 2: χ^{11} = χ_22/det χ, ...)."""
+    return sp.Matrix(d, d, lambda a, b: symbol("chiinv" + "".join(map(str, sorted((a + 1, b + 1)))),
+                                               r"\chi^{" + "".join(map(str, sorted((a + 1, b + 1)))) + "}",
+                                               real=True))

@@ -82,26 +82,22 @@ _H = sp.Function("H")
 
 
 def _binary_entropy_form(family: ExponentialFamily, T: sp.Expr):
-    """T(μ) as c·M·H(x), x = (μ − a)/(b − a), when it is one (checked at several points), else None.
+    """T(μ) as c·M·H(x), x = (μ − a)/(b − a), when it is one, else None.
 
     Display only: the same function as ``T``, in the textbook form (Bernoulli: 2M·H(μ)).
+    Both vanish at the ends a, b and, with d²H/dμ² = −1/((μ − a)(b − μ)), both solve
+    (χ/2M) T'' = −1 exactly when c = 2(μ − a)(b − μ)/χ(μ) does not depend on μ; c may
+    depend on the family's sizes (2n for the binomial, 2N for Curie–Weiss with θ2 = 0).
     """
     ends = [st.phi[0] for st in family.absorbing_states if st.attainable]
     if len(ends) != 2:
         return None
     mu = family.mu_symbols[0]
-    lo, hi = min(ends), max(ends)
-    x = (mu - lo) / (hi - lo)
-    H = -x * sp.log(x) - (1 - x) * sp.log(1 - x)
-    ratio = T / H
-    values = [float(ratio.subs({mu: lo + sp.Rational(f, 100) * (hi - lo), S.M: 1}).evalf(30))
-              for f in (13, 37, 61, 88)]
-    if max(values) - min(values) > 1e-9 * abs(values[0]):
+    lo, hi = sorted(ends, key=lambda e: float(e.subs({x: 10 for x in e.free_symbols})))
+    c = sp.factor(sp.cancel(2 * (mu - lo) * (hi - mu) / family.in_mu(family.chi[0, 0])))
+    if mu in c.free_symbols:
         return None
-    c = sp.nsimplify(values[0], rational=True)
-    if abs(float(c) - values[0]) > 1e-9 * abs(values[0]) or c.q > 1000:
-        return None
-    return c * S.M * _H(sp.simplify(x))
+    return c * S.M * _H(sp.factor((mu - lo) / (hi - lo)))
 
 
 def absorption(family: ExponentialFamily) -> Derivation:

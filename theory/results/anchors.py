@@ -22,7 +22,24 @@ _prior = S.symbol("m_prior", r"\mu^{(0)}", real=True)
 
 
 def _tidy(e):
-    return e.doit() if e.has(sp.Sum) else sp.simplify(e)
+    if not e.has(sp.Sum):
+        return sp.simplify(e)
+    # sums over a symbolic number of levels (general N) are left as sums: SymPy's closed
+    # forms for them take minutes
+    symbolic = any(not lim.is_number for s in e.atoms(sp.Sum) for (_, *lims) in s.limits for lim in lims)
+    return e if symbolic else e.doit()
+
+
+def _jacobian_display(family: ExponentialFamily, jac, theta_fixed):
+    """The L2 skeleton's Jacobian at its fixed point; (χ + λ)⁻¹χ there when χ is a sum over a
+    symbolic number of levels (its elements would fill a page)."""
+    if theta_fixed is None:
+        return show(jac)
+    at = jac.subs(S.M0, 0).subs(dict(zip(family.theta, theta_fixed, strict=True))).applyfunc(_tidy)
+    if family.d > 1 and at.has(sp.Sum):
+        point = ", ".join(sp.latex(v) for v in theta_fixed)
+        return rf"\left(\chi + \lambda I\right)^{{-1}}\chi\ \text{{at}}\ \theta = ({point})"
+    return show(at)
 
 
 def affine_recursion(estimator: str) -> sp.Expr:
@@ -78,8 +95,7 @@ def fixed_points(family: ExponentialFamily) -> Derivation:
         Step("Without anchors the fixed point is", r"\theta_\infty",
              show(theta_fixed) if theta_fixed is not None else r"\text{(implicit)}"),
         Step("and the skeleton contracts there with the Jacobian", r"\partial\theta_{t+1}/\partial\theta_t",
-             show(jac.subs(S.M0, 0).subs(dict(zip(family.theta, theta_fixed, strict=True)))
-                  .applyfunc(_tidy)) if theta_fixed is not None else show(jac)),
+             _jacobian_display(family, jac, theta_fixed)),
     ]
     if theta_fixed is not None:
         inside = all(theta_fixed[a] < 0 for a, n in enumerate(family.names) if n in family.negative)

@@ -90,40 +90,64 @@ def is_zero(family: ExponentialFamily, expr) -> bool:
         return all(sp.simplify(e) == 0 for e in exprs)
     free = sorted(set().union(*(e.free_symbols for e in exprs)) - {S.k}, key=str)
     for shift in (0, 1):
-        point = {x.name: (3 + 2 * i + shift) / 7 for i, x in enumerate(free)}
+        # a size left symbolic (N spins, n trials) is set to an integer first: the sums' range
+        sizes = {x: 6 + shift for x in free if x.is_integer}
+        point = {x.name: (3 + 2 * i + shift) / 7 for i, x in enumerate(free) if x not in sizes}
         point |= {t.name: float(v) + shift / 5 for t, v in family.interior_point().items()}
-        if any(abs(float(evaluate(e, point))) > 1e-9 for e in exprs):
+        if any(abs(float(evaluate(e.xreplace(sizes), point))) > 1e-9 for e in exprs):
             return False
     return True
 
 
-def conventional_form(family: ExponentialFamily, expr):
-    """A one-parameter expression in θ, θ* rewritten in the conventional parameter (p, p*), or None.
+def conventional_form(family: ExponentialFamily, expr, generic=None):
+    """An expression in θ, θ* rewritten in the conventional parameters (p, p*; p1, p2, ...), or None.
 
     Display only (the same function): the textbook form next to the natural one. None when
-    there is no closed inverse or the rewritten form is much longer.
+    there is no closed inverse or the rewritten form is much longer. With ``generic``, the same
+    result in the placeholders μ, χ, κ, it is built from the family's cumulants rewritten
+    first (short: p_a, p_a(δ_ab − p_b), ...), which is much faster than rewriting ``expr``.
     """
     from ..family import _conventional_inverse, _latex_name
     from ..errors import InputError
 
-    if family.d != 1 or not family.conventional:
+    used = tuple(family.conventional)[:family.d]
+    if not used or set(used) == set(family.names):  # nothing to convert (Curie–Weiss: θ1, θ2)
         return None
-    used = tuple(family.conventional)[:1]
     try:
         inv = _conventional_inverse(family, used)
     except (InputError, NotImplementedError):
         return None
     own = {sp.Symbol("_c_" + n): S.symbol(n, _latex_name(n), real=True) for n in used}
-    star = {sp.Symbol("_c_" + n): S.symbol(n + "_star", _latex_name(n) + "^{*}", real=True) for n in used}
+    star = {sp.Symbol("_c_" + n): S.symbol(n + "_star", _starred(_latex_name(n)), real=True)
+            for n in used}
     sub = {t: inv[t].subs(own) for t in family.theta} | {S.starred(t): inv[t].subs(star) for t in family.theta}
+    if generic is not None:
+        cumulants = {k: _in_conventional(v, sub, family, limit=False)
+                     for k, v in substitution(family).items()}
+        expr = sp.sympify(generic).xreplace(cumulants)
     e = show(expr)
-    if isinstance(e, sp.MatrixBase) or not isinstance(e, sp.Expr) or e.has(sp.Sum):
+    if isinstance(e, sp.MatrixBase):
+        if e.has(sp.Sum):
+            return None
+        parts = [_in_conventional(x, sub, family) for x in e]
+        return None if any(x is None for x in parts) else sp.Matrix(e.rows, e.cols, parts)
+    if not isinstance(e, sp.Expr) or e.has(sp.Sum):
         return None
+    return _in_conventional(e, sub, family)
+
+
+def _starred(latex: str) -> str:
+    return "{" + latex + "}^{*}" if "^" in latex else latex + "^{*}"  # σ² -> {σ²}*, not σ²^*
+
+
+def _in_conventional(e, sub, family, limit: bool = True):
     out = sp.simplify(e.subs(sub, simultaneous=True))
+    if family.d > 1:  # θ_a = log(p_a/p_K): the logs of ratios cancel once expanded
+        out = sp.simplify(sp.expand_log(out, force=True))
     try:
         out = factor(out)
     except sp.PolynomialError:  # logs of the parameters (L2): the simplified form
         pass
-    if out.has(*family.theta) or sp.count_ops(out) > 1.5 * sp.count_ops(e) + 5:
-        return None
+    if out.has(*family.theta, sp.I) or (limit and sp.count_ops(out) > 1.5 * sp.count_ops(e) + 5):
+        return None  # θ left, a complex branch of a log, or longer than the natural form
     return out

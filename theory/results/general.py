@@ -25,7 +25,8 @@ from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import Finite, Naturals
 from ..setting import NormalPrior, Setting, m_ext
-from .common import inverse, show, substitution
+from ..family import _latex_name as latex_name
+from .common import conventional_form, inverse, show, substitution
 
 u_sym = S.symbol("u", "u", nonnegative=True)
 tau = S.symbol("tau", r"\tau", nonnegative=True)
@@ -115,6 +116,15 @@ def _setting_text(setting: Setting) -> str:
     return f"Each generation fits $M$ model points plus {ext}, by {prior}."
 
 
+def _conventional_step(fam, lhs: str, e) -> tuple[Step, ...]:
+    """``lhs = e`` again in the conventional parameter (p, r, ...; p* for the truth), where short."""
+    conv = conventional_form(fam, e)
+    if conv is None:
+        return ()
+    name = latex_name(tuple(fam.conventional)[0])
+    return (Step(f"In the conventional parameter ${name}$ (the truth's starred) this reads", lhs, conv),)
+
+
 def sde(setting: Setting) -> Derivation:
     """R9.sde: U, the drift −χ⁻¹∇U/M and noise χ⁻¹/M of θ, the SDE in τ = t/M, and μ's drift."""
     fam = setting.family
@@ -147,7 +157,7 @@ def sde(setting: Setting) -> Derivation:
         Step("", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]",
              show(_display(noise, inverse(chi_named) / S.M))),
         Step("and in expectation parameters", r"\frac{\mathbb{E}[d\mu]}{d\tau}", show(drift_mu)),
-    )
+    ) + _conventional_step(fam, r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]", drift)
     return Derivation("R9.sde", fam.slug, "General closed loop: potential, drift and noise (Eqs. 12-15)",
                       steps, {"U": U, "drift": drift, "cov": noise, "drift_mu": drift_mu}, order=2)
 

@@ -76,6 +76,58 @@ def leading_order(estimator: str, d: int, theta):
     return drift.applyfunc(sp.simplify), cov.applyfunc(sp.simplify)
 
 
+def named_drift(estimator: str, d: int, theta) -> sp.Matrix:
+    """The leading drift per generation through χ^{ab} = (χ⁻¹)_ab, not expanded (for d ≥ 2):
+
+        E[Δθ_a] = (1/M) Σ_i χ^{ai} (ε_i − ½ Σ_jl κ_ijl χ^{jl}),
+
+    ε = M·E[δ] to leading order. The second-order term of :func:`leading_order`,
+    −½ Σ χ^{ai} κ_ijl χ^{jb} c_bc χ^{lc}, reduces to this because the leading covariance of δ,
+    c, is χ for every estimator here (checked: an error otherwise).
+    """
+    mu, mu_star, chi, chi_star, kappa = S.placeholders(d)
+    e_d, c_d, _ = increment(estimator, mu, mu_star, chi, chi_star, sp.Matrix(theta))
+    eps_lead, c1 = e_d.applyfunc(_leading), c_d.applyfunc(_leading)
+    if (c1 - chi).applyfunc(sp.simplify) != sp.zeros(d, d):
+        raise AssertionError(f"{estimator}: the leading covariance of delta is not chi")
+    g = S.inverse_fisher(d)
+    rows = []
+    for a in range(d):
+        terms = [g[a, i] * (sp.collect(sp.expand(per_generation(eps_lead[i]) * S.M), [S.M0, S.nu])
+                            - sum(kappa[i, j, l] * g[j, l] for j in range(d) for l in range(d)) / 2)
+                 for i in range(d)]
+        rows.append(sp.Add(*terms) / S.M)
+    return sp.Matrix(rows)
+
+
+LONG = 1500  # characters of LaTeX beyond which a d ≥ 2 drift is shown through χ^{ab}, κ (not expanded)
+
+
+def _family_steps(family: ExponentialFamily, estimator: str, drift_f, cov_f) -> tuple[Step, ...]:
+    """The family's drift and covariance in θ; for d ≥ 2 where expanded they would be too long
+    (sums over levels, or many terms), through χ^{ab} and the family's cumulants instead."""
+    from ..latex import expr as latex_expr
+
+    lhs_d = r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]"
+    lhs_c = r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]"
+    long = family.d > 1 and (drift_f.has(sp.Sum) or max(len(latex_expr(e)) for e in drift_f) > LONG)
+    if not long:
+        return (Step("Both with an error $O(M^{-2})$. For this family, the drift is", lhs_d, show(drift_f)),
+                Step("and the covariance", lhs_c, show(cov_f)))
+    where = (r"the mean, covariance and third central moment of $\phi$ over the levels, "
+             r"$\mu_a=\langle\phi_a\rangle$, $\chi_{ab}=\langle(\phi_a-\mu_a)(\phi_b-\mu_b)\rangle$, "
+             r"$\kappa_{abc}=\langle(\phi_a-\mu_a)(\phi_b-\mu_b)(\phi_c-\mu_c)\rangle$ "
+             "(the level averages of the family section)" if family.A.has(sp.Sum) else
+             "this family's cumulants (the family section)")
+    g = S.inverse_fisher(family.d)
+    det = (r", for two parameters $\chi^{11}=\chi_{22}/\det\chi$, $\chi^{12}=-\chi_{12}/\det\chi$, "
+           r"$\chi^{22}=\chi_{11}/\det\chi$" if family.d == 2 else "")
+    return (Step(r"Both with an error $O(M^{-2})$. Written through the elements $\chi^{ab}$ of "
+                 rf"$\chi^{{-1}}${det}, and with $\mu_a$, $\chi_{{ab}}$, $\kappa_{{abc}}$ {where}, "
+                 "the drift is", lhs_d, show(named_drift(estimator, family.d, family.theta))),
+            Step("and the covariance", lhs_c, show(g / S.M)))
+
+
 def per_generation(e: sp.Expr) -> sp.Expr:
     """A leading coefficient (times M, in λ̃ = λM) back to a per-generation quantity."""
     return sp.expand(e.subs(S.lam, S.lam * S.M) / S.M)
@@ -102,15 +154,15 @@ def drift(family: ExponentialFamily, estimator: str = "mle") -> Derivation:
              r"\chi^{-1}\,\mathbb{E}[\delta] - \tfrac{1}{2M}\,\chi^{-1}\kappa\!:\!\chi^{-1}"),
         Step("", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]",
              show(cov_p) if gen else r"\chi^{-1}/M"),
-        Step("Both with an error $O(M^{-2})$. For this family, the drift is",
-             r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]", show(drift_f)),
-        Step("and the covariance", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]",
-             show(cov_f)),
-    )
-    conv = [conventional_form(family, e) for e in (drift_f, cov_f)]
+    ) + _family_steps(family, estimator, drift_f, cov_f)
+    conv = [conventional_form(family, e, g if family.d > 1 else None)
+            for e, g in ((drift_f, drift_p), (cov_f, cov_p))]
     if all(c is not None for c in conv):
-        name = ", ".join(f"${latex_name(n)}$" for n in tuple(family.conventional)[:1])
-        steps += (Step(f"In the conventional parameter {name} (and its true value, starred) these read",
+        names = tuple(family.conventional)[:family.d]
+        name = ", ".join(f"${latex_name(n)}$" for n in names)
+        steps += (Step(f"In the conventional parameter{'s' if len(names) > 1 else ''} {name} (and "
+                       f"{'their' if len(names) > 1 else 'its'} true value{'s' if len(names) > 1 else ''}, "
+                       "starred) these read",
                        r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]", conv[0]),
                   Step("", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]", conv[1]))
     return Derivation(f"R3.drift.{estimator}", family.slug,

@@ -32,6 +32,17 @@ def ito(family: ExponentialFamily, g: sp.Matrix, drift: sp.Matrix, cov: sp.Matri
     return sp.Matrix(out).applyfunc(tidy), (jac * cov * jac.T).applyfunc(tidy)
 
 
+def _expectation_drift(d: int) -> sp.Matrix:
+    """Itô's formula for η = μ(θ) in the placeholders: J = χ, ∂_b∂_c μ_a = κ_abc, with R3's
+    generic drift and covariance of θ (a d-parameter family, to leading order)."""
+    mu, _, chi, _, kappa = S.placeholders(d)
+    drift, cov = (m.applyfunc(recursion.per_generation)
+                  for m in recursion.leading_order("mle", d, S.thetas(d)))
+    out = chi * drift + sp.Matrix([sum(kappa[a, b, c] * cov[b, c] for b in range(d) for c in range(d)) / 2
+                                   for a in range(d)])
+    return out.applyfunc(lambda e: sp.factor(sp.simplify(e)))
+
+
 def coordinates(family: ExponentialFamily) -> dict[str, tuple[sp.Matrix, object]]:
     """Named coordinate systems: name -> (g(θ), rewrite-in-own-variables or None)."""
     coords = {"expectation": (family.mu, family.in_mu)}
@@ -58,8 +69,11 @@ def reparametrisation(family: ExponentialFamily) -> Derivation:
         key = name.split(" ")[0]
         result[f"drift_{key}"], result[f"cov_{key}"] = d_eta, c_eta
         verdict = "vanishes identically without anchors" if zero else "does not vanish without anchors"
-        steps.append(Step(f"In {name} coordinates the drift {verdict}:",
-                          r"\mathbb{E}[\Delta\eta\mid\theta_t]", show(d_eta)))
+        shown, where = d_eta, ""
+        if key == "expectation" and d_eta.has(sp.Sum):  # sums over levels: the generic form is short
+            shown, where = _expectation_drift(family.d), " (through this family's cumulants)"
+        steps.append(Step(f"In {name} coordinates the drift{where} {verdict}:",
+                          r"\mathbb{E}[\Delta\eta\mid\theta_t]", show(shown)))
         if own is not None and own != d_eta:
             steps.append(Step("or, in these coordinates themselves,",
                               r"\mathbb{E}[\Delta\eta]", show(own)))
