@@ -110,6 +110,43 @@ def test_r6_curie_weiss_time_scales_with_N_M():
         assert sp.simplify(T.subs(mu, 0) - 2 * N * S.M * sp.log(2)) == 0
 
 
+def test_r6_binary_entropy_form_for_general_sizes():
+    """T(μ) = c·M·H(x) holds with the size symbolic: 2M·n·H(μ/n), 2M·N·H((N + μ)/2N)."""
+    n, N = (sp.Symbol(x, integer=True, positive=True) for x in "nN")
+    cases = ((get_family("binomial", n=n), 2 * n, lambda mu: mu / n),
+             (get_family("curie_weiss", N=N, fixed={"theta2": 0}), 2 * N, lambda mu: (mu + N) / (2 * N)))
+    for fam, c, x_of in cases:
+        T = absorption.mean_time(fam)
+        shown = absorption._binary_entropy_form(fam, T)
+        mu = fam.mu_symbols[0]
+        x = x_of(mu)
+        assert shown == c * S.M * absorption._H(sp.factor(x))
+        H = -x * sp.log(x) - (1 - x) * sp.log(1 - x)
+        for size in (3, 7):  # the displayed form is the derived T
+            sub = {n: size, N: size}
+            for frac in (sp.Rational(1, 5), sp.Rational(2, 3)):
+                lo = -size if fam.name == "curie_weiss" else 0
+                point = {mu: lo + frac * (size - lo)} | sub
+                assert abs(float((T - c * S.M * H).subs(point).subs(S.M, 1))) < 1e-12
+
+
+def test_r3_named_drift_is_the_generic_drift():
+    """Through χ^{ab} (d ≥ 2), the drift equals the generic one with χ⁻¹ substituted."""
+    from theory.results.common import inverse
+
+    for d in (2,):  # d = 3 takes 40 s of SymPy
+        mu, _, chi, _, _ = S.placeholders(d)
+        g, G = S.inverse_fisher(d), inverse(chi)
+        sub = {g[a, b]: G[a, b] for a in range(d) for b in range(d)}
+        for est in recursion.ESTIMATORS:
+            named = recursion.named_drift(est, d, S.thetas(d)).xreplace(sub)
+            generic = recursion.leading_order(est, d, S.thetas(d))[0].applyfunc(recursion.per_generation)
+            point = {x: sp.Rational(3 + 2 * i, 7 + i) for i, x in enumerate(sorted(
+                (named - generic).free_symbols, key=str))}
+            point |= {chi[a, b]: (d + 1 if a == b else 1) for a in range(d) for b in range(d)}  # χ > 0
+            assert all(abs(float(e.subs(point))) < 1e-12 for e in named - generic), (d, est)
+
+
 def test_r7_named_laws():
     b = stationary.stationary(get_family("bernoulli")).result
     mu_star = sp.Symbol("mu_star", real=True)
