@@ -218,7 +218,7 @@ def test_a_new_family_is_one_declaration(tmp_path, monkeypatch):
     from theory.results import all_results
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "def geometric" in b)
+    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "def geometric" in b)
     (tmp_path / "geometric.py").write_text(code)
     monkeypatch.setattr(registry, "__path__", [*registry.__path__, str(tmp_path)])
     monkeypatch.setattr(registry, "FAMILIES", registry.discover())

@@ -107,8 +107,8 @@ def conventional_form(family: ExponentialFamily, expr, generic=None):
     result in the placeholders μ, χ, κ, it is built from the family's cumulants rewritten
     first (short: p_a, p_a(δ_ab − p_b), ...), which is much faster than rewriting ``expr``.
     """
-    from ..family import _conventional_inverse, _latex_name
     from ..errors import InputError
+    from ..family import _conventional_inverse, _latex_name
 
     used = tuple(family.conventional)[:family.d]
     if not used or set(used) == set(family.names):  # nothing to convert (Curie–Weiss: θ1, θ2)
@@ -134,6 +134,15 @@ def conventional_form(family: ExponentialFamily, expr, generic=None):
     if not isinstance(e, sp.Expr) or e.has(sp.Sum):
         return None
     return _in_conventional(e, sub, family)
+
+
+def conventional_names(family: ExponentialFamily) -> str:
+    """"parameter $p$" or "parameters $m$, $\\sigma^2$": the ones :func:`conventional_form` uses."""
+    from ..family import _latex_name
+
+    names = tuple(family.conventional)[:family.d]
+    listed = ", ".join(f"${_latex_name(n)}$" for n in names)
+    return f"parameter{'s' if len(names) > 1 else ''} {listed}"
 
 
 def _starred(latex: str) -> str:

@@ -25,8 +25,7 @@ from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import Finite, Naturals
 from ..setting import NormalPrior, Setting, m_ext
-from ..family import _latex_name as latex_name
-from .common import conventional_form, inverse, show, substitution
+from .common import conventional_form, conventional_names, inverse, show, substitution
 
 u_sym = S.symbol("u", "u", nonnegative=True)
 tau = S.symbol("tau", r"\tau", nonnegative=True)
@@ -116,13 +115,12 @@ def _setting_text(setting: Setting) -> str:
     return f"Each generation fits $M$ model points plus {ext}, by {prior}."
 
 
-def _conventional_step(fam, lhs: str, e) -> tuple[Step, ...]:
+def _conventional_steps(fam, displays) -> tuple[Step, ...]:
     """``lhs = e`` again in the conventional parameter (p, r, ...; p* for the truth), where short."""
-    conv = conventional_form(fam, e)
-    if conv is None:
-        return ()
-    name = latex_name(tuple(fam.conventional)[0])
-    return (Step(f"In the conventional parameter ${name}$ (the truth's starred) this reads", lhs, conv),)
+    conv = [(lhs, conventional_form(fam, e)) for lhs, e in displays]
+    conv = [(lhs, e) for lhs, e in conv if e is not None]
+    return tuple(Step(f"In the conventional {conventional_names(fam)} (the truth's starred) these read" if n == 0
+                      else "", lhs, e) for n, (lhs, e) in enumerate(conv))
 
 
 def sde(setting: Setting) -> Derivation:
@@ -157,7 +155,8 @@ def sde(setting: Setting) -> Derivation:
         Step("", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]",
              show(_display(noise, inverse(chi_named) / S.M))),
         Step("and in expectation parameters", r"\frac{\mathbb{E}[d\mu]}{d\tau}", show(drift_mu)),
-    ) + _conventional_step(fam, r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]", drift)
+    ) + _conventional_steps(fam, ((r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]", drift),
+                                 (r"\frac{\mathbb{E}[d\mu]}{d\tau}", drift_mu)))
     return Derivation("R9.sde", fam.slug, "General closed loop: potential, drift and noise (Eqs. 12-15)",
                       steps, {"U": U, "drift": drift, "cov": noise, "drift_mu": drift_mu}, order=2)
 

@@ -22,8 +22,15 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
-from ..family import _latex_name as latex_name
-from .common import conventional_form, inverse, phibar_moments, placeholders, show, specialise
+from .common import (
+    conventional_form,
+    conventional_names,
+    inverse,
+    phibar_moments,
+    placeholders,
+    show,
+    specialise,
+)
 
 ESTIMATORS = ("mle", "map", "l2")
 
@@ -158,11 +165,7 @@ def drift(family: ExponentialFamily, estimator: str = "mle") -> Derivation:
     conv = [conventional_form(family, e, g if family.d > 1 else None)
             for e, g in ((drift_f, drift_p), (cov_f, cov_p))]
     if all(c is not None for c in conv):
-        names = tuple(family.conventional)[:family.d]
-        name = ", ".join(f"${latex_name(n)}$" for n in names)
-        steps += (Step(f"In the conventional parameter{'s' if len(names) > 1 else ''} {name} (and "
-                       f"{'their' if len(names) > 1 else 'its'} true value{'s' if len(names) > 1 else ''}, "
-                       "starred) these read",
+        steps += (Step(f"In the conventional {conventional_names(family)} (the truth's starred) these read",
                        r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]", conv[0]),
                   Step("", r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]", conv[1]))
     return Derivation(f"R3.drift.{estimator}", family.slug,
