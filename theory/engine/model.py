@@ -16,7 +16,7 @@ import sympy as sp
 from .. import symbols as S
 from ..errors import InputError
 from ..family import ExponentialFamily, Finite
-from ..numeric import evaluate
+from ..numeric import _bound, _compiled, evaluate
 
 
 # Finite spaces up to these sizes get the symbolic inverse mean map (closed-form refits,
@@ -144,8 +144,12 @@ class NumericFamily:
         return np.stack([_component(e, names, mu) for e in self._mu_inverse], axis=-1)
 
     # -- boundary -------------------------------------------------------------------------------
-    def vertex_index(self, mu: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
-        """Index of the absorbing point mass each chain sits on, −1 if none, shape (C,)."""
+    def vertex_index(self, mu: np.ndarray, face: np.ndarray | None = None,
+                     on_curve: np.ndarray | None = None) -> np.ndarray:
+        """Index of the absorbing point mass each chain sits on, −1 if none, shape (C,).
+
+        ``on_curve``: :meth:`on_continuum` of ``mu`` when the caller has it already.
+        """
         out = np.full(len(mu), -1)
         if self.finite:
             single = face.sum(axis=-1) == 1
@@ -160,7 +164,7 @@ class NumericFamily:
             if self._attainable[i]:
                 out[np.all(mu == v, axis=-1)] = i
         if self._continuum:
-            out[self.on_continuum(mu)] = len(self._vertices)
+            out[self.on_continuum(mu) if on_curve is None else on_curve] = len(self._vertices)
         return out
 
     def underflowed(self, mu: np.ndarray) -> np.ndarray:
@@ -194,11 +198,15 @@ class NumericFamily:
         return out
 
     def _curve(self, s: np.ndarray) -> np.ndarray:
+        return np.stack([np.broadcast_to(f(s), s.shape) for f in self._curve_functions], axis=-1)
+
+    @functools.cached_property
+    def _curve_functions(self):
+        """φ(s) along the point-mass curve, compiled once (evaluate() walks the expression per call)."""
         (state,) = self._continuum
         if state.phi[0] != S.s:
             raise NotImplementedError("point-mass curve must be parametrised by phi1 = s")
-        return np.stack([np.broadcast_to(evaluate(p, {"s": s}), s.shape) for p in state.phi],
-                        axis=-1)
+        return [_compile_in(p, ("s",)) for p in state.phi]
 
     def lower_bounds(self) -> np.ndarray | None:
         """Finite mean-domain ends for one-statistic infinite families (Poisson: μ ≥ 0)."""
@@ -215,6 +223,23 @@ def logsumexp(z: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarr
     m = np.max(z, axis=axis, keepdims=True)
     out = m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
     return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _compile_in(expr, names):
+    """``expr`` as a float function of the arrays named ``names`` (in that order), compiled once;
+    a bare symbol returns its argument itself (no copy)."""
+    expr = sp.sympify(expr)
+    if isinstance(expr, sp.Symbol):
+        a = names.index(expr.name)
+        return lambda *args: args[a]
+    free = tuple(sorted(expr.free_symbols - _bound(expr), key=lambda x: x.name))
+    cols = [names.index(x.name) for x in free]
+    fn = _compiled(expr, free)
+
+    def f(*args):
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(*(args[a] for a in cols)), dtype=float)
+    return f
 
 
 def _component(expr, names, values: np.ndarray) -> np.ndarray:

@@ -90,7 +90,20 @@ def _draw_binomial_sum(law, theta, face, m: int, rng: np.random.Generator):
     None (use the multinomial) if a chain sits on a face that is neither the whole
     segment nor one of its ends, which the loop never produces.
     """
-    n, r, phi0, step = law
+    p = binomial_p(law, theta, face)
+    if p is None:
+        return None
+    n, _, phi0, step = law
+    trials = n * m
+    K = rng.binomial(trials, p)
+    sums = m * phi0[None, :] + K[:, None] * step[None, :]
+    return sums, binomial_support(n, K, trials)
+
+
+def binomial_p(law, theta, face) -> np.ndarray | None:
+    """The canonical (44-bit) success probability of one trial of each chain's binomial sum,
+    0 or 1 on the ends of the segment; None if a face is neither an end nor the whole."""
+    n, r, _, step = law
     C = len(theta)
     if face is None:
         full, low, high = np.ones(C, bool), np.zeros(C, bool), np.zeros(C, bool)
@@ -105,13 +118,15 @@ def _draw_binomial_sum(law, theta, face, m: int, rng: np.random.Generator):
     p = np.where(full, p, np.where(high, 1.0, 0.0))
     if not np.all(np.isfinite(p)):
         return None
-    trials = n * m
-    K = rng.binomial(trials, _canonical(p))
-    sums = m * phi0[None, :] + K[:, None] * step[None, :]
-    support = np.zeros((C, n + 1), np.int64)
+    return _canonical(p)
+
+
+def binomial_support(n: int, K: np.ndarray, trials: int) -> np.ndarray:
+    """The levels a face reads off a binomial sum K of ``trials`` trials: 0 iff K < trials, n iff K > 0."""
+    support = np.zeros((len(K), n + 1), np.int64)
     support[:, 0] = K < trials
     support[:, -1] = K > 0
-    return sums, support
+    return support
 
 
 PVALS_BITS = 44  # significant bits kept of each level probability before a draw
