@@ -150,3 +150,17 @@ def test_lattice_path_is_used_for_binomial_sums_only():
     assert lattice_law(from_params("curie_weiss", 10, {"theta1": 0.1, "theta2": 0.3},
                                    family_args={"N": 6}, fixed={"theta2": 0.3})) is None
     assert lattice_law(from_params("bernoulli", 2**23, {"p": 0.3})) is None  # table too large
+
+
+def test_canonical_rounding_on_the_bit_pattern_equals_frexp_round_ldexp():
+    """44 significant bits, ties to even, subnormals included: the values every machine draws with."""
+    def reference(q):
+        mantissa, exponent = np.frexp(q)
+        return np.ldexp(np.round(np.ldexp(mantissa, sampling.PVALS_BITS)), exponent - sampling.PVALS_BITS)
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.random(200_000), rng.random(1000) * 1e-300, [0.0, 0.5, 1.0, 1 - 2**-53]])
+    bits = x.view(np.int64)
+    ties = ((bits & ~np.int64(0x1FF)) | 0x100).view(np.float64)  # exactly half-way, both parities
+    for q in (x, ties, np.nextafter(ties, 2), np.nextafter(ties, -1), np.array([[0.3, 1e-320], [5e-324, 1.0]])):
+        assert np.array_equal(sampling._canonical(q), reference(q))

@@ -131,7 +131,13 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     """
     theta = np.array(theta0, dtype=float, copy=True)
     theta[~np.isfinite(theta)] = 0.0
-    active = np.ones(len(tau), bool) if face is None else face.sum(axis=-1) > 1
+    if face is None:
+        active, full_face = np.ones(len(tau), bool), np.ones(len(tau), bool)
+    else:
+        size, full_face = numeric.face_size_full(face)
+        active = size > 1
+        if full_face.all():
+            face = None  # every chain on the whole polytope: no face to gather or apply
     # chains not converged after max_iter from the previous θ (deep in a saturated region its
     # far levels underflow, and E[φφᵀ] − μμᵀ cancels: the curvature there is lost) restart
     # once from the centre, θ = 0 (−1 for negative parameters), where every level is
@@ -169,7 +175,7 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
         if not len(idx):
             return theta
         hess = chi[keep] + np.broadcast_to(pen_h, chi.shape)[keep]
-        full = np.ones(len(idx), bool) if face is None else face[idx].all(axis=-1)
+        full = full_face[idx]
         step = -_newton_direction(hess, grad, full)
         f0 = a[keep] - np.einsum("ca,ca->c", th, tau[idx]) + np.broadcast_to(pen_v, a.shape)[keep]
         slope = np.einsum("ca,ca->c", grad, step)
@@ -217,7 +223,7 @@ def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> n
     if full.any():
         try:
             with np.errstate(all="ignore"):
-                out[full] = np.linalg.solve(hess[full], grad[full][..., None])[..., 0]
+                out[full] = _solve_small(hess[full], grad[full])
             pinv[np.flatnonzero(full)[~np.all(np.isfinite(out[full]), axis=-1)]] = True
         except np.linalg.LinAlgError:
             pinv |= full
@@ -225,6 +231,20 @@ def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> n
         out[pinv] = np.einsum("cab,cb->ca", np.linalg.pinv(hess[pinv], rcond=1e-10, hermitian=True),
                               grad[pinv])
     return out
+
+
+def _solve_small(hess: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """H⁻¹g per chain; d = 1 and 2 in closed form (a batched LAPACK call per 2×2 system cost
+    more than the rest of a Newton step); a singular H gives a non-finite result."""
+    d = grad.shape[-1]
+    if d == 1:
+        return grad / hess[:, 0]
+    if d == 2:
+        a, b, c, e = hess[:, 0, 0], hess[:, 0, 1], hess[:, 1, 0], hess[:, 1, 1]
+        det = a * e - b * c
+        g0, g1 = grad[:, 0], grad[:, 1]
+        return np.stack([(e * g0 - b * g1) / det, (a * g1 - c * g0) / det], axis=-1)
+    return np.linalg.solve(hess, grad[..., None])[..., 0]
 
 
 def make_estimator(name: str, *, nu: float = 1.0, lam: float = 0.1,

@@ -272,10 +272,14 @@ class ClosedLoop:
         lam = est.lam if isinstance(est, L2) else 0.0
         prior = est.penalty(n) if isinstance(est, PriorMAP) else None
         # the MLE lives on the smallest face holding the sample; MAP and L2 stay interior
-        new_face = minimal_face(nf, counts > 0) if isinstance(est, MLE) else np.ones(counts.shape, bool)
-        theta = self.refit_theta(tau, theta_prev, new_face, lam, prior)
+        if isinstance(est, MLE):
+            new_face, mask = minimal_face(nf, counts > 0, with_mask=True)
+        else:
+            new_face = np.ones(counts.shape, bool)
+            mask = np.full(len(new_face), nf.full_mask) if nf.masks else None
+        theta = self.refit_theta(tau, theta_prev, new_face, lam, prior, mask=mask)
         mu = nf.mu(theta, new_face) if (lam or prior) else tau
-        return theta, mu, new_face, nf.vertex_index(mu, new_face)
+        return theta, mu, new_face, nf.vertex_index(mu, new_face, mask=mask)
 
     def _refit_infinite(self, sums: np.ndarray, theta_prev: np.ndarray):
         """(θ' or None when not needed, μ', point mass) of the next models from Σφ."""
@@ -301,11 +305,16 @@ class ClosedLoop:
                     mu = nf.project_to_continuum(mu, on_curve)
         return theta, mu, nf.vertex_index(mu, on_curve=on_curve)
 
-    def refit_theta(self, tau, theta_prev, face, lam, prior=None):
+    def refit_theta(self, tau, theta_prev, face, lam, prior=None, mask=None):
         nf = self.numeric
         theta = theta_prev.copy()
-        todo = face.sum(axis=-1) > 1  # on a point mass θ is not needed
-        interior = face.all(axis=-1) & todo
+        size, full = nf.face_size_full(face, mask)
+        todo = size > 1  # on a point mass θ is not needed
+        interior = full & todo
+        if not lam and prior is None and interior.all():  # no gathers when every chain is interior
+            closed = nf.theta_closed_form(tau)
+            if closed is not None and np.all(np.isfinite(closed)):
+                return closed
         if not lam and prior is None and interior.any():
             closed = nf.theta_closed_form(tau[interior])
             if closed is not None:
@@ -313,6 +322,12 @@ class ClosedLoop:
                 sel = np.flatnonzero(interior)[good]
                 theta[sel] = closed[good]
                 todo[sel] = False
+        if not lam and prior is None and nf.saturated and todo.any():
+            # a saturated family (levels = d + 1 affinely independent points: categorical) is
+            # solved on any face by its level weights, no Newton (M = 100 put chains on faces)
+            sel = np.flatnonzero(todo)
+            theta[sel] = nf.theta_on_face(tau[sel], face[sel])
+            todo[sel] = False
         if todo.any():
             theta[todo] = solve_theta(nf, tau[todo], theta_prev[todo], face[todo], lam, penalty=prior)
         return theta
@@ -334,7 +349,8 @@ class ClosedLoop:
                 out[name] = np.broadcast_to(f(*state.mu.T), (C,))
             else:
                 if interior is None:
-                    interior = np.ones(C, bool) if state.face is None else state.face.all(-1)
+                    interior = np.ones(C, bool) if state.face is None else \
+                        self.numeric.face_full(state.face)
                 out[name] = np.where(interior, f(*state.theta.T), np.nan)
         for a in range(self.family.d):
             out[f"phi{a + 1}"] = state.mu[:, a]

@@ -140,11 +140,25 @@ def _pvals(numeric, theta, face):
     exactly and often (p = k/M). Rounding to 2^-44 relative maps such a p to 1/2 itself
     on every machine, and changes each probability by at most 2^-45 of itself.
     """
-    q = numeric.level_probabilities(theta, face)
-    return _canonical(q / q.sum(axis=-1, keepdims=True))
+    q = numeric._moments_T(theta, face)[1]  # levels-major (L, C): sums over levels are fast
+    return _canonical(q / q.sum(axis=0)).T
+
+
+_SUBNORMAL = np.uint64(0x000FFFFFFFFFFFFF)  # bit patterns 1..this are the positive subnormals
 
 
 def _canonical(q):
-    """Probabilities rounded to PVALS_BITS significant bits (see :func:`_pvals`)."""
-    mantissa, exponent = np.frexp(q)
-    return np.ldexp(np.round(np.ldexp(mantissa, PVALS_BITS)), exponent - PVALS_BITS)
+    """Probabilities rounded to PVALS_BITS significant bits (see :func:`_pvals`), half to even.
+
+    On the bit pattern: 53 − 44 = 9 low bits of the significand are dropped, rounding to
+    nearest with ties to the even neighbour (a carry into the exponent is the next power of
+    two) — the value frexp/round/ldexp gives, in three integer passes. Subnormals (fewer
+    significant bits than their pattern) take the frexp route.
+    """
+    q = np.asarray(q, dtype=float)
+    bits = q.view(np.int64)
+    out = ((bits + (0xFF + ((bits >> 9) & 1))) & ~np.int64(0x1FF)).view(np.float64)
+    if np.any((bits - 1).view(np.uint64) < _SUBNORMAL):
+        mantissa, exponent = np.frexp(q)
+        out = np.ldexp(np.round(np.ldexp(mantissa, PVALS_BITS)), exponent - PVALS_BITS)
+    return out
