@@ -85,6 +85,11 @@ LATTICE_CASES = {
     "binomial-map": ("binomial", {"n": 2}, {}, {"p": 0.2}, {"estimator": "map", "nu": 3.0}),
     "bernoulli-l2": ("bernoulli", {}, {}, {"p": 0.2}, {"estimator": "l2", "lam": 0.5}),
     "bernoulli-prior": ("bernoulli", {}, {}, {"p": 0.2}, {"prior_law": "normal:var=2"}),
+    # not a binomial sum: multinomial draws, Newton refits tabulated
+    "curie_weiss-theta2=0.3": ("curie_weiss", {"N": 6}, {"theta2": 0.3}, {"theta1": 0.1, "theta2": 0.3}, {}),
+    "curie_weiss-theta2=0.3-anchored": ("curie_weiss", {"N": 4}, {"theta2": 0.3},
+                                        {"theta1": 0.6, "theta2": 0.3},
+                                        {"truth": {"theta1": -0.2, "theta2": 0.3}, "M0": 2}),
 }
 N_LATTICE = len(LATTICE_CASES) * 3
 
@@ -142,13 +147,19 @@ def test_lattice_path_is_reproducible_and_summarises_like_the_chains(monkeypatch
     assert np.array_equal(first.trace["chains"]["phi1"][-1], obs["phi1"][:7])
 
 
-def test_lattice_path_is_used_for_binomial_sums_only():
+def test_lattice_path_is_used_for_one_statistic_on_a_lattice():
     from theory.engine.lattice import lattice_law
 
-    assert lattice_law(from_params("bernoulli", 10, {"p": 0.3})) is not None
+    law = lattice_law(from_params("bernoulli", 10, {"p": 0.3}))
+    assert law is not None and law.binomial is not None
     assert lattice_law(from_params("bernoulli", 10, {"p": 0.3}, sampler="naive")) is None
+    law = lattice_law(from_params("curie_weiss", 10, {"theta1": 0.1, "theta2": 0.3}, family_args={"N": 6},
+                                  fixed={"theta2": 0.3}))
+    assert law is not None and law.binomial is None and list(law.k) == list(range(7)) and law.step[0] == 2
     assert lattice_law(from_params("curie_weiss", 10, {"theta1": 0.1, "theta2": 0.3},
-                                   family_args={"N": 6}, fixed={"theta2": 0.3})) is None
+                                   family_args={"N": 6})) is None  # two statistics
+    assert lattice_law(from_params("categorical", 10, {"p1": 0.2, "p2": 0.3, "p3": 0.5},
+                                   family_args={"K": 3})) is None
     assert lattice_law(from_params("bernoulli", 2**23, {"p": 0.3})) is None  # table too large
 
 

@@ -1,63 +1,100 @@
-"""A generation of a binomial-sum family as table lookups on the lattice of its sums.
+"""A generation of a one-statistic finite family as table lookups on the lattice of its sums.
 
-For a finite family whose sum of draws is binomial (:func:`.sampling.binomial_sum`:
-Bernoulli, binomial, Curie–Weiss with θ2 held at 0, categorical with K = 2) the refit
-sees one integer: the total level index K of the n_total points it is fitted to (the
-model's own draws, the fresh points, the fixed data), Σφ = n_total φ(s0) + K Δφ.
-Everything a generation computes after the draw — the face, θ', μ', the point mass
-reached, the next draw's success probability, the observables — is therefore a
-function of K. :class:`LatticeChains` keeps K per chain and tabulates those functions
-over the window of K the chains have visited (grown on demand), with the refit code of
-the general path run on the lattice points, so a table entry is the number the general
-path computes for a chain with that sum. A generation is then a gather of the draw
-probability, one Binomial draw (two with fresh points), a min and a max; the summaries
-over chains are a histogram of K against the tables.
+When φ takes values φ0 + k Δφ on the levels (integer k ≥ 0: Bernoulli, binomial,
+Curie–Weiss with θ2 held, categorical with K = 2) the refit sees one integer: the
+total index K of the n_total points it is fitted to (the model's own draws, the fresh
+points, the fixed data), Σφ = n_total φ0 + K Δφ. Everything a generation computes
+after the draw — the face, θ', μ', the point mass reached, the next draw's canonical
+probabilities, the observables — is therefore a function of K. :class:`LatticeChains`
+keeps K per chain and tabulates those functions over the window of K the chains have
+visited (grown on demand), with the refit code of the general path run on the lattice
+points, so a table entry is the number the general path computes for a chain with that
+sum (a Newton refit, started from θ0 instead of the chain's previous θ, agrees to its
+tolerance). A generation is then a gather of the draw's probabilities, the draw, a min
+and a max; the summaries over chains are a histogram of K against the tables.
 
-The draw is the one the general path makes (same law, same canonical 44-bit
-probability); the random stream differs only in that absorbed chains are not set
-aside: their success probability is exactly 0 or 1, so they stay where they are.
+The draw is the one the general path makes: one Binomial(n m, p) when the sum is
+binomial (:func:`.sampling.binomial_sum`), else the multinomial over the levels, with
+the same canonical 44-bit probabilities. The random stream differs only in that absorbed
+chains are not set aside: their draw is a point mass, so they stay where they are.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import sampling
 from .estimators import MLE, NotConverged
-from .sampling import binomial_p, binomial_support
+from .sampling import binomial_p
 
-LATTICE_MAX = 2**22  # largest lattice of sums tabulated (n · n_total + 1 points); beyond: general path
+LATTICE_MAX = 2**22  # largest lattice of sums tabulated (k_max · n_total + 1 points); beyond: general path
+TABLE_MAX = 2**26    # largest table of level probabilities (lattice points × levels, multinomial draws)
 MARGIN = 64          # lattice points added on each side when the window grows (at least)
 
 
-def lattice_law(loop) -> tuple | None:
-    """The binomial-sum law of ``loop``'s family if its generations can be table lookups, else None."""
+@dataclass(frozen=True, eq=False)
+class LatticeLaw:
+    """φ(level) = φ0 + k Δφ with integer k ≥ 0 (one statistic): the refit's Σφ is n_total φ0 + K Δφ."""
+
+    k: np.ndarray           # lattice index of each level, shape (L,)
+    phi0: np.ndarray        # φ at index 0, shape (d,)
+    step: np.ndarray        # Δφ, shape (d,)
+    binomial: tuple | None  # sampling.binomial_sum's law when a draw's index is one Binomial
+
+
+def lattice_law(loop) -> LatticeLaw | None:
+    """How ``loop``'s generations can be table lookups on the lattice of sums, else None."""
     nf = loop.numeric
     if loop.sampler != "exact" or not nf.finite or nf.d != 1:
         return None
     law = sampling.binomial_sum(nf)  # looked up here: tests replace it
-    if law is None or law[0] * loop.n_total + 1 > LATTICE_MAX:
+    if law is not None:
+        n, _, phi0, step = law
+        k = np.arange(n + 1)
+    else:
+        phi = nf.phi_levels[:, 0]
+        gaps = np.diff(np.unique(phi))
+        if not len(gaps):
+            return None
+        step_ = gaps.min()
+        k = np.rint((phi - phi.min()) / step_).astype(np.int64)
+        if not np.allclose(phi.min() + k * step_, phi, rtol=0, atol=1e-9 * (1 + np.abs(phi).max())):
+            return None
+        phi0, step = np.array([phi.min()]), np.array([step_])
+        if (int(k.max()) * loop.n_total + 1) * len(k) > TABLE_MAX:
+            return None
+    if int(k.max()) * loop.n_total + 1 > LATTICE_MAX:
         return None
-    return law
+    return LatticeLaw(k=k, phi0=phi0, step=step, binomial=law)
 
 
 class LatticeChains:
     """C chains of ``loop`` from ``state``, advanced by table lookups on the lattice of sums."""
 
-    def __init__(self, loop, law: tuple, state, rng: np.random.Generator):
-        self.loop, self.rng = loop, rng
-        self.n, _, self.phi0, self.step_phi = law
-        self.law = law
-        n = self.n
-        self.own = n * (loop.M - loop.M0)                 # trials of the model's own draw
-        self.fresh = n * (loop.M0 + loop.external)        # trials of the fresh points
-        self.p_fresh = None if not self.fresh else \
-            float(binomial_p(law, loop.theta_star, None)[0])
-        self.k_data = 0 if loop.data_counts is None else int(loop.data_counts @ np.arange(n + 1))
-        self.top = n * loop.n_total
+    def __init__(self, loop, law: LatticeLaw, state, rng: np.random.Generator):
+        self.loop, self.rng, self.law = loop, rng, law
+        self.k, self.phi0, self.step_phi = law.k, law.phi0, law.step
+        self.binomial = law.binomial
+        kmax = int(law.k.max())
+        self.lowest, self.highest = int(np.argmin(law.k)), int(np.argmax(law.k))
+        self.m_own, self.m_fresh = loop.M - loop.M0, loop.M0 + loop.external
+        self.k_data = 0 if loop.data_counts is None else int(loop.data_counts @ law.k)
+        self.top = kmax * loop.n_total
         size = self.top + 1
         d = loop.family.d
-        self.p = np.empty(size)                  # success probability of the next own draw
+        nf = loop.numeric
+        if self.binomial is not None:
+            self.own = kmax * self.m_own                       # trials of the model's own draw
+            self.fresh = kmax * self.m_fresh                   # trials of the fresh points
+            self.p_fresh = None if not self.fresh else \
+                float(binomial_p(self.binomial, loop.theta_star, None)[0])
+            self.p = np.empty(size)                            # success probability of the own draw
+        else:
+            self.p_fresh = None if not self.m_fresh else \
+                sampling._pvals(nf, loop.theta_star, None)[0]
+            self.p = np.empty((size, len(law.k)))             # level probabilities of the own draw
         self.theta = np.empty((size, d))
         self.mu = np.empty((size, d))
         self.vertex = np.empty(size, np.int64)
@@ -70,19 +107,20 @@ class LatticeChains:
         self.n_absorbed = 0
         self.C = len(state.mu)
 
+    def _support(self, K: np.ndarray) -> np.ndarray:
+        """The levels a face reads off the total K: the lowest iff K < top, the highest iff K > 0
+        (a face of the segment is one of its ends or all of it)."""
+        support = np.zeros((len(K), len(self.k)), np.int64)
+        support[:, self.lowest] = K < self.top
+        support[:, self.highest] = K > 0
+        return support
+
     # -- dynamics -------------------------------------------------------------------------------
     def step(self, t: int) -> None:
-        if self.K is None:  # the first draw, from the initial models (any θ per chain)
-            theta, face = self.initial.theta, self.initial.face
-            if np.all(theta == theta[0]) and np.all(face == face[0]):  # one model: p once
-                p = np.repeat(binomial_p(self.law, theta[:1], face[:1]), self.C)
-            else:
-                p = binomial_p(self.law, theta, face)
+        if self.binomial is not None:
+            K = self._draw_binomial()
         else:
-            p = self.p.take(self.K)
-        K = self.rng.binomial(self.own, p) if self.own else np.zeros(self.C, np.int64)
-        if self.fresh:
-            K += self.rng.binomial(self.fresh, self.p_fresh, size=self.C)
+            K = self._draw_multinomial()
         if self.k_data:
             K += self.k_data
         self.K = K
@@ -93,6 +131,34 @@ class LatticeChains:
             except NotConverged as e:
                 raise self.loop._not_converged(e, t, self.C) from None
         self._record_hits(t)
+
+    def _initial_probabilities(self, probabilities):
+        """The first draw's probabilities, from the initial models (any θ per chain; one model: once)."""
+        theta, face = self.initial.theta, self.initial.face
+        if np.all(theta == theta[0]) and np.all(face == face[0]):
+            return np.repeat(probabilities(theta[:1], face[:1]), self.C, axis=0)
+        return probabilities(theta, face)
+
+    def _draw_binomial(self) -> np.ndarray:
+        if self.K is None:
+            p = self._initial_probabilities(lambda th, f: binomial_p(self.binomial, th, f))
+        else:
+            p = self.p.take(self.K)
+        K = self.rng.binomial(self.own, p) if self.own else np.zeros(self.C, np.int64)
+        if self.fresh:
+            K += self.rng.binomial(self.fresh, self.p_fresh, size=self.C)
+        return K
+
+    def _draw_multinomial(self) -> np.ndarray:
+        nf = self.loop.numeric
+        if self.K is None:
+            p = self._initial_probabilities(lambda th, f: sampling._pvals(nf, th, f))
+        else:
+            p = self.p.take(self.K, axis=0)
+        K = self.rng.multinomial(self.m_own, p) @ self.k if self.m_own else np.zeros(self.C, np.int64)
+        if self.m_fresh:
+            K += self.rng.multinomial(self.m_fresh, self.p_fresh, size=self.C) @ self.k
+        return K
 
     def _record_hits(self, t: int) -> None:
         """First generation on a point mass, for the chains that reached one now."""
@@ -126,14 +192,16 @@ class LatticeChains:
 
     def _fill(self, K: np.ndarray) -> None:
         """Tables at the lattice points K: the refit of the general path on Σφ(K)."""
-        loop, n = self.loop, self.n
+        loop = self.loop
         sums = loop.n_total * self.phi0[None, :] + K[:, None] * self.step_phi[None, :]
-        support = binomial_support(n, K, self.top)
         theta_prev = np.repeat(loop.theta0, len(K), axis=0)
-        theta, mu, face, vertex = loop._refit_finite(sums, support, theta_prev)
-        p = binomial_p(self.law, theta, face)
-        if p is None:  # cannot happen: a refit's face is an end of the segment or all of it
-            raise RuntimeError("lattice refit left the segment's faces")
+        theta, mu, face, vertex = loop._refit_finite(sums, self._support(K), theta_prev)
+        if self.binomial is not None:
+            p = binomial_p(self.binomial, theta, face)
+            if p is None:  # cannot happen: a refit's face is an end of the segment or all of it
+                raise RuntimeError("lattice refit left the segment's faces")
+        else:
+            p = sampling._pvals(loop.numeric, theta, face)
         self.p[K], self.theta[K], self.mu[K], self.vertex[K] = p, theta, mu, vertex
         from .loop import State
 
@@ -182,7 +250,7 @@ class LatticeChains:
             return self.initial
         K = self.K
         vertex = self.vertex.take(K)
-        support = binomial_support(self.n, K, self.top)
+        support = self._support(K)
         if isinstance(self.loop.estimator, MLE):
             from .model import minimal_face
 
