@@ -157,15 +157,33 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing trial is rejected
             return numeric.A(th, f) - np.einsum("ca,ca->c", th, tau[idx]) + extra(th)[0]
 
+    # cumulants at an accepted full step, computed by the line search's first trial, are the
+    # next iteration's: one pass over the levels per Newton step, not two (finite spaces)
+    d = numeric.d
+    reuse = numeric.finite
+    cached = np.zeros(len(tau), bool)
+    cache_a, cache_mu, cache_chi = np.empty(len(tau)), np.empty((len(tau), d)), np.empty((len(tau), d, d))
+
     for it in range(2 * max_iter):
         if it == max_iter:
             theta[active] = centre
+            cached[:] = False
         idx = np.flatnonzero(active)
         if not len(idx):
             return theta
         f = face[idx] if face is not None else None
         th = theta[idx]
-        a, mu, chi = numeric.cumulants(th, f, centred=it >= max_iter)
+        centred = it >= max_iter
+        hit = cached[idx]
+        if not hit.any():
+            a, mu, chi = numeric.cumulants(th, f, centred=centred)
+        else:
+            a, mu, chi = cache_a[idx], cache_mu[idx], cache_chi[idx]
+            if not hit.all():
+                miss = ~hit
+                a[miss], mu[miss], chi[miss] = numeric.cumulants(
+                    th[miss], None if f is None else f[miss], centred=centred)
+        cached[idx] = False
         pen_v, pen_g, pen_h = extra(th)
         grad = mu - tau[idx] + pen_g
         done = np.all(np.abs(grad) <= tol * numeric.scale, axis=-1)
@@ -182,12 +200,21 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
         alpha = np.ones(len(idx))
         pending = np.ones(len(idx), bool)
         for capped in (False, True):
-            for _ in range(60):  # halving 60 times reaches any scale
+            for halving in range(60):  # halving 60 times reaches any scale
                 trial = th[pending] + alpha[pending, None] * step[pending]
                 # Armijo decrease, up to the rounding of f: close to the optimum the decrease
                 # of a Newton step is below what float64 resolves, and the full step is right
                 bound = f0[pending] + 1e-4 * alpha[pending] * slope[pending]
-                ok = objective(trial, idx[pending]) <= bound + 1e-13 * (1 + np.abs(f0[pending]))
+                if reuse and not capped and not halving and not centred:
+                    sub = idx[pending]
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        a_t, mu_t, chi_t = numeric.cumulants(trial, face[sub] if face is not None else None)
+                        value = a_t - np.einsum("ca,ca->c", trial, tau[sub]) + extra(trial)[0]
+                    ok = value <= bound + 1e-13 * (1 + np.abs(f0[pending]))
+                    cache_a[sub[ok]], cache_mu[sub[ok]], cache_chi[sub[ok]] = a_t[ok], mu_t[ok], chi_t[ok]
+                    cached[sub[ok]] = True
+                else:
+                    ok = objective(trial, idx[pending]) <= bound + 1e-13 * (1 + np.abs(f0[pending]))
                 sel = np.flatnonzero(pending)[ok]
                 th[sel] = th[sel] + alpha[sel, None] * step[sel]
                 pending[sel] = False
