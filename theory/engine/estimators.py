@@ -158,63 +158,70 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
             return numeric.A(th, f) - np.einsum("ca,ca->c", th, tau[idx]) + extra(th)[0]
 
     # cumulants at an accepted full step, computed by the line search's first trial, are the
-    # next iteration's: one pass over the levels per Newton step, not two (finite spaces)
-    d = numeric.d
+    # next iteration's (the same chains in the same order): one pass over the levels per Newton
+    # step, not two (finite spaces). carry = (taken, A, μ, χ), rows valid where taken.
     reuse = numeric.finite
-    cached = np.zeros(len(tau), bool)
-    cache_a, cache_mu, cache_chi = np.empty(len(tau)), np.empty((len(tau), d)), np.empty((len(tau), d, d))
+    carry = None
 
     for it in range(2 * max_iter):
         if it == max_iter:
             theta[active] = centre
-            cached[:] = False
+            carry = None
         idx = np.flatnonzero(active)
         if not len(idx):
             return theta
         f = face[idx] if face is not None else None
         th = theta[idx]
+        tau_i = tau[idx]
         centred = it >= max_iter
-        hit = cached[idx]
-        if not hit.any():
+        if carry is None:
             a, mu, chi = numeric.cumulants(th, f, centred=centred)
         else:
-            a, mu, chi = cache_a[idx], cache_mu[idx], cache_chi[idx]
-            if not hit.all():
-                miss = ~hit
+            taken, a, mu, chi = carry
+            if not taken.all():
+                miss = ~taken
                 a[miss], mu[miss], chi[miss] = numeric.cumulants(
                     th[miss], None if f is None else f[miss], centred=centred)
-        cached[idx] = False
+        carry = None
         pen_v, pen_g, pen_h = extra(th)
-        grad = mu - tau[idx] + pen_g
+        grad = mu - tau_i + pen_g
         done = np.all(np.abs(grad) <= tol * numeric.scale, axis=-1)
-        active[idx[done]] = False
-        keep = ~done
-        idx, th, grad = idx[keep], th[keep], grad[keep]
-        if not len(idx):
-            return theta
-        hess = chi[keep] + np.broadcast_to(pen_h, chi.shape)[keep]
+        hess = chi + pen_h
+        pen_v = np.broadcast_to(pen_v, a.shape)
+        if done.any():  # (no gathers while every chain goes on)
+            active[idx[done]] = False
+            keep = ~done
+            idx, th, grad, tau_i, a, pen_v, hess = (idx[keep], th[keep], grad[keep], tau_i[keep], a[keep],
+                                                    pen_v[keep], hess[keep])
+            f = None if f is None else f[keep]
+            if not len(idx):
+                return theta
         full = full_face[idx]
         step = -_newton_direction(hess, grad, full)
-        f0 = a[keep] - np.einsum("ca,ca->c", th, tau[idx]) + np.broadcast_to(pen_v, a.shape)[keep]
+        f0 = a - np.einsum("ca,ca->c", th, tau_i) + pen_v
         slope = np.einsum("ca,ca->c", grad, step)
         alpha = np.ones(len(idx))
         pending = np.ones(len(idx), bool)
         for capped in (False, True):
             for halving in range(60):  # halving 60 times reaches any scale
-                trial = th[pending] + alpha[pending, None] * step[pending]
+                first = not capped and not halving  # every chain pending, full step
+                trial = th + step if first else th[pending] + alpha[pending, None] * step[pending]
                 # Armijo decrease, up to the rounding of f: close to the optimum the decrease
                 # of a Newton step is below what float64 resolves, and the full step is right
-                bound = f0[pending] + 1e-4 * alpha[pending] * slope[pending]
-                if reuse and not capped and not halving and not centred:
-                    sub = idx[pending]
+                f0p = f0 if first else f0[pending]
+                bound = f0p + 1e-4 * (slope if first else alpha[pending] * slope[pending]) \
+                    + 1e-13 * (1 + np.abs(f0p))
+                if first and reuse and not centred:
                     with np.errstate(over="ignore", invalid="ignore"):
-                        a_t, mu_t, chi_t = numeric.cumulants(trial, face[sub] if face is not None else None)
-                        value = a_t - np.einsum("ca,ca->c", trial, tau[sub]) + extra(trial)[0]
-                    ok = value <= bound + 1e-13 * (1 + np.abs(f0[pending]))
-                    cache_a[sub[ok]], cache_mu[sub[ok]], cache_chi[sub[ok]] = a_t[ok], mu_t[ok], chi_t[ok]
-                    cached[sub[ok]] = True
+                        a_t, mu_t, chi_t = numeric.cumulants(trial, f)
+                        ok = a_t - np.einsum("ca,ca->c", trial, tau_i) + extra(trial)[0] <= bound
+                    carry = (ok, a_t, mu_t, chi_t)
                 else:
-                    ok = objective(trial, idx[pending]) <= bound + 1e-13 * (1 + np.abs(f0[pending]))
+                    ok = objective(trial, idx[pending]) <= bound
+                if first and ok.all():
+                    th = trial
+                    pending[:] = False
+                    break
                 sel = np.flatnonzero(pending)[ok]
                 th[sel] = th[sel] + alpha[sel, None] * step[sel]
                 pending[sel] = False
