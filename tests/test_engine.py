@@ -249,3 +249,40 @@ def test_advancing_chains_in_blocks_changes_nothing(monkeypatch):
 
     for whole, blocked in zip(final(2**18), final(777), strict=True):
         assert np.array_equal(whole, blocked)
+
+
+@pytest.mark.parametrize("name, args", [("curie_weiss", {"N": 6}), ("categorical", {"K": 4}),
+                                        ("curie_weiss", {"N": 40}), ("curie_weiss", {"N": 60})])
+def test_bit_mask_faces_equal_the_facet_intersection(name, args, rng):
+    """minimal_face, face sizes and point masses on bit masks against the (C, F, L) formula."""
+    nf = numeric_family(get_family(name, **args))
+    L = len(nf.levels)
+    support = rng.random((3000, L)) < rng.choice([0.03, 0.2, 0.9], (3000, 1))
+    support[np.arange(3000), rng.integers(0, L, 3000)] = True  # a sample holds at least one level
+    contains = ~(support[:, None, :] & ~nf.facets[None]).any(axis=-1)
+    general = np.all(~contains[:, :, None] | nf.facets[None], axis=1)
+    face = minimal_face(nf, support)
+    assert np.array_equal(face, general)
+    size, full = nf.face_size_full(face)
+    assert np.array_equal(size, general.sum(-1)) and np.array_equal(full, general.all(-1))
+    single = general.sum(-1) == 1
+    at = nf.phi_levels[general.argmax(-1)]
+    want = np.full(len(face), -1)
+    for i, v in enumerate(nf._vertices):
+        want[single & np.all(at == v, axis=-1)] = i
+    assert np.array_equal(nf.vertex_index(np.zeros((len(face), nf.d)), face), want)
+    assert single.any() and (general.sum(-1) == 2).any() and general.all(-1).any()
+
+
+def test_saturated_family_is_solved_on_every_face_in_closed_form(rng):
+    """Categorical K = 4: θ from the level weights matches the moments on every face of the simplex."""
+    nf = numeric_family(get_family("categorical", K=4))
+    assert nf.saturated and not numeric_family(get_family("curie_weiss", N=6)).saturated
+    counts = rng.multinomial(5, np.full(4, 0.25), size=3000)
+    tau = counts @ nf.phi_levels / 5
+    face = minimal_face(nf, counts > 0)
+    ok = face.sum(-1) > 1
+    theta = nf.theta_on_face(tau[ok], face[ok])
+    assert np.all(np.isfinite(theta))
+    assert np.max(np.abs(nf.mu(theta, face[ok]) - tau[ok])) < 1e-12
+    assert (~face[ok].all(-1)).any()

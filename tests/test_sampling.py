@@ -72,3 +72,106 @@ def test_binomial_sum_gives_the_multinomial_faces():
         kind = np.where(got.sum(-1) == 4, 1, np.where(got[:, 0], 0, 2))
         assert np.array_equal(kind, want)
         assert got.sum(-1).min() >= 1
+
+
+# -- the lattice path: a generation of a binomial-sum family as table lookups -------------------
+LATTICE_CASES = {
+    "bernoulli": ("bernoulli", {}, {}, {"p": 0.3}, {}),
+    "curie_weiss-theta2=0": ("curie_weiss", {"N": 6}, {"theta2": 0}, {"theta1": 0.1, "theta2": 0}, {}),
+    "binomial-anchored": ("binomial", {"n": 3}, {}, {"p": 0.8}, {"truth": {"p": 0.4}, "M0": 3}),
+    "bernoulli-external-data": ("bernoulli", {}, {}, {"p": 0.7},
+                                {"truth": {"p": 0.4}, "external": 2, "data": [{"s": 1}, {"s": 0}]}),
+    "bernoulli-data-at-one-point": ("bernoulli", {}, {}, {"p": 0.3}, {"data": [{"s": 1}]}),
+    "binomial-map": ("binomial", {"n": 2}, {}, {"p": 0.2}, {"estimator": "map", "nu": 3.0}),
+    "bernoulli-l2": ("bernoulli", {}, {}, {"p": 0.2}, {"estimator": "l2", "lam": 0.5}),
+    "bernoulli-prior": ("bernoulli", {}, {}, {"p": 0.2}, {"prior_law": "normal:var=2"}),
+    # not a binomial sum: multinomial draws, Newton refits tabulated
+    "curie_weiss-theta2=0.3": ("curie_weiss", {"N": 6}, {"theta2": 0.3}, {"theta1": 0.1, "theta2": 0.3}, {}),
+    "curie_weiss-theta2=0.3-anchored": ("curie_weiss", {"N": 4}, {"theta2": 0.3},
+                                        {"theta1": 0.6, "theta2": 0.3},
+                                        {"truth": {"theta1": -0.2, "theta2": 0.3}, "M0": 2}),
+}
+N_LATTICE = len(LATTICE_CASES) * 3
+
+
+def _lattice_run(case, seed, general, monkeypatch):
+    import theory.engine.loop as loop_module
+
+    name, args, fixed, init, kw = LATTICE_CASES[case]
+    with monkeypatch.context() as mp:
+        if general:
+            mp.setattr(loop_module, "lattice_law", lambda loop: None)
+        loop = from_params(name, 9, init, family_args=args, fixed=fixed, **kw)
+        return loop.run(6, 4000, seed=seed)
+
+
+@pytest.mark.parametrize("case", list(LATTICE_CASES))
+def test_lattice_path_has_the_law_of_the_general_path(case, monkeypatch):
+    """After 6 generations: χ² two-sample tests on μ1 (to 8 digits: a Newton refit from another start
+    differs in the last ones), on the point mass each chain is on, and on its first hitting time
+    (−1: never), lattice tables against the per-chain refits."""
+    fast = _lattice_run(case, 1, False, monkeypatch)
+    slow = _lattice_run(case, 2, True, monkeypatch)
+    for what in (lambda r: np.round(r.state.mu[:, 0], 8), lambda r: r.state.vertex,
+                 lambda r: r.state.hit_time):
+        a, b = what(fast), what(slow)
+        values = np.union1d(a, b)
+        table = np.array([[np.sum(x == v) for v in values] for x in (a, b)])
+        p = stats.chi2_contingency(table)[1] if table.shape[1] > 1 else 1.0
+        assert p > ALPHA / N_LATTICE, f"{case}: chi2 p = {p:.2g}"
+    assert set(fast.summary()) == set(slow.summary())
+    for key in ("final", "time_average"):
+        assert set(fast.summary()[key]["mean"]) == set(slow.summary()[key]["mean"])
+
+
+def test_lattice_path_is_reproducible_and_summarises_like_the_chains(monkeypatch):
+    """The same seed gives the same run; the histogram summaries equal those of the chains' values."""
+    from theory.engine.loop import _mean_var
+
+    def run():
+        loop = from_params("curie_weiss", 30, {"theta1": 0.1, "theta2": 0}, family_args={"N": 8},
+                           fixed={"theta2": 0})
+        return loop.run(40, 3000, seed=5, record_every=10, keep=7, histograms={"phi1": (-8, 8, 16)})
+
+    first, second = run(), run()
+    assert np.array_equal(first.state.mu, second.state.mu)
+    assert np.array_equal(first.state.hit_time, second.state.hit_time)
+    assert first.summary() == second.summary()
+    obs = first.loop.observables(first.state)
+    for name, (mean, var) in first.final.items():
+        want = _mean_var(obs[name])
+        assert mean == pytest.approx(want[0], rel=1e-12, abs=1e-12)
+        assert var == pytest.approx(want[1], rel=1e-9, abs=1e-12)
+    h = first.histograms["phi1"]
+    assert h.counts.sum() + h.below + h.above == 40 * 3000 and h.undefined == 0
+    assert np.array_equal(first.trace["chains"]["phi1"][-1], obs["phi1"][:7])
+
+
+def test_lattice_path_is_used_for_one_statistic_on_a_lattice():
+    from theory.engine.lattice import lattice_law
+
+    law = lattice_law(from_params("bernoulli", 10, {"p": 0.3}))
+    assert law is not None and law.binomial is not None
+    assert lattice_law(from_params("bernoulli", 10, {"p": 0.3}, sampler="naive")) is None
+    law = lattice_law(from_params("curie_weiss", 10, {"theta1": 0.1, "theta2": 0.3}, family_args={"N": 6},
+                                  fixed={"theta2": 0.3}))
+    assert law is not None and law.binomial is None and list(law.k) == list(range(7)) and law.step[0] == 2
+    assert lattice_law(from_params("curie_weiss", 10, {"theta1": 0.1, "theta2": 0.3},
+                                   family_args={"N": 6})) is None  # two statistics
+    assert lattice_law(from_params("categorical", 10, {"p1": 0.2, "p2": 0.3, "p3": 0.5},
+                                   family_args={"K": 3})) is None
+    assert lattice_law(from_params("bernoulli", 2**23, {"p": 0.3})) is None  # table too large
+
+
+def test_canonical_rounding_on_the_bit_pattern_equals_frexp_round_ldexp():
+    """44 significant bits, ties to even, subnormals included: the values every machine draws with."""
+    def reference(q):
+        mantissa, exponent = np.frexp(q)
+        return np.ldexp(np.round(np.ldexp(mantissa, sampling.PVALS_BITS)), exponent - sampling.PVALS_BITS)
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.random(200_000), rng.random(1000) * 1e-300, [0.0, 0.5, 1.0, 1 - 2**-53]])
+    bits = x.view(np.int64)
+    ties = ((bits & ~np.int64(0x1FF)) | 0x100).view(np.float64)  # exactly half-way, both parities
+    for q in (x, ties, np.nextafter(ties, 2), np.nextafter(ties, -1), np.array([[0.3, 1e-320], [5e-324, 1.0]])):
+        assert np.array_equal(sampling._canonical(q), reference(q))

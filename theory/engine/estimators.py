@@ -131,7 +131,13 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     """
     theta = np.array(theta0, dtype=float, copy=True)
     theta[~np.isfinite(theta)] = 0.0
-    active = np.ones(len(tau), bool) if face is None else face.sum(axis=-1) > 1
+    if face is None:
+        active, full_face = np.ones(len(tau), bool), np.ones(len(tau), bool)
+    else:
+        size, full_face = numeric.face_size_full(face)
+        active = size > 1
+        if full_face.all():
+            face = None  # every chain on the whole polytope: no face to gather or apply
     # chains not converged after max_iter from the previous θ (deep in a saturated region its
     # far levels underflow, and E[φφᵀ] − μμᵀ cancels: the curvature there is lost) restart
     # once from the centre, θ = 0 (−1 for negative parameters), where every level is
@@ -151,37 +157,71 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing trial is rejected
             return numeric.A(th, f) - np.einsum("ca,ca->c", th, tau[idx]) + extra(th)[0]
 
+    # cumulants at an accepted full step, computed by the line search's first trial, are the
+    # next iteration's (the same chains in the same order): one pass over the levels per Newton
+    # step, not two (finite spaces). carry = (taken, A, μ, χ), rows valid where taken.
+    reuse = numeric.finite
+    carry = None
+
     for it in range(2 * max_iter):
         if it == max_iter:
             theta[active] = centre
+            carry = None
         idx = np.flatnonzero(active)
         if not len(idx):
             return theta
         f = face[idx] if face is not None else None
         th = theta[idx]
-        a, mu, chi = numeric.cumulants(th, f, centred=it >= max_iter)
+        tau_i = tau[idx]
+        centred = it >= max_iter
+        if carry is None:
+            a, mu, chi = numeric.cumulants(th, f, centred=centred)
+        else:
+            taken, a, mu, chi = carry
+            if not taken.all():
+                miss = ~taken
+                a[miss], mu[miss], chi[miss] = numeric.cumulants(
+                    th[miss], None if f is None else f[miss], centred=centred)
+        carry = None
         pen_v, pen_g, pen_h = extra(th)
-        grad = mu - tau[idx] + pen_g
+        grad = mu - tau_i + pen_g
         done = np.all(np.abs(grad) <= tol * numeric.scale, axis=-1)
-        active[idx[done]] = False
-        keep = ~done
-        idx, th, grad = idx[keep], th[keep], grad[keep]
-        if not len(idx):
-            return theta
-        hess = chi[keep] + np.broadcast_to(pen_h, chi.shape)[keep]
-        full = np.ones(len(idx), bool) if face is None else face[idx].all(axis=-1)
+        hess = chi + pen_h
+        pen_v = np.broadcast_to(pen_v, a.shape)
+        if done.any():  # (no gathers while every chain goes on)
+            active[idx[done]] = False
+            keep = ~done
+            idx, th, grad, tau_i, a, pen_v, hess = (idx[keep], th[keep], grad[keep], tau_i[keep], a[keep],
+                                                    pen_v[keep], hess[keep])
+            f = None if f is None else f[keep]
+            if not len(idx):
+                return theta
+        full = full_face[idx]
         step = -_newton_direction(hess, grad, full)
-        f0 = a[keep] - np.einsum("ca,ca->c", th, tau[idx]) + np.broadcast_to(pen_v, a.shape)[keep]
+        f0 = a - np.einsum("ca,ca->c", th, tau_i) + pen_v
         slope = np.einsum("ca,ca->c", grad, step)
         alpha = np.ones(len(idx))
         pending = np.ones(len(idx), bool)
         for capped in (False, True):
-            for _ in range(60):  # halving 60 times reaches any scale
-                trial = th[pending] + alpha[pending, None] * step[pending]
+            for halving in range(60):  # halving 60 times reaches any scale
+                first = not capped and not halving  # every chain pending, full step
+                trial = th + step if first else th[pending] + alpha[pending, None] * step[pending]
                 # Armijo decrease, up to the rounding of f: close to the optimum the decrease
                 # of a Newton step is below what float64 resolves, and the full step is right
-                bound = f0[pending] + 1e-4 * alpha[pending] * slope[pending]
-                ok = objective(trial, idx[pending]) <= bound + 1e-13 * (1 + np.abs(f0[pending]))
+                f0p = f0 if first else f0[pending]
+                bound = f0p + 1e-4 * (slope if first else alpha[pending] * slope[pending]) \
+                    + 1e-13 * (1 + np.abs(f0p))
+                if first and reuse and not centred:
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        a_t, mu_t, chi_t = numeric.cumulants(trial, f)
+                        ok = a_t - np.einsum("ca,ca->c", trial, tau_i) + extra(trial)[0] <= bound
+                    carry = (ok, a_t, mu_t, chi_t)
+                else:
+                    ok = objective(trial, idx[pending]) <= bound
+                if first and ok.all():
+                    th = trial
+                    pending[:] = False
+                    break
                 sel = np.flatnonzero(pending)[ok]
                 th[sel] = th[sel] + alpha[sel, None] * step[sel]
                 pending[sel] = False
@@ -217,7 +257,7 @@ def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> n
     if full.any():
         try:
             with np.errstate(all="ignore"):
-                out[full] = np.linalg.solve(hess[full], grad[full][..., None])[..., 0]
+                out[full] = _solve_small(hess[full], grad[full])
             pinv[np.flatnonzero(full)[~np.all(np.isfinite(out[full]), axis=-1)]] = True
         except np.linalg.LinAlgError:
             pinv |= full
@@ -225,6 +265,20 @@ def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> n
         out[pinv] = np.einsum("cab,cb->ca", np.linalg.pinv(hess[pinv], rcond=1e-10, hermitian=True),
                               grad[pinv])
     return out
+
+
+def _solve_small(hess: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """H⁻¹g per chain; d = 1 and 2 in closed form (a batched LAPACK call per 2×2 system cost
+    more than the rest of a Newton step); a singular H gives a non-finite result."""
+    d = grad.shape[-1]
+    if d == 1:
+        return grad / hess[:, 0]
+    if d == 2:
+        a, b, c, e = hess[:, 0, 0], hess[:, 0, 1], hess[:, 1, 0], hess[:, 1, 1]
+        det = a * e - b * c
+        g0, g1 = grad[:, 0], grad[:, 1]
+        return np.stack([(e * g0 - b * g1) / det, (a * g1 - c * g0) / det], axis=-1)
+    return np.linalg.solve(hess, grad[..., None])[..., 0]
 
 
 def make_estimator(name: str, *, nu: float = 1.0, lam: float = 0.1,

@@ -23,10 +23,10 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError, SettingError
 from ..family import ExponentialFamily
-from ..numeric import evaluate
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
+from .lattice import LatticeChains, lattice_law
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
-                    minimal_face, numeric_family)
+                    _compile_in, minimal_face, numeric_family)
 from .sampling import draw_exact, draw_naive
 
 CHAIN_BLOCK = 2**18  # chains advanced at once; above every quick budget, so quick results do not move
@@ -205,32 +205,39 @@ class ClosedLoop:
     def initial_state(self, chains: int, start: np.ndarray | None = None) -> State:
         """Every chain at θ0, or chain i at ``start[i]`` (natural parameters, shape (C, d))."""
         nf = self.numeric
-        theta = np.repeat(self.theta0, chains, axis=0) if start is None else \
-            np.array(start, dtype=float).reshape(chains, self.family.d)
+        if start is None:  # one model: its mean once, not once per chain
+            theta = np.repeat(self.theta0, chains, axis=0)
+            mu = np.repeat(nf.mu(self.theta0), chains, axis=0)
+        else:
+            theta = np.array(start, dtype=float).reshape(chains, self.family.d)
+            mu = nf.mu(theta)
         face = np.ones((chains, len(nf.levels)), bool) if nf.finite else None
-        return State(mu=nf.mu(theta), theta=theta.copy(), face=face,
-                     vertex=np.full(chains, -1), hit_time=np.full(chains, -1))
+        return State(mu=mu, theta=theta, face=face, vertex=np.full(chains, -1), hit_time=np.full(chains, -1))
 
     def step(self, state: State, t: int, rng: np.random.Generator) -> None:
         """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time."""
-        idx = np.flatnonzero(state.vertex < 0) if self.absorbing else None
+        idx = None  # every chain active: slices are views, no gather and scatter of the state
+        if self.absorbing and np.count_nonzero(state.vertex >= 0):
+            idx = np.flatnonzero(state.vertex < 0)
         n = len(state.mu) if idx is None else len(idx)
         # blocks bound the (chains × levels) temporaries of draws and Newton refits: 4·10⁶
         # Curie–Weiss chains at once took 10 GB
         block = self.memory_bytes(n)[1]
         for start in range(0, n, block):
-            # every chain active: slices are views, no gather and scatter of the state
             part = slice(start, start + block) if idx is None else idx[start:start + block]
             try:
                 self._advance(state, part, t, rng)
             except NotConverged as e:
-                raise SettingError(
-                    f"{e} at generation {t} ({self.family.title}, M={self.M}, M0={self.M0}, "
-                    f"{self.estimator.name}, {len(state.mu)} chains); try another --seed or "
-                    "a start further from the boundary") from None
+                raise self._not_converged(e, t, len(state.mu)) from None
+
+    def _not_converged(self, e: NotConverged, t: int, chains: int) -> SettingError:
+        return SettingError(
+            f"{e} at generation {t} ({self.family.title}, M={self.M}, M0={self.M0}, "
+            f"{self.estimator.name}, {chains} chains); try another --seed or "
+            "a start further from the boundary")
 
     def _advance(self, state: State, idx: np.ndarray | slice, t: int, rng: np.random.Generator) -> None:
-        nf, est = self.numeric, self.estimator
+        nf = self.numeric
         face = None if state.face is None else state.face[idx]
         sums, counts = self._draw(nf, state.theta[idx], state.mu[idx], face, self.M - self.M0, rng)
         fresh = self.M0 + self.external
@@ -244,45 +251,70 @@ class ClosedLoop:
         if len(self.data):
             sums = sums + self._data
             counts = None if counts is None else counts + self.data_counts
-        n = self.n_total
-        tau = est.target(sums / n, n)
-        lam = est.lam if isinstance(est, L2) else 0.0
-        prior = est.penalty(n) if isinstance(est, PriorMAP) else None
-
         if nf.finite:
-            # the MLE lives on the smallest face holding the sample; MAP and L2 stay interior
-            new_face = minimal_face(nf, counts > 0) if isinstance(est, MLE) else np.ones_like(face)
-            theta = self.refit_theta(tau, state.theta[idx], new_face, lam, prior)
-            mu = nf.mu(theta, new_face) if (lam or prior) else tau
+            theta, mu, new_face, vertex = self._refit_finite(sums, counts, state.theta[idx])
             state.face[idx] = new_face
             state.theta[idx] = theta
-            vertex = nf.vertex_index(mu, new_face)
         else:
-            if prior is not None and self._map_mu is not None:
-                mu = np.maximum(self._map_mu(n, tau), 0.0) if nf.lower_bounds() is not None \
-                    else self._map_mu(n, tau)
-            elif lam or prior is not None:
-                theta = solve_theta(nf, tau, state.theta[idx], lam=lam, penalty=prior)
-                mu = nf.mu(theta)
+            theta, mu, vertex = self._refit_infinite(sums, state.theta[idx])
+            if theta is not None:
                 state.theta[idx] = theta
-            else:
-                mu = tau
-                low = nf.lower_bounds()
-                if low is not None:  # rounding below the end of the mean domain is the end
-                    mu = np.maximum(mu, low.min())
-                if nf._continuum:
-                    mu = nf.project_to_continuum(mu, nf.on_continuum(mu))
-            vertex = nf.vertex_index(mu)
         state.mu[idx] = mu
         state.vertex[idx] = vertex
         first = (vertex >= 0) & (state.hit_time[idx] < 0)
-        state.hit_time[np.arange(len(state.mu))[idx][first]] = t
+        if first.any():
+            state.hit_time[np.arange(len(state.mu))[idx][first]] = t
 
-    def refit_theta(self, tau, theta_prev, face, lam, prior=None):
+    def _refit_finite(self, sums: np.ndarray, counts: np.ndarray, theta_prev: np.ndarray):
+        """(θ', μ', face, point mass) of the next models from Σφ and the level counts of the refit."""
+        nf, est, n = self.numeric, self.estimator, self.n_total
+        tau = est.target(sums / n, n)
+        lam = est.lam if isinstance(est, L2) else 0.0
+        prior = est.penalty(n) if isinstance(est, PriorMAP) else None
+        # the MLE lives on the smallest face holding the sample; MAP and L2 stay interior
+        if isinstance(est, MLE):
+            new_face, mask = minimal_face(nf, counts > 0, with_mask=True)
+        else:
+            new_face = np.ones(counts.shape, bool)
+            mask = np.full(len(new_face), nf.full_mask) if nf.masks else None
+        theta = self.refit_theta(tau, theta_prev, new_face, lam, prior, mask=mask)
+        mu = nf.mu(theta, new_face) if (lam or prior) else tau
+        return theta, mu, new_face, nf.vertex_index(mu, new_face, mask=mask)
+
+    def _refit_infinite(self, sums: np.ndarray, theta_prev: np.ndarray):
+        """(θ' or None when not needed, μ', point mass) of the next models from Σφ."""
+        nf, est, n = self.numeric, self.estimator, self.n_total
+        tau = est.target(sums / n, n)
+        lam = est.lam if isinstance(est, L2) else 0.0
+        prior = est.penalty(n) if isinstance(est, PriorMAP) else None
+        theta, on_curve = None, None
+        if prior is not None and self._map_mu is not None:
+            mu = np.maximum(self._map_mu(n, tau), 0.0) if nf.lower_bounds() is not None \
+                else self._map_mu(n, tau)
+        elif lam or prior is not None:
+            theta = solve_theta(nf, tau, theta_prev, lam=lam, penalty=prior)
+            mu = nf.mu(theta)
+        else:
+            mu = tau
+            low = nf.lower_bounds()
+            if low is not None:  # rounding below the end of the mean domain is the end
+                mu = np.maximum(mu, low.min())
+            if nf._continuum:
+                on_curve = nf.on_continuum(mu)
+                if on_curve.any():
+                    mu = nf.project_to_continuum(mu, on_curve)
+        return theta, mu, nf.vertex_index(mu, on_curve=on_curve)
+
+    def refit_theta(self, tau, theta_prev, face, lam, prior=None, mask=None):
         nf = self.numeric
         theta = theta_prev.copy()
-        todo = face.sum(axis=-1) > 1  # on a point mass θ is not needed
-        interior = face.all(axis=-1) & todo
+        size, full = nf.face_size_full(face, mask)
+        todo = size > 1  # on a point mass θ is not needed
+        interior = full & todo
+        if not lam and prior is None and interior.all():  # no gathers when every chain is interior
+            closed = nf.theta_closed_form(tau)
+            if closed is not None and np.all(np.isfinite(closed)):
+                return closed
         if not lam and prior is None and interior.any():
             closed = nf.theta_closed_form(tau[interior])
             if closed is not None:
@@ -290,6 +322,12 @@ class ClosedLoop:
                 sel = np.flatnonzero(interior)[good]
                 theta[sel] = closed[good]
                 todo[sel] = False
+        if not lam and prior is None and nf.saturated and todo.any():
+            # a saturated family (levels = d + 1 affinely independent points: categorical) is
+            # solved on any face by its level weights, no Newton (M = 100 put chains on faces)
+            sel = np.flatnonzero(todo)
+            theta[sel] = nf.theta_on_face(tau[sel], face[sel])
+            todo[sel] = False
         if todo.any():
             theta[todo] = solve_theta(nf, tau[todo], theta_prev[todo], face[todo], lam, penalty=prior)
         return theta
@@ -303,19 +341,31 @@ class ClosedLoop:
         from θ, which exists only in the interior: chains on a proper face get NaN
         there, and summaries skip them.
         """
+        C = len(state.mu)
         out = {}
-        for name, expr in _conventional_in_mu(self.family).items():
-            if expr is not None:
-                out[name] = evaluate(expr, {m.name: state.mu[:, a]
-                                            for a, m in enumerate(self.family.mu_symbols)})
+        interior = None
+        for name, in_mu, f in self._observable_functions:
+            if in_mu:
+                out[name] = np.broadcast_to(f(*state.mu.T), (C,))
             else:
-                values = evaluate(self.family.conventional[name],
-                                  {n: state.theta[:, a] for a, n in enumerate(self.family.names)})
-                interior = np.ones(len(state.mu), bool) if state.face is None else state.face.all(-1)
-                out[name] = np.where(interior, values, np.nan)
-            out[name] = np.broadcast_to(out[name], state.mu.shape[:1])
+                if interior is None:
+                    interior = np.ones(C, bool) if state.face is None else \
+                        self.numeric.face_full(state.face)
+                out[name] = np.where(interior, f(*state.theta.T), np.nan)
         for a in range(self.family.d):
             out[f"phi{a + 1}"] = state.mu[:, a]
+        return out
+
+    @functools.cached_property
+    def _observable_functions(self) -> list:
+        """(name, whether in μ, compiled function) of each conventional parameter, compiled once."""
+        mu_names = tuple(m.name for m in self.family.mu_symbols)
+        out = []
+        for name, expr in _conventional_in_mu(self.family).items():
+            if expr is not None:
+                out.append((name, True, _compile_in(expr, mu_names)))
+            else:
+                out.append((name, False, _compile_in(self.family.conventional[name], self.family.names)))
         return out
 
     def run(self, generations: int, chains: int, seed: int | None = 0, burn_in: int = 0,
@@ -364,18 +414,20 @@ class ClosedLoop:
             trace["initial"] = {"mean": {n: _mean_var(v)[0] for n, v in obs0.items()},
                                 "var": {n: _mean_var(v)[1] for n, v in obs0.items()},
                                 "chains": {n: v[:keep].copy() for n, v in obs0.items()}}
+        law = lattice_law(self)
+        chains_ = LatticeChains(self, law, state, rng) if law is not None else _Chains(self, state, rng)
         frozen = None
         for t in tqdm(range(1, generations + 1), disable=not progress, file=sys.stderr,
                       desc=f"{self.family.name} M={self.M}", unit="gen", mininterval=0.5):
             if frozen is None:
-                self.step(state, t, rng)
+                chains_.step(t)
             want_trace = record_every and (t % record_every == 0 or t == generations)
             if t <= burn_in and not want_trace:
                 continue
             if frozen is None:
-                obs = self.observables(state)
-                stats = {n: _mean_var(v) for n, v in obs.items()}
-                if self.absorbing and np.all(state.vertex >= 0):
+                stats = chains_.stats()
+                obs = chains_.observables() if hist else None
+                if chains_.all_absorbed():
                     frozen = (obs, stats)  # every chain absorbed: nothing changes any more
             else:
                 obs, stats = frozen
@@ -387,16 +439,47 @@ class ClosedLoop:
                     h.add(obs[n])
             if want_trace:
                 trace["t"].append(t)
+                first = chains_.observables(keep)
                 for n, (m, v) in stats.items():
                     trace["mean"][n].append(m)
                     trace["var"][n].append(v)
-                    trace["chains"][n].append(obs[n][:keep].copy())
+                    trace["chains"][n].append(first[n].copy())
         n_avg = generations - burn_in
-        final = {n: _mean_var(v) for n, v in self.observables(state).items()}
-        return Run(loop=self, state=state, generations=generations, chains=chains, seed=seed,
-                   final=final, time_average={n: (acc_mean[n] / n_avg, acc_var[n] / n_avg)
-                                              for n in names},
+        return Run(loop=self, state=chains_.state, generations=generations, chains=chains, seed=seed,
+                   final=chains_.stats(), time_average={n: (acc_mean[n] / n_avg, acc_var[n] / n_avg)
+                                                         for n in names},
                    trace=trace, histograms=hist)
+
+
+class _Chains:
+    """C chains advanced by the general path (:meth:`ClosedLoop.step`); the interface
+    :meth:`ClosedLoop.run` drives, shared with :class:`.lattice.LatticeChains`."""
+
+    def __init__(self, loop: ClosedLoop, state: State, rng: np.random.Generator):
+        self.loop, self.state, self.rng = loop, state, rng
+
+    def step(self, t: int) -> None:
+        self.loop.step(self.state, t, self.rng)
+
+    def stats(self) -> dict[str, tuple[float, float]]:
+        """Mean and variance over chains of every observable; an observable that is another's
+        array (Gaussian mean and φ1) is summarised once."""
+        done, out = {}, {}
+        for n, v in self.observables().items():
+            key = (v.__array_interface__["data"][0], v.strides, v.shape)
+            out[n] = done[key] if key in done else done.setdefault(key, _mean_var(v))
+        return out
+
+    def observables(self, first: int | None = None) -> dict[str, np.ndarray]:
+        state = self.state
+        if first is not None:
+            state = State(mu=state.mu[:first], theta=state.theta[:first],
+                          face=None if state.face is None else state.face[:first],
+                          vertex=state.vertex[:first], hit_time=state.hit_time[:first])
+        return self.loop.observables(state)
+
+    def all_absorbed(self) -> bool:
+        return self.loop.absorbing and bool(np.all(self.state.vertex >= 0))
 
 
 @dataclass
@@ -548,10 +631,16 @@ def _estimator_json(est) -> dict:
 
 def _mean_var(values: np.ndarray) -> tuple[float, float]:
     """Mean and (ddof = 1) variance over the chains where the value is finite (NaN if none)."""
-    v = values[np.isfinite(values)]
-    if not len(v):
-        return float("nan"), float("nan")
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is inf, flagged by the CLI
+        m = values.mean() if len(values) else np.nan
+        if np.isfinite(m):  # every value finite: no copy of the finite ones
+            if len(values) < 2:
+                return float(m), 0.0
+            dev = values - m
+            return float(m), float(np.einsum("i,i->", dev, dev) / (len(values) - 1))
+        v = values[np.isfinite(values)]
+        if not len(v):
+            return float("nan"), float("nan")
         return float(v.mean()), float(v.var(ddof=1)) if len(v) > 1 else 0.0
 
 

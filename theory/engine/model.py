@@ -16,7 +16,7 @@ import sympy as sp
 from .. import symbols as S
 from ..errors import InputError
 from ..family import ExponentialFamily, Finite
-from ..numeric import evaluate
+from ..numeric import _bound, _compiled, evaluate
 
 
 # Finite spaces up to these sizes get the symbolic inverse mean map (closed-form refits,
@@ -63,23 +63,38 @@ class NumericFamily:
         self._continuum = [a for a in states if not all(sp.sympify(v).is_number for v in a.phi)]
 
     # -- cumulants ------------------------------------------------------------------------------
-    def logits(self, theta: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
-        """log h(s) + θ·φ(s) per level, −∞ off the face (finite spaces), shape (C, L)."""
+    # Finite spaces are computed levels-major, (L, C) arrays: every sum over the levels is then
+    # L vectorised passes over the chains, not C short rows (numpy's per-row reduction cost
+    # dominated the refits). The public methods return chains-major (C, L) views.
+    def _logits_T(self, theta: np.ndarray, face: np.ndarray | None) -> np.ndarray:
+        """log h(s) + θ·φ(s), levels-major (L, C), −∞ off the face."""
         with np.errstate(invalid="ignore"):
-            z = self.log_h + theta @ self.phi_levels.T
-        if face is not None:
-            z = np.where(face, z, -np.inf)
+            z = self.log_h[:, None] + self.phi_levels @ theta.T
+        if face is not None and not face.all():
+            z = np.where(face.T, z, -np.inf)
         return z
 
+    def _moments_T(self, theta, face, probabilities: bool = True):
+        """(A, probabilities (L, C) or None) at θ: one pass over the levels."""
+        z = self._logits_T(theta, face)
+        top = z.max(axis=0)
+        with np.errstate(invalid="ignore"):
+            e = np.exp(z - top)
+        total = e.sum(axis=0)
+        return top + np.log(total), (e / total if probabilities else None)
+
+    def logits(self, theta: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
+        """log h(s) + θ·φ(s) per level, −∞ off the face (finite spaces), shape (C, L)."""
+        return self._logits_T(theta, face).T
+
     def level_probabilities(self, theta, face=None) -> np.ndarray:
-        """f(s | θ) on the levels, restricted to ``face`` (rows sum to 1)."""
-        z = self.logits(theta, face)
-        return np.exp(z - logsumexp(z, axis=-1, keepdims=True))
+        """f(s | θ) on the levels, restricted to ``face`` (rows sum to 1), shape (C, L)."""
+        return self._moments_T(theta, face)[1].T
 
     def A(self, theta, face=None) -> np.ndarray:
         """Log-partition A(θ) (on a face: log Σ_{s ∈ face} h e^{θ·φ}); +∞ outside the domain."""
         if self.finite:
-            return logsumexp(self.logits(theta, face), axis=-1)
+            return self._moments_T(theta, face, probabilities=False)[0]
         out = _component(self.family.A, self.names, theta)
         bad = (theta[:, self.negative] >= 0).any(axis=-1) | ~np.isfinite(out)
         return np.where(bad, np.inf, out)
@@ -87,16 +102,25 @@ class NumericFamily:
     def mu(self, theta, face=None) -> np.ndarray:
         """Mean map μ(θ) = E_θ[φ], shape (C, d)."""
         if self.finite:
-            return self.level_probabilities(theta, face) @ self.phi_levels
+            return (self.phi_levels.T @ self._moments_T(theta, face)[1]).T
         return np.stack([_component(e, self.names, theta) for e in self.family.mu], axis=-1)
+
+    def _chi_T(self, q_T: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """E[φφᵀ] − μμᵀ from levels-major probabilities, shape (C, d, d)."""
+        d = self.d
+        second = (self._phi_outer.T @ q_T).T.reshape(-1, d, d)
+        return second - mu[:, :, None] * mu[:, None, :]
+
+    @functools.cached_property
+    def _phi_outer(self) -> np.ndarray:
+        """φ(s)φ(s)ᵀ per level, flattened, shape (L, d²)."""
+        return np.einsum("la,lb->lab", self.phi_levels, self.phi_levels).reshape(len(self.levels), -1)
 
     def chi(self, theta, face=None) -> np.ndarray:
         """Fisher information χ(θ) = Cov_θ[φ], shape (C, d, d)."""
         if self.finite:
-            q = self.level_probabilities(theta, face)
-            mu = q @ self.phi_levels
-            second = np.einsum("cl,la,lb->cab", q, self.phi_levels, self.phi_levels)
-            return second - mu[:, :, None] * mu[:, None, :]
+            q_T = self._moments_T(theta, face)[1]
+            return self._chi_T(q_T, (self.phi_levels.T @ q_T).T)
         d = self.d
         return np.stack([np.stack([_component(self.family.chi[a, b], self.names, theta)
                                    for b in range(d)], axis=-1) for a in range(d)], axis=-2)
@@ -106,18 +130,88 @@ class NumericFamily:
         """(A, μ, χ) at θ in one pass over the levels (finite spaces), for the Newton refit.
 
         χ is E[φφᵀ] − μμᵀ, or with ``centred`` Σ q (φ − μ)(φ − μ)ᵀ, which does not cancel
-        near a vertex (the refit's fallback; the default keeps earlier runs bit for bit).
+        near a vertex (the refit's fallback).
         """
         if not self.finite:
             return self.A(theta), self.mu(theta), self.chi(theta)
-        z = self.logits(theta, face)
-        a = logsumexp(z, axis=-1)
-        q = np.exp(z - a[:, None])
-        mu = q @ self.phi_levels
+        a, q_T = self._moments_T(theta, face)
+        mu = (self.phi_levels.T @ q_T).T
         if centred:
-            return a, mu, self._covariance(q, mu)
-        second = np.einsum("cl,la,lb->cab", q, self.phi_levels, self.phi_levels)
-        return a, mu, second - mu[:, :, None] * mu[:, None, :]
+            return a, mu, self._covariance(q_T.T, mu)
+        return a, mu, self._chi_T(q_T, mu)
+
+    @functools.cached_property
+    def saturated(self) -> bool:
+        """Whether the levels are d + 1 affinely independent points: every law on them is in
+        the family's closure, and the MLE on any face is its empirical law."""
+        if not self.finite or len(self.levels) != self.d + 1:
+            return False
+        square = np.column_stack([self.phi_levels, np.ones(len(self.levels))])
+        return np.linalg.matrix_rank(square) == self.d + 1
+
+    def theta_on_face(self, tau: np.ndarray, face: np.ndarray) -> np.ndarray:
+        """θ with μ_F(θ) = τ on the face F of a :attr:`saturated` family (rows of τ on F), in
+        closed form: the level weights w solve Σ w φ = τ, Σ w = 1; then log h + θ·φ − log w is
+        constant on F (off F any finite value: weight 1), one linear solve for (θ, constant)."""
+        L, d = len(self.levels), self.d
+        square = np.column_stack([self.phi_levels, np.ones(L)])
+        weights = np.column_stack([tau, np.ones(len(tau))]) @ np.linalg.inv(square)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_w = np.where(face, np.log(weights), 0.0)
+        solve = np.linalg.inv(np.column_stack([self.phi_levels, -np.ones(L)]))
+        return (log_w - self.log_h) @ solve[:d].T
+
+    # -- faces as bit masks (bit j: level j), for up to MASK_LEVELS levels ----------------------
+    def face_mask(self, face: np.ndarray) -> np.ndarray:
+        """The levels of each row of ``face`` (C, L) as a uint64 bit mask, shape (C,)."""
+        if len(self.levels) <= 52:  # a float matrix-vector product: exact below 2**53, and fast
+            return (face @ self._powers_of_two).astype(np.int64).view(np.uint64)  # float -> uint64 is slow
+        packed = np.packbits(face, axis=-1, bitorder="little")
+        out = packed[:, 0].astype(np.uint64)
+        for b in range(1, packed.shape[1]):
+            out |= packed[:, b].astype(np.uint64) << np.uint64(8 * b)
+        return out
+
+    def mask_face(self, mask: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`face_mask`: (C,) masks to (C, L) booleans."""
+        as_bytes = np.ascontiguousarray(mask, dtype="<u8").view(np.uint8).reshape(-1, 8)
+        return np.unpackbits(as_bytes, axis=-1, count=len(self.levels), bitorder="little").view(bool)
+
+    @functools.cached_property
+    def _powers_of_two(self) -> np.ndarray:
+        return 2.0 ** np.arange(len(self.levels))
+
+    @functools.cached_property
+    def full_mask(self) -> np.uint64:
+        return np.uint64((1 << len(self.levels)) - 1) if len(self.levels) < 64 else np.uint64(2**64 - 1)
+
+    @functools.cached_property
+    def facet_masks(self) -> np.ndarray:
+        return self.face_mask(self.facets)
+
+    @functools.cached_property
+    def masks(self) -> bool:
+        """Whether faces fit a bit mask (at most 64 levels)."""
+        return self.finite and len(self.levels) <= 64
+
+    def face_size_full(self, face: np.ndarray, mask: np.ndarray | None = None):
+        """(:meth:`face_size`, :meth:`face_full`) from one pass over ``face`` (or its ``mask``)."""
+        if self.masks:
+            mask = self.face_mask(face) if mask is None else mask
+            return np.bitwise_count(mask).astype(np.int64), mask == self.full_mask
+        return face.sum(axis=-1), face.all(axis=-1)
+
+    def face_size(self, face: np.ndarray) -> np.ndarray:
+        """Number of levels of each face, shape (C,)."""
+        if self.masks:
+            return np.bitwise_count(self.face_mask(face)).astype(np.int64)
+        return face.sum(axis=-1)
+
+    def face_full(self, face: np.ndarray) -> np.ndarray:
+        """Whether each face is the whole polytope, shape (C,)."""
+        if self.masks:
+            return self.face_mask(face) == self.full_mask
+        return face.all(axis=-1)
 
     def _covariance(self, q: np.ndarray, mu: np.ndarray) -> np.ndarray:
         """Σ_s q(s) (φ(s) − μ)(φ(s) − μ)ᵀ: E[φφᵀ] − μμᵀ cancels catastrophically near a
@@ -140,14 +234,32 @@ class NumericFamily:
         """θ = μ⁻¹(μ) from the derived closed form (None without one); ±∞/NaN on the boundary."""
         if not self.symbolic or self._mu_inverse is None:
             return None
-        names = [m.name for m in self.family.mu_symbols]
-        return np.stack([_component(e, names, mu) for e in self._mu_inverse], axis=-1)
+        return np.stack([np.broadcast_to(f(*mu.T), mu.shape[:1]) for f in self._mu_inverse_functions],
+                        axis=-1)
+
+    @functools.cached_property
+    def _mu_inverse_functions(self) -> list:
+        names = tuple(m.name for m in self.family.mu_symbols)
+        return [_compile_in(e, names) for e in self._mu_inverse]
 
     # -- boundary -------------------------------------------------------------------------------
-    def vertex_index(self, mu: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
-        """Index of the absorbing point mass each chain sits on, −1 if none, shape (C,)."""
+    def vertex_index(self, mu: np.ndarray, face: np.ndarray | None = None,
+                     on_curve: np.ndarray | None = None, mask: np.ndarray | None = None) -> np.ndarray:
+        """Index of the absorbing point mass each chain sits on, −1 if none, shape (C,).
+
+        ``on_curve``: :meth:`on_continuum` of ``mu``, ``mask``: :meth:`face_mask` of ``face``,
+        when the caller has them already.
+        """
         out = np.full(len(mu), -1)
         if self.finite:
+            if self.masks:
+                mask = self.face_mask(face) if mask is None else mask
+                single = (mask & (mask - np.uint64(1))) == 0  # one level (a face is never empty)
+                if not single.any():
+                    return out
+                level = np.bitwise_count(mask[single] - np.uint64(1)).astype(np.intp)
+                out[single] = self._level_vertex[level]
+                return out
             single = face.sum(axis=-1) == 1
             at = self.phi_levels[face.argmax(axis=-1)]
             for i, v in enumerate(self._vertices):
@@ -160,7 +272,15 @@ class NumericFamily:
             if self._attainable[i]:
                 out[np.all(mu == v, axis=-1)] = i
         if self._continuum:
-            out[self.on_continuum(mu)] = len(self._vertices)
+            out[self.on_continuum(mu) if on_curve is None else on_curve] = len(self._vertices)
+        return out
+
+    @functools.cached_property
+    def _level_vertex(self) -> np.ndarray:
+        """The absorbing point mass at each level (−1: the level's φ is none of them)."""
+        out = np.full(len(self.levels), -1)
+        for i, v in enumerate(self._vertices):
+            out[np.all(self.phi_levels == v, axis=-1) & (out < 0)] = i
         return out
 
     def underflowed(self, mu: np.ndarray) -> np.ndarray:
@@ -194,11 +314,15 @@ class NumericFamily:
         return out
 
     def _curve(self, s: np.ndarray) -> np.ndarray:
+        return np.stack([np.broadcast_to(f(s), s.shape) for f in self._curve_functions], axis=-1)
+
+    @functools.cached_property
+    def _curve_functions(self):
+        """φ(s) along the point-mass curve, compiled once (evaluate() walks the expression per call)."""
         (state,) = self._continuum
         if state.phi[0] != S.s:
             raise NotImplementedError("point-mass curve must be parametrised by phi1 = s")
-        return np.stack([np.broadcast_to(evaluate(p, {"s": s}), s.shape) for p in state.phi],
-                        axis=-1)
+        return [_compile_in(p, ("s",)) for p in state.phi]
 
     def lower_bounds(self) -> np.ndarray | None:
         """Finite mean-domain ends for one-statistic infinite families (Poisson: μ ≥ 0)."""
@@ -215,6 +339,23 @@ def logsumexp(z: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarr
     m = np.max(z, axis=axis, keepdims=True)
     out = m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
     return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _compile_in(expr, names):
+    """``expr`` as a float function of the arrays named ``names`` (in that order), compiled once;
+    a bare symbol returns its argument itself (no copy)."""
+    expr = sp.sympify(expr)
+    if isinstance(expr, sp.Symbol):
+        a = names.index(expr.name)
+        return lambda *args: args[a]
+    free = tuple(sorted(expr.free_symbols - _bound(expr), key=lambda x: x.name))
+    cols = [names.index(x.name) for x in free]
+    fn = _compiled(expr, free)
+
+    def f(*args):
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(*(args[a] for a in cols)), dtype=float)
+    return f
 
 
 def _component(expr, names, values: np.ndarray) -> np.ndarray:
@@ -237,7 +378,7 @@ def _facets(points: np.ndarray) -> np.ndarray:
     return np.array(sorted(masks))
 
 
-def minimal_face(numeric: NumericFamily, support: np.ndarray) -> np.ndarray:
+def minimal_face(numeric: NumericFamily, support: np.ndarray, with_mask: bool = False):
     """Smallest face of the marginal polytope containing the levels in ``support`` (C, L).
 
     Every face is the intersection of the facets that contain it, so the face
@@ -252,9 +393,25 @@ def minimal_face(numeric: NumericFamily, support: np.ndarray) -> np.ndarray:
         for end in facets:  # facets[0]: the lowest level(s), facets[1]: the highest
             only_here = ~(support & ~end).any(axis=-1)
             face[only_here] = end
+        if with_mask:
+            return face, (numeric.face_mask(face) if numeric.masks else None)
         return face
+    if numeric.masks:
+        mask = minimal_face_mask(numeric, numeric.face_mask(support))
+        face = numeric.mask_face(mask)
+        return (face, mask) if with_mask else face
     contains = ~(support[:, None, :] & ~facets[None]).any(axis=-1)  # (C, F)
-    return np.all(~contains[:, :, None] | facets[None], axis=1)
+    face = np.all(~contains[:, :, None] | facets[None], axis=1)
+    return (face, None) if with_mask else face
+
+
+def minimal_face_mask(numeric: NumericFamily, support: np.ndarray) -> np.ndarray:
+    """:func:`minimal_face` on bit masks (C,) uint64: the AND of the facets holding the support."""
+    face = np.full(len(support), numeric.full_mask)
+    for facet in numeric.facet_masks:
+        inside = (support & ~facet) == 0
+        face[inside] &= facet
+    return face
 
 
 @functools.lru_cache(maxsize=None)

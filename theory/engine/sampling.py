@@ -90,7 +90,20 @@ def _draw_binomial_sum(law, theta, face, m: int, rng: np.random.Generator):
     None (use the multinomial) if a chain sits on a face that is neither the whole
     segment nor one of its ends, which the loop never produces.
     """
-    n, r, phi0, step = law
+    p = binomial_p(law, theta, face)
+    if p is None:
+        return None
+    n, _, phi0, step = law
+    trials = n * m
+    K = rng.binomial(trials, p)
+    sums = m * phi0[None, :] + K[:, None] * step[None, :]
+    return sums, binomial_support(n, K, trials)
+
+
+def binomial_p(law, theta, face) -> np.ndarray | None:
+    """The canonical (44-bit) success probability of one trial of each chain's binomial sum,
+    0 or 1 on the ends of the segment; None if a face is neither an end nor the whole."""
+    n, r, _, step = law
     C = len(theta)
     if face is None:
         full, low, high = np.ones(C, bool), np.zeros(C, bool), np.zeros(C, bool)
@@ -105,13 +118,15 @@ def _draw_binomial_sum(law, theta, face, m: int, rng: np.random.Generator):
     p = np.where(full, p, np.where(high, 1.0, 0.0))
     if not np.all(np.isfinite(p)):
         return None
-    trials = n * m
-    K = rng.binomial(trials, _canonical(p))
-    sums = m * phi0[None, :] + K[:, None] * step[None, :]
-    support = np.zeros((C, n + 1), np.int64)
+    return _canonical(p)
+
+
+def binomial_support(n: int, K: np.ndarray, trials: int) -> np.ndarray:
+    """The levels a face reads off a binomial sum K of ``trials`` trials: 0 iff K < trials, n iff K > 0."""
+    support = np.zeros((len(K), n + 1), np.int64)
     support[:, 0] = K < trials
     support[:, -1] = K > 0
-    return sums, support
+    return support
 
 
 PVALS_BITS = 44  # significant bits kept of each level probability before a draw
@@ -125,11 +140,25 @@ def _pvals(numeric, theta, face):
     exactly and often (p = k/M). Rounding to 2^-44 relative maps such a p to 1/2 itself
     on every machine, and changes each probability by at most 2^-45 of itself.
     """
-    q = numeric.level_probabilities(theta, face)
-    return _canonical(q / q.sum(axis=-1, keepdims=True))
+    q = numeric._moments_T(theta, face)[1]  # levels-major (L, C): sums over levels are fast
+    return _canonical(q / q.sum(axis=0)).T
+
+
+_SUBNORMAL = np.uint64(0x000FFFFFFFFFFFFF)  # bit patterns 1..this are the positive subnormals
 
 
 def _canonical(q):
-    """Probabilities rounded to PVALS_BITS significant bits (see :func:`_pvals`)."""
-    mantissa, exponent = np.frexp(q)
-    return np.ldexp(np.round(np.ldexp(mantissa, PVALS_BITS)), exponent - PVALS_BITS)
+    """Probabilities rounded to PVALS_BITS significant bits (see :func:`_pvals`), half to even.
+
+    On the bit pattern: 53 − 44 = 9 low bits of the significand are dropped, rounding to
+    nearest with ties to the even neighbour (a carry into the exponent is the next power of
+    two) — the value frexp/round/ldexp gives, in three integer passes. Subnormals (fewer
+    significant bits than their pattern) take the frexp route.
+    """
+    q = np.asarray(q, dtype=float)
+    bits = q.view(np.int64)
+    out = ((bits + (0xFF + ((bits >> 9) & 1))) & ~np.int64(0x1FF)).view(np.float64)
+    if np.any((bits - 1).view(np.uint64) < _SUBNORMAL):
+        mantissa, exponent = np.frexp(q)
+        out = np.ldexp(np.round(np.ldexp(mantissa, PVALS_BITS)), exponent - PVALS_BITS)
+    return out
