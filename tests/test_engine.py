@@ -94,10 +94,16 @@ def test_long_run_has_no_nan_and_no_warning(case):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run = _loop(case, M=100).run(10_000, 10_000, seed=4)
-    # the raw summaries, before JSON turns an undefined value into null
+    # the raw summaries, before JSON turns an undefined value into null; θ is infinite at a
+    # vertex, so once every chain is absorbed (finite families at M = 100 over 10^4
+    # generations) θ's mean over interior chains is undefined and reported as such
+    everywhere = run.absorbed()["fraction"] == 1.0
     for summary in (run.final, run.time_average):
-        assert all(np.isfinite(x) for pair in summary.values() for x in pair), summary
-    _assert_no_nan(run.summary())
+        for name, pair in summary.items():
+            if everywhere and name in run.loop.family.names:
+                continue
+            assert all(np.isfinite(x) for x in pair), (name, pair)
+    _assert_no_nan(run.summary())  # JSON: null, never NaN
 
 
 @pytest.mark.slow
