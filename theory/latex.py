@@ -13,6 +13,7 @@ document at column width and fail on any overfull box.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -567,7 +568,7 @@ class LevelSums:
         self.Z = S.symbol("Z", "Z", positive=True)
         self.Z_star = S.symbol("Z_star", "Z^{*}", positive=True)
         self.used: set[str] = set()
-        self._cache: dict = {}
+        self._cache: dict = _sum_names(family)  # sum -> (name, what it uses), shared by the family
 
     @staticmethod
     def of(family: ExponentialFamily | None):
@@ -584,8 +585,17 @@ class LevelSums:
         return e.replace(lambda x: isinstance(x, sp.Sum), self._sum)
 
     def _sum(self, total: sp.Sum):
-        if total in self._cache:
-            return self._cache[total]
+        if total not in self._cache:
+            used, self.used = self.used, set()
+            try:
+                self._cache[total] = (self._name_sum(total), frozenset(self.used))
+            finally:
+                self.used = used
+        out, uses = self._cache[total]
+        self.used |= uses
+        return out
+
+    def _name_sum(self, total: sp.Sum):
         out = total
         if len(total.limits) == 1 and total.limits[0] == (self.k, self.lo, self.hi):
             for w, Z, own, star in ((self.w, self.Z, self.theta, False), (self.w_star, self.Z_star,
@@ -595,7 +605,6 @@ class LevelSums:
                     self.used.add("Z_star" if star else "Z")
                     out = Z if g == 1 else Z * self._average(g, star)
                     break
-        self._cache[total] = out
         return out
 
     def _average(self, g, star: bool) -> sp.Symbol:
@@ -637,6 +646,12 @@ class LevelSums:
         body += [r"\quad " + x for x in lines(self.w.subs(self.k, self.k), WIDTH - 10)]
         rows = [f"&{x} \\notag" for x in body[:-1]] + [f"&{body[-1]}\\label{{{label_}}}"]
         return _macros(text) + "\n\\begin{align}\n" + " \\\\\n".join(rows) + "\n\\end{align}"
+
+
+@functools.cache
+def _sum_names(family: ExponentialFamily) -> dict:
+    """The names given to the sums of one family (every fragment of it sees the same sums)."""
+    return {}
 
 
 def space_latex(space) -> str:

@@ -44,6 +44,11 @@ def derivation(result_id: str, subject: ExponentialFamily | Setting) -> Derivati
     return _compute(result_id, subject)
 
 
+def compute(result_id: str, subject: ExponentialFamily | Setting) -> Derivation | None:
+    """:func:`derivation` without recording the id: for results that build on other results."""
+    return _compute(result_id, subject)
+
+
 @functools.lru_cache(maxsize=None)
 def _compute(result_id, subject):
     if result_id.startswith("R9"):

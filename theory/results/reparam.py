@@ -15,7 +15,6 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
-from . import recursion
 from .common import is_zero, show
 
 
@@ -45,7 +44,9 @@ def coordinates(family: ExponentialFamily) -> dict[str, tuple[sp.Matrix, object]
 
 def reparametrisation(family: ExponentialFamily) -> Derivation:
     """R4 for the MLE closed loop: drift in θ, in μ and in the conventional parameters."""
-    r3 = recursion.drift(family, "mle").result
+    from ..store import compute
+
+    r3 = compute("R3.drift.mle", family).result  # derived once (R3 is in the same document)
     drift, cov = r3["drift"], r3["cov"]
     pure = drift.subs(S.M0, 0)
     steps = [Step("Ito's formula carries the leading drift and covariance of $\\theta$ (R3) to any "
