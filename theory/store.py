@@ -3,7 +3,9 @@
 ``derivation("R3.drift.mle", family)`` computes a result once (cached) and, inside
 :func:`recording`, notes its id, so a check or a figure records the ids it actually
 evaluated rather than a retyped list. R1–R8 take a family; R9 takes a
-:class:`~theory.setting.Setting` (a family alone means the pure loop).
+:class:`~theory.setting.Setting` (a family alone means the pure loop). A result is also kept
+on disk (:func:`theory.diskcache.cached_result`), so another process reads it instead of
+deriving it again.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 
+from . import diskcache
 from .derivation import Derivation
 from .family import ExponentialFamily
 from .results import absorption, anchors, general, martingale, moments, recursion, reparam, stationary
@@ -56,7 +59,7 @@ def _compute(result_id, subject):
             subject = Setting(subject)
     elif isinstance(subject, Setting):
         subject = subject.family
-    return RESULTS[result_id](subject)
+    return diskcache.cached_result(result_id, subject, lambda: RESULTS[result_id](subject))
 
 
 @contextlib.contextmanager
