@@ -16,6 +16,7 @@ import functools
 from . import diskcache
 from .derivation import Derivation
 from .family import ExponentialFamily
+from .fastpoly import faster_polys
 from .results import absorption, anchors, general, martingale, moments, recursion, reparam, stationary
 from .setting import Setting
 
@@ -59,7 +60,8 @@ def _compute(result_id, subject):
             subject = Setting(subject)
     elif isinstance(subject, Setting):
         subject = subject.family
-    return diskcache.cached_result(result_id, subject, lambda: RESULTS[result_id](subject))
+    with faster_polys():  # SymPy's polynomial conversion without expand(): same results, sooner
+        return diskcache.cached_result(result_id, subject, lambda: RESULTS[result_id](subject))
 
 
 @contextlib.contextmanager
