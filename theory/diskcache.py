@@ -153,17 +153,13 @@ def _result_path(result_id: str, subject) -> Path | None:
     return root / f"results-{_results_version()}" / f"{family.slug}-{subject_key(subject)}-{result_id}.pkl"
 
 
-def _latex_names(derivation) -> dict:
-    """The LaTeX names (``symbols.LATEX``) of the symbols in a derivation: a fresh process that
-    reads the derivation has not created them, and prints with them."""
+def _latex_names() -> dict:
+    """The LaTeX names of the project's symbols (``symbols.LATEX``), kept with each derivation:
+    a fresh process that reads it may not have created its symbols yet, and prints with them.
+    All of them (a few hundred strings), which is cheaper than walking the expressions."""
     from . import symbols as S
 
-    objs = [x for st in derivation.steps for x in (st.lhs, st.rhs)] + list(derivation.result.values())
-    syms = set()
-    for x in objs:
-        if isinstance(x, sp.Basic | sp.MatrixBase | sp.NDimArray):
-            syms |= x.atoms(sp.Symbol)
-    return {x: S.LATEX[x] for x in syms if x in S.LATEX}
+    return dict(S.LATEX)
 
 
 def cached_result(result_id: str, subject, derive):
@@ -176,7 +172,7 @@ def cached_result(result_id: str, subject, derive):
     found = _read_result(path, result_id)
     if found is MISS:
         value = derive()
-        _write(path, (value, _latex_names(value) if value is not None else {}))
+        _write(path, (value, _latex_names()))
         return value
     value, names = found
     for sym, tex in names.items():
