@@ -16,6 +16,7 @@ from .family import ExponentialFamily, Finite
 from .io import write_text_atomic
 from .results import all_results, general, recursion
 from .setting import Setting, data_point, m_ext, parse_prior
+from .store import compute
 
 # the paper's Fig. 1(a-c) case: Curie–Weiss with the coupling held at zero
 DEFAULT_EXTRA = (("curie_weiss", {"theta2": 0}),)
@@ -292,9 +293,9 @@ def to_json(families: list[ExponentialFamily], setting: dict | None = None) -> d
                              opts["truth"]) for f in families]  # bad input fails before any work
     out = {}
     for f, st in zip(families, settings, strict=True):
-        r3 = recursion.drift(f, "mle").result
+        r3 = compute("R3.drift.mle", f).result  # through the store: kept on disk
         nums = _truth_values(f, opts["truth"])
-        sde, stat = general.sde(st).result, general.stationary(st).result
+        sde, stat = compute("R9.sde", st).result, compute("R9.stationary", st).result
         out[f.slug] = {
             "family": f.name, "args": {k: v if isinstance(v, int) else str(v) for k, v in f.args.items()},
             "fixed": dict(f.fixed),
