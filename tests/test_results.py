@@ -135,7 +135,7 @@ def test_r3_named_drift_is_the_generic_drift():
     from theory.results.common import inverse
 
     for d in (2,):  # d = 3 takes 40 s of SymPy
-        mu, _, chi, _, _ = S.placeholders(d)
+        chi = S.placeholders(d)[2]
         g, G = S.inverse_fisher(d), inverse(chi)
         sub = {g[a, b]: G[a, b] for a in range(d) for b in range(d)}
         for est in recursion.ESTIMATORS:

@@ -74,8 +74,9 @@ def cmd_derive(args) -> int:
     if args.external or args.external_data or args.prior_law:  # one setting: its R9 document
         docs = [derive.write_setting(f, setting, Path(args.out), compile_pdf) for f in families]
     else:
-        docs = derive.write_all(families, Path(args.out), compile_pdf=compile_pdf,
-                                progress=_progress(True), workers=min(2, os.cpu_count() or 1))
+        _nonnegative(args.workers, "--workers")
+        docs = derive.write_all(families, Path(args.out), compile_pdf=compile_pdf, progress=_progress(True),
+                                workers=args.workers or min(2, os.cpu_count() or 1))
     note = "" if compile_pdf else " (pdflatex not found or --no-pdf: .tex only)"
     print(f"wrote {len(docs)} documents to {args.out}/{note}")
     return 0
@@ -342,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--family-args", help="family arguments, e.g. N=10 or n=5,K=4")
     d.add_argument("--fixed", help="natural parameters held fixed, e.g. theta2=0")
     d.add_argument("--no-pdf", action="store_true", help="do not run pdflatex")
+    d.add_argument("--workers", type=int, default=0,
+                   help="local processes deriving families (default: 2, or 1 on one core)")
     _setting_flags(d)
     d.add_argument("--truth", help="numbers for the truth theta* of fresh external points (default: symbolic)")
     d.set_defaults(run=cmd_derive)

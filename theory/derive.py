@@ -16,6 +16,7 @@ from .family import ExponentialFamily, Finite
 from .io import write_text_atomic
 from .results import all_results, general, recursion
 from .setting import Setting, data_point, m_ext, parse_prior
+from .store import compute
 
 # the paper's Fig. 1(a-c) case: Curie–Weiss with the coupling held at zero
 DEFAULT_EXTRA = (("curie_weiss", {"theta2": 0}),)
@@ -81,10 +82,13 @@ def _args_for(name: str, family_args: dict) -> dict:
     return {k: v for k, v in family_args.items() if k in accepted}
 
 
-def family_document(family: ExponentialFamily, results) -> str:
+def family_document(family: ExponentialFamily, results, fragments: dict[str, str] | None = None) -> str:
+    """The standalone document; ``fragments`` (text by result id) if already rendered."""
+    fragments = fragments or {}
     body = (r"\section*{The family}" + "\n" + latex.family_header(family) + "\n"
             + r"\section*{Results}" + "\n"
-            + "\n".join(latex.heading(r) + latex.render(r, family=family) for r in results))
+            + "\n".join(latex.heading(r) + (fragments.get(r.id) or latex.render(r, family=family))
+                         for r in results))
     return latex.document(f"Closed-loop learning: {latex.family_title(family)}", body)
 
 
@@ -119,7 +123,8 @@ def _render_family(f: ExponentialFamily) -> tuple[str, dict[str, str], str]:
     """(slug, fragment text by result id, standalone document) of one family: R1–R8 and R9
     for the general loop with m fresh external points from the truth (m symbolic)."""
     results = all_results(f) + general.all_general(Setting(f, fresh=m_ext))
-    return f.slug, {r.id: latex.render(r, family=f) for r in results}, family_document(f, results)
+    fragments = {r.id: latex.render(r, family=f) for r in results}  # rendered once, used twice
+    return f.slug, fragments, family_document(f, results, fragments)
 
 
 def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = True,
@@ -224,10 +229,11 @@ def write_paper_settings(out: Path) -> Path:
         frag_dir = out / "paper-settings" / sid
         frag_dir.mkdir(parents=True, exist_ok=True)
         slug = f"{sid}-{setting.family.slug}"
-        for r in results:
-            write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r, slug, setting.family))
+        fragments = [latex.render(r, slug, setting.family) for r in results]  # rendered once, used twice
+        for r, text_ in zip(results, fragments, strict=True):
+            write_text_atomic(frag_dir / f"{r.id}.tex", text_)
         parts.append(f"\\section*{{{latex._text(text)}}}\n"
-                     + "\n".join(latex.heading(r) + latex.render(r, slug, setting.family) for r in results))
+                     + "\n".join(latex.heading(r) + text_ for r, text_ in zip(results, fragments, strict=True)))
     path = out / "paper-settings.tex"
     write_text_atomic(path, latex.document("The reference paper's general settings (R9)", "\n\n".join(parts)))
     return path
@@ -289,9 +295,9 @@ def to_json(families: list[ExponentialFamily], setting: dict | None = None) -> d
                              opts["truth"]) for f in families]  # bad input fails before any work
     out = {}
     for f, st in zip(families, settings, strict=True):
-        r3 = recursion.drift(f, "mle").result
+        r3 = compute("R3.drift.mle", f).result  # through the store: kept on disk
         nums = _truth_values(f, opts["truth"])
-        sde, stat = general.sde(st).result, general.stationary(st).result
+        sde, stat = compute("R9.sde", st).result, compute("R9.stationary", st).result
         out[f.slug] = {
             "family": f.name, "args": {k: v if isinstance(v, int) else str(v) for k, v in f.args.items()},
             "fixed": dict(f.fixed),

@@ -9,6 +9,13 @@ and SymPy versions, and a hash of the code that derives them (``family.py``,
 ``symbols.py``), so an edit of either misses instead of serving stale results.
 ``THEORY_CACHE_DIR=off`` disables it. A cache that cannot be read or written is
 ignored: the object is derived as before.
+
+The results (the :class:`~theory.derivation.Derivation` of every result id, R1–R9) are kept
+the same way by :func:`cached_result`, under a key made of the subject (the family's full
+declaration, and for R9 the setting: external data, prior) and a hash of every module the
+results are derived with (``results/``, ``families/``, ``family.py``, ``setting.py``,
+``derivation.py``, ``latex.py``, ...), so a second ``derive``, a ``simulate`` or a figure build
+reads them instead of redoing the SymPy work.
 """
 
 from __future__ import annotations
@@ -78,18 +85,8 @@ def load(family, name: str):
 def store(family, name: str, value) -> None:
     """Keep ``value`` (atomically: a reader sees the whole file or none); errors are ignored."""
     path = _path(family, name)
-    if path is None:
-        return
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except Exception:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    if path is not None:
+        _write(path, value)
 
 
 def cached_on_disk(fn):
@@ -105,3 +102,121 @@ def cached_on_disk(fn):
         return value
 
     return functools.cached_property(derive)
+
+
+# --- derived results -----------------------------------------------------------------------------
+# every module a result's derivation (or the LaTeX width test of R9's displays) reads
+_RESULT_CODE = ("family.py", "symbols.py", "diskcache.py", "store.py", "derivation.py", "setting.py",
+                "latex.py", "numeric.py", "errors.py", "results", "families")
+
+
+@functools.lru_cache(maxsize=1)
+def _results_version() -> str:
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256(_code_version().encode())
+    for name in _RESULT_CODE:
+        path = here / name
+        files = sorted(path.glob("*.py")) if path.is_dir() else [path]
+        for f in files:
+            digest.update(f"{f.relative_to(here)}\n".encode())
+            try:
+                digest.update(f.read_bytes())
+            except OSError:
+                pass
+    return digest.hexdigest()[:16]
+
+
+def subject_key(subject) -> str:
+    """Hash of what a result depends on besides the code: the family's whole declaration
+    (conventional parameters and extra coordinates too: R3 and R4 show them) and, for a
+    :class:`~theory.setting.Setting`, its external points and prior."""
+    from .setting import Setting
+
+    setting = subject if isinstance(subject, Setting) else None
+    family = setting.family if setting is not None else subject
+    parts = [key(family), repr(tuple(family.args.items())), repr(tuple(family.fixed.items())),
+             *(f"{n}={sp.srepr(e)}" for n, e in family.conventional.items()),
+             *(f"{n}={sp.srepr(e)}" for n, e in family.extra_coordinates.items())]
+    if setting is not None:
+        parts += ["setting", sp.srepr(sp.sympify(setting.fresh)), sp.srepr(tuple(setting.data)),
+                  repr(setting.prior)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def _result_path(result_id: str, subject) -> Path | None:
+    root = cache_dir()
+    if root is None:
+        return None
+    from .setting import Setting
+
+    family = subject.family if isinstance(subject, Setting) else subject
+    return root / f"results-{_results_version()}" / f"{family.slug}-{subject_key(subject)}-{result_id}.pkl"
+
+
+def _latex_names() -> dict:
+    """The LaTeX names of the project's symbols (``symbols.LATEX``), kept with each derivation:
+    a fresh process that reads it may not have created its symbols yet, and prints with them.
+    All of them (a few hundred strings), which is cheaper than walking the expressions."""
+    from . import symbols as S
+
+    return dict(S.LATEX)
+
+
+def cached_result(result_id: str, subject, derive):
+    """The derivation ``result_id`` of ``subject`` from the disk, or ``derive()`` kept there."""
+    from . import symbols as S
+
+    path = _result_path(result_id, subject)
+    if path is None:
+        return derive()
+    found = _read_result(path, result_id)
+    if found is MISS:
+        value = derive()
+        _write(path, (value, _latex_names()))
+        return value
+    value, names = found
+    for sym, tex in names.items():
+        S.LATEX.setdefault(sym, tex)
+    return value
+
+
+def _read_result(path: Path, result_id: str):
+    from .derivation import Derivation
+
+    try:
+        with open(path, "rb") as f:
+            value, names = pickle.load(f)
+        if value is not None and not (isinstance(value, Derivation) and value.id == result_id):
+            return MISS
+        if not isinstance(names, dict):
+            return MISS
+        return value, names
+    except Exception:  # absent, truncated or from an incompatible version: derive afresh
+        return MISS
+
+
+def _assoc(cls, args):
+    return cls._from_args(args)
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles sums and products as they are: SymPy's own pickling rebuilds them through the
+    evaluating constructor, which turns a factored (μ + 10)/20 into μ/20 + 1/2."""
+
+    def reducer_override(self, obj):
+        if type(obj) in (sp.Add, sp.Mul):
+            return _assoc, (type(obj), obj.args)
+        return NotImplemented
+
+
+def _write(path: Path, value) -> None:
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            _Pickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        os.replace(tmp, path)
+    except Exception:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

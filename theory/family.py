@@ -260,7 +260,17 @@ class ExponentialFamily:
         """Expression in θ rewritten in the expectation parameters μ, or None without θ(μ)."""
         if self.mu_inverse is None:
             return None
-        return _shortest(sp.sympify(expr).subs(self.mu_inverse))
+        expr = sp.sympify(expr)
+        key = sp.ImmutableMatrix(expr) if isinstance(expr, sp.MatrixBase) else expr
+        memo = self._in_mu_memo  # several results rewrite the same χ, density, ...: simplify once
+        if key not in memo:
+            memo[key] = _shortest(expr.subs(self.mu_inverse))
+        out = memo[key]
+        return out.copy() if isinstance(out, sp.MatrixBase) else out
+
+    @functools.cached_property
+    def _in_mu_memo(self) -> dict:
+        return {}
 
     def in_conventional(self, expr: sp.Expr) -> sp.Expr | None:
         """Expression in θ rewritten in the conventional parameters (symbols named as in SPEC)."""

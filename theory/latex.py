@@ -13,6 +13,7 @@ document at column width and fail on any overfull box.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ from sympy.printing.latex import LatexPrinter
 from . import symbols as S
 from .derivation import Derivation, Step
 from .family import ExponentialFamily, Finite, Interval, Levels, Naturals
+from .fastpoly import faster_polys
 
 # Notation, defined once; \providecommand so that a paper's own definitions win.
 NOTATION = r"""% notation of the closed-loop derivations (safe to \input in a paper's preamble)
@@ -525,6 +527,7 @@ def heading(d: Derivation) -> str:
     return f"\\subsection*{{{_text(d.id)}: {_text(d.title)}{order}}}\n"
 
 
+@faster_polys()
 def render(d: Derivation, slug: str | None = None, family: ExponentialFamily | None = None) -> str:
     """One result as a LaTeX fragment for ``\\input``: numbered, labelled equations, no heading.
 
@@ -567,7 +570,7 @@ class LevelSums:
         self.Z = S.symbol("Z", "Z", positive=True)
         self.Z_star = S.symbol("Z_star", "Z^{*}", positive=True)
         self.used: set[str] = set()
-        self._cache: dict = {}
+        self._cache: dict = _sum_names(family)  # sum -> (name, what it uses), shared by the family
 
     @staticmethod
     def of(family: ExponentialFamily | None):
@@ -584,8 +587,17 @@ class LevelSums:
         return e.replace(lambda x: isinstance(x, sp.Sum), self._sum)
 
     def _sum(self, total: sp.Sum):
-        if total in self._cache:
-            return self._cache[total]
+        if total not in self._cache:
+            used, self.used = self.used, set()
+            try:
+                self._cache[total] = (self._name_sum(total), frozenset(self.used))
+            finally:
+                self.used = used
+        out, uses = self._cache[total]
+        self.used |= uses
+        return out
+
+    def _name_sum(self, total: sp.Sum):
         out = total
         if len(total.limits) == 1 and total.limits[0] == (self.k, self.lo, self.hi):
             for w, Z, own, star in ((self.w, self.Z, self.theta, False), (self.w_star, self.Z_star,
@@ -595,7 +607,6 @@ class LevelSums:
                     self.used.add("Z_star" if star else "Z")
                     out = Z if g == 1 else Z * self._average(g, star)
                     break
-        self._cache[total] = out
         return out
 
     def _average(self, g, star: bool) -> sp.Symbol:
@@ -639,6 +650,12 @@ class LevelSums:
         return _macros(text) + "\n\\begin{align}\n" + " \\\\\n".join(rows) + "\n\\end{align}"
 
 
+@functools.cache
+def _sum_names(family: ExponentialFamily) -> dict:
+    """The names given to the sums of one family (every fragment of it sees the same sums)."""
+    return {}
+
+
 def space_latex(space) -> str:
     """The sample space as mathematics: {0, …, n}, ℕ, (−∞, ∞)."""
     if isinstance(space, Finite):
@@ -662,6 +679,7 @@ def state_latex(state) -> str:
     return ", ".join(f"{n} = {expr(sp.nsimplify(v))}" for n, v in zip(names, state.phi, strict=True))
 
 
+@faster_polys()
 def family_header(f: ExponentialFamily, slug: str | None = None) -> str:
     """Declaration and derived cumulants of a family (a fragment, labels eq:family:<slug>:n)."""
     phis = ", ".join(expr(p) for p in f.phi)

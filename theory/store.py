@@ -3,7 +3,9 @@
 ``derivation("R3.drift.mle", family)`` computes a result once (cached) and, inside
 :func:`recording`, notes its id, so a check or a figure records the ids it actually
 evaluated rather than a retyped list. R1–R8 take a family; R9 takes a
-:class:`~theory.setting.Setting` (a family alone means the pure loop).
+:class:`~theory.setting.Setting` (a family alone means the pure loop). A result is also kept
+on disk (:func:`theory.diskcache.cached_result`), so another process reads it instead of
+deriving it again.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import functools
 
+from . import diskcache
 from .derivation import Derivation
 from .family import ExponentialFamily
+from .fastpoly import faster_polys
 from .results import absorption, anchors, general, martingale, moments, recursion, reparam, stationary
 from .setting import Setting
 
@@ -44,6 +48,11 @@ def derivation(result_id: str, subject: ExponentialFamily | Setting) -> Derivati
     return _compute(result_id, subject)
 
 
+def compute(result_id: str, subject: ExponentialFamily | Setting) -> Derivation | None:
+    """:func:`derivation` without recording the id: for results that build on other results."""
+    return _compute(result_id, subject)
+
+
 @functools.lru_cache(maxsize=None)
 def _compute(result_id, subject):
     if result_id.startswith("R9"):
@@ -51,7 +60,8 @@ def _compute(result_id, subject):
             subject = Setting(subject)
     elif isinstance(subject, Setting):
         subject = subject.family
-    return RESULTS[result_id](subject)
+    with faster_polys():  # SymPy's polynomial conversion without expand(): same results, sooner
+        return diskcache.cached_result(result_id, subject, lambda: RESULTS[result_id](subject))
 
 
 @contextlib.contextmanager

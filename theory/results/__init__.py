@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from ..derivation import Derivation
 from ..family import ExponentialFamily
-from . import absorption, anchors, martingale, moments, recursion, reparam, stationary
+from . import recursion
 
 
 def all_results(family: ExponentialFamily) -> list[Derivation]:
-    """Every derivation that applies to ``family``, in reading order."""
-    out = [martingale.martingale(family), martingale.covariance(family)]
-    out += [recursion.drift(family, est) for est in recursion.ESTIMATORS]
-    out += [reparam.reparametrisation(family), anchors.fixed_points(family),
-            absorption.absorption(family)]
-    for fn in (stationary.stationary, moments.moments):
-        d = fn(family)
-        if d is not None:
-            out.append(d)
-    return out
+    """Every derivation that applies to ``family``, in reading order (each derived once: the store)."""
+    from ..store import compute
+
+    ids = ["R1.martingale", "R2.covariance", *(f"R3.drift.{est}" for est in recursion.ESTIMATORS),
+           "R4.reparametrisation", "R5.fixed_points", "R6.absorption", "R7.stationary", "R8.moments"]
+    return [d for d in (compute(rid, family) for rid in ids) if d is not None]

@@ -7,6 +7,8 @@ cumulants, so every family-specific formula comes out of the same derivation.
 
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 
 from .. import symbols as S
@@ -19,8 +21,9 @@ def placeholders(family: ExponentialFamily):
     return S.placeholders(family.d)
 
 
+@functools.cache
 def substitution(family: ExponentialFamily) -> dict:
-    """Placeholder -> the family's expression in θ (and θ* for starred ones)."""
+    """Placeholder -> the family's expression in θ (and θ* for starred ones); built once per family."""
     mu, mu_star, chi, chi_star, kappa = placeholders(family)
     d = family.d
     sub = {}

@@ -364,5 +364,7 @@ def stationary_marginals(setting: Setting, grid):
 
 
 def all_general(setting: Setting) -> list[Derivation]:
-    """R9 for one setting, in reading order."""
-    return [sde(setting), entropy(setting), stationary(setting)]
+    """R9 for one setting, in reading order (each derived once: the store)."""
+    from ..store import compute
+
+    return [compute(rid, setting) for rid in ("R9.sde", "R9.entropy", "R9.stationary")]

@@ -17,6 +17,8 @@ are O(1/M²): the leading terms below carry an error O(M⁻²).
 
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 
 from .. import symbols as S
@@ -69,6 +71,13 @@ def _leading(e: sp.Expr) -> sp.Expr:
 
 def leading_order(estimator: str, d: int, theta):
     """Leading drift and covariance of Δθ in placeholders: (drift·M, cov·M) with λ̃ = λM."""
+    drift, cov = _leading_order(estimator, d, tuple(theta))
+    return drift.copy(), cov.copy()
+
+
+@functools.cache
+def _leading_order(estimator: str, d: int, theta: tuple):
+    """:func:`leading_order`, derived once per estimator, dimension and θ symbols (all families share it)."""
     mu, mu_star, chi, chi_star, kappa = S.placeholders(d)
     e_d, c_d, jac = increment(estimator, mu, mu_star, chi, chi_star, sp.Matrix(theta))
     e1, c1 = e_d.applyfunc(_leading), c_d.applyfunc(_leading)

@@ -35,7 +35,7 @@ def ito(family: ExponentialFamily, g: sp.Matrix, drift: sp.Matrix, cov: sp.Matri
 def _expectation_drift(d: int) -> sp.Matrix:
     """Itô's formula for η = μ(θ) in the placeholders: J = χ, ∂_b∂_c μ_a = κ_abc, with R3's
     generic drift and covariance of θ (a d-parameter family, to leading order)."""
-    mu, _, chi, _, kappa = S.placeholders(d)
+    _, _, chi, _, kappa = S.placeholders(d)
     drift, cov = (m.applyfunc(recursion.per_generation)
                   for m in recursion.leading_order("mle", d, S.thetas(d)))
     out = chi * drift + sp.Matrix([sum(kappa[a, b, c] * cov[b, c] for b in range(d) for c in range(d)) / 2
@@ -56,7 +56,9 @@ def coordinates(family: ExponentialFamily) -> dict[str, tuple[sp.Matrix, object]
 
 def reparametrisation(family: ExponentialFamily) -> Derivation:
     """R4 for the MLE closed loop: drift in θ, in μ and in the conventional parameters."""
-    r3 = recursion.drift(family, "mle").result
+    from ..store import compute
+
+    r3 = compute("R3.drift.mle", family).result  # derived once (R3 is in the same document)
     drift, cov = r3["drift"], r3["cov"]
     pure = drift.subs(S.M0, 0)
     steps = [Step("Ito's formula carries the leading drift and covariance of $\\theta$ (R3) to any "

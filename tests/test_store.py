@@ -1,0 +1,67 @@
+"""Derive once: results are kept on disk, keyed by the subject and the code, and read back as they were."""
+
+import pytest
+
+from theory import latex, store
+from theory.families import FAMILIES
+from theory.setting import NormalPrior, Setting
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("THEORY_CACHE_DIR", str(tmp_path))
+    store._compute.cache_clear()
+    yield tmp_path
+    store._compute.cache_clear()
+
+
+def _fresh_process(monkeypatch):
+    """What a second process sees: no in-process cache, and no result may be derived again."""
+    store._compute.cache_clear()
+    for rid in store.RESULTS:
+        monkeypatch.setitem(store.RESULTS, rid, lambda *a, rid=rid: pytest.fail(f"{rid} derived again"))
+
+
+def test_results_are_read_back_from_disk_unchanged(cache, monkeypatch):
+    """A factored probability -(μ - 3)/3 stays factored (SymPy's own pickling would expand it), the
+    LaTeX is byte-identical, and a family object built afresh with the same declaration hits."""
+    fam = FAMILIES["binomial"](n=3)
+    setting = Setting(fam, fresh=1, prior=NormalPrior(2.0))
+    ids = ("R3.drift.mle", "R6.absorption", "R9.sde")
+    cold = {rid: store.compute(rid, setting if rid.startswith("R9") else fam) for rid in ids}
+    text = {rid: latex.render(d, family=fam) for rid, d in cold.items()}
+    assert len(list(cache.rglob("*.pkl"))) >= len(ids)
+    _fresh_process(monkeypatch)
+    again = FAMILIES["binomial"](n=3)
+    warm = {rid: store.compute(rid, Setting(again, fresh=1, prior=NormalPrior(2.0)) if rid.startswith("R9")
+                               else again) for rid in ids}
+    for rid in ids:
+        assert warm[rid].steps == cold[rid].steps and dict(warm[rid].result) == dict(cold[rid].result)
+        assert latex.render(warm[rid], family=again) == text[rid]
+    probs = [v for k, v in warm["R6.absorption"].result.items() if k.startswith("P[")]
+    assert [str(p) for p in probs] == [str(v) for k, v in cold["R6.absorption"].result.items()
+                                      if k.startswith("P[")]
+
+
+def test_the_key_is_the_whole_subject(cache, monkeypatch):
+    """Another size, another setting, another prior: each is derived, not read."""
+    from theory import diskcache
+
+    fam = FAMILIES["binomial"](n=3)
+    keys = {diskcache.subject_key(s) for s in (
+        fam, FAMILIES["binomial"](n=4), Setting(fam), Setting(fam, fresh=1),
+        Setting(fam, prior=NormalPrior(2.0)), Setting(fam, prior=NormalPrior(3.0)))}
+    assert len(keys) == 6
+    assert diskcache.subject_key(fam) == diskcache.subject_key(FAMILIES["binomial"](n=3))
+
+
+def test_an_unreadable_cache_is_ignored(cache, monkeypatch):
+    fam = FAMILIES["poisson"]()
+    cold = store.compute("R1.martingale", fam)
+    (path,) = cache.rglob("*R1.martingale.pkl")
+    path.write_bytes(b"truncated")
+    store._compute.cache_clear()
+    assert store.compute("R1.martingale", FAMILIES["poisson"]()).result == cold.result
+    monkeypatch.setenv("THEORY_CACHE_DIR", "off")
+    store._compute.cache_clear()
+    assert store.compute("R1.martingale", FAMILIES["poisson"]()).id == "R1.martingale"
