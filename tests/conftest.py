@@ -1,4 +1,4 @@
-"""Shared fixtures: every family (small arguments), parametrised by name."""
+"""Shared fixtures: every family (small arguments), parametrised by name; one local Dask cluster."""
 
 import os
 import shutil
@@ -33,3 +33,14 @@ def require_pdflatex():
         if os.environ.get("CI"):
             pytest.fail("pdflatex is required in CI (.ci/run installs texlive)")
         pytest.skip("pdflatex not installed")
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One local Dask cluster (2 worker processes) for every backend test of the session:
+    starting one costs seconds, and the tests only need some cluster to send tasks to."""
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
