@@ -14,6 +14,16 @@ FAMILY_CASES = {
 }
 
 
+def pytest_addoption(parser, pluginmanager):
+    """Without pytest-xdist (the `test` extra installs it) or with ``-p no:xdist``, accept and
+    ignore the ``--numprocesses`` and ``--dist`` of pyproject's addopts: one process then."""
+    if not pluginmanager.hasplugin("xdist"):
+        group = parser.getgroup("xdist", "pytest-xdist absent or disabled: the suite runs in one process")
+        group.addoption("--numprocesses", dest="numprocesses", default=None, metavar="N",
+                        help="ignored without pytest-xdist")
+        group.addoption("--dist", dest="dist", default="no", help="ignored without pytest-xdist")
+
+
 @pytest.fixture(params=list(FAMILY_CASES), ids=list(FAMILY_CASES))
 def family(request):
     return get_family(request.param, **FAMILY_CASES[request.param])
@@ -21,10 +31,17 @@ def family(request):
 
 @pytest.fixture
 def rng(request):
-    """A generator seeded from the test's node id: reproducible, different per test."""
+    """A generator seeded from the test's node id: reproducible, different per test.
+
+    pytest-xdist appends ``@group`` to the ids of grouped tests; the seed is that of the
+    plain id, so a test draws the same numbers with and without xdist."""
     import zlib
 
-    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+    nodeid = request.node.nodeid
+    group = request.node.get_closest_marker("xdist_group")
+    if group is not None:
+        nodeid = nodeid.removesuffix(f"@{group.args[0] if group.args else group.kwargs['name']}")
+    return np.random.default_rng(zlib.crc32(nodeid.encode()))
 
 
 def require_pdflatex():
