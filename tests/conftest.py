@@ -19,9 +19,10 @@ def pytest_addoption(parser, pluginmanager):
     ignore the ``--numprocesses`` and ``--dist`` of pyproject's addopts: one process then."""
     if not pluginmanager.hasplugin("xdist"):
         group = parser.getgroup("xdist", "pytest-xdist absent or disabled: the suite runs in one process")
-        group.addoption("--numprocesses", dest="numprocesses", default=None, metavar="N",
+        # dests of their own: plugins that ask for xdist's options (pytest-benchmark) see none
+        group.addoption("--numprocesses", dest="ignored_numprocesses", metavar="N",
                         help="ignored without pytest-xdist")
-        group.addoption("--dist", dest="dist", default="no", help="ignored without pytest-xdist")
+        group.addoption("--dist", dest="ignored_dist", help="ignored without pytest-xdist")
 
 
 @pytest.fixture(params=list(FAMILY_CASES), ids=list(FAMILY_CASES))
