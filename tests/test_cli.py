@@ -73,7 +73,7 @@ def test_unknown_option_exits_nonzero():
 def test_reproduce_runs_its_stages_at_once_and_prints_them_in_order(tmp_path, monkeypatch, capsys):
     """The stages' plumbing (derive and figures as child processes, validate here), on small
     settings: the whole pipeline is `closedloop reproduce` itself."""
-    import theory.cli as cli
+    from theory import cli
 
     der, fig = tmp_path / "derivations", tmp_path / "figures"
     validate = ("validate", ["validate", "poisson", "--only", "R1", "--out", str(der)])
