@@ -14,6 +14,19 @@ FAMILY_CASES = {
 }
 
 
+# session fixtures of whole pipeline stages (and the Dask cluster): under pytest-xdist the
+# tests that use them run in one worker, so each is made once, while the other worker runs
+# the rest of the suite
+PIPELINE_FIXTURES = {"fresh", "built", "smoke_results", "quick_results", "dask_client"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("pipelines"))
+
+
 def pytest_addoption(parser, pluginmanager):
     """Without pytest-xdist (the `test` extra installs it) or with ``-p no:xdist``, accept and
     ignore the ``--numprocesses`` and ``--dist`` of pyproject's addopts: one process then."""

@@ -11,10 +11,6 @@ from theory.validate.stats import threshold
 
 COMMITTED = Path(__file__).resolve().parents[1] / "figures"
 
-# one xdist worker runs the three pipeline fixtures (derive, figures, validate) one after the
-# other, each on 2 joblib processes, while the other runs the rest of the suite
-pytestmark = pytest.mark.xdist_group("pipelines")
-
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):

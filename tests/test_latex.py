@@ -9,10 +9,6 @@ from theory import derive, latex
 
 from conftest import require_pdflatex
 
-# one xdist worker runs the three pipeline fixtures (derive, figures, validate) one after the
-# other, each on 2 joblib processes, while the other runs the rest of the suite
-pytestmark = pytest.mark.xdist_group("pipelines")
-
 COMMITTED = Path(__file__).resolve().parents[1] / "derivations"
 
 

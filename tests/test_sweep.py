@@ -34,7 +34,6 @@ def test_joblib_workers_do_not_change_the_numbers():
     assert sweep(BASE_ANCHORED, GRID, seeds=2, seed=8, n_jobs=1)["results"][0]["seed"] != a["seed"]
 
 
-@pytest.mark.xdist_group("pipelines")  # where the session's Dask cluster is
 def test_dask_cluster_gives_the_single_process_result(dask_client):
     expected = sweep(BASE_ANCHORED, GRID, seeds=1, seed=3, n_jobs=1)
     # by address, as `--scheduler tcp://...` does (the sweep opens and closes its own client)

@@ -16,10 +16,6 @@ from theory.validate.stats import order_fit, threshold
 
 DERIVATIONS = Path(__file__).resolve().parents[1] / "derivations"
 
-# one xdist worker runs the three pipeline fixtures (derive, figures, validate) one after the
-# other, each on 2 joblib processes, while the other runs the rest of the suite
-pytestmark = pytest.mark.xdist_group("pipelines")
-
 
 # Every check's code, at sample sizes that only run it: errors, the ids it reads, the report,
 # seeds and backends. Whether the checks pass is a matter of the quick budget (below, -m slow).
