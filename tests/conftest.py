@@ -17,14 +17,16 @@ FAMILY_CASES = {
 # session fixtures of whole pipeline stages (and the Dask cluster): under pytest-xdist the
 # tests that use them run in one worker, so each is made once, while the other worker runs
 # the rest of the suite
-PIPELINE_FIXTURES = {"fresh", "built", "smoke_results", "quick_results", "dask_client"}
+PIPELINE_FIXTURES = {"fresh": "derive", "built": "pipelines", "smoke_results": "pipelines",
+                     "quick_results": "pipelines", "dask_client": "pipelines"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
-        if PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("pipelines"))
+        groups = {PIPELINE_FIXTURES[f] for f in getattr(item, "fixturenames", ()) if f in PIPELINE_FIXTURES}
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(min(groups)))
 
 
 def pytest_addoption(parser, pluginmanager):
