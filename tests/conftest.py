@@ -1,4 +1,4 @@
-"""Shared fixtures: every family (small arguments), parametrised by name."""
+"""Shared fixtures: every family (small arguments), parametrised by name; one local Dask cluster."""
 
 import os
 import shutil
@@ -14,6 +14,32 @@ FAMILY_CASES = {
 }
 
 
+# session fixtures of whole pipeline stages (and the Dask cluster): under pytest-xdist the
+# tests that use them run in one worker, so each is made once, while the other worker runs
+# the rest of the suite
+PIPELINE_FIXTURES = {"fresh": "derive", "built": "pipelines", "smoke_results": "pipelines",
+                     "quick_results": "pipelines", "dask_client": "pipelines"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items):
+    for item in items:
+        groups = {PIPELINE_FIXTURES[f] for f in getattr(item, "fixturenames", ()) if f in PIPELINE_FIXTURES}
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(min(groups)))
+
+
+def pytest_addoption(parser, pluginmanager):
+    """Without pytest-xdist (the `test` extra installs it) or with ``-p no:xdist``, accept and
+    ignore the ``--numprocesses`` and ``--dist`` of pyproject's addopts: one process then."""
+    if not pluginmanager.hasplugin("xdist"):
+        group = parser.getgroup("xdist", "pytest-xdist absent or disabled: the suite runs in one process")
+        # dests of their own: plugins that ask for xdist's options (pytest-benchmark) see none
+        group.addoption("--numprocesses", dest="ignored_numprocesses", metavar="N",
+                        help="ignored without pytest-xdist")
+        group.addoption("--dist", dest="ignored_dist", help="ignored without pytest-xdist")
+
+
 @pytest.fixture(params=list(FAMILY_CASES), ids=list(FAMILY_CASES))
 def family(request):
     return get_family(request.param, **FAMILY_CASES[request.param])
@@ -21,10 +47,17 @@ def family(request):
 
 @pytest.fixture
 def rng(request):
-    """A generator seeded from the test's node id: reproducible, different per test."""
+    """A generator seeded from the test's node id: reproducible, different per test.
+
+    pytest-xdist appends ``@group`` to the ids of grouped tests; the seed is that of the
+    plain id, so a test draws the same numbers with and without xdist."""
     import zlib
 
-    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+    nodeid = request.node.nodeid
+    group = request.node.get_closest_marker("xdist_group")
+    if group is not None:
+        nodeid = nodeid.removesuffix(f"@{group.args[0] if group.args else group.kwargs['name']}")
+    return np.random.default_rng(zlib.crc32(nodeid.encode()))
 
 
 def require_pdflatex():
@@ -33,3 +66,14 @@ def require_pdflatex():
         if os.environ.get("CI"):
             pytest.fail("pdflatex is required in CI (.ci/run installs texlive)")
         pytest.skip("pdflatex not installed")
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One local Dask cluster (2 worker processes) for every backend test of the session:
+    starting one costs seconds, and the tests only need some cluster to send tasks to."""
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client

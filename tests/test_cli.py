@@ -68,3 +68,26 @@ def test_bad_input_is_one_line(args, needle):
 def test_unknown_option_exits_nonzero():
     r = run("derive", "--bogus")
     assert r.returncode != 0 and "Traceback" not in r.stderr
+
+
+def test_reproduce_runs_its_stages_at_once_and_prints_them_in_order(tmp_path, monkeypatch, capsys):
+    """The stages' plumbing (derive and figures as child processes, validate here), on small
+    settings: the whole pipeline is `closedloop reproduce` itself."""
+    from theory import cli
+
+    der, fig = tmp_path / "derivations", tmp_path / "figures"
+    validate = ("validate", ["validate", "poisson", "--only", "R1", "--out", str(der)])
+    figures = ("figures", ["figures", "--only", "estimators", "--workers", "1", "--out", str(fig)])
+    monkeypatch.setattr(cli, "reproduce_stages", lambda args: [
+        ("derive", ["derive", "poisson", "--json"]), validate, figures])
+    assert main(["reproduce", "--derivations", str(der), "--figures", str(fig)]) == 0
+    out = capsys.readouterr().out
+    assert out.index('"poisson": {') < out.index("checks passed") < out.index("wrote 1 figures")
+    assert "reproduce (quick) done in" in out and "figures" in out.splitlines()[-1]
+    assert (fig / "estimators.json").exists()
+    # a failing stage is reported and makes the status non-zero
+    monkeypatch.setattr(cli, "reproduce_stages", lambda args: [
+        ("derive", ["derive", "cauchy", "--json"]), validate, figures])
+    assert main(["reproduce", "--derivations", str(der), "--figures", str(fig)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown family 'cauchy'" in err and "reproduce: derive exited with status 2" in err

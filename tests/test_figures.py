@@ -41,12 +41,12 @@ def test_points_match_the_exact_theory_lines(built):
     assert not bad, (z_star, bad)
 
 
-def test_same_seed_same_data(tmp_path):
-    first = build("estimators", QUICK, tmp_path / "a", seed=3)
-    again = build("estimators", QUICK, tmp_path / "b", seed=3)
-    assert (tmp_path / "a" / "estimators.json").read_text() == \
-        (tmp_path / "b" / "estimators.json").read_text()
-    assert first == again
+def test_same_seed_same_data(built, tmp_path):
+    """A second build of a figure, here in this process, repeats the session's build (a worker's)."""
+    out, records = built
+    again = build("estimators", QUICK, tmp_path, seed=0)
+    assert (tmp_path / "estimators.json").read_text() == (out / "estimators.json").read_text()
+    assert again == records["estimators"]
 
 
 def test_committed_figures_are_current(built):
@@ -99,17 +99,13 @@ def test_every_figure_records_the_ids_it_evaluates(built):
         assert r["derivations"] == sorted(FIGURES[fig_id].derivations), fig_id
 
 
-def test_workers_and_a_dask_cluster_do_not_change_the_data(tmp_path):
-    """One figure per task, seeded by its id: 1 or 2 joblib workers or Dask give the same files."""
-    from dask.distributed import Client, LocalCluster
+def test_workers_and_a_dask_cluster_do_not_change_the_data(built, dask_client, tmp_path):
+    """One figure per task, seeded by its id: 1 or 2 joblib workers or Dask give the same files.
 
-    ids = ["estimators", "entropy"]
-    build_all(QUICK, tmp_path / "one", only=ids, workers=1)
-    build_all(QUICK, tmp_path / "two", only=ids, workers=2)
-    with LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        build_all(QUICK, tmp_path / "dask", only=ids[:1], scheduler=client)
-    for i in ids:
-        assert (tmp_path / "one" / f"{i}.json").read_text() == (tmp_path / "two" / f"{i}.json").read_text()
-    assert (tmp_path / "one" / "estimators.json").read_text() == \
-        (tmp_path / "dask" / "estimators.json").read_text()
+    The session's build used 2 workers; here one figure again on 1 and one on the Dask cluster.
+    """
+    out, _ = built
+    build_all(QUICK, tmp_path / "one", only=["entropy"], workers=1)
+    build_all(QUICK, tmp_path / "dask", only=["estimators"], scheduler=dask_client)
+    for folder, i in (("one", "entropy"), ("dask", "estimators")):
+        assert (tmp_path / folder / f"{i}.json").read_text() == (out / f"{i}.json").read_text(), (folder, i)

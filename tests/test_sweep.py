@@ -34,12 +34,10 @@ def test_joblib_workers_do_not_change_the_numbers():
     assert sweep(BASE_ANCHORED, GRID, seeds=2, seed=8, n_jobs=1)["results"][0]["seed"] != a["seed"]
 
 
-def test_dask_cluster_gives_the_single_process_result():
-    distributed = pytest.importorskip("distributed")
+def test_dask_cluster_gives_the_single_process_result(dask_client):
     expected = sweep(BASE_ANCHORED, GRID, seeds=1, seed=3, n_jobs=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        got = sweep(BASE_ANCHORED, GRID, seeds=1, seed=3, scheduler=cluster.scheduler_address)
+    # by address, as `--scheduler tcp://...` does (the sweep opens and closes its own client)
+    got = sweep(BASE_ANCHORED, GRID, seeds=1, seed=3, scheduler=dask_client.scheduler.address)
     assert got == expected
 
 
