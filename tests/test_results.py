@@ -245,3 +245,26 @@ def test_a_new_family_is_one_declaration(tmp_path, monkeypatch):
     from theory.engine.loop import from_params
     state = from_params("geometric", 20, {"q": 0.5}).run(1, 40_000, seed=1).state
     assert abs(state.mu[:, 0].mean() - 1.0) < 4.4 * np.sqrt(2.0 / 20 / 40_000)  # false-fail rate 1e-5
+
+
+@pytest.mark.parametrize(("name", "own", "true"), [
+    ("bernoulli", {"p": 0.3}, {"p": 0.6}),
+    ("gaussian", {"mean": 0.4, "var": 1.7}, {"mean": -1.0, "var": 0.5}),
+    ("categorical", {"p1": 0.2, "p2": 0.5, "p3": 0.3}, {"p1": 0.1, "p2": 0.3, "p3": 0.6})])
+def test_r3_conventional_forms_are_the_natural_ones(name, own, true):
+    """The displayed forms in p, p* (m, σ²; p1, p2) are the θ-forms at the same point."""
+    from theory.store import compute
+
+    fam = get_family(name)
+    r = compute("R3.drift.l2", fam)
+    first = next(i for i, s in enumerate(r.steps) if s.text.startswith("In the conventional"))
+    drift_shown, cov_shown = (r.steps[i].rhs for i in (first, first + 1))
+    theta, theta_star = fam.natural_point(own), fam.natural_point(true)
+    point = {"M": 50, "M0": 2, "lam": 0.01}
+    at = point | theta | {t + "_star": v for t, v in theta_star.items()}
+    shown_at = point | own | {n + "_star": v for n, v in true.items()}
+    for natural_form, shown_form in ((r.result["drift"], drift_shown), (r.result["cov"], cov_shown)):
+        shown_form = shown_form if isinstance(shown_form, sp.MatrixBase) else sp.Matrix([shown_form])
+        used = {x.name for x in shown_form.free_symbols}
+        assert np.allclose(evaluate(natural_form, at), evaluate(shown_form, {k: v for k, v in shown_at.items()
+                                                                             if k in used}), rtol=1e-10)

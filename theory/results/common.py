@@ -124,10 +124,12 @@ def conventional_form(family: ExponentialFamily, expr, generic=None):
     star = {sp.Symbol("_c_" + n): S.symbol(n + "_star", _starred(_latex_name(n)), real=True)
             for n in used}
     sub = {t: inv[t].subs(own) for t in family.theta} | {S.starred(t): inv[t].subs(star) for t in family.theta}
-    if generic is not None:
+    if generic is not None:  # a rational function of the rewritten cumulants: cancel, not simplify
         cumulants = {k: _in_conventional(v, sub, family, limit=False)
                      for k, v in substitution(family).items()}
-        expr = sp.sympify(generic).xreplace(cumulants)
+        rewritten = sp.sympify(generic).xreplace(cumulants).subs(sub, simultaneous=True)
+        out = rewritten.applyfunc(_cancelled) if isinstance(rewritten, sp.MatrixBase) else _cancelled(rewritten)
+        return None if out.has(*family.theta, sp.I) else show(out)
     e = show(expr)
     if isinstance(e, sp.MatrixBase):
         if e.has(sp.Sum):
@@ -150,6 +152,13 @@ def conventional_names(family: ExponentialFamily) -> str:
 
 def _starred(latex: str) -> str:
     return "{" + latex + "}^{*}" if "^" in latex else latex + "^{*}"  # σ² -> {σ²}*, not σ²^*
+
+
+def _cancelled(e):
+    try:
+        return factor(sp.cancel(e))
+    except sp.PolynomialError:  # logs of the parameters (L2)
+        return sp.simplify(e)
 
 
 def _in_conventional(e, sub, family, limit: bool = True):
