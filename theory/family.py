@@ -457,7 +457,10 @@ def _shortest(e):
     """simplify, also after rewriting hyperbolics through exp (cosh(log x) -> rational)."""
     if isinstance(e, sp.MatrixBase):
         return e.applyfunc(_shortest)
-    return min(sp.simplify(e), sp.simplify(e.rewrite(sp.exp)), key=sp.count_ops)
+    through_exp = sp.simplify(e.rewrite(sp.exp))
+    if e.has(sp.sinh, sp.cosh, sp.tanh) and not through_exp.has(sp.sinh, sp.cosh, sp.tanh, sp.log):
+        return through_exp  # cosh(log x) gone: simplify of the hyperbolic form is slower, never shorter
+    return min(sp.simplify(e), through_exp, key=sp.count_ops)
 
 
 def _latex_name(name: str) -> str:
