@@ -52,6 +52,13 @@ def test_no_code_syntax_in_the_tex(fresh):
     assert not hits, hits
 
 
+def test_every_display_is_typeset(fresh):
+    """No result is replaced by a pointer: long ones are written through named quantities."""
+    pointers = [str(p.relative_to(fresh)) for p in sorted(fresh.rglob("*.tex"))
+                if "too long for a page" in p.read_text()]
+    assert not pointers, pointers
+
+
 def test_code_like_detector():
     assert latex.code_like(r"Sample space $(-oo, oo)$")
     assert latex.code_like(r"P(phi1=s,phi2=s**2)")
