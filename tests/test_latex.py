@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+import sympy as sp
 
 from theory import derive, latex
 
@@ -96,3 +97,14 @@ def test_derivations_do_not_depend_on_the_hash_seed():
     outs = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": str(seed)},
                            capture_output=True, text=True, check=True).stdout for seed in (1, 2)}
     assert len(outs) == 1, outs
+
+
+def test_log_partition_in_hyperbolic_form_where_shorter():
+    from theory import get_family
+
+    N = sp.Symbol("N", integer=True, positive=True)
+    cw = get_family("curie_weiss", N=N, fixed={"theta2": 0})
+    (t,) = cw.theta
+    assert latex.hyperbolic_log(cw.A, cw.theta) == N * sp.log(2 * sp.cosh(t))
+    bern = get_family("bernoulli")
+    assert latex.hyperbolic_log(bern.A, bern.theta) is bern.A  # ln(1 + e^θ) stays

@@ -110,7 +110,7 @@ def overview(families: list[ExponentialFamily]) -> str:
     parts.append(r"\section*{Families}" + "\n\\begin{itemize}")
     for f in families:
         states = "; ".join(f"${latex.state_latex(st)}$" for st in f.absorbing_states)
-        a = latex.expr(f.A)
+        a = latex.expr(latex.hyperbolic_log(f.A, f.theta))
         a = f"$A(\\theta) = {a}$" if latex.width(a) < 150 else "$A(\\theta) = \\log Z(\\theta)$"
         parts.append(f"\\item \\texttt{{{latex._text(f.slug)}.tex}}: {latex._text(latex.family_title(f))}, "
                      f"{a}; absorbing: {states}")

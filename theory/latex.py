@@ -439,6 +439,27 @@ def textbook(e):
     return best
 
 
+def hyperbolic_log(e, theta):
+    """c·ln z with z rewritten through cosh where that is shorter (display only, same value):
+    −Nθ + N ln(e^{2θ} + 1) is N ln(2 cosh θ). Checked at two points; else ``e`` as it is."""
+    if not isinstance(e, sp.Expr) or e.has(sp.Sum):
+        return e
+    coeff, rest = sp.factor_terms(e).as_independent(*theta, as_Add=False)
+    if not rest.has(sp.log):
+        return e
+    alt = coeff * sp.log(sp.simplify(sp.expand(sp.powsimp(sp.exp(rest))).rewrite(sp.cosh)))
+    if not alt.has(sp.cosh) or len(expr(alt)) >= len(expr(e)):
+        return e
+    for x in (sp.Rational(3, 10), sp.Rational(-7, 5)):
+        point = {t: x + a for a, t in enumerate(theta)} | {v: 6 for v in e.free_symbols - set(theta)}
+        try:
+            if abs(complex((alt - e).subs(point))) > 1e-12:
+                return e
+        except TypeError:  # not a number there
+            return e
+    return alt
+
+
 def _checked_lines(lhs_tex: str, rhs) -> list[str]:
     """``display_lines`` with a cap: a display of more than MAX_LINES lines is not typeset."""
     if isinstance(rhs, sp.Basic):
@@ -693,7 +714,8 @@ def family_header(f: ExponentialFamily, slug: str | None = None) -> str:
     steps = [Step("Conventional parameters:" if n == 0 else "", _conv_name(c), e)
              for n, (c, e) in enumerate(conv)]
     steps += [
-        Step(r"Log-partition $A = \log\sum_s h(s)\,e^{\theta\cdot\phi(s)}$:", "A(\\theta)", f.A),
+        Step(r"Log-partition $A = \log\sum_s h(s)\,e^{\theta\cdot\phi(s)}$:", "A(\\theta)",
+             hyperbolic_log(f.A, f.theta)),
         Step(r"Mean map $\mu = \nabla A$ (expectation parameters):", r"\mu(\theta)", _scalar(f.mu)),
         Step(r"Fisher information $\chi = \nabla\nabla A = \operatorname{Cov}[\phi]$:", r"\chi(\theta)", _scalar(f.chi)),
     ]
