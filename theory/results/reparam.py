@@ -19,17 +19,21 @@ from . import recursion
 from .common import is_zero, show
 
 
+def ito_terms(jac: sp.Matrix, hessians, drift: sp.Matrix, cov: sp.Matrix) -> tuple[sp.Matrix, sp.Matrix]:
+    """Itô's formula from J_ib = ∂_b g_i and the Hessians ∂_b∂_c g_i: J E[Δθ] + ½ tr(∇²g_i Cov), J Cov Jᵀ."""
+    d = drift.shape[0]
+    drift_eta = sp.Matrix([sum(jac[i, b] * drift[b] for b in range(d))
+                           + sum(hess[b, c] * cov[b, c] for b in range(d) for c in range(d)) / 2
+                           for i, hess in enumerate(hessians)])
+    return drift_eta, jac * cov * jac.T
+
+
 def ito(family: ExponentialFamily, g: sp.Matrix, drift: sp.Matrix, cov: sp.Matrix):
     """Leading drift and covariance of η = g(θ) from those of θ (Itô's formula)."""
     th = family.theta
-    jac = g.jacobian(th)
-    out = []
-    for i in range(g.shape[0]):
-        hess = sp.hessian(g[i], th)
-        out.append(sum(jac[i, b] * drift[b] for b in range(family.d))
-                   + sum(hess[b, c] * cov[b, c] for b in range(family.d) for c in range(family.d)) / 2)
+    d_eta, c_eta = ito_terms(g.jacobian(th), [sp.hessian(g[i], th) for i in range(g.shape[0])], drift, cov)
     tidy = (lambda e: e) if g.has(sp.Sum) or drift.has(sp.Sum) else sp.simplify
-    return sp.Matrix(out).applyfunc(tidy), (jac * cov * jac.T).applyfunc(tidy)
+    return d_eta.applyfunc(tidy), c_eta.applyfunc(tidy)
 
 
 def _expectation_drift(d: int) -> sp.Matrix:
@@ -38,9 +42,8 @@ def _expectation_drift(d: int) -> sp.Matrix:
     _, _, chi, _, kappa = S.placeholders(d)
     drift, cov = (m.applyfunc(recursion.per_generation)
                   for m in recursion.leading_order("mle", d, S.thetas(d)))
-    out = chi * drift + sp.Matrix([sum(kappa[a, b, c] * cov[b, c] for b in range(d) for c in range(d)) / 2
-                                   for a in range(d)])
-    return out.applyfunc(lambda e: sp.factor(sp.simplify(e)))
+    hessians = [sp.Matrix(d, d, lambda b, c, a=a: kappa[a, b, c]) for a in range(d)]
+    return ito_terms(chi, hessians, drift, cov)[0].applyfunc(lambda e: sp.factor(sp.simplify(e)))
 
 
 def coordinates(family: ExponentialFamily) -> dict[str, tuple[sp.Matrix, object]]:
