@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ import sympy as sp
 from . import symbols as S
 from .diskcache import cached_on_disk
 from .errors import InputError
+from .tidy import held_hyperbolics, tidy
 
 
 # --- sample spaces -----------------------------------------------------------------------------
@@ -210,26 +212,26 @@ class ExponentialFamily:
         a = sp.expand_log(sp.log(self._partition_function()), force=True)
         return a.subs({u: -t for t, u in self._negative_as_positive.items()})
 
-    def _tidy(self, e: sp.Expr) -> sp.Expr:
-        return e if e.has(sp.Sum) else sp.simplify(e)
-
     @cached_on_disk
     def mu(self) -> sp.Matrix:
         """Mean map μ(θ) = ∇A(θ) = E_θ[φ] (expectation parameters)."""
-        return sp.Matrix([self._tidy(sp.diff(self.A, t)) for t in self.theta])
+        return sp.Matrix([tidy(sp.diff(self.A, t)) for t in self.theta])
 
     @cached_on_disk
     def chi(self) -> sp.Matrix:
         """Fisher information χ(θ) = ∇∇A(θ) = Cov_θ[φ] (the susceptibility)."""
-        return sp.Matrix(self.d, self.d, lambda a, b: self._tidy(sp.diff(self.mu[a], self.theta[b])))
+        d = self.d  # symmetric: each entry derived once, in one form
+        upper = {(a, b): tidy(sp.diff(self.mu[a], self.theta[b])) for a in range(d) for b in range(a, d)}
+        return sp.Matrix(d, d, lambda a, b: upper[min(a, b), max(a, b)])
 
     @cached_on_disk
     def kappa(self) -> sp.ImmutableDenseNDimArray:
         """Third cumulants κ_abc(θ) = ∂³A/∂θ_a∂θ_b∂θ_c."""
-        d = self.d
+        d = self.d  # symmetric in its three indices: each distinct entry derived once
+        ordered = {idx: tidy(sp.diff(self.chi[idx[0], idx[1]], self.theta[idx[2]]))
+                   for idx in itertools.combinations_with_replacement(range(d), 3)}
         return sp.ImmutableDenseNDimArray(
-            [[[self._tidy(sp.diff(self.chi[a, b], self.theta[c])) for c in range(d)]
-              for b in range(d)] for a in range(d)])
+            [[[ordered[tuple(sorted((a, b, c)))] for c in range(d)] for b in range(d)] for a in range(d)])
 
     @cached_on_disk
     def mu_inverse(self) -> dict[sp.Symbol, sp.Expr] | None:
@@ -454,13 +456,20 @@ def _convergent_branch(z: sp.Expr) -> sp.Expr:
 
 
 def _shortest(e):
-    """simplify, also after rewriting hyperbolics through exp (cosh(log x) -> rational)."""
+    """simplify, also after rewriting hyperbolics through exp (cosh(log x) -> rational).
+
+    A hyperbolic of a lone parameter (tanh θ*_1: the truth's) is held fixed
+    (:func:`theory.tidy.held_hyperbolics`).
+    """
     if isinstance(e, sp.MatrixBase):
         return e.applyfunc(_shortest)
-    through_exp = sp.simplify(e.rewrite(sp.exp))
-    if e.has(sp.sinh, sp.cosh, sp.tanh) and not through_exp.has(sp.sinh, sp.cosh, sp.tanh, sp.log):
-        return through_exp  # cosh(log x) gone: simplify of the hyperbolic form is slower, never shorter
-    return min(sp.simplify(e), through_exp, key=sp.count_ops)
+    e, back = held_hyperbolics(e)
+    if not e.has(sp.sinh, sp.cosh, sp.tanh):
+        return tidy(e).xreplace(back)
+    through_exp = tidy(e.rewrite(sp.exp))
+    if not through_exp.has(sp.sinh, sp.cosh, sp.tanh, sp.log):
+        return through_exp.xreplace(back)  # cosh(log x) gone: simplify of the hyperbolic form is slower, never shorter
+    return min(sp.simplify(e), through_exp, key=sp.count_ops).xreplace(back)
 
 
 def _latex_name(name: str) -> str:

@@ -422,8 +422,15 @@ def textbook(e):
     is shown as 10/(λ+10). Polynomial generators are sorted by name so the result does not depend
     on the hash seed. Large expressions are left as they are.
     """
-    if not isinstance(e, sp.Expr) or e.has(sp.Sum) or e.is_Atom or sp.count_ops(e) > 120:
+    if not isinstance(e, sp.Expr) or e.has(sp.Sum) or e.is_Atom:
         return e
+    return _textbook(e)
+
+
+@functools.lru_cache(maxsize=4096)  # every family document shows the same generic displays
+def _textbook(e: sp.Expr) -> sp.Expr:
+    if sp.count_ops(e) > 120 or any(f.free_symbols for f in e.atoms(sp.Function)):
+        return e  # e^θ, ln μ: no polynomial in the symbols themselves (factor would raise)
     gens = sorted(e.free_symbols, key=lambda x: x.name)
     best, best_len = e, len(expr(e))
     if best_len < 80:  # short forms are left as derived (μ(1 − μ), not −μ² + μ)

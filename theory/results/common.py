@@ -13,7 +13,7 @@ import sympy as sp
 
 from .. import symbols as S
 from ..family import ExponentialFamily
-from ..numeric import evaluate
+from ..tidy import tidy
 
 
 def placeholders(family: ExponentialFamily):
@@ -39,10 +39,8 @@ def substitution(family: ExponentialFamily) -> dict:
 
 
 def specialise(family: ExponentialFamily, expr):
-    """Replace placeholders by the family's cumulants and simplify (sums are left as they are)."""
-    out = sp.sympify(expr).xreplace(substitution(family))
-    tidy = (lambda e: e) if out.has(sp.Sum) else sp.simplify
-    return out.applyfunc(tidy) if isinstance(out, sp.MatrixBase) else tidy(out)
+    """Replace placeholders by the family's cumulants and tidy (:func:`theory.tidy.tidy`)."""
+    return tidy(sp.sympify(expr).xreplace(substitution(family)))
 
 
 def phibar_moments(mu, mu_star, chi, chi_star):
@@ -90,14 +88,17 @@ def is_zero(family: ExponentialFamily, expr) -> bool:
     """Whether expr vanishes identically: exactly by simplify, or, with sums, at two test points."""
     exprs = list(expr) if isinstance(expr, sp.MatrixBase) else [expr]
     if not any(e.has(sp.Sum) for e in exprs):
-        return all(sp.simplify(e) == 0 for e in exprs)
+        return all(tidy(e) == 0 for e in exprs)
     free = sorted(set().union(*(e.free_symbols for e in exprs)) - {S.k}, key=str)
     for shift in (0, 1):
         # a size left symbolic (N spins, n trials) is set to an integer first: the sums' range
         sizes = {x: 6 + shift for x in free if x.is_integer}
-        point = {x.name: (3 + 2 * i + shift) / 7 for i, x in enumerate(free) if x not in sizes}
-        point |= {t.name: float(v) + shift / 5 for t, v in family.interior_point().items()}
-        if any(abs(float(evaluate(e.xreplace(sizes), point))) > 1e-9 for e in exprs):
+        point = {x: sp.Float((3 + 2 * i + shift) / 7) for i, x in enumerate(free) if x not in sizes}
+        point |= {t: sp.Float(float(v) + shift / 5) for t, v in family.interior_point().items()}
+        # numbers first, then each distinct sum once (a few float terms): nothing compiled
+        values = sizes | point
+        values |= {x: x.xreplace(values).doit() for x in set().union(*(e.atoms(sp.Sum) for e in exprs))}
+        if any(abs(float(e.xreplace(values))) > 1e-9 for e in exprs):
             return False
     return True
 
@@ -162,7 +163,7 @@ def _cancelled(e):
 
 
 def _in_conventional(e, sub, family, limit: bool = True):
-    out = sp.simplify(e.subs(sub, simultaneous=True))
+    out = tidy(e.subs(sub, simultaneous=True))
     if family.d > 1:  # θ_a = log(p_a/p_K): the logs of ratios cancel once expanded
         out = sp.simplify(sp.expand_log(out, force=True))
     try:

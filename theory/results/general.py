@@ -25,6 +25,7 @@ from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import Finite, Naturals
 from ..setting import NormalPrior, Setting, m_ext
+from ..tidy import tidy
 from .common import conventional_form, conventional_names, inverse, show, substitution
 
 u_sym = S.symbol("u", "u", nonnegative=True)
@@ -98,7 +99,7 @@ def _display(full, named):
 def _tidy(e):
     if isinstance(e, sp.MatrixBase):
         return e.applyfunc(_tidy)
-    return e if e.has(sp.Sum) or sp.count_ops(e) > 400 else sp.simplify(e)
+    return e if e.has(sp.Sum) or sp.count_ops(e) > 400 else tidy(e)
 
 
 def _setting_text(setting: Setting) -> str:

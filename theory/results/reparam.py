@@ -15,6 +15,7 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
+from ..tidy import tidy
 from . import recursion
 from .common import is_zero, show
 
@@ -32,8 +33,7 @@ def ito(family: ExponentialFamily, g: sp.Matrix, drift: sp.Matrix, cov: sp.Matri
     """Leading drift and covariance of η = g(θ) from those of θ (Itô's formula)."""
     th = family.theta
     d_eta, c_eta = ito_terms(g.jacobian(th), [sp.hessian(g[i], th) for i in range(g.shape[0])], drift, cov)
-    tidy = (lambda e: e) if g.has(sp.Sum) or drift.has(sp.Sum) else sp.simplify
-    return d_eta.applyfunc(tidy), c_eta.applyfunc(tidy)
+    return tidy(d_eta), tidy(c_eta)
 
 
 def _expectation_drift(d: int) -> sp.Matrix:
