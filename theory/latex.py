@@ -89,6 +89,17 @@ def expr(e) -> str:
     """LaTeX for a SymPy object or a raw LaTeX string, with the project's symbol names."""
     if isinstance(e, str):
         return e
+    if isinstance(e, sp.Basic) and not isinstance(e, sp.MatrixBase):
+        return _printed(e, len(S.LATEX))  # line breaking measures the same terms many times
+    return _print_now(e)
+
+
+@functools.lru_cache(maxsize=20000)
+def _printed(e: sp.Basic, names: int) -> str:  # names: the symbol table only grows
+    return _print_now(e)
+
+
+def _print_now(e) -> str:
     return _Printer({"symbol_names": S.LATEX, "ln_notation": True, "mat_delim": "("}).doprint(e)
 
 

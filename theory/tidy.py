@@ -1,11 +1,14 @@
 """The one simplification a family-specific expression goes through before it is shown.
 
 A rational function of the parameters, the sizes and the exponentials e^{θ_a} (every
-family here but Curie–Weiss with θ2 = 0 and the logs of the inverse maps) is brought to
-one fraction by ``cancel`` and factored: exact, canonical (an identically zero expression
-comes out 0) and 5–10× faster than ``simplify``, whose extra passes only buy forms such as
-n/(4 cosh²(θ/2)) — the logistic variance in disguise, longer to read and slow to handle
-afterwards (trigsimp over ℚ(i)). Anything else (tanh, logs, roots) goes to ``simplify``.
+family here but Curie–Weiss with θ2 = 0, and the logs of the inverse maps) is first brought
+to one fraction by ``cancel`` and factored: exact (an identically zero expression comes out
+0) and fast. ``simplify`` then sees only the shorter of that fraction and the input, which
+is where its cost went (long inputs, trigsimp over ℚ(i)), and of the two results the shorter
+is kept, never one with a hyperbolic of a fraction of a parameter: simplify writes the
+binomial variance n e^θ/(e^θ+1)² as n/(4 cosh²(θ/2)), the logistic in disguise, longer to
+read, and a form that later hid a zero from simplify. Anything else (tanh, logs, roots)
+goes to ``simplify`` as it is.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from .fastpoly import faster_polys
 
 
 def tidy(e):
-    """``powsimp(factor(cancel(e)))`` for a rational function of symbols and exponentials,
-    else ``simplify(e)``; sums over levels are left as they are."""
+    """The shorter of ``factor(cancel(e))`` and ``simplify`` of the shorter of that and e, for a
+    rational function of symbols and exponentials; else ``simplify(e)``. Sums over levels are
+    left as they are; matrices are tidied entry by entry."""
     if isinstance(e, sp.MatrixBase):
         return e.applyfunc(tidy)
     e = sp.sympify(e)
@@ -59,10 +63,11 @@ def fractional_hyperbolic(e: sp.Expr) -> bool:
 
 def held_hyperbolics(e: sp.Expr) -> tuple[sp.Expr, dict]:
     """e with each hyperbolic of a lone symbol that has no other hyperbolic of that symbol
-    beside it (tanh θ*_1 next to cosh θ_1) replaced by a dummy, and the map back.
+    beside it replaced by a dummy, and the map back.
 
-    No identity can shorten such a term, so simplify need not see it (trigsimp would spend
-    seconds on it), and an expression left rational in the rest takes the fast path.
+    For an expression rewritten in μ (:meth:`ExponentialFamily.in_mu`) these are constants
+    of the truth, tanh θ*_1: held, they are kept as they are, and simplify does not spend
+    seconds of trigsimp on them. (Not for expressions in θ itself: 1 − tanh²θ is 1/cosh²θ.)
     """
     by_arg: dict = {}
     for h in e.atoms(HyperbolicFunction):

@@ -1,0 +1,39 @@
+"""theory.tidy: the one simplification of family-specific expressions."""
+
+import sympy as sp
+
+from theory import get_family
+from theory.tidy import fractional_hyperbolic, held_hyperbolics, is_rational, tidy
+
+t, ts = sp.symbols("theta theta_star", real=True)
+n = sp.Symbol("n", integer=True, positive=True)
+
+
+def test_logistic_variance_stays_in_exponentials():
+    """simplify alone gives n/(4 cosh²(θ/2)); tidy keeps the textbook n e^θ/(e^θ+1)²."""
+    chi = sp.diff(n * sp.exp(t) / (sp.exp(t) + 1), t)
+    assert fractional_hyperbolic(sp.simplify(chi))  # the form tidy must not pick
+    out = tidy(chi)
+    assert not out.has(sp.cosh, sp.sinh) and sp.simplify(out - n * sp.exp(t) / (sp.exp(t) + 1) ** 2) == 0
+    assert get_family("binomial", n=n).chi[0, 0] == out
+
+
+def test_an_identically_zero_rational_function_comes_out_zero():
+    e = sp.exp(2 * t) / (sp.exp(t) + 1) - sp.exp(t) + sp.exp(t) / (sp.exp(t) + 1) + sp.exp(t + ts) - sp.exp(t) * sp.exp(ts)
+    assert is_rational(e) and tidy(e) == 0
+    assert tidy(sp.Matrix([e, 1 / (1 + sp.exp(-t))])) == sp.Matrix([0, sp.exp(t) / (sp.exp(t) + 1)])
+
+
+def test_tanh_of_the_parameter_is_kept_and_not_rational():
+    """Curie–Weiss with θ2 = 0: μ = N tanh θ1 is shorter than its exponential form."""
+    cw = get_family("curie_weiss", fixed={"theta2": 0}, N=sp.Symbol("N", integer=True, positive=True))
+    assert cw.mu[0].has(sp.tanh) and not fractional_hyperbolic(cw.mu[0])
+    assert not is_rational(sp.log(t) + 1) and not is_rational(sp.sqrt(t))
+
+
+def test_held_hyperbolics_round_trip():
+    mu = sp.Symbol("mu")
+    e = mu * sp.tanh(ts) + sp.cosh(t) * sp.sinh(t)
+    held, back = held_hyperbolics(e)
+    assert not held.has(sp.tanh) and held.has(sp.cosh, sp.sinh)  # two of θ: not held
+    assert held.xreplace(back) == e
