@@ -111,6 +111,27 @@ def conventional_form(family: ExponentialFamily, expr, generic=None):
     result in the placeholders μ, χ, κ, it is built from the family's cumulants rewritten
     first (short: p_a, p_a(δ_ab − p_b), ...), which is much faster than rewriting ``expr``.
     """
+    sub = _conventional_substitution(family)
+    if sub is None:
+        return None
+    if generic is not None:  # a rational function of the rewritten cumulants: cancel, not simplify
+        rewritten = sp.sympify(generic).xreplace(_conventional_cumulants(family)).subs(sub, simultaneous=True)
+        out = rewritten.applyfunc(_cancelled) if isinstance(rewritten, sp.MatrixBase) else _cancelled(rewritten)
+        return None if out.has(*family.theta, sp.I) else show(out)
+    e = show(expr)
+    if isinstance(e, sp.MatrixBase):
+        if e.has(sp.Sum):
+            return None
+        parts = [_in_conventional(x, family) for x in e]
+        return None if any(x is None for x in parts) else sp.Matrix(e.rows, e.cols, parts)
+    if not isinstance(e, sp.Expr) or e.has(sp.Sum):
+        return None
+    return _in_conventional(e, family)
+
+
+@functools.cache
+def _conventional_substitution(family: ExponentialFamily) -> dict | None:
+    """θ_a and θ*_a in the conventional parameters (θ = ln(p/(1 − p)), ...), or None."""
     from ..errors import InputError
     from ..family import _conventional_inverse, _latex_name
 
@@ -124,22 +145,13 @@ def conventional_form(family: ExponentialFamily, expr, generic=None):
     own = {sp.Symbol("_c_" + n): S.symbol(n, _latex_name(n), real=True) for n in used}
     star = {sp.Symbol("_c_" + n): S.symbol(n + "_star", _starred(_latex_name(n)), real=True)
             for n in used}
-    sub = {t: inv[t].subs(own) for t in family.theta} | {S.starred(t): inv[t].subs(star) for t in family.theta}
-    if generic is not None:  # a rational function of the rewritten cumulants: cancel, not simplify
-        cumulants = {k: _in_conventional(v, sub, family, limit=False)
-                     for k, v in substitution(family).items()}
-        rewritten = sp.sympify(generic).xreplace(cumulants).subs(sub, simultaneous=True)
-        out = rewritten.applyfunc(_cancelled) if isinstance(rewritten, sp.MatrixBase) else _cancelled(rewritten)
-        return None if out.has(*family.theta, sp.I) else show(out)
-    e = show(expr)
-    if isinstance(e, sp.MatrixBase):
-        if e.has(sp.Sum):
-            return None
-        parts = [_in_conventional(x, sub, family) for x in e]
-        return None if any(x is None for x in parts) else sp.Matrix(e.rows, e.cols, parts)
-    if not isinstance(e, sp.Expr) or e.has(sp.Sum):
-        return None
-    return _in_conventional(e, sub, family)
+    return {t: inv[t].subs(own) for t in family.theta} | {S.starred(t): inv[t].subs(star) for t in family.theta}
+
+
+@functools.cache
+def _conventional_cumulants(family: ExponentialFamily) -> dict:
+    """The placeholders μ, μ*, χ, χ*, κ as this family's cumulants in the conventional parameters."""
+    return {k: _in_conventional(v, family, limit=False) for k, v in substitution(family).items()}
 
 
 def conventional_names(family: ExponentialFamily) -> str:
@@ -162,8 +174,9 @@ def _cancelled(e):
         return sp.simplify(e)
 
 
-def _in_conventional(e, sub, family, limit: bool = True):
-    out = tidy(e.subs(sub, simultaneous=True))
+@functools.lru_cache(maxsize=1024)  # the same covariance is shown for every estimator
+def _in_conventional(e, family, limit: bool = True):
+    out = tidy(e.subs(_conventional_substitution(family), simultaneous=True))
     if family.d > 1:  # θ_a = log(p_a/p_K): the logs of ratios cancel once expanded
         out = sp.simplify(sp.expand_log(out, force=True))
     try:
