@@ -456,7 +456,7 @@ def _convergent_branch(z: sp.Expr) -> sp.Expr:
 
 
 def _shortest(e):
-    """simplify, also after rewriting hyperbolics through exp (cosh(log x) -> rational).
+    """tidy, also after rewriting hyperbolics through exp (cosh(log x) -> rational), the shorter.
 
     A hyperbolic of a lone parameter (tanh θ*_1: the truth's) is held fixed
     (:func:`theory.tidy.held_hyperbolics`).

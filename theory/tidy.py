@@ -47,7 +47,7 @@ def is_rational(e: sp.Expr) -> bool:
     for node in sp.preorder_traversal(e):
         if isinstance(node, sp.Function) and not isinstance(node, sp.exp):
             return False
-        if isinstance(node, sp.Pow) and not node.exp.is_Integer and node.base is not sp.E:
+        if isinstance(node, sp.Pow) and not node.exp.is_Integer:  # √x, x^n: not rational
             return False
     return True
 

@@ -85,7 +85,8 @@ def inverse(m: sp.Matrix) -> sp.Matrix:
 
 
 def is_zero(family: ExponentialFamily, expr) -> bool:
-    """Whether expr vanishes identically: exactly by simplify, or, with sums, at two test points."""
+    """Whether expr vanishes identically: exactly (:func:`theory.tidy.tidy`: a rational function
+    cancels to 0), or, with sums over levels, at two test points."""
     exprs = list(expr) if isinstance(expr, sp.MatrixBase) else [expr]
     if not any(e.has(sp.Sum) for e in exprs):
         return all(tidy(e) == 0 for e in exprs)
