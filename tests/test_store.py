@@ -65,3 +65,39 @@ def test_an_unreadable_cache_is_ignored(cache, monkeypatch):
     monkeypatch.setenv("THEORY_CACHE_DIR", "off")
     store._compute.cache_clear()
     assert store.compute("R1.martingale", FAMILIES["poisson"]()).id == "R1.martingale"
+
+
+def test_the_code_hashes_cover_every_module_a_derivation_imports():
+    """A module read by the cumulants or the results but missing from the hashed lists would let
+    a stale cache outlive a change of code (theory/tidy.py once was)."""
+    import ast
+    from pathlib import Path
+
+    from theory import diskcache
+
+    root = Path(diskcache.__file__).resolve().parent
+
+    def files(names) -> set[Path]:
+        return set().union(*((root / n).glob("*.py") if (root / n).is_dir() else {root / n} for n in names))
+
+    def imported(path: Path) -> set[Path]:
+        """The package's modules that ``path`` imports (relative imports), as files: anywhere in
+        results/, elsewhere at module level (family.py and derivation.py import the API inside
+        convenience methods that derive nothing)."""
+        tree = ast.parse(path.read_text())
+        top_level = path.parent.name != "results"
+        found = set()
+        for node in (tree.body if top_level else ast.walk(tree)):
+            if not (isinstance(node, ast.ImportFrom) and node.level):
+                continue
+            base = path.parents[node.level - 1].joinpath(*(node.module or "").split(".") if node.module else ())
+            targets = [base] if node.module else [base / a.name for a in node.names]
+            found |= {t.with_suffix(".py") for t in targets if t.with_suffix(".py").exists()}
+            found |= {t / "__init__.py" for t in targets if (t / "__init__.py").exists()}
+        return found
+
+    for names in (diskcache._CUMULANT_CODE, diskcache._CUMULANT_CODE + diskcache._RESULT_CODE):
+        hashed = files(names)
+        for path in hashed:
+            missing = sorted(str(p.relative_to(root)) for p in imported(path) - hashed)
+            assert not missing, f"{path.relative_to(root)} imports {missing}, which the cache key does not hash"

@@ -3,9 +3,10 @@
 A rational function of the parameters, the sizes and the exponentials e^{θ_a} (every
 family here but Curie–Weiss with θ2 = 0, and the logs of the inverse maps) is first brought
 to one fraction by ``cancel`` and factored: exact (an identically zero expression comes out
-0) and fast. ``simplify`` then sees only the shorter of that fraction and the input, which
-is where its cost went (long inputs, trigsimp over ℚ(i)), and of the two results the shorter
-is kept, never one with a hyperbolic of a fraction of a parameter: simplify writes the
+0) and fast. ``simplify`` then sees the shorter of that fraction and the input (a long input
+is where its cost went, with trigsimp over ℚ(i)), and the input as well when it is short
+(its grouping survives), and the shortest result is kept, never one with a hyperbolic of a
+fraction of a parameter: simplify writes the
 binomial variance n e^θ/(e^θ+1)² as n/(4 cosh²(θ/2)), the logistic in disguise, longer to
 read, and a form that later hid a zero from simplify. Anything else (tanh, logs, roots)
 goes to ``simplify`` as it is.
@@ -21,10 +22,13 @@ from sympy.functions.elementary.hyperbolic import HyperbolicFunction
 from .fastpoly import faster_polys
 
 
+SHORT = 60  # operations: simplify of an input this short takes milliseconds
+
+
 def tidy(e):
-    """The shorter of ``factor(cancel(e))`` and ``simplify`` of the shorter of that and e, for a
-    rational function of symbols and exponentials; else ``simplify(e)``. Sums over levels are
-    left as they are; matrices are tidied entry by entry."""
+    """For a rational function of symbols and exponentials, the shortest of ``factor(cancel(e))``,
+    ``simplify`` of the shorter of that and e, and ``simplify(e)`` when e is short; else
+    ``simplify(e)``. Sums over levels are left as they are; matrices are tidied entry by entry."""
     if isinstance(e, sp.MatrixBase):
         return e.applyfunc(tidy)
     e = sp.sympify(e)
@@ -37,8 +41,11 @@ def _tidy(e: sp.Expr) -> sp.Expr:
         with faster_polys():
             e = sp.expand_power_exp(e)  # e^{θ1+θ2} -> e^{θ1} e^{θ2}: fewer generators for cancel
             one_fraction = sp.powsimp(sp.factor(sp.cancel(e)))
-            simple = sp.simplify(min(e, one_fraction, key=sp.count_ops))  # short input: fast
-        return min((c for c in (simple, one_fraction) if not fractional_hyperbolic(c)), key=sp.count_ops)
+            shorter = min(e, one_fraction, key=sp.count_ops)
+            # a short input is simplified too: it keeps its grouping, θ*(M0 + 1), (M − M0)χ
+            inputs = [shorter] + ([e] if e != shorter and sp.count_ops(e) <= SHORT else [])
+            candidates = [sp.simplify(x) for x in inputs] + [one_fraction]
+        return min((c for c in candidates if not fractional_hyperbolic(c)), key=sp.count_ops)
     return sp.simplify(e)
 
 
