@@ -21,8 +21,18 @@ from sympy.functions.elementary.hyperbolic import HyperbolicFunction
 
 from .fastpoly import faster_polys
 
-
 SHORT = 60  # operations: simplify of an input this short takes milliseconds
+
+
+@functools.lru_cache(maxsize=65536)
+def ops(e: sp.Basic) -> int:
+    """``count_ops``, remembered: simplify measures the same candidates over and over."""
+    return sp.count_ops(e)
+
+
+def simplify(e):
+    """``sp.simplify`` with the remembered measure (the same result, sooner)."""
+    return sp.simplify(e, measure=ops)
 
 
 def tidy(e):
@@ -41,12 +51,12 @@ def _tidy(e: sp.Expr) -> sp.Expr:
         with faster_polys():
             e = sp.expand_power_exp(e)  # e^{θ1+θ2} -> e^{θ1} e^{θ2}: fewer generators for cancel
             one_fraction = sp.powsimp(sp.factor(sp.cancel(e)))
-            shorter = min(e, one_fraction, key=sp.count_ops)
+            shorter = min(e, one_fraction, key=ops)
             # a short input is simplified too: it keeps its grouping, θ*(M0 + 1), (M − M0)χ
-            inputs = [shorter] + ([e] if e != shorter and sp.count_ops(e) <= SHORT else [])
-            candidates = [sp.simplify(x) for x in inputs] + [one_fraction]
-        return min((c for c in candidates if not fractional_hyperbolic(c)), key=sp.count_ops)
-    return sp.simplify(e)
+            inputs = [shorter] + ([e] if e != shorter and ops(e) <= SHORT else [])
+            candidates = [simplify(x) for x in inputs] + [one_fraction]
+        return min((c for c in candidates if not fractional_hyperbolic(c)), key=ops)
+    return simplify(e)
 
 
 def is_rational(e: sp.Expr) -> bool:
