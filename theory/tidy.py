@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 
 import sympy as sp
+from sympy.core.traversal import bottom_up
 from sympy.functions.elementary.hyperbolic import HyperbolicFunction
 
 from .fastpoly import faster_polys
@@ -55,8 +56,18 @@ def _tidy(e: sp.Expr) -> sp.Expr:
             # a short input is simplified too: it keeps its grouping, θ*(M0 + 1), (M − M0)χ
             inputs = [shorter] + ([e] if e != shorter and ops(e) <= SHORT else [])
             candidates = [simplify(x) for x in inputs] + [one_fraction]
-        return min((c for c in candidates if not fractional_hyperbolic(c)), key=ops)
+        best = min((c for c in candidates if not fractional_hyperbolic(c)), key=ops)
+        return bottom_up(best, _expanded_if_shorter)
     return simplify(e)
+
+
+def _expanded_if_shorter(x):
+    """A sum multiplied out where that is shorter: (e^θ+1)e^{θ*} − (e^{θ*}+1)e^θ is e^{θ*} − e^θ,
+    a cancellation simplify leaves inside a larger fraction."""
+    if not x.is_Add:
+        return x
+    alt = sp.expand_mul(x)
+    return alt if ops(alt) < ops(x) else x
 
 
 def is_rational(e: sp.Expr) -> bool:
