@@ -276,13 +276,11 @@ class ExponentialFamily:
 
     def in_conventional(self, expr: sp.Expr) -> sp.Expr | None:
         """Expression in θ rewritten in the conventional parameters (symbols named as in SPEC)."""
-        used = tuple(self.conventional)[: self.d]
         try:
-            inverse = _conventional_inverse(self, used)
+            theta = theta_in_conventional(self)
         except InputError:
             return None
-        named = {sp.Symbol("_c_" + n): S.symbol(n, _latex_name(n), real=True) for n in used}
-        return _shortest(sp.sympify(expr).subs(inverse).subs(named))
+        return _shortest(sp.sympify(expr).subs(theta))
 
     def starred(self, expr):
         """The same expression at the ground truth θ* (θ_a -> θ_a^*)."""
@@ -443,6 +441,21 @@ def _conventional_inverse(family: ExponentialFamily, used: tuple[str, ...]) -> d
     if not sols:
         raise InputError(f"cannot convert {', '.join(used)} to natural parameters of {family.name}")
     return sols[0]
+
+
+@functools.lru_cache(maxsize=None)
+def theta_in_conventional(family: ExponentialFamily, truth: bool = False) -> dict[sp.Symbol, sp.Expr]:
+    """θ_a as expressions of the conventional parameters, named as in SPEC: p, m, σ², ... (with
+    ``truth``, the truth's p*, m*, ...). Raises InputError where there is no closed inverse."""
+    used = tuple(family.conventional)[: family.d]
+    inverse = _conventional_inverse(family, used)
+    named = {sp.Symbol("_c_" + n): S.symbol(n + "_star", _starred(_latex_name(n)), real=True) if truth
+             else S.symbol(n, _latex_name(n), real=True) for n in used}
+    return {t: inverse[t].subs(named) for t in family.theta}
+
+
+def _starred(latex: str) -> str:
+    return "{" + latex + "}^{*}" if "^" in latex else latex + "^{*}"  # σ² -> {σ²}*, not σ²^*
 
 
 def _convergent_branch(z: sp.Expr) -> sp.Expr:

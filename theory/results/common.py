@@ -134,19 +134,16 @@ def conventional_form(family: ExponentialFamily, expr, generic=None):
 def _conventional_substitution(family: ExponentialFamily) -> dict | None:
     """θ_a and θ*_a in the conventional parameters (θ = ln(p/(1 − p)), ...), or None."""
     from ..errors import InputError
-    from ..family import _conventional_inverse, _latex_name
+    from ..family import theta_in_conventional
 
     used = tuple(family.conventional)[:family.d]
     if not used or set(used) == set(family.names):  # nothing to convert (Curie–Weiss: θ1, θ2)
         return None
     try:
-        inv = _conventional_inverse(family, used)
+        own, truth = theta_in_conventional(family), theta_in_conventional(family, truth=True)
     except (InputError, NotImplementedError):
         return None
-    own = {sp.Symbol("_c_" + n): S.symbol(n, _latex_name(n), real=True) for n in used}
-    star = {sp.Symbol("_c_" + n): S.symbol(n + "_star", _starred(_latex_name(n)), real=True)
-            for n in used}
-    return {t: inv[t].subs(own) for t in family.theta} | {S.starred(t): inv[t].subs(star) for t in family.theta}
+    return own | {S.starred(t): e for t, e in truth.items()}
 
 
 @functools.cache
@@ -162,10 +159,6 @@ def conventional_names(family: ExponentialFamily) -> str:
     names = tuple(family.conventional)[:family.d]
     listed = ", ".join(f"${_latex_name(n)}$" for n in names)
     return f"parameter{'s' if len(names) > 1 else ''} {listed}"
-
-
-def _starred(latex: str) -> str:
-    return "{" + latex + "}^{*}" if "^" in latex else latex + "^{*}"  # σ² -> {σ²}*, not σ²^*
 
 
 def _cancelled(e):
