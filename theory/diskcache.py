@@ -51,14 +51,22 @@ def _code_version() -> str:
         from . import __version__
     except ImportError:
         __version__ = "0"
+    return f"{__version__}-sympy{sp.__version__}-{_hash_code(_CUMULANT_CODE)}"
+
+
+def _hash_code(names, seed: str = "") -> str:
+    """Hash of the package's modules ``names`` (a folder stands for its modules), in order."""
     here = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for name in _CUMULANT_CODE:
-        try:
-            digest.update((here / name).read_bytes())
-        except OSError:
-            digest.update(name.encode())
-    return f"{__version__}-sympy{sp.__version__}-{digest.hexdigest()[:16]}"
+    digest = hashlib.sha256(seed.encode())
+    for name in names:
+        path = here / name
+        for f in sorted(path.glob("*.py")) if path.is_dir() else [path]:
+            digest.update(f"{f.relative_to(here)}\n".encode())
+            try:
+                digest.update(f.read_bytes())
+            except OSError:
+                pass
+    return digest.hexdigest()[:16]
 
 
 def key(family) -> str:
@@ -109,25 +117,14 @@ def cached_on_disk(fn):
 
 
 # --- derived results -----------------------------------------------------------------------------
-# every module a result's derivation (or the LaTeX width test of R9's displays) reads
-_RESULT_CODE = ("family.py", "symbols.py", "diskcache.py", "store.py", "derivation.py", "setting.py",
-                "latex.py", "numeric.py", "errors.py", "results", "families")
+# every module a result's derivation (or the LaTeX width test of R9's displays) reads, besides
+# the cumulants' (hashed through _code_version)
+_RESULT_CODE = ("store.py", "derivation.py", "setting.py", "latex.py", "numeric.py", "results", "families")
 
 
 @functools.lru_cache(maxsize=1)
 def _results_version() -> str:
-    here = Path(__file__).resolve().parent
-    digest = hashlib.sha256(_code_version().encode())
-    for name in _RESULT_CODE:
-        path = here / name
-        files = sorted(path.glob("*.py")) if path.is_dir() else [path]
-        for f in files:
-            digest.update(f"{f.relative_to(here)}\n".encode())
-            try:
-                digest.update(f.read_bytes())
-            except OSError:
-                pass
-    return digest.hexdigest()[:16]
+    return _hash_code(_RESULT_CODE, seed=_code_version())
 
 
 def subject_key(subject) -> str:

@@ -366,6 +366,6 @@ def stationary_marginals(setting: Setting, grid):
 
 def all_general(setting: Setting) -> list[Derivation]:
     """R9 for one setting, in reading order (each derived once: the store)."""
-    from ..store import compute
+    from ..store import RESULTS, compute
 
-    return [compute(rid, setting) for rid in ("R9.sde", "R9.entropy", "R9.stationary")]
+    return [compute(rid, setting) for rid in RESULTS if rid.startswith("R9")]
