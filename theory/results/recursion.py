@@ -78,9 +78,8 @@ def leading_order(estimator: str, d: int, theta):
 @functools.cache
 def _leading_order(estimator: str, d: int, theta: tuple):
     """:func:`leading_order`, derived once per estimator, dimension and θ symbols (all families share it)."""
-    mu, mu_star, chi, chi_star, kappa = S.placeholders(d)
-    e_d, c_d, jac = increment(estimator, mu, mu_star, chi, chi_star, sp.Matrix(theta))
-    e1, c1 = e_d.applyfunc(_leading), c_d.applyfunc(_leading)
+    kappa = S.placeholders(d)[4]
+    e1, c1, jac = _leading_increment(estimator, d, theta)
     jinv = inverse(jac.subs(S.lam, 0))
     hess = [[[-sum(jinv[a, i] * kappa[i, j, l] * jinv[j, b] * jinv[l, c]
                    for i in range(d) for j in range(d) for l in range(d))
@@ -92,6 +91,14 @@ def _leading_order(estimator: str, d: int, theta: tuple):
     return drift.applyfunc(sp.simplify), cov.applyfunc(sp.simplify)
 
 
+@functools.cache
+def _leading_increment(estimator: str, d: int, theta: tuple):
+    """Leading mean and covariance of the fluctuation δ (placeholders), and the Jacobian."""
+    mu, mu_star, chi, chi_star, _ = S.placeholders(d)
+    e_d, c_d, jac = increment(estimator, mu, mu_star, chi, chi_star, sp.Matrix(theta))
+    return tuple(sp.ImmutableMatrix(m) for m in (e_d.applyfunc(_leading), c_d.applyfunc(_leading), jac))
+
+
 def named_drift(estimator: str, d: int, theta) -> sp.Matrix:
     """The leading drift per generation through χ^{ab} = (χ⁻¹)_ab, not expanded (for d ≥ 2):
 
@@ -101,9 +108,8 @@ def named_drift(estimator: str, d: int, theta) -> sp.Matrix:
     −½ Σ χ^{ai} κ_ijl χ^{jb} c_bc χ^{lc}, reduces to this because the leading covariance of δ,
     c, is χ for every estimator here (checked: an error otherwise).
     """
-    mu, mu_star, chi, chi_star, kappa = S.placeholders(d)
-    e_d, c_d, _ = increment(estimator, mu, mu_star, chi, chi_star, sp.Matrix(theta))
-    eps_lead, c1 = e_d.applyfunc(_leading), c_d.applyfunc(_leading)
+    _, _, chi, _, kappa = S.placeholders(d)
+    eps_lead, c1, _ = _leading_increment(estimator, d, tuple(theta))
     if (c1 - chi).applyfunc(sp.simplify) != sp.zeros(d, d):
         raise AssertionError(f"{estimator}: the leading covariance of delta is not chi")
     g = S.inverse_fisher(d)
