@@ -265,12 +265,17 @@ class ClosedLoop:
         if first.any():
             state.hit_time[np.arange(len(state.mu))[idx][first]] = t
 
-    def _refit_finite(self, sums: np.ndarray, counts: np.ndarray, theta_prev: np.ndarray):
-        """(θ', μ', face, point mass) of the next models from Σφ and the level counts of the refit."""
-        nf, est, n = self.numeric, self.estimator, self.n_total
-        tau = est.target(sums / n, n)
+    def _refit_target(self, sums: np.ndarray):
+        """(the estimator's target τ from Σφ over the n points, L2 strength λ, prior penalty or None)."""
+        est, n = self.estimator, self.n_total
         lam = est.lam if isinstance(est, L2) else 0.0
         prior = est.penalty(n) if isinstance(est, PriorMAP) else None
+        return est.target(sums / n, n), lam, prior
+
+    def _refit_finite(self, sums: np.ndarray, counts: np.ndarray, theta_prev: np.ndarray):
+        """(θ', μ', face, point mass) of the next models from Σφ and the level counts of the refit."""
+        nf, est = self.numeric, self.estimator
+        tau, lam, prior = self._refit_target(sums)
         # the MLE lives on the smallest face holding the sample; MAP and L2 stay interior
         if isinstance(est, MLE):
             new_face, mask = minimal_face(nf, counts > 0, with_mask=True)
@@ -283,10 +288,8 @@ class ClosedLoop:
 
     def _refit_infinite(self, sums: np.ndarray, theta_prev: np.ndarray):
         """(θ' or None when not needed, μ', point mass) of the next models from Σφ."""
-        nf, est, n = self.numeric, self.estimator, self.n_total
-        tau = est.target(sums / n, n)
-        lam = est.lam if isinstance(est, L2) else 0.0
-        prior = est.penalty(n) if isinstance(est, PriorMAP) else None
+        nf, n = self.numeric, self.n_total
+        tau, lam, prior = self._refit_target(sums)
         theta, on_curve = None, None
         if prior is not None and self._map_mu is not None:
             mu = np.maximum(self._map_mu(n, tau), 0.0) if nf.lower_bounds() is not None \
@@ -350,7 +353,7 @@ class ClosedLoop:
             else:
                 if interior is None:
                     interior = np.ones(C, bool) if state.face is None else \
-                        self.numeric.face_full(state.face)
+                        self.numeric.face_size_full(state.face)[1]
                 out[name] = np.where(interior, f(*state.theta.T), np.nan)
         for a in range(self.family.d):
             out[f"phi{a + 1}"] = state.mu[:, a]

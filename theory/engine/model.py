@@ -195,23 +195,12 @@ class NumericFamily:
         return self.finite and len(self.levels) <= 64
 
     def face_size_full(self, face: np.ndarray, mask: np.ndarray | None = None):
-        """(:meth:`face_size`, :meth:`face_full`) from one pass over ``face`` (or its ``mask``)."""
+        """(number of levels of each face, whether it is the whole polytope), shapes (C,), from
+        one pass over ``face`` (or its ``mask``)."""
         if self.masks:
             mask = self.face_mask(face) if mask is None else mask
             return np.bitwise_count(mask).astype(np.int64), mask == self.full_mask
         return face.sum(axis=-1), face.all(axis=-1)
-
-    def face_size(self, face: np.ndarray) -> np.ndarray:
-        """Number of levels of each face, shape (C,)."""
-        if self.masks:
-            return np.bitwise_count(self.face_mask(face)).astype(np.int64)
-        return face.sum(axis=-1)
-
-    def face_full(self, face: np.ndarray) -> np.ndarray:
-        """Whether each face is the whole polytope, shape (C,)."""
-        if self.masks:
-            return self.face_mask(face) == self.full_mask
-        return face.all(axis=-1)
 
     def _covariance(self, q: np.ndarray, mu: np.ndarray) -> np.ndarray:
         """Σ_s q(s) (φ(s) − μ)(φ(s) − μ)ᵀ: E[φφᵀ] − μμᵀ cancels catastrophically near a
