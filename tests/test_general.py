@@ -42,6 +42,32 @@ def test_named_stationary_laws_of_the_paper_settings(paper):
     assert general.stationary(paper["fig2-iii-no-prior"]).result["normalisable"] is False
 
 
+def test_curie_weiss_without_coupling_has_the_binomial_stationary_law():
+    """θ2 = 0: Σσ = 2k − N with k ~ Binomial(N, p), so Eq. 18 with m fresh points must be the
+    binomial's law with n = N, (N + μ)/2N ~ Beta(2Nm p*, 2Nm(1 − p*)), p* = (1 + tanh θ*)/2;
+    and the identified Beta density must be the derived density in μ (a swapped α, β is not)."""
+    N = sp.Symbol("N", integer=True, positive=True)
+    cw = get_family("curie_weiss", fixed={"theta2": 0}, N=N)
+    res = general.stationary(Setting(cw, fresh=general.m_ext)).result
+    t_star = sp.Symbol("theta1_star", real=True)
+    p_star = (1 + sp.tanh(t_star)) / 2
+    m = general.m_ext
+    assert res["law"] == "Beta"
+    assert sp.simplify(res["alpha"] - 2 * N * m * p_star) == 0
+    assert sp.simplify(res["beta"] - 2 * N * m * (1 - p_star)) == 0
+    mu = cw.mu_symbols[0]
+    x = (N + mu) / (2 * N)
+
+    def score_gap(a, b):  # d/dμ of log(density_mu) minus that of the Beta(a, b) density of x
+        beta_log = (a - 1) * sp.log(x) + (b - 1) * sp.log(1 - x)
+        gap = sp.diff(sp.log(res["density_mu"]) - beta_log, mu)
+        point = {N: 6, m: sp.Rational(3, 2), t_star: sp.Rational(2, 5), mu: sp.Rational(7, 5)}
+        return abs(float(gap.subs(point)))
+
+    assert score_gap(res["alpha"], res["beta"]) < 1e-12
+    assert score_gap(res["beta"], res["alpha"]) > 1e-3  # negative control
+
+
 def test_normalisability_rules():
     pois = get_family("poisson")
     assert general.stationary(Setting(pois)).result["normalisable"] is False  # m = u = 0
