@@ -19,6 +19,10 @@ CASES = [
     (x + y) ** -2 * (x - y) + sp.sqrt(x) * (sp.sqrt(x) + 1),
     ((M - M0) * x + M0 * y) ** 2 / M**2 - nu * (x - y) * (x + y) + (x - x),
     (E1 + 1) * sp.exp(-t1) * (x + E1) + (x**3 + y) / x**2 + sp.exp(t1 / 2) * (sp.exp(t1 / 2) + y),
+    # fractions over shared factors, inverses of sums, e^{-θ} and e^{θ1-θ2} (read as SymPy reads them)
+    (E1 / (E1 + 1) ** 2 - E2 / (E2 + 1)) / (1 / (E1 + 1) + x) + M0 / (M * (E1 + 1) ** 2),
+    sp.exp(-t1) / (x + sp.exp(t1 - t2)) - (2 * x + 2) / (4 * x**2 - 4) + 1 / (-x - y) ** 3,
+    ((M - M0) * E1 / (E1 + E2 + 1) ** 2 + M0 / (3 * E2 + 3)) / M**2 - sp.Rational(1, 2) / (M * (y - x)),
 ]
 
 

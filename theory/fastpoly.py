@@ -21,15 +21,22 @@ byte-identical from every run, see tests/test_latex.py).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 
 import sympy as sp
-from sympy.polys import fields, polytools, polyutils, rings
+from sympy.polys import fields, polyoptions, polytools, polyutils, rings
 from sympy.polys.polyutils import _sort_gens, decompose_power
 
 _ORIGINAL = polyutils._parallel_dict_from_expr
 _ORIGINAL_ONE = polyutils._dict_from_expr
+_ORIGINAL_CANCEL = polytools.cancel
 _MODULES = (polyutils, rings, polytools, fields)  # the modules that call them
+# the modules that call cancel by a name of their own (sp.cancel, simplify's, Matrix's, ...)
+_CANCEL_MODULES = tuple(importlib.import_module(m) for m in (
+    "sympy", "sympy.polys", "sympy.polys.polytools", "sympy.simplify.simplify", "sympy.simplify.trigsimp",
+    "sympy.simplify.ratsimp", "sympy.solvers.solvers", "sympy.matrices.matrixbase",
+    "sympy.matrices.determinant"))
 _ONE = frozenset()
 _lock = threading.Lock()
 _depth = 0
@@ -87,6 +94,8 @@ def _poly(e, depth: int = 0) -> dict:
         return out
     if e.is_number:  # floats, sqrt(2), pi, I: SymPy combines these itself
         raise _Unsupported
+    if e.is_Pow and (e.base.is_Add or e.base.is_Mul):  # 1/(a + b): SymPy's expand merges denominators
+        raise _Unsupported
     expanded = e.expand()  # a generator's own expansion: exp(a + b) -> exp(a) exp(b), ...
     if expanded != e:
         return _poly(expanded, depth + 1)
@@ -139,6 +148,123 @@ def dict_from_expr(expr, opt):
     return rep, opt
 
 
+def cancel(f, *gens, _signsimp=True, **args):
+    """``sympy.polys.polytools.cancel`` for a rational function of symbols and exponentials: the
+    same canonical p/q (same generators, same ring ``cancel``), sooner.
+
+    SymPy's ``signsimp`` and ``factor_terms`` passes (forms of f: p/q does not depend on them)
+    and its ``as_numer_denom`` (a product of every denominator) are replaced by one pass over
+    the tree that keeps denominators as products of factors, so that a sum of fractions is
+    brought over their least common multiple; one gcd at the end.
+    """
+    if gens or args or not isinstance(f, sp.Expr) or f.is_Number or not f.is_commutative:
+        return _ORIGINAL_CANCEL(f, *gens, _signsimp=_signsimp, **args)
+    try:
+        leaves: dict = {}
+        _collect_leaves(f, leaves, set())
+        bases = {b for p in leaves.values() if isinstance(p, dict) for m in p for b, _ in m}
+        if not bases:
+            raise _Unsupported
+        opt = polyoptions.build_options((), {})
+        ring = rings.PolyRing(_sort_gens(bases, opt=opt), sp.QQ, opt.order)
+        numer, denom = _Fractions(ring, leaves).of(f)
+    except _Unsupported:
+        return _ORIGINAL_CANCEL(f, *gens, _signsimp=_signsimp, **args)
+    P, Q = numer.cancel(_product(ring, denom))
+    return P.as_expr() / Q.as_expr()
+
+
+def _collect_leaves(e, leaves: dict, seen: set) -> None:
+    """The generators' nodes of e ({node: its monomials, or an exponential's denominator});
+    _Unsupported unless e is built of rationals, +, ×, integer powers, symbols and exponentials."""
+    if e in seen:
+        return
+    seen.add(e)
+    if e.is_Rational:
+        return
+    if e.is_Add or e.is_Mul or (e.is_Pow and e.exp.is_Integer):
+        for a in e.args:
+            _collect_leaves(a, leaves, seen)
+    elif e.is_Symbol or isinstance(e, sp.exp):
+        numer, denom = e.as_numer_denom()  # as SymPy reads it: e^{-θ} is 1/e^θ, e^{θ1-θ2} a numerator
+        if denom is not sp.S.One:
+            leaves[e] = denom
+            _collect_leaves(denom, leaves, seen)
+        else:  # a negative power b**-k of a numerator is the generator 1/b to the k
+            leaves[e] = {frozenset((b if k > 0 else sp.Pow(b, -sp.S.One), abs(k)) for b, k in m): c
+                         for m, c in _poly(e).items()}
+    else:
+        raise _Unsupported
+
+
+def _product(ring, factors: dict):
+    out = ring.one
+    for p, k in factors.items():
+        out *= p**k
+    return out
+
+
+class _Fractions:
+    """An expression as (numerator polynomial, {monic denominator factor: power})."""
+
+    def __init__(self, ring, leaves):
+        self.ring, self.leaves, self.memo = ring, leaves, {}
+        self.gen = dict(zip(ring.symbols, ring.gens, strict=True))
+
+    def of(self, e):
+        if e not in self.memo:
+            self.memo[e] = self._of(e)
+        return self.memo[e]
+
+    def _of(self, e):
+        ring = self.ring
+        if e.is_Rational:
+            return ring(e), {}
+        if e.is_Mul:
+            numer, denom = ring.one, {}
+            for a in e.args:
+                n, d = self.of(a)
+                numer *= n
+                for p, k in d.items():
+                    denom[p] = denom.get(p, 0) + k
+            return numer, denom
+        if e.is_Add:
+            return self._sum([self.of(a) for a in e.args])
+        if e.is_Pow:  # an integer power (_collect_leaves)
+            n, d = self.of(e.base)
+            k = int(e.exp)
+            return (n**k, {p: j * k for p, j in d.items()}) if k >= 0 else self._inverse((n, d), -k)
+        monomials = self.leaves[e]
+        if not isinstance(monomials, dict):  # 1/denominator
+            return self._inverse(self.of(monomials), 1)
+        out = ring.zero  # a generator (exp(a + b) is e^a e^b): its monomials
+        for m, c in monomials.items():
+            term = ring(c)
+            for b, k in m:
+                term *= self.gen[b] ** k
+            out += term
+        return out, {}
+
+    def _inverse(self, fraction, k: int):
+        """(n/d)^-k: n made monic (its leading coefficient moved up) goes down."""
+        n, d = fraction
+        if not n:
+            raise _Unsupported  # 1/0: left to SymPy
+        numer = _product(self.ring, d) ** k * self.ring(n.LC ** -k)
+        return (numer, {}) if n.is_ground else (numer, {n.monic(): k})
+
+    def _sum(self, parts):
+        """Σ n_i / d_i over the least common multiple of the d_i (factors matched exactly)."""
+        ring, lcm = self.ring, {}
+        for _, d in parts:
+            for p, k in d.items():
+                lcm[p] = max(lcm.get(p, 0), k)
+        total = ring.zero
+        for n, d in parts:
+            total += n * _product(ring, {p: k - d.get(p, 0) for p, k in lcm.items()})
+        return total, lcm
+
+
 _PATCHED = {"_parallel_dict_from_expr": (parallel_dict_from_expr, _ORIGINAL),
             "_dict_from_expr": (dict_from_expr, _ORIGINAL_ONE)}
 
@@ -148,6 +274,8 @@ def _install(which: int) -> None:
         for name, funcs in _PATCHED.items():
             if hasattr(mod, name):
                 setattr(mod, name, funcs[which])
+    for mod in _CANCEL_MODULES:
+        setattr(mod, "cancel", (cancel, _ORIGINAL_CANCEL)[which])
 
 
 @contextlib.contextmanager
