@@ -37,3 +37,29 @@ def test_held_hyperbolics_round_trip():
     held, back = held_hyperbolics(e)
     assert not held.has(sp.tanh) and held.has(sp.cosh, sp.sinh)  # two of θ: not held
     assert held.xreplace(back) == e
+
+
+def test_hyperbolics_of_a_parameter_come_out_as_cosh_power_times_a_function_of_tanh():
+    """Even or odd in cosh x: cosh(x)^p R(tanh x), exact, by cancelling polynomials (no trigsimp)."""
+    N, M, M0 = sp.symbols("N M M0", positive=True)
+    cases = [
+        (N * sp.sinh(t) * sp.cosh(t) + N * sp.cosh(t) ** 2 * sp.tanh(ts), N * (sp.tanh(t) + sp.tanh(ts)) * sp.cosh(t) ** 2),
+        (-2 * N * sp.sinh(t) / sp.cosh(t) ** 3, -2 * N * sp.tanh(t) / sp.cosh(t) ** 2),
+        (N * (1 - sp.tanh(t) ** 2), N / sp.cosh(t) ** 2),
+        # the covariance of R2 keeps its grouping: ((M − M0) χ + M0 χ*) / M²
+        (((M - M0) * N / sp.cosh(t) ** 2 + M0 * N / sp.cosh(ts) ** 2) / M**2,
+         N * ((M - M0) / sp.cosh(t) ** 2 + M0 / sp.cosh(ts) ** 2) / M**2),
+        # e^{±x} = cosh x (1 ± tanh x)
+        (sp.exp(2 * t) * sp.tanh(t) - sp.exp(t) * sp.sinh(t), sp.exp(t) * sp.sinh(t) * (sp.tanh(t) - 1) + sp.exp(t) * sp.sinh(t)),
+    ]
+    for e, expected in cases:
+        out = tidy(e)
+        assert not out.has(sp.sinh, sp.exp), out
+        value = {t: sp.Rational(3, 10), ts: sp.Rational(-7, 10), N: 5, M: 40, M0: 3}
+        assert abs(sp.N((out - e).subs(value))) < 1e-12 and abs(sp.N((out - expected).subs(value))) < 1e-12
+    assert tidy(N * sp.tanh(t)) == N * sp.tanh(t)
+    # (M − M0) tanh θ + M0 tanh θ*: its grouping kept, not multiplied out
+    assert tidy((M - M0) * sp.tanh(t) + M0 * sp.tanh(ts)) == (M - M0) * sp.tanh(t) + M0 * sp.tanh(ts)
+    # mixed parity (cosh θ + 1) or another argument (cosh 2θ): left to simplify
+    for e in (sp.cosh(t) + sp.tanh(t), sp.cosh(2 * t) * sp.tanh(t)):
+        assert sp.simplify(tidy(e) - e) == 0

@@ -58,7 +58,86 @@ def _tidy(e: sp.Expr) -> sp.Expr:
             candidates = [simplify(x) for x in inputs] + [one_fraction]
         best = min((c for c in candidates if not fractional_hyperbolic(c)), key=ops)
         return bottom_up(best, _expanded_if_shorter)
-    return simplify(e)
+    hyperbolic = _through_tanh(e)
+    return simplify(e) if hyperbolic is None else hyperbolic
+
+
+def _through_tanh(e: sp.Expr) -> sp.Expr | None:
+    """e as cosh(x)^p R(tanh x), R tidied as a rational function, or None where it is not one.
+
+    With T = tanh x and C = cosh x (sinh x = TC, e^{±x} = C(1 ± T), C² = 1/(1 − T²)), an
+    expression rational in the hyperbolics and exponentials of a parameter x is C^j R(T), j = 0
+    or 1, when it is even or odd in C; a factor (1 − T²)^k of R is written C^{-2k}. This is
+    the form of the Curie–Weiss family with θ2 = 0 (μ = N tanh θ1, χ = N/cosh²θ1), reached
+    by cancelling polynomials: simplify's trigsimp took seconds on each of these.
+    """
+    hyperbolics = e.atoms(HyperbolicFunction)
+    xs = {h.args[0] for h in hyperbolics}
+    if not xs or not all(x.is_Symbol for x in xs):
+        return None
+    # named symbols, not Dummies: a Dummy's place in sorted sums follows how many were made
+    # before it, and with it the form of the result
+    T = {x: sp.Symbol(f"_tanh_{x.name}", real=True) for x in xs}
+    C = {x: sp.Symbol(f"_cosh_{x.name}", positive=True) for x in xs}
+    as_tc = {sp.tanh: lambda x: T[x], sp.cosh: lambda x: C[x], sp.sinh: lambda x: T[x] * C[x],
+             sp.coth: lambda x: 1 / T[x], sp.sech: lambda x: 1 / C[x], sp.csch: lambda x: 1 / (T[x] * C[x])}
+    sub = {h: as_tc[type(h)](h.args[0]) for h in hyperbolics}
+    for ex in e.atoms(sp.exp):
+        coeff, x = ex.args[0].as_coeff_Mul()
+        if x in xs and coeff.is_Integer:
+            sub[ex] = (C[x] * (1 + T[x])) ** coeff
+        elif ex.args[0].free_symbols & xs:
+            return None
+    f = e.xreplace(sub)
+    if not is_rational(f):
+        return None
+    with faster_polys():
+        numer, denom = sp.fraction(sp.cancel(f))
+    power = {}
+    for x in xs:  # C^2 -> 1/(1 - T^2): parity of each C in numerator and denominator
+        (numer, j_n), (denom, j_d) = (_even_part(p, C[x], T[x]) or (None, None) for p in (numer, denom))
+        if numer is None or denom is None:
+            return None
+        power[x] = j_n - j_d
+    with faster_polys():
+        numer, denom = sp.fraction(sp.cancel(numer / denom))
+    for x in xs:  # (1 - T^2)^k -> C^{-2k}
+        k_n, numer = _one_minus_square(numer, T[x])
+        k_d, denom = _one_minus_square(denom, T[x])
+        power[x] -= 2 * (k_n - k_d)
+    if not any(power.values()):  # a function of T alone: C^{2k} -> (1 - T^2)^{-k} in e, its grouping kept
+        square = {C[x]: T[x] for x in xs}
+        g = f.replace(lambda y: y.is_Pow and y.base in square and y.exp.is_even,
+                      lambda y: (1 - square[y.base] ** 2) ** (-y.exp / 2))
+        if not g.free_symbols & set(square):
+            numer, denom = g, sp.S.One
+    rest = _tidy(numer / denom)
+    for x in xs:  # what is left of 1 - T^2 read as 1/C^2: (M - M0)/cosh^2, not -(M - M0)(tanh^2 - 1)
+        sech2 = {sp.expand(1 - T[x] ** 2): C[x] ** -2, sp.expand(T[x] ** 2 - 1): -C[x] ** -2}
+        rest = rest.replace(lambda y, sech2=sech2: y.is_Add and y in sech2, lambda y, sech2=sech2: sech2[y])
+    back = {T[x]: sp.tanh(x) for x in xs} | {C[x]: sp.cosh(x) for x in xs}
+    return (rest * sp.Mul(*(C[x] ** power[x] for x in xs))).xreplace(back)
+
+
+def _even_part(p: sp.Expr, c: sp.Symbol, t: sp.Symbol) -> tuple[sp.Expr, int] | None:
+    """p = c^j q(c²) (j = 0 or 1) as (q(1/(1 − t²)), j), or None when p mixes parities."""
+    poly = sp.Poly(p, c)
+    parities = {m[0] % 2 for m in poly.monoms()}
+    if len(parities) != 1:
+        return None
+    j = parities.pop()
+    return sp.Add(*(coeff * (1 - t**2) ** (-(m[0] // 2)) for m, coeff in poly.terms())), j
+
+
+def _one_minus_square(p: sp.Expr, t: sp.Symbol) -> tuple[int, sp.Expr]:
+    """(k, q) with p = (1 − t²)^k q and q not divisible by 1 − t²."""
+    k, poly, base = 0, sp.Poly(p, t), sp.Poly(1 - t**2, t)
+    while poly.degree() >= 2:
+        q, r = sp.div(poly, base)
+        if not r.is_zero:
+            break
+        k, poly = k + 1, q
+    return k, poly.as_expr()
 
 
 def _expanded_if_shorter(x):
@@ -89,6 +168,13 @@ def fractional_hyperbolic(e: sp.Expr) -> bool:
     return False
 
 
+def simplify_held(e: sp.Expr) -> sp.Expr:
+    """``simplify`` with the hyperbolics of lone symbols held (:func:`held_hyperbolics`): for
+    expressions in μ whose only hyperbolic is the truth's tanh θ*_1, a constant."""
+    e, back = held_hyperbolics(sp.sympify(e))
+    return simplify(e).xreplace(back)
+
+
 def held_hyperbolics(e: sp.Expr) -> tuple[sp.Expr, dict]:
     """e with each hyperbolic of a lone symbol that has no other hyperbolic of that symbol
     beside it replaced by a dummy, and the map back.
@@ -100,5 +186,6 @@ def held_hyperbolics(e: sp.Expr) -> tuple[sp.Expr, dict]:
     by_arg: dict = {}
     for h in e.atoms(HyperbolicFunction):
         by_arg.setdefault(h.args[0], []).append(h)
-    held = {hs[0]: sp.Dummy() for arg, hs in by_arg.items() if arg.is_Symbol and len(hs) == 1}
+    held = {hs[0]: sp.Symbol(f"_{type(hs[0]).__name__}_{arg.name}", real=True)  # named: see _through_tanh
+            for arg, hs in by_arg.items() if arg.is_Symbol and len(hs) == 1}
     return e.xreplace(held), {d: h for h, d in held.items()}

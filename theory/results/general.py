@@ -25,7 +25,7 @@ from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import Finite, Naturals
 from ..setting import NormalPrior, Setting, m_ext
-from ..tidy import tidy
+from ..tidy import simplify_held, tidy
 from .common import conventional_form, conventional_names, inverse, show, substitution
 
 u_sym = S.symbol("u", "u", nonnegative=True)
@@ -326,7 +326,7 @@ def _named_law(setting: Setting, log_p):
         log_p_mu = fam.in_mu(log_p - sp.log(fam.chi[0, 0]))
         if log_p_mu is None:
             return None
-        score = sp.simplify(sp.diff(log_p_mu, mu))
+        score = simplify_held(sp.diff(log_p_mu, mu))
         ends = [st.phi[0] for st in fam.absorbing_states]
         lower = min(ends) if ends else -sp.oo
         upper = max(ends) if len(ends) == 2 else sp.oo

@@ -17,6 +17,7 @@ import sympy.stats as ss
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
+from ..tidy import simplify_held
 
 _a, _b = sp.symbols("_alpha _beta", positive=True)
 
@@ -58,8 +59,8 @@ def identify(score, mu, lower, upper):
             continue
         sol = sp.solve(coeffs, [_a, _b], dict=True)
         if sol and _a in sol[0] and _b in sol[0]:
-            a, b = sp.simplify(sol[0][_a]), sp.simplify(sol[0][_b])
-            return name, a, b, show(a, b), sp.simplify(dens.subs({_a: a, _b: b}))
+            a, b = simplify_held(sol[0][_a]), simplify_held(sol[0][_b])
+            return name, a, b, show(a, b), simplify_held(dens.subs({_a: a, _b: b}))
     return None
 
 
