@@ -127,24 +127,43 @@ def _render_family(f: ExponentialFamily) -> tuple[str, dict[str, str], str]:
     return f.slug, fragments, family_document(f, results, fragments)
 
 
+def _render_setting(sid: str, text: str, setting: Setting) -> tuple[str, dict[str, str], str]:
+    """(id, fragment text by result id, section of paper-settings.tex) of one paper setting."""
+    results = general.all_general(setting)
+    slug = f"{sid}-{setting.family.slug}"
+    fragments = {r.id: latex.render(r, slug, setting.family) for r in results}  # rendered once, used twice
+    section = (f"\\section*{{{latex._text(text)}}}\n"
+               + "\n".join(latex.heading(r) + fragments[r.id] for r in results))
+    return sid, fragments, section
+
+
 def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = True,
               progress=None, workers: int = 1) -> list[Path]:
     """Write preamble, fragments, one standalone document per family and the overview.
 
-    Families are derived as independent tasks, on ``workers`` local processes (joblib);
-    the files are written here, in a fixed order, so they do not depend on ``workers``.
+    Families and the paper's settings are derived as independent tasks, on ``workers`` local
+    processes (joblib), two-parameter families first (the longest: the others fill in after
+    them); the files are written here, in a fixed order, so they do not depend on ``workers``.
     """
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "preamble.tex", latex.PREAMBLE)
-    if workers > 1 and len(families) > 1:
+    tasks = sorted(((_render_family, (f,)) for f in families), key=lambda task: -task[1][0].d)
+    tasks += [(_render_setting, args) for args in paper_settings()]
+    if workers > 1:
         from joblib import Parallel, delayed
 
-        rendered = Parallel(n_jobs=workers, return_as="generator")(
-            delayed(_render_family)(f) for f in families)
+        done = Parallel(n_jobs=workers, batch_size=1, return_as="generator_unordered")(
+            delayed(_keyed)(fn, args) for fn, args in tasks)
     else:
-        rendered = map(_render_family, families)
+        done = (_keyed(fn, args) for fn, args in tasks)
+    rendered = {}
+    for key, value in done:
+        rendered[key] = value
+        if progress and key[0] == "family":
+            progress(key[1])
     docs = []
-    for slug, fragments, document in rendered:
+    for f in families:
+        slug, fragments, document = rendered["family", f.slug]
         frag_dir = out / slug
         frag_dir.mkdir(exist_ok=True)
         for rid, text in fragments.items():
@@ -152,17 +171,21 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
         path = out / f"{slug}.tex"
         write_text_atomic(path, document)
         docs.append(path)
-        if progress:
-            progress(slug)
     path = out / "overview.tex"
     write_text_atomic(path, overview(families))
     docs.append(path)
-    docs.append(write_paper_settings(out))
+    docs.append(write_paper_settings(out, [rendered["setting", sid] for sid, *_ in PAPER_SETTINGS]))
     docs.append(write_demo(out))
     if compile_pdf:
         for doc in docs:
             latex.compile_pdf(doc, runs=2 if doc.name == "demo-twocolumn.tex" else 1)
     return docs
+
+
+def _keyed(fn, args):
+    """((kind, id), result) of one task of :func:`write_all`."""
+    result = fn(*args)
+    return ("family" if fn is _render_family else "setting", result[0]), result
 
 
 # fragments \input by the two-column demonstration: (folder, result id, label stem)
@@ -221,21 +244,20 @@ def paper_settings() -> list[tuple[str, str, Setting]]:
     return out
 
 
-def write_paper_settings(out: Path) -> Path:
-    """derivations/paper-settings.tex and its fragments paper-settings/<id>/R9.*.tex."""
-    parts = []
-    for sid, text, setting in paper_settings():
-        results = general.all_general(setting)
+def write_paper_settings(out: Path, rendered=None) -> Path:
+    """derivations/paper-settings.tex and its fragments paper-settings/<id>/R9.*.tex, from
+    :func:`_render_setting` of each setting (derived here unless given)."""
+    if rendered is None:
+        rendered = [_render_setting(*args) for args in paper_settings()]
+    sections = []
+    for sid, fragments, section in rendered:
         frag_dir = out / "paper-settings" / sid
         frag_dir.mkdir(parents=True, exist_ok=True)
-        slug = f"{sid}-{setting.family.slug}"
-        fragments = [latex.render(r, slug, setting.family) for r in results]  # rendered once, used twice
-        for r, text_ in zip(results, fragments, strict=True):
-            write_text_atomic(frag_dir / f"{r.id}.tex", text_)
-        parts.append(f"\\section*{{{latex._text(text)}}}\n"
-                     + "\n".join(latex.heading(r) + text_ for r, text_ in zip(results, fragments, strict=True)))
+        for rid, text in fragments.items():
+            write_text_atomic(frag_dir / f"{rid}.tex", text)
+        sections.append(section)
     path = out / "paper-settings.tex"
-    write_text_atomic(path, latex.document("The reference paper's general settings (R9)", "\n\n".join(parts)))
+    write_text_atomic(path, latex.document("The reference paper's general settings (R9)", "\n\n".join(sections)))
     return path
 
 

@@ -72,11 +72,11 @@ def _through_tanh(e: sp.Expr) -> sp.Expr | None:
     by cancelling polynomials: simplify's trigsimp took seconds on each of these.
     """
     hyperbolics = e.atoms(HyperbolicFunction)
-    xs = {h.args[0] for h in hyperbolics}
+    xs = sorted({h.args[0] for h in hyperbolics}, key=sp.default_sort_key)  # sorted: see below
     if not xs or not all(x.is_Symbol for x in xs):
         return None
-    # named symbols, not Dummies: a Dummy's place in sorted sums follows how many were made
-    # before it, and with it the form of the result
+    # named symbols, not Dummies, and xs in a fixed order: the form of the result must not
+    # follow how many Dummies were made before (their place in sorted sums) or a set's order
     T = {x: sp.Symbol(f"_tanh_{x.name}", real=True) for x in xs}
     C = {x: sp.Symbol(f"_cosh_{x.name}", positive=True) for x in xs}
     as_tc = {sp.tanh: lambda x: T[x], sp.cosh: lambda x: C[x], sp.sinh: lambda x: T[x] * C[x],
@@ -86,7 +86,7 @@ def _through_tanh(e: sp.Expr) -> sp.Expr | None:
         coeff, x = ex.args[0].as_coeff_Mul()
         if x in xs and coeff.is_Integer:
             sub[ex] = (C[x] * (1 + T[x])) ** coeff
-        elif ex.args[0].free_symbols & xs:
+        elif ex.args[0].free_symbols & set(xs):
             return None
     f = e.xreplace(sub)
     if not is_rational(f):
@@ -137,7 +137,7 @@ def _one_minus_square(p: sp.Expr, t: sp.Symbol) -> tuple[int, sp.Expr]:
         if not r.is_zero:
             break
         k, poly = k + 1, q
-    return k, poly.as_expr()
+    return (k, poly.as_expr()) if k else (0, p)  # p as it was when nothing divides
 
 
 def _expanded_if_shorter(x):
