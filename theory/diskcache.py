@@ -42,7 +42,8 @@ def cache_dir() -> Path | None:
 
 
 # every module the cumulants are derived with (a test checks the imports against these lists)
-_CUMULANT_CODE = ("family.py", "symbols.py", "diskcache.py", "tidy.py", "fastpoly.py", "errors.py")
+_CUMULANT_CODE = ("family.py", "symbols.py", "diskcache.py", "tidy.py", "fastpoly.py", "errors.py",
+                  "_sympy.py")  # how SymPy is set up (imported first by theory/__init__)
 
 
 @functools.lru_cache(maxsize=1)
