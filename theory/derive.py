@@ -143,16 +143,21 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
 
     Families and the paper's settings are derived as independent tasks, on ``workers`` local
     processes (joblib), two-parameter families first (the longest: the others fill in after
-    them); the files are written here, in a fixed order, so they do not depend on ``workers``.
+    them); the files are written here, in a fixed order, so they do not depend on ``workers``
+    (nor does what is derived: tests/test_latex.py).
     """
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "preamble.tex", latex.PREAMBLE)
+    settings = paper_settings()
     tasks = sorted(((_render_family, (f,)) for f in families), key=lambda task: -task[1][0].d)
-    tasks += [(_render_setting, args) for args in paper_settings()]
+    tasks += [(_render_setting, args) for args in settings]
     if workers > 1:
         from joblib import Parallel, delayed
 
-        done = Parallel(n_jobs=workers, batch_size=1, return_as="generator_unordered")(
+        # joblib's multiprocessing backend forks (Linux): the generic results, which every family
+        # of a dimension shares, are derived here once and inherited with theory's import
+        _derive_generic({f.d for f in families} | {st.family.d for _, _, st in settings})
+        done = Parallel(n_jobs=workers, backend="multiprocessing", batch_size=1)(
             delayed(_keyed)(fn, args) for fn, args in tasks)
     else:
         done = (_keyed(fn, args) for fn, args in tasks)
@@ -180,6 +185,14 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
         for doc in docs:
             latex.compile_pdf(doc, runs=2 if doc.name == "demo-twocolumn.tex" else 1)
     return docs
+
+
+def _derive_generic(dims) -> None:
+    """The results derived in abstract cumulants (R3's expansion, R9's identities), per dimension."""
+    for d in sorted(dims):
+        for est in recursion.ESTIMATORS:
+            recursion.leading_order(est, d, S.thetas(d))
+        general.generic_identities(d)
 
 
 def _keyed(fn, args):

@@ -125,7 +125,7 @@ def parallel_dict_from_expr(exprs, opt):
     for p in polys:
         for m in p:
             gens.update(b for b, _ in m)
-    gens = _sort_gens(sorted(gens, key=sp.default_sort_key), opt=opt)  # ties (M, M0) in a fixed order
+    gens = _sort_gens(gens, opt=opt)
     index = {g: i for i, g in enumerate(gens)}
     reps = []
     for p in polys:
@@ -166,7 +166,7 @@ def cancel(f, *gens, _signsimp=True, **args):
         if not bases:
             raise _Unsupported
         opt = polyoptions.build_options((), {})
-        ring = rings.PolyRing(_sort_gens(sorted(bases, key=sp.default_sort_key), opt=opt), sp.QQ, opt.order)
+        ring = rings.PolyRing(_sort_gens(bases, opt=opt), sp.QQ, opt.order)
         numer, denom = _Fractions(ring, leaves).of(f)
     except _Unsupported:
         return _ORIGINAL_CANCEL(f, *gens, _signsimp=_signsimp, **args)

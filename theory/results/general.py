@@ -92,8 +92,10 @@ def _display(full, named):
     """The fully specialised form where it is short, else the one with named cumulants."""
     from ..latex import expr as latex_expr
 
+    if full.has(sp.Sum):  # not printed just to be dropped (Curie–Weiss: long sums)
+        return named
     text = latex_expr(show(full) if isinstance(full, sp.MatrixBase) else full)
-    return full if not full.has(sp.Sum) and len(text) <= LONG else named
+    return full if len(text) <= LONG else named
 
 
 def _tidy(e):
