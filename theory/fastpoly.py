@@ -1,4 +1,5 @@
-"""SymPy's expression -> polynomial conversion without ``expand()``: the same polynomials, sooner.
+"""SymPy's expression -> polynomial conversion without ``expand()``, and its ``cancel`` without
+``factor_terms``: the same polynomials and the same fractions, sooner.
 
 Every ``cancel``, ``factor``, ``together`` and ``simplify`` turns expressions into polynomials
 (``sympy.polys.polyutils._parallel_dict_from_expr``, ``_dict_from_expr``) by expanding them
@@ -11,7 +12,11 @@ Whatever it does not handle exactly as ``expand()`` does (floats and other non-r
 numbers, given generators or domains, non-commutative or non-expression input) is passed to
 SymPy's own conversion.
 
-:func:`faster_polys` switches it on for a block (``store`` derives every result inside one).
+:func:`cancel` brings a rational function of symbols and exponentials to p/q by one walk over
+the tree (denominators kept as products of factors, summed over their lcm) and one ring
+``cancel``; SymPy's first spends most of its time in ``factor_terms`` (see :func:`cancel`).
+
+:func:`faster_polys` switches both on for a block (``store`` derives every result inside one).
 Generators SymPy ranks equal (``M`` and ``M0``: names compared without their trailing
 digits) it leaves in set-iteration order, which follows the hash seed; here they come in
 another order a seed could give: the results do not depend on it (``derivations/`` is
