@@ -1,5 +1,7 @@
 """theory.fastpoly gives SymPy's polynomials (generators and coefficients), without expand()."""
 
+import random
+
 import sympy as sp
 from sympy.polys.polyoptions import build_options
 from sympy.polys.polyutils import _parallel_dict_from_expr
@@ -23,6 +25,9 @@ CASES = [
     (E1 / (E1 + 1) ** 2 - E2 / (E2 + 1)) / (1 / (E1 + 1) + x) + M0 / (M * (E1 + 1) ** 2),
     sp.exp(-t1) / (x + sp.exp(t1 - t2)) - (2 * x + 2) / (4 * x**2 - 4) + 1 / (-x - y) ** 3,
     ((M - M0) * E1 / (E1 + E2 + 1) ** 2 + M0 / (3 * E2 + 3)) / M**2 - sp.Rational(1, 2) / (M * (y - x)),
+    # left to SymPy's own cancel: factor_terms rewrites e^{2a-2b}; e^u beside e^{-u}
+    y + sp.exp(2 * t2 - 2 * t1),
+    sp.exp(x - t2) * sp.exp(x - y) / (sp.exp(x - t2) + 1),
 ]
 
 
@@ -60,3 +65,39 @@ def test_floats_and_irrational_numbers_are_left_to_sympy():
         assert sp.cancel(e) == sp.cancel(e.expand())
         assert fastpoly.parallel_dict_from_expr([e], build_options((), {}))[1].gens == \
             _parallel_dict_from_expr([e], build_options((), {}))[1].gens
+
+
+def _random_rational(r: random.Random, depth: int):
+    """A random rational function of symbols and exponentials (fractions in fractions, powers)."""
+    if depth == 0 or r.random() < 0.2:
+        c = r.random()
+        if c < 0.4:
+            return r.choice([x, y, M, M0, t1, t2])
+        if c < 0.55:
+            return sp.Rational(r.randint(-5, 5), r.randint(1, 4))
+        if c < 0.8:
+            return sp.exp(r.choice([1, -1, 2, -2, sp.Rational(1, 2)]) * r.choice([t1, t2, x]))
+        return sp.exp(r.choice([t1, x]) - r.choice([t2, y]))
+    a, b = _random_rational(r, depth - 1), _random_rational(r, depth - 1)
+    op = r.random()
+    if op < 0.3:
+        return a + b
+    if op < 0.55:
+        return a * b
+    if op < 0.75:
+        return a if b == 0 else a / b
+    if op < 0.85:
+        return a ** r.choice([2, -1, -2])
+    return 1 / (a + 1 / (b + 1))
+
+
+def test_cancel_is_sympys_on_random_rational_functions():
+    """The same form as SymPy's cancel, not only the same value (seeded: the same cases on every run)."""
+    for seed in range(300):
+        r = random.Random(seed)
+        e = _random_rational(r, r.randint(2, 4))
+        if e.has(sp.zoo, sp.nan, sp.oo):
+            continue
+        with fastpoly.faster_polys():
+            fast = sp.cancel(e)
+        assert fast == fastpoly._ORIGINAL_CANCEL(e), (seed, e)

@@ -1,18 +1,20 @@
-"""SymPy set up for reproducible derivations, once, before anything else imports it.
+"""SymPy set up for reproducible, faster derivations, once, before anything else imports it.
 
 - **Assumptions asked in a fixed order.** SymPy shuffles, with an unseeded generator, the
-  order in which it tries the facts that could settle an assumption (``x.is_positive``),
-  to expose handlers that disagree. Some do: the Curie–Weiss MAP drift came out in one of
-  two forms from run to run, and with a seed it would still follow how many queries came
-  before it (which families a worker derived first). Here the facts are tried in SymPy's
-  own listed order, so derivations/ is the same from every run and every worker layout.
+  order in which it tries the facts that could settle an assumption (``x.is_positive``), to
+  expose handlers that disagree. With consistent handlers the order does not matter; here
+  the facts are tried in SymPy's own listed order, so that an inconsistent one could not make
+  derivations/ differ from run to run (none has been seen to), and the shuffle's cost goes.
 - **A larger cache.** SymPy memoises its core constructors in an LRU cache of 1000 entries
   by default; a derive works over far more distinct expressions (5% faster with 100000).
-  Read by SymPy at import: it takes effect only when ``theory`` is imported first.
-- **powsimp memoised** (SymPy's ``cacheit``, the cache above): ``simplify`` calls it on
-  every candidate and it recurses through every subexpression, the same sums of
-  exponentials again and again (a cold derive 10% faster, the same results: it is a pure
-  function of its arguments).
+  SymPy reads ``SYMPY_CACHE_SIZE`` when it is imported, so this takes effect only when
+  ``theory`` is imported first (not in a session that imported SymPy before); child
+  processes inherit it.
+- **powsimp memoised** (SymPy's ``cacheit``, the cache above) in every SymPy module that
+  holds it, for the whole process: ``simplify`` calls it on every candidate and it recurses
+  through every subexpression, the same sums of exponentials again and again (a cold derive
+  10% faster). It is a pure function of its arguments, so results are the same; unhashable
+  arguments (a mutable matrix) go to it directly.
 """
 
 import importlib
@@ -21,10 +23,11 @@ import sys
 
 os.environ.setdefault("SYMPY_CACHE_SIZE", "100000")
 
-import sympy.core.assumptions as _assumptions  # noqa: E402  (after the cache size is set)
-from sympy.core.cache import cacheit  # noqa: E402
+from sympy.core.cache import cacheit
 
-_powsimp = importlib.import_module("sympy.simplify.powsimp")  # the module (sympy.simplify.powsimp is the function)
+# by importlib: ``import sympy.core.assumptions`` would give a function of that name
+_assumptions = importlib.import_module("sympy.core.assumptions")
+_powsimp = importlib.import_module("sympy.simplify.powsimp")
 
 
 def _in_listed_order(facts: list) -> None:
@@ -33,9 +36,16 @@ def _in_listed_order(facts: list) -> None:
 
 _assumptions.shuffle = _in_listed_order
 
-_ORIGINAL_POWSIMP = _powsimp.powsimp
-_CACHED_POWSIMP = cacheit(_ORIGINAL_POWSIMP)  # unhashable arguments (matrices) are passed through
-for _module in list(sys.modules.values()):  # every module that holds it by name (simplify, radsimp, ...)
-    if (getattr(_module, "__name__", "").startswith("sympy")
-            and getattr(_module, "powsimp", None) is _ORIGINAL_POWSIMP):
-        _module.powsimp = _CACHED_POWSIMP
+ORIGINAL_POWSIMP = _powsimp.powsimp
+CACHED_POWSIMP = cacheit(ORIGINAL_POWSIMP)
+
+
+def replace_everywhere(original, replacement) -> None:
+    """Bind ``replacement`` wherever a loaded SymPy module holds ``original`` under its name."""
+    name = original.__name__
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("sympy") and getattr(module, name, None) is original:
+            setattr(module, name, replacement)
+
+
+replace_everywhere(ORIGINAL_POWSIMP, CACHED_POWSIMP)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import multiprocessing
+import sys
+import threading
 from pathlib import Path
 
 import sympy as sp
@@ -142,7 +145,7 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
     """Write preamble, fragments, one standalone document per family and the overview.
 
     Families and the paper's settings are derived as independent tasks, on ``workers`` local
-    processes (joblib), two-parameter families first (the longest: the others fill in after
+    processes (:func:`_run`), two-parameter families first (the longest: the others fill in after
     them); the files are written here, in a fixed order, so they do not depend on ``workers``
     (nor does what is derived: tests/test_latex.py).
     """
@@ -151,24 +154,15 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
     settings = paper_settings()
     tasks = sorted(((_render_family, (f,)) for f in families), key=lambda task: -task[1][0].d)
     tasks += [(_render_setting, args) for args in settings]
-    if workers > 1:
-        from joblib import Parallel, delayed
-
-        # joblib's multiprocessing backend forks (Linux): the generic results, which every family
-        # of a dimension shares, are derived here once and inherited with theory's import
-        _derive_generic({f.d for f in families} | {st.family.d for _, _, st in settings})
-        done = Parallel(n_jobs=workers, backend="multiprocessing", batch_size=1)(
-            delayed(_keyed)(fn, args) for fn, args in tasks)
-    else:
-        done = (_keyed(fn, args) for fn, args in tasks)
     rendered = {}
-    for key, value in done:
-        rendered[key] = value
-        if progress and key[0] == "family":
-            progress(key[1])
+    dims = {f.d for f in families} | {st.family.d for _, _, st in settings}
+    for (fn, _), result in zip(tasks, _run(tasks, workers, dims), strict=True):
+        rendered[fn, result[0]] = result
+        if progress and fn is _render_family:
+            progress(result[0])
     docs = []
     for f in families:
-        slug, fragments, document = rendered["family", f.slug]
+        slug, fragments, document = rendered[_render_family, f.slug]
         frag_dir = out / slug
         frag_dir.mkdir(exist_ok=True)
         for rid, text in fragments.items():
@@ -179,12 +173,40 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
     path = out / "overview.tex"
     write_text_atomic(path, overview(families))
     docs.append(path)
-    docs.append(write_paper_settings(out, [rendered["setting", sid] for sid, *_ in PAPER_SETTINGS]))
+    docs.append(write_paper_settings(out, [rendered[_render_setting, sid] for sid, *_ in PAPER_SETTINGS]))
     docs.append(write_demo(out))
     if compile_pdf:
         for doc in docs:
             latex.compile_pdf(doc, runs=2 if doc.name == "demo-twocolumn.tex" else 1)
     return docs
+
+
+def _run(tasks, workers: int, dims):
+    """The results of ``fn(*args)`` for each task, in order (as each is ready), on ``workers``
+    processes.
+
+    On Linux, from a process without other threads, the workers are forked after the generic
+    results (every family of a dimension shares them) are derived here once: they inherit
+    those and theory's import instead of redoing them (2.5 of 31 CPU s). Elsewhere (spawn on
+    macOS and Windows; threads, as under pytest-xdist or in a notebook, where forking is
+    unsafe) joblib's loky workers.
+    """
+    if workers <= 1:
+        yield from (fn(*args) for fn, args in tasks)
+    elif sys.platform == "linux" and threading.active_count() == 1:
+        _derive_generic(dims)
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_call, tasks, chunksize=1)
+    else:
+        from joblib import Parallel, delayed
+
+        yield from Parallel(n_jobs=workers, batch_size=1, return_as="generator")(
+            delayed(fn)(*args) for fn, args in tasks)
+
+
+def _call(task):
+    fn, args = task
+    return fn(*args)
 
 
 def _derive_generic(dims) -> None:
@@ -193,12 +215,6 @@ def _derive_generic(dims) -> None:
         for est in recursion.ESTIMATORS:
             recursion.leading_order(est, d, S.thetas(d))
         general.generic_identities(d)
-
-
-def _keyed(fn, args):
-    """((kind, id), result) of one task of :func:`write_all`."""
-    result = fn(*args)
-    return ("family" if fn is _render_family else "setting", result[0]), result
 
 
 # fragments \input by the two-column demonstration: (folder, result id, label stem)

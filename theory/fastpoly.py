@@ -26,7 +26,8 @@ byte-identical from every run, see tests/test_latex.py).
 from __future__ import annotations
 
 import contextlib
-import importlib
+import functools
+import sys
 import threading
 
 import sympy as sp
@@ -37,11 +38,6 @@ _ORIGINAL = polyutils._parallel_dict_from_expr
 _ORIGINAL_ONE = polyutils._dict_from_expr
 _ORIGINAL_CANCEL = polytools.cancel
 _MODULES = (polyutils, rings, polytools, fields)  # the modules that call them
-# the modules that call cancel by a name of their own (sp.cancel, simplify's, Matrix's, ...)
-_CANCEL_MODULES = tuple(importlib.import_module(m) for m in (
-    "sympy", "sympy.polys", "sympy.polys.polytools", "sympy.simplify.simplify", "sympy.simplify.trigsimp",
-    "sympy.simplify.ratsimp", "sympy.solvers.solvers", "sympy.matrices.matrixbase",
-    "sympy.matrices.determinant"))
 _ONE = frozenset()
 _lock = threading.Lock()
 _depth = 0
@@ -157,10 +153,13 @@ def cancel(f, *gens, _signsimp=True, **args):
     """``sympy.polys.polytools.cancel`` for a rational function of symbols and exponentials: the
     same canonical p/q (same generators, same ring ``cancel``), sooner.
 
-    SymPy's ``signsimp`` and ``factor_terms`` passes (forms of f: p/q does not depend on them)
-    and its ``as_numer_denom`` (a product of every denominator) are replaced by one pass over
-    the tree that keeps denominators as products of factors, so that a sum of fractions is
-    brought over their least common multiple; one gcd at the end.
+    SymPy's ``signsimp`` and ``factor_terms`` passes and its ``as_numer_denom`` (a product of
+    every denominator) are replaced by one pass over the tree that keeps denominators as
+    products of factors, so that a sum of fractions is brought over their least common
+    multiple; one gcd at the end. The generators are the ones SymPy's passes leave, except
+    where ``factor_terms`` changes an exponential's argument (e^{2a-2b}) or both e^u and e^{-u}
+    occur: those, and anything but symbols, rationals, +, ×, integer powers and exponentials,
+    go to SymPy's own cancel (tests/test_fastpoly.py compares the two on random expressions).
     """
     if gens or args or not isinstance(f, sp.Expr) or f.is_Number or not f.is_commutative:
         return _ORIGINAL_CANCEL(f, *gens, _signsimp=_signsimp, **args)
@@ -168,7 +167,7 @@ def cancel(f, *gens, _signsimp=True, **args):
         leaves: dict = {}
         _collect_leaves(f, leaves, set())
         bases = {b for p in leaves.values() if isinstance(p, dict) for m in p for b, _ in m}
-        if not bases:
+        if not bases or any(1 / b in bases for b in bases):  # e^u and e^{-u} both: SymPy's own form
             raise _Unsupported
         opt = polyoptions.build_options((), {})
         ring = rings.PolyRing(_sort_gens(bases, opt=opt), sp.QQ, opt.order)
@@ -191,7 +190,9 @@ def _collect_leaves(e, leaves: dict, seen: set) -> None:
         for a in e.args:
             _collect_leaves(a, leaves, seen)
     elif e.is_Symbol or isinstance(e, sp.exp):
-        numer, denom = e.as_numer_denom()  # as SymPy reads it: e^{-θ} is 1/e^θ, e^{θ1-θ2} a numerator
+        if isinstance(e, sp.exp) and e.args[0].is_Add and e.args[0].as_content_primitive()[0] != 1:
+            raise _Unsupported  # SymPy's factor_terms reads e^{2a-2b} as e^{2(a-b)}: its own form
+        _, denom = e.as_numer_denom()  # as SymPy reads it: e^{-θ} is 1/e^θ, e^{θ1-θ2} a numerator
         if denom is not sp.S.One:
             leaves[e] = denom
             _collect_leaves(denom, leaves, seen)
@@ -279,13 +280,22 @@ def _install(which: int) -> None:
         for name, funcs in _PATCHED.items():
             if hasattr(mod, name):
                 setattr(mod, name, funcs[which])
-    for mod in _CANCEL_MODULES:
-        setattr(mod, "cancel", (cancel, _ORIGINAL_CANCEL)[which])
+    for mod in _cancel_holders():
+        mod.cancel = (cancel, _ORIGINAL_CANCEL)[which]
+
+
+@functools.cache
+def _cancel_holders() -> tuple:
+    """The loaded SymPy modules that hold ``cancel`` under that name (sp.cancel, simplify's, ...);
+    found once, before the first block patches them."""
+    return tuple(m for m in list(sys.modules.values())
+                 if getattr(m, "__name__", "").startswith("sympy") and getattr(m, "cancel", None) is _ORIGINAL_CANCEL)
 
 
 @contextlib.contextmanager
 def faster_polys():
-    """Within the block, SymPy converts expressions to polynomials by :func:`parallel_dict_from_expr`."""
+    """Within the block, SymPy converts expressions to polynomials by :func:`parallel_dict_from_expr`
+    and cancels by :func:`cancel`."""
     global _depth
     with _lock:
         _depth += 1

@@ -8,8 +8,10 @@ is where its cost went, with trigsimp over ℚ(i)), and the input as well when i
 (its grouping survives), and the shortest result is kept, never one with a hyperbolic of a
 fraction of a parameter: simplify writes the
 binomial variance n e^θ/(e^θ+1)² as n/(4 cosh²(θ/2)), the logistic in disguise, longer to
-read, and a form that later hid a zero from simplify. Anything else (tanh, logs, roots)
-goes to ``simplify`` as it is.
+read, and a form that later hid a zero from simplify. An expression in the hyperbolics and
+exponentials of a parameter (Curie–Weiss with θ2 = 0) is written as cosh^p times a rational
+function of tanh, tidied as above (:func:`_through_tanh`), where that is no longer than it.
+Anything else (logs, roots) goes to ``simplify`` as it is.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ def simplify(e):
 
 def tidy(e):
     """For a rational function of symbols and exponentials, the shortest of ``factor(cancel(e))``,
-    ``simplify`` of the shorter of that and e, and ``simplify(e)`` when e is short; else
-    ``simplify(e)``. Sums over levels are left as they are; matrices are tidied entry by entry."""
+    ``simplify`` of the shorter of that and e, and ``simplify(e)`` when e is short; for one in
+    the hyperbolics of a parameter, cosh^p R(tanh) (:func:`_through_tanh`) unless longer than e;
+    else ``simplify(e)``. Sums over levels are left as they are; matrices are tidied entry by entry."""
     if isinstance(e, sp.MatrixBase):
         return e.applyfunc(tidy)
     e = sp.sympify(e)
@@ -59,7 +62,8 @@ def _tidy(e: sp.Expr) -> sp.Expr:
         best = min((c for c in candidates if not fractional_hyperbolic(c)), key=ops)
         return bottom_up(best, _expanded_if_shorter)
     hyperbolic = _through_tanh(e)
-    return simplify(e) if hyperbolic is None else hyperbolic
+    # not when longer than e itself: sinh x is not cosh x tanh x
+    return hyperbolic if hyperbolic is not None and ops(hyperbolic) <= ops(e) else simplify(e)
 
 
 def _through_tanh(e: sp.Expr) -> sp.Expr | None:
@@ -73,8 +77,8 @@ def _through_tanh(e: sp.Expr) -> sp.Expr | None:
     """
     hyperbolics = e.atoms(HyperbolicFunction)
     xs = sorted({h.args[0] for h in hyperbolics}, key=sp.default_sort_key)  # sorted: see below
-    if not xs or not all(x.is_Symbol for x in xs):
-        return None
+    if not xs or not all(x.is_Symbol for x in xs) or len({x.name for x in xs}) < len(xs):
+        return None  # (two symbols of one name, with other assumptions, would share T and C)
     # named symbols, not Dummies, and xs in a fixed order: the form of the result must not
     # follow how many Dummies were made before (their place in sorted sums) or a set's order
     T = {x: sp.Symbol(f"_tanh_{x.name}", real=True) for x in xs}
@@ -177,7 +181,7 @@ def simplify_held(e: sp.Expr) -> sp.Expr:
 
 def held_hyperbolics(e: sp.Expr) -> tuple[sp.Expr, dict]:
     """e with each hyperbolic of a lone symbol that has no other hyperbolic of that symbol
-    beside it replaced by a dummy, and the map back.
+    beside it replaced by a symbol named after it (``_tanh_theta1_star``), and the map back.
 
     For an expression rewritten in μ (:meth:`ExponentialFamily.in_mu`) these are constants
     of the truth, tanh θ*_1: held, they are kept as they are, and simplify does not spend
@@ -186,6 +190,7 @@ def held_hyperbolics(e: sp.Expr) -> tuple[sp.Expr, dict]:
     by_arg: dict = {}
     for h in e.atoms(HyperbolicFunction):
         by_arg.setdefault(h.args[0], []).append(h)
+    names = [arg.name for arg in by_arg if arg.is_Symbol]
     held = {hs[0]: sp.Symbol(f"_{type(hs[0]).__name__}_{arg.name}", real=True)  # named: see _through_tanh
-            for arg, hs in by_arg.items() if arg.is_Symbol and len(hs) == 1}
+            for arg, hs in by_arg.items() if arg.is_Symbol and len(hs) == 1 and names.count(arg.name) == 1}
     return e.xreplace(held), {d: h for h, d in held.items()}
