@@ -35,7 +35,9 @@ def one_run(source: Path, workers: int | None) -> tuple[float, float]:
             cmd += ["--workers", str(workers)]
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
         start = time.perf_counter()
-        subprocess.run(cmd, env=env, cwd=tmp, check=True, capture_output=True)
+        done = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"{' '.join(cmd)} (PYTHONPATH={source}) failed:\n{done.stderr}")
         wall = time.perf_counter() - start
         return resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before, wall
 
@@ -58,6 +60,7 @@ def main() -> int:
                 print(f"round {r + 1}: baseline {runs['baseline'][-1]}, now {runs['now'][-1]}", file=sys.stderr)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False)
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
 
     def span(values, fmt="{:.1f}"):
         return f"{fmt.format(min(values))}–{fmt.format(max(values))}"

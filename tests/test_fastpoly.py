@@ -28,6 +28,8 @@ CASES = [
     # left to SymPy's own cancel: factor_terms rewrites e^{2a-2b}; e^u beside e^{-u}
     y + sp.exp(2 * t2 - 2 * t1),
     sp.exp(x - t2) * sp.exp(x - y) / (sp.exp(x - t2) + 1),
+    # e^{θ/3} and x^{1/3}: their cubes merge into e^θ and x (helper-9's case)
+    1 / (sp.exp(t1 / 3) - 1) ** 4 + (M ** sp.Rational(1, 3) + 1) ** 3,
 ]
 
 
@@ -76,7 +78,8 @@ def _random_rational(r: random.Random, depth: int):
         if c < 0.55:
             return sp.Rational(r.randint(-5, 5), r.randint(1, 4))
         if c < 0.8:
-            return sp.exp(r.choice([1, -1, 2, -2, sp.Rational(1, 2)]) * r.choice([t1, t2, x]))
+            return sp.exp(r.choice([1, -1, 2, -2, sp.Rational(1, 2), sp.Rational(1, 3), sp.Rational(-2, 3)])
+                          * r.choice([t1, t2, x]))
         return sp.exp(r.choice([t1, x]) - r.choice([t2, y]))
     a, b = _random_rational(r, depth - 1), _random_rational(r, depth - 1)
     op = r.random()

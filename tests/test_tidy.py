@@ -68,6 +68,10 @@ def test_hyperbolics_of_a_parameter_come_out_as_cosh_power_times_a_function_of_t
 def test_the_tanh_route_never_lengthens_and_keeps_symbols_of_one_name_apart():
     x_real, x_pos = sp.Symbol("x", real=True), sp.Symbol("x", positive=True)
     assert tidy(sp.tanh(x_real) - sp.tanh(x_pos)) != 0  # two symbols, whatever their names
+    ours = sp.Symbol("_tanh_theta", real=True)  # a symbol named as the route's own T
+    assert tidy(sp.sinh(t) / sp.cosh(t) - ours) != 0
+    held, back = held_hyperbolics(sp.tanh(t) - ours)
+    assert held.xreplace(back) == sp.tanh(t) - ours and held != 0
     for e in (sp.sinh(t), 1 / sp.sinh(t), sp.exp(2 * t) * sp.tanh(t)):
         out = tidy(e)
         assert sp.count_ops(out) <= sp.count_ops(e) and abs(sp.N((out - e).subs(t, 0.37))) < 1e-12

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 import sys
 import threading
 from pathlib import Path
@@ -195,8 +196,9 @@ def _run(tasks, workers: int, dims):
         yield from (fn(*args) for fn, args in tasks)
     elif sys.platform == "linux" and threading.active_count() == 1:
         _derive_generic(dims)
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap(_call, tasks, chunksize=1)
+        # an executor, not a Pool: a worker that dies (killed, out of memory) is an error, not a hang
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            yield from pool.map(_call, tasks)
     else:
         from joblib import Parallel, delayed
 

@@ -26,7 +26,6 @@ byte-identical from every run, see tests/test_latex.py).
 from __future__ import annotations
 
 import contextlib
-import functools
 import sys
 import threading
 
@@ -101,8 +100,10 @@ def _poly(e, depth: int = 0) -> dict:
     if expanded != e:
         return _poly(expanded, depth + 1)
     base, k = decompose_power(e)  # signed: 1/x is x**-1, exp(-θ) is exp(θ)**-1
-    if decompose_power(base**2) != (base, 2):  # sqrt(x)**2 = x, exp(θ/2)**2 = exp(θ): Mul merges
-        raise _Unsupported
+    if ((base.is_Pow and not base.exp.is_Integer)
+            or (isinstance(base, sp.exp) and not base.args[0].as_coeff_Mul()[0].is_Integer)
+            or decompose_power(base**2) != (base, 2)):
+        raise _Unsupported  # x^{1/3} cubed is x, e^{θ/3} cubed is e^θ: Mul merges such powers, SymPy's own
     return {frozenset({(base, k)}): sp.S.One}
 
 
@@ -271,6 +272,7 @@ class _Fractions:
         return total, lcm
 
 
+_CANCELS = (cancel, _ORIGINAL_CANCEL)
 _PATCHED = {"_parallel_dict_from_expr": (parallel_dict_from_expr, _ORIGINAL),
             "_dict_from_expr": (dict_from_expr, _ORIGINAL_ONE)}
 
@@ -280,16 +282,10 @@ def _install(which: int) -> None:
         for name, funcs in _PATCHED.items():
             if hasattr(mod, name):
                 setattr(mod, name, funcs[which])
-    for mod in _cancel_holders():
-        mod.cancel = (cancel, _ORIGINAL_CANCEL)[which]
-
-
-@functools.cache
-def _cancel_holders() -> tuple:
-    """The loaded SymPy modules that hold ``cancel`` under that name (sp.cancel, simplify's, ...);
-    found once, before the first block patches them."""
-    return tuple(m for m in list(sys.modules.values())
-                 if getattr(m, "__name__", "").startswith("sympy") and getattr(m, "cancel", None) is _ORIGINAL_CANCEL)
+    for mod in list(sys.modules.values()):  # every SymPy module holding cancel under that name, even
+        # one first imported inside a block (sp.cancel, simplify's, Matrix's, risch's, ...)
+        if getattr(mod, "__name__", "").startswith("sympy") and getattr(mod, "cancel", None) in _CANCELS:
+            mod.cancel = _CANCELS[which]
 
 
 @contextlib.contextmanager

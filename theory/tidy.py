@@ -77,8 +77,9 @@ def _through_tanh(e: sp.Expr) -> sp.Expr | None:
     """
     hyperbolics = e.atoms(HyperbolicFunction)
     xs = sorted({h.args[0] for h in hyperbolics}, key=sp.default_sort_key)  # sorted: see below
-    if not xs or not all(x.is_Symbol for x in xs) or len({x.name for x in xs}) < len(xs):
-        return None  # (two symbols of one name, with other assumptions, would share T and C)
+    if (not xs or not all(x.is_Symbol for x in xs) or len({x.name for x in xs}) < len(xs)
+            or any(s.name.startswith(("_tanh_", "_cosh_")) for s in e.free_symbols)):
+        return None  # two symbols of one name (other assumptions), or one of ours already: T, C would clash
     # named symbols, not Dummies, and xs in a fixed order: the form of the result must not
     # follow how many Dummies were made before (their place in sorted sums) or a set's order
     T = {x: sp.Symbol(f"_tanh_{x.name}", real=True) for x in xs}
@@ -191,6 +192,8 @@ def held_hyperbolics(e: sp.Expr) -> tuple[sp.Expr, dict]:
     for h in e.atoms(HyperbolicFunction):
         by_arg.setdefault(h.args[0], []).append(h)
     names = [arg.name for arg in by_arg if arg.is_Symbol]
-    held = {hs[0]: sp.Symbol(f"_{type(hs[0]).__name__}_{arg.name}", real=True)  # named: see _through_tanh
-            for arg, hs in by_arg.items() if arg.is_Symbol and len(hs) == 1 and names.count(arg.name) == 1}
+    taken = {s.name for s in e.free_symbols}
+    held = {hs[0]: sp.Symbol(name, real=True)  # named, not a Dummy: see _through_tanh
+            for arg, hs in by_arg.items() if arg.is_Symbol and len(hs) == 1 and names.count(arg.name) == 1
+            for name in [f"_{type(hs[0]).__name__}_{arg.name}"] if name not in taken}
     return e.xreplace(held), {d: h for h, d in held.items()}
