@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import inspect
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 import sys
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import sympy as sp
@@ -14,8 +14,8 @@ import sympy as sp
 from . import latex
 from . import symbols as S
 from .derivation import Step
-from .families import FAMILIES, get_family
 from .errors import InputError
+from .families import FAMILIES, get_family
 from .family import ExponentialFamily, Finite
 from .io import write_text_atomic
 from .results import all_results, general, recursion
@@ -275,11 +275,9 @@ def paper_settings() -> list[tuple[str, str, Setting]]:
     return out
 
 
-def write_paper_settings(out: Path, rendered=None) -> Path:
+def write_paper_settings(out: Path, rendered) -> Path:
     """derivations/paper-settings.tex and its fragments paper-settings/<id>/R9.*.tex, from
-    :func:`_render_setting` of each setting (derived here unless given)."""
-    if rendered is None:
-        rendered = [_render_setting(*args) for args in paper_settings()]
+    :func:`_render_setting` of each setting."""
     sections = []
     for sid, fragments, section in rendered:
         frag_dir = out / "paper-settings" / sid

@@ -26,12 +26,13 @@ byte-identical from every run, see tests/test_latex.py).
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 
 import sympy as sp
 from sympy.polys import fields, polyoptions, polytools, polyutils, rings
 from sympy.polys.polyutils import _sort_gens, decompose_power
+
+from ._sympy import replace_everywhere
 
 _ORIGINAL = polyutils._parallel_dict_from_expr
 _ORIGINAL_ONE = polyutils._dict_from_expr
@@ -282,10 +283,9 @@ def _install(which: int) -> None:
         for name, funcs in _PATCHED.items():
             if hasattr(mod, name):
                 setattr(mod, name, funcs[which])
-    for mod in list(sys.modules.values()):  # every SymPy module holding cancel under that name, even
-        # one first imported inside a block (sp.cancel, simplify's, Matrix's, risch's, ...)
-        if getattr(mod, "__name__", "").startswith("sympy") and getattr(mod, "cancel", None) in _CANCELS:
-            mod.cancel = _CANCELS[which]
+    # every SymPy module holding cancel under that name, even one first imported inside a block
+    # (sp.cancel, simplify's, Matrix's, risch's, ...)
+    replace_everywhere(_CANCELS[1 - which], _CANCELS[which])
 
 
 @contextlib.contextmanager

@@ -193,7 +193,10 @@ def held_hyperbolics(e: sp.Expr) -> tuple[sp.Expr, dict]:
         by_arg.setdefault(h.args[0], []).append(h)
     names = [arg.name for arg in by_arg if arg.is_Symbol]
     taken = {s.name for s in e.free_symbols}
-    held = {hs[0]: sp.Symbol(name, real=True)  # named, not a Dummy: see _through_tanh
-            for arg, hs in by_arg.items() if arg.is_Symbol and len(hs) == 1 and names.count(arg.name) == 1
-            for name in [f"_{type(hs[0]).__name__}_{arg.name}"] if name not in taken}
+    held = {}
+    for arg, hs in by_arg.items():
+        if arg.is_Symbol and len(hs) == 1 and names.count(arg.name) == 1:
+            name = f"_{type(hs[0]).__name__}_{arg.name}"  # named, not a Dummy: see _through_tanh
+            if name not in taken:
+                held[hs[0]] = sp.Symbol(name, real=True)
     return e.xreplace(held), {d: h for h, d in held.items()}
