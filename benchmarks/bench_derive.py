@@ -48,10 +48,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=None, help="workers for this checkout (default: its own)")
     args = parser.parse_args()
+    if args.rounds < 1 or (args.workers is not None and args.workers < 1):
+        parser.error("--rounds and --workers must be at least 1")
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "baseline"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(old), args.baseline],
-                       check=True, capture_output=True)
+        added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(old),
+                                args.baseline], capture_output=True, text=True, check=False)
+        if added.returncode:
+            raise SystemExit(f"bench_derive: cannot check out {args.baseline!r}: {added.stderr.strip().splitlines()[-1]}")
         try:
             runs = {"baseline": [], "now": []}
             for r in range(args.rounds):
