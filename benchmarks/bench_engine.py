@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from theory.engine.loop import from_params
+from theory.params import from_params
 
 # (family, family args, init, fixed): Curie–Weiss with theta2 held at 0 draws its sum as one binomial
 CASES = [("bernoulli", {}, {"p": 0.3}, {}), ("gaussian", {}, {"mean": 1.0, "var": 2.0}, {}),

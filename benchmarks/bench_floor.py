@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from theory.engine.loop import from_params
+from theory.params import from_params
 
 REPEATS = 5
 clock = time.process_time  # CPU time of this process: a shared machine's other jobs do not count

@@ -70,9 +70,55 @@ def test_conventional_init_in_closed_loop_and_trace_from_zero():
 
 
 def test_stationary_law_is_scipy_with_explicit_rate():
-    law = theory.stationary_law("poisson", M0=3, truth={"rate": 2.0})
+    law = theory.stationary_law("poisson", anchors=3, truth={"rate": 2.0})
     # Gamma(shape 2 M0 rate*, rate 2 M0): mean rate*, scipy scale = 1/rate
     assert law.dist.name == "gamma"
     assert law.kwds["a"] == pytest.approx(12.0) and law.kwds["scale"] == pytest.approx(1 / 6)
-    beta = theory.stationary_law("bernoulli", M0=2, truth={"p": 0.3})
+    beta = theory.stationary_law("bernoulli", anchors=2, truth={"p": 0.3})
     assert beta.dist.name == "beta" and beta.mean() == pytest.approx(0.3)
+
+
+def test_simulate_takes_a_setting_and_a_family_declared_in_the_session():
+    """One declared loop for engine and derivations: ``simulate(setting, ...)``; and a family
+    built here, not registered (the notebook case), runs like a built-in one."""
+    import sympy as sp
+
+    from theory.family import ExponentialFamily, Naturals
+    from theory.symbols import s, thetas
+
+    bern = theory.get_family("bernoulli")
+    setting = theory.Setting(bern, anchors=2, truth={"p": 0.5})
+    run = theory.simulate(setting, M=20, init={"p": 0.1}, generations=40, chains=400, seed=3)
+    assert run.loop.setting is setting and run.loop.M0 == 2
+    # one anchor in ten from p* = 0.5 pulls the mean up from 0.1: E[p_t] = 0.5 - 0.4 (0.9)^t
+    assert abs(run.final["p"][0] - (0.5 - 0.4 * 0.9**40)) < 5 * np.sqrt(run.final["p"][1] / 400)
+    with pytest.raises(theory.InputError, match="Setting declares the loop"):
+        theory.simulate(setting, M=20, init={"p": 0.1}, anchors=1)
+
+    (theta,) = thetas(1)
+    geometric = ExponentialFamily(name="geometric", space=Naturals(), phi=(s,), h=sp.Integer(1),
+                                  conventional={"q": sp.exp(theta)}, negative=("theta",),
+                                  sum_sampler=lambda rng, mu, m: rng.negative_binomial(
+                                      m, 1 / (1 + mu[..., 0]))[..., None])
+    run = theory.simulate(geometric, M=30, init={"q": 0.5}, generations=3, chains=300, seed=1)
+    assert abs(run.final["phi1"][0] - 1.0) < 5 * np.sqrt(run.final["phi1"][1] / 300)  # martingale: E = μ0 = 1
+
+
+def test_a_prior_object_is_accepted_where_its_text_is():
+    fig3 = theory.make_setting("poisson", external=1, prior_law=theory.LawPrior("exponential", (("rate", 1.0),), "rate"))
+    text = theory.make_setting("poisson", external=1, prior_law="exponential:rate=1,on=rate")
+    assert fig3 == text
+    run = theory.simulate("bernoulli", M=20, init={"p": 0.3}, prior_law=theory.NormalPrior(2.0),
+                          generations=2, chains=20)
+    assert run.loop.prior == theory.NormalPrior(2.0)
+
+
+def test_import_theory_loads_nothing_and_shadows_no_submodule():
+    import subprocess
+    import sys
+
+    code = ("import sys, theory; print(sorted(m for m in sys.modules if m.startswith(('theory', 'sympy'))));"
+            "import theory.setting, theory.family; print(type(theory.setting).__name__, type(theory.family).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "['theory', 'theory.version']"
+    assert out[1] == "module module"

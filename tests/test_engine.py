@@ -8,9 +8,10 @@ import pytest
 from scipy import stats
 
 from theory.cli import main
-from theory.engine import L2, MAP, ClosedLoop, numeric_family
+from theory.engine import ClosedLoop, numeric_family
+from theory.setting import L2, MAP, Setting
 from theory.engine.estimators import solve_theta
-from theory.engine.loop import from_params
+from theory.params import from_params
 from theory.engine.markov import ExactChain
 from theory.engine.model import minimal_face
 from theory.families import get_family
@@ -40,7 +41,7 @@ N_COMPARISONS = sum(2 if CASES[c][0] in ("gaussian", "categorical", "curie_weiss
 def _loop(case, sampler="exact", M=M, **kw):
     name, args, fixed, init, truth = CASES[case]
     return from_params(name, M, init, family_args=args, fixed=fixed, truth=truth,
-                       M0=2 if truth else 0, sampler=sampler, **kw)
+                       anchors=2 if truth else 0, sampler=sampler, **kw)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -158,7 +159,7 @@ def test_map_and_l2_refits_solve_their_equations(rng):
     assert np.allclose(nf.mu(theta) + 0.2 * theta, phibar, atol=1e-9)  # finite even at φ̄ = 0
     est = MAP(nu=2.0, mu0=(1.0,))
     assert np.allclose(est.target(phibar, 10), (10 * phibar + 2.0) / 12)
-    loop = ClosedLoop(fam, M=10, init={"theta": 0.0}, estimator=L2(0.2))
+    loop = ClosedLoop(Setting(fam, estimator=L2(0.2)), M=10, init={"theta": 0.0})
     run = loop.run(200, 500, seed=6)
     assert run.absorbed()["fraction"] == 0  # L2 keeps the Poisson rate away from 0
 

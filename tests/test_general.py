@@ -8,7 +8,7 @@ import sympy as sp
 from theory import get_family
 from theory.cli import main
 from theory.derive import paper_settings
-from theory.engine.loop import from_params
+from theory.params import from_params
 from theory.engine.markov import ExactChain
 from theory.errors import InputError
 from theory.results import general

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from theory import derive, latex
+from theory import derive, documents, notation
 
 from conftest import require_pdflatex
 
@@ -41,15 +41,15 @@ def test_every_document_compiles_without_overfull_boxes(fresh):
     assert len(docs) >= 10 and (fresh / "demo-twocolumn.tex") in docs
     problems = {}
     for doc in docs:
-        log = latex.compile_pdf(doc)
+        log = documents.compile_pdf(doc)
         assert doc.with_suffix(".pdf").stat().st_size > 1000
-        if latex.overfull(log):
-            problems[doc.name] = latex.overfull(log)
+        if documents.overfull(log):
+            problems[doc.name] = documents.overfull(log)
     assert not problems, problems
 
 
 def test_no_code_syntax_in_the_tex(fresh):
-    hits = {str(p.relative_to(fresh)): latex.code_like(p.read_text()) for p in sorted(fresh.rglob("*.tex"))}
+    hits = {str(p.relative_to(fresh)): notation.code_like(p.read_text()) for p in sorted(fresh.rglob("*.tex"))}
     hits = {k: v for k, v in hits.items() if v}
     assert not hits, hits
 
@@ -73,11 +73,11 @@ def test_every_document_finds_the_martingale_in_expectation_coordinates(fresh):
 
 
 def test_code_like_detector():
-    assert latex.code_like(r"Sample space $(-oo, oo)$")
-    assert latex.code_like(r"P(phi1=s,phi2=s**2)")
-    assert latex.code_like(r"\operatorname{B}\left(2*M0*mu_star\right)")
-    assert not latex.code_like(r"$\phi_1 = 1$ % phi1=1 in a comment")
-    assert not latex.code_like(r"\text{look at the book}")
+    assert notation.code_like(r"Sample space $(-oo, oo)$")
+    assert notation.code_like(r"P(phi1=s,phi2=s**2)")
+    assert notation.code_like(r"\operatorname{B}\left(2*M0*mu_star\right)")
+    assert not notation.code_like(r"$\phi_1 = 1$ % phi1=1 in a comment")
+    assert not notation.code_like(r"\text{look at the book}")
 
 
 def test_fragments_are_paper_ready(fresh):
@@ -97,7 +97,7 @@ def test_fragments_are_paper_ready(fresh):
 
 
 def test_text_escaping_keeps_math():
-    assert latex._text("a_b $x_1$ c^d") == r"a\_b $x_1$ c\^{}d"
+    assert notation.text("a_b $x_1$ c^d") == r"a\_b $x_1$ c\^{}d"
 
 
 def test_derivations_do_not_depend_on_the_hash_seed():
@@ -117,6 +117,6 @@ def test_log_partition_in_hyperbolic_form_where_shorter():
     N = sp.Symbol("N", integer=True, positive=True)
     cw = get_family("curie_weiss", N=N, fixed={"theta2": 0})
     (t,) = cw.theta
-    assert latex.hyperbolic_log(cw.A, cw.theta) == N * sp.log(2 * sp.cosh(t))
+    assert notation.hyperbolic_log(cw.A, cw.theta) == N * sp.log(2 * sp.cosh(t))
     bern = get_family("bernoulli")
-    assert latex.hyperbolic_log(bern.A, bern.theta) is bern.A  # ln(1 + e^θ) stays
+    assert notation.hyperbolic_log(bern.A, bern.theta) is bern.A  # ln(1 + e^θ) stays

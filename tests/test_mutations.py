@@ -14,7 +14,7 @@ from theory import get_family
 from theory import symbols as S
 from theory.engine import numeric_family
 from theory.engine.estimators import solve_theta
-from theory.engine.loop import from_params
+from theory.params import from_params
 from theory.engine.markov import ExactChain
 from theory.results import absorption, recursion
 

@@ -242,7 +242,7 @@ def test_a_new_family_is_one_declaration(tmp_path, monkeypatch):
     assert T is not None and T.is_finite is not False and T != sp.oo
     assert str(derivation("R7.stationary", geo).result["law"]) == "BetaPrime"
     # and simulated: one generation keeps the mean of φ (R1), its s.e. from R2 (χ = μ(1+μ), M = 20)
-    from theory.engine.loop import from_params
+    from theory.params import from_params
     state = from_params("geometric", 20, {"q": 0.5}).run(1, 40_000, seed=1).state
     assert abs(state.mu[:, 0].mean() - 1.0) < 4.4 * np.sqrt(2.0 / 20 / 40_000)  # false-fail rate 1e-5
 

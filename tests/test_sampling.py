@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 import theory.engine.sampling as sampling
-from theory.engine.loop import from_params
+from theory.params import from_params
 from theory.engine.model import minimal_face, numeric_family
 from theory.families import get_family
 
@@ -37,7 +37,7 @@ def _final(case, seed, multinomial, monkeypatch):
     with monkeypatch.context() as mp:
         if multinomial:
             mp.setattr(sampling, "binomial_sum", lambda numeric: None)
-        loop = from_params(name, 12, init, family_args=args, fixed=fixed, truth=truth, M0=3 if truth else 0)
+        loop = from_params(name, 12, init, family_args=args, fixed=fixed, truth=truth, anchors=3 if truth else 0)
         return loop.run(4, 4000, seed=seed).state
 
 
@@ -78,7 +78,7 @@ def test_binomial_sum_gives_the_multinomial_faces():
 LATTICE_CASES = {
     "bernoulli": ("bernoulli", {}, {}, {"p": 0.3}, {}),
     "curie_weiss-theta2=0": ("curie_weiss", {"N": 6}, {"theta2": 0}, {"theta1": 0.1, "theta2": 0}, {}),
-    "binomial-anchored": ("binomial", {"n": 3}, {}, {"p": 0.8}, {"truth": {"p": 0.4}, "M0": 3}),
+    "binomial-anchored": ("binomial", {"n": 3}, {}, {"p": 0.8}, {"truth": {"p": 0.4}, "anchors": 3}),
     "bernoulli-external-data": ("bernoulli", {}, {}, {"p": 0.7},
                                 {"truth": {"p": 0.4}, "external": 2, "data": [{"s": 1}, {"s": 0}]}),
     "bernoulli-data-at-one-point": ("bernoulli", {}, {}, {"p": 0.3}, {"data": [{"s": 1}]}),
@@ -89,7 +89,7 @@ LATTICE_CASES = {
     "curie_weiss-theta2=0.3": ("curie_weiss", {"N": 6}, {"theta2": 0.3}, {"theta1": 0.1, "theta2": 0.3}, {}),
     "curie_weiss-theta2=0.3-anchored": ("curie_weiss", {"N": 4}, {"theta2": 0.3},
                                         {"theta1": 0.6, "theta2": 0.3},
-                                        {"truth": {"theta1": -0.2, "theta2": 0.3}, "M0": 2}),
+                                        {"truth": {"theta1": -0.2, "theta2": 0.3}, "anchors": 2}),
 }
 N_LATTICE = len(LATTICE_CASES) * 3
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from theory import latex, store
+from theory import diskcache, documents, store
 from theory.families import FAMILIES
 from theory.setting import NormalPrior, Setting
 
@@ -10,16 +10,17 @@ from theory.setting import NormalPrior, Setting
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("THEORY_CACHE_DIR", str(tmp_path))
-    store._compute.cache_clear()
+    store.clear_memory()
     yield tmp_path
-    store._compute.cache_clear()
+    store.clear_memory()
 
 
 def _fresh_process(monkeypatch):
     """What a second process sees: no in-process cache, and no result may be derived again."""
-    store._compute.cache_clear()
-    for rid in store.RESULTS:
-        monkeypatch.setitem(store.RESULTS, rid, lambda *a, rid=rid: pytest.fail(f"{rid} derived again"))
+    store.clear_memory()
+    read = diskcache.cached_result
+    monkeypatch.setattr(diskcache, "cached_result",
+                        lambda rid, subject, derive: read(rid, subject, lambda: pytest.fail(f"{rid} derived again")))
 
 
 def test_results_are_read_back_from_disk_unchanged(cache, monkeypatch):
@@ -29,7 +30,7 @@ def test_results_are_read_back_from_disk_unchanged(cache, monkeypatch):
     setting = Setting(fam, fresh=1, prior=NormalPrior(2.0))
     ids = ("R3.drift.mle", "R6.absorption", "R9.sde")
     cold = {rid: store.compute(rid, setting if rid.startswith("R9") else fam) for rid in ids}
-    text = {rid: latex.render(d, family=fam) for rid, d in cold.items()}
+    text = {rid: documents.render(d, family=fam) for rid, d in cold.items()}
     assert len(list(cache.rglob("*.pkl"))) >= len(ids)
     _fresh_process(monkeypatch)
     again = FAMILIES["binomial"](n=3)
@@ -37,7 +38,7 @@ def test_results_are_read_back_from_disk_unchanged(cache, monkeypatch):
                                else again) for rid in ids}
     for rid in ids:
         assert warm[rid].steps == cold[rid].steps and dict(warm[rid].result) == dict(cold[rid].result)
-        assert latex.render(warm[rid], family=again) == text[rid]
+        assert documents.render(warm[rid], family=again) == text[rid]
     probs = [v for k, v in warm["R6.absorption"].result.items() if k.startswith("P[")]
     assert [str(p) for p in probs] == [str(v) for k, v in cold["R6.absorption"].result.items()
                                       if k.startswith("P[")]
@@ -45,14 +46,12 @@ def test_results_are_read_back_from_disk_unchanged(cache, monkeypatch):
 
 def test_the_key_is_the_whole_subject(cache, monkeypatch):
     """Another size, another setting, another prior: each is derived, not read."""
-    from theory import diskcache
-
     fam = FAMILIES["binomial"](n=3)
-    keys = {diskcache.subject_key(s) for s in (
+    keys = {diskcache.key(s) for s in (
         fam, FAMILIES["binomial"](n=4), Setting(fam), Setting(fam, fresh=1),
         Setting(fam, prior=NormalPrior(2.0)), Setting(fam, prior=NormalPrior(3.0)))}
     assert len(keys) == 6
-    assert diskcache.subject_key(fam) == diskcache.subject_key(FAMILIES["binomial"](n=3))
+    assert diskcache.key(fam) == diskcache.key(FAMILIES["binomial"](n=3))
 
 
 def test_an_unreadable_cache_is_ignored(cache, monkeypatch):
@@ -60,10 +59,10 @@ def test_an_unreadable_cache_is_ignored(cache, monkeypatch):
     cold = store.compute("R1.martingale", fam)
     (path,) = cache.rglob("*R1.martingale.pkl")
     path.write_bytes(b"truncated")
-    store._compute.cache_clear()
+    store.clear_memory()
     assert store.compute("R1.martingale", FAMILIES["poisson"]()).result == cold.result
     monkeypatch.setenv("THEORY_CACHE_DIR", "off")
-    store._compute.cache_clear()
+    store.clear_memory()
     assert store.compute("R1.martingale", FAMILIES["poisson"]()).id == "R1.martingale"
 
 
@@ -81,13 +80,10 @@ def test_the_code_hashes_cover_every_module_a_derivation_imports():
         return set().union(*((root / n).glob("*.py") if (root / n).is_dir() else {root / n} for n in names))
 
     def imported(path: Path) -> set[Path]:
-        """The package's modules that ``path`` imports (relative imports), as files: anywhere in
-        results/, elsewhere at module level (family.py and derivation.py import the API inside
-        convenience methods that derive nothing)."""
+        """The package's modules that ``path`` imports (relative imports, at any depth), as files."""
         tree = ast.parse(path.read_text())
-        top_level = path.parent.name != "results"
         found = set()
-        for node in (tree.body if top_level else ast.walk(tree)):
+        for node in ast.walk(tree):
             if not (isinstance(node, ast.ImportFrom) and node.level):
                 continue
             base = path.parents[node.level - 1].joinpath(*(node.module or "").split(".") if node.module else ())

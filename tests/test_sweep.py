@@ -8,7 +8,7 @@ from conftest import FAMILY_CASES
 
 from theory import InputError
 from theory.cli import main
-from theory.engine.loop import from_params
+from theory.params import from_params
 from theory.sweep import sweep, tasks, write_json_atomic
 
 BASE = {"family": "bernoulli", "init": {"p": 0.3}, "generations": 30, "chains": 500}

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import require_pdflatex
 from theory.cli import main
-from theory.latex import compile_pdf
+from theory.documents import compile_pdf
 from theory.validate import NOT_CHECKED, QUICK, Budget, Check, Outcome, all_checks, report, run_checks
 from theory.validate.checks import CASES
 from theory.validate.registry import Result
@@ -83,7 +83,7 @@ def test_reports_are_written_and_the_table_compiles(smoke_results, tmp_path):
     data = report.as_json(results, SMOKE, 0)
     json.dumps(data)  # serialisable, no NaN objects
     assert data["passed"] == passed and data["total"] == len(results) == len(data["checks"])
-    from theory.latex import code_like
+    from theory.notation import code_like
 
     assert not code_like(paths[1].read_text())  # E[mu**2], phi1=0 are typeset as mathematics
     require_pdflatex()

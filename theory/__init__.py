@@ -8,24 +8,45 @@ The flat namespace is the notebook API (see the README, "Python")::
 
     import theory
     bern = theory.get_family("bernoulli")
-    d = theory.result("R3.drift.mle", bern)           # or bern.result("R3.drift.mle")
+    d = theory.result("R3.drift.mle", bern)
     theory.evaluate(d["drift"], theta=0.3, M=100)
     run = theory.simulate("bernoulli", M=100, init={"p": 0.3}, generations=50)
     run.trace_arrays()["t"]                            # 0, 1, ..., 50
+
+Importing ``theory`` loads nothing else and changes nothing in the process: each name below
+is imported from its module on first use (PEP 562), and SymPy is left exactly as it was.
 """
 
-from . import _sympy  # noqa: F401, I001  (first: SymPy set up before anything imports it)
-from . import symbols
-from .api import RESULT_IDS, derivations, evaluate, family, result, setting, simulate, stationary_law, subs, symbol
-from .derivation import Derivation, Step
-from .engine.loop import ClosedLoop, Run, from_params
-from .errors import InputError
-from .families import FAMILIES, get_family
-from .family import ExponentialFamily
-from .setting import LawPrior, NormalPrior, Setting, parse_prior
+import importlib
 
-__version__ = "0.1.0"
-__all__ = ["FAMILIES", "RESULT_IDS", "ClosedLoop", "Derivation", "ExponentialFamily", "InputError",
-           "LawPrior", "NormalPrior", "Run", "Setting", "Step", "__version__", "derivations", "evaluate",
-           "family", "from_params", "get_family", "parse_prior", "result", "setting", "simulate",
-           "stationary_law", "subs", "symbol", "symbols"]
+from .version import __version__
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "FAMILIES": "families", "get_family": "families",
+    "ExponentialFamily": "family",
+    "Setting": "setting", "NormalPrior": "setting", "LawPrior": "setting", "parse_prior": "setting",
+    "MLE": "setting", "MAP": "setting", "L2": "setting",
+    "Derivation": "derivation", "Step": "derivation",
+    "InputError": "errors",
+    "ClosedLoop": "engine.loop", "Run": "engine.loop",
+    "from_params": "params",
+    "RESULT_IDS": "api", "derivations": "api", "evaluate": "api", "make_setting": "api", "result": "api",
+    "simulate": "api", "stationary_law": "api", "subs": "api", "symbol": "api",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__", "symbols"])
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # once: later lookups do not come here
+        return value
+    if name == "symbols":
+        return importlib.import_module(".symbols", __name__)
+    raise AttributeError(f"module 'theory' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

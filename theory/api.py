@@ -7,7 +7,10 @@ Everything here is a thin layer over the same derivations and engine the CLI use
     r3 = theory.result("R3.drift.mle", bern)          # a Derivation (renders in Jupyter)
     theory.evaluate(r3.result["drift"], theta=0.3, M=100)
     run = theory.simulate("bernoulli", M=100, init={"p": 0.3}, generations=50, chains=200)
-    law = theory.stationary_law("bernoulli", M0=2, truth={"p": 0.3})  # scipy.stats frozen law
+    law = theory.stationary_law("bernoulli", anchors=2, truth={"p": 0.3})  # scipy.stats frozen law
+
+A family is given by name (``"binomial", n=10``) or as an object (one declared in a notebook);
+a closed loop by a :class:`~theory.setting.Setting` or by keyword options.
 """
 
 from __future__ import annotations
@@ -17,55 +20,49 @@ from collections.abc import Mapping
 import numpy as np
 import sympy as sp
 
+from . import numeric
 from . import symbols as S
 from .derivation import Derivation
+from .engine.loop import ClosedLoop, Run
 from .errors import InputError
 from .families import get_family
 from .family import ExponentialFamily
-from .numeric import evaluate as _evaluate
-from .results import general
-from .store import RESULTS, derivation
+from .params import derivation_setting, from_params
+from .setting import Setting, m_ext
+from .store import RESULTS, all_general, all_results, derivation
 
 RESULT_IDS = tuple(RESULTS)  # the one store of derivations (theory.store)
 
 
-def family(f: str | ExponentialFamily, **args) -> ExponentialFamily:
-    """A family from its name (``"binomial", n=10``) or the family itself."""
-    if isinstance(f, ExponentialFamily):
-        if args:
-            raise InputError("family arguments are given with a family name, not with a family")
-        return f
+def _family(f: str | ExponentialFamily, **args) -> ExponentialFamily:
     fixed = args.pop("fixed", {})
     return get_family(f, fixed=fixed, **args)
 
 
-def setting(f: str | ExponentialFamily, external: int | None = None, data=(), prior_law: str | None = None,
-            **args):
+def make_setting(f: str | ExponentialFamily, external: int | None = None, data=(), prior_law=None,
+                 **args) -> Setting:
     """The general-loop :class:`~theory.setting.Setting` (R9) of user-level options.
 
     ``external``: fresh points from the truth per generation (None: a symbolic m, as in
-    ``derivations/``); ``data``: fixed points (``[{"phi1": -6}]``); ``prior_law``: e.g.
-    ``"normal:var=2"`` or ``"exponential:rate=1,on=rate"``.
+    ``derivations/``); ``data``: fixed points (``[{"phi1": -6}]``); ``prior_law``: a prior
+    object or its text, e.g. ``"normal:var=2"`` or ``"exponential:rate=1,on=rate"``.
     """
-    from .derive import make_setting
-    from .setting import Setting, m_ext
-
-    fam = family(f, **args)
+    fam = _family(f, **args)
     if external is None and not data and prior_law is None:
         return Setting(fam, fresh=m_ext)
-    return make_setting(fam, external or 0, data, prior_law)
+    return derivation_setting(fam, external or 0, data, prior_law)
 
 
 def result(rid: str, f: str | ExponentialFamily, setting_=None, **args) -> Derivation:
     """The derivation ``rid`` (``"R3.drift.mle"``, ...) for a family (name or object).
 
-    R9 results use ``setting_`` (a :class:`~theory.setting.Setting`, see :func:`setting`);
+    R9 results use ``setting_`` (a :class:`~theory.setting.Setting`, see :func:`make_setting`);
     by default m fresh external points from the truth, m symbolic.
     """
-    fam = family(f, **args)
+    fam = _family(f, **args)
     if rid not in RESULTS:
         raise InputError(f"unknown result {rid!r}; known: {', '.join(RESULT_IDS)}")
-    subject = (setting_ if setting_ is not None else setting(fam)) if rid.startswith("R9") else fam
+    subject = (setting_ if setting_ is not None else make_setting(fam)) if RESULTS[rid].takes == "setting" else fam
     d = derivation(rid, subject)
     if d is None:
         raise InputError(f"{rid} does not apply to {fam.title} (one-parameter families with a "
@@ -75,33 +72,10 @@ def result(rid: str, f: str | ExponentialFamily, setting_=None, **args) -> Deriv
 
 def derivations(f: str | ExponentialFamily, **args) -> dict[str, Derivation]:
     """Every result that applies to the family, by id."""
-    from .results import all_results
-
-    fam = family(f, **args)
+    fam = _family(f, **args)
     out = {d.id: d for d in all_results(fam)}
-    out |= {d.id: d for d in general.all_general(setting(fam))}
+    out |= {d.id: d for d in all_general(make_setting(fam))}
     return out
-
-
-def _names(values: Mapping) -> dict:
-    """Keyword values by symbol name; ``M_0`` and ``M0`` both accepted, ``theta_star`` for θ*."""
-    out = {}
-    for k, v in values.items():
-        out[k.name if isinstance(k, sp.Symbol) else str(k)] = v
-    return out
-
-
-def _symbols_of(e) -> dict[str, sp.Symbol]:
-    if isinstance(e, Derivation):
-        e = list(e.result.values())
-    if isinstance(e, (list, tuple)):
-        out = {}
-        for x in e:
-            out |= _symbols_of(x)
-        return out
-    if isinstance(e, sp.Basic):
-        return {x.name: x for x in e.free_symbols if isinstance(x, sp.Symbol)}
-    return {}
 
 
 def subs(e, values: Mapping | None = None, **kw):
@@ -111,14 +85,10 @@ def subs(e, values: Mapping | None = None, **kw):
     assumptions, ``real=True``, and a string makes a plain symbol.) Works on matrices and on
     a Derivation (then on each of its results, returned as a dict).
     """
-    given = _names(dict(values or {}) | kw)
+    given = dict(values or {}) | kw
     if isinstance(e, Derivation):
-        return {k: subs(v, given) for k, v in e.result.items()}
-    if not isinstance(e, sp.Basic):
-        return e
-    table = _symbols_of(e)
-    # names the expression does not contain are ignored, as SymPy's subs ignores absent symbols
-    return e.subs({table[n]: sp.sympify(v) for n, v in given.items() if n in table})
+        return {k: numeric.subs(v, given) for k, v in e.result.items()}
+    return numeric.subs(e, given)
 
 
 def evaluate(e, values: Mapping | None = None, **kw):
@@ -129,10 +99,10 @@ def evaluate(e, values: Mapping | None = None, **kw):
     Conventional parameters may be given for the natural ones of a family:
     ``evaluate(expr, family=bern, p=0.3)``.
     """
-    given = _names(dict(values or {}) | kw)
+    given = numeric.by_name(dict(values or {}) | kw)
     fam = given.pop("family", None)
     if fam is not None:
-        fam = family(fam)
+        fam = _family(fam)
         conv = {k: given.pop(k) for k in list(given) if k in fam.conventional and k not in fam.names}
         if conv:
             given |= fam.natural_point(conv)
@@ -141,54 +111,38 @@ def evaluate(e, values: Mapping | None = None, **kw):
         if star:
             given |= {f"{n}_star": v for n, v in fam.natural_point(star).items()}
     if isinstance(e, Derivation):
-        out = {}
-        for k, v in e.result.items():
-            if isinstance(v, (sp.Expr, sp.MatrixBase)):
-                try:
-                    out[k] = evaluate(v, given)
-                except (ValueError, TypeError):
-                    continue
-        return out
-    if isinstance(e, sp.MatrixBase) and e.shape == (1, 1):
-        e = e[0, 0]  # one-parameter results are 1×1 matrices: evaluate the element (arrays broadcast)
-    return _scalar(_evaluate(e, given))
+        return numeric.values(e.result, given)
+    return numeric.value(e, given)
 
 
-def _scalar(x):
-    x = np.asarray(x, dtype=float)
-    return float(x.reshape(())) if x.size == 1 else x
-
-
-def simulate(f: str | ExponentialFamily, M: int, init: Mapping[str, float], generations: int = 100,
-             chains: int = 100, *, M0: int = 0, truth: Mapping[str, float] | None = None,
-             estimator: str = "mle", seed: int | None = 0, record_every: int = 1, keep: int = 10,
-             burn_in: int = 0, **options):
+def simulate(f: str | ExponentialFamily | Setting, M: int, init: Mapping[str, float], generations: int = 100,
+             chains: int = 100, *, seed: int | None = 0, record_every: int = 1, keep: int = 10,
+             burn_in: int = 0, sampler: str = "exact", **options) -> Run:
     """Run the closed loop and return the :class:`~theory.engine.loop.Run`.
 
-    Parameters by name, conventional or natural (``init={"p": 0.3}``). ``options`` go to
-    :func:`theory.engine.loop.from_params` (``nu``, ``lam``, ``fixed``, ``family_args``,
-    ``external``, ``data``, ``prior_law``, ``sampler``). A trace is kept every
+    ``f``: a :class:`~theory.setting.Setting` (the declared loop: data sources, truth,
+    estimator, prior), or a family (name or object) with the setting given by keyword
+    options of :func:`theory.params.loop_setting`: ``anchors`` (M0), ``truth``,
+    ``estimator`` (``"mle"``, ``"map"`` with ``nu``, ``"l2"`` with ``lam``), ``fixed``,
+    ``family_args``, ``external``, ``data``, ``prior_law`` (a prior object or its text).
+    Parameters by name, conventional or natural (``init={"p": 0.3}``). A trace is kept every
     ``record_every`` generations: ``run.trace_arrays()`` gives numpy arrays from t = 0.
     """
-    from .engine.loop import from_params
-
-    if isinstance(f, ExponentialFamily):
-        options.setdefault("family_args", dict(f.args))
-        if f.fixed:
-            options.setdefault("fixed", dict(f.fixed))
-            init = dict(f.fixed) | dict(init)
-        name = f.name
+    if isinstance(f, Setting):
+        if options:
+            raise InputError(f"a Setting declares the loop: {', '.join(sorted(options))} cannot be "
+                             "given beside it")
+        loop = ClosedLoop(f, M, init, sampler=sampler)
     else:
-        name = f
-    loop = from_params(name, M, init, M0=M0, truth=truth, estimator=estimator, **options)
+        loop = from_params(f, M, init, sampler=sampler, **options)
     return loop.run(generations, chains, seed=seed, burn_in=burn_in, record_every=record_every, keep=keep)
 
 
-def stationary_law(f: str | ExponentialFamily, M0: int | None = None, truth: Mapping[str, float] | None = None,
+def stationary_law(f: str | ExponentialFamily, anchors: int | None = None, truth: Mapping[str, float] | None = None,
                    *, setting_=None, **args):
     """The stationary law as a frozen ``scipy.stats`` distribution, where it is a named one.
 
-    With ``M0`` anchors (R7, one-parameter families, diffusion limit): the law of the
+    With ``anchors`` M0 (R7, one-parameter families, diffusion limit): the law of the
     expectation parameter μ = E[φ] (for Bernoulli, p; for Poisson, the rate). Gamma is
     returned with shape α and *rate* β, i.e. ``scipy.stats.gamma(a=α, scale=1/β)``; Beta is
     the law of the rescaled mean (μ − a)/(b − a), returned on [a, b] through ``loc``/``scale``.
@@ -198,9 +152,9 @@ def stationary_law(f: str | ExponentialFamily, M0: int | None = None, truth: Map
     """
     import scipy.stats as st
 
-    fam = family(f, **args)
+    fam = _family(f, **args)
     if setting_ is not None:
-        d = general.stationary(setting_)
+        d = derivation("R9.stationary", setting_)
         fam = setting_.family
         res = d.result
         if "law" not in res:
@@ -208,26 +162,26 @@ def stationary_law(f: str | ExponentialFamily, M0: int | None = None, truth: Map
                              f"(normalisable: {res.get('normalisable')})")
         values = {} if truth is None else _star_values(fam, truth)
         if res["law"] == "Normal":
-            mean = np.asarray(_evaluate(res["mean"], values), float).ravel()
-            cov = np.asarray(_evaluate(res["cov"], values), float)
+            mean = np.asarray(numeric.evaluate(res["mean"], values), float).ravel()
+            cov = np.asarray(numeric.evaluate(res["cov"], values), float)
             return st.multivariate_normal(mean=mean, cov=cov)
-        alpha, beta = float(_evaluate(res["alpha"], values)), float(_evaluate(res["beta"], values))
+        alpha, beta = float(numeric.evaluate(res["alpha"], values)), float(numeric.evaluate(res["beta"], values))
         return _named(res["law"], alpha, beta, fam)
-    if M0 is None or truth is None:
-        raise InputError("the anchored stationary law (R7) needs M0 and truth; or give setting_=")
+    if anchors is None or truth is None:
+        raise InputError("the anchored stationary law (R7) needs anchors and truth; or give setting_=")
     d = result("R7.stationary", fam)
     if "law" not in d.result:
         raise InputError(f"the stationary law of {fam.title} is not a named one")
-    values = _star_values(fam, truth) | {"M0": M0}
-    alpha = float(_evaluate(d.result["alpha"], values))
-    beta = float(_evaluate(d.result["beta"], values))
+    values = _star_values(fam, truth) | {"M0": anchors}
+    alpha = float(numeric.evaluate(d.result["alpha"], values))
+    beta = float(numeric.evaluate(d.result["beta"], values))
     return _named(str(d.result["law"]), alpha, beta, fam)
 
 
 def _star_values(fam: ExponentialFamily, truth: Mapping[str, float]) -> dict:
     theta = fam.natural_point(truth)
     out = {f"{n}_star": v for n, v in theta.items()}
-    mu = [float(_evaluate(e, theta)) for e in fam.mu]
+    mu = [float(numeric.evaluate(e, theta)) for e in fam.mu]
     out |= {f"{m.name}_star": v for m, v in zip(fam.mu_symbols, mu, strict=True)}
     return out
 

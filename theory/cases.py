@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import symbols as S
-from .engine import numeric_family
-from .engine.loop import ClosedLoop, from_params
 from . import families as registry
+from . import symbols as S
+from .engine.loop import ClosedLoop
+from .engine.model import numeric_family
+from .family import Naturals
 from .families import get_family
+from .params import from_params
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Case:
 
     def loop(self, M, M0=0, estimator="mle", start=None, **kw) -> ClosedLoop:
         init = dict(start or self.init)
-        return from_params(self.name, M, init, M0=M0, truth=dict(self.truth),
+        return from_params(self.name, M, init, anchors=M0, truth=dict(self.truth),
                            estimator=estimator, fixed=dict(self.fixed), family_args=dict(self.args),
                            prior=dict(self.init), **kw)
 
@@ -80,3 +82,16 @@ def declared_cases() -> list[Case]:
 
 CASES = declared_cases()
 BY_SLUG = {c.slug: c for c in CASES}
+
+
+# the stationary law with one anchor (R7): its checks and its figure run here
+M_STATIONARY, M0_STATIONARY, RELAXATIONS = 50, 1, 12
+
+
+def support(loop: ClosedLoop):
+    """Ends of the mean domain and the lattice step of φ̄ (0 for a continuous law)."""
+    nf = loop.numeric
+    if nf.finite:
+        phi = nf.phi_levels[:, 0]
+        return phi.min(), phi.max(), (phi[1] - phi[0]) / loop.M
+    return 0.0, np.inf, 1.0 / loop.M if isinstance(loop.family.space, Naturals) else 0.0

@@ -13,32 +13,7 @@ import sys
 from pathlib import Path
 
 from .errors import InputError
-
-
-def parse_params(text: str | None, what: str = "parameter") -> dict[str, float]:
-    """``"mean=3,var=0.5"`` -> {"mean": 3.0, "var": 0.5}; InputError names a malformed item."""
-    out: dict[str, float] = {}
-    for item in filter(None, (text or "").split(",")):
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise InputError(f"malformed {what} {item!r}: expected name=value")
-        if name.strip() in out:
-            raise InputError(f"{what} {name.strip()} is given twice")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise InputError(f"{what} {name.strip()}: {value!r} is not a number") from None
-        if out[name.strip()] != out[name.strip()] or abs(out[name.strip()]) == float("inf"):
-            raise InputError(f"{what} {name.strip()}={value} is not finite")
-    return out
-
-
-def _integer_args(text: str | None) -> dict[str, int]:
-    args = parse_params(text, "family argument")
-    bad = [k for k, v in args.items() if v != int(v)]
-    if bad:
-        raise InputError(f"family argument {bad[0]} must be an integer")
-    return {k: int(v) for k, v in args.items()}
+from .params import external_data, fixed_items, integer_args, parse_params
 
 
 def _progress(enabled: bool):
@@ -58,11 +33,11 @@ def cmd_derive(args) -> int:
 
     if not args.json:
         check_writable(args.out)
-    families = derive.targets(args.families, _integer_args(args.family_args),
+    families = derive.targets(args.families, integer_args(args.family_args),
                               parse_params(args.fixed, "fixed parameter"),
                               # N, n stay symbols unless given; a setting's data need numbers
                               symbolic=not (args.external or args.external_data or args.prior_law))
-    setting = {"fresh": args.external, "data": _external_data(args.external_data),
+    setting = {"fresh": args.external, "data": external_data(args.external_data),
                "prior_law": args.prior_law,
                "truth": parse_params(args.truth, "--truth") if args.truth else None}
     if args.json:
@@ -82,24 +57,6 @@ def cmd_derive(args) -> int:
     return 0
 
 
-def _fixed(items: list[str] | None) -> dict[str, float | None]:
-    """``--fixed theta2`` (value from --init) or ``--fixed theta2=0``, repeatable or comma-separated."""
-    out: dict[str, float | None] = {}
-    for item in (",".join(items or [])).split(","):
-        if not item.strip():
-            continue
-        if "=" in item:
-            out.update(parse_params(item, "fixed parameter"))
-        else:
-            out[item.strip()] = None
-    return out
-
-
-def _external_data(items: list[str] | None) -> list[dict[str, float]]:
-    """``--external-data phi1=-6`` (repeatable): one fixed data point each, by statistics or s=VALUE."""
-    return [parse_params(item, "--external-data") for item in items or []]
-
-
 def _histograms(items: list[str] | None) -> dict[str, tuple[float, float, int]]:
     """``--histogram theta1=-3:3:60``: NAME=LO:HI:BINS, repeatable."""
     out = {}
@@ -117,14 +74,14 @@ def _histograms(items: list[str] | None) -> dict[str, tuple[float, float, int]]:
 
 
 def cmd_simulate(args) -> int:
-    from .engine.loop import from_params
+    from .params import from_params
 
     loop = from_params(
-        args.family, args.M, parse_params(args.init, "--init"), M0=args.anchors,
+        args.family, args.M, parse_params(args.init, "--init"), anchors=args.anchors,
         truth=parse_params(args.truth, "--truth") if args.truth else None,
-        estimator=args.estimator, fixed=_fixed(args.fixed), family_args=_integer_args(args.family_args),
+        estimator=args.estimator, fixed=fixed_items(args.fixed), family_args=integer_args(args.family_args),
         nu=args.nu, lam=args.lam, prior=parse_params(args.prior, "--prior") if args.prior else None,
-        sampler=args.sampler, external=args.external, data=_external_data(args.external_data),
+        sampler=args.sampler, external=args.external, data=external_data(args.external_data),
         prior_law=args.prior_law)
     run = loop.run(args.generations, args.chains, seed=args.seed, burn_in=args.burn_in,
                    record_every=args.record_every, progress=sys.stderr.isatty() and not args.quiet,

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from . import notation, numeric
+
 
 @dataclass(frozen=True)
 class Step:
@@ -40,27 +42,22 @@ class Derivation:
         return self.result[key]
 
     def evaluate(self, values=None, **kw):
-        """Numbers of the final forms at values given by name (see :func:`theory.evaluate`)."""
-        from .api import evaluate
-
-        return evaluate(self, values, **kw)
+        """Numbers of the final forms at values given by name (``theta=0.3, M=100``), skipping
+        those with symbols left free (see :func:`theory.evaluate` for conventional parameters)."""
+        return numeric.values(self.result, dict(values or {}) | kw)
 
     def latex(self) -> str:
         """The result as a LaTeX fragment for ``\\input`` (numbered, labelled equations)."""
-        from .latex import render
-
-        return render(self)
+        return notation.render(self)
 
     def _repr_latex_(self) -> str:
         """Jupyter display: the displayed equations of the steps, one per line (MathJax)."""
-        from .latex import expr
-
         rows = [rf"&\textbf{{{self.id}}}\ \text{{({self.family}): {_plain(self.title)}}}"]
         for st in self.steps:
             if st.lhs is None and st.rhs is None:
                 continue
-            lhs = expr(st.lhs) if st.lhs is not None else ""
-            rhs = expr(st.rhs) if st.rhs is not None else ""
+            lhs = notation.expr(st.lhs) if st.lhs is not None else ""
+            rhs = notation.expr(st.rhs) if st.rhs is not None else ""
             rows.append("&" + (f"{lhs} = {rhs}" if lhs and rhs else lhs or rhs))
         return "$$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$$"
 

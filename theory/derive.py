@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import inspect
-import multiprocessing
-import sys
-import threading
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import sympy as sp
 
-from . import latex
+from . import documents
+from . import notation
 from . import symbols as S
 from .derivation import Step
 from .errors import InputError
 from .families import FAMILIES, get_family
 from .family import ExponentialFamily, Finite
 from .io import write_text_atomic
-from .results import all_results, general, recursion
-from .setting import Setting, data_point, m_ext, parse_prior
-from .store import compute
+from .parallel import map_tasks
+from .params import derivation_setting
+from .results import general, recursion
+from .setting import Setting, m_ext
+from .speedups import sympy_speedups
+from .store import all_general, all_results, compute
 
 # the paper's Fig. 1(a-c) case: Curie–Weiss with the coupling held at zero
 DEFAULT_EXTRA = (("curie_weiss", {"theta2": 0}),)
@@ -89,11 +89,11 @@ def _args_for(name: str, family_args: dict) -> dict:
 def family_document(family: ExponentialFamily, results, fragments: dict[str, str] | None = None) -> str:
     """The standalone document; ``fragments`` (text by result id) if already rendered."""
     fragments = fragments or {}
-    body = (r"\section*{The family}" + "\n" + latex.family_header(family) + "\n"
+    body = (r"\section*{The family}" + "\n" + documents.family_header(family) + "\n"
             + r"\section*{Results}" + "\n"
-            + "\n".join(latex.heading(r) + (fragments.get(r.id) or latex.render(r, family=family))
+            + "\n".join(notation.heading(r) + (fragments.get(r.id) or documents.render(r, family=family))
                          for r in results))
-    return latex.document(f"Closed-loop learning: {latex.family_title(family)}", body)
+    return documents.document(f"Closed-loop learning: {documents.family_title(family)}", body)
 
 
 def overview(families: list[ExponentialFamily]) -> str:
@@ -106,38 +106,38 @@ def overview(families: list[ExponentialFamily]) -> str:
              r"\section*{Generic recursion (one parameter)}"]
     for est in recursion.ESTIMATORS:
         drift, cov = recursion.leading_order(est, 1, S.thetas(1))
-        parts.append(latex.render_step(Step(
+        parts.append(notation.render_step(Step(
             f"{est.upper()}: drift and variance of $\\theta$ to leading order, error $O(M^{{-2}})$:",
             r"\mathbb{E}[\Delta\theta]", recursion.per_generation(drift[0])), f"eq:generic:{est}:1"))
-        parts.append(latex.render_step(Step("", r"\operatorname{Var}[\Delta\theta]",
+        parts.append(notation.render_step(Step("", r"\operatorname{Var}[\Delta\theta]",
                                             recursion.per_generation(cov[0])), f"eq:generic:{est}:2"))
     parts.append(r"\section*{Families}" + "\n\\begin{itemize}")
     for f in families:
-        states = "; ".join(f"${latex.state_latex(st)}$" for st in f.absorbing_states)
-        a = latex.expr(latex.hyperbolic_log(f.A, f.theta))
-        a = f"$A(\\theta) = {a}$" if latex.width(a) < 150 else "$A(\\theta) = \\log Z(\\theta)$"
-        parts.append(f"\\item \\texttt{{{latex._text(f.slug)}.tex}}: {latex._text(latex.family_title(f))}, "
+        states = "; ".join(f"${notation.state_latex(st)}$" for st in f.absorbing_states)
+        a = notation.expr(notation.hyperbolic_log(f.A, f.theta))
+        a = f"$A(\\theta) = {a}$" if notation.width(a) < 150 else "$A(\\theta) = \\log Z(\\theta)$"
+        parts.append(f"\\item \\texttt{{{notation.text(f.slug)}.tex}}: {notation.text(documents.family_title(f))}, "
                      f"{a}; absorbing: {states}")
     parts.append("\\end{itemize}")
-    return latex.document("Closed-loop learning in exponential families: derived results",
+    return documents.document("Closed-loop learning in exponential families: derived results",
                           "\n\n".join(parts))
 
 
 def _render_family(f: ExponentialFamily) -> tuple[str, dict[str, str], str]:
     """(slug, fragment text by result id, standalone document) of one family: R1–R8 and R9
     for the general loop with m fresh external points from the truth (m symbolic)."""
-    results = all_results(f) + general.all_general(Setting(f, fresh=m_ext))
-    fragments = {r.id: latex.render(r, family=f) for r in results}  # rendered once, used twice
+    results = all_results(f) + all_general(Setting(f, fresh=m_ext))
+    fragments = {r.id: documents.render(r, family=f) for r in results}  # rendered once, used twice
     return f.slug, fragments, family_document(f, results, fragments)
 
 
 def _render_setting(sid: str, text: str, setting: Setting) -> tuple[str, dict[str, str], str]:
     """(id, fragment text by result id, section of paper-settings.tex) of one paper setting."""
-    results = general.all_general(setting)
+    results = all_general(setting)
     slug = f"{sid}-{setting.family.slug}"
-    fragments = {r.id: latex.render(r, slug, setting.family) for r in results}  # rendered once, used twice
-    section = (f"\\section*{{{latex._text(text)}}}\n"
-               + "\n".join(latex.heading(r) + fragments[r.id] for r in results))
+    fragments = {r.id: documents.render(r, slug, setting.family) for r in results}  # rendered once, used twice
+    section = (f"\\section*{{{notation.text(text)}}}\n"
+               + "\n".join(notation.heading(r) + fragments[r.id] for r in results))
     return sid, fragments, section
 
 
@@ -151,7 +151,7 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
     (nor does what is derived: tests/test_latex.py).
     """
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "preamble.tex", latex.PREAMBLE)
+    write_text_atomic(out / "preamble.tex", notation.PREAMBLE)
     settings = paper_settings()
     tasks = sorted(((_render_family, (f,)) for f in families), key=lambda task: -task[1][0].d)
     tasks += [(_render_setting, args) for args in settings]
@@ -178,39 +178,24 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
     docs.append(write_demo(out))
     if compile_pdf:
         for doc in docs:
-            latex.compile_pdf(doc, runs=2 if doc.name == "demo-twocolumn.tex" else 1)
+            documents.compile_pdf(doc, runs=2 if doc.name == "demo-twocolumn.tex" else 1)
     return docs
 
 
 def _run(tasks, workers: int, dims):
     """The results of ``fn(*args)`` for each task, in order (as each is ready), on ``workers``
-    processes.
-
-    On Linux, from a process without other threads, the workers are forked after the generic
-    results (every family of a dimension shares them) are derived here once: they inherit
-    those and theory's import instead of redoing them (2.5 of 31 CPU s). Elsewhere (spawn on
-    macOS and Windows; threads, as under pytest-xdist or in a notebook, where forking is
-    unsafe) joblib's loky workers.
-    """
-    if workers <= 1:
-        yield from (fn(*args) for fn, args in tasks)
-    elif sys.platform == "linux" and threading.active_count() == 1:
-        _derive_generic(dims)
-        # an executor, not a Pool: a worker that dies (killed, out of memory) is an error, not a hang
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            yield from pool.map(_call, tasks)
-    else:
-        from joblib import Parallel, delayed
-
-        yield from Parallel(n_jobs=workers, batch_size=1, return_as="generator")(
-            delayed(fn)(*args) for fn, args in tasks)
+    processes; on Linux the workers are forked after the generic results (every family of a
+    dimension shares them) are derived here once, so they inherit them (2.5 of 31 CPU s)."""
+    return map_tasks(_call, tasks, workers=workers, batch_size=1, fork_after=lambda: _derive_generic(dims))
 
 
+@sympy_speedups()
 def _call(task):
     fn, args = task
     return fn(*args)
 
 
+@sympy_speedups()
 def _derive_generic(dims) -> None:
     """The results derived in abstract cumulants (R3's expansion, R9's identities), per dimension."""
     for d in sorted(dims):
@@ -239,7 +224,7 @@ def demo_document() -> str:
              "columns of 8.6\\,cm. The martingale property is Eq.~\\eqref{eq:R1.martingale:bernoulli:1}; "
              "the drift of the logit is Eq.~\\eqref{eq:R3.drift.mle:bernoulli:6}."]
     for folder, rid, stem in DEMO:
-        parts += [f"\\paragraph{{{latex._text(rid)} ({latex._text(folder)}).}}", f"\\input{{{folder}/{rid}}}"]
+        parts += [f"\\paragraph{{{notation.text(rid)} ({notation.text(folder)}).}}", f"\\input{{{folder}/{rid}}}"]
     parts += [r"\end{document}", ""]
     return "\n".join(parts)
 
@@ -270,7 +255,7 @@ def paper_settings() -> list[tuple[str, str, Setting]]:
     out = []
     for sid, text, name, args, fixed, opts in PAPER_SETTINGS:
         fam = get_family(name, fixed=fixed, **args)
-        out.append((sid, text, make_setting(fam, opts.get("fresh", 0), opts.get("data", ()),
+        out.append((sid, text, derivation_setting(fam, opts.get("fresh", 0), opts.get("data", ()),
                                             opts.get("prior_law"))))
     return out
 
@@ -286,48 +271,34 @@ def write_paper_settings(out: Path, rendered) -> Path:
             write_text_atomic(frag_dir / f"{rid}.tex", text)
         sections.append(section)
     path = out / "paper-settings.tex"
-    write_text_atomic(path, latex.document("The reference paper's general settings (R9)", "\n\n".join(sections)))
+    write_text_atomic(path, documents.document("The reference paper's general settings (R9)", "\n\n".join(sections)))
     return path
 
 
 def write_setting(family: ExponentialFamily, options: dict, out: Path, compile_pdf: bool = True) -> Path:
     """R9 for one family and setting: ``<out>/setting-<slug>-<label>.tex`` and its fragments."""
-    st = make_setting(family, options.get("fresh") or 0, options.get("data") or (),
+    st = derivation_setting(family, options.get("fresh") or 0, options.get("data") or (),
                       options.get("prior_law"), options.get("truth"))
     nums = _truth_values(family, options.get("truth"))
-    results = general.all_general(st)
+    results = all_general(st)
     stem = f"setting-{family.slug}-{st.label}".replace("=", "").replace(".", "p").replace(":", "-")
     frag_dir = out / stem
     frag_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "preamble.tex", latex.PREAMBLE)
+    write_text_atomic(out / "preamble.tex", notation.PREAMBLE)
     for r in results:
-        write_text_atomic(frag_dir / f"{r.id}.tex", latex.render(r, stem, family))
+        write_text_atomic(frag_dir / f"{r.id}.tex", documents.render(r, stem, family))
     path = out / f"{stem}.tex"
-    body = latex.family_header(family, stem) + "\n".join(
-        latex.heading(r) + latex.render(r, stem, family) for r in results)
-    write_text_atomic(path, latex.document(f"General closed loop: {family.title}, {st.label}", body))
+    body = documents.family_header(family, stem) + "\n".join(
+        notation.heading(r) + documents.render(r, stem, family) for r in results)
+    write_text_atomic(path, documents.document(f"General closed loop: {family.title}, {st.label}", body))
     stat = results[2].result
     print(f"{family.slug} [{st.label}]: normalisable={stat['normalisable']}"
           + (f", stationary law {stat['law']}" if "law" in stat else "")
           + f"\n  U = {sp.sstr(results[0].result['U'].subs(nums))}"
           + f"\n  written to {path}")
     if compile_pdf:
-        latex.compile_pdf(path)
+        documents.compile_pdf(path)
     return path
-
-
-def make_setting(family: ExponentialFamily, fresh=0, data=(), prior_law: str | None = None,
-                 truth: dict | None = None) -> Setting:
-    """The :class:`Setting` of user-level options, for one family (data resolved, prior parsed)."""
-    if int(fresh) != fresh or fresh < 0:
-        raise InputError(f"external points must be an integer >= 0, got {fresh}")
-    points = tuple(data_point(family, p) for p in data)
-    prior = parse_prior(prior_law) if prior_law else None
-    if prior is not None:
-        prior.log_density(family)  # an unknown on=NAME fails before any derivation
-    if truth is not None and not fresh:
-        raise InputError("--truth is used by fresh external points (--external m)")
-    return Setting(family, fresh=int(fresh), data=points, prior=prior)
 
 
 def _truth_values(family: ExponentialFamily, truth: dict | None) -> dict:
@@ -342,7 +313,7 @@ def to_json(families: list[ExponentialFamily], setting: dict | None = None) -> d
     and for the setting (external data, prior) U, drift_general, stationary_theta, normalisable."""
     setting = setting or {}
     opts = {k: setting.get(k) for k in ("data", "prior_law", "truth")}
-    settings = [make_setting(f, setting.get("fresh") or 0, opts["data"] or (), opts["prior_law"],
+    settings = [derivation_setting(f, setting.get("fresh") or 0, opts["data"] or (), opts["prior_law"],
                              opts["truth"]) for f in families]  # bad input fails before any work
     out = {}
     for f, st in zip(families, settings, strict=True):

@@ -4,15 +4,15 @@
 first use; a fresh process (every ``closedloop`` call, every worker of a sweep)
 would redo it. Each is pickled to ``$THEORY_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/theory`` or ``~/.cache/theory``) under a key made of the
-declaration (space, φ, h, parameter names and signs, as ``srepr``), the package
-and SymPy versions, and a hash of the code that derives them (``family.py``,
-``symbols.py``), so an edit of either misses instead of serving stale results.
+declaration (the family's own :meth:`cache_key`: every field, SymPy objects as ``srepr``),
+the package and SymPy versions, and a hash of the code that derives them (``family.py``,
+``symbols.py``, ...), so an edit of either misses instead of serving stale results.
 ``THEORY_CACHE_DIR=off`` disables it. A cache that cannot be read or written is
 ignored: the object is derived as before.
 
 The results (the :class:`~theory.derivation.Derivation` of every result id, R1–R9) are kept
-the same way by :func:`cached_result`, under a key made of the subject (the family's full
-declaration, and for R9 the setting: external data, prior) and a hash of every module the
+the same way by :func:`cached_result`, under a key made of the subject's own ``cache_key()`` (every
+field of the family's declaration, or of the setting: a new field enters the key by itself) and a hash of every module the
 results are derived with (``results/``, ``families/``, ``family.py``, ``setting.py``,
 ``derivation.py``, ``latex.py``, ...), so a second ``derive``, a ``simulate`` or a figure build
 reads them instead of redoing the SymPy work.
@@ -20,6 +20,7 @@ reads them instead of redoing the SymPy work.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -28,6 +29,10 @@ import tempfile
 from pathlib import Path
 
 import sympy as sp
+
+from . import symbols as S
+from .derivation import Derivation
+from .version import __version__
 
 MISS = object()
 
@@ -43,15 +48,11 @@ def cache_dir() -> Path | None:
 
 # every module the cumulants are derived with (a test checks the imports against these lists)
 _CUMULANT_CODE = ("family.py", "symbols.py", "diskcache.py", "tidy.py", "fastpoly.py", "errors.py",
-                  "_sympy.py")  # how SymPy is set up (imported first by theory/__init__)
+                  "speedups.py", "notation.py", "derivation.py", "numeric.py", "version.py", "_sympy.py")
 
 
 @functools.lru_cache(maxsize=1)
 def _code_version() -> str:
-    try:
-        from . import __version__
-    except ImportError:
-        __version__ = "0"
     return f"{__version__}-sympy{sp.__version__}-{_hash_code(_CUMULANT_CODE)}"
 
 
@@ -70,12 +71,30 @@ def _hash_code(names, seed: str = "") -> str:
     return digest.hexdigest()[:16]
 
 
-def key(family) -> str:
-    """Hash of what the derived cumulants depend on: the declaration and the code version."""
-    parts = [_code_version(), family.name, repr(family.space), sp.srepr(tuple(family.phi)),
-             sp.srepr(family.h), repr(tuple(family.negative)), repr(family.natural_names),
-             sp.srepr(tuple(family.theta))]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+def canonical(value) -> str:
+    """A stable text of a declaration: dataclasses field by field (by their class name), SymPy
+    objects as ``srepr``, mappings and sequences item by item, functions by qualified name.
+
+    A subject's ``cache_key()`` is this text, so a field added to a dataclass enters the key
+    of everything derived from it without an edit here.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = ", ".join(f"{f.name}={canonical(getattr(value, f.name))}" for f in dataclasses.fields(value))
+        return f"{type(value).__name__}({fields})"
+    if isinstance(value, sp.Basic):
+        return sp.srepr(value)
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return "{" + ", ".join(f"{canonical(k)}: {canonical(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(canonical(v) for v in value) + ")"
+    if callable(value):
+        return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', type(value).__name__)}"
+    return repr(value)
+
+
+def key(subject) -> str:
+    """Hash of the subject's declaration (its ``cache_key()``)."""
+    return hashlib.sha256(subject.cache_key().encode()).hexdigest()[:32]
 
 
 def _path(family, name: str) -> Path | None:
@@ -120,7 +139,7 @@ def cached_on_disk(fn):
 # --- derived results -----------------------------------------------------------------------------
 # every module a result's derivation (or the LaTeX width test of R9's displays) reads, besides
 # the cumulants' (hashed through _code_version)
-_RESULT_CODE = ("store.py", "derivation.py", "setting.py", "latex.py", "numeric.py", "results", "families")
+_RESULT_CODE = ("setting.py", "results", "families")
 
 
 @functools.lru_cache(maxsize=1)
@@ -128,46 +147,23 @@ def _results_version() -> str:
     return _hash_code(_RESULT_CODE, seed=_code_version())
 
 
-def subject_key(subject) -> str:
-    """Hash of what a result depends on besides the code: the family's whole declaration
-    (conventional parameters and extra coordinates too: R3 and R4 show them) and, for a
-    :class:`~theory.setting.Setting`, its external points and prior."""
-    from .setting import Setting
-
-    setting = subject if isinstance(subject, Setting) else None
-    family = setting.family if setting is not None else subject
-    parts = [key(family), repr(tuple(family.args.items())), repr(tuple(family.fixed.items())),
-             *(f"{n}={sp.srepr(e)}" for n, e in family.conventional.items()),
-             *(f"{n}={sp.srepr(e)}" for n, e in family.extra_coordinates.items())]
-    if setting is not None:
-        parts += ["setting", sp.srepr(sp.sympify(setting.fresh)), sp.srepr(tuple(setting.data)),
-                  repr(setting.prior)]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
-
-
 def _result_path(result_id: str, subject) -> Path | None:
     root = cache_dir()
     if root is None:
         return None
-    from .setting import Setting
-
-    family = subject.family if isinstance(subject, Setting) else subject
-    return root / f"results-{_results_version()}" / f"{family.slug}-{subject_key(subject)}-{result_id}.pkl"
+    return root / f"results-{_results_version()}" / f"{subject.slug}-{key(subject)}-{result_id}.pkl"
 
 
 def _latex_names() -> dict:
     """The LaTeX names of the project's symbols (``symbols.LATEX``), kept with each derivation:
     a fresh process that reads it may not have created its symbols yet, and prints with them.
     All of them (a few hundred strings), which is cheaper than walking the expressions."""
-    from . import symbols as S
-
     return dict(S.LATEX)
 
 
 def cached_result(result_id: str, subject, derive):
-    """The derivation ``result_id`` of ``subject`` from the disk, or ``derive()`` kept there."""
-    from . import symbols as S
-
+    """The derivation ``result_id`` of ``subject`` (a family or a setting, with ``slug`` and
+    ``cache_key()``) from the disk, or ``derive()`` kept there."""
     path = _result_path(result_id, subject)
     if path is None:
         return derive()
@@ -183,8 +179,6 @@ def cached_result(result_id: str, subject, derive):
 
 
 def _read_result(path: Path, result_id: str):
-    from .derivation import Derivation
-
     try:
         with open(path, "rb") as f:
             value, names = pickle.load(f)

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from . import notation
 from . import symbols as S
-from .diskcache import cached_on_disk
+from .diskcache import cached_on_disk, canonical
 from .errors import InputError
 from .tidy import held_hyperbolics, tidy
 
@@ -33,6 +34,12 @@ class Finite:
 
     def __str__(self) -> str:
         return f"{{{self.levels[0]}, ..., {self.levels[-1]}}}"
+
+    def latex(self) -> str:
+        """{0, 1}, or {0, 1, …, n} for more than three levels."""
+        lv = self.levels
+        inner = ", ".join(str(v) for v in lv) if len(lv) <= 3 else f"{lv[0]}, {lv[1]}, \\dots, {lv[-1]}"
+        return rf"\{{{inner}\}}"
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,10 @@ class Levels:
     def __str__(self) -> str:
         return f"{{0, ..., {self.upper}}}"
 
+    def latex(self) -> str:
+        """{0, 1, …, n}."""
+        return rf"\{{0, 1, \dots, {notation.expr(self.upper)}\}}"
+
 
 @dataclass(frozen=True)
 class Naturals:
@@ -59,6 +70,10 @@ class Naturals:
     def __str__(self) -> str:
         return "N"
 
+    def latex(self) -> str:
+        """ℕ = {0, 1, 2, …}."""
+        return r"\mathbb{N} = \{0, 1, 2, \dots\}"
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -69,6 +84,12 @@ class Interval:
 
     def __str__(self) -> str:
         return f"({self.lower}, {self.upper})"
+
+    def latex(self) -> str:
+        """ℝ, or (lower, upper)."""
+        if self.lower == -sp.oo and self.upper == sp.oo:
+            return r"\mathbb{R}"
+        return rf"({notation.expr(self.lower)}, {notation.expr(self.upper)})"
 
 
 Reals = Interval(-sp.oo, sp.oo)
@@ -91,10 +112,10 @@ class AbsorbingState:
     def label(self) -> str:
         """SPEC label: ``phi1=1`` or ``phi1=10,phi2=45`` (integers printed as integers)."""
         names = ["phi1"] if len(self.phi) == 1 else [f"phi{a + 1}" for a in range(len(self.phi))]
-        return ",".join(f"{n}={_fmt(v)}" for n, v in zip(names, self.phi, strict=True))
+        return ",".join(f"{n}={format_number(v)}" for n, v in zip(names, self.phi, strict=True))
 
 
-def _fmt(v) -> str:
+def format_number(v) -> str:
     """Integers as integers, other numbers as the shortest decimal (``4.5``), symbols as they are."""
     v = sp.nsimplify(v)
     if v.is_integer:
@@ -133,6 +154,11 @@ class ExponentialFamily:
     fixed: Mapping[str, float] = field(default_factory=dict)
     sum_sampler: Callable | None = None
     extra_coordinates: Mapping[str, sp.Expr] = field(default_factory=dict)
+
+    def cache_key(self) -> str:
+        """The whole declaration as stable text (:func:`theory.diskcache.canonical`): what every
+        derivation from the family depends on, the key of the disk cache."""
+        return canonical(self)
 
     # -- declared structure ----------------------------------------------------------------------
     @property
@@ -350,29 +376,15 @@ class ExponentialFamily:
             fixed=dict(self.fixed) | {n: float(v) for n, v in fixed.items()})
 
     # -- notebooks -------------------------------------------------------------------------------
-    def result(self, rid: str, setting=None):
-        """The derivation ``rid`` (``"R3.drift.mle"``) for this family; see :func:`theory.result`."""
-        from .api import result
-
-        return result(rid, self, setting)
-
-    def derivations(self) -> dict:
-        """Every result that applies to this family, by id."""
-        from .api import derivations
-
-        return derivations(self)
-
     def _repr_latex_(self) -> str:
         """Jupyter display: the density, natural parameters, A, μ and χ."""
-        from .latex import expr, space_latex
-
-        phi = ", ".join(expr(p) for p in self.phi)
+        phi = ", ".join(notation.expr(p) for p in self.phi)
         rows = [rf"&\text{{{self.title.replace('_', ' ')}}}:\ f(s\mid\theta) = h(s)\,"
-                rf"e^{{\theta\cdot\phi(s) - A(\theta)}},\quad s\in {space_latex(self.space)}",
-                rf"&\phi(s) = ({phi}),\quad h(s) = {expr(self.h)},\quad \theta = ("
-                + ", ".join(expr(t) for t in self.theta) + ")",
-                rf"&A(\theta) = {expr(self.A)}"]
-        rows += [rf"&\mathrm{{{n.replace('_', ' ')}}} = {expr(e)}" for n, e in self.conventional.items()]
+                rf"e^{{\theta\cdot\phi(s) - A(\theta)}},\quad s\in {self.space.latex()}",
+                rf"&\phi(s) = ({phi}),\quad h(s) = {notation.expr(self.h)},\quad \theta = ("
+                + ", ".join(notation.expr(t) for t in self.theta) + ")",
+                rf"&A(\theta) = {notation.expr(self.A)}"]
+        rows += [rf"&\mathrm{{{n.replace('_', ' ')}}} = {notation.expr(e)}" for n, e in self.conventional.items()]
         return "$$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$$"
 
     # -- numbers from user input -----------------------------------------------------------------
@@ -449,8 +461,8 @@ def theta_in_conventional(family: ExponentialFamily, truth: bool = False) -> dic
     ``truth``, the truth's p*, m*, ...). Raises InputError where there is no closed inverse."""
     used = tuple(family.conventional)[: family.d]
     inverse = _conventional_inverse(family, used)
-    named = {sp.Symbol("_c_" + n): S.symbol(n + "_star", _starred(_latex_name(n)), real=True) if truth
-             else S.symbol(n, _latex_name(n), real=True) for n in used}
+    named = {sp.Symbol("_c_" + n): S.symbol(n + "_star", _starred(latex_name(n)), real=True) if truth
+             else S.symbol(n, latex_name(n), real=True) for n in used}
     return {t: inverse[t].subs(named) for t in family.theta}
 
 
@@ -485,7 +497,7 @@ def _shortest(e):
     return min(sp.simplify(e), through_exp, key=sp.count_ops).xreplace(back)
 
 
-def _latex_name(name: str) -> str:
+def latex_name(name: str) -> str:
     """LaTeX for a conventional parameter name: ``var`` -> σ², ``p1`` -> p_1, ``theta1`` -> θ_1."""
     special = {"var": r"\sigma^2", "mean": "m", "rate": r"r"}
     if name in special:

@@ -1,15 +1,18 @@
-"""Symbolic -> numeric: one cached lambdify for every expression the checks, figures and tests evaluate."""
+"""Symbolic -> numeric: one cached lambdify for every expression the checks, figures and tests
+evaluate, and substitution by symbol *name* (the project's symbols carry assumptions, so a
+string key in SymPy's own ``subs`` would make a different, plain symbol)."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 import numpy as np
 import sympy as sp
 
 
 @functools.lru_cache(maxsize=512)
-def _compiled(expr: sp.Basic, args: tuple[sp.Symbol, ...]):
+def compiled(expr: sp.Basic, args: tuple[sp.Symbol, ...]):
     # finite sums over levels are expanded first: lambdify then emits plain numpy arithmetic
     return sp.lambdify(args, expr.doit() if expr.has(sp.Sum) else expr, modules="numpy", cse=True)
 
@@ -18,16 +21,65 @@ def evaluate(expr, values: dict) -> np.ndarray:
     """Evaluate ``expr`` (scalar or matrix) at ``values`` (symbol or symbol name -> number/array)."""
     expr = sp.sympify(expr)
     by_name = {(k.name if isinstance(k, sp.Symbol) else k): v for k, v in values.items()}
-    free = tuple(sorted(expr.free_symbols - _bound(expr), key=lambda x: x.name))
+    free = tuple(sorted(expr.free_symbols - bound_variables(expr), key=lambda x: x.name))
     missing = [x.name for x in free if x.name not in by_name]
     if missing:
         raise ValueError(f"no value given for {', '.join(missing)}")
     # floats throughout: an integer M**t overflows int64 silently (M = 20, t = 30)
     args = (np.asarray(by_name[x.name], dtype=float) for x in free)
     with np.errstate(all="ignore"):
-        out = _compiled(expr, free)(*args)
+        out = compiled(expr, free)(*args)
     return np.asarray(out, dtype=float)
 
 
-def _bound(expr: sp.Basic) -> set:
+def bound_variables(expr: sp.Basic) -> set:
     return {v for s in expr.atoms(sp.Sum) for v in s.variables}
+
+
+def by_name(values: Mapping) -> dict:
+    """Values keyed by symbol name (a Symbol key becomes its name)."""
+    return {(k.name if isinstance(k, sp.Symbol) else str(k)): v for k, v in values.items()}
+
+
+def symbols_of(e) -> dict[str, sp.Symbol]:
+    """The free symbols of an expression, a matrix or a list of them, by name."""
+    if isinstance(e, (list, tuple)):
+        out = {}
+        for x in e:
+            out |= symbols_of(x)
+        return out
+    if isinstance(e, sp.Basic):
+        return {x.name: x for x in e.free_symbols if isinstance(x, sp.Symbol)}
+    return {}
+
+
+def subs(e, values: Mapping):
+    """``e`` with the symbols named in ``values`` replaced; names ``e`` does not contain are
+    ignored, as SymPy's ``subs`` ignores absent symbols."""
+    if not isinstance(e, sp.Basic):
+        return e
+    given, table = by_name(values), symbols_of(e)
+    return e.subs({table[n]: sp.sympify(v) for n, v in given.items() if n in table})
+
+
+def value(e, values: Mapping):
+    """A number (float) or a numpy array from an expression or matrix, with values by name.
+
+    A 1×1 matrix (a one-parameter result) gives its element, so arrays broadcast.
+    """
+    if isinstance(e, sp.MatrixBase) and e.shape == (1, 1):
+        e = e[0, 0]
+    x = np.asarray(evaluate(e, by_name(values)), dtype=float)
+    return float(x.reshape(())) if x.size == 1 else x
+
+
+def values(results: Mapping, given: Mapping) -> dict:
+    """:func:`value` of each named expression that ``given`` determines (others are skipped)."""
+    out = {}
+    for k, v in results.items():
+        if isinstance(v, (sp.Expr, sp.MatrixBase)):
+            try:
+                out[k] = value(v, given)
+            except (ValueError, TypeError):
+                continue
+    return out

@@ -12,16 +12,19 @@ The prior is either Gaussian on every free natural parameter, or a named law on 
 conventional parameter with the MAP taken in that parameter (no Jacobian). This is the
 paper's setting (M model points plus m = m_fresh + |data| external ones, Eq. 2); the
 SPEC's M0 anchors among M points are (M − M0) model points plus M0 fresh ones.
+The estimators of SPEC §1 (MLE, conjugate MAP with ν pseudo-observations, L2) are declared
+here too.
 
 :class:`Setting` is read by the derivations (``results.general``) and by the engine
-(``engine.loop.ClosedLoop``), so a data source or a prior is declared in one place.
+(``engine.loop.ClosedLoop(setting, M, init)``), so a data source, a truth, an estimator or a
+prior is declared in one place.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
@@ -29,9 +32,55 @@ import sympy.stats as ss
 
 from . import symbols as S
 from .errors import InputError
-from .family import ExponentialFamily, Finite, Naturals, _fmt
+from .diskcache import canonical
+from .family import ExponentialFamily, Finite, Naturals, format_number
 
 m_ext = S.symbol("m", "m", positive=True)  # external points per generation (symbolic derivations)
+
+
+# --- estimators ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MLE:
+    """Maximum likelihood: μ(θ') = φ̄."""
+
+    name = "mle"
+
+    def target(self, phibar, M):
+        return phibar
+
+
+@dataclass(frozen=True)
+class MAP:
+    """Conjugate MAP: μ(θ') = (M φ̄ + ν μ0)/(M + ν); μ0 the prior mean (expectation parameters)."""
+
+    nu: float
+    mu0: tuple[float, ...]
+    name = "map"
+
+    def __post_init__(self):
+        if not 0 < self.nu < np.inf:
+            raise InputError(f"MAP needs finite nu > 0 pseudo-observations, got nu={self.nu:g}")
+
+    def target(self, phibar, M):
+        return (M * phibar + self.nu * np.asarray(self.mu0)) / (M + self.nu)
+
+
+@dataclass(frozen=True)
+class L2:
+    """L2-regularised MLE: μ(θ') + λ θ' = φ̄."""
+
+    lam: float
+    name = "l2"
+
+    def __post_init__(self):
+        if not 0 < self.lam < np.inf:
+            raise InputError(f"L2 needs a finite lam > 0, got lam={self.lam:g}")
+
+    def target(self, phibar, M):
+        return phibar
+
+
+Estimator = MLE | MAP | L2
 
 
 # --- priors --------------------------------------------------------------------------------------
@@ -185,20 +234,69 @@ def _in_space(family: ExponentialFamily, x) -> bool:
 class Setting:
     """Data sources and estimator of one closed loop (see module docstring).
 
-    ``fresh``: external points drawn afresh from the truth each generation (an int, or
-    a symbol for derivations); ``data``: φ of the fixed external points; ``prior``:
-    None (ML), a :class:`NormalPrior` or a :class:`LawPrior` (MAP, u = 1).
+    ``anchors``: M0 of each generation's M points drawn from the truth instead of the model
+    (SPEC's convention); ``fresh``: external points drawn afresh from the truth each
+    generation on top of the M (an int, or a symbol for derivations); ``data``: φ of the
+    fixed external points; ``truth``: the truth's natural parameters, name -> value (None:
+    the symbol θ*, as in the derivations; conventional names are converted); ``estimator``:
+    :class:`MLE`, :class:`MAP` or :class:`L2`; ``prior``: None, a :class:`NormalPrior` or a
+    :class:`LawPrior` (MAP with the prior entering once per generation, u = 1).
     """
 
     family: ExponentialFamily
     fresh: int | sp.Expr = 0
     data: tuple[tuple[sp.Expr, ...], ...] = ()
     prior: Prior | None = None
+    anchors: int = 0
+    truth: Mapping[str, float] | None = None
+    estimator: Estimator = field(default_factory=MLE)
+
+    def __post_init__(self):
+        if int(self.anchors) != self.anchors or self.anchors < 0:
+            raise InputError(f"anchors M0 must be an integer >= 0, got {self.anchors}")
+        if isinstance(self.fresh, (int, float, np.integer, np.floating)) and (
+                int(self.fresh) != self.fresh or self.fresh < 0):
+            raise InputError(f"external points must be an integer >= 0, got {self.fresh}")
+        if self.prior is not None and not isinstance(self.estimator, MLE):
+            raise InputError("a prior law (--prior-law) replaces --estimator: use one or the other")
+        if self.truth is not None:
+            truth = dict(self.truth)
+            if set(truth) != set(self.family.names):
+                truth = self.family.natural_point(truth)
+            object.__setattr__(self, "truth", tuple((n, float(truth[n])) for n in self.family.names))
+        object.__setattr__(self, "data", tuple(tuple(sp.nsimplify(v) for v in p) for p in self.data))
+
+    def cache_key(self) -> str:
+        """Every field, SymPy objects as srepr (:func:`theory.diskcache.canonical`): a new
+        field enters the disk cache's key without an edit elsewhere."""
+        return canonical(self)
+
+    @property
+    def slug(self) -> str:
+        """The family's slug (file names)."""
+        return self.family.slug
+
+    def for_derivations(self) -> Setting:
+        """The setting with only what the derivations (R9) read: points from the truth (anchors
+        and fresh alike), fixed data and prior; θ* stays a symbol. One derivation then serves
+        every truth value and estimator."""
+        return Setting(self.family, fresh=self.from_truth, data=self.data, prior=self.prior)
+
+    @property
+    def truth_point(self) -> dict[str, float] | None:
+        """The truth's natural parameters by name, or None."""
+        return None if self.truth is None else dict(self.truth)
+
+    @property
+    def from_truth(self):
+        """Points drawn from the truth per generation, anchors and fresh ones: M0 + m_fresh."""
+        return self.fresh + self.anchors
 
     @property
     def m(self):
-        """External points per generation, m = m_fresh + |data|."""
-        return self.fresh + len(self.data)
+        """External points per generation, m = M0 + m_fresh + |data| (anchors count as external
+        points of the paper's setting)."""
+        return self.from_truth + len(self.data)
 
     @property
     def u(self) -> int:
@@ -208,8 +306,8 @@ class Setting:
     @property
     def label(self) -> str:
         """A short, file-name-safe description: ``fresh1``, ``data-phi1=-6``, ``prior-normal-var=2``."""
-        parts = [f"fresh{self.fresh}"] if self.fresh != 0 else []
-        parts += ["data-" + "_".join(f"phi{a + 1}={_fmt(v)}" for a, v in enumerate(p)) for p in self.data]
+        parts = [f"fresh{self.from_truth}"] if self.from_truth != 0 else []
+        parts += ["data-" + "_".join(f"phi{a + 1}={format_number(v)}" for a, v in enumerate(p)) for p in self.data]
         if self.prior is not None:
             parts.append("prior-" + self.prior.label.replace(":", "-").replace(",", "_"))
         return "+".join(parts) or "pure"
@@ -218,7 +316,7 @@ class Setting:
     def mu_q(self) -> sp.Matrix:
         """E_q[φ] of the external data: (m_fresh μ(θ*) + Σ_data φ)/m."""
         fam = self.family
-        total = sp.Matrix([fam.starred(e) for e in fam.mu]) * self.fresh
+        total = sp.Matrix([fam.starred(e) for e in fam.mu]) * self.from_truth
         for p in self.data:
             total += sp.Matrix(p)
         return total / self.m if self.m != 0 else total

@@ -1,67 +1,95 @@
-"""One store of derivations, keyed by result id: checks, figures and the API read results here.
+"""One store of derivations, keyed by result id: the derive command, checks, figures and the API
+read results here.
 
-``derivation("R3.drift.mle", family)`` computes a result once (cached) and, inside
-:func:`recording`, notes its id, so a check or a figure records the ids it actually
-evaluated rather than a retyped list. R1–R8 take a family; R9 takes a
-:class:`~theory.setting.Setting` (a family alone means the pure loop). A result is also kept
-on disk (:func:`theory.diskcache.cached_result`), so another process reads it instead of
-deriving it again.
+Each id has one record: the function that derives it (kept once per process and on disk by
+:func:`theory.results.common.result`) and the kind of subject it takes, a family (R1–R8)
+or a :class:`~theory.setting.Setting` (R9; a family alone means the pure loop with m
+symbolic external points). Inside :func:`recording`, :func:`derivation` notes each id it
+serves, so a check or a figure records the ids it actually evaluated rather than a
+retyped list.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from . import diskcache
 from .derivation import Derivation
+from .errors import InputError
 from .family import ExponentialFamily
-from .fastpoly import faster_polys
 from .results import absorption, anchors, general, martingale, moments, recursion, reparam, stationary
 from .setting import Setting
 
-RESULTS = {
-    "R1.martingale": martingale.martingale,
-    "R2.covariance": martingale.covariance,
-    **{f"R3.drift.{est}": functools.partial(recursion.drift, estimator=est) for est in recursion.ESTIMATORS},
-    "R4.reparametrisation": reparam.reparametrisation,
-    "R5.fixed_points": anchors.fixed_points,
-    "R6.absorption": absorption.absorption,
-    "R7.stationary": stationary.stationary,
-    "R8.moments": moments.moments,
-    "R9.sde": general.sde,
-    "R9.entropy": general.entropy,
-    "R9.stationary": general.stationary,
+
+@dataclass(frozen=True)
+class Record:
+    """What the store knows of a result id: its function and the subject it takes."""
+
+    derive: Callable[..., Derivation | None]
+    takes: str  # "family" or "setting"
+
+
+RESULTS: dict[str, Record] = {
+    "R1.martingale": Record(martingale.martingale, "family"),
+    "R2.covariance": Record(martingale.covariance, "family"),
+    **{f"R3.drift.{est}": Record(functools.partial(recursion.drift, estimator=est), "family")
+       for est in recursion.ESTIMATORS},
+    "R4.reparametrisation": Record(reparam.reparametrisation, "family"),
+    "R5.fixed_points": Record(anchors.fixed_points, "family"),
+    "R6.absorption": Record(absorption.absorption, "family"),
+    "R7.stationary": Record(stationary.stationary, "family"),
+    "R8.moments": Record(moments.moments, "family"),
+    "R9.sde": Record(general.sde, "setting"),
+    "R9.entropy": Record(general.entropy, "setting"),
+    "R9.stationary": Record(general.stationary, "setting"),
 }
 
 _recorders: list[set] = []
 
 
-def derivation(result_id: str, subject: ExponentialFamily | Setting) -> Derivation | None:
-    """The derivation ``result_id`` for a family (R1–R8) or a setting (R9); None where it does not apply."""
-    if result_id not in RESULTS:
-        from .errors import InputError
+def subject_for(result_id: str, subject: ExponentialFamily | Setting):
+    """The subject result ``result_id`` is derived from: a setting's family for R1–R8; for R9 a
+    setting with only what R9 reads (points from the truth, fixed data, prior), so the same
+    derivation serves every truth value and estimator."""
+    if RESULTS[result_id].takes == "family":
+        return subject.family if isinstance(subject, Setting) else subject
+    if isinstance(subject, ExponentialFamily):
+        return Setting(subject)
+    return subject.for_derivations()
 
+
+def derivation(result_id: str, subject: ExponentialFamily | Setting) -> Derivation | None:
+    """The derivation ``result_id`` for a family or a setting; None where it does not apply."""
+    if result_id not in RESULTS:
         raise InputError(f"unknown result id {result_id!r}; known: {', '.join(RESULTS)}")
     for rec in _recorders:
         rec.add(result_id)
-    return _compute(result_id, subject)
+    return compute(result_id, subject)
 
 
 def compute(result_id: str, subject: ExponentialFamily | Setting) -> Derivation | None:
     """:func:`derivation` without recording the id: for results that build on other results."""
-    return _compute(result_id, subject)
+    return RESULTS[result_id].derive(subject_for(result_id, subject))
 
 
-@functools.lru_cache(maxsize=None)
-def _compute(result_id, subject):
-    if result_id.startswith("R9"):
-        if isinstance(subject, ExponentialFamily):
-            subject = Setting(subject)
-    elif isinstance(subject, Setting):
-        subject = subject.family
-    with faster_polys():  # SymPy's polynomial conversion without expand(): same results, sooner
-        return diskcache.cached_result(result_id, subject, lambda: RESULTS[result_id](subject))
+def all_results(family: ExponentialFamily) -> list[Derivation]:
+    """Every family result (R1–R8) that applies to ``family``, in reading order."""
+    return [d for d in (compute(rid, family) for rid, r in RESULTS.items() if r.takes == "family")
+            if d is not None]
+
+
+def all_general(setting: Setting) -> list[Derivation]:
+    """The setting results (R9) of one setting, in reading order."""
+    return [compute(rid, setting) for rid, r in RESULTS.items() if r.takes == "setting"]
+
+
+def clear_memory() -> None:
+    """Forget the derivations kept in this process (the disk cache stays)."""
+    for record in RESULTS.values():
+        fn = record.derive.func if isinstance(record.derive, functools.partial) else record.derive
+        fn.cache_clear()
 
 
 @contextlib.contextmanager

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .parallel import SCHEDULER_TIMEOUT, connect, map_tasks
+from .params import from_params, parse_params
 
 # setting name -> kind; the names are those of `closedloop simulate` (dashes as underscores)
 SETTINGS: dict[str, str] = {
@@ -38,14 +40,11 @@ SETTINGS: dict[str, str] = {
     "record_every": "int",
 }
 REQUIRED = ("family", "M", "init", "generations", "chains")
-SCHEDULER_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up
 
 
 # --- settings ---------------------------------------------------------------------------------
 def normalise(name: str, value, where: str = "setting"):
     """A setting value in its canonical JSON form; InputError names a bad name or value."""
-    from .cli import parse_params
-
     kind = SETTINGS.get(name.replace("-", "_"))
     if kind is None:
         raise InputError(f"unknown {where} {name!r}; known: {', '.join(SETTINGS)}")
@@ -99,8 +98,6 @@ def normalise(name: str, value, where: str = "setting"):
 
 
 def _params(value, what: str) -> dict[str, float]:
-    from .cli import parse_params
-
     if isinstance(value, str):
         return parse_params(value, what)
     if not isinstance(value, Mapping):
@@ -180,11 +177,9 @@ def tasks(base: Mapping, grid: Mapping[str, Sequence] | None = None, seeds: int 
 
 def build_loop(options: Mapping):
     """The :class:`~theory.engine.loop.ClosedLoop` of one task's options (InputError if bad)."""
-    from .engine.loop import from_params
-
     o = dict(options)
     return from_params(
-        o["family"], o["M"], o["init"], M0=o.get("anchors") or 0, truth=o.get("truth"),
+        o["family"], o["M"], o["init"], anchors=o.get("anchors") or 0, truth=o.get("truth"),
         estimator=o.get("estimator") or "mle", fixed=o.get("fixed"), family_args=o.get("family_args"),
         nu=1.0 if o.get("nu") is None else o["nu"], lam=0.1 if o.get("lam") is None else o["lam"],
         prior=o.get("prior"), sampler=o.get("sampler") or "exact", external=o.get("external") or 0,
@@ -230,21 +225,6 @@ def run_task(options: Mapping, seed: int) -> dict:
     return run.summary()
 
 
-def connect(scheduler, timeout: float = SCHEDULER_TIMEOUT):
-    """A ``dask.distributed.Client`` for an address (or a Client passed through); InputError if unreachable."""
-    try:
-        from dask.distributed import Client
-    except ImportError:  # pragma: no cover - distributed is a dependency
-        raise InputError("--scheduler needs dask[distributed]: pip install distributed") from None
-    if isinstance(scheduler, Client):
-        return scheduler, False
-    try:
-        return Client(str(scheduler), timeout=timeout), True
-    except (OSError, TimeoutError, ValueError, TypeError) as e:
-        raise InputError(f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s "
-                         f"({type(e).__name__})") from None
-
-
 def execute(task_list: list[dict], n_jobs: int = 1, scheduler=None, progress: bool = False) -> list[dict]:
     """Summaries of ``task_list``, in order: joblib with ``n_jobs`` local processes, or on the
     Dask cluster at ``scheduler`` (an address or a Client)."""
@@ -252,30 +232,17 @@ def execute(task_list: list[dict], n_jobs: int = 1, scheduler=None, progress: bo
 
     bar = tqdm(total=len(task_list), disable=not progress, file=sys.stderr, desc="sweep", unit="task")
     try:
-        if scheduler is not None:
-            client, own = connect(scheduler)
-            try:
-                from dask.distributed import as_completed
-
-                futures = client.map(run_task, [t["options"] for t in task_list],
-                                     [t["seed"] for t in task_list], pure=False)
-                for _ in as_completed(futures):
-                    bar.update()
-                return client.gather(futures)
-            finally:
-                if own:
-                    client.close()
-        from joblib import Parallel, delayed
-
         out = []
-        jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(run_task)(t["options"], t["seed"]) for t in task_list)
-        for summary in jobs:
+        for summary in map_tasks(_run, task_list, workers=n_jobs, scheduler=scheduler):
             out.append(summary)
             bar.update()
         return out
     finally:
         bar.close()
+
+
+def _run(task: dict) -> dict:
+    return run_task(task["options"], task["seed"])
 
 
 def sweep(base: Mapping, grid: Mapping[str, Sequence] | None = None, seeds: int = 1, seed: int = 0,

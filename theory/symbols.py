@@ -45,7 +45,7 @@ def get(name: str) -> sp.Symbol:
     raise KeyError(f"no symbol named {name!r}; known: {', '.join(known)}")
 
 
-def _indexed(base: str, latex: str, d: int, suffix: str = "", latex_suffix: str = "", **assumptions):
+def indexed(base: str, latex: str, d: int, suffix: str = "", latex_suffix: str = "", **assumptions):
     if d == 1:
         return (symbol(base + suffix, latex + latex_suffix, **assumptions),)
     return tuple(
@@ -56,7 +56,7 @@ def _indexed(base: str, latex: str, d: int, suffix: str = "", latex_suffix: str 
 
 def thetas(d: int) -> tuple[sp.Symbol, ...]:
     """Natural parameters: ``theta`` when d = 1, else ``theta1..thetad``."""
-    return _indexed("theta", r"\theta", d, real=True)
+    return indexed("theta", r"\theta", d, real=True)
 
 
 def theta_names(names: tuple[str, ...]) -> tuple[sp.Symbol, ...]:
@@ -80,12 +80,12 @@ def zeroed(sym: sp.Symbol) -> sp.Symbol:
 
 def mus(d: int) -> tuple[sp.Symbol, ...]:
     """Expectation parameters (sufficient-statistic averages) μ_a."""
-    return _indexed("mu", r"\mu", d, real=True)
+    return indexed("mu", r"\mu", d, real=True)
 
 
 def placeholders(d: int):
     """Abstract μ_a, μ*_a, χ_ab, χ*_ab, κ_abc: the generic results are derived in these."""
-    mu = sp.Matrix(_indexed("mu", r"\mu", d, real=True))
+    mu = sp.Matrix(indexed("mu", r"\mu", d, real=True))
     mu_star = mu.applyfunc(starred)
     sub = (lambda *i: "".join(map(str, i))) if d > 1 else (lambda *i: "")
 

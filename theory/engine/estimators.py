@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..errors import InputError
+from ..setting import L2, MAP, MLE  # noqa: F401  (the declared estimators the refit reads)
 from .model import NumericFamily
 
 
@@ -31,47 +31,6 @@ STEP_CAP = 20.0  # largest change of θ·φ per Newton step when the full step f
 
 class NotConverged(RuntimeError):
     """The Newton refit left some chains unconverged after ``max_iter`` steps."""
-
-
-@dataclass(frozen=True)
-class MLE:
-    """Maximum likelihood: μ(θ') = φ̄."""
-
-    name = "mle"
-
-    def target(self, phibar, M):
-        return phibar
-
-
-@dataclass(frozen=True)
-class MAP:
-    """Conjugate MAP: μ(θ') = (M φ̄ + ν μ0)/(M + ν); μ0 the prior mean (expectation parameters)."""
-
-    nu: float
-    mu0: tuple[float, ...]
-    name = "map"
-
-    def __post_init__(self):
-        if not 0 < self.nu < np.inf:
-            raise InputError(f"MAP needs finite nu > 0 pseudo-observations, got nu={self.nu:g}")
-
-    def target(self, phibar, M):
-        return (M * phibar + self.nu * np.asarray(self.mu0)) / (M + self.nu)
-
-
-@dataclass(frozen=True)
-class L2:
-    """L2-regularised MLE: μ(θ') + λ θ' = φ̄."""
-
-    lam: float
-    name = "l2"
-
-    def __post_init__(self):
-        if not 0 < self.lam < np.inf:
-            raise InputError(f"L2 needs a finite lam > 0, got lam={self.lam:g}")
-
-    def target(self, phibar, M):
-        return phibar
 
 
 @dataclass(frozen=True, eq=False)
@@ -279,15 +238,3 @@ def _solve_small(hess: np.ndarray, grad: np.ndarray) -> np.ndarray:
         g0, g1 = grad[:, 0], grad[:, 1]
         return np.stack([(e * g0 - b * g1) / det, (a * g1 - c * g0) / det], axis=-1)
     return np.linalg.solve(hess, grad[..., None])[..., 0]
-
-
-def make_estimator(name: str, *, nu: float = 1.0, lam: float = 0.1,
-                   prior_mean: np.ndarray | None = None):
-    """Estimator from its CLI name (``mle``, ``map``, ``l2``)."""
-    if name == "mle":
-        return MLE()
-    if name == "map":
-        return MAP(float(nu), tuple(float(x) for x in prior_mean))
-    if name == "l2":
-        return L2(float(lam))
-    raise InputError(f"unknown estimator {name!r}; known: mle, map, l2")

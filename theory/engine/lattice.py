@@ -26,8 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import sampling
+from .model import minimal_face
 from .estimators import MLE, NotConverged
 from .sampling import binomial_p
+from .state import State
 
 LATTICE_MAX = 2**22  # largest lattice of sums tabulated (k_max · n_total + 1 points); beyond: general path
 TABLE_MAX = 2**26    # largest table of level probabilities (lattice points × levels, multinomial draws)
@@ -93,7 +95,7 @@ class LatticeChains:
             self.p = np.empty(size)                            # success probability of the own draw
         else:
             self.p_fresh = None if not self.m_fresh else \
-                sampling._pvals(nf, loop.theta_star, None)[0]
+                sampling.pvals(nf, loop.theta_star, None)[0]
             self.p = np.empty((size, len(law.k)))             # level probabilities of the own draw
         self.theta = np.empty((size, d))
         self.mu = np.empty((size, d))
@@ -152,7 +154,7 @@ class LatticeChains:
     def _draw_multinomial(self) -> np.ndarray:
         nf = self.loop.numeric
         if self.K is None:
-            p = self._initial_probabilities(lambda th, f: sampling._pvals(nf, th, f))
+            p = self._initial_probabilities(lambda th, f: sampling.pvals(nf, th, f))
         else:
             p = self.p.take(self.K, axis=0)
         K = self.rng.multinomial(self.m_own, p) @ self.k if self.m_own else np.zeros(self.C, np.int64)
@@ -201,10 +203,8 @@ class LatticeChains:
             if p is None:  # cannot happen: a refit's face is an end of the segment or all of it
                 raise RuntimeError("lattice refit left the segment's faces")
         else:
-            p = sampling._pvals(loop.numeric, theta, face)
+            p = sampling.pvals(loop.numeric, theta, face)
         self.p[K], self.theta[K], self.mu[K], self.vertex[K] = p, theta, mu, vertex
-        from .loop import State
-
         obs = loop.observables(State(mu=mu, theta=theta, face=face, vertex=vertex,
                                      hit_time=np.full(len(K), -1)))
         for name, values in obs.items():
@@ -244,16 +244,12 @@ class LatticeChains:
     @property
     def state(self):
         """The chains' models as a :class:`~.loop.State` (the general path's representation)."""
-        from .loop import State
-
         if self.K is None:
             return self.initial
         K = self.K
         vertex = self.vertex.take(K)
         support = self._support(K)
         if isinstance(self.loop.estimator, MLE):
-            from .model import minimal_face
-
             face = minimal_face(self.loop.numeric, support > 0)
         else:
             face = np.ones(support.shape, bool)

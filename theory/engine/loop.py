@@ -23,11 +23,13 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError, SettingError
 from ..family import ExponentialFamily
+from ..setting import Setting
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
 from .lattice import LatticeChains, lattice_law
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
-                    _compile_in, minimal_face, numeric_family)
+                    compile_in, minimal_face, numeric_family)
 from .sampling import draw_exact, draw_naive
+from .state import State
 
 CHAIN_BLOCK = 2**18  # chains advanced at once; above every quick budget, so quick results do not move
 BLOCK_BYTES = 2**30  # ... unless their temporaries would pass this (large finite spaces)
@@ -35,67 +37,48 @@ M_MAX = 2**53        # beyond it sums of M points are no longer exact in float64
 
 
 @dataclass
-class State:
-    """Current models of C chains (arrays along axis 0)."""
-
-    mu: np.ndarray                 # (C, d) expectation parameters
-    theta: np.ndarray              # (C, d) natural parameters (finite spaces, L2); else unused
-    face: np.ndarray | None        # (C, L) levels of the face the model lives on (finite spaces)
-    vertex: np.ndarray             # (C,) index of the point mass the chain is on, −1 if none
-    hit_time: np.ndarray           # (C,) first generation on a point mass, −1 if never
-
-
-@dataclass
 class ClosedLoop:
-    """One closed loop: family, M points, estimator, start ``init``, and where the data come from.
+    """The closed loop of a declared :class:`~theory.setting.Setting`, with M points and a start.
 
-    Each generation draws M − M0 points from the current model and M0 anchors from
-    ``truth`` (the SPEC's convention), plus, on top of the M, ``external`` fresh points
-    from ``truth`` and the fixed data points ``data`` (φ vectors, the same every
-    generation), the paper's setting. ``prior`` (a :mod:`theory.setting` prior) makes
-    the refit a MAP with the prior entering once per generation. ``init`` and
-    ``truth`` are natural-parameter mappings (``ExponentialFamily.natural_point``).
+    Each generation draws M − M0 points from the current model and M0 anchors from the
+    truth (the SPEC's convention), plus, on top of the M, the setting's fresh points from
+    the truth and its fixed data points (the same every generation), the paper's setting.
+    A prior makes the refit a MAP with the prior entering once per generation. ``init`` is
+    a point by name, natural or conventional (``{"p": 0.3}``). A family alone is the pure
+    loop, ``Setting(family)``.
     """
 
-    family: ExponentialFamily
+    setting: Setting
     M: int
     init: Mapping[str, float]
-    M0: int = 0
-    truth: Mapping[str, float] | None = None
-    estimator: MLE | MAP | L2 = field(default_factory=MLE)
     sampler: str = "exact"
-    external: int = 0
-    data: tuple = ()
-    prior: object | None = None
 
     def __post_init__(self):
+        if isinstance(self.setting, ExponentialFamily):
+            self.setting = Setting(self.setting)
+        if not isinstance(self.setting, Setting):
+            raise InputError(f"a closed loop needs a Setting or a family, got {type(self.setting).__name__}")
         if int(self.M) != self.M or not 1 <= self.M <= M_MAX:
             raise InputError(f"M must be an integer >= 1 and <= 2**53, got M={self.M}")
-        if int(self.M0) != self.M0 or not 0 <= self.M0 <= self.M:
+        if not self.M0 <= self.M:
             raise InputError(f"anchors M0 must be an integer with 0 <= M0 <= M={self.M}, got {self.M0}")
         if self.M0 > 0 and self.truth is None:
             raise InputError("anchors (M0 > 0) need a ground truth (--truth)")
-        if int(self.external) != self.external or self.external < 0:
-            raise InputError(f"external points must be an integer >= 0, got {self.external}")
         if self.external > 0 and self.truth is None:
             raise InputError("fresh external points (--external) need a ground truth (--truth)")
-        if self.prior is not None and not isinstance(self.estimator, MLE):
-            raise InputError("a prior law (--prior-law) replaces --estimator: use one or the other")
         if self.sampler not in ("exact", "naive"):
             raise InputError(f"unknown sampler {self.sampler!r}; known: exact, naive")
-        self.M, self.M0 = int(self.M), int(self.M0)
+        self.M = int(self.M)
         # conventional names are accepted as by the CLI (p=0.3): stored as natural parameters
         if set(self.init) != set(self.family.names):
             self.init = self.family.natural_point(self.init)
-        if self.truth is not None and set(self.truth) != set(self.family.names):
-            self.truth = self.family.natural_point(self.truth)
         self.numeric: NumericFamily = numeric_family(self.family)
         self._draw = draw_exact if self.sampler == "exact" else draw_naive
         self.theta0 = self._vector(self.init)  # (1, d) natural parameters of the start
         self.theta_star = None if self.truth is None else self._vector(self.truth)  # (1, d) or None
-        self.external = int(self.external)
         self._data, self.data_counts = self._resolve_data()
         self.n_total = self.M + self.external + len(self.data)  # points in one refit
+        self.estimator = self.setting.estimator
         if self.prior is not None:
             self.estimator = PriorMAP(self.setting.log_prior, self.family.names, self.prior.label)
             self._map_mu = _closed_form_map(self.family, self.setting.log_prior) \
@@ -105,7 +88,7 @@ class ClosedLoop:
         self.absorbing = (self.M0 == 0 and self.external == 0 and len(set(self.data)) <= 1
                           and isinstance(self.estimator, MLE))
         if not self.numeric.symbolic:  # refuse a large family needing symbolic work up front
-            _conventional_in_mu(self.family)
+            conventional_in_mu(self.family)
         self._check_representable(self.theta0, "--init", self.M - self.M0)
         if self.theta_star is not None:
             self._check_representable(self.theta_star, "--truth", self.M0 + self.external)
@@ -116,18 +99,35 @@ class ClosedLoop:
         Compiled SymPy functions (a prior's lambdified penalty, a closed-form MAP) do not
         pickle; rebuilding from the constructor arguments gives the same loop.
         """
-        estimator = MLE() if self.prior is not None else self.estimator
-        return (ClosedLoop, (self.family, self.M, dict(self.init), self.M0,
-                             None if self.truth is None else dict(self.truth), estimator,
-                             self.sampler, self.external, self.data, self.prior))
+        return (ClosedLoop, (self.setting, self.M, dict(self.init), self.sampler))
+
+    # -- the declared setting, read ---------------------------------------------------------------
+    @property
+    def family(self) -> ExponentialFamily:
+        return self.setting.family
 
     @property
-    def setting(self):
-        """The declared setting (data sources, prior) the derivations of R9 read."""
-        from ..setting import Setting
+    def M0(self) -> int:
+        """Anchors: of the M points, drawn from the truth."""
+        return int(self.setting.anchors)
 
-        return Setting(self.family, fresh=self.M0 + self.external,
-                       data=tuple(tuple(sp.nsimplify(v) for v in p) for p in self.data), prior=self.prior)
+    @property
+    def truth(self) -> dict[str, float] | None:
+        return self.setting.truth_point
+
+    @property
+    def external(self) -> int:
+        """Fresh external points from the truth, on top of the M."""
+        return int(self.setting.fresh)
+
+    @property
+    def data(self) -> tuple[tuple[float, ...], ...]:
+        """φ of the fixed external points, as floats."""
+        return tuple(tuple(float(v) for v in p) for p in self.setting.data)
+
+    @property
+    def prior(self):
+        return self.setting.prior
 
     def _resolve_data(self):
         """Σφ of the fixed data and, for finite spaces, their level counts."""
@@ -364,11 +364,11 @@ class ClosedLoop:
         """(name, whether in μ, compiled function) of each conventional parameter, compiled once."""
         mu_names = tuple(m.name for m in self.family.mu_symbols)
         out = []
-        for name, expr in _conventional_in_mu(self.family).items():
+        for name, expr in conventional_in_mu(self.family).items():
             if expr is not None:
-                out.append((name, True, _compile_in(expr, mu_names)))
+                out.append((name, True, compile_in(expr, mu_names)))
             else:
-                out.append((name, False, _compile_in(self.family.conventional[name], self.family.names)))
+                out.append((name, False, compile_in(self.family.conventional[name], self.family.names)))
         return out
 
     def run(self, generations: int, chains: int, seed: int | None = 0, burn_in: int = 0,
@@ -653,7 +653,7 @@ def _finite(x: float) -> float | None:
 
 
 @functools.lru_cache(maxsize=None)
-def _conventional_in_mu(family: ExponentialFamily) -> dict[str, sp.Expr | None]:
+def conventional_in_mu(family: ExponentialFamily) -> dict[str, sp.Expr | None]:
     """Conventional parameters as expressions in μ (None where no closed inverse exists).
 
     A finite space too large for symbolic work (``NumericFamily.symbolic``) gets None for
@@ -671,61 +671,6 @@ def _conventional_in_mu(family: ExponentialFamily) -> dict[str, sp.Expr | None]:
                 f"2..{SYMBOLIC_MAX_D} on up to {SYMBOLIC_LEVELS_MANY})")
         return dict.fromkeys(family.conventional)
     return {n: family.in_mu(e) for n, e in family.conventional.items()}
-
-
-def from_params(family_name: str, M: int, init: Mapping[str, float], *, M0: int = 0,
-                truth: Mapping[str, float] | None = None, estimator: str = "mle",
-                fixed: Mapping[str, float | None] | None = None, family_args=None,
-                nu: float = 1.0, lam: float = 0.1, prior: Mapping[str, float] | None = None,
-                sampler: str = "exact", external: int = 0, data=(), prior_law: str | None = None
-                ) -> ClosedLoop:
-    """A :class:`ClosedLoop` from user-level parameters (conventional or natural names).
-
-    ``fixed`` maps natural parameters held fixed (partial MLE) to a value, or to
-    None to take the value from ``init``. The MAP prior mean defaults to the
-    truth, else to the initial model. ``data`` lists the fixed external points as
-    mappings (``{"phi1": -6}`` or ``{"s": 2.5}``); ``prior_law`` is a prior in the
-    syntax of :func:`theory.setting.parse_prior` (``normal:var=2``).
-    """
-    from ..setting import data_point, parse_prior
-
-    from ..families import get_family
-    from .estimators import make_estimator
-
-    full = get_family(family_name, **dict(family_args or {}))
-    fixed = dict(fixed or {})
-    for name, value in fixed.items():
-        if value is None:
-            if name not in init:
-                raise InputError(f"--fixed {name} needs a value: give {name}=VALUE or put it in --init")
-            fixed[name] = float(init[name])
-    family = full.restrict(**fixed) if fixed else full
-    if not numeric_family(family).symbolic:  # refuse before converting parameters symbolically
-        _conventional_in_mu(family)
-
-    def point(params, what):
-        params = dict(params)
-        for name, value in fixed.items():
-            if name in params and abs(params.pop(name) - value) > 1e-12:
-                raise InputError(f"{what} {name} differs from the fixed value {name}={value:g}")
-        return family.natural_point(params)
-
-    theta0 = point(init, "--init")
-    theta_star = None if truth is None else point(truth, "--truth")
-    est = make_estimator("mle")
-    if estimator != "mle":
-        nf = numeric_family(family)
-        ref = prior if prior is not None else (truth if truth is not None else init)
-        mu0 = nf.mu(np.array([[point(ref, "--prior")[n] for n in family.names]]))[0]
-        est = make_estimator(estimator, nu=nu, lam=lam, prior_mean=mu0)
-    points = tuple(tuple(float(v) for v in data_point(family, p)) for p in data)
-    law = parse_prior(prior_law) if prior_law else None
-    if law is not None and estimator != "mle":
-        raise InputError("a prior law (--prior-law) replaces --estimator: use one or the other")
-    if law is not None:
-        law.log_density(family)  # an unknown on=NAME fails here, before any computing
-    return ClosedLoop(family, M=M, init=theta0, M0=M0, truth=theta_star, estimator=est,
-                      sampler=sampler, external=external, data=points, prior=law)
 
 
 def _closed_form_map(family: ExponentialFamily, log_prior: sp.Expr):

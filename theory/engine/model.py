@@ -16,7 +16,7 @@ import sympy as sp
 from .. import symbols as S
 from ..errors import InputError
 from ..family import ExponentialFamily, Finite
-from ..numeric import _bound, _compiled, evaluate
+from ..numeric import bound_variables, compiled, evaluate
 
 
 # Finite spaces up to these sizes get the symbolic inverse mean map (closed-form refits,
@@ -229,7 +229,7 @@ class NumericFamily:
     @functools.cached_property
     def _mu_inverse_functions(self) -> list:
         names = tuple(m.name for m in self.family.mu_symbols)
-        return [_compile_in(e, names) for e in self._mu_inverse]
+        return [compile_in(e, names) for e in self._mu_inverse]
 
     # -- boundary -------------------------------------------------------------------------------
     def vertex_index(self, mu: np.ndarray, face: np.ndarray | None = None,
@@ -311,7 +311,7 @@ class NumericFamily:
         (state,) = self._continuum
         if state.phi[0] != S.s:
             raise NotImplementedError("point-mass curve must be parametrised by phi1 = s")
-        return [_compile_in(p, ("s",)) for p in state.phi]
+        return [compile_in(p, ("s",)) for p in state.phi]
 
     def lower_bounds(self) -> np.ndarray | None:
         """Finite mean-domain ends for one-statistic infinite families (Poisson: μ ≥ 0)."""
@@ -330,16 +330,16 @@ def logsumexp(z: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarr
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-def _compile_in(expr, names):
+def compile_in(expr, names):
     """``expr`` as a float function of the arrays named ``names`` (in that order), compiled once;
     a bare symbol returns its argument itself (no copy)."""
     expr = sp.sympify(expr)
     if isinstance(expr, sp.Symbol):
         a = names.index(expr.name)
         return lambda *args: args[a]
-    free = tuple(sorted(expr.free_symbols - _bound(expr), key=lambda x: x.name))
+    free = tuple(sorted(expr.free_symbols - bound_variables(expr), key=lambda x: x.name))
     cols = [names.index(x.name) for x in free]
-    fn = _compiled(expr, free)
+    fn = compiled(expr, free)
 
     def f(*args):
         with np.errstate(all="ignore"):

@@ -30,7 +30,7 @@ def draw_exact(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.G
             drawn = _draw_binomial_sum(law, theta, face, m, rng)
             if drawn is not None:
                 return drawn
-        counts = rng.multinomial(m, _pvals(numeric, theta, face))
+        counts = rng.multinomial(m, pvals(numeric, theta, face))
         return counts @ numeric.phi_levels, counts
     if m == 0:
         return np.zeros_like(mu), None
@@ -40,7 +40,7 @@ def draw_exact(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.G
 def draw_naive(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.Generator):
     """Same as :func:`draw_exact`, drawing the m points one at a time (inverse CDF / single draws)."""
     if numeric.finite:
-        cdf = np.cumsum(_pvals(numeric, theta, face), axis=-1)
+        cdf = np.cumsum(pvals(numeric, theta, face), axis=-1)
         u = rng.random((len(cdf), m))
         level = np.minimum((u[:, :, None] >= cdf[:, None, :]).sum(-1), cdf.shape[1] - 1)
         counts = np.stack([(level == lv).sum(-1) for lv in range(cdf.shape[1])], axis=-1)
@@ -132,7 +132,7 @@ def binomial_support(n: int, K: np.ndarray, trials: int) -> np.ndarray:
 PVALS_BITS = 44  # significant bits kept of each level probability before a draw
 
 
-def _pvals(numeric, theta, face):
+def pvals(numeric, theta, face):
     """Level probabilities rounded to 44 significant bits: a canonical input for the draw.
 
     Their last bits come from exp/log (libm) and differ across machines, and numpy's
@@ -148,7 +148,7 @@ _SUBNORMAL = np.uint64(0x000FFFFFFFFFFFFF)  # bit patterns 1..this are the posit
 
 
 def _canonical(q):
-    """Probabilities rounded to PVALS_BITS significant bits (see :func:`_pvals`), half to even.
+    """Probabilities rounded to PVALS_BITS significant bits (see :func:`pvals`), half to even.
 
     On the bit pattern: 53 − 44 = 9 low bits of the significand are dropped, rounding to
     nearest with ties to the even neighbour (a carry into the exponent is the next power of

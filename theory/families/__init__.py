@@ -32,13 +32,19 @@ def discover() -> dict:
 
 FAMILIES = discover()
 
-def get_family(name: str, fixed: tuple[str, ...] | dict = (), **args) -> ExponentialFamily:
+
+def get_family(name: str | ExponentialFamily, fixed: tuple[str, ...] | dict = (), **args) -> ExponentialFamily:
     """The family ``name`` with its arguments (``n``, ``K``, ``N``), optionally restricted.
 
     ``fixed`` maps natural parameters to the values they are held at (partial MLE).
-    Equal arguments give the same object (interned), restricted or not.
+    Equal arguments give the same object (interned), restricted or not. A family object
+    (one declared in a notebook, say) is returned as it is, restricted by ``fixed``.
     """
-    if name not in FAMILIES:
+    if isinstance(name, ExponentialFamily):
+        if args:
+            raise InputError("family arguments are given with a family name, not with a family object")
+        return name.restrict(**dict(fixed)) if fixed else name
+    if not isinstance(name, str) or name not in FAMILIES:
         raise InputError(f"unknown family {name!r}; known: {', '.join(FAMILIES)}")
     ctor = FAMILIES[name]
     accepted = set(inspect.signature(ctor).parameters)

@@ -1,5 +1,7 @@
 """Bernoulli: s ∈ {0, 1}, φ(s) = s, h = 1, θ = logit p."""
 
+import numpy as np
+import scipy.stats
 import sympy as sp
 
 from ..family import ExponentialFamily, Finite
@@ -12,6 +14,11 @@ def bernoulli() -> ExponentialFamily:
     return ExponentialFamily(
         name="bernoulli", space=Finite((0, 1)), phi=(s,), h=sp.Integer(1),
         conventional={"p": 1 / (1 + sp.exp(-theta))})
+
+
+def reference(theta: dict):
+    """The law of s at natural parameters θ, from scipy.stats: the tests' independent oracle."""
+    return scipy.stats.bernoulli(1 / (1 + np.exp(-theta["theta"])))
 
 
 # where checks, figures and tests run this family (theory.cases); init far from truth

@@ -1,5 +1,7 @@
 """Binomial (n trials): s ∈ {0..n}, φ(s) = s, h(s) = C(n, s), θ = logit p."""
 
+import numpy as np
+import scipy.stats
 import sympy as sp
 
 from ..errors import InputError
@@ -17,6 +19,11 @@ def binomial(n: int = 10) -> ExponentialFamily:
     return ExponentialFamily(
         name="binomial", space=Levels(n) if symbolic else Finite(tuple(range(n + 1))), phi=(s,), h=sp.binomial(n, s),
         conventional={"p": 1 / (1 + sp.exp(-theta))}, args={"n": n})
+
+
+def reference(theta: dict, n: int = 10):
+    """The law of s at natural parameters θ, from scipy.stats: the tests' independent oracle."""
+    return scipy.stats.binom(n, 1 / (1 + np.exp(-theta["theta"])))
 
 
 # where checks, figures and tests run this family (theory.cases); init far from truth

@@ -1,5 +1,6 @@
 """Exponential: s > 0, φ(s) = s, h = 1, θ = −rate < 0."""
 
+import scipy.stats
 import sympy as sp
 
 from ..family import ExponentialFamily, PositiveReals
@@ -18,6 +19,11 @@ def exponential() -> ExponentialFamily:
         name="exponential", space=PositiveReals, phi=(s,), h=sp.Integer(1),
         conventional={"rate": -theta}, negative=("theta",),
         sum_sampler=_sum_sampler)
+
+
+def reference(theta: dict):
+    """The law of s at natural parameters θ, from scipy.stats: the tests' independent oracle."""
+    return scipy.stats.expon(scale=-1 / theta["theta"])
 
 
 # where checks, figures and tests run this family (theory.cases); init far from truth

@@ -1,6 +1,7 @@
 """Gaussian: s ∈ ℝ, φ(s) = (s, s²), h = 1, θ = (mean/var, −1/(2 var))."""
 
 import numpy as np
+import scipy.stats
 import sympy as sp
 
 from ..family import ExponentialFamily, Reals
@@ -23,6 +24,12 @@ def gaussian() -> ExponentialFamily:
         conventional={"mean": -theta1 / (2 * theta2), "var": -1 / (2 * theta2)},
         negative=("theta2",), sum_sampler=_sum_sampler,
         extra_coordinates={"log_sd": sp.log(-1 / (2 * theta2)) / 2})
+
+
+def reference(theta: dict):
+    """The law of s at natural parameters θ, from scipy.stats: the tests' independent oracle."""
+    var = -1 / (2 * theta["theta2"])
+    return scipy.stats.norm(theta["theta1"] * var, np.sqrt(var))
 
 
 # where checks, figures and tests run this family (theory.cases); init far from truth

@@ -1,5 +1,7 @@
 """Poisson: s ∈ ℕ, φ(s) = s, h(s) = 1/s!, θ = log rate."""
 
+import numpy as np
+import scipy.stats
 import sympy as sp
 
 from ..family import ExponentialFamily, Naturals
@@ -18,6 +20,11 @@ def poisson() -> ExponentialFamily:
         name="poisson", space=Naturals(), phi=(s,), h=1 / sp.factorial(s),
         conventional={"rate": sp.exp(theta)},
         sum_sampler=_sum_sampler)
+
+
+def reference(theta: dict):
+    """The law of s at natural parameters θ, from scipy.stats: the tests' independent oracle."""
+    return scipy.stats.poisson(np.exp(theta["theta"]))
 
 
 # where checks, figures and tests run this family (theory.cases); init far from truth

@@ -8,46 +8,17 @@ and its data checked by tests. ``draw(fig, axes, data)`` is pure matplotlib.
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..store import recording
-
 from ..io import write_text_atomic
-
-
-@dataclass(frozen=True)
-class FigureBudget:
-    """Sample sizes; ``--quick`` and ``--full`` change only these."""
-
-    name: str
-    scale: float  # multiplies the number of chains of every figure
-
-
-QUICK = FigureBudget("quick", 1.0)
-FULL = FigureBudget("full", 10.0)
-
-
-@dataclass(frozen=True)
-class Figure:
-    id: str
-    caption: str
-    derivations: tuple[str, ...]   # result ids overlaid as theory lines
-    ncols: int
-    compute: Callable[[FigureBudget, np.random.Generator], dict]
-    draw: Callable
-
-
-FIGURES: dict[str, Figure] = {}
-
-
-def register(fig: Figure) -> None:
-    FIGURES[fig.id] = fig
+from ..parallel import map_tasks
+from .registry import FIGURES, FULL, QUICK, Figure, FigureBudget, register  # noqa: F401
 
 
 def to_json(obj):
@@ -110,27 +81,9 @@ def build_all(budget: FigureBudget, out: Path, seed: int = 0, progress: bool = F
     ids = [i for i in FIGURES if only is None or i in only]
     bar = tqdm(total=len(ids), disable=not progress, desc="figures", unit="figure")
     try:
-        if scheduler is not None:
-            from ..sweep import connect
-
-            client, own = connect(scheduler)
-            try:
-                return client.gather(client.map(build, ids, budget=budget, out=out, seed=seed,
-                                                pure=False))
-            finally:
-                if own:
-                    client.close()
-        if workers <= 1 or len(ids) <= 1:
-            records = []
-            for i in ids:
-                records.append(build(i, budget, out, seed))
-                bar.update()
-            return records
-        from joblib import Parallel, delayed
-
         records = []
-        for r in Parallel(n_jobs=workers, return_as="generator")(
-                delayed(build)(i, budget, out, seed) for i in ids):
+        for r in map_tasks(functools.partial(build, budget=budget, out=out, seed=seed), ids,
+                           workers=workers, scheduler=scheduler):
             records.append(r)
             bar.update()
         return records

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.loop import from_params
+from ..params import from_params
 from ..engine.markov import ExactChain
 from ..numeric import evaluate
 from .. import cases as V
-from ..validate import checks as checks
 from ..store import derivation
-from . import Figure, FigureBudget, register
+from .registry import Figure, FigureBudget, register
 
 
 def _num(expr, values):
@@ -30,7 +29,7 @@ def gaussian_collapse(budget: FigureBudget, rng) -> dict:
     res = derivation("R8.moments", case.family).result  # exact affine recursion x' = A x + c
     out = {"M": M, "chains": chains, "runs": []}
     for M0 in (0, 1):
-        loop = from_params("gaussian", M, init, M0=M0, truth=truth)
+        loop = from_params("gaussian", M, init, anchors=M0, truth=truth)
         run = loop.run(T, chains, seed=rng, record_every=every)
         mu0, mus = loop.init_mu, loop.truth_mu
         vals = {"M": M, "M0": M0, "mu1_star": mus[0], "mu2_star": mus[1]}
@@ -86,13 +85,13 @@ def stationary_laws(budget: FigureBudget, rng) -> dict:
     out = {"panels": []}
     for slug in ("bernoulli", "poisson"):
         case = V.BY_SLUG[slug]
-        M, M0 = checks.M_STATIONARY, checks.M0_STATIONARY
+        M, M0 = V.M_STATIONARY, V.M0_STATIONARY
         loop = case.loop(M, M0, start=dict(case.truth))
         chains = int(4000 * budget.scale)
-        x = loop.run(checks.RELAXATIONS * M // M0, chains, seed=rng).state.mu[:, 0]
+        x = loop.run(V.RELAXATIONS * M // M0, chains, seed=rng).state.mu[:, 0]
         res = derivation("R7.stationary", case.family).result
         mus = float(loop.truth_mu[0])
-        lo, hi, step = checks.support(loop)
+        lo, hi, step = V.support(loop)
         top = hi if np.isfinite(hi) else float(np.quantile(x, 0.999))
         edges = lo + (np.arange(-0.5, (top - lo) / step + 1, max(1, round(0.02 * (top - lo) / step))) * step)
         counts, _ = np.histogram(x, edges)
@@ -175,7 +174,7 @@ def estimators(budget: FigureBudget, rng) -> dict:
     init, truth = {"p": 0.8}, {"p": 0.3}
     res = derivation("R5.fixed_points", V.BY_SLUG["bernoulli"].family).result
     t = np.arange(T + 1)
-    settings = [("MLE", dict(), "mle_transient", 0), ("MLE + 1 anchor", dict(M0=1), "mle_transient", 1),
+    settings = [("MLE", dict(), "mle_transient", 0), ("MLE + 1 anchor", dict(anchors=1), "mle_transient", 1),
                 ("MAP, nu = 2", dict(estimator="map", nu=2.0), "map_transient", 0),
                 ("L2, lambda = 0.05", dict(estimator="l2", lam=0.05), None, 0)]
     out = {"M": M, "chains": chains, "p0": 0.8, "p_star": 0.3, "curves": [],

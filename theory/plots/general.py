@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.loop import from_params
+from ..params import from_params
 from ..engine.markov import ExactChain
 from ..numeric import evaluate
 from ..results import general
 from ..store import derivation
-from . import Figure, FigureBudget, register
+from .registry import Figure, FigureBudget, register
 
 N_FIG2 = 10
 FIG2_CASES = (  # (label, M, fixed, data, prior) as in the paper's Fig. 2

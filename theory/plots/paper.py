@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.loop import from_params
+from ..params import from_params
 from ..engine.markov import ExactChain
 from ..families import get_family
 from ..numeric import evaluate
 from ..store import derivation
-from . import Figure, FigureBudget, register
+from .registry import Figure, FigureBudget, register
 
 FIXED = {"theta2": 0.0}
 

@@ -16,10 +16,11 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
+from .common import result
 
 
 def latex_state(state) -> str:
-    from ..latex import state_latex
+    from ..notation import state_latex
 
     return state_latex(state)
 
@@ -100,6 +101,7 @@ def _binary_entropy_form(family: ExponentialFamily, T: sp.Expr):
     return c * S.M * _H(sp.factor((mu - lo) / (hi - lo)))
 
 
+@result("R6.absorption")
 def absorption(family: ExponentialFamily) -> Derivation:
     """R6 for ``family``."""
     states = family.absorbing_states

@@ -13,7 +13,7 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
-from .common import inverse, show
+from .common import inverse, result, show
 
 _m = S.symbol("m", r"\mathbb{E}[\mu_t]", real=True)  # one component of E[μ_t]
 _m0 = S.symbol("m_0", r"\mathbb{E}[\mu_0]", real=True)
@@ -61,6 +61,7 @@ def solve_affine(estimator: str):
     return sp.simplify(fixed), factor, sp.simplify(transient)
 
 
+@result("R5.fixed_points")
 def fixed_points(family: ExponentialFamily) -> Derivation:
     """R5: the point each estimator pulls to, and how fast."""
     steps, result = [], {}

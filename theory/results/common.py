@@ -8,12 +8,38 @@ cumulants, so every family-specific formula comes out of the same derivation.
 from __future__ import annotations
 
 import functools
+import inspect
 
 import sympy as sp
 
+from .. import diskcache
 from .. import symbols as S
-from ..family import ExponentialFamily
+from ..errors import InputError
+from ..family import ExponentialFamily, latex_name, theta_in_conventional
+from ..speedups import sympy_speedups
 from ..tidy import tidy
+
+
+def result(result_id: str):
+    """A result function ``subject[, options] -> Derivation``, computed once per process and kept
+    on disk (:func:`theory.diskcache.cached_result`) under ``result_id``, formatted with its
+    arguments (``"R3.drift.{estimator}"``). The SymPy speed-ups are on while it derives."""
+
+    def decorate(fn):
+        signature = inspect.signature(fn)
+
+        @functools.lru_cache(maxsize=None)
+        def compute(subject, *args, **kwargs):
+            bound = signature.bind(subject, *args, **kwargs)
+            bound.apply_defaults()
+            rid = result_id.format(**bound.arguments)
+            with sympy_speedups():  # SymPy's polynomial conversion without expand(): same results, sooner
+                return diskcache.cached_result(rid, subject, lambda: fn(subject, *args, **kwargs))
+
+        functools.update_wrapper(compute, fn)
+        return compute
+
+    return decorate
 
 
 def placeholders(family: ExponentialFamily):
@@ -133,8 +159,6 @@ def conventional_form(family: ExponentialFamily, expr, generic=None):
 @functools.cache
 def _conventional_substitution(family: ExponentialFamily) -> dict | None:
     """θ_a and θ*_a in the conventional parameters (θ = ln(p/(1 − p)), ...), or None."""
-    from ..errors import InputError
-    from ..family import theta_in_conventional
 
     used = tuple(family.conventional)[:family.d]
     if not used or set(used) == set(family.names):  # nothing to convert (Curie–Weiss: θ1, θ2)
@@ -154,10 +178,9 @@ def _conventional_cumulants(family: ExponentialFamily) -> dict:
 
 def conventional_names(family: ExponentialFamily) -> str:
     """"parameter $p$" or "parameters $m$, $\\sigma^2$": the ones :func:`conventional_form` uses."""
-    from ..family import _latex_name
 
     names = tuple(family.conventional)[:family.d]
-    listed = ", ".join(f"${_latex_name(n)}$" for n in names)
+    listed = ", ".join(f"${latex_name(n)}$" for n in names)
     return f"parameter{'s' if len(names) > 1 else ''} {listed}"
 
 

@@ -26,7 +26,7 @@ from ..derivation import Derivation, Step
 from ..family import Finite, Naturals
 from ..setting import NormalPrior, Setting, m_ext
 from ..tidy import simplify_held, tidy
-from .common import conventional_form, conventional_names, inverse, show, substitution
+from .common import conventional_form, conventional_names, inverse, result, show, substitution
 
 u_sym = S.symbol("u", "u", nonnegative=True)
 tau = S.symbol("tau", r"\tau", nonnegative=True)
@@ -35,8 +35,8 @@ tau = S.symbol("tau", r"\tau", nonnegative=True)
 def _generic(d: int):
     """Placeholders μ, χ, κ, μ_q, g = ∇log p0, θ and ∇log det χ written through κ."""
     mu, _, chi, _, kappa = S.placeholders(d)
-    mu_q = sp.Matrix(S._indexed("muq", r"\mu^{q}", d, real=True))
-    g = sp.Matrix(S._indexed("g", r"g", d, real=True))
+    mu_q = sp.Matrix(S.indexed("muq", r"\mu^{q}", d, real=True))
+    g = sp.Matrix(S.indexed("g", r"g", d, real=True))
     theta = sp.Matrix(S.thetas(d))
     chi_inv = inverse(chi)
     grad_logdet = sp.Matrix([sum(chi_inv[b, c] * kappa[a, b, c] for b in range(d) for c in range(d))
@@ -90,7 +90,7 @@ LONG = 600  # characters of LaTeX beyond which a display keeps the cumulants nam
 
 def _display(full, named):
     """The fully specialised form where it is short, else the one with named cumulants."""
-    from ..latex import expr as latex_expr
+    from ..notation import expr as latex_expr
 
     if full.has(sp.Sum):  # not printed just to be dropped (Curie–Weiss: long sums)
         return named
@@ -107,8 +107,8 @@ def _tidy(e):
 def _setting_text(setting: Setting) -> str:
     fam = setting.family
     parts = []
-    if setting.fresh != 0:
-        parts.append(f"${sp.latex(setting.fresh)}$ fresh point(s) from the truth $f(\\cdot|\\theta^*)$")
+    if setting.from_truth != 0:
+        parts.append(f"${sp.latex(setting.from_truth)}$ fresh point(s) from the truth $f(\\cdot|\\theta^*)$")
     for p in setting.data:
         parts.append("the fixed point with $(" + ",".join(f"\\phi_{{{a + 1}}}" for a in range(fam.d))
                      + ") = (" + ",".join(sp.latex(v) for v in p) + ")$")
@@ -126,6 +126,7 @@ def _conventional_steps(fam, displays) -> tuple[Step, ...]:
                       else "", lhs, e) for n, (lhs, e) in enumerate(conv))
 
 
+@result("R9.sde")
 def sde(setting: Setting) -> Derivation:
     """R9.sde: U, the drift −χ⁻¹∇U/M and noise χ⁻¹/M of θ, the SDE in τ = t/M, and μ's drift."""
     fam = setting.family
@@ -164,6 +165,7 @@ def sde(setting: Setting) -> Derivation:
                       steps, {"U": U, "drift": drift, "cov": noise, "drift_mu": drift_mu}, order=2)
 
 
+@result("R9.entropy")
 def entropy(setting: Setting) -> Derivation:
     """R9.entropy: drift of S = A − θ·μ per unit τ; −d/2 in the pure loop (the paper prints −d)."""
     fam = setting.family
@@ -188,6 +190,7 @@ def entropy(setting: Setting) -> Derivation:
                       order=2)
 
 
+@result("R9.stationary")
 def stationary(setting: Setting) -> Derivation:
     """R9.stationary: p_st(θ) ∝ p0^{2u} e^{−2m D(q‖f_θ)} (Eq. 18), in μ by 1/det χ; normalisable?"""
     fam = setting.family
@@ -255,7 +258,7 @@ def normalisable(setting: Setting, log_p: sp.Expr) -> tuple[bool | None, str]:
 
 def _mu_q_interior(setting: Setting) -> bool | None:
     fam = setting.family
-    if setting.fresh != 0:  # a mixture with a member of the family has full support
+    if setting.from_truth != 0:  # a mixture with a member of the family has full support
         return True
     mq = [float(v) for v in setting.mu_q]
     if isinstance(fam.space, Finite):
@@ -349,7 +352,7 @@ def stationary_marginals(setting: Setting, grid):
 
     from ..numeric import evaluate
 
-    log_p = stationary(setting).result["log_density"]
+    log_p = stationary(setting.for_derivations()).result["log_density"]
     names = setting.family.names
     grid = np.asarray(grid, float)
     if len(names) == 1:
@@ -364,10 +367,3 @@ def stationary_marginals(setting: Setting, grid):
     p = np.exp(ell - ell.max()).reshape(t1.shape)
     p /= p.sum()
     return p, {names[0]: p.sum(axis=1), names[1]: p.sum(axis=0)}
-
-
-def all_general(setting: Setting) -> list[Derivation]:
-    """R9 for one setting, in reading order (each derived once: the store)."""
-    from ..store import RESULTS, compute
-
-    return [compute(rid, setting) for rid in RESULTS if rid.startswith("R9")]

@@ -7,9 +7,10 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
-from .common import phibar_moments, placeholders, show, specialise
+from .common import phibar_moments, placeholders, result, show, specialise
 
 
+@result("R1.martingale")
 def martingale(family: ExponentialFamily) -> Derivation:
     """R1: E[φ̄_{t+1} | θ_t] = ((M − M0) μ(θ_t) + M0 μ(θ*)) / M; with M0 = 0 it equals μ(θ_t)."""
     mu, mu_star, chi, chi_star, _ = placeholders(family)
@@ -34,6 +35,7 @@ def martingale(family: ExponentialFamily) -> Derivation:
                       steps, {"mean": mean_f, "drift_mu": specialise(family, drift)})
 
 
+@result("R2.covariance")
 def covariance(family: ExponentialFamily) -> Derivation:
     """R2: Cov[φ̄_{t+1} | θ_t] = [(M − M0) χ(θ_t) + M0 χ(θ*)] / M², exact."""
     mu, mu_star, chi, chi_star, _ = placeholders(family)

@@ -20,7 +20,7 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
-from .common import factor
+from .common import factor, result
 
 
 def _update(family: ExponentialFamily, chi_mu: sp.Matrix, monomial: sp.Expr) -> sp.Expr:
@@ -63,6 +63,7 @@ def closed_recursion(family: ExponentialFamily):
     return sp.Matrix(monomials), factor(A), factor(c)
 
 
+@result("R8.moments")
 def moments(family: ExponentialFamily) -> Derivation | None:
     """R8 for ``family``, or None when the covariance is not quadratic in the mean."""
     closed = closed_recursion(family)

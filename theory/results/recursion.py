@@ -30,6 +30,7 @@ from .common import (
     inverse,
     phibar_moments,
     placeholders,
+    result,
     show,
     specialise,
 )
@@ -128,7 +129,7 @@ LONG = 1500  # characters of LaTeX beyond which a d ≥ 2 drift is shown through
 def _family_steps(family: ExponentialFamily, estimator: str, drift_f, cov_f) -> tuple[Step, ...]:
     """The family's drift and covariance in θ; for d ≥ 2 where expanded they would be too long
     (sums over levels, or many terms), through χ^{ab} and the family's cumulants instead."""
-    from ..latex import expr as latex_expr
+    from ..notation import expr as latex_expr
 
     lhs_d = r"\mathbb{E}[\theta_{t+1}-\theta_t\mid\theta_t]"
     lhs_c = r"\operatorname{Cov}[\theta_{t+1}-\theta_t\mid\theta_t]"
@@ -155,6 +156,7 @@ def per_generation(e: sp.Expr) -> sp.Expr:
     return sp.expand(e.subs(S.lam, S.lam * S.M) / S.M)
 
 
+@result("R3.drift.{estimator}")
 def drift(family: ExponentialFamily, estimator: str = "mle") -> Derivation:
     """R3: E[θ_{t+1} − θ_t | θ_t] and Cov[θ_{t+1} − θ_t | θ_t] to leading order in 1/M."""
     mu, mu_star, chi, chi_star, _ = placeholders(family)

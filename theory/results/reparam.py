@@ -17,7 +17,7 @@ from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
 from ..tidy import tidy
 from . import recursion
-from .common import is_zero, show
+from .common import is_zero, result, show
 
 
 def ito_terms(jac: sp.Matrix, hessians, drift: sp.Matrix, cov: sp.Matrix) -> tuple[sp.Matrix, sp.Matrix]:
@@ -57,11 +57,10 @@ def coordinates(family: ExponentialFamily) -> dict[str, tuple[sp.Matrix, object]
     return coords
 
 
+@result("R4.reparametrisation")
 def reparametrisation(family: ExponentialFamily) -> Derivation:
     """R4 for the MLE closed loop: drift in θ, in μ and in the conventional parameters."""
-    from ..store import compute
-
-    r3 = compute("R3.drift.mle", family).result  # derived once (R3 is in the same document)
+    r3 = recursion.drift(family, "mle").result  # derived once (R3 is in the same document)
     drift, cov = r3["drift"], r3["cov"]
     pure = drift.subs(S.M0, 0)
     steps = [Step("Ito's formula carries the leading drift and covariance of $\\theta$ (R3) to any "

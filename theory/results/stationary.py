@@ -18,6 +18,7 @@ from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
 from ..tidy import simplify_held
+from .common import result
 
 _a, _b = sp.symbols("_alpha _beta", positive=True)
 
@@ -64,6 +65,7 @@ def identify(score, mu, lower, upper):
     return None
 
 
+@result("R7.stationary")
 def stationary(family: ExponentialFamily) -> Derivation | None:
     """R7 for one-parameter families with a closed-form inverse mean map; None otherwise."""
     if family.d != 1 or family.mu_inverse is None:

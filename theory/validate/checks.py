@@ -20,7 +20,7 @@ import sympy as sp
 from scipy import integrate
 
 from .. import symbols as S
-from ..engine import L2
+from ..setting import L2
 from ..engine.loop import ClosedLoop
 from ..engine.markov import ExactChain
 from ..errors import InputError
@@ -29,10 +29,11 @@ from ..numeric import evaluate
 from ..results import moments
 from ..store import derivation
 from .registry import Budget, Check, Outcome, run_seed
-from .stats import chisquare_gof, mean_sem, order_fit, z_from_p, z_score
+from .general_checks import general_checks
+from .stats import chisquare_gof, gap_order, mean_sem, order_fit, pmf_gof, seeded, z_from_p, z_score
 
 
-from ..cases import BY_SLUG, CASES, Case  # noqa: E402,F401  (the shared validation settings)
+from ..cases import BY_SLUG, CASES, M0_STATIONARY, M_STATIONARY, RELAXATIONS, Case, support  # noqa: E402,F401
 # MAP and L2 checks: every case but the two-parameter finite ones (see NOT_CHECKED)
 SUBSET = ["bernoulli", "binomial", "poisson", "exponential", "gaussian", "curie_weiss-fixed-theta2"]
 
@@ -75,11 +76,6 @@ def _num(expr, values) -> np.ndarray:
     return np.asarray(evaluate(expr, values), float).ravel()
 
 
-def _seeded(seed: int, *key) -> np.random.Generator:
-    """A stream for a simulation shared by several checks (its components): run seed and key."""
-    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(repr(key).encode())]))
-
-
 # -- shared simulations (cached: the components of one quantity share one run) ------------------
 @dataclass(frozen=True)
 class _After:
@@ -102,7 +98,7 @@ def _one_step_seeded(seed, slug, M, M0, estimator, chains, lam_M):
     case = BY_SLUG[slug]
     kw = {"lam": lam_M / M} if estimator == "l2" else {"nu": 2.0}
     loop = case.loop(M, M0, estimator, **kw)
-    state = loop.run(1, chains, seed=_seeded(seed, slug, M, M0, estimator, chains, lam_M)).state
+    state = loop.run(1, chains, seed=seeded(seed, slug, M, M0, estimator, chains, lam_M)).state
     interior = state.face is None or bool(state.face.all())
     return loop, _After(state.mu, state.theta, interior)
 
@@ -231,7 +227,7 @@ def _r4_checks(case: Case) -> list[Check]:
 def _transient_run(seed, slug, estimator, chains):
     """μ after T_TRANSIENT generations (M = 10, M0 = 2): shared by the components of R5."""
     loop = BY_SLUG[slug].loop(M_EXACT, 2, estimator, nu=3.0)
-    return loop.run(T_TRANSIENT, chains, seed=_seeded(seed, "R5", slug, estimator, chains)).state
+    return loop.run(T_TRANSIENT, chains, seed=seeded(seed, "R5", slug, estimator, chains)).state
 
 T_TRANSIENT = 5
 
@@ -268,7 +264,7 @@ def _absorbed_seeded(seed, slug, chains):
     case = BY_SLUG[slug]
     loop = case.loop(M_ABSORB)
     run = loop.run(MAX_GENERATIONS if loop.numeric.finite else 1, chains,
-                   seed=_seeded(seed, "absorb", slug, chains))
+                   seed=seeded(seed, "absorb", slug, chains))
     if run.absorbed()["fraction"] < 1:
         raise RuntimeError(f"not all chains absorbed within {MAX_GENERATIONS} generations")
     return loop, run
@@ -319,17 +315,7 @@ def _r6_time_law(case: Case):
 
 def _time_gof(chain: ExactChain, times: np.ndarray) -> float:
     cdf = chain.absorption_time_cdf(int(times.max()) + 1)  # P[T ≤ t], t = 1, 2, ...
-    return _pmf_gof(np.diff(np.concatenate([[0.0], cdf, [1.0]])), times - 1)
-
-
-def _pmf_gof(pmf: np.ndarray, k: np.ndarray, bins: int = 20) -> float:
-    """χ² of integer samples k against a law on 0, 1, ... (bins at its quantiles)."""
-    cdf = np.cumsum(pmf) / pmf.sum()
-    ends = np.unique(np.searchsorted(cdf, np.linspace(0, 1, bins + 1)[1:-1]))  # bin j: k ≤ ends[j]
-    ends = ends[ends < len(cdf) - 1]
-    probs = np.diff(np.concatenate([[0.0], cdf[ends], [1.0]]))
-    observed = np.bincount(np.searchsorted(ends, k, side="left"), minlength=len(probs))
-    return chisquare_gof(observed, probs)
+    return pmf_gof(np.diff(np.concatenate([[0.0], cdf, [1.0]])), times - 1)
 
 
 def _r6_diffusion_time(case: Case):
@@ -353,7 +339,6 @@ def _r6_diffusion_time(case: Case):
 
 
 # -- R7: stationary law with one anchor ---------------------------------------------------------
-M_STATIONARY, M0_STATIONARY, RELAXATIONS = 50, 1, 12
 R7_LADDER = (25, 50, 100, 200, 400)
 
 
@@ -373,7 +358,7 @@ def _r7_order(case: Case):
         diffusion = _law_moments(density, {"M0": M0_STATIONARY, "mu_star": mus}, lo, hi, ks)
         control = _law_moments(density, {"M0": 2 * M0_STATIONARY, "mu_star": mus}, lo, hi, ks)
         exact = np.array([_exact_stationary_moments(case, M, ks, has_chain) for M in R7_LADDER])
-        fit, fit_c = _gap_order(exact, diffusion), _gap_order(exact, control)
+        fit, fit_c = gap_order(exact, diffusion), gap_order(exact, control)
         return Outcome(float(diffusion[0]), float(exact[-1, 0]), 0.0, None, "law with 2 M0", None,
                        f"E[mu^k], k={','.join(map(str, ks))}: gap order {fit[1]}; control {fit_c[1]}",
                        passed=fit[0], control_rejected=not fit_c[0])
@@ -390,8 +375,8 @@ def _r7_law(case: Case):
                      seed=rng).state.mu[:, 0]
         chain = ExactChain(loop)
         u = np.rint((x - chain.phibar[0]) / (chain.phibar[1] - chain.phibar[0])).astype(int)
-        p_fit = _pmf_gof(chain.stationary(), u)
-        p_wrong = _pmf_gof(ExactChain(case.loop(M_STATIONARY, 2 * M0_STATIONARY)).stationary(), u)
+        p_fit = pmf_gof(chain.stationary(), u)
+        p_wrong = pmf_gof(ExactChain(case.loop(M_STATIONARY, 2 * M0_STATIONARY)).stationary(), u)
         return Outcome(float("nan"), float(x.mean()), float(x.std() / np.sqrt(len(x))),
                        z_from_p(p_fit), "exact law with 2 M0", z_from_p(p_wrong),
                        f"chi2 p={p_fit:.3g}; control p={p_wrong:.3g}")
@@ -429,34 +414,6 @@ def _law_moments(density, values, lo, hi, ks) -> np.ndarray:
     return np.array([integrate.quad(f, lo, hi, args=(k,), limit=200)[0] / total for k in ks])
 
 
-def _gap_order(exact: np.ndarray, law: np.ndarray) -> tuple[bool, str]:
-    """Does the relative gap of every moment fall at least as 1/M over the ladder?
-
-    Observed order log2(gap(M/2)/gap(M)) from the last two rungs must be ≥ 0.75; a
-    gap that vanishes (< 1e-9 at every rung, e.g. the exponential's E[μ²] with one
-    anchor, where the diffusion law happens to be exact) passes too.
-    """
-    rel = np.abs(exact / law - 1)
-    vanishes = np.all(rel < 1e-9, axis=0)
-    # zeros explicitly: a gap that closes at the last rung has order +inf, one that opens
-    # from zero −inf (log2 of 0 would warn)
-    before, last = rel[-2], rel[-1]
-    orders = np.where(last == 0, np.inf, -np.inf)
-    both = (before > 0) & (last > 0)
-    orders[both] = np.log2(before[both] / last[both])
-    text = ", ".join("exact" if v else f"{o:.2f}" for v, o in zip(vanishes, orders, strict=True))
-    return bool(np.all(vanishes | (orders >= 0.75))), text
-
-
-def support(loop: ClosedLoop):
-    """Ends of the mean domain and the lattice step of φ̄ (0 for a continuous law)."""
-    nf = loop.numeric
-    if nf.finite:
-        phi = nf.phi_levels[:, 0]
-        return phi.min(), phi.max(), (phi[1] - phi[0]) / loop.M
-    return 0.0, np.inf, 1.0 / loop.M if isinstance(loop.family.space, Naturals) else 0.0
-
-
 # -- R8: exact finite-M moments -----------------------------------------------------------------
 @functools.lru_cache(maxsize=4)
 def _moments_run(seed, slug, anchored, chains) -> np.ndarray:
@@ -468,7 +425,7 @@ def _moments_run(seed, slug, anchored, chains) -> np.ndarray:
         t = int(np.ceil(np.log(1e-9) / np.log(1 - M0_MOMENTS / M_EXACT)))
     else:  # heavy-tailed moments (exponential): twice the chains to power the control
         loop, t, chains = case.loop(M_EXACT), T_MOMENTS, 2 * chains
-    return loop.run(t, chains, seed=_seeded(seed, "R8", slug, anchored, chains)).state.mu
+    return loop.run(t, chains, seed=seeded(seed, "R8", slug, anchored, chains)).state.mu
 
 T_MOMENTS, M0_MOMENTS = 10, 5
 
@@ -544,6 +501,4 @@ def all_checks(families: list[str] | None = None) -> list[Check]:
                 out.append(_r7_law(c))
     for c in cases:
         out += _r8_checks(c)
-    from .general_checks import general_checks  # R9 reads these helpers: imported last
-
     return out + general_checks(families)

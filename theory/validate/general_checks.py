@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -22,13 +23,13 @@ import sympy as sp
 from scipy import integrate
 
 from .. import symbols as S
-from ..engine.loop import ClosedLoop, from_params
+from ..engine.loop import ClosedLoop
+from ..params import from_params
 from ..engine.markov import ExactChain
 from ..numeric import evaluate
-from .checks import _gap_order, _pmf_gof, _seeded
 from ..store import derivation
 from .registry import Budget, Check, Outcome, run_seed
-from .stats import mean_sem, order_fit, z_from_p
+from .stats import gap_order, mean_sem, order_fit, pmf_gof, seeded, z_from_p
 
 
 @functools.lru_cache(maxsize=None)
@@ -75,7 +76,7 @@ def _ladder(case, observable, prediction, control, order, chains):
 def _one_step(seed, case, M, chains):
     """One generation from θ0 (shared by the components and the entropy check of a case)."""
     loop = _loop(*case[:4], M, *case[4:8])
-    return loop, loop.run(1, chains, seed=_seeded(seed, "R9", case, M, chains)).state
+    return loop, loop.run(1, chains, seed=seeded(seed, "R9", case, M, chains)).state
 
 
 def _theta(loop, state):
@@ -91,9 +92,9 @@ def _sde_check(case, a: int):
     def drift_expr(loop, strip=False):
         st = loop.setting
         if strip and removes == "prior":
-            st = type(st)(st.family, st.fresh, st.data, None)
+            st = dataclasses.replace(st, prior=None)
         elif strip:
-            st = type(st)(st.family, st.fresh, (), st.prior)
+            st = dataclasses.replace(st, data=())
         return derivation("R9.sde", st).result["drift"][a]
 
     def compute(budget: Budget, rng) -> Outcome:
@@ -184,7 +185,7 @@ def _stationary_chain_order():
             pi = chain.stationary()
             exact.append([pi @ chain.phibar**k for k in ks])
         exact = np.array(exact)
-        fit, fit_c = _gap_order(exact, law), _gap_order(exact, control)
+        fit, fit_c = gap_order(exact, law), gap_order(exact, control)
         return Outcome(float(law[1]), float(exact[-1, 1]), 0.0, None, "exponent 2m halved", None,
                        f"E[mu^k], k=1..4: gap order {fit[1]}; control {fit_c[1]}",
                        passed=fit[0], control_rejected=not fit_c[0])
@@ -203,9 +204,9 @@ def _stationary_chain_law():
         chain = ExactChain(loop)
         step = chain.phibar[1] - chain.phibar[0]
         u = np.rint((x - chain.phibar[0]) / step).astype(int)
-        p_fit = _pmf_gof(chain.stationary(), u)
+        p_fit = pmf_gof(chain.stationary(), u)
         other = ExactChain(_loop(*CW_DATA[:4], M, *CW_DATA[4:6], ((("phi1", 0.0),),), None))
-        p_wrong = _pmf_gof(other.stationary(), u)
+        p_wrong = pmf_gof(other.stationary(), u)
         return Outcome(float("nan"), float(x.mean()), float(x.std() / np.sqrt(len(x))),
                        z_from_p(p_fit), "exact law with the data point at phi1=0", z_from_p(p_wrong),
                        f"chi2 p={p_fit:.3g}; control p={p_wrong:.3g}")
@@ -232,7 +233,7 @@ def _stationary_poisson():
             law = _law_moments_theta(res["log_density"], fam, star, ks, np.exp)
             wrong = _law_moments_theta(res["log_density"] - st.log_prior, fam, star, ks, np.exp)
             # relaxation rate (m + λ)/M per generation: 15 relaxation times to stationarity
-            run = loop.run(15 * M // 2, budget.stationary_chains, seed=_seeded(run_seed(), "C", M))
+            run = loop.run(15 * M // 2, budget.stationary_chains, seed=seeded(run_seed(), "C", M))
             x = run.state.mu[:, 0]
             rows.append([(mean_sem(x**k), law[i], wrong[i]) for i, k in enumerate(ks)])
         ps, ps_c, details = [], [], []
@@ -265,7 +266,7 @@ def _collapse():
         for prior in (None, "normal:var=2"):
             loop = _loop(*COLLAPSE[:4], M, *COLLAPSE[4:7], prior)
             verdict = derivation("R9.stationary", loop.setting).result["normalisable"]
-            run = loop.run(T, chains, seed=_seeded(run_seed(), "collapse", prior))
+            run = loop.run(T, chains, seed=seeded(run_seed(), "collapse", prior))
             out.append((verdict, float((run.state.vertex >= 0).mean())))
         (v0, f0), (v1, f1) = out
         return Outcome(0.0, f0, 0.0, None, "a prior added: normalisable, no chain collapses", None,

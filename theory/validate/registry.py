@@ -12,6 +12,7 @@ pass.
 
 from __future__ import annotations
 
+import functools
 import time
 import zlib
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..parallel import map_tasks
 from ..store import recording
 from .stats import FAMILY_WISE_ALPHA, threshold
 
@@ -144,29 +146,11 @@ def run_checks(checks: list[Check], budget: Budget, seed: int = 0, progress: boo
     bar = tqdm(total=len(checks), disable=not progress, desc=f"validate ({budget.name})",
                unit="check")
     done: dict[int, tuple] = {}
-    if scheduler is not None:
-        from ..sweep import connect
-
-        client, own = connect(scheduler)
-        try:
-            for part in client.gather(client.map(_run_group, order, job=job, pure=False)):
-                done.update(part)
-                bar.update(len(part))
-        finally:
-            if own:
-                client.close()
-    elif workers > 1 and len(groups) > 1:
-        from joblib import Parallel, delayed
-
-        for part in Parallel(n_jobs=workers, return_as="generator")(
-                delayed(_run_group)(idx, job) for idx in order):
-            done.update(part)
-            bar.update(len(part))
-    else:
-        for idx in groups.values():
-            for i in idx:
-                done.update(_run_group([i], job))
-                bar.update(1)
+    if scheduler is None and (workers == 1 or len(groups) == 1):  # here, check by check
+        order, workers = [[i] for idx in groups.values() for i in idx], 1
+    for part in map_tasks(functools.partial(_run_group, job=job), order, workers=workers, scheduler=scheduler):
+        done.update(part)
+        bar.update(len(part))
     bar.close()
     return [Result(checks[i], done[i][0], z_star, done[i][2], done[i][1], done[i][3])
             for i in range(len(checks))]

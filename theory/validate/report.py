@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..io import write_text_atomic
-from ..latex import compile_pdf
+from ..documents import compile_pdf
+from ..notation import PREAMBLE
 from .checks import NOT_CHECKED
 from .registry import Budget, Result
 from .stats import FAMILY_WISE_ALPHA
@@ -143,8 +144,6 @@ def write(results: list[Result], budget: Budget, seed: int, out: Path, pdf: bool
     write_text_atomic(md, markdown(results, budget, seed))
     write_text_atomic(tex, latex(results, budget, seed))
     if not (out / "preamble.tex").exists():
-        from ..latex import PREAMBLE
-
         write_text_atomic(out / "preamble.tex", PREAMBLE)
     if pdf:
         compile_pdf(tex)

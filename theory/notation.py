@@ -1,32 +1,27 @@
-"""Derivations -> LaTeX: a fragment per result, a standalone document per family, an overview.
+"""Expressions as LaTeX: the printer, the width estimate and line breaking, and a result's steps.
 
-Fragments (``derivations/<family>/<id>.tex``) are meant for ``\\input`` into a paper:
-no heading, one numbered ``equation`` per displayed step with a stable label
-``eq:<result id>:<family slug>:<n>``, and only the notation macros of
-``derivations/preamble.tex``. Every display is broken into lines that fit a
-PRL column (8.6 cm): sums at their terms, products at their factors, fractions
-as (1/denominator) times a broken numerator, functions around a broken
-argument, matrices element by element. Widths are estimated from the LaTeX
-string (Computer Modern at 10 pt), conservatively; the tests compile every
+A display is broken into lines that fit a PRL column (8.6 cm): sums at their terms,
+products at their factors, fractions as (1/denominator) times a broken numerator,
+functions around a broken argument, matrices element by element. Widths are estimated
+from the LaTeX string (Computer Modern at 10 pt), conservatively; the tests compile every
 document at column width and fail on any overfull box.
+
+:func:`render` turns a :class:`~theory.derivation.Derivation` into a fragment for
+``\\input``: no heading, one numbered ``equation`` per displayed step with a stable
+label ``eq:<result id>:<family slug>:<n>``, and only the notation macros of
+:data:`PREAMBLE`. Whole documents are assembled in :mod:`theory.documents`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from . import symbols as S
-from .derivation import Derivation, Step
-from .family import ExponentialFamily, Finite, Interval, Levels, Naturals
-from .fastpoly import faster_polys
 
 # Notation, defined once; \providecommand so that a paper's own definitions win.
 NOTATION = r"""% notation of the closed-loop derivations (safe to \input in a paper's preamble)
@@ -39,19 +34,6 @@ NOTATION = r"""% notation of the closed-loop derivations (safe to \input in a pa
 """
 
 PREAMBLE = NOTATION  # derivations/preamble.tex: what a paper needs to \input the fragments
-
-# the standalone documents are typeset in the PRL geometry: 8.6 cm columns, 0.6 cm apart
-LAYOUT = r"""\usepackage[utf8]{inputenc}
-\usepackage[T1]{fontenc}
-\usepackage{lmodern}
-\usepackage[a4paper,top=2cm,bottom=2cm]{geometry}
-\setlength{\textwidth}{17.8cm}
-\setlength{\columnsep}{0.6cm}
-\setlength{\oddsidemargin}{\dimexpr(\paperwidth-\textwidth)/2-1in\relax}
-\setlength{\evensidemargin}{\oddsidemargin}
-\setlength{\emergencystretch}{3em}
-\sloppy
-"""
 
 COLUMN_PT = 8.6 / 2.54 * 72.27  # 244.7 pt
 WIDTH = 212.0  # pt of a display line (column minus the equation number and a margin)
@@ -103,7 +85,7 @@ def _print_now(e) -> str:
     return _Printer({"symbol_names": S.LATEX, "ln_notation": True, "mat_delim": "("}).doprint(e)
 
 
-def _text(s: str) -> str:
+def text(s: str) -> str:
     """Escape prose for LaTeX, leaving inline math ``$...$`` untouched."""
     parts = s.split("$")
     for i in range(0, len(parts), 2):  # even parts are outside math
@@ -116,7 +98,7 @@ _MACROS = ((r"\mathbb{E}", r"\E"), (r"\operatorname{Cov}", r"\Cov"), (r"\operato
            (r"D_{\mathrm{KL}}", r"\KL"))
 
 
-def _macros(tex: str) -> str:
+def macros(tex: str) -> str:
     """Spell the notation through the preamble's macros."""
     for a, b in _MACROS:
         tex = tex.replace(a, b)
@@ -490,7 +472,7 @@ def _checked_lines(lhs_tex: str, rhs) -> list[str]:
     return display_lines(lhs_tex, rhs)
 
 
-def _equation_body(step: Step) -> list[str]:
+def _equation_body(step) -> list[str]:
     rhs, lhs = step.rhs, step.lhs
     rhs = sp.sympify(rhs) if isinstance(rhs, (int, float)) else rhs
     lhs = sp.sympify(lhs) if isinstance(lhs, (int, float)) else lhs
@@ -535,11 +517,11 @@ def _raw_lines(lhs: str, rhs: str) -> list[str]:
     return out + [cur]
 
 
-def render_step(step: Step, label: str | None = None) -> str:
+def render_step(step, label: str | None = None) -> str:
     """One step: its sentence and, if it has one, a numbered equation labelled ``label``."""
     out = []
     if step.text:
-        out.append(_macros(_text(step.text)))
+        out.append(macros(text(step.text)))
     if step.rhs is not None or step.lhs is not None:
         body = _equation_body(step)
         tag = f"\\label{{{label}}}" if label else ""
@@ -551,165 +533,44 @@ def render_step(step: Step, label: str | None = None) -> str:
         else:
             inner = " \\\\\n".join("&" + x for x in body)
             eq = f"\\begin{{equation}}{tag}\n\\begin{{split}}\n{inner}\n\\end{{split}}\n\\end{{equation}}"
-        out.append(_macros(eq))
+        out.append(macros(eq))
     return "\n".join(out)
 
 
-def label(d: Derivation, slug: str | None = None) -> str:
+def label(d, slug: str | None = None) -> str:
     """Label stem of a result: ``eq:R3.drift.mle:bernoulli``."""
     return f"eq:{d.id}:{slug or d.family}"
 
 
-def heading(d: Derivation) -> str:
+def heading(d) -> str:
     """The heading a standalone document puts before a fragment (fragments have none)."""
     order = f" (error $O(M^{{-{d.order}}})$)" if d.order else ""
-    return f"\\subsection*{{{_text(d.id)}: {_text(d.title)}{order}}}\n"
+    return f"\\subsection*{{{text(d.id)}: {text(d.title)}{order}}}\n"
 
 
-@faster_polys()
-def render(d: Derivation, slug: str | None = None, family: ExponentialFamily | None = None) -> str:
-    """One result as a LaTeX fragment for ``\\input``: numbered, labelled equations, no heading.
+def render(d, slug: str | None = None, levels=None) -> str:
+    """One result (a :class:`~theory.derivation.Derivation`) as a LaTeX fragment for ``\\input``:
+    numbered, labelled equations, no heading.
 
-    Equation ``n`` (1, 2, ...) of the result is labelled ``eq:<id>:<slug>:<n>``. With the
-    ``family`` of a finite space whose partition function has no closed form (Curie–Weiss),
-    sums over the levels are shown as Z and level averages ⟨g⟩, defined at the end.
+    Equation ``n`` (1, 2, ...) of the result is labelled ``eq:<id>:<slug>:<n>``. ``levels``
+    (:class:`theory.documents.LevelSums`) names the sums over a finite family's levels (Z and
+    level averages ⟨g⟩, defined at the end of the fragment).
     """
     stem = label(d, slug)
     order = f"; error O(M^-{d.order})" if d.order else ""
     parts = [f"% {d.id} ({slug or d.family}): {d.title}{order}. Labels {stem}:1, :2, ...; "
              "notation from derivations/preamble.tex"]
-    levels = LevelSums.of(family)
     n = 0
     for s in d.steps:
         has_eq = s.rhs is not None or s.lhs is not None
         n += has_eq
         if levels is not None:
-            s = Step(s.text, levels.name(s.lhs), levels.name(s.rhs))
+            s = dataclasses.replace(s, lhs=levels.name(s.lhs), rhs=levels.name(s.rhs))
         parts.append(render_step(s, f"{stem}:{n}" if has_eq else None))
     if levels is not None and levels.used:
         parts.append(levels.definitions(f"{stem}:levels"))
     return "\n\n".join(parts) + "\n"
 
-
-class LevelSums:
-    """Display-only names for sums over the levels of a finite family (same values).
-
-    Z = Σ_k w_k(θ) is the partition function, ⟨g⟩ = Z⁻¹ Σ_k g(k) w_k(θ) a level average,
-    and a star marks both at θ*; g is written through φ_a(k) where it is a monomial in them.
-    """
-
-    def __init__(self, family: ExponentialFamily, total: sp.Sum):
-        self.family = family
-        (self.k, self.lo, self.hi), = total.limits
-        self.w = total.function
-        self.w_star = family.starred(self.w)
-        self.theta = set(family.theta)
-        self.theta_star = {S.starred(t) for t in family.theta}
-        self.phi_k = [p.subs(S.s, self.k) for p in family.phi]
-        self.Z = S.symbol("Z", "Z", positive=True)
-        self.Z_star = S.symbol("Z_star", "Z^{*}", positive=True)
-        self.used: set[str] = set()
-        self._cache: dict = _sum_names(family)  # sum -> (name, what it uses), shared by the family
-
-    @staticmethod
-    def of(family: ExponentialFamily | None):
-        if family is None or not isinstance(family.space, (Finite, Levels)):
-            return None
-        sums = list(family.A.atoms(sp.Sum))
-        return LevelSums(family, sums[0]) if len(sums) == 1 and len(sums[0].limits) == 1 else None
-
-    def name(self, e):
-        if isinstance(e, sp.MatrixBase):
-            return e.applyfunc(self.name)
-        if not isinstance(e, sp.Basic) or not e.has(sp.Sum):
-            return e
-        return e.replace(lambda x: isinstance(x, sp.Sum), self._sum)
-
-    def _sum(self, total: sp.Sum):
-        if total not in self._cache:
-            used, self.used = self.used, set()
-            try:
-                self._cache[total] = (self._name_sum(total), frozenset(self.used))
-            finally:
-                self.used = used
-        out, uses = self._cache[total]
-        self.used |= uses
-        return out
-
-    def _name_sum(self, total: sp.Sum):
-        out = total
-        if len(total.limits) == 1 and total.limits[0] == (self.k, self.lo, self.hi):
-            for w, Z, own, star in ((self.w, self.Z, self.theta, False), (self.w_star, self.Z_star,
-                                                                           self.theta_star, True)):
-                g = sp.simplify(sp.powsimp(total.function / w))
-                if not (g.free_symbols & (self.theta | self.theta_star)):
-                    self.used.add("Z_star" if star else "Z")
-                    out = Z if g == 1 else Z * self._average(g, star)
-                    break
-        return out
-
-    def _average(self, g, star: bool) -> sp.Symbol:
-        self.used.add("avg_star" if star else "avg")
-        shown = self._in_phi(g)
-        name = f"avg[{sp.srepr(g)}]" + ("_star" if star else "")
-        return S.symbol(name, rf"\langle {shown}\rangle" + ("^{*}" if star else ""), real=True)
-
-    def _in_phi(self, g) -> str:
-        """g(k) as a monomial in φ_a(k) (degree ≤ 3) where it is one, else as written in k."""
-        d = len(self.phi_k)
-        names = [r"\phi" if d == 1 else rf"\phi_{{{a + 1}}}" for a in range(d)]
-        target = sp.expand(g)
-        import itertools
-
-        for deg in (1, 2, 3):
-            for combo in itertools.combinations_with_replacement(range(d), deg):
-                for sign in (1, -1):
-                    cand = sign * sp.Mul(*(self.phi_k[a] for a in combo))
-                    if sp.expand(target - cand) == 0:
-                        parts = []
-                        for a in sorted(set(combo)):
-                            c = combo.count(a)
-                            parts.append(names[a] + (f"^{{{c}}}" if c > 1 else ""))
-                        return ("-" if sign < 0 else "") + " ".join(parts)
-        return expr(g)
-
-    def definitions(self, label_: str) -> str:
-        """The sentence and display defining Z and ⟨·⟩ (only what the fragment used)."""
-        k = expr(self.k)
-        phis = ", ".join(rf"\phi_{{{a + 1}}}(k) = {expr(p)}" if len(self.phi_k) > 1
-                         else rf"\phi(k) = {expr(p)}" for a, p in enumerate(self.phi_k))
-        text = (rf"Here the sums run over the levels ${k} = {expr(self.lo)}, \dots, {expr(self.hi)}$, "
-                rf"with ${phis}$: $Z$ is the partition function, "
-                r"$\langle g\rangle = Z^{-1}\sum_k w_k\,g(k)$ the average over the levels"
-                + (r", and a star marks both at $\theta^*$" if {"Z_star", "avg_star"} & self.used else "")
-                + ":")
-        body = [rf"Z = \sum_{{{k}={expr(self.lo)}}}^{{{expr(self.hi)}}} w_{k}, \qquad w_{k} ="]
-        body += [r"\quad " + x for x in lines(self.w.subs(self.k, self.k), WIDTH - 10)]
-        rows = [f"&{x} \\notag" for x in body[:-1]] + [f"&{body[-1]}\\label{{{label_}}}"]
-        return _macros(text) + "\n\\begin{align}\n" + " \\\\\n".join(rows) + "\n\\end{align}"
-
-
-@functools.cache
-def _sum_names(family: ExponentialFamily) -> dict:
-    """The names given to the sums of one family (every fragment of it sees the same sums)."""
-    return {}
-
-
-def space_latex(space) -> str:
-    """The sample space as mathematics: {0, …, n}, ℕ, (−∞, ∞)."""
-    if isinstance(space, Finite):
-        lv = space.levels
-        inner = ", ".join(str(v) for v in lv) if len(lv) <= 3 else f"{lv[0]}, {lv[1]}, \\dots, {lv[-1]}"
-        return rf"\{{{inner}\}}"
-    if isinstance(space, Levels):
-        return rf"\{{0, 1, \dots, {expr(space.upper)}\}}"
-    if isinstance(space, Naturals):
-        return r"\mathbb{N} = \{0, 1, 2, \dots\}"
-    if isinstance(space, Interval):
-        if space.lower == -sp.oo and space.upper == sp.oo:
-            return r"\mathbb{R}"
-        return rf"({expr(space.lower)}, {expr(space.upper)})"
-    return expr(sp.sympify(space))
 
 
 def state_latex(state) -> str:
@@ -717,101 +578,6 @@ def state_latex(state) -> str:
     names = [r"\phi"] if len(state.phi) == 1 else [rf"\phi_{{{a + 1}}}" for a in range(len(state.phi))]
     return ", ".join(f"{n} = {expr(sp.nsimplify(v))}" for n, v in zip(names, state.phi, strict=True))
 
-
-@faster_polys()
-def family_header(f: ExponentialFamily, slug: str | None = None) -> str:
-    """Declaration and derived cumulants of a family (a fragment, labels eq:family:<slug>:n)."""
-    phis = ", ".join(expr(p) for p in f.phi)
-    rows = [
-        ("Sample space", f"$S = {space_latex(f.space)}$"),
-        ("Sufficient statistics", rf"$\phi(s) = ({phis})$"),
-        ("Base measure", f"$h(s) = {expr(f.h)}$"),
-        ("Natural parameters", "$" + ", ".join(expr(t) for t in f.theta) + "$"),
-    ]
-    conv = [(c, e) for c, e in f.conventional.items() if not (isinstance(e, sp.Symbol) and e.name == c)]
-    steps = [Step("Conventional parameters:" if n == 0 else "", _conv_name(c), e)
-             for n, (c, e) in enumerate(conv)]
-    steps += [
-        Step(r"Log-partition $A = \log\sum_s h(s)\,e^{\theta\cdot\phi(s)}$:", "A(\\theta)",
-             hyperbolic_log(f.A, f.theta)),
-        Step(r"Mean map $\mu = \nabla A$ (expectation parameters):", r"\mu(\theta)", _scalar(f.mu)),
-        Step(r"Fisher information $\chi = \nabla\nabla A = \operatorname{Cov}[\phi]$:", r"\chi(\theta)", _scalar(f.chi)),
-    ]
-    if f.d == 1:
-        steps.append(Step(r"Third cumulant $\kappa = A'''$:", r"\kappa(\theta)", f.kappa[0, 0, 0]))
-    if f.mu_inverse is not None:
-        steps.append(Step("Inverse mean map:", r"\theta(\mu)", _scalar(sp.Matrix([f.mu_inverse[t] for t in f.theta]))))
-    steps.append(Step("KL divergence to the truth:", r"D(f_\theta\|f_{\theta^*})", f.kl))
-    table = "\n".join(f"\\item[{a}] {b}" for a, b in rows)
-    stem = f"eq:family:{slug or f.slug}"
-    levels = LevelSums.of(f)
-    if levels is not None:
-        steps = [Step(st.text, levels.name(st.lhs), levels.name(st.rhs)) for st in steps]
-    eqs = "\n\n".join(render_step(s, f"{stem}:{n + 1}") for n, s in enumerate(steps))
-    if levels is not None and levels.used:
-        eqs += "\n\n" + levels.definitions(f"{stem}:levels")
-    return f"\\begin{{description}}\n{table}\n\\end{{description}}\n{eqs}\n"
-
-
-def family_title(f: ExponentialFamily) -> str:
-    """``curie_weiss ($N = 10$, $\\theta_2 = 0$)``: the family's title, math in ``$``, for :func:`_text`."""
-    # a size left symbolic is general (the formulas hold for every N): not a setting to state
-    extra = [(k, v) for k, v in f.args.items() if not isinstance(v, sp.Symbol)] + list(f.fixed.items())
-    name = f.name  # escaped by _text where it is printed
-    if not extra:
-        return name
-    shown = []
-    for k, v in extra:
-        sym = S.LATEX.get(sp.Symbol(k, real=True)) or (rf"\theta_{{{k[5:]}}}" if k.startswith("theta") else k)
-        shown.append(f"${sym} = {expr(sp.nsimplify(v))}$")
-    return f"{name} ({', '.join(shown)})"
-
-
-def _conv_name(name: str) -> str:
-    """``p1`` -> p_1, ``var`` -> σ², ``rate`` -> r, as in the rest of the derivations."""
-    from .family import _latex_name
-
-    return _latex_name(name)
-
-
-def _scalar(m):
-    return m[0, 0] if isinstance(m, sp.MatrixBase) and m.shape == (1, 1) else m
-
-
-def document(title: str, body: str) -> str:
-    """A standalone document in the PRL two-column geometry (8.6 cm columns)."""
-    return (f"\\documentclass[10pt,twocolumn]{{article}}\n{LAYOUT}\\input{{preamble}}\n\\allowdisplaybreaks\n"
-            f"\\title{{{_text(title)}}}\n\\date{{}}\n\\begin{{document}}\n\\maketitle\n{body}\n"
-            "\\end{document}\n")
-
-
-def compile_pdf(tex: Path, runs: int = 1) -> str:
-    """pdflatex -halt-on-error in the file's folder; raises with the log tail on failure.
-
-    ``runs`` = 2 resolves cross-references (the demonstration's \\eqref). Returns the log
-    text of the last run (the tests look for overfull boxes in it).
-    """
-    for _ in range(runs - 1):
-        _pdflatex(tex)
-    return _pdflatex(tex)
-
-
-def _pdflatex(tex: Path) -> str:
-    if shutil.which("pdflatex") is None:
-        raise FileNotFoundError("pdflatex not found")
-    # a fixed date makes the PDF bytes reproducible
-    env = os.environ | {"SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
-    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
-                         cwd=tex.parent, capture_output=True, text=True, timeout=300, env=env)
-    if run.returncode != 0:
-        raise RuntimeError(f"pdflatex failed on {tex}:\n" + run.stdout[-3000:])
-    log = tex.with_suffix(".log")
-    return log.read_text(errors="replace") if log.exists() else run.stdout
-
-
-def overfull(log: str) -> list[str]:
-    """The 'Overfull \\hbox' lines of a pdflatex log."""
-    return [ln for ln in log.splitlines() if ln.startswith("Overfull \\hbox")]
 
 
 CODE_LIKE = ("**", "oo", "mu_star", "NaN", "phi1=", "Sum(")

@@ -1,0 +1,18 @@
+"""The state of C chains of a closed loop, arrays along axis 0 (read by the loop and the lattice path)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class State:
+    """Current models of C chains (arrays along axis 0)."""
+
+    mu: np.ndarray                 # (C, d) expectation parameters
+    theta: np.ndarray              # (C, d) natural parameters (finite spaces, L2); else unused
+    face: np.ndarray | None        # (C, L) levels of the face the model lives on (finite spaces)
+    vertex: np.ndarray             # (C,) index of the point mass the chain is on, −1 if none
+    hit_time: np.ndarray           # (C,) first generation on a point mass, −1 if never

@@ -1,0 +1,150 @@
+"""User options -> a declared :class:`~theory.setting.Setting` and a closed loop: the one place
+that reads option text (``"mean=3,var=0.5"``, ``--fixed theta2``, ``--external-data phi1=-6``)
+and user-level keywords, for the CLI, the API, sweeps, checks and figures alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .errors import InputError
+
+if TYPE_CHECKING:  # the option text above is read without SymPy or the engine (closedloop --help)
+    from .engine.loop import ClosedLoop
+    from .family import ExponentialFamily
+    from .setting import Setting
+
+
+# --- option text ---------------------------------------------------------------------------------
+def parse_params(text: str | None, what: str = "parameter") -> dict[str, float]:
+    """``"mean=3,var=0.5"`` -> {"mean": 3.0, "var": 0.5}; InputError names a malformed item."""
+    out: dict[str, float] = {}
+    for item in filter(None, (text or "").split(",")):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"malformed {what} {item!r}: expected name=value")
+        if name.strip() in out:
+            raise InputError(f"{what} {name.strip()} is given twice")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise InputError(f"{what} {name.strip()}: {value!r} is not a number") from None
+        if out[name.strip()] != out[name.strip()] or abs(out[name.strip()]) == float("inf"):
+            raise InputError(f"{what} {name.strip()}={value} is not finite")
+    return out
+
+
+def integer_args(text: str | None) -> dict[str, int]:
+    """``--family-args N=10,n=5``: family arguments, integers."""
+    args = parse_params(text, "family argument")
+    bad = [k for k, v in args.items() if v != int(v)]
+    if bad:
+        raise InputError(f"family argument {bad[0]} must be an integer")
+    return {k: int(v) for k, v in args.items()}
+
+
+def fixed_items(items: list[str] | None) -> dict[str, float | None]:
+    """``--fixed theta2`` (value from --init) or ``--fixed theta2=0``, repeatable or comma-separated."""
+    out: dict[str, float | None] = {}
+    for item in (",".join(items or [])).split(","):
+        if not item.strip():
+            continue
+        if "=" in item:
+            out.update(parse_params(item, "fixed parameter"))
+        else:
+            out[item.strip()] = None
+    return out
+
+
+def external_data(items: list[str] | None) -> list[dict[str, float]]:
+    """``--external-data phi1=-6`` (repeatable): one fixed data point each, by statistics or s=VALUE."""
+    return [parse_params(item, "--external-data") for item in items or []]
+
+
+# --- settings ------------------------------------------------------------------------------------
+def derivation_setting(family: ExponentialFamily, fresh=0, data=(), prior_law=None,
+                       truth: Mapping[str, float] | None = None) -> Setting:
+    """The :class:`Setting` whose R9 results ``derive`` writes: data resolved, prior parsed, θ*
+    left a symbol (``truth`` only gives numbers to print, with fresh points)."""
+    from .setting import Setting, data_point, parse_prior
+
+    if int(fresh) != fresh or fresh < 0:
+        raise InputError(f"external points must be an integer >= 0, got {fresh}")
+    points = tuple(data_point(family, p) for p in data)
+    prior = parse_prior(prior_law) if isinstance(prior_law, str) else prior_law
+    if prior is not None:
+        prior.log_density(family)  # an unknown on=NAME fails before any derivation
+    if truth is not None and not fresh:
+        raise InputError("--truth is used by fresh external points (--external m)")
+    return Setting(family, fresh=int(fresh), data=points, prior=prior)
+
+
+def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float], *, anchors: int = 0,
+                 truth: Mapping[str, float] | None = None, estimator: str = "mle",
+                 fixed: Mapping[str, float | None] | None = None, family_args=None, nu: float = 1.0,
+                 lam: float = 0.1, prior: Mapping[str, float] | None = None, external: int = 0,
+                 data=(), prior_law=None) -> tuple[Setting, dict[str, float]]:
+    """The :class:`Setting` of a simulation and its start (natural parameters), from user options.
+
+    ``fixed`` maps natural parameters held fixed (partial MLE) to a value, or to None to take
+    the value from ``init``. The MAP prior mean defaults to the truth, else to the initial
+    model. ``data`` lists the fixed external points as mappings (``{"phi1": -6}`` or
+    ``{"s": 2.5}``); ``prior_law`` is a prior object (:class:`~theory.setting.NormalPrior`,
+    :class:`~theory.setting.LawPrior`) or its text (``normal:var=2``, see
+    :func:`theory.setting.parse_prior`).
+    """
+    import numpy as np
+
+    from .engine.loop import conventional_in_mu
+    from .engine.model import numeric_family
+    from .families import get_family
+    from .setting import L2, MAP, MLE, Setting, data_point, parse_prior
+
+    full = get_family(family, **dict(family_args or {}))
+    fixed = dict(fixed or {})
+    for name, value in fixed.items():
+        if value is None:
+            if name not in init:
+                raise InputError(f"--fixed {name} needs a value: give {name}=VALUE or put it in --init")
+            fixed[name] = float(init[name])
+    fam = full.restrict(**fixed) if fixed else full
+    if not numeric_family(fam).symbolic:  # refuse before converting parameters symbolically
+        conventional_in_mu(fam)
+
+    def point(params, what):
+        params = dict(params)
+        for name, value in fixed.items():
+            if name in params and abs(params.pop(name) - value) > 1e-12:
+                raise InputError(f"{what} {name} differs from the fixed value {name}={value:g}")
+        return fam.natural_point(params)
+
+    theta0 = point(init, "--init")
+    theta_star = None if truth is None else point(truth, "--truth")
+    law = parse_prior(prior_law) if isinstance(prior_law, str) else prior_law
+    if law is not None and estimator != "mle":
+        raise InputError("a prior law (--prior-law) replaces --estimator: use one or the other")
+    if law is not None:
+        law.log_density(fam)  # an unknown on=NAME fails here, before any computing
+    est = MLE()
+    if estimator == "map":
+        ref = prior if prior is not None else (truth if truth is not None else init)
+        mu0 = numeric_family(fam).mu(np.array([[point(ref, "--prior")[n] for n in fam.names]]))[0]
+        est = MAP(float(nu), tuple(float(x) for x in mu0))
+    elif estimator == "l2":
+        est = L2(float(lam))
+    elif estimator != "mle":
+        raise InputError(f"unknown estimator {estimator!r}; known: mle, map, l2")
+    points = tuple(data_point(fam, p) for p in data)
+    setting = Setting(fam, fresh=external, data=points, prior=law, anchors=anchors, truth=theta_star,
+                      estimator=est)
+    return setting, theta0
+
+
+def from_params(family: str | ExponentialFamily, M: int, init: Mapping[str, float], *,
+                sampler: str = "exact", **options) -> ClosedLoop:
+    """A :class:`~theory.engine.loop.ClosedLoop` from user-level options (:func:`loop_setting`)."""
+    from .engine.loop import ClosedLoop
+
+    setting, theta0 = loop_setting(family, init, **options)
+    return ClosedLoop(setting, M, theta0, sampler=sampler)
