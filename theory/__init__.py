@@ -14,7 +14,6 @@ The flat namespace is the notebook API (see the README, "Python")::
     run.trace_arrays()["t"]                            # 0, 1, ..., 50
 """
 
-from . import _sympy  # noqa: F401, I001  (first: SymPy set up before anything imports it)
 from . import symbols
 from .api import RESULT_IDS, derivations, evaluate, family, result, setting, simulate, stationary_law, subs, symbol
 from .derivation import Derivation, Step

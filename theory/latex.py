@@ -26,7 +26,7 @@ from sympy.printing.latex import LatexPrinter
 from . import symbols as S
 from .derivation import Derivation, Step
 from .family import ExponentialFamily, Finite, Interval, Levels, Naturals
-from .fastpoly import faster_polys
+from .speedups import sympy_speedups
 
 # Notation, defined once; \providecommand so that a paper's own definitions win.
 NOTATION = r"""% notation of the closed-loop derivations (safe to \input in a paper's preamble)
@@ -566,7 +566,7 @@ def heading(d: Derivation) -> str:
     return f"\\subsection*{{{_text(d.id)}: {_text(d.title)}{order}}}\n"
 
 
-@faster_polys()
+@sympy_speedups()
 def render(d: Derivation, slug: str | None = None, family: ExponentialFamily | None = None) -> str:
     """One result as a LaTeX fragment for ``\\input``: numbered, labelled equations, no heading.
 
@@ -718,7 +718,7 @@ def state_latex(state) -> str:
     return ", ".join(f"{n} = {expr(sp.nsimplify(v))}" for n, v in zip(names, state.phi, strict=True))
 
 
-@faster_polys()
+@sympy_speedups()
 def family_header(f: ExponentialFamily, slug: str | None = None) -> str:
     """Declaration and derived cumulants of a family (a fragment, labels eq:family:<slug>:n)."""
     phis = ", ".join(expr(p) for p in f.phi)

@@ -22,7 +22,7 @@ import sympy as sp
 from sympy.core.traversal import bottom_up
 from sympy.functions.elementary.hyperbolic import HyperbolicFunction
 
-from .fastpoly import faster_polys
+from .speedups import sympy_speedups
 
 SHORT = 60  # operations: simplify of an input this short takes milliseconds
 
@@ -52,7 +52,7 @@ def tidy(e):
 @functools.lru_cache(maxsize=4096)  # results share expressions (a drift and its Itô image, ...)
 def _tidy(e: sp.Expr) -> sp.Expr:
     if is_rational(e):
-        with faster_polys():
+        with sympy_speedups():
             e = sp.expand_power_exp(e)  # e^{θ1+θ2} -> e^{θ1} e^{θ2}: fewer generators for cancel
             one_fraction = sp.powsimp(sp.factor(sp.cancel(e)))
             shorter = min(e, one_fraction, key=ops)
@@ -96,7 +96,7 @@ def _through_tanh(e: sp.Expr) -> sp.Expr | None:
     f = e.xreplace(sub)
     if not is_rational(f):
         return None
-    with faster_polys():
+    with sympy_speedups():
         numer, denom = sp.fraction(sp.cancel(f))
     power = {}
     for x in xs:  # C^2 -> 1/(1 - T^2): parity of each C in numerator and denominator
@@ -104,7 +104,7 @@ def _through_tanh(e: sp.Expr) -> sp.Expr | None:
         if numer is None or denom is None:
             return None
         power[x] = j_n - j_d
-    with faster_polys():
+    with sympy_speedups():
         numer, denom = sp.fraction(sp.cancel(numer / denom))
     for x in xs:  # (1 - T^2)^k -> C^{-2k}
         k_n, numer = _one_minus_square(numer, T[x])
