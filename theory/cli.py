@@ -7,6 +7,7 @@ exit status 2; JSON goes to stdout, progress to stderr.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import json
 import sys
@@ -52,6 +53,21 @@ def _nonnegative(value: int, option: str) -> None:
         raise InputError(f"{option} must be >= 0, got {value}")
 
 
+def _speedups(command):
+    """``command`` run with SymPy's speed-ups on in this thread (theory.speedups), as derivations
+    are computed."""
+
+    @functools.wraps(command)
+    def run(args):
+        from .speedups import sympy_speedups
+
+        with sympy_speedups():
+            return command(args)
+
+    return run
+
+
+@_speedups
 def cmd_derive(args) -> int:
     from . import derive
     from .io import check_writable
@@ -176,6 +192,7 @@ def _simulate_text(s: dict) -> str:
     return "\n".join(lines)
 
 
+@_speedups
 def cmd_validate(args) -> int:
     import os
     import shutil
@@ -212,6 +229,7 @@ def cmd_validate(args) -> int:
     return 0 if all(r.verdict == "pass" for r in results) else 1
 
 
+@_speedups
 def cmd_figures(args) -> int:
     from .io import check_writable
     from .plots import FULL, QUICK, build_all, check_ids
@@ -238,6 +256,7 @@ def reproduce_stages(args) -> list[tuple[str, list[str]]]:
             ("figures", ["figures", *size, "--workers", "1", "--out", args.figures])]
 
 
+@_speedups
 def cmd_reproduce(args) -> int:
     """derive + validate + figures; quick unless --full.
 

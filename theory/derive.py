@@ -20,6 +20,7 @@ from .family import ExponentialFamily, Finite
 from .io import write_text_atomic
 from .results import all_results, general, recursion
 from .setting import Setting, data_point, m_ext, parse_prior
+from .speedups import sympy_speedups
 from .store import compute
 
 # the paper's Fig. 1(a-c) case: Curie–Weiss with the coupling held at zero
@@ -141,6 +142,7 @@ def _render_setting(sid: str, text: str, setting: Setting) -> tuple[str, dict[st
     return sid, fragments, section
 
 
+@sympy_speedups()
 def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = True,
               progress=None, workers: int = 1) -> list[Path]:
     """Write preamble, fragments, one standalone document per family and the overview.
@@ -203,14 +205,16 @@ def _run(tasks, workers: int, dims):
         from joblib import Parallel, delayed
 
         yield from Parallel(n_jobs=workers, batch_size=1, return_as="generator")(
-            delayed(fn)(*args) for fn, args in tasks)
+            delayed(_call)(task) for task in tasks)
 
 
+@sympy_speedups()  # in a worker: derived as here
 def _call(task):
     fn, args = task
     return fn(*args)
 
 
+@sympy_speedups()
 def _derive_generic(dims) -> None:
     """The results derived in abstract cumulants (R3's expansion, R9's identities), per dimension."""
     for d in sorted(dims):
