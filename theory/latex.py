@@ -26,7 +26,7 @@ from sympy.printing.latex import LatexPrinter
 from . import symbols as S
 from .derivation import Derivation, Step
 from .family import ExponentialFamily, Finite, Interval, Levels, Naturals
-from .speedups import sympy_speedups
+from .speedups import powsimp, sympy_speedups
 
 # Notation, defined once; \providecommand so that a paper's own definitions win.
 NOTATION = r"""% notation of the closed-loop derivations (safe to \input in a paper's preamble)
@@ -465,7 +465,7 @@ def hyperbolic_log(e, theta):
     coeff, rest = sp.factor_terms(e).as_independent(*theta, as_Add=False)
     if not rest.has(sp.log):
         return e
-    alt = coeff * sp.log(sp.simplify(sp.expand(sp.powsimp(sp.exp(rest))).rewrite(sp.cosh)))
+    alt = coeff * sp.log(sp.simplify(sp.expand(powsimp(sp.exp(rest))).rewrite(sp.cosh)))
     if not alt.has(sp.cosh) or len(expr(alt)) >= len(expr(e)):
         return e
     for x in (sp.Rational(3, 10), sp.Rational(-7, 5)):
@@ -641,7 +641,7 @@ class LevelSums:
         if len(total.limits) == 1 and total.limits[0] == (self.k, self.lo, self.hi):
             for w, Z, own, star in ((self.w, self.Z, self.theta, False), (self.w_star, self.Z_star,
                                                                            self.theta_star, True)):
-                g = sp.simplify(sp.powsimp(total.function / w))
+                g = sp.simplify(powsimp(total.function / w))
                 if not (g.free_symbols & (self.theta | self.theta_star)):
                     self.used.add("Z_star" if star else "Z")
                     out = Z if g == 1 else Z * self._average(g, star)

@@ -13,6 +13,7 @@ import sympy as sp
 
 from .. import symbols as S
 from ..family import ExponentialFamily
+from ..speedups import cancel
 from ..tidy import tidy
 
 
@@ -163,7 +164,7 @@ def conventional_names(family: ExponentialFamily) -> str:
 
 def _cancelled(e):
     try:
-        return factor(sp.cancel(e))
+        return factor(cancel(e))
     except sp.PolynomialError:  # logs of the parameters (L2)
         return sp.simplify(e)
 
