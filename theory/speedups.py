@@ -38,7 +38,7 @@ import os
 import sys
 import threading
 
-import sympy  # noqa: F401  (SymPy loaded: its modules below are imported by name)
+import sympy  # SymPy loaded: its modules below are imported by name
 
 # the namespaces users import from: never rebound
 _PUBLIC = frozenset({"sympy", "sympy.polys"})
@@ -181,7 +181,7 @@ def _after_fork_in_child() -> None:
         _restore()
 
 
-class sympy_speedups(contextlib.ContextDecorator):  # noqa: N801  (used as a function: with sympy_speedups())
+class sympy_speedups(contextlib.ContextDecorator):  # lower case: used as a function, with sympy_speedups()
     """SymPy's speed-ups (module doc) on for the calling thread, within the block; re-entrant,
     nestable, and a decorator (``@sympy_speedups()``). Other threads keep plain SymPy."""
 
