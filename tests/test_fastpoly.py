@@ -6,7 +6,8 @@ import sympy as sp
 from sympy.polys.polyoptions import build_options
 from sympy.polys.polyutils import _parallel_dict_from_expr
 
-from theory import fastpoly
+from theory import fastpoly, speedups
+from theory.speedups import sympy_speedups
 
 x, y = sp.symbols("x y", real=True)
 M, M0, nu = sp.symbols("M M0 nu", positive=True)
@@ -52,19 +53,19 @@ def test_cancel_factor_simplify_agree_and_the_patch_is_undone():
 
     for e in CASES:
         plain = (sp.cancel(e), sp.factor(e), sp.simplify(e))
-        with fastpoly.faster_polys():
-            with fastpoly.faster_polys():  # nested blocks
-                fast = (sp.cancel(e), sp.factor(e), sp.simplify(e))
-            assert polyutils._parallel_dict_from_expr is fastpoly.parallel_dict_from_expr
+        with sympy_speedups():
+            with sympy_speedups():  # nested blocks
+                fast = (speedups.cancel(e), sp.factor(e), sp.simplify(e))
+            assert polyutils._parallel_dict_from_expr.sympy_original is fastpoly.SYMPY_PARALLEL_DICT_FROM_EXPR  # a dispatcher
         assert fast == plain, e
-    assert polyutils._parallel_dict_from_expr is fastpoly._ORIGINAL
-    assert polyutils._dict_from_expr is fastpoly._ORIGINAL_ONE
+    assert polyutils._parallel_dict_from_expr is fastpoly.SYMPY_PARALLEL_DICT_FROM_EXPR
+    assert polyutils._dict_from_expr is fastpoly.SYMPY_DICT_FROM_EXPR
 
 
 def test_floats_and_irrational_numbers_are_left_to_sympy():
     e = sp.Float(0.5) * x + sp.sqrt(2) * (x + sp.pi) ** 2
-    with fastpoly.faster_polys():
-        assert sp.cancel(e) == sp.cancel(e.expand())
+    with sympy_speedups():
+        assert speedups.cancel(e) == sp.cancel(e.expand())
         assert fastpoly.parallel_dict_from_expr([e], build_options((), {}))[1].gens == \
             _parallel_dict_from_expr([e], build_options((), {}))[1].gens
 
@@ -101,6 +102,6 @@ def test_cancel_is_sympys_on_random_rational_functions():
         e = _random_rational(r, r.randint(2, 4))
         if e.has(sp.zoo, sp.nan, sp.oo):
             continue
-        with fastpoly.faster_polys():
-            fast = sp.cancel(e)
-        assert fast == fastpoly._ORIGINAL_CANCEL(e), (seed, e)
+        with sympy_speedups():
+            fast = speedups.cancel(e)
+        assert fast == fastpoly.SYMPY_CANCEL(e), (seed, e)

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "theory"
 # floor -> groups of the floor; a group is a module or a package (its submodules with it);
 # groups of a floor marked independent never import each other
 FLOORS = (
-    ("foundations", ("errors", "version", "io", "symbols", "_sympy", "fastpoly", "speedups", "tidy", "numeric",
+    ("foundations", ("errors", "version", "io", "symbols", "fastpoly", "speedups", "tidy", "numeric",
                      "notation", "derivation", "diskcache"), False),
     ("declarations", ("family", "families", "setting"), False),
     ("computation", ("results", "engine"), True),

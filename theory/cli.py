@@ -7,6 +7,7 @@ exit status 2; JSON goes to stdout, progress to stderr.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import json
 import sys
@@ -27,6 +28,21 @@ def _nonnegative(value: int, option: str) -> None:
         raise InputError(f"{option} must be >= 0, got {value}")
 
 
+def _speedups(command):
+    """``command`` run with SymPy's speed-ups on in this thread (theory.speedups), as derivations
+    are computed."""
+
+    @functools.wraps(command)
+    def run(args):
+        from .speedups import sympy_speedups
+
+        with sympy_speedups():
+            return command(args)
+
+    return run
+
+
+@_speedups
 def cmd_derive(args) -> int:
     from . import derive
     from .io import check_writable
@@ -133,6 +149,7 @@ def _simulate_text(s: dict) -> str:
     return "\n".join(lines)
 
 
+@_speedups
 def cmd_validate(args) -> int:
     import os
     import shutil
@@ -169,6 +186,7 @@ def cmd_validate(args) -> int:
     return 0 if all(r.verdict == "pass" for r in results) else 1
 
 
+@_speedups
 def cmd_figures(args) -> int:
     from .io import check_writable
     from .plots import FULL, QUICK, build_all, check_ids
@@ -195,6 +213,7 @@ def reproduce_stages(args) -> list[tuple[str, list[str]]]:
             ("figures", ["figures", *size, "--workers", "1", "--out", args.figures])]
 
 
+@_speedups
 def cmd_reproduce(args) -> int:
     """derive + validate + figures; quick unless --full.
 
@@ -437,6 +456,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # This process is the command's own: SymPy's memo of its core constructors gets 100000
+    # entries instead of 1000 (a cold derive 2-3% less CPU). SymPy reads the variable when it is
+    # first imported, which the command line does only below; the library never sets it.
+    if "sympy" not in sys.modules:
+        os.environ.setdefault("SYMPY_CACHE_SIZE", "100000")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -141,6 +141,7 @@ def _render_setting(sid: str, text: str, setting: Setting) -> tuple[str, dict[st
     return sid, fragments, section
 
 
+@sympy_speedups()
 def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = True,
               progress=None, workers: int = 1) -> list[Path]:
     """Write preamble, fragments, one standalone document per family and the overview.

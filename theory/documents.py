@@ -22,7 +22,7 @@ from . import symbols as S
 from .derivation import Derivation, Step
 from .family import ExponentialFamily, Finite, Levels, latex_name
 from .notation import WIDTH, expr, hyperbolic_log, lines, macros, render_step, text
-from .speedups import sympy_speedups
+from .speedups import powsimp, sympy_speedups
 
 # the standalone documents are typeset in the PRL geometry: 8.6 cm columns, 0.6 cm apart
 LAYOUT = r"""\usepackage[utf8]{inputenc}
@@ -95,7 +95,7 @@ class LevelSums:
         if len(total.limits) == 1 and total.limits[0] == (self.k, self.lo, self.hi):
             for w, Z, own, star in ((self.w, self.Z, self.theta, False), (self.w_star, self.Z_star,
                                                                            self.theta_star, True)):
-                g = sp.simplify(sp.powsimp(total.function / w))
+                g = sp.simplify(powsimp(total.function / w))
                 if not (g.free_symbols & (self.theta | self.theta_star)):
                     self.used.add("Z_star" if star else "Z")
                     out = Z if g == 1 else Z * self._average(g, star)

@@ -22,6 +22,7 @@ from . import notation
 from . import symbols as S
 from .diskcache import cached_on_disk, canonical
 from .errors import InputError
+from .speedups import powsimp
 from .tidy import held_hyperbolics, tidy
 
 
@@ -221,7 +222,7 @@ class ExponentialFamily:
                 lambda e: isinstance(e, sp.Piecewise), _convergent_branch)
             if z.has(sp.Sum):
                 return sp.Sum(weight.subs(s, S.k), (S.k, 0, self.space.upper))
-            return sp.powsimp(z.subs({y: sp.exp(t) for y, t in zip(ys, th, strict=True)}))
+            return powsimp(z.subs({y: sp.exp(t) for y, t in zip(ys, th, strict=True)}))
         if isinstance(self.space, Naturals):
             # e^{θ_a} -> y_a > 0 turns the sum into a power series SymPy recognises
             ys = [sp.Symbol(f"_y{a}", positive=True) for a in range(self.d)]

@@ -16,7 +16,8 @@ SymPy's own conversion.
 the tree (denominators kept as products of factors, summed over their lcm) and one ring
 ``cancel``; SymPy's first spends most of its time in ``factor_terms`` (see :func:`cancel`).
 
-:func:`faster_polys` switches both on for a block (``store`` derives every result inside one).
+:func:`theory.speedups.sympy_speedups` has SymPy use both within a block, in the calling thread;
+this module only defines them (it changes nothing in SymPy).
 Generators SymPy ranks equal (``M`` and ``M0``: names compared without their trailing
 digits) it leaves in set-iteration order, which follows the hash seed; here they come in
 another order a seed could give: the results do not depend on it (``derivations/`` is
@@ -25,22 +26,15 @@ byte-identical from every run, see tests/test_latex.py).
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import sympy as sp
-from sympy.polys import fields, polyoptions, polytools, polyutils, rings
+from sympy.polys import polyoptions, polytools, polyutils, rings
 from sympy.polys.polyutils import _sort_gens, decompose_power
 
-from ._sympy import replace_everywhere
-
-_ORIGINAL = polyutils._parallel_dict_from_expr
-_ORIGINAL_ONE = polyutils._dict_from_expr
-_ORIGINAL_CANCEL = polytools.cancel
-_MODULES = (polyutils, rings, polytools, fields)  # the modules that call them
+# SymPy's own, for what these leave to it (speedups binds dispatchers in their place: not those)
+SYMPY_PARALLEL_DICT_FROM_EXPR = getattr(polyutils._parallel_dict_from_expr, "sympy_original", polyutils._parallel_dict_from_expr)
+SYMPY_DICT_FROM_EXPR = getattr(polyutils._dict_from_expr, "sympy_original", polyutils._dict_from_expr)
+SYMPY_CANCEL = getattr(polytools.cancel, "sympy_original", polytools.cancel)
 _ONE = frozenset()
-_lock = threading.Lock()
-_depth = 0
 
 
 class _Unsupported(Exception):
@@ -112,7 +106,7 @@ def parallel_dict_from_expr(exprs, opt):
     """``sympy.polys.polyutils._parallel_dict_from_expr``, multiplying out as dictionaries."""
     if (opt.gens or opt.domain is not None or opt.extension is True or opt.greedy is False
             or opt.series is not False or opt.expand is False):
-        return _ORIGINAL(exprs, opt)
+        return SYMPY_PARALLEL_DICT_FROM_EXPR(exprs, opt)
     try:
         polys = []
         for e in exprs:
@@ -120,7 +114,7 @@ def parallel_dict_from_expr(exprs, opt):
                 raise _Unsupported
             polys.append(_poly(e))
     except _Unsupported:
-        return _ORIGINAL(exprs, opt)
+        return SYMPY_PARALLEL_DICT_FROM_EXPR(exprs, opt)
     # as SymPy reads an expanded term: a negative power b**-k is the generator 1/b to the k
     polys = [{frozenset((b if k > 0 else sp.Pow(b, -sp.S.One), abs(k)) for b, k in m): c
               for m, c in p.items()} for p in polys]
@@ -146,7 +140,7 @@ def parallel_dict_from_expr(exprs, opt):
 def dict_from_expr(expr, opt):
     """``sympy.polys.polyutils._dict_from_expr`` (one expression: ``Poly``, ``factor``), likewise."""
     if opt.gens or not isinstance(expr, sp.Expr):
-        return _ORIGINAL_ONE(expr, opt)
+        return SYMPY_DICT_FROM_EXPR(expr, opt)
     (rep,), opt = parallel_dict_from_expr((expr,), opt)
     return rep, opt
 
@@ -164,7 +158,7 @@ def cancel(f, *gens, _signsimp=True, **args):
     go to SymPy's own cancel (tests/test_fastpoly.py compares the two on random expressions).
     """
     if gens or args or not isinstance(f, sp.Expr) or f.is_Number or not f.is_commutative:
-        return _ORIGINAL_CANCEL(f, *gens, _signsimp=_signsimp, **args)
+        return SYMPY_CANCEL(f, *gens, _signsimp=_signsimp, **args)
     try:
         leaves: dict = {}
         _collect_leaves(f, leaves, set())
@@ -175,7 +169,7 @@ def cancel(f, *gens, _signsimp=True, **args):
         ring = rings.PolyRing(_sort_gens(bases, opt=opt), sp.QQ, opt.order)
         numer, denom = _Fractions(ring, leaves).of(f)
     except _Unsupported:
-        return _ORIGINAL_CANCEL(f, *gens, _signsimp=_signsimp, **args)
+        return SYMPY_CANCEL(f, *gens, _signsimp=_signsimp, **args)
     P, Q = numer.cancel(_product(ring, denom))
     return P.as_expr() / Q.as_expr()
 
@@ -271,36 +265,3 @@ class _Fractions:
         for n, d in parts:
             total += n * _product(ring, {p: k - d.get(p, 0) for p, k in lcm.items()})
         return total, lcm
-
-
-_CANCELS = (cancel, _ORIGINAL_CANCEL)
-_PATCHED = {"_parallel_dict_from_expr": (parallel_dict_from_expr, _ORIGINAL),
-            "_dict_from_expr": (dict_from_expr, _ORIGINAL_ONE)}
-
-
-def _install(which: int) -> None:
-    for mod in _MODULES:
-        for name, funcs in _PATCHED.items():
-            if hasattr(mod, name):
-                setattr(mod, name, funcs[which])
-    # every SymPy module holding cancel under that name, even one first imported inside a block
-    # (sp.cancel, simplify's, Matrix's, risch's, ...)
-    replace_everywhere(_CANCELS[1 - which], _CANCELS[which])
-
-
-@contextlib.contextmanager
-def faster_polys():
-    """Within the block, SymPy converts expressions to polynomials by :func:`parallel_dict_from_expr`
-    and cancels by :func:`cancel`."""
-    global _depth
-    with _lock:
-        _depth += 1
-        if _depth == 1:
-            _install(0)
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                _install(1)

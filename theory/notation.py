@@ -22,6 +22,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from . import symbols as S
+from .speedups import powsimp
 
 # Notation, defined once; \providecommand so that a paper's own definitions win.
 NOTATION = r"""% notation of the closed-loop derivations (safe to \input in a paper's preamble)
@@ -447,7 +448,7 @@ def hyperbolic_log(e, theta):
     coeff, rest = sp.factor_terms(e).as_independent(*theta, as_Add=False)
     if not rest.has(sp.log):
         return e
-    alt = coeff * sp.log(sp.simplify(sp.expand(sp.powsimp(sp.exp(rest))).rewrite(sp.cosh)))
+    alt = coeff * sp.log(sp.simplify(sp.expand(powsimp(sp.exp(rest))).rewrite(sp.cosh)))
     if not alt.has(sp.cosh) or len(expr(alt)) >= len(expr(e)):
         return e
     for x in (sp.Rational(3, 10), sp.Rational(-7, 5)):

@@ -22,7 +22,7 @@ import sympy as sp
 from sympy.core.traversal import bottom_up
 from sympy.functions.elementary.hyperbolic import HyperbolicFunction
 
-from .fastpoly import faster_polys
+from .speedups import cancel, powsimp, sympy_speedups
 
 SHORT = 60  # operations: simplify of an input this short takes milliseconds
 
@@ -52,9 +52,9 @@ def tidy(e):
 @functools.lru_cache(maxsize=4096)  # results share expressions (a drift and its Itô image, ...)
 def _tidy(e: sp.Expr) -> sp.Expr:
     if is_rational(e):
-        with faster_polys():
+        with sympy_speedups():
             e = sp.expand_power_exp(e)  # e^{θ1+θ2} -> e^{θ1} e^{θ2}: fewer generators for cancel
-            one_fraction = sp.powsimp(sp.factor(sp.cancel(e)))
+            one_fraction = powsimp(sp.factor(cancel(e)))
             shorter = min(e, one_fraction, key=ops)
             # a short input is simplified too: it keeps its grouping, θ*(M0 + 1), (M − M0)χ
             inputs = [shorter] + ([e] if e != shorter and ops(e) <= SHORT else [])
@@ -96,16 +96,16 @@ def _through_tanh(e: sp.Expr) -> sp.Expr | None:
     f = e.xreplace(sub)
     if not is_rational(f):
         return None
-    with faster_polys():
-        numer, denom = sp.fraction(sp.cancel(f))
+    with sympy_speedups():
+        numer, denom = sp.fraction(cancel(f))
     power = {}
     for x in xs:  # C^2 -> 1/(1 - T^2): parity of each C in numerator and denominator
         (numer, j_n), (denom, j_d) = (_even_part(p, C[x], T[x]) or (None, None) for p in (numer, denom))
         if numer is None or denom is None:
             return None
         power[x] = j_n - j_d
-    with faster_polys():
-        numer, denom = sp.fraction(sp.cancel(numer / denom))
+    with sympy_speedups():
+        numer, denom = sp.fraction(cancel(numer / denom))
     for x in xs:  # (1 - T^2)^k -> C^{-2k}
         k_n, numer = _one_minus_square(numer, T[x])
         k_d, denom = _one_minus_square(denom, T[x])

@@ -16,6 +16,7 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import ExponentialFamily
+from ..speedups import cancel
 from .common import result
 
 
@@ -95,7 +96,7 @@ def _binary_entropy_form(family: ExponentialFamily, T: sp.Expr):
         return None
     mu = family.mu_symbols[0]
     lo, hi = sorted(ends, key=lambda e: float(e.subs({x: 10 for x in e.free_symbols})))
-    c = sp.factor(sp.cancel(2 * (mu - lo) * (hi - mu) / family.in_mu(family.chi[0, 0])))
+    c = sp.factor(cancel(2 * (mu - lo) * (hi - mu) / family.in_mu(family.chi[0, 0])))
     if mu in c.free_symbols:
         return None
     return c * S.M * _H(sp.factor((mu - lo) / (hi - lo)))

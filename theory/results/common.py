@@ -16,7 +16,7 @@ from .. import diskcache
 from .. import symbols as S
 from ..errors import InputError
 from ..family import ExponentialFamily, latex_name, theta_in_conventional
-from ..speedups import sympy_speedups
+from ..speedups import cancel, sympy_speedups
 from ..tidy import tidy
 
 
@@ -186,7 +186,7 @@ def conventional_names(family: ExponentialFamily) -> str:
 
 def _cancelled(e):
     try:
-        return factor(sp.cancel(e))
+        return factor(cancel(e))
     except sp.PolynomialError:  # logs of the parameters (L2)
         return sp.simplify(e)
 
