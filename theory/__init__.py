@@ -19,7 +19,7 @@ is imported from its module on first use (PEP 562), and SymPy is left exactly as
 
 import importlib
 
-from .version import __version__
+from .version import __version__  # noqa: F401  (in __all__)
 
 # public name -> the module that defines it
 _EXPORTS = {

@@ -69,15 +69,13 @@ def derivation_setting(family: ExponentialFamily, fresh=0, data=(), prior_law=No
     left a symbol (``truth`` only gives numbers to print, with fresh points)."""
     from .setting import Setting, data_point, parse_prior
 
-    if int(fresh) != fresh or fresh < 0:
-        raise InputError(f"external points must be an integer >= 0, got {fresh}")
     points = tuple(data_point(family, p) for p in data)
     prior = parse_prior(prior_law) if isinstance(prior_law, str) else prior_law
     if prior is not None:
         prior.log_density(family)  # an unknown on=NAME fails before any derivation
     if truth is not None and not fresh:
         raise InputError("--truth is used by fresh external points (--external m)")
-    return Setting(family, fresh=int(fresh), data=points, prior=prior)
+    return Setting(family, fresh=fresh, data=points, prior=prior)
 
 
 def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float], *, anchors: int = 0,
@@ -122,8 +120,6 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float], *, 
     theta0 = point(init, "--init")
     theta_star = None if truth is None else point(truth, "--truth")
     law = parse_prior(prior_law) if isinstance(prior_law, str) else prior_law
-    if law is not None and estimator != "mle":
-        raise InputError("a prior law (--prior-law) replaces --estimator: use one or the other")
     if law is not None:
         law.log_density(fam)  # an unknown on=NAME fails here, before any computing
     est = MLE()

@@ -230,6 +230,14 @@ def _in_space(family: ExponentialFamily, x) -> bool:
 
 
 # --- the setting ---------------------------------------------------------------------------------
+def _count(x) -> bool:
+    """Is ``x`` a whole number >= 0 (2 or 2.0, not 2.5, -1, nan or text)?"""
+    try:
+        return not isinstance(x, bool) and int(x) == x and x >= 0
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 @dataclass(frozen=True)
 class Setting:
     """Data sources and estimator of one closed loop (see module docstring).
@@ -252,11 +260,13 @@ class Setting:
     estimator: Estimator = field(default_factory=MLE)
 
     def __post_init__(self):
-        if int(self.anchors) != self.anchors or self.anchors < 0:
-            raise InputError(f"anchors M0 must be an integer >= 0, got {self.anchors}")
-        if isinstance(self.fresh, (int, float, np.integer, np.floating)) and (
-                int(self.fresh) != self.fresh or self.fresh < 0):
-            raise InputError(f"external points must be an integer >= 0, got {self.fresh}")
+        if not _count(self.anchors):
+            raise InputError(f"anchors M0 must be an integer >= 0, got {self.anchors!r}")
+        object.__setattr__(self, "anchors", int(self.anchors))
+        if not isinstance(self.fresh, sp.Expr):  # a symbol m for the derivations, else a count
+            if not _count(self.fresh):
+                raise InputError(f"external points must be an integer >= 0, got {self.fresh!r}")
+            object.__setattr__(self, "fresh", int(self.fresh))
         if self.prior is not None and not isinstance(self.estimator, MLE):
             raise InputError("a prior law (--prior-law) replaces --estimator: use one or the other")
         if self.truth is not None:

@@ -111,7 +111,7 @@ class ClosedLoop:
         """Anchors: of the M points, drawn from the truth."""
         return int(self.setting.anchors)
 
-    @property
+    @functools.cached_property
     def truth(self) -> dict[str, float] | None:
         return self.setting.truth_point
 
@@ -120,7 +120,7 @@ class ClosedLoop:
         """Fresh external points from the truth, on top of the M."""
         return int(self.setting.fresh)
 
-    @property
+    @functools.cached_property  # read every generation
     def data(self) -> tuple[tuple[float, ...], ...]:
         """φ of the fixed external points, as floats."""
         return tuple(tuple(float(v) for v in p) for p in self.setting.data)

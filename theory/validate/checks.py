@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,13 +23,12 @@ from ..setting import L2
 from ..engine.loop import ClosedLoop
 from ..engine.markov import ExactChain
 from ..errors import InputError
-from ..family import Naturals
 from ..numeric import evaluate
 from ..results import moments
 from ..store import derivation
 from .registry import Budget, Check, Outcome, run_seed
 from .general_checks import general_checks
-from .stats import chisquare_gof, gap_order, mean_sem, order_fit, pmf_gof, seeded, z_from_p, z_score
+from .stats import gap_order, mean_sem, order_fit, pmf_gof, seeded, z_from_p, z_score
 
 
 from ..cases import BY_SLUG, CASES, M0_STATIONARY, M_STATIONARY, RELAXATIONS, Case, support  # noqa: E402,F401
