@@ -79,14 +79,17 @@ def test_bad_input_is_one_line_exit_2(argv, needle, capsys):
 
 
 def test_exponential_is_never_absorbed(capsys):
-    """M = 2: every chain's mean underflows within 3000 generations (it was reported absorbed)."""
+    """M = 2: every chain's mean underflows within 3000 generations (it was reported absorbed):
+    not absorbed, but collapsed, every chain (the underflowed ones as diverging)."""
     argv = ["simulate", "exponential", "--M", "2", "--init", "rate=1", "--generations", "3000",
             "--chains", "50", "--json"]
     assert main(argv) == 0
     out = capsys.readouterr()
     summary = json.loads(out.out)
     assert summary["absorbed"]["fraction"] == 0 and summary["absorbed"]["by_state"] == {}
-    assert "underflowed float64 (not absorbed" in out.err
+    assert summary["collapsed"]["fraction"] == 1
+    assert summary["collapsed"]["by_kind"]["diverging"] == 49 / 50
+    assert "underflowed float64 (counted as collapsed, diverging" in out.err
     assert len(out.err.strip().splitlines()) == 1  # one warning line, no numpy warnings
 
 

@@ -118,8 +118,8 @@ def _warn_unrepresentable(run) -> None:
     what = []
     under = run.loop.numeric.underflowed(run.state.mu)
     if under.any():
-        what.append(f"{under.sum()} of {run.chains} chains' mean underflowed float64 (not "
-                    "absorbed: that point mass is only reached as t -> oo)")
+        what.append(f"{under.sum()} of {run.chains} chains' mean underflowed float64 (counted as "
+                    "collapsed, diverging: that point mass is only reached as t -> oo)")
     over = [f"{key} {kind} of {n}" for key, stats in (("final", run.final),
                                                        ("time-average", run.time_average))
             for n, (m, v) in stats.items() for kind, x in (("mean", m), ("var", v))
@@ -141,11 +141,17 @@ def _simulate_text(s: dict) -> str:
     for n in s["final"]["mean"]:
         lines.append(f"{n:10} {fmt(s['final']['mean'][n]):>12} {fmt(s['final']['var'][n]):>12} "
                      f"{fmt(s['time_average']['mean'][n]):>14} {fmt(s['time_average']['var'][n]):>13}")
-    a = s["absorbed"]
-    lines.append(f"on a point mass: {a['fraction']:.4g} of chains"
-                 + (f", first at generation {fmt(a['time_mean'])} ± {fmt(a['time_sem'])}"
-                    if a["time_mean"] is not None else ""))
-    lines += [f"  {label}: {frac:.4g}" for label, frac in a["by_state"].items()]
+    c = s["collapsed"]
+    lines.append(f"collapsed: {c['fraction']:.4g} of chains"
+                 + (f", first at generation {fmt(c['time_mean'])} ± {fmt(c['time_sem'])}"
+                    if c["time_mean"] is not None else ""))
+    lines += [f"  {label}: {frac:.4g}" for label, frac in c["by_face"].items()]
+    kinds = [f"{kind} {frac:.4g}" for kind, frac in c["by_kind"].items() if frac]
+    if kinds:
+        lines.append(f"  by kind: {', '.join(kinds)}")
+    e = s["ever_absorbed"]
+    if e["fraction"] and not c["fraction"]:
+        lines.append(f"touched a point mass and left it again (not collapsed): {e['fraction']:.4g} of chains")
     return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ from .model import NumericFamily
 
 
 STEP_CAP = 20.0  # largest change of θ·φ per Newton step when the full step finds no decrease
+REFIT_TOL = 1e-10  # |μ(θ') + λθ' + ∇pen − target| at which the Newton refit stops
 
 
 class NotConverged(RuntimeError):
@@ -76,7 +77,7 @@ class PriorMAP:
 
 def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
                 face: np.ndarray | None = None, lam: float = 0.0,
-                tol: float = 1e-10, max_iter: int = 200, penalty=None) -> np.ndarray:
+                tol: float = REFIT_TOL, max_iter: int = 200, penalty=None) -> np.ndarray:
     """θ with μ_F(θ) + λθ + ∇pen(θ) = τ, by damped Newton on the convex dual, all chains at once.
 
     ``penalty`` (optional) maps θ to (value, gradient, Hessian) of a convex penalty

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import sampling
+from . import collapse, sampling
 from .model import minimal_face
 from .estimators import MLE, NotConverged
 from .sampling import binomial_p
@@ -100,12 +100,15 @@ class LatticeChains:
         self.theta = np.empty((size, d))
         self.mu = np.empty((size, d))
         self.vertex = np.empty(size, np.int64)
+        self.collapse = np.zeros(size, np.int8)  # engine.collapse code of the refit at K
         self.obs = {name: np.empty(size) for name in loop.observables(state)}
         self.lo, self.hi = 0, -1                 # the tabulated window of K (empty)
         self.vertex_K: list[int] = []            # tabulated K on a point mass
+        self.collapse_K: list[int] = []          # tabulated K where the refit has collapsed
         self.initial = state                     # the models before the first draw
         self.K: np.ndarray | None = None
         self.hit_time = state.hit_time.copy()
+        self.collapse_time = np.full(len(state.mu), -1)
         self.n_absorbed = 0
         self.C = len(state.mu)
 
@@ -133,6 +136,7 @@ class LatticeChains:
             except NotConverged as e:
                 raise self.loop._not_converged(e, t, self.C) from None
         self._record_hits(t)
+        self._record_collapses(t)
 
     def _initial_probabilities(self, probabilities):
         """The first draw's probabilities, from the initial models (any θ per chain; one model: once)."""
@@ -175,6 +179,13 @@ class LatticeChains:
         new = at & (self.hit_time < 0)
         self.hit_time[new] = t
 
+    def _record_collapses(self, t: int) -> None:
+        """First generation collapsed, for the chains that collapsed now."""
+        if not any(self.kmin <= v <= self.kmax for v in self.collapse_K):
+            return
+        new = (self.collapse.take(self.K) > 0) & (self.collapse_time < 0)
+        self.collapse_time[new] = t
+
     def all_absorbed(self) -> bool:
         return self.loop.absorbing and self.n_absorbed == self.C
 
@@ -205,11 +216,13 @@ class LatticeChains:
         else:
             p = sampling.pvals(loop.numeric, theta, face)
         self.p[K], self.theta[K], self.mu[K], self.vertex[K] = p, theta, mu, vertex
-        obs = loop.observables(State(mu=mu, theta=theta, face=face, vertex=vertex,
-                                     hit_time=np.full(len(K), -1)))
-        for name, values in obs.items():
+        table = State(mu=mu, theta=theta, face=face, vertex=vertex, hit_time=np.full(len(K), -1))
+        for name, values in loop.observables(table).items():
             self.obs[name][K] = values
         self.vertex_K += [int(k) for k in K[vertex >= 0]]
+        codes = collapse.classify(loop, table)
+        self.collapse[K] = codes
+        self.collapse_K += [int(k) for k in K[codes > 0]]
 
     # -- summaries ------------------------------------------------------------------------------
     def stats(self) -> dict[str, tuple[float, float]]:
@@ -254,4 +267,4 @@ class LatticeChains:
         else:
             face = np.ones(support.shape, bool)
         return State(mu=self.mu.take(K, axis=0), theta=self.theta.take(K, axis=0), face=face,
-                     vertex=vertex, hit_time=self.hit_time.copy())
+                     vertex=vertex, hit_time=self.hit_time.copy(), collapse_time=self.collapse_time.copy())

@@ -25,6 +25,7 @@ from ..errors import InputError, SettingError
 from ..family import ExponentialFamily
 from ..setting import Setting
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
+from . import collapse
 from .lattice import LatticeChains, lattice_law
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
                     compile_in, minimal_face, numeric_family)
@@ -212,7 +213,8 @@ class ClosedLoop:
             theta = np.array(start, dtype=float).reshape(chains, self.family.d)
             mu = nf.mu(theta)
         face = np.ones((chains, len(nf.levels)), bool) if nf.finite else None
-        return State(mu=mu, theta=theta, face=face, vertex=np.full(chains, -1), hit_time=np.full(chains, -1))
+        return State(mu=mu, theta=theta, face=face, vertex=np.full(chains, -1), hit_time=np.full(chains, -1),
+                     collapse_time=np.full(chains, -1))
 
     def step(self, state: State, t: int, rng: np.random.Generator) -> None:
         """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time."""
@@ -229,6 +231,26 @@ class ClosedLoop:
                 self._advance(state, part, t, rng)
             except NotConverged as e:
                 raise self._not_converged(e, t, len(state.mu)) from None
+        if self.collapsible:
+            self._record_collapses(state, t)
+
+    @functools.cached_property
+    def collapsible(self) -> bool:
+        """Whether a chain can collapse: no fresh points from the truth (engine.collapse)."""
+        return collapse.collapsible(self)
+
+    def _record_collapses(self, state: State, t: int) -> None:
+        """First generation collapsed, for the chains that collapsed now."""
+        todo = np.flatnonzero(state.collapse_time < 0)
+        if not len(todo):
+            return
+        if len(todo) == len(state.mu):  # no gather while no chain has collapsed
+            state.collapse_time[collapse.classify(self, state) > 0] = t
+            return
+        part = State(mu=state.mu[todo], theta=state.theta[todo],
+                     face=None if state.face is None else state.face[todo],
+                     vertex=state.vertex[todo], hit_time=state.hit_time[todo])
+        state.collapse_time[todo[collapse.classify(self, part) > 0]] = t
 
     def _not_converged(self, e: NotConverged, t: int, chains: int) -> SettingError:
         return SettingError(
@@ -566,21 +588,47 @@ class Run:
     def labels(self) -> list[str]:
         return self.loop.numeric.labels()
 
+    @functools.cached_property
+    def collapse_codes(self) -> np.ndarray:
+        """:func:`engine.collapse.classify` of every chain at the last generation, shape (C,)."""
+        return collapse.classify(self.loop, self.state)
+
+    def collapsed(self) -> dict:
+        """Chains collapsed at the last generation (see :mod:`theory.engine.collapse`): the
+        fraction, by face and by kind (``face``, ``float_boundary``, ``diverging``), and the
+        mean first generation they were found collapsed."""
+        codes = self.collapse_codes
+        labels = collapse.face_labels(self.loop, self.state, codes)
+        hit = codes > 0
+        by_face = {}
+        for label in labels:
+            if label:
+                by_face[label] = by_face.get(label, 0) + 1
+        times = self.state.collapse_time[hit] if self.state.collapse_time is not None else np.array([])
+        return {"fraction": float(hit.mean()),
+                "by_face": {k: v / len(codes) for k, v in sorted(by_face.items())},
+                "by_kind": {kind: float(np.mean(codes == i + 1)) for i, kind in enumerate(collapse.KINDS)},
+                **_time_stats(times[times >= 0])}
+
     def absorbed(self) -> dict:
-        """Fraction of chains that reached a point mass, by state, and their mean hitting time."""
-        hit = self.state.hit_time >= 0
-        times = self.state.hit_time[hit].astype(float)
-        # in a pure loop the first point mass is the final one; with anchors the hit is recorded
-        first_state = self.state.vertex if self.loop.absorbing else None
+        """Chains on a point mass that absorbs in this setting (a collapsed chain's point mass:
+        no fresh points, every data point there), by state, with their mean first hitting time.
+        A point mass the loop leaves again (Fig. 3: rate 0 with a fresh point) is not counted:
+        see :meth:`ever_absorbed`."""
+        on = (self.collapse_codes == 1) & (self.state.vertex >= 0)
         by_state = {}
-        if first_state is not None:
-            for i, label in enumerate(self.labels):
-                frac = float(np.mean(first_state == i))
-                if frac:
-                    by_state[label] = frac
-        return {"fraction": float(hit.mean()), "by_state": by_state,
-                "time_mean": float(times.mean()) if len(times) else None,
-                "time_sem": float(times.std(ddof=1) / np.sqrt(len(times))) if len(times) > 1 else None}
+        for i, label in enumerate(self.labels):
+            frac = float(np.mean(on & (self.state.vertex == i)))
+            if frac:
+                by_state[label] = frac
+        times = self.state.hit_time[on]
+        return {"fraction": float(on.mean()), "by_state": by_state, **_time_stats(times[times >= 0])}
+
+    def ever_absorbed(self) -> dict:
+        """Fraction of chains that touched a point mass at least once, absorbing or not, and
+        their mean first hitting time."""
+        hit = self.state.hit_time >= 0
+        return {"fraction": float(hit.mean()), **_time_stats(self.state.hit_time[hit])}
 
     def summary(self) -> dict:
         """The ``simulate --json`` object of SPEC section 5."""
@@ -596,7 +644,9 @@ class Run:
         for key, stats in (("final", self.final), ("time_average", self.time_average)):
             out[key] = {"mean": {n: _finite(m) for n, (m, _) in stats.items()},
                         "var": {n: _finite(v) for n, (_, v) in stats.items()}}
+        out["collapsed"] = self.collapsed()
         out["absorbed"] = self.absorbed()
+        out["ever_absorbed"] = self.ever_absorbed()
         out["final"]["quantiles"] = self.quantiles()
         if self.histograms:
             out["histograms"] = {n: h.as_json() for n, h in self.histograms.items()}
@@ -645,6 +695,13 @@ def _mean_var(values: np.ndarray) -> tuple[float, float]:
         if not len(v):
             return float("nan"), float("nan")
         return float(v.mean()), float(v.var(ddof=1)) if len(v) > 1 else 0.0
+
+
+def _time_stats(times: np.ndarray) -> dict:
+    """Mean first time (in generations) and its standard error; None where undefined."""
+    times = np.asarray(times, float)
+    return {"time_mean": float(times.mean()) if len(times) else None,
+            "time_sem": float(times.std(ddof=1) / np.sqrt(len(times))) if len(times) > 1 else None}
 
 
 def _finite(x: float) -> float | None:

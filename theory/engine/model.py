@@ -281,6 +281,18 @@ class NumericFamily:
                 out |= np.all(np.abs(mu - v) < np.finfo(float).tiny, axis=-1)
         return out
 
+    def vertex_phi(self, i: int) -> np.ndarray | None:
+        """φ of the i-th absorbing point mass (:meth:`vertex_index` order); None on the continuum."""
+        return self._vertices[i] if i < len(self._vertices) else None
+
+    def level_vertex(self, level: int) -> int:
+        """The absorbing point mass at a level (finite spaces), −1 if the level is none of them."""
+        return int(self._level_vertex[level])
+
+    def approached_label(self) -> str:
+        """Label of the end an infinite family's collapsing chains approach (its first point mass)."""
+        return self.labels()[0]
+
     def labels(self) -> list[str]:
         """SPEC labels of the absorbing states, indexed as :meth:`vertex_index` returns them."""
         return self._vertex_labels + [a.label for a in self._continuum]

@@ -16,3 +16,4 @@ class State:
     face: np.ndarray | None        # (C, L) levels of the face the model lives on (finite spaces)
     vertex: np.ndarray             # (C,) index of the point mass the chain is on, −1 if none
     hit_time: np.ndarray           # (C,) first generation on a point mass, −1 if never
+    collapse_time: np.ndarray | None = None  # (C,) first generation collapsed (engine.collapse), −1 if never

@@ -1,0 +1,148 @@
+"""Collapse as users mean it, decided from a chain's state.
+
+A chain has **collapsed** when its model sits where the loop cannot bring it back:
+
+* ``face``: on a proper face of the marginal polytope (a point mass or a lower-dimensional
+  face: Bernoulli p = 0, a categorical with p3 = 0, Curie–Weiss on two levels) or on an
+  attained end of the mean domain (Poisson rate 0, Gaussian variance 0);
+* ``float_boundary``: not on such a face in exact terms, but closer to one than the refit
+  resolves: the model's mass off the face (finite spaces), or its covariance relative to the
+  reference model's (infinite spaces: the exponential's shrinking scale), is below
+  :data:`RESOLUTION`, the tolerance the Newton refit solves μ(θ') = target to. A MAP with a
+  flat prior (Beta(1, 1) on p) is the MLE: in exact arithmetic it lands on the face, in
+  floating point it stops within that tolerance of it;
+* ``diverging``: its mean is no longer a finite float64 (or underflowed onto an end that is
+  only approached).
+
+and the face is **closed** under the setting's data sources: no fresh points from the truth
+(anchors or ``--external``: the truth has full support, so they leave any face) and every
+fixed data point on the face. A chain of Fig. 3's loop that momentarily sits at rate 0 has
+not collapsed (its fresh point takes it out); in a setting with fresh points nothing collapses.
+Whether a setting collapses at all is Eq. 18's normalisability (R9.stationary); the check
+``R9.collapse`` in ``validate`` compares the two.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .estimators import REFIT_TOL
+from .model import minimal_face
+from .state import State
+
+RESOLUTION = REFIT_TOL  # the refit's tolerance: closer to a face than this, μ is not resolved
+KINDS = ("face", "float_boundary", "diverging")  # codes 1, 2, 3; 0: not collapsed
+
+
+def collapsible(loop) -> bool:
+    """Whether any face can be closed: no fresh points from the truth enter the refit."""
+    return loop.M0 == 0 and loop.external == 0
+
+
+def classify(loop, state: State) -> np.ndarray:
+    """Collapse code of each chain (0: none, else 1 + the index in :data:`KINDS`), shape (C,)."""
+    C = len(state.mu)
+    codes = np.zeros(C, np.int8)
+    if not collapsible(loop):
+        return codes
+    nf = loop.numeric
+    if nf.finite:
+        _classify_finite(loop, state, codes)
+        return codes
+    with np.errstate(all="ignore"):
+        bad = ~np.all(np.isfinite(state.mu), axis=-1) | nf.underflowed(state.mu)
+        codes[bad] = 3
+        on = (state.vertex >= 0) & ~bad
+        codes[on & _closed_vertex(loop, state.vertex)] = 1
+        rest = np.flatnonzero(~on & ~bad)
+        if len(rest):
+            theta = nf.theta_closed_form(state.mu[rest])
+            if theta is not None and len(loop.data) == 0:  # data keep an approached end open
+                spread = np.trace(nf.chi(theta), axis1=-2, axis2=-1)
+                codes[rest[np.abs(spread) < RESOLUTION * _reference_spread(loop)]] = 2
+    return codes
+
+
+def _classify_finite(loop, state: State, codes: np.ndarray) -> None:
+    nf = loop.numeric
+    _, full = nf.face_size_full(state.face)
+    closed = _closed(loop, state.face)
+    codes[~full & closed] = 1
+    rest = np.flatnonzero(full)
+    if not len(rest):
+        return
+    theta = state.theta[rest]
+    # cheap bound first: every level has probability ≥ e^{−spread}/L, spread of log h + θ·φ
+    with np.errstate(all="ignore"):
+        spread = np.abs(theta) @ np.ptp(nf.phi_levels, axis=0) + np.ptp(nf.log_h)
+    near = spread >= np.log(1 / RESOLUTION) - np.log(len(nf.levels))
+    rest, theta = rest[near], theta[near]
+    if not len(rest):
+        return
+    p = nf.level_probabilities(theta)
+    face = minimal_face(nf, p >= RESOLUTION)
+    off = np.where(face, 0.0, p).sum(axis=-1)
+    hit = ~face.all(axis=-1) & (off < RESOLUTION) & _closed(loop, face)
+    codes[rest[hit]] = 2
+
+
+def _closed(loop, face: np.ndarray) -> np.ndarray:
+    """Finite spaces: whether each face (C, L) holds every fixed data point's level."""
+    counts = loop.data_counts
+    if counts is None or not counts.any():
+        return np.ones(len(face), bool)
+    return np.all(face[:, counts > 0], axis=-1)
+
+
+def _closed_vertex(loop, vertex: np.ndarray) -> np.ndarray:
+    """Infinite spaces: whether the point mass each chain is on holds every fixed data point."""
+    if not len(loop.data):
+        return np.ones(len(vertex), bool)
+    nf = loop.numeric
+    points = np.array(loop.data, float)
+    out = np.zeros(len(vertex), bool)
+    for i, label in enumerate(nf.labels()):
+        v = nf.vertex_phi(i)
+        if v is not None and np.all(points == v):
+            out[vertex == i] = True
+    return out
+
+
+def _reference_spread(loop) -> float:
+    """tr χ of the reference model: the truth if the setting has one, else the start."""
+    theta = loop.theta_star if loop.theta_star is not None else loop.theta0
+    return float(np.trace(loop.numeric.chi(theta)[0]))
+
+
+def face_labels(loop, state: State, codes: np.ndarray) -> list[str]:
+    """A label for the face each collapsed chain is on ("" for chains that have not collapsed):
+    the absorbing state's label for a point mass (``phi1=0``), ``s in {1, 2}`` (the levels it
+    keeps) for a lower-dimensional face, ``diverging`` for a mean float64 no longer holds."""
+    nf = loop.numeric
+    labels = [""] * len(codes)
+    names = nf.labels()
+    if nf.finite:
+        face = state.face.copy()
+        num = np.flatnonzero(codes == 2)
+        if len(num):
+            face[num] = minimal_face(nf, nf.level_probabilities(state.theta[num]) >= RESOLUTION)
+        levels = loop.family.space.levels
+        rows, inverse = np.unique(face[codes > 0], axis=0, return_inverse=True)
+        text = []
+        for row in rows:
+            kept = np.flatnonzero(row)
+            vertex = nf.level_vertex(kept[0]) if len(kept) == 1 else -1
+            text.append(names[vertex] if vertex >= 0 else
+                        "s in {" + ", ".join(str(levels[k]) for k in kept) + "}")
+        for i, j in zip(np.flatnonzero(codes > 0), np.ravel(inverse), strict=True):
+            labels[i] = text[j]
+        return labels
+    approached = nf.approached_label()
+    for i in np.flatnonzero(codes > 0):
+        if codes[i] == 3:
+            labels[i] = "diverging"
+        elif state.vertex[i] >= 0:
+            labels[i] = names[state.vertex[i]]
+        else:
+            labels[i] = approached
+    return labels
