@@ -20,7 +20,7 @@ DERIVATIONS = Path(__file__).resolve().parents[1] / "derivations"
 # Every check's code, at sample sizes that only run it: errors, the ids it reads, the report,
 # seeds and backends. Whether the checks pass is a matter of the quick budget (below, -m slow).
 SMOKE = Budget("smoke", chains=5_000, ladder=QUICK.ladder, ladder_chains=5_000, absorb_chains=1_000,
-               stationary_chains=200)
+               stationary_chains=200, collapse_chains=20)
 
 
 @pytest.fixture(scope="session")

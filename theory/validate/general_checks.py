@@ -9,8 +9,8 @@
   a fixed data point), and the simulated law must fit the exact chain's; for the
   Poisson loop of App. C the simulated stationary moments over an M ladder must leave
   a residual O(1/M); normalisability: a setting that is not normalisable must collapse
-  in simulation and its normalisable counterpart (a prior added) must not. Controls:
-  the exponent 2m halved, the prior not squared, the prior removed.
+  in simulation and a normalisable one must not (the table of :mod:`.collapse_checks`).
+  Controls: the exponent 2m halved, the prior not squared, the opposite verdict.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ..params import from_params
 from ..engine.markov import ExactChain
 from ..numeric import evaluate
 from ..store import derivation
+from .collapse_checks import collapse_checks
 from .registry import Budget, Check, Outcome, run_seed
 from .stats import gap_order, mean_sem, order_fit, pmf_gof, seeded, z_from_p
 
@@ -254,37 +255,13 @@ def _stationary_poisson():
                  f"M={POISSON_LADDER[0]}..{POISSON_LADDER[-1]}, residual O(1/M)", "O(M^-1)", compute)
 
 
-COLLAPSE = ("curie_weiss", (("N", 6),), (), (("theta1", 0.0), ("theta2", 0.0)), None, 0,
-            ((("phi1", 0.0),),), None)
-
-
-def _collapse():
-    """Not normalisable ⇒ the loop collapses; the same data with a prior: normalisable, no collapse."""
-    def compute(budget: Budget, rng) -> Outcome:
-        M, T, chains = 20, 2000, 400
-        out = []
-        for prior in (None, "normal:var=2"):
-            loop = _loop(*COLLAPSE[:4], M, *COLLAPSE[4:7], prior)
-            verdict = derivation("R9.stationary", loop.setting).result["normalisable"]
-            run = loop.run(T, chains, seed=seeded(run_seed(), "collapse", prior))
-            out.append((verdict, float((run.state.vertex >= 0).mean())))
-        (v0, f0), (v1, f1) = out
-        return Outcome(0.0, f0, 0.0, None, "a prior added: normalisable, no chain collapses", None,
-                       f"no prior: normalisable={v0}, collapsed {f0:.3f} of chains by t={T}; "
-                       f"with the prior: normalisable={v1}, collapsed {f1:.3f}",
-                       passed=bool(v0 is False and f0 >= 0.99),
-                       control_rejected=bool(v1 is True and f1 == 0.0))
-    loop = _loop(*COLLAPSE[:4], 20, *COLLAPSE[4:8])
-    return Check("R9.stationary", loop.family.slug, f"normalisable=False collapses, "
-                 f"{loop.setting.label}, M=20", "deterministic", compute)
-
-
 def general_checks(families: list[str] | None = None) -> list[Check]:
     """Every R9 check, restricted to family slugs or names in ``families``."""
     out = [_sde_check(c, a) for c in SDE_CASES
            for a in range(len(c[3]) if not c[2] else len(c[3]))]
     out += [_entropy_check(c) for c in ENTROPY_CASES]
-    out += [_stationary_chain_order(), _stationary_chain_law(), _stationary_poisson(), _collapse()]
+    out += [_stationary_chain_order(), _stationary_chain_law(), _stationary_poisson()]
+    out += collapse_checks()
     if families is None:
         return out
     return [c for c in out if c.family in families or c.family.split("-")[0] in families]

@@ -36,12 +36,13 @@ class Budget:
     ladder_chains: int      # chains per rung
     absorb_chains: int      # pure loops run to absorption (R6)
     stationary_chains: int  # anchored loops sampled at stationarity (R7, R8)
+    collapse_chains: int    # chains per setting of the collapse-vs-normalisability table (R9)
 
 
 QUICK = Budget("quick", chains=100_000, ladder=(100, 200, 400, 800, 1600), ladder_chains=200_000,
-               absorb_chains=20_000, stationary_chains=4_000)
+               absorb_chains=20_000, stationary_chains=4_000, collapse_chains=400)
 FULL = Budget("full", chains=2_000_000, ladder=(100, 200, 400, 800, 1600, 3200),
-              ladder_chains=4_000_000, absorb_chains=400_000, stationary_chains=100_000)
+              ladder_chains=4_000_000, absorb_chains=400_000, stationary_chains=100_000, collapse_chains=4_000)
 
 
 @dataclass
