@@ -55,11 +55,10 @@ def classify(loop, state: State) -> np.ndarray:
         on = (state.vertex >= 0) & ~bad
         codes[on & _closed_vertex(loop, state.vertex)] = 1
         rest = np.flatnonzero(~on & ~bad)
-        if len(rest):
-            theta = nf.theta_closed_form(state.mu[rest])
-            if theta is not None and len(loop.data) == 0:  # data keep an approached end open
-                spread = np.trace(nf.chi(theta), axis1=-2, axis2=-1)
-                codes[rest[np.abs(spread) < RESOLUTION * _reference_spread(loop)]] = 2
+        if len(rest) and len(loop.data) == 0:  # data keep an approached end open
+            spread = nf.spread(state.mu[rest])
+            if spread is not None:
+                codes[rest[np.abs(spread) < RESOLUTION * loop.reference_spread]] = 2
     return codes
 
 
@@ -106,12 +105,6 @@ def _closed_vertex(loop, vertex: np.ndarray) -> np.ndarray:
         if v is not None and np.all(points == v):
             out[vertex == i] = True
     return out
-
-
-def _reference_spread(loop) -> float:
-    """tr χ of the reference model: the truth if the setting has one, else the start."""
-    theta = loop.theta_star if loop.theta_star is not None else loop.theta0
-    return float(np.trace(loop.numeric.chi(theta)[0]))
 
 
 def face_labels(loop, state: State, codes: np.ndarray) -> list[str]:

@@ -239,6 +239,13 @@ class ClosedLoop:
         """Whether a chain can collapse: no fresh points from the truth (engine.collapse)."""
         return collapse.collapsible(self)
 
+    @functools.cached_property
+    def reference_spread(self) -> float:
+        """tr χ of the reference model (the truth if there is one, else the start): the scale
+        an infinite family's collapse is measured against (engine.collapse)."""
+        theta = self.theta_star if self.theta_star is not None else self.theta0
+        return float(np.trace(self.numeric.chi(theta)[0]))
+
     def _record_collapses(self, state: State, t: int) -> None:
         """First generation collapsed, for the chains that collapsed now."""
         todo = np.flatnonzero(state.collapse_time < 0)

@@ -281,6 +281,22 @@ class NumericFamily:
                 out |= np.all(np.abs(mu - v) < np.finfo(float).tiny, axis=-1)
         return out
 
+    def spread(self, mu: np.ndarray) -> np.ndarray | None:
+        """tr χ, the total variance of φ, as a function of μ (infinite spaces with a closed
+        inverse mean map; None otherwise), shape (C,)."""
+        f = self._spread_function
+        return None if f is None else np.broadcast_to(f(*mu.T), mu.shape[:1])
+
+    @functools.cached_property
+    def _spread_function(self):
+        if self.finite or self.family.mu_inverse is None:
+            return None
+        trace = self.family.in_mu(self.family.chi.trace())
+        if trace is None:
+            return None
+        # factored: the Gaussian's −(μ1² − μ2)(2μ1² + 2μ2 + 1) costs half its expanded form
+        return compile_in(sp.factor(trace), tuple(m.name for m in self.family.mu_symbols))
+
     def vertex_phi(self, i: int) -> np.ndarray | None:
         """φ of the i-th absorbing point mass (:meth:`vertex_index` order); None on the continuum."""
         return self._vertices[i] if i < len(self._vertices) else None
