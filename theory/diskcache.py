@@ -49,7 +49,8 @@ def cache_dir() -> Path | None:
 
 # every module the cumulants are derived with (a test checks the imports against these lists)
 _CUMULANT_CODE = ("family.py", "symbols.py", "diskcache.py", "tidy.py", "fastpoly.py", "errors.py",
-                  "speedups.py", "notation.py", "derivation.py", "numeric.py", "version.py")
+                  "speedups.py", "notation.py", "derivation.py", "numeric.py", "version.py",
+                  "safe_parse.py")
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,0 +1,105 @@
+"""Nothing executes from data: caller's text, cache files, cluster replies, interrupted runs."""
+
+import pytest
+import sympy as sp
+
+import theory
+from theory.errors import InputError
+from theory.safe_parse import expression, number, sympy_object
+
+
+# --- text from a caller --------------------------------------------------------------------------
+def _payload(marker) -> str:
+    """Text whose evaluation as Python (sympify, eval) would create ``marker``."""
+    return f"__import__('pathlib').Path({str(marker)!r}).touch()"
+
+
+def test_the_restricted_parser_reads_numbers_and_expressions_in_project_symbols():
+    theta, M = theory.symbols.get("theta"), theory.symbols.get("M")
+    assert expression("theta**2 + M") == theta**2 + M  # the project's (real) symbols
+    assert expression("exp(-theta)/2") == sp.exp(-theta) / 2
+    assert expression("1/3") == sp.Rational(1, 3) and expression("-2.5e-3") == sp.Float("-0.0025")
+    assert number("pi/2") == pytest.approx(1.5707963267948966) and number(0.25) == 0.25
+    assert sympy_object([1, "theta"]) == [1, theta]
+
+
+@pytest.mark.parametrize("text", [
+    "__import__('os').system('true')", "().__class__.__bases__", "x.real", "a[0]", "lambda: 1",
+    "exp(x=1)", "exp(*a)", "eval('1')", "_x", "'text'", "True", "1e400", "1/0", "9**9**9**9",
+    "(" * 600 + "1" + ")" * 600, "1 +", "x if y else z", "[1, 2]",
+])
+def test_the_restricted_parser_refuses_everything_else_in_one_line(text):
+    with pytest.raises(InputError) as e:
+        expression(text)
+    assert "\n" not in str(e.value)
+
+
+def test_a_number_is_a_real_finite_number():
+    for text in ("theta", "sqrt(-1)", "1/0"):
+        with pytest.raises(InputError):
+            number(text)
+
+
+def _entry_points(p):
+    """Every API call that reads a caller's value, each given the text ``p``."""
+    bern = theory.get_family("bernoulli")
+    drift = theory.result("R3.drift.mle", bern)
+    sim = dict(M=5, generations=1, chains=2)
+    return {
+        "evaluate(expr)": lambda: theory.evaluate(p, theta=0.3),
+        "evaluate(value)": lambda: theory.evaluate(drift.result["drift"], theta=p, M=10),
+        "evaluate(conventional)": lambda: theory.evaluate(drift.result["drift"], family=bern, p=p, M=10),
+        "evaluate(derivation)": lambda: theory.evaluate(drift, theta=p, M=10),
+        "subs(value)": lambda: theory.subs(drift.result["drift"], theta=p),
+        "subs(derivation)": lambda: theory.subs(drift, theta=p),
+        "simulate(init)": lambda: theory.simulate("bernoulli", init={"p": p}, **sim),
+        "simulate(natural init)": lambda: theory.simulate("bernoulli", init={"theta": p}, **sim),
+        "simulate(truth)": lambda: theory.simulate("bernoulli", init={"p": 0.3}, truth={"p": p},
+                                                   anchors=1, **sim),
+        "simulate(data s)": lambda: theory.simulate("poisson", init={"rate": 1}, data=[{"s": p}], **sim),
+        "simulate(data phi)": lambda: theory.simulate("poisson", init={"rate": 1}, data=[{"phi1": p}], **sim),
+        "simulate(family_args)": lambda: theory.simulate("binomial", init={"p": 0.3}, family_args={"n": p}, **sim),
+        "simulate(fixed)": lambda: theory.simulate("gaussian", init={"theta1": 0.3, "theta2": -1},
+                                                   fixed={"theta2": p}, **sim),
+        "simulate(prior)": lambda: theory.simulate("bernoulli", init={"p": 0.3}, estimator="map",
+                                                   prior={"p": p}, **sim),
+        "simulate(nu)": lambda: theory.simulate("bernoulli", init={"p": 0.3}, estimator="map", nu=p, **sim),
+        "simulate(prior_law)": lambda: theory.simulate("bernoulli", init={"p": 0.3}, prior_law=p, **sim),
+        "simulate(prior_law value)": lambda: theory.simulate("poisson", init={"rate": 1},
+                                                             prior_law=f"gamma:shape={p},rate=1,on=rate", **sim),
+        "make_setting(data)": lambda: theory.make_setting("poisson", data=[{"s": p}]),
+        "make_setting(family arg)": lambda: theory.make_setting("binomial", n=p),
+        "make_setting(fixed)": lambda: theory.make_setting("gaussian", fixed={"theta2": p}),
+        "Setting(truth)": lambda: theory.Setting(bern, truth={"p": p}),
+        "Setting(data)": lambda: theory.Setting(bern, data=((p,),)),
+        "result(family arg)": lambda: theory.result("R3.drift.mle", "binomial", n=p),
+        "result(id)": lambda: theory.result(p, bern),
+        "derivations(family arg)": lambda: theory.derivations("binomial", n=p),
+        "stationary_law(truth)": lambda: theory.stationary_law("bernoulli", anchors=2, truth={"p": p}),
+        "stationary_law(anchors)": lambda: theory.stationary_law("bernoulli", anchors=p, truth={"p": 0.3}),
+        "symbol": lambda: theory.symbol(p),
+        "natural_point": lambda: bern.natural_point({"p": p}),
+        "in_conventional": lambda: bern.in_conventional(p),
+        "in_mu": lambda: bern.in_mu(p),
+    }
+
+
+def test_a_malicious_string_at_every_api_entry_point_runs_nothing(tmp_path):
+    """Each entry point refuses the text with InputError (one line) and the payload never runs."""
+    marker = tmp_path / "MARKER"
+    for name, call in _entry_points(_payload(marker)).items():
+        with pytest.raises(InputError, match=".") as e:
+            call()
+            pytest.fail(f"{name} accepted the text")
+        assert "\n" not in str(e.value), name
+        assert not marker.exists(), f"{name} ran the payload"
+
+
+def test_numbers_as_text_still_work_at_the_api():
+    """Text that spells a number is read as that number (no sympify needed)."""
+    drift = theory.result("R3.drift.mle", theory.get_family("bernoulli")).result["drift"]
+    given = {"theta": 0.3, "M": 100, "M0": 1, "theta_star": 0.5}
+    as_text = {k: str(v) for k, v in given.items()}
+    assert theory.evaluate(drift, **as_text) == pytest.approx(theory.evaluate(drift, **given))
+    assert theory.get_family("bernoulli").natural_point({"p": "1/2"}) == {"theta": pytest.approx(0.0)}
+    assert theory.subs(theory.symbols.get("theta") ** 2, theta="1/2") == sp.Rational(1, 4)
