@@ -103,3 +103,134 @@ def test_numbers_as_text_still_work_at_the_api():
     assert theory.evaluate(drift, **as_text) == pytest.approx(theory.evaluate(drift, **given))
     assert theory.get_family("bernoulli").natural_point({"p": "1/2"}) == {"theta": pytest.approx(0.0)}
     assert theory.subs(theory.symbols.get("theta") ** 2, theta="1/2") == sp.Rational(1, 4)
+
+
+# --- the disk cache ------------------------------------------------------------------------------
+class _Planted:
+    """A pickle whose loading creates a file: what an attacker would plant in the cache."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    from theory import store
+
+    root = tmp_path / "cache"
+    monkeypatch.setenv("THEORY_CACHE_DIR", str(root))
+    store.clear_memory()
+    yield root
+    store.clear_memory()
+
+
+def _plant(path, marker, how: str):
+    """Write at ``path`` a malicious pickle: unsigned, or signed with another key."""
+    import hashlib
+    import hmac
+    import pickle
+
+    from theory import diskcache
+
+    payload = pickle.dumps(_Planted(marker))
+    pickle.loads(payload).close()  # the negative control: this payload does run when unpickled
+    assert marker.exists()
+    marker.unlink()
+    if how == "unsigned":
+        path.write_bytes(payload)
+    else:
+        mac = hmac.new(b"k" * 32, path.name.encode() + b"\0" + payload, hashlib.sha256).digest()
+        path.write_bytes(diskcache.MAGIC + mac + payload)
+
+
+@pytest.mark.parametrize("how", ["unsigned", "signed by another key"])
+def test_a_planted_cumulant_file_runs_nothing_and_is_replaced(cache, tmp_path, how):
+    from theory import diskcache
+    from theory.families import FAMILIES
+
+    marker = tmp_path / "MARKER"
+    truth = FAMILIES["poisson"]().A  # derived, and kept: the cache now has its key and file
+    (path,) = cache.rglob("poisson-*-A.pkl")
+    _plant(path, marker, how)
+    fresh = FAMILIES["poisson"]()  # a new object: reads the disk
+    assert diskcache.load(fresh, "A") is diskcache.MISS and not marker.exists()
+    assert fresh.A == truth and not marker.exists()  # derived afresh ...
+    assert diskcache.load(FAMILIES["poisson"](), "A") == truth  # ... and the file replaced
+
+
+@pytest.mark.parametrize("how", ["unsigned", "signed by another key"])
+def test_a_planted_result_file_runs_nothing_and_is_replaced(cache, tmp_path, how):
+    from theory import store
+    from theory.families import FAMILIES
+
+    marker = tmp_path / "MARKER"
+    cold = store.compute("R1.martingale", FAMILIES["poisson"]())
+    (path,) = cache.rglob("*R1.martingale.pkl")
+    _plant(path, marker, how)
+    store.clear_memory()
+    warm = store.compute("R1.martingale", FAMILIES["poisson"]())
+    assert not marker.exists() and warm.result == cold.result
+    store.clear_memory()
+    assert store.compute("R1.martingale", FAMILIES["poisson"]()).result == cold.result
+
+
+def test_a_signed_file_of_the_wrong_shape_or_result_is_replaced(cache):
+    """Signed by this cache's key but not what the name says (a bug, a moved file): not used."""
+    from theory import diskcache, store
+    from theory.families import FAMILIES
+
+    fam = FAMILIES["bernoulli"]()
+    mu = fam.mu
+    diskcache.store(fam, "mu", sp.Matrix([[1, 2]]))  # signed, but 1×2
+    assert diskcache.load(FAMILIES["bernoulli"](), "mu") is diskcache.MISS
+    assert FAMILIES["bernoulli"]().mu == mu and diskcache.load(FAMILIES["bernoulli"](), "mu") == mu
+    cold = store.compute("R1.martingale", fam)
+    (path,) = cache.rglob("*R1.martingale.pkl")
+    secret = (cache / "key").read_bytes()
+    other = store.compute("R3.drift.mle", fam)
+    diskcache._write(path, secret, (other, {}))  # signed, but another result
+    store.clear_memory()
+    assert store.compute("R1.martingale", FAMILIES["bernoulli"]()).id == "R1.martingale"
+    assert store.compute("R1.martingale", fam).result == cold.result
+
+
+@pytest.mark.parametrize("what", ["group-writable root", "world-readable key"])
+def test_a_cache_others_could_write_or_read_is_not_used(cache, what):
+    import os
+
+    from theory import diskcache
+    from theory.families import FAMILIES
+
+    FAMILIES["bernoulli"]().A  # creates the root (0700) and its key (0600)
+    assert oct(cache.stat().st_mode & 0o777) == "0o700" and oct((cache / "key").stat().st_mode & 0o777) == "0o600"
+    if what == "group-writable root":
+        os.chmod(cache, 0o770)
+    else:
+        os.chmod(cache / "key", 0o644)
+    diskcache._refuse.cache_clear()
+    with pytest.warns(UserWarning, match="ignored"):
+        assert diskcache.load(FAMILIES["bernoulli"](), "A") is diskcache.MISS
+    before = sorted(cache.rglob("*"))
+    assert FAMILIES["poisson"]().mu.shape == (1, 1)  # derived, as with the cache off
+    assert sorted(cache.rglob("*")) == before  # and nothing written there
+
+
+@pytest.mark.parametrize("env", [{"THEORY_CACHE_DIR": "/"}, {"THEORY_CACHE_DIR": "relative/cache"},
+                                 {"HOME": "", "XDG_CACHE_HOME": ""}, {"HOME": "/", "XDG_CACHE_HOME": "rel"},
+                                 {"HOME": "rel", "XDG_CACHE_HOME": ""}])
+def test_no_cache_root_in_slash_or_under_the_working_directory(monkeypatch, tmp_path, env):
+    """THEORY_CACHE_DIR=/ or an empty HOME (as root, say) must not create folders in / or under
+    the working directory: such a root means no cache."""
+    from theory import diskcache
+    from theory.families import FAMILIES
+
+    if "THEORY_CACHE_DIR" not in env:
+        monkeypatch.delenv("THEORY_CACHE_DIR", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.chdir(tmp_path)
+    assert diskcache.cache_dir() is None
+    assert FAMILIES["bernoulli"]().mu.shape == (1, 1) and not list(tmp_path.iterdir())
