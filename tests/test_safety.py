@@ -234,3 +234,105 @@ def test_no_cache_root_in_slash_or_under_the_working_directory(monkeypatch, tmp_
     monkeypatch.chdir(tmp_path)
     assert diskcache.cache_dir() is None
     assert FAMILIES["bernoulli"]().mu.shape == (1, 1) and not list(tmp_path.iterdir())
+
+
+# --- a Dask cluster ------------------------------------------------------------------------------
+def _peer(mode: str):
+    """A local TCP server that accepts and then says nothing, or says garbage: not a Dask scheduler."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if mode == "garbage":
+                try:
+                    conn.sendall(b"\xff" * 64 + b"HTTP/1.1 200 OK\r\n\r\n" * 50)
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"tcp://127.0.0.1:{server.getsockname()[1]}", server
+
+
+SWEEP = ["sweep", "--family", "bernoulli", "--M", "5", "--init", "p=0.3", "--generations", "2",
+         "--chains", "2", "--quiet"]
+
+
+@pytest.mark.parametrize("mode", ["silent", "garbage"])
+def test_a_peer_that_is_not_dask_fails_in_bounded_time_with_one_line(mode, capsys):
+    import time
+
+    from theory.cli import main
+
+    address, server = _peer(mode)
+    try:
+        start = time.monotonic()
+        assert main([*SWEEP, "--scheduler", address, "--timeout", "1"]) == 2
+        assert time.monotonic() - start < 10  # the timeout plus a margin, not a hang
+    finally:
+        server.close()
+    err = capsys.readouterr().err
+    assert err.startswith("closedloop: error: ") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--scheduler", "tls://127.0.0.1:1"], "uses TLS"),
+    (["--scheduler", "tcp://127.0.0.1:1", "--tls-ca-file", "ca.pem", "--tls-cert", "me.pem"], "not tls://"),
+    (["--scheduler", "tls://127.0.0.1:1", "--tls-ca-file", "ca.pem"], "needs --tls-ca-file and --tls-cert"),
+    (["--tls-ca-file", "ca.pem", "--tls-cert", "me.pem"], "for a --scheduler"),
+    (["--scheduler", "tls://127.0.0.1:1", "--tls-ca-file", "absent.pem", "--tls-cert", "absent.pem"], "not found"),
+])
+def test_tls_settings_that_do_not_match_are_refused(flags, says, capsys, tmp_path, monkeypatch):
+    from theory.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("ca.pem", "me.pem"):
+        (tmp_path / name).write_text("-")
+    for command in (SWEEP, ["validate", "--only", "R1", "bernoulli"], ["figures", "--only", "fig1a_trajectories"]):
+        assert main([*command, *flags]) == 2
+        err = capsys.readouterr().err
+        assert says in err and err.count("\n") == 1, err
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(tmp_path_factory):
+    """A local Dask cluster (threads) that speaks only TLS, and PEM files a client may use."""
+    from dask.distributed import LocalCluster
+    from distributed.security import Security
+
+    security = Security.temporary()
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "ca.pem").write_text(security.tls_ca_file)
+    (folder / "client.pem").write_text(security.tls_client_cert)
+    (folder / "client.key").write_text(security.tls_client_key)
+    with LocalCluster(n_workers=1, processes=False, threads_per_worker=1, dashboard_address=":0",
+                      security=security, protocol="tls") as cluster:
+        yield cluster.scheduler_address, folder
+
+
+def test_tls_certificates_reach_a_tls_cluster_and_results_are_checked(tls_cluster):
+    from theory.parallel import TLS, connect, map_tasks
+
+    address, folder = tls_cluster
+    assert address.startswith("tls://")
+    tls = TLS(str(folder / "ca.pem"), str(folder / "client.pem"), str(folder / "client.key"))
+    client, own = connect(address, 10, tls)
+    try:
+        assert list(map_tasks(abs, [-1, -2], scheduler=client, check=lambda x, r: r == abs(x))) == [1, 2]
+        # a reply that is not a result of its task (here: an int where a str was due) is not used
+        with pytest.raises(InputError, match="not a result of task"):
+            list(map_tasks(abs, [-1, -2], scheduler=client, check=lambda x, r: isinstance(r, str)))
+    finally:
+        client.close()
+    with pytest.raises(InputError):  # plain tcp:// to a TLS-only cluster: refused
+        connect(address.replace("tls://", "tcp://"), 2)
