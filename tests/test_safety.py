@@ -336,3 +336,107 @@ def test_tls_certificates_reach_a_tls_cluster_and_results_are_checked(tls_cluste
         client.close()
     with pytest.raises(InputError):  # plain tcp:// to a TLS-only cluster: refused
         connect(address.replace("tls://", "tcp://"), 2)
+
+
+# --- faults --------------------------------------------------------------------------------------
+ORPHAN_SCRIPT = """
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from theory.parallel import map_tasks
+
+def task(i):
+    open(os.path.join(sys.argv[1], str(os.getpid())), "w").close()
+    time.sleep(120)
+    return i
+
+if __name__ == "__main__":
+    if sys.argv[2] == "theory":
+        list(map_tasks(task, range(2), workers=2, fork_after=lambda: None))
+    else:  # the negative control: the same pool without theory's exit_with_parent
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+            list(pool.map(task, range(2)))
+"""
+
+
+def _alive(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")  # a zombie has exited (nobody may reap it in a container)
+
+
+def _orphans(tmp_path, mode: str, wait: float) -> list[int]:
+    """Worker pids still running ``wait`` seconds after their parent was killed (SIGKILL)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script, pids = tmp_path / "orphan.py", tmp_path / mode
+    script.write_text(ORPHAN_SCRIPT)
+    pids.mkdir()
+    env = os.environ | {"PYTHONPATH": str(__import__("pathlib").Path(theory.__file__).parents[1])}
+    parent = subprocess.Popen([sys.executable, str(script), str(pids), mode], env=env)
+    deadline = time.monotonic() + 60
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline and parent.poll() is None:
+        time.sleep(0.1)
+    workers = [int(p.name) for p in pids.iterdir()]
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + wait
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [w for w in workers if _alive(w)]
+    for w in left:  # the control's workers: ended here, by their id
+        os.kill(w, signal.SIGKILL)
+    assert len(workers) == 2, "the workers never started"
+    return left
+
+
+@pytest.mark.skipif(__import__("sys").platform != "linux", reason="the fork path is Linux's")
+def test_forked_workers_exit_when_their_parent_dies(tmp_path):
+    assert _orphans(tmp_path, "theory", wait=10) == []
+    assert len(_orphans(tmp_path, "control", wait=2)) == 2  # without it they live on: the test can fail
+
+
+FAKE_PDFLATEX = """#!/bin/sh
+# writes half a PDF where pdflatex would, says so, and waits to be killed
+for last; do :; done
+printf '%%PDF-1.5 truncated' > "${last%.tex}.pdf"
+echo $$ > "$READY"
+sleep 60
+"""
+
+
+def test_killing_a_pdf_build_leaves_the_previous_pdf_whole(tmp_path):
+    """derive killed (SIGKILL) while pdflatex writes: the PDF in place is the previous one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    bin_dir, ready = tmp_path / "bin", tmp_path / "ready"
+    bin_dir.mkdir()
+    (bin_dir / "pdflatex").write_text(FAKE_PDFLATEX)
+    (bin_dir / "pdflatex").chmod(0o755)
+    tex, pdf = tmp_path / "doc.tex", tmp_path / "doc.pdf"
+    tex.write_text("\\documentclass{article}\\begin{document}x\\end{document}\n")
+    pdf.write_bytes(b"%PDF-1.5 the previous, whole document")
+    env = os.environ | {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "READY": str(ready),
+                        "PYTHONPATH": str(__import__("pathlib").Path(theory.__file__).parents[1])}
+    code = f"from pathlib import Path; from theory.documents import compile_pdf; compile_pdf(Path({str(tex)!r}))"
+    build = subprocess.Popen([sys.executable, "-c", code], env=env)
+    deadline = time.monotonic() + 60
+    while not (ready.exists() and ready.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    build.kill()
+    build.wait()
+    os.kill(int(ready.read_text()), signal.SIGKILL)  # the fake pdflatex, by its id
+    assert pdf.read_bytes() == b"%PDF-1.5 the previous, whole document"
+    truncated = list(tmp_path.glob(".pdflatex-*/doc.pdf"))  # the half-written one, out of the way
+    assert truncated and truncated[0].read_bytes() == b"%PDF-1.5 truncated"
