@@ -44,7 +44,7 @@ def _entry_points(p):
     """Every API call that reads a caller's value, each given the text ``p``."""
     bern = theory.get_family("bernoulli")
     drift = theory.result("R3.drift.mle", bern)
-    sim = dict(M=5, generations=1, chains=2)
+    sim = {"M": 5, "generations": 1, "chains": 2}
     return {
         "evaluate(expr)": lambda: theory.evaluate(p, theta=0.3),
         "evaluate(value)": lambda: theory.evaluate(drift.result["drift"], theta=p, M=10),
@@ -204,7 +204,7 @@ def test_a_cache_others_could_write_or_read_is_not_used(cache, what):
     from theory import diskcache
     from theory.families import FAMILIES
 
-    FAMILIES["bernoulli"]().A  # creates the root (0700) and its key (0600)
+    assert FAMILIES["bernoulli"]().A is not None  # creates the root (0700) and its key (0600)
     assert oct(cache.stat().st_mode & 0o777) == "0o700" and oct((cache / "key").stat().st_mode & 0o777) == "0o600"
     if what == "group-writable root":
         os.chmod(cache, 0o770)
@@ -326,7 +326,7 @@ def test_tls_certificates_reach_a_tls_cluster_and_results_are_checked(tls_cluste
     address, folder = tls_cluster
     assert address.startswith("tls://")
     tls = TLS(str(folder / "ca.pem"), str(folder / "client.pem"), str(folder / "client.key"))
-    client, own = connect(address, 10, tls)
+    client, _ = connect(address, 10, tls)
     try:
         assert list(map_tasks(abs, [-1, -2], scheduler=client, check=lambda x, r: r == abs(x))) == [1, 2]
         # a reply that is not a result of its task (here: an int where a str was due) is not used

@@ -84,23 +84,29 @@ def _trusted_root() -> tuple[Path, bytes] | None:
     try:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = root.stat()
-        if st.st_uid != os.getuid() or st.st_mode & 0o022:
-            return _refuse(root, "not owned by you or writable by group/others")
+        if not _mine(st) or st.st_mode & 0o022:
+            _refuse(root, "not owned by you or writable by group/others")
+            return None
         return root, _key(root)
     except _Untrusted as e:
-        return _refuse(root, str(e))
+        _refuse(root, str(e))
+        return None
     except OSError:  # unwritable, a file in the way, ...: no cache, as before
         return None
+
+
+def _mine(st: os.stat_result) -> bool:
+    """Owned by the current user (POSIX; elsewhere the folder's ACLs decide)."""
+    return not hasattr(os, "getuid") or st.st_uid == os.getuid()
 
 
 class _Untrusted(Exception):
     """A key file that someone else could have read or written."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache  # once per root and reason in a process
 def _refuse(root: Path, why: str) -> None:
-    warnings.warn(f"theory: cache {root} ignored ({why}); derived results are not kept", stacklevel=2)
-    return None
+    warnings.warn(f"theory: cache {root} ignored ({why}); derived results are not kept", stacklevel=3)
 
 
 def _key(root: Path) -> bytes:
@@ -120,7 +126,7 @@ def _key(root: Path) -> bytes:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     try:
         st = os.fstat(fd)
-        if st.st_uid != os.getuid() or st.st_mode & 0o077 or not stat.S_ISREG(st.st_mode):
+        if not _mine(st) or st.st_mode & 0o077 or not stat.S_ISREG(st.st_mode):
             raise _Untrusted(f"its key file {path} is not readable by you alone")
         key = os.read(fd, 64)
     finally:
