@@ -357,14 +357,12 @@ def _sweep_parser(sub) -> None:
     w.set_defaults(run=cmd_sweep)
 
 
-def _cluster_flags(parser: argparse.ArgumentParser, what: str, timeout: bool = True) -> None:
+def _cluster_flags(parser: argparse.ArgumentParser, what: str) -> None:
     """--scheduler and how to reach it: Dask's TLS certificates and the connection timeout."""
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help=f"{what} on the Dask cluster at ADDRESS (tls://host:8786 with the --tls-* "
                              "files; a cluster can run code in this process: see README)")
-    if timeout:
-        parser.add_argument("--timeout", type=float, default=5.0,
-                            help="seconds to reach the scheduler (default 5)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to reach the scheduler (default 5)")
     parser.add_argument("--tls-ca-file", metavar="PEM", help="CA certificate that signed the cluster's")
     parser.add_argument("--tls-cert", metavar="PEM", help="this client's certificate (may hold the key)")
     parser.add_argument("--tls-key", metavar="PEM", help="this client's private key")

@@ -208,12 +208,14 @@ def key(subject) -> str:
     return hashlib.sha256(subject.cache_key().encode()).hexdigest()[:32]
 
 
-def _path(family, name: str) -> tuple[Path, bytes] | None:
+def _in_cache(*parts: str) -> tuple[Path, bytes] | None:
+    """(path under the cache root, signing key), or None without a usable cache."""
     trusted = _trusted_root()
-    if trusted is None:
-        return None
-    root, secret = trusted
-    return root / _code_version() / f"{family.name}-{key(family)}-{name}.pkl", secret
+    return None if trusted is None else (trusted[0].joinpath(*parts), trusted[1])
+
+
+def _path(family, name: str) -> tuple[Path, bytes] | None:
+    return _in_cache(_code_version(), f"{family.name}-{key(family)}-{name}.pkl")
 
 
 def expected(family, name: str, value) -> bool:
@@ -283,11 +285,7 @@ def _results_version() -> str:
 
 
 def _result_path(result_id: str, subject) -> tuple[Path, bytes] | None:
-    trusted = _trusted_root()
-    if trusted is None:
-        return None
-    root, secret = trusted
-    return root / f"results-{_results_version()}" / f"{subject.slug}-{key(subject)}-{result_id}.pkl", secret
+    return _in_cache(f"results-{_results_version()}", f"{subject.slug}-{key(subject)}-{result_id}.pkl")
 
 
 def _latex_names() -> dict:

@@ -25,7 +25,8 @@ def compiled(expr: sp.Basic, args: tuple[sp.Symbol, ...]):
 def evaluate(expr, values: dict) -> np.ndarray:
     """Evaluate ``expr`` (scalar or matrix) at ``values`` (symbol or symbol name -> number/array)."""
     expr = sympy_object(expr)
-    by_name = {(k.name if isinstance(k, sp.Symbol) else k): number(v, f"value of {k}") for k, v in values.items()}
+    by_name = {(k.name if isinstance(k, sp.Symbol) else k): number(v, f"value of {k}")
+               for k, v in values.items()}
     free = tuple(sorted(expr.free_symbols - bound_variables(expr), key=lambda x: x.name))
     missing = [x.name for x in free if x.name not in by_name]
     if missing:
