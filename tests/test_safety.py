@@ -330,7 +330,7 @@ def test_tls_certificates_reach_a_tls_cluster_and_results_are_checked(tls_cluste
     try:
         assert list(map_tasks(abs, [-1, -2], scheduler=client, check=lambda x, r: r == abs(x))) == [1, 2]
         # a reply that is not a result of its task (here: an int where a str was due) is not used
-        with pytest.raises(InputError, match="not a result of task"):
+        with pytest.raises(InputError, match="not a result of that task"):
             list(map_tasks(abs, [-1, -2], scheduler=client, check=lambda x, r: isinstance(r, str)))
     finally:
         client.close()
@@ -440,3 +440,23 @@ def test_killing_a_pdf_build_leaves_the_previous_pdf_whole(tmp_path):
     assert pdf.read_bytes() == b"%PDF-1.5 the previous, whole document"
     truncated = list(tmp_path.glob(".pdflatex-*/doc.pdf"))  # the half-written one, out of the way
     assert truncated and truncated[0].read_bytes() == b"%PDF-1.5 truncated"
+
+
+def test_a_sweep_over_tls_runs_and_a_reply_that_is_not_a_summary_is_refused(tls_cluster, monkeypatch, capsys):
+    """The CLI's TLS flags reach the cluster; a worker answering 0 for a summary (as a tampered
+    worker did, and sweep exited 0) is one error line, exit status 2."""
+    import json
+
+    from theory import sweep
+    from theory.cli import main
+
+    address, folder = tls_cluster
+    flags = ["--scheduler", address, "--tls-ca-file", str(folder / "ca.pem"),
+             "--tls-cert", str(folder / "client.pem"), "--tls-key", str(folder / "client.key"), "--timeout", "10"]
+    assert main([*SWEEP, *flags]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert isinstance(result["summary"], dict) and result["summary"]
+    monkeypatch.setattr(sweep, "run_task", lambda options, seed: 0)  # the cluster runs threads here
+    assert main([*SWEEP, *flags]) == 2
+    err = capsys.readouterr().err
+    assert "not a result of that task" in err and err.count("\n") == 1, err

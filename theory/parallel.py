@@ -124,11 +124,11 @@ def map_tasks(fn: Callable, items: Sequence, *, workers: int = 1, scheduler=None
     if scheduler is not None:
         client, own = connect(scheduler, timeout)
         try:
-            for item, future in zip(items, client.map(fn, items, pure=False), strict=True):
+            for n, (item, future) in enumerate(zip(items, client.map(fn, items, pure=False), strict=True)):
                 result = future.result()
                 if check is not None and not check(item, result):
-                    raise InputError(f"the Dask cluster returned a {type(result).__name__} that is not "
-                                     f"a result of task {item!r}: not used")
+                    raise InputError(f"the Dask cluster's reply to task {n + 1} of {len(items)} (a "
+                                     f"{type(result).__name__}) is not a result of that task: not used")
                 yield result
         finally:
             if own:
