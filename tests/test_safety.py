@@ -21,6 +21,9 @@ def test_the_restricted_parser_reads_numbers_and_expressions_in_project_symbols(
     assert expression("1/3") == sp.Rational(1, 3) and expression("-2.5e-3") == sp.Float("-0.0025")
     assert number("pi/2") == pytest.approx(1.5707963267948966) and number(0.25) == 0.25
     assert sympy_object([1, "theta"]) == [1, theta]
+    known = len(theory.symbols.LATEX)
+    assert expression("theta_unheard_of + 1").free_symbols == {sp.Symbol("theta_unheard_of", real=True)}
+    assert len(theory.symbols.LATEX) == known  # a caller's names never enter the project's table
 
 
 @pytest.mark.parametrize("text", [

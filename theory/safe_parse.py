@@ -7,9 +7,9 @@ only numbers, names, ``+ - * / **``, unary ``±`` and calls of the functions in
 :data:`FUNCTIONS`; anything else (attributes, subscripts, keywords, strings, lambdas, ...) is
 an :class:`~theory.errors.InputError` naming the text. Nothing is ever evaluated as Python.
 
-A name becomes the project's symbol of that name (:func:`theory.symbols.get`: ``theta`` is
-real, as in every derivation), or else a real symbol of that name; names starting with ``_``
-are refused. Numbers in text must be finite, and a power of numbers whose result would
+A name becomes the project's symbol of that name (``M`` is positive, as in every derivation),
+or else a real symbol of that name (as the project's ``theta``, ``mu1``, ...); names starting
+with ``_`` are refused. Numbers in text must be finite, and a power of numbers whose result would
 exceed :data:`MAX_BITS` bits is refused (``9**9**9**9`` would otherwise hang SymPy).
 """
 
@@ -40,7 +40,7 @@ def expression(text: str, what: str = "expression") -> sp.Expr:
     """The SymPy expression ``text`` spells, read with the whitelist above (never ``eval``)."""
     if not isinstance(text, str):
         raise InputError(f"{what}: expected text, got {type(text).__name__}")
-    shown = text if len(text) <= 60 else text[:57] + "..."
+    shown = _shown(text)
     if len(text) > MAX_LENGTH:
         raise InputError(f"{what} {shown!r}: longer than {MAX_LENGTH} characters")
     try:
@@ -62,7 +62,7 @@ def number(value, what: str = "value"):
         return value
     out = expression(value, what)
     if out.free_symbols or not out.is_number or not out.is_real:
-        raise InputError(f"{what} {value!r} is not a real number")
+        raise InputError(f"{what} {_shown(value)!r} is not a real number")
     return float(out)
 
 
@@ -86,6 +86,10 @@ def sympy_object(value, what: str = "expression"):
         return sp.sympify(value, strict=True)  # strict: no text, no fallback through str()
     except sp.SympifyError:
         raise InputError(f"{what}: cannot read a {type(value).__name__} as a SymPy expression") from None
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class _Refused(Exception):
@@ -125,10 +129,9 @@ def _name(name: str) -> sp.Expr:
         return CONSTANTS[name]
     if name in FUNCTIONS:
         raise _Refused(f"{name} is a function")
-    try:
-        return S.get(name)
-    except KeyError:
-        return sp.Symbol(name, real=True)
+    # an existing project symbol (its assumptions: M > 0, ...), else a real one; never a new
+    # entry in the project's table (text could otherwise grow it without bound)
+    return next((sym for sym in S.LATEX if sym.name == name), None) or sp.Symbol(name, real=True)
 
 
 def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
