@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "theory"
 # groups of a floor marked independent never import each other
 FLOORS = (
     ("foundations", ("errors", "version", "io", "symbols", "fastpoly", "speedups", "tidy", "numeric",
-                     "notation", "derivation", "diskcache"), False),
+                     "notation", "derivation", "diskcache", "safe_parse"), False),
     ("declarations", ("family", "families", "setting"), False),
     ("computation", ("results", "engine"), True),
     ("services", ("store", "cases", "params", "parallel", "documents"), False),

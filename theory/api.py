@@ -1,6 +1,7 @@
 """The Python API for notebooks: results by id, numbers by name, simulations, stationary laws.
 
-Everything here is a thin layer over the same derivations and engine the CLI uses::
+Everything here is a thin layer over the same derivations and engine the CLI uses (text given
+for a value or an expression is read by :mod:`theory.safe_parse`, never by ``sympify``)::
 
     import theory
     bern = theory.get_family("bernoulli")
@@ -28,6 +29,7 @@ from .errors import InputError
 from .families import get_family
 from .family import ExponentialFamily
 from .params import derivation_setting, from_params
+from .safe_parse import number, numbers
 from .setting import Setting, m_ext
 from .store import RESULTS, all_general, all_results, derivation
 
@@ -35,8 +37,9 @@ RESULT_IDS = tuple(RESULTS)  # the one store of derivations (theory.store)
 
 
 def _family(f: str | ExponentialFamily, **args) -> ExponentialFamily:
-    fixed = args.pop("fixed", {})
-    return get_family(f, fixed=fixed, **args)
+    # arguments (n="10") and fixed values given as text are read as numbers, never by sympify
+    fixed = numbers(args.pop("fixed", {}), "fixed parameter")
+    return get_family(f, fixed=fixed, **numbers(args, "family argument"))
 
 
 def make_setting(f: str | ExponentialFamily, external: int | None = None, data=(), prior_law=None,
@@ -134,6 +137,11 @@ def simulate(f: str | ExponentialFamily | Setting, M: int, init: Mapping[str, fl
                              "given beside it")
         loop = ClosedLoop(f, M, init, sampler=sampler)
     else:
+        for name in ("family_args", "fixed", "truth", "prior"):  # text read as numbers, not sympified
+            if isinstance(options.get(name), Mapping):
+                options[name] = numbers(options[name], name)
+        for name in set(options) & {"nu", "lam"}:
+            options[name] = number(options[name], name)
         loop = from_params(f, M, init, sampler=sampler, **options)
     return loop.run(generations, chains, seed=seed, burn_in=burn_in, record_every=record_every, keep=keep)
 
@@ -203,5 +211,9 @@ def _named(name: str, alpha: float, beta: float, fam: ExponentialFamily):
 
 
 def symbol(name: str) -> sp.Symbol:
-    """A project symbol by name (``"theta"``, ``"M0"``, ``"theta1_star"``, ``"mu"``)."""
-    return S.get(name)
+    """A project symbol by name (``"theta"``, ``"M0"``, ``"theta1_star"``, ``"mu"``); InputError
+    for a name the project does not have."""
+    try:
+        return S.get(name)
+    except KeyError as e:
+        raise InputError(str(e.args[0])) from None

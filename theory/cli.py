@@ -155,6 +155,19 @@ def _simulate_text(s: dict) -> str:
     return "\n".join(lines)
 
 
+def _cluster(args):
+    """The Dask cluster of ``--scheduler`` (with ``--tls-*``, ``--timeout``) for the command, or None."""
+    from .parallel import TLS, cluster
+
+    files = (args.tls_ca_file, args.tls_cert, args.tls_key)
+    if any(files) and not (args.tls_ca_file and args.tls_cert):
+        raise InputError("TLS needs --tls-ca-file and --tls-cert (and --tls-key unless the certificate "
+                         "file holds the key)")
+    if any(files) and args.scheduler is None:
+        raise InputError("--tls-* options are for a --scheduler tls://ADDRESS")
+    return cluster(args.scheduler, args.timeout, TLS(*files) if any(files) else None)
+
+
 @_speedups
 def cmd_validate(args) -> int:
     import os
@@ -178,8 +191,9 @@ def cmd_validate(args) -> int:
         if not checks:
             raise InputError(f"no checks with id {', '.join(args.only)}; known: {', '.join(known)}")
     workers = args.workers or min(2, os.cpu_count() or 1)
-    results = run_checks(checks, budget, seed=args.seed, workers=workers, scheduler=args.scheduler,
-                         progress=sys.stderr.isatty() and not args.json)
+    with _cluster(args) as scheduler:
+        results = run_checks(checks, budget, seed=args.seed, workers=workers, scheduler=scheduler,
+                             progress=sys.stderr.isatty() and not args.json)
     if args.json:
         print(json.dumps(report.as_json(results, budget, args.seed), indent=1))
     else:
@@ -204,9 +218,10 @@ def cmd_figures(args) -> int:
     if args.workers < 0:
         raise InputError(f"--workers must be >= 0, got {args.workers}")
     workers = args.workers or min(2, os.cpu_count() or 1)
-    records = build_all(FULL if args.full else QUICK, Path(args.out), seed=args.seed,
-                        progress=sys.stderr.isatty(), only=args.only or None, workers=workers,
-                        scheduler=args.scheduler)
+    with _cluster(args) as scheduler:
+        records = build_all(FULL if args.full else QUICK, Path(args.out), seed=args.seed,
+                            progress=sys.stderr.isatty(), only=args.only or None, workers=workers,
+                            scheduler=scheduler)
     print(f"wrote {len(records)} figures to {args.out}/ (PDF at column and page width, PNG, JSON)")
     return 0
 
@@ -311,8 +326,9 @@ def cmd_sweep(args) -> int:
     seeds = args.seeds if args.seeds is not None else doc.get("seeds", 1)
     seed = args.seed if args.seed is not None else doc.get("seed", 0)
     workers = args.workers or os.cpu_count() or 1
-    result = sw.sweep(base, grid, seeds=seeds, seed=seed, n_jobs=workers, scheduler=args.scheduler,
-                      progress=sys.stderr.isatty() and not args.quiet, timeout=args.timeout)
+    with _cluster(args) as scheduler:
+        result = sw.sweep(base, grid, seeds=seeds, seed=seed, n_jobs=workers, scheduler=scheduler,
+                          progress=sys.stderr.isatty() and not args.quiet, timeout=args.timeout)
     if args.out:
         sw.write_json_atomic(args.out, result)
         print(f"wrote {len(result['results'])} runs to {args.out}", file=sys.stderr)
@@ -331,9 +347,7 @@ def _sweep_parser(sub) -> None:
     w.add_argument("--seeds", type=int, metavar="R", help="replicates per grid point (default 1)")
     w.add_argument("--seed", type=int, help="root seed, split by SeedSequence.spawn (default 0)")
     w.add_argument("--workers", type=int, default=0, help="local processes (default: all cores)")
-    w.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run on the Dask distributed cluster at ADDRESS (tcp://host:8786)")
-    w.add_argument("--timeout", type=float, default=5.0, help="seconds to reach the scheduler (default 5)")
+    _cluster_flags(w, "run")
     w.add_argument("--out", metavar="FILE", help="write the JSON here (atomically); default stdout")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
     base = w.add_argument_group("base setting (the options of simulate; override the grid file's base)")
@@ -347,6 +361,17 @@ def _sweep_parser(sub) -> None:
     base.add_argument("--fixed", action="append", metavar="NAME[=VALUE]")
     base.add_argument("--external-data", action="append", metavar="STATS")
     w.set_defaults(run=cmd_sweep)
+
+
+def _cluster_flags(parser: argparse.ArgumentParser, what: str) -> None:
+    """--scheduler and how to reach it: Dask's TLS certificates and the connection timeout."""
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help=f"{what} on the Dask cluster at ADDRESS (tls://host:8786 with the --tls-* "
+                             "files; a cluster can run code in this process: see README)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to reach the scheduler (default 5)")
+    parser.add_argument("--tls-ca-file", metavar="PEM", help="CA certificate that signed the cluster's")
+    parser.add_argument("--tls-cert", metavar="PEM", help="this client's certificate (may hold the key)")
+    parser.add_argument("--tls-key", metavar="PEM", help="this client's private key")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -434,8 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     v.add_argument("--workers", type=int, default=0,
                    help="local processes, one family's checks each (joblib; default: 2 or the cores)")
-    v.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run the checks on the Dask cluster at ADDRESS (tcp://host:8786)")
+    _cluster_flags(v, "run the checks")
     v.add_argument("--out", default="derivations", help="folder of validation.md/.tex")
     v.add_argument("--no-pdf", action="store_true", help="do not run pdflatex")
     v.set_defaults(run=cmd_validate)
@@ -447,8 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--only", nargs="*", metavar="ID", help="only these figure ids")
     f.add_argument("--workers", type=int, default=0,
                    help="local processes, one figure each (joblib; default: 2 or the cores)")
-    f.add_argument("--scheduler", metavar="ADDRESS",
-                   help="build on the Dask cluster at ADDRESS (the output folder must be shared)")
+    _cluster_flags(f, "build (the output folder must be shared)")
     f.set_defaults(run=cmd_figures)
 
     _sweep_parser(sub)

@@ -10,6 +10,16 @@ the package and SymPy versions, and a hash of the code that derives them (``fami
 ``THEORY_CACHE_DIR=off`` disables it. A cache that cannot be read or written is
 ignored: the object is derived as before.
 
+Nothing runs from a planted file: every file is signed with HMAC-SHA256 under a random key
+kept beside the cache (``<root>/key``, mode 0600, created once, atomically) over its name and
+its bytes, and the signature is checked (``hmac.compare_digest``) before anything is
+unpickled; a value read back is then checked for its type and shape (:func:`expected`) and a
+file failing either check is derived afresh and replaced. The cache is used only in a root
+owned by the current user and not writable by group or others, with a key file readable by
+the user alone; any other root is treated as ``off`` (one warning), as is a root that is
+relative or ``/`` and, without ``THEORY_CACHE_DIR`` or ``XDG_CACHE_HOME``, a ``HOME`` that is
+empty, relative or ``/`` (the cache would land in the working directory or in ``/``).
+
 The results (the :class:`~theory.derivation.Derivation` of every result id, R1–R9) are kept
 the same way by :func:`cached_result`, under a key made of the subject's own ``cache_key()`` (every
 field of the family's declaration, or of the setting: a new field enters the key by itself) and a hash of every module the
@@ -23,9 +33,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import hmac
+import io
 import os
 import pickle
+import secrets
+import stat
 import tempfile
+import warnings
 from pathlib import Path
 
 import sympy as sp
@@ -39,17 +54,112 @@ MISS = object()
 
 
 def cache_dir() -> Path | None:
-    """The cache folder, or None when disabled (``THEORY_CACHE_DIR=off``)."""
+    """The cache folder, or None when disabled (``THEORY_CACHE_DIR=off``) or refused: a relative
+    path or ``/``, and by default a ``HOME`` that is empty, relative or ``/`` (a cache would
+    land in the working directory or in ``/``)."""
     env = os.environ.get("THEORY_CACHE_DIR")
     if env is not None:
-        return None if env.strip().lower() in ("", "0", "off", "no", "false") else Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "theory"
+        if env.strip().lower() in ("", "0", "off", "no", "false"):
+            return None
+        root = Path(env)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        home = os.environ.get("HOME", os.path.expanduser("~"))  # unset: the password entry's
+        if os.path.isabs(xdg):  # a relative XDG_CACHE_HOME is ignored, as XDG says
+            root = Path(xdg) / "theory"
+        elif os.path.isabs(home) and Path(home) != Path(Path(home).anchor):
+            root = Path(home) / ".cache" / "theory"
+        else:  # HOME empty, relative or /: no default (THEORY_CACHE_DIR still sets one)
+            return None
+    if not root.is_absolute() or root == Path(root.anchor):
+        return None
+    return root
+
+
+def _trusted_root() -> tuple[Path, bytes] | None:
+    """(root, key) of a usable cache, creating both if absent; None (one warning) if it is not ours."""
+    root = cache_dir()
+    if root is None:
+        return None
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = root.stat()
+        if not _mine(st) or st.st_mode & 0o022:
+            _refuse(root, "not owned by you or writable by group/others")
+            return None
+        return root, _key(root)
+    except _Untrusted as e:
+        _refuse(root, str(e))
+        return None
+    except OSError:  # unwritable, a file in the way, ...: no cache, as before
+        return None
+
+
+def _mine(st: os.stat_result) -> bool:
+    """Owned by the current user (POSIX; elsewhere the folder's ACLs decide)."""
+    return not hasattr(os, "getuid") or st.st_uid == os.getuid()
+
+
+class _Untrusted(Exception):
+    """A key file that someone else could have read or written."""
+
+
+@functools.cache  # once per root and reason in a process
+def _refuse(root: Path, why: str) -> None:
+    warnings.warn(f"theory: cache {root} ignored ({why}); derived results are not kept", stacklevel=3)
+
+
+def _key(root: Path) -> bytes:
+    """The cache's signing key: 32 random bytes in ``root/key`` (0600), created atomically (a
+    concurrent process reads the same key); refused if not ours alone."""
+    path = root / "key"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(prefix=".key.", dir=root)  # mkstemp creates it 0600
+        try:
+            os.write(fd, secrets.token_bytes(32))
+            os.close(fd)
+            os.link(tmp, path)  # fails if another process made one first: theirs is kept
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        st = os.fstat(fd)
+        if not _mine(st) or st.st_mode & 0o077 or not stat.S_ISREG(st.st_mode):
+            raise _Untrusted(f"its key file {path} is not readable by you alone")
+        key = os.read(fd, 64)
+    finally:
+        os.close(fd)
+    if len(key) != 32:
+        raise _Untrusted(f"its key file {path} is not a key")
+    return key
+
+
+MAGIC = b"theory-cache-hmac-sha256\n"
+
+
+def _sign(key: bytes, name: str, payload: bytes) -> bytes:
+    """HMAC-SHA256 of the file's name and bytes: a signed file moved to another name fails too."""
+    return hmac.new(key, name.encode() + b"\0" + payload, hashlib.sha256).digest()
+
+
+def _verified(key: bytes, path: Path) -> bytes | None:
+    """The payload of a signed file, or None if it is absent, unsigned or signed otherwise."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head, payload = data[: len(MAGIC) + 32], data[len(MAGIC) + 32:]
+    if not head.startswith(MAGIC) or not hmac.compare_digest(head[len(MAGIC):], _sign(key, path.name, payload)):
+        return None
+    return payload
 
 
 # every module the cumulants are derived with (a test checks the imports against these lists)
 _CUMULANT_CODE = ("family.py", "symbols.py", "diskcache.py", "tidy.py", "fastpoly.py", "errors.py",
-                  "speedups.py", "notation.py", "derivation.py", "numeric.py", "version.py")
+                  "speedups.py", "notation.py", "derivation.py", "numeric.py", "version.py",
+                  "safe_parse.py")
 
 
 @functools.lru_cache(maxsize=1)
@@ -98,28 +208,53 @@ def key(subject) -> str:
     return hashlib.sha256(subject.cache_key().encode()).hexdigest()[:32]
 
 
-def _path(family, name: str) -> Path | None:
-    root = cache_dir()
-    return None if root is None else root / _code_version() / f"{family.name}-{key(family)}-{name}.pkl"
+def _in_cache(*parts: str) -> tuple[Path, bytes] | None:
+    """(path under the cache root, signing key), or None without a usable cache."""
+    trusted = _trusted_root()
+    return None if trusted is None else (trusted[0].joinpath(*parts), trusted[1])
+
+
+def _path(family, name: str) -> tuple[Path, bytes] | None:
+    return _in_cache(_code_version(), f"{family.name}-{key(family)}-{name}.pkl")
+
+
+def expected(family, name: str, value) -> bool:
+    """Is ``value`` what :func:`cached_on_disk` stores as ``name`` for ``family``: A a SymPy
+    expression, μ a d×1 and χ a d×d matrix, κ a d×d×d array, θ(μ) None or a dict θ_a -> expression?"""
+    d = family.d
+    shapes = {"mu": (d, 1), "chi": (d, d), "kappa": (d, d, d)}
+    if name in shapes:
+        kind = sp.NDimArray if name == "kappa" else sp.MatrixBase
+        return (isinstance(value, kind) and value.shape == shapes[name]
+                and all(isinstance(x, sp.Expr) for x in sp.flatten(value.tolist())))
+    if name == "mu_inverse":
+        return value is None or (isinstance(value, dict) and set(value) == set(family.theta)
+                                 and all(isinstance(v, sp.Expr) for v in value.values()))
+    return isinstance(value, sp.Expr)
 
 
 def load(family, name: str):
-    """The cached ``name`` of ``family``, or MISS."""
-    path = _path(family, name)
-    if path is None:
+    """The cached ``name`` of ``family`` if its file is signed with this cache's key and holds
+    what is expected (:func:`expected`), else MISS."""
+    found = _path(family, name)
+    if found is None:
+        return MISS
+    path, secret = found
+    payload = _verified(secret, path)
+    if payload is None:
         return MISS
     try:
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    except Exception:  # absent, truncated or from an incompatible version: derive afresh
+        value = pickle.loads(payload)
+    except Exception:  # from an incompatible version: derive afresh
         return MISS
+    return value if expected(family, name, value) else MISS
 
 
 def store(family, name: str, value) -> None:
     """Keep ``value`` (atomically: a reader sees the whole file or none); errors are ignored."""
-    path = _path(family, name)
-    if path is not None:
-        _write(path, value)
+    found = _path(family, name)
+    if found is not None:
+        _write(*found, value)
 
 
 def cached_on_disk(fn):
@@ -149,11 +284,8 @@ def _results_version() -> str:
     return _hash_code(_RESULT_CODE, seed=_code_version())
 
 
-def _result_path(result_id: str, subject) -> Path | None:
-    root = cache_dir()
-    if root is None:
-        return None
-    return root / f"results-{_results_version()}" / f"{subject.slug}-{key(subject)}-{result_id}.pkl"
+def _result_path(result_id: str, subject) -> tuple[Path, bytes] | None:
+    return _in_cache(f"results-{_results_version()}", f"{subject.slug}-{key(subject)}-{result_id}.pkl")
 
 
 def _latex_names() -> dict:
@@ -166,31 +298,36 @@ def _latex_names() -> dict:
 def cached_result(result_id: str, subject, derive):
     """The derivation ``result_id`` of ``subject`` (a family or a setting, with ``slug`` and
     ``cache_key()``) from the disk, or ``derive()`` kept there."""
-    path = _result_path(result_id, subject)
-    if path is None:
+    found = _result_path(result_id, subject)
+    if found is None:
         return derive()
-    found = _read_result(path, result_id)
-    if found is MISS:
+    read = _read_result(*found, result_id)
+    if read is MISS:  # absent, unsigned, signed otherwise, or not this result: derived and replaced
         value = derive()
-        _write(path, (value, _latex_names()))
+        _write(*found, (value, _latex_names()))
         return value
-    value, names = found
+    value, names = read
     for sym, tex in names.items():
         S.LATEX.setdefault(sym, tex)
     return value
 
 
-def _read_result(path: Path, result_id: str):
-    try:
-        with open(path, "rb") as f:
-            value, names = pickle.load(f)
-        if value is not None and not (isinstance(value, Derivation) and value.id == result_id):
-            return MISS
-        if not isinstance(names, dict):
-            return MISS
-        return value, names
-    except Exception:  # absent, truncated or from an incompatible version: derive afresh
+def _read_result(path: Path, secret: bytes, result_id: str):
+    """(derivation, LaTeX names) from a signed file holding the derivation ``result_id`` (or None,
+    a result that does not apply) and a dict of symbols to strings; else MISS."""
+    payload = _verified(secret, path)
+    if payload is None:
         return MISS
+    try:
+        value, names = pickle.loads(payload)
+    except Exception:  # from an incompatible version: derive afresh
+        return MISS
+    if value is not None and not (isinstance(value, Derivation) and value.id == result_id):
+        return MISS
+    if not (isinstance(names, dict) and all(isinstance(k, sp.Symbol) and isinstance(v, str)
+                                            for k, v in names.items())):
+        return MISS
+    return value, names
 
 
 def _assoc(cls, args):
@@ -207,14 +344,22 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
-def _write(path: Path, value) -> None:
+def _write(path: Path, secret: bytes, value) -> None:
+    """Pickle ``value`` (sums and products as they are), sign it, and replace ``path`` atomically."""
     tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        payload = _dumps(value)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
-            _Pickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+            f.write(MAGIC + _sign(secret, path.name, payload) + payload)
         os.replace(tmp, path)
     except Exception:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+
+
+def _dumps(value) -> bytes:
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()

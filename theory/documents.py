@@ -13,6 +13,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import sympy as sp
@@ -210,25 +211,42 @@ def document(title: str, body: str) -> str:
 
 
 def compile_pdf(tex: Path, runs: int = 1) -> str:
-    """pdflatex -halt-on-error in the file's folder; raises with the log tail on failure.
+    """pdflatex -halt-on-error on ``tex`` (its inputs read from its folder); raises with the log
+    tail on failure.
 
-    ``runs`` = 2 resolves cross-references (the demonstration's \\eqref). Returns the log
-    text of the last run (the tests look for overfull boxes in it).
+    The PDF is built in a temporary folder beside it and moved into place (``os.replace``)
+    only when complete: a run killed half-way leaves the previous PDF or none, never a
+    truncated one. ``runs`` = 2 resolves cross-references (the demonstration's \\eqref).
+    Returns the log text of the last run (the tests look for overfull boxes in it).
     """
-    for _ in range(runs - 1):
-        _pdflatex(tex)
-    return _pdflatex(tex)
-
-
-def _pdflatex(tex: Path) -> str:
     if shutil.which("pdflatex") is None:
         raise FileNotFoundError("pdflatex not found")
+    tex = tex.resolve()
+    build = Path(tempfile.mkdtemp(prefix=".pdflatex-", dir=tex.parent))
+    try:
+        # the file is compiled under its own name (the PDF's /ID depends on it), its inputs
+        # found in its folder through TEXINPUTS, with the .aux of the last run (references)
+        shutil.copyfile(tex, build / tex.name)
+        aux = tex.with_suffix(".aux")
+        if aux.exists():
+            shutil.copyfile(aux, build / aux.name)
+        for _ in range(runs):
+            log = _pdflatex(build / tex.name, tex.parent)
+        os.replace(build / tex.with_suffix(".pdf").name, tex.with_suffix(".pdf"))
+        os.replace(build / aux.name, aux)
+        return log
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+
+
+def _pdflatex(tex: Path, inputs: Path) -> str:
     # a fixed date makes the PDF bytes reproducible
-    env = os.environ | {"SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
+    env = os.environ | {"SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1",
+                        "TEXINPUTS": f"{inputs}{os.pathsep}{os.environ.get('TEXINPUTS', '')}"}
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
                          cwd=tex.parent, capture_output=True, text=True, timeout=300, env=env)
     if run.returncode != 0:
-        raise RuntimeError(f"pdflatex failed on {tex}:\n" + run.stdout[-3000:])
+        raise RuntimeError(f"pdflatex failed on {tex.name}:\n" + run.stdout[-3000:])
     log = tex.with_suffix(".log")
     return log.read_text(errors="replace") if log.exists() else run.stdout
 

@@ -22,6 +22,7 @@ from . import notation
 from . import symbols as S
 from .diskcache import cached_on_disk, canonical
 from .errors import InputError
+from .safe_parse import numbers, sympy_object
 from .speedups import powsimp
 from .tidy import held_hyperbolics, tidy
 
@@ -289,7 +290,7 @@ class ExponentialFamily:
         """Expression in θ rewritten in the expectation parameters μ, or None without θ(μ)."""
         if self.mu_inverse is None:
             return None
-        expr = sp.sympify(expr)
+        expr = sympy_object(expr)
         key = sp.ImmutableMatrix(expr) if isinstance(expr, sp.MatrixBase) else expr
         memo = self._in_mu_memo  # several results rewrite the same χ, density, ...: simplify once
         if key not in memo:
@@ -307,7 +308,7 @@ class ExponentialFamily:
             theta = theta_in_conventional(self)
         except InputError:
             return None
-        return _shortest(sp.sympify(expr).subs(theta))
+        return _shortest(sympy_object(expr).subs(theta))
 
     def starred(self, expr):
         """The same expression at the ground truth θ* (θ_a -> θ_a^*)."""
@@ -393,9 +394,10 @@ class ExponentialFamily:
         """Natural parameters from a ``name=value`` mapping, natural or conventional names.
 
         Raises InputError naming the offending parameter for unknown names, missing
-        names, or values outside the family's domain.
+        names, or values outside the family's domain. A value given as text is read by
+        :func:`theory.safe_parse.number` (never by ``sympify``).
         """
-        params = dict(params)
+        params = numbers(params, "parameter")
         if set(params) == set(self.names):
             theta = {n: float(params[n]) for n in self.names}
         else:

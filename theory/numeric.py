@@ -1,6 +1,9 @@
 """Symbolic -> numeric: one cached lambdify for every expression the checks, figures and tests
 evaluate, and substitution by symbol *name* (the project's symbols carry assumptions, so a
-string key in SymPy's own ``subs`` would make a different, plain symbol)."""
+string key in SymPy's own ``subs`` would make a different, plain symbol).
+
+Text given for an expression or a value is read by :mod:`theory.safe_parse`, never by
+``sympify`` (which evaluates text as Python)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import sympy as sp
+
+from .safe_parse import number, sympy_object
 
 
 @functools.lru_cache(maxsize=512)
@@ -19,8 +24,9 @@ def compiled(expr: sp.Basic, args: tuple[sp.Symbol, ...]):
 
 def evaluate(expr, values: dict) -> np.ndarray:
     """Evaluate ``expr`` (scalar or matrix) at ``values`` (symbol or symbol name -> number/array)."""
-    expr = sp.sympify(expr)
-    by_name = {(k.name if isinstance(k, sp.Symbol) else k): v for k, v in values.items()}
+    expr = sympy_object(expr)
+    by_name = {(k.name if isinstance(k, sp.Symbol) else k): number(v, f"value of {k}")
+               for k, v in values.items()}
     free = tuple(sorted(expr.free_symbols - bound_variables(expr), key=lambda x: x.name))
     missing = [x.name for x in free if x.name not in by_name]
     if missing:
@@ -54,12 +60,13 @@ def symbols_of(e) -> dict[str, sp.Symbol]:
 
 
 def subs(e, values: Mapping):
-    """``e`` with the symbols named in ``values`` replaced; names ``e`` does not contain are
+    """``e`` with the symbols named in ``values`` replaced (a value may be an expression, or its
+    text read by :func:`theory.safe_parse.expression`); names ``e`` does not contain are
     ignored, as SymPy's ``subs`` ignores absent symbols."""
     if not isinstance(e, sp.Basic):
         return e
     given, table = by_name(values), symbols_of(e)
-    return e.subs({table[n]: sp.sympify(v) for n, v in given.items() if n in table})
+    return e.subs({table[n]: sympy_object(v, f"value of {n}") for n, v in given.items() if n in table})
 
 
 def value(e, values: Mapping):
@@ -75,6 +82,7 @@ def value(e, values: Mapping):
 
 def values(results: Mapping, given: Mapping) -> dict:
     """:func:`value` of each named expression that ``given`` determines (others are skipped)."""
+    given = {k: number(v, f"value of {k}") for k, v in by_name(given).items()}  # bad text: refused
     out = {}
     for k, v in results.items():
         if isinstance(v, (sp.Expr, sp.MatrixBase)):

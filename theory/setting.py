@@ -34,6 +34,7 @@ from . import symbols as S
 from .errors import InputError
 from .diskcache import canonical
 from .family import ExponentialFamily, Finite, Naturals, format_number
+from .safe_parse import number, numbers
 
 m_ext = S.symbol("m", "m", positive=True)  # external points per generation (symbolic derivations)
 
@@ -194,7 +195,7 @@ def data_point(family: ExponentialFamily, given: Mapping[str, float]) -> tuple[s
     Missing statistics are completed from the data value they determine; a point that is
     not in the sample space, or not determined, is an InputError.
     """
-    given = dict(given)
+    given = numbers(given, "external data")  # text read without sympify, which would run it
     names = [f"phi{a + 1}" for a in range(family.d)]
     unknown = sorted(set(given) - set(names) - {"s"})
     if unknown:
@@ -274,7 +275,8 @@ class Setting:
             if set(truth) != set(self.family.names):
                 truth = self.family.natural_point(truth)
             object.__setattr__(self, "truth", tuple((n, float(truth[n])) for n in self.family.names))
-        object.__setattr__(self, "data", tuple(tuple(sp.nsimplify(v) for v in p) for p in self.data))
+        object.__setattr__(self, "data", tuple(tuple(sp.nsimplify(number(v, "data")) for v in p)
+                                               for p in self.data))
 
     def cache_key(self) -> str:
         """Every field, SymPy objects as srepr (:func:`theory.diskcache.canonical`): a new

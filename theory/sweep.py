@@ -233,7 +233,8 @@ def execute(task_list: list[dict], n_jobs: int = 1, scheduler=None, progress: bo
     bar = tqdm(total=len(task_list), disable=not progress, file=sys.stderr, desc="sweep", unit="task")
     try:
         out = []
-        for summary in map_tasks(_run, task_list, workers=n_jobs, scheduler=scheduler):
+        for summary in map_tasks(_run, task_list, workers=n_jobs, scheduler=scheduler,
+                                 check=lambda task, summary: isinstance(summary, dict)):
             out.append(summary)
             bar.update()
         return out

@@ -83,7 +83,8 @@ def build_all(budget: FigureBudget, out: Path, seed: int = 0, progress: bool = F
     try:
         records = []
         for r in map_tasks(functools.partial(build, budget=budget, out=out, seed=seed), ids,
-                           workers=workers, scheduler=scheduler):
+                           workers=workers, scheduler=scheduler,
+                           check=lambda fig_id, record: isinstance(record, dict) and record.get("id") == fig_id):
             records.append(r)
             bar.update()
         return records

@@ -149,12 +149,19 @@ def run_checks(checks: list[Check], budget: Budget, seed: int = 0, progress: boo
     done: dict[int, tuple] = {}
     if scheduler is None and (workers == 1 or len(groups) == 1):  # here, check by check
         order, workers = [[i] for idx in groups.values() for i in idx], 1
-    for part in map_tasks(functools.partial(_run_group, job=job), order, workers=workers, scheduler=scheduler):
+    for part in map_tasks(functools.partial(_run_group, job=job), order, workers=workers, scheduler=scheduler,
+                          check=_is_group_result):
         done.update(part)
         bar.update(len(part))
     bar.close()
     return [Result(checks[i], done[i][0], z_star, done[i][2], done[i][1], done[i][3])
             for i in range(len(checks))]
+
+
+def _is_group_result(indices: list[int], part) -> bool:
+    """Is ``part`` what :func:`_run_group` returns for ``indices`` (a result from a cluster)?"""
+    return (isinstance(part, dict) and sorted(part) == sorted(indices)
+            and all(isinstance(v, tuple) and len(v) == 4 for v in part.values()))
 
 
 _RUN_SEED = 0
