@@ -118,13 +118,16 @@ def scratch_copy(dest: Path) -> Path:
     return dest
 
 
-def run(mutant: Mutant, suite: bool = False) -> bool:
-    """True when the mutant is killed."""
-    with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name}-") as tmp:
+def run(mutant: Mutant | None, suite: bool = False, targets: tuple[str, ...] = ()) -> bool:
+    """True when the tests fail (the mutant is killed); ``None`` runs the unmutated copy."""
+    name = mutant.name if mutant else "none"
+    with tempfile.TemporaryDirectory(prefix=f"mutant-{name}-") as tmp:
         root = scratch_copy(Path(tmp) / "repo")
-        apply(mutant, root)
+        if mutant is not None:
+            apply(mutant, root)
+            targets = mutant.kill
         env = os.environ | {"PYTHONPATH": str(root), "THEORY_CACHE_DIR": str(Path(tmp) / "cache")}
-        targets = [] if suite else list(mutant.kill)
+        targets = [] if suite else list(targets)
         cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *targets]
         if not suite:
             cmd += ["-n", "0"]
@@ -136,6 +139,10 @@ def main(argv: list[str]) -> int:
     suite = "--suite" in argv
     names = [a for a in argv if not a.startswith("--")]
     chosen = [m for m in MUTANTS if not names or m.name in names]
+    # the killing tests pass on the unmutated copy, or a "kill" would mean nothing
+    if run(None, suite, tuple(sorted({node for m in chosen for node in m.kill}))):
+        print("the killing tests fail without any mutant: fix them first")
+        return 2
     survivors = []
     for m in chosen:
         killed = run(m, suite)
