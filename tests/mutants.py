@@ -128,10 +128,12 @@ def run(mutant: Mutant | None, suite: bool = False, targets: tuple[str, ...] = (
             targets = mutant.kill
         env = os.environ | {"PYTHONPATH": str(root), "THEORY_CACHE_DIR": str(Path(tmp) / "cache")}
         targets = [] if suite else list(targets)
-        cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *targets]
-        if not suite:
-            cmd += ["-n", "0"]
+        cmd = [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", *targets]
+        cmd += [] if suite else ["-x", "-n", "0"]
         r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+        for line in r.stdout.splitlines():  # which tests killed it
+            if line.startswith("FAILED "):
+                print(f"    {line.split(' - ')[0]}", flush=True)
         return r.returncode != 0
 
 
