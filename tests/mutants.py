@@ -127,7 +127,8 @@ def apply(mutant: Mutant, root: Path) -> None:
     path = root / mutant.file
     text = path.read_text()
     if text.count(mutant.old) != 1:
-        raise ValueError(f"{mutant.name}: {mutant.old!r} occurs {text.count(mutant.old)} times in {mutant.file}")
+        raise ValueError(f"{mutant.name}: {mutant.old!r} occurs {text.count(mutant.old)} times "
+                         f"in {mutant.file}")
     path.write_text(text.replace(mutant.old, mutant.new))
 
 

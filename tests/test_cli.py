@@ -31,8 +31,8 @@ def test_derive_json_fields(capsys):
     assert printed(b["A"], at) == pytest.approx(np.log1p(np.exp(t)), rel=1e-12)
     assert printed(b["mu"][0], at) == pytest.approx(p, rel=1e-12)
     assert printed(b["chi"][0][0], at) == pytest.approx(p * (1 - p), rel=1e-12)
-    assert printed(b["drift"][0], at) == pytest.approx((M0 * (p_star - p) + (2 * p - 1) / 2) / (M * p * (1 - p)),
-                                                       rel=1e-12)
+    drift = (M0 * (p_star - p) + (2 * p - 1) / 2) / (M * p * (1 - p))
+    assert printed(b["drift"][0], at) == pytest.approx(drift, rel=1e-12)
     assert printed(b["cov"][0][0], at) == pytest.approx(1 / (M * p * (1 - p)), rel=1e-12)
 
 

@@ -2,9 +2,15 @@
 
 A light mutation study found that these mutants passed the suite: the time average divided by T
 instead of T − burn-in; a 33 % error in the Itô (κ) term of R3; a loose Newton tolerance;
-absorption labels swapped; the R6 formula never compared with the exact chain. Each test
-below fails on its mutant.
+absorption labels swapped; the R6 formula never compared with the exact chain. A second one
+found a prior entering M times per generation instead of once, and the R9 drift divided by M + 1
+instead of M (equal to O(M⁻²), so no M ladder of simulations can see it), caught only by the
+byte-for-byte comparison of the committed derivations. Each test below fails on its mutant,
+by numbers against an oracle written here (a hand MAP, U from its definition, an enumerated
+law); tests/mutants.py lists the mutants with the tests that kill them (`python tests/mutants.py`).
 """
+
+import functools
 
 import numpy as np
 import pytest
@@ -114,7 +120,8 @@ MAP_CASES = {
                              external=1, data=[{"s": 2}], prior_law="gamma:shape=3,rate=2,on=rate"),
                         32, lambda th: np.exp(th[0]), lambda th: 2 * th[0] - 2 * np.exp(th[0])),
     # exponential family, Gamma prior on the rate = −θ
-    "exponential": (dict(family="exponential", M=25, init={"rate": 2.0}, prior_law="gamma:shape=3,rate=2,on=rate"),
+    "exponential": (dict(family="exponential", M=25, init={"rate": 2.0},
+                         prior_law="gamma:shape=3,rate=2,on=rate"),
                     25, lambda th: -np.log(-th[0]), lambda th: 2 * np.log(-th[0]) + 2 * th[0]),
     # Beta(2, 3) prior on p: a finite space, the Newton refit with a penalty
     "bernoulli": (dict(family="bernoulli", M=20, init={"p": 0.3}, truth={"p": 0.6}, external=1,
@@ -122,8 +129,8 @@ MAP_CASES = {
                   22, lambda th: np.log1p(np.exp(th[0])),
                   lambda th: np.log(_sigmoid(th[0])) + 2 * np.log(_sigmoid(-th[0]))),
     # Fig. 2 (iii) at N = 4: both parameters, Gaussian prior of variance 1/2, a fixed point Σσ = 0
-    "curie_weiss": (dict(family="curie_weiss", family_args={"N": 4}, M=20, init={"theta1": 0.1, "theta2": 0.2},
-                         data=[{"phi1": 0}], prior_law="normal:var=0.5"),
+    "curie_weiss": (dict(family="curie_weiss", family_args={"N": 4}, M=20,
+                         init={"theta1": 0.1, "theta2": 0.2}, data=[{"phi1": 0}], prior_law="normal:var=0.5"),
                     21, _cw_A(4), lambda th: -(th[0] ** 2 + th[1] ** 2)),
     # Gaussian, both natural parameters, Gaussian prior of variance 2: the infinite-space Newton refit
     "gaussian": (dict(family="gaussian", M=20, init={"mean": 1.0, "var": 2.0}, prior_law="normal:var=2"),
@@ -169,8 +176,7 @@ def test_one_generation_refits_with_the_prior_once(case, monkeypatch, rng):
     loop.step(state, 1, rng)
     M0, fresh = options.get("anchors", 0), options.get("external", 0)
     assert [m for m, _ in draws] == [M - M0] + ([M0 + fresh] if M0 + fresh else [])
-    data = np.array([[float(v) for v in p] for p in loop.setting.data]).sum(axis=0) if loop.setting.data \
-        else np.zeros(loop.family.d)
+    data = np.array(loop.setting.data, float).reshape(-1, loop.family.d).sum(axis=0)
     total = sum(s for _, s in draws) + data
     for c in range(6):
         want = _hand_map(A, log_p0, n, total[c] / n, loop.theta0[0])
@@ -185,6 +191,7 @@ def _hand_A_cw(N, t1, t2):
                       for k in range(N + 1)))
 
 
+@functools.cache
 def _r9_cases():
     """(setting, θ symbols, A by hand, log p0 by hand, m, μ_q by hand): U = ½ log det ∇∇A − log p0
     + m[A − θ·μ_q] up to a constant, the paper's Eq. 12 written out (not read from the toolkit)."""
@@ -210,19 +217,17 @@ def _r9_cases():
     return out
 
 
-R9_CASES = _r9_cases()
-
-
-@pytest.mark.parametrize("case", list(R9_CASES))
+@pytest.mark.parametrize("case", ["poisson-fig3", "curie_weiss-fig2i", "bernoulli", "curie_weiss-fig2iii"])
 def test_r9_drift_is_minus_chi_inverse_grad_U_over_M(case, rng):
     """E[Δθ] = −χ⁻¹∇U/M and Cov[Δθ] = χ⁻¹/M (Eqs. 12–15), at random points and M = 7: a drift
     over M + 1, a noise over M², the prior with the wrong sign or weight, m miscounted are
     O(1) here (an M ladder of simulations cannot see M + 1: it changes only the O(M⁻²) term)."""
     from theory.results import general
 
-    setting, theta, A, log_p0, m, mu_q = R9_CASES[case]
+    setting, theta, A, log_p0, m, mu_q = _r9_cases()[case]
     chi = sp.hessian(A, theta)
-    det = chi[0, 0] if len(theta) == 1 else chi[0, 0] * chi[1, 1] - chi[0, 1] * chi[1, 0]  # (no simplification)
+    # det by hand: SymPy's det simplifies the 2×2 of sums for minutes
+    det = chi[0, 0] if len(theta) == 1 else chi[0, 0] * chi[1, 1] - chi[0, 1] * chi[1, 0]
     U = sp.log(det) / 2 - log_p0 + m * (A - sum(a * b for a, b in zip(theta, mu_q, strict=True)))
     star_sym = [sp.Symbol("theta_star", real=True)]
     grad_U = sp.lambdify(theta + star_sym, [sp.diff(U, x) for x in theta])
@@ -266,8 +271,9 @@ def test_r1_r2_with_anchors_equal_the_exact_one_step_law(name, args, theta, thet
     mean = law @ phibar
     var = law @ (phibar - mean) ** 2
     point = {"theta": theta, "theta_star": theta_star, "M": M, "M0": M0}
-    assert float(evaluate(martingale.martingale(fam).result["mean"][0], point)) == pytest.approx(mean, rel=1e-12)
-    assert float(evaluate(martingale.covariance(fam).result["cov"][0, 0], point)) == pytest.approx(var, rel=1e-12)
+    r1, r2 = martingale.martingale(fam).result["mean"][0], martingale.covariance(fam).result["cov"][0, 0]
+    assert float(evaluate(r1, point)) == pytest.approx(mean, rel=1e-12)
+    assert float(evaluate(r2, point)) == pytest.approx(var, rel=1e-12)
 
 
 def test_every_mutant_still_applies():
@@ -282,5 +288,6 @@ def test_every_mutant_still_applies():
         assert (ROOT / m.file).read_text().count(m.old) == 1, m.name
         for node in m.kill:
             path, _, func = node.partition("::")
-            names = {f.name for f in ast.walk(ast.parse((ROOT / path).read_text())) if isinstance(f, ast.FunctionDef)}
+            tree = ast.parse((ROOT / path).read_text())
+            names = {f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
             assert not func or func in names, (m.name, node)

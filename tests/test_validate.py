@@ -71,7 +71,8 @@ QUICK_IN_DEFAULT_SUITE = ["bernoulli", "exponential"]
 def test_quick_budget_passes_and_rejects_every_control_for_the_fast_families():
     results = run_checks(all_checks(QUICK_IN_DEFAULT_SUITE), QUICK, seed=0, workers=1)
     assert {r.check.family for r in results} == set(QUICK_IN_DEFAULT_SUITE)
-    bad = [(r.check.key, r.verdict, r.outcome.z if r.outcome else r.error) for r in results if r.verdict != "pass"]
+    bad = [(r.check.key, r.verdict, r.outcome.z if r.outcome else r.error)
+           for r in results if r.verdict != "pass"]
     assert not bad, bad
 
 
