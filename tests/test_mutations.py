@@ -291,3 +291,56 @@ def test_every_mutant_still_applies():
             tree = ast.parse((ROOT / path).read_text())
             names = {f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
             assert not func or func in names, (m.name, node)
+
+
+def _cw_map_theta(total, n, N, var):
+    """θ' solving n(φ̄ − N tanh θ) − θ/var = 0 (Curie–Weiss with θ2 = 0, Gaussian prior once),
+    for every Σφ = total at once, by bisection: the left side decreases in θ."""
+    lo, hi = np.full(total.shape, -30.0), np.full(total.shape, 30.0)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        up = total - n * N * np.tanh(mid) - mid / var > 0
+        lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
+    return (lo + hi) / 2
+
+
+@pytest.mark.parametrize("case", ["curie_weiss", "bernoulli"])
+def test_r9_drift_is_the_exact_one_step_mean_at_large_M(case):
+    """The physics behind R9 (not only its algebra): the exact E[θ' − θ] of one generation, by
+    enumerating the law of the sum (a binomial: the M model points, convolved with the fresh
+    points) and refitting by hand, is D/M + c/M² + O(M⁻³); Richardson's 2f(2M) − f(M) on
+    f(M) = M E[θ' − θ] leaves D with an O(M⁻²) error (~10⁻⁷ here), D = −χ⁻¹∇U from R9.
+    A wrong weight of the prior, of the external points or of the ½ log det χ term is O(1)."""
+    from scipy import stats
+
+    from theory.params import derivation_setting
+    from theory.results import general
+
+    if case == "curie_weiss":  # N = 4, θ2 = 0, fixed point Σσ = −2, N(0, 1) prior on θ1
+        N, theta0, data, fresh = 4, 0.3, -2.0, 0
+        setting = derivation_setting(get_family("curie_weiss", fixed={"theta2": 0}, N=N), 0,
+                                     [{"phi1": -2}], "normal:var=1")
+        point = {"theta1": theta0}
+    else:  # one fresh point from p* = σ(−0.4), Beta(2, 3) prior on p, no fixed data
+        N, theta0, data, fresh = 1, 0.3, 0.0, 1
+        setting = derivation_setting(get_family("bernoulli"), 1, (), "beta:a=2,b=3,on=p")
+        point = {"theta": theta0, "theta_star": -0.4}
+
+    def mean_step(M):
+        n = M + fresh + (case == "curie_weiss")
+        law = stats.binom.pmf(np.arange(N * M + 1), N * M, (1 + np.tanh(theta0)) / 2 if N > 1
+                              else 1 / (1 + np.exp(-theta0)))
+        if fresh:
+            law = np.convolve(law, stats.binom.pmf(np.arange(fresh + 1), fresh, 1 / (1 + np.exp(0.4))))
+        K = np.arange(len(law))
+        if case == "curie_weiss":
+            theta = _cw_map_theta(2.0 * K - N * M + data, n, N, 1.0)
+        else:  # p' = (Σφ + a − 1)/(n + a + b − 2)
+            p = (K + 1) / (n + 3)
+            theta = np.log(p / (1 - p))
+        return M * (law @ theta - theta0)
+
+    D = 2 * mean_step(4000) - mean_step(2000)
+    derived = float(evaluate(general.sde(setting).result["drift"][0], point | {"M": 1}))
+    assert D == pytest.approx(derived, rel=1e-5)
+    assert abs(mean_step(2000) - derived) > 1e-4 * abs(derived)  # the O(1/M) term is really there
