@@ -218,8 +218,23 @@ def test_derive_prints_the_settings_results(capsys):
                  "--external-data", "phi1=-6", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)["curie_weiss-fixed-theta2"]
     assert out["normalisable"] is True and out["m"] == 1 and out["u"] == 0
-    assert {"U", "drift_general", "stationary_theta"} <= set(out)
-    assert "theta1" in out["stationary_theta"]
+    # by hand: A = 10 log(2 cosh θ), χ = 10/cosh²θ, U = ½ log χ + A + 6θ, drift −χ⁻¹U'/M,
+    # Eq. 18 ∝ e^{−2(A + 6θ)}; U and log p_st up to constants (differences between points)
+    t1 = sp.Symbol("theta1", real=True)
+    M = sp.Symbol("M", positive=True)
+    A = 10 * sp.log(2 * sp.cosh(t1))
+    U = sp.log(10 / sp.cosh(t1) ** 2) / 2 + A + 6 * t1
+    hand = {"U": U, "drift_general": -sp.diff(U, t1) * sp.cosh(t1) ** 2 / (10 * M),
+            "stationary_theta": sp.exp(-2 * (A + 6 * t1))}
+    printed = {k: sp.parse_expr(out[k] if k != "drift_general" else out[k][0],
+                                local_dict={"theta1": t1, "M": M}) for k in hand}
+    at = [{t1: x, M: 50} for x in (-1.1, 0.2, 0.9)]
+    for k in ("U", "stationary_theta"):  # a constant difference (U), a constant ratio (density)
+        diff = [float(printed[k].subs(a) - hand[k].subs(a)) if k == "U" else
+                float(printed[k].subs(a) / hand[k].subs(a)) for a in at]
+        assert diff == pytest.approx([diff[0]] * 3, rel=1e-12)
+    assert [float(printed["drift_general"].subs(a)) for a in at] == pytest.approx(
+        [float(hand["drift_general"].subs(a)) for a in at], rel=1e-12)
 
 
 @pytest.mark.parametrize("argv", [
