@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from theory.cli import main
@@ -21,14 +22,36 @@ def test_derive_json_fields(capsys):
     assert out["gaussian"]["natural"] == ["theta1", "theta2"]
     for entry in out.values():
         assert {"A", "mu", "chi", "drift", "cov"} <= set(entry)
-    assert "M0" in out["bernoulli"]["drift"][0] and "M" in out["bernoulli"]["cov"][0][0]
+    # the Bernoulli's printed expressions, in numbers, against the textbook: p = σ(θ), χ = p(1 − p);
+    # θ' = logit(φ̄) by Itô, E[Δθ] = [M0(p* − p) + (2p − 1)/2]/(M p(1 − p)), Var = 1/(M p(1 − p))
+    b = out["bernoulli"]
+    t, t_star, M, M0 = 0.3, -0.5, 50, 2
+    p, p_star = 1 / (1 + np.exp(-t)), 1 / (1 + np.exp(-t_star))
+    at = {"theta": t, "theta_star": t_star, "M": M, "M0": M0}
+    assert printed(b["A"], at) == pytest.approx(np.log1p(np.exp(t)), rel=1e-12)
+    assert printed(b["mu"][0], at) == pytest.approx(p, rel=1e-12)
+    assert printed(b["chi"][0][0], at) == pytest.approx(p * (1 - p), rel=1e-12)
+    drift = (M0 * (p_star - p) + (2 * p - 1) / 2) / (M * p * (1 - p))
+    assert printed(b["drift"][0], at) == pytest.approx(drift, rel=1e-12)
+    assert printed(b["cov"][0][0], at) == pytest.approx(1 / (M * p * (1 - p)), rel=1e-12)
+
+
+def printed(text: str, values: dict) -> float:
+    """A printed SymPy expression (the toolkit's own output, parsed by this test) at ``values``."""
+    import sympy as sp
+
+    expr = sp.parse_expr(text, local_dict={n: sp.Symbol(n) for n in values})
+    return float(expr.subs({sp.Symbol(n): v for n, v in values.items()}))
 
 
 def test_derive_with_family_args_and_fixed(capsys):
+    """Curie–Weiss, N = 4, θ2 = 0: the four spins are independent, μ = 4 tanh θ1 and χ = 4/cosh² θ1."""
     assert main(["derive", "curie_weiss", "--family-args", "N=4", "--fixed", "theta2=0", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["curie_weiss-fixed-theta2"]["natural"] == ["theta1"]
-    assert "tanh" in out["curie_weiss-fixed-theta2"]["mu"][0] or "exp" in out["curie_weiss-fixed-theta2"]["mu"][0]
+    out = json.loads(capsys.readouterr().out)["curie_weiss-fixed-theta2"]
+    assert out["natural"] == ["theta1"]
+    for t in (-1.3, 0.0, 0.4, 2.0):
+        assert printed(out["mu"][0], {"theta1": t}) == pytest.approx(4 * np.tanh(t), rel=1e-12, abs=1e-15)
+        assert printed(out["chi"][0][0], {"theta1": t}) == pytest.approx(4 / np.cosh(t) ** 2, rel=1e-12)
 
 
 SIM_OK = ["simulate", "gaussian", "--M", "20", "--init", "mean=1,var=2", "--generations", "3",
