@@ -23,8 +23,8 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError, SettingError
 from ..family import ExponentialFamily
-from ..symbols import s as S_sym
 from ..setting import Setting
+from ..symbols import s as S_sym
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
 from .lattice import LatticeChains, lattice_law
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,

@@ -215,7 +215,7 @@ def stationary(setting: Setting) -> Derivation:
     result = {"log_density": log_p, "density": density, "normalisable": norm,
               # p_st(μ) = p_st(θ(μ))/det χ, in μ where θ(μ) has a closed form (else None)
               "density_mu": fam.in_mu(density / fam.chi.det()) if not density.has(sp.Sum) else None}
-    law = _named_law(setting, log_p) if norm else None
+    law = named_law(setting, log_p) if norm else None
     if law is not None:
         name, params, text, note = law
         steps.append(Step(f"This is a named law{note}:", None, text))
@@ -308,7 +308,7 @@ def _tails(fam, log_p) -> tuple[bool | None, str]:
 
 
 # --- named laws ----------------------------------------------------------------------------------
-def _named_law(setting: Setting, log_p):
+def named_law(setting: Setting, log_p):
     """(name, params, LaTeX, a note on its parameters) where the stationary law is a named one, else None."""
     fam = setting.family
     if log_p.has(sp.Sum):
