@@ -176,3 +176,13 @@ def test_entropy_on_a_face_is_that_of_the_face():
     state.theta[0] = [0.0, np.log(3.0)]  # on the face: p1 : p2 = 1 : 3
     obs = loop.observables(state)
     assert np.isclose(obs["entropy"][0], st.entropy([0.25, 0.75]))
+
+
+def test_a_law_that_does_not_match_is_not_named():
+    """Exponential, a normal prior on θ and a fresh point: p_st ∝ e^{−θ²/2}(−θ)² e^{−2θ/θ*} is no
+    inverse gamma (SymPy's solve drops the coefficient θ* = 0; it was once named InvGamma)."""
+    s = theory.make_setting("exponential", external=1, prior_law="normal:var=2")
+    res = theory.result("R9.stationary", s.family, s).result
+    assert res["normalisable"] is True and "law" not in res
+    res = theory.result("R9.stationary", s.family, theory.make_setting("exponential", external=1)).result
+    assert res["law"] == "InverseGamma" and res["alpha"] == 3

@@ -177,6 +177,10 @@ def start_law(setting: Setting, text: str | NormalPrior) -> StartLaw:
         if not isinstance(law, NormalPrior):
             raise InputError(f"--init-law {text!r}: expected stationary or normal:var=V[,mean=A][,varK=..,meanK=..]")
     means, var = law.moments(fam)
+    for name, m in zip(fam.names, means, strict=True):
+        if name in fam.negative and m >= 0:
+            raise InputError(f"--init-law {law.label}: its mean {name}={m:g} is outside the natural "
+                             f"domain of {fam.title} ({name} < 0)")
     return StartLaw(law.label, "normal", (np.array(means), np.sqrt(var)),
                     tuple(zip(fam.names, map(float, means), strict=True)))
 

@@ -357,7 +357,8 @@ def _solve_constant(diff, variables, unknowns):
         except sp.PolynomialError:
             return None
     sol = sp.solve(equations, unknowns, dict=True)
-    if len(sol) != 1 or set(sol[0]) != set(unknowns):
+    if len(sol) != 1 or set(sol[0]) != set(unknowns) or any(  # solve() drops equations free of them
+            sp.simplify(e.subs(sol[0])) != 0 for e in equations):
         return None
     return [simplify_held(sol[0][u]) for u in unknowns]
 
