@@ -425,7 +425,8 @@ def _normal_gamma(fam, log_p):
             + ",".join(_latex(_textbook(fam, x)) for x in (loc, k, a, b)) + r"\right)")
     note = (r", of the mean and the precision: $1/\sigma^2\sim\mathrm{Gamma}(\text{shape }\alpha,"
             r"\ \text{rate }\beta)$ and, given it, the mean normal of variance $\sigma^2/\kappa$, in "
-            r"$\mathrm{NormalGamma}(\mu_0,\kappa,\alpha,\beta)$")
+            r"$\mathrm{NormalGamma}(\mu_0,\kappa,\alpha,\beta)$ (in the parameters, $m$ counts the "
+            r"external points; starred, the truth's or the data's mean and variance)")
     return "NormalGamma", {"loc": loc, "kappa": k, "alpha": a, "beta": b}, text, note
 
 
