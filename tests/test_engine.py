@@ -212,9 +212,10 @@ def test_simulate_json_has_the_spec_fields_and_is_reproducible(capsys):
     out = json.loads(first)
     for key in ("family", "M", "anchors", "generations", "chains", "seed"):
         assert key in out
+    observables = {"mean", "var", "theta1", "theta2", "entropy", "phi1", "phi2"}
     for key in ("final", "time_average"):
-        assert set(out[key]["mean"]) == {"mean", "var", "phi1", "phi2"}
-        assert set(out[key]["var"]) == {"mean", "var", "phi1", "phi2"}
+        assert set(out[key]["mean"]) == observables
+        assert set(out[key]["var"]) == observables
     assert set(out["absorbed"]) == {"fraction", "by_state", "time_mean", "time_sem"}
     assert main(SIM + ["--seed", "12"]) == 0
     assert capsys.readouterr().out != first

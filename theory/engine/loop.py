@@ -368,7 +368,9 @@ class ClosedLoop:
             for a, name in enumerate(self.family.names):
                 if name not in out:
                     out[name] = theta[:, a]
-        out["entropy"] = self._entropy(state)
+        entropy = self._entropy(state)
+        if entropy is not None:
+            out["entropy"] = entropy
         for a in range(self.family.d):
             out[f"phi{a + 1}"] = state.mu[:, a]
         return out
@@ -393,14 +395,17 @@ class ClosedLoop:
             ok = self._interior(state)[:, None] & np.isfinite(theta)
         return np.where(ok, theta, np.nan)
 
-    def _entropy(self, state: State) -> np.ndarray:
-        """S = A − θ·μ per chain (see :meth:`observables`)."""
+    def _entropy(self, state: State) -> np.ndarray | None:
+        """S = A − θ·μ per chain (see :meth:`observables`); None for an infinite space without a
+        closed-form inverse mean map."""
         nf = self.numeric
         if nf.finite:  # S = Σ_s q (log h − log q) over the face: exact on every face
             q = nf.level_probabilities(state.theta, state.face)
             with np.errstate(divide="ignore", invalid="ignore"):
                 terms = np.where(q > 0, q * (nf.log_h - np.log(q)), 0.0)
             return terms.sum(axis=-1)
+        if self._entropy_in_mu is None:
+            return None
         f, at_point_mass = self._entropy_in_mu
         S = np.broadcast_to(f(*state.mu.T), (len(state.mu),)).astype(float)
         on = state.vertex >= 0
@@ -408,15 +413,17 @@ class ClosedLoop:
 
     @functools.cached_property
     def _entropy_in_mu(self):
-        """(S(μ) compiled, S on each point mass) for an infinite space: S = A − θ·μ written in μ."""
+        """(S(μ) compiled, S on each point mass) for an infinite space, S = A − θ·μ written in μ
+        (None without a closed-form inverse mean map). A point mass at the data value s is
+        log h(s) on a discrete space (an end of the space, one statistic), −∞ on a continuous one."""
         fam = self.family
         expr = fam.in_mu(fam.A - (sp.Matrix(fam.theta).T * fam.mu)[0])
         if expr is None:
-            raise InputError(f"{fam.title}: the entropy needs a closed-form inverse mean map")
-        discrete = [a.attainable for a in fam.absorbing_states]
-        ends = [e for e in (fam.space.lower, fam.space.upper) if e.is_finite] if fam.d == 1 else []
-        values = [float(sp.log(fam.h.subs(S_sym, e))) if disc else -np.inf
-                  for disc, e in zip(discrete, ends or [None] * len(discrete), strict=True)]
+            return None
+        states = fam.absorbing_states
+        ends = [e for e in (fam.space.lower, fam.space.upper) if e.is_finite] if fam.d == 1 else [None] * len(states)
+        values = [-np.inf if not a.attainable else np.nan if e is None else float(sp.log(fam.h.subs(S_sym, e)))
+                  for a, e in zip(states, ends, strict=True)]
         return compile_in(expr, tuple(m.name for m in fam.mu_symbols)), np.array(values + [-np.inf])
 
     @functools.cached_property
