@@ -174,6 +174,7 @@ def test_entropy_on_a_face_is_that_of_the_face():
     state = loop.initial_state(1)
     state.face[0] = [True, True, False]
     state.theta[0] = [0.0, np.log(3.0)]  # on the face: p1 : p2 = 1 : 3
+    state.mu[0] = [0.25, 0.75]
     obs = loop.observables(state)
     assert np.isclose(obs["entropy"][0], st.entropy([0.25, 0.75]))
 

@@ -400,7 +400,10 @@ class ClosedLoop:
         closed-form inverse mean map."""
         nf = self.numeric
         if nf.finite:  # S = Σ_s q (log h − log q) over the face: exact on every face
-            q = nf.level_probabilities(state.theta, state.face)
+            # a saturated family (the simplex: categorical) has q = its barycentric coordinates of
+            # μ on every face, a linear map, no exponentials
+            q = state.mu @ self._barycentric[0] + self._barycentric[1] if nf.saturated else \
+                nf.level_probabilities(state.theta, state.face)
             with np.errstate(divide="ignore", invalid="ignore"):
                 terms = np.where(q > 0, q * (nf.log_h - np.log(q)), 0.0)
             return terms.sum(axis=-1)
@@ -410,6 +413,13 @@ class ClosedLoop:
         S = np.broadcast_to(f(*state.mu.T), (len(state.mu),)).astype(float)
         on = state.vertex >= 0
         return np.where(on, at_point_mass[np.maximum(state.vertex, 0)], S) if on.any() else S
+
+    @functools.cached_property
+    def _barycentric(self) -> tuple[np.ndarray, np.ndarray]:
+        """(B, c) with q = μ B + c the level probabilities of a saturated family (L = d + 1 levels)."""
+        levels = self.numeric.phi_levels                     # (L, d): μ = qᵀ levels, Σ q = 1
+        inv = np.linalg.inv(np.vstack([levels.T, np.ones(len(levels))]))  # (L, d + 1)
+        return inv[:, :-1].T, inv[:, -1]
 
     @functools.cached_property
     def _entropy_in_mu(self):
