@@ -167,7 +167,8 @@ def tasks(base: Mapping, grid: Mapping[str, Sequence] | None = None, seeds: int 
         missing = [n for n in REQUIRED if options.get(n) is None  # a law can replace the init
                    and not (n == "init" and options.get("init_law"))]
         if missing:
-            raise InputError(f"sweep needs {', '.join(missing)} (in the base or the grid)")
+            raise InputError(f"sweep needs {', '.join(n if n != 'init' else 'init (or init_law)' for n in missing)}"
+                             " (in the base or the grid)")
         for r in range(int(seeds)):
             out.append({"setting": point, "replicate": r, "options": options})
     children = np.random.SeedSequence(int(seed)).spawn(len(out))

@@ -8,7 +8,10 @@ Derived for any family and :class:`~theory.setting.Setting`:
   parameters dμ = [u ∇log p0 + m(μ_q − μ)] dτ + χ dW (driftless in the pure loop).
 * ``R9.entropy``: S = A − θ·μ drifts by θ·[m(μ − μ_q) − u∇log p0] − d/2 per unit τ.
 * ``R9.stationary``: zero Fokker–Planck current gives p_st(θ) ∝ p0^{2u} e^{−2m D_KL(q‖f_θ)},
-  p_st(μ) = p_st(θ)/det χ; whether it is normalisable (collapse when it is not).
+  p_st(μ) = p_st(θ)/det χ; whether it is normalisable (collapse when it is not); the named law
+  where there is one: Beta, Gamma, InvGamma of μ (one parameter), normal of θ (a quadratic
+  log-density), Dirichlet of the level probabilities (a simplex: the categorical), normal–gamma
+  of the mean and precision (the Gaussian), each found by matching the log-density's derivatives.
 
 The generic identities (the drift in μ, the entropy rate, the zero current) are derived
 in the abstract cumulants μ, χ, κ and a generic prior gradient g = ∇log p0, then
