@@ -29,8 +29,9 @@ def _initial(run, name):
 
 
 def test_normal_law_per_parameter_draws_and_records():
-    run = theory.simulate("curie_weiss", M=20, family_args={"N": 6}, init_law="normal:var=1,var2=0.25,mean2=0.5",
-                          generations=1, chains=4000, keep=4000, seed=4)
+    run = theory.simulate("curie_weiss", M=20, family_args={"N": 6},
+                          init_law="normal:var=1,var2=0.25,mean2=0.5", generations=1, chains=4000,
+                          keep=4000, seed=4)
     t1, t2 = _initial(run, "theta1"), _initial(run, "theta2")
     z_star = threshold(4)
     zs = [_z(t1, 0.0), _z(t2, 0.5), _z((t1 - t1.mean()) ** 2, 1.0), _z((t2 - t2.mean()) ** 2, 0.25)]
@@ -55,7 +56,8 @@ def test_stationary_start_of_fig3_is_its_gamma_law_and_stays_there():
     """App. C (Fig. 3): ϑ ~ Gamma(2mϑ0, rate 2(m + λ)) = Gamma(2, rate 4); chains drawn from it
     keep its moments after 2000 generations (the O(1/M) gap at M = 200 is below 10⁻²·sd)."""
     kw = dict(external=1, truth={"rate": 1.0}, prior_law="exponential:rate=1,on=rate", init_law="stationary")
-    run = theory.simulate("poisson", M=200, generations=2000, chains=3000, keep=3000, seed=7, record_every=2000, **kw)
+    run = theory.simulate("poisson", M=200, generations=2000, chains=3000, keep=3000, seed=7,
+                          record_every=2000, **kw)
     law = theory.stationary_law("poisson", setting_=run.loop.setting.for_derivations(), truth={"rate": 1.0})
     assert np.isclose(law.mean(), 0.5) and np.isclose(law.var(), 2 / 16)
     z_star = threshold(4)
@@ -105,8 +107,8 @@ def test_bad_init_laws_are_one_line(argv, message, capsys):
 
 
 def test_cli_and_sweep_record_the_init_law(capsys):
-    args = ["simulate", "bernoulli", "--M", "50", "--external", "1", "--truth", "p=0.5", "--init-law", "stationary",
-            "--generations", "3", "--chains", "20", "--json", "--seed", "3"]
+    args = ["simulate", "bernoulli", "--M", "50", "--external", "1", "--truth", "p=0.5",
+            "--init-law", "stationary", "--generations", "3", "--chains", "20", "--json", "--seed", "3"]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["init_law"] == "stationary" and out["init"] == {"theta": 0.0}

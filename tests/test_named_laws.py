@@ -39,8 +39,8 @@ def test_the_dirichlet_and_normal_gamma_are_derived_with_their_parameters():
     assert res["law"] == "Dirichlet" and list(res["alpha"]) == [2, 2, 4]
     # fresh points: α_k = 2m p*_k, symbolic in m and the truth
     sym = theory.result("R9.stationary", theory.get_family("categorical", K=3)).result
-    law = theory.stationary_law("categorical", K=3, setting_=theory.make_setting("categorical", K=3, external=2),
-                                truth={"p1": 0.2, "p2": 0.3, "p3": 0.5})
+    fresh = theory.make_setting("categorical", K=3, external=2)
+    law = theory.stationary_law("categorical", K=3, setting_=fresh, truth={"p1": 0.2, "p2": 0.3, "p3": 0.5})
     assert sym["law"] == "Dirichlet" and np.allclose(law.alpha, [0.8, 1.2, 2.0])
 
 
@@ -124,7 +124,8 @@ def test_per_parameter_prior_in_eq18_and_in_the_engine():
     best = optimize.minimize(objective, np.zeros(2), method="BFGS", options={"gtol": 1e-10}).x
     assert np.allclose(theta[0], best, atol=1e-6)
     # the prior with one variance for both is a different refit (the test can tell them apart)
-    plain = theory.ClosedLoop(Setting(cw, prior=parse_prior("normal:var=2")), 10, {"theta1": 0.2, "theta2": 0.1})
+    plain = theory.ClosedLoop(Setting(cw, prior=parse_prior("normal:var=2")), 10,
+                              {"theta1": 0.2, "theta2": 0.1})
     other = plain.refit_theta(phibar, np.zeros((1, 2)), np.ones((1, len(nf.levels)), bool), 0.0,
                               plain.estimator.penalty(n))
     assert not np.allclose(other[0], best, atol=1e-3)
@@ -180,8 +181,8 @@ def test_entropy_on_a_face_is_that_of_the_face():
 
 
 def test_a_law_that_does_not_match_is_not_named():
-    """Exponential, a normal prior on θ and a fresh point: p_st ∝ e^{−θ²/2}(−θ)² e^{−2θ/θ*} is no
-    inverse gamma (SymPy's solve drops the coefficient θ* = 0; it was once named InvGamma)."""
+    """Exponential, a normal prior on θ and a fresh point: p_st ∝ e^{−θ²/2}(−θ)² e^{−2θ/θ*}
+    is no inverse gamma (SymPy's solve drops the coefficient θ* = 0; it was once named InvGamma)."""
     s = theory.make_setting("exponential", external=1, prior_law="normal:var=2")
     res = theory.result("R9.stationary", s.family, s).result
     assert res["normalisable"] is True and "law" not in res

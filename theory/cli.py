@@ -391,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--M", type=int, required=True, help="sample size per generation")
     m.add_argument("--anchors", type=int, default=0, metavar="M0",
                    help="ground-truth points per generation (default 0: pure loop)")
-    m.add_argument("--init", help="initial model, e.g. mean=3,var=0.5 or theta1=0.1 (needed unless --init-law)")
+    m.add_argument("--init", help="initial model, e.g. mean=3,var=0.5 or theta1=0.1 "
+                                  "(needed unless --init-law)")
     m.add_argument("--init-law", metavar="LAW",
                    help="start each chain from a law of theta (seeded): stationary (Eq. 18 of the setting) "
                         "or normal:mean=A,var=V[,varK=..,meanK=..] on the natural parameters")

@@ -175,7 +175,8 @@ def start_law(setting: Setting, text: str | NormalPrior) -> StartLaw:
 
         law = parse_prior(text)
         if not isinstance(law, NormalPrior):
-            raise InputError(f"--init-law {text!r}: expected stationary or normal:var=V[,mean=A][,varK=..,meanK=..]")
+            raise InputError(f"--init-law {text!r}: expected stationary or "
+                             "normal:var=V[,mean=A][,varK=..,meanK=..]")
     means, var = law.moments(fam)
     for name, m in zip(fam.names, means, strict=True):
         if name in fam.negative and m >= 0:
@@ -212,7 +213,8 @@ def _stationary_start(setting: Setting) -> StartLaw:
             kind, center = "normal-gamma", nf_center(np.array([law.loc, law.loc**2 + law.beta / law.alpha]))
         else:
             kind, center = "mu", nf_center(np.array([law.mean()]))
-        return StartLaw("stationary", kind, law, tuple(zip(fam.names, map(float, np.ravel(center)), strict=True)))
+        center = tuple(zip(fam.names, map(float, np.ravel(center)), strict=True))
+        return StartLaw("stationary", kind, law, center)
     if fam.d != 1:
         raise InputError(f"--init-law stationary: Eq. 18 for this setting of {fam.title} is normalisable "
                          "but not a named law; sampling it is supported for one free parameter only")

@@ -99,14 +99,18 @@ class NormalPrior:
     each: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "each", tuple(sorted((str(k), float(v)) for k, v in dict(self.each).items())))
+        each = tuple(sorted((str(k), float(v)) for k, v in dict(self.each).items()))
+        object.__setattr__(self, "each", each)
         for key, v in self.each:
             kind, index = _per_parameter(key)
             if kind not in ("var", "mean") or not index.isdigit() or int(index) < 1:
-                raise InputError(f"normal law: unknown item {key!r}; per parameter: varK, meanK (K = 1, 2, ...)")
+                raise InputError(f"normal law: unknown item {key!r}; per parameter: varK, meanK "
+                                 "(K = 1, 2, ...)")
             if not np.isfinite(v) or (kind == "var" and v <= 0):
-                raise InputError(f"normal law: {key}={v:g} must be finite" + (" and > 0" if kind == "var" else ""))
-        if self.var is not None and not (np.isfinite(self.var) and self.var > 0) or not np.isfinite(self.mean):
+                raise InputError(f"normal law: {key}={v:g} must be finite"
+                                 + (" and > 0" if kind == "var" else ""))
+        bad_var = self.var is not None and not (np.isfinite(self.var) and self.var > 0)
+        if bad_var or not np.isfinite(self.mean):
             raise InputError(f"normal law needs a finite var > 0 and a finite mean, got "
                              f"var={self.var}, mean={self.mean}")
 
@@ -123,14 +127,17 @@ class NormalPrior:
         var = tuple(each.get(f"var{k}", self.var) for k in index)
         missing = [n for n, v in zip(family.names, var, strict=True) if v is None]
         if missing:
-            raise InputError(f"normal law: no variance for {missing[0]}: give var=V or var{{K}}=V for each parameter")
+            raise InputError(f"normal law: no variance for {missing[0]}: give var=V, or varK=V "
+                             "for each parameter θK")
         return means, var
 
     def log_density(self, family: ExponentialFamily) -> sp.Expr:
         """log p0(θ) = −Σ_a (θ_a − mean_a)²/(2 var_a) − ½ Σ_a log(2π var_a)."""
         means, var = self.moments(family)
-        return sum(-(t - sp.nsimplify(m)) ** 2 / (2 * sp.nsimplify(v)) - sp.log(2 * sp.pi * sp.nsimplify(v)) / 2
-                   for t, m, v in zip(family.theta, means, var, strict=True))
+        out = sp.Integer(0)
+        for t, m, v in zip(family.theta, map(sp.nsimplify, means), map(sp.nsimplify, var), strict=True):
+            out += -(t - m) ** 2 / (2 * v) - sp.log(2 * sp.pi * v) / 2
+        return out
 
     @property
     def label(self) -> str:

@@ -431,9 +431,10 @@ class ClosedLoop:
         if expr is None:
             return None
         states = fam.absorbing_states
-        ends = [e for e in (fam.space.lower, fam.space.upper) if e.is_finite] if fam.d == 1 else [None] * len(states)
-        values = [-np.inf if not a.attainable else np.nan if e is None else float(sp.log(fam.h.subs(S_sym, e)))
-                  for a, e in zip(states, ends, strict=True)]
+        ends = [e for e in (fam.space.lower, fam.space.upper) if e.is_finite] if fam.d == 1 \
+            else [None] * len(states)
+        values = [-np.inf if not a.attainable else np.nan if e is None
+                  else float(sp.log(fam.h.subs(S_sym, e))) for a, e in zip(states, ends, strict=True)]
         return compile_in(expr, tuple(m.name for m in fam.mu_symbols)), np.array(values + [-np.inf])
 
     @functools.cached_property
@@ -673,7 +674,8 @@ class Run:
                "external": loop.external, "external_data": [list(p) for p in loop.data],
                "prior_law": None if loop.prior is None else loop.prior.label,
                "estimator": _estimator_json(loop.estimator),
-               "init": dict(loop.init), "init_law": self.init_law, "truth": None if loop.truth is None else dict(loop.truth),
+               "init": dict(loop.init), "init_law": self.init_law,
+               "truth": None if loop.truth is None else dict(loop.truth),
                "sampler": loop.sampler, "generations": self.generations, "chains": self.chains,
                "seed": self.seed}
         for key, stats in (("final", self.final), ("time_average", self.time_average)):

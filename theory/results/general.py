@@ -417,14 +417,16 @@ def _normal_gamma(fam, log_p):
         return None
     theta_of = sp.Matrix([sol[0][t] for t in fam.theta])
     jac = sp.Abs(theta_of.jacobian([nu, lam]).det())
-    log_q = sp.expand_log(log_p.xreplace(dict(zip(fam.theta, theta_of, strict=True))) + sp.log(jac), force=True)
+    log_q = sp.expand_log(log_p.xreplace(dict(zip(fam.theta, theta_of, strict=True))) + sp.log(jac),
+                          force=True)
     a, b, k, loc = sp.symbols("_alpha _beta _kappa _nu0")
     template = (a - sp.Rational(1, 2)) * sp.log(lam) - b * lam - k * lam * (nu - loc) ** 2 / 2
     found = _solve_constant(log_q - template, [nu, lam], [loc, k, a, b])
     if found is None:
         return None
     loc, k, a, b = found
-    text = (r"\left(" + latex_name("mean") + r",\ 1/" + latex_name("var") + r"\right)\sim\mathrm{NormalGamma}\left("
+    text = (r"\left(" + latex_name("mean") + r",\ 1/" + latex_name("var")
+            + r"\right)\sim\mathrm{NormalGamma}\left("
             + ",".join(_latex(_textbook(fam, x)) for x in (loc, k, a, b)) + r"\right)")
     note = (r", of the mean and the precision: $1/\sigma^2\sim\mathrm{Gamma}(\text{shape }\alpha,"
             r"\ \text{rate }\beta)$ and, given it, the mean normal of variance $\sigma^2/\kappa$, in "
