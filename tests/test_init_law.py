@@ -96,6 +96,8 @@ def test_stationary_start_without_a_name_is_sampled_on_a_grid():
     (["exponential", "--M", "20", "--init-law", "normal:mean=-1,var=1"], "outside the natural domain"),
     (["bernoulli", "--M", "20", "--init-law", "beta:a=1,b=1,on=p"], "expected stationary or normal"),
     (["bernoulli", "--M", "20", "--init-law", ""], "empty"),
+    (["bernoulli", "--M", "20", "--init-law", "STATIONARY"], "--init-law 'STATIONARY': malformed"),
+    (["bernoulli", "--M", "20", "--init-law", "normal:var=1e300"], "numerically a point mass"),
     (["bernoulli", "--M", "20", "--init-law", "normal:var=1,var2=1"], "not a free natural parameter"),
     (["bernoulli", "--M", "20"], "--init PARAMS or --init-law"),
 ])

@@ -149,16 +149,24 @@ class StartLaw:
                 nu, lam = self.law.rvs(chains, random_state=rng).T
                 mu = np.stack([nu, nu**2 + 1 / lam], axis=-1)
             theta = nf.theta_closed_form(mu)
-        with np.errstate(invalid="ignore"):
+        face = np.ones((chains, len(nf.levels)), bool) if nf.finite else None
+        with np.errstate(all="ignore"):
             bad = ~np.all(np.isfinite(theta), axis=-1) | np.any(theta[:, nf.negative] >= 0, axis=-1)
             if not bad.any():
-                A = nf.A(theta, np.ones((chains, len(nf.levels)), bool) if nf.finite else None)
-                mu = nf.mu(theta, np.ones((chains, len(nf.levels)), bool) if nf.finite else None)
-                bad = ~np.isfinite(A) | ~np.all(np.isfinite(mu), axis=-1)
+                mu = nf.mu(theta, face)
+                bad = ~np.isfinite(nf.A(theta, face)) | ~np.all(np.isfinite(mu), axis=-1)
         if bad.any():
             raise InputError(f"--init-law {self.label}: {int(bad.sum())} of {chains} initial draws are "
                              f"outside the natural domain of {loop.family.title} or not representable "
                              "in float64 (infinite θ); choose a narrower law")
+        # as for --init: a model float64 holds as a point mass is not a start (its spread is lost)
+        with np.errstate(all="ignore"):
+            point = (np.count_nonzero(nf.level_probabilities(theta, face), axis=-1) == 1) if nf.finite \
+                else nf.vertex_index(mu) >= 0
+        if point.any():
+            raise InputError(f"--init-law {self.label}: {int(point.sum())} of {chains} initial draws are "
+                             f"numerically a point mass of {loop.family.title} in float64; choose a "
+                             "narrower law")
         return theta
 
 
@@ -173,7 +181,10 @@ def start_law(setting: Setting, text: str | NormalPrior) -> StartLaw:
     else:
         from .setting import parse_prior
 
-        law = parse_prior(text)
+        try:
+            law = parse_prior(text)
+        except InputError as e:
+            raise InputError(f"--init-law {text!r}: {e}") from None
         if not isinstance(law, NormalPrior):
             raise InputError(f"--init-law {text!r}: expected stationary or "
                              "normal:var=V[,mean=A][,varK=..,meanK=..]")
