@@ -78,12 +78,13 @@ def derivation_setting(family: ExponentialFamily, fresh=0, data=(), prior_law=No
     return Setting(family, fresh=fresh, data=points, prior=prior)
 
 
-def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float], *, anchors: int = 0,
+def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | None, *, anchors: int = 0,
                  truth: Mapping[str, float] | None = None, estimator: str = "mle",
                  fixed: Mapping[str, float | None] | None = None, family_args=None, nu: float = 1.0,
                  lam: float = 0.1, prior: Mapping[str, float] | None = None, external: int = 0,
                  data=(), prior_law=None) -> tuple[Setting, dict[str, float]]:
-    """The :class:`Setting` of a simulation and its start (natural parameters), from user options.
+    """The :class:`Setting` of a simulation and its start (natural parameters; None when ``init``
+    is empty: an init law then gives it, see :func:`from_params`), from user options.
 
     ``fixed`` maps natural parameters held fixed (partial MLE) to a value, or to None to take
     the value from ``init``. The MAP prior mean defaults to the truth, else to the initial
