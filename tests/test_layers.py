@@ -23,7 +23,7 @@ FLOORS = (
                      "notation", "derivation", "diskcache", "safe_parse"), False),
     ("declarations", ("family", "families", "setting"), False),
     ("computation", ("results", "engine"), True),
-    ("services", ("store", "cases", "params", "parallel", "documents"), False),
+    ("services", ("store", "cases", "params", "parallel", "documents", "laws"), False),
     ("applications", ("derive", "validate", "plots", "sweep"), True),
     ("front-ends", ("api", "cli", "__init__"), True),
     ("entry point", ("__main__",), False),

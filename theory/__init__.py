@@ -30,7 +30,7 @@ _EXPORTS = {
     "Derivation": "derivation", "Step": "derivation",
     "InputError": "errors",
     "ClosedLoop": "engine.loop", "Run": "engine.loop",
-    "from_params": "params",
+    "from_params": "params", "NormalGamma": "laws", "StartLaw": "laws",
     "RESULT_IDS": "api", "derivations": "api", "evaluate": "api", "make_setting": "api", "result": "api",
     "simulate": "api", "stationary_law": "api", "subs": "api", "symbol": "api",
 }

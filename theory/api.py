@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import sympy as sp
 
 from . import numeric
@@ -28,7 +27,8 @@ from .engine.loop import ClosedLoop, Run
 from .errors import InputError
 from .families import get_family
 from .family import ExponentialFamily
-from .params import derivation_setting, from_params
+from .laws import frozen_law, star_values
+from .params import derivation_setting, from_params, init_law_of
 from .safe_parse import number, numbers
 from .setting import Setting, m_ext
 from .store import RESULTS, all_general, all_results, derivation
@@ -118,9 +118,9 @@ def evaluate(e, values: Mapping | None = None, **kw):
     return numeric.value(e, given)
 
 
-def simulate(f: str | ExponentialFamily | Setting, M: int, init: Mapping[str, float], generations: int = 100,
-             chains: int = 100, *, seed: int | None = 0, record_every: int = 1, keep: int = 10,
-             burn_in: int = 0, sampler: str = "exact", **options) -> Run:
+def simulate(f: str | ExponentialFamily | Setting, M: int, init: Mapping[str, float] | None = None,
+             generations: int = 100, chains: int = 100, *, seed: int | None = 0, record_every: int = 1,
+             keep: int = 10, burn_in: int = 0, sampler: str = "exact", init_law=None, **options) -> Run:
     """Run the closed loop and return the :class:`~theory.engine.loop.Run`.
 
     ``f``: a :class:`~theory.setting.Setting` (the declared loop: data sources, truth,
@@ -130,19 +130,25 @@ def simulate(f: str | ExponentialFamily | Setting, M: int, init: Mapping[str, fl
     ``family_args``, ``external``, ``data``, ``prior_law`` (a prior object or its text).
     Parameters by name, conventional or natural (``init={"p": 0.3}``). A trace is kept every
     ``record_every`` generations: ``run.trace_arrays()`` gives numpy arrays from t = 0.
+    ``init_law``: every chain starts from a draw of this law (seeded by ``seed``), ``"stationary"``
+    (Eq. 18 of the setting) or a normal law on θ, ``"normal:mean=0,var=1,var2=0.5"`` (see
+    ``closedloop simulate --init-law``); ``init`` may then be omitted.
     """
     if isinstance(f, Setting):
         if options:
             raise InputError(f"a Setting declares the loop: {', '.join(sorted(options))} cannot be "
                              "given beside it")
-        loop = ClosedLoop(f, M, init, sampler=sampler)
+        law = None if init_law is None else init_law_of(f, init_law)
+        if not init and law is None:
+            raise InputError("the initial model is needed: init= or init_law=")
+        loop = ClosedLoop(f, M, init or dict(law.center), sampler=sampler, start_law=law)
     else:
         for name in ("family_args", "fixed", "truth", "prior"):  # text read as numbers, not sympified
             if isinstance(options.get(name), Mapping):
                 options[name] = numbers(options[name], name)
         for name in set(options) & {"nu", "lam"}:
             options[name] = number(options[name], name)
-        loop = from_params(f, M, init, sampler=sampler, **options)
+        loop = from_params(f, M, init, sampler=sampler, init_law=init_law, **options)
     return loop.run(generations, chains, seed=seed, burn_in=burn_in, record_every=record_every, keep=keep)
 
 
@@ -155,59 +161,21 @@ def stationary_law(f: str | ExponentialFamily, anchors: int | None = None, truth
     returned with shape α and *rate* β, i.e. ``scipy.stats.gamma(a=α, scale=1/β)``; Beta is
     the law of the rescaled mean (μ − a)/(b − a), returned on [a, b] through ``loc``/``scale``.
     With ``setting_`` (a :class:`~theory.setting.Setting`, R9): the law Eq. 18 names, of μ for
-    one parameter (Beta, Gamma, ...) or of θ (multivariate normal). Raises InputError where
-    the law is not a named one.
+    one parameter (Beta, Gamma, ...), of θ (``scipy.stats.multivariate_normal``), of the
+    level probabilities (``scipy.stats.dirichlet``, the categorical) or of the Gaussian's
+    (mean, precision) (:class:`theory.laws.NormalGamma`: ``.rvs``, ``.mean()``, marginals
+    ``.location``, ``.precision``, ``.variance``); ``truth`` gives numbers to θ* of fresh
+    points. Raises InputError where the law is not a named one.
     """
-    import scipy.stats as st
-
     fam = _family(f, **args)
     if setting_ is not None:
-        d = derivation("R9.stationary", setting_)
-        fam = setting_.family
-        res = d.result
-        if "law" not in res:
-            raise InputError("the stationary law of this setting is not a named one "
-                             f"(normalisable: {res.get('normalisable')})")
-        values = {} if truth is None else _star_values(fam, truth)
-        if res["law"] == "Normal":
-            mean = np.asarray(numeric.evaluate(res["mean"], values), float).ravel()
-            cov = np.asarray(numeric.evaluate(res["cov"], values), float)
-            return st.multivariate_normal(mean=mean, cov=cov)
-        alpha, beta = float(numeric.evaluate(res["alpha"], values)), float(numeric.evaluate(res["beta"], values))
-        return _named(res["law"], alpha, beta, fam)
+        res = derivation("R9.stationary", setting_).result
+        values = {} if truth is None else star_values(setting_.family, truth)
+        return frozen_law(res, setting_.family, values)
     if anchors is None or truth is None:
         raise InputError("the anchored stationary law (R7) needs anchors and truth; or give setting_=")
     d = result("R7.stationary", fam)
-    if "law" not in d.result:
-        raise InputError(f"the stationary law of {fam.title} is not a named one")
-    values = _star_values(fam, truth) | {"M0": anchors}
-    alpha = float(numeric.evaluate(d.result["alpha"], values))
-    beta = float(numeric.evaluate(d.result["beta"], values))
-    return _named(str(d.result["law"]), alpha, beta, fam)
-
-
-def _star_values(fam: ExponentialFamily, truth: Mapping[str, float]) -> dict:
-    theta = fam.natural_point(truth)
-    out = {f"{n}_star": v for n, v in theta.items()}
-    mu = [float(numeric.evaluate(e, theta)) for e in fam.mu]
-    out |= {f"{m.name}_star": v for m, v in zip(fam.mu_symbols, mu, strict=True)}
-    return out
-
-
-def _named(name: str, alpha: float, beta: float, fam: ExponentialFamily):
-    import scipy.stats as st
-
-    ends = [float(s.phi[0]) for s in fam.absorbing_states]
-    if name == "Gamma":  # shape alpha, rate beta
-        return st.gamma(a=alpha, scale=1.0 / beta)
-    if name == "InverseGamma":  # shape alpha, scale beta
-        return st.invgamma(a=alpha, scale=beta)
-    if name == "BetaPrime":
-        return st.betaprime(alpha, beta)
-    if name == "Beta":
-        lo, hi = min(ends), max(ends)
-        return st.beta(alpha, beta, loc=lo, scale=hi - lo)
-    raise InputError(f"no scipy law for {name}")
+    return frozen_law(d.result, fam, star_values(fam, truth) | {"M0": anchors})
 
 
 def symbol(name: str) -> sp.Symbol:

@@ -93,7 +93,7 @@ def cmd_simulate(args) -> int:
     from .params import from_params
 
     loop = from_params(
-        args.family, args.M, parse_params(args.init, "--init"), anchors=args.anchors,
+        args.family, args.M, parse_params(args.init, "--init"), init_law=args.init_law, anchors=args.anchors,
         truth=parse_params(args.truth, "--truth") if args.truth else None,
         estimator=args.estimator, fixed=fixed_items(args.fixed), family_args=integer_args(args.family_args),
         nu=args.nu, lam=args.lam, prior=parse_params(args.prior, "--prior") if args.prior else None,
@@ -356,7 +356,7 @@ def _sweep_parser(sub) -> None:
                        ("burn-in", int), ("record-every", int), ("external", int), ("nu", float),
                        ("lam", float)):
         base.add_argument(f"--{flag}", type=kind)
-    for flag in ("init", "truth", "prior", "family-args", "estimator", "sampler", "prior-law"):
+    for flag in ("init", "init-law", "truth", "prior", "family-args", "estimator", "sampler", "prior-law"):
         base.add_argument(f"--{flag}")
     base.add_argument("--fixed", action="append", metavar="NAME[=VALUE]")
     base.add_argument("--external-data", action="append", metavar="STATS")
@@ -422,7 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--M", type=int, required=True, help="sample size per generation")
     m.add_argument("--anchors", type=int, default=0, metavar="M0",
                    help="ground-truth points per generation (default 0: pure loop)")
-    m.add_argument("--init", required=True, help="initial model, e.g. mean=3,var=0.5 or theta1=0.1")
+    m.add_argument("--init", help="initial model, e.g. mean=3,var=0.5 or theta1=0.1 "
+                                  "(needed unless --init-law)")
+    m.add_argument("--init-law", metavar="LAW",
+                   help="start each chain from a law of theta (seeded): stationary (Eq. 18 of the setting) "
+                        "or normal:mean=A,var=V[,varK=..,meanK=..] on the natural parameters")
     m.add_argument("--truth", help="ground truth for the anchors (and default MAP prior mean)")
     m.add_argument("--estimator", default="mle", choices=["mle", "map", "l2"])
     m.add_argument("--nu", type=float, default=1.0, help="MAP pseudo-observations (default 1)")

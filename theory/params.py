@@ -78,12 +78,13 @@ def derivation_setting(family: ExponentialFamily, fresh=0, data=(), prior_law=No
     return Setting(family, fresh=fresh, data=points, prior=prior)
 
 
-def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float], *, anchors: int = 0,
+def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | None, *, anchors: int = 0,
                  truth: Mapping[str, float] | None = None, estimator: str = "mle",
                  fixed: Mapping[str, float | None] | None = None, family_args=None, nu: float = 1.0,
                  lam: float = 0.1, prior: Mapping[str, float] | None = None, external: int = 0,
                  data=(), prior_law=None) -> tuple[Setting, dict[str, float]]:
-    """The :class:`Setting` of a simulation and its start (natural parameters), from user options.
+    """The :class:`Setting` of a simulation and its start (natural parameters; None when ``init``
+    is empty: an init law then gives it, see :func:`from_params`), from user options.
 
     ``fixed`` maps natural parameters held fixed (partial MLE) to a value, or to None to take
     the value from ``init``. The MAP prior mean defaults to the truth, else to the initial
@@ -103,7 +104,7 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float], *, 
     fixed = dict(fixed or {})
     for name, value in fixed.items():
         if value is None:
-            if name not in init:
+            if not init or name not in init:
                 raise InputError(f"--fixed {name} needs a value: give {name}=VALUE or put it in --init")
             fixed[name] = float(init[name])
     fam = full.restrict(**fixed) if fixed else full
@@ -117,7 +118,7 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float], *, 
                 raise InputError(f"{what} {name} differs from the fixed value {name}={value:g}")
         return fam.natural_point(params)
 
-    theta0 = point(init, "--init")
+    theta0 = point(init, "--init") if init else None  # None: from_params takes the init law's center
     theta_star = None if truth is None else point(truth, "--truth")
     law = parse_prior(prior_law) if isinstance(prior_law, str) else prior_law
     if law is not None:
@@ -125,6 +126,8 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float], *, 
     est = MLE()
     if estimator == "map":
         ref = prior if prior is not None else (truth if truth is not None else init)
+        if not ref:
+            raise InputError("--estimator map needs a prior mean: --prior, --truth or --init")
         mu0 = numeric_family(fam).mu(np.array([[point(ref, "--prior")[n] for n in fam.names]]))[0]
         est = MAP(float(nu), tuple(float(x) for x in mu0))
     elif estimator == "l2":
@@ -137,10 +140,34 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float], *, 
     return setting, theta0
 
 
-def from_params(family: str | ExponentialFamily, M: int, init: Mapping[str, float], *,
-                sampler: str = "exact", **options) -> ClosedLoop:
-    """A :class:`~theory.engine.loop.ClosedLoop` from user-level options (:func:`loop_setting`)."""
+def from_params(family: str | ExponentialFamily, M: int, init: Mapping[str, float] | None, *,
+                sampler: str = "exact", init_law=None, **options) -> ClosedLoop:
+    """A :class:`~theory.engine.loop.ClosedLoop` from user-level options (:func:`loop_setting`).
+
+    ``init_law`` (:func:`init_law_of`): the chains start from that law, drawn from the run's
+    seed; ``init`` may then be omitted (the law's center is the loop's reference model).
+    """
     from .engine.loop import ClosedLoop
 
     setting, theta0 = loop_setting(family, init, **options)
-    return ClosedLoop(setting, M, theta0, sampler=sampler)
+    law = None if init_law is None else init_law_of(setting, init_law)
+    if theta0 is None:
+        if law is None:
+            raise InputError("the initial model is needed: --init PARAMS or --init-law LAW")
+        theta0 = dict(law.center)
+    return ClosedLoop(setting, M, theta0, sampler=sampler, start_law=law)
+
+
+# --- the law the chains start from ---------------------------------------------------------------
+def init_law_of(setting: Setting, law):
+    """``--init-law``: ``stationary`` (Eq. 18 of the setting, sampled) or a normal law on the
+    natural parameters in the grammar of the normal prior, ``normal:mean=0,var=1`` with
+    per-parameter ``varK``, ``meanK`` (``normal:var=1,var2=0.5``); a ``StartLaw`` or a
+    :class:`~theory.setting.NormalPrior` passes through. See :mod:`theory.laws`."""
+    from .laws import StartLaw, start_law
+
+    if isinstance(law, StartLaw):
+        return law
+    if isinstance(law, str) and not law.strip():
+        raise InputError("--init-law is empty: expected stationary or normal:var=V[,mean=A]")
+    return start_law(setting, law)

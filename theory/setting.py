@@ -87,24 +87,70 @@ Estimator = MLE | MAP | L2
 # --- priors --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NormalPrior:
-    """p0(θ) = Π_a N(θ_a; mean, var) on every free natural parameter (the paper's Fig. 2 prior)."""
+    """p0(θ) = Π_a N(θ_a; mean_a, var_a) on every free natural parameter (the paper's Fig. 2 prior).
 
-    var: float
+    ``var`` and ``mean`` hold for every parameter; ``each`` overrides them for one parameter,
+    by the index of its natural name: ``(("var2", 0.5),)`` gives θ2 (theta2) variance 1/2, and
+    ``var1``/``mean1`` are θ1's (θ's for a one-parameter family). ``var`` may be None when every
+    free parameter has its own ``varK``.
+    """
+
+    var: float | None
     mean: float = 0.0
+    each: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self):
-        if not (np.isfinite(self.var) and self.var > 0) or not np.isfinite(self.mean):
-            raise InputError(f"normal prior needs a finite var > 0 and a finite mean, got "
-                             f"var={self.var:g}, mean={self.mean:g}")
+        each = tuple(sorted((str(k), float(v)) for k, v in dict(self.each).items()))
+        object.__setattr__(self, "each", each)
+        for key, v in self.each:
+            kind, index = _per_parameter(key)
+            if kind not in ("var", "mean") or not index.isdigit() or int(index) < 1:
+                raise InputError(f"normal law: unknown item {key!r}; per parameter: varK, meanK "
+                                 "(K = 1, 2, ...)")
+            if not np.isfinite(v) or (kind == "var" and v <= 0):
+                raise InputError(f"normal law: {key}={v:g} must be finite"
+                                 + (" and > 0" if kind == "var" else ""))
+        bad_var = self.var is not None and not (np.isfinite(self.var) and self.var > 0)
+        if bad_var or not np.isfinite(self.mean):
+            raise InputError(f"normal law needs a finite var > 0 and a finite mean, got "
+                             f"var={self.var}, mean={self.mean}")
+
+    def moments(self, family: ExponentialFamily) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean_a, var_a) of each free natural parameter θ_a of ``family``, in its order."""
+        index = {("1" if n == "theta" else n.removeprefix("theta")): n for n in family.names}
+        each = dict(self.each)
+        for key in each:
+            k = _per_parameter(key)[1]
+            if k not in index:
+                raise InputError(f"normal law: {key} names theta{k}, not a free natural parameter of "
+                                 f"{family.title} (free: {', '.join(family.names)})")
+        means = tuple(each.get(f"mean{k}", self.mean) for k in index)
+        var = tuple(each.get(f"var{k}", self.var) for k in index)
+        missing = [n for n, v in zip(family.names, var, strict=True) if v is None]
+        if missing:
+            raise InputError(f"normal law: no variance for {missing[0]}: give var=V, or varK=V "
+                             "for each parameter θK")
+        return means, var
 
     def log_density(self, family: ExponentialFamily) -> sp.Expr:
-        """log p0(θ) = −Σ_a (θ_a − mean)²/(2 var) − (d/2) log(2π var)."""
-        v, m = sp.nsimplify(self.var), sp.nsimplify(self.mean)
-        return sum(-(t - m) ** 2 / (2 * v) - sp.log(2 * sp.pi * v) / 2 for t in family.theta)
+        """log p0(θ) = −Σ_a (θ_a − mean_a)²/(2 var_a) − ½ Σ_a log(2π var_a)."""
+        means, var = self.moments(family)
+        out = sp.Integer(0)
+        for t, m, v in zip(family.theta, map(sp.nsimplify, means), map(sp.nsimplify, var), strict=True):
+            out += -(t - m) ** 2 / (2 * v) - sp.log(2 * sp.pi * v) / 2
+        return out
 
     @property
     def label(self) -> str:
-        return f"normal:var={self.var:g}" + (f",mean={self.mean:g}" if self.mean else "")
+        items = ([f"var={self.var:g}"] if self.var is not None else []) \
+            + ([f"mean={self.mean:g}"] if self.mean else []) + [f"{k}={v:g}" for k, v in self.each]
+        return "normal:" + ",".join(items)
+
+
+def _per_parameter(key: str) -> tuple[str, str]:
+    """``"var2"`` -> ("var", "2")."""
+    head = key.rstrip("0123456789")
+    return head, key[len(head):]
 
 
 _LAWS = {  # name -> (parameter names, sympy.stats constructor from those parameters)
@@ -158,8 +204,20 @@ class LawPrior:
 Prior = NormalPrior | LawPrior
 
 
+def normal_law(params: Mapping[str, float]) -> NormalPrior:
+    """A :class:`NormalPrior` from ``var``, ``mean`` and per-parameter ``varK``, ``meanK`` items
+    (the grammar of ``--prior-law normal:...`` and ``--init-law normal:...``)."""
+    params = dict(params)
+    each = {k: v for k, v in params.items() if k not in ("var", "mean")}
+    if "var" not in params and not any(k.startswith("var") for k in each):
+        raise InputError("a normal law on the natural parameters takes var=V[,mean=A] and per "
+                         "parameter varK=V, meanK=A (e.g. normal:var=2,var2=0.5)")
+    return NormalPrior(params.get("var"), params.get("mean", 0.0), tuple(each.items()))
+
+
 def parse_prior(text: str) -> Prior:
-    """``normal:var=2[,mean=0]`` (on every natural parameter) or ``LAW:k=v,...,on=NAME``."""
+    """``normal:var=2[,mean=0][,var2=0.5,mean1=1]`` (on every natural parameter, θ2's variance
+    1/2, θ1's mean 1) or ``LAW:k=v,...,on=NAME``."""
     law, sep, rest = text.partition(":")
     if not sep:
         raise InputError(f"malformed prior {text!r}: expected LAW:name=value,... e.g. normal:var=2")
@@ -179,10 +237,7 @@ def parse_prior(text: str) -> Prior:
         except ValueError:
             raise InputError(f"prior parameter {k}: {v!r} is not a number") from None
     if law == "normal" and on is None:
-        unknown = set(params) - {"var", "mean"}
-        if unknown or "var" not in params:
-            raise InputError("normal prior on the natural parameters takes var=V[,mean=A]")
-        return NormalPrior(params["var"], params.get("mean", 0.0))
+        return normal_law(params)
     if on is None:
         raise InputError(f"prior {law} needs on=NAME, the conventional parameter it is a law of")
     return LawPrior(law, tuple(sorted(params.items())), on)

@@ -33,7 +33,7 @@ from .params import from_params, parse_params
 
 # setting name -> kind; the names are those of `closedloop simulate` (dashes as underscores)
 SETTINGS: dict[str, str] = {
-    "family": "str", "M": "int", "anchors": "int", "init": "params", "truth": "params",
+    "family": "str", "M": "int", "anchors": "int", "init": "params", "init_law": "str", "truth": "params",
     "estimator": "str", "nu": "float", "lam": "float", "prior": "params", "fixed": "fixed",
     "family_args": "intparams", "sampler": "str", "external": "int", "external_data": "points",
     "prior_law": "str", "generations": "int", "chains": "int", "burn_in": "int",
@@ -164,9 +164,11 @@ def tasks(base: Mapping, grid: Mapping[str, Sequence] | None = None, seeds: int 
     out = []
     for point in points:
         options = base | point
-        missing = [n for n in REQUIRED if options.get(n) is None]
+        missing = [n for n in REQUIRED if options.get(n) is None  # a law can replace the init
+                   and not (n == "init" and options.get("init_law"))]
         if missing:
-            raise InputError(f"sweep needs {', '.join(missing)} (in the base or the grid)")
+            names = (n if n != "init" else "init (or init_law)" for n in missing)
+            raise InputError(f"sweep needs {', '.join(names)} (in the base or the grid)")
         for r in range(int(seeds)):
             out.append({"setting": point, "replicate": r, "options": options})
     children = np.random.SeedSequence(int(seed)).spawn(len(out))
@@ -179,7 +181,8 @@ def build_loop(options: Mapping):
     """The :class:`~theory.engine.loop.ClosedLoop` of one task's options (InputError if bad)."""
     o = dict(options)
     return from_params(
-        o["family"], o["M"], o["init"], anchors=o.get("anchors") or 0, truth=o.get("truth"),
+        o["family"], o["M"], o.get("init"), init_law=o.get("init_law"), anchors=o.get("anchors") or 0,
+        truth=o.get("truth"),
         estimator=o.get("estimator") or "mle", fixed=o.get("fixed"), family_args=o.get("family_args"),
         nu=1.0 if o.get("nu") is None else o["nu"], lam=0.1 if o.get("lam") is None else o["lam"],
         prior=o.get("prior"), sampler=o.get("sampler") or "exact", external=o.get("external") or 0,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from ..errors import InputError, SettingError
 from ..family import ExponentialFamily
 from ..setting import Setting
+from ..symbols import s as S_sym
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
 from . import collapse
 from .lattice import LatticeChains, lattice_law
@@ -46,13 +47,17 @@ class ClosedLoop:
     the truth and its fixed data points (the same every generation), the paper's setting.
     A prior makes the refit a MAP with the prior entering once per generation. ``init`` is
     a point by name, natural or conventional (``{"p": 0.3}``). A family alone is the pure
-    loop, ``Setting(family)``.
+    loop, ``Setting(family)``. ``start_law``: where the chains start when :meth:`run` is given
+    no ``start`` (None: every chain at ``init``); a callable ``(loop, rng, chains) -> θ``
+    of shape (C, d), called with the run's generator, with a ``label`` the summary records
+    (``theory.laws.StartLaw``).
     """
 
     setting: Setting
     M: int
     init: Mapping[str, float]
     sampler: str = "exact"
+    start_law: Callable | None = None
 
     def __post_init__(self):
         if isinstance(self.setting, ExponentialFamily):
@@ -100,7 +105,7 @@ class ClosedLoop:
         Compiled SymPy functions (a prior's lambdified penalty, a closed-form MAP) do not
         pickle; rebuilding from the constructor arguments gives the same loop.
         """
-        return (ClosedLoop, (self.setting, self.M, dict(self.init), self.sampler))
+        return (ClosedLoop, (self.setting, self.M, dict(self.init), self.sampler, self.start_law))
 
     # -- the declared setting, read ---------------------------------------------------------------
     @property
@@ -366,12 +371,16 @@ class ClosedLoop:
 
     # -- observables ----------------------------------------------------------------------------
     def observables(self, state: State) -> dict[str, np.ndarray]:
-        """Per-chain conventional parameters and sufficient-statistic averages ``phi1..phid``.
+        """Per chain: the conventional parameters, the natural parameters θ (by the family's
+        names), the entropy S = A − θ·μ and the sufficient-statistic averages ``phi1..phid``.
 
         Conventional parameters are evaluated from μ where the family has a closed
         inverse mean map (finite on the boundary too, e.g. p = 1, var = 0); otherwise
         from θ, which exists only in the interior: chains on a proper face get NaN
-        there, and summaries skip them.
+        there, and summaries skip them. θ is NaN on the boundary (θ is infinite there).
+        S is the entropy relative to the base measure h, finite on every face of a finite
+        space; on a point mass it is log h(s) of its data point on a discrete space (0 for
+        every family here) and −∞ on a continuous one (Gaussian variance 0).
         """
         C = len(state.mu)
         out = {}
@@ -381,12 +390,81 @@ class ClosedLoop:
                 out[name] = np.broadcast_to(f(*state.mu.T), (C,))
             else:
                 if interior is None:
-                    interior = np.ones(C, bool) if state.face is None else \
-                        self.numeric.face_size_full(state.face)[1]
+                    interior = self._interior(state)
                 out[name] = np.where(interior, f(*state.theta.T), np.nan)
+        theta = self._natural(state)
+        if theta is not None:
+            for a, name in enumerate(self.family.names):
+                if name not in out:
+                    out[name] = theta[:, a]
+        entropy = self._entropy(state)
+        if entropy is not None:
+            out["entropy"] = entropy
         for a in range(self.family.d):
             out[f"phi{a + 1}"] = state.mu[:, a]
         return out
+
+    def _interior(self, state: State) -> np.ndarray:
+        """Chains whose model is in the interior (a full face; infinite spaces: not a point mass)."""
+        if state.face is None:
+            return state.vertex < 0
+        return self.numeric.face_size_full(state.face)[1]
+
+    def _natural(self, state: State) -> np.ndarray | None:
+        """θ per chain, NaN off the interior; None for an infinite space without a closed-form
+        inverse mean map (its refits do not all carry θ)."""
+        nf = self.numeric
+        if nf.finite:
+            theta = state.theta
+        else:
+            theta = nf.theta_closed_form(state.mu)
+            if theta is None:
+                return None
+        with np.errstate(invalid="ignore"):
+            ok = self._interior(state)[:, None] & np.isfinite(theta)
+        return np.where(ok, theta, np.nan)
+
+    def _entropy(self, state: State) -> np.ndarray | None:
+        """S = A − θ·μ per chain (see :meth:`observables`); None for an infinite space without a
+        closed-form inverse mean map."""
+        nf = self.numeric
+        if nf.finite:  # S = Σ_s q (log h − log q) over the face: exact on every face
+            # a saturated family (the simplex: categorical) has q = its barycentric coordinates of
+            # μ on every face, a linear map, no exponentials
+            q = state.mu @ self._barycentric[0] + self._barycentric[1] if nf.saturated else \
+                nf.level_probabilities(state.theta, state.face)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                terms = np.where(q > 0, q * (nf.log_h - np.log(q)), 0.0)
+            return terms.sum(axis=-1)
+        if self._entropy_in_mu is None:
+            return None
+        f, at_point_mass = self._entropy_in_mu
+        S = np.broadcast_to(f(*state.mu.T), (len(state.mu),)).astype(float)
+        on = state.vertex >= 0
+        return np.where(on, at_point_mass[np.maximum(state.vertex, 0)], S) if on.any() else S
+
+    @functools.cached_property
+    def _barycentric(self) -> tuple[np.ndarray, np.ndarray]:
+        """(B, c) with q = μ B + c the level probabilities of a saturated family (L = d + 1 levels)."""
+        levels = self.numeric.phi_levels                     # (L, d): μ = qᵀ levels, Σ q = 1
+        inv = np.linalg.inv(np.vstack([levels.T, np.ones(len(levels))]))  # (L, d + 1)
+        return inv[:, :-1].T, inv[:, -1]
+
+    @functools.cached_property
+    def _entropy_in_mu(self):
+        """(S(μ) compiled, S on each point mass) for an infinite space, S = A − θ·μ written in μ
+        (None without a closed-form inverse mean map). A point mass at the data value s is
+        log h(s) on a discrete space (an end of the space, one statistic), −∞ on a continuous one."""
+        fam = self.family
+        expr = fam.in_mu(fam.A - (sp.Matrix(fam.theta).T * fam.mu)[0])
+        if expr is None:
+            return None
+        states = fam.absorbing_states
+        ends = [e for e in (fam.space.lower, fam.space.upper) if e.is_finite] if fam.d == 1 \
+            else [None] * len(states)
+        values = [-np.inf if not a.attainable else np.nan if e is None
+                  else float(sp.log(fam.h.subs(S_sym, e))) for a, e in zip(states, ends, strict=True)]
+        return compile_in(expr, tuple(m.name for m in fam.mu_symbols)), np.array(values + [-np.inf])
 
     @functools.cached_property
     def _observable_functions(self) -> list:
@@ -402,13 +480,14 @@ class ClosedLoop:
 
     def run(self, generations: int, chains: int, seed: int | None = 0, burn_in: int = 0,
             record_every: int = 0, keep: int = 0, progress: bool = False,
-            start: np.ndarray | None = None,
+            start: np.ndarray | Callable | None = None,
             histograms: Mapping[str, tuple[float, float, int]] | None = None) -> Run:
         """Run ``generations`` generations of ``chains`` chains; see :class:`Run`.
 
         ``record_every`` K > 0 keeps chain means and variances every K generations
         (and the values of the first ``keep`` chains); ``start`` gives each chain its
-        own initial natural parameters. ``histograms`` maps an observable to (lo, hi,
+        own initial natural parameters, as an array (C, d) or a law (see ``start_law``, the
+        default) drawn first from the run's generator. ``histograms`` maps an observable to (lo, hi,
         bins): its law over chains × generations after the burn-in is streamed into
         fixed bins (memory flat in the number of generations).
         """
@@ -428,6 +507,10 @@ class ClosedLoop:
             raise InputError(f"{chains} chains would need about {need / 2**30:.3g} GiB of memory, "
                              f"{have / 2**30:.3g} GiB available; use fewer chains")
         rng = np.random.default_rng(seed)
+        start = self.start_law if start is None else start
+        init_law = None if start is None else getattr(start, "label", "given")
+        if callable(start):  # the start draws come first from the run's own stream
+            start = start(self, rng, int(chains))
         state = self.initial_state(int(chains), start)
         names = list(self.observables(state))
         acc_mean = dict.fromkeys(names, 0.0)
@@ -480,7 +563,7 @@ class ClosedLoop:
         return Run(loop=self, state=chains_.state, generations=generations, chains=chains, seed=seed,
                    final=chains_.stats(), time_average={n: (acc_mean[n] / n_avg, acc_var[n] / n_avg)
                                                          for n in names},
-                   trace=trace, histograms=hist)
+                   trace=trace, histograms=hist, init_law=init_law)
 
 
 class _Chains:
@@ -559,6 +642,7 @@ class Run:
     time_average: dict[str, tuple[float, float]]
     trace: dict | None
     histograms: dict = field(default_factory=dict)
+    init_law: str | None = None  # the law the chains started from (None: all at init)
 
     QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -645,7 +729,8 @@ class Run:
                "external": loop.external, "external_data": [list(p) for p in loop.data],
                "prior_law": None if loop.prior is None else loop.prior.label,
                "estimator": _estimator_json(loop.estimator),
-               "init": dict(loop.init), "truth": None if loop.truth is None else dict(loop.truth),
+               "init": dict(loop.init), "init_law": self.init_law,
+               "truth": None if loop.truth is None else dict(loop.truth),
                "sampler": loop.sampler, "generations": self.generations, "chains": self.chains,
                "seed": self.seed}
         for key, stats in (("final", self.final), ("time_average", self.time_average)):

@@ -8,7 +8,10 @@ Derived for any family and :class:`~theory.setting.Setting`:
   parameters dμ = [u ∇log p0 + m(μ_q − μ)] dτ + χ dW (driftless in the pure loop).
 * ``R9.entropy``: S = A − θ·μ drifts by θ·[m(μ − μ_q) − u∇log p0] − d/2 per unit τ.
 * ``R9.stationary``: zero Fokker–Planck current gives p_st(θ) ∝ p0^{2u} e^{−2m D_KL(q‖f_θ)},
-  p_st(μ) = p_st(θ)/det χ; whether it is normalisable (collapse when it is not).
+  p_st(μ) = p_st(θ)/det χ; whether it is normalisable (collapse when it is not); the named law
+  where there is one: Beta, Gamma, InvGamma of μ (one parameter), normal of θ (a quadratic
+  log-density), Dirichlet of the level probabilities (a simplex: the categorical), normal–gamma
+  of the mean and precision (the Gaussian), each found by matching the log-density's derivatives.
 
 The generic identities (the drift in μ, the entropy rate, the zero current) are derived
 in the abstract cumulants μ, χ, κ and a generic prior gradient g = ∇log p0, then
@@ -23,7 +26,7 @@ import sympy as sp
 
 from .. import symbols as S
 from ..derivation import Derivation, Step
-from ..family import Finite, Naturals
+from ..family import Finite, Naturals, latex_name
 from ..setting import NormalPrior, Setting, m_ext
 from ..tidy import simplify_held, tidy
 from .common import conventional_form, conventional_names, inverse, result, show, substitution
@@ -215,10 +218,10 @@ def stationary(setting: Setting) -> Derivation:
     result = {"log_density": log_p, "density": density, "normalisable": norm,
               # p_st(μ) = p_st(θ(μ))/det χ, in μ where θ(μ) has a closed form (else None)
               "density_mu": fam.in_mu(density / fam.chi.det()) if not density.has(sp.Sum) else None}
-    law = _named_law(setting, log_p) if norm else None
+    law = named_law(setting, log_p) if norm else None
     if law is not None:
-        name, params, text, lhs = law
-        steps.append(Step("This is a named law:", lhs, text))
+        name, params, text, note = law
+        steps.append(Step(f"This is a named law{note}:", None, text))
         result |= {"law": name, **params}
     return Derivation("R9.stationary", fam.slug, "Stationary law in the general loop (Eq. 18)",
                       tuple(steps), result, order=1)
@@ -308,12 +311,16 @@ def _tails(fam, log_p) -> tuple[bool | None, str]:
 
 
 # --- named laws ----------------------------------------------------------------------------------
-def _named_law(setting: Setting, log_p):
-    """(name, params, LaTeX, lhs) where the stationary law is a named one, else None."""
+def named_law(setting: Setting, log_p):
+    """(name, params, LaTeX, a note on its parameters) where the stationary law is a named one, else None."""
     fam = setting.family
     if log_p.has(sp.Sum):
         return None
     theta = fam.theta
+    if fam.d >= 2 and setting.prior is None:
+        found = _dirichlet(fam, log_p) or _normal_gamma(fam, log_p)
+        if found is not None:
+            return found
     if fam.d >= 2 or setting.prior is not None:
         poly = sp.Poly(sp.expand(log_p), *theta) if sp.expand(log_p).is_polynomial(*theta) else None
         if poly is not None and poly.total_degree() == 2:
@@ -323,7 +330,7 @@ def _named_law(setting: Setting, log_p):
             mean = cov * grad0
             text = (r"\theta\sim\mathcal{N}\left(" + sp.latex(mean.T) + r",\ "
                     + sp.latex(cov) + r"\right)")
-            return "Normal", {"mean": mean, "cov": cov}, text, None
+            return "Normal", {"mean": mean, "cov": cov}, text, ""
     if fam.d == 1 and fam.mu_inverse is not None:
         from .stationary import identify
 
@@ -338,8 +345,94 @@ def _named_law(setting: Setting, log_p):
         found = identify(score, mu, lower, upper)
         if found is not None:
             name, a, b, text, _ = found
-            return name, {"alpha": a, "beta": b}, text, None
+            return name, {"alpha": a, "beta": b}, text, ""
     return None
+
+
+def _solve_constant(diff, variables, unknowns):
+    """The unknowns making ``diff`` constant in ``variables`` (every partial derivative zero,
+    identically), or None: the numerators' coefficients as polynomials in the variables."""
+    equations = []
+    for v in variables:
+        num = sp.numer(sp.together(sp.expand(sp.diff(diff, v))))
+        try:
+            equations += sp.Poly(sp.expand(num), *variables).coeffs()
+        except sp.PolynomialError:
+            return None
+    sol = sp.solve(equations, unknowns, dict=True)
+    if len(sol) != 1 or set(sol[0]) != set(unknowns) or any(  # solve() drops equations free of them
+            sp.simplify(e.subs(sol[0])) != 0 for e in equations):
+        return None
+    return [simplify_held(sol[0][u]) for u in unknowns]
+
+
+def _latex(e) -> str:
+    return sp.latex(e, symbol_names=S.LATEX)
+
+
+def _textbook(fam, e):
+    """``e`` in the conventional parameters (p*, var*, ...) where it rewrites, else as it is."""
+    conv = conventional_form(fam, e)
+    return e if conv is None else conv
+
+
+def _dirichlet(fam, log_p):
+    """Eq. 18 on a saturated finite family (levels the vertices of a simplex: the categorical)
+    as a Dirichlet law of the level probabilities: p_st(μ) = p_st(θ(μ))/det χ matched against
+    Σ_k (α_k − 1) log λ_k(μ), λ_k the barycentric coordinates of μ (the probabilities p_k)."""
+    if not isinstance(fam.space, Finite) or len(fam.space.levels) != fam.d + 1 or fam.mu_inverse is None:
+        return None
+    mu = sp.Matrix(fam.mu_symbols)
+    vertices = sp.Matrix([[p.subs(S.s, v) for v in fam.space.levels] for p in fam.phi])
+    system = vertices.col_join(sp.ones(1, fam.d + 1))
+    if system.det() == 0:
+        return None
+    lam = system.inv() * mu.col_join(sp.Matrix([1]))          # λ_k(μ), affine in μ
+    log_p_mu = fam.in_mu(log_p - sp.log(fam.chi.det()))
+    if log_p_mu is None:
+        return None
+    alpha = sp.symbols(f"_alpha1:{fam.d + 2}")
+    template = sum((a - 1) * sp.log(lk) for a, lk in zip(alpha, lam, strict=True))
+    found = _solve_constant(sp.expand_log(log_p_mu, force=True) - template, list(mu), list(alpha))
+    if found is None:
+        return None
+    # the coordinates are the level probabilities: the conventional p_k where the family has them
+    conv = {sp.expand(fam.in_mu(e) or sp.nan): n for n, e in fam.conventional.items()}
+    coords = [latex_name(conv[sp.expand(x)]) if sp.expand(x) in conv else _latex(x) for x in lam]
+    text = (r"(" + ",".join(coords) + r")\sim\mathrm{Dirichlet}\left("
+            + ",".join(_latex(_textbook(fam, a)) for a in found) + r"\right)")
+    return "Dirichlet", {"alpha": sp.Matrix(found)}, text, " of the level probabilities"
+
+
+def _normal_gamma(fam, log_p):
+    """Eq. 18 for the Gaussian (φ = (s, s²) on the real line) as a normal–gamma law of (mean ν,
+    precision λ = 1/var): θ(ν, λ) from the conventional parameters, the density in (ν, λ)
+    carries |det ∂θ/∂(ν, λ)|, matched against (α − ½) log λ − βλ − κλ(ν − ν0)²/2."""
+    if fam.d != 2 or tuple(fam.phi) != (S.s, S.s ** 2) or set(fam.conventional) != {"mean", "var"}:
+        return None
+    nu, lam = sp.Symbol("_nu", real=True), sp.Symbol("_lambda", positive=True)
+    sol = sp.solve([sp.Eq(fam.conventional["mean"], nu), sp.Eq(fam.conventional["var"], 1 / lam)],
+                   list(fam.theta), dict=True)
+    if len(sol) != 1:
+        return None
+    theta_of = sp.Matrix([sol[0][t] for t in fam.theta])
+    jac = sp.Abs(theta_of.jacobian([nu, lam]).det())
+    log_q = sp.expand_log(log_p.xreplace(dict(zip(fam.theta, theta_of, strict=True))) + sp.log(jac),
+                          force=True)
+    a, b, k, loc = sp.symbols("_alpha _beta _kappa _nu0")
+    template = (a - sp.Rational(1, 2)) * sp.log(lam) - b * lam - k * lam * (nu - loc) ** 2 / 2
+    found = _solve_constant(log_q - template, [nu, lam], [loc, k, a, b])
+    if found is None:
+        return None
+    loc, k, a, b = found
+    text = (r"\left(" + latex_name("mean") + r",\ 1/" + latex_name("var")
+            + r"\right)\sim\mathrm{NormalGamma}\left("
+            + ",".join(_latex(_textbook(fam, x)) for x in (loc, k, a, b)) + r"\right)")
+    note = (r", of the mean and the precision: $1/\sigma^2\sim\mathrm{Gamma}(\text{shape }\alpha,"
+            r"\ \text{rate }\beta)$ and, given it, the mean normal of variance $\sigma^2/\kappa$, in "
+            r"$\mathrm{NormalGamma}(\mu_0,\kappa,\alpha,\beta)$ (in the parameters, $m$ counts the "
+            r"external points; starred, the truth's or the data's mean and variance)")
+    return "NormalGamma", {"loc": loc, "kappa": k, "alpha": a, "beta": b}, text, note
 
 
 def stationary_marginals(setting: Setting, grid):

@@ -59,7 +59,9 @@ def identify(score, mu, lower, upper):
         except sp.PolynomialError:
             continue
         sol = sp.solve(coeffs, [_a, _b], dict=True)
-        if sol and _a in sol[0] and _b in sol[0]:
+        # solve() drops equations free of α, β (e.g. θ* = 0): every coefficient must vanish
+        if sol and _a in sol[0] and _b in sol[0] and all(
+                sp.simplify(c.subs(sol[0])) == 0 for c in coeffs):
             a, b = simplify_held(sol[0][_a]), simplify_held(sol[0][_b])
             return name, a, b, show(a, b), simplify_held(dens.subs({_a: a, _b: b}))
     return None

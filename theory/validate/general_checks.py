@@ -9,7 +9,9 @@
   a fixed data point), and the simulated law must fit the exact chain's; for the
   Poisson loop of App. C the simulated stationary moments over an M ladder must leave
   a residual O(1/M); normalisability: a setting that is not normalisable must collapse
-  in simulation and a normalisable one must not (the table of :mod:`.collapse_checks`).
+  in simulation and a normalisable one must not (the table of :mod:`.collapse_checks`);
+  Eq. 18's named laws (the Gaussian's normal-gamma, the categorical's Dirichlet, with
+  fixed data) over an M ladder from a start drawn from the law, residual O(1/M).
   Controls: the exponent 2m halved, the prior not squared, the opposite verdict.
 """
 
@@ -255,6 +257,79 @@ def _stationary_poisson():
                  f"M={POISSON_LADDER[0]}..{POISSON_LADDER[-1]}, residual O(1/M)", "O(M^-1)", compute)
 
 
+NAMED_CASES = (
+    ("gaussian", (), (), (("mean", 0.0), ("var", 1.0)), None, 0,
+     ((("s", 0.0),), (("s", 1.0),), (("s", 3.0),)), None),
+    ("categorical", (("K", 3),), (), (("p1", 0.6), ("p2", 0.2), ("p3", 0.2)), None, 0,
+     ((("s", 1.0),), (("s", 2.0),), (("s", 3.0),), (("s", 3.0),)), None),
+)
+NAMED_LADDER = (25, 50, 100, 200, 400)
+
+
+def law_moments(law) -> tuple[tuple[str, ...], np.ndarray]:
+    """(names, values) of the moments a named law is checked by: for the normal-gamma of (mean ν,
+    precision λ) E[ν], E[ν²], E[λ]; for a Dirichlet of (p1, p2, ...) E[p1], E[p2], E[p1²], E[p1 p2]."""
+    from ..laws import NormalGamma
+
+    if isinstance(law, NormalGamma):
+        return ("nu", "nu^2", "lambda"), np.array([law.loc, law.loc**2 + law.location.var(),
+                                                    law.alpha / law.beta])
+    a = np.asarray(law.alpha, float)
+    a0 = a.sum()
+    second = lambda i, j: a[i] * (a[j] + (i == j)) / (a0 * (a0 + 1))  # noqa: E731
+    return ("p1", "p2", "p1^2", "p1*p2"), np.array([a[0] / a0, a[1] / a0, second(0, 0), second(0, 1)])
+
+
+def chain_moments(law, mu: np.ndarray) -> np.ndarray:
+    """Per chain, the quantities whose means :func:`law_moments` predicts, shape (C, k)."""
+    from ..laws import NormalGamma
+
+    if isinstance(law, NormalGamma):
+        nu, var = mu[:, 0], mu[:, 1] - mu[:, 0] ** 2
+        return np.stack([nu, nu**2, 1 / var], axis=-1)
+    return np.stack([mu[:, 0], mu[:, 1], mu[:, 0] ** 2, mu[:, 0] * mu[:, 1]], axis=-1)
+
+
+def _named_law_check(case):
+    """Eq. 18's named law (normal-gamma, Dirichlet) against simulation over an M ladder: the
+    chains start from the law itself (--init-law stationary) and run 5 relaxation times M/m;
+    every moment's residual must be O(1/M) (the diffusion limit's gap). Control: the law of
+    the exponent 2m halved, identified the same way."""
+    def compute(budget: Budget, rng) -> Outcome:
+        from ..laws import frozen_law
+        from ..results.general import named_law
+
+        rows = []
+        for M in NAMED_LADDER:
+            loop = _loop(*case[:4], M, *case[4:8])
+            res = derivation("R9.stationary", loop.setting).result
+            law = frozen_law(res, loop.family, {})
+            name, params, _, _ = named_law(loop.setting, res["log_density"] / 2)
+            wrong = frozen_law({"law": name, **params}, loop.family, {})
+            start = from_params(case[0], M, None, init_law="stationary", family_args=dict(case[1]),
+                                data=[dict(p) for p in case[6]])
+            run = start.run(5 * M // loop.setting.m, budget.stationary_chains,
+                            seed=seeded(run_seed(), "named", case[0], M))
+            x = chain_moments(law, run.state.mu)
+            rows.append((x.mean(axis=0), x.std(axis=0, ddof=1) / np.sqrt(len(x)),
+                         law_moments(law)[1], law_moments(wrong)[1]))
+        names = law_moments(law)[0]
+        est, sem, pred, bad = (np.array([r[i] for r in rows]) for i in range(4))
+        ps, ps_c, details = [], [], []
+        for k, n in enumerate(names):
+            p, d = order_fit(np.array(NAMED_LADDER), est[:, k] - pred[:, k], sem[:, k], 1)
+            p_c, _ = order_fit(np.array(NAMED_LADDER), est[:, k] - bad[:, k], sem[:, k], 1)
+            ps.append(p), ps_c.append(p_c), details.append(f"E[{n}]: {d}")
+        # Bonferroni over the moments; the control must fail at least one
+        return Outcome(float(pred[-1, -1]), float(est[-1, -1]), float(sem[-1, -1]),
+                       z_from_p(min(min(ps) * len(ps), 1.0)), "exponent 2m halved",
+                       z_from_p(min(ps_c)), "; ".join(details))
+    loop = _loop(*case[:4], NAMED_LADDER[0], *case[4:8])
+    name = derivation("R9.stationary", loop.setting).result["law"]
+    return Check("R9.stationary", loop.family.slug, f"Eq. 18 as {name}, {loop.setting.label}, moments "
+                 f"over M={NAMED_LADDER[0]}..{NAMED_LADDER[-1]}, residual O(1/M)", "O(M^-1)", compute)
+
+
 def general_checks(families: list[str] | None = None) -> list[Check]:
     """Every R9 check, restricted to family slugs or names in ``families``."""
     out = [_sde_check(c, a) for c in SDE_CASES
@@ -262,6 +337,7 @@ def general_checks(families: list[str] | None = None) -> list[Check]:
     out += [_entropy_check(c) for c in ENTROPY_CASES]
     out += [_stationary_chain_order(), _stationary_chain_law(), _stationary_poisson()]
     out += collapse_checks()
+    out += [_named_law_check(c) for c in NAMED_CASES]
     if families is None:
         return out
     return [c for c in out if c.family in families or c.family.split("-")[0] in families]
