@@ -172,7 +172,7 @@ def stationary_correction(setting: Setting) -> Derivation | None:
         Step(setting_text(setting) + r" With $M$ model points and $m$ external ones, "
              r"$m_{\mathrm{f}}$ of them fresh from the truth, the refit solves "
              r"$\mu(\theta_{t+1})-u\,g(\theta_{t+1})/n=\bar\phi_{t+1}$, $n=M+m$, "
-             r"$g=(\log p_0)'$. Reverting its series to fourth order in the fluctuation and "
+             r"$g=(\log p_0)'$ ($g_k$ its $k$-th derivative). Reverting its series to fourth order in the fluctuation and "
              r"taking the exact moments of $\bar\phi_{t+1}$ gives the jump moments to $O(M^{-2})$, "
              r"with $\chi,\kappa,\kappa_4,\kappa_5$ the second to fifth derivatives of $A$:",
              _DTHETA % 1, J[1, 1] / M + J[1, 2] / M**2),
@@ -185,7 +185,8 @@ def stationary_correction(setting: Setting) -> Derivation | None:
              r"equation for the correction: $p_M(\theta)=p_{\mathrm{st}}(\theta)\,[1+h(\theta)/M]"
              r"+O(M^{-2})$ with $h'=\frac{2}{b_1}[a_2-\frac12\mathcal{D}b_2+\frac16\mathcal{D}^2c_2"
              r"-\frac1{24}\mathcal{D}^3d_2]$, $\mathcal{D}f=f'+f\,(\log p_{\mathrm{st}})'$, "
-             r"$a_k,b_k,c_k,d_k$ the coefficients of $M^{-k}$ above. It is",
+             r"$a_k,b_k,c_k,d_k$ the coefficients of $M^{-k}$ in the first to fourth jump moments "
+             r"above ($d_2=3\chi^{-2}$). It is",
              r"h'(\theta)", hp_generic),
         Step("For this setting", r"h'(\theta)", display(hp, named)),
         Step(r"so that $\mathbb{E}_M[f(\theta)]=\mathbb{E}_{\mathrm{st}}[f]"
