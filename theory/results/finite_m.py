@@ -41,6 +41,7 @@ from .general import display, setting_text, stationary, tidy_unless_long, u_sym
 ORDER = 2  # the jump moments are kept to ε² = M⁻²
 
 # one-parameter placeholders: μ and its derivatives χ, κ, κ4, κ5; g = (log p0)' and its derivatives
+# (gp1.. and not g1..: those name the components of ∇log p0 in R9's several-parameter identities)
 mu, _, chi, _, _kappa = (x[0] if isinstance(x, sp.MatrixBase) else x for x in S.placeholders(1))
 kappa = _kappa[0, 0, 0]
 kappa4 = S.symbol("kappa4", r"\kappa_{4}", real=True)
@@ -48,9 +49,9 @@ kappa5 = S.symbol("kappa5", r"\kappa_{5}", real=True)
 chi_star, kappa_star = S.starred(chi), S.starred(kappa)
 mu_q = S.symbol("muq", r"\mu^{q}", real=True)
 g = S.symbol("g", "g", real=True)
-g1 = S.symbol("g1", "g'", real=True)
-g2 = S.symbol("g2", "g''", real=True)
-g3 = S.symbol("g3", "g'''", real=True)
+g1 = S.symbol("gp1", "g'", real=True)
+g2 = S.symbol("gp2", "g''", real=True)
+g3 = S.symbol("gp3", "g'''", real=True)
 m_fresh = S.symbol("m_f", r"m_{\mathrm{f}}", nonnegative=True)
 _NEXT = {mu: chi, chi: kappa, kappa: kappa4, kappa4: kappa5, g: g1, g1: g2, g2: g3}  # d/dθ
 
@@ -172,7 +173,7 @@ def stationary_correction(setting: Setting) -> Derivation | None:
         Step(setting_text(setting) + r" With $M$ model points and $m$ external ones, "
              r"$m_{\mathrm{f}}$ of them fresh from the truth, the refit solves "
              r"$\mu(\theta_{t+1})-u\,g(\theta_{t+1})/n=\bar\phi_{t+1}$, $n=M+m$, "
-             r"$g=(\log p_0)'$ ($g_k$ its $k$-th derivative). Reverting its series to fourth order in the fluctuation and "
+             r"$g=(\log p_0)'$. Reverting its series to fourth order in the fluctuation and "
              r"taking the exact moments of $\bar\phi_{t+1}$ gives the jump moments to $O(M^{-2})$, "
              r"with $\chi,\kappa,\kappa_4,\kappa_5$ the second to fifth derivatives of $A$:",
              _DTHETA % 1, J[1, 1] / M + J[1, 2] / M**2),
