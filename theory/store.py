@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from .derivation import Derivation
 from .errors import InputError
 from .family import ExponentialFamily
-from .results import absorption, anchors, finite_m, general, martingale, moments, recursion, reparam, stationary
+from .results import (absorption, anchors, finite_m, general, martingale, moments, recursion, reparam,
+                      stationary)
 from .setting import Setting
 
 

@@ -41,7 +41,7 @@ NOT_CHECKED = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _loop(case, M):
     name, args, fixed, init, truth, fresh, data, prior = case
     return from_params(name, M, dict(init), truth=None if truth is None else dict(truth),
