@@ -75,3 +75,17 @@ def test_registered_for_one_parameter_and_absent_for_two():
     gauss = Setting(get_family("gaussian"), fresh=m_ext)
     assert derivation("R9.stationary_correction", gauss) is None
     assert "R9.stationary_correction" not in [d.id for d in all_general(gauss)]
+
+
+def test_fig2_i_variance_at_M_50():
+    """The paper's Fig. 2 (i) (N = 10, θ2 = 0, ML, one fixed point Σσ = −6) at M = 50: Eq. 18
+    misses the exact chain's var θ1 = 0.085983 by 1.1e-3, the corrected law by 1e-5 (README)."""
+    kw = dict(family_args={"N": 10}, fixed={"theta2": 0.0}, data=[{"phi1": -6.0}])
+    loop = from_params("curie_weiss", 50, {"theta1": -0.5}, **kw)
+    (m1, c1), (m2, c2) = F.finite_m_moments(loop.setting, [lambda x: x, lambda x: x**2])
+    chain = ExactChain(loop)
+    pi = chain.stationary()
+    exact = pi @ chain.theta**2 - (pi @ chain.theta) ** 2
+    var_st, corrected = m2 - m1**2, m2 - m1**2 + (c2 - 2 * m1 * c1) / 50
+    assert exact == pytest.approx(0.085983, abs=1e-6)
+    assert abs(var_st - exact) > 1e-3 and abs(corrected - exact) < 2e-5

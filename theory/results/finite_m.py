@@ -196,8 +196,8 @@ def stationary_correction(setting: Setting) -> Derivation | None:
              r"$h$ normalised by $\mathbb{E}_{\mathrm{st}}[h]=0$. $M$ counts the model points; "
              r"with $M_0$ anchors among $M$ points read $M-M_0$. The series holds where "
              r"$p_{\mathrm{st}}\chi^{-3}$ (the next order of the jump moments) vanishes at the ends "
-             r"of the domain: always with a Gaussian prior or interior fixed data; with fresh points "
-             r"only, when Eq.~18 decays faster than $\chi^{3}$.", None, None),
+             r"of the domain: always with a Gaussian prior; otherwise only where Eq.~18 decays faster "
+             r"than $\chi^{3}$ (enough fresh points, fixed data far enough from a vertex).", None, None),
     )
     return Derivation("R9.stationary_correction", fam.slug, "Stationary law at finite M: the O(1/M) "
                       "correction to Eq. 18", steps,
@@ -233,7 +233,7 @@ def finite_m_moments(setting: Setting, functions, values=None, points: int = 200
     p /= p.sum()
     # the next order of the jump moments grows as χ⁻³ toward an end where χ → 0: the series in
     # 1/M holds only where p_st χ⁻³ vanishes there (e.g. Bernoulli with m fresh points only
-    # and no prior: 2m min(p*, 1 − p*) > 3; checked on exact chains)
+    # and no prior: 2m min(p*, 1 − p*) > 3; where it fails, exact chains leave the formal c)
     chi = np.broadcast_to(evaluate(fam.chi[0, 0], values | {t.name: x}), x.shape)
     with np.errstate(all="ignore"):
         tail = np.exp(ell - ell.max() - 3 * np.log(chi))
