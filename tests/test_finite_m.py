@@ -80,8 +80,8 @@ def test_registered_for_one_parameter_and_absent_for_two():
 def test_fig2_i_variance_at_M_50():
     """The paper's Fig. 2 (i) (N = 10, θ2 = 0, ML, one fixed point Σσ = −6) at M = 50: Eq. 18
     misses the exact chain's var θ1 = 0.085983 by 1.1e-3, the corrected law by 1e-5 (README)."""
-    kw = dict(family_args={"N": 10}, fixed={"theta2": 0.0}, data=[{"phi1": -6.0}])
-    loop = from_params("curie_weiss", 50, {"theta1": -0.5}, **kw)
+    loop = from_params("curie_weiss", 50, {"theta1": -0.5}, family_args={"N": 10}, fixed={"theta2": 0.0},
+                       data=[{"phi1": -6.0}])
     (m1, c1), (m2, c2) = F.finite_m_moments(loop.setting, [lambda x: x, lambda x: x**2])
     chain = ExactChain(loop)
     pi = chain.stationary()
