@@ -260,7 +260,7 @@ def test_derive_writes_the_settings_document(tmp_path, capsys):
     assert "normalisable=True, stationary law Beta" in capsys.readouterr().out
     (doc,) = tmp_path.glob("setting-*.tex")
     assert {p.name for p in (tmp_path / doc.stem).glob("*.tex")} == {
-        "R9.sde.tex", "R9.entropy.tex", "R9.stationary.tex"}
+        "R9.sde.tex", "R9.entropy.tex", "R9.stationary.tex", "R9.stationary_correction.tex"}
 
 
 def test_derive_json_keeps_sizes_symbolic(capsys):

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from .derivation import Derivation
 from .errors import InputError
 from .family import ExponentialFamily
-from .results import absorption, anchors, general, martingale, moments, recursion, reparam, stationary
+from .results import (absorption, anchors, finite_m, general, martingale, moments, recursion, reparam,
+                      stationary)
 from .setting import Setting
 
 
@@ -44,6 +45,7 @@ RESULTS: dict[str, Record] = {
     "R9.sde": Record(general.sde, "setting"),
     "R9.entropy": Record(general.entropy, "setting"),
     "R9.stationary": Record(general.stationary, "setting"),
+    "R9.stationary_correction": Record(finite_m.stationary_correction, "setting"),
 }
 
 _recorders: list[set] = []
@@ -81,8 +83,9 @@ def all_results(family: ExponentialFamily) -> list[Derivation]:
 
 
 def all_general(setting: Setting) -> list[Derivation]:
-    """The setting results (R9) of one setting, in reading order."""
-    return [compute(rid, setting) for rid, r in RESULTS.items() if r.takes == "setting"]
+    """The setting results (R9) that apply to one setting, in reading order."""
+    return [d for d in (compute(rid, setting) for rid, r in RESULTS.items() if r.takes == "setting")
+            if d is not None]
 
 
 def clear_memory() -> None:

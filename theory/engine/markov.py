@@ -57,6 +57,7 @@ class ExactChain:
         lam = loop.estimator.lam if isinstance(loop.estimator, L2) else 0.0
         prior = loop.estimator.penalty(n) if isinstance(loop.estimator, PriorMAP) else None
         theta = loop.refit_theta(tau, np.zeros((self.size, 1)), face, lam, prior)
+        self.theta = theta[:, 0]                                # fitted θ in each state
         model = self._sum_law(theta[:, 0], face, M - loop.M0)
         if fresh:
             anchor = self._sum_law(loop.theta_star[:, 0], np.ones((1, L), bool), fresh)[0]

@@ -129,6 +129,10 @@ def _conventional_steps(fam, displays) -> tuple[Step, ...]:
                       else "", lhs, e) for n, (lhs, e) in enumerate(conv))
 
 
+# read by results.finite_m (R9.stationary_correction), which builds on this setting's R9
+display, setting_text, tidy_unless_long = _display, _setting_text, _tidy
+
+
 @result("R9.sde")
 def sde(setting: Setting) -> Derivation:
     """R9.sde: U, the drift −χ⁻¹∇U/M and noise χ⁻¹/M of θ, the SDE in τ = t/M, and μ's drift."""

@@ -27,6 +27,8 @@ from ..numeric import evaluate
 from ..results import moments
 from ..store import derivation
 from .registry import Budget, Check, Outcome, run_seed
+from .finite_m_checks import NOT_CHECKED as FINITE_M_NOT_CHECKED
+from .finite_m_checks import finite_m_checks
 from .general_checks import general_checks
 from .stats import gap_order, mean_sem, order_fit, pmf_gof, seeded, z_from_p, z_score
 
@@ -67,6 +69,7 @@ NOT_CHECKED = {
     ("R9.stationary (two parameters)", "curie_weiss"): "no exact chain in two parameters, and an "
         "M ladder of stationary runs with the Newton refit takes minutes: Eq. 18 with priors is "
         "checked there by its normalisability (collapse vs none), its d = 1 and Poisson cases here",
+    **FINITE_M_NOT_CHECKED,
 }
 
 
@@ -499,4 +502,4 @@ def all_checks(families: list[str] | None = None) -> list[Check]:
                 out.append(_r7_law(c))
     for c in cases:
         out += _r8_checks(c)
-    return out + general_checks(families)
+    return out + general_checks(families) + finite_m_checks(families)

@@ -1,0 +1,91 @@
+"""R9.stationary_correction: Eq. 18 at finite M, to O(1/M), against independent references."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from theory.engine.markov import ExactChain
+from theory.errors import InputError
+from theory.params import from_params
+from theory.results import finite_m as F
+from theory.results.general import generic_identities
+from theory.setting import m_ext
+from theory.store import all_general, derivation
+from theory.validate.finite_m_checks import CASES, _check
+from theory.validate.registry import QUICK
+
+
+def _sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_leading_jump_moments_are_those_of_R9_sde():
+    """a1 = −χ⁻¹U' and b1 = χ⁻¹ (R9.sde, derived separately); the third cumulant of a step is
+    −2κ/χ³ (that of θ = μ⁻¹(φ̄)) and the fourth moment 3 b1² (Gaussian at leading order)."""
+    J = F.jump_moments()
+    gen = generic_identities(1)
+    drift = gen["drift_theta"][0].xreplace({gen["mu"][0]: F.mu, gen["mu_q"][0]: F.mu_q, gen["g"][0]: F.g})
+    assert sp.simplify(J[1, 1] - drift) == 0
+    assert sp.simplify(J[2, 1] - 1 / F.chi) == 0
+    assert sp.simplify(J[3, 2] - 3 * J[1, 1] * J[2, 1] + 2 * F.kappa / F.chi**3) == 0
+    assert sp.simplify(J[4, 2] - 3 * J[2, 1] ** 2) == 0
+
+
+@pytest.mark.parametrize("m, p_star", [(10, 0.3), (20, 0.5)])
+def test_bernoulli_fresh_points_match_the_exact_linear_chain(m, p_star):
+    """ML with m fresh points only: p' = [Bin(M, p) + Bin(m, p*)]/(M + m) is linear, so its
+    stationary variance is exact, p*q*(M + m)/(2Mm + m² + M) = V0 (1 + c/M + O(M⁻²)) with
+    V0 = p*q*/(2m + 1) and c V0 = V0 (m − m²/(2m + 1)): the correction must give this c."""
+    loop = from_params("bernoulli", 50, {"p": 0.5}, truth={"p": p_star}, external=m)
+    values = {"theta_star": float(loop.theta_star[0, 0])}
+    (m1, c1), (m2, c2) = F.finite_m_moments(loop.setting, [_sig, lambda x: _sig(x) ** 2], values)
+    v0 = p_star * (1 - p_star) / (2 * m + 1)
+    assert m2 - m1**2 == pytest.approx(v0, rel=1e-9)
+    assert c2 - 2 * m1 * c1 == pytest.approx(v0 * (m - m * m / (2 * m + 1)), rel=1e-6)
+    assert c1 == pytest.approx(0.0, abs=1e-6)  # E[p] = p* at every M
+
+
+def test_correction_refused_where_the_law_is_not_a_series_in_one_over_M():
+    """Two fresh points and no prior: Eq. 18 decays only as χ² at the ends (the exact chain's
+    M(var − var_st) does not converge to the formal coefficient there)."""
+    loop = from_params("bernoulli", 50, {"p": 0.5}, truth={"p": 0.5}, external=2)
+    with pytest.raises(InputError, match="not a series in 1/M"):
+        F.finite_m_moments(loop.setting, [_sig], {"theta_star": 0.0})
+
+
+def test_the_exact_chain_check_passes_and_rejects_both_controls():
+    """Bernoulli with the paper's Gaussian prior (variance 2): M(var_M − 1) → c = −1.4325 with a
+    residual O(M⁻²), against exact chains up to M = 400; c = 0 and −c are rejected."""
+    out = _check(CASES[0]).compute(QUICK, np.random.default_rng(0))
+    assert out.passed and out.control_rejected
+    assert out.prediction == pytest.approx(1 - 1.4325 / 400, abs=1e-5)
+    chain = ExactChain(from_params("bernoulli", 400, {"p": 0.5}, prior_law="normal:var=2"))
+    pi = chain.stationary()
+    assert pi @ chain.theta**2 - (pi @ chain.theta) ** 2 == pytest.approx(out.prediction, abs=2e-5)
+
+
+def test_registered_for_one_parameter_and_absent_for_two():
+    from theory.families import get_family
+    from theory.setting import Setting
+
+    bern = Setting(get_family("bernoulli"), fresh=m_ext)
+    assert "R9.stationary_correction" in [d.id for d in all_general(bern)]
+    d = derivation("R9.stationary_correction", bern)
+    assert d.order == 2 and d.result["score_correction"].has(*get_family("bernoulli").theta)
+    gauss = Setting(get_family("gaussian"), fresh=m_ext)
+    assert derivation("R9.stationary_correction", gauss) is None
+    assert "R9.stationary_correction" not in [d.id for d in all_general(gauss)]
+
+
+def test_fig2_i_variance_at_M_50():
+    """The paper's Fig. 2 (i) (N = 10, θ2 = 0, ML, one fixed point Σσ = −6) at M = 50: Eq. 18
+    misses the exact chain's var θ1 = 0.085983 by 1.1e-3, the corrected law by 1e-5 (README)."""
+    loop = from_params("curie_weiss", 50, {"theta1": -0.5}, family_args={"N": 10}, fixed={"theta2": 0.0},
+                       data=[{"phi1": -6.0}])
+    (m1, c1), (m2, c2) = F.finite_m_moments(loop.setting, [lambda x: x, lambda x: x**2])
+    chain = ExactChain(loop)
+    pi = chain.stationary()
+    exact = pi @ chain.theta**2 - (pi @ chain.theta) ** 2
+    var_st, corrected = m2 - m1**2, m2 - m1**2 + (c2 - 2 * m1 * c1) / 50
+    assert exact == pytest.approx(0.085983, abs=1e-6)
+    assert abs(var_st - exact) > 1e-3 and abs(corrected - exact) < 2e-5
