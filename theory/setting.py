@@ -141,17 +141,64 @@ class LawPrior:
 
     def log_density(self, family: ExponentialFamily) -> sp.Expr:
         """log p0(ϑ(θ)), ϑ the conventional parameter ``on`` as an expression in θ."""
-        if self.on not in family.conventional:
-            raise InputError(f"prior on={self.on}: {family.name} has conventional parameters "
-                             f"{', '.join(family.conventional)}")
+        self.check_support(family)
         x = sp.Symbol("_x", positive=True)
         law = _LAWS[self.law][1]({k: sp.nsimplify(v) for k, v in self.params})
         dens = ss.density(law)(x)
         return sp.expand_log(sp.log(dens), force=True).subs(x, family.conventional[self.on])
 
     @property
+    def support(self) -> sp.Set:
+        """Where the law has density: (0, ∞) for exponential and gamma, (0, 1) for beta, ℝ for normal."""
+        law = _LAWS[self.law][1]({k: sp.nsimplify(v) for k, v in self.params})
+        return law.pspace.distribution.set
+
+    def check_support(self, family: ExponentialFamily) -> None:
+        """InputError unless ``on`` is a conventional parameter of ``family`` whose range lies in
+        the law's support. A law that vanishes where the parameter can go (an exponential prior
+        on a Gaussian mean, a beta prior on a Poisson rate) has no log-density there, and its
+        formula continued past the support would silently pull the fit out of it."""
+        if self.on not in family.conventional:
+            raise InputError(f"prior on={self.on}: {family.name} has conventional parameters "
+                             f"{', '.join(family.conventional)}")
+        reach = parameter_range(family, self.on)
+        if reach.is_subset(self.support) is False:
+            raise InputError(f"prior {self.label}: the {self.law} law lives on {_interval(self.support)}, "
+                             f"but {self.on} of {family.title} ranges over {_interval(reach)}; "
+                             f"choose a law whose support covers it")
+
+    @property
     def label(self) -> str:
         return f"{self.law}:" + ",".join(f"{k}={v:g}" for k, v in self.params) + f",on={self.on}"
+
+
+@functools.lru_cache(maxsize=None)
+def parameter_range(family: ExponentialFamily, name: str) -> sp.Set:
+    """Values the conventional parameter ``name`` takes over the natural domain, derived by SymPy:
+    the union of its ranges along each natural parameter through the family's interior point.
+    That union lies inside the whole range, so a law refused for missing part of it is rightly
+    refused (Gaussian mean: ℝ; var: (0, ∞); Poisson rate: (0, ∞); Bernoulli p: (0, 1))."""
+    from sympy.calculus.util import function_range
+
+    expr, inside = family.conventional[name], family.interior_point()
+    reach = sp.EmptySet
+    for t in family.theta:
+        domain = sp.Interval.open(-sp.oo, 0) if t.name in family.negative else sp.Reals
+        try:
+            reach = reach | function_range(expr.subs({u: v for u, v in inside.items() if u != t}), t, domain)
+        except (NotImplementedError, ValueError, TypeError):  # no range found along t: left out
+            continue
+    return reach
+
+
+def _interval(x: sp.Set) -> str:
+    """(0, 1), [0, ∞), ℝ: a set as a reader writes it."""
+    if x == sp.Reals:
+        return "the real line"
+    if isinstance(x, sp.Interval):
+        ends = [("-inf" if e == -sp.oo else "inf" if e == sp.oo else format_number(e)) for e in (x.start, x.end)]
+        return f"{'(' if x.left_open else '['}{ends[0]}, {ends[1]}{')' if x.right_open else ']'}"
+    return str(x)
 
 
 Prior = NormalPrior | LawPrior
@@ -196,10 +243,21 @@ def data_point(family: ExponentialFamily, given: Mapping[str, float]) -> tuple[s
     """
     given = dict(given)
     names = [f"phi{a + 1}" for a in range(family.d)]
-    unknown = sorted(set(given) - set(names) - {"s"})
+    unknown = sorted(set(given) - set(names) - {"s"}, key=str)
     if unknown:
         raise InputError(f"external data: unknown statistic {unknown[0]!r}; {family.name} has "
                          f"{', '.join(names)} (or give the data value as s=VALUE)")
+    if not given:
+        raise InputError(f"external data: a point needs its statistics ({', '.join(names)}) or "
+                         "its value s=VALUE")
+    for k, v in given.items():
+        try:
+            given[k] = float(v)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"external data {k}: {v!r} is not a number") from None
+        if not np.isfinite(given[k]):
+            raise InputError(f"external data {k}={given[k]} is not finite")
+    shown = ",".join(f"{k}={v:g}" for k, v in given.items())
     if "s" in given:
         candidates = [sp.nsimplify(given.pop("s"))]
     elif isinstance(family.space, Finite):
@@ -212,11 +270,12 @@ def data_point(family: ExponentialFamily, given: Mapping[str, float]) -> tuple[s
               if _in_space(family, x)}
     match = [p for p in points
              if all(abs(float(p[names.index(k)]) - v) <= 1e-9 * (1 + abs(v)) for k, v in given.items())]
-    shown = ",".join(f"{k}={v:g}" for k, v in given.items())
     if not match:
         raise InputError(f"external data {shown}: no data point of {family.title} has these statistics")
     if len(match) > 1:
         raise InputError(f"external data {shown}: several data points match; give every statistic or s=VALUE")
+    if not all(np.isfinite(float(v)) for v in match[0]):
+        raise InputError(f"external data {shown}: its statistics overflow float64")
     return match[0]
 
 
@@ -260,6 +319,18 @@ class Setting:
     estimator: Estimator = field(default_factory=MLE)
 
     def __post_init__(self):
+        if not isinstance(self.family, ExponentialFamily):
+            raise InputError(f"a setting needs a family, got {type(self.family).__name__}")
+        if isinstance(self.prior, str):
+            object.__setattr__(self, "prior", parse_prior(self.prior))
+        if not isinstance(self.prior, NormalPrior | LawPrior | None):
+            raise InputError(f"prior must be a NormalPrior, a LawPrior or its text (normal:var=2), "
+                             f"got {type(self.prior).__name__}")
+        if isinstance(self.prior, LawPrior):
+            self.prior.check_support(self.family)  # derive and simulate alike
+        if not isinstance(self.estimator, MLE | MAP | L2):
+            raise InputError(f"estimator must be MLE(), MAP(nu, mu0) or L2(lam), got "
+                             f"{type(self.estimator).__name__}")
         if not _count(self.anchors):
             raise InputError(f"anchors M0 must be an integer >= 0, got {self.anchors!r}")
         object.__setattr__(self, "anchors", int(self.anchors))
@@ -270,11 +341,32 @@ class Setting:
         if self.prior is not None and not isinstance(self.estimator, MLE):
             raise InputError("a prior law (--prior-law) replaces --estimator: use one or the other")
         if self.truth is not None:
-            truth = dict(self.truth)
-            if set(truth) != set(self.family.names):
-                truth = self.family.natural_point(truth)
-            object.__setattr__(self, "truth", tuple((n, float(truth[n])) for n in self.family.names))
-        object.__setattr__(self, "data", tuple(tuple(sp.nsimplify(v) for v in p) for p in self.data))
+            try:
+                truth = dict(self.truth)
+                if set(truth) != set(self.family.names):
+                    truth = self.family.natural_point(truth)
+                truth = tuple((n, float(truth[n])) for n in self.family.names)
+            except (TypeError, ValueError) as e:
+                if isinstance(e, InputError):
+                    raise
+                raise InputError(f"truth must map parameter names to numbers, got {self.truth!r}") from None
+            if not all(np.isfinite(v) for _, v in truth):
+                raise InputError(f"truth {dict(truth)} is not finite")
+            object.__setattr__(self, "truth", truth)
+        object.__setattr__(self, "data", tuple(self._statistics(p) for p in self.data))
+
+    def _statistics(self, point) -> tuple[sp.Expr, ...]:
+        """φ of one fixed data point as exact SymPy numbers: d finite numbers (never text)."""
+        try:
+            values = tuple(point)
+            ok = len(values) == self.family.d and all(
+                not isinstance(v, str | bool) and np.isfinite(float(v)) for v in values)
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise InputError(f"a fixed data point is {self.family.d} finite statistics "
+                             f"(phi1..phi{self.family.d}; see data_point), got {point!r}")
+        return tuple(sp.nsimplify(v) for v in values)
 
     def cache_key(self) -> str:
         """Every field, SymPy objects as srepr (:func:`theory.diskcache.canonical`): a new

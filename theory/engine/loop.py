@@ -92,6 +92,7 @@ class ClosedLoop:
         self._check_representable(self.theta0, "--init", self.M - self.M0)
         if self.theta_star is not None:
             self._check_representable(self.theta_star, "--truth", self.M0 + self.external)
+        self._check_data_drawable()
 
     def __reduce__(self):
         """Pickle the declaration only: the worker rebuilds the numeric view and compiled refits.
@@ -172,6 +173,24 @@ class ClosedLoop:
                     raise InputError(f"{where}: cannot draw {m} points ({e})") from None
                 if not np.all(np.isfinite(sums)):
                     raise InputError(f"{where}: the sum of {m} points overflows float64")
+
+    def _check_data_drawable(self) -> None:
+        """Refuse a fixed data point at whose mean the n points of a refit cannot be drawn
+        (Poisson: n·rate above numpy's limit): the loop pulls a chain's mean towards it."""
+        if self.numeric.finite:
+            return
+        for p in self.data:
+            shown = ",".join(f"phi{a + 1}={v:g}" for a, v in enumerate(p))
+            try:
+                with np.errstate(all="ignore"):
+                    sums, _ = draw_exact(self.numeric, None, np.array([p]), None, self.n_total,
+                                         np.random.default_rng(0))
+            except (ValueError, OverflowError) as e:
+                raise InputError(f"external data {shown}: a model at this mean cannot draw "
+                                 f"{self.n_total} points ({e})") from None
+            if np.isinf(sums).any():
+                raise InputError(f"external data {shown}: the sum of {self.n_total} points at this "
+                                 "mean overflows float64")
 
     def memory_bytes(self, chains: int) -> tuple[int, int]:
         """Rough peak memory of a run: (bytes, chains per block), kept state plus block temporaries."""
@@ -292,8 +311,12 @@ class ClosedLoop:
         tau, lam, prior = self._refit_target(sums)
         theta, on_curve = None, None
         if prior is not None and self._map_mu is not None:
-            mu = np.maximum(self._map_mu(n, tau), 0.0) if nf.lower_bounds() is not None \
-                else self._map_mu(n, tau)
+            mu = self._map_mu(n, tau)
+            off = ~np.isfinite(mu[:, 0])
+            if off.any():  # beyond the closed form in float64: Newton, as without one
+                mu[off] = nf.mu(solve_theta(nf, tau[off], theta_prev[off], penalty=prior))
+            if nf.lower_bounds() is not None:
+                mu = np.maximum(mu, 0.0)
         elif lam or prior is not None:
             theta = solve_theta(nf, tau, theta_prev, lam=lam, penalty=prior)
             mu = nf.mu(theta)
@@ -409,9 +432,7 @@ class ClosedLoop:
         for name, (lo, hi, bins) in (histograms or {}).items():
             if name not in names:
                 raise InputError(f"histogram of unknown quantity {name!r}; known: {', '.join(names)}")
-            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi) or int(bins) != bins or bins < 1:
-                raise InputError(f"histogram {name}: need lo < hi (finite) and an integer number of bins >= 1")
-            hist[name] = Histogram(float(lo), float(hi), int(bins))
+            hist[name] = Histogram(lo, hi, bins, name)
         if trace is not None:  # generation 0, the initial model (kept out of the JSON trace)
             obs0 = self.observables(state)
             trace["initial"] = {"mean": {n: _mean_var(v)[0] for n, v in obs0.items()},
@@ -492,8 +513,24 @@ class Histogram:
     lo: float
     hi: float
     bins: int
+    name: str = "histogram"
+
+    MAX_BINS = 10**6  # counts and edges are kept in memory and written into the JSON
 
     def __post_init__(self):
+        try:
+            lo, hi, bins = float(self.lo), float(self.hi), float(self.bins)
+        except (TypeError, ValueError):
+            raise InputError(f"histogram {self.name}: lo, hi and bins must be numbers") from None
+        with np.errstate(over="ignore"):
+            width = hi - lo
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi and np.isfinite(width)):
+            raise InputError(f"histogram {self.name}: need finite lo < hi with hi - lo finite in "
+                             f"float64, got lo={lo:g}, hi={hi:g}")
+        if not (np.isfinite(bins) and bins == int(bins) and 1 <= bins <= self.MAX_BINS):
+            raise InputError(f"histogram {self.name}: bins must be an integer from 1 to "
+                             f"{self.MAX_BINS}, got {bins:g}")
+        self.lo, self.hi, self.bins = lo, hi, int(bins)
         self.counts = np.zeros(self.bins, np.int64)
         self.below = self.above = self.undefined = 0
 
@@ -677,7 +714,11 @@ def _closed_form_map(family: ExponentialFamily, log_prior: sp.Expr):
     """μ' = F(n, φ̄) solving n(φ̄ − μ) + ∇log p0(θ(μ)) = 0 in closed form (one parameter), or None.
 
     Solving in μ keeps the refit finite on the boundary of the mean domain (Poisson
-    with φ̄ = 0 and a prior on the rate: μ' = 0 while θ' = −∞).
+    with φ̄ = 0 and a prior on the rate: μ' = 0 while θ' = −∞). Special functions are
+    evaluated by SciPy (a Gaussian prior on the Poisson's θ gives μ' = W(2n e^{2nφ̄})/(2n),
+    Lambert W on its principal branch). Where the closed form gives no finite real root of
+    the equation in float64 (e^{2nφ̄} overflows, a branch off the real axis), the value is
+    NaN and the refit falls back to Newton.
     """
     if family.d != 1 or family.mu_inverse is None:
         return None
@@ -694,5 +735,17 @@ def _closed_form_map(family: ExponentialFamily, log_prior: sp.Expr):
     good = [e for e in sols if sp.N(e.subs(point)).is_real]
     if len(good) != 1:
         return None
-    f = sp.lambdify((n, xbar), good[0], "numpy")
-    return lambda n_, x: np.asarray(f(n_, x), dtype=float).reshape(x.shape)
+    modules = ["scipy", "numpy"]
+    root, grad = sp.lambdify((n, xbar), good[0], modules), sp.lambdify(mu, g, modules)
+
+    def solve(n_, x):
+        with np.errstate(all="ignore"):
+            value = np.broadcast_to(root(n_, x), x.shape)
+            out = np.real(value).astype(float)
+            pull = np.broadcast_to(grad(out), x.shape).real
+            residual = np.abs(n_ * (x - out) + pull)
+            scale = n_ * (np.abs(x) + np.abs(out)) + np.abs(pull)
+            ok = (np.isfinite(out) & (np.abs(np.imag(value)) <= 1e-12 * np.abs(out))
+                  & np.isfinite(residual) & (residual <= 1e-9 * scale + 1e-300))
+        return np.where(ok, out, np.nan)
+    return solve
