@@ -116,6 +116,18 @@ class AbsorbingState:
         return ",".join(f"{n}={format_number(v)}" for n, v in zip(names, self.phi, strict=True))
 
 
+def size_argument(family: str, name: str, value, low: int, high: int, why: str) -> int:
+    """A family's size argument (n, N, K) as an int in [low, high], checked before any work;
+    InputError with the limit and ``why`` it is there otherwise."""
+    try:
+        ok = not isinstance(value, bool) and int(value) == value and low <= value <= high
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise InputError(f"{family} needs an integer {low} <= {name} <= {high}, got {name}={value!r} ({why})")
+    return int(value)
+
+
 def format_number(v) -> str:
     """Integers as integers, other numbers as the shortest decimal (``4.5``), symbols as they are."""
     v = sp.nsimplify(v)
