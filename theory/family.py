@@ -21,7 +21,7 @@ import sympy as sp
 from . import notation
 from . import symbols as S
 from .diskcache import cached_on_disk, canonical
-from .errors import InputError
+from .errors import InputError, integer
 from .speedups import powsimp
 from .tidy import held_hyperbolics, tidy
 
@@ -120,12 +120,9 @@ def size_argument(family: str, name: str, value, low: int, high: int, why: str) 
     """A family's size argument (n, N, K) as an int in [low, high], checked before any work;
     InputError with the limit and ``why`` it is there otherwise."""
     try:
-        ok = not isinstance(value, bool) and int(value) == value and low <= value <= high
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        raise InputError(f"{family} needs an integer {low} <= {name} <= {high}, got {name}={value!r} ({why})")
-    return int(value)
+        return integer(value, f"{family} {name}", low, high)
+    except InputError as e:
+        raise InputError(f"{e} ({why})") from None
 
 
 def format_number(v) -> str:
@@ -386,7 +383,8 @@ class ExponentialFamily:
             self, phi=tuple(self.phi[a] for a in keep), h=sp.simplify(h),
             conventional=conventional, natural_names=tuple(self.names[a] for a in keep),
             negative=tuple(n for n in self.negative if n not in fixed),
-            fixed=dict(self.fixed) | {n: float(v) for n, v in fixed.items()})
+            fixed=dict(self.fixed) | {n: float(v) for n, v in fixed.items()},
+            sum_sampler=None)  # the declared law of a sum is the whole family's, not this one's
 
     # -- notebooks -------------------------------------------------------------------------------
     def _repr_latex_(self) -> str:

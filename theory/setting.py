@@ -31,7 +31,7 @@ import sympy as sp
 import sympy.stats as ss
 
 from . import symbols as S
-from .errors import InputError
+from .errors import InputError, integer
 from .diskcache import canonical
 from .family import ExponentialFamily, Finite, Naturals, format_number
 
@@ -96,9 +96,14 @@ class NormalPrior:
             raise InputError(f"normal prior needs a finite var > 0 and a finite mean, got "
                              f"var={self.var:g}, mean={self.mean:g}")
 
-    def log_density(self, family: ExponentialFamily) -> sp.Expr:
-        """log p0(θ) = −Σ_a (θ_a − mean)²/(2 var) − (d/2) log(2π var)."""
-        v, m = sp.nsimplify(self.var), sp.nsimplify(self.mean)
+    def parameter_symbols(self) -> dict[sp.Symbol, float]:
+        """The prior's numbers as symbols (var > 0, mean real) -> their values."""
+        return {sp.Symbol("_var", positive=True): self.var, sp.Symbol("_mean", real=True): self.mean}
+
+    def log_density(self, family: ExponentialFamily, symbolic: bool = False) -> sp.Expr:
+        """log p0(θ) = −Σ_a (θ_a − mean)²/(2 var) − (d/2) log(2π var); with ``symbolic``, var and
+        mean as the symbols of :meth:`parameter_symbols`."""
+        v, m = tuple(self.parameter_symbols()) if symbolic else (sp.nsimplify(self.var), sp.nsimplify(self.mean))
         return sum(-(t - m) ** 2 / (2 * v) - sp.log(2 * sp.pi * v) / 2 for t in family.theta)
 
     @property
@@ -139,11 +144,18 @@ class LawPrior:
             if not np.isfinite(v) or (k != "mean" and v <= 0):
                 raise InputError(f"prior {self.law}: {k}={v:g} must be finite" + ("" if k == "mean" else " and > 0"))
 
-    def log_density(self, family: ExponentialFamily) -> sp.Expr:
-        """log p0(ϑ(θ)), ϑ the conventional parameter ``on`` as an expression in θ."""
+    def parameter_symbols(self) -> dict[sp.Symbol, float]:
+        """The law's numbers as symbols (a mean real, the others positive) -> their values."""
+        return {sp.Symbol(f"_{k}", real=True, positive=k != "mean"): v for k, v in self.params}
+
+    def log_density(self, family: ExponentialFamily, symbolic: bool = False) -> sp.Expr:
+        """log p0(ϑ(θ)), ϑ the conventional parameter ``on`` as an expression in θ; with
+        ``symbolic``, the law's numbers as the symbols of :meth:`parameter_symbols`."""
         self.check_support(family)
         x = sp.Symbol("_x", positive=True)
-        law = _LAWS[self.law][1]({k: sp.nsimplify(v) for k, v in self.params})
+        values = dict(zip((k for k, _ in self.params), self.parameter_symbols(), strict=True)) if symbolic \
+            else {k: sp.nsimplify(v) for k, v in self.params}
+        law = _LAWS[self.law][1](values)
         dens = ss.density(law)(x)
         return sp.expand_log(sp.log(dens), force=True).subs(x, family.conventional[self.on])
 
@@ -289,14 +301,6 @@ def _in_space(family: ExponentialFamily, x) -> bool:
 
 
 # --- the setting ---------------------------------------------------------------------------------
-def _count(x) -> bool:
-    """Is ``x`` a whole number >= 0 (2 or 2.0, not 2.5, -1, nan or text)?"""
-    try:
-        return not isinstance(x, bool) and int(x) == x and x >= 0
-    except (TypeError, ValueError, OverflowError):
-        return False
-
-
 @dataclass(frozen=True)
 class Setting:
     """Data sources and estimator of one closed loop (see module docstring).
@@ -331,13 +335,9 @@ class Setting:
         if not isinstance(self.estimator, MLE | MAP | L2):
             raise InputError(f"estimator must be MLE(), MAP(nu, mu0) or L2(lam), got "
                              f"{type(self.estimator).__name__}")
-        if not _count(self.anchors):
-            raise InputError(f"anchors M0 must be an integer >= 0, got {self.anchors!r}")
-        object.__setattr__(self, "anchors", int(self.anchors))
+        object.__setattr__(self, "anchors", integer(self.anchors, "anchors M0"))
         if not isinstance(self.fresh, sp.Expr):  # a symbol m for the derivations, else a count
-            if not _count(self.fresh):
-                raise InputError(f"external points must be an integer >= 0, got {self.fresh!r}")
-            object.__setattr__(self, "fresh", int(self.fresh))
+            object.__setattr__(self, "fresh", integer(self.fresh, "external points"))
         if self.prior is not None and not isinstance(self.estimator, MLE):
             raise InputError("a prior law (--prior-law) replaces --estimator: use one or the other")
         if self.truth is not None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, integer
 from .parallel import SCHEDULER_TIMEOUT, connect, map_tasks
 from .params import from_params, parse_params
 
@@ -156,8 +156,8 @@ def tasks(base: Mapping, grid: Mapping[str, Sequence] | None = None, seeds: int 
     ``options`` is the full plain setting (base overridden by the grid point);
     ``seed`` the task's integer seed from ``SeedSequence(seed).spawn``.
     """
-    seeds = _integer(seeds, "seeds (replicates per grid point)", 1)
-    seed = _integer(seed, "seed", 0)
+    seeds = integer(seeds, "seeds (replicates per grid point)", 1)
+    seed = integer(seed, "seed", 0)
     base, axes = normalised(base, grid)
     n_tasks = seeds * int(np.prod([len(v) for v in axes.values()], dtype=object))
     if n_tasks > MAX_TASKS:
@@ -176,16 +176,6 @@ def tasks(base: Mapping, grid: Mapping[str, Sequence] | None = None, seeds: int 
     for task, child in zip(out, children, strict=True):
         task["seed"] = int(child.generate_state(1, np.uint64)[0])
     return out
-
-
-def _integer(value, what: str, low: int) -> int:
-    """``value`` as an int >= ``low`` (3 or 3.0; not 2.5, true, null, text, nan or 1e400)."""
-    try:
-        if not isinstance(value, bool) and int(value) == value and value >= low:
-            return int(value)
-    except (TypeError, ValueError, OverflowError):
-        pass
-    raise InputError(f"{what} must be an integer >= {low}, got {value!r}")
 
 
 def build_loop(options: Mapping):

@@ -21,7 +21,7 @@ import numpy as np
 import sympy as sp
 from tqdm.auto import tqdm
 
-from ..errors import InputError, SettingError
+from ..errors import InputError, SettingError, integer
 from ..family import ExponentialFamily
 from ..setting import Setting
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
@@ -58,8 +58,7 @@ class ClosedLoop:
             self.setting = Setting(self.setting)
         if not isinstance(self.setting, Setting):
             raise InputError(f"a closed loop needs a Setting or a family, got {type(self.setting).__name__}")
-        if int(self.M) != self.M or not 1 <= self.M <= M_MAX:
-            raise InputError(f"M must be an integer >= 1 and <= 2**53, got M={self.M}")
+        self.M = integer(self.M, "M", 1, M_MAX)  # M_MAX = 2**53
         if not self.M0 <= self.M:
             raise InputError(f"anchors M0 must be an integer with 0 <= M0 <= M={self.M}, got {self.M0}")
         if self.M0 > 0 and self.truth is None:
@@ -68,7 +67,6 @@ class ClosedLoop:
             raise InputError("fresh external points (--external) need a ground truth (--truth)")
         if self.sampler not in ("exact", "naive"):
             raise InputError(f"unknown sampler {self.sampler!r}; known: exact, naive")
-        self.M = int(self.M)
         # conventional names are accepted as by the CLI (p=0.3): stored as natural parameters
         if set(self.init) != set(self.family.names):
             self.init = self.family.natural_point(self.init)
@@ -81,7 +79,7 @@ class ClosedLoop:
         self.estimator = self.setting.estimator
         if self.prior is not None:
             self.estimator = PriorMAP(self.setting.log_prior, self.family.names, self.prior.label)
-            self._map_mu = _closed_form_map(self.family, self.setting.log_prior) \
+            self._map_mu = _closed_form_map(self.family, self.prior) \
                 if not self.numeric.finite else None
         # the pure MLE loop cannot leave a point mass: absorbed chains are frozen
         # (fixed data all at one point: only that point can be reached, and it absorbs)
@@ -406,16 +404,15 @@ class ClosedLoop:
         bins): its law over chains × generations after the burn-in is streamed into
         fixed bins (memory flat in the number of generations).
         """
-        if int(generations) != generations or generations < 1:
-            raise InputError(f"generations must be an integer >= 1, got {generations}")
-        if int(chains) != chains or chains < 1:
-            raise InputError(f"chains must be an integer >= 1, got {chains}")
-        if not 0 <= burn_in < generations:
+        # generations are counted exactly in the float64 time averages up to 2**53
+        generations, chains = integer(generations, "generations", 1, 2**53), integer(chains, "chains", 1)
+        burn_in = integer(burn_in, "burn-in", 0)
+        if not burn_in < generations:
             raise InputError(f"burn-in must satisfy 0 <= burn-in < generations, got {burn_in}")
-        if int(record_every) != record_every or record_every < 0:
-            raise InputError(f"record-every must be an integer >= 0, got {record_every}")
-        if isinstance(seed, int | np.integer) and seed < 0:
-            raise InputError(f"seed must be a non-negative integer, got {seed}")
+        record_every, keep = integer(record_every, "record-every", 0), integer(keep, "keep", 0)
+        if seed is not None and not isinstance(seed, np.random.SeedSequence | np.random.BitGenerator
+                                               | np.random.Generator):
+            seed = integer(seed, "seed", 0)
         need, _ = self.memory_bytes(int(chains))
         have = available_memory()
         if have is not None and need > have:
@@ -710,33 +707,37 @@ def conventional_in_mu(family: ExponentialFamily) -> dict[str, sp.Expr | None]:
     return {n: family.in_mu(e) for n, e in family.conventional.items()}
 
 
-def _closed_form_map(family: ExponentialFamily, log_prior: sp.Expr):
+def _closed_form_map(family: ExponentialFamily, prior):
     """μ' = F(n, φ̄) solving n(φ̄ − μ) + ∇log p0(θ(μ)) = 0 in closed form (one parameter), or None.
 
     Solving in μ keeps the refit finite on the boundary of the mean domain (Poisson
-    with φ̄ = 0 and a prior on the rate: μ' = 0 while θ' = −∞). Special functions are
-    evaluated by SciPy (a Gaussian prior on the Poisson's θ gives μ' = W(2n e^{2nφ̄})/(2n),
-    Lambert W on its principal branch). Where the closed form gives no finite real root of
-    the equation in float64 (e^{2nφ̄} overflows, a branch off the real axis), the value is
-    NaN and the refit falls back to Newton.
+    with φ̄ = 0 and a prior on the rate: μ' = 0 while θ' = −∞). The prior's numbers enter
+    the solve as symbols (a mean of 1e300 written exactly made SymPy's Lambert solver build a
+    polynomial of that degree), then as floats. Special functions are evaluated by SciPy (a
+    Gaussian prior on the Poisson's θ gives μ' = W(nv e^{m + nvφ̄})/(nv), Lambert W on its
+    principal branch). Where the closed form gives no finite real root of the equation in
+    float64 (the exponential overflows, a branch off the real axis), the value is NaN and the
+    refit falls back to Newton.
     """
     if family.d != 1 or family.mu_inverse is None:
         return None
     (t,), (mu,) = family.theta, family.mu_symbols
     n, xbar = sp.Symbol("_n", positive=True), sp.Symbol("_xbar", positive=True)
-    g = family.in_mu(sp.diff(log_prior, t))
+    numbers = prior.parameter_symbols()
+    g = family.in_mu(sp.diff(prior.log_density(family, symbolic=True), t))
     if g is None:
         return None
     try:
         sols = sp.solve(sp.Eq(n * (xbar - mu) + g, 0), mu)
     except NotImplementedError:
         return None
-    point = {n: 10, xbar: float(family.mu[0].subs(family.interior_point()))}
+    point = {n: 10, xbar: float(family.mu[0].subs(family.interior_point())), **numbers}
     good = [e for e in sols if sp.N(e.subs(point)).is_real]
     if len(good) != 1:
         return None
+    good, g = good[0].subs(numbers), g.subs(numbers)
     modules = ["scipy", "numpy"]
-    root, grad = sp.lambdify((n, xbar), good[0], modules), sp.lambdify(mu, g, modules)
+    root, grad = sp.lambdify((n, xbar), good, modules), sp.lambdify(mu, g, modules)
 
     def solve(n_, x):
         with np.errstate(all="ignore"):
