@@ -4,6 +4,7 @@ Runs in-process (``theory.cli.main``); every case is small, so the file takes se
 """
 
 import json
+import os
 
 import pytest
 
@@ -65,6 +66,27 @@ CASES = [
     (sim("poisson", "theta=-800"), "numerically a point mass"),
     (["simulate", "poisson", "--M", "1000000", "--init", "rate=1e14", "--generations", "1",
       "--chains", "1"], "cannot draw 1000000 points"),
+    # 5. issue 20: crashes, hangs and silent nonsense
+    (sim("poisson", "rate=1", "--external-data", ""), "a point needs its statistics (phi1)"),
+    (sim("poisson", "rate=1", "--external-data", "phi1=1e20"), "cannot draw 6 points"),
+    (sim("gaussian", "mean=0,var=1", "--external-data", "s=1e200"), "overflow float64"),
+    (SIM + ["--histogram", "p=0:1:nan"], "bins must be an integer from 1 to 1000000"),
+    (SIM + ["--histogram", "p=0:1:inf"], "bins must be an integer from 1 to 1000000"),
+    (SIM + ["--histogram", "p=0:1:1e12"], "bins must be an integer from 1 to 1000000"),
+    (SIM + ["--histogram", "p=-1e308:1e308:10"], "hi - lo finite in float64"),
+    (SIM + ["--histogram", "p=0:1:3", "--histogram", "p=0:1:4"], "--histogram p is given twice"),
+    (sim("binomial", "p=0.3", "--family-args", "n=1000000"), "n must be an integer from 1 to 1000, got 1000000"),
+    (sim("curie_weiss", "theta1=0.1,theta2=0", "--family-args", "N=1000000"), "N must be an integer from 3 to 1000, got 1000000"),
+    (sim("curie_weiss", "theta1=0.1,theta2=0", "--family-args", "N=2"), "categorical with K = 3"),
+    (["derive", "categorical", "--family-args", "K=1000000", "--json"], "K must be an integer from 2 to 32, got 1000000"),
+    (sim("gaussian", "mean=1,var=2", "--prior-law", "exponential:rate=1,on=mean"), "lives on [0, inf)"),
+    (["derive", "poisson", "--prior-law", "beta:a=2,b=2,on=rate", "--json"], "lives on [0, 1]"),
+    (sim("gaussian", "mean=0,var=1", "--fixed", "theta2=-0.5"), "cannot be simulated"),
+    (SIM[:7] + ["9223372036854775808"] + SIM[8:], "generations must be an integer from 1 to"),
+    (["sweep", "--family", "bernoulli", "--M", "5", "--init", "p=0.3", "--generations", "3",
+      "--chains", "4", "--seeds", "1000000000"], "more than 100000"),
+    (["sweep", "--family", "bernoulli", "--M", "5", "--init", "p=0.3", "--generations", "3",
+      "--chains", "4", "--out", "/proc/x/y.json"], "cannot write there"),
 ]
 
 
@@ -76,6 +98,35 @@ def test_bad_input_is_one_line_exit_2(argv, needle, capsys):
     assert len(lines) == 1, err
     assert lines[0].startswith("closedloop: error:") and needle in lines[0], lines[0]
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("grid, needle", [({"seeds": None}, "seeds (replicates per grid point) must be"),
+                                          ({"base": {"M": "1e400"}}, "setting M: inf is not a valid int"),
+                                          ({"base": {"M": 1e400}}, "setting M: inf is not a valid int"),
+                                          ({"seed": "x"}, "seed must be an integer >= 0"),
+                                          ({"base": {"external_data": 3}}, "is not a valid points")])
+def test_grid_values_of_the_wrong_type(grid, needle, tmp_path, capsys):
+    doc = {"base": {"family": "bernoulli", "init": {"p": 0.3}, "generations": 3, "chains": 4, "M": 5}}
+    doc["base"] |= grid.pop("base", {})
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps(doc | grid))
+    assert main(["sweep", str(path)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert needle in line, line
+
+
+def test_a_closed_pipe_ends_quietly():
+    """``closedloop simulate ... | head -1``: no BrokenPipeError traceback, status 141 (SIGPIPE)."""
+    import subprocess
+    import sys
+
+    # a JSON trace of 3000 generations (~300 kB) is more than the pipe holds: the write fails
+    command = (f"{sys.executable} -m theory simulate bernoulli --M 5 --init p=0.3 --generations 3000 "
+               f"--chains 4 --record-every 1 --json | head -c 1")
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True,
+                          env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}, timeout=120)
+    assert "Traceback" not in done.stderr and done.stderr == "", done.stderr
+    assert done.returncode == 141
 
 
 def test_exponential_is_never_absorbed(capsys):
@@ -153,7 +204,6 @@ def test_outputs_are_written_atomically(tmp_path):
 # CI sees the same examples every time). THEORY_FUZZ_EXAMPLES=3000 runs each longer, locally.
 import contextlib  # noqa: E402
 import io  # noqa: E402
-import os  # noqa: E402
 import signal  # noqa: E402
 import warnings  # noqa: E402
 from unittest import mock  # noqa: E402

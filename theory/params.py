@@ -74,15 +74,15 @@ def mapping(value, what: str) -> dict:
     return dict(value)
 
 
-def number(value, what: str) -> float:
-    """A finite real number given through the API (3, 0.5, numpy's, or its text read by ``float``,
-    which evaluates nothing), or InputError."""
+def number(value, what: str, finite: bool = True) -> float:
+    """A real number given through the API (3, 0.5, numpy's, or its text read by ``float``, which
+    evaluates nothing), finite unless told (the caller states the domain), or InputError."""
     try:
         x = float(value) if not isinstance(value, bool) else None
     except (TypeError, ValueError, OverflowError):
         x = None
-    if x is None or not math.isfinite(x):
-        raise InputError(f"{what} must be a finite number, got {value!r}")
+    if x is None or (finite and not math.isfinite(x)):
+        raise InputError(f"{what} must be a {'finite ' if finite else ''}number, got {value!r}")
     return x
 
 
@@ -162,9 +162,9 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float], *, 
     if estimator == "map":
         ref = prior if prior is not None else (truth if truth is not None else init)
         mu0 = numeric_family(fam).mu(np.array([[point(ref, "--prior")[n] for n in fam.names]]))[0]
-        est = MAP(number(nu, "nu"), tuple(float(x) for x in mu0))
+        est = MAP(number(nu, "nu", finite=False), tuple(float(x) for x in mu0))
     elif estimator == "l2":
-        est = L2(number(lam, "lam"))
+        est = L2(number(lam, "lam", finite=False))
     elif estimator != "mle":
         raise InputError(f"unknown estimator {estimator!r}; known: mle, map, l2")
     setting = Setting(fam, fresh=external, data=points(data, fam), prior=prior_law, anchors=anchors,
