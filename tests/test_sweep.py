@@ -8,8 +8,8 @@ from conftest import FAMILY_CASES
 
 from theory import InputError
 from theory.cli import main
-from theory.params import from_params
 from theory.io import write_json_atomic
+from theory.params import from_params
 from theory.sweep import sweep, tasks
 
 BASE = {"family": "bernoulli", "init": {"p": 0.3}, "generations": 30, "chains": 500}

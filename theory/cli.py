@@ -23,9 +23,14 @@ def _progress(enabled: bool):
     return lambda what: print(f"  derived {what}", file=sys.stderr)
 
 
+MAX_WORKERS = 1024  # local processes; joblib overflows long before 2**63
+
+
 def _nonnegative(value: int, option: str) -> None:
     if value < 0:
         raise InputError(f"{option} must be >= 0, got {value}")
+    if option == "--workers" and value > MAX_WORKERS:
+        raise InputError(f"--workers must be at most {MAX_WORKERS}, got {value}")
 
 
 def _speedups(command):
@@ -45,6 +50,7 @@ def _speedups(command):
 @_speedups
 def cmd_derive(args) -> int:
     from . import derive
+
     if not args.json:
         check_writable(args.out)
     families = derive.targets(args.families, integer_args(args.family_args),
@@ -192,8 +198,7 @@ def cmd_figures(args) -> int:
     if args.only is not None:
         check_ids(args.only)
     check_writable(args.out)
-    if args.workers < 0:
-        raise InputError(f"--workers must be >= 0, got {args.workers}")
+    _nonnegative(args.workers, "--workers")
     workers = args.workers or min(2, os.cpu_count() or 1)
     records = build_all(FULL if args.full else QUICK, Path(args.out), seed=args.seed,
                         progress=sys.stderr.isatty(), only=args.only or None, workers=workers,

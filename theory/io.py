@@ -55,11 +55,10 @@ def write_json_atomic(path: str | os.PathLike, obj) -> Path:
     """``obj`` as JSON (:func:`json_text`, newline-terminated) at ``path``, atomically and synced:
     readers see the old file or the whole new one."""
     text = json_text(obj) + "\n"
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
     return Path(path)
 
 

@@ -5,10 +5,9 @@ and user-level keywords, for the CLI, the API, sweeps, checks and figures alike.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
-
-import math
 
 from .errors import InputError
 

@@ -84,6 +84,7 @@ Estimator = MLE | MAP | L2
 
 
 # --- priors --------------------------------------------------------------------------------------
+TINY = float(np.finfo(float).tiny)  # a positive parameter below it (subnormal) is exactly 0 to SymPy
 @dataclass(frozen=True)
 class NormalPrior:
     """p0(θ) = Π_a N(θ_a; mean, var) on every free natural parameter (the paper's Fig. 2 prior)."""
@@ -92,9 +93,9 @@ class NormalPrior:
     mean: float = 0.0
 
     def __post_init__(self):
-        if not (np.isfinite(self.var) and self.var > 0) or not np.isfinite(self.mean):
-            raise InputError(f"normal prior needs a finite var > 0 and a finite mean, got "
-                             f"var={self.var:g}, mean={self.mean:g}")
+        if not (np.isfinite(self.var) and self.var >= TINY) or not np.isfinite(self.mean):
+            raise InputError(f"normal prior needs a finite var > 0 (at least {TINY:g}) and a finite "
+                             f"mean, got var={self.var:g}, mean={self.mean:g}")
 
     def parameter_symbols(self) -> dict[sp.Symbol, float]:
         """The prior's numbers as symbols (var > 0, mean real) -> their values."""
@@ -141,8 +142,9 @@ class LawPrior:
             raise InputError(f"prior {self.law} takes {', '.join(names)} (and on=NAME), got "
                              f"{', '.join(given) or 'nothing'}")
         for k, v in given.items():
-            if not np.isfinite(v) or (k != "mean" and v <= 0):
-                raise InputError(f"prior {self.law}: {k}={v:g} must be finite" + ("" if k == "mean" else " and > 0"))
+            if not np.isfinite(v) or (k != "mean" and v < TINY):
+                raise InputError(f"prior {self.law}: {k}={v:g} must be finite"
+                                 + ("" if k == "mean" else f" and > 0 (at least {TINY:g})"))
 
     def parameter_symbols(self) -> dict[sp.Symbol, float]:
         """The law's numbers as symbols (a mean real, the others positive) -> their values."""

@@ -53,8 +53,8 @@ def normalise(name: str, value, where: str = "setting"):
         return None
     try:
         if kind == "int":
-            if isinstance(value, str):
-                value = float(value)
+            if isinstance(value, str):  # "400" exactly, "1e3" through float
+                value = int(value) if value.strip().lstrip("+-").isdigit() else float(value)
             if isinstance(value, bool) or int(value) != value:
                 raise ValueError
             return int(value)

@@ -76,6 +76,9 @@ class ClosedLoop:
         self.theta_star = None if self.truth is None else self._vector(self.truth)  # (1, d) or None
         self._data, self.data_counts = self._resolve_data()
         self.n_total = self.M + self.external + len(self.data)  # points in one refit
+        if self.n_total > M_MAX:
+            raise InputError(f"M + external points = {self.n_total} is more than 2**53: sums of that many "
+                             "points are no longer exact in float64")
         self.estimator = self.setting.estimator
         if self.prior is not None:
             self.estimator = PriorMAP(self.setting.log_prior, self.family.names, self.prior.label)

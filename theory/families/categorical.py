@@ -5,7 +5,6 @@ import sympy as sp
 from ..family import ExponentialFamily, Finite, size_argument
 from ..symbols import s, thetas
 
-
 # K − 1 natural parameters, each a SymPy symbol in every sum: K = 10**6 never finished building;
 # simulate refits p through the symbolic inverse mean map up to K = 5, derive finishes K <= 3
 MAX_K = 32
