@@ -90,9 +90,12 @@ CASES = [
     (["sweep", "--family", "bernoulli", "--M", "5", "--init", "p=0.3", "--generations", "3",
       "--chains", "4", "--workers", "9007199254740992"], "--workers must be at most 1024"),
     (sim("bernoulli", "p=0.3", "--external", "9007199254740993", "--truth", "p=0.5"), "more than 2**53"),
-    (SIM + ["--prior-law", "beta:a=1e-320,b=1,on=p"], "at least 2.22507e-308"),
-    (SIM + ["--prior-law", "normal:var=1e-320"], "at least 2.22507e-308"),
-    (sim("poisson", "rate=1", "--prior-law", "normal:var=2,mean=1e300"), "Newton refit did not converge"),
+    (SIM + ["--prior-law", "beta:a=1e-320,b=1,on=p"], "a=9.99989e-321 is outside 0.0001 <= a <= 10000"),
+    (SIM + ["--prior-law", "normal:var=1e-320"], "1e-10 <= var <= 1e+10"),
+    (sim("poisson", "rate=1", "--prior-law", "normal:var=2,mean=1e300"), "|mean| <= 1e+10"),
+    (sim("poisson", "rate=1", "--prior-law", "gamma:shape=1e6,rate=1e-6,on=rate"), "shape <= 10000"),
+    (["derive", "poisson", "--prior-law", "gamma:shape=1e6,rate=1,on=rate", "--json"], "shape <= 10000"),
+    (sim("poisson", "rate=1", "--prior-law", "normal:var=2,mean=1e10"), "Newton refit did not converge"),
 ]
 
 

@@ -84,7 +84,25 @@ Estimator = MLE | MAP | L2
 
 
 # --- priors --------------------------------------------------------------------------------------
-TINY = float(np.finfo(float).tiny)  # a positive parameter below it (subnormal) is exactly 0 to SymPy
+# A prior's numbers must stay where float64 and SymPy carry log p0 (products and squares such as
+# mean²/var, powers such as ϑ^(shape − 1) raised again in Eq. 18): scales and means within 1e±10,
+# shapes within 1e±4. Beyond, a mean of 1e300 gave infinities in the refit, var=1e-100 a complex
+# infinity, shape=1e6 a derivation that never finished; a subnormal number is exactly 0 to SymPy.
+PRIOR_BOUNDS = {"shape": 1e4, "a": 1e4, "b": 1e4}  # others (mean, var, rate): 1e10
+
+
+def _prior_number_ok(name: str, value: float) -> bool:
+    bound = PRIOR_BOUNDS.get(name, 1e10)
+    if not np.isfinite(value) or abs(value) > bound:
+        return False
+    return name == "mean" or value >= 1 / bound
+
+
+def _prior_range(name: str) -> str:
+    bound = PRIOR_BOUNDS.get(name, 1e10)
+    return f"|{name}| <= {bound:g}" if name == "mean" else f"{1 / bound:g} <= {name} <= {bound:g}"
+
+
 @dataclass(frozen=True)
 class NormalPrior:
     """p0(θ) = Π_a N(θ_a; mean, var) on every free natural parameter (the paper's Fig. 2 prior)."""
@@ -93,9 +111,9 @@ class NormalPrior:
     mean: float = 0.0
 
     def __post_init__(self):
-        if not (np.isfinite(self.var) and self.var >= TINY) or not np.isfinite(self.mean):
-            raise InputError(f"normal prior needs a finite var > 0 (at least {TINY:g}) and a finite "
-                             f"mean, got var={self.var:g}, mean={self.mean:g}")
+        if not (_prior_number_ok("var", self.var) and _prior_number_ok("mean", self.mean)):
+            raise InputError(f"normal prior needs {_prior_range('var')} and {_prior_range('mean')}, "
+                             f"got var={self.var:g}, mean={self.mean:g}")
 
     def parameter_symbols(self) -> dict[sp.Symbol, float]:
         """The prior's numbers as symbols (var > 0, mean real) -> their values."""
@@ -142,30 +160,36 @@ class LawPrior:
             raise InputError(f"prior {self.law} takes {', '.join(names)} (and on=NAME), got "
                              f"{', '.join(given) or 'nothing'}")
         for k, v in given.items():
-            if not np.isfinite(v) or (k != "mean" and v < TINY):
-                raise InputError(f"prior {self.law}: {k}={v:g} must be finite"
-                                 + ("" if k == "mean" else f" and > 0 (at least {TINY:g})"))
+            if not _prior_number_ok(k, v):
+                raise InputError(f"prior {self.law}: {k}={v:g} is outside {_prior_range(k)}")
 
     def parameter_symbols(self) -> dict[sp.Symbol, float]:
         """The law's numbers as symbols (a mean real, the others positive) -> their values."""
         return {sp.Symbol(f"_{k}", real=True, positive=k != "mean"): v for k, v in self.params}
 
     def log_density(self, family: ExponentialFamily, symbolic: bool = False) -> sp.Expr:
-        """log p0(ϑ(θ)), ϑ the conventional parameter ``on`` as an expression in θ; with
-        ``symbolic``, the law's numbers as the symbols of :meth:`parameter_symbols`."""
+        """log p0(ϑ(θ)) up to a constant, ϑ the conventional parameter ``on`` as an expression in θ;
+        with ``symbolic``, the law's numbers as the symbols of :meth:`parameter_symbols`.
+
+        The law is built with symbols and its normalising constant (log Γ(shape), log B(a, b),
+        ...: free of ϑ) dropped before the numbers go in: SymPy evaluates Γ of an integer as a
+        factorial, and shape=1e4 made a number of 35,000 digits (shape=1e6 never finished).
+        """
         self.check_support(family)
         x = sp.Symbol("_x", positive=True)
-        values = dict(zip((k for k, _ in self.params), self.parameter_symbols(), strict=True)) if symbolic \
-            else {k: sp.nsimplify(v) for k, v in self.params}
-        law = _LAWS[self.law][1](values)
-        dens = ss.density(law)(x)
-        return sp.expand_log(sp.log(dens), force=True).subs(x, family.conventional[self.on])
+        symbols = self.parameter_symbols()
+        law = _LAWS[self.law][1](dict(zip((k for k, _ in self.params), symbols, strict=True)))
+        log_p = sp.expand_log(sp.log(ss.density(law)(x)), force=True)
+        log_p = sp.Add(*(term for term in sp.Add.make_args(log_p) if term.has(x)))
+        if not symbolic:
+            log_p = log_p.subs({t: sp.nsimplify(v) for t, v in symbols.items()})
+        return log_p.subs(x, family.conventional[self.on])
 
     @property
     def support(self) -> sp.Set:
         """Where the law has density: (0, ∞) for exponential and gamma, (0, 1) for beta, ℝ for normal."""
-        law = _LAWS[self.law][1]({k: sp.nsimplify(v) for k, v in self.params})
-        return law.pspace.distribution.set
+        names = (k for k, _ in self.params)
+        return _LAWS[self.law][1](dict(zip(names, self.parameter_symbols(), strict=True))).pspace.distribution.set
 
     def check_support(self, family: ExponentialFamily) -> None:
         """InputError unless ``on`` is a conventional parameter of ``family`` whose range lies in
