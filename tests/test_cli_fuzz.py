@@ -470,14 +470,14 @@ def stopped_before_computing():
 
 
 @pytest.mark.fuzz
-@fuzz_settings(300)
+@fuzz_settings(600)
 @given(simulate_argv())
 def test_fuzz_simulate(argv):
     check_outcome(argv, *run_cli(argv))
 
 
 @pytest.mark.fuzz
-@fuzz_settings(60)
+@fuzz_settings(150)
 @given(st.one_of(derive_argv(), later_argv()))
 def test_fuzz_derive_validate_figures_reproduce(argv):
     with stopped_before_computing():
@@ -485,7 +485,7 @@ def test_fuzz_derive_validate_figures_reproduce(argv):
 
 
 @pytest.mark.fuzz
-@fuzz_settings(100)
+@fuzz_settings(200)
 @given(sweep_argv())
 def test_fuzz_sweep(argv):
     check_outcome(argv, *run_cli(argv))
@@ -549,7 +549,7 @@ def api_simulate(draw):
 
 
 @pytest.mark.fuzz
-@fuzz_settings(80)
+@fuzz_settings(200)
 @given(api_simulate())
 def test_fuzz_api_simulate(args):
     family, kw = args
@@ -557,7 +557,7 @@ def test_fuzz_api_simulate(args):
 
 
 @pytest.mark.fuzz
-@fuzz_settings(60)
+@fuzz_settings(150)
 @given(st.sampled_from(["get_family", "make_setting"]), st.sampled_from(API_FAMILIES), st.data())
 def test_fuzz_api_functions(function, family, data):
     fuzz_api_function(function, family, data)
