@@ -124,7 +124,7 @@ def test_bad_family_arguments():
         get_family("cauchy")
     with pytest.raises(InputError, match="accepts N"):
         get_family("curie_weiss", n=3)
-    with pytest.raises(InputError, match="integer N"):
+    with pytest.raises(InputError, match="N must be an integer from 3 to 1000"):
         get_family("curie_weiss", N=1)
     with pytest.raises(InputError, match="cannot fix"):
         get_family("bernoulli", fixed={"theta2": 0})

@@ -8,8 +8,9 @@ from conftest import FAMILY_CASES
 
 from theory import InputError
 from theory.cli import main
+from theory.io import write_json_atomic
 from theory.params import from_params
-from theory.sweep import sweep, tasks, write_json_atomic
+from theory.sweep import sweep, tasks
 
 BASE = {"family": "bernoulli", "init": {"p": 0.3}, "generations": 30, "chains": 500}
 GRID = {"M": [10, 40], "anchors": [0, 2]}

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import json
 import sys
 from pathlib import Path
 
 from .errors import InputError
+from .io import check_file_writable, check_writable, json_text, write_json_atomic
 from .params import external_data, fixed_items, integer_args, parse_params
 
 
@@ -23,9 +23,14 @@ def _progress(enabled: bool):
     return lambda what: print(f"  derived {what}", file=sys.stderr)
 
 
+MAX_WORKERS = 1024  # local processes; joblib overflows long before 2**63
+
+
 def _nonnegative(value: int, option: str) -> None:
     if value < 0:
         raise InputError(f"{option} must be >= 0, got {value}")
+    if option == "--workers" and value > MAX_WORKERS:
+        raise InputError(f"--workers must be at most {MAX_WORKERS}, got {value}")
 
 
 def _speedups(command):
@@ -45,7 +50,6 @@ def _speedups(command):
 @_speedups
 def cmd_derive(args) -> int:
     from . import derive
-    from .io import check_writable
 
     if not args.json:
         check_writable(args.out)
@@ -57,7 +61,7 @@ def cmd_derive(args) -> int:
                "prior_law": args.prior_law,
                "truth": parse_params(args.truth, "--truth") if args.truth else None}
     if args.json:
-        print(json.dumps(derive.to_json(families, setting), indent=1))
+        print(json_text(derive.to_json(families, setting)))
         return 0
     import shutil
 
@@ -85,6 +89,8 @@ def _histograms(items: list[str] | None) -> dict[str, tuple[float, float, int]]:
             lo, hi, bins = float(parts[0]), float(parts[1]), float(parts[2])
         except ValueError:
             raise InputError(f"--histogram {item!r}: LO, HI and BINS must be numbers") from None
+        if name.strip() in out:
+            raise InputError(f"--histogram {name.strip()} is given twice")
         out[name.strip()] = (lo, hi, bins)
     return out
 
@@ -105,7 +111,7 @@ def cmd_simulate(args) -> int:
     summary = run.summary()
     _warn_unrepresentable(run)
     if args.json:
-        print(json.dumps(summary, indent=1))
+        print(json_text(summary))
     else:
         print(_simulate_text(summary))
     return 0
@@ -177,9 +183,7 @@ def cmd_validate(args) -> int:
 
     _nonnegative(args.seed, "--seed")
     _nonnegative(args.workers, "--workers")
-    if not args.families:
-        from .io import check_writable
-
+    if not args.families:  # the report files are written
         check_writable(args.out)
     budget = FULL if args.full else QUICK
     checks = all_checks(args.families or None)
@@ -195,7 +199,7 @@ def cmd_validate(args) -> int:
         results = run_checks(checks, budget, seed=args.seed, workers=workers, scheduler=scheduler,
                              progress=sys.stderr.isatty() and not args.json)
     if args.json:
-        print(json.dumps(report.as_json(results, budget, args.seed), indent=1))
+        print(json_text(report.as_json(results, budget, args.seed)))
     else:
         print(report.text(results))
     if not args.families and not args.only:  # the committed report is always the whole registry
@@ -208,15 +212,13 @@ def cmd_validate(args) -> int:
 
 @_speedups
 def cmd_figures(args) -> int:
-    from .io import check_writable
     from .plots import FULL, QUICK, build_all, check_ids
 
     _nonnegative(args.seed, "--seed")
     if args.only is not None:
         check_ids(args.only)
     check_writable(args.out)
-    if args.workers < 0:
-        raise InputError(f"--workers must be >= 0, got {args.workers}")
+    _nonnegative(args.workers, "--workers")
     workers = args.workers or min(2, os.cpu_count() or 1)
     with _cluster(args) as scheduler:
         records = build_all(FULL if args.full else QUICK, Path(args.out), seed=args.seed,
@@ -253,8 +255,6 @@ def cmd_reproduce(args) -> int:
     import tempfile
     import threading
     import time
-
-    from .io import check_writable
 
     check_writable(args.derivations, "--derivations")
     check_writable(args.figures, "--figures")
@@ -315,6 +315,8 @@ def cmd_sweep(args) -> int:
 
     from . import sweep as sw
 
+    if args.out:
+        check_file_writable(args.out)
     doc = sw.load_grid_file(args.grid_file) if args.grid_file else {}
     base = dict(doc.get("base", {}))
     base.update({name: value for name, value in
@@ -325,15 +327,16 @@ def cmd_sweep(args) -> int:
         grid[name] = values
     seeds = args.seeds if args.seeds is not None else doc.get("seeds", 1)
     seed = args.seed if args.seed is not None else doc.get("seed", 0)
+    _nonnegative(args.workers, "--workers")
     workers = args.workers or os.cpu_count() or 1
     with _cluster(args) as scheduler:
         result = sw.sweep(base, grid, seeds=seeds, seed=seed, n_jobs=workers, scheduler=scheduler,
                           progress=sys.stderr.isatty() and not args.quiet, timeout=args.timeout)
     if args.out:
-        sw.write_json_atomic(args.out, result)
+        write_json_atomic(args.out, result)
         print(f"wrote {len(result['results'])} runs to {args.out}", file=sys.stderr)
     else:
-        print(json.dumps(result, indent=1))
+        print(json_text(result))
     return 0
 
 
@@ -501,6 +504,11 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"closedloop: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader stopped early (closedloop ... | head): end quietly, as other Unix tools do
+        # (status 128 + SIGPIPE), with stdout on /dev/null so flushing at exit cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import sympy as sp
 from . import notation
 from . import symbols as S
 from .diskcache import cached_on_disk, canonical
-from .errors import InputError
+from .errors import InputError, integer
 from .safe_parse import numbers, sympy_object
 from .speedups import powsimp
 from .tidy import held_hyperbolics, tidy
@@ -115,6 +115,15 @@ class AbsorbingState:
         """SPEC label: ``phi1=1`` or ``phi1=10,phi2=45`` (integers printed as integers)."""
         names = ["phi1"] if len(self.phi) == 1 else [f"phi{a + 1}" for a in range(len(self.phi))]
         return ",".join(f"{n}={format_number(v)}" for n, v in zip(names, self.phi, strict=True))
+
+
+def size_argument(family: str, name: str, value, low: int, high: int, why: str) -> int:
+    """A family's size argument (n, N, K) as an int in [low, high], checked before any work;
+    InputError with the limit and ``why`` it is there otherwise."""
+    try:
+        return integer(value, f"{family} {name}", low, high)
+    except InputError as e:
+        raise InputError(f"{e} ({why})") from None
 
 
 def format_number(v) -> str:
@@ -375,7 +384,8 @@ class ExponentialFamily:
             self, phi=tuple(self.phi[a] for a in keep), h=sp.simplify(h),
             conventional=conventional, natural_names=tuple(self.names[a] for a in keep),
             negative=tuple(n for n in self.negative if n not in fixed),
-            fixed=dict(self.fixed) | {n: float(v) for n, v in fixed.items()})
+            fixed=dict(self.fixed) | {n: float(v) for n, v in fixed.items()},
+            sum_sampler=None)  # the declared law of a sum is the whole family's, not this one's
 
     # -- notebooks -------------------------------------------------------------------------------
     def _repr_latex_(self) -> str:

@@ -1,4 +1,5 @@
-"""Atomic output files: write a temporary file in the same folder, then ``os.replace`` it.
+"""Output: atomic files (a temporary file in the same folder, then ``os.replace``), JSON without
+NaN or infinities, and output paths checked writable before any computing.
 
 An interrupted run leaves either the old file or the new one, never half a file.
 """
@@ -6,6 +7,7 @@ An interrupted run leaves either the old file or the new one, never half a file.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -41,6 +43,32 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def json_text(obj, **options) -> str:
+    """``json.dumps(obj, indent=1)`` refusing NaN and ±infinity (``allow_nan=False``): JSON has
+    no such numbers, so every producer writes an undefined or overflowed value as null."""
+    return json.dumps(obj, indent=1, allow_nan=False, **options)
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> Path:
+    """``obj`` as JSON (:func:`json_text`, newline-terminated) at ``path``, atomically and synced:
+    readers see the old file or the whole new one."""
+    text = json_text(obj) + "\n"
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    return Path(path)
+
+
+def check_file_writable(path: str | os.PathLike, option: str = "--out") -> None:
+    """Before any computing: the folder of ``path`` can be created and written into, and
+    ``path`` is not a folder; InputError if not."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder, expected a file name")
+    check_writable(path.parent, option)
 
 
 def check_writable(folder: str | os.PathLike, option: str = "--out") -> None:

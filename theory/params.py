@@ -5,6 +5,7 @@ and user-level keywords, for the CLI, the API, sweeps, checks and figures alike.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -63,19 +64,51 @@ def external_data(items: list[str] | None) -> list[dict[str, float]]:
 
 
 # --- settings ------------------------------------------------------------------------------------
+def mapping(value, what: str) -> dict:
+    """A ``name -> value`` mapping given through the API (None: empty), or InputError."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise InputError(f"{what} must map names to values, e.g. {{'p': 0.3}}, got {value!r}")
+    return dict(value)
+
+
+def number(value, what: str, finite: bool = True) -> float:
+    """A real number given through the API (3, 0.5, numpy's, or its text read by ``float``, which
+    evaluates nothing), finite unless told (the caller states the domain), or InputError."""
+    try:
+        x = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError, OverflowError):
+        x = None
+    if x is None or (finite and not math.isfinite(x)):
+        raise InputError(f"{what} must be a {'finite ' if finite else ''}number, got {value!r}")
+    return x
+
+
+def numbers(value, what: str, none: bool = False) -> dict[str, float]:
+    """``name -> finite number`` (or None where ``none``: a fixed value taken from init)."""
+    return {k: None if (none and v is None) else number(v, f"{what} {k}")
+            for k, v in mapping(value, what).items()}
+
+
+def points(data, family: ExponentialFamily) -> tuple:
+    """φ of the fixed data points ``data``, a list of mappings (``[{"phi1": -6}]``)."""
+    from .setting import data_point
+
+    if isinstance(data, Mapping | str) or not isinstance(data, list | tuple):
+        raise InputError(f"external data must be a list of points such as [{{'phi1': -6}}], got {data!r}")
+    return tuple(data_point(family, mapping(p, "an external data point")) for p in data)
+
+
 def derivation_setting(family: ExponentialFamily, fresh=0, data=(), prior_law=None,
                        truth: Mapping[str, float] | None = None) -> Setting:
     """The :class:`Setting` whose R9 results ``derive`` writes: data resolved, prior parsed, θ*
     left a symbol (``truth`` only gives numbers to print, with fresh points)."""
-    from .setting import Setting, data_point, parse_prior
+    from .setting import Setting
 
-    points = tuple(data_point(family, p) for p in data)
-    prior = parse_prior(prior_law) if isinstance(prior_law, str) else prior_law
-    if prior is not None:
-        prior.log_density(family)  # an unknown on=NAME fails before any derivation
     if truth is not None and not fresh:
         raise InputError("--truth is used by fresh external points (--external m)")
-    return Setting(family, fresh=fresh, data=points, prior=prior)
+    return Setting(family, fresh=fresh, data=points(data, family), prior=prior_law)
 
 
 def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | None, *, anchors: int = 0,
@@ -98,16 +131,21 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
     from .engine.loop import conventional_in_mu
     from .engine.model import numeric_family
     from .families import get_family
-    from .setting import L2, MAP, MLE, Setting, data_point, parse_prior
+    from .setting import L2, MAP, MLE, Setting
 
-    full = get_family(family, **dict(family_args or {}))
-    fixed = dict(fixed or {})
+    init, truth = numbers(init, "init"), None if truth is None else numbers(truth, "truth")
+    prior = None if prior is None else numbers(prior, "prior")
+    full = get_family(family, **mapping(family_args, "family_args"))
+    fixed = numbers(fixed, "fixed", none=True)
     for name, value in fixed.items():
         if value is None:
             if not init or name not in init:
                 raise InputError(f"--fixed {name} needs a value: give {name}=VALUE or put it in --init")
             fixed[name] = float(init[name])
     fam = full.restrict(**fixed) if fixed else full
+    if fixed and fam.sum_sampler is None and full.sum_sampler is not None:
+        raise InputError(f"--fixed on {full.name}: its declared sampler draws the whole family, so "
+                         "a parameter held fixed on its infinite sample space cannot be simulated")
     if not numeric_family(fam).symbolic:  # refuse before converting parameters symbolically
         conventional_in_mu(fam)
 
@@ -120,23 +158,19 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
 
     theta0 = point(init, "--init") if init else None  # None: from_params takes the init law's center
     theta_star = None if truth is None else point(truth, "--truth")
-    law = parse_prior(prior_law) if isinstance(prior_law, str) else prior_law
-    if law is not None:
-        law.log_density(fam)  # an unknown on=NAME fails here, before any computing
     est = MLE()
     if estimator == "map":
         ref = prior if prior is not None else (truth if truth is not None else init)
         if not ref:
             raise InputError("--estimator map needs a prior mean: --prior, --truth or --init")
         mu0 = numeric_family(fam).mu(np.array([[point(ref, "--prior")[n] for n in fam.names]]))[0]
-        est = MAP(float(nu), tuple(float(x) for x in mu0))
+        est = MAP(number(nu, "nu", finite=False), tuple(float(x) for x in mu0))
     elif estimator == "l2":
-        est = L2(float(lam))
+        est = L2(number(lam, "lam", finite=False))
     elif estimator != "mle":
         raise InputError(f"unknown estimator {estimator!r}; known: mle, map, l2")
-    points = tuple(data_point(fam, p) for p in data)
-    setting = Setting(fam, fresh=external, data=points, prior=law, anchors=anchors, truth=theta_star,
-                      estimator=est)
+    setting = Setting(fam, fresh=external, data=points(data, fam), prior=prior_law, anchors=anchors,
+                      truth=theta_star, estimator=est)
     return setting, theta0
 
 

@@ -31,10 +31,10 @@ import sympy as sp
 import sympy.stats as ss
 
 from . import symbols as S
-from .errors import InputError
+from .errors import InputError, integer
 from .diskcache import canonical
 from .family import ExponentialFamily, Finite, Naturals, format_number
-from .safe_parse import number, numbers
+from .safe_parse import numbers
 
 m_ext = S.symbol("m", "m", positive=True)  # external points per generation (symbolic derivations)
 
@@ -85,6 +85,25 @@ Estimator = MLE | MAP | L2
 
 
 # --- priors --------------------------------------------------------------------------------------
+# A prior's numbers must stay where float64 and SymPy carry log p0 (products and squares such as
+# mean²/var, powers such as ϑ^(shape − 1) raised again in Eq. 18): scales and means within 1e±10,
+# shapes within 1e±4. Beyond, a mean of 1e300 gave infinities in the refit, var=1e-100 a complex
+# infinity, shape=1e6 a derivation that never finished; a subnormal number is exactly 0 to SymPy.
+PRIOR_BOUNDS = {"shape": 1e4, "a": 1e4, "b": 1e4}  # others (mean, var, rate): 1e10
+
+
+def _prior_number_ok(name: str, value: float) -> bool:
+    bound = PRIOR_BOUNDS.get(name, 1e10)
+    if not np.isfinite(value) or abs(value) > bound:
+        return False
+    return name == "mean" or value >= 1 / bound
+
+
+def _prior_range(name: str) -> str:
+    bound = PRIOR_BOUNDS.get(name, 1e10)
+    return f"|{name}| <= {bound:g}" if name == "mean" else f"{1 / bound:g} <= {name} <= {bound:g}"
+
+
 @dataclass(frozen=True)
 class NormalPrior:
     """p0(θ) = Π_a N(θ_a; mean_a, var_a) on every free natural parameter (the paper's Fig. 2 prior).
@@ -107,13 +126,12 @@ class NormalPrior:
             if kind not in ("var", "mean") or not index.isdigit() or int(index) < 1:
                 raise InputError(f"normal law: unknown item {key!r}; per parameter: varK, meanK "
                                  "(K = 1, 2, ...)")
-            if not np.isfinite(v) or (kind == "var" and v <= 0):
-                raise InputError(f"normal law: {key}={v:g} must be finite"
-                                 + (" and > 0" if kind == "var" else ""))
-        bad_var = self.var is not None and not (np.isfinite(self.var) and self.var > 0)
-        if bad_var or not np.isfinite(self.mean):
-            raise InputError(f"normal law needs a finite var > 0 and a finite mean, got "
-                             f"var={self.var}, mean={self.mean}")
+            if not _prior_number_ok(kind, v):
+                raise InputError(f"normal law: {key}={v:g} is outside {_prior_range(kind)}")
+        bad_var = self.var is not None and not _prior_number_ok("var", self.var)
+        if bad_var or not _prior_number_ok("mean", self.mean):
+            raise InputError(f"normal law needs {_prior_range('var')} and {_prior_range('mean')}, "
+                             f"got var={self.var}, mean={self.mean}")
 
     def moments(self, family: ExponentialFamily) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """(mean_a, var_a) of each free natural parameter θ_a of ``family``, in its order."""
@@ -132,11 +150,25 @@ class NormalPrior:
                              "for each parameter θK")
         return means, var
 
-    def log_density(self, family: ExponentialFamily) -> sp.Expr:
-        """log p0(θ) = −Σ_a (θ_a − mean_a)²/(2 var_a) − ½ Σ_a log(2π var_a)."""
+    def parameter_symbols(self, family: ExponentialFamily) -> dict[sp.Symbol, float]:
+        """The prior's numbers as symbols (var_a > 0, mean_a real, for each θ_a) -> their values."""
         means, var = self.moments(family)
+        out = {}
+        for a, (m, v) in enumerate(zip(means, var, strict=True), start=1):
+            out |= {sp.Symbol(f"_var{a}", positive=True): v, sp.Symbol(f"_mean{a}", real=True): m}
+        return out
+
+    def log_density(self, family: ExponentialFamily, symbolic: bool = False) -> sp.Expr:
+        """log p0(θ) = −Σ_a (θ_a − mean_a)²/(2 var_a) − ½ Σ_a log(2π var_a); with ``symbolic``,
+        var_a and mean_a as the symbols of :meth:`parameter_symbols`."""
+        if symbolic:
+            numbers = list(self.parameter_symbols(family))
+            var, means = numbers[0::2], numbers[1::2]
+        else:
+            means, var = self.moments(family)
+            means, var = map(sp.nsimplify, means), map(sp.nsimplify, var)
         out = sp.Integer(0)
-        for t, m, v in zip(family.theta, map(sp.nsimplify, means), map(sp.nsimplify, var), strict=True):
+        for t, m, v in zip(family.theta, means, var, strict=True):
             out += -(t - m) ** 2 / (2 * v) - sp.log(2 * sp.pi * v) / 2
         return out
 
@@ -183,22 +215,84 @@ class LawPrior:
             raise InputError(f"prior {self.law} takes {', '.join(names)} (and on=NAME), got "
                              f"{', '.join(given) or 'nothing'}")
         for k, v in given.items():
-            if not np.isfinite(v) or (k != "mean" and v <= 0):
-                raise InputError(f"prior {self.law}: {k}={v:g} must be finite" + ("" if k == "mean" else " and > 0"))
+            if not _prior_number_ok(k, v):
+                raise InputError(f"prior {self.law}: {k}={v:g} is outside {_prior_range(k)}")
 
-    def log_density(self, family: ExponentialFamily) -> sp.Expr:
-        """log p0(ϑ(θ)), ϑ the conventional parameter ``on`` as an expression in θ."""
+    def parameter_symbols(self, family: ExponentialFamily | None = None) -> dict[sp.Symbol, float]:
+        """The law's numbers as symbols (a mean real, the others positive) -> their values (the
+        same for every family: ``family`` is read by :meth:`NormalPrior.parameter_symbols` only)."""
+        return {sp.Symbol(f"_{k}", real=True, positive=k != "mean"): v for k, v in self.params}
+
+    def log_density(self, family: ExponentialFamily, symbolic: bool = False) -> sp.Expr:
+        """log p0(ϑ(θ)) up to a constant, ϑ the conventional parameter ``on`` as an expression in θ;
+        with ``symbolic``, the law's numbers as the symbols of :meth:`parameter_symbols`.
+
+        The law is built with symbols and its normalising constant (log Γ(shape), log B(a, b),
+        ...: free of ϑ) dropped before the numbers go in: SymPy evaluates Γ of an integer as a
+        factorial, and shape=1e4 made a number of 35,000 digits (shape=1e6 never finished).
+        """
+        self.check_support(family)
+        x = sp.Symbol("_x", positive=True)
+        symbols = self.parameter_symbols()
+        law = _LAWS[self.law][1](dict(zip((k for k, _ in self.params), symbols, strict=True)))
+        log_p = sp.expand_log(sp.log(ss.density(law)(x)), force=True)
+        log_p = sp.Add(*(term for term in sp.Add.make_args(log_p) if term.has(x)))
+        if not symbolic:
+            log_p = log_p.subs({t: sp.nsimplify(v) for t, v in symbols.items()})
+        return log_p.subs(x, family.conventional[self.on])
+
+    @property
+    def support(self) -> sp.Set:
+        """Where the law has density: (0, ∞) for exponential and gamma, (0, 1) for beta, ℝ for normal."""
+        names = (k for k, _ in self.params)
+        return _LAWS[self.law][1](dict(zip(names, self.parameter_symbols(), strict=True))).pspace.distribution.set
+
+    def check_support(self, family: ExponentialFamily) -> None:
+        """InputError unless ``on`` is a conventional parameter of ``family`` whose range lies in
+        the law's support. A law that vanishes where the parameter can go (an exponential prior
+        on a Gaussian mean, a beta prior on a Poisson rate) has no log-density there, and its
+        formula continued past the support would silently pull the fit out of it."""
         if self.on not in family.conventional:
             raise InputError(f"prior on={self.on}: {family.name} has conventional parameters "
                              f"{', '.join(family.conventional)}")
-        x = sp.Symbol("_x", positive=True)
-        law = _LAWS[self.law][1]({k: sp.nsimplify(v) for k, v in self.params})
-        dens = ss.density(law)(x)
-        return sp.expand_log(sp.log(dens), force=True).subs(x, family.conventional[self.on])
+        reach = parameter_range(family, self.on)
+        if reach.is_subset(self.support) is False:
+            raise InputError(f"prior {self.label}: the {self.law} law lives on {_interval(self.support)}, "
+                             f"but {self.on} of {family.title} ranges over {_interval(reach)}; "
+                             f"choose a law whose support covers it")
 
     @property
     def label(self) -> str:
         return f"{self.law}:" + ",".join(f"{k}={v:g}" for k, v in self.params) + f",on={self.on}"
+
+
+@functools.lru_cache(maxsize=None)
+def parameter_range(family: ExponentialFamily, name: str) -> sp.Set:
+    """Values the conventional parameter ``name`` takes over the natural domain, derived by SymPy:
+    the union of its ranges along each natural parameter through the family's interior point.
+    That union lies inside the whole range, so a law refused for missing part of it is rightly
+    refused (Gaussian mean: ℝ; var: (0, ∞); Poisson rate: (0, ∞); Bernoulli p: (0, 1))."""
+    from sympy.calculus.util import function_range
+
+    expr, inside = family.conventional[name], family.interior_point()
+    reach = sp.EmptySet
+    for t in family.theta:
+        domain = sp.Interval.open(-sp.oo, 0) if t.name in family.negative else sp.Reals
+        try:
+            reach = reach | function_range(expr.subs({u: v for u, v in inside.items() if u != t}), t, domain)
+        except (NotImplementedError, ValueError, TypeError):  # no range found along t: left out
+            continue
+    return reach
+
+
+def _interval(x: sp.Set) -> str:
+    """(0, 1), [0, ∞), ℝ: a set as a reader writes it."""
+    if x == sp.Reals:
+        return "the real line"
+    if isinstance(x, sp.Interval):
+        ends = [("-inf" if e == -sp.oo else "inf" if e == sp.oo else format_number(e)) for e in (x.start, x.end)]
+        return f"{'(' if x.left_open else '['}{ends[0]}, {ends[1]}{')' if x.right_open else ']'}"
+    return str(x)
 
 
 Prior = NormalPrior | LawPrior
@@ -252,10 +346,21 @@ def data_point(family: ExponentialFamily, given: Mapping[str, float]) -> tuple[s
     """
     given = numbers(given, "external data")  # text read without sympify, which would run it
     names = [f"phi{a + 1}" for a in range(family.d)]
-    unknown = sorted(set(given) - set(names) - {"s"})
+    unknown = sorted(set(given) - set(names) - {"s"}, key=str)
     if unknown:
         raise InputError(f"external data: unknown statistic {unknown[0]!r}; {family.name} has "
                          f"{', '.join(names)} (or give the data value as s=VALUE)")
+    if not given:
+        raise InputError(f"external data: a point needs its statistics ({', '.join(names)}) or "
+                         "its value s=VALUE")
+    for k, v in given.items():
+        try:
+            given[k] = float(v)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"external data {k}: {v!r} is not a number") from None
+        if not np.isfinite(given[k]):
+            raise InputError(f"external data {k}={given[k]} is not finite")
+    shown = ",".join(f"{k}={v:g}" for k, v in given.items())
     if "s" in given:
         candidates = [sp.nsimplify(given.pop("s"))]
     elif isinstance(family.space, Finite):
@@ -268,11 +373,12 @@ def data_point(family: ExponentialFamily, given: Mapping[str, float]) -> tuple[s
               if _in_space(family, x)}
     match = [p for p in points
              if all(abs(float(p[names.index(k)]) - v) <= 1e-9 * (1 + abs(v)) for k, v in given.items())]
-    shown = ",".join(f"{k}={v:g}" for k, v in given.items())
     if not match:
         raise InputError(f"external data {shown}: no data point of {family.title} has these statistics")
     if len(match) > 1:
         raise InputError(f"external data {shown}: several data points match; give every statistic or s=VALUE")
+    if not all(np.isfinite(float(v)) for v in match[0]):
+        raise InputError(f"external data {shown}: its statistics overflow float64")
     return match[0]
 
 
@@ -286,14 +392,6 @@ def _in_space(family: ExponentialFamily, x) -> bool:
 
 
 # --- the setting ---------------------------------------------------------------------------------
-def _count(x) -> bool:
-    """Is ``x`` a whole number >= 0 (2 or 2.0, not 2.5, -1, nan or text)?"""
-    try:
-        return not isinstance(x, bool) and int(x) == x and x >= 0
-    except (TypeError, ValueError, OverflowError):
-        return False
-
-
 @dataclass(frozen=True)
 class Setting:
     """Data sources and estimator of one closed loop (see module docstring).
@@ -316,22 +414,50 @@ class Setting:
     estimator: Estimator = field(default_factory=MLE)
 
     def __post_init__(self):
-        if not _count(self.anchors):
-            raise InputError(f"anchors M0 must be an integer >= 0, got {self.anchors!r}")
-        object.__setattr__(self, "anchors", int(self.anchors))
+        if not isinstance(self.family, ExponentialFamily):
+            raise InputError(f"a setting needs a family, got {type(self.family).__name__}")
+        if isinstance(self.prior, str):
+            object.__setattr__(self, "prior", parse_prior(self.prior))
+        if not isinstance(self.prior, NormalPrior | LawPrior | None):
+            raise InputError(f"prior must be a NormalPrior, a LawPrior or its text (normal:var=2), "
+                             f"got {type(self.prior).__name__}")
+        if isinstance(self.prior, LawPrior):
+            self.prior.check_support(self.family)  # derive and simulate alike
+        if not isinstance(self.estimator, MLE | MAP | L2):
+            raise InputError(f"estimator must be MLE(), MAP(nu, mu0) or L2(lam), got "
+                             f"{type(self.estimator).__name__}")
+        object.__setattr__(self, "anchors", integer(self.anchors, "anchors M0"))
         if not isinstance(self.fresh, sp.Expr):  # a symbol m for the derivations, else a count
-            if not _count(self.fresh):
-                raise InputError(f"external points must be an integer >= 0, got {self.fresh!r}")
-            object.__setattr__(self, "fresh", int(self.fresh))
+            object.__setattr__(self, "fresh", integer(self.fresh, "external points"))
         if self.prior is not None and not isinstance(self.estimator, MLE):
             raise InputError("a prior law (--prior-law) replaces --estimator: use one or the other")
         if self.truth is not None:
-            truth = dict(self.truth)
-            if set(truth) != set(self.family.names):
-                truth = self.family.natural_point(truth)
-            object.__setattr__(self, "truth", tuple((n, float(truth[n])) for n in self.family.names))
-        object.__setattr__(self, "data", tuple(tuple(sp.nsimplify(number(v, "data")) for v in p)
-                                               for p in self.data))
+            try:
+                truth = dict(self.truth)
+                if set(truth) != set(self.family.names):
+                    truth = self.family.natural_point(truth)
+                truth = tuple((n, float(truth[n])) for n in self.family.names)
+            except (TypeError, ValueError) as e:
+                if isinstance(e, InputError):
+                    raise
+                raise InputError(f"truth must map parameter names to numbers, got {self.truth!r}") from None
+            if not all(np.isfinite(v) for _, v in truth):
+                raise InputError(f"truth {dict(truth)} is not finite")
+            object.__setattr__(self, "truth", truth)
+        object.__setattr__(self, "data", tuple(self._statistics(p) for p in self.data))
+
+    def _statistics(self, point) -> tuple[sp.Expr, ...]:
+        """φ of one fixed data point as exact SymPy numbers: d finite numbers (never text)."""
+        try:
+            values = tuple(point)
+            ok = len(values) == self.family.d and all(
+                not isinstance(v, str | bool) and np.isfinite(float(v)) for v in values)
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise InputError(f"a fixed data point is {self.family.d} finite statistics "
+                             f"(phi1..phi{self.family.d}; see data_point), got {point!r}")
+        return tuple(sp.nsimplify(v) for v in values)
 
     def cache_key(self) -> str:
         """Every field, SymPy objects as srepr (:func:`theory.diskcache.canonical`): a new

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, integer
 from .parallel import SCHEDULER_TIMEOUT, connect, map_tasks
 from .params import from_params, parse_params
 
@@ -40,6 +38,7 @@ SETTINGS: dict[str, str] = {
     "record_every": "int",
 }
 REQUIRED = ("family", "M", "init", "generations", "chains")
+MAX_TASKS = 100_000  # grid points x seeds: each summary is kept in memory and in the output (a few kB)
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -54,8 +53,8 @@ def normalise(name: str, value, where: str = "setting"):
         return None
     try:
         if kind == "int":
-            if isinstance(value, str):
-                value = float(value)
+            if isinstance(value, str):  # "400" exactly, "1e3" through float
+                value = int(value) if value.strip().lstrip("+-").isdigit() else float(value)
             if isinstance(value, bool) or int(value) != value:
                 raise ValueError
             return int(value)
@@ -68,8 +67,10 @@ def normalise(name: str, value, where: str = "setting"):
             if not isinstance(value, str):
                 raise ValueError
             return value
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{where} {name}: {value!r} is not a valid {kind}") from None
+    if kind in ("fixed", "points") and not isinstance(value, str | Mapping | list):
+        raise InputError(f"{where} {name}: {value!r} is not a valid {kind} (text, an object or a list)")
     if kind in ("params", "intparams"):
         params = _params(value, f"{where} {name}")
         if kind == "intparams":
@@ -155,11 +156,13 @@ def tasks(base: Mapping, grid: Mapping[str, Sequence] | None = None, seeds: int 
     ``options`` is the full plain setting (base overridden by the grid point);
     ``seed`` the task's integer seed from ``SeedSequence(seed).spawn``.
     """
-    if isinstance(seeds, bool) or int(seeds) != seeds or seeds < 1:
-        raise InputError(f"seeds (replicates per grid point) must be an integer >= 1, got {seeds}")
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise InputError(f"seed must be an integer >= 0, got {seed}")
+    seeds = integer(seeds, "seeds (replicates per grid point)", 1)
+    seed = integer(seed, "seed", 0)
     base, axes = normalised(base, grid)
+    n_tasks = seeds * int(np.prod([len(v) for v in axes.values()], dtype=object))
+    if n_tasks > MAX_TASKS:
+        raise InputError(f"the sweep has {n_tasks} tasks (grid points x seeds), more than "
+                         f"{MAX_TASKS}; split it into several sweeps")
     points = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
     out = []
     for point in points:
@@ -276,22 +279,3 @@ def sweep(base: Mapping, grid: Mapping[str, Sequence] | None = None, seeds: int 
     return {"base": base, "grid": axes, "seeds": int(seeds), "seed": int(seed),
             "results": [{"setting": t["setting"], "replicate": t["replicate"], "seed": t["seed"],
                          "summary": s} for t, s in zip(task_list, summaries, strict=True)]}
-
-
-def write_json_atomic(path: str | Path, obj) -> Path:
-    """Write ``obj`` as JSON to ``path`` through a temporary file in the same folder and
-    ``os.replace``: readers see the old file or the whole new one, never half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -21,7 +21,7 @@ import numpy as np
 import sympy as sp
 from tqdm.auto import tqdm
 
-from ..errors import InputError, SettingError
+from ..errors import InputError, SettingError, integer
 from ..family import ExponentialFamily
 from ..setting import Setting
 from ..symbols import s as S_sym
@@ -64,8 +64,7 @@ class ClosedLoop:
             self.setting = Setting(self.setting)
         if not isinstance(self.setting, Setting):
             raise InputError(f"a closed loop needs a Setting or a family, got {type(self.setting).__name__}")
-        if int(self.M) != self.M or not 1 <= self.M <= M_MAX:
-            raise InputError(f"M must be an integer >= 1 and <= 2**53, got M={self.M}")
+        self.M = integer(self.M, "M", 1, M_MAX)  # M_MAX = 2**53
         if not self.M0 <= self.M:
             raise InputError(f"anchors M0 must be an integer with 0 <= M0 <= M={self.M}, got {self.M0}")
         if self.M0 > 0 and self.truth is None:
@@ -74,7 +73,6 @@ class ClosedLoop:
             raise InputError("fresh external points (--external) need a ground truth (--truth)")
         if self.sampler not in ("exact", "naive"):
             raise InputError(f"unknown sampler {self.sampler!r}; known: exact, naive")
-        self.M = int(self.M)
         # conventional names are accepted as by the CLI (p=0.3): stored as natural parameters
         if set(self.init) != set(self.family.names):
             self.init = self.family.natural_point(self.init)
@@ -84,10 +82,13 @@ class ClosedLoop:
         self.theta_star = None if self.truth is None else self._vector(self.truth)  # (1, d) or None
         self._data, self.data_counts = self._resolve_data()
         self.n_total = self.M + self.external + len(self.data)  # points in one refit
+        if self.n_total > M_MAX:
+            raise InputError(f"M + external points = {self.n_total} is more than 2**53: sums of that many "
+                             "points are no longer exact in float64")
         self.estimator = self.setting.estimator
         if self.prior is not None:
             self.estimator = PriorMAP(self.setting.log_prior, self.family.names, self.prior.label)
-            self._map_mu = _closed_form_map(self.family, self.setting.log_prior) \
+            self._map_mu = _closed_form_map(self.family, self.prior) \
                 if not self.numeric.finite else None
         # the pure MLE loop cannot leave a point mass: absorbed chains are frozen
         # (fixed data all at one point: only that point can be reached, and it absorbs)
@@ -98,6 +99,7 @@ class ClosedLoop:
         self._check_representable(self.theta0, "--init", self.M - self.M0)
         if self.theta_star is not None:
             self._check_representable(self.theta_star, "--truth", self.M0 + self.external)
+        self._check_data_drawable()
 
     def __reduce__(self):
         """Pickle the declaration only: the worker rebuilds the numeric view and compiled refits.
@@ -178,6 +180,24 @@ class ClosedLoop:
                     raise InputError(f"{where}: cannot draw {m} points ({e})") from None
                 if not np.all(np.isfinite(sums)):
                     raise InputError(f"{where}: the sum of {m} points overflows float64")
+
+    def _check_data_drawable(self) -> None:
+        """Refuse a fixed data point at whose mean the n points of a refit cannot be drawn
+        (Poisson: n·rate above numpy's limit): the loop pulls a chain's mean towards it."""
+        if self.numeric.finite:
+            return
+        for p in self.data:
+            shown = ",".join(f"phi{a + 1}={v:g}" for a, v in enumerate(p))
+            try:
+                with np.errstate(all="ignore"):
+                    sums, _ = draw_exact(self.numeric, None, np.array([p]), None, self.n_total,
+                                         np.random.default_rng(0))
+            except (ValueError, OverflowError) as e:
+                raise InputError(f"external data {shown}: a model at this mean cannot draw "
+                                 f"{self.n_total} points ({e})") from None
+            if np.isinf(sums).any():
+                raise InputError(f"external data {shown}: the sum of {self.n_total} points at this "
+                                 "mean overflows float64")
 
     def memory_bytes(self, chains: int) -> tuple[int, int]:
         """Rough peak memory of a run: (bytes, chains per block), kept state plus block temporaries."""
@@ -326,8 +346,12 @@ class ClosedLoop:
         tau, lam, prior = self._refit_target(sums)
         theta, on_curve = None, None
         if prior is not None and self._map_mu is not None:
-            mu = np.maximum(self._map_mu(n, tau), 0.0) if nf.lower_bounds() is not None \
-                else self._map_mu(n, tau)
+            mu = self._map_mu(n, tau)
+            off = ~np.isfinite(mu[:, 0])
+            if off.any():  # beyond the closed form in float64: Newton, as without one
+                mu[off] = nf.mu(solve_theta(nf, tau[off], theta_prev[off], penalty=prior))
+            if nf.lower_bounds() is not None:
+                mu = np.maximum(mu, 0.0)
         elif lam or prior is not None:
             theta = solve_theta(nf, tau, theta_prev, lam=lam, penalty=prior)
             mu = nf.mu(theta)
@@ -491,16 +515,15 @@ class ClosedLoop:
         bins): its law over chains × generations after the burn-in is streamed into
         fixed bins (memory flat in the number of generations).
         """
-        if int(generations) != generations or generations < 1:
-            raise InputError(f"generations must be an integer >= 1, got {generations}")
-        if int(chains) != chains or chains < 1:
-            raise InputError(f"chains must be an integer >= 1, got {chains}")
-        if not 0 <= burn_in < generations:
+        # generations are counted exactly in the float64 time averages up to 2**53
+        generations, chains = integer(generations, "generations", 1, 2**53), integer(chains, "chains", 1)
+        burn_in = integer(burn_in, "burn-in", 0)
+        if not burn_in < generations:
             raise InputError(f"burn-in must satisfy 0 <= burn-in < generations, got {burn_in}")
-        if int(record_every) != record_every or record_every < 0:
-            raise InputError(f"record-every must be an integer >= 0, got {record_every}")
-        if isinstance(seed, int | np.integer) and seed < 0:
-            raise InputError(f"seed must be a non-negative integer, got {seed}")
+        record_every, keep = integer(record_every, "record-every", 0), integer(keep, "keep", 0)
+        if seed is not None and not isinstance(seed, np.random.SeedSequence | np.random.BitGenerator
+                                               | np.random.Generator):
+            seed = integer(seed, "seed", 0)
         need, _ = self.memory_bytes(int(chains))
         have = available_memory()
         if have is not None and need > have:
@@ -521,9 +544,7 @@ class ClosedLoop:
         for name, (lo, hi, bins) in (histograms or {}).items():
             if name not in names:
                 raise InputError(f"histogram of unknown quantity {name!r}; known: {', '.join(names)}")
-            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi) or int(bins) != bins or bins < 1:
-                raise InputError(f"histogram {name}: need lo < hi (finite) and an integer number of bins >= 1")
-            hist[name] = Histogram(float(lo), float(hi), int(bins))
+            hist[name] = Histogram(lo, hi, bins, name)
         if trace is not None:  # generation 0, the initial model (kept out of the JSON trace)
             obs0 = self.observables(state)
             trace["initial"] = {"mean": {n: _mean_var(v)[0] for n, v in obs0.items()},
@@ -604,8 +625,24 @@ class Histogram:
     lo: float
     hi: float
     bins: int
+    name: str = "histogram"
+
+    MAX_BINS = 10**6  # counts and edges are kept in memory and written into the JSON
 
     def __post_init__(self):
+        try:
+            lo, hi, bins = float(self.lo), float(self.hi), float(self.bins)
+        except (TypeError, ValueError):
+            raise InputError(f"histogram {self.name}: lo, hi and bins must be numbers") from None
+        with np.errstate(over="ignore"):
+            width = hi - lo
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi and np.isfinite(width)):
+            raise InputError(f"histogram {self.name}: need finite lo < hi with hi - lo finite in "
+                             f"float64, got lo={lo:g}, hi={hi:g}")
+        if not (np.isfinite(bins) and bins == int(bins) and 1 <= bins <= self.MAX_BINS):
+            raise InputError(f"histogram {self.name}: bins must be an integer from 1 to "
+                             f"{self.MAX_BINS}, got {bins:g}")
+        self.lo, self.hi, self.bins = lo, hi, int(bins)
         self.counts = np.zeros(self.bins, np.int64)
         self.below = self.above = self.undefined = 0
 
@@ -822,26 +859,46 @@ def conventional_in_mu(family: ExponentialFamily) -> dict[str, sp.Expr | None]:
     return {n: family.in_mu(e) for n, e in family.conventional.items()}
 
 
-def _closed_form_map(family: ExponentialFamily, log_prior: sp.Expr):
+def _closed_form_map(family: ExponentialFamily, prior):
     """μ' = F(n, φ̄) solving n(φ̄ − μ) + ∇log p0(θ(μ)) = 0 in closed form (one parameter), or None.
 
     Solving in μ keeps the refit finite on the boundary of the mean domain (Poisson
-    with φ̄ = 0 and a prior on the rate: μ' = 0 while θ' = −∞).
+    with φ̄ = 0 and a prior on the rate: μ' = 0 while θ' = −∞). The prior's numbers enter
+    the solve as symbols (a mean of 1e300 written exactly made SymPy's Lambert solver build a
+    polynomial of that degree), then as floats. Special functions are evaluated by SciPy (a
+    Gaussian prior on the Poisson's θ gives μ' = W(nv e^{m + nvφ̄})/(nv), Lambert W on its
+    principal branch). Where the closed form gives no finite real root of the equation in
+    float64 (the exponential overflows, a branch off the real axis), the value is NaN and the
+    refit falls back to Newton.
     """
     if family.d != 1 or family.mu_inverse is None:
         return None
     (t,), (mu,) = family.theta, family.mu_symbols
     n, xbar = sp.Symbol("_n", positive=True), sp.Symbol("_xbar", positive=True)
-    g = family.in_mu(sp.diff(log_prior, t))
+    numbers = prior.parameter_symbols(family)
+    g = family.in_mu(sp.diff(prior.log_density(family, symbolic=True), t))
     if g is None:
         return None
     try:
         sols = sp.solve(sp.Eq(n * (xbar - mu) + g, 0), mu)
     except NotImplementedError:
         return None
-    point = {n: 10, xbar: float(family.mu[0].subs(family.interior_point()))}
+    point = {n: 10, xbar: float(family.mu[0].subs(family.interior_point())), **numbers}
     good = [e for e in sols if sp.N(e.subs(point)).is_real]
     if len(good) != 1:
         return None
-    f = sp.lambdify((n, xbar), good[0], "numpy")
-    return lambda n_, x: np.asarray(f(n_, x), dtype=float).reshape(x.shape)
+    good, g = good[0].subs(numbers), g.subs(numbers)
+    modules = ["scipy", "numpy"]
+    root, grad = sp.lambdify((n, xbar), good, modules), sp.lambdify(mu, g, modules)
+
+    def solve(n_, x):
+        with np.errstate(all="ignore"):
+            value = np.broadcast_to(root(n_, x), x.shape)
+            out = np.real(value).astype(float)
+            pull = np.broadcast_to(grad(out), x.shape).real
+            residual = np.abs(n_ * (x - out) + pull)
+            scale = n_ * (np.abs(x) + np.abs(out)) + np.abs(pull)
+            ok = (np.isfinite(out) & (np.abs(np.imag(value)) <= 1e-12 * np.abs(out))
+                  & np.isfinite(residual) & (residual <= 1e-9 * scale + 1e-300))
+        return np.where(ok, out, np.nan)
+    return solve

@@ -52,7 +52,10 @@ def get_family(name: str | ExponentialFamily, fixed: tuple[str, ...] | dict = ()
     if unknown:
         hint = f"accepts {', '.join(sorted(accepted))}" if accepted else "takes no arguments"
         raise InputError(f"family {name} {hint}; got {unknown[0]}")
-    family = _interned(ctor, tuple(sorted(args.items())))
+    try:
+        family = _interned(ctor, tuple(sorted(args.items())))
+    except TypeError:  # an unhashable argument (a list, a dict) is no size
+        raise InputError(f"family {name}: arguments must be numbers, got {args}") from None
     return family.restrict(**dict(fixed)) if fixed else family
 
 

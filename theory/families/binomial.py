@@ -4,18 +4,21 @@ import numpy as np
 import scipy.stats
 import sympy as sp
 
-from ..errors import InputError
-from ..family import ExponentialFamily, Finite, Levels
+from ..family import ExponentialFamily, Finite, Levels, size_argument
 from ..symbols import s, thetas
 
 (theta,) = thetas(1)
 
 
+# simulate refits p through the symbolic inverse mean map on up to 1001 levels (engine.model);
+# above, setting the family up took minutes (n = 10**4: 53 s) before that was refused
+MAX_N = 1000
+
+
 def binomial(n: int = 10) -> ExponentialFamily:
     symbolic = isinstance(n, sp.Symbol)  # general n, for derivations only
-    if not symbolic and (int(n) != n or n < 1):
-        raise InputError(f"binomial needs an integer n >= 1, got n={n}")
-    n = n if symbolic else int(n)
+    if not symbolic:
+        n = size_argument("binomial", "n", n, 1, MAX_N, f"simulate supports n <= {MAX_N}, derive n <= 60")
     return ExponentialFamily(
         name="binomial", space=Levels(n) if symbolic else Finite(tuple(range(n + 1))), phi=(s,), h=sp.binomial(n, s),
         conventional={"p": 1 / (1 + sp.exp(-theta))}, args={"n": n})
