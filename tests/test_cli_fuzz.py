@@ -566,10 +566,6 @@ def test_fuzz_api_functions(function, family, data):
     fuzz_api_function(function, family, data)
 
 
-@pytest.mark.skip(reason="fails until helper safety's natural_point/numeric.number and helper laws' "
-                         "stationary_law are merged; then remove this skip (found: stationary_law "
-                         "with anchors 0, nan or [1] and a truth that is no mapping; evaluate with a "
-                         "missing value raises ValueError, not InputError)")
 @pytest.mark.fuzz
 @fuzz_settings(60)
 @given(st.sampled_from(["stationary_law", "evaluate"]), st.sampled_from(API_FAMILIES), st.data())

@@ -24,7 +24,7 @@ from . import numeric
 from . import symbols as S
 from .derivation import Derivation
 from .engine.loop import ClosedLoop, Run
-from .errors import InputError
+from .errors import InputError, integer
 from .families import get_family
 from .family import ExponentialFamily
 from .laws import frozen_law, star_values
@@ -174,6 +174,7 @@ def stationary_law(f: str | ExponentialFamily, anchors: int | None = None, truth
         return frozen_law(res, setting_.family, values)
     if anchors is None or truth is None:
         raise InputError("the anchored stationary law (R7) needs anchors and truth; or give setting_=")
+    anchors = integer(anchors, "anchors", low=1)  # M0 = 0: the pure loop has no stationary law
     d = result("R7.stationary", fam)
     return frozen_law(d.result, fam, star_values(fam, truth) | {"M0": anchors})
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import sympy as sp
 
+from .errors import InputError
 from .safe_parse import number, sympy_object
 
 
@@ -30,7 +31,7 @@ def evaluate(expr, values: dict) -> np.ndarray:
     free = tuple(sorted(expr.free_symbols - bound_variables(expr), key=lambda x: x.name))
     missing = [x.name for x in free if x.name not in by_name]
     if missing:
-        raise ValueError(f"no value given for {', '.join(missing)}")
+        raise InputError(f"no value given for {', '.join(missing)}")
     # floats throughout: an integer M**t overflows int64 silently (M = 20, t = 30)
     args = (np.asarray(by_name[x.name], dtype=float) for x in free)
     with np.errstate(all="ignore"):

@@ -67,8 +67,10 @@ def number(value, what: str = "value"):
 
 
 def numbers(values: Mapping, what: str = "value") -> dict:
-    """:func:`number` of every value of a mapping (keys kept)."""
-    return {k: number(v, f"{what} {k}") for k, v in dict(values).items()}
+    """:func:`number` of every value of a mapping (keys kept); InputError if it is no mapping."""
+    if not isinstance(values, Mapping):
+        raise InputError(f"{what}s must map names to numbers, got {_shown(repr(values))}")
+    return {k: number(v, f"{what} {k}") for k, v in values.items()}
 
 
 def sympy_object(value, what: str = "expression"):
