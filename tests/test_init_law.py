@@ -97,7 +97,7 @@ def test_stationary_start_without_a_name_is_sampled_on_a_grid():
     (["bernoulli", "--M", "20", "--init-law", "beta:a=1,b=1,on=p"], "expected stationary or normal"),
     (["bernoulli", "--M", "20", "--init-law", ""], "empty"),
     (["bernoulli", "--M", "20", "--init-law", "STATIONARY"], "--init-law 'STATIONARY': malformed"),
-    (["bernoulli", "--M", "20", "--init-law", "normal:var=1e300"], "numerically a point mass"),
+    (["bernoulli", "--M", "20", "--init-law", "normal:var=1e300"], "normal law needs 1e-10 <= var <= 1e+10"),
     (["bernoulli", "--M", "20", "--init-law", "normal:var=1,var2=1"], "not a free natural parameter"),
     (["bernoulli", "--M", "20"], "--init PARAMS or --init-law"),
 ])
