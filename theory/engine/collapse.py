@@ -100,7 +100,7 @@ def _closed_vertex(loop, vertex: np.ndarray) -> np.ndarray:
     nf = loop.numeric
     points = np.array(loop.data, float)
     out = np.zeros(len(vertex), bool)
-    for i, label in enumerate(nf.labels()):
+    for i in range(len(nf.labels())):
         v = nf.vertex_phi(i)
         if v is not None and np.all(points == v):
             out[vertex == i] = True
