@@ -1,13 +1,19 @@
 """The paper's Fig. 2 (ii) at finite M: stationary var θ1, var θ2 over an M ladder, and the gap's order.
 
-    python benchmarks/fig2ii_gap.py [--chains 2000] [--M 25,50,100,200,400] [--burn 60] [--average 40]
+    python benchmarks/fig2ii_gap.py [--N 10] [--chains 2000] [--M 25,50,100,200,400] [--burn 60] [--average 40]
+    python benchmarks/fig2ii_gap.py --exact --N 3 --M 10,14,20,28,40,56,80,113
 
-Curie–Weiss N = 10, both parameters fitted, Gaussian priors of variance 2 entering once per
-generation (MAP), no data: Eq. 18 is θ ~ N(0, I). Chains start from that law, run ``burn``·M
+Curie–Weiss N = 10 (``--N``), both parameters fitted, Gaussian priors of variance 2 entering once
+per generation (MAP), no data: Eq. 18 is θ ~ N(0, I). Chains start from that law, run ``burn``·M
 generations, then θ is averaged per chain over ``average``·M generations (every M/10); chains
 are independent, so the standard error of var = E[θ²] − E[θ]² is over chains (delta method).
 A start at Eq. 18 biases an unrelaxed estimate toward it, never away. Prints one JSON line per
 M, then weighted fits of the gap 1 − var: c/M, c/M + d/M² (χ² and p) and a M^−p.
+``--exact`` (small N: states O(N³M²)) computes the stationary variances on the exact chain of the
+sums (:class:`~theory.engine.markov.SumChain`) instead, with no error to fit: it prints the
+local exponent −dlog(gap)/dlog M and the c that c/M + d/M² gives from consecutive rungs, both
+constant in an O(1/M) regime, and the mass of Eq. 18 outside the hull of every θ the MAP can
+return (the images of the M-point configurations).
 """
 
 from __future__ import annotations
@@ -21,12 +27,16 @@ from scipy import optimize, stats
 from theory.params import from_params
 
 
-def ladder(chains: int, Ms: list[int], burn: float, average: float) -> dict[int, dict]:
+def fig2ii(N: int, M: int):
+    return from_params("curie_weiss", M, {"theta1": 0.0, "theta2": 0.0}, family_args={"N": N},
+                       prior_law="normal:var=2")
+
+
+def ladder(chains: int, Ms: list[int], burn: float, average: float, N: int = 10) -> dict[int, dict]:
     out = {}
     for M in Ms:
-        loop = from_params("curie_weiss", M, {"theta1": 0.0, "theta2": 0.0}, family_args={"N": 10},
-                           prior_law="normal:var=2")
-        rng = np.random.default_rng(np.random.SeedSequence([2026, M]))
+        loop = fig2ii(N, M)
+        rng = np.random.default_rng(np.random.SeedSequence([2026, M] if N == 10 else [2026, N, M]))
         theta = rng.standard_normal((chains, 2))                      # Eq. 18: N(0, I)
         step = max(1, M // 10)
 
@@ -66,11 +76,43 @@ def fits(rows: dict[int, dict]) -> None:
         print(f"{name}: gap = {a:.3g} M^-({p:.3f} ± {np.sqrt(cov[1, 1]):.3f}): chi2 = {chi2:.1f}/{len(Ms) - 2}")
 
 
+def exact(N: int, Ms: list[int]) -> None:
+    from scipy.spatial import Delaunay
+
+    from theory.engine.markov import SumChain
+
+    grid = np.linspace(-8, 8, 801)
+    pts = np.stack(np.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2)
+    w = np.exp(-(pts**2).sum(1) / 2)                                  # Eq. 18, N(0, I), on a grid
+    w /= w.sum()
+    gaps = []
+    for M in Ms:
+        chain = SumChain(fig2ii(N, M))
+        pi, th = chain.stationary(), chain.theta
+        gaps.append(1 - (pi @ th**2 - (pi @ th) ** 2))
+        outside = Delaunay(th).find_simplex(pts) < 0
+        print(M, json.dumps({"states": chain.size, "var": (1 - gaps[-1]).tolist(),
+                             "eq18_mass_unreachable": float(w[outside].sum())}), flush=True)
+    Ms_, gaps = np.array(Ms, float), np.array(gaps)
+    for a in range(2):
+        g = gaps[:, a]
+        local = -np.diff(np.log(g)) / np.diff(np.log(Ms_))
+        pair_c = np.diff(Ms_**2 * g) / np.diff(Ms_)
+        print(f"theta{a + 1}: M*gap = {np.round(Ms_ * g, 3).tolist()}; local exponent "
+              f"{np.round(local, 3).tolist()}; c of c/M + d/M^2 from consecutive rungs {np.round(pair_c, 2).tolist()}")
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--N", type=int, default=10)
+    ap.add_argument("--exact", action="store_true")
     ap.add_argument("--chains", type=int, default=2000)
     ap.add_argument("--M", default="25,50,100,200,400")
     ap.add_argument("--burn", type=float, default=60.0)
     ap.add_argument("--average", type=float, default=40.0)
     a = ap.parse_args()
-    fits(ladder(a.chains, [int(x) for x in a.M.split(",")], a.burn, a.average))
+    Ms = [int(x) for x in a.M.split(",")]
+    if a.exact:
+        exact(a.N, Ms)
+    else:
+        fits(ladder(a.chains, Ms, a.burn, a.average, a.N))

@@ -89,3 +89,34 @@ def test_fig2_i_variance_at_M_50():
     var_st, corrected = m2 - m1**2, m2 - m1**2 + (c2 - 2 * m1 * c1) / 50
     assert exact == pytest.approx(0.085983, abs=1e-6)
     assert abs(var_st - exact) > 1e-3 and abs(corrected - exact) < 2e-5
+
+
+def test_sum_chain_is_the_exact_chain_for_one_parameter():
+    """SumChain (states: sums of (j, j², …)) against ExactChain (states: Σj) where both apply."""
+    from theory.engine.markov import SumChain
+
+    loop = from_params("bernoulli", 25, {"p": 0.5}, prior_law="normal:var=2")
+    exact, sums = ExactChain(loop), SumChain(loop)
+    pe, ps = exact.stationary(), sums.stationary()
+    assert ps @ sums.theta[:, 0] ** 2 == pytest.approx(pe @ exact.theta**2, abs=1e-12)
+
+
+def test_fig2_ii_at_small_N_has_no_1_over_M_regime_yet():
+    """Fig. 2 (ii)'s setting (both Curie–Weiss parameters, Gaussian priors of variance 2, Eq. 18 =
+    N(0, I)) at N = 3, exactly: M·(1 − var θ2) grows (3.18, 4.64, 6.67 at M = 10, 20, 40), the local
+    exponent of the gap is ≈ 0.47, below 1 (README); the MAP never returns |θ1| > 1.94 at M = 40,
+    where Eq. 18 puts 5 % of its mass (the vertices' MAP sits at a distance ∝ log M)."""
+    from theory.engine.markov import SumChain
+
+    gaps, reach = [], []
+    for M in (10, 20, 40):
+        chain = SumChain(from_params("curie_weiss", M, {"theta1": 0.0, "theta2": 0.0}, family_args={"N": 3},
+                                     prior_law="normal:var=2"))
+        pi, th = chain.stationary(), chain.theta
+        gaps.append(1 - (pi @ th**2 - (pi @ th) ** 2))
+        reach.append(np.abs(th[:, 0]).max())
+    gaps = np.array(gaps)
+    assert gaps[1] == pytest.approx([1 - 0.8590836, 1 - 0.7680358], abs=1e-6)
+    local = np.log2(gaps[:-1] / gaps[1:])
+    assert np.all((local > 0.44) & (local < 0.5))
+    assert reach[-1] == pytest.approx(1.933, abs=1e-3)

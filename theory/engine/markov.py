@@ -1,4 +1,4 @@
-"""Exact finite-M Markov chains of the closed loop for one-statistic finite families.
+"""Exact finite-M Markov chains of the closed loop for finite families.
 
 When d = 1 and φ is affine in the level index j (φ = a + b j: Bernoulli,
 binomial, Curie–Weiss with θ2 fixed), the state of generation t is the integer
@@ -10,6 +10,7 @@ log space, so even probabilities of 10⁻³⁰⁰ are exact). Anchors add an
 independent sum from the truth. From the transition matrix P follow the
 absorption probabilities B = (I − Q)⁻¹R, the mean absorption time (I − Q)⁻¹1,
 the distribution of the absorption time, and the stationary law with anchors.
+With several free parameters, :class:`SumChain` runs on the sums of (j, j², …) instead.
 """
 
 from __future__ import annotations
@@ -151,3 +152,97 @@ class ExactChain:
         face[0 if u == 0 else -1] = True
         idx = self.loop.numeric.vertex_index(np.array([[self.phibar[u]]]), face[None])[0]
         return self.loop.numeric.labels()[idx]
+
+
+class SumChain:
+    """The closed loop of a finite family with d free parameters as a Markov chain on sums.
+
+    The refit reads the M points only through Σφ. When φ is affine in z_j = (j, j², …, j^d)
+    of the level index j (Curie–Weiss: φ1 = 2j − N, φ2 = (φ1² − N)/(2N); any family with
+    d + 1 levels), the state is the integer vector Z = Σ_i z_{j_i}, one of O(M^d) values,
+    and given the fitted θ (φ = a + z B)
+        P(Z' | θ) = H_M(Z') exp(M θ·a + Z'·Bθ − M A(θ)),
+    H_M the M-fold convolution of the base measure h on z (log space, so probabilities of
+    10⁻³⁰⁰ stay exact). Entries below ``cutoff`` are dropped (the row is renormalised), so P
+    is sparse; the stationary law is the Perron vector of P. The pure loop only (no anchors,
+    no fresh points): fixed data and a prior enter the refit.
+    """
+
+    def __init__(self, loop: ClosedLoop, cutoff: float = 1e-15, max_states: int = 200_000):
+        import scipy.sparse as sps
+
+        nf = loop.numeric
+        if not nf.finite or loop.M0 or loop.external:
+            raise InputError("the sum chain needs a finite family and no anchors or fresh points")
+        phi = nf.phi_levels
+        L, d = phi.shape
+        z = np.arange(L)[:, None] ** np.arange(1, d + 1)[None]              # (L, d) integers
+        X = np.column_stack([np.ones(L), z])
+        coef = np.linalg.lstsq(X, phi, rcond=None)[0]
+        if not np.allclose(X @ coef, phi):
+            raise InputError("the sum chain needs phi affine in (j, j^2, ..., j^d) of the level index j")
+        a, B = coef[0], coef[1:]                                             # φ = a + z B
+        M = loop.M
+        log_h = self._log_multiplicity(z, nf.log_h, M)
+        keep = np.flatnonzero(np.isfinite(log_h.ravel()))
+        if len(keep) > max_states:
+            raise InputError(f"sum chain would have {len(keep)} states (> {max_states}); lower M")
+        self.Z = np.column_stack(np.unravel_index(keep, log_h.shape))       # (states, d)
+        self.size, self.loop = len(keep), loop
+        data = sum((np.asarray(p, float) for p in loop.data), np.zeros(d))
+        self.phibar = (M * a + self.Z @ B + data) / loop.n_total
+        prior = loop.estimator.penalty(loop.n_total) if isinstance(loop.estimator, PriorMAP) else None
+        self.theta = loop.refit_theta(self.phibar, np.zeros((self.size, d)), np.ones((self.size, L), bool),
+                                      0.0, prior)
+        base = log_h.ravel()[keep]
+        rows, cols, vals = [], [], []
+        zf = self.Z.astype(float)
+        block = max(1, 4_000_000 // self.size)         # rows per dense block (32 MB)
+        for lo in range(0, self.size, block):
+            th = self.theta[lo:lo + block]
+            logit = base[None] + (th @ B.T) @ zf.T
+            p = np.exp(logit - logit.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            r, c = np.nonzero(p > cutoff)
+            rows.append(r + lo)
+            cols.append(c)
+            vals.append(p[r, c])
+        P = sps.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                           shape=(self.size, self.size))
+        self.P = sps.diags(1 / np.asarray(P.sum(axis=1)).ravel()) @ P
+
+    @staticmethod
+    def _log_multiplicity(z: np.ndarray, log_h: np.ndarray, M: int) -> np.ndarray:
+        """log H_M on the grid of sums: log Σ over level sequences with Σ z = Z of Π h(j_i)."""
+        shape = tuple(int(s) for s in z.max(axis=0) * M + 1)
+        H = np.full(shape, -np.inf)
+        H[(0,) * z.shape[1]] = 0.0
+        for n in range(M):
+            reach = tuple(slice(0, int(s) * n + 1) for s in z.max(axis=0))
+            old = H[reach].copy()
+            terms = []
+            for j, zj in enumerate(z):
+                terms.append((tuple(slice(int(o), int(o) + s.stop) for o, s in zip(zj, reach, strict=True)),
+                              old + log_h[j]))
+            grow = tuple(slice(0, int(s) * (n + 1) + 1) for s in z.max(axis=0))
+            top = np.full(tuple(s.stop for s in grow), -np.inf)
+            for where, v in terms:
+                top[where] = np.maximum(top[where], v)
+            acc = np.zeros_like(top)
+            with np.errstate(invalid="ignore", divide="ignore"):   # −∞ − (−∞) where nothing is reached
+                for where, v in terms:
+                    acc[where] += np.exp(v - top[where])
+                H[grow] = np.where(np.isfinite(top), top + np.log(acc), -np.inf)
+        return H
+
+    def stationary(self, tol: float = 1e-13) -> np.ndarray:
+        """Stationary law of Z: the left Perron vector of P (ARPACK), checked by its residual."""
+        from scipy.sparse.linalg import eigs
+
+        _, vecs = eigs(self.P.T, k=1, which="LR", v0=np.ones(self.size), tol=tol)
+        pi = np.abs(vecs[:, 0].real)
+        pi /= pi.sum()
+        resid = np.abs(self.P.T @ pi - pi).sum()
+        if resid > 1e-9:
+            raise InputError(f"stationary law of the sum chain not resolved (residual {resid:.2g})")
+        return pi
