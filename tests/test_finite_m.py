@@ -120,3 +120,20 @@ def test_fig2_ii_at_small_N_has_no_1_over_M_regime_yet():
     local = np.log2(gaps[:-1] / gaps[1:])
     assert np.all((local > 0.44) & (local < 0.5))
     assert reach[-1] == pytest.approx(1.933, abs=1e-3)
+
+
+def test_the_one_over_M_regime_starts_late_when_eq18_reaches_toward_a_vertex():
+    """Bernoulli, prior variance 12 (Eq. 18 = N(0, 6) in the log-odds): the derived coefficient is
+    c = 8.08, but the exact M·(1 − var/var_st) is 3.13 at M = 100 and 3.97 at M = 400, still rising
+    (README: the one-parameter control for Fig. 2 (ii)); with variance 2 it is 1.43 against 1.41."""
+    def scaled_gap(var, M):
+        chain = ExactChain(from_params("bernoulli", M, {"p": 0.5}, prior_law=f"normal:var={var}"))
+        pi = chain.stationary()
+        return M * (1 - (pi @ chain.theta**2 - (pi @ chain.theta) ** 2) / (var / 2))
+
+    loop = from_params("bernoulli", 100, {"p": 0.5}, prior_law="normal:var=12")
+    (m1, c1), (m2, c2) = F.finite_m_moments(loop.setting, [lambda x: x, lambda x: x**2])
+    assert -(c2 - 2 * m1 * c1) / (m2 - m1**2) == pytest.approx(8.081, abs=2e-3)
+    assert scaled_gap(12, 100) == pytest.approx(3.127, abs=1e-3)
+    assert scaled_gap(12, 400) == pytest.approx(3.971, abs=1e-3)
+    assert scaled_gap(2, 200) == pytest.approx(1.420, abs=1e-3)
