@@ -137,3 +137,36 @@ def test_the_one_over_M_regime_starts_late_when_eq18_reaches_toward_a_vertex():
     assert scaled_gap(12, 100) == pytest.approx(3.127, abs=1e-3)
     assert scaled_gap(12, 400) == pytest.approx(3.971, abs=1e-3)
     assert scaled_gap(2, 200) == pytest.approx(1.420, abs=1e-3)
+
+
+def test_sum_chain_against_compositions_enumerated():
+    """Curie–Weiss N = 3, both parameters, M = 6: every composition (n0..n3) of the M points,
+    its multinomial probability under each fitted model, summed onto (Σj, Σj²) by hand; the dense
+    stationary law gives the same var θ as SumChain's convolution and Perron vector."""
+    import itertools
+    from math import factorial
+
+    from theory.engine.markov import SumChain
+
+    M = 6
+    loop = from_params("curie_weiss", M, {"theta1": 0.0, "theta2": 0.0}, family_args={"N": 3},
+                       prior_law="normal:var=2")
+    chain = SumChain(loop)
+    index = {tuple(z): i for i, z in enumerate(chain.Z)}
+    nf = loop.numeric
+    comps = [c for c in itertools.product(range(M + 1), repeat=4) if sum(c) == M]
+    j = np.arange(4)
+    P = np.zeros((chain.size, chain.size))
+    logq = nf.log_h[None] + chain.theta @ nf.phi_levels.T
+    q = np.exp(logq - logq.max(axis=1, keepdims=True))
+    q /= q.sum(axis=1, keepdims=True)
+    for c in comps:
+        weight = factorial(M) / np.prod([factorial(k) for k in c]) * np.prod(q ** np.array(c), axis=1)
+        P[:, index[(int(np.dot(c, j)), int(np.dot(c, j**2)))]] += weight
+    A = P.T - np.eye(chain.size)
+    A[-1] = 1.0
+    pi = np.linalg.solve(A, np.eye(chain.size)[-1])
+    ps = chain.stationary()
+    assert len(index) == chain.size
+    assert ps @ chain.theta**2 - (ps @ chain.theta) ** 2 == pytest.approx(
+        pi @ chain.theta**2 - (pi @ chain.theta) ** 2, abs=1e-10)
