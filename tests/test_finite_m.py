@@ -152,17 +152,16 @@ def test_sum_chain_against_compositions_enumerated():
     loop = from_params("curie_weiss", M, {"theta1": 0.0, "theta2": 0.0}, family_args={"N": 3},
                        prior_law="normal:var=2")
     chain = SumChain(loop)
-    index = {tuple(z): i for i, z in enumerate(chain.Z)}
     nf = loop.numeric
+    index = {tuple(np.round(v, 6)): i for i, v in enumerate(chain.sums + M * nf.phi_levels[0])}
     comps = [c for c in itertools.product(range(M + 1), repeat=4) if sum(c) == M]
-    j = np.arange(4)
     P = np.zeros((chain.size, chain.size))
     logq = nf.log_h[None] + chain.theta @ nf.phi_levels.T
     q = np.exp(logq - logq.max(axis=1, keepdims=True))
     q /= q.sum(axis=1, keepdims=True)
     for c in comps:
         weight = factorial(M) / np.prod([factorial(k) for k in c]) * np.prod(q ** np.array(c), axis=1)
-        P[:, index[(int(np.dot(c, j)), int(np.dot(c, j**2)))]] += weight
+        P[:, index[tuple(np.round(np.array(c) @ nf.phi_levels, 6))]] += weight
     A = P.T - np.eye(chain.size)
     A[-1] = 1.0
     pi = np.linalg.solve(A, np.eye(chain.size)[-1])
@@ -170,3 +169,21 @@ def test_sum_chain_against_compositions_enumerated():
     assert len(index) == chain.size
     assert ps @ chain.theta**2 - (ps @ chain.theta) ** 2 == pytest.approx(
         pi @ chain.theta**2 - (pi @ chain.theta) ** 2, abs=1e-10)
+
+
+def test_fig2_ii_with_theta1_held_is_one_over_M_at_N_3():
+    """The one-parameter analogue of Fig. 2 (ii) at N = 3 (θ1 = 0 held, θ2 fitted, prior variance 2):
+    the exact chain on sums follows the derived correction, var θ2 = 1 − 1.9305/M + O(M⁻²)
+    (M² × residual 8.3, 8.7 at M = 40, 160), where the two-parameter loop is not yet 1/M."""
+    from theory.engine.markov import SumChain
+
+    residual = []
+    for M in (40, 160):
+        loop = from_params("curie_weiss", M, {"theta2": 0.0}, family_args={"N": 3}, fixed={"theta1": 0.0},
+                           prior_law="normal:var=2")
+        chain = SumChain(loop)
+        pi, th = chain.stationary(), chain.theta[:, 0]
+        (m1, c1), (m2, c2) = F.finite_m_moments(loop.setting, [lambda x: x, lambda x: x**2])
+        assert m2 - m1**2 == pytest.approx(1.0, abs=1e-9) and c2 - 2 * m1 * c1 == pytest.approx(-1.9305, abs=1e-4)
+        residual.append(pi @ th**2 - (pi @ th) ** 2 - 1 - (c2 - 2 * m1 * c1) / M)
+    assert np.log2(residual[0] / residual[1]) / 2 >= 1.75

@@ -157,15 +157,16 @@ class ExactChain:
 class SumChain:
     """The closed loop of a finite family with d free parameters as a Markov chain on sums.
 
-    The refit reads the M points only through Σφ. When φ is affine in z_j = (j, j², …, j^d)
-    of the level index j (Curie–Weiss: φ1 = 2j − N, φ2 = (φ1² − N)/(2N); any family with
-    d + 1 levels), the state is the integer vector Z = Σ_i z_{j_i}, one of O(M^d) values,
-    and given the fitted θ (φ = a + z B)
-        P(Z' | θ) = H_M(Z') exp(M θ·a + Z'·Bθ − M A(θ)),
-    H_M the M-fold convolution of the base measure h on z (log space, so probabilities of
-    10⁻³⁰⁰ stay exact). Entries below ``cutoff`` are dropped (the row is renormalised), so P
-    is sparse; the stationary law is the Perron vector of P. The pure loop only (no anchors,
-    no fresh points): fixed data and a prior enter the refit.
+    The refit reads the M points only through Σφ. When φ is affine in z_j = (j, j², …) of the
+    level index j (Curie–Weiss: φ1 = 2j − N, φ2 = (φ1² − N)/(2N), also with θ1 fixed; any
+    family with d + 1 levels), Σφ = M a + Z B (φ = a + z B) is read off the integer vector
+    Z = Σ_i z_{j_i}, one of O(M^deg) values. The states are the distinct Σφ, and given the
+    fitted θ
+        P(Σφ' | θ) = H_M(Σφ') exp(θ·Σφ' − M A(θ)),
+    H_M the M-fold convolution of the base measure h (log space, so probabilities of 10⁻³⁰⁰
+    stay exact). Entries below ``cutoff`` are dropped (the row is renormalised), so P is
+    sparse; the stationary law is the Perron vector of P. The pure loop only (no anchors, no
+    fresh points): fixed data and a prior enter the refit.
     """
 
     def __init__(self, loop: ClosedLoop, cutoff: float = 1e-15, max_states: int = 200_000):
@@ -176,30 +177,39 @@ class SumChain:
             raise InputError("the sum chain needs a finite family and no anchors or fresh points")
         phi = nf.phi_levels
         L, d = phi.shape
-        z = np.arange(L)[:, None] ** np.arange(1, d + 1)[None]              # (L, d) integers
-        X = np.column_stack([np.ones(L), z])
-        coef = np.linalg.lstsq(X, phi, rcond=None)[0]
-        if not np.allclose(X @ coef, phi):
-            raise InputError("the sum chain needs phi affine in (j, j^2, ..., j^d) of the level index j")
+        for degree in range(1, L):   # the fewest powers of j that φ is affine in (θ2 fixed: 2)
+            z = np.arange(L)[:, None] ** np.arange(1, degree + 1)[None]     # (L, degree) integers
+            X = np.column_stack([np.ones(L), z])
+            coef = np.linalg.lstsq(X, phi, rcond=None)[0]
+            if np.allclose(X @ coef, phi):
+                break
+        if degree > 3:
+            raise InputError("the sum chain needs phi affine in (j, j^2, j^3) of the level index j")
         a, B = coef[0], coef[1:]                                             # φ = a + z B
         M = loop.M
         log_h = self._log_multiplicity(z, nf.log_h, M)
         keep = np.flatnonzero(np.isfinite(log_h.ravel()))
-        if len(keep) > max_states:
-            raise InputError(f"sum chain would have {len(keep)} states (> {max_states}); lower M")
-        self.Z = np.column_stack(np.unravel_index(keep, log_h.shape))       # (states, d)
-        self.size, self.loop = len(keep), loop
+        Z = np.column_stack(np.unravel_index(keep, log_h.shape))            # (sums, degree)
+        # the refit reads Σφ = M a + Z B only: sums Z with the same Σφ are one state (θ1 fixed)
+        self.sums, group = np.unique(np.round(Z @ B, 9), axis=0, return_inverse=True)
+        group = group.ravel()
+        self.size, self.loop = len(self.sums), loop
+        if self.size > max_states:
+            raise InputError(f"sum chain would have {self.size} states (> {max_states}); lower M")
+        base = np.full(self.size, -np.inf)
+        np.maximum.at(base, group, log_h.ravel()[keep])
+        acc = np.zeros(self.size)
+        np.add.at(acc, group, np.exp(log_h.ravel()[keep] - base[group]))
+        base += np.log(acc)                                                   # log H_M of each Σφ
         data = sum((np.asarray(p, float) for p in loop.data), np.zeros(d))
-        self.phibar = (M * a + self.Z @ B + data) / loop.n_total
+        self.phibar = (M * a + self.sums + data) / loop.n_total
         prior = loop.estimator.penalty(loop.n_total) if isinstance(loop.estimator, PriorMAP) else None
         self.theta = loop.refit_theta(self.phibar, np.zeros((self.size, d)), np.ones((self.size, L), bool),
                                       0.0, prior)
-        base = log_h.ravel()[keep]
         cols, vals, indptr = [], [], [0]
-        zf = self.Z.astype(float)
         block = max(1, 4_000_000 // self.size)         # rows per dense block (32 MB)
         for lo in range(0, self.size, block):
-            logit = base[None] + (self.theta[lo:lo + block] @ B.T) @ zf.T
+            logit = base[None] + self.theta[lo:lo + block] @ self.sums.T
             p = np.exp(logit - logit.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
             kept = p > cutoff
