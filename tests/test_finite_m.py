@@ -153,7 +153,7 @@ def test_sum_chain_against_compositions_enumerated():
                        prior_law="normal:var=2")
     chain = SumChain(loop)
     nf = loop.numeric
-    index = {tuple(np.round(v, 6)): i for i, v in enumerate(chain.sums + M * nf.phi_levels[0])}
+    index = {tuple(np.round(v, 6)): i for i, v in enumerate(chain.phibar * M)}
     comps = [c for c in itertools.product(range(M + 1), repeat=4) if sum(c) == M]
     P = np.zeros((chain.size, chain.size))
     logq = nf.log_h[None] + chain.theta @ nf.phi_levels.T

@@ -157,10 +157,10 @@ class ExactChain:
 class SumChain:
     """The closed loop of a finite family with d free parameters as a Markov chain on sums.
 
-    The refit reads the M points only through Σφ. When φ is affine in z_j = (j, j², …) of the
-    level index j (Curie–Weiss: φ1 = 2j − N, φ2 = (φ1² − N)/(2N), also with θ1 fixed; any
-    family with d + 1 levels), Σφ = M a + Z B (φ = a + z B) is read off the integer vector
-    Z = Σ_i z_{j_i}, one of O(M^deg) values. The states are the distinct Σφ, and given the
+    The refit reads the M points only through Σφ. When φ = a + z B with integer z_j (each φ_a
+    on a lattice, as Curie–Weiss's φ1 = 2j − N and φ2 = (φ1² − N)/(2N), also with θ1 fixed; or
+    z_j = (j, j², …) of the level index j: any family with d + 1 levels), Σφ = M a + Z B is
+    read off the integer vector Z = Σ_i z_{j_i}. The states are the distinct Σφ, and given the
     fitted θ
         P(Σφ' | θ) = H_M(Σφ') exp(θ·Σφ' − M A(θ)),
     H_M the M-fold convolution of the base measure h (log space, so probabilities of 10⁻³⁰⁰
@@ -177,15 +177,7 @@ class SumChain:
             raise InputError("the sum chain needs a finite family and no anchors or fresh points")
         phi = nf.phi_levels
         L, d = phi.shape
-        for degree in range(1, L):   # the fewest powers of j that φ is affine in (θ2 fixed: 2)
-            z = np.arange(L)[:, None] ** np.arange(1, degree + 1)[None]     # (L, degree) integers
-            X = np.column_stack([np.ones(L), z])
-            coef = np.linalg.lstsq(X, phi, rcond=None)[0]
-            if np.allclose(X @ coef, phi):
-                break
-        if degree > 3:
-            raise InputError("the sum chain needs phi affine in (j, j^2, j^3) of the level index j")
-        a, B = coef[0], coef[1:]                                             # φ = a + z B
+        z, a, B = self._lattice(phi)                                          # φ = a + z B
         M = loop.M
         log_h = self._log_multiplicity(z, nf.log_h, M)
         keep = np.flatnonzero(np.isfinite(log_h.ravel()))
@@ -222,6 +214,24 @@ class SumChain:
         # built as CSR directly (int32 columns): at N = 3, M = 160 P has ~5e8 entries
         self.P = sps.csr_matrix((np.concatenate(vals), np.concatenate(cols), np.array(indptr)),
                                 shape=(self.size, self.size))
+
+    @staticmethod
+    def _lattice(phi: np.ndarray):
+        """Integer coordinates z of the levels with φ = a + z B: each φ_a on its own lattice
+        (Curie–Weiss: j and (2j − N)²/4 or so) where it is one, else powers (j, j², …) of j."""
+        L = len(phi)
+        lo = phi.min(axis=0)
+        steps = [np.min(np.diff(np.unique(col))) if np.ptp(col) > 0 else 1.0 for col in phi.T]
+        z = (phi - lo) / np.array(steps)
+        if np.allclose(z, np.round(z), atol=1e-9) and np.round(z).max() <= 16 * L:
+            return np.round(z).astype(int), lo, np.diag(steps)
+        for degree in range(1, min(L, 4)):   # the fewest powers of j that φ is affine in
+            z = np.arange(L)[:, None] ** np.arange(1, degree + 1)[None]
+            X = np.column_stack([np.ones(L), z])
+            coef = np.linalg.lstsq(X, phi, rcond=None)[0]
+            if np.allclose(X @ coef, phi):
+                return z, coef[0], coef[1:]
+        raise InputError("the sum chain needs phi on a lattice or affine in (j, j^2, j^3) of the level index j")
 
     @staticmethod
     def _log_multiplicity(z: np.ndarray, log_h: np.ndarray, M: int) -> np.ndarray:
