@@ -10,7 +10,7 @@ log space, so even probabilities of 10⁻³⁰⁰ are exact). Anchors add an
 independent sum from the truth. From the transition matrix P follow the
 absorption probabilities B = (I − Q)⁻¹R, the mean absorption time (I − Q)⁻¹1,
 the distribution of the absorption time, and the stationary law with anchors.
-With several free parameters, :class:`SumChain` runs on the sums of (j, j², …) instead.
+With several free parameters, or φ not affine in j, :class:`SumChain` runs on the distinct Σφ.
 """
 
 from __future__ import annotations
@@ -258,7 +258,8 @@ class SumChain:
         return H
 
     def stationary(self, tol: float = 1e-13) -> np.ndarray:
-        """Stationary law of Z: the left Perron vector of P (ARPACK), checked by its residual."""
+        """Stationary law over the states (``sums``): the left Perron vector of P (ARPACK), checked
+        by its L1 residual ‖πP − π‖."""
         from scipy.sparse.linalg import eigs
 
         _, vecs = eigs(self.P.T, k=1, which="LR", v0=np.ones(self.size), tol=tol)
