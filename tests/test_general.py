@@ -272,3 +272,12 @@ def test_derive_json_keeps_sizes_symbolic(capsys):
     assert json.loads(capsys.readouterr().out)["binomial"]["A"] == "4*log(exp(theta) + 1)"
     N = sp.Symbol("N", integer=True, positive=True)
     assert sp.simplify(get_family("binomial", n=N).A - N * sp.log(1 + sp.exp(sp.Symbol("theta", real=True)))) == 0
+
+
+def test_per_parameter_priors_get_their_own_files(tmp_path, capsys):
+    """var=11,var2=2 and var1=1,var2=2 are different priors: "=" is kept (as "-") in the file name."""
+    for prior in ("normal:var=11,var2=2", "normal:var1=1,var2=2"):
+        assert main(["derive", "curie_weiss", "--family-args", "N=4", "--prior-law", prior,
+                     "--out", str(tmp_path), "--no-pdf"]) == 0
+    capsys.readouterr()
+    assert len(list(tmp_path.glob("setting-*.tex"))) == 2

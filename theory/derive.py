@@ -282,7 +282,8 @@ def write_setting(family: ExponentialFamily, options: dict, out: Path, compile_p
                       options.get("prior_law"), options.get("truth"))
     nums = _truth_values(family, options.get("truth"))
     results = all_general(st)
-    stem = f"setting-{family.slug}-{st.label}".replace("=", "").replace(".", "p").replace(":", "-")
+    # "=" as "-", not dropped: var=11,var2=2 and var1=1,var2=2 must not share a file
+    stem = f"setting-{family.slug}-{st.label}".replace("=", "-").replace(".", "p").replace(":", "-")
     frag_dir = out / stem
     frag_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "preamble.tex", notation.PREAMBLE)
