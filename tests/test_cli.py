@@ -114,3 +114,12 @@ def test_reproduce_runs_its_stages_at_once_and_prints_them_in_order(tmp_path, mo
     assert main(["reproduce", "--derivations", str(der), "--figures", str(fig)]) == 2
     err = capsys.readouterr().err
     assert "unknown family 'cauchy'" in err and "reproduce: derive exited with status 2" in err
+
+
+def test_version(capsys):
+    from theory.version import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"closedloop (theory) {__version__}"

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .errors import InputError
+from .version import __version__
 from .io import check_file_writable, check_writable, json_text, write_json_atomic
 from .params import external_data, fixed_items, integer_args, parse_params
 
@@ -405,6 +406,7 @@ def _setting_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="closedloop", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"closedloop (theory) {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("derive", help="derive R1-R8 symbolically and write LaTeX")
