@@ -79,10 +79,15 @@ def _classify_finite(loop, state: State, codes: np.ndarray) -> None:
     if not len(rest):
         return
     p = nf.level_probabilities(theta)
-    face = minimal_face(nf, p >= RESOLUTION)
+    face = _resolved_face(nf, p)
     off = np.where(face, 0.0, p).sum(axis=-1)
     hit = ~face.all(axis=-1) & (off < RESOLUTION) & _closed(loop, face)
     codes[rest[hit]] = 2
+
+
+def _resolved_face(nf, probabilities: np.ndarray) -> np.ndarray:
+    """The smallest face holding every level the refit resolves (probability ≥ RESOLUTION)."""
+    return minimal_face(nf, probabilities >= RESOLUTION)
 
 
 def _closed(loop, face: np.ndarray) -> np.ndarray:
@@ -118,7 +123,7 @@ def face_labels(loop, state: State, codes: np.ndarray) -> list[str]:
         face = state.face.copy()
         num = np.flatnonzero(codes == 2)
         if len(num):
-            face[num] = minimal_face(nf, nf.level_probabilities(state.theta[num]) >= RESOLUTION)
+            face[num] = _resolved_face(nf, nf.level_probabilities(state.theta[num]))
         levels = loop.family.space.levels
         rows, inverse = np.unique(face[codes > 0], axis=0, return_inverse=True)
         text = []

@@ -279,10 +279,7 @@ class ClosedLoop:
         if len(todo) == len(state.mu):  # no gather while no chain has collapsed
             state.collapse_time[collapse.classify(self, state) > 0] = t
             return
-        part = State(mu=state.mu[todo], theta=state.theta[todo],
-                     face=None if state.face is None else state.face[todo],
-                     vertex=state.vertex[todo], hit_time=state.hit_time[todo])
-        state.collapse_time[todo[collapse.classify(self, part) > 0]] = t
+        state.collapse_time[todo[collapse.classify(self, state.subset(todo)) > 0]] = t
 
     def _not_converged(self, e: NotConverged, t: int, chains: int) -> SettingError:
         return SettingError(
@@ -609,9 +606,7 @@ class _Chains:
     def observables(self, first: int | None = None) -> dict[str, np.ndarray]:
         state = self.state
         if first is not None:
-            state = State(mu=state.mu[:first], theta=state.theta[:first],
-                          face=None if state.face is None else state.face[:first],
-                          vertex=state.vertex[:first], hit_time=state.hit_time[:first])
+            state = state.subset(slice(first))
         return self.loop.observables(state)
 
     def all_absorbed(self) -> bool:
@@ -732,7 +727,7 @@ class Run:
         for label in labels:
             if label:
                 by_face[label] = by_face.get(label, 0) + 1
-        times = self.state.collapse_time[hit] if self.state.collapse_time is not None else np.array([])
+        times = self.state.collapse_time[hit]
         return {"fraction": float(hit.mean()),
                 "by_face": {k: v / len(codes) for k, v in sorted(by_face.items())},
                 "by_kind": {kind: float(np.mean(codes == i + 1)) for i, kind in enumerate(collapse.KINDS)},

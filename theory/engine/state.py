@@ -17,3 +17,10 @@ class State:
     vertex: np.ndarray             # (C,) index of the point mass the chain is on, −1 if none
     hit_time: np.ndarray           # (C,) first generation on a point mass, −1 if never
     collapse_time: np.ndarray | None = None  # (C,) first generation collapsed (engine.collapse), −1 if never
+
+    def subset(self, index) -> State:
+        """The chains ``index`` selects (a slice gives views, an index array copies)."""
+        pick = lambda a: None if a is None else a[index]  # noqa: E731
+        return State(mu=self.mu[index], theta=self.theta[index], face=pick(self.face),
+                     vertex=self.vertex[index], hit_time=self.hit_time[index],
+                     collapse_time=pick(self.collapse_time))
