@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "theory"
 FLOORS = (
     ("foundations", ("errors", "version", "io", "symbols", "fastpoly", "speedups", "tidy", "numeric",
                      "notation", "derivation", "diskcache", "safe_parse"), False),
-    ("declarations", ("family", "families", "setting"), False),
+    ("declarations", ("family", "families", "regime", "setting"), False),
     ("computation", ("results", "engine"), True),
     ("services", ("store", "cases", "params", "parallel", "documents", "laws"), False),
     ("applications", ("derive", "validate", "plots", "sweep"), True),

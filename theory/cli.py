@@ -57,9 +57,10 @@ def cmd_derive(args) -> int:
     families = derive.targets(args.families, integer_args(args.family_args),
                               parse_params(args.fixed, "fixed parameter"),
                               # N, n stay symbols unless given; a setting's data need numbers
-                              symbolic=not (args.external or args.external_data or args.prior_law))
-    setting = {"fresh": args.external, "data": external_data(args.external_data),
-               "prior_law": args.prior_law,
+                              symbolic=not (args.external or args.external_data or args.prior_law
+                                            or args.external_data_file))
+    setting = {"fresh": args.external, "data": external_data(args.external_data, args.external_data_file),
+               "prior_law": args.prior_law, "regime": args.regime, "M_schedule": args.M_schedule,
                "truth": parse_params(args.truth, "--truth") if args.truth else None}
     if args.json:
         print(json_text(derive.to_json(families, setting)))
@@ -67,7 +68,7 @@ def cmd_derive(args) -> int:
     import shutil
 
     compile_pdf = shutil.which("pdflatex") is not None and not args.no_pdf
-    if args.external or args.external_data or args.prior_law:  # one setting: its R9 document
+    if setting["fresh"] or setting["data"] or args.prior_law:  # one setting: its R9 document
         docs = [derive.write_setting(f, setting, Path(args.out), compile_pdf) for f in families]
     else:
         _nonnegative(args.workers, "--workers")
@@ -104,8 +105,9 @@ def cmd_simulate(args) -> int:
         truth=parse_params(args.truth, "--truth") if args.truth else None,
         estimator=args.estimator, fixed=fixed_items(args.fixed), family_args=integer_args(args.family_args),
         nu=args.nu, lam=args.lam, prior=parse_params(args.prior, "--prior") if args.prior else None,
-        sampler=args.sampler, external=args.external, data=external_data(args.external_data),
-        prior_law=args.prior_law)
+        sampler=args.sampler, external=args.external,
+        data=external_data(args.external_data, args.external_data_file), prior_law=args.prior_law,
+        regime=args.regime, M_schedule=args.M_schedule)
     run = loop.run(args.generations, args.chains, seed=args.seed, burn_in=args.burn_in,
                    record_every=args.record_every, progress=sys.stderr.isatty() and not args.quiet,
                    histograms=_histograms(args.histogram))
@@ -360,7 +362,8 @@ def _sweep_parser(sub) -> None:
                        ("burn-in", int), ("record-every", int), ("external", int), ("nu", float),
                        ("lam", float)):
         base.add_argument(f"--{flag}", type=kind)
-    for flag in ("init", "init-law", "truth", "prior", "family-args", "estimator", "sampler", "prior-law"):
+    for flag in ("init", "init-law", "truth", "prior", "family-args", "estimator", "sampler", "prior-law",
+                 "regime", "M-schedule"):
         base.add_argument(f"--{flag}")
     base.add_argument("--fixed", action="append", metavar="NAME[=VALUE]")
     base.add_argument("--external-data", action="append", metavar="STATS")
@@ -398,6 +401,15 @@ def _setting_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--external-data", action="append", metavar="STATS",
                         help="one fixed external point re-used every generation, by its statistics "
                              "(phi1=-6) or its value (s=2.5); repeatable")
+    parser.add_argument("--external-data-file", metavar="FILE",
+                        help="a fixed real data set: one point per line, as --external-data (s=2.5)")
+    parser.add_argument("--regime", choices=["replace", "accumulate", "subsample"], default="replace",
+                        help="which points a refit sees: its own generation's (replace, default), every "
+                             "point drawn so far (accumulate), or a subsample of that pool of the "
+                             "replace loop's size (subsample)")
+    parser.add_argument("--M-schedule", metavar="SCHEDULE", dest="M_schedule",
+                        help="growing sample sizes M_t: linear:a (a t), geometric:a,r (a r^(t-1)) or "
+                             "M1,M2,... (--M is M_1)")
     parser.add_argument("--prior-law", metavar="LAW",
                         help="MAP with a prior entering once per generation: normal:var=V[,mean=A] on "
                              "every natural parameter, or LAW:...,on=NAME on a conventional parameter "

@@ -80,3 +80,19 @@ def check_writable(folder: str | os.PathLike, option: str = "--out") -> None:
             pass
     except OSError as e:
         raise InputError(f"{option} {folder}: cannot write there ({e.strerror or e})") from None
+
+
+def read_text_limited(path: str | os.PathLike, option: str, max_bytes: int) -> str:
+    """The text of a user's file, at most ``max_bytes`` (a FIFO or /dev/zero would never end);
+    InputError if it cannot be read, is larger, or is not UTF-8 text."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(max_bytes + 1)
+    except OSError as e:
+        raise InputError(f"{option} {path}: cannot read it ({e.strerror or e})") from None
+    if len(raw) > max_bytes:
+        raise InputError(f"{option} {path}: larger than {max_bytes} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{option} {path}: not UTF-8 text") from None

@@ -58,9 +58,36 @@ def fixed_items(items: list[str] | None) -> dict[str, float | None]:
     return out
 
 
-def external_data(items: list[str] | None) -> list[dict[str, float]]:
-    """``--external-data phi1=-6`` (repeatable): one fixed data point each, by statistics or s=VALUE."""
-    return [parse_params(item, "--external-data") for item in items or []]
+def external_data(items: list[str] | None, file: str | None = None) -> list[dict[str, float]]:
+    """``--external-data phi1=-6`` (repeatable): one fixed data point each, by statistics or
+    s=VALUE; then the points of ``file`` (:func:`external_data_file`)."""
+    out = [parse_params(item, "--external-data") for item in items or []]
+    return out + (external_data_file(file) if file is not None else [])
+
+
+DATA_FILE_MAX = 100_000  # points in --external-data-file: each is resolved once to its statistics
+
+
+def external_data_file(path: str) -> list[dict[str, float]]:
+    """``--external-data-file FILE``: a fixed real data set, one point per line in the syntax of
+    ``--external-data`` (``s=2.5`` or ``phi1=-6``); blank lines and ``#`` comments are skipped.
+    The file is read as text, nothing in it is evaluated."""
+    from .io import read_text_limited
+
+    text = read_text_limited(path, "--external-data-file", max_bytes=64 * DATA_FILE_MAX)
+    out = []
+    for number_, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            try:
+                out.append(parse_params(line, "data point"))
+            except InputError as e:
+                raise InputError(f"{path}, line {number_}: {e}") from None
+    if not out:
+        raise InputError(f"--external-data-file {path}: no data point in the file")
+    if len(out) > DATA_FILE_MAX:
+        raise InputError(f"--external-data-file {path}: {len(out)} points, at most {DATA_FILE_MAX}")
+    return out
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -97,25 +124,54 @@ def points(data, family: ExponentialFamily) -> tuple:
 
     if isinstance(data, Mapping | str) or not isinstance(data, list | tuple):
         raise InputError(f"external data must be a list of points such as [{{'phi1': -6}}], got {data!r}")
-    return tuple(data_point(family, mapping(p, "an external data point")) for p in data)
+    resolved: dict = {}  # a data set repeats its values: each distinct point is resolved once
+    out = []
+    for p in data:
+        given = mapping(p, "an external data point")
+        key = tuple(sorted(given.items(), key=lambda kv: str(kv[0])))
+        try:
+            hash(key)
+        except TypeError:
+            key = None
+        if key is None or key not in resolved:
+            value = data_point(family, given)
+            if key is None:
+                out.append(value)
+                continue
+            resolved[key] = value
+        out.append(resolved[key])
+    return tuple(out)
+
+
+def regime_of(regime=None, M_schedule=None):
+    """The :class:`~theory.regime.Regime` of ``--regime`` (replace, accumulate, subsample) and
+    ``--M-schedule`` (linear:a, geometric:a,r, M1,M2,...); either may be None."""
+    from .regime import Regime, as_regime, parse_schedule
+
+    base = as_regime(regime)
+    if M_schedule is None:
+        return base
+    schedule = parse_schedule(M_schedule) if isinstance(M_schedule, str) else M_schedule
+    return Regime(base.kind, schedule)
 
 
 def derivation_setting(family: ExponentialFamily, fresh=0, data=(), prior_law=None,
-                       truth: Mapping[str, float] | None = None) -> Setting:
-    """The :class:`Setting` whose R9 results ``derive`` writes: data resolved, prior parsed, θ*
-    left a symbol (``truth`` only gives numbers to print, with fresh points)."""
+                       truth: Mapping[str, float] | None = None, regime=None, M_schedule=None) -> Setting:
+    """The :class:`Setting` whose R9 (and R10) results ``derive`` writes: data resolved, prior
+    parsed, θ* left a symbol (``truth`` only gives numbers to print, with fresh points)."""
     from .setting import Setting
 
     if truth is not None and not fresh:
         raise InputError("--truth is used by fresh external points (--external m)")
-    return Setting(family, fresh=fresh, data=points(data, family), prior=prior_law)
+    return Setting(family, fresh=fresh, data=points(data, family), prior=prior_law,
+                   regime=regime_of(regime, M_schedule))
 
 
 def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | None, *, anchors: int = 0,
                  truth: Mapping[str, float] | None = None, estimator: str = "mle",
                  fixed: Mapping[str, float | None] | None = None, family_args=None, nu: float = 1.0,
                  lam: float = 0.1, prior: Mapping[str, float] | None = None, external: int = 0,
-                 data=(), prior_law=None) -> tuple[Setting, dict[str, float]]:
+                 data=(), prior_law=None, regime=None, M_schedule=None) -> tuple[Setting, dict[str, float]]:
     """The :class:`Setting` of a simulation and its start (natural parameters; None when ``init``
     is empty: an init law then gives it, see :func:`from_params`), from user options.
 
@@ -124,7 +180,8 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
     model. ``data`` lists the fixed external points as mappings (``{"phi1": -6}`` or
     ``{"s": 2.5}``); ``prior_law`` is a prior object (:class:`~theory.setting.NormalPrior`,
     :class:`~theory.setting.LawPrior`) or its text (``normal:var=2``, see
-    :func:`theory.setting.parse_prior`).
+    :func:`theory.setting.parse_prior`); ``regime`` and ``M_schedule``: the data regime
+    (:func:`regime_of`).
     """
     import numpy as np
 
@@ -170,7 +227,7 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
     elif estimator != "mle":
         raise InputError(f"unknown estimator {estimator!r}; known: mle, map, l2")
     setting = Setting(fam, fresh=external, data=points(data, fam), prior=prior_law, anchors=anchors,
-                      truth=theta_star, estimator=est)
+                      truth=theta_star, estimator=est, regime=regime_of(regime, M_schedule))
     return setting, theta0
 
 

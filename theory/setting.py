@@ -34,6 +34,7 @@ from . import symbols as S
 from .errors import InputError, integer
 from .diskcache import canonical
 from .family import ExponentialFamily, Finite, Naturals, format_number
+from .regime import Regime, as_regime
 from .safe_parse import numbers
 
 m_ext = S.symbol("m", "m", positive=True)  # external points per generation (symbolic derivations)
@@ -402,7 +403,9 @@ class Setting:
     fixed external points; ``truth``: the truth's natural parameters, name -> value (None:
     the symbol θ*, as in the derivations; conventional names are converted); ``estimator``:
     :class:`MLE`, :class:`MAP` or :class:`L2`; ``prior``: None, a :class:`NormalPrior` or a
-    :class:`LawPrior` (MAP with the prior entering once per generation, u = 1).
+    :class:`LawPrior` (MAP with the prior entering once per generation, u = 1); ``regime``:
+    the :class:`~theory.regime.Regime` (replace, accumulate or subsample, and M_t), or its
+    kind's name.
     """
 
     family: ExponentialFamily
@@ -412,10 +415,12 @@ class Setting:
     anchors: int = 0
     truth: Mapping[str, float] | None = None
     estimator: Estimator = field(default_factory=MLE)
+    regime: Regime = field(default_factory=Regime)
 
     def __post_init__(self):
         if not isinstance(self.family, ExponentialFamily):
             raise InputError(f"a setting needs a family, got {type(self.family).__name__}")
+        object.__setattr__(self, "regime", as_regime(self.regime))
         if isinstance(self.prior, str):
             object.__setattr__(self, "prior", parse_prior(self.prior))
         if not isinstance(self.prior, NormalPrior | LawPrior | None):
@@ -473,7 +478,8 @@ class Setting:
         """The setting with only what the derivations (R9) read: points from the truth (anchors
         and fresh alike), fixed data and prior; θ* stays a symbol. One derivation then serves
         every truth value and estimator."""
-        return Setting(self.family, fresh=self.from_truth, data=self.data, prior=self.prior)
+        return Setting(self.family, fresh=self.from_truth, data=self.data, prior=self.prior,
+                       regime=self.regime)
 
     @property
     def truth_point(self) -> dict[str, float] | None:
@@ -503,6 +509,8 @@ class Setting:
         parts += ["data-" + "_".join(f"phi{a + 1}={format_number(v)}" for a, v in enumerate(p)) for p in self.data]
         if self.prior is not None:
             parts.append("prior-" + self.prior.label.replace(":", "-").replace(",", "_"))
+        if self.regime.label:
+            parts.append(self.regime.label)
         return "+".join(parts) or "pure"
 
     @functools.cached_property

@@ -35,7 +35,7 @@ SETTINGS: dict[str, str] = {
     "estimator": "str", "nu": "float", "lam": "float", "prior": "params", "fixed": "fixed",
     "family_args": "intparams", "sampler": "str", "external": "int", "external_data": "points",
     "prior_law": "str", "generations": "int", "chains": "int", "burn_in": "int",
-    "record_every": "int",
+    "record_every": "int", "regime": "str", "M_schedule": "str",
 }
 REQUIRED = ("family", "M", "init", "generations", "chains")
 MAX_TASKS = 100_000  # grid points x seeds: each summary is kept in memory and in the output (a few kB)
@@ -189,7 +189,8 @@ def build_loop(options: Mapping):
         estimator=o.get("estimator") or "mle", fixed=o.get("fixed"), family_args=o.get("family_args"),
         nu=1.0 if o.get("nu") is None else o["nu"], lam=0.1 if o.get("lam") is None else o["lam"],
         prior=o.get("prior"), sampler=o.get("sampler") or "exact", external=o.get("external") or 0,
-        data=o.get("external_data") or (), prior_law=o.get("prior_law"))
+        data=o.get("external_data") or (), prior_law=o.get("prior_law"), regime=o.get("regime"),
+        M_schedule=o.get("M_schedule"))
 
 
 def check(task_list: list[dict]) -> None:

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError, SettingError, integer
 from ..family import ExponentialFamily
+from ..regime import Regime
 from ..setting import Setting
 from ..symbols import s as S_sym
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
@@ -71,6 +72,9 @@ class ClosedLoop:
             raise InputError("anchors (M0 > 0) need a ground truth (--truth)")
         if self.external > 0 and self.truth is None:
             raise InputError("fresh external points (--external) need a ground truth (--truth)")
+        self.setting.regime.check_start(self.M)
+        if self.setting.regime != Regime():  # until the engine simulates them (issue 21)
+            raise InputError(f"regime {self.setting.regime.label} is not simulated yet")
         if self.sampler not in ("exact", "naive"):
             raise InputError(f"unknown sampler {self.sampler!r}; known: exact, naive")
         # conventional names are accepted as by the CLI (p=0.3): stored as natural parameters
