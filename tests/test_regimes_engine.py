@@ -221,6 +221,16 @@ def test_poisson_subsample_collapse_reads_the_pool():
     assert ((state.vertex >= 0) & ~pool_zero).any()  # at rate 0 with a pool that can leave it
 
 
+def test_accumulate_refits_on_the_pool_with_the_prior_once():
+    """Poisson, prior λe^{−λ·rate} (λ = 1), MAP in the rate, entering once per refit on the N_t
+    pool points: max n(φ̄ log r − r) − λr gives r_t = Σ_pool s/(N_t + λ), by hand."""
+    loop = from_params("poisson", 5, {"rate": 2.0}, regime="accumulate", external=1, truth={"rate": 1.0},
+                       prior_law="exponential:rate=1,on=rate")
+    state = loop.run(4, 200, seed=8).state
+    assert state.pool_size == 4 * 6
+    np.testing.assert_allclose(state.mu[:, 0], state.pool_sums[:, 0] / (state.pool_size + 1), rtol=1e-9)
+
+
 def test_the_lattice_and_the_markov_chain_are_the_replace_loop_at_constant_M():
     assert lattice_law(from_params("bernoulli", 10, {"p": 0.3})) is not None
     for kw in ({"regime": "accumulate"}, {"regime": "subsample"}, {"M_schedule": "linear:10"}):

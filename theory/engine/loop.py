@@ -7,6 +7,12 @@ whose model is a point mass has reached an absorbing state; in the pure loop
 (MLE, no anchors) it never leaves and is no longer updated. Memory does not grow
 with the number of generations: only summaries over chains are kept, every
 ``record_every``-th generation if a trace is asked for.
+
+Under the pooled regimes (``theory.regime``) a chain also carries its pool, every point
+drawn so far: accumulate refits on it, through its Σφ and level counts (O(1) per
+generation); subsample refits on n_t of its points drawn without replacement, from its
+level counts on a finite space (multivariate hypergeometric), from the points themselves
+on an infinite one (then memory grows as N_t = Σ n_k points per chain).
 """
 
 from __future__ import annotations
@@ -47,7 +53,9 @@ class ClosedLoop:
     Each generation draws M − M0 points from the current model and M0 anchors from the
     truth (the SPEC's convention), plus, on top of the M, the setting's fresh points from
     the truth and its fixed data points (the same every generation), the paper's setting.
-    A prior makes the refit a MAP with the prior entering once per generation. ``init`` is
+    A prior makes the refit a MAP with the prior entering once per generation. The
+    setting's regime sets M_t (M_1 = M) and which points a refit sees (see the module
+    docstring); ``sampler="naive"`` draws every point, and keeps every pool point. ``init`` is
     a point by name, natural or conventional (``{"p": 0.3}``). A family alone is the pure
     loop, ``Setting(family)``. ``start_law``: where the chains start when :meth:`run` is given
     no ``start`` (None: every chain at ``init``); a callable ``(loop, rng, chains) -> θ``
@@ -288,7 +296,7 @@ class ClosedLoop:
             temp += 4 * len(nf.facets) * L  # minimal_face: (chains, facets, levels) masks
         n = self.largest_sample(generations)
         if self.sampler == "naive":
-            temp += (16 + L) * n if nf.finite else 8 * d * n
+            temp += (16 + L) * n if nf.finite else 8 * d
         if self.regime.pooled:
             kept += 8 * d + (8 * L if nf.finite else 0)  # the pool's Σφ and level counts
             if self.keeps_points:
@@ -481,9 +489,9 @@ class ClosedLoop:
         sampler) or (C, n_t, d) φ; the model's M_t − M0, the truth's M0 + m_fresh, the data."""
         nf = self.numeric
         model_points, fresh = self.model_draws(t), self.M0 + self.external
-        C = len(state.mu[idx])
         if nf.finite:
             parts = [draw_levels(nf, state.theta[idx], face, model_points, rng)]
+            C = len(parts[0])
             if fresh:
                 parts.append(draw_levels(nf, np.repeat(self.theta_star, C, 0), np.ones_like(face), fresh, rng))
             if len(self.data):
@@ -491,6 +499,7 @@ class ClosedLoop:
         else:
             draw = draw_points if self.sampler == "exact" else draw_points_naive
             parts = [draw(nf, state.mu[idx], model_points, rng)]
+            C = len(parts[0])
             if fresh:
                 parts.append(draw(nf, np.repeat(nf.mu(self.theta_star), C, 0), fresh, rng))
             if len(self.data):

@@ -10,6 +10,11 @@ Binomial(n·m, p) draw: the same law as the multinomial over the n + 1 levels, i
 one draw instead of n (a different random stream, the same distribution).
 Naive: draw the m points one by one and add them up; the reference the exact
 sampler is tested against.
+
+Single points, for the pools of accumulate and subsample (engine.loop): levels by inverse
+CDF, φ of one draw by the family's sampler of a one-point sum; a subsample of a pool drawn
+without replacement, from its level counts (the multivariate hypergeometric law) or, where
+the pool keeps its points, by random keys.
 """
 
 from __future__ import annotations
@@ -42,7 +47,10 @@ def draw_naive(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.G
     if numeric.finite:
         counts = level_counts(draw_levels(numeric, theta, face, m, rng), len(numeric.levels))
         return counts @ numeric.phi_levels, counts
-    return draw_points_naive(numeric, mu, m, rng).sum(axis=1), None
+    total = np.zeros_like(mu)
+    for _ in range(m):
+        total += numeric.family.sum_sampler(rng, mu, 1)
+    return total, None
 
 
 # -- single points: the pools of accumulate and subsample (engine.loop) ------------------------------

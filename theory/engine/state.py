@@ -27,9 +27,9 @@ class State:
     pool_points: np.ndarray | None = None    # (C, capacity, d) φ, or (C, capacity) level, of each pool point
     pool_size: int = 0                       # N_t: points in every chain's pool (the first N_t of capacity)
 
-    # pool_counts: exact counts where a refit reads them (subsample); on accumulate's exact path
-    # they count the draws' supports (positive exactly where the pool holds a level), all that
-    # the MLE's face reads. pool_points: kept only where the refit needs the points themselves
+    # pool_counts: the pool's level counts, except on accumulate's exact path where a generation
+    # is one binomial sum (sampling.binomial_sum): there they add up the draws' supports
+    # (positive exactly where the pool holds a level), all that the MLE's face reads. pool_points: kept only where the refit needs the points themselves
     # (subsample on an infinite space, and the naive reference sampler).
 
     def subset(self, index) -> State:
