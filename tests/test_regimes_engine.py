@@ -171,11 +171,15 @@ def test_subsample_counts_are_a_subsample_of_the_pool():
 
 
 def test_generation_one_of_every_regime_is_the_replace_loop():
-    """The pool of generation 1 is its own n_1 points: the three regimes give one law (same seed,
-    same draws on the finite-space paths that draw the same statistic)."""
+    """The pool of generation 1 is its own n_1 points: accumulate draws what replace draws (same
+    seed, same sampler), and subsample's first refit is the MLE of the whole pool."""
     mu = {r: from_params("poisson", 5, {"rate": 2.0}, regime=r).run(1, 2000, seed=4).state.mu
           for r in ("replace", "accumulate")}
     assert np.array_equal(mu["replace"], mu["accumulate"])
+    for case in ("categorical-subsample", "poisson-subsample"):
+        loop = _loop(case)
+        state = loop.run(1, 500, seed=4).state
+        np.testing.assert_allclose(state.mu, state.pool_sums / loop.sample_size(1), rtol=1e-12)
 
 
 def test_the_state_carries_and_slices_the_pool():
@@ -280,8 +284,8 @@ ACCEPTANCE = [
     "bernoulli --M 5 --regime accumulate --external-data phi1=1 --init p=0.3 --generations 10 --chains 200",
     "poisson --M 5 --regime accumulate --prior-law exponential:rate=1,on=rate --init rate=2 --generations 10 --chains 200",
     "categorical --family-args K=3 --M 5 --regime subsample --init p1=0.2,p2=0.3,p3=0.5 --generations 10 --chains 200",
-    "curie_weiss --family-args N=3 --M 5 --regime accumulate --M-schedule linear:5 --init theta1=0.1,theta2=0.3 "
-    "--generations 10 --chains 200",
+    ("curie_weiss --family-args N=3 --M 5 --regime accumulate --M-schedule linear:5 --init theta1=0.1,theta2=0.3 "
+     "--generations 10 --chains 200"),
     "gaussian --M 5 --regime subsample --sampler naive --init mean=0,var=1 --generations 5 --chains 100",
 ]
 
