@@ -241,10 +241,22 @@ def chi_eigenvalues(family) -> dict[tuple[int, int], sp.Expr]:
 def product_law(lam_value, c) -> sp.Expr:
     """Π_{k=1}^t (1 + λ c_k) by SymPy; for c_k = C/k² through (1 − y/k)(1 + y/k), y² = −λC."""
     C = sp.cancel(c * k**2)
+    if not c.has(k):
+        return (1 + lam_value * c) ** S.t
     if not C.has(k):
         y = sp.sqrt(-lam_value * C)
-        return (sp.product(1 - y_sym / k, (k, 1, S.t)) * sp.product(1 + y_sym / k, (k, 1, S.t))).subs(y_sym, y)
-    return sp.product(1 + lam_value * c, (k, 1, S.t))
+        law = (sp.product(1 - y_sym / k, (k, 1, S.t)) * sp.product(1 + y_sym / k, (k, 1, S.t))).subs(y_sym, y)
+    elif not sp.cancel(c * k).has(k):  # c_k = C/k: one rising factorial
+        law = sp.product(1 + lam_value * c, (k, 1, S.t))
+    else:  # no product form SymPy writes legibly (roots of a cubic in k): left as the product
+        return sp.Product(1 + lam_value * c, (k, 1, S.t))
+    return as_gamma(law)
+
+
+def as_gamma(e):
+    """Rising factorials (x)_t written as Γ(x + t)/Γ(x), the textbook form."""
+    return e.replace(lambda x: isinstance(x, sp.RisingFactorial),
+                     lambda x: sp.gamma(x.args[0] + x.args[1]) / sp.gamma(x.args[0]))
 
 
 def infinite_product(lam_value, c) -> sp.Expr | None:
@@ -553,7 +565,8 @@ def diffusion(setting: Setting) -> Derivation | None:
     if not pure(setting):
         return None
     Mk = size(setting)
-    chi, kappa = sp.Symbol("chi_"), sp.Symbol("kappa_")
+    _, _, chi, _, kappa = S.placeholders(1)
+    chi, kappa = chi[0, 0], kappa[0, 0, 0]
     S_k = sp.Symbol("S_k")
     # cumulants of one generation's increment from its update, the sum S_k over M_k points having
     # j-th cumulant M_k κ_j: the increment is linear in S_k, so its j-th cumulant scales by (∂/∂S_k)^j
@@ -561,14 +574,14 @@ def diffusion(setting: Setting) -> Derivation | None:
     cum = {name: {j: sp.factor(sp.diff(e, S_k) ** j * M_t) for j in (2, 3)} for name, e in updates.items()}
     per_time = {name: sp.factor(c[3] / c[2]) for name, c in cum.items()}  # third cumulant per unit τ
     steps = [
-        Step(r"One generation moves $\mu$ by an increment linear in the sum $S_k$ of $\phi$ over its "
-             r"$M_k$ new points, whose $j$-th cumulant is $M_k\kappa_j(\mu)$. Under accumulate, "
-             r"$\mu_k = (N_{k-1}\mu_{k-1} + S_k)/N_k$, so the increment has mean 0 and", 
-             r"\operatorname{Var}[\mu_k-\mu_{k-1}\mid\mathcal{F}_{k-1}]",
+        Step(r"One generation moves $\mu$ by an increment linear in the sum $S_t$ of $\phi$ over its "
+             r"$M_t$ new points, whose $j$-th cumulant is $M_t\kappa_j(\mu)$. Under accumulate, "
+             r"$\mu_t = (N_{t-1}\mu_{t-1} + S_t)/N_t$, so the increment has mean 0 and",
+             r"\operatorname{Var}[\mu_t-\mu_{t-1}\mid\mathcal{F}_{t-1}]",
              (cum["accumulate"][2] * chi).subs({N_prev + M_t: N_t}).subs(N_prev, N_t - M_t)),
-        Step("and third cumulant", r"\kappa_3[\mu_k-\mu_{k-1}\mid\mathcal{F}_{k-1}]",
+        Step("and third cumulant", r"\kappa_3[\mu_t-\mu_{t-1}\mid\mathcal{F}_{t-1}]",
              sp.factor((cum["accumulate"][3] * kappa).subs(N_prev, N_t - M_t))),
-        Step(r"against $\chi/M_k$ and $\kappa/M_k^2$ under replace. In the clock "
+        Step(r"against $\chi/M_t$ and $\kappa/M_t^2$ under replace. In the clock "
              r"$\tau_t = \sum_{k\le t} c_k$, $c_k = M_k/N_k^2$ (replace: $1/M_k$, i.e. $t/M$), both "
              r"loops have zero drift and diffusion $\chi(\mu)$ per unit $\tau$; the third cumulant per "
              r"unit $\tau$ is $\kappa/N_k$ under accumulate against $\kappa/M_k$ under replace, and "
@@ -600,27 +613,32 @@ def diffusion(setting: Setting) -> Derivation | None:
         if limit is not None:
             res["limit_factor"] = limit
             res["lambda"] = lam_value
-            steps.append(Step(r"With $L\chi = \lambda\chi$ (R10.moments), $\mathbb{E}\chi(\mu_\infty) = "
-                              r"\chi(\mu_0)\prod_{k\ge1}(1 + \lambda c_k)$; the finite product is "
+            i, j, _, name, _ = targets[0]
+            ratio_lhs = (r"\frac{\mathbb{E}\chi(\mu_\infty)}{\chi(\mu_0)}" if fam.d == 1 else
+                         rf"\frac{{\mathbb{{E}}{name}(\mu_\infty)}}{{{name}(\mu_0)}}")
+            spread_lhs = (r"\frac{\operatorname{Var}[\mu_\infty]}{\chi(\mu_0)}" if fam.d == 1 else
+                          rf"\frac{{\operatorname{{Cov}}[\mu_\infty]_{{{i + 1}{j + 1}}}}}{{{name}(\mu_0)}}")
+            steps.append(Step(r"With $L q = \lambda q$ (R10.moments), $\mathbb{E}[q(\mu_\infty)] = "
+                              r"q(\mu_0)\prod_{k\ge1}(1 + \lambda c_k)$; the finite product is "
                               r"$\Gamma(t+1-y)\Gamma(t+1+y)/[\Gamma(1-y)\Gamma(1+y)\Gamma(t+1)^2]$ with "
                               r"$y^2 = -\lambda/M$, whose $t$-dependent ratio tends to 1, so by the "
-                              r"reflection formula", r"\frac{\mathbb{E}\chi(\mu_\infty)}{\chi(\mu_0)}", limit))
-            var_limit = sp.simplify((limit - 1) / lam_value) if lam_value != 0 else total
+                              r"reflection formula", ratio_lhs, limit))
+            var_limit = sp.expand((limit - 1) / lam_value) if lam_value != 0 else total
             res["variance_limit_factor"] = var_limit
-            name = targets[0][3]
-            steps.append(Step(r"and, by the telescoping of R10.moments, the spread of the limit law "
-                              rf"(per unit ${name}(\mu_0)$)", r"\frac{\operatorname{Var}[\mu_\infty]}{\chi(\mu_0)}"
-                              if fam.d == 1 else rf"\frac{{\operatorname{{Cov}}[\mu_\infty]}}{{{name}(\mu_0)}}",
-                              var_limit))
+            steps.append(Step(r"and, by the telescoping of R10.moments, the spread of the limit law around "
+                              r"$\mu_0$ is", spread_lhs, var_limit))
             series = sp.series(var_limit, S.M, sp.oo, 3).removeO()
             res["variance_limit_series"] = series
-            steps.append(Step(r"to second order in $1/M$", None, series))
-            if fam.name == "gaussian":
-                steps.append(Step(r"For the Gaussian, $\chi_{11} = v$ (the variance) and $\mu_1 = m$ (the "
-                                  r"mean): $\mathbb{E}(m_\infty - m_0)^2 = v_0\,[1 - \sin(\pi/\sqrt{M})\sqrt{M}/\pi]$ "
-                                  r"exactly, below Dey and Donoho's bound $v_0\pi^2/(6M)$, its first term.",
-                                  None, None))
-    return Derivation("R10.diffusion", fam.slug, "Diffusion limit of the accumulate loop", tuple(steps), res)
+            steps.append(Step(r"to second order in $1/M$ (error $O(M^{-3})$)", spread_lhs, series))
+            conv = fam.in_conventional(fam.chi[i, j])
+            if fam.d > 1 and i == j and conv is not None:  # the Gaussian: χ_11 is the variance
+                steps.append(Step(rf"Here ${name} = {_tex(conv)}$: the squared error of the limit's "
+                                  rf"$\mu_{{{i + 1}}}$ is $\mathbb{{E}}(\mu_{{{i + 1},\infty}} - \mu_{{{i + 1},0}})^2 "
+                                  rf"= {_tex(conv)}_0$ times the above, below its first term $\pi^2/(6M)$ "
+                                  r"(for the Gaussian mean, Dey and Donoho's bound) by $\pi^4/(120M^2)$ "
+                                  r"at leading order.", None, None))
+    return Derivation("R10.diffusion", fam.slug, "Diffusion limit of the accumulate loop",
+                          tuple(steps), res)
 
 
 def accumulate_limit_factor(setting: Setting, M: float) -> float:
@@ -762,7 +780,7 @@ def growth(setting: Setting) -> Derivation | None:
             continue
         total = sp.simplify(sp.summation(1 / Mk, (k, 1, sp.oo)).replace(
             lambda e: isinstance(e, sp.Piecewise), lambda e: e.args[0].expr))
-        law = sp.product(1 + lam_value / Mk, (k, 1, S.t)) if kind == "linear" else sp.Product(
+        law = as_gamma(sp.product(1 + lam_value / Mk, (k, 1, S.t))) if kind == "linear" else sp.Product(
             1 + lam_value / Mk, (k, 1, S.t))
         res[f"sum_{kind}"] = total
         if not law.has(sp.Product):
@@ -786,7 +804,7 @@ def growth(setting: Setting) -> Derivation | None:
 def _power_law_constant(law, exponent):
     """lim_{t→∞} law(t)/t^exponent for law = (1 + z)_t/t! = Γ(t+1+z)/(Γ(1+z)Γ(t+1)), z = exponent:
     1/Γ(1 + z), since Γ(t+1+z)/(Γ(t+1) t^z) → 1 (:func:`power_ratio_limit`)."""
-    expected = sp.RisingFactorial(1 + exponent, S.t) / sp.factorial(S.t)
+    expected = as_gamma(sp.RisingFactorial(1 + exponent, S.t)) / sp.factorial(S.t)
     if sp.simplify(law - expected) != 0 or power_ratio_limit() != 0:
         raise AssertionError(f"the linear-schedule product {law} is not (1 + z)_t/t!")
     return 1 / sp.gamma(1 + exponent)
