@@ -32,7 +32,7 @@ from ..derivation import Derivation, Step
 from ..errors import InputError
 from ..regime import Regime
 from ..setting import Setting, m_ext
-from .common import factor, result, show
+from .common import result, show
 
 # generation index and the sizes of one generation
 k = S.symbol("kgen", "k", integer=True, positive=True)
@@ -306,7 +306,7 @@ def moments(setting: Setting) -> Derivation | None:
     if not targets or not pure(setting):
         return None
     chi_mu = fam.in_mu(fam.chi)
-    lams = sorted({v for *_, v in [(t[0], t[1], t[2]) for t in targets]}, key=str)
+    lams = sorted({target[2] for target in targets}, key=str)
     entries = ", ".join(f"${t[3]}$" for t in targets)
     if fam.d > 1 and len(targets) < fam.d * (fam.d + 1) // 2:
         conventional = fam.in_conventional(fam.chi[targets[0][0], targets[0][1]])
@@ -524,7 +524,7 @@ def _subsample_factor(setting: Setting, sizes, mu0) -> float:
     closed = subsample_recursion(fam)
     if closed is None:
         raise InputError(f"{fam.title}: the subsample second moments do not close; simulate instead")
-    monomials, A, const, (Nn, Mm, nn, ff), (P, Q, q_of, e_of) = closed
+    monomials, A, const, (Nn, Mm, nn, ff), (P, Q, _, e_of) = closed
     mu = fam.mu_symbols
     if mu0 is None:
         mu0 = [float(e.subs(fam.interior_point())) for e in fam.mu]
@@ -540,7 +540,7 @@ def _subsample_factor(setting: Setting, sizes, mu0) -> float:
         f = 0.0 if N1 == Mk else (N1 - Mk) / (N1 - 1)
         x = np.asarray(fA(N, Mk, Mk, f), dtype=float) @ x + np.asarray(fc(N, Mk, Mk, f), dtype=float).ravel()
         N = N1
-    (i, j, _, _, q), = _law_target(fam)[:1]
+    q = _law_target(fam)[0][4]
     index = {mo: n for n, mo in enumerate(monomials)}
     poly = sp.Poly(q, *mu)
     value_t, value_0 = 0.0, float(q.subs(start))
@@ -645,8 +645,6 @@ def accumulate_limit_factor(setting: Setting, M: float) -> float:
     """E χ(μ_∞)/χ(μ_0) under accumulate at constant M: sin(π y)/(π y), y = √(−λ/M) (sinh for λ > 0),
     the evaluated R10.diffusion ``limit_factor``; for the Gaussian the factor of the variance, and
     1 − it is E(m_∞ − m_0)²/v_0."""
-    from ..numeric import value
-
     d = diffusion(_pure_setting(setting, "accumulate").for_derivations())
     if d is None or "limit_factor" not in d.result:
         raise InputError(f"{setting.family.title}: no closed accumulate limit law")
