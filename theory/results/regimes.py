@@ -30,6 +30,9 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..errors import InputError
+from ..family import Finite
+from ..notation import expr as tex
+from ..numeric import value
 from ..regime import Regime
 from ..setting import Setting, m_ext
 from .common import result, show
@@ -55,11 +58,6 @@ y_sym = S.symbol("y_root", "y")
 u_sym = S.symbol("u", "u", nonnegative=True)
 g_sym = S.symbol("g", "g", real=True)
 REGIMES = ("replace", "accumulate", "subsample")
-
-
-def regime_setting(setting: Setting) -> Setting:
-    """The setting as R10 reads it: its family, external points, prior and regime."""
-    return setting.for_derivations()
 
 
 def pure(setting: Setting) -> bool:
@@ -193,9 +191,7 @@ def martingale(setting: Setting) -> Derivation:
 
 
 def _mu_text(fam) -> str:
-    from ..notation import expr
-
-    return expr(show(fam.mu)) if fam.d == 1 else r"\nabla A(\theta)"
+    return tex(show(fam.mu)) if fam.d == 1 else r"\nabla A(\theta)"
 
 
 # --- R10.moments --------------------------------------------------------------------------------
@@ -310,7 +306,7 @@ def moments(setting: Setting) -> Derivation | None:
     entries = ", ".join(f"${t[3]}$" for t in targets)
     if fam.d > 1 and len(targets) < fam.d * (fam.d + 1) // 2:
         conventional = fam.in_conventional(fam.chi[targets[0][0], targets[0][1]])
-        entries += f" (in the conventional parameters ${_tex(conventional)}$)" if conventional is not None else ""
+        entries += f" (in the conventional parameters ${tex(conventional)}$)" if conventional is not None else ""
     Mk = size(setting)
     steps = [
         Step("A step $\\mu \\to \\mu + \\xi$ with $\\mathbb{E}\\xi = 0$ and $\\operatorname{Cov}\\xi = "
@@ -349,12 +345,6 @@ def moments(setting: Setting) -> Derivation | None:
                       tuple(steps), res)
 
 
-def _tex(e) -> str:
-    from ..notation import expr
-
-    return expr(e)
-
-
 # --- subsample: the pool's moments ---------------------------------------------------------------
 @functools.cache
 def subsample_recursion(family):
@@ -369,7 +359,7 @@ def subsample_recursion(family):
         E μ'_a μ'_b = (1 − f/n) E P'_a P'_b + (f/n) E Q'_ab,
 
     and the monomials whose images stay in their span are kept (as R8 does).
-    Returns (monomials, A, const) with E x' = A x + const, entries in N, M, n, f.
+    Returns (monomials, A, const, (N, M, n, f), (P, Q, Q as used, e)) with E x' = A x + const.
     """
     if family.mu_inverse is None:
         return None
@@ -420,8 +410,6 @@ def subsample_recursion(family):
 def _affine_products(family) -> dict:
     """{(a, b): (const, (w_1..w_d))} where φ_a φ_b = const + Σ_c w_c φ_c on the whole sample space
     (Bernoulli φ² = φ, categorical φ_aφ_b = δ_ab φ_a, Gaussian φ_1² = φ_2), found by SymPy."""
-    from ..family import Finite
-
     d = family.d
     out = {}
     w = [sp.Symbol(f"_w{c}") for c in range(d + 1)]
@@ -492,9 +480,7 @@ def _sizes(setting: Setting, M: int, t: int) -> np.ndarray:
 
 
 def _lambda_value(setting: Setting) -> float:
-    from ..numeric import value
-
-    d = moments(regime_setting(Setting(setting.family, regime=setting.regime)))
+    d = moments(_pure_setting(setting))
     if d is None:
         raise InputError(f"{setting.family.title}: no exact second-moment law (no entry of chi with "
                          "L chi = lambda chi)")
@@ -509,6 +495,9 @@ def second_moment_factor(setting: Setting, M: int, t: int, mu0=None) -> float:
     default the family's interior point)."""
     if t < 0:
         raise InputError(f"t = {t}: generations are counted from 0")
+    if not pure(setting):
+        raise InputError(f"{setting.label}: the exact second-moment law is the pure loop's (no external "
+                         "points, no prior)")
     lam_value = _lambda_value(setting)
     sizes = _sizes(setting, M, t)
     kind = setting.regime.kind
@@ -632,9 +621,9 @@ def diffusion(setting: Setting) -> Derivation | None:
             steps.append(Step(r"to second order in $1/M$ (error $O(M^{-3})$)", spread_lhs, series))
             conv = fam.in_conventional(fam.chi[i, j])
             if fam.d > 1 and i == j and conv is not None:  # the Gaussian: χ_11 is the variance
-                steps.append(Step(rf"Here ${name} = {_tex(conv)}$: the squared error of the limit's "
+                steps.append(Step(rf"Here ${name} = {tex(conv)}$: the squared error of the limit's "
                                   rf"$\mu_{{{i + 1}}}$ is $\mathbb{{E}}(\mu_{{{i + 1},\infty}} - \mu_{{{i + 1},0}})^2 "
-                                  rf"= {_tex(conv)}_0$ times the above, below its first term $\pi^2/(6M)$ "
+                                  rf"= {tex(conv)}_0$ times the above, below its first term $\pi^2/(6M)$ "
                                   r"(for the Gaussian mean, Dey and Donoho's bound) by $\pi^4/(120M^2)$ "
                                   r"at leading order.", None, None))
     return Derivation("R10.diffusion", fam.slug, "Diffusion limit of the accumulate loop",
@@ -677,28 +666,26 @@ def absorption(setting: Setting) -> Derivation | None:
                       "absorbed with probability 1 (R6).", None, None))
     res = {}
     targets = _law_target(fam)
-    if targets and targets[0][2] != 0:
-        y = sp.sqrt(-targets[0][2] / S.M)
-        res["limit_factor"] = sp.sin(sp.pi * y) / (sp.pi * y)
+    limit = diffusion(_pure_setting(setting, "accumulate").for_derivations())
+    if targets and targets[0][2] != 0 and limit is not None and "limit_factor" in limit.result:
+        res["limit_factor"] = limit["limit_factor"]
         steps.append(Step(r"The limit law is not a point mass either: by R10.diffusion "
                           r"$\mathbb{E}\chi(\mu_\infty) = \chi(\mu_0)\sin(\pi y)/(\pi y) > 0$, "
-                          r"$y^2 = -\lambda/M$, for $M > " + _tex(-targets[0][2]) + "$.", None, None))
+                          r"$y^2 = -\lambda/M$, for $M > " + tex(-targets[0][2]) + "$.", None, None))
     if first is not None:
         res["first_generation"] = first
     if fam.name == "bernoulli":
         steps.append(Step(r"For the Bernoulli the pool is its count $K_t$ of ones among $N_t = \sum_{k\le t} "
                           r"M_k$ points, a Markov chain $K_t = K_{t-1} + \mathrm{Bin}(M_t, K_{t-1}/N_{t-1})$ "
-                          r"absorbed at $0$ and $N_t$; its law, hence $\mathbb{P}(\text{absorbed by } t)$, "
-                          r"is computed exactly by dynamic programming over $K \le N_t$ "
-                          r"($O(M^2t^2)$ operations).", None, None))
+                          r"absorbed at $0$ and $N_t$; its law, computed exactly by dynamic programming "
+                          r"over $K \le N_t$ ($O(M^2t^2)$ operations), confirms that "
+                          r"$\mathbb{P}(\text{absorbed by } t)$ keeps its value at $t = 1$.", None, None))
     return Derivation("R10.absorption", fam.slug, "Absorption under accumulate", tuple(steps), res)
 
 
 def _absorption_point(fam):
     """P_θ0(s = v) of each attainable vertex v, in the conventional parameters, for one-parameter
     finite families whose conventional form exists (Bernoulli: p^M + (1 − p)^M); else None."""
-    from ..family import Finite
-
     if fam.d != 1 or not isinstance(fam.space, Finite):
         return None
     (t,) = fam.theta
@@ -784,7 +771,7 @@ def growth(setting: Setting) -> Derivation | None:
         if not law.has(sp.Product):
             res[f"factor_{kind}"] = law
         text = {"linear": "Linear growth", "geometric": "Geometric growth"}[kind]
-        steps.append(Step(f"{text}, $M_k = {_tex(Mk)}$:", r"\sum_{k\ge1} \frac{1}{M_k}", total))
+        steps.append(Step(f"{text}, $M_k = {tex(Mk)}$:", r"\sum_{k\ge1} \frac{1}{M_k}", total))
         if law.has(sp.Product):
             steps.append(Step("finite, so $\\mathbb{E}\\,q(\\mu_\\infty) > 0$: the loop does not collapse "
                               "in mean (the product converges to a positive number, evaluated numerically).",
@@ -794,7 +781,7 @@ def growth(setting: Setting) -> Derivation | None:
             steps.append(Step("and exactly", r"\prod_{k=1}^{t}\Big(1 + \frac{\lambda}{M_k}\Big)", law))
             if rate is not None:
                 res["linear_rate"] = lam_value / Mk.coeff(k)
-                steps.append(Step(rf"so $\mathbb{{E}}\,q(\mu_t) \sim q(\mu_0)\,C\,t^{{{_tex(lam_value / Mk.coeff(k))}}}$ "
+                steps.append(Step(rf"so $\mathbb{{E}}\,q(\mu_t) \sim q(\mu_0)\,C\,t^{{{tex(lam_value / Mk.coeff(k))}}}$ "
                                   r"as $t\to\infty$: a power law, still a collapse, with", "C", rate))
     return Derivation("R10.growth", fam.slug, "Growing sample sizes", tuple(steps), res)
 
