@@ -285,7 +285,7 @@ def write_setting(family: ExponentialFamily, options: dict, out: Path, compile_p
     st = _setting_of(family, options)
     nums = _truth_values(family, options.get("truth"))
     general = all_general(replace_loop(st))
-    results = general + all_regimes(st)
+    results = general + (all_regimes(st) if st.regime != Regime() else [])  # R10 where a regime is asked
     # "=" as "-", not dropped: var=11,var2=2 and var1=1,var2=2 must not share a file
     stem = f"setting-{family.slug}-{st.label}".replace("=", "-").replace(".", "p").replace(":", "-")
     frag_dir = out / stem

@@ -659,8 +659,8 @@ def absorption(setting: Setting) -> Derivation | None:
                   "the loop can be absorbed at a finite $M$"
                   + (", with probability, at the vertices of this family," if first is not None else "."),
                   r"\mathbb{P}(\text{absorbed at } t = 1)" if first is not None else None, first)]
-    steps.append(Step("Points are never removed from the pool: once it holds two points that lie on no "
-                      "common face, no later generation can put it on a face. So the accumulate loop is "
+    steps.append(Step("Points are never removed from the pool: once it holds points that no single face "
+                      "contains, no later generation can put it on a face. So the accumulate loop is "
                       "absorbed at the first generation or never, and the probability above is that of "
                       "ever collapsing onto a vertex: below 1 for every $M \\ge 2$, where replace is "
                       "absorbed with probability 1 (R6).", None, None))
