@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from pathlib import Path
 
@@ -17,10 +18,11 @@ from .family import ExponentialFamily, Finite
 from .io import write_text_atomic
 from .parallel import map_tasks
 from .params import derivation_setting
+from .regime import Regime
 from .results import general, recursion
 from .setting import Setting, m_ext
 from .speedups import sympy_speedups
-from .store import all_general, all_results, compute
+from .store import all_general, all_regimes, all_results, compute
 
 # the paper's Fig. 1(a-c) case: Curie–Weiss with the coupling held at zero
 DEFAULT_EXTRA = (("curie_weiss", {"theta2": 0}),)
@@ -124,9 +126,10 @@ def overview(families: list[ExponentialFamily]) -> str:
 
 
 def _render_family(f: ExponentialFamily) -> tuple[str, dict[str, str], str]:
-    """(slug, fragment text by result id, standalone document) of one family: R1–R8 and R9
-    for the general loop with m fresh external points from the truth (m symbolic)."""
-    results = all_results(f) + all_general(Setting(f, fresh=m_ext))
+    """(slug, fragment text by result id, standalone document) of one family: R1–R8, R9
+    for the general loop with m fresh external points from the truth (m symbolic), and R10 (every
+    data regime) for the pure loop at constant M."""
+    results = all_results(f) + all_general(Setting(f, fresh=m_ext)) + all_regimes(Setting(f))
     fragments = {r.id: documents.render(r, family=f) for r in results}  # rendered once, used twice
     return f.slug, fragments, family_document(f, results, fragments)
 
@@ -277,11 +280,12 @@ def write_paper_settings(out: Path, rendered) -> Path:
 
 
 def write_setting(family: ExponentialFamily, options: dict, out: Path, compile_pdf: bool = True) -> Path:
-    """R9 for one family and setting: ``<out>/setting-<slug>-<label>.tex`` and its fragments."""
-    st = derivation_setting(family, options.get("fresh") or 0, options.get("data") or (),
-                      options.get("prior_law"), options.get("truth"))
+    """R9 and R10 for one family and setting: ``<out>/setting-<slug>-<label>.tex`` and its fragments.
+    R9 is the replace loop's at constant M; R10 reads the setting's data regime and M_t."""
+    st = _setting_of(family, options)
     nums = _truth_values(family, options.get("truth"))
-    results = all_general(st)
+    general = all_general(replace_loop(st))
+    results = general + (all_regimes(st) if st.regime != Regime() else [])  # R10 where a regime is asked
     # "=" as "-", not dropped: var=11,var2=2 and var1=1,var2=2 must not share a file
     stem = f"setting-{family.slug}-{st.label}".replace("=", "-").replace(".", "p").replace(":", "-")
     frag_dir = out / stem
@@ -290,17 +294,33 @@ def write_setting(family: ExponentialFamily, options: dict, out: Path, compile_p
     for r in results:
         write_text_atomic(frag_dir / f"{r.id}.tex", documents.render(r, stem, family))
     path = out / f"{stem}.tex"
-    body = documents.family_header(family, stem) + "\n".join(
+    note = ("" if st.regime == Regime() else
+            f"The R9 results below are those of the replace loop at constant $M$; R10 reads the data "
+            f"regime {notation.text(st.regime.kind)}"
+            + (f" with $M_t$ {notation.text(st.regime.schedule.label)}" if st.regime.schedule else "") + ".\n\n")
+    body = documents.family_header(family, stem) + note + "\n".join(
         notation.heading(r) + documents.render(r, stem, family) for r in results)
     write_text_atomic(path, documents.document(f"General closed loop: {family.title}, {st.label}", body))
-    stat = results[2].result
+    stat = general[2].result
     print(f"{family.slug} [{st.label}]: normalisable={stat['normalisable']}"
           + (f", stationary law {stat['law']}" if "law" in stat else "")
-          + f"\n  U = {sp.sstr(results[0].result['U'].subs(nums))}"
+          + f"\n  U = {sp.sstr(general[0].result['U'].subs(nums))}"
           + f"\n  written to {path}")
     if compile_pdf:
         documents.compile_pdf(path)
     return path
+
+
+def _setting_of(family: ExponentialFamily, options: dict) -> Setting:
+    """The derivation setting of ``derive``'s options (data, prior, truth, regime, M schedule)."""
+    return derivation_setting(family, options.get("fresh") or 0, options.get("data") or (),
+                              options.get("prior_law"), options.get("truth"), options.get("regime"),
+                              options.get("M_schedule"))
+
+
+def replace_loop(setting: Setting) -> Setting:
+    """The same setting under the paper's loop (replace, constant M): what R9 derives."""
+    return dataclasses.replace(setting, regime=Regime())
 
 
 def _truth_values(family: ExponentialFamily, truth: dict | None) -> dict:
@@ -312,16 +332,16 @@ def _truth_values(family: ExponentialFamily, truth: dict | None) -> dict:
 
 def to_json(families: list[ExponentialFamily], setting: dict | None = None) -> dict:
     """SPEC `derive --json`: per family, natural names, A, μ, χ, R3 drift and covariance as str(),
-    and for the setting (external data, prior) U, drift_general, stationary_theta, normalisable."""
+    for the setting (external data, prior) U, drift_general, stationary_theta, normalisable, and
+    under ``R10`` the final forms of each data-regime result for the setting's regime and M_t."""
     setting = setting or {}
     opts = {k: setting.get(k) for k in ("data", "prior_law", "truth")}
-    settings = [derivation_setting(f, setting.get("fresh") or 0, opts["data"] or (), opts["prior_law"],
-                             opts["truth"]) for f in families]  # bad input fails before any work
+    settings = [_setting_of(f, setting) for f in families]  # bad input fails before any work
     out = {}
     for f, st in zip(families, settings, strict=True):
         r3 = compute("R3.drift.mle", f).result  # through the store: kept on disk
         nums = _truth_values(f, opts["truth"])
-        sde, stat = compute("R9.sde", st).result, compute("R9.stationary", st).result
+        sde, stat = compute("R9.sde", replace_loop(st)).result, compute("R9.stationary", replace_loop(st)).result
         out[f.slug] = {
             "family": f.name, "args": {k: v if isinstance(v, int) else str(v) for k, v in f.args.items()},
             "fixed": dict(f.fixed),
@@ -334,5 +354,15 @@ def to_json(families: list[ExponentialFamily], setting: dict | None = None) -> d
             "drift_general": [str(e.subs(nums)) for e in sde["drift"]],
             "stationary_theta": str(stat["density"].subs(nums)),
             "normalisable": stat["normalisable"],
+            "regime": st.regime.kind,
+            "M_schedule": None if st.regime.schedule is None else st.regime.schedule.label,
+            "R10": {d.id: {key: _json_expr(v) for key, v in d.result.items()} for d in all_regimes(st)},
         }
     return out
+
+
+def _json_expr(value):
+    """A final form as SymPy ``str()`` (a matrix as nested lists)."""
+    if isinstance(value, sp.MatrixBase):
+        return [[str(e) for e in row] for row in value.tolist()]
+    return str(value)

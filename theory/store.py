@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from .derivation import Derivation
 from .errors import InputError
 from .family import ExponentialFamily
-from .results import (absorption, anchors, finite_m, general, martingale, moments, recursion, reparam,
-                      stationary)
+from .results import (absorption, anchors, finite_m, general, martingale, moments, recursion, regimes,
+                      reparam, stationary)
 from .setting import Setting
 
 
@@ -29,7 +29,7 @@ class Record:
     """What the store knows of a result id: its function and the subject it takes."""
 
     derive: Callable[..., Derivation | None]
-    takes: str  # "family" or "setting"
+    takes: str  # "family", "setting" (R9) or "regime" (R10: a setting read with its data regime)
 
 
 RESULTS: dict[str, Record] = {
@@ -46,15 +46,20 @@ RESULTS: dict[str, Record] = {
     "R9.entropy": Record(general.entropy, "setting"),
     "R9.stationary": Record(general.stationary, "setting"),
     "R9.stationary_correction": Record(finite_m.stationary_correction, "setting"),
+    "R10.martingale": Record(regimes.martingale, "regime"),
+    "R10.moments": Record(regimes.moments, "regime"),
+    "R10.diffusion": Record(regimes.diffusion, "regime"),
+    "R10.absorption": Record(regimes.absorption, "regime"),
+    "R10.growth": Record(regimes.growth, "regime"),
 }
 
 _recorders: list[set] = []
 
 
 def subject_for(result_id: str, subject: ExponentialFamily | Setting):
-    """The subject result ``result_id`` is derived from: a setting's family for R1–R8; for R9 a
-    setting with only what R9 reads (points from the truth, fixed data, prior), so the same
-    derivation serves every truth value and estimator."""
+    """The subject result ``result_id`` is derived from: a setting's family for R1–R8; for R9 and
+    R10 a setting with only what they read (points from the truth, fixed data, prior, and the data
+    regime), so the same derivation serves every truth value and estimator."""
     if RESULTS[result_id].takes == "family":
         return subject.family if isinstance(subject, Setting) else subject
     if isinstance(subject, ExponentialFamily):
@@ -85,6 +90,12 @@ def all_results(family: ExponentialFamily) -> list[Derivation]:
 def all_general(setting: Setting) -> list[Derivation]:
     """The setting results (R9) that apply to one setting, in reading order."""
     return [d for d in (compute(rid, setting) for rid, r in RESULTS.items() if r.takes == "setting")
+            if d is not None]
+
+
+def all_regimes(setting: ExponentialFamily | Setting) -> list[Derivation]:
+    """The data-regime results (R10) that apply to one setting (a family: its pure loop), in order."""
+    return [d for d in (compute(rid, setting) for rid, r in RESULTS.items() if r.takes == "regime")
             if d is not None]
 
 

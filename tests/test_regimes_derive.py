@@ -1,0 +1,157 @@
+"""R10 (the data regimes): derived expressions against textbook values and independent exact sums."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+from scipy.stats import binom, hypergeom
+
+from theory import get_family
+from theory import symbols as S
+from theory.cli import main
+from theory.errors import InputError
+from theory.regime import Regime
+from theory.results import regimes as R
+from theory.setting import Setting
+from theory.store import all_regimes, derivation
+
+M, t = S.M, S.t
+
+
+def _setting(name, kind="replace", schedule=None, **args):
+    return Setting(get_family(name, **args), regime=Regime(kind, schedule))
+
+
+@pytest.mark.parametrize("name, args, lam", [("bernoulli", {}, -1), ("binomial", {"n": 10}, sp.Rational(-1, 10)),
+                                             ("poisson", {}, 0), ("exponential", {}, 1),
+                                             ("categorical", {"K": 3}, -1), ("gaussian", {}, -1)])
+def test_lambda_of_the_quadratic_variance_families(name, args, lam):
+    """½ Σ ∂²χ_ij/∂μ_k∂μ_l χ_kl = λ χ_ij: every entry for the quadratic-variance families, only
+    χ_11 (the variance) for the Gaussian."""
+    fam = get_family(name, **args)
+    found = R.chi_eigenvalues(fam)
+    assert set(found.values()) == {lam}
+    assert set(found) == ({(0, 0)} if name == "gaussian" else
+                          {(i, j) for i in range(fam.d) for j in range(i, fam.d)})
+
+
+def test_no_law_without_a_quadratic_entry():
+    assert R.chi_eigenvalues(get_family("curie_weiss", N=4)) == {}
+    assert derivation("R10.moments", _setting("curie_weiss", N=4)) is None
+
+
+def test_second_moment_products_are_the_textbook_ones():
+    d = derivation("R10.moments", _setting("bernoulli")).result
+    assert d["c_replace"] == 1 / M and sp.simplify(d["c_accumulate"] - 1 / (M * R.k**2)) == 0
+    assert sp.simplify(d["factor_replace"] - (1 - 1 / M) ** t) == 0
+    exact = math.prod(1 - 1 / (10 * j**2) for j in range(1, 8))
+    assert float(d["factor_accumulate"].subs({M: 10, t: 7})) == pytest.approx(exact, rel=1e-12)
+    for kind, c in (("replace", lambda j: 1 / 10), ("accumulate", lambda j: 1 / (10 * j**2))):
+        assert R.second_moment_factor(_setting("exponential", kind), 10, 7) == pytest.approx(
+            math.prod(1 + c(j) for j in range(1, 8)), rel=1e-12)
+    # a growing schedule: c_k = 1/M_k and M_k/N_k^2 with N_k = 10 k(k + 1)/2
+    sizes = [10 * j for j in range(1, 6)]
+    pools = np.cumsum(sizes)
+    acc = _setting("bernoulli", "accumulate", "linear:10")
+    assert R.second_moment_factor(acc, 10, 5) == pytest.approx(np.prod(1 - np.array(sizes) / pools**2))
+
+
+def test_subsample_law_matches_the_exact_pool_chain():
+    """Bernoulli subsample: an exact sum over the pool count K and the subsample's count j
+    (binomial draws, hypergeometric subsample) gives E χ(μ_t), independently of the recursion."""
+    Mv, p0, T = 3, 0.3, 4
+    law = {(0, None): 1.0}  # (pool count K, model count j) -> probability; the start is p0
+    N = 0
+    for _ in range(T):
+        new = {}
+        for (K, j), w in law.items():
+            p = p0 if j is None else j / Mv
+            for x in range(Mv + 1):
+                K1 = K + x
+                for j1 in range(Mv + 1):
+                    q = w * binom.pmf(x, Mv, p) * hypergeom.pmf(j1, N + Mv, K1, Mv)
+                    if q > 0:
+                        new[K1, j1] = new.get((K1, j1), 0.0) + q
+        law, N = new, N + Mv
+    chi = sum(w * (j / Mv) * (1 - j / Mv) for (_, j), w in law.items())
+    derived = R.second_moment_factor(_setting("bernoulli", "subsample"), Mv, T, mu0=[p0])
+    assert derived == pytest.approx(chi / (p0 * (1 - p0)), rel=1e-10)
+    # the first generation refits on the whole pool: the replace factor
+    assert R.second_moment_factor(_setting("poisson", "subsample"), 10, 1) == pytest.approx(1.0)
+    assert R.second_moment_factor(_setting("gaussian", "subsample"), 10, 1) == pytest.approx(0.9)
+
+
+def test_martingale_of_each_regime():
+    d = derivation("R10.martingale", _setting("bernoulli")).result
+    P, mu = R.P_now, R.mu_now
+    assert sp.simplify(d["subsample_schedule"] - (t * P + mu) / (t + 1)) == 0
+    assert sp.simplify(d["accumulate_schedule"] - S.get("m") * (R.mu_q - R.mu_prev) / ((M + S.get("m")) * t)) == 0
+    assert sp.simplify(d["martingale_subsample"]
+                       - (R.N_t * P + R.M_next * mu) / (R.N_t + R.M_next)) == 0
+    assert d["drift_replace"].subs(S.get("m"), 0) == 0 and d["drift_accumulate"].subs(S.get("m"), 0) == 0
+
+
+def test_accumulate_diffusion_time_and_limit():
+    d = derivation("R10.diffusion", _setting("bernoulli", "accumulate")).result
+    assert sp.simplify(d["total_time"] - sp.pi**2 / (6 * M)) == 0
+    y = 1 / sp.sqrt(M)
+    assert sp.simplify(d["limit_factor"] - sp.sin(sp.pi * y) / (sp.pi * y)) == 0
+    assert float(d["limit_factor"].subs(M, 10)) == pytest.approx(
+        math.prod(1 - 1 / (10 * j**2) for j in range(1, 200_000)), rel=1e-5)
+    # Dey & Donoho: E(m_∞ − m_0)²/v_0 = 1 − sin(π/√M)√M/π = π²/(6M) − π⁴/(120M²) + ...
+    g = derivation("R10.diffusion", _setting("gaussian", "accumulate")).result
+    assert sp.simplify(g["variance_limit_factor"] - (1 - sp.sqrt(M) * sp.sin(sp.pi / sp.sqrt(M)) / sp.pi)) == 0
+    assert sp.simplify(g["variance_limit_series"] - (sp.pi**2 / (6 * M) - sp.pi**4 / (120 * M**2))) == 0
+    e = derivation("R10.diffusion", _setting("exponential", "accumulate")).result  # λ = +1: sinh
+    assert sp.simplify(e["limit_factor"] - sp.sinh(sp.pi * y) / (sp.pi * y)) == 0
+    assert R.accumulate_limit_factor(_setting("gaussian"), 10) == pytest.approx(
+        math.sin(math.pi / math.sqrt(10)) * math.sqrt(10) / math.pi)
+    lin = derivation("R10.diffusion", _setting("bernoulli", "accumulate", "linear:10")).result
+    assert sp.simplify(lin["total_time"] - sp.Rational(4, 10) * (2 - sp.pi**2 / 6)) == 0
+
+
+def test_accumulate_absorbs_at_the_first_generation_or_never():
+    d = derivation("R10.absorption", _setting("bernoulli", "accumulate")).result
+    p = next(x for x in d["first_generation"].free_symbols if x.name == "p")
+    assert sp.simplify(d["first_generation"] - (p**M + (1 - p) ** M)) == 0
+    for Mv, p0 in ((2, 0.3), (10, 0.3), (5, 0.5)):
+        first = p0**Mv + (1 - p0) ** Mv
+        curve = R.accumulate_absorption_curve(Mv, p0, 12)
+        assert np.allclose(curve[1:].sum(axis=1), first, rtol=1e-12)
+        assert R.accumulate_absorption(Mv, p0, 12, schedule=Regime("accumulate", f"linear:{Mv}").schedule) \
+            == pytest.approx(first, rel=1e-12)
+    with pytest.raises(InputError):
+        R.accumulate_absorption(10, 1.5, 3)
+
+
+def test_growing_samples_collapse_iff_the_reciprocal_sizes_diverge():
+    d = derivation("R10.growth", _setting("bernoulli")).result
+    a, r = R.a_sched, R.r_sched
+    assert d["sum_linear"] == sp.oo and sp.simplify(d["linear_rate"] + 1 / a) == 0
+    assert sp.simplify(d["sum_geometric"] - r / (a * (r - 1))) == 0
+    lin = derivation("R10.growth", _setting("bernoulli", schedule="linear:10")).result
+    exact = math.prod(1 - 1 / (10 * j) for j in range(1, 31))
+    assert float(lin["factor_linear"].subs(t, 30)) == pytest.approx(exact, rel=1e-12)
+    assert derivation("R10.growth", _setting("poisson")).result["lambda"] == 0
+
+
+def test_every_family_document_gets_its_regime_results(family):
+    ids = [d.id for d in all_regimes(family)]
+    assert ids[0] == "R10.martingale"
+
+
+def test_derive_regime_json(capsys):
+    assert main(["derive", "bernoulli", "--regime", "accumulate", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["bernoulli"]
+    assert out["regime"] == "accumulate"
+    assert {"R10.martingale", "R10.moments", "R10.diffusion", "R10.absorption", "R10.growth"} <= set(out["R10"])
+    assert out["R10"]["R10.diffusion"]["total_time"] == "pi**2/(6*M)"
+
+
+def test_second_moment_factor_refuses_what_it_cannot_give():
+    with pytest.raises(InputError):
+        R.second_moment_factor(_setting("curie_weiss", N=4), 10, 3)
+    with pytest.raises(InputError):
+        R.second_moment_factor(_setting("bernoulli"), 10, -1)
