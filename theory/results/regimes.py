@@ -487,12 +487,14 @@ def _lambda_value(setting: Setting) -> float:
     return float(value(d["lambda"], {}))
 
 
-def second_moment_factor(setting: Setting, M: int, t: int, mu0=None) -> float:
+def second_moment_factor(setting: Setting, M: int, t: int, mu0=None, with_replacement: bool = False) -> float:
     """E[q(μ_t)]/q(μ_0) for the entries q = χ_ij(μ) with L q = λ q (all of χ for the families with a
     quadratic variance; the variance for the Gaussian), pure loop, exactly at finite M:
     Π_{k≤t}(1 + λ c_k) under replace (c_k = 1/M_k) and accumulate (c_k = M_k/N_k²); under subsample
     the linear recursion of :func:`subsample_recursion` from μ_0 (``mu0``: expectation parameters,
-    default the family's interior point)."""
+    default the family's interior point). ``with_replacement``: the subsample drawn with
+    replacement (finite-population factor 1 instead of (N − n)/(N − 1)), the validation's negative
+    control."""
     if t < 0:
         raise InputError(f"t = {t}: generations are counted from 0")
     if not pure(setting):
@@ -505,10 +507,10 @@ def second_moment_factor(setting: Setting, M: int, t: int, mu0=None) -> float:
         pools = np.cumsum(sizes)
         c = 1 / sizes if kind == "replace" else sizes / pools**2
         return float(np.prod(1 + lam_value * c))
-    return _subsample_factor(setting, sizes, mu0)
+    return _subsample_factor(setting, sizes, mu0, with_replacement)
 
 
-def _subsample_factor(setting: Setting, sizes, mu0) -> float:
+def _subsample_factor(setting: Setting, sizes, mu0, with_replacement: bool = False) -> float:
     fam = setting.family
     closed = subsample_recursion(fam)
     if closed is None:
@@ -526,7 +528,7 @@ def _subsample_factor(setting: Setting, sizes, mu0) -> float:
     N = 0.0
     for Mk in sizes:
         N1 = N + Mk
-        f = 0.0 if N1 == Mk else (N1 - Mk) / (N1 - 1)
+        f = 1.0 if with_replacement else 0.0 if N1 == Mk else (N1 - Mk) / (N1 - 1)
         x = np.asarray(fA(N, Mk, Mk, f), dtype=float) @ x + np.asarray(fc(N, Mk, Mk, f), dtype=float).ravel()
         N = N1
     q = _law_target(fam)[0][4]

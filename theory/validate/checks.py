@@ -29,6 +29,7 @@ from ..store import derivation
 from .registry import Budget, Check, Outcome, run_seed
 from .finite_m_checks import NOT_CHECKED as FINITE_M_NOT_CHECKED
 from .finite_m_checks import finite_m_checks
+from .regime_checks import regime_checks
 from .general_checks import general_checks
 from .stats import gap_order, mean_sem, order_fit, pmf_gof, seeded, z_from_p, z_score
 
@@ -502,4 +503,4 @@ def all_checks(families: list[str] | None = None) -> list[Check]:
                 out.append(_r7_law(c))
     for c in cases:
         out += _r8_checks(c)
-    return out + general_checks(families) + finite_m_checks(families)
+    return out + general_checks(families) + finite_m_checks(families) + regime_checks(families)

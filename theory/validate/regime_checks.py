@@ -1,0 +1,197 @@
+"""Checks of the data-regime results (R10) against the engine's accumulate, subsample and
+growing-sample loops.
+
+Exact at finite M (z against the chains' own standard error): the second-moment products of
+R10.moments under accumulate, subsample and a linear M_t (R10.growth); the Bernoulli accumulate
+loop's absorption probability (R10.absorption, an exact dynamic programme over the pool count);
+the martingales of R10.martingale, tested through E[(X_t − X_{t−1}) g(F_{t−1})] = 0. Asymptotic:
+R10.diffusion's time change (accumulate is the pure loop's diffusion run for the total time
+Σ_k M_k/N_k²), whose error is O(M⁻²). Each has a negative control from the issue's list: the
+replace law applied to accumulate data, the pool off by one generation, with- and
+without-replacement swapped, the constant-M law for a schedule, μ_t alone under subsample.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..numeric import evaluate
+from ..params import from_params
+from ..results import regimes as R
+from ..store import derivation
+from .registry import Budget, Check, Outcome
+
+
+def _z(estimate: float, sem: float, value: float) -> float:
+    return float((estimate - value) / sem) if sem > 0 else (0.0 if estimate == value else np.inf)
+
+
+@functools.cache
+def _loop(family: str, M: int, init: tuple, regime: str = "replace", schedule: str | None = None,
+          family_args: tuple = ()):
+    return from_params(family, M, dict(init), regime=regime, M_schedule=schedule,
+                       family_args=dict(family_args))
+
+
+def _final(loop, t: int, chains: int, rng) -> dict[str, np.ndarray]:
+    return loop.observables(loop.run(t, chains, seed=rng).state)
+
+
+# --- R10.moments / R10.growth: E q(μ_t) = q(μ_0) Π_k (1 + λ c_k) -----------------------------------
+def _q(loop, obs: dict) -> np.ndarray:
+    """The quantity whose mean R10.moments gives: the variance for the Gaussian, else χ_11(μ) =
+    μ1(1 − μ1) (Bernoulli, categorical: the families checked here)."""
+    if loop.family.name == "gaussian":
+        return obs["var"]
+    return obs["phi1"] * (1 - obs["phi1"])
+
+
+def _moment_check(rid, family, M, init, regime, schedule, t, control_name, control, family_args=()):
+    loop = _loop(family, M, init, regime, schedule, family_args)
+
+    def compute(budget: Budget, rng) -> Outcome:
+        derivation(rid, loop.setting)
+        obs = _final(loop, t, budget.chains, rng)
+        q = _q(loop, obs)
+        q0 = float(_q(loop, loop.observables(loop.initial_state(1)))[0])
+        est, sem = float(q.mean() / q0), float(q.std(ddof=1) / q0 / np.sqrt(len(q)))
+        pred = R.second_moment_factor(loop.setting, M, t, mu0=list(loop.init_mu))
+        wrong = control(loop, M, t)
+        return Outcome(pred, est, sem, _z(est, sem, pred), control_name, _z(est, sem, wrong),
+                       f"E q_t/q_0 at t={t}: {est:.5g} ± {sem:.2g}, R10 {pred:.5g}, control {wrong:.5g}")
+
+    what = "var" if family == "gaussian" else "chi_11(mu)"
+    label = loop.setting.regime.label
+    return Check(rid, loop.family.slug, f"E[{what}_t]/{what}_0 at t={t}, M={M}, {label}", "exact", compute)
+
+
+def _replace_law(loop, M, t):
+    return R.second_moment_factor(_loop(loop.family.name, M, tuple(loop.init.items()), "replace",
+                                        None, tuple(loop.family.args.items())).setting, M, t)
+
+
+def _off_by_one(loop, M, t):
+    """A deliberately wrong law: the accumulate product with each pool one generation larger,
+    c_k = M/N_{k+1}² (λ = −1, the Gaussian's variance)."""
+    k = np.arange(1, t + 1)
+    return float(np.prod(1 - M / (M * (k + 1)) ** 2))
+
+
+def _constant_M(loop, M, t):
+    return _replace_law(loop, M, t)
+
+
+def _with_replacement(loop, M, t):
+    return R.second_moment_factor(loop.setting, M, t, mu0=list(loop.init_mu), with_replacement=True)
+
+
+def moment_checks() -> list[Check]:
+    p03, g01 = (("p", 0.3),), (("mean", 0.0), ("var", 1.0))
+    return [
+        _moment_check("R10.moments", "bernoulli", 10, p03, "accumulate", None, 20,
+                      "the replace law (1 - 1/M)^t", _replace_law),
+        _moment_check("R10.moments", "gaussian", 10, g01, "accumulate", None, 20,
+                      "the pool off by one generation", _off_by_one),
+        _moment_check("R10.moments", "categorical", 10, (("p1", 0.5), ("p2", 0.3)), "accumulate", None, 10,
+                      "the replace law", _replace_law, (("K", 3),)),
+        _moment_check("R10.moments", "bernoulli", 10, p03, "subsample", None, 10,
+                      "subsample with replacement", _with_replacement),
+        _moment_check("R10.moments", "gaussian", 10, g01, "subsample", None, 10,
+                      "subsample with replacement", _with_replacement),
+        _moment_check("R10.growth", "bernoulli", 10, p03, "replace", "linear:10", 30,
+                      "the constant-M law", _constant_M),
+    ]
+
+
+# --- R10.absorption: the Bernoulli accumulate loop, exact ------------------------------------------
+def absorption_check(M: int = 5, p0: float = 0.3, t: int = 15) -> Check:
+    loop = _loop("bernoulli", M, (("p", p0),), "accumulate")
+    replace = _loop("bernoulli", M, (("p", p0),), "replace")
+
+    def compute(budget: Budget, rng) -> Outcome:
+        derivation("R10.absorption", loop.setting)
+        p = _final(loop, t, budget.absorb_chains, rng)["p"]
+        hit = (p == 0) | (p == 1)
+        est, sem = float(hit.mean()), float(np.sqrt(hit.mean() * (1 - hit.mean()) / len(p)))
+        pred = R.accumulate_absorption(M, p0, t)
+        from ..engine.markov import ExactChain
+        wrong = float(ExactChain(replace).absorption_time_cdf(t)[-1])
+        return Outcome(pred, est, sem, _z(est, sem, pred), "the replace loop's exact absorption",
+                       _z(est, sem, wrong), f"P(point mass by t={t}): {est:.5g} ± {sem:.2g}, R10 "
+                       f"{pred:.5g}, replace {wrong:.5g}")
+
+    return Check("R10.absorption", "bernoulli", f"P(absorbed by t={t}), M={M}, accumulate", "exact", compute)
+
+
+# --- R10.martingale: E[(X_t − X_{t−1}) g] = 0 -------------------------------------------------------
+def _pool_mean(state) -> np.ndarray:
+    return state.pool_sums[:, 0] / state.pool_size
+
+
+def martingale_check(regime: str, M: int = 10, p0: float = 0.3, t: int = 3) -> Check:
+    """X_t: the pool mean (accumulate: the model's μ_t) or (t P_t + μ_t)/(t + 1) (subsample); g =
+    μ_{t−1} − P_{t−1} (subsample) or μ_{t−1} − μ_0 (accumulate). Control: μ_t alone (subsample)
+    or χ(μ_t) (accumulate), which drift."""
+    loop = _loop("bernoulli", M, (("p", p0),), regime)
+
+    def compute(budget: Budget, rng) -> Outcome:
+        combination = derivation("R10.martingale", loop.setting).result["subsample_schedule"]
+
+        def X(state, s):  # copies: the step updates the state in place
+            mu = state.mu[:, 0].copy()
+            if regime == "accumulate":
+                return mu, mu * (1 - mu)
+            return evaluate(combination, {"P_now": _pool_mean(state), "mu_now": mu, "t": s}), mu
+
+        state = loop.initial_state(budget.chains)
+        for s in range(1, t):
+            loop.step(state, s, rng)
+        x0, c0 = X(state, t - 1)
+        mu = state.mu[:, 0].copy()
+        g = mu - (_pool_mean(state) if regime == "subsample" else p0)
+        loop.step(state, t, rng)
+        x1, c1 = X(state, t)
+        right, wrong = (x1 - x0) * g, (c1 - c0) * (g if regime == "subsample" else 1.0)
+        est, sem = float(right.mean()), float(right.std(ddof=1) / np.sqrt(len(right)))
+        c_est, c_sem = float(wrong.mean()), float(wrong.std(ddof=1) / np.sqrt(len(wrong)))
+        control = "mu_t alone" if regime == "subsample" else "chi(mu_t) = mu(1 - mu)"
+        return Outcome(0.0, est, sem, _z(est, sem, 0.0), control, _z(c_est, c_sem, 0.0),
+                       f"E[dX g] = {est:.3g} ± {sem:.2g}; control {c_est:.3g} ± {c_sem:.2g}")
+
+    what = "pool mean" if regime == "accumulate" else "(t P_t + mu_t)/(t + 1)"
+    return Check("R10.martingale", "bernoulli", f"{what} is a martingale at t={t}, M={M}, {regime}",
+                 "exact", compute)
+
+
+# --- R10.diffusion: accumulate = the pure loop's diffusion run for Σ_k c_k ------------------------
+def diffusion_check(M: int = 400, t: int = 100, p0: float = 0.3) -> Check:
+    loop = _loop("bernoulli", M, (("p", p0),), "accumulate")
+
+    def compute(budget: Budget, rng) -> Outcome:
+        res = derivation("R10.diffusion", loop.setting).result
+        q = _q(loop, _final(loop, t, budget.chains, rng))
+        q0 = p0 * (1 - p0)
+        est, sem = float(q.mean() / q0), float(q.std(ddof=1) / q0 / np.sqrt(len(q)))
+        lam = float(res["lambda"])
+        # the whole run's clock τ_∞ (at t = 100 short of it by 1/(M t) = 2.5e-5, below the resolution)
+        tau = float(evaluate(res["total_time"], {"M": M}))
+        pred = float(np.exp(lam * tau))
+        wrong = float(np.exp(lam * t / M))  # the replace loop's time t/M
+        return Outcome(pred, est, sem, _z(est, sem, pred), "the replace loop's time t/M",
+                       _z(est, sem, wrong), f"E q_t/q_0 = {est:.6g} ± {sem:.2g}; diffusion "
+                       f"exp(lambda tau) = {pred:.6g} (tau = {tau:.4g}, error O(M^-2) = "
+                       f"{tau**2 / 2:.1g}); replace {wrong:.4g}")
+
+    return Check("R10.diffusion", "bernoulli", f"E chi_t at t={t}, M={M}, accumulate, the pure "
+                 "loop's diffusion at time pi^2/(6M) (error O(M^-2))", "O(M^-2)", compute)
+
+
+def regime_checks(families: list[str] | None = None) -> list[Check]:
+    """Every R10 check, restricted to family slugs or names in ``families``."""
+    out = moment_checks() + [absorption_check(), martingale_check("accumulate"),
+                             martingale_check("subsample"), diffusion_check()]
+    if families is None:
+        return out
+    return [c for c in out if c.family in families or c.family.split("-")[0] in families]
