@@ -29,9 +29,10 @@ _EXPORTS = {
     "MLE": "setting", "MAP": "setting", "L2": "setting",
     "Derivation": "derivation", "Step": "derivation",
     "InputError": "errors",
-    "ClosedLoop": "engine.loop", "Run": "engine.loop",
+    "ClosedLoop": "engine.loop", "Run": "engine.loop", "ChainStats": "engine.loop",
+    "ExactChain": "engine.markov", "SumChain": "engine.markov", "GridLaw": "laws",
     "from_params": "params", "NormalGamma": "laws", "StartLaw": "laws",
-    "RESULT_IDS": "api", "derivations": "api", "evaluate": "api", "make_setting": "api", "result": "api",
+    "RESULT_IDS": "api", "derivations": "api", "evaluate": "api", "exact_chain": "api", "make_setting": "api", "result": "api",
     "simulate": "api", "stationary_law": "api", "subs": "api", "symbol": "api",
 }
 
