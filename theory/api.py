@@ -6,9 +6,12 @@ for a value or an expression is read by :mod:`theory.safe_parse`, never by ``sym
     import theory
     bern = theory.get_family("bernoulli")
     r3 = theory.result("R3.drift.mle", bern)          # a Derivation (renders in Jupyter)
-    theory.evaluate(r3.result["drift"], theta=0.3, M=100)
+    r3.symbols["drift"]                               # ('M', 'M0', 'theta', 'theta_star')
+    theory.evaluate(r3["drift"], theta=0.3, M=100, M0=0, theta_star=0)   # a float
     run = theory.simulate("bernoulli", M=100, init={"p": 0.3}, generations=50, chains=200)
+    run.final["p"].mean, run.final["p"].sem, run.per_chain("p")
     law = theory.stationary_law("bernoulli", anchors=2, truth={"p": 0.3})  # scipy.stats frozen law
+    chain = theory.exact_chain("bernoulli", M=20, init={"p": 0.3})        # the exact Markov chain
 
 A family is given by name (``"binomial", n=10``) or as an object (one declared in a notebook);
 a closed loop by a :class:`~theory.setting.Setting` or by keyword options.
