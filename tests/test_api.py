@@ -141,6 +141,9 @@ def test_unknown_names_are_an_error_listing_the_known_ones():
         theory.subs(d["drift"], Mo=1)
     with pytest.raises(theory.InputError, match="results of R3.drift.mle"):
         theory.evaluate(d, theta=0.3, M=100, m0=1)
+    # a project symbol the expression lacks is fine (a family's whole point, say); a misspelling is not
+    assert theory.evaluate(d["drift"], theta=0.3, M=100, M0=0, theta_star=0, nu=2) == pytest.approx(
+        theory.evaluate(d["drift"], theta=0.3, M=100, M0=0, theta_star=0))
     # a conventional parameter stands for the natural ones; the family's other names are known
     assert theory.evaluate(d["drift"], family="bernoulli", p=0.4, p_star=0.5, M=10, M0=1) == pytest.approx(
         theory.evaluate(d["drift"], theta=np.log(0.4 / 0.6), theta_star=0.0, M=10, M0=1))

@@ -3,9 +3,11 @@
 * :func:`frozen_law`: a derived law (R7.stationary, R9.stationary = Eq. 18) with numbers for
   the truth, as a scipy object: Beta, Gamma, InvGamma, BetaPrime of μ; a multivariate normal
   of θ; a Dirichlet of the level probabilities; a :class:`NormalGamma` of (mean, precision).
+* :func:`grid_law`: an Eq. 18 law without a name, normalised by quadrature on a grid of θ
+  (:class:`GridLaw`: pdf, logpdf, mean, var, cov, marginals, rvs; up to three parameters).
 * :class:`StartLaw`: the law of every chain's initial θ (``--init-law``): a normal law on the
-  natural parameters, or the setting's own Eq. 18 (``stationary``: named where it is, on a
-  grid by inverse CDF for one parameter where it is not). Its draws come from the run's seed
+  natural parameters, or the setting's own Eq. 18 (``stationary``: named where it is, its
+  :class:`GridLaw` for one parameter where it is not). Its draws come from the run's seed
   stream (``ClosedLoop.run`` calls it with the run's generator), so a seed reproduces them.
 """
 
@@ -109,18 +111,15 @@ def frozen_law(result: Mapping, fam: ExponentialFamily, values: Mapping):
 
 
 # --- laws the chains start from ------------------------------------------------------------------
-GRID = 4001  # points of the inverse-CDF grid of an Eq. 18 law without a name (one parameter)
-
-
 @dataclass(frozen=True)
 class StartLaw:
     """The law of the initial natural parameters of every chain.
 
-    ``kind``: ``normal`` (independent normals on θ, ``law`` = (means, sds)), ``theta`` (a scipy
-    law of θ), ``mu`` (a scipy law of μ, one parameter), ``dirichlet`` (of the level
-    probabilities), ``normal-gamma`` (of the Gaussian's mean and precision), ``grid`` (θ by
-    inverse CDF on a grid, ``law`` = (grid, cdf)). ``center``: a typical start (the mean
-    or the mode), the loop's reference model when no ``--init`` is given.
+    ``kind``: ``normal`` (independent normals on θ, ``law`` = (means, sds)), ``theta`` (a law
+    of θ with ``rvs``: scipy's, or a :class:`GridLaw`), ``mu`` (a scipy law of μ, one
+    parameter), ``dirichlet`` (of the level probabilities), ``normal-gamma`` (of the Gaussian's
+    mean and precision). ``center``: a typical start (the mean or the mode), the loop's
+    reference model when no ``--init`` is given.
     """
 
     label: str
@@ -137,9 +136,6 @@ class StartLaw:
             theta = np.asarray(means) + np.asarray(sds) * rng.standard_normal((chains, d))
         elif self.kind == "theta":
             theta = np.asarray(self.law.rvs(size=chains, random_state=rng), float).reshape(chains, d)
-        elif self.kind == "grid":
-            grid, cdf = self.law
-            theta = np.interp(rng.random(chains), cdf, grid)[:, None]
         else:
             if self.kind == "mu":
                 mu = np.asarray(self.law.rvs(size=chains, random_state=rng), float).reshape(chains, 1)
@@ -229,9 +225,11 @@ def _stationary_start(setting: Setting) -> StartLaw:
     if fam.d != 1:
         raise InputError(f"--init-law stationary: Eq. 18 for this setting of {fam.title} is normalisable "
                          "but not a named law; sampling it is supported for one free parameter only")
-    grid, cdf = _inverse_cdf(res["log_density"], fam, values)
-    mode = float(grid[np.argmax(np.gradient(cdf, grid))])
-    return StartLaw("stationary", "grid", (grid, cdf), ((fam.names[0], mode),))
+    try:
+        law = grid_law(res["log_density"], fam, values)
+    except InputError as e:
+        raise InputError(f"--init-law stationary: {e}") from None
+    return StartLaw("stationary", "theta", law, ((fam.names[0], law.mode()),))
 
 
 def _levels(fam: ExponentialFamily) -> np.ndarray:
@@ -245,32 +243,6 @@ def _center_from_mu(fam: ExponentialFamily):
 
     nf = numeric_family(fam)
     return lambda mu: nf.theta_closed_form(np.asarray(mu, float).reshape(1, fam.d))[0]
-
-
-def _inverse_cdf(log_p, fam: ExponentialFamily, values: Mapping) -> tuple[np.ndarray, np.ndarray]:
-    """(θ grid, CDF on it) of exp(log_p): a coarse grid over θ ∈ [−60, 60] (or [−60, 0) for a
-    negative parameter) finds where the density is within e^−40 of its maximum, a fine grid of
-    :data:`GRID` points there gives the CDF (trapezoids). InputError if the coarse grid does not
-    bracket the law (the density has not fallen by e^−40 at an end that is not the domain's)."""
-    (name,) = fam.names
-    negative = name in fam.negative
-
-    def log_density(grid):
-        with np.errstate(all="ignore"):
-            ell = np.broadcast_to(numeric.evaluate(log_p, values | {name: grid}), grid.shape).astype(float)
-        return np.where(np.isfinite(ell), ell, -np.inf)
-
-    coarse = np.linspace(-60.0, 0.0, GRID)[:-1] if negative else np.linspace(-60.0, 60.0, GRID)
-    ell = log_density(coarse)
-    keep = np.flatnonzero(ell > ell.max() - 40) if np.isfinite(ell).any() else np.array([], int)
-    if not len(keep) or keep[0] == 0 or (keep[-1] == len(coarse) - 1 and not negative):
-        raise InputError(f"--init-law stationary: Eq. 18 of {fam.title} could not be bracketed on "
-                         f"{name} in [-60, {0 if negative else 60}]")
-    top = coarse[keep[-1] + 1] if keep[-1] + 1 < len(coarse) else coarse[-1]
-    grid = np.linspace(coarse[keep[0] - 1], top, GRID)
-    dens = np.exp(log_density(grid) - ell.max())
-    cdf = np.concatenate([[0.0], np.cumsum((dens[1:] + dens[:-1]) / 2 * np.diff(grid))])
-    return grid, cdf / cdf[-1]
 
 
 # --- Eq. 18 laws without a name: a normalised density on a grid -----------------------------------
@@ -344,6 +316,12 @@ class GridLaw:
 
     def std(self):
         return np.sqrt(self.var())
+
+    def mode(self):
+        """The grid node of highest density (a float for one parameter)."""
+        node = [axis[i] for axis, i in zip(self.axes, np.unravel_index(np.argmax(self.density),
+                                                                         self.density.shape), strict=True)]
+        return float(node[0]) if self.d == 1 else np.array(node)
 
     def marginal(self, name: str | None = None):
         """The law of one parameter (by name; the only one by default) as a

@@ -590,7 +590,7 @@ GLOSSARY = (
     (r"\\nu(?![A-Za-z])", r"$\nu$ the pseudo-observations of the conjugate MAP prior"),
     (r"\\lambda(?![A-Za-z])", r"$\lambda$ the strength of the $L_2$ penalty"),
 )
-_MATH = re.compile(r"\$[^$]*\$|\\begin\{(equation|align)\}.*?\\end\{\1\}", re.S)
+_MATH = re.compile(r"\$[^$]*\$|\\begin\{(equation|align)\}.*?\\end\{\1\}", re.DOTALL)
 
 
 def glossary(tex: str) -> str:
@@ -660,7 +660,7 @@ def prose_leaks(tex: str) -> list[str]:
     """What a paper's copy editor would reject in a fragment's running text (outside ``$...$``,
     displays and comments): ``M\\_0`` printed literally, ``\\texttt{``, ``\\providecommand``,
     and a variable of :data:`PROSE_VARIABLES` standing alone in roman type (``for every M``)."""
-    body = re.sub(r"\\begin\{(equation|align)\}.*?\\end\{\1\}", " ", tex, flags=re.S)
+    body = re.sub(r"\\begin\{(equation|align)\}.*?\\end\{\1\}", " ", tex, flags=re.DOTALL)
     hits = []
     for ln in body.splitlines():
         ln = re.sub(r"(?<!\\)%.*", "", ln)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import sympy as sp
 
+from . import symbols as S
 from .errors import InputError
 from .safe_parse import number, sympy_object
 
@@ -62,12 +63,22 @@ def free_names(e) -> set[str]:
 
 
 def check_names(given, known: set[str], what: str = "this expression") -> None:
-    """InputError for a name in ``given`` that is not among ``known`` (a misspelled name would
-    otherwise be silently ignored), listing the known ones."""
-    unknown = sorted(set(given) - known)
+    """InputError for a name in ``given`` that is neither among ``known`` nor a symbol of the
+    project (a misspelled name would otherwise be silently ignored), listing the known ones. A
+    project symbol the expression does not contain is accepted: a family's whole parameter point
+    may be given to an expression of some of its parameters (the Gaussian entropy, of θ2 only)."""
+    unknown = sorted(n for n in set(given) - known if not _is_project_symbol(n))
     if unknown:
         raise InputError(f"{', '.join(map(repr, unknown))}: not a symbol of {what}; it depends on "
                          f"{', '.join(sorted(known)) or 'no symbol'}")
+
+
+def _is_project_symbol(name: str) -> bool:
+    try:
+        S.get(name)
+    except KeyError:
+        return False
+    return True
 
 
 def symbols_of(e) -> dict[str, sp.Symbol]:

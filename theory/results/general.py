@@ -139,10 +139,10 @@ def _prior_text(prior, fam) -> str:
         return "independent Gaussian priors " + ", ".join(laws)
     log_p = prior.log_density(fam)
     varying = sp.Add(*[a for a in sp.Add.make_args(sp.expand_log(log_p, force=True)) if a.free_symbols])
-    word = lambda k: f"${k}$" if len(k) == 1 else k  # noqa: E731  (a letter is a variable)
+    on = f"${prior.on}$" if len(prior.on) == 1 else prior.on  # a letter is a variable
     values = ", ".join(f"${k} = {sp.latex(sp.nsimplify(v))}$" if len(k) == 1 else f"{k} ${sp.latex(sp.nsimplify(v))}$"
                        for k, v in prior.params)
-    return (f"the {prior.law} prior ({values}) on the parameter {word(prior.on)}, "
+    return (f"the {prior.law} prior ({values}) on the parameter {on}, "
             f"$\\ln p_0(\\theta) = {latex_expr(_tidy(varying))} + \\mathrm{{const}}$")
 
 
