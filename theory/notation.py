@@ -649,9 +649,10 @@ def state_latex(state) -> str:
 
 
 
-CODE_LIKE = ("**", "oo", "mu_star", "NaN", "phi1=", "Sum(", "point(s)", "var=")
+CODE_LIKE = ("**", "oo", "mu_star", "NaN", "phi1=", "Sum(")
 _PROSE_LEAKS = ((re.compile(r"M\\_0"), "M_0 printed literally"),
                 (re.compile(r"\\texttt\{"), "typewriter (code) in a fragment"),
+                (re.compile(r"\w\(s\)|\b[a-z]+:[a-z]+="), "command-line spelling in prose"),
                 (re.compile(r"\\providecommand"), "a macro that silently yields to a paper's own"),
                 (_VARIABLE, "a variable in roman type outside mathematics"))
 
@@ -659,7 +660,7 @@ _PROSE_LEAKS = ((re.compile(r"M\\_0"), "M_0 printed literally"),
 def prose_leaks(tex: str) -> list[str]:
     """What a paper's copy editor would reject in a fragment's running text (outside ``$...$``,
     displays and comments): ``M\\_0`` printed literally, ``\\texttt{``, ``\\providecommand``,
-    and a variable of :data:`PROSE_VARIABLES` standing alone in roman type (``for every M``)."""
+    command-line spellings (``point(s)``, ``normal:var=2``), and a variable of :data:`PROSE_VARIABLES` standing alone in roman type (``for every M``)."""
     body = re.sub(r"\\begin\{(equation|align)\}.*?\\end\{\1\}", " ", tex, flags=re.DOTALL)
     hits = []
     for ln in body.splitlines():
