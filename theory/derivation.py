@@ -51,8 +51,8 @@ class Derivation:
     @property
     def symbols(self) -> dict[str, tuple[str, ...]]:
         """What each final form depends on: key -> the names of its free symbols, sorted
-        (``{"drift": ("M", "M0", "theta", "theta_star"), ...}``); the names
-        :func:`theory.evaluate` and :func:`theory.subs` accept for it."""
+        (``{"drift": ("M", "M0", "theta", "theta_star"), ...}``): the values
+        :func:`theory.evaluate` needs for it."""
         return {k: tuple(sorted(numeric.free_names(v))) for k, v in self.result.items()}
 
     def evaluate(self, values=None, **kw):

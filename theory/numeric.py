@@ -67,18 +67,10 @@ def check_names(given, known: set[str], what: str = "this expression") -> None:
     project (a misspelled name would otherwise be silently ignored), listing the known ones. A
     project symbol the expression does not contain is accepted: a family's whole parameter point
     may be given to an expression of some of its parameters (the Gaussian entropy, of θ2 only)."""
-    unknown = sorted(n for n in set(given) - known if not _is_project_symbol(n))
+    unknown = sorted(n for n in set(given) - known if not S.known(n))
     if unknown:
         raise InputError(f"{', '.join(map(repr, unknown))}: not a symbol of {what}; it depends on "
                          f"{', '.join(sorted(known)) or 'no symbol'}")
-
-
-def _is_project_symbol(name: str) -> bool:
-    try:
-        S.get(name)
-    except KeyError:
-        return False
-    return True
 
 
 def symbols_of(e) -> dict[str, sp.Symbol]:

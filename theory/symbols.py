@@ -61,6 +61,13 @@ def get(name: str) -> sp.Symbol:
 PARAMETER_LATEX = {"theta": r"\theta", "mu": r"\mu", "chi": r"\chi", "kappa": r"\kappa"}
 
 
+def known(name: str) -> bool:
+    """Whether :func:`get` knows ``name``, without making a symbol (no entry in :data:`LATEX`)."""
+    names = {s.name for s in LATEX}
+    return any(spelling in names or re.fullmatch(r"(theta|mu|chi|kappa)\d*(_star)?", spelling)
+               for spelling in (name, re.sub(r"^([A-Za-z]+)_(\d+)", r"\1\2", name)))
+
+
 def indexed(base: str, latex: str, d: int, suffix: str = "", latex_suffix: str = "", **assumptions):
     if d == 1:
         return (symbol(base + suffix, latex + latex_suffix, **assumptions),)
