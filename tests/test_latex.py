@@ -93,7 +93,52 @@ def test_fragments_are_paper_ready(fresh):
         text = frag.read_text()
         assert "\\subsection" not in text and "\\section" not in text, frag
     pre = (fresh / "preamble.tex").read_text()
-    assert "\\providecommand{\\E}" in pre and "geometry" not in pre
+    assert "\\newcommand{\\clE}" in pre and "geometry" not in pre and "\\providecommand" not in pre
+
+
+def test_fragments_read_as_a_paper(fresh):
+    """No variable in roman type in running text, no M\\_0, no typewriter code, and every glossary
+    symbol a fragment uses is defined in it (issue 24's copy-edit)."""
+    frags = sorted(fresh.rglob("*/*.tex"))
+    assert len(frags) > 50
+    leaks = {str(f.relative_to(fresh)): notation.prose_leaks(f.read_text()) for f in frags}
+    assert not {k: v for k, v in leaks.items() if v}
+    for f in frags:
+        text = f.read_text()
+        assert not notation.glossary(text.rsplit("\n\nHere ", 1)[0]) or "\nHere " in text, f
+
+
+def test_prose_leak_detector_catches_each_leak_of_the_issue():
+    for leak in (r"at every finite M (MLE with M\_0 anchors):", r"by MAP with the prior \texttt{normal:var=2}",
+                 r"\providecommand{\E}{\mathbb{E}}", r"so for every M:", r"In conventional (p) coordinates",
+                 r"plus $1$ fresh point(s)", r"by MAP with the prior normal:var=2"):
+        assert notation.prose_leaks(leak), leak
+    for fine in (r"for every $M$ and $M_0$, the truth's, i.e. a law", r"% for every M in a comment",
+                 r"\begin{equation}M = M_0\end{equation}", r"Fig. 3 (App. C) \ref{eq:R1:M:1}"):
+        assert not notation.prose_leaks(fine), fine
+
+
+def test_prose_sets_variables_as_mathematics():
+    assert notation.prose("for every M (MLE with M_0 anchors), error O(M⁻²)") == \
+        "for every $M$ (MLE with $M_0$ anchors), error $O(M^{-2})$"
+    assert notation.prose("finite-M, the truth's law, i.e. $t+1$") == "finite-$M$, the truth's law, i.e. $t+1$"
+
+
+def test_the_preamble_leaves_a_papers_own_macros_alone(tmp_path):
+    """A paper with its own \\E inputs the preamble and a fragment; a clash on the namespaced
+    macro is an error, not a silent redefinition."""
+    require_pdflatex()
+    (tmp_path / "preamble.tex").write_text(notation.PREAMBLE)
+    frag = notation.render(__import__("theory").result("R8.moments", "bernoulli"))
+    (tmp_path / "frag.tex").write_text(frag)
+    paper = ("\\documentclass{article}\n\\newcommand{\\E}{\\mathsf{E}}\n\\input{preamble}\n"
+             "\\begin{document}\n$\\E[x]$\n\\input{frag}\n\\end{document}\n")
+    (tmp_path / "paper.tex").write_text(paper)
+    documents.compile_pdf(tmp_path / "paper.tex")
+    assert (tmp_path / "paper.pdf").exists()
+    (tmp_path / "clash.tex").write_text(paper.replace("\\newcommand{\\E}", "\\newcommand{\\clE}"))
+    with pytest.raises(RuntimeError, match="already defined"):
+        documents.compile_pdf(tmp_path / "clash.tex")
 
 
 def test_text_escaping_keeps_math():

@@ -9,7 +9,7 @@ The flat namespace is the notebook API (see the README, "Python")::
     import theory
     bern = theory.get_family("bernoulli")
     d = theory.result("R3.drift.mle", bern)
-    theory.evaluate(d["drift"], theta=0.3, M=100)
+    theory.evaluate(d["drift"], theta=0.3, M=100, M0=0, theta_star=0)   # a float
     run = theory.simulate("bernoulli", M=100, init={"p": 0.3}, generations=50)
     run.trace_arrays()["t"]                            # 0, 1, ..., 50
 
@@ -29,9 +29,10 @@ _EXPORTS = {
     "MLE": "setting", "MAP": "setting", "L2": "setting",
     "Derivation": "derivation", "Step": "derivation",
     "InputError": "errors",
-    "ClosedLoop": "engine.loop", "Run": "engine.loop",
+    "ClosedLoop": "engine.loop", "Run": "engine.loop", "ChainStats": "engine.loop",
+    "ExactChain": "engine.markov", "SumChain": "engine.markov", "GridLaw": "laws",
     "from_params": "params", "NormalGamma": "laws", "StartLaw": "laws",
-    "RESULT_IDS": "api", "derivations": "api", "evaluate": "api", "make_setting": "api", "result": "api",
+    "RESULT_IDS": "api", "derivations": "api", "evaluate": "api", "exact_chain": "api", "make_setting": "api", "result": "api",
     "simulate": "api", "stationary_law": "api", "subs": "api", "symbol": "api",
 }
 

@@ -6,9 +6,12 @@ for a value or an expression is read by :mod:`theory.safe_parse`, never by ``sym
     import theory
     bern = theory.get_family("bernoulli")
     r3 = theory.result("R3.drift.mle", bern)          # a Derivation (renders in Jupyter)
-    theory.evaluate(r3.result["drift"], theta=0.3, M=100)
+    r3.symbols["drift"]                               # ('M', 'M0', 'theta', 'theta_star')
+    theory.evaluate(r3["drift"], theta=0.3, M=100, M0=0, theta_star=0)   # a float
     run = theory.simulate("bernoulli", M=100, init={"p": 0.3}, generations=50, chains=200)
+    run.final["p"].mean, run.final["p"].sem, run.per_chain("p")
     law = theory.stationary_law("bernoulli", anchors=2, truth={"p": 0.3})  # scipy.stats frozen law
+    chain = theory.exact_chain("bernoulli", M=20, init={"p": 0.3})        # the exact Markov chain
 
 A family is given by name (``"binomial", n=10``) or as an object (one declared in a notebook);
 a closed loop by a :class:`~theory.setting.Setting` or by keyword options.
@@ -24,12 +27,13 @@ from . import numeric
 from . import symbols as S
 from .derivation import Derivation
 from .engine.loop import ClosedLoop, Run
+from .engine.markov import ExactChain
 from .errors import InputError, integer
 from .families import get_family
 from .family import ExponentialFamily
-from .laws import frozen_law, star_values
+from .laws import frozen_law, grid_law, star_values
 from .params import derivation_setting, from_params, init_law_of
-from .safe_parse import number, numbers
+from .safe_parse import number, numbers, sympy_object
 from .setting import Setting, m_ext
 from .store import RESULTS, all_general, all_results, derivation
 
@@ -81,17 +85,28 @@ def derivations(f: str | ExponentialFamily, **args) -> dict[str, Derivation]:
     return out
 
 
+def _depends_on(e) -> tuple[set[str], str]:
+    """The names ``e`` (an expression, a matrix or a Derivation) depends on, and how to call it."""
+    if isinstance(e, Derivation):
+        return set().union(*map(set, e.symbols.values())), f"the results of {e.id}"
+    return numeric.free_names(e), "this expression"
+
+
 def subs(e, values: Mapping | None = None, **kw):
     """Substitute by symbol *name*: ``subs(expr, theta=0.3, M=100)``.
 
     (``expr.subs({'theta': 0.3})`` does nothing, because the project's symbols carry
     assumptions, ``real=True``, and a string makes a plain symbol.) Works on matrices and on
-    a Derivation (then on each of its results, returned as a dict).
+    a Derivation (then on each of its results, returned as a dict); a 1×1 matrix gives its
+    element. A name the expression does not depend on is an InputError listing those it does
+    (a misspelled name is never silently ignored).
     """
-    given = dict(values or {}) | kw
+    given = numeric.by_name(dict(values or {}) | kw)
+    e = sympy_object(e) if isinstance(e, str) else e
+    numeric.check_names(given, *_depends_on(e))
     if isinstance(e, Derivation):
-        return {k: numeric.subs(v, given) for k, v in e.result.items()}
-    return numeric.subs(e, given)
+        return {k: numeric.scalar(numeric.subs(v, given)) for k, v in e.result.items()}
+    return numeric.scalar(numeric.subs(e, given))
 
 
 def evaluate(e, values: Mapping | None = None, **kw):
@@ -100,19 +115,28 @@ def evaluate(e, values: Mapping | None = None, **kw):
     ``evaluate(expr, theta=0.3, M=100)`` -> float (or numpy array for matrices / array inputs);
     for a Derivation, a dict result key -> number, skipping results with symbols left free.
     Conventional parameters may be given for the natural ones of a family:
-    ``evaluate(expr, family=bern, p=0.3)``.
+    ``evaluate(expr, family=bern, p=0.3)`` (and ``p_star`` for θ*). A name the expression does
+    not depend on is an InputError listing those it does (see ``Derivation.symbols``).
     """
     given = numeric.by_name(dict(values or {}) | kw)
     fam = given.pop("family", None)
+    implied = set()  # natural parameters a conventional one stands for (the expression may lack some)
     if fam is not None:
         fam = _family(fam)
         conv = {k: given.pop(k) for k in list(given) if k in fam.conventional and k not in fam.names}
         if conv:
-            given |= fam.natural_point(conv)
+            natural = fam.natural_point(conv)
+            given |= natural
+            implied |= set(natural)
         star = {k.removesuffix("_star"): given.pop(k) for k in list(given)
                 if k.endswith("_star") and k.removesuffix("_star") in fam.conventional}
         if star:
-            given |= {f"{n}_star": v for n, v in fam.natural_point(star).items()}
+            natural = {f"{n}_star": v for n, v in fam.natural_point(star).items()}
+            given |= natural
+            implied |= set(natural)
+    e = sympy_object(e) if isinstance(e, str) else e
+    known, what = _depends_on(e)
+    numeric.check_names(set(given) - implied, known, what)
     if isinstance(e, Derivation):
         return numeric.values(e.result, given)
     return numeric.value(e, given)
@@ -134,6 +158,12 @@ def simulate(f: str | ExponentialFamily | Setting, M: int, init: Mapping[str, fl
     (Eq. 18 of the setting) or a normal law on θ, ``"normal:mean=0,var=1,var2=0.5"`` (see
     ``closedloop simulate --init-law``); ``init`` may then be omitted.
     """
+    loop = _loop(f, M, init, sampler, init_law, options)
+    return loop.run(generations, chains, seed=seed, burn_in=burn_in, record_every=record_every, keep=keep)
+
+
+def _loop(f, M, init, sampler, init_law, options) -> ClosedLoop:
+    """The closed loop of a Setting, or of a family and keyword options (see :func:`simulate`)."""
     if isinstance(f, Setting):
         if options:
             raise InputError(f"a Setting declares the loop: {', '.join(sorted(options))} cannot be "
@@ -141,20 +171,32 @@ def simulate(f: str | ExponentialFamily | Setting, M: int, init: Mapping[str, fl
         law = None if init_law is None else init_law_of(f, init_law)
         if not init and law is None:
             raise InputError("the initial model is needed: init= or init_law=")
-        loop = ClosedLoop(f, M, init or dict(law.center), sampler=sampler, start_law=law)
-    else:
-        for name in ("family_args", "fixed", "truth", "prior"):  # text read as numbers, not sympified
-            if isinstance(options.get(name), Mapping):
-                options[name] = numbers(options[name], name)
-        for name in set(options) & {"nu", "lam"}:
-            options[name] = number(options[name], name)
-        loop = from_params(f, M, init, sampler=sampler, init_law=init_law, **options)
-    return loop.run(generations, chains, seed=seed, burn_in=burn_in, record_every=record_every, keep=keep)
+        return ClosedLoop(f, M, init or dict(law.center), sampler=sampler, start_law=law)
+    for name in ("family_args", "fixed", "truth", "prior"):  # text read as numbers, not sympified
+        if isinstance(options.get(name), Mapping):
+            options[name] = numbers(options[name], name)
+    for name in set(options) & {"nu", "lam"}:
+        options[name] = number(options[name], name)
+    return from_params(f, M, init, sampler=sampler, init_law=init_law, **options)
+
+
+def exact_chain(f: str | ExponentialFamily | Setting, M: int, init: Mapping[str, float] | None = None,
+                **options) -> ExactChain:
+    """The closed loop at finite M as an exact Markov chain (:class:`theory.engine.markov.ExactChain`):
+    a finite family with one free statistic affine in the level index (Bernoulli, binomial,
+    Curie–Weiss with θ2 fixed). The loop is declared as for :func:`simulate` (a Setting, or a
+    family and keyword options); ``init`` is the model of generation 0::
+
+        chain = theory.exact_chain("bernoulli", M=20, init={"p": 0.3})
+        chain.absorption_probabilities(), chain.mean_absorption_time(), chain.law_at(10)
+    """
+    return ExactChain(_loop(f, M, init, "exact", None, options))
 
 
 def stationary_law(f: str | ExponentialFamily, anchors: int | None = None, truth: Mapping[str, float] | None = None,
                    *, setting_=None, **args):
-    """The stationary law as a frozen ``scipy.stats`` distribution, where it is a named one.
+    """The stationary law: a frozen ``scipy.stats`` distribution where it is a named one, else
+    a normalised :class:`theory.laws.GridLaw` of θ.
 
     With ``anchors`` M0 (R7, one-parameter families, diffusion limit): the law of the
     expectation parameter μ = E[φ] (for Bernoulli, p; for Poisson, the rate). Gamma is
@@ -164,14 +206,23 @@ def stationary_law(f: str | ExponentialFamily, anchors: int | None = None, truth
     one parameter (Beta, Gamma, ...), of θ (``scipy.stats.multivariate_normal``), of the
     level probabilities (``scipy.stats.dirichlet``, the categorical) or of the Gaussian's
     (mean, precision) (:class:`theory.laws.NormalGamma`: ``.rvs``, ``.mean()``, marginals
-    ``.location``, ``.precision``, ``.variance``); ``truth`` gives numbers to θ* of fresh
-    points. Raises InputError where the law is not a named one.
+    ``.location``, ``.precision``, ``.variance``); where Eq. 18 names no law, the density
+    p_st(θ) of Eq. 18 normalised by quadrature (up to three free parameters): ``pdf``,
+    ``logpdf``, ``mean()``, ``var()``, ``cov()``, ``rvs``, ``marginal(name)``. ``truth``
+    gives numbers to θ* of fresh points (default: the setting's truth). InputError where the
+    law is not normalisable (the loop collapses).
     """
     fam = _family(f, **args)
     if setting_ is not None:
-        res = derivation("R9.stationary", setting_).result
+        res = derivation("R9.stationary", setting_.for_derivations()).result
+        if res["normalisable"] is False:
+            raise InputError(f"Eq. 18 for this setting of {setting_.family.title} is not normalisable "
+                             "(the loop collapses): no stationary law")
+        truth = setting_.truth_point if truth is None else truth
         values = {} if truth is None else star_values(setting_.family, truth)
-        return frozen_law(res, setting_.family, values)
+        if "law" in res:
+            return frozen_law(res, setting_.family, values)
+        return grid_law(res["log_density"], setting_.family, values)
     if anchors is None or truth is None:
         raise InputError("the anchored stationary law (R7) needs anchors and truth; or give setting_=")
     anchors = integer(anchors, "anchors", low=1)  # M0 = 0: the pure loop has no stationary law

@@ -38,8 +38,22 @@ class Derivation:
     order: int | None = None
 
     def __getitem__(self, key: str):
-        """A final form by its key: ``d["drift"]``."""
-        return self.result[key]
+        """A final form by its key: ``d["drift"]``; a one-parameter result stored as a 1×1
+        matrix is given as its element (a scalar is a scalar)."""
+        if key not in self.result:
+            raise KeyError(f"{self.id} has no result {key!r}; known: {', '.join(self.result)}")
+        return numeric.scalar(self.result[key])
+
+    def keys(self):
+        """The keys of the final forms (``"drift"``, ``"cov"``, ...)."""
+        return self.result.keys()
+
+    @property
+    def symbols(self) -> dict[str, tuple[str, ...]]:
+        """What each final form depends on: key -> the names of its free symbols, sorted
+        (``{"drift": ("M", "M0", "theta", "theta_star"), ...}``): the values
+        :func:`theory.evaluate` needs for it."""
+        return {k: tuple(sorted(numeric.free_names(v))) for k, v in self.result.items()}
 
     def evaluate(self, values=None, **kw):
         """Numbers of the final forms at values given by name (``theta=0.3, M=100``), skipping

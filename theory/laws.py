@@ -3,9 +3,11 @@
 * :func:`frozen_law`: a derived law (R7.stationary, R9.stationary = Eq. 18) with numbers for
   the truth, as a scipy object: Beta, Gamma, InvGamma, BetaPrime of μ; a multivariate normal
   of θ; a Dirichlet of the level probabilities; a :class:`NormalGamma` of (mean, precision).
+* :func:`grid_law`: an Eq. 18 law without a name, normalised by quadrature on a grid of θ
+  (:class:`GridLaw`: pdf, logpdf, mean, var, cov, marginals, rvs; up to three parameters).
 * :class:`StartLaw`: the law of every chain's initial θ (``--init-law``): a normal law on the
-  natural parameters, or the setting's own Eq. 18 (``stationary``: named where it is, on a
-  grid by inverse CDF for one parameter where it is not). Its draws come from the run's seed
+  natural parameters, or the setting's own Eq. 18 (``stationary``: named where it is, its
+  :class:`GridLaw` for one parameter where it is not). Its draws come from the run's seed
   stream (``ClosedLoop.run`` calls it with the run's generator), so a seed reproduces them.
 """
 
@@ -109,18 +111,15 @@ def frozen_law(result: Mapping, fam: ExponentialFamily, values: Mapping):
 
 
 # --- laws the chains start from ------------------------------------------------------------------
-GRID = 4001  # points of the inverse-CDF grid of an Eq. 18 law without a name (one parameter)
-
-
 @dataclass(frozen=True)
 class StartLaw:
     """The law of the initial natural parameters of every chain.
 
-    ``kind``: ``normal`` (independent normals on θ, ``law`` = (means, sds)), ``theta`` (a scipy
-    law of θ), ``mu`` (a scipy law of μ, one parameter), ``dirichlet`` (of the level
-    probabilities), ``normal-gamma`` (of the Gaussian's mean and precision), ``grid`` (θ by
-    inverse CDF on a grid, ``law`` = (grid, cdf)). ``center``: a typical start (the mean
-    or the mode), the loop's reference model when no ``--init`` is given.
+    ``kind``: ``normal`` (independent normals on θ, ``law`` = (means, sds)), ``theta`` (a law
+    of θ with ``rvs``: scipy's, or a :class:`GridLaw`), ``mu`` (a scipy law of μ, one
+    parameter), ``dirichlet`` (of the level probabilities), ``normal-gamma`` (of the Gaussian's
+    mean and precision). ``center``: a typical start (the mean or the mode), the loop's
+    reference model when no ``--init`` is given.
     """
 
     label: str
@@ -137,9 +136,6 @@ class StartLaw:
             theta = np.asarray(means) + np.asarray(sds) * rng.standard_normal((chains, d))
         elif self.kind == "theta":
             theta = np.asarray(self.law.rvs(size=chains, random_state=rng), float).reshape(chains, d)
-        elif self.kind == "grid":
-            grid, cdf = self.law
-            theta = np.interp(rng.random(chains), cdf, grid)[:, None]
         else:
             if self.kind == "mu":
                 mu = np.asarray(self.law.rvs(size=chains, random_state=rng), float).reshape(chains, 1)
@@ -229,9 +225,11 @@ def _stationary_start(setting: Setting) -> StartLaw:
     if fam.d != 1:
         raise InputError(f"--init-law stationary: Eq. 18 for this setting of {fam.title} is normalisable "
                          "but not a named law; sampling it is supported for one free parameter only")
-    grid, cdf = _inverse_cdf(res["log_density"], fam, values)
-    mode = float(grid[np.argmax(np.gradient(cdf, grid))])
-    return StartLaw("stationary", "grid", (grid, cdf), ((fam.names[0], mode),))
+    try:
+        law = grid_law(res["log_density"], fam, values)
+    except InputError as e:
+        raise InputError(f"--init-law stationary: {e}") from None
+    return StartLaw("stationary", "theta", law, ((fam.names[0], law.mode()),))
 
 
 def _levels(fam: ExponentialFamily) -> np.ndarray:
@@ -247,27 +245,163 @@ def _center_from_mu(fam: ExponentialFamily):
     return lambda mu: nf.theta_closed_form(np.asarray(mu, float).reshape(1, fam.d))[0]
 
 
-def _inverse_cdf(log_p, fam: ExponentialFamily, values: Mapping) -> tuple[np.ndarray, np.ndarray]:
-    """(θ grid, CDF on it) of exp(log_p): a coarse grid over θ ∈ [−60, 60] (or [−60, 0) for a
-    negative parameter) finds where the density is within e^−40 of its maximum, a fine grid of
-    :data:`GRID` points there gives the CDF (trapezoids). InputError if the coarse grid does not
-    bracket the law (the density has not fallen by e^−40 at an end that is not the domain's)."""
-    (name,) = fam.names
-    negative = name in fam.negative
+# --- Eq. 18 laws without a name: a normalised density on a grid -----------------------------------
+GRID_POINTS = {1: 4001, 2: 601, 3: 101}  # fine-grid points per axis, by the number of parameters
+COARSE_POINTS = {1: 4001, 2: 401, 3: 81}  # bracketing grid over θ ∈ [−60, 60]
 
-    def log_density(grid):
+
+@dataclass(frozen=True, eq=False)
+class GridLaw:
+    """A normalised density p(θ) ∝ exp(log_density) on the natural parameters ``names``, by
+    quadrature (trapezoids) on a tensor grid that covers every θ where the density is within
+    e^−40 of its maximum: the stationary law of Eq. 18 where it is not a named one.
+
+    ``pdf``/``logpdf`` are exact at any θ (the derived log density minus the log of the
+    quadrature's normaliser); ``mean``, ``var``, ``cov`` and the marginals
+    (``marginal(name)``, a ``scipy.stats.rv_histogram`` on the grid) are quadratures. One
+    parameter: θ given as numbers; several: as rows (..., d), like ``multivariate_normal``.
+    """
+
+    names: tuple[str, ...]
+    log_density: object      # the SymPy log density (up to a constant), numbers already in
+    axes: tuple[np.ndarray, ...]
+    density: np.ndarray      # the normalised density on the grid, shape (len(axis), ...)
+    log_norm: float
+
+    @property
+    def d(self) -> int:
+        return len(self.names)
+
+    def _log_unnormalised(self, theta) -> np.ndarray:
+        theta = np.asarray(theta, float)
+        cols = [theta] if self.d == 1 else [theta[..., a] for a in range(self.d)]
         with np.errstate(all="ignore"):
-            ell = np.broadcast_to(numeric.evaluate(log_p, values | {name: grid}), grid.shape).astype(float)
+            ell = numeric.evaluate(self.log_density, dict(zip(self.names, cols, strict=True)))
+        ell = np.broadcast_to(ell, cols[0].shape).astype(float)
         return np.where(np.isfinite(ell), ell, -np.inf)
 
-    coarse = np.linspace(-60.0, 0.0, GRID)[:-1] if negative else np.linspace(-60.0, 60.0, GRID)
-    ell = log_density(coarse)
-    keep = np.flatnonzero(ell > ell.max() - 40) if np.isfinite(ell).any() else np.array([], int)
-    if not len(keep) or keep[0] == 0 or (keep[-1] == len(coarse) - 1 and not negative):
-        raise InputError(f"--init-law stationary: Eq. 18 of {fam.title} could not be bracketed on "
-                         f"{name} in [-60, {0 if negative else 60}]")
-    top = coarse[keep[-1] + 1] if keep[-1] + 1 < len(coarse) else coarse[-1]
-    grid = np.linspace(coarse[keep[0] - 1], top, GRID)
-    dens = np.exp(log_density(grid) - ell.max())
-    cdf = np.concatenate([[0.0], np.cumsum((dens[1:] + dens[:-1]) / 2 * np.diff(grid))])
-    return grid, cdf / cdf[-1]
+    def logpdf(self, theta) -> np.ndarray:
+        """log p(θ), normalised (−∞ outside the natural domain)."""
+        return self._log_unnormalised(theta) - self.log_norm
+
+    def pdf(self, theta) -> np.ndarray:
+        """p(θ), normalised."""
+        return np.exp(self.logpdf(theta))
+
+    def _weights(self) -> np.ndarray:
+        """Probability of every grid node: density × the trapezoid weights of the tensor grid."""
+        w = self.density
+        for a, axis in enumerate(self.axes):
+            shape = [1] * self.d
+            shape[a] = len(axis)
+            w = w * _trapezoid_weights(axis).reshape(shape)
+        return w
+
+    def mean(self):
+        """E[θ] (a float for one parameter, else an array of d)."""
+        w = self._weights()
+        out = np.array([np.sum(w * self._coordinate(a)) for a in range(self.d)])
+        return float(out[0]) if self.d == 1 else out
+
+    def cov(self) -> np.ndarray:
+        """Cov[θ], d × d."""
+        w, m = self._weights(), np.atleast_1d(self.mean())
+        dev = [self._coordinate(a) - m[a] for a in range(self.d)]
+        return np.array([[np.sum(w * dev[a] * dev[b]) for b in range(self.d)] for a in range(self.d)])
+
+    def var(self):
+        """Var[θ_a] of each parameter (a float for one parameter)."""
+        v = np.diag(self.cov())
+        return float(v[0]) if self.d == 1 else v
+
+    def std(self):
+        return np.sqrt(self.var())
+
+    def mode(self):
+        """The grid node of highest density (a float for one parameter)."""
+        node = [axis[i] for axis, i in zip(self.axes, np.unravel_index(np.argmax(self.density),
+                                                                         self.density.shape), strict=True)]
+        return float(node[0]) if self.d == 1 else np.array(node)
+
+    def marginal(self, name: str | None = None):
+        """The law of one parameter (by name; the only one by default) as a
+        ``scipy.stats.rv_histogram`` on the grid (``pdf``, ``cdf``, ``ppf``, ``mean``, ``rvs``)."""
+        if name is None and self.d == 1:
+            name = self.names[0]
+        if name not in self.names:
+            raise InputError(f"no parameter {name!r} in this law; it is a law of {', '.join(self.names)}")
+        a = self.names.index(name)
+        w = self._weights()
+        mass = w.sum(axis=tuple(i for i in range(self.d) if i != a))
+        axis = self.axes[a]
+        edges = np.concatenate([[axis[0]], (axis[1:] + axis[:-1]) / 2, [axis[-1]]])
+        return st.rv_histogram((mass, edges), density=False)
+
+    def rvs(self, size: int = 1, random_state=None) -> np.ndarray:
+        """``size`` draws of θ (shape (size,) for one parameter, else (size, d)): a grid node by
+        its probability, then uniform within its cell."""
+        rng = np.random.default_rng(random_state)
+        w = self._weights().ravel()
+        idx = np.unravel_index(rng.choice(w.size, size=size, p=w / w.sum()), self.density.shape)
+        cols = []
+        for a, axis in enumerate(self.axes):
+            step = axis[1] - axis[0]
+            cols.append(np.clip(axis[idx[a]] + step * (rng.random(size) - 0.5), axis[0], axis[-1]))
+        return cols[0] if self.d == 1 else np.stack(cols, axis=-1)
+
+    def _coordinate(self, a: int) -> np.ndarray:
+        shape = [1] * self.d
+        shape[a] = len(self.axes[a])
+        return self.axes[a].reshape(shape)
+
+
+def _nodes(axes) -> np.ndarray:
+    """Every node of the tensor grid: the axis itself for one parameter, else rows (..., d)."""
+    return axes[0] if len(axes) == 1 else np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
+
+
+def _trapezoid_weights(axis: np.ndarray) -> np.ndarray:
+    w = np.zeros(len(axis))
+    step = np.diff(axis)
+    w[:-1] += step / 2
+    w[1:] += step / 2
+    return w
+
+
+def grid_law(log_p, fam: ExponentialFamily, values: Mapping, what: str = "Eq. 18") -> GridLaw:
+    """The normalised law exp(log_p) of the natural parameters of ``fam`` (numbers for the other
+    symbols in ``values``) as a :class:`GridLaw`. A coarse grid over θ ∈ [−60, 60] (θ < 0 for a
+    negative parameter) finds where the density is within e^−40 of its maximum; the fine grid
+    covers that box. InputError for more than three parameters, or where the coarse grid does
+    not bracket the law (the density has not fallen by e^−40 at an end that is not the domain's)."""
+    names, d = tuple(fam.names), fam.d
+    if d not in GRID_POINTS:
+        raise InputError(f"the {what} law of {fam.title} has {d} free parameters: quadrature on a "
+                         f"grid is done for at most {max(GRID_POINTS)}")
+    log_p = numeric.subs(log_p, {k: v for k, v in values.items() if k not in names})
+    free = numeric.free_names(log_p) - set(names)
+    if free:
+        raise InputError(f"the {what} law needs values for {', '.join(sorted(free))} (give truth=)")
+    top = {n: (0.0 if n in fam.negative else 60.0) for n in names}
+    coarse = [np.linspace(-60.0, top[n], COARSE_POINTS[d])[: -1 if n in fam.negative else None]
+              for n in names]
+    probe = GridLaw(names, log_p, tuple(coarse), np.empty(0), 0.0)
+    ell = probe._log_unnormalised(_nodes(coarse))
+    if not np.isfinite(ell).any():
+        raise InputError(f"the {what} law of {fam.title} is zero everywhere on the grid")
+    keep = ell > ell.max() - 40
+    axes = []
+    for a, n in enumerate(names):
+        hit = np.flatnonzero(keep.any(axis=tuple(i for i in range(d) if i != a)))
+        last = len(coarse[a]) - 1
+        if hit[0] == 0 or (hit[-1] == last and n not in fam.negative):
+            raise InputError(f"the {what} law of {fam.title} could not be bracketed on {n} in "
+                             f"[-60, {top[n]:g}]: it is not normalisable there")
+        hi = coarse[a][min(hit[-1] + 1, last)]
+        axes.append(np.linspace(coarse[a][hit[0] - 1], hi, GRID_POINTS[d]))
+    fine = GridLaw(names, log_p, tuple(axes), np.empty(0), 0.0)
+    ell = fine._log_unnormalised(_nodes(axes))
+    peak = ell.max()
+    unit = GridLaw(names, log_p, tuple(axes), np.exp(ell - peak), 0.0)
+    z = float(unit._weights().sum())
+    return GridLaw(names, log_p, tuple(axes), np.exp(ell - peak) / z, float(peak + np.log(z)))

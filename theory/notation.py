@@ -24,14 +24,16 @@ from sympy.printing.latex import LatexPrinter
 from . import symbols as S
 from .speedups import powsimp
 
-# Notation, defined once; \providecommand so that a paper's own definitions win.
+# Notation, defined once. The macros are namespaced (\cl...) and made with \newcommand: a paper's
+# own \E or \Var is never taken over, and a clash stops LaTeX with "Command \clE already
+# defined" instead of passing silently. A paper that wants its \E: \renewcommand{\clE}{\E}.
 NOTATION = r"""% notation of the closed-loop derivations (safe to \input in a paper's preamble)
+% the macros are namespaced: a paper's own \E, \Var, ... are left alone
 \usepackage{amsmath,amssymb,mathtools,bm}
-\providecommand{\E}{\mathbb{E}}
-\providecommand{\Cov}{\operatorname{Cov}}
-\providecommand{\Var}{\operatorname{Var}}
-\providecommand{\KL}{D_{\mathrm{KL}}}
-\providecommand{\phibar}{\bar\phi}
+\newcommand{\clE}{\mathbb{E}}
+\newcommand{\clCov}{\operatorname{Cov}}
+\newcommand{\clVar}{\operatorname{Var}}
+\newcommand{\clKL}{D_{\mathrm{KL}}}
 """
 
 PREAMBLE = NOTATION  # derivations/preamble.tex: what a paper needs to \input the fragments
@@ -95,8 +97,40 @@ def text(s: str) -> str:
     return "$".join(parts)
 
 
-_MACROS = ((r"\mathbb{E}", r"\E"), (r"\operatorname{Cov}", r"\Cov"), (r"\operatorname{Var}", r"\Var"),
-           (r"D_{\mathrm{KL}}", r"\KL"))
+# Variables of the closed loop that prose may name bare ("for every M", "finite-M", "(p)"): set
+# in italics, as in the displays. Single letters that are English words (a, A, I) are not here.
+PROSE_VARIABLES = "MNmntdkpquT"
+_VARIABLE = re.compile(rf"(?<![\w\\'’.])([{PROSE_VARIABLES}])(?![\w'’(]|\.[A-Za-z])")
+_ANCHORS = re.compile(r"(?<![\w\\])M(?:\\?_0|0)(?!\w)")
+_ORDER = re.compile(r"(?<![\w\\])O\(([\w/^+\- ⁻¹²³⁴]*)\)")
+_SUPERSCRIPT = str.maketrans({"⁻": "-", "¹": "1", "²": "2", "³": "3", "⁴": "4"})
+_COMMAND = re.compile(r"(\\[A-Za-z]+(?:\{[^{}]*\})*)")
+
+
+def prose(s: str) -> str:
+    """A sentence of a derivation for LaTeX: :func:`text`, with the variables it names bare set
+    as mathematics (``M`` -> ``$M$``, ``M_0`` -> ``$M_0$``, ``O(M^-2)`` -> ``$O(M^{-2})$``), so
+    no variable is roman in running text."""
+    parts = s.split("$")
+    for i in range(0, len(parts), 2):  # outside math
+        pieces = _COMMAND.split(parts[i])
+        for j in range(0, len(pieces), 2):  # outside \commands{...}
+            x = _ORDER.sub(lambda m: "$O(" + _exponents(m.group(1)) + ")$", pieces[j])
+            x = _ANCHORS.sub("$M_0$", x)
+            pieces[j] = "$".join(y if k % 2 else _VARIABLE.sub(r"$\1$", y)
+                                 for k, y in enumerate(x.split("$")))
+        parts[i] = "".join(pieces)
+    return text("$".join(parts)).replace("$$", "")
+
+
+def _exponents(x: str) -> str:
+    """``M^-2`` and ``M⁻²`` as ``M^{-2}``."""
+    x = re.sub("[⁻¹²³⁴]+", lambda m: "^" + m.group(0).translate(_SUPERSCRIPT), x)
+    return re.sub(r"\^(-?\w+)", r"^{\1}", x).replace(" ", "")
+
+
+_MACROS = ((r"\mathbb{E}", r"\clE"), (r"\operatorname{Cov}", r"\clCov"), (r"\operatorname{Var}", r"\clVar"),
+           (r"D_{\mathrm{KL}}", r"\clKL"))
 
 
 def macros(tex: str) -> str:
@@ -405,8 +439,8 @@ def _too_long(lhs_tex: str, tex: str) -> list[str]:
     lead = [first] if width(first) <= WIDTH else [head.rstrip(), r"\quad\text{(too long for a page:}"]
     return lead + [r"\quad\text{this family's }\mu,\ \chi,\ \kappa\text{ in the}",
                    r"\quad\text{general form; in full}",
-                   rf"\quad\text{{({len(tex)} characters) from}}",
-                   r"\quad\text{\texttt{theory.result}.)}"]
+                   rf"\quad\text{{({len(tex)} characters) in the}}",
+                   r"\quad\text{Python API and the JSON output.)}"]
 
 
 def textbook(e):
@@ -490,11 +524,17 @@ def _equation_body(step) -> list[str]:
             out += sub
         return out
     lhs_tex = expr(lhs) if lhs is not None else ""
-    if isinstance(rhs, sp.MatrixBase) and (width(expr(rhs)) + width(lhs_tex) + 14 > WIDTH
-                                           or any(r"\frac" in expr(x) for x in rhs)):
-        out = []
+    if isinstance(rhs, sp.MatrixBase) and width(expr(rhs)) + width(lhs_tex) + 14 > WIDTH:
+        # a matrix too wide for the column: element by element, the zeros together on one line
+        out, zeros = [], []
         for elhs, el in _elements(lhs_tex or "\\cdot", rhs):
-            out += _checked_lines(elhs, el)
+            if el == 0:
+                zeros.append(elhs)
+            else:
+                out += _checked_lines(elhs, el)
+        if zeros:
+            together = " = ".join(zeros) + " = 0"
+            out.append(together if width(together) <= WIDTH else r"\text{all other elements} = 0")
         return out
     if isinstance(rhs, str) and width(lhs_tex + rhs) > WIDTH:
         return _raw_lines(lhs_tex, rhs)
@@ -522,7 +562,7 @@ def render_step(step, label: str | None = None) -> str:
     """One step: its sentence and, if it has one, a numbered equation labelled ``label``."""
     out = []
     if step.text:
-        out.append(macros(text(step.text)))
+        out.append(macros(prose(step.text)))
     if step.rhs is not None or step.lhs is not None:
         body = _equation_body(step)
         tag = f"\\label{{{label}}}" if label else ""
@@ -538,6 +578,31 @@ def render_step(step, label: str | None = None) -> str:
     return "\n".join(out)
 
 
+# Symbols a fragment may use without defining them: each fragment ends with the definitions of
+# those it uses (self-contained when pasted alone). (LaTeX token pattern, definition.)
+GLOSSARY = (
+    (r"M_0", r"$M_0$ of the $M$ points of a generation are anchors drawn from the truth $f(\cdot|\theta^*)$"),
+    (r"(?<![\\A-Za-z])m(?![A-Za-z])", r"$m$ external points join the $M$ model points in each refit"),
+    (r"(?<![\\A-Za-z])u(?![A-Za-z])", r"$u=1$ for MAP with the prior $p_0$ (once per generation), $u=0$ for maximum likelihood"),
+    (r"(?<![\\A-Za-z])g(?![A-Za-z])", r"$g=\nabla\ln p_0$"),
+    (r"\\mu\^\{?q\}?", r"$\mu^{q}=\mathbb{E}_q[\phi]$, the mean of $\phi$ under the law $q$ of the external points"),
+    (r"\\rho(?![A-Za-z])", r"$\rho=M_0/M$"),
+    (r"\\nu(?![A-Za-z])", r"$\nu$ the pseudo-observations of the conjugate MAP prior"),
+    (r"\\lambda(?![A-Za-z])", r"$\lambda$ the strength of the $L_2$ penalty"),
+)
+_MATH = re.compile(r"\$[^$]*\$|\\begin\{(equation|align)\}.*?\\end\{\1\}", re.DOTALL)
+
+
+def glossary(tex: str) -> str:
+    """"Here ..." defining the :data:`GLOSSARY` symbols the fragment ``tex`` uses in mathematics
+    but does not define itself (``g=\\nabla...`` in its own text), or "" when there are none."""
+    body = re.sub(r"(?<!\\)%.*", "", tex)
+    math = " ".join(m.group(0) for m in _MATH.finditer(body))
+    used = [text for pattern, text in GLOSSARY
+            if re.search(pattern, math) and not re.search(pattern + r"\s*=\s*\\", math)]
+    return "Here " + "; ".join(used) + "." if used else ""
+
+
 def label(d, slug: str | None = None) -> str:
     """Label stem of a result: ``eq:R3.drift.mle:bernoulli``."""
     return f"eq:{d.id}:{slug or d.family}"
@@ -546,7 +611,7 @@ def label(d, slug: str | None = None) -> str:
 def heading(d) -> str:
     """The heading a standalone document puts before a fragment (fragments have none)."""
     order = f" (error $O(M^{{-{d.order}}})$)" if d.order else ""
-    return f"\\subsection*{{{text(d.id)}: {text(d.title)}{order}}}\n"
+    return f"\\subsection*{{{text(d.id)}: {prose(d.title)}{order}}}\n"
 
 
 def render(d, slug: str | None = None, levels=None) -> str:
@@ -570,6 +635,9 @@ def render(d, slug: str | None = None, levels=None) -> str:
         parts.append(render_step(s, f"{stem}:{n}" if has_eq else None))
     if levels is not None and levels.used:
         parts.append(levels.definitions(f"{stem}:levels"))
+    where = glossary("\n".join(parts))
+    if where:
+        parts.append(macros(where))
     return "\n\n".join(parts) + "\n"
 
 
@@ -582,6 +650,28 @@ def state_latex(state) -> str:
 
 
 CODE_LIKE = ("**", "oo", "mu_star", "NaN", "phi1=", "Sum(")
+_PROSE_LEAKS = ((re.compile(r"M\\_0"), "M_0 printed literally"),
+                (re.compile(r"\\texttt\{"), "typewriter (code) in a fragment"),
+                (re.compile(r"\w\(s\)|\b[a-z]+:[a-z]+="), "command-line spelling in prose"),
+                (re.compile(r"\\providecommand"), "a macro that silently yields to a paper's own"),
+                (_VARIABLE, "a variable in roman type outside mathematics"))
+
+
+def prose_leaks(tex: str) -> list[str]:
+    """What a paper's copy editor would reject in a fragment's running text (outside ``$...$``,
+    displays and comments): ``M\\_0`` printed literally, ``\\texttt{``, ``\\providecommand``,
+    command-line spellings (``point(s)``, ``normal:var=2``), and a variable of :data:`PROSE_VARIABLES` standing alone in roman type (``for every M``)."""
+    body = re.sub(r"\\begin\{(equation|align)\}.*?\\end\{\1\}", " ", tex, flags=re.DOTALL)
+    hits = []
+    for ln in body.splitlines():
+        ln = re.sub(r"(?<!\\)%.*", "", ln)
+        outside = " ".join(re.split(r"(?<!\\)\$", ln)[0::2])
+        words = _COMMAND.sub(lambda m: m.group(0) if m.group(0).startswith("\\texttt")
+                             or m.group(0).startswith("\\providecommand") else " ", outside)
+        for pattern, why in _PROSE_LEAKS:
+            if pattern.search(words):
+                hits.append(f"{why}: {ln.strip()[:120]}")
+    return hits
 
 
 def code_like(tex: str) -> list[str]:

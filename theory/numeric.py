@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import sympy as sp
 
+from . import symbols as S
 from .errors import InputError
 from .safe_parse import number, sympy_object
 
@@ -48,6 +49,30 @@ def by_name(values: Mapping) -> dict:
     return {(k.name if isinstance(k, sp.Symbol) else str(k)): v for k, v in values.items()}
 
 
+def scalar(e):
+    """The element of a 1×1 matrix (a one-parameter result), anything else unchanged."""
+    return e[0, 0] if isinstance(e, sp.MatrixBase) and e.shape == (1, 1) else e
+
+
+def free_names(e) -> set[str]:
+    """Names of the symbols ``e`` depends on (summation indices excluded); empty for a
+    non-SymPy value (a law's name, a flag)."""
+    if not isinstance(e, sp.Basic):
+        return set()
+    return {x.name for x in e.free_symbols - bound_variables(e) if isinstance(x, sp.Symbol)}
+
+
+def check_names(given, known: set[str], what: str = "this expression") -> None:
+    """InputError for a name in ``given`` that is neither among ``known`` nor a symbol of the
+    project (a misspelled name would otherwise be silently ignored), listing the known ones. A
+    project symbol the expression does not contain is accepted: a family's whole parameter point
+    may be given to an expression of some of its parameters (the Gaussian entropy, of θ2 only)."""
+    unknown = sorted(n for n in set(given) - known if not S.known(n))
+    if unknown:
+        raise InputError(f"{', '.join(map(repr, unknown))}: not a symbol of {what}; it depends on "
+                         f"{', '.join(sorted(known)) or 'no symbol'}")
+
+
 def symbols_of(e) -> dict[str, sp.Symbol]:
     """The free symbols of an expression, a matrix or a list of them, by name."""
     if isinstance(e, (list, tuple)):
@@ -75,8 +100,7 @@ def value(e, values: Mapping):
 
     A 1×1 matrix (a one-parameter result) gives its element, so arrays broadcast.
     """
-    if isinstance(e, sp.MatrixBase) and e.shape == (1, 1):
-        e = e[0, 0]
+    e = scalar(e)
     x = np.asarray(evaluate(e, by_name(values)), dtype=float)
     return float(x.reshape(())) if x.size == 1 else x
 

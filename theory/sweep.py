@@ -235,7 +235,7 @@ def run_task(options: Mapping, seed: int) -> dict:
 def execute(task_list: list[dict], n_jobs: int = 1, scheduler=None, progress: bool = False) -> list[dict]:
     """Summaries of ``task_list``, in order: joblib with ``n_jobs`` local processes, or on the
     Dask cluster at ``scheduler`` (an address or a Client)."""
-    from tqdm.auto import tqdm
+    from .progress import tqdm
 
     bar = tqdm(total=len(task_list), disable=not progress, file=sys.stderr, desc="sweep", unit="task")
     try:

@@ -6,6 +6,9 @@ records its LaTeX name in :data:`LATEX`, the one table ``latex.py`` prints with.
 
 from __future__ import annotations
 
+import difflib
+import re
+
 import sympy as sp
 
 LATEX: dict[sp.Symbol, str] = {}
@@ -29,20 +32,40 @@ eps = symbol("epsilon", r"\epsilon", positive=True)  # bookkeeping 1/M for serie
 
 
 def get(name: str) -> sp.Symbol:
-    """The project's symbol called ``name`` (``"theta"``, ``"M0"``, ``"theta1_star"``, ``"nu"``).
+    """The project's symbol called ``name`` (``"theta"``, ``"M0"``, ``"theta1_star"``, ``"mu"``).
 
     SymPy symbols are equal only with equal assumptions: ``sp.Symbol("theta")`` is not the
     project's ``theta`` (real=True), which is why ``expr.subs({"theta": 0.3})`` does nothing.
+    The families' parameters θ, μ, χ, κ (``theta2``, ``mu``, ``mu1``, ``chi12``, with ``_star``
+    for the truth) exist before any family made them; ``M_0``, ``theta_1`` are read as ``M0``,
+    ``theta1``. KeyError naming the closest known names otherwise.
     """
-    for sym in LATEX:
-        if sym.name == name:
-            return sym
-    if name.startswith("theta") or name.endswith("_star"):  # families create these lazily
-        base = name.removesuffix("_star")
-        sym = theta_names((base,))[0] if base.startswith("theta") else get(base)
+    for spelling in (name, re.sub(r"^([A-Za-z]+)_(\d+)", r"\1\2", name)):  # M_0 -> M0, theta_1 -> theta1
+        for sym in LATEX:
+            if sym.name == spelling:
+                return sym
+    name = spelling
+    base = name.removesuffix("_star")
+    match = re.fullmatch(r"(theta|mu|chi|kappa)(\d*)", base)
+    if match:  # families create these lazily: the same symbol they will make
+        head, index = match.groups()
+        sym = symbol(base, PARAMETER_LATEX[head] + (f"_{{{index}}}" if index else ""), real=True)
         return starred(sym) if name.endswith("_star") else sym
-    known = sorted({s.name for s in LATEX})
-    raise KeyError(f"no symbol named {name!r}; known: {', '.join(known)}")
+    known = sorted({s.name for s in LATEX} | {"theta", "theta1", "mu", "mu1", "chi", "kappa"})
+    near = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f" (did you mean {' or '.join(near)}?)" if near else ""
+    raise KeyError(f"no symbol named {name!r}{hint}; known: {', '.join(known)}, and indexed "
+                   "theta2, mu2, chi12, ... with _star for the truth")
+
+
+PARAMETER_LATEX = {"theta": r"\theta", "mu": r"\mu", "chi": r"\chi", "kappa": r"\kappa"}
+
+
+def known(name: str) -> bool:
+    """Whether :func:`get` knows ``name``, without making a symbol (no entry in :data:`LATEX`)."""
+    names = {s.name for s in LATEX}
+    return any(spelling in names or re.fullmatch(r"(theta|mu|chi|kappa)\d*(_star)?", spelling)
+               for spelling in (name, re.sub(r"^([A-Za-z]+)_(\d+)", r"\1\2", name)))
 
 
 def indexed(base: str, latex: str, d: int, suffix: str = "", latex_suffix: str = "", **assumptions):

@@ -200,3 +200,17 @@ def held_hyperbolics(e: sp.Expr) -> tuple[sp.Expr, dict]:
             if name not in taken:
                 held[hs[0]] = sp.Symbol(name, real=True)
     return e.xreplace(held), {d: h for h, d in held.items()}
+
+
+def with_logs(e: sp.Expr) -> sp.Expr:
+    """A sum of logarithms and a rest, each tidied apart: the rest by :func:`tidy` (its pieces
+    often cancel: the Gaussian entropy's θ1² terms), the logarithms expanded, and a common
+    numeric factor taken out (½(1 + ln π − ln(−θ2))). Kept only where shorter than ``e``."""
+    e = sp.sympify(e)
+    if e.has(sp.Sum) or not e.has(sp.log):
+        return e
+    terms = sp.Add.make_args(sp.expand_log(sp.expand(e), force=False))
+    logs = sp.Add(*[a for a in terms if a.has(sp.log)])
+    rest = sp.Add(*[a for a in terms if not a.has(sp.log)])
+    candidate = sp.factor_terms(tidy(rest) + logs)
+    return candidate if ops(candidate) < ops(e) else e

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
-from tqdm.auto import tqdm
 
 from ..errors import InputError, SettingError, integer
 from ..family import ExponentialFamily
+from ..progress import tqdm
 from ..regime import Regime
 from ..setting import Setting
 from ..symbols import s as S_sym
@@ -872,22 +872,72 @@ class Histogram:
                 "above": self.above, "undefined": self.undefined}
 
 
+@dataclass(frozen=True)
+class ChainStats:
+    """An observable summarised over the chains: ``mean``, ``var`` (ddof = 1) over the ``n``
+    chains where it is finite, and ``sem`` = √(var/n).
+
+    For :attr:`Run.final` (the last generation) ``sem`` is the standard error of ``mean``: the
+    chains are independent. For :attr:`Run.time_average` ``mean`` and ``var`` are the averages
+    over generations of the chains' mean and variance, and √(var/n) is a conservative bound on
+    the standard error of ``mean`` (the variance of a chain's time average is at most its
+    average variance). Unpacks as ``mean, var = stats``.
+    """
+
+    mean: float
+    var: float
+    n: int
+
+    @property
+    def sem(self) -> float:
+        """√(var/n): see the class docstring (NaN without a finite value)."""
+        return float(np.sqrt(self.var / self.n)) if self.n else float("nan")
+
+    def __iter__(self):
+        return iter((self.mean, self.var))
+
+
 @dataclass
 class Run:
-    """What a run keeps: the final state, summaries over chains, absorption times, a trace."""
+    """What a run keeps: the final state, summaries over chains, absorption times, a trace.
+
+    ``final`` and ``time_average`` map each observable (``"p"``, ``"theta"``, ``"phi1"``,
+    ``"entropy"``, ...) to its :class:`ChainStats` (``run.final["p"].mean``, ``.var``,
+    ``.sem``); :meth:`per_chain` gives its value in every chain at the last generation.
+    """
 
     loop: ClosedLoop
     state: State
     generations: int
     chains: int
     seed: int | None
-    final: dict[str, tuple[float, float]]
-    time_average: dict[str, tuple[float, float]]
+    final: dict[str, ChainStats]
+    time_average: dict[str, ChainStats]
     trace: dict | None
     histograms: dict = field(default_factory=dict)
     init_law: str | None = None  # the law the chains started from (None: all at init)
 
     QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+    def __post_init__(self):
+        # the engine hands (mean, var) pairs over; labelled here, with the chains they count
+        finite = {n: int(np.isfinite(v).sum()) for n, v in self.final_values.items()}
+        self.final = {n: ChainStats(float(m), float(v), finite.get(n, self.chains))
+                      for n, (m, v) in self.final.items()}
+        self.time_average = {n: ChainStats(float(m), float(v), self.chains)
+                             for n, (m, v) in self.time_average.items()}
+
+    @functools.cached_property
+    def final_values(self) -> dict[str, np.ndarray]:
+        """Every observable in every chain at the last generation, shape (C,) each."""
+        return self.loop.observables(self.state)
+
+    def per_chain(self, name: str) -> np.ndarray:
+        """The observable ``name`` in every chain at the last generation, shape (C,) (a copy)."""
+        values = self.final_values
+        if name not in values:
+            raise InputError(f"unknown observable {name!r}; known: {', '.join(values)}")
+        return np.array(values[name])
 
     def trace_arrays(self) -> dict:
         """The recorded trace as numpy arrays, starting at generation t = 0 (the initial model).
@@ -913,7 +963,7 @@ class Run:
     def quantiles(self) -> dict[str, dict[str, float | None]]:
         """Quantiles over chains at the last generation, per observable (finite values only)."""
         out = {}
-        for n, v in self.loop.observables(self.state).items():
+        for n, v in self.final_values.items():
             v = v[np.isfinite(v)]
             out[n] = {f"{q:g}": (float(np.quantile(v, q)) if len(v) else None) for q in self.QUANTILES}
         return out

@@ -15,6 +15,7 @@ from ..numeric import evaluate
 from .. import cases as V
 from ..store import derivation
 from .registry import Figure, FigureBudget, register
+from .style import color, marker
 
 
 def _num(expr, values):
@@ -60,18 +61,20 @@ def gaussian_collapse(budget: FigureBudget, rng) -> dict:
 
 
 def draw_gaussian_collapse(fig, axes, data):
-    for r in data["runs"]:
-        lab = "pure loop" if r["M0"] == 0 else "one anchor"
-        col = "C0" if r["M0"] == 0 else "C3"
+    for i, r in enumerate(data["runs"]):
+        lab = "pure loop" if r["M0"] == 0 else "one anchor ($M_0 = 1$)"
         for ax, key in zip(axes, ("E_var", "var_mean"), strict=True):
-            ax.plot(r["theory_t"], r[f"theory_{key}"], "-", color=col, lw=0.8)
-            ax.errorbar(r["t"][::4], r[key][::4], yerr=r[f"{key}_sem"][::4], fmt="o", ms=2,
-                        color=col, capsize=1, label=lab)
+            ax.plot(r["theory_t"], r[f"theory_{key}"], "-", color=color(i), lw=0.8)
+            ax.errorbar(r["t"][::4], r[key][::4], yerr=r[f"{key}_sem"][::4], fmt=marker(i), ms=2,
+                        color=color(i), capsize=1, label=lab)
     axes[0].set_ylabel(r"$\mathbb{E}[\sigma^2_t]/\sigma^2_0$")
     axes[1].set_ylabel(r"$\mathrm{Var}[m_t]/\sigma^2_0$")
     for ax in axes:
         ax.set_xlabel("generation $t$")
-    axes[0].legend(title=f"M = {data['M']}; lines: R8", title_fontsize=6)
+    handles, labels = axes[0].get_legend_handles_labels()  # below the panels, off the data
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=5.5,
+               title=f"Gaussian, $M = {data['M']}$; points: closed loop; lines: exact moments at finite $M$",
+               title_fontsize=5)
 
 
 register(Figure("gaussian_collapse", "Gaussian closed loop (M = 20): the variance collapses "
@@ -107,11 +110,11 @@ def stationary_laws(budget: FigureBudget, rng) -> dict:
 
 def draw_stationary_laws(fig, axes, data):
     for ax, p in zip(axes, data["panels"], strict=True):
-        ax.errorbar(p["centres"], p["density"], yerr=p["density_sem"], fmt="o", ms=2, capsize=1,
-                    label="simulation")
-        ax.plot(p["grid"], p["theory"], "k-", lw=0.8, label=f"{p['law']} (R7)")
-        ax.set_xlabel(r"$\mu$ (" + ("p" if p["family"] == "bernoulli" else "rate") + ")")
-        ax.set_title(f"{p['family']}, M = {p['M']}, M$_0$ = {p['M0']}", fontsize=7)
+        ax.errorbar(p["centres"], p["density"], yerr=p["density_sem"], fmt=marker(0), ms=2, capsize=1,
+                    color=color(0), label="closed loop")
+        ax.plot(p["grid"], p["theory"], "k-", lw=0.8, label=f"{p['law']} law, diffusion limit")
+        ax.set_xlabel(r"$\mu$ (" + ("$p$" if p["family"] == "bernoulli" else r"rate $\vartheta$") + ")")
+        ax.set_title(f"{p['family'].capitalize()}, $M = {p['M']}$, $M_0 = {p['M0']}$", fontsize=7)
         # the Bernoulli law is singular at 0 (2 M0 p* < 1): show its bulk
         ax.set_ylim(0, 1.4 * max(np.max(p["density"][2:]), np.max(p["theory"][len(p["grid"]) // 10:])))
     axes[0].set_ylabel("stationary density")
@@ -150,15 +153,16 @@ def reparametrisation(budget: FigureBudget, rng) -> dict:
 
 
 def draw_reparametrisation(fig, ax, data):
-    ax.plot(data["grid"], data["theory_M_dtheta"], "C0-", lw=0.8, label=r"$M\,$drift of $\theta$ (R3)")
-    ax.errorbar(data["theta0"], data["M_dtheta"], yerr=data["M_dtheta_sem"], fmt="o", ms=2,
-                color="C0", capsize=1)
-    ax.axhline(0, color="C3", lw=0.8, label=r"$M\,$drift of $\mu$ = 0 (R1)")
-    ax.errorbar(data["theta0"], data["M_dmu"], yerr=data["M_dmu_sem"], fmt="s", ms=2, color="C3",
+    ax.plot(data["grid"], data["theory_M_dtheta"], "-", color=color(0), lw=0.8,
+            label=r"$\eta = \theta$: $M\times$drift, Eqs. (12)–(13)")
+    ax.errorbar(data["theta0"], data["M_dtheta"], yerr=data["M_dtheta_sem"], fmt=marker(0), ms=2,
+                color=color(0), capsize=1)
+    ax.axhline(0, color=color(1), lw=0.8, label=r"$\eta = \mu$: no drift, a martingale (Eq. (5))")
+    ax.errorbar(data["theta0"], data["M_dmu"], yerr=data["M_dmu_sem"], fmt=marker(1), ms=2, color=color(1),
                 capsize=1)
     ax.set_xlabel(r"$\theta_0$ (logit $p$)")
     ax.set_ylabel(r"$M\,\mathbb{E}[\eta_1 - \eta_0]$")
-    ax.set_title(f"Bernoulli, M = {data['M']}, pure loop", fontsize=7)
+    ax.set_title(f"Bernoulli, $M = {data['M']}$, pure loop", fontsize=7)
     ax.legend()
 
 
@@ -174,9 +178,9 @@ def estimators(budget: FigureBudget, rng) -> dict:
     init, truth = {"p": 0.8}, {"p": 0.3}
     res = derivation("R5.fixed_points", V.BY_SLUG["bernoulli"].family).result
     t = np.arange(T + 1)
-    settings = [("MLE", dict(), "mle_transient", 0), ("MLE + 1 anchor", dict(anchors=1), "mle_transient", 1),
-                ("MAP, nu = 2", dict(estimator="map", nu=2.0), "map_transient", 0),
-                ("L2, lambda = 0.05", dict(estimator="l2", lam=0.05), None, 0)]
+    settings = [("ML", dict(), "mle_transient", 0), ("ML, one anchor", dict(anchors=1), "mle_transient", 1),
+                ("MAP, $\\nu = 2$", dict(estimator="map", nu=2.0), "map_transient", 0),
+                ("L2, $\\lambda = 0.05$", dict(estimator="l2", lam=0.05), None, 0)]
     out = {"M": M, "chains": chains, "p0": 0.8, "p_star": 0.3, "curves": [],
            "l2_fixed_p": float(1 / (1 + np.exp(-_num(res["l2_fixed"], {})[0, 0])))}
     for label, kw, key, M0 in settings:
@@ -190,7 +194,7 @@ def estimators(budget: FigureBudget, rng) -> dict:
                                               "m_target": 0.3, "m_prior": 0.3}) * np.ones_like(t)
             curve["theory_t"] = t
             out.setdefault("checks", []).append({
-                "what": f"E[p_t], {label} (R5, exact)", "estimate": curve["mean"],
+                "what": f"E[p_t], {label.replace('$', '').replace(chr(92), '')} (R5, exact)", "estimate": curve["mean"],
                 "sem": curve["sem"], "theory": curve["theory"][np.array(curve["t"])]})
         out["curves"].append(curve)
     return out
@@ -199,15 +203,16 @@ def estimators(budget: FigureBudget, rng) -> dict:
 def draw_estimators(fig, ax, data):
     for i, c in enumerate(data["curves"]):
         if "theory" in c:
-            ax.plot(c["theory_t"], c["theory"], "-", color=f"C{i}", lw=0.8)
-        ax.errorbar(c["t"][::3], c["mean"][::3], yerr=c["sem"][::3], fmt="o", ms=2, capsize=1,
-                    color=f"C{i}", label=c["label"] + ("" if "theory" in c else " (no closed form)"))
+            ax.plot(c["theory_t"], c["theory"], "-", color=color(i), lw=0.8)
+        ax.errorbar(c["t"][::3], c["mean"][::3], yerr=c["sem"][::3], fmt=marker(i), ms=2, capsize=1,
+                    color=color(i), label=c["label"] + ("" if "theory" in c else " (no closed form)"))
     ax.axhline(data["p_star"], color="gray", ls=":", lw=0.7)
-    ax.axhline(data["l2_fixed_p"], color="C3", ls="--", lw=0.7, label="L2 skeleton fixed point (R5)")
+    ax.axhline(data["l2_fixed_p"], color=color(3), ls="--", lw=0.7,
+               label="L2: fixed point of the mean's recursion")
     ax.set_xlabel("generation $t$")
     ax.set_ylabel(r"$\mathbb{E}[p_t]$")
-    ax.set_title(f"Bernoulli, M = {data['M']}, $p_0$ = {data['p0']}, $p^*$ = {data['p_star']}",
-                 fontsize=7)
+    ax.set_title(f"Bernoulli, $M = {data['M']}$, $p_0 = {data['p0']}$, $p^* = {data['p_star']}$; "
+                 "lines: exact transients", fontsize=7)
     ax.legend(fontsize=5.5, loc="upper right", bbox_to_anchor=(1, 0.95))
 
 
@@ -236,13 +241,13 @@ def absorption_time_vs_M(budget: FigureBudget, rng) -> dict:
 
 
 def draw_absorption_time_vs_M(fig, ax, data):
-    ax.plot(data["grid"], data["diffusion"], "k-", lw=0.8, label="diffusion (R6)")
-    ax.plot(data["M"], data["exact"], "s", mfc="none", color="C0", label="exact Markov chain")
-    ax.errorbar(data["M"], data["sim"], yerr=data["sim_sem"], fmt="o", ms=2, color="C3", capsize=1,
-                label="simulation")
+    ax.plot(data["grid"], data["diffusion"], "k-", lw=0.8, label=r"diffusion, $2M H(p_0)$")
+    ax.plot(data["M"], data["exact"], marker(1), mfc="none", color=color(0), label="exact Markov chain")
+    ax.errorbar(data["M"], data["sim"], yerr=data["sim_sem"], fmt=marker(0), ms=2, color=color(1), capsize=1,
+                label="closed loop")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("M")
+    ax.set_xlabel("$M$")
     ax.set_ylabel("mean absorption time (generations)")
     ax.set_title(f"Bernoulli, $p_0$ = {data['p0']}", fontsize=7)
     ax.legend()

@@ -14,6 +14,7 @@ from ..families import get_family
 from ..numeric import evaluate
 from ..store import derivation
 from .registry import Figure, FigureBudget, register
+from .style import color, marker
 
 FIXED = {"theta2": 0.0}
 
@@ -35,25 +36,29 @@ def draw_trajectories(fig, ax, data):
     t = np.array(data["t"])
     m = np.array(data["m"], dtype=float)
     th = np.array(data["theta1"], dtype=float)
-    colors = ["C0", "C1", "C2", "C3"]
     for i in range(m.shape[1]):
-        ax.plot(t, m[:, i], color=colors[i], lw=0.7)
+        ax.plot(t, m[:, i], color=color(i), lw=0.7)
     ax.set_xlabel("generation $t$")
     ax.set_ylabel(r"magnetisation $\bar\phi_{1,t}/N$")
     ax.set_ylim(-1.05, 1.75)  # headroom above the trajectories for the inset
     ax.set_yticks([-1, -0.5, 0, 0.5, 1])
-    ax.set_title(f"N = {data['N']}, M = {data['M']}, $\\theta_2 = 0$", fontsize=7)
+    # the axis ends soon after the last chain is absorbed: after that nothing moves
+    hit = np.array(data["hit_time"], dtype=float)
+    end = 1.15 * hit.max() if len(hit) and np.all(hit >= 0) else t[-1]
+    ax.set_xlim(0, min(end, t[-1]))
+    ax.set_title(f"$N = {data['N']}$, $M = {data['M']}$, $\\theta_2 = 0$", fontsize=7)
     inset = ax.inset_axes([0.12, 0.74, 0.45, 0.22])
     for i in range(th.shape[1]):
-        inset.plot(t, th[:, i], color=colors[i], lw=0.5)
+        inset.plot(t, th[:, i], color=color(i), lw=0.5)
     inset.set_xlim(ax.get_xlim())
     inset.set_title(r"fitted field $\theta_{1,t}$", fontsize=5, pad=1.5)
     inset.tick_params(labelsize=4.5, pad=1, length=2, labelbottom=False)  # same t axis as below
 
 
 register(Figure("fig1a_trajectories", "Four closed-loop trajectories of the magnetisation from "
-                "phi1 = 0 (N = 20, M = 50, theta2 = 0 fixed); inset: the fitted field theta1 "
-                "(it diverges when the sample becomes fully polarised).", (), 1, trajectories,
+                "phi1 = 0 (N = 20, M = 50, theta2 = 0 fixed), until shortly after the last one is "
+                "absorbed; inset: the fitted field theta1 (it diverges when the sample becomes "
+                "fully polarised).", (), 1, trajectories,
                 draw_trajectories))
 
 
@@ -88,11 +93,11 @@ def draw_absorption_times(fig, ax, data):
     for c in data["curves"]:
         x = np.array(c["scaled_times"])
         y = np.arange(1, len(x) + 1) / c["chains"]
-        ax.step(x, y, where="post", color=f"C{NS.index(c['N'])}",
-                lw=0.5 + 0.6 * MS.index(c["M"]), label=f"N={c['N']}, M={c['M']}")
+        ax.step(x, y, where="post", color=color(NS.index(c["N"])),
+                lw=0.5 + 0.6 * MS.index(c["M"]), label=f"$N={c['N']}$, $M={c['M']}$")
     for i, ex in enumerate(data["exact"]):
         ax.plot(ex["scaled_t"], ex["cdf"], "k--", lw=0.6,
-                label="exact chain, NM = " + ", ".join(str(e["NM"]) for e in data["exact"])
+                label="exact chain, $NM = " + ", ".join(str(e["NM"]) for e in data["exact"]) + "$"
                 if i == 0 else None)
     ax.set_xlabel(r"$t/(NM)$")
     ax.set_ylabel("P(fully polarised by $t$)")
@@ -108,7 +113,7 @@ register(Figure("fig1b_absorption_times", "Cumulative distribution of the time t
 
 
 # (c) probability of all spins up ---------------------------------------------------------------
-M0S = np.linspace(-0.8, 0.8, 9)
+M0S = np.linspace(0.0, 0.9, 10)  # the paper's (1 + m0)/2 = 0.50, 0.55, ..., 0.95
 
 
 def all_up(budget: FigureBudget, rng) -> dict:
@@ -133,19 +138,24 @@ def all_up(budget: FigureBudget, rng) -> dict:
 
 
 def draw_all_up(fig, ax, data):
-    ax.plot(data["line_x"], data["line_p"], "k-", lw=0.8, label="martingale (R6)")
     x = (1 + np.array(data["m0"])) / 2
+    line_x = np.array(data["line_x"])
+    inside = (line_x >= x.min() - 0.02) & (line_x <= x.max() + 0.02)
+    ax.plot(line_x[inside], np.array(data["line_p"])[inside], "k-", lw=0.8,
+            label="martingale, Eq. (8)")
     for i, r in enumerate(data["runs"]):
-        ax.errorbar(x + (i - 0.5) * 0.01, r["p"], yerr=r["sem"], fmt="o", ms=2.5, capsize=1,
-                    label=f"M = {r['M']}")
+        ax.errorbar(x + (i - 0.5) * 0.006, r["p"], yerr=r["sem"], fmt=marker(i), ms=2.5, capsize=1,
+                    color=color(i), label=f"closed loop, $M = {r['M']}$")
     ax.set_xlabel(r"$(1 + \bar\phi_{1,0}/N)/2$")
     ax.set_ylabel("P(all spins up)")
-    ax.legend()
+    ax.set_title(f"$N = {data['N']}$, $\\theta_2 = 0$", fontsize=7)
+    ax.legend(loc="upper left")
 
 
 register(Figure("fig1c_all_up", "Probability of ending with all spins up against the initial "
-                "magnetisation, N = 10, M = 50 and 100, 200 runs per point (theta2 = 0); line: "
-                "the optional-stopping prediction.", ("R6.absorption",), 1, all_up, draw_all_up))
+                "magnetisation (1 + phi1/N)/2 = 0.50, ..., 0.95 as in the paper, N = 10, M = 50 and "
+                "100, 200 runs per point (theta2 = 0); line: the optional-stopping prediction "
+                "(Eq. 8).", ("R6.absorption",), 1, all_up, draw_all_up))
 
 
 # (d) final vs initial magnetisation with the coupling fitted ------------------------------------
@@ -185,14 +195,14 @@ def draw_final_vs_initial(fig, ax, data):
     final = np.array(data["final"], dtype=float)
     jitter = np.linspace(-0.5, 0.5, final.shape[1])
     for i, m in enumerate(init):
-        ax.plot(m + jitter, final[i], ".", ms=1, color="C0", alpha=0.3, rasterized=True)
+        ax.plot(m + jitter, final[i], ".", ms=1, color=color(5), alpha=0.3, rasterized=True)
     big = np.array(data["count"]) >= 5
-    ax.plot(np.array(data["mean_initial"])[big], np.array(data["ends"])[big], "o", ms=3,
-            color="C3", label="mean initial value per final value (paper)")
-    ax.errorbar(init, data["mean_final"], yerr=data["sem_final"], fmt="s", ms=2, color="C2",
+    ax.plot(np.array(data["mean_initial"])[big], np.array(data["ends"])[big], marker(0), ms=3,
+            color=color(0), label="mean initial value per final value (paper)")
+    ax.errorbar(init, data["mean_final"], yerr=data["sem_final"], fmt=marker(1), ms=2, color=color(1),
                 capsize=1, label="mean final value per initial value")
     N = data["N"]
-    ax.plot([-N, N], [-N, N], "k-", lw=0.7, label="diagonal (R1: E[final] = initial)")
+    ax.plot([-N, N], [-N, N], "k-", lw=0.7, label="diagonal: the mean is a martingale, Eq. (5)")
     ax.set_xlim(-N, N)
     ax.set_ylim(-N, N)
     ax.set_xlabel(r"initial $\bar\phi_{1,0}$")

@@ -28,7 +28,7 @@ from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..family import Finite, Naturals, latex_name
 from ..setting import NormalPrior, Setting, m_ext
-from ..tidy import simplify_held, tidy
+from ..tidy import simplify_held, tidy, with_logs
 from .common import conventional_form, conventional_names, inverse, result, show, substitution
 
 u_sym = S.symbol("u", "u", nonnegative=True)
@@ -111,14 +111,39 @@ def _setting_text(setting: Setting) -> str:
     fam = setting.family
     parts = []
     if setting.from_truth != 0:
-        parts.append(f"${sp.latex(setting.from_truth)}$ fresh point(s) from the truth $f(\\cdot|\\theta^*)$")
+        points = "point" if setting.from_truth == 1 else "points"
+        parts.append(f"${sp.latex(setting.from_truth)}$ fresh {points} from the truth $f(\\cdot|\\theta^*)$")
     for p in setting.data:
         parts.append("the fixed point with $(" + ",".join(f"\\phi_{{{a + 1}}}" for a in range(fam.d))
                      + ") = (" + ",".join(sp.latex(v) for v in p) + ")$")
     ext = " and ".join(parts) if parts else "no external data"
     prior = "maximum likelihood" if setting.prior is None else \
-        f"MAP with the prior \\texttt{{{setting.prior.label}}} (once per generation)"
+        f"MAP with {_prior_text(setting.prior, fam)} (once per generation)"
     return f"Each generation fits $M$ model points plus {ext}, by {prior}."
+
+
+def _prior_text(prior, fam) -> str:
+    """The prior in words and mathematics (never its command-line spelling): Gaussian priors by
+    their means and variances, a named law by ln p0 up to a constant."""
+    from ..notation import expr as latex_expr
+
+    if isinstance(prior, NormalPrior):
+        means, var = prior.moments(fam)
+        names = [latex_expr(t) for t in fam.theta]
+        if len(set(means)) == 1 and len(set(var)) == 1:
+            each = "a Gaussian prior" if fam.d == 1 else "independent Gaussian priors"
+            return (f"{each} of mean ${sp.latex(sp.nsimplify(means[0]))}$ and variance "
+                    f"${sp.latex(sp.nsimplify(var[0]))}$ on ${', '.join(names)}$")
+        laws = [f"${n}\\sim\\mathcal{{N}}({sp.latex(sp.nsimplify(m))}, {sp.latex(sp.nsimplify(v))})$"
+                for n, m, v in zip(names, means, var, strict=True)]
+        return "independent Gaussian priors " + ", ".join(laws)
+    log_p = prior.log_density(fam)
+    varying = sp.Add(*[a for a in sp.Add.make_args(sp.expand_log(log_p, force=True)) if a.free_symbols])
+    on = f"${prior.on}$" if len(prior.on) == 1 else prior.on  # a letter is a variable
+    values = ", ".join(f"${k} = {sp.latex(sp.nsimplify(v))}$" if len(k) == 1 else f"{k} ${sp.latex(sp.nsimplify(v))}$"
+                       for k, v in prior.params)
+    return (f"the {prior.law} prior ({values}) on the parameter {on}, "
+            f"$\\ln p_0(\\theta) = {latex_expr(_tidy(varying))} + \\mathrm{{const}}$")
 
 
 def _conventional_steps(fam, displays) -> tuple[Step, ...]:
@@ -177,7 +202,7 @@ def entropy(setting: Setting) -> Derivation:
     """R9.entropy: drift of S = A − θ·μ per unit τ; −d/2 in the pure loop (the paper prints −d)."""
     fam = setting.family
     gen = generic_identities(fam.d)
-    S_expr = fam.A - (sp.Matrix(fam.theta).T * fam.mu)[0]
+    S_expr = with_logs(fam.A - (sp.Matrix(fam.theta).T * fam.mu)[0])  # Gaussian: ½(1 + ln π − ln(−θ2))
     drift = _tidy(_specialise(setting, gen["drift_S"]))
     pure = sp.simplify(gen["drift_S"].subs({u_sym: 0, m_ext: 0}))
     steps = (
@@ -197,13 +222,28 @@ def entropy(setting: Setting) -> Derivation:
                       order=2)
 
 
+def _up_to_a_constant(log_p: sp.Expr, theta) -> sp.Expr:
+    """``log_p`` without its terms free of θ: a constant is the normaliser's business (−2 ln 4π
+    of a Gaussian prior, the truth's own terms of the divergence)."""
+    return sp.Add(*[a for a in sp.Add.make_args(log_p) if a.free_symbols & set(theta)])
+
+
+def _unnormalised(density):
+    """A density up to normalisation without its numeric factor (1/10485760000000000000000000 in
+    Fig. 2 (i)'s law of μ): only its sign is kept."""
+    if density is None:
+        return None
+    c, rest = density.as_coeff_Mul()
+    return sp.sign(c) * rest if c.is_Rational and c != 0 else density
+
+
 @result("R9.stationary")
 def stationary(setting: Setting) -> Derivation:
     """R9.stationary: p_st(θ) ∝ p0^{2u} e^{−2m D(q‖f_θ)} (Eq. 18), in μ by 1/det χ; normalisable?"""
     fam = setting.family
     gen = generic_identities(fam.d)
     log_p = 2 * setting.log_prior - 2 * setting.m * setting.divergence
-    log_p = sp.expand(log_p) if not log_p.has(sp.Sum) else log_p
+    log_p = _up_to_a_constant(sp.expand(log_p) if not log_p.has(sp.Sum) else log_p, fam.theta)
     density = sp.exp(log_p)
     norm, reason = normalisable(setting, log_p)
     steps = [
@@ -213,15 +253,16 @@ def stationary(setting: Setting) -> Derivation:
              r"\nabla\log p_{\mathrm{st}}(\theta)", show(gen["score"])),
         Step("i.e. $p_{\\mathrm{st}}(\\theta)\\propto p_0(\\theta)^{2u}\\,e^{-2m D_{\\mathrm{KL}}(q\\|f_\\theta)}$, "
              "independent of $M$ (Eq. 18). " + _setting_text(setting) + " Up to normalisation,",
-             r"\log p_{\mathrm{st}}(\theta)", _display(log_p, 2 * setting.log_prior - 2 * setting.m * (
-                 A_named(*fam.theta) - (sp.Matrix(fam.theta).T * setting.mu_q)[0]))),
+             r"\log p_{\mathrm{st}}(\theta)", _display(log_p, _up_to_a_constant(sp.expand(
+                 2 * setting.log_prior - 2 * setting.m * (
+                     A_named(*fam.theta) - (sp.Matrix(fam.theta).T * setting.mu_q)[0])), fam.theta))),
         Step("In expectation parameters the density carries the Jacobian $1/\\det\\chi$. "
              + ("It is normalisable: " if norm else "It is not normalisable (the loop collapses): "
                 if norm is False else "Normalisability is undecided here: ") + reason, None, None),
     ]
     result = {"log_density": log_p, "density": density, "normalisable": norm,
               # p_st(μ) = p_st(θ(μ))/det χ, in μ where θ(μ) has a closed form (else None)
-              "density_mu": fam.in_mu(density / fam.chi.det()) if not density.has(sp.Sum) else None}
+              "density_mu": _unnormalised(fam.in_mu(density / fam.chi.det())) if not density.has(sp.Sum) else None}
     law = named_law(setting, log_p) if norm else None
     if law is not None:
         name, params, text, note = law

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..parallel import map_tasks
+from ..progress import tqdm
 from ..store import recording
 from .stats import FAMILY_WISE_ALPHA, threshold
 
