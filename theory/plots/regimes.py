@@ -10,9 +10,10 @@ from ..regime import parse_schedule
 from ..results import regimes as R
 from ..store import derivation
 from .registry import Figure, FigureBudget, register
+from .style import color, marker
 
 REGIMES = ("replace", "accumulate", "subsample")
-STYLE = {"replace": ("C0", "o"), "accumulate": ("C2", "s"), "subsample": ("C1", "^")}
+STYLE = {kind: (color(i), marker(i)) for i, kind in enumerate(REGIMES)}
 
 
 def _factors(setting, M: int, T: int) -> np.ndarray:
@@ -70,7 +71,7 @@ def draw_regimes_gaussian(fig, axes, data):
     axes[1].set_ylabel(r"$\mathbb{E}[(m_t - m_0)^2]/\sigma^2_0$")
     for ax in axes:
         ax.set_xlabel("generation $t$")
-    axes[1].legend(loc="center right", fontsize=6, title=f"Gaussian, M = {data['M']}", title_fontsize=6)
+    axes[1].legend(loc="center right", fontsize=6, title=f"Gaussian, $M = {data['M']}$", title_fontsize=6)
 
 
 register(Figure(
@@ -103,11 +104,12 @@ def accumulate_limit(budget: FigureBudget, rng) -> dict:
 
 
 def draw_accumulate_limit(fig, ax, data):
-    ax.plot(data["grid"], data["theory_limit"], "k-", lw=0.8, label=r"$t\to\infty$ (R10.diffusion)")
-    ax.plot(data["M"], data["theory_T"], "k:", lw=0.8, label=f"t = {data['T']} (R10.moments)")
+    ax.plot(data["grid"], data["theory_limit"], "k-", lw=0.8, label=r"$t\to\infty$, exact")
+    ax.plot(data["M"], data["theory_T"], "k:", lw=0.8, label=f"$t = {data['T']}$, exact")
     ax.axhline(data["pi2_6"], color="0.5", ls="--", lw=0.8, label=r"$\pi^2/6$ (M $\to\infty$)")
-    ax.errorbar(data["M"], data["estimate"], yerr=data["sem"], fmt="s", ms=3, color="C2", capsize=1,
-                label=f"simulation, t = {data['T']}")
+    ax.errorbar(data["M"], data["estimate"], yerr=data["sem"], fmt=STYLE["accumulate"][1], ms=3,
+                color=STYLE["accumulate"][0], capsize=1,
+                label=f"simulation, $t = {data['T']}$")
     ax.set_xscale("log")
     ax.set_xlabel("$M$")
     ax.set_ylabel(r"$M\,\mathbb{E}[(m_\infty - m_0)^2]/\sigma^2_0$")
@@ -138,18 +140,24 @@ def growth(budget: FigureBudget, rng) -> dict:
         hit = run.state.hit_time
         absorbed = np.array([(hit[(hit >= 0)] <= t).sum() / chains for t in ts])
         factor = np.array([1.0] + [R.second_moment_factor(loop.setting, M, t) for t in range(1, T + 1)])
-        label = "constant M = 10" if sched is None else f"M_t: {sched}"
+        label = "constant $M = 10$" if sched is None else f"$M_t$: {_schedule_words(sched)}"
         out["runs"].append({"schedule": label, "t": ts, "q": q / (p0 * (1 - p0)), "absorbed": absorbed,
                             "absorbed_sem": np.sqrt(absorbed * (1 - absorbed) / chains),
                             "theory_t": np.arange(T + 1), "theory_q": factor})
     return out
 
 
+def _schedule_words(text: str) -> str:
+    s = parse_schedule(text)
+    a = f"{s.values[0]:g}"
+    return f"${a}\\,t$" if s.kind == "linear" else f"${a}\\cdot{s.values[1]:g}^{{t-1}}$"
+
+
 def draw_growth(fig, axes, data):
     for i, r in enumerate(data["runs"]):
-        col = f"C{i}"
+        col = color(i)
         axes[0].plot(r["theory_t"][1:], r["theory_q"][1:], "-", color=col, lw=0.8)
-        axes[0].plot(r["t"][::4], r["q"][::4], "o", ms=2, color=col, label=r["schedule"])
+        axes[0].plot(r["t"][::4], r["q"][::4], marker(i), ms=2, color=col, label=r["schedule"])
         axes[1].errorbar(r["t"], r["absorbed"], yerr=r["absorbed_sem"], color=col, lw=0.8, capsize=0)
     axes[0].set_xscale("log")
     axes[0].set_yscale("log")
@@ -157,8 +165,8 @@ def draw_growth(fig, axes, data):
     axes[1].set_ylabel("P(point mass by $t$)")
     for ax in axes:
         ax.set_xlabel("generation $t$")
-    axes[1].legend(*axes[0].get_legend_handles_labels(), loc="center right", fontsize=5,
-                   title=f"Bernoulli, replace, p0 = {data['p0']}", title_fontsize=5)
+    axes[0].legend(loc="lower left", fontsize=5, title=f"Bernoulli, replace, $p_0 = {data['p0']}$",
+                   title_fontsize=5)
 
 
 register(Figure(
