@@ -118,3 +118,8 @@ def test_reproduce_claims_adds_the_claims_stage():
     args = build_parser().parse_args(["reproduce", "--claims", "--derivations", "d"])
     assert ("claims", ["claims", "--quick", "--workers", "1", "--out", "d"]) in reproduce_stages(args)
     assert "claims" not in dict(reproduce_stages(build_parser().parse_args(["reproduce"])))
+
+
+def test_empty_claim_id_is_refused(capsys):
+    assert main(["claims", "--only", ""]) == 2
+    assert "empty claim id" in capsys.readouterr().err

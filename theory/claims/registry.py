@@ -134,11 +134,17 @@ FLAGS = (("M", "--M"), ("family_args", "--family-args"), ("init", "--init"), ("i
          ("prior_law", "--prior-law"), ("regime", "--regime"), ("M_schedule", "--M-schedule"))
 
 
-def command_line(setting: Mapping, generations: int, chains: int, seed: int) -> str:
-    """``closedloop simulate FAMILY --M ... --generations T --chains C --seed S`` of a setting."""
+def check_keys(setting: Mapping) -> None:
+    """A setting names only options ``simulate`` has (a new flag, e.g. issue 22's sampling
+    operators, is one line in FLAGS)."""
     unknown = set(setting) - {k for k, _ in FLAGS} - {"family"}
     if unknown:
         raise InputError(f"setting keys without a simulate flag: {', '.join(sorted(unknown))}")
+
+
+def command_line(setting: Mapping, generations: int, chains: int, seed: int) -> str:
+    """``closedloop simulate FAMILY --M ... --generations T --chains C --seed S`` of a setting."""
+    check_keys(setting)
     words = ["closedloop", "simulate", setting["family"]]
     for key, flag in FLAGS:
         value = setting.get(key)
@@ -153,6 +159,7 @@ def command_line(setting: Mapping, generations: int, chains: int, seed: int) -> 
 
 def simulate(setting: Mapping, generations: int, chains: int, rng):
     """The chains of a setting, through the toolkit's own loop (``params.from_params``)."""
+    check_keys(setting)
     options = {k: v for k, v in setting.items() if k not in ("family", "M", "init", "data")}
     loop = from_params(setting["family"], setting["M"], setting.get("init"),
                        data=list(setting.get("data", ())), **options)

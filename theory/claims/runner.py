@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import InputError
 from ..parallel import map_tasks
 from .records import CLAIMS
 from .registry import QUICK, Budget, Claim, Evidence, Result, evaluate, threshold
@@ -25,6 +26,8 @@ def select(only: list[str] | None) -> list[Claim]:
     """The claims whose id is, or starts with, one of ``only`` (a paper: ``dey-donoho2024``)."""
     if not only:
         return list(CLAIMS)
+    if not all(i.strip() for i in only):
+        raise InputError("--only: an empty claim id")
     return [c for c in CLAIMS if any(c.id.startswith(i) for i in only)]
 
 
