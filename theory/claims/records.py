@@ -111,6 +111,26 @@ def _absorbing(run) -> Evidence:
 
 
 # --- Jangjoo et al. -------------------------------------------------------------------------------
+def _martingale_absorption(run) -> Evidence:
+    fam, T = run.loop.family, run.generations
+    N = fam.args["N"]
+    r6 = derivation("R6.absorption", fam).result
+    at = {fam.mu_symbols[0]: mu0(run)[0]}
+    p_up = float(r6[f"P[phi1={N}]"].subs(at))
+    mean_time = float(r6["mean_time"].subs(at).subs({s: run.loop.M for s in r6["mean_time"].free_symbols
+                                                     if s.name == "M"}))
+    est, sem = mean_sem((1 + chains(run, "phi1") / N) / 2)
+    absorbed = run.absorbed()["fraction"]
+    return Evidence(f"E[(1 + phi1_t/N)/2] at t={T} (= P(all spins up) once absorbed)", p_up, est, sem,
+                    "R6.absorption (optional stopping); R1: the mean of phi1 is a martingale, so this "
+                    "holds at every t", published=(1 + mu0(run)[0] / N) / 2, control=0.5,
+                    control_label="the initial bias forgotten (1/2)",
+                    statement=(np.isfinite(mean_time),
+                               f"R6's mean absorption time {mean_time:.4g} generations is finite: the chains "
+                               f"end on all up or all down ({absorbed:.4g} absorbed by t={T}), all up with "
+                               f"the initial share {p_up:.4g}"))
+
+
 def _entropy_rate(run) -> Evidence:
     M = run.loop.M
     S0 = chains_initial(run, "entropy")
@@ -271,6 +291,14 @@ CLAIMS: list[Claim] = [
           "collapse to a delta function with probability 1",
           f"{RECALLED}; checked: every chain absorbed, and the split between the point masses against R6",
           {"family": "bernoulli", "M": 10, "init": {"p": 0.3}}, 400, 20_000, _absorbing),
+    Claim("jangjoo2025.martingale-absorption", at(JANGJOO, "abstract and Fig. 1c"),
+          "Under maximum likelihood the sufficient statistics are martingales, so the loop ends in an "
+          "absorbing state that amplifies the initial bias: all spins up with probability (1 + phi1_0/N)/2.",
+          "P(all up) = (1 + phi1_0/N)/2 (Fig. 1c, Eq. 8)",
+          "the abstract (read through the search tool) and Fig. 1c's setting (N = 10, M = 50, theta2 = 0); "
+          "checked: R6's absorption probability and the chains' mean",
+          {"family": "curie_weiss", "family_args": {"N": 10}, "fixed": {"theta2": 0.0}, "M": 50,
+           "init": {"theta1": 0.2}}, 3000, 4_000, _martingale_absorption),
     Claim("jangjoo2025.eq17-entropy-rate", at(JANGJOO, "Eq. 17"),
           "In the pure loop the entropy of the fitted model falls at D per unit tau = t/M.",
           "E[dS]/dtau = -D (D parameters): -D/M per generation",

@@ -97,7 +97,7 @@ class Claim:
 
     ``setting``: options of ``closedloop simulate`` (``family``, ``M``, ``init``, and any of
     ``truth``, ``external``, ``data``, ``prior_law``, ``regime``, ``M_schedule``, ``init_law``,
-    ``family_args``); ``check(run) -> Evidence`` reads the simulated chains; ``check`` None with
+    ``family_args``, ``fixed``: :data:`FLAGS`); ``check(run) -> Evidence`` reads the simulated chains; ``check`` None with
     ``not_checkable`` saying why (a model class or operator the toolkit does not have yet).
     """
 
@@ -129,7 +129,7 @@ def _params_text(params: Mapping) -> str:
     return ",".join(f"{k}={_value_text(v)}" for k, v in params.items())
 
 
-FLAGS = (("M", "--M"), ("family_args", "--family-args"), ("init", "--init"), ("init_law", "--init-law"),
+FLAGS = (("M", "--M"), ("family_args", "--family-args"), ("fixed", "--fixed"), ("init", "--init"), ("init_law", "--init-law"),
          ("truth", "--truth"), ("external", "--external"), ("data", "--external-data"),
          ("prior_law", "--prior-law"), ("regime", "--regime"), ("M_schedule", "--M-schedule"))
 
