@@ -81,11 +81,6 @@ def at_start(expr, run, **values) -> float:
     return float(sp.N(subs(expr, names)))  # exact constants such as log(10**26) stay SymPy's
 
 
-def setting_of(run):
-    """The run's setting as the derivations read it (external points, data, prior)."""
-    return run.loop.setting
-
-
 # --- Shumailov et al. -----------------------------------------------------------------------------
 def _log_variance(run) -> Evidence:
     M, T = run.loop.M, run.generations
@@ -149,7 +144,7 @@ def _entropy_rate(run) -> Evidence:
     M = run.loop.M
     S0 = chains_initial(run, "entropy")
     est, sem = mean_sem(chains(run, "entropy") - S0)
-    ent = derivation("R9.entropy", setting_of(run)).result
+    ent = derivation("R9.entropy", run.loop.setting).result
     exact = 0.5 * gaussian_log_var_step(M)  # S = log sd + const for the Gaussian
     return Evidence("E[S_1 - S_0] (one generation)", exact, est, sem,
                     f"this record: S = (1/2) log var + const, exact; R9.entropy's leading rate "
@@ -163,8 +158,13 @@ def chains_initial(run, name: str) -> float:
     return float(run.loop.observables(run.loop.initial_state(1))[name][0])
 
 
-def _stationary_mean(run, published: float, statement_extra: bool = False) -> Evidence:
-    st = setting_of(run)
+def gamma_mean(m: int, rate0: float, lam: float) -> float:
+    """The mean of the published law Gamma(2 m rate0, rate 2(m + lambda)) (App. C, Fig. 3)."""
+    return 2 * m * rate0 / (2 * (m + lam))
+
+
+def _stationary_mean(run, published: float) -> Evidence:
+    st = run.loop.setting
     res = derivation("R9.stationary", st).result
     values = star_values(st.family, run.loop.truth) if run.loop.truth else {}
     law_mean = float(frozen_law(res, st.family, values).mean())
@@ -181,7 +181,7 @@ def _stationary_mean(run, published: float, statement_extra: bool = False) -> Ev
 
 # --- Bertrand et al. ------------------------------------------------------------------------------
 def _fixed_real_data(run) -> Evidence:
-    st = setting_of(run)
+    st = run.loop.setting
     res = derivation("R9.stationary", st).result
     law_mean = float(frozen_law(res, st.family, {}).mean())
     est, sem = mean_sem(chains(run, "phi1"))
@@ -326,14 +326,14 @@ CLAIMS: list[Claim] = [
           "the paper's Eq. 18 in the Fig. 3 setting; checked: R9.stationary's law and the chains' mean",
           {"family": "poisson", "M": 200, "external": 1, "truth": {"rate": 1.0},
            "prior_law": "exponential:rate=1,on=rate", "init_law": "stationary"}, 600, 40_000,
-          lambda run: _stationary_mean(run, 2 * 1 * 1.0 / (2 * (1 + 1)))),
+          lambda run: _stationary_mean(run, gamma_mean(m=1, rate0=1.0, lam=1.0))),
     Claim("jangjoo2025.one-point-stops-collapse", at(JANGJOO, "abstract and Eq. 18"),
           "One external data point per generation is enough to stop collapse: the loop has a stationary law.",
           "Eq. 18 with m = 1: Gamma(2 rate0, rate 2), mean rate0 = 1",
           "Eq. 18 and the abstract; checked: normalisability with and without the point (R9.stationary), "
           "no chain collapsing, and the stationary mean",
           {"family": "poisson", "M": 200, "external": 1, "truth": {"rate": 1.0}, "init_law": "stationary"},
-          600, 40_000, lambda run: _stationary_mean(run, 1.0)),
+          600, 40_000, lambda run: _stationary_mean(run, gamma_mean(m=1, rate0=1.0, lam=0.0))),
     Claim("bertrand2023.fixed-real-data", BERTRAND,
           "Iterative retraining on a mix of a fixed real data set and the model's own samples is stable when "
           "the share of real data is large enough.",

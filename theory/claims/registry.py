@@ -59,10 +59,6 @@ class Citation:
     where: str
     venue: str = ""
 
-    @property
-    def short(self) -> str:
-        return f"{self.authors.split(',')[0].split()[-1]} et al., arXiv:{self.arxiv}, {self.where}"
-
     def as_json(self) -> dict:
         return {"authors": self.authors, "title": self.title, "arxiv": self.arxiv, "where": self.where,
                 "venue": self.venue}
@@ -235,17 +231,18 @@ class Result:
             out.append(f"the published value {e.published:.6g} is {'borne out' if ok else 'rejected'} "
                        f"({e.relation}, z = {self.z_published:.3g})")
         if e.statement:
-            out.append(("derivation: " if e.statement[0] else "derivation contradicts it: ") + e.statement[1])
+            out.append(("" if e.statement[0] else "not borne out: ") + e.statement[1])
         return "; ".join(out)
 
-    def as_json(self) -> dict:
+    def as_json(self, budget: Budget = QUICK, seed: int = 0) -> dict:
+        """The claim and its evidence; ``setting`` is the command line at the run's budget and seed."""
         c, e = self.claim, self.evidence
 
         def num(x):
             return None if x is None or not np.isfinite(x) else float(x)
         out = {"id": c.id, "citation": c.citation.as_json(), "statement": c.statement,
                "published": c.published, "checked": c.checked,
-               "setting": c.command() if c.setting else None, "verdict": self.verdict, "why": self.why,
+               "setting": c.command(budget, seed) if c.setting else None, "verdict": self.verdict, "why": self.why,
                "z_star": self.z_star}
         if e is not None:
             out |= {"quantity": e.quantity, "ours": {"derived": num(e.derived), "derived_from": e.derived_from,

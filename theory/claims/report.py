@@ -40,7 +40,7 @@ def text(results: list[Result]) -> str:
 
 def as_json(results: list[Result], budget: Budget, seed: int) -> dict:
     return {"budget": budget.name, "seed": seed, "alpha": FAMILY_WISE_ALPHA, "z_star": results[0].z_star,
-            "claims": [r.as_json() for r in results]}
+            "claims": [r.as_json(budget, seed) for r in results]}
 
 
 def markdown(results: list[Result], budget: Budget, seed: int) -> str:
