@@ -146,6 +146,8 @@ def _simulate_text(s: dict) -> str:
     fmt = lambda x: "-" if x is None else f"{x:.6g}"  # noqa: E731
     lines = [f"{s['family']} M={s['M']} anchors={s['anchors']} estimator={s['estimator']['name']} "
              f"generations={s['generations']} chains={s['chains']} seed={s['seed']}",
+             *([f"regime={s['regime']}" + (f" M_t={s['M_schedule']}" if s["M_schedule"] else "")]
+               if s["regime"] != "replace" or s["M_schedule"] else []),
              f"{'':10} {'final mean':>12} {'final var':>12} {'time-avg mean':>14} {'time-avg var':>13}"]
     for n in s["final"]["mean"]:
         lines.append(f"{n:10} {fmt(s['final']['mean'][n]):>12} {fmt(s['final']['var'][n]):>12} "

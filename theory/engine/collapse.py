@@ -20,6 +20,11 @@ fixed data point on the face. A chain of Fig. 3's loop that momentarily sits at 
 not collapsed (its fresh point takes it out); in a setting with fresh points nothing collapses.
 Whether a setting collapses at all is Eq. 18's normalisability (R9.stationary); the check
 ``R9.collapse`` in ``validate`` compares the two.
+
+Under ``subsample`` the refit draws from the pool of every point so far, which may hold points
+off the model's face: a chain has collapsed for good when its pool lies on a closed face and
+its model on that face (exactly, or within the refit's resolution); the face reported is the
+pool's. Under ``accumulate`` the model is fitted to the pool, so the model's face is the pool's.
 """
 
 from __future__ import annotations
@@ -39,6 +44,23 @@ def collapsible(loop) -> bool:
     return loop.M0 == 0 and loop.external == 0
 
 
+def pool_decides(loop) -> bool:
+    """Whether the pool, not the model alone, decides collapse (subsample, see the module docstring)."""
+    return loop.regime.kind == "subsample"
+
+
+def pool_face(loop, state: State) -> np.ndarray:
+    """Finite spaces: the smallest face holding each chain's pool, (C, L)."""
+    return minimal_face(loop.numeric, state.pool_counts > 0)
+
+
+def pool_vertex(loop, state: State) -> np.ndarray:
+    """Infinite spaces: the point mass each chain's pool lies on (its mean's), −1 if none, (C,)."""
+    if not state.pool_size:
+        return np.full(len(state.mu), -1)
+    return loop.numeric.vertex_index(state.pool_sums / state.pool_size)
+
+
 def classify(loop, state: State) -> np.ndarray:
     """Collapse code of each chain (0: none, else 1 + the index in :data:`KINDS`), shape (C,)."""
     C = len(state.mu)
@@ -47,19 +69,31 @@ def classify(loop, state: State) -> np.ndarray:
         return codes
     nf = loop.numeric
     if nf.finite:
-        _classify_finite(loop, state, codes)
+        (_classify_pool_finite if pool_decides(loop) else _classify_finite)(loop, state, codes)
         return codes
+    pooled = pool_decides(loop)
     with np.errstate(all="ignore"):
         bad = ~np.all(np.isfinite(state.mu), axis=-1) | nf.underflowed(state.mu)
         codes[bad] = 3
         on = (state.vertex >= 0) & ~bad
+        if pooled:  # the pool on the model's point mass too
+            on &= pool_vertex(loop, state) == state.vertex
         codes[on & _closed_vertex(loop, state.vertex)] = 1
-        rest = np.flatnonzero(~on & ~bad)
+        rest = np.flatnonzero((state.vertex < 0) & ~bad)
         if len(rest) and len(loop.data) == 0:  # data keep an approached end open
-            spread = nf.spread(state.mu[rest])
-            if spread is not None:
-                codes[rest[np.abs(spread) < RESOLUTION * loop.reference_spread]] = 2
+            near = _near_end(loop, state.mu[rest])
+            if pooled:  # and the model fitted to the pool
+                near &= _near_end(loop, state.pool_sums[rest] / max(state.pool_size, 1))
+            codes[rest[near]] = 2
     return codes
+
+
+def _near_end(loop, mu: np.ndarray) -> np.ndarray:
+    """Infinite spaces: models whose spread is below the refit's resolution of the reference's."""
+    spread = loop.numeric.spread(mu)
+    if spread is None:
+        return np.zeros(len(mu), bool)
+    return np.abs(spread) < RESOLUTION * loop.reference_spread
 
 
 def _classify_finite(loop, state: State, codes: np.ndarray) -> None:
@@ -83,6 +117,30 @@ def _classify_finite(loop, state: State, codes: np.ndarray) -> None:
     off = np.where(face, 0.0, p).sum(axis=-1)
     hit = ~face.all(axis=-1) & (off < RESOLUTION) & _closed(loop, face)
     codes[rest[hit]] = 2
+
+
+def _classify_pool_finite(loop, state: State, codes: np.ndarray) -> None:
+    """Subsample: the pool on a proper closed face, the model on it exactly (1) or within the
+    refit's resolution (2: its probability off the face below RESOLUTION)."""
+    nf = loop.numeric
+    face = pool_face(loop, state)
+    _, full = nf.face_size_full(face)
+    candidate = ~full & _closed(loop, face)
+    exact = candidate & ~(state.face & ~face).any(axis=-1)
+    codes[exact] = 1
+    rest = np.flatnonzero(candidate & ~exact)
+    if len(rest):
+        p = nf.level_probabilities(state.theta[rest], state.face[rest])
+        codes[rest[np.where(face[rest], 0.0, p).sum(axis=-1) < RESOLUTION]] = 2
+
+
+def held_on_point_mass(loop, state: State, codes: np.ndarray) -> np.ndarray:
+    """Chains held for good on the absorbing point mass they are on (collapsed, code 1, and under
+    subsample their pool there too), shape (C,)."""
+    on = (codes == 1) & (state.vertex >= 0)
+    if pool_decides(loop) and loop.numeric.finite:
+        on &= loop.numeric.vertex_index(state.mu, pool_face(loop, state)) == state.vertex
+    return on
 
 
 def _resolved_face(nf, probabilities: np.ndarray) -> np.ndarray:
@@ -120,10 +178,13 @@ def face_labels(loop, state: State, codes: np.ndarray) -> list[str]:
     labels = [""] * len(codes)
     names = nf.labels()
     if nf.finite:
-        face = state.face.copy()
-        num = np.flatnonzero(codes == 2)
-        if len(num):
-            face[num] = _resolved_face(nf, nf.level_probabilities(state.theta[num]))
+        if pool_decides(loop):
+            face = pool_face(loop, state)
+        else:
+            face = state.face.copy()
+            num = np.flatnonzero(codes == 2)
+            if len(num):
+                face[num] = _resolved_face(nf, nf.level_probabilities(state.theta[num]))
         levels = loop.family.space.levels
         rows, inverse = np.unique(face[codes > 0], axis=0, return_inverse=True)
         text = []

@@ -49,8 +49,8 @@ class LatticeLaw:
 def lattice_law(loop) -> LatticeLaw | None:
     """How ``loop``'s generations can be table lookups on the lattice of sums, else None."""
     nf = loop.numeric
-    if loop.sampler != "exact" or not nf.finite or nf.d != 1:
-        return None
+    if loop.sampler != "exact" or not nf.finite or nf.d != 1 or loop.regime.pooled or loop.regime.schedule:
+        return None  # (a pooled regime or a growing M_t: the general path)
     law = sampling.binomial_sum(nf)  # looked up here: tests replace it
     if law is not None:
         n, _, phi0, step = law

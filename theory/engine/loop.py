@@ -7,6 +7,12 @@ whose model is a point mass has reached an absorbing state; in the pure loop
 (MLE, no anchors) it never leaves and is no longer updated. Memory does not grow
 with the number of generations: only summaries over chains are kept, every
 ``record_every``-th generation if a trace is asked for.
+
+Under the pooled regimes (``theory.regime``) a chain also carries its pool, every point
+drawn so far: accumulate refits on it, through its Σφ and level counts (O(1) per
+generation); subsample refits on n_t of its points drawn without replacement, from its
+level counts on a finite space (multivariate hypergeometric), from the points themselves
+on an infinite one (then memory grows as N_t = Σ n_k points per chain).
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from . import collapse
 from .lattice import LatticeChains, lattice_law
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
                     compile_in, minimal_face, numeric_family)
-from .sampling import draw_exact, draw_naive
+from .sampling import (HYPERGEOMETRIC_MAX, draw_counts, draw_exact, draw_levels, draw_naive, draw_points,
+                       draw_points_naive, level_counts, subsample_counts, subsample_naive, subsample_sums)
 from .state import State
 
 CHAIN_BLOCK = 2**18  # chains advanced at once; above every quick budget, so quick results do not move
@@ -46,7 +53,9 @@ class ClosedLoop:
     Each generation draws M − M0 points from the current model and M0 anchors from the
     truth (the SPEC's convention), plus, on top of the M, the setting's fresh points from
     the truth and its fixed data points (the same every generation), the paper's setting.
-    A prior makes the refit a MAP with the prior entering once per generation. ``init`` is
+    A prior makes the refit a MAP with the prior entering once per generation. The
+    setting's regime sets M_t (M_1 = M) and which points a refit sees (see the module
+    docstring); ``sampler="naive"`` draws every point, and keeps every pool point. ``init`` is
     a point by name, natural or conventional (``{"p": 0.3}``). A family alone is the pure
     loop, ``Setting(family)``. ``start_law``: where the chains start when :meth:`run` is given
     no ``start`` (None: every chain at ``init``); a callable ``(loop, rng, chains) -> θ``
@@ -72,9 +81,7 @@ class ClosedLoop:
             raise InputError("anchors (M0 > 0) need a ground truth (--truth)")
         if self.external > 0 and self.truth is None:
             raise InputError("fresh external points (--external) need a ground truth (--truth)")
-        self.setting.regime.check_start(self.M)
-        if self.setting.regime != Regime():  # until the engine simulates them (issue 21)
-            raise InputError(f"regime {self.setting.regime.label} is not simulated yet")
+        self.regime.check_start(self.M)
         if self.sampler not in ("exact", "naive"):
             raise InputError(f"unknown sampler {self.sampler!r}; known: exact, naive")
         # conventional names are accepted as by the CLI (p=0.3): stored as natural parameters
@@ -85,7 +92,7 @@ class ClosedLoop:
         self.theta0 = self._vector(self.init)  # (1, d) natural parameters of the start
         self.theta_star = None if self.truth is None else self._vector(self.truth)  # (1, d) or None
         self._data, self.data_counts = self._resolve_data()
-        self.n_total = self.M + self.external + len(self.data)  # points in one refit
+        self.n_total = self.sample_size(1)  # points of generation 1's refit (of every one at constant M)
         if self.n_total > M_MAX:
             raise InputError(f"M + external points = {self.n_total} is more than 2**53: sums of that many "
                              "points are no longer exact in float64")
@@ -95,9 +102,10 @@ class ClosedLoop:
             self._map_mu = _closed_form_map(self.family, self.prior) \
                 if not self.numeric.finite else None
         # the pure MLE loop cannot leave a point mass: absorbed chains are frozen
-        # (fixed data all at one point: only that point can be reached, and it absorbs)
+        # (fixed data all at one point: only that point can be reached, and it absorbs);
+        # accumulate's pool then lies on it too; subsample's pool may hold other points
         self.absorbing = (self.M0 == 0 and self.external == 0 and len(set(self.data)) <= 1
-                          and isinstance(self.estimator, MLE))
+                          and isinstance(self.estimator, MLE) and self.regime.kind != "subsample")
         if not self.numeric.symbolic:  # refuse a large family needing symbolic work up front
             conventional_in_mu(self.family)
         self._check_representable(self.theta0, "--init", self.M - self.M0)
@@ -140,6 +148,79 @@ class ClosedLoop:
     @property
     def prior(self):
         return self.setting.prior
+
+    @property
+    def regime(self) -> Regime:
+        """Which points a refit sees (replace, accumulate, subsample) and M_t (theory.regime)."""
+        return self.setting.regime
+
+    def model_draws(self, t: int) -> int:
+        """M_t − M0: the points generation t draws from each chain's model (the M0 anchors of
+        the M_t come from the truth)."""
+        return self.regime.model_points(t, self.M) - self.M0
+
+    def sample_size(self, t: int) -> int:
+        """n_t = M_t + m_fresh + |data|: the points generation t adds (and subsample refits on)."""
+        return self.regime.model_points(t, self.M) + self.external + len(self.data)
+
+    def pool_size(self, t: int) -> int:
+        """N_t = Σ_{k≤t} n_k: the points of a pool after generation t (accumulate, subsample)."""
+        if self.regime.schedule is None:
+            return t * self.n_total
+        sizes = self._pool_sizes
+        while len(sizes) <= t:
+            sizes.append(sizes[-1] + self.sample_size(len(sizes)))
+        return sizes[t]
+
+    @functools.cached_property
+    def _pool_sizes(self) -> list[int]:
+        return [0]
+
+    def refit_size(self, t: int) -> int:
+        """n of generation t's refit: N_t under accumulate, else n_t (the target is Σφ/n)."""
+        return self.pool_size(t) if self.regime.kind == "accumulate" else self.sample_size(t)
+
+    def largest_sample(self, generations: int) -> int:
+        """max_{t≤T} n_t (a list schedule need not grow)."""
+        schedule = self.regime.schedule
+        if schedule is None:
+            return self.n_total
+        M = max(schedule.values[:generations]) if schedule.kind == "list" else schedule.size(generations)
+        return int(M) + self.external + len(self.data)
+
+    @property
+    def keeps_points(self) -> bool:
+        """Whether each chain's pool keeps its points (not only their Σφ and level counts): the
+        naive sampler's pools, and subsample on an infinite space (no statistic of the pool
+        gives the law of a subsample's Σφ there)."""
+        return self.regime.pooled and (self.sampler == "naive" or
+                                       (self.regime.kind == "subsample" and not self.numeric.finite))
+
+    def check_generations(self, generations: int) -> None:
+        """Refuse up front a run the engine cannot carry to ``generations``: sizes beyond a list
+        schedule, fewer model points than anchors, refits or pools of more than 2**53 points,
+        pools too large for numpy's hypergeometric draw (subsample, finite space), a start at
+        which M_t points cannot be drawn."""
+        regime = self.regime
+        if regime.schedule is not None:
+            sizes = regime.schedule.sizes(generations)
+            if sizes.min() < self.M0:
+                raise InputError(f"M schedule {regime.schedule.label}: a generation draws "
+                                 f"{sizes.min()} points, fewer than the {self.M0} anchors")
+            if self.largest_sample(generations) > M_MAX:
+                raise InputError(f"M schedule {regime.schedule.label}: a generation of more than "
+                                 "2**53 points is no longer summed exactly in float64")
+            self._check_representable(self.theta0, "--init", int(sizes.max()) - self.M0)
+        if not regime.pooled:
+            return
+        N = self.pool_size(generations)
+        if N > M_MAX:
+            raise InputError(f"the {regime.kind} pool of generation {generations} holds {N} points, "
+                             "more than 2**53 (no longer summed exactly in float64); run fewer generations")
+        if regime.kind == "subsample" and self.numeric.finite and not self.keeps_points \
+                and N >= HYPERGEOMETRIC_MAX:
+            raise InputError(f"the subsample pool of generation {generations} holds {N} points; the "
+                             f"hypergeometric draw takes fewer than {HYPERGEOMETRIC_MAX:.0e}: run fewer generations")
 
     def _resolve_data(self):
         """Σφ of the fixed data and, for finite spaces, their level counts."""
@@ -203,16 +284,25 @@ class ClosedLoop:
                 raise InputError(f"external data {shown}: the sum of {self.n_total} points at this "
                                  "mean overflows float64")
 
-    def memory_bytes(self, chains: int) -> tuple[int, int]:
-        """Rough peak memory of a run: (bytes, chains per block), kept state plus block temporaries."""
+    def memory_bytes(self, chains: int, generations: int = 1) -> tuple[int, int]:
+        """Rough peak memory of a run of ``generations``: (bytes, chains per block), kept state
+        plus block temporaries. A pool that keeps its points costs N_T of them per chain
+        (φ in float64, or a level in int32), and a subsample of it N_T keys and indices."""
         nf, d = self.numeric, self.family.d
         L = len(nf.levels) if nf.finite else 1
         kept = 8 * (4 * d + 4 + 2 * len(self.family.conventional)) + L  # μ, θ, face, observables
         temp = 8 * (12 * L + 6 * d * d + 8 * d)  # logits, probabilities, counts, Newton
         if nf.finite:
             temp += 4 * len(nf.facets) * L  # minimal_face: (chains, facets, levels) masks
+        n = self.largest_sample(generations)
         if self.sampler == "naive":
-            temp += (16 + L) * self.M if nf.finite else 8 * d
+            temp += (16 + L) * n if nf.finite else 8 * d
+        if self.regime.pooled:
+            kept += 8 * d + (8 * L if nf.finite else 0)  # the pool's Σφ and level counts
+            if self.keeps_points:
+                N = self.pool_size(generations)
+                kept += (4 if nf.finite else 8 * d) * N
+                temp += 16 * N + 8 * (d + 1) * n  # keys or permutation and indices, new points
         block = int(min(CHAIN_BLOCK, max(1, BLOCK_BYTES // temp)))
         return chains * kept + min(chains, block) * temp, block
 
@@ -242,8 +332,24 @@ class ClosedLoop:
             theta = np.array(start, dtype=float).reshape(chains, self.family.d)
             mu = nf.mu(theta)
         face = np.ones((chains, len(nf.levels)), bool) if nf.finite else None
-        return State(mu=mu, theta=theta, face=face, vertex=np.full(chains, -1), hit_time=np.full(chains, -1),
-                     collapse_time=np.full(chains, -1))
+        state = State(mu=mu, theta=theta, face=face, vertex=np.full(chains, -1), hit_time=np.full(chains, -1),
+                      collapse_time=np.full(chains, -1))
+        if self.regime.pooled:  # an empty pool
+            state.pool_sums = np.zeros((chains, self.family.d))
+            state.pool_counts = np.zeros((chains, len(nf.levels)), np.int64) if nf.finite else None
+            if self.keeps_points:
+                state.pool_points = np.zeros((chains, 0) if nf.finite else (chains, 0, self.family.d),
+                                             np.int32 if nf.finite else float)
+        return state
+
+    def reserve_pool(self, state: State, size: int) -> None:
+        """Room for ``size`` points in each chain's kept pool (grown once, the filled part copied)."""
+        points = state.pool_points
+        if points is None or points.shape[1] >= size:
+            return
+        grown = np.zeros((points.shape[0], size) + points.shape[2:], points.dtype)
+        grown[:, :state.pool_size] = points[:, :state.pool_size]
+        state.pool_points = grown
 
     def step(self, state: State, t: int, rng: np.random.Generator) -> None:
         """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time."""
@@ -251,15 +357,19 @@ class ClosedLoop:
         if self.absorbing and np.count_nonzero(state.vertex >= 0):
             idx = np.flatnonzero(state.vertex < 0)
         n = len(state.mu) if idx is None else len(idx)
+        if self.regime.pooled:
+            self.reserve_pool(state, self.pool_size(t))
         # blocks bound the (chains × levels) temporaries of draws and Newton refits: 4·10⁶
         # Curie–Weiss chains at once took 10 GB
-        block = self.memory_bytes(n)[1]
+        block = self.memory_bytes(n, t)[1]
         for start in range(0, n, block):
             part = slice(start, start + block) if idx is None else idx[start:start + block]
             try:
                 self._advance(state, part, t, rng)
             except NotConverged as e:
                 raise self._not_converged(e, t, len(state.mu)) from None
+        if self.regime.pooled:
+            state.pool_size = self.pool_size(t)
         if self.collapsible:
             self._record_collapses(state, t)
 
@@ -292,9 +402,41 @@ class ClosedLoop:
             "a start further from the boundary")
 
     def _advance(self, state: State, idx: np.ndarray | slice, t: int, rng: np.random.Generator) -> None:
-        nf = self.numeric
+        """Generation t of the chains ``idx``: draw, add to the pool (accumulate, subsample), refit."""
+        nf, kind = self.numeric, self.regime.kind
         face = None if state.face is None else state.face[idx]
-        sums, counts = self._draw(nf, state.theta[idx], state.mu[idx], face, self.M - self.M0, rng)
+        if self.keeps_points:
+            sums, counts = self._from_points(state, idx, face, t, rng)
+        elif kind == "subsample":  # finite space: the pool's level counts give the subsample's law
+            sums, counts = self._subsample_levels(state, idx, face, t, rng)
+        else:
+            sums, counts = self._draw_generation(state, idx, face, t, rng)
+            if kind == "accumulate":  # the refit reads the pool: its Σφ and the levels it holds
+                state.pool_sums[idx] += sums
+                sums = state.pool_sums[idx]
+                if counts is not None:
+                    state.pool_counts[idx] += counts
+                    counts = state.pool_counts[idx]
+        n = self.refit_size(t)
+        if nf.finite:
+            theta, mu, new_face, vertex = self._refit_finite(sums, counts, state.theta[idx], n)
+            state.face[idx] = new_face
+            state.theta[idx] = theta
+        else:
+            theta, mu, vertex = self._refit_infinite(sums, state.theta[idx], n)
+            if theta is not None:
+                state.theta[idx] = theta
+        state.mu[idx] = mu
+        state.vertex[idx] = vertex
+        first = (vertex >= 0) & (state.hit_time[idx] < 0)
+        if first.any():
+            state.hit_time[np.arange(len(state.mu))[idx][first]] = t
+
+    def _draw_generation(self, state: State, idx, face, t: int, rng: np.random.Generator):
+        """(Σφ, level counts or None) of generation t's n_t points: M_t − M0 from each chain's
+        model, M0 + m_fresh from the truth, the fixed data."""
+        nf = self.numeric
+        sums, counts = self._draw(nf, state.theta[idx], state.mu[idx], face, self.model_draws(t), rng)
         fresh = self.M0 + self.external
         if fresh:
             n = len(sums)
@@ -306,31 +448,91 @@ class ClosedLoop:
         if len(self.data):
             sums = sums + self._data
             counts = None if counts is None else counts + self.data_counts
-        if nf.finite:
-            theta, mu, new_face, vertex = self._refit_finite(sums, counts, state.theta[idx])
-            state.face[idx] = new_face
-            state.theta[idx] = theta
-        else:
-            theta, mu, vertex = self._refit_infinite(sums, state.theta[idx])
-            if theta is not None:
-                state.theta[idx] = theta
-        state.mu[idx] = mu
-        state.vertex[idx] = vertex
-        first = (vertex >= 0) & (state.hit_time[idx] < 0)
-        if first.any():
-            state.hit_time[np.arange(len(state.mu))[idx][first]] = t
+        return sums, counts
 
-    def _refit_target(self, sums: np.ndarray):
-        """(the estimator's target τ from Σφ over the n points, L2 strength λ, prior penalty or None)."""
-        est, n = self.estimator, self.n_total
+    def _subsample_levels(self, state: State, idx, face, t: int, rng: np.random.Generator):
+        """Subsample on a finite space, exactly: generation t's level counts (multinomial) join
+        the pool's; the refit's n_t points are its multivariate hypergeometric subsample."""
+        nf = self.numeric
+        counts = draw_counts(nf, state.theta[idx], face, self.model_draws(t), rng)
+        fresh = self.M0 + self.external
+        if fresh:
+            counts += draw_counts(nf, np.repeat(self.theta_star, len(counts), 0), np.ones_like(face), fresh, rng)
+        if len(self.data):
+            counts += self.data_counts
+        state.pool_counts[idx] += counts
+        state.pool_sums[idx] += counts @ nf.phi_levels
+        counts = subsample_counts(state.pool_counts[idx], self.sample_size(t), rng)
+        return counts @ nf.phi_levels, counts
+
+    def _from_points(self, state: State, idx, face, t: int, rng: np.random.Generator):
+        """(Σφ, level counts or None) of the refit from the pool's points, generation t's added:
+        all of them (accumulate) or n_t drawn without replacement (subsample). The naive
+        sampler sums raw points (a finite space's points are levels); the exact one (subsample
+        on an infinite space) draws the subsample's Σφ by random keys."""
+        new = self._new_points(state, idx, face, t, rng)
+        start, end = self.pool_size(t - 1), self.pool_size(t)
+        state.pool_points[idx, start:end] = new
+        new_sums, new_counts = self._point_totals(new)
+        state.pool_sums[idx] += new_sums
+        if new_counts is not None:
+            state.pool_counts[idx] += new_counts
+        pool = state.pool_points[idx, :end]
+        if self.regime.kind == "accumulate":
+            return self._point_totals(pool)
+        if self.sampler == "exact":
+            return subsample_sums(pool, self.sample_size(t), rng), None
+        return self._point_totals(subsample_naive(pool, self.sample_size(t), rng))
+
+    def _new_points(self, state: State, idx, face, t: int, rng: np.random.Generator) -> np.ndarray:
+        """Generation t's n_t points one by one: (C, n_t) levels (finite space, the naive
+        sampler) or (C, n_t, d) φ; the model's M_t − M0, the truth's M0 + m_fresh, the data."""
+        nf = self.numeric
+        model_points, fresh = self.model_draws(t), self.M0 + self.external
+        if nf.finite:
+            parts = [draw_levels(nf, state.theta[idx], face, model_points, rng)]
+            C = len(parts[0])
+            if fresh:
+                parts.append(draw_levels(nf, np.repeat(self.theta_star, C, 0), np.ones_like(face), fresh, rng))
+            if len(self.data):
+                parts.append(np.broadcast_to(self._data_levels, (C, len(self._data_levels))))
+        else:
+            draw = draw_points if self.sampler == "exact" else draw_points_naive
+            parts = [draw(nf, state.mu[idx], model_points, rng)]
+            C = len(parts[0])
+            if fresh:
+                parts.append(draw(nf, np.repeat(nf.mu(self.theta_star), C, 0), fresh, rng))
+            if len(self.data):
+                points = np.array(self.data, float)
+                parts.append(np.broadcast_to(points, (C,) + points.shape))
+        return np.concatenate(parts, axis=1)
+
+    @functools.cached_property
+    def _data_levels(self) -> np.ndarray:
+        """The level of each fixed data point (finite spaces)."""
+        return np.repeat(np.arange(len(self.data_counts)), self.data_counts)
+
+    def _point_totals(self, points: np.ndarray):
+        """(Σφ, level counts or None) of each chain's points: levels (C, n) or φ (C, n, d)."""
+        nf = self.numeric
+        if nf.finite:
+            counts = level_counts(points, len(nf.levels))
+            return counts @ nf.phi_levels, counts
+        return points.sum(axis=1), None
+
+    def _refit_target(self, sums: np.ndarray, n: int | None):
+        """(the estimator's target τ from Σφ over the n points (None: n_1), L2 strength λ, prior
+        penalty or None)."""
+        est, n = self.estimator, self.n_total if n is None else n
         lam = est.lam if isinstance(est, L2) else 0.0
         prior = est.penalty(n) if isinstance(est, PriorMAP) else None
         return est.target(sums / n, n), lam, prior
 
-    def _refit_finite(self, sums: np.ndarray, counts: np.ndarray, theta_prev: np.ndarray):
-        """(θ', μ', face, point mass) of the next models from Σφ and the level counts of the refit."""
+    def _refit_finite(self, sums: np.ndarray, counts: np.ndarray, theta_prev: np.ndarray,
+                      n: int | None = None):
+        """(θ', μ', face, point mass) of the next models from Σφ and the level counts of the refit's n points."""
         nf, est = self.numeric, self.estimator
-        tau, lam, prior = self._refit_target(sums)
+        tau, lam, prior = self._refit_target(sums, n)
         # the MLE lives on the smallest face holding the sample; MAP and L2 stay interior
         if isinstance(est, MLE):
             new_face, mask = minimal_face(nf, counts > 0, with_mask=True)
@@ -341,10 +543,11 @@ class ClosedLoop:
         mu = nf.mu(theta, new_face) if (lam or prior) else tau
         return theta, mu, new_face, nf.vertex_index(mu, new_face, mask=mask)
 
-    def _refit_infinite(self, sums: np.ndarray, theta_prev: np.ndarray):
-        """(θ' or None when not needed, μ', point mass) of the next models from Σφ."""
-        nf, n = self.numeric, self.n_total
-        tau, lam, prior = self._refit_target(sums)
+    def _refit_infinite(self, sums: np.ndarray, theta_prev: np.ndarray, n: int | None = None):
+        """(θ' or None when not needed, μ', point mass) of the next models from Σφ over n points
+        (None: n_1)."""
+        nf, n = self.numeric, self.n_total if n is None else n
+        tau, lam, prior = self._refit_target(sums, n)
         theta, on_curve = None, None
         if prior is not None and self._map_mu is not None:
             mu = self._map_mu(n, tau)
@@ -525,17 +728,21 @@ class ClosedLoop:
         if seed is not None and not isinstance(seed, np.random.SeedSequence | np.random.BitGenerator
                                                | np.random.Generator):
             seed = integer(seed, "seed", 0)
-        need, _ = self.memory_bytes(int(chains))
+        self.check_generations(int(generations))
+        need, _ = self.memory_bytes(int(chains), int(generations))
         have = available_memory()
         if have is not None and need > have:
-            raise InputError(f"{chains} chains would need about {need / 2**30:.3g} GiB of memory, "
-                             f"{have / 2**30:.3g} GiB available; use fewer chains")
+            pool = (f" (each chain's {self.regime.kind} pool keeps its {self.pool_size(int(generations))} "
+                    "points)") if self.keeps_points else ""
+            raise InputError(f"{chains} chains would need about {need / 2**30:.3g} GiB of memory{pool}, "
+                             f"{have / 2**30:.3g} GiB available; use fewer chains or generations")
         rng = np.random.default_rng(seed)
         start = self.start_law if start is None else start
         init_law = None if start is None else getattr(start, "label", "given")
         if callable(start):  # the start draws come first from the run's own stream
             start = start(self, rng, int(chains))
         state = self.initial_state(int(chains), start)
+        self.reserve_pool(state, self.pool_size(int(generations)) if self.regime.pooled else 0)
         names = list(self.observables(state))
         acc_mean = dict.fromkeys(names, 0.0)
         acc_var = dict.fromkeys(names, 0.0)
@@ -555,7 +762,7 @@ class ClosedLoop:
         chains_ = LatticeChains(self, law, state, rng) if law is not None else _Chains(self, state, rng)
         frozen = None
         for t in tqdm(range(1, generations + 1), disable=not progress, file=sys.stderr,
-                      desc=f"{self.family.name} M={self.M}", unit="gen", mininterval=0.5):
+                      desc=f"{self.family.name} M={self.M} {self.regime.label}".rstrip(), unit="gen", mininterval=0.5):
             if frozen is None:
                 chains_.step(t)
             want_trace = record_every and (t % record_every == 0 or t == generations)
@@ -742,7 +949,7 @@ class Run:
         no fresh points, every data point there), by state, with their mean first hitting time.
         A point mass the loop leaves again (Fig. 3: rate 0 with a fresh point) is not counted:
         see :meth:`ever_absorbed`."""
-        on = (self.collapse_codes == 1) & (self.state.vertex >= 0)
+        on = collapse.held_on_point_mass(self.loop, self.state, self.collapse_codes)
         by_state = {}
         for i, label in enumerate(self.labels):
             frac = float(np.mean(on & (self.state.vertex == i)))
@@ -761,7 +968,9 @@ class Run:
         """The ``simulate --json`` object of SPEC section 5."""
         loop = self.loop
         out = {"family": loop.family.name, "family_args": dict(loop.family.args),
-               "fixed": dict(loop.family.fixed), "M": loop.M, "anchors": loop.M0,
+               "fixed": dict(loop.family.fixed), "M": loop.M, "regime": loop.regime.kind,
+               "M_schedule": None if loop.regime.schedule is None else loop.regime.schedule.label,
+               "anchors": loop.M0,
                "external": loop.external, "external_data": [list(p) for p in loop.data],
                "prior_law": None if loop.prior is None else loop.prior.label,
                "estimator": _estimator_json(loop.estimator),

@@ -25,11 +25,18 @@ from .model import logsumexp
 MAX_STATES = 6000  # P is dense: (MAX_STATES)² doubles ≈ 290 MB
 
 
+def _replace_only(loop: ClosedLoop, what: str) -> None:
+    """The chains below are the replace loop at constant M (a pool is no Markov state on Σφ)."""
+    if loop.regime.pooled or loop.regime.schedule is not None:
+        raise InputError(f"the {what} is the replace loop at constant M, not {loop.regime.label}")
+
+
 class ExactChain:
     """The closed loop of ``loop`` as a Markov chain on U = Σ level indices."""
 
     def __init__(self, loop: ClosedLoop):
         nf = loop.numeric
+        _replace_only(loop, "exact Markov chain")
         if not nf.finite or nf.d != 1:
             raise InputError(f"exact Markov chain needs a finite one-statistic family, not {loop.family.title}")
         phi = nf.phi_levels[:, 0]
@@ -173,6 +180,7 @@ class SumChain:
         import scipy.sparse as sps
 
         nf = loop.numeric
+        _replace_only(loop, "sum chain")
         if not nf.finite or loop.M0 or loop.external:
             raise InputError("the sum chain needs a finite family and no anchors or fresh points")
         phi = nf.phi_levels

@@ -10,6 +10,11 @@ Binomial(n·m, p) draw: the same law as the multinomial over the n + 1 levels, i
 one draw instead of n (a different random stream, the same distribution).
 Naive: draw the m points one by one and add them up; the reference the exact
 sampler is tested against.
+
+Single points, for the pools of accumulate and subsample (engine.loop): levels by inverse
+CDF, φ of one draw by the family's sampler of a one-point sum; a subsample of a pool drawn
+without replacement, from its level counts (the multivariate hypergeometric law) or, where
+the pool keeps its points, by random keys.
 """
 
 from __future__ import annotations
@@ -40,15 +45,85 @@ def draw_exact(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.G
 def draw_naive(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.Generator):
     """Same as :func:`draw_exact`, drawing the m points one at a time (inverse CDF / single draws)."""
     if numeric.finite:
-        cdf = np.cumsum(pvals(numeric, theta, face), axis=-1)
-        u = rng.random((len(cdf), m))
-        level = np.minimum((u[:, :, None] >= cdf[:, None, :]).sum(-1), cdf.shape[1] - 1)
-        counts = np.stack([(level == lv).sum(-1) for lv in range(cdf.shape[1])], axis=-1)
+        counts = level_counts(draw_levels(numeric, theta, face, m, rng), len(numeric.levels))
         return counts @ numeric.phi_levels, counts
     total = np.zeros_like(mu)
     for _ in range(m):
         total += numeric.family.sum_sampler(rng, mu, 1)
     return total, None
+
+
+# -- single points: the pools of accumulate and subsample (engine.loop) ------------------------------
+def draw_levels(numeric: NumericFamily, theta, face, m: int, rng: np.random.Generator) -> np.ndarray:
+    """The level of each of m draws per chain, by inverse CDF, shape (C, m)."""
+    cdf = np.cumsum(pvals(numeric, theta, face), axis=-1)
+    u = rng.random((len(cdf), m))
+    return np.minimum((u[:, :, None] >= cdf[:, None, :]).sum(-1), cdf.shape[1] - 1)
+
+
+def level_counts(levels: np.ndarray, L: int) -> np.ndarray:
+    """Counts (C, L) of the levels (C, n) of each chain's points."""
+    C = len(levels)
+    flat = (levels + L * np.arange(C)[:, None]).ravel()
+    return np.bincount(flat, minlength=C * L).reshape(C, L)
+
+
+def draw_points(numeric: NumericFamily, mu, m: int, rng: np.random.Generator) -> np.ndarray:
+    """φ of each of m draws per chain (infinite space), shape (C, m, d): the family's sampler of
+    the sum of one point, for the C·m points at once."""
+    C, d = mu.shape
+    return np.asarray(numeric.family.sum_sampler(rng, np.repeat(mu, m, axis=0), 1),
+                      dtype=float).reshape(C, m, d)
+
+
+def draw_points_naive(numeric: NumericFamily, mu, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Same as :func:`draw_points`, one point of every chain at a time."""
+    points = [np.asarray(numeric.family.sum_sampler(rng, mu, 1), dtype=float) for _ in range(m)]
+    return np.stack(points, axis=1) if points else np.zeros((len(mu), 0, mu.shape[1]))
+
+
+def draw_counts(numeric: NumericFamily, theta, face, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Level counts (C, L) of m draws per chain: Multinomial(m, f(·|θ)) over the levels."""
+    return rng.multinomial(m, pvals(numeric, theta, face))
+
+
+HYPERGEOMETRIC_MAX = 10**9  # numpy draws hypergeometric laws of fewer points of each kind
+
+
+def subsample_counts(counts: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Level counts (C, L) of n points drawn without replacement from pools of level counts
+    ``counts`` (C, L): the multivariate hypergeometric law, drawn level by level as
+    x_l ~ Hypergeometric(c_l, R_l − c_l, r_l), where R_l and r_l are the pool and the sample
+    left after the levels before l (R_0 = N, r_0 = n); the last level takes the rest.
+    Pools of fewer than :data:`HYPERGEOMETRIC_MAX` points."""
+    out = np.zeros_like(counts)
+    left = counts.sum(axis=-1)
+    todo = np.full(len(counts), n, dtype=counts.dtype)
+    for level in range(counts.shape[1] - 1):
+        c = counts[:, level]
+        left = left - c
+        out[:, level] = rng.hypergeometric(c, left, todo)
+        todo = todo - out[:, level]
+    out[:, -1] = todo
+    return out
+
+
+def subsample_sums(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Σφ of n points drawn without replacement from each chain's points (C, N, d): the n
+    smallest of N independent uniform keys mark a uniformly random n-subset."""
+    C, N, _ = points.shape
+    if n >= N:
+        return points.sum(axis=1)
+    pick = np.argpartition(rng.random((C, N)), n - 1, axis=1)[:, :n]
+    return np.take_along_axis(points, pick[:, :, None], axis=1).sum(axis=1)
+
+
+def subsample_naive(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """The first n of a uniformly random permutation of each chain's points (C, N, ...)."""
+    C, N = points.shape[:2]
+    order = rng.permuted(np.tile(np.arange(N), (C, 1)), axis=1)[:, :n]
+    index = order.reshape(order.shape + (1,) * (points.ndim - 2))
+    return np.take_along_axis(points, index, axis=1)
 
 
 @functools.lru_cache(maxsize=None)

@@ -9,7 +9,12 @@ import numpy as np
 
 @dataclass
 class State:
-    """Current models of C chains (arrays along axis 0)."""
+    """Current models of C chains (arrays along axis 0) and, under a pooled regime (accumulate,
+    subsample), each chain's pool: every point its generations drew so far.
+
+    A chain frozen on an absorbing point mass (accumulate with the MLE) keeps the pool it had
+    when it got there: its pool lies on that point, and no refit reads it again.
+    """
 
     mu: np.ndarray                 # (C, d) expectation parameters
     theta: np.ndarray              # (C, d) natural parameters (finite spaces, L2); else unused
@@ -17,10 +22,21 @@ class State:
     vertex: np.ndarray             # (C,) index of the point mass the chain is on, −1 if none
     hit_time: np.ndarray           # (C,) first generation on a point mass, −1 if never
     collapse_time: np.ndarray | None = None  # (C,) first generation collapsed (engine.collapse), −1 if never
+    pool_sums: np.ndarray | None = None      # (C, d) Σφ over the pool
+    pool_counts: np.ndarray | None = None    # (C, L) the pool's level counts (finite spaces; see below)
+    pool_points: np.ndarray | None = None    # (C, capacity, d) φ, or (C, capacity) level, of each pool point
+    pool_size: int = 0                       # N_t: points in every chain's pool (the first N_t of capacity)
+
+    # pool_counts: the pool's level counts, except on accumulate's exact path where a generation
+    # is one binomial sum (sampling.binomial_sum): there they add up the draws' supports
+    # (positive exactly where the pool holds a level), all that the MLE's face reads. pool_points: kept only where the refit needs the points themselves
+    # (subsample on an infinite space, and the naive reference sampler).
 
     def subset(self, index) -> State:
         """The chains ``index`` selects (a slice gives views, an index array copies)."""
         pick = lambda a: None if a is None else a[index]  # noqa: E731
         return State(mu=self.mu[index], theta=self.theta[index], face=pick(self.face),
                      vertex=self.vertex[index], hit_time=self.hit_time[index],
-                     collapse_time=pick(self.collapse_time))
+                     collapse_time=pick(self.collapse_time), pool_sums=pick(self.pool_sums),
+                     pool_counts=pick(self.pool_counts), pool_points=pick(self.pool_points),
+                     pool_size=self.pool_size)
