@@ -286,7 +286,8 @@ CLAIMS: list[Claim] = [
           {"family": "gaussian", "M": 20, "init": {"mean": 0.0, "var": 1.0}}, 50, 100_000, _log_variance),
     Claim("shumailov2024.gaussian-mle-variance", SHUMAILOV,
           "With the ML (biased) variance, the expected variance shrinks by (M-1)/M each generation.",
-          "E var_t = var0 ((M-1)/M)^t under the ML variance (the theorem's unbiased refit keeps E var_t = var0)",
+          "E var_t = var0 ((M-1)/M)^t with the ML variance (the law issue 21 states for this setting; the "
+          "theorem itself refits the unbiased variance, which keeps E var_t = var0)",
           f"{RECALLED}; checked: R8's exact transient against the chains' mean variance",
           {"family": "gaussian", "M": 20, "init": {"mean": 0.0, "var": 1.0}}, 50, 100_000, _mle_variance),
     Claim("shumailov2024.gaussian-w2-diverges", SHUMAILOV,
