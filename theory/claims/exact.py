@@ -19,7 +19,7 @@ from ..numeric import evaluate, subs
 from ..store import derivation
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def log_chi2_mean(k: int) -> float:
     """E[log X] for X ~ χ²_k: d/ds E[X^s] at s = 0, with E[X^s] = 2^s Γ(k/2 + s)/Γ(k/2)
     (= ψ(k/2) + log 2)."""

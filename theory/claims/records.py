@@ -16,14 +16,12 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ..families import get_family
 from ..laws import frozen_law, star_values
 from ..numeric import subs
 from ..params import derivation_setting
 from ..regime import parse_schedule
 from ..store import derivation
-from .exact import (accumulate_limit, gaussian_log_var_step, pooled_mean_error, r8_moments,
-                    variance_curvature)
+from .exact import accumulate_limit, gaussian_log_var_step, pooled_mean_error, r8_moments, variance_curvature
 from .registry import Citation, Claim, Evidence
 
 # --- the papers -----------------------------------------------------------------------------------
@@ -92,9 +90,9 @@ def _log_variance(run) -> Evidence:
                     "this record: M var'/var ~ chi2(M-1), E log chi2_k from its moments (SymPy)",
                     control=derived - T * step, control_label="no drift in log var (variance kept on average)",
                     statement=(step < 0 and unbiased < 0,
-                               f"log var is a random walk with drift {step:.4g} < 0 per generation, so "
-                               f"var -> 0 almost surely (strong law); with the theorem's unbiased refit the "
-                               f"drift is {unbiased:.4g}, also < 0"))
+                               (f"log var is a random walk with drift {step:.4g} < 0 per generation, so "
+                                f"var -> 0 almost surely (strong law); with the theorem's unbiased refit the "
+                                f"drift is {unbiased:.4g}, also < 0")))
 
 
 def _mle_variance(run) -> Evidence:
@@ -117,8 +115,8 @@ def _absorbing(run) -> Evidence:
                     "R6.absorption (optional stopping: P = mu0)", control=0.5,
                     control_label="both point masses equally likely",
                     statement=(absorbed["fraction"] == 1.0,
-                               f"{round(absorbed['fraction'] * run.chains)} of {run.chains} chains sit on a "
-                               "point mass by then (R6: the point masses are the absorbing states)"))
+                               (f"{round(absorbed['fraction'] * run.chains)} of {run.chains} chains sit on a "
+                                "point mass by then (R6: the point masses are the absorbing states)")))
 
 
 # --- Jangjoo et al. -------------------------------------------------------------------------------
@@ -135,9 +133,9 @@ def _martingale_absorption(run) -> Evidence:
                     "holds at every t", published=(1 + mu0(run)[0] / N) / 2, control=0.5,
                     control_label="the initial bias forgotten (1/2)",
                     statement=(np.isfinite(mean_time),
-                               f"R6's mean absorption time {mean_time:.4g} generations is finite: the chains "
-                               f"end on all up or all down ({absorbed:.4g} absorbed by t={T}), all up with "
-                               f"the initial share {p_up:.4g}"))
+                               (f"R6's mean absorption time {mean_time:.4g} generations is finite: the chains "
+                                f"end on all up or all down ({absorbed:.4g} absorbed by t={T}), all up with "
+                                f"the initial share {p_up:.4g}")))
 
 
 def _entropy_rate(run) -> Evidence:
@@ -175,8 +173,8 @@ def _stationary_mean(run, published: float) -> Evidence:
                     f"R9.stationary ({res['law']}); exact at finite M: the refit is affine in the data",
                     published=published, control=law_mean * 1.05, control_label="Eq. 18's mean off by 5%",
                     statement=(bool(res["normalisable"]) and collapsed == 0 and pure is False,
-                               f"Eq. 18 normalisable with the external data ({res['normalisable']}), not without "
-                               f"it ({pure}); collapsed chains: {collapsed:.3g}"))
+                               (f"Eq. 18 normalisable with the external data ({res['normalisable']}), not without "
+                                f"it ({pure}); collapsed chains: {collapsed:.3g}")))
 
 
 # --- Bertrand et al. ------------------------------------------------------------------------------
@@ -191,9 +189,9 @@ def _fixed_real_data(run) -> Evidence:
                     f"R9.stationary ({res['law']}); exact at finite M: the refit is affine in the data",
                     control=law_mean * 1.05, control_label="Eq. 18's mean off by 5%",
                     statement=(bool(res["normalisable"]) and collapsed == 0,
-                               f"real-data share {share:.2g}: Eq. 18 normalisable ({res['normalisable']}: "
-                               f"any real point with an interior mean suffices, Diaconis-Ylvisaker); "
-                               f"collapsed chains: {collapsed:.3g}"))
+                               (f"real-data share {share:.2g}: Eq. 18 normalisable ({res['normalisable']}: "
+                                f"any real point with an interior mean suffices, Diaconis-Ylvisaker); "
+                                f"collapsed chains: {collapsed:.3g}")))
 
 
 # --- Gerstgrasser et al., Dey & Donoho, Kazdan et al. (regimes) -----------------------------------
@@ -207,8 +205,8 @@ def _accumulate_variance(run) -> Evidence:
                     "this record: the pool's E[x^2] is a martingale, so E var_t = var0 - Var(mean_t), "
                     "Var(mean_t) by the accumulate recursion", control=var0 * ((M - 1) / M) ** T,
                     control_label="the replace law (R8) applied to accumulate data",
-                    statement=(limit > 0, f"lim E var_t = {limit:.4g} > 0 under accumulate; the replace "
-                                          f"law var0 ((M-1)/M)^t -> 0"))
+                    statement=(limit > 0, (f"lim E var_t = {limit:.4g} > 0 under accumulate; the replace "
+                                           f"law var0 ((M-1)/M)^t -> 0")))
 
 
 def _pi2_6_ratio(run) -> Evidence:
@@ -228,9 +226,9 @@ def _pi2_6_ratio(run) -> Evidence:
                     "E chi exact for chi quadratic in mu", published=bound, relation="<=",
                     control=derived * 1.1, control_label="the derived law off by 10%",
                     statement=(abs(large_M - bound) < 1e-4,
-                               f"the ratio's limit in t is {limit:.5g} {side} pi^2/6 = {bound:.5g} at M = {M} "
-                               f"(chi'' {'=' if g == 0 else '<' if g < 0 else '>'} 0), and "
-                               f"{large_M:.5g} at M = 10^6: the constant is the large-M limit"))
+                               (f"the ratio's limit in t is {limit:.5g} {side} pi^2/6 = {bound:.5g} at M = {M} "
+                                f"(chi'' {'=' if g == 0 else '<' if g < 0 else '>'} 0), and "
+                                f"{large_M:.5g} at M = 10^6: the constant is the large-M limit")))
 
 
 def _subsample_error(run) -> Evidence:
@@ -247,8 +245,8 @@ def _subsample_error(run) -> Evidence:
                     "recursion; R8.moments for replace", control=acc,
                     control_label="the accumulate law applied to subsample data",
                     statement=(acc < sub < rep and far < 2 * sub,
-                               f"accumulate {acc:.4g} < subsample {sub:.4g} < replace {rep:.4g} at t={T}; "
-                               f"subsample at t=20000: {far:.4g} (bounded), replace -> var0"))
+                               (f"accumulate {acc:.4g} < subsample {sub:.4g} < replace {rep:.4g} at t={T}; "
+                                f"subsample at t=20000: {far:.4g} (bounded), replace -> var0")))
 
 
 # --- Xu, He, Cheng (growing M) ----------------------------------------------------------------------
