@@ -63,7 +63,8 @@ def variance_curvature(family: ExponentialFamily, a: int) -> float:
     return float(hessian[a][a] / 2)
 
 
-def pooled_mean_error(family: ExponentialFamily, a: int, mu0, M: int, T: int, regime: str) -> dict[str, float]:
+def pooled_mean_error(family: ExponentialFamily, a: int, mu0, M: int, T: int,
+                      regime: str) -> dict[str, float]:
     """Exact E[(μ_a,T − μ_a,0)²] of the fitted model under ``accumulate`` or ``subsample`` (M points a
     generation, pool of N_t = tM points). The pool's mean m_t of φ_a is a martingale, and with
     v_t = Var m_t and g of :func:`variance_curvature` (E χ_aa(μ) = χ_aa(μ0) + g v):

@@ -88,7 +88,8 @@ def _log_variance(run) -> Evidence:
     derived = float(np.log(mu0(run)[1] - mu0(run)[0] ** 2)) + T * step
     return Evidence(f"E[log var] at t={T}", derived, est, sem,
                     "this record: M var'/var ~ chi2(M-1), E log chi2_k from its moments (SymPy)",
-                    control=derived - T * step, control_label="no drift in log var (variance kept on average)",
+                    control=derived - T * step,
+                    control_label="no drift in log var (variance kept on average)",
                     statement=(step < 0 and unbiased < 0,
                                (f"log var is a random walk with drift {step:.4g} < 0 per generation, so "
                                 f"var -> 0 almost surely (strong law); with the theorem's unbiased refit the "
@@ -133,9 +134,9 @@ def _martingale_absorption(run) -> Evidence:
                     "holds at every t", published=(1 + mu0(run)[0] / N) / 2, control=0.5,
                     control_label="the initial bias forgotten (1/2)",
                     statement=(np.isfinite(mean_time),
-                               (f"R6's mean absorption time {mean_time:.4g} generations is finite: the chains "
-                                f"end on all up or all down ({absorbed:.4g} absorbed by t={T}), all up with "
-                                f"the initial share {p_up:.4g}")))
+                               (f"R6's mean absorption time {mean_time:.4g} generations is finite: the "
+                                f"chains end on all up or all down ({absorbed:.4g} absorbed by t={T}), all "
+                                f"up with the initial share {p_up:.4g}")))
 
 
 def _entropy_rate(run) -> Evidence:
@@ -173,8 +174,8 @@ def _stationary_mean(run, published: float) -> Evidence:
                     f"R9.stationary ({res['law']}); exact at finite M: the refit is affine in the data",
                     published=published, control=law_mean * 1.05, control_label="Eq. 18's mean off by 5%",
                     statement=(bool(res["normalisable"]) and collapsed == 0 and pure is False,
-                               (f"Eq. 18 normalisable with the external data ({res['normalisable']}), not without "
-                                f"it ({pure}); collapsed chains: {collapsed:.3g}")))
+                               (f"Eq. 18 normalisable with the external data ({res['normalisable']}), not "
+                                f"without it ({pure}); collapsed chains: {collapsed:.3g}")))
 
 
 # --- Bertrand et al. ------------------------------------------------------------------------------
@@ -226,8 +227,8 @@ def _pi2_6_ratio(run) -> Evidence:
                     "E chi exact for chi quadratic in mu", published=bound, relation="<=",
                     control=derived * 1.1, control_label="the derived law off by 10%",
                     statement=(abs(large_M - bound) < 1e-4,
-                               (f"the ratio's limit in t is {limit:.5g} {side} pi^2/6 = {bound:.5g} at M = {M} "
-                                f"(chi'' {'=' if g == 0 else '<' if g < 0 else '>'} 0), and "
+                               (f"the ratio's limit in t is {limit:.5g} {side} pi^2/6 = {bound:.5g} at "
+                                f"M = {M} (chi'' {'=' if g == 0 else '<' if g < 0 else '>'} 0), and "
                                 f"{large_M:.5g} at M = 10^6: the constant is the large-M limit")))
 
 
@@ -264,10 +265,11 @@ def _growing(run, schedule: str) -> Evidence:
     finite = bool(total.is_finite)
     why = (f"sum 1/M_t = {total}: " + (f"finite, so E p(1-p) stays above p0(1-p0)(1 - sum) = "
                                         f"{h0 * (1 - float(total)):.3g} > 0 (collapse not certain)"
-                                        if finite else "diverges, so E p(1-p) = p0(1-p0) prod(1 - 1/M_t) -> 0 "
-                                                       "(collapse)"))
+                                        if finite else
+                                        "diverges, so E p(1-p) = p0(1-p0) prod(1 - 1/M_t) -> 0 (collapse)"))
     return Evidence(f"E[p(1-p)] at t={T}", derived, est, sem, "R8.moments with M_t per generation",
-                    control=constant["mu"] - constant["mu**2"], control_label="the schedule ignored (M_t = M_1)",
+                    control=constant["mu"] - constant["mu**2"],
+                    control_label="the schedule ignored (M_t = M_1)",
                     statement=(finite if "geometric" in schedule else not finite, why))
 
 
@@ -289,7 +291,8 @@ CLAIMS: list[Claim] = [
           f"{RECALLED}; checked: R8's exact transient against the chains' mean variance",
           {"family": "gaussian", "M": 20, "init": {"mean": 0.0, "var": 1.0}}, 50, 100_000, _mle_variance),
     Claim("shumailov2024.gaussian-w2-diverges", SHUMAILOV,
-          "With unbiased refits, the expected squared Wasserstein-2 distance to the original Gaussian diverges.",
+          "With unbiased refits, the expected squared Wasserstein-2 distance to the original Gaussian "
+          "diverges.",
           "E W2^2(N(mu_t, var_t), N(mu_0, var_0)) -> infinity",
           f"{RECALLED}",
           not_checkable="the statement is for the unbiased variance refit; the toolkit refits by maximum "
@@ -348,7 +351,8 @@ CLAIMS: list[Claim] = [
           "bounded error under accumulate (proved for linear models), collapse under replace",
           f"{READ_ABSTRACT}; checked in the Gaussian, the loop of the toolkit: the fitted variance under "
           "accumulate against its exact law, and its limit",
-          {"family": "gaussian", "M": 10, "init": {"mean": 0.0, "var": 1.0}, "regime": "accumulate"}, 50, 20_000,
+          {"family": "gaussian", "M": 10, "init": {"mean": 0.0, "var": 1.0}, "regime": "accumulate"},
+          50, 20_000,
           _accumulate_variance),
     Claim("gerstgrasser2024.linear-accumulate-bound", GERSTGRASSER,
           "Linear models refitted on accumulated data: the test error is bounded independently of the "
@@ -385,7 +389,8 @@ CLAIMS: list[Claim] = [
           "than under accumulate but plateaus, unlike under replace.",
           "accumulate < subsample < replace, subsample plateaus",
           f"{READ_ABSTRACT}; checked: the Gaussian mean's squared error, exact laws of the three regimes",
-          {"family": "gaussian", "M": 10, "init": {"mean": 0.0, "var": 1.0}, "regime": "subsample"}, 20, 4_000,
+          {"family": "gaussian", "M": 10, "init": {"mean": 0.0, "var": 1.0}, "regime": "subsample"},
+          20, 4_000,
           _subsample_error),
     Claim("xu2025.linear-growth-collapses", XU,
           "Growing the sample size is necessary to avoid collapse, and with an unbiased estimator the growth "

@@ -93,8 +93,9 @@ class Claim:
 
     ``setting``: options of ``closedloop simulate`` (``family``, ``M``, ``init``, and any of
     ``truth``, ``external``, ``data``, ``prior_law``, ``regime``, ``M_schedule``, ``init_law``,
-    ``family_args``, ``fixed``: :data:`FLAGS`); ``check(run) -> Evidence`` reads the simulated chains; ``check`` None with
-    ``not_checkable`` saying why (a model class or operator the toolkit does not have yet).
+    ``family_args``, ``fixed``: :data:`FLAGS`); ``check(run) -> Evidence`` reads the simulated
+    chains; ``check`` None with ``not_checkable`` saying why (a model class or operator the toolkit
+    does not have yet).
     """
 
     id: str
@@ -125,9 +126,10 @@ def _params_text(params: Mapping) -> str:
     return ",".join(f"{k}={_value_text(v)}" for k, v in params.items())
 
 
-FLAGS = (("M", "--M"), ("family_args", "--family-args"), ("fixed", "--fixed"), ("init", "--init"), ("init_law", "--init-law"),
-         ("truth", "--truth"), ("external", "--external"), ("data", "--external-data"),
-         ("prior_law", "--prior-law"), ("regime", "--regime"), ("M_schedule", "--M-schedule"))
+FLAGS = (("M", "--M"), ("family_args", "--family-args"), ("fixed", "--fixed"), ("init", "--init"),
+         ("init_law", "--init-law"), ("truth", "--truth"), ("external", "--external"),
+         ("data", "--external-data"), ("prior_law", "--prior-law"), ("regime", "--regime"),
+         ("M_schedule", "--M-schedule"))
 
 
 def check_keys(setting: Mapping) -> None:
@@ -212,7 +214,8 @@ class Result:
             return "inconclusive"  # the toolkit's derivation and simulation disagree
         if e.control is not None and not abs(self.z_control) > self.z_star:
             return "inconclusive"  # underpowered: the check cannot tell the wrong value apart
-        parts = [p for p in (self._published_holds(), e.statement[0] if e.statement else None) if p is not None]
+        parts = [p for p in (self._published_holds(), e.statement[0] if e.statement else None)
+                 if p is not None]
         return "holds" if all(parts) else "fails"
 
     @property
@@ -242,14 +245,17 @@ class Result:
             return None if x is None or not np.isfinite(x) else float(x)
         out = {"id": c.id, "citation": c.citation.as_json(), "statement": c.statement,
                "published": c.published, "checked": c.checked,
-               "setting": c.command(budget, seed) if c.setting else None, "verdict": self.verdict, "why": self.why,
+               "setting": c.command(budget, seed) if c.setting else None, "verdict": self.verdict,
+               "why": self.why,
                "z_star": self.z_star}
         if e is not None:
-            out |= {"quantity": e.quantity, "ours": {"derived": num(e.derived), "derived_from": e.derived_from,
-                                                     "simulated": num(e.estimate), "sem": num(e.sem)},
+            out |= {"quantity": e.quantity,
+                    "ours": {"derived": num(e.derived), "derived_from": e.derived_from,
+                             "simulated": num(e.estimate), "sem": num(e.sem)},
                     "published_value": num(e.published), "relation": e.relation,
                     "z": num(self.z_ours), "z_published": num(self.z_published),
-                    "control": None if e.control is None else {"value": num(e.control), "label": e.control_label,
+                    "control": None if e.control is None else {"value": num(e.control),
+                                                               "label": e.control_label,
                                                                "z": num(self.z_control)},
                     "derived_statement": None if e.statement is None else {"holds": e.statement[0],
                                                                            "why": e.statement[1]},

@@ -47,9 +47,10 @@ def markdown(results: list[Result], budget: Budget, seed: int) -> str:
     """``claims.md``: the table, then each claim with its citation, statement, command and evidence."""
     rows = [HEADER, ["---"] * len(HEADER)] + [_cells(r) for r in results]
     out = ["# Published claims, checked", "",
-           (f"Written by `closedloop claims --out` (budget {budget.name}, seed {seed}). Each claim is simulated "
-            "with the command shown (chains at this budget) and compared with the toolkit's derivation; "
-            "z = (simulated − ours)/s.e., the control is a wrong value the same estimate must reject."), "",
+           (f"Written by `closedloop claims --out` (budget {budget.name}, seed {seed}). Each claim is "
+            "simulated with the command shown (chains at this budget) and compared with the toolkit's "
+            "derivation; z = (simulated − ours)/s.e., the control is a wrong value the same estimate must "
+            "reject."), "",
            *("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows), "",
            summary_line(results), ""]
     for r in results:
@@ -65,7 +66,8 @@ def markdown(results: list[Result], budget: Budget, seed: int) -> str:
             out += [(f"- **Quantity:** {e.quantity}; ours {_fmt(e.derived, 6)} ({e.derived_from}); simulated "
                      f"{_fmt(e.estimate, 6)} ± {_fmt(e.sem, 2)} (z = {_fmt(r.z_ours, 3)})"),
                     f"- **Control:** {e.control_label or '-'}"
-                    + (f" = {_fmt(e.control, 6)}, z = {_fmt(r.z_control, 3)}" if e.control is not None else "")]
+                    + (f" = {_fmt(e.control, 6)}, z = {_fmt(r.z_control, 3)}" if e.control is not None
+                       else "")]
         out += [f"- **Verdict:** {r.verdict}: {r.why}", ""]
     return "\n".join(out)
 
