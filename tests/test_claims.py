@@ -57,6 +57,13 @@ def test_verdicts():
     assert "underpowered" in _result(control=1.001).why
 
 
+def test_numpy_values_go_into_json():
+    from theory.io import json_text
+
+    r = _result(derived=np.float64(1.0), control=np.float64(1.1), statement=(np.isfinite(1.0), "finite"))
+    assert json.loads(json_text(r.as_json()))["derived_statement"] == {"holds": True, "why": "finite"}
+
+
 def test_a_setting_the_toolkit_cannot_run_is_not_checkable():
     claim = Claim("test2026.y", Citation("A. B", "t", "0000.00000", "Eq. 1"), "s", "p", "c",
                   {"family": "no_such_model", "M": 5, "init": {"w": 0.0}}, 1, 10, check=lambda run: None)
@@ -133,3 +140,7 @@ def test_whole_registry_at_the_quick_budget():
     assert all(r.verdict in settled for r in results), \
         [(r.claim.id, r.verdict, r.why) for r in results if r.verdict not in settled]
     assert {r.claim.id for r in results if r.verdict == "fails"} >= {"jangjoo2025.eq17-entropy-rate"}
+    from theory.claims import report
+    from theory.io import json_text
+
+    json.loads(json_text(report.as_json(results, QUICK, 0)))  # every claim's evidence goes into JSON

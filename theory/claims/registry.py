@@ -86,6 +86,14 @@ class Evidence:
     statement: tuple[bool, str] | None = None
     detail: str = ""
 
+    def __post_init__(self):  # plain Python numbers and booleans (numpy's do not go into JSON)
+        for name in ("derived", "estimate", "sem", "published", "control"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, float(value))
+        if self.statement is not None:
+            object.__setattr__(self, "statement", (bool(self.statement[0]), str(self.statement[1])))
+
 
 @dataclass(frozen=True)
 class Claim:
