@@ -443,23 +443,28 @@ def sweep_argv(draw) -> list[str]:
 
 @st.composite
 def later_argv(draw) -> list[str]:
-    """validate, figures and reproduce: their options, up to where the long work starts."""
-    command = draw(st.sampled_from(["validate", "figures", "reproduce"]))
+    """validate, figures, claims and reproduce: their options, up to where the long work starts."""
+    command = draw(st.sampled_from(["validate", "figures", "claims", "reproduce"]))
     flags = {"validate": {"--seed": one_of(["0"]), "--workers": one_of(["1"]), "--only": one_of(["R1", "R9"]),
                           "--out": st.sampled_from(["/proc/x", ""]), "--scheduler": st.sampled_from(EDGE)},
              "figures": {"--seed": one_of(["0"]), "--workers": one_of(["1"]), "--only": one_of(["gaussian_collapse"]),
                          "--out": st.sampled_from(["/proc/x", ""])},
+             "claims": {"--seed": one_of(["0"]), "--workers": one_of(["1"]),
+                        "--only": one_of(["shumailov2024", "dey-donoho2024.pi2-6-poisson"]),
+                        "--out": st.sampled_from(["/proc/x", ""])},
              "reproduce": {"--derivations": st.sampled_from(["/proc/x", ""]),
                            "--figures": st.sampled_from(["/proc/x", ""])}}[command]
     extra = draw(st.lists(st.sampled_from(["--quick", "--full", "--json", "--no-pdf", "bernoulli", "bogus"]),
                           max_size=2))
-    return [command, *draw(options(flags)), *[e for e in extra if command == "validate" or e.startswith("--q")]]
+    keep = lambda e: command == "validate" or e.startswith("--q") or (command == "claims" and e == "--json")  # noqa: E731
+    return [command, *draw(options(flags)), *[e for e in extra if keep(e)]]
 
 
 def stopped_before_computing():
     """Every long computation replaced by raising Computed, so the fuzzer reaches it fast."""
     import subprocess
 
+    import theory.claims
     import theory.derive
     import theory.plots
     import theory.validate
@@ -467,7 +472,7 @@ def stopped_before_computing():
     stack = contextlib.ExitStack()
     for target, name in ((theory.derive, "compute"), (theory.derive, "write_all"),
                          (theory.derive, "all_general"), (theory.validate, "run_checks"),
-                         (theory.plots, "build_all"), (subprocess, "Popen")):
+                         (theory.plots, "build_all"), (theory.claims, "run_claims"), (subprocess, "Popen")):
         stack.enter_context(mock.patch.object(target, name, side_effect=Computed))
     return stack
 

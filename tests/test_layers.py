@@ -24,7 +24,7 @@ FLOORS = (
     ("declarations", ("family", "families", "regime", "setting"), False),
     ("computation", ("results", "engine"), True),
     ("services", ("store", "cases", "params", "parallel", "documents", "laws"), False),
-    ("applications", ("derive", "validate", "plots", "sweep"), True),
+    ("applications", ("derive", "validate", "plots", "sweep", "claims"), True),
     ("front-ends", ("api", "cli", "__init__"), True),
     ("entry point", ("__main__",), False),
 )

@@ -1,4 +1,4 @@
-"""The `closedloop` command: derive | simulate | validate | figures | reproduce.
+"""The `closedloop` command: derive | simulate | validate | figures | sweep | claims | reproduce.
 
 Errors from bad input are one line on stderr (``closedloop: error: ...``) and
 exit status 2; JSON goes to stdout, progress to stderr.
@@ -234,17 +234,42 @@ def cmd_figures(args) -> int:
     return 0
 
 
+@_speedups
+def cmd_claims(args) -> int:
+    """Published claims against the toolkit's derivations and simulations (theory.claims)."""
+    from .claims import FULL, QUICK, report, run_claims, select
+
+    _nonnegative(args.seed, "--seed")
+    _nonnegative(args.workers, "--workers")
+    if args.out is not None:
+        check_writable(args.out)
+    claims = select(args.only)
+    if not claims:
+        raise InputError(f"no claim with id {', '.join(args.only)}; see closedloop claims --help")
+    budget = FULL if args.full else QUICK
+    results = run_claims(claims, budget, seed=args.seed, workers=args.workers or min(2, os.cpu_count() or 1))
+    print(json_text(report.as_json(results, budget, args.seed)) if args.json else report.text(results))
+    if args.out is not None:
+        path = report.write(results, budget, args.seed, Path(args.out))
+        if not args.json:
+            print(f"wrote {path}")
+    return 0 if all(r.verdict in ("holds", "fails", "not checkable") for r in results) else 1
+
+
 def reproduce_stages(args) -> list[tuple[str, list[str]]]:
     """The commands of ``reproduce``, as if typed on the command line (run at once, see there)."""
     size = ["--full"] if args.full else ["--quick"]
-    return [("derive", ["derive", "--workers", "1", "--out", args.derivations]),
-            ("validate", ["validate", *size, "--workers", "1", "--out", args.derivations]),
-            ("figures", ["figures", *size, "--workers", "1", "--out", args.figures])]
+    stages = [("derive", ["derive", "--workers", "1", "--out", args.derivations]),
+              ("validate", ["validate", *size, "--workers", "1", "--out", args.derivations]),
+              ("figures", ["figures", *size, "--workers", "1", "--out", args.figures])]
+    if getattr(args, "claims", False):
+        stages.append(("claims", ["claims", *size, "--workers", "1", "--out", args.derivations]))
+    return stages
 
 
 @_speedups
 def cmd_reproduce(args) -> int:
-    """derive + validate + figures; quick unless --full.
+    """derive + validate + figures (+ claims with --claims); quick unless --full.
 
     The three stages run at the same time, one process each: derive and figures as child
     processes (``python -m theory``), validate in this one. Run one after the other on 2
@@ -500,8 +525,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     _sweep_parser(sub)
 
+    c = sub.add_parser("claims", help="check published claims against the derivations and simulations")
+    _budget_flags(c, "each claim's own chains, well under a minute (default)", "10x the chains")
+    c.add_argument("--only", nargs="+", metavar="ID", help="only claims whose id starts with one of these "
+                                                           "(a paper: dey-donoho2024)")
+    c.add_argument("--json", action="store_true", help="print every claim as JSON")
+    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    c.add_argument("--workers", type=int, default=0, help="local processes (joblib; default: 2 or the cores)")
+    c.add_argument("--out", metavar="DIR", help="write DIR/claims.md (reproduce --claims: derivations/)")
+    c.set_defaults(run=cmd_claims)
+
     r = sub.add_parser("reproduce", help="derive + validate + figures (quick settings)")
     r.add_argument("--full", action="store_true", help="paper-scale validation and figures")
+    r.add_argument("--claims", action="store_true", help="also check the published claims (claims.md)")
     r.add_argument("--derivations", default="derivations", help="folder for LaTeX and the report")
     r.add_argument("--figures", default="figures", help="folder for the figures")
     r.set_defaults(run=cmd_reproduce)
