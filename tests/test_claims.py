@@ -8,9 +8,10 @@ import pytest
 
 from theory.claims import CLAIMS, QUICK, Citation, Claim, Evidence, Result, run_claims, select
 from theory.claims.exact import accumulate_limit, pooled_mean_error, r8_moments
-from theory.claims.registry import evaluate, threshold
+from theory.claims.registry import evaluate
 from theory.cli import build_parser, main
 from theory.families import get_family
+from theory.stats import threshold
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from theory.plots import FIGURES, QUICK, build, build_all
-from theory.validate.stats import threshold
+from theory.stats import threshold
 
 COMMITTED = Path(__file__).resolve().parents[1] / "figures"
 

@@ -14,7 +14,7 @@ from theory.engine.markov import ExactChain
 from theory.errors import InputError
 from theory.results import general
 from theory.setting import NormalPrior, Setting, data_point, parse_prior
-from theory.validate.stats import threshold
+from theory.stats import threshold
 
 
 @pytest.fixture(scope="module")

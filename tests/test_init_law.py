@@ -16,8 +16,8 @@ from scipy import integrate
 import theory
 from theory.cli import main
 from theory.params import from_params
+from theory.stats import threshold
 from theory.sweep import sweep
-from theory.validate.stats import threshold
 
 
 def _z(x, prediction):

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "theory"
 # groups of a floor marked independent never import each other
 FLOORS = (
     ("foundations", ("errors", "version", "io", "symbols", "fastpoly", "speedups", "tidy", "numeric",
-                     "notation", "derivation", "diskcache", "safe_parse", "progress"), False),
+                     "notation", "derivation", "diskcache", "safe_parse", "progress", "stats"), False),
     ("declarations", ("family", "families", "regime", "setting"), False),
     ("computation", ("results", "engine"), True),
     ("services", ("store", "cases", "params", "parallel", "documents", "laws"), False),

@@ -20,8 +20,8 @@ from theory.laws import NormalGamma, frozen_law
 from theory.params import from_params
 from theory.results.general import named_law
 from theory.setting import NormalPrior, Setting, parse_prior
+from theory.stats import threshold
 from theory.validate.general_checks import chain_moments, law_moments
-from theory.validate.stats import threshold
 
 GAUSS_DATA = [{"s": 0.0}, {"s": 1.0}, {"s": 3.0}]       # m = 3, mean 4/3, variance 14/9
 CAT_DATA = [{"s": 1}, {"s": 2}, {"s": 3}, {"s": 3}]     # Dirichlet(2, 2, 4)

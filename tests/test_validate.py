@@ -9,10 +9,11 @@ import pytest
 from conftest import require_pdflatex
 from theory.cli import main
 from theory.documents import compile_pdf
+from theory.stats import threshold
 from theory.validate import NOT_CHECKED, QUICK, Budget, Check, Outcome, all_checks, report, run_checks
 from theory.validate.checks import CASES
 from theory.validate.registry import Result
-from theory.validate.stats import order_fit, threshold
+from theory.validate.stats import order_fit
 
 DERIVATIONS = Path(__file__).resolve().parents[1] / "derivations"
 

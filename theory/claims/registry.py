@@ -8,7 +8,8 @@ unless said otherwise), the simulated estimate and its standard error, the publi
 in this setting, a control value the same estimate must reject, and any part of the claim
 decided by the derivation alone (a limit, a normalisability).
 
-Verdicts (one Šidák threshold z* over the registry, family-wise α = 10⁻³):
+Verdicts (one Šidák threshold z* over the registry, :func:`theory.stats.threshold`, family-wise
+α = 10⁻³ as in ``closedloop validate``):
 
 * ``holds`` / ``fails``: the toolkit agrees with itself (|z| of the estimate against ours
   ≤ z*), the control is rejected (|z| > z*), and the published value (equal, or a bound)
@@ -28,12 +29,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
 from ..errors import InputError
 from ..params import from_params
 
-FAMILY_WISE_ALPHA = 1e-3  # the same rate as `closedloop validate`
 VERDICTS = ("holds", "fails", "inconclusive", "not checkable", "error")
 
 
@@ -170,12 +169,6 @@ def simulate(setting: Mapping, generations: int, chains: int, rng):
     loop = from_params(setting["family"], setting["M"], setting.get("init"),
                        data=list(setting.get("data", ())), **options)
     return loop.run(generations, chains, seed=rng)
-
-
-def threshold(n: int, alpha: float = FAMILY_WISE_ALPHA) -> float:
-    """z* with P(max_k |Z_k| > z*) = α over n independent standard normals (Šidák)."""
-    per = 1.0 - (1.0 - alpha) ** (1.0 / max(n, 1))
-    return float(stats.norm.isf(per / 2))
 
 
 @dataclass

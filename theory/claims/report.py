@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import write_text_atomic
-from .registry import FAMILY_WISE_ALPHA, VERDICTS, Budget, Result
+from ..stats import FAMILY_WISE_ALPHA
+from .registry import VERDICTS, Budget, Result
 
 
 def _fmt(x, digits: int = 5) -> str:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from ..parallel import map_tasks
+from ..stats import threshold
 from .records import CLAIMS
-from .registry import QUICK, Budget, Claim, Evidence, Result, evaluate, threshold
+from .registry import QUICK, Budget, Claim, Evidence, Result, evaluate
 
 
 def run_claims(claims: list[Claim] | None = None, budget: Budget = QUICK, seed: int = 0,

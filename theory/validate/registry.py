@@ -22,8 +22,8 @@ import numpy as np
 
 from ..parallel import map_tasks
 from ..progress import tqdm
+from ..stats import FAMILY_WISE_ALPHA, threshold
 from ..store import recording
-from .stats import FAMILY_WISE_ALPHA, threshold
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ import numpy as np
 from ..io import write_text_atomic
 from ..documents import compile_pdf
 from ..notation import PREAMBLE
+from ..stats import FAMILY_WISE_ALPHA
 from .checks import NOT_CHECKED
 from .registry import Budget, Result
-from .stats import FAMILY_WISE_ALPHA
 
 
 def _fmt(x, digits=5) -> str:

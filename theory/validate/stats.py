@@ -1,9 +1,9 @@
-"""The statistics of a check: z-scores, a Šidák threshold for the run, order fits, goodness of fit.
+"""The statistics of a check: z-scores, order fits, goodness of fit.
 
 Every check reduces to a statistic in z units, compared with one threshold z*
 chosen so that a correct toolkit passes the whole run with probability 1 − α
-(Šidák over the K statistical checks). Its negative control is the same
-statistic against a deliberately wrong formula and must exceed z*.
+(Šidák over the K statistical checks: :func:`theory.stats.threshold`). Its negative
+control is the same statistic against a deliberately wrong formula and must exceed z*.
 """
 
 from __future__ import annotations
@@ -12,14 +12,6 @@ import zlib
 
 import numpy as np
 from scipy import stats
-
-FAMILY_WISE_ALPHA = 1e-3  # probability that a correct toolkit fails a whole validation run
-
-
-def threshold(n_checks: int, alpha: float = FAMILY_WISE_ALPHA) -> float:
-    """z* with P(max_k |Z_k| > z*) = α for K independent standard normals (Šidák)."""
-    per_check = 1.0 - (1.0 - alpha) ** (1.0 / max(n_checks, 1))
-    return float(stats.norm.isf(per_check / 2))
 
 
 def z_from_p(p: float) -> float:
