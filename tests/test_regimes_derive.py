@@ -1,4 +1,5 @@
-"""R10 (the data regimes): derived expressions against textbook values and independent exact sums."""
+"""R10 (the data regimes): derived expressions against textbook values and independent exact sums
+(and the error of the mean, :func:`mean_error_factor`, against a quick simulation)."""
 
 import json
 import math
@@ -78,9 +79,85 @@ def test_subsample_law_matches_the_exact_pool_chain():
     chi = sum(w * (j / Mv) * (1 - j / Mv) for (_, j), w in law.items())
     derived = R.second_moment_factor(_setting("bernoulli", "subsample"), Mv, T, mu0=[p0])
     assert derived == pytest.approx(chi / (p0 * (1 - p0)), rel=1e-10)
+    error = sum(w * (j / Mv - p0) ** 2 for (_, j), w in law.items())
+    derived = R.mean_error_factor(_setting("bernoulli", "subsample"), Mv, T, mu0=[p0])
+    assert derived == pytest.approx(error / (p0 * (1 - p0)), rel=1e-10)
     # the first generation refits on the whole pool: the replace factor
     assert R.second_moment_factor(_setting("poisson", "subsample"), 10, 1) == pytest.approx(1.0)
     assert R.second_moment_factor(_setting("gaussian", "subsample"), 10, 1) == pytest.approx(0.9)
+
+
+ONE_STATISTIC = [("bernoulli", {}, [0.3]), ("binomial", {"n": 10}, [4.0]), ("poisson", {}, [2.0]),
+                 ("exponential", {}, [1.5]), ("gaussian", {}, [0.3, 1.2])]
+
+
+@pytest.mark.parametrize("name, args, mu0", ONE_STATISTIC, ids=[c[0] for c in ONE_STATISTIC])
+def test_mean_error_is_the_variance_route_of_the_second_moment(name, args, mu0):
+    """Another route to the telescoped error: the Hessian of χ_11(μ) is 2λ in μ_1 alone (SymPy),
+    so for an unbiased μ_t, E χ_11(μ_t) = χ_11(μ_0) + λ Var μ_1,t and the error is (F − 1)/λ with
+    F of second_moment_factor, in every regime (subsample: E μ_t = μ_0 too); λ = 0 is Σ_k c_k."""
+    fam = get_family(name, **args)
+    mu = fam.mu_symbols
+    lam = R.chi_eigenvalues(fam)[(0, 0)]
+    hessian = sp.hessian(fam.in_mu(fam.chi)[0, 0], mu)
+    assert sp.simplify(hessian - 2 * lam * sp.diag(1, *[0] * (len(mu) - 1))) == sp.zeros(len(mu))
+    for kind, schedule in (("replace", None), ("accumulate", None), ("subsample", None),
+                           ("replace", "linear:10"), ("accumulate", "geometric:10,1.5")):
+        setting = Setting(fam, regime=Regime(kind, schedule))
+        error = R.mean_error_factor(setting, 10, 6, mu0=mu0)
+        if lam != 0:
+            F = R.second_moment_factor(setting, 10, 6, mu0=mu0)
+            assert error == pytest.approx((F - 1) / float(lam), rel=1e-9), (kind, schedule)
+        elif kind != "subsample":
+            sizes = np.array([setting.regime.model_points(j, 10) for j in range(1, 7)], float)
+            c = 1 / sizes if kind == "replace" else sizes / np.cumsum(sizes) ** 2
+            assert error == pytest.approx(c.sum(), rel=1e-12)
+
+
+def test_mean_error_textbook_values_and_the_accumulate_limit():
+    """Poisson accumulate Σ_k 1/(M k²); Gaussian replace 1 − ((M−1)/M)^t; the accumulate limits
+    π²/(6M) (Poisson) and 1 − sin(π/√M)√M/π (Gaussian mean, Dey and Donoho), reached as O(1/(Mt))."""
+    poisson, gaussian = _setting("poisson", "accumulate"), _setting("gaussian")
+    assert R.mean_error_factor(poisson, 10, 50) == pytest.approx(sum(1 / (10 * k**2) for k in range(1, 51)),
+                                                               rel=1e-12)
+    assert R.mean_error_factor(gaussian, 20, 30) == pytest.approx(1 - (19 / 20) ** 30, rel=1e-12)
+    assert R.accumulate_mean_error_limit(poisson, 10) == pytest.approx(math.pi**2 / 60, rel=1e-12)
+    y = math.pi / math.sqrt(10)
+    assert R.accumulate_mean_error_limit(gaussian, 10) == pytest.approx(1 - math.sin(y) / y, rel=1e-12)
+    # large M: the Dey–Donoho constant, no cancellation in 1 − sin(y)/y
+    assert 1e6 * R.accumulate_mean_error_limit(gaussian, 1e6) == pytest.approx(
+        math.pi**2 / 6 - math.pi**4 / 120e6, rel=1e-12)
+    for name in ("poisson", "gaussian", "exponential"):
+        setting = _setting(name, "accumulate")
+        gap = R.accumulate_mean_error_limit(setting, 10) - R.mean_error_factor(setting, 10, 10_000)
+        assert 0 < gap < 2 / (10 * 10_000)
+
+
+def test_mean_error_against_a_quick_simulation():
+    """The Gaussian mean's squared error in each regime and the Poisson mean's under accumulate,
+    against the chains, z with Šidák at α = 10⁻³ over the four; the replace law applied to
+    accumulate data and the accumulate law applied to subsample data are rejected."""
+    from theory.params import from_params
+    from theory.stats import threshold
+
+    chains, T, M = 20_000, 10, 5
+    cases = [("gaussian", {"mean": 0.0, "var": 1.0}, kind) for kind in R.REGIMES]
+    cases.append(("poisson", {"rate": 2.0}, "accumulate"))
+    z, control = [], []
+    for n, (name, init, kind) in enumerate(cases):
+        loop = from_params(name, M, init, regime=kind)
+        mu0 = [float(v) for v in np.ravel(loop.init_mu)]
+        chi0 = float(loop.family.in_mu(loop.family.chi)[0, 0].subs(dict(zip(loop.family.mu_symbols, mu0))))
+        err = (loop.observables(loop.run(T, chains, seed=n).state)["phi1"] - mu0[0]) ** 2 / chi0
+        se = err.std(ddof=1) / np.sqrt(chains)
+        z.append((err.mean() - R.mean_error_factor(loop.setting, M, T, mu0=mu0)) / se)
+        wrong = {"accumulate": "replace", "subsample": "accumulate"}.get(kind)
+        if name == "gaussian" and wrong:
+            law = R.mean_error_factor(Setting(loop.family, regime=Regime(wrong)), M, T, mu0=mu0)
+            control.append((err.mean() - law) / se)
+    z_star = threshold(len(z))
+    assert np.abs(z).max() < z_star, np.round(z, 2)
+    assert np.abs(control).min() > z_star, np.round(control, 2)
 
 
 def test_martingale_of_each_regime():
@@ -151,7 +228,10 @@ def test_derive_regime_json(capsys):
 
 
 def test_second_moment_factor_refuses_what_it_cannot_give():
+    for law in (R.second_moment_factor, R.mean_error_factor):
+        with pytest.raises(InputError):
+            law(_setting("curie_weiss", N=4), 10, 3)
+        with pytest.raises(InputError):
+            law(_setting("bernoulli"), 10, -1)
     with pytest.raises(InputError):
-        R.second_moment_factor(_setting("curie_weiss", N=4), 10, 3)
-    with pytest.raises(InputError):
-        R.second_moment_factor(_setting("bernoulli"), 10, -1)
+        R.accumulate_mean_error_limit(_setting("curie_weiss", N=4), 10)

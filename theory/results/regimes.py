@@ -487,6 +487,20 @@ def _lambda_value(setting: Setting) -> float:
     return float(value(d["lambda"], {}))
 
 
+def _check_pure(setting: Setting, t: int) -> None:
+    if t < 0:
+        raise InputError(f"t = {t}: generations are counted from 0")
+    if not pure(setting):
+        raise InputError(f"{setting.label}: the exact second-moment law is the pure loop's (no external "
+                         "points, no prior)")
+
+
+def _scales(setting: Setting, M: int, t: int) -> np.ndarray:
+    """c_k, k ≤ t, of the setting's replace (1/M_k) or accumulate (M_k/N_k²) loop."""
+    sizes = _sizes(setting, M, t)
+    return 1 / sizes if setting.regime.kind == "replace" else sizes / np.cumsum(sizes) ** 2
+
+
 def second_moment_factor(setting: Setting, M: int, t: int, mu0=None, with_replacement: bool = False) -> float:
     """E[q(μ_t)]/q(μ_0) for the entries q = χ_ij(μ) with L q = λ q (all of χ for the families with a
     quadratic variance; the variance for the Gaussian), pure loop, exactly at finite M:
@@ -495,22 +509,59 @@ def second_moment_factor(setting: Setting, M: int, t: int, mu0=None, with_replac
     default the family's interior point). ``with_replacement``: the subsample drawn with
     replacement (finite-population factor 1 instead of (N − n)/(N − 1)), the validation's negative
     control."""
-    if t < 0:
-        raise InputError(f"t = {t}: generations are counted from 0")
-    if not pure(setting):
-        raise InputError(f"{setting.label}: the exact second-moment law is the pure loop's (no external "
-                         "points, no prior)")
+    _check_pure(setting, t)
     lam_value = _lambda_value(setting)
-    sizes = _sizes(setting, M, t)
-    kind = setting.regime.kind
-    if kind != "subsample":
-        pools = np.cumsum(sizes)
-        c = 1 / sizes if kind == "replace" else sizes / pools**2
-        return float(np.prod(1 + lam_value * c))
-    return _subsample_factor(setting, sizes, mu0, with_replacement)
+    if setting.regime.kind != "subsample":
+        return float(np.prod(1 + lam_value * _scales(setting, M, t)))
+    moments, start = _subsample_moments(setting, _sizes(setting, M, t), mu0, with_replacement)
+    q = _law_target(setting.family)[0][4]
+    return _expectation(q, setting.family, moments) / float(q.subs(start))
 
 
-def _subsample_factor(setting: Setting, sizes, mu0, with_replacement: bool = False) -> float:
+def mean_error_factor(setting: Setting, M: int, t: int, mu0=None) -> float:
+    """E(μ_1,t − μ_1,0)²/χ_11(μ_0), pure loop, exactly at finite M: the squared error of the fitted
+    first expectation parameter (a one-statistic family's mean, the Gaussian's mean) after t
+    generations, in units of one point's variance at the start.
+
+    Under replace and accumulate μ_t is a martingale (R10.martingale) whose step k has covariance
+    c_k χ(μ_{k−1}), so by R10.moments (E χ_11(μ_k) = χ_11(μ_0) Π_{j≤k}(1 + λ c_j)) the error telescopes:
+
+        Σ_{k≤t} c_k Π_{j<k}(1 + λ c_j) = (Π_{k≤t}(1 + λ c_k) − 1)/λ     (= Σ_k c_k when λ = 0),
+
+    1 − Π_k(1 − c_k) for the Gaussian mean (λ = −1, the mean of x² conserved). Under subsample μ_t is
+    not a martingale; E μ_1,t and E μ_1,t² are read off :func:`subsample_recursion` (``mu0``:
+    expectation parameters, default the family's interior point). InputError where χ_11 has no law
+    (no L χ_11 = λ χ_11) or the subsample moments do not close."""
+    _check_pure(setting, t)
+    fam = setting.family
+    lam_value = _lambda_value(setting)
+    if _law_target(fam)[0][:2] != (0, 0):
+        raise InputError(f"{fam.title}: chi_11 has no exact law (R10.moments)")
+    if setting.regime.kind != "subsample":
+        c = _scales(setting, M, t)
+        before = np.concatenate([[1.0], np.cumprod(1 + lam_value * c)[:-1]])  # Π_{j<k}(1 + λ c_j)
+        return float(np.sum(c * before))
+    moments, start = _subsample_moments(setting, _sizes(setting, M, t), mu0)
+    m = fam.mu_symbols[0]
+    error = sp.expand((m - start[m]) ** 2)
+    return _expectation(error, fam, moments) / float(_law_target(fam)[0][4].subs(start))
+
+
+def _expectation(poly, family, moments: dict) -> float:
+    """E of a polynomial of degree ≤ 2 in μ, from the expectations of its monomials."""
+    mu = family.mu_symbols
+    out = 0.0
+    for powers, coeff in sp.Poly(poly, *mu).terms():
+        mono = sp.Mul(*(m**p for m, p in zip(mu, powers, strict=True)))
+        if mono != 1 and mono not in moments:
+            raise InputError(f"{family.title}: the subsample recursion does not carry E[{mono}]")
+        out += float(coeff) * (1.0 if mono == 1 else moments[mono])
+    return out
+
+
+def _subsample_moments(setting: Setting, sizes, mu0, with_replacement: bool = False) -> tuple[dict, dict]:
+    """({monomial: E at the last generation}, {symbol: start value}) of the pure subsample loop,
+    the recursion of :func:`subsample_recursion` run over ``sizes`` from μ_0."""
     fam = setting.family
     closed = subsample_recursion(fam)
     if closed is None:
@@ -531,14 +582,7 @@ def _subsample_factor(setting: Setting, sizes, mu0, with_replacement: bool = Fal
         f = 1.0 if with_replacement else 0.0 if N1 == Mk else (N1 - Mk) / (N1 - 1)
         x = np.asarray(fA(N, Mk, Mk, f), dtype=float) @ x + np.asarray(fc(N, Mk, Mk, f), dtype=float).ravel()
         N = N1
-    q = _law_target(fam)[0][4]
-    index = {mo: n for n, mo in enumerate(monomials)}
-    poly = sp.Poly(q, *mu)
-    value_t, value_0 = 0.0, float(q.subs(start))
-    for powers, coeff in poly.terms():
-        mono = sp.Mul(*(m**p for m, p in zip(mu, powers, strict=True)))
-        value_t += float(coeff) * (1.0 if mono == 1 else x[index[mono]])
-    return value_t / value_0
+    return dict(zip(monomials, x, strict=True)), start
 
 
 # --- R10.diffusion ------------------------------------------------------------------------------
@@ -636,10 +680,22 @@ def accumulate_limit_factor(setting: Setting, M: float) -> float:
     """E χ(μ_∞)/χ(μ_0) under accumulate at constant M: sin(π y)/(π y), y = √(−λ/M) (sinh for λ > 0),
     the evaluated R10.diffusion ``limit_factor``; for the Gaussian the factor of the variance, and
     1 − it is E(m_∞ − m_0)²/v_0."""
+    return _diffusion_limit(setting, "limit_factor", M)
+
+
+def accumulate_mean_error_limit(setting: Setting, M: float) -> float:
+    """lim_{t→∞} of :func:`mean_error_factor` under accumulate at constant M, E(μ_1,∞ − μ_1,0)²/χ_11(μ_0):
+    (sin(π y)/(π y) − 1)/λ, y = √(−λ/M) (π²/(6M) when λ = 0), the evaluated R10.diffusion
+    ``variance_limit_factor``; for the Gaussian mean 1 − sin(π/√M)√M/π < π²/(6M) (Dey and Donoho)."""
+    return _diffusion_limit(setting, "variance_limit_factor", M)
+
+
+def _diffusion_limit(setting: Setting, key: str, M: float) -> float:
     d = diffusion(_pure_setting(setting, "accumulate").for_derivations())
-    if d is None or "limit_factor" not in d.result:
+    if d is None or key not in d.result:
         raise InputError(f"{setting.family.title}: no closed accumulate limit law")
-    return float(sp.re(sp.N(d["limit_factor"].subs(S.M, M))))
+    # M exact, so SymPy's adaptive evaluation keeps 15 digits where 1 − sin(y)/y cancels (large M)
+    return float(sp.re(sp.N(d[key].subs(S.M, sp.Rational(M)))))
 
 
 # --- R10.absorption -----------------------------------------------------------------------------
