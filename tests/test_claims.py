@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 from theory.claims import CLAIMS, QUICK, Citation, Claim, Evidence, Result, run_claims, select
-from theory.claims.exact import accumulate_limit, pooled_mean_error, r8_moments
+from theory.claims.exact import gaussian_log_var_step
 from theory.claims.registry import evaluate
 from theory.cli import build_parser, main
-from theory.families import get_family
 from theory.stats import threshold
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,17 +106,12 @@ def test_committed_report_lists_every_claim():
         assert f"`{c.id}`" in text
 
 
-def test_exact_laws_against_closed_forms():
-    """The records' recursions against closed forms: Σ1/k² for the Poisson (χ affine), R8's
-    ((M−1)/M)^t for the replace Gaussian, and the sin(π/√M) product for the accumulate Gaussian."""
-    poisson, gaussian = get_family("poisson"), get_family("gaussian")
-    v = pooled_mean_error(poisson, 0, (2.0,), 10, 50, "accumulate")["v"]
-    assert v == pytest.approx(2.0 / 10 * sum(1 / k**2 for k in range(1, 51)), rel=1e-12)
-    m = r8_moments(gaussian, (0.0, 1.0), [20] * 30)
-    assert m["mu2"] - m["mu1**2"] == pytest.approx((19 / 20) ** 30, rel=1e-12)
-    y = np.pi / np.sqrt(10)
-    assert 1 - accumulate_limit(1.0, -1.0, 10) == pytest.approx(np.sin(y) / y, rel=1e-9)
-    assert accumulate_limit(1.0, 0.0, 10) == pytest.approx(np.pi**2 / 60, rel=1e-12)
+def test_gaussian_log_variance_step_against_the_digamma():
+    """E log χ²_k = ψ(k/2) + log 2 (SciPy's digamma), so the ML refit's step is that at k = M − 1 less log M."""
+    from scipy.special import digamma
+
+    for M in (2, 20, 101):
+        assert gaussian_log_var_step(M) == pytest.approx(digamma((M - 1) / 2) + np.log(2 / M), rel=1e-12)
 
 
 def test_reproduce_claims_adds_the_claims_stage():

@@ -16,12 +16,15 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from .. import symbols as S
 from ..laws import frozen_law, star_values
-from ..numeric import subs
+from ..numeric import evaluate, subs
 from ..params import derivation_setting
-from ..regime import parse_schedule
+from ..regime import Regime
+from ..results import regimes as R
+from ..setting import Setting
 from ..store import derivation
-from .exact import accumulate_limit, gaussian_log_var_step, pooled_mean_error, r8_moments, variance_curvature
+from .exact import gaussian_log_var_step
 from .registry import Citation, Claim, Evidence
 
 # --- the papers -----------------------------------------------------------------------------------
@@ -97,11 +100,14 @@ def _log_variance(run) -> Evidence:
 
 
 def _mle_variance(run) -> Evidence:
-    M, T = run.loop.M, run.generations
-    m = r8_moments(run.loop.family, mu0(run), [M] * T)
+    fam, M, T = run.loop.family, run.loop.M, run.generations
+    r8 = derivation("R8.moments", fam).result
+    start = {S.zeroed(m): v for m, v in zip(fam.mu_symbols, mu0(run), strict=True)}
+    moments = dict(zip(r8["monomials"], evaluate(r8["transient"], start | {S.M: M, S.t: T}).ravel(), strict=True))
+    mu1, mu2 = fam.mu_symbols
     var0 = mu0(run)[1] - mu0(run)[0] ** 2
     est, sem = mean_sem(chains(run, "var"))
-    return Evidence(f"E[var] at t={T}", m["mu2"] - m["mu1**2"], est, sem, "R8.moments (exact transient)",
+    return Evidence(f"E[var] at t={T}", moments[mu2] - moments[mu1**2], est, sem, "R8.moments (exact transient)",
                     published=var0 * ((M - 1) / M) ** T, control=var0,
                     control_label="E var kept at var0 (the unbiased refit's law)")
 
@@ -196,54 +202,58 @@ def _fixed_real_data(run) -> Evidence:
 
 
 # --- Gerstgrasser et al., Dey & Donoho, Kazdan et al. (regimes) -----------------------------------
+def under(run, kind: str) -> Setting:
+    """The run's family in the pure loop under another regime (constant M): a comparison's law."""
+    return Setting(run.loop.family, regime=Regime(kind))
+
+
 def _accumulate_variance(run) -> Evidence:
-    fam, M, T = run.loop.family, run.loop.M, run.generations
+    setting, M, T = run.loop.setting, run.loop.M, run.generations
     var0 = mu0(run)[1] - mu0(run)[0] ** 2
-    v = pooled_mean_error(fam, 0, mu0(run), M, T, "accumulate")["v"]
-    limit = var0 - accumulate_limit(var0, variance_curvature(fam, 0), M)
+    limit = var0 * R.accumulate_limit_factor(setting, M)
     est, sem = mean_sem(chains(run, "var"))
-    return Evidence(f"E[var] at t={T}", var0 - v, est, sem,
-                    "this record: the pool's E[x^2] is a martingale, so E var_t = var0 - Var(mean_t), "
-                    "Var(mean_t) by the accumulate recursion", control=var0 * ((M - 1) / M) ** T,
-                    control_label="the replace law (R8) applied to accumulate data",
+    return Evidence(f"E[var] at t={T}", var0 * R.second_moment_factor(setting, M, T), est, sem,
+                    "R10.moments: E var_t = var0 prod_(k<=t) (1 - 1/(M k^2)) under accumulate; "
+                    "R10.diffusion for its limit",
+                    control=var0 * R.second_moment_factor(under(run, "replace"), M, T),
+                    control_label="the replace law (R10.moments) applied to accumulate data",
                     statement=(limit > 0, (f"lim E var_t = {limit:.4g} > 0 under accumulate; the replace "
                                            f"law var0 ((M-1)/M)^t -> 0")))
 
 
 def _pi2_6_ratio(run) -> Evidence:
     """M E[(mu_T - mu_0)^2]/chi(mu_0): the accumulate error in units of one generation's."""
-    fam, M, T = run.loop.family, run.loop.M, run.generations
+    setting, M, T = run.loop.setting, run.loop.M, run.generations
     m0 = mu0(run)
-    chi0 = at_start(fam.in_mu(fam.chi)[0, 0], run)
-    scale = M / chi0
-    derived = pooled_mean_error(fam, 0, m0, M, T, "accumulate")["error"] * scale
+    scale = M / at_start(setting.family.in_mu(setting.family.chi)[0, 0], run)
+    derived = M * R.mean_error_factor(setting, M, T, m0)
     est, sem = mean_sem((chains(run, "phi1") - m0[0]) ** 2 * scale)
-    g = variance_curvature(fam, 0)
-    limit, large_M = accumulate_limit(chi0, g, M) * scale, accumulate_limit(1.0, g, 10**6) * 10**6
+    lam = float(derivation("R10.moments", setting).result["lambda"])
+    limit = M * R.accumulate_mean_error_limit(setting, M)
+    large_M = 10**6 * R.accumulate_mean_error_limit(setting, 10**6)
     bound = float(np.pi**2 / 6)
-    side = "=" if g == 0 else ("<" if g < 0 else ">")
+    side = "=" if lam == 0 else ("<" if lam < 0 else ">")
     return Evidence(f"M E[(mu_t - mu_0)^2]/chi(mu_0) at t={T}", derived, est, sem,
-                    "this record: accumulate recursion v_t = v_(t-1) + E chi(mu_(t-1))/(M t^2), "
-                    "E chi exact for chi quadratic in mu", published=bound, relation="<=",
+                    "R10.moments: E(mu_t - mu_0)^2 = chi(mu_0) sum_k c_k prod_(j<k) (1 + lambda c_j), "
+                    "c_k = 1/(M k^2) under accumulate; R10.diffusion for its limit in t",
+                    published=bound, relation="<=",
                     control=derived * 1.1, control_label="the derived law off by 10%",
                     statement=(abs(large_M - bound) < 1e-4,
                                (f"the ratio's limit in t is {limit:.5g} {side} pi^2/6 = {bound:.5g} at "
-                                f"M = {M} (chi'' {'=' if g == 0 else '<' if g < 0 else '>'} 0), and "
+                                f"M = {M} (lambda = chi''/2 {side} 0), and "
                                 f"{large_M:.5g} at M = 10^6: the constant is the large-M limit")))
 
 
 def _subsample_error(run) -> Evidence:
-    fam, M, T = run.loop.family, run.loop.M, run.generations
+    setting, M, T = run.loop.setting, run.loop.M, run.generations
     m0 = mu0(run)
-    sub = pooled_mean_error(fam, 0, m0, M, T, "subsample")["error"]
-    acc = pooled_mean_error(fam, 0, m0, M, T, "accumulate")["error"]
-    m = r8_moments(fam, m0, [M] * T)
-    rep = m["mu1**2"] - m0[0] ** 2
-    far = pooled_mean_error(fam, 0, m0, M, 20000, "subsample")["error"]
+    chi0 = at_start(setting.family.in_mu(setting.family.chi)[0, 0], run)
+    sub, far = (chi0 * R.mean_error_factor(setting, M, t, m0) for t in (T, 20000))
+    acc, rep = (chi0 * R.mean_error_factor(under(run, kind), M, T, m0) for kind in ("accumulate", "replace"))
     est, sem = mean_sem((chains(run, "phi1") - m0[0]) ** 2)
     return Evidence(f"E[(mean_t - mean_0)^2] at t={T}", sub, est, sem,
-                    "this record: subsample recursion with the finite-population moments; accumulate "
-                    "recursion; R8.moments for replace", control=acc,
+                    "R10.moments: the subsample recursion of the pool's moments (finite-population "
+                    "subsample); accumulate and replace by the telescoped product", control=acc,
                     control_label="the accumulate law applied to subsample data",
                     statement=(acc < sub < rep and far < 2 * sub,
                                (f"accumulate {acc:.4g} < subsample {sub:.4g} < replace {rep:.4g} at t={T}; "
@@ -251,26 +261,23 @@ def _subsample_error(run) -> Evidence:
 
 
 # --- Xu, He, Cheng (growing M) ----------------------------------------------------------------------
-def _growing(run, schedule: str) -> Evidence:
-    fam, T = run.loop.family, run.generations
-    sched = parse_schedule(schedule)
-    m = r8_moments(fam, mu0(run), sched.sizes(T))
-    derived = m["mu"] - m["mu**2"]
+def _growing(run) -> Evidence:
+    setting, M, T = run.loop.setting, run.loop.M, run.generations
+    kind = setting.regime.schedule.kind
+    h0 = mu0(run)[0] * (1 - mu0(run)[0])
     p = chains(run, "p")
     est, sem = mean_sem(p * (1 - p))
-    t = sp.Symbol("t", positive=True, integer=True)
-    total = sp.summation(1 / sched.symbolic(t), (t, 1, sp.oo))
-    h0 = mu0(run)[0] * (1 - mu0(run)[0])
-    constant = r8_moments(fam, mu0(run), [run.loop.M] * T)
+    total = derivation("R10.growth", setting).result[f"sum_{kind}"]
     finite = bool(total.is_finite)
     why = (f"sum 1/M_t = {total}: " + (f"finite, so E p(1-p) stays above p0(1-p0)(1 - sum) = "
                                         f"{h0 * (1 - float(total)):.3g} > 0 (collapse not certain)"
                                         if finite else
                                         "diverges, so E p(1-p) = p0(1-p0) prod(1 - 1/M_t) -> 0 (collapse)"))
-    return Evidence(f"E[p(1-p)] at t={T}", derived, est, sem, "R8.moments with M_t per generation",
-                    control=constant["mu"] - constant["mu**2"],
+    return Evidence(f"E[p(1-p)] at t={T}", h0 * R.second_moment_factor(setting, M, T), est, sem,
+                    "R10.growth: E p(1-p) = p0(1-p0) prod_(k<=t) (1 - 1/M_k) (R10.moments with M_t)",
+                    control=h0 * R.second_moment_factor(under(run, "replace"), M, T),
                     control_label="the schedule ignored (M_t = M_1)",
-                    statement=(finite if "geometric" in schedule else not finite, why))
+                    statement=(finite if kind == "geometric" else not finite, why))
 
 
 def _not_yet(issue: str) -> str:
@@ -396,13 +403,13 @@ CLAIMS: list[Claim] = [
           "Growing the sample size is necessary to avoid collapse, and with an unbiased estimator the growth "
           "must be superlinear: linear growth still collapses.",
           "collapse unless sum 1/M_t < infinity (M_t superlinear)",
-          f"{READ_ABSTRACT}; checked: Bernoulli with M_t = 10 t, R8 with the schedule",
+          f"{READ_ABSTRACT}; checked: Bernoulli with M_t = 10 t, R10.growth",
           {"family": "bernoulli", "M": 10, "M_schedule": "linear:10", "init": {"p": 0.3}}, 200, 20_000,
-          lambda run: _growing(run, "linear:10")),
+          _growing),
     Claim("xu2025.geometric-growth-survives", XU,
           "With a superlinearly (here geometrically) growing sample size the loop need not collapse.",
           "no collapse when sum 1/M_t < infinity",
-          f"{READ_ABSTRACT}; checked: Bernoulli with M_t = 10 (1.5)^(t-1), R8 with the schedule",
+          f"{READ_ABSTRACT}; checked: Bernoulli with M_t = 10 (1.5)^(t-1), R10.growth",
           {"family": "bernoulli", "M": 10, "M_schedule": "geometric:10,1.5", "init": {"p": 0.3}}, 40, 20_000,
-          lambda run: _growing(run, "geometric:10,1.5")),
+          _growing),
 ]
