@@ -92,10 +92,10 @@ def accumulate_limit(budget: FigureBudget, rng) -> dict:
         m = loop.observables(loop.run(T, chains, seed=rng).state)["mean"]
         out["estimate"].append(M * np.mean(m**2))
         out["sem"].append(M * np.std(m**2, ddof=1) / np.sqrt(chains))
-        out["theory_T"].append(M * (1 - R.second_moment_factor(loop.setting, M, T)))
+        out["theory_T"].append(M * R.mean_error_factor(loop.setting, M, T))
     grid = np.geomspace(1.5, 400, 200)
     setting = from_params("gaussian", 10, {"mean": 0.0, "var": 1.0}, regime="accumulate").setting
-    out |= {"grid": grid, "theory_limit": [x * (1 - R.accumulate_limit_factor(setting, x)) for x in grid],
+    out |= {"grid": grid, "theory_limit": [x * R.accumulate_mean_error_limit(setting, x) for x in grid],
             "pi2_6": float(np.pi**2 / 6)}
     out["checks"] = [{"what": f"M E(m_T - m_0)^2 at T = {T}, accumulate (R10.moments, exact)",
                       "estimate": np.array(out["estimate"]), "sem": np.array(out["sem"]),
