@@ -28,6 +28,27 @@ def test_every_public_name_is_in_the_api_reference_with_a_docstring():
             assert re.search(rf"py:data:: theory\.{re.escape(name)}\n(?:   :\w+:.*\n)*\n   \S", api), name
 
 
+def test_the_readme_is_one_page_that_stands_on_its_own():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    assert "SPEC" not in readme
+    for link in re.findall(r"\]\(([^)#]+)\)", readme):  # every link into the repository exists
+        assert (ROOT / link).exists(), link
+
+
+def test_the_readme_names_every_command_and_flag():
+    import argparse
+
+    from theory.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text()
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, parser in commands.choices.items():
+        assert f"`{name}" in readme, name
+        flags = {o for a in parser._actions for o in a.option_strings if o.startswith("--")} - {"--help"}
+        assert not {f for f in flags if not re.search(rf"{re.escape(f)}(?![\w-])", readme)}, name
+
+
 def test_every_page_is_in_the_table_of_contents():
     index = (DOCS / "index.md").read_text()
     pages = {p.relative_to(DOCS).with_suffix("").as_posix() for p in DOCS.rglob("*.md")} - {"index"}
