@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -104,9 +105,21 @@ def test_reproduce_runs_its_stages_at_once_and_prints_them_in_order(tmp_path, mo
     figures = ("figures", ["figures", "--only", "estimators", "--workers", "1", "--out", str(fig)])
     monkeypatch.setattr(cli, "reproduce_stages", lambda args: [
         ("derive", ["derive", "poisson", "--no-pdf", "--out", str(der)]), validate, figures])
+    real_validate = cli.cmd_validate
+
+    def late_validate(args):  # ends after the children, whose lines must not be lost in its output
+        deadline = time.monotonic() + 120
+        while len(list(der.glob("*.tex"))) < 2 or not (fig / "estimators.json").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(3)
+        return real_validate(args)
+
+    monkeypatch.setattr(cli, "cmd_validate", late_validate)
     assert main(["reproduce", "--derivations", str(der), "--figures", str(fig)]) == 0
     out, err = capsys.readouterr()
     start, *progress, summary = out.splitlines()
+    assert progress[-1].startswith("  validate done at")
     assert not err
     assert summary.startswith("reproduce (quick) done in") and "1/1 checks passed" in summary
     assert "R1.martingale" not in out  # the table is not printed

@@ -319,13 +319,21 @@ def cmd_reproduce(args) -> int:
     here = str(Path(__file__).resolve().parents[1])
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
     children, seconds, outputs, lock = {}, {}, {}, threading.Lock()
+    # the progress lines go to this stdout, also while validate's own output is being captured;
+    # a reader that stopped early (| head) stops them, and the command then ends as main() says
+    stdout, closed = sys.stdout, threading.Event()
 
     def stage_done(name, code, out, err):  # one progress line, as the stage ends
         with lock:
             seconds.setdefault(name, time.perf_counter() - t0)
             outputs[name] = (out, err)
             state = "done" if code == 0 else f"FAILED (status {code})"
-            print(f"  {name} {state} at {seconds[name]:.0f} s: {_stage_outcome(name, out)}", flush=True)
+            if not closed.is_set():
+                try:
+                    print(f"  {name} {state} at {seconds[name]:.0f} s: {_stage_outcome(name, out)}",
+                          file=stdout, flush=True)
+                except BrokenPipeError:
+                    closed.set()
 
     def watch(name, proc, out, err):
         code = proc.wait()
@@ -357,6 +365,8 @@ def cmd_reproduce(args) -> int:
                 status = status or code
             for thread in threads:
                 thread.join()
+            if closed.is_set():
+                raise BrokenPipeError
         finally:
             for proc in children.values():
                 if proc.poll() is None:
