@@ -448,7 +448,7 @@ def _cluster_flags(parser: argparse.ArgumentParser, what: str) -> None:
     """--scheduler and how to reach it: Dask's TLS certificates and the connection timeout."""
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help=f"{what} on the Dask cluster at ADDRESS (tls://host:8786 with the --tls-* "
-                             "files; a cluster can run code in this process: see README)")
+                             "files; a cluster can run code in this process: see docs/howto/sweep-dask.md)")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to reach the scheduler (default 5)")
     parser.add_argument("--tls-ca-file", metavar="PEM", help="CA certificate that signed the cluster's")
     parser.add_argument("--tls-cert", metavar="PEM", help="this client's certificate (may hold the key)")
