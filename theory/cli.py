@@ -586,10 +586,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--claims", action="store_true", help="also check the published claims (claims.md)")
     r.add_argument("--derivations", default="derivations", help="folder for LaTeX and the report")
     r.add_argument("--figures", default="figures", help="folder for the figures")
-    r.add_argument("--workers", type=int, default=0,
+    r.add_argument("--workers", type=int, default=0, metavar="N",
                    help="local processes for each stage (default 1: the three stages run at once, "
                         "one process each, which fills two cores)")
-    r.add_argument("--seed", type=int, default=0, help="random seed of validate and figures (default 0)")
+    r.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="random seed of validate and figures (default 0)")
     r.add_argument("--no-pdf", action="store_true", help="do not run pdflatex (derive and validate)")
     r.set_defaults(run=cmd_reproduce)
     return p
