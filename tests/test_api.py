@@ -1,4 +1,4 @@
-"""The notebook API: the Python of the README and the docs runs as written, names work, traces start at t = 0."""
+"""The notebook API: the Python of the README and docs runs as written, names work, traces start at 0."""
 
 import re
 from pathlib import Path

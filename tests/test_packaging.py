@@ -27,7 +27,8 @@ def test_the_citation_file_cites_the_toolkit_and_the_paper():
 
     assert cff["version"] == __version__
     (paper,) = cff["references"]
-    assert paper["journal"] == "Physical Review Letters" and (paper["volume"], paper["start"]) == (136, 197301)
+    assert paper["journal"] == "Physical Review Letters"
+    assert (paper["volume"], paper["start"]) == (136, 197301)
     assert [a["family-names"] for a in paper["authors"]] == ["Jangjoo", "Di Sarra", "Marsili", "Roudi"]
 
 
@@ -40,7 +41,8 @@ def test_the_package_is_typed():
 def test_dask_is_an_extra_not_a_requirement():
     names = {re.split(r"[<>=!~ \[]", req)[0] for req in PYPROJECT["dependencies"]}
     assert not names & {"dask", "distributed"}
-    assert {re.split(r"[<>=]", r)[0] for r in PYPROJECT["optional-dependencies"]["dask"]} == {"dask", "distributed"}
+    extra = PYPROJECT["optional-dependencies"]["dask"]
+    assert {re.split(r"[<>=]", r)[0] for r in extra} == {"dask", "distributed"}
 
 
 def test_scheduler_without_the_dask_extra_is_one_line(monkeypatch, capsys):
