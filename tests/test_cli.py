@@ -138,7 +138,7 @@ def test_reproduce_runs_its_stages_at_once_and_prints_them_in_order(tmp_path, mo
 
 
 def test_reproduce_passes_workers_seed_and_no_pdf_to_its_stages():
-    from theory.cli import build_parser, reproduce_stages
+    from theory.cli import _stage_outcome, build_parser, reproduce_stages
 
     args = build_parser().parse_args(["reproduce", "--workers", "3", "--seed", "7", "--no-pdf", "--full"])
     stages = dict(reproduce_stages(args))
@@ -146,6 +146,11 @@ def test_reproduce_passes_workers_seed_and_no_pdf_to_its_stages():
     assert stages["validate"] == ["validate", "--full", "--workers", "3", "--seed", "7", "--no-pdf",
                                   "--out", "derivations"]
     assert stages["figures"] == ["figures", "--full", "--workers", "3", "--seed", "7", "--out", "figures"]
+    claims = dict(reproduce_stages(build_parser().parse_args(["reproduce", "--claims", "--seed", "2"])))["claims"]
+    assert claims == ["claims", "--quick", "--workers", "1", "--seed", "2", "--out", "derivations"]
+    said = "table\nwrote derivations/claims.md\n\n15 holds, 2 fails of 17 claims; z* = 3.9 (Sidak, ...)\nwrote x"
+    assert _stage_outcome("claims", said).startswith("15 holds, 2 fails of 17 claims")
+    assert _stage_outcome("figures", "wrote 12 figures to figures/\n") == "wrote 12 figures to figures/"
     default = dict(reproduce_stages(build_parser().parse_args(["reproduce"])))
     assert default["derive"] == ["derive", "--workers", "1", "--out", "derivations"]  # at once, one each
 

@@ -270,11 +270,14 @@ def reproduce_stages(args) -> list[tuple[str, list[str]]]:
     return stages
 
 
+_SUMMARY_MARK = {"validate": "checks passed", "claims": " claims; z* = "}  # the summary line of each
+
+
 def _stage_outcome(name: str, text: str) -> str:
-    """What a stage's output says in one line: validate's summary, else its last line."""
+    """What a stage's output says in one line: its summary (validate, claims), else its last line."""
     lines = [line for line in text.splitlines() if line.strip()]
-    if name == "validate":
-        lines = [line for line in lines if "checks passed" in line] or lines
+    if name in _SUMMARY_MARK:
+        lines = [line for line in lines if _SUMMARY_MARK[name] in line] or lines
     return lines[-1].strip() if lines else "(no output)"
 
 
