@@ -9,7 +9,7 @@ an empty derivation cache (``THEORY_CACHE_DIR``), with its default workers unles
 ``--workers`` is given (the baseline may not have that option). Baseline and checkout
 alternate, so a slow spell of a shared machine hits both; CPU time is user time of the run
 and its worker processes (``resource.RUSAGE_CHILDREN``). Prints a Markdown table (the one in
-the README) and the ranges of the ratios baseline / checkout.
+docs/performance.md) and the ranges of the ratios baseline / checkout.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Exact: one draw of the sufficient statistics per generation (multinomial level
 counts, or the family's sum sampler). Naive: draw all M points and sum φ. Both
 run the same refit, from the same interior start, for a few generations (too few
 for absorption to freeze chains), so the ratio is the cost of sampling M points.
-Prints a Markdown table (the one in the README).
+Prints a Markdown table (the one in docs/performance.md).
 """
 
 from __future__ import annotations

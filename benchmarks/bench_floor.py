@@ -14,7 +14,7 @@ absorption, natural parameters, conventional parameters, bookkeeping. Both run t
 pure MLE loop from the same interior start for a few generations (too few for
 absorption to freeze chains). Project and floor are timed alternately in CPU time
 of this process (one BLAS thread), best of ``REPEATS`` each, so a slow spell of a
-shared machine hits both. Prints a Markdown table (the one in the README); ratio =
+shared machine hits both. Prints a Markdown table (the one in docs/performance.md); ratio =
 floor rate / project rate (how many times slower the project is). With θ2 held at
 0.3 the floor still refits every chain by Newton while the project looks the refit up
 on the lattice of sums (tabulated once per visited total), so it can beat that floor.

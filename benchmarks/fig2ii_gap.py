@@ -101,7 +101,7 @@ def exact(N: int, Ms: list[int]) -> None:
         print(f"theta{a + 1}: M*gap = {np.round(Ms_ * g, 3).tolist()}; local exponent "
               f"{np.round(local, 3).tolist()}; c of c/M + d/M^2 from consecutive rungs {np.round(pair_c, 2).tolist()}")
         # a slow crossover to c/M also fits a/√M + b/M + c/M^1.5 well, but its a shrinks as the
-        # window moves up (the one-parameter control in the README): print a per window
+        # window moves up (the one-parameter control in docs/paper.md): print a per window
         for lo in range(len(Ms_) - 4):
             X = np.stack([Ms_[lo:lo + 5] ** -p for p in (0.5, 1, 1.5)], 1)
             coef = np.linalg.lstsq(X, g[lo:lo + 5], rcond=None)[0]

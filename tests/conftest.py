@@ -73,7 +73,9 @@ def require_pdflatex():
 @pytest.fixture(scope="session")
 def dask_client():
     """One local Dask cluster (2 worker processes) for every backend test of the session:
-    starting one costs seconds, and the tests only need some cluster to send tasks to."""
+    starting one costs seconds, and the tests only need some cluster to send tasks to. Skipped
+    without the dask extra (``pip install 'theory[dask]'``)."""
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
     from dask.distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \

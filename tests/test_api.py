@@ -1,4 +1,4 @@
-"""The notebook API: the README's Python section runs as written, names work, traces start at t = 0."""
+"""The notebook API: the Python of the README and docs runs as written, names work, traces start at 0."""
 
 import re
 from pathlib import Path
@@ -22,6 +22,14 @@ def test_readme_python_section_runs():
     assert blocks
     for code in blocks:
         exec(compile(code, "README.md (Python)", "exec"), {"__name__": "readme"})
+
+
+@pytest.mark.parametrize("page", ["python.md", "getting-started.md", "howto/check-formula.md"])
+def test_the_documentation_python_runs_as_written(page):
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / page).read_text(), re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, f"docs/{page}", "exec"), {"__name__": "docs"})
 
 
 def test_flat_namespace():

@@ -118,7 +118,7 @@ def test_reproduce_claims_adds_the_claims_stage():
     from theory.cli import reproduce_stages
 
     args = build_parser().parse_args(["reproduce", "--claims", "--derivations", "d"])
-    assert ("claims", ["claims", "--quick", "--workers", "1", "--out", "d"]) in reproduce_stages(args)
+    assert ("claims", ["claims", "--quick", "--workers", "1", "--seed", "0", "--out", "d"]) in reproduce_stages(args)
     assert "claims" not in dict(reproduce_stages(build_parser().parse_args(["reproduce"])))
 
 

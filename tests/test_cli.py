@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -95,25 +96,71 @@ def test_unknown_option_exits_nonzero():
 
 def test_reproduce_runs_its_stages_at_once_and_prints_them_in_order(tmp_path, monkeypatch, capsys):
     """The stages' plumbing (derive and figures as child processes, validate here), on small
-    settings: the whole pipeline is `closedloop reproduce` itself."""
+    settings: the whole pipeline is `closedloop reproduce` itself. A progress line per stage on
+    stderr as it ends, one summary line on stdout (the validation table is in the report file)."""
     from theory import cli
 
     der, fig = tmp_path / "derivations", tmp_path / "figures"
     validate = ("validate", ["validate", "poisson", "--only", "R1", "--out", str(der)])
     figures = ("figures", ["figures", "--only", "estimators", "--workers", "1", "--out", str(fig)])
     monkeypatch.setattr(cli, "reproduce_stages", lambda args: [
-        ("derive", ["derive", "poisson", "--json"]), validate, figures])
+        ("derive", ["derive", "poisson", "--no-pdf", "--out", str(der)]), validate, figures])
+    real_validate = cli.cmd_validate
+
+    def late_validate(args):  # ends after the children, whose lines must not be lost in its output
+        deadline = time.monotonic() + 120
+        while len(list(der.glob("*.tex"))) < 2 or not (fig / "estimators.json").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(3)
+        return real_validate(args)
+
+    monkeypatch.setattr(cli, "cmd_validate", late_validate)
     assert main(["reproduce", "--derivations", str(der), "--figures", str(fig)]) == 0
-    out = capsys.readouterr().out
-    assert out.index('"poisson": {') < out.index("checks passed") < out.index("wrote 1 figures")
-    assert "reproduce (quick) done in" in out and "figures" in out.splitlines()[-1]
+    out, err = capsys.readouterr()
+    start, *progress, summary = out.splitlines()
+    assert progress[-1].startswith("  validate done at")
+    assert not err
+    assert summary.startswith("reproduce (quick) done in") and "1/1 checks passed" in summary
+    assert "R1.martingale" not in out  # the table is not printed
+    assert start.startswith("reproduce (quick): derive, validate, figures at once")
+    assert sorted(line.split()[0] for line in progress) == ["derive", "figures", "validate"]
+    assert any(line.startswith("  derive done at") and "documents to" in line for line in progress)
+    assert any(line.startswith("  figures done at") and "wrote 1 figures" in line for line in progress)
     assert (fig / "estimators.json").exists()
     # a failing stage is reported and makes the status non-zero
     monkeypatch.setattr(cli, "reproduce_stages", lambda args: [
         ("derive", ["derive", "cauchy", "--json"]), validate, figures])
     assert main(["reproduce", "--derivations", str(der), "--figures", str(fig)]) == 2
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "  derive FAILED (status 2)" in out and "SOME STAGE OR CHECK FAILED" in out
     assert "unknown family 'cauchy'" in err and "reproduce: derive exited with status 2" in err
+
+
+def test_reproduce_passes_workers_seed_and_no_pdf_to_its_stages():
+    from theory.cli import _stage_outcome, build_parser, reproduce_stages
+
+    args = build_parser().parse_args(["reproduce", "--workers", "3", "--seed", "7", "--no-pdf", "--full"])
+    stages = dict(reproduce_stages(args))
+    assert stages["derive"] == ["derive", "--workers", "3", "--no-pdf", "--out", "derivations"]
+    assert stages["validate"] == ["validate", "--full", "--workers", "3", "--seed", "7", "--no-pdf",
+                                  "--out", "derivations"]
+    assert stages["figures"] == ["figures", "--full", "--workers", "3", "--seed", "7", "--out", "figures"]
+    claims = dict(reproduce_stages(build_parser().parse_args(["reproduce", "--claims", "--seed", "2"])))["claims"]
+    assert claims == ["claims", "--quick", "--workers", "1", "--seed", "2", "--out", "derivations"]
+    said = "table\nwrote derivations/claims.md\n\n15 holds, 2 fails of 17 claims; z* = 3.9 (Sidak, ...)\nwrote x"
+    assert _stage_outcome("claims", said).startswith("15 holds, 2 fails of 17 claims")
+    assert _stage_outcome("figures", "wrote 12 figures to figures/\n") == "wrote 12 figures to figures/"
+    default = dict(reproduce_stages(build_parser().parse_args(["reproduce"])))
+    assert default["derive"] == ["derive", "--workers", "1", "--out", "derivations"]  # at once, one each
+
+
+@pytest.mark.parametrize("flag", ["--workers", "--seed"])
+def test_reproduce_refuses_a_negative_count_in_one_line(flag, tmp_path, capsys):
+    argv = ["reproduce", flag, "-1", "--derivations", str(tmp_path / "d"), "--figures", str(tmp_path / "f")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("closedloop: error: ") and err.count("\n") == 1 and flag in err
 
 
 def test_version(capsys):

@@ -79,7 +79,7 @@ def test_registered_for_one_parameter_and_absent_for_two():
 
 def test_fig2_i_variance_at_M_50():
     """The paper's Fig. 2 (i) (N = 10, θ2 = 0, ML, one fixed point Σσ = −6) at M = 50: Eq. 18
-    misses the exact chain's var θ1 = 0.085983 by 1.1e-3, the corrected law by 1e-5 (README)."""
+    misses the exact chain's var θ1 = 0.085983 by 1.1e-3, the corrected law by 1e-5 (docs/paper.md)."""
     loop = from_params("curie_weiss", 50, {"theta1": -0.5}, family_args={"N": 10}, fixed={"theta2": 0.0},
                        data=[{"phi1": -6.0}])
     (m1, c1), (m2, c2) = F.finite_m_moments(loop.setting, [lambda x: x, lambda x: x**2])
@@ -104,7 +104,7 @@ def test_sum_chain_is_the_exact_chain_for_one_parameter():
 def test_fig2_ii_at_small_N_has_no_1_over_M_regime_yet():
     """Fig. 2 (ii)'s setting (both Curie–Weiss parameters, Gaussian priors of variance 2, Eq. 18 =
     N(0, I)) at N = 3, exactly: M·(1 − var θ2) grows (3.18, 4.64, 6.67 at M = 10, 20, 40), the local
-    exponent of the gap is ≈ 0.47, below 1 (README); the MAP never returns |θ1| > 1.94 at M = 40,
+    exponent of the gap is ≈ 0.47, below 1 (docs/paper.md); the MAP never returns |θ1| > 1.94 at M = 40,
     where Eq. 18 puts 5 % of its mass (the vertices' MAP sits at a distance ∝ log M)."""
     from theory.engine.markov import SumChain
 
@@ -125,7 +125,7 @@ def test_fig2_ii_at_small_N_has_no_1_over_M_regime_yet():
 def test_the_one_over_M_regime_starts_late_when_eq18_reaches_toward_a_vertex():
     """Bernoulli, prior variance 12 (Eq. 18 = N(0, 6) in the log-odds): the derived coefficient is
     c = 8.08, but the exact M·(1 − var/var_st) is 3.13 at M = 100 and 3.97 at M = 400, still rising
-    (README: the one-parameter control for Fig. 2 (ii)); with variance 2 it is 1.43 against 1.41."""
+    (docs/paper.md: the one-parameter control for Fig. 2 (ii)); with variance 2 it is 1.43 against 1.41."""
     def scaled_gap(var, M):
         chain = ExactChain(from_params("bernoulli", M, {"p": 0.5}, prior_law=f"normal:var={var}"))
         pi = chain.stationary()

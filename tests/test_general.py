@@ -111,8 +111,9 @@ def test_histograms_stream_every_chain_generation():
     assert h.counts.sum() + h.below + h.above + h.undefined == 30 * 40
 
 
-# The README's commands for the paper's settings, with the sizes of a default-suite test (a few
-# seconds each): their printed summaries are held against the derived laws in numbers below.
+# The documented commands for the paper's settings (docs/commands.md), with the sizes of a
+# default-suite test (a few seconds each): their printed summaries are held against the derived
+# laws in numbers below.
 PAPER_COMMANDS = {
     "fig2-i": ["simulate", "curie_weiss", "--family-args", "N=10", "--fixed", "theta2=0", "--M", "50",
                "--external-data", "phi1=-6", "--init", "theta1=0", "--generations", "800", "--chains",

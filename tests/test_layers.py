@@ -1,6 +1,6 @@
 """The package's floors: imports (at module level and inside functions) only go down.
 
-Every module of ``theory`` belongs to a floor (see the README, "Layout"); a module imports
+Every module of ``theory`` belongs to a floor (see docs/architecture.md); a module imports
 only from lower floors, or from its own floor where that makes no cycle, and never from a
 sibling marked independent (``results`` and ``engine``; ``derive``, ``validate``, ``plots``
 and ``sweep``; ``api`` and ``cli``). No private name (``_x``) is imported or read across

@@ -210,7 +210,7 @@ def test_r8_closure_and_gaussian_variance_decay():
 
 
 def test_a_new_family_is_one_declaration(tmp_path, monkeypatch):
-    """The README's geometric example, saved as one file beside the others, is found and derived:
+    """The documented geometric example (docs/howto/declare-family.md), saved as one file beside the others, is found and derived:
     A, μ, χ, the recursion, its absorbing state and mean absorption time, its stationary law.
 
     Derived through the store, as `validate` and the figures read results: the results whose
@@ -224,8 +224,8 @@ def test_a_new_family_is_one_declaration(tmp_path, monkeypatch):
     import theory.families as registry
     from theory.store import derivation
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "def geometric" in b)
+    page = (Path(__file__).resolve().parents[1] / "docs" / "howto" / "declare-family.md").read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", page, re.DOTALL) if "def geometric" in b)
     (tmp_path / "geometric.py").write_text(code)
     monkeypatch.setattr(registry, "__path__", [*registry.__path__, str(tmp_path)])
     monkeypatch.setattr(registry, "FAMILIES", registry.discover())

@@ -275,6 +275,7 @@ SWEEP = ["sweep", "--family", "bernoulli", "--M", "5", "--init", "p=0.3", "--gen
 def test_a_peer_that_is_not_dask_fails_in_bounded_time_with_one_line(mode, capsys):
     import time
 
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
     from theory.cli import main
 
     address, server = _peer(mode)
@@ -310,6 +311,7 @@ def test_tls_settings_that_do_not_match_are_refused(flags, says, capsys, tmp_pat
 @pytest.fixture(scope="module")
 def tls_cluster(tmp_path_factory):
     """A local Dask cluster (threads) that speaks only TLS, and PEM files a client may use."""
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
     from dask.distributed import LocalCluster
     from distributed.security import Security
 

@@ -4,7 +4,7 @@ Declare a family once (``theory.families``); everything else — cumulants, the
 closed-loop recursion, absorbing states, anchored fixed points and stationary
 laws — is derived from that declaration with SymPy.
 
-The flat namespace is the notebook API (see the README, "Python")::
+The flat namespace is the notebook API (see docs/python.md)::
 
     import theory
     bern = theory.get_family("bernoulli")

@@ -259,12 +259,32 @@ def cmd_claims(args) -> int:
 def reproduce_stages(args) -> list[tuple[str, list[str]]]:
     """The commands of ``reproduce``, as if typed on the command line (run at once, see there)."""
     size = ["--full"] if args.full else ["--quick"]
-    stages = [("derive", ["derive", "--workers", "1", "--out", args.derivations]),
-              ("validate", ["validate", *size, "--workers", "1", "--out", args.derivations]),
-              ("figures", ["figures", *size, "--workers", "1", "--out", args.figures])]
+    workers = ["--workers", str(args.workers or 1)]
+    pdf = ["--no-pdf"] if args.no_pdf else []
+    seed = ["--seed", str(args.seed)]
+    stages = [("derive", ["derive", *workers, *pdf, "--out", args.derivations]),
+              ("validate", ["validate", *size, *workers, *seed, *pdf, "--out", args.derivations]),
+              ("figures", ["figures", *size, *workers, *seed, "--out", args.figures])]
     if getattr(args, "claims", False):
-        stages.append(("claims", ["claims", *size, "--workers", "1", "--out", args.derivations]))
+        stages.append(("claims", ["claims", *size, *workers, *seed, "--out", args.derivations]))
     return stages
+
+
+_SUMMARY_MARK = {"validate": "checks passed", "claims": " claims; z* = "}  # the summary line of each
+
+
+def _stage_outcome(name: str, text: str) -> str:
+    """What a stage's output says in one line: its summary (validate, claims), else its last line."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if name in _SUMMARY_MARK:
+        lines = [line for line in lines if _SUMMARY_MARK[name] in line] or lines
+    return lines[-1].strip() if lines else "(no output)"
+
+
+def _failed_checks(text: str) -> list[str]:
+    """The rows of validate's table whose verdict is not pass (the table itself goes to the report)."""
+    rows = [line for line in text.splitlines() if line.strip() and not line.startswith("wrote ")]
+    return [row for row in rows[1:] if "checks passed" not in row and not row.rstrip().endswith("pass")]
 
 
 @_speedups
@@ -277,11 +297,13 @@ def cmd_reproduce(args) -> int:
     (the categorical derivation, the last family's checks, fig1b) and started a pool of
     its own; three single processes fill both cores (measured under load: 140 s against
     218 s one after the other; 193 s with validate on 2 workers beside them, where derive
-    became the longest). None reads what another writes. Their outputs are printed when
-    all are done, in the order derive, validate, figures.
+    became the longest). None reads what another writes. Printed: a progress line as each
+    stage ends, then the checks that failed (if any) and one summary line; the full validation
+    table is in the report file, the stages' warnings and errors on stderr.
     """
     import contextlib
     import io
+    import re
     import subprocess
     import tempfile
     import threading
@@ -289,53 +311,80 @@ def cmd_reproduce(args) -> int:
 
     check_writable(args.derivations, "--derivations")
     check_writable(args.figures, "--figures")
+    _nonnegative(args.seed, "--seed")
+    _nonnegative(args.workers, "--workers")
     t0 = time.perf_counter()
     stages = reproduce_stages(args)
+    size = "full" if args.full else "quick"
+    print(f"reproduce ({size}): {', '.join(name for name, _ in stages)} at once, "
+          f"{args.workers or 1} worker(s) each; a line as each ends", flush=True)
     # the children import this very package: its folder first on the path, not the cwd (-P)
     here = str(Path(__file__).resolve().parents[1])
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
-    children, seconds = {}, {}
+    children, seconds, outputs, lock = {}, {}, {}, threading.Lock()
+    # the progress lines go to this stdout, also while validate's own output is being captured;
+    # a reader that stopped early (| head) stops them, and the command then ends as main() says
+    stdout, closed = sys.stdout, threading.Event()
 
-    def note_end(name, proc):  # the stage times printed at the end
-        proc.wait()
-        seconds.setdefault(name, time.perf_counter() - t0)
+    def stage_done(name, code, out, err):  # one progress line, as the stage ends
+        with lock:
+            seconds.setdefault(name, time.perf_counter() - t0)
+            outputs[name] = (out, err)
+            state = "done" if code == 0 else f"FAILED (status {code})"
+            if not closed.is_set():
+                try:
+                    print(f"  {name} {state} at {seconds[name]:.0f} s: {_stage_outcome(name, out)}",
+                          file=stdout, flush=True)
+                except BrokenPipeError:
+                    closed.set()
 
+    def watch(name, proc, out, err):
+        code = proc.wait()
+        out.seek(0), err.seek(0)
+        if code != 0:
+            err_text = err.read() + f"closedloop: error: reproduce: {name} exited with status {code}\n"
+        else:
+            err_text = err.read()
+        stage_done(name, code, out.read(), err_text)
+
+    status = 0
     with contextlib.ExitStack() as stack:
+        threads = []
         for name, argv in stages:
             if name != "validate":
                 out, err = (stack.enter_context(tempfile.TemporaryFile("w+")) for _ in range(2))
                 proc = subprocess.Popen([sys.executable, "-P", "-m", "theory", *argv], stdout=out, stderr=err,
                                         text=True, env=env)
-                children[name] = (proc, out, err)
-                threading.Thread(target=note_end, args=(name, proc), daemon=True).start()
+                children[name] = proc
+                threads.append(threading.Thread(target=watch, args=(name, proc, out, err), daemon=True))
+                threads[-1].start()
         try:
             printed = io.StringIO()
             with contextlib.redirect_stdout(printed):
                 status = cmd_validate(build_parser().parse_args(dict(stages)["validate"]))
-            seconds["validate"] = time.perf_counter() - t0
-            outputs = {"validate": (printed.getvalue(), "")}
-            for name, (proc, out, err) in children.items():
+            stage_done("validate", status, printed.getvalue(), "")
+            for name, proc in children.items():
                 code = proc.wait()
-                seconds.setdefault(name, time.perf_counter() - t0)
-                out.seek(0), err.seek(0)
-                outputs[name] = (out.read(), err.read())
-                if code != 0:
-                    status = status or code
-                    outputs[name] = (outputs[name][0], outputs[name][1]
-                                     + f"closedloop: error: reproduce: {name} exited with status {code}\n")
+                status = status or code
+            for thread in threads:
+                thread.join()
+            if closed.is_set():
+                raise BrokenPipeError
         finally:
-            for proc, _, _ in children.values():
+            for proc in children.values():
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-    for name, _ in stages:
-        text, err = outputs[name]
-        print(text, end="")
-        print(err, end="", file=sys.stderr)
-    print(f"\nreproduce ({'full' if args.full else 'quick'}) done in "
-          f"{time.perf_counter() - t0:.0f} s (at once: "
-          + ", ".join(f"{name} {seconds[name]:.0f} s" for name, _ in stages)
-          + f"): derivations and validation report in {args.derivations}/, figures in {args.figures}/"
+    for name, _ in stages:  # what the stages said on stderr (warnings, errors), in stage order
+        print(outputs[name][1], end="", file=sys.stderr)
+    failed = _failed_checks(outputs["validate"][0])
+    for row in failed:
+        print(row)
+    checks = re.search(r"\d+/\d+ checks passed", outputs["validate"][0])
+    print(f"reproduce ({size}) done in {time.perf_counter() - t0:.0f} s ("
+          + ", ".join(f"{name} {seconds[name]:.0f} s" for name, _ in stages) + "): "
+          + (checks.group(0) if checks else "validate gave no summary")
+          + f"; the full table in {args.derivations}/validation.md, figures in {args.figures}/"
           + ("" if status == 0 else "; SOME STAGE OR CHECK FAILED (see above)"))
     return status
 
@@ -402,7 +451,7 @@ def _cluster_flags(parser: argparse.ArgumentParser, what: str) -> None:
     """--scheduler and how to reach it: Dask's TLS certificates and the connection timeout."""
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help=f"{what} on the Dask cluster at ADDRESS (tls://host:8786 with the --tls-* "
-                             "files; a cluster can run code in this process: see README)")
+                             "files; a cluster can run code in this process: see docs/howto/sweep-dask.md)")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to reach the scheduler (default 5)")
     parser.add_argument("--tls-ca-file", metavar="PEM", help="CA certificate that signed the cluster's")
     parser.add_argument("--tls-cert", metavar="PEM", help="this client's certificate (may hold the key)")
@@ -540,6 +589,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--claims", action="store_true", help="also check the published claims (claims.md)")
     r.add_argument("--derivations", default="derivations", help="folder for LaTeX and the report")
     r.add_argument("--figures", default="figures", help="folder for the figures")
+    r.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="local processes for each stage (default 1: the three stages run at once, "
+                        "one process each, which fills two cores)")
+    r.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="random seed of validate and figures (default 0)")
+    r.add_argument("--no-pdf", action="store_true", help="do not run pdflatex (derive and validate)")
     r.set_defaults(run=cmd_reproduce)
     return p
 

@@ -40,13 +40,17 @@ class TLS:
     cert: str
     key: str | None = None
 
+    def check(self) -> None:
+        """InputError (one line) if a file is missing."""
+        for path in filter(None, (self.ca_file, self.cert, self.key)):
+            if not os.path.isfile(path):
+                raise InputError(f"TLS file {path} not found")
+
     def security(self):
         """The ``distributed.Security`` of these files, encryption required."""
         from distributed.security import Security
 
-        for path in filter(None, (self.ca_file, self.cert, self.key)):
-            if not os.path.isfile(path):
-                raise InputError(f"TLS file {path} not found")
+        self.check()
         return Security(tls_ca_file=self.ca_file, tls_client_cert=self.cert, tls_client_key=self.key,
                         require_encryption=True)
 
@@ -55,11 +59,11 @@ def connect(scheduler, timeout: float = SCHEDULER_TIMEOUT, tls: TLS | None = Non
     """``(client, own)``: a ``dask.distributed.Client`` for an address, or a Client passed through
     (``own`` False: the caller keeps it open); InputError (one line) if the address is not a
     Dask scheduler answering within ``timeout`` seconds, or its TLS setting does not match."""
-    try:
+    try:  # an optional extra (theory[dask]): only a cluster needs it
         from dask.distributed import Client
-    except ImportError:  # pragma: no cover - distributed is a dependency
-        raise InputError("--scheduler needs dask[distributed]: pip install distributed") from None
-    if isinstance(scheduler, Client):
+    except ImportError:
+        Client = None
+    if Client is not None and isinstance(scheduler, Client):
         return scheduler, False
     address = str(scheduler)
     if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
@@ -69,6 +73,10 @@ def connect(scheduler, timeout: float = SCHEDULER_TIMEOUT, tls: TLS | None = Non
                          "(--tls-ca-file, --tls-cert, --tls-key)")
     if tls is not None and not address.startswith("tls://"):
         raise InputError(f"TLS certificates given, but the scheduler address {address} is not tls://")
+    if tls is not None:
+        tls.check()
+    if Client is None:
+        raise InputError("--scheduler needs the dask extra: pip install 'theory[dask]'")
     options = {} if tls is None else {"security": tls.security()}
     # Dask's own timeout does not bound a peer that accepts and then never answers: the
     # connection is made in a thread, left behind (a daemon) if it is not done in time

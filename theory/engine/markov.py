@@ -169,7 +169,9 @@ class SumChain:
     z_j = (j, j², …) of the level index j: any family with d + 1 levels), Σφ = M a + Z B is
     read off the integer vector Z = Σ_i z_{j_i}. The states are the distinct Σφ, and given the
     fitted θ
+
         P(Σφ' | θ) = H_M(Σφ') exp(θ·Σφ' − M A(θ)),
+
     H_M the M-fold convolution of the base measure h (log space, so probabilities of 10⁻³⁰⁰
     stay exact). Entries below ``cutoff`` are dropped (the row is renormalised), so P is
     sparse; the stationary law is the Perron vector of P. The pure loop only (no anchors, no
