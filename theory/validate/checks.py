@@ -28,6 +28,7 @@ from ..results import moments
 from ..store import derivation
 from .registry import Budget, Check, Outcome, run_seed
 from .finite_m_checks import NOT_CHECKED as FINITE_M_NOT_CHECKED
+from .regime_checks import NOT_CHECKED as REGIME_NOT_CHECKED
 from .finite_m_checks import finite_m_checks
 from .regime_checks import regime_checks
 from .general_checks import general_checks
@@ -71,6 +72,7 @@ NOT_CHECKED = {
         "M ladder of stationary runs with the Newton refit takes minutes: Eq. 18 with priors is "
         "checked there by its normalisability (collapse vs none), its d = 1 and Poisson cases here",
     **FINITE_M_NOT_CHECKED,
+    **REGIME_NOT_CHECKED,
 }
 
 
