@@ -109,3 +109,13 @@ def test_workers_and_a_dask_cluster_do_not_change_the_data(built, dask_client, t
     build_all(QUICK, tmp_path / "dask", only=["estimators"], scheduler=dask_client)
     for folder, i in (("one", "entropy"), ("dask", "estimators")):
         assert (tmp_path / folder / f"{i}.json").read_text() == (out / f"{i}.json").read_text(), (folder, i)
+
+
+def test_every_figure_is_listed_in_the_readme_and_shown_in_the_docs():
+    from theory.plots import FIGURES
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    gallery = (root / "docs" / "howto" / "reproduce-figure.md").read_text()
+    missing = [i for i in FIGURES if f"`{i}`" not in readme or f"### `{i}`" not in gallery]
+    assert not missing, f"figures missing from README.md or docs/howto/reproduce-figure.md: {missing}"
