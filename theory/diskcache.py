@@ -220,14 +220,15 @@ def _path(family, name: str) -> tuple[Path, bytes] | None:
 
 def expected(family, name: str, value) -> bool:
     """Is ``value`` what :func:`cached_on_disk` stores as ``name`` for ``family``: A a SymPy
-    expression, μ a d×1 and χ a d×d matrix, κ a d×d×d array, θ(μ) None or a dict θ_a -> expression?"""
+    expression, μ a d×1 and χ a d×d matrix, κ a d×d×d array, θ(μ) and θ(conventional parameters)
+    None or a dict θ_a -> expression?"""
     d = family.d
     shapes = {"mu": (d, 1), "chi": (d, d), "kappa": (d, d, d)}
     if name in shapes:
         kind = sp.NDimArray if name == "kappa" else sp.MatrixBase
         return (isinstance(value, kind) and value.shape == shapes[name]
                 and all(isinstance(x, sp.Expr) for x in sp.flatten(value.tolist())))
-    if name == "mu_inverse":
+    if name in ("mu_inverse", "conventional_inverse"):
         return value is None or (isinstance(value, dict) and set(value) == set(family.theta)
                                  and all(isinstance(v, sp.Expr) for v in value.values()))
     return isinstance(value, sp.Expr)

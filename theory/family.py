@@ -290,6 +290,15 @@ class ExponentialFamily:
                 return {t: sp.simplify(sol[t]) for t in self.theta}
         return None
 
+    @cached_on_disk
+    def conventional_inverse(self) -> dict[sp.Symbol, sp.Expr] | None:
+        """θ as expressions of the first d conventional parameters (placeholders ``_c_<name>``),
+        or None where SymPy finds none: kept on disk, so ``--init p=0.3`` solves nothing."""
+        try:
+            return _solve_conventional(self, tuple(self.conventional)[: self.d])
+        except InputError:
+            return None
+
     def interior_point(self) -> dict[sp.Symbol, sp.Rational]:
         """A point inside the natural domain, used to pick the right branch of a solution."""
         return {t: sp.Rational(-(3 + a), 10) if t.name in self.negative else sp.Rational(3 + a, 10)
@@ -457,9 +466,18 @@ def _restricted(family: ExponentialFamily, fixed: tuple[tuple[str, float], ...])
     return family._restrict(**dict(fixed))
 
 
-@functools.lru_cache(maxsize=None)
 def _conventional_inverse(family: ExponentialFamily, used: tuple[str, ...]) -> dict:
     """θ as expressions of the conventional parameters ``used`` (placeholders ``_c_<name>``)."""
+    if used != tuple(family.conventional)[: family.d]:
+        return _solve_conventional(family, used)
+    inverse = family.conventional_inverse
+    if inverse is None:
+        raise InputError(f"cannot convert {', '.join(used)} to natural parameters of {family.name}")
+    return inverse
+
+
+@functools.lru_cache(maxsize=None)
+def _solve_conventional(family: ExponentialFamily, used: tuple[str, ...]) -> dict:
     cs = [sp.Symbol("_c_" + n) for n in used]
     eqs = [sp.Eq(c, family.conventional[n]) for c, n in zip(cs, used, strict=True)]
     sols = sp.solve(eqs, family.theta, dict=True)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
-from tqdm.auto import tqdm
 
 from ..errors import InputError, SettingError, integer
 from ..family import ExponentialFamily
@@ -554,8 +553,13 @@ class ClosedLoop:
         law = lattice_law(self)
         chains_ = LatticeChains(self, law, state, rng) if law is not None else _Chains(self, state, rng)
         frozen = None
-        for t in tqdm(range(1, generations + 1), disable=not progress, file=sys.stderr,
-                      desc=f"{self.family.name} M={self.M}", unit="gen", mininterval=0.5):
+        times = range(1, generations + 1)
+        if progress:  # tqdm imported only then: a tenth of a second of a short run's start-up
+            from tqdm.auto import tqdm
+
+            times = tqdm(times, file=sys.stderr, desc=f"{self.family.name} M={self.M}", unit="gen",
+                         mininterval=0.5)
+        for t in times:
             if frozen is None:
                 chains_.step(t)
             want_trace = record_every and (t % record_every == 0 or t == generations)
