@@ -245,10 +245,20 @@ class ClosedLoop:
                      collapse_time=np.full(chains, -1))
 
     def step(self, state: State, t: int, rng: np.random.Generator) -> None:
-        """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time."""
-        idx = None  # every chain active: slices are views, no gather and scatter of the state
-        if self.absorbing and np.count_nonzero(state.vertex >= 0):
-            idx = np.flatnonzero(state.vertex < 0)
+        """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time.
+
+        Absorbed chains (the pure loop on a point mass) do not move. While they are at most
+        half of the chains, every chain is advanced through slices (views: no gather and
+        scatter of the state) and the absorbed ones are put back by a masked copy; beyond,
+        the others alone are gathered, advanced and scattered back."""
+        idx, frozen = None, None
+        if self.absorbing:
+            absorbed = state.vertex >= 0
+            count = np.count_nonzero(absorbed)
+            if 2 * count > len(absorbed):
+                idx = np.flatnonzero(~absorbed)
+            elif count:
+                frozen = absorbed, {k: v.copy() for k, v in vars(state).items() if isinstance(v, np.ndarray)}
         n = len(state.mu) if idx is None else len(idx)
         # blocks bound the (chains × levels) temporaries of draws and Newton refits: 4·10⁶
         # Curie–Weiss chains at once took 10 GB
@@ -259,6 +269,10 @@ class ClosedLoop:
                 self._advance(state, part, t, rng)
             except NotConverged as e:
                 raise self._not_converged(e, t, len(state.mu)) from None
+        if frozen is not None:
+            absorbed, before = frozen
+            for k, v in before.items():
+                np.copyto(getattr(state, k), v, where=absorbed.reshape(-1, *[1] * (v.ndim - 1)))
         if self.collapsible:
             self._record_collapses(state, t)
 
