@@ -316,6 +316,26 @@ class ExponentialFamily:
         out = memo[key]
         return out.copy() if isinstance(out, sp.MatrixBase) else out
 
+    @cached_on_disk
+    def conventional_mu(self) -> dict[str, sp.Expr | None]:
+        """Each conventional parameter as an expression in μ (None without θ(μ)): what a simulation
+        reports, kept on disk, so a run simplifies nothing."""
+        return {n: self.in_mu(e) for n, e in self.conventional.items()}
+
+    @cached_on_disk
+    def entropy_mu(self) -> sp.Expr | None:
+        """The entropy S = A − θ·μ (relative to h) as an expression in μ, None without θ(μ): kept on
+        disk with :attr:`conventional_mu`."""
+        return self.in_mu(self.A - (sp.Matrix(self.theta).T * self.mu)[0])
+
+    @cached_on_disk
+    def spread_mu(self) -> sp.Expr | None:
+        """tr χ, the total variance of φ, as an expression in μ (factored), None without θ(μ): kept
+        on disk with :attr:`conventional_mu`."""
+        trace = self.in_mu(self.chi.trace())
+        # factored: the Gaussian's −(μ1² − μ2)(2μ1² + 2μ2 + 1) costs half its expanded form
+        return None if trace is None else sp.factor(trace)
+
     @functools.cached_property
     def _in_mu_memo(self) -> dict:
         return {}

@@ -494,7 +494,7 @@ class ClosedLoop:
         (None without a closed-form inverse mean map). A point mass at the data value s is
         log h(s) on a discrete space (an end of the space, one statistic), −∞ on a continuous one."""
         fam = self.family
-        expr = fam.in_mu(fam.A - (sp.Matrix(fam.theta).T * fam.mu)[0])
+        expr = fam.entropy_mu
         if expr is None:
             return None
         states = fam.absorbing_states
@@ -873,7 +873,7 @@ def conventional_in_mu(family: ExponentialFamily) -> dict[str, sp.Expr | None]:
                 f"supports one statistic on up to {SYMBOLIC_LEVELS[1]} levels, or "
                 f"2..{SYMBOLIC_MAX_D} on up to {SYMBOLIC_LEVELS_MANY})")
         return dict.fromkeys(family.conventional)
-    return {n: family.in_mu(e) for n, e in family.conventional.items()}
+    return dict(family.conventional_mu)
 
 
 def _closed_form_map(family: ExponentialFamily, prior):
