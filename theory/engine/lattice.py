@@ -233,6 +233,12 @@ class LatticeChains:
         and those whose refit has collapsed."""
         self.table = tables
         self.obs = {name[4:]: v for name, v in tables.items() if name.startswith("obs:")}
+        # the observables stacked (observables × rows): where every one is finite on the rows the
+        # chains are on, one pass summarises them all (a generation's fixed cost is most of a run
+        # of few chains); the rows with a non-finite value (θ on a point mass), counted up to each row
+        self.obs_matrix = np.stack(list(self.obs.values()))
+        bad = ~np.all(np.isfinite(self.obs_matrix), axis=0)
+        self.bad_before = np.concatenate([[0], np.cumsum(bad)])
         self.vertex_K = K[tables["vertex"] >= 0]
         self.collapse_K = K[tables["collapse"] > 0]
 
@@ -256,30 +262,39 @@ class LatticeChains:
     # -- summaries ------------------------------------------------------------------------------
     def stats(self) -> dict[str, tuple[float, float]]:
         """Mean and (ddof = 1) variance over chains of every observable (finite values only), in
-        O(chains): Σ_k count_k o(k) over a histogram of the rows when the chains cover fewer
-        rows than there are chains, else the tables read per chain."""
+        O(chains), all observables at once: Σ_k count_k o(k) over a histogram of the rows when the
+        chains cover fewer rows than there are chains, else the tables read per chain."""
         first, width = (self.kmin - self.lo, self.kmax - self.kmin + 1) if self.lo is not None \
             else (0, len(self.table["vertex"]))
-        histogram = width <= self.C
-        if histogram:
-            counts = np.bincount(self.rows - first if first else self.rows, minlength=width)[:width]
-            counts = counts.astype(float)
-        out = {}
-        for name, table in self.obs.items():
-            w, values = (counts, table[first:first + width]) if histogram else (None, table.take(self.rows))
-            if not np.all(np.isfinite(values)):
-                ok = np.isfinite(values)
-                w, values = (w[ok] if histogram else None), values[ok]
-            total = w.sum() if histogram else float(len(values))
-            if not total:
-                out[name] = (float("nan"), float("nan"))
-                continue
-            with np.errstate(over="ignore", invalid="ignore"):
-                mean = float((w @ values if histogram else values.sum()) / total)
-                dev2 = (values - mean) ** 2
-                var = float((w @ dev2 if histogram else dev2.sum()) / (total - 1)) if total > 1 else 0.0
-            out[name] = (mean, var)
-        return out
+        if width <= self.C:
+            rows = self.rows - first if first else self.rows
+            weights = np.bincount(rows, minlength=width)[:width].astype(float)
+            values = self.obs_matrix[:, first:first + width]
+        else:
+            weights, values = None, self.obs_matrix.take(self.rows, axis=1)
+        if self.bad_before[first] != self.bad_before[first + width]:  # non-finite values: left out
+            ok = np.isfinite(values)
+            weights = ok * (1.0 if weights is None else weights)
+            values = np.where(ok, values, 0.0)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if weights is None:
+                total = np.full(len(values), float(self.C))
+                mean = values.sum(axis=1) / total
+                dev = values - mean[:, None]
+                square = (dev * dev).sum(axis=1)
+            elif weights.ndim == 1:
+                total = np.full(len(values), float(self.C))
+                mean = values @ weights / total
+                dev = values - mean[:, None]
+                square = (dev * dev) @ weights
+            else:
+                total = weights.sum(axis=1)
+                mean = (weights * values).sum(axis=1) / total
+                dev = values - mean[:, None]
+                square = (weights * dev * dev).sum(axis=1)
+            var = np.where(total > 1, square / (total - 1), 0.0)
+        mean, var = np.where(total > 0, mean, np.nan), np.where(total > 0, var, np.nan)
+        return dict(zip(self.obs, zip(mean.tolist(), var.tolist(), strict=True), strict=True))
 
     def observables(self, first: int | None = None) -> dict[str, np.ndarray]:
         """Per-chain observables (of the first ``first`` chains; for traces and histograms)."""
