@@ -544,6 +544,7 @@ class ClosedLoop:
             raise InputError(f"{chains} chains would need about {need / 2**30:.3g} GiB of memory, "
                              f"{have / 2**30:.3g} GiB available; use fewer chains")
         rng = np.random.default_rng(seed)
+        _raise_mmap_threshold()
         start = self.start_law if start is None else start
         init_law = None if start is None else getattr(start, "label", "given")
         if callable(start):  # the start draws come first from the run's own stream
@@ -801,6 +802,17 @@ class Run:
                             "mean": {n: [_finite(x) for x in v] for n, v in self.trace["mean"].items()},
                             "var": {n: [_finite(x) for x in v] for n, v in self.trace["var"].items()}}
         return out
+
+
+def _raise_mmap_threshold() -> None:
+    """Let the allocator keep a generation's temporaries on its heap. glibc serves a block above
+    its mmap threshold (128 KiB at start) by a fresh mmap, and gives heap memory back beyond twice
+    that, so every chain-sized temporary (20 000 chains × 2 floats: 320 KB) costs page faults:
+    the Gaussian loop ran 2× slower once SciPy, whose import had done this by chance, was no
+    longer imported. Freeing a block raises the threshold to its size (up to 32 MiB): one block
+    of 16 MiB is allocated and freed here, as any large array of the process would do; with
+    another allocator this is one allocation."""
+    np.empty(2**21)
 
 
 def available_memory() -> int | None:
