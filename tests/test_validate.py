@@ -33,7 +33,8 @@ def run_once(tmp_path_factory, budget: Budget) -> list[Result]:
                  list(r.evaluated)] for r in results]
         (out / "results.json").write_text(json.dumps(rows, default=lambda x: x.item()))  # numpy scalars
 
-    rows = json.loads((once_per_run(tmp_path_factory, f"validate-{budget.name}", make) / "results.json").read_text())
+    folder = once_per_run(tmp_path_factory, f"validate-{budget.name}", make)
+    rows = json.loads((folder / "results.json").read_text())
     checks = all_checks()
     assert [row[0] for row in rows] == [c.key for c in checks]
     return [Result(c, outcome and Outcome(**outcome), z_star, seconds, error, tuple(evaluated))
