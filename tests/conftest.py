@@ -1,5 +1,7 @@
-"""Shared fixtures: every family (small arguments), parametrised by name; one local Dask cluster."""
+"""Shared fixtures: every family (small arguments), parametrised by name; one local Dask cluster;
+:func:`once_per_run` for the whole-pipeline fixtures."""
 
+import contextlib
 import os
 import shutil
 
@@ -16,9 +18,9 @@ for _case in declared_cases():
     FAMILY_CASES.setdefault(_case.name, dict(_case.args))
 
 
-# session fixtures of whole pipeline stages (and the Dask cluster): under pytest-xdist the
-# tests that use them run in one worker, so each is made once, while the other worker runs
-# the rest of the suite
+# session fixtures of whole pipeline stages (and the Dask cluster): under pytest-xdist's loadgroup the
+# tests that use them run in one worker, while the other worker runs the rest of the suite; the
+# stages are made once per run whatever the distribution (once_per_run), the cluster once per worker
 PIPELINE_FIXTURES = {"fresh": "derive", "built": "pipelines", "smoke_results": "pipelines",
                      "quick_results": "pipelines", "dask_client": "pipelines"}
 
@@ -40,6 +42,39 @@ def pytest_addoption(parser, pluginmanager):
         group.addoption("--numprocesses", dest="ignored_numprocesses", metavar="N",
                         help="ignored without pytest-xdist")
         group.addoption("--dist", dest="ignored_dist", help="ignored without pytest-xdist")
+
+
+@contextlib.contextmanager
+def _exclusive(lock: "os.PathLike"):
+    """Hold an exclusive lock on the file ``lock`` (POSIX fcntl; where there is none: no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: each worker makes its own copy (in its own folder, below)
+        yield False
+        return
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield True
+
+
+def once_per_run(tmp_path_factory, name: str, make) -> "os.PathLike":
+    """The folder ``make(folder)`` fills, made once per test run whatever the xdist distribution.
+
+    Under pytest-xdist the workers of a run share the parent of their base temporary folders
+    (``pytest-N/popen-gwK``): the first worker to ask makes the folder there under a file lock,
+    the others wait for it and read it. A folder left without its ``.done`` mark by a failed
+    attempt is made again (and fails again, in every worker that asks)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    with _exclusive(root / f"{name}.lock") as shared:
+        folder = root / name if shared else tmp_path_factory.getbasetemp() / name
+        if not (folder / ".done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (folder / ".done").touch()
+    return folder
 
 
 @pytest.fixture(params=list(FAMILY_CASES), ids=list(FAMILY_CASES))

@@ -9,14 +9,16 @@ import pytest
 from theory.plots import FIGURES, QUICK, build, build_all
 from theory.stats import threshold
 
+from conftest import once_per_run
+
 COMMITTED = Path(__file__).resolve().parents[1] / "figures"
 
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("figures")
-    records = build_all(QUICK, out, workers=2)
-    return out, {r["id"]: r for r in records}
+    """Every figure at the quick budget, once per run; the records are read back from their JSON."""
+    out = once_per_run(tmp_path_factory, "figures", lambda out: build_all(QUICK, out, workers=2))
+    return out, {fig_id: json.loads((out / f"{fig_id}.json").read_text()) for fig_id in FIGURES}
 
 
 def test_every_figure_is_built_at_both_widths(built):

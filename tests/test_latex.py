@@ -9,16 +9,15 @@ import sympy as sp
 
 from theory import derive, documents, notation
 
-from conftest import require_pdflatex
+from conftest import once_per_run, require_pdflatex
 
 COMMITTED = Path(__file__).resolve().parents[1] / "derivations"
 
 
 @pytest.fixture(scope="session")
 def fresh(tmp_path_factory):
-    out = tmp_path_factory.mktemp("derivations")
-    derive.write_all(derive.targets(), out, compile_pdf=False, workers=2)
-    return out
+    return once_per_run(tmp_path_factory, "derivations",
+                        lambda out: derive.write_all(derive.targets(), out, compile_pdf=False, workers=2))
 
 
 def _tex_files(root: Path) -> set[str]:

@@ -94,13 +94,16 @@ LATTICE_CASES = {
 N_LATTICE = len(LATTICE_CASES) * 3
 
 
-def _lattice_run(case, seed, general, monkeypatch):
+def _lattice_run(case, seed, general, monkeypatch, window=None):
+    import theory.engine.lattice as lattice_module
     import theory.engine.loop as loop_module
 
     name, args, fixed, init, kw = LATTICE_CASES[case]
     with monkeypatch.context() as mp:
         if general:
             mp.setattr(loop_module, "lattice_law", lambda loop: None)
+        if window:
+            mp.setattr(lattice_module, "WINDOW_MAX", window)
         loop = from_params(name, 9, init, family_args=args, fixed=fixed, **kw)
         return loop.run(6, 4000, seed=seed)
 
@@ -112,6 +115,18 @@ def test_lattice_path_has_the_law_of_the_general_path(case, monkeypatch):
     (−1: never), lattice tables against the per-chain refits."""
     fast = _lattice_run(case, 1, False, monkeypatch)
     slow = _lattice_run(case, 2, True, monkeypatch)
+    _same_law(case, fast, slow)
+
+
+@pytest.mark.parametrize("case", ["bernoulli", "curie_weiss-theta2=0.3"])
+def test_lattice_path_beyond_a_window_has_the_law_of_the_general_path(case, monkeypatch):
+    """Chains spread over more lattice points than a window holds (here 4): the tables of each
+    generation's distinct sums, the same law (χ² as above)."""
+    _same_law(case, _lattice_run(case, 3, False, monkeypatch, window=4),
+              _lattice_run(case, 4, True, monkeypatch))
+
+
+def _same_law(case, fast, slow):
     for what in (lambda r: np.round(r.state.mu[:, 0], 8), lambda r: r.state.vertex,
                  lambda r: r.state.hit_time):
         a, b = what(fast), what(slow)
@@ -124,14 +139,22 @@ def test_lattice_path_has_the_law_of_the_general_path(case, monkeypatch):
         assert set(fast.summary()[key]["mean"]) == set(slow.summary()[key]["mean"])
 
 
-def test_lattice_path_is_reproducible_and_summarises_like_the_chains(monkeypatch):
-    """The same seed gives the same run; the histogram summaries equal those of the chains' values."""
+@pytest.mark.parametrize("chains, window", [(3000, None), (20, None), (300, 4)],
+                         ids=["histogram", "per-chain", "distinct-sums"])
+def test_lattice_path_is_reproducible_and_summarises_like_the_chains(chains, window, monkeypatch):
+    """The same seed gives the same run; the summaries equal those of the chains' values, whether
+    read off a histogram of the sums (chains on fewer lattice points than there are chains), per
+    chain (more: 20 chains), or off the tables of the distinct sums (a window of 4 points)."""
+    import theory.engine.lattice as lattice_module
     from theory.engine.loop import _mean_var
+
+    if window:
+        monkeypatch.setattr(lattice_module, "WINDOW_MAX", window)
 
     def run():
         loop = from_params("curie_weiss", 30, {"theta1": 0.1, "theta2": 0}, family_args={"N": 8},
                            fixed={"theta2": 0})
-        return loop.run(40, 3000, seed=5, record_every=10, keep=7, histograms={"phi1": (-8, 8, 16)})
+        return loop.run(40, chains, seed=5, record_every=10, keep=7, histograms={"phi1": (-8, 8, 16)})
 
     first, second = run(), run()
     assert np.array_equal(first.state.mu, second.state.mu)
@@ -143,7 +166,7 @@ def test_lattice_path_is_reproducible_and_summarises_like_the_chains(monkeypatch
         assert mean == pytest.approx(want[0], rel=1e-12, abs=1e-12)
         assert var == pytest.approx(want[1], rel=1e-9, abs=1e-12)
     h = first.histograms["phi1"]
-    assert h.counts.sum() + h.below + h.above == 40 * 3000 and h.undefined == 0
+    assert h.counts.sum() + h.below + h.above == 40 * chains and h.undefined == 0
     assert np.array_equal(first.trace["chains"]["phi1"][-1], obs["phi1"][:7])
 
 
@@ -160,7 +183,10 @@ def test_lattice_path_is_used_for_one_statistic_on_a_lattice():
                                    family_args={"N": 6})) is None  # two statistics
     assert lattice_law(from_params("categorical", 10, {"p1": 0.2, "p2": 0.3, "p3": 0.5},
                                    family_args={"K": 3})) is None
-    assert lattice_law(from_params("bernoulli", 2**23, {"p": 0.3})) is None  # table too large
+    # any lattice whose sums fit in int64: only a window of it is tabulated
+    assert lattice_law(from_params("bernoulli", 2**40, {"p": 0.3})) is not None
+    assert lattice_law(from_params("curie_weiss", 10**6, {"theta1": 0.1, "theta2": 0}, family_args={"N": 10},
+                                   fixed={"theta2": 0})) is not None  # N·M > 2**22
 
 
 def test_canonical_rounding_on_the_bit_pattern_equals_frexp_round_ldexp():

@@ -1,12 +1,13 @@
 """The validation registry: covers every derived result, passes quickly, rejects every control."""
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import require_pdflatex
+from conftest import once_per_run, require_pdflatex
 from theory.cli import main
 from theory.documents import compile_pdf
 from theory.stats import threshold
@@ -24,16 +25,33 @@ SMOKE = Budget("smoke", chains=5_000, ladder=QUICK.ladder, ladder_chains=5_000, 
                stationary_chains=200, collapse_chains=20)
 
 
-@pytest.fixture(scope="session")
-def smoke_results():
-    """Every registered check at the smoke budget, once per session (2 joblib workers)."""
-    return run_checks(all_checks(), SMOKE, seed=0, workers=2)
+def run_once(tmp_path_factory, budget: Budget) -> list[Result]:
+    """Every registered check at ``budget`` (2 joblib workers), once per test run: the results
+    are kept as JSON (floats round-trip exactly) and rebuilt around the registered checks."""
+    def make(out):
+        results = run_checks(all_checks(), budget, seed=0, workers=2)
+        rows = [[r.check.key, r.outcome and dataclasses.asdict(r.outcome), r.threshold, r.seconds, r.error,
+                 list(r.evaluated)] for r in results]
+        (out / "results.json").write_text(json.dumps(rows, default=lambda x: x.item()))  # numpy scalars
+
+    folder = once_per_run(tmp_path_factory, f"validate-{budget.name}", make)
+    rows = json.loads((folder / "results.json").read_text())
+    checks = all_checks()
+    assert [row[0] for row in rows] == [c.key for c in checks]
+    return [Result(c, outcome and Outcome(**outcome), z_star, seconds, error, tuple(evaluated))
+            for c, (_, outcome, z_star, seconds, error, evaluated) in zip(checks, rows, strict=True)]
 
 
 @pytest.fixture(scope="session")
-def quick_results():
+def smoke_results(tmp_path_factory):
+    """Every registered check at the smoke budget."""
+    return run_once(tmp_path_factory, SMOKE)
+
+
+@pytest.fixture(scope="session")
+def quick_results(tmp_path_factory):
     """The whole quick validation (`closedloop validate --quick`, a few minutes on 2 cores)."""
-    return run_checks(all_checks(), QUICK, seed=0, workers=2)
+    return run_once(tmp_path_factory, QUICK)
 
 
 @pytest.mark.slow

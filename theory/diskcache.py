@@ -220,16 +220,23 @@ def _path(family, name: str) -> tuple[Path, bytes] | None:
 
 def expected(family, name: str, value) -> bool:
     """Is ``value`` what :func:`cached_on_disk` stores as ``name`` for ``family``: A a SymPy
-    expression, μ a d×1 and χ a d×d matrix, κ a d×d×d array, θ(μ) None or a dict θ_a -> expression?"""
+    expression, μ a d×1 and χ a d×d matrix, κ a d×d×d array, θ(μ) and θ(conventional parameters)
+    None or a dict θ_a -> expression, the conventional parameters in μ a dict name -> expression or None,
+    the entropy and tr χ in μ an expression or None?"""
     d = family.d
     shapes = {"mu": (d, 1), "chi": (d, d), "kappa": (d, d, d)}
     if name in shapes:
         kind = sp.NDimArray if name == "kappa" else sp.MatrixBase
         return (isinstance(value, kind) and value.shape == shapes[name]
                 and all(isinstance(x, sp.Expr) for x in sp.flatten(value.tolist())))
-    if name == "mu_inverse":
+    if name == "conventional_mu":
+        return (isinstance(value, dict) and set(value) == set(family.conventional)
+                and all(v is None or isinstance(v, sp.Expr) for v in value.values()))
+    if name in ("mu_inverse", "conventional_inverse"):
         return value is None or (isinstance(value, dict) and set(value) == set(family.theta)
                                  and all(isinstance(v, sp.Expr) for v in value.values()))
+    if name in ("entropy_mu", "spread_mu"):
+        return value is None or isinstance(value, sp.Expr)
     return isinstance(value, sp.Expr)
 
 

@@ -290,6 +290,15 @@ class ExponentialFamily:
                 return {t: sp.simplify(sol[t]) for t in self.theta}
         return None
 
+    @cached_on_disk
+    def conventional_inverse(self) -> dict[sp.Symbol, sp.Expr] | None:
+        """θ as expressions of the first d conventional parameters (placeholders ``_c_<name>``),
+        or None where SymPy finds none: kept on disk, so ``--init p=0.3`` solves nothing."""
+        try:
+            return _solve_conventional(self, tuple(self.conventional)[: self.d])
+        except InputError:
+            return None
+
     def interior_point(self) -> dict[sp.Symbol, sp.Rational]:
         """A point inside the natural domain, used to pick the right branch of a solution."""
         return {t: sp.Rational(-(3 + a), 10) if t.name in self.negative else sp.Rational(3 + a, 10)
@@ -306,6 +315,26 @@ class ExponentialFamily:
             memo[key] = _shortest(expr.subs(self.mu_inverse))
         out = memo[key]
         return out.copy() if isinstance(out, sp.MatrixBase) else out
+
+    @cached_on_disk
+    def conventional_mu(self) -> dict[str, sp.Expr | None]:
+        """Each conventional parameter as an expression in μ (None without θ(μ)): what a simulation
+        reports, kept on disk, so a run simplifies nothing."""
+        return {n: self.in_mu(e) for n, e in self.conventional.items()}
+
+    @cached_on_disk
+    def entropy_mu(self) -> sp.Expr | None:
+        """The entropy S = A − θ·μ (relative to h) as an expression in μ, None without θ(μ): kept on
+        disk with :attr:`conventional_mu`."""
+        return self.in_mu(self.A - (sp.Matrix(self.theta).T * self.mu)[0])
+
+    @cached_on_disk
+    def spread_mu(self) -> sp.Expr | None:
+        """tr χ, the total variance of φ, as an expression in μ (factored), None without θ(μ): kept
+        on disk with :attr:`conventional_mu`."""
+        trace = self.in_mu(self.chi.trace())
+        # factored: the Gaussian's −(μ1² − μ2)(2μ1² + 2μ2 + 1) costs half its expanded form
+        return None if trace is None else sp.factor(trace)
 
     @functools.cached_property
     def _in_mu_memo(self) -> dict:
@@ -457,9 +486,18 @@ def _restricted(family: ExponentialFamily, fixed: tuple[tuple[str, float], ...])
     return family._restrict(**dict(fixed))
 
 
-@functools.lru_cache(maxsize=None)
 def _conventional_inverse(family: ExponentialFamily, used: tuple[str, ...]) -> dict:
     """θ as expressions of the conventional parameters ``used`` (placeholders ``_c_<name>``)."""
+    if used != tuple(family.conventional)[: family.d]:
+        return _solve_conventional(family, used)
+    inverse = family.conventional_inverse
+    if inverse is None:
+        raise InputError(f"cannot convert {', '.join(used)} to natural parameters of {family.name}")
+    return inverse
+
+
+@functools.lru_cache(maxsize=None)
+def _solve_conventional(family: ExponentialFamily, used: tuple[str, ...]) -> dict:
     cs = [sp.Symbol("_c_" + n) for n in used]
     eqs = [sp.Eq(c, family.conventional[n]) for c, n in zip(cs, used, strict=True)]
     sols = sp.solve(eqs, family.theta, dict=True)

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
-import sympy.stats as ss
 
 from . import symbols as S
 from .errors import InputError, integer
@@ -186,11 +185,13 @@ def _per_parameter(key: str) -> tuple[str, str]:
     return head, key[len(head):]
 
 
-_LAWS = {  # name -> (parameter names, sympy.stats constructor from those parameters)
-    "exponential": (("rate",), lambda p: ss.Exponential("X", p["rate"])),
-    "gamma": (("shape", "rate"), lambda p: ss.Gamma("X", p["shape"], 1 / p["rate"])),
-    "normal": (("mean", "var"), lambda p: ss.Normal("X", p["mean"], sp.sqrt(p["var"]))),
-    "beta": (("a", "b"), lambda p: ss.Beta("X", p["a"], p["b"])),
+# name -> (parameter names, sympy.stats constructor from sympy.stats and those parameters); sympy.stats
+# is imported where a law is built, not by every process that declares a setting
+_LAWS = {
+    "exponential": (("rate",), lambda ss, p: ss.Exponential("X", p["rate"])),
+    "gamma": (("shape", "rate"), lambda ss, p: ss.Gamma("X", p["shape"], 1 / p["rate"])),
+    "normal": (("mean", "var"), lambda ss, p: ss.Normal("X", p["mean"], sp.sqrt(p["var"]))),
+    "beta": (("a", "b"), lambda ss, p: ss.Beta("X", p["a"], p["b"])),
 }
 
 
@@ -235,8 +236,7 @@ class LawPrior:
         self.check_support(family)
         x = sp.Symbol("_x", positive=True)
         symbols = self.parameter_symbols()
-        law = _LAWS[self.law][1](dict(zip((k for k, _ in self.params), symbols, strict=True)))
-        log_p = sp.expand_log(sp.log(ss.density(law)(x)), force=True)
+        log_p = sp.expand_log(sp.log(self._variable().pspace.distribution.pdf(x)), force=True)
         log_p = sp.Add(*(term for term in sp.Add.make_args(log_p) if term.has(x)))
         if not symbolic:
             log_p = log_p.subs({t: sp.nsimplify(v) for t, v in symbols.items()})
@@ -245,8 +245,14 @@ class LawPrior:
     @property
     def support(self) -> sp.Set:
         """Where the law has density: (0, ∞) for exponential and gamma, (0, 1) for beta, ℝ for normal."""
+        return self._variable().pspace.distribution.set
+
+    def _variable(self):
+        """The law as a sympy.stats random variable, its numbers as :meth:`parameter_symbols`."""
+        import sympy.stats as ss
+
         names = (k for k, _ in self.params)
-        return _LAWS[self.law][1](dict(zip(names, self.parameter_symbols(), strict=True))).pspace.distribution.set
+        return _LAWS[self.law][1](ss, dict(zip(names, self.parameter_symbols(), strict=True)))
 
     def check_support(self, family: ExponentialFamily) -> None:
         """InputError unless ``on`` is a conventional parameter of ``family`` whose range lies in

@@ -6,12 +6,15 @@ total index K of the n_total points it is fitted to (the model's own draws, the 
 points, the fixed data), Σφ = n_total φ0 + K Δφ. Everything a generation computes
 after the draw — the face, θ', μ', the point mass reached, the next draw's canonical
 probabilities, the observables — is therefore a function of K. :class:`LatticeChains`
-keeps K per chain and tabulates those functions over the window of K the chains have
-visited (grown on demand), with the refit code of the general path run on the lattice
-points, so a table entry is the number the general path computes for a chain with that
-sum (a Newton refit, started from θ0 instead of the chain's previous θ, agrees to its
-tolerance). A generation is then a gather of the draw's probabilities, the draw, a min
-and a max; the summaries over chains are a histogram of K against the tables.
+keeps K per chain and tabulates those functions over a window of K covering the chains
+(grown on demand, at most ``WINDOW_MAX`` points: the lattice itself may have up to 2⁶²),
+with the refit code of the general path run on the lattice points, so a table entry is the
+number the general path computes for a chain with that sum (a Newton refit, started from θ0
+instead of the chain's previous θ, agrees to its tolerance). Chains spread wider than a
+window get the tables of their distinct sums, made afresh each generation. A generation is
+then a gather of the draw's probabilities, the draw, a min and a max; the summaries over
+chains cost O(chains) whatever the spread: a histogram of K against the tables when the
+chains cover fewer lattice points than there are chains, else the tables read per chain.
 
 The draw is the one the general path makes: one Binomial(n m, p) when the sum is
 binomial (:func:`.sampling.binomial_sum`), else the multinomial over the levels, with
@@ -31,8 +34,9 @@ from .estimators import MLE, NotConverged
 from .sampling import binomial_p
 from .state import State
 
-LATTICE_MAX = 2**22  # largest lattice of sums tabulated (k_max · n_total + 1 points); beyond: general path
-TABLE_MAX = 2**26    # largest table of level probabilities (lattice points × levels, multinomial draws)
+LATTICE_MAX = 2**62  # largest lattice of sums (k_max · n_total): indices stay int64; beyond: general path
+WINDOW_MAX = 2**20   # most lattice points tabulated at once; chains spread wider: their distinct sums
+TABLE_MAX = 2**24    # most level probabilities tabulated at once (window × levels, multinomial draws)
 MARGIN = 64          # lattice points added on each side when the window grows (at least)
 
 
@@ -65,15 +69,18 @@ def lattice_law(loop) -> LatticeLaw | None:
         if not np.allclose(phi.min() + k * step_, phi, rtol=0, atol=1e-9 * (1 + np.abs(phi).max())):
             return None
         phi0, step = np.array([phi.min()]), np.array([step_])
-        if (int(k.max()) * loop.n_total + 1) * len(k) > TABLE_MAX:
-            return None
-    if int(k.max()) * loop.n_total + 1 > LATTICE_MAX:
+    if int(k.max()) * loop.n_total > LATTICE_MAX:
         return None
     return LatticeLaw(k=k, phi0=phi0, step=step, binomial=law)
 
 
 class LatticeChains:
-    """C chains of ``loop`` from ``state``, advanced by table lookups on the lattice of sums."""
+    """C chains of ``loop`` from ``state``, advanced by table lookups on the lattice of sums.
+
+    The tables (``table``: draw probabilities p, θ, μ, point mass, collapse code, and the
+    observables as ``obs:<name>``, also in ``obs``) have one row per tabulated K: the window
+    ``lo..hi``, or, with ``lo`` None, the distinct sums of this generation; ``rows`` holds each
+    chain's row."""
 
     def __init__(self, loop, law: LatticeLaw, state, rng: np.random.Generator):
         self.loop, self.rng, self.law = loop, rng, law
@@ -84,29 +91,26 @@ class LatticeChains:
         self.m_own, self.m_fresh = loop.M - loop.M0, loop.M0 + loop.external
         self.k_data = 0 if loop.data_counts is None else int(loop.data_counts @ law.k)
         self.top = kmax * loop.n_total
-        size = self.top + 1
-        d = loop.family.d
         nf = loop.numeric
         if self.binomial is not None:
             self.own = kmax * self.m_own                       # trials of the model's own draw
             self.fresh = kmax * self.m_fresh                   # trials of the fresh points
             self.p_fresh = None if not self.fresh else \
                 float(binomial_p(self.binomial, loop.theta_star, None)[0])
-            self.p = np.empty(size)                            # success probability of the own draw
+            self.window_max = WINDOW_MAX
         else:
             self.p_fresh = None if not self.m_fresh else \
                 sampling.pvals(nf, loop.theta_star, None)[0]
-            self.p = np.empty((size, len(law.k)))             # level probabilities of the own draw
-        self.theta = np.empty((size, d))
-        self.mu = np.empty((size, d))
-        self.vertex = np.empty(size, np.int64)
-        self.collapse = np.zeros(size, np.int8)  # engine.collapse code of the refit at K
-        self.obs = {name: np.empty(size) for name in loop.observables(state)}
-        self.lo, self.hi = 0, -1                 # the tabulated window of K (empty)
-        self.vertex_K: list[int] = []            # tabulated K on a point mass
-        self.collapse_K: list[int] = []          # tabulated K where the refit has collapsed
+            self.window_max = max(1, min(WINDOW_MAX, TABLE_MAX // len(law.k)))
+        self.table: dict[str, np.ndarray] = {}
+        self.obs: dict[str, np.ndarray] = {}
+        self.lo: int | None = None               # first K of the window (None: this generation's sums)
+        self.hi = -1                             # last K of the window
+        self.vertex_K = np.empty(0, np.int64)    # tabulated K on a point mass (sorted)
+        self.collapse_K = np.empty(0, np.int64)  # tabulated K where the refit has collapsed (sorted)
         self.initial = state                     # the models before the first draw
         self.K: np.ndarray | None = None
+        self.rows: np.ndarray | None = None
         self.hit_time = state.hit_time.copy()
         self.collapse_time = np.full(len(state.mu), -1)
         self.n_absorbed = 0
@@ -130,11 +134,10 @@ class LatticeChains:
             K += self.k_data
         self.K = K
         self.kmin, self.kmax = int(K.min()), int(K.max())
-        if self.kmin < self.lo or self.kmax > self.hi:
-            try:
-                self._tabulate(self.kmin, self.kmax)
-            except NotConverged as e:
-                raise self.loop._not_converged(e, t, self.C) from None
+        try:
+            self._look_up(K)
+        except NotConverged as e:
+            raise self.loop._not_converged(e, t, self.C) from None
         self._record_hits(t)
         self._record_collapses(t)
 
@@ -149,7 +152,7 @@ class LatticeChains:
         if self.K is None:
             p = self._initial_probabilities(lambda th, f: binomial_p(self.binomial, th, f))
         else:
-            p = self.p.take(self.K)
+            p = self.table["p"].take(self.rows)
         K = self.rng.binomial(self.own, p) if self.own else np.zeros(self.C, np.int64)
         if self.fresh:
             K += self.rng.binomial(self.fresh, self.p_fresh, size=self.C)
@@ -160,7 +163,7 @@ class LatticeChains:
         if self.K is None:
             p = self._initial_probabilities(lambda th, f: sampling.pvals(nf, th, f))
         else:
-            p = self.p.take(self.K, axis=0)
+            p = self.table["p"].take(self.rows, axis=0)
         K = self.rng.multinomial(self.m_own, p) @ self.k if self.m_own else np.zeros(self.C, np.int64)
         if self.m_fresh:
             K += self.rng.multinomial(self.m_fresh, self.p_fresh, size=self.C) @ self.k
@@ -168,9 +171,9 @@ class LatticeChains:
 
     def _record_hits(self, t: int) -> None:
         """First generation on a point mass, for the chains that reached one now."""
-        if not any(self.kmin <= v <= self.kmax for v in self.vertex_K):
+        if not _any_within(self.vertex_K, self.kmin, self.kmax):
             return
-        at = self.vertex.take(self.K) >= 0
+        at = self.table["vertex"].take(self.rows) >= 0
         if self.loop.absorbing:  # absorbed chains stay: look for new ones only if the count grew
             count = int(np.count_nonzero(at))
             if count == self.n_absorbed:
@@ -181,29 +184,65 @@ class LatticeChains:
 
     def _record_collapses(self, t: int) -> None:
         """First generation collapsed, for the chains that collapsed now."""
-        if not any(self.kmin <= v <= self.kmax for v in self.collapse_K):
+        if not _any_within(self.collapse_K, self.kmin, self.kmax):
             return
-        new = (self.collapse.take(self.K) > 0) & (self.collapse_time < 0)
+        new = (self.table["collapse"].take(self.rows) > 0) & (self.collapse_time < 0)
         self.collapse_time[new] = t
 
     def all_absorbed(self) -> bool:
         return self.loop.absorbing and self.n_absorbed == self.C
 
-    def _tabulate(self, kmin: int, kmax: int) -> None:
-        """Extend the tabulated window to cover [kmin, kmax], with a margin (the window grows rarely)."""
-        if self.hi < self.lo:
-            lo, hi = kmin, kmax
-        else:
-            lo, hi = min(kmin, self.lo), max(kmax, self.hi)
+    # -- the tables -----------------------------------------------------------------------------
+    def _look_up(self, K: np.ndarray) -> None:
+        """Each chain's row, the tables extended (rarely: with a margin) to cover K."""
+        kmin, kmax = self.kmin, self.kmax
+        if self.lo is not None and self.lo <= kmin and kmax <= self.hi:
+            self.rows = K - self.lo
+            return
+        keep = self.lo is not None and max(kmax, self.hi) - min(kmin, self.lo) < self.window_max // 2
+        lo, hi = (min(kmin, self.lo), max(kmax, self.hi)) if keep else (kmin, kmax)
         margin = max(MARGIN, (hi - lo) // 2)
         lo, hi = max(0, lo - margin), min(self.top, hi + margin)
-        pieces = [(lo, hi)] if self.hi < self.lo else [(lo, self.lo - 1), (self.hi + 1, hi)]
-        for a, b in pieces:
-            if a <= b:
-                self._fill(np.arange(a, b + 1))
+        if hi - lo >= self.window_max:  # as wide as it may be: the chains' sums, no margin
+            lo, hi, keep = kmin, kmax, False
+        if hi - lo < self.window_max:
+            self._tabulate(lo, hi, keep)
+            self.rows = K - lo
+        else:  # spread wider than a window: the tables of this generation's distinct sums
+            distinct, self.rows = np.unique(K, return_inverse=True)
+            self._set_tables(distinct, self._compute(distinct))
+            self.lo, self.hi = None, -1
+
+    def _tabulate(self, lo: int, hi: int, keep: bool) -> None:
+        """Tables over the window lo..hi, keeping the rows of the current window if ``keep``."""
+        pieces = [(lo, self.lo - 1), (self.hi + 1, hi)] if keep else [(lo, hi)]
+        new = [(a, self._compute(np.arange(a, b + 1))) for a, b in pieces if a <= b]
+        tables = {}
+        for name, like in new[0][1].items():
+            column = np.empty((hi - lo + 1, *like.shape[1:]), like.dtype)
+            if keep:
+                column[self.lo - lo:self.hi - lo + 1] = self.table[name]
+            for a, values in new:
+                column[a - lo:a - lo + len(values[name])] = values[name]
+            tables[name] = column
+        self._set_tables(np.arange(lo, hi + 1), tables)
         self.lo, self.hi = lo, hi
 
-    def _fill(self, K: np.ndarray) -> None:
+    def _set_tables(self, K: np.ndarray, tables: dict[str, np.ndarray]) -> None:
+        """Install tables whose rows are the sorted lattice points K; note those on a point mass
+        and those whose refit has collapsed."""
+        self.table = tables
+        self.obs = {name[4:]: v for name, v in tables.items() if name.startswith("obs:")}
+        # the observables stacked (observables × rows): where every one is finite on the rows the
+        # chains are on, one pass summarises them all (a generation's fixed cost is most of a run
+        # of few chains); the rows with a non-finite value (θ on a point mass), counted up to each row
+        self.obs_matrix = np.stack(list(self.obs.values()))
+        bad = ~np.all(np.isfinite(self.obs_matrix), axis=0)
+        self.bad_before = np.concatenate([[0], np.cumsum(bad)])
+        self.vertex_K = K[tables["vertex"] >= 0]
+        self.collapse_K = K[tables["collapse"] > 0]
+
+    def _compute(self, K: np.ndarray) -> dict:
         """Tables at the lattice points K: the refit of the general path on Σφ(K)."""
         loop = self.loop
         sums = loop.n_total * self.phi0[None, :] + K[:, None] * self.step_phi[None, :]
@@ -215,56 +254,70 @@ class LatticeChains:
                 raise RuntimeError("lattice refit left the segment's faces")
         else:
             p = sampling.pvals(loop.numeric, theta, face)
-        self.p[K], self.theta[K], self.mu[K], self.vertex[K] = p, theta, mu, vertex
         table = State(mu=mu, theta=theta, face=face, vertex=vertex, hit_time=np.full(len(K), -1))
-        for name, values in loop.observables(table).items():
-            self.obs[name][K] = values
-        self.vertex_K += [int(k) for k in K[vertex >= 0]]
-        codes = collapse.classify(loop, table)
-        self.collapse[K] = codes
-        self.collapse_K += [int(k) for k in K[codes > 0]]
+        obs = {f"obs:{name}": np.asarray(v, float) for name, v in loop.observables(table).items()}
+        return {"p": p, "theta": theta, "mu": mu, "vertex": vertex,
+                "collapse": collapse.classify(loop, table).astype(np.int8), **obs}
 
     # -- summaries ------------------------------------------------------------------------------
     def stats(self) -> dict[str, tuple[float, float]]:
-        """Mean and (ddof = 1) variance over chains of every observable (finite values only),
-        from the histogram of K: Σ_k count_k o(k), never a per-chain array per observable."""
-        lo, hi = self.kmin, self.kmax
-        counts = np.bincount(self.K - lo if lo else self.K, minlength=hi - lo + 1)[:hi - lo + 1]
-        counts = counts.astype(float)
-        out = {}
-        for name, table in self.obs.items():
-            seg = table[lo:hi + 1]
-            w = counts
-            if not np.all(np.isfinite(seg)):
-                ok = np.isfinite(seg)
-                w, seg = counts[ok], seg[ok]
-            total = w.sum()
-            if not total:
-                out[name] = (float("nan"), float("nan"))
-                continue
-            with np.errstate(over="ignore", invalid="ignore"):
-                mean = float((w * seg).sum() / total)
-                dev = seg - mean
-                var = float((w * dev * dev).sum() / (total - 1)) if total > 1 else 0.0
-            out[name] = (mean, var)
-        return out
+        """Mean and (ddof = 1) variance over chains of every observable (finite values only), in
+        O(chains), all observables at once: Σ_k count_k o(k) over a histogram of the rows when the
+        chains cover fewer rows than there are chains, else the tables read per chain."""
+        first, width = (self.kmin - self.lo, self.kmax - self.kmin + 1) if self.lo is not None \
+            else (0, len(self.table["vertex"]))
+        if width <= self.C:
+            rows = self.rows - first if first else self.rows
+            weights = np.bincount(rows, minlength=width)[:width].astype(float)
+            values = self.obs_matrix[:, first:first + width]
+        else:
+            weights, values = None, self.obs_matrix.take(self.rows, axis=1)
+        if self.bad_before[first] != self.bad_before[first + width]:  # non-finite values: left out
+            ok = np.isfinite(values)
+            weights = ok * (1.0 if weights is None else weights)
+            values = np.where(ok, values, 0.0)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if weights is None:
+                total = np.full(len(values), float(self.C))
+                mean = values.sum(axis=1) / total
+                dev = values - mean[:, None]
+                square = (dev * dev).sum(axis=1)
+            elif weights.ndim == 1:
+                total = np.full(len(values), float(self.C))
+                mean = values @ weights / total
+                dev = values - mean[:, None]
+                square = (dev * dev) @ weights
+            else:
+                total = weights.sum(axis=1)
+                mean = (weights * values).sum(axis=1) / total
+                dev = values - mean[:, None]
+                square = (weights * dev * dev).sum(axis=1)
+            var = np.where(total > 1, square / (total - 1), 0.0)
+        mean, var = np.where(total > 0, mean, np.nan), np.where(total > 0, var, np.nan)
+        return dict(zip(self.obs, zip(mean.tolist(), var.tolist(), strict=True), strict=True))
 
     def observables(self, first: int | None = None) -> dict[str, np.ndarray]:
         """Per-chain observables (of the first ``first`` chains; for traces and histograms)."""
-        K = self.K if first is None else self.K[:first]
-        return {name: table.take(K) for name, table in self.obs.items()}
+        rows = self.rows if first is None else self.rows[:first]
+        return {name: table.take(rows) for name, table in self.obs.items()}
 
     @property
     def state(self):
         """The chains' models as a :class:`~.loop.State` (the general path's representation)."""
         if self.K is None:
             return self.initial
-        K = self.K
-        vertex = self.vertex.take(K)
-        support = self._support(K)
+        rows = self.rows
+        support = self._support(self.K)
         if isinstance(self.loop.estimator, MLE):
             face = minimal_face(self.loop.numeric, support > 0)
         else:
             face = np.ones(support.shape, bool)
-        return State(mu=self.mu.take(K, axis=0), theta=self.theta.take(K, axis=0), face=face,
-                     vertex=vertex, hit_time=self.hit_time.copy(), collapse_time=self.collapse_time.copy())
+        return State(mu=self.table["mu"].take(rows, axis=0), theta=self.table["theta"].take(rows, axis=0),
+                     face=face, vertex=self.table["vertex"].take(rows), hit_time=self.hit_time.copy(),
+                     collapse_time=self.collapse_time.copy())
+
+
+def _any_within(sorted_K: np.ndarray, lo: int, hi: int) -> bool:
+    """Whether a value of the sorted array lies in lo..hi."""
+    i = int(np.searchsorted(sorted_K, lo))
+    return i < len(sorted_K) and int(sorted_K[i]) <= hi

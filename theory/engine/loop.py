@@ -352,13 +352,23 @@ class ClosedLoop:
         state.pool_points = grown
 
     def step(self, state: State, t: int, rng: np.random.Generator) -> None:
-        """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time."""
-        idx = None  # every chain active: slices are views, no gather and scatter of the state
-        if self.absorbing and np.count_nonzero(state.vertex >= 0):
-            idx = np.flatnonzero(state.vertex < 0)
-        n = len(state.mu) if idx is None else len(idx)
-        if self.regime.pooled:
+        """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time.
+
+        Absorbed chains (the pure loop on a point mass) do not move. While they are at most
+        half of the chains, every chain is advanced through slices (views: no gather and
+        scatter of the state) and the absorbed ones are put back by a masked copy; beyond,
+        the others alone are gathered, advanced and scattered back."""
+        idx, frozen = None, None
+        if self.regime.pooled:  # grown before the absorbed chains' arrays are kept below
             self.reserve_pool(state, self.pool_size(t))
+        if self.absorbing:
+            absorbed = state.vertex >= 0
+            count = np.count_nonzero(absorbed)
+            if 2 * count > len(absorbed):
+                idx = np.flatnonzero(~absorbed)
+            elif count:
+                frozen = absorbed, {k: v.copy() for k, v in vars(state).items() if isinstance(v, np.ndarray)}
+        n = len(state.mu) if idx is None else len(idx)
         # blocks bound the (chains × levels) temporaries of draws and Newton refits: 4·10⁶
         # Curie–Weiss chains at once took 10 GB
         block = self.memory_bytes(n, t)[1]
@@ -370,6 +380,10 @@ class ClosedLoop:
                 raise self._not_converged(e, t, len(state.mu)) from None
         if self.regime.pooled:
             state.pool_size = self.pool_size(t)
+        if frozen is not None:
+            absorbed, before = frozen
+            for k, v in before.items():
+                np.copyto(getattr(state, k), v, where=absorbed.reshape(-1, *[1] * (v.ndim - 1)))
         if self.collapsible:
             self._record_collapses(state, t)
 
@@ -684,7 +698,7 @@ class ClosedLoop:
         (None without a closed-form inverse mean map). A point mass at the data value s is
         log h(s) on a discrete space (an end of the space, one statistic), −∞ on a continuous one."""
         fam = self.family
-        expr = fam.in_mu(fam.A - (sp.Matrix(fam.theta).T * fam.mu)[0])
+        expr = fam.entropy_mu
         if expr is None:
             return None
         states = fam.absorbing_states
@@ -737,6 +751,7 @@ class ClosedLoop:
             raise InputError(f"{chains} chains would need about {need / 2**30:.3g} GiB of memory{pool}, "
                              f"{have / 2**30:.3g} GiB available; use fewer chains or generations")
         rng = np.random.default_rng(seed)
+        _raise_mmap_threshold()
         start = self.start_law if start is None else start
         init_law = None if start is None else getattr(start, "label", "given")
         if callable(start):  # the start draws come first from the run's own stream
@@ -761,8 +776,11 @@ class ClosedLoop:
         law = lattice_law(self)
         chains_ = LatticeChains(self, law, state, rng) if law is not None else _Chains(self, state, rng)
         frozen = None
-        for t in tqdm(range(1, generations + 1), disable=not progress, file=sys.stderr,
-                      desc=f"{self.family.name} M={self.M} {self.regime.label}".rstrip(), unit="gen", mininterval=0.5):
+        times = range(1, generations + 1)
+        if progress:  # tqdm imported only then: a tenth of a second of a short run's start-up
+            times = tqdm(times, file=sys.stderr, desc=f"{self.family.name} M={self.M} {self.regime.label}".rstrip(),
+                         unit="gen", mininterval=0.5)
+        for t in times:
             if frozen is None:
                 chains_.step(t)
             want_trace = record_every and (t % record_every == 0 or t == generations)
@@ -1044,6 +1062,17 @@ class Run:
         return out
 
 
+def _raise_mmap_threshold() -> None:
+    """Let the allocator keep a generation's temporaries on its heap. glibc serves a block above
+    its mmap threshold (128 KiB at start) by a fresh mmap, and gives heap memory back beyond twice
+    that, so every chain-sized temporary (20 000 chains × 2 floats: 320 KB) costs page faults:
+    the Gaussian loop ran 2× slower once SciPy, whose import had done this by chance, was no
+    longer imported. Freeing a block raises the threshold to its size (up to 32 MiB): one block
+    of 16 MiB is allocated and freed here, as any large array of the process would do; with
+    another allocator this is one allocation."""
+    np.empty(2**21)
+
+
 def available_memory() -> int | None:
     """Bytes of memory available (MemAvailable, else physical memory), None if unknown."""
     try:
@@ -1114,7 +1143,7 @@ def conventional_in_mu(family: ExponentialFamily) -> dict[str, sp.Expr | None]:
                 f"supports one statistic on up to {SYMBOLIC_LEVELS[1]} levels, or "
                 f"2..{SYMBOLIC_MAX_D} on up to {SYMBOLIC_LEVELS_MANY})")
         return dict.fromkeys(family.conventional)
-    return {n: family.in_mu(e) for n, e in family.conventional.items()}
+    return dict(family.conventional_mu)
 
 
 def _closed_form_map(family: ExponentialFamily, prior):

@@ -16,7 +16,7 @@ import sympy as sp
 from .. import symbols as S
 from ..errors import InputError
 from ..family import ExponentialFamily, Finite
-from ..numeric import bound_variables, compiled, evaluate
+from ..numeric import arguments, compiled, evaluate
 
 
 # Finite spaces up to these sizes get the symbolic inverse mean map (closed-form refits,
@@ -289,13 +289,9 @@ class NumericFamily:
 
     @functools.cached_property
     def _spread_function(self):
-        if self.finite or self.family.mu_inverse is None:
+        if self.finite or self.family.spread_mu is None:
             return None
-        trace = self.family.in_mu(self.family.chi.trace())
-        if trace is None:
-            return None
-        # factored: the Gaussian's −(μ1² − μ2)(2μ1² + 2μ2 + 1) costs half its expanded form
-        return compile_in(sp.factor(trace), tuple(m.name for m in self.family.mu_symbols))
+        return compile_in(self.family.spread_mu, tuple(m.name for m in self.family.mu_symbols))
 
     def vertex_phi(self, i: int) -> np.ndarray | None:
         """φ of the i-th absorbing point mass (:meth:`vertex_index` order); None on the continuum."""
@@ -365,7 +361,7 @@ def compile_in(expr, names):
     if isinstance(expr, sp.Symbol):
         a = names.index(expr.name)
         return lambda *args: args[a]
-    free = tuple(sorted(expr.free_symbols - bound_variables(expr), key=lambda x: x.name))
+    free = arguments(expr)
     cols = [names.index(x.name) for x in free]
     fn = compiled(expr, free)
 

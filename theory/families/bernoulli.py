@@ -1,7 +1,6 @@
 """Bernoulli: s ∈ {0, 1}, φ(s) = s, h = 1, θ = logit p."""
 
 import numpy as np
-import scipy.stats
 import sympy as sp
 
 from ..family import ExponentialFamily, Finite
@@ -18,6 +17,8 @@ def bernoulli() -> ExponentialFamily:
 
 def reference(theta: dict):
     """The law of s at natural parameters θ, from scipy.stats: the tests' independent oracle."""
+    import scipy.stats  # here: the oracle alone needs it, and it costs half a second to import
+
     return scipy.stats.bernoulli(1 / (1 + np.exp(-theta["theta"])))
 
 

@@ -1,7 +1,6 @@
 """Binomial (n trials): s ∈ {0..n}, φ(s) = s, h(s) = C(n, s), θ = logit p."""
 
 import numpy as np
-import scipy.stats
 import sympy as sp
 
 from ..family import ExponentialFamily, Finite, Levels, size_argument
@@ -26,6 +25,8 @@ def binomial(n: int = 10) -> ExponentialFamily:
 
 def reference(theta: dict, n: int = 10):
     """The law of s at natural parameters θ, from scipy.stats: the tests' independent oracle."""
+    import scipy.stats  # here: the oracle alone needs it, and it costs half a second to import
+
     return scipy.stats.binom(n, 1 / (1 + np.exp(-theta["theta"])))
 
 

@@ -1,6 +1,5 @@
 """Exponential: s > 0, φ(s) = s, h = 1, θ = −rate < 0."""
 
-import scipy.stats
 import sympy as sp
 
 from ..family import ExponentialFamily, PositiveReals
@@ -23,6 +22,8 @@ def exponential() -> ExponentialFamily:
 
 def reference(theta: dict):
     """The law of s at natural parameters θ, from scipy.stats: the tests' independent oracle."""
+    import scipy.stats  # here: the oracle alone needs it, and it costs half a second to import
+
     return scipy.stats.expon(scale=-1 / theta["theta"])
 
 

@@ -1,7 +1,6 @@
 """Poisson: s ∈ ℕ, φ(s) = s, h(s) = 1/s!, θ = log rate."""
 
 import numpy as np
-import scipy.stats
 import sympy as sp
 
 from ..family import ExponentialFamily, Naturals
@@ -24,6 +23,8 @@ def poisson() -> ExponentialFamily:
 
 def reference(theta: dict):
     """The law of s at natural parameters θ, from scipy.stats: the tests' independent oracle."""
+    import scipy.stats  # here: the oracle alone needs it, and it costs half a second to import
+
     return scipy.stats.poisson(np.exp(theta["theta"]))
 
 
