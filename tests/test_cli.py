@@ -170,3 +170,24 @@ def test_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"closedloop (theory) {__version__}"
+
+
+def test_help_lists_every_family_and_figure_of_the_registries():
+    """--help names families and figure ids without importing them: the lists match the registries."""
+    from theory import cli
+    from theory.families import FAMILIES
+    from theory.plots import FIGURES
+
+    assert set(cli.FAMILY_NAMES) == set(FAMILIES)
+    assert set(cli.FIGURE_IDS) == set(FIGURES)
+
+
+def test_every_option_has_help_text():
+    import argparse
+
+    from theory.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices
+    missing = {name: [a.dest for a in p._actions if not a.help and not isinstance(a, argparse._HelpAction)]
+               for name, p in sub.items()}
+    assert not any(missing.values()), missing

@@ -434,16 +434,17 @@ def _sweep_parser(sub) -> None:
     w.add_argument("--out", metavar="FILE", help="write the JSON here (atomically); default stdout")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
     base = w.add_argument_group("base setting (the options of simulate; override the grid file's base)")
-    base.add_argument("--family")
+    same = "as for simulate"
+    base.add_argument("--family", help="family name: " + ", ".join(FAMILY_NAMES))
     for flag, kind in (("M", int), ("anchors", int), ("generations", int), ("chains", int),
                        ("burn-in", int), ("record-every", int), ("external", int), ("nu", float),
                        ("lam", float)):
-        base.add_argument(f"--{flag}", type=kind)
+        base.add_argument(f"--{flag}", type=kind, help=same)
     for flag in ("init", "init-law", "truth", "prior", "family-args", "estimator", "sampler", "prior-law",
                  "regime", "M-schedule"):
-        base.add_argument(f"--{flag}")
-    base.add_argument("--fixed", action="append", metavar="NAME[=VALUE]")
-    base.add_argument("--external-data", action="append", metavar="STATS")
+        base.add_argument(f"--{flag}", help=same)
+    base.add_argument("--fixed", action="append", metavar="NAME[=VALUE]", help=same + " (repeatable)")
+    base.add_argument("--external-data", action="append", metavar="STATS", help=same + " (repeatable)")
     w.set_defaults(run=cmd_sweep)
 
 
@@ -457,6 +458,14 @@ def _cluster_flags(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--tls-cert", metavar="PEM", help="this client's certificate (may hold the key)")
     parser.add_argument("--tls-key", metavar="PEM", help="this client's private key")
 
+
+# Named here for --help, which imports neither the families (SymPy) nor the figures (Matplotlib);
+# tests/test_cli.py keeps both equal to their registries.
+FAMILY_NAMES = ("bernoulli", "binomial", "poisson", "exponential", "gaussian", "categorical", "curie_weiss")
+FIGURE_IDS = ("fig1a_trajectories", "fig1b_absorption_times", "fig1c_all_up", "fig1d_final_vs_initial",
+              "fig2_stationary", "fig3_poisson", "entropy", "gaussian_collapse", "stationary_laws",
+              "reparametrisation", "estimators", "absorption_time_vs_M", "regimes_gaussian",
+              "accumulate_limit", "growth")
 
 class _Parser(argparse.ArgumentParser):
     """argparse with the house error format: one line, exit status 2 (``--help`` shows usage)."""
@@ -499,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("derive", help="derive R1-R8 symbolically and write LaTeX")
-    d.add_argument("families", nargs="*", help="family names (default: all)")
+    d.add_argument("families", nargs="*", help="family names (default: all): " + ", ".join(FAMILY_NAMES))
     d.add_argument("--out", default="derivations", help="output folder (default: derivations)")
     d.add_argument("--json", action="store_true", help="print A, mu, chi, R3 drift/cov as JSON")
     d.add_argument("--family-args", help="family arguments, e.g. N=10 or n=5,K=4")
@@ -512,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(run=cmd_derive)
 
     m = sub.add_parser("simulate", help="simulate the closed loop (exact sampler) and summarise")
-    m.add_argument("family", help="family name")
+    m.add_argument("family", help="family name: " + ", ".join(FAMILY_NAMES))
     m.add_argument("--M", type=int, required=True, help="sample size per generation")
     m.add_argument("--anchors", type=int, default=0, metavar="M0",
                    help="ground-truth points per generation (default 0: pure loop)")
@@ -522,15 +531,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start each chain from a law of theta (seeded): stationary (Eq. 18 of the setting) "
                         "or normal:mean=A,var=V[,varK=..,meanK=..] on the natural parameters")
     m.add_argument("--truth", help="ground truth for the anchors (and default MAP prior mean)")
-    m.add_argument("--estimator", default="mle", choices=["mle", "map", "l2"])
+    m.add_argument("--estimator", default="mle", choices=["mle", "map", "l2"],
+                   help="the refit: maximum likelihood (default), conjugate MAP (--nu, --prior) or L2 (--lam)")
     m.add_argument("--nu", type=float, default=1.0, help="MAP pseudo-observations (default 1)")
     m.add_argument("--lam", type=float, default=0.1, help="L2 strength lambda (default 0.1)")
     m.add_argument("--prior", help="MAP prior mean as parameters (default: truth, else init)")
     m.add_argument("--fixed", action="append", metavar="NAME[=VALUE]",
                    help="natural parameter held fixed (partial MLE); value from --init if omitted")
     m.add_argument("--family-args", help="family arguments, e.g. N=10")
-    m.add_argument("--generations", type=int, required=True, metavar="T")
-    m.add_argument("--chains", type=int, required=True, metavar="C")
+    m.add_argument("--generations", type=int, required=True, metavar="T", help="generations to run")
+    m.add_argument("--chains", type=int, required=True, metavar="C", help="independent chains (loops)")
     m.add_argument("--burn-in", type=int, default=0, metavar="B",
                    help="generations skipped by the time average (default 0)")
     m.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -566,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     _budget_flags(f, "fewer chains (default)", "10x the chains")
     f.add_argument("--out", default="figures", help="output folder (default: figures)")
     f.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    f.add_argument("--only", nargs="*", metavar="ID", help="only these figure ids")
+    f.add_argument("--only", nargs="*", metavar="ID", help="only these figure ids: " + ", ".join(FIGURE_IDS))
     f.add_argument("--workers", type=int, default=0,
                    help="local processes, one figure each (joblib; default: 2 or the cores)")
     _cluster_flags(f, "build (the output folder must be shared)")
