@@ -78,7 +78,9 @@ register(Figure(
     "regimes_gaussian", "Gaussian closed loop (M = 10) under the three data regimes: replace "
     "(the paper's loop) collapses, accumulate keeps the variance and bounds the error of the "
     "mean, subsample lies between. Lines: exact finite-M laws (R10.moments; the mean's error is "
-    "σ0² − E σ_t², as E[m² + σ²] is conserved); points: simulation.", ("R10.moments",), 2,
+    "σ0² − E σ_t², as E[m² + σ²] is conserved); points: simulation. Under replace, beyond t ≈ (M − 1)/2 "
+    "the chains' mean is ruled by rare chains (σ_t² is log-normal-like), so at this number of chains "
+    "the points fall short of the exact line.", ("R10.moments",), 2,
     regimes_gaussian, draw_regimes_gaussian))
 
 
