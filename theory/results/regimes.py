@@ -13,7 +13,9 @@ statistics, with the family's cumulants written in the expectation parameters μ
   Cov ξ = c χ(μ) gives E q(μ + ξ) = (1 + λ c) q(μ) exactly, so E q(μ_t) = q(μ_0) Π_k (1 + λ c_k),
   c_k = 1/M_k (replace), M_k/N_k² (accumulate). Under subsample the pool's first and second
   moments and μ_t obey a closed linear recursion wherever the family allows it.
-* R10.diffusion: accumulate is the pure loop's diffusion run for the total time Σ_k M_k/N_k².
+* R10.diffusion: accumulate is the pure loop's diffusion run for the total time Σ_k M_k/N_k²;
+  subsample (constant M), at leading order in 1/M, is it run on the clock c_1 = 1/M,
+  c_t = (2t − 3)/((t − 1)t² M), total (π²/2 − 3)/M for the pool and (π²/2 − 2)/M for the model.
 * R10.absorption: the accumulate loop can be absorbed (first generation) but its limit law is
   not a point mass; the exact Bernoulli absorption probability (:func:`accumulate_absorption`).
 * R10.growth: under replace with M_t, E q(μ_t) → 0 (λ < 0) iff Σ_t 1/M_t = ∞.
@@ -596,7 +598,8 @@ def _pure_setting(setting: Setting, kind: str | None = None) -> Setting:
 @result("R10.diffusion")
 def diffusion(setting: Setting) -> Derivation | None:
     """R10.diffusion: accumulate is the pure loop's diffusion run for the total time Σ_k M_k/N_k²;
-    its limit t → ∞ and, for the Gaussian, the exact Dey–Donoho constant. Pure loop only."""
+    its limit t → ∞ and, for the Gaussian, the exact Dey–Donoho constant; at constant M the
+    subsample loop's clock to leading order in 1/M (:func:`subsample_generation`). Pure loop only."""
     fam = setting.family
     if not pure(setting):
         return None
@@ -693,7 +696,10 @@ def subsample_generation():
     (g, h): Y_t = g Y_{t−1} with g = 1 + λ(M(1 + f) + λf)/N_t² (f the previous subsample's factor),
     and E q(μ_t) = h Y_t, h = 1 + λf/M (f the last subsample's)."""
     x, y, a, b, alpha = (sp.Symbol(n, real=True) for n in ("x", "y", "a", "b", "alpha"))
-    q = lambda v: lam * v**2 + b * v + a  # noqa: E731
+
+    def q(v):
+        return lam * v**2 + b * v + a
+
     kappa = sp.factor(sp.cancel((q(alpha * x + (1 - alpha) * y) - alpha * q(x) - (1 - alpha) * q(y)) / (x - y) ** 2))
     xi = sp.Symbol("xi", real=True)
     curvature = sp.expand(q(x + xi) - q(x) - sp.diff(q(x), x) * xi).coeff(xi, 2)  # E q(x + ξ) − q(x) per Var ξ
@@ -737,7 +743,8 @@ def _subsample_diffusion_steps(fam, res) -> list[Step]:
         return [Step("Subsample: the pool's second moments do not reduce to one statistic for this "
                      "family; its diffusion limit is not derived here.", None, None)]
     lam_value = _law_target(fam)[0][2]
-    g, _ = subsample_generation()
+    g, h = subsample_generation()
+    g_family = sp.factor(sp.cancel(g.subs(lam, lam_value)))  # 1 where λ = 0: E χ is conserved
     eps = sp.Symbol("epsilon", positive=True)  # 1/M
     f_prev = (N_prev - S.M) / (N_prev - 1)        # the subsample of generation t − 1 (n = M points)
     at_t = {N_prev: (S.t - 1) * S.M}              # N_{t−1} = (t − 1)M at constant M
@@ -750,9 +757,10 @@ def _subsample_diffusion_steps(fam, res) -> list[Step]:
     clock = sp.Piecewise((c1 / S.M, sp.Eq(k, 1)), (ck / S.M, True))
     total = sp.simplify((c1 + sp.summation(sp.apart(ck, k), (k, 2, sp.oo))) / S.M)
     f_last = sp.limit(((N_t - S.M) / (N_t - 1)).subs(N_t, S.t * S.M), S.M, sp.oo)  # f_t at leading order
-    model_time = sp.simplify(total + sp.limit(f_last, S.t, sp.oo) / S.M)
+    last = sp.cancel((h - 1) / lam).subs(f_pool, f_last)  # the model's own subsample: f_t/M more clock
+    model_time = sp.simplify(total + sp.limit(last, S.t, sp.oo))
     limit = sp.exp(lam_value * model_time)
-    res |= {"generation_factor_subsample": g.subs(lam, lam_value), "clock_subsample": clock,
+    res |= {"generation_factor_subsample": g_family, "clock_subsample": clock,
             "f_subsample": f_last, "total_time_subsample": total, "model_time_subsample": model_time,
             "limit_factor_subsample": limit}
     how = (r"exactly for this family (the pool's variance of $\phi_1$ is $\chi_{11}(P)$, so "
@@ -766,7 +774,7 @@ def _subsample_diffusion_steps(fam, res) -> list[Step]:
              r"$q(\alpha x + (1-\alpha)y) = \alpha q(x) + (1-\alpha)q(y) - \lambda\alpha(1-\alpha)(x_1-y_1)^2$; "
              r"with $Y_t = \mathbb{E}\,q(P_t)$, $Z_t = \mathbb{E}(P_{1,t} - \mu_{1,t})^2$ and the subsample's "
              r"finite-population factor $f_t = (N_t - M)/(N_t - 1)$, one generation maps, " + how + ",",
-             r"\frac{Y_{t}}{Y_{t-1}}", g.subs(f_pool, sp.Symbol("f_{t-1}"))),
+             r"\frac{Y_{t}}{Y_{t-1}}", g_family.subs(f_pool, sp.Symbol("f_{t-1}"))),
         Step(r"To first order in $1/M$ ($N_{t-1} = (t-1)M$, $f_{t-1} \to (t-2)/(t-1)$; generation 1 refits "
              r"on its whole pool, $c_1 = 1/M$) this is $1 + \lambda c_t$ with the clock",
              r"c_t\,M", sp.apart(ct, S.t)),
