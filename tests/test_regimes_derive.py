@@ -235,3 +235,57 @@ def test_second_moment_factor_refuses_what_it_cannot_give():
             law(_setting("bernoulli"), 10, -1)
     with pytest.raises(InputError):
         R.accumulate_mean_error_limit(_setting("curie_weiss", N=4), 10)
+
+
+@pytest.mark.parametrize("name, args, lam", [("bernoulli", {}, -1), ("gaussian", {}, -1), ("poisson", {}, 0),
+                                             ("exponential", {}, 1), ("binomial", {"n": 10}, sp.Rational(-1, 10))])
+def test_subsample_diffusion_clock(name, args, lam):
+    """The subsample clock derived from one generation of the pool's moments: c_1 = 1/M,
+    c_t = (2t − 3)/((t − 1)t² M), τ_∞ M = π²/2 − 3 (accumulate π²/6), the model one 1/M later."""
+    d = derivation("R10.diffusion", _setting(name, "subsample", **args)).result
+    assert sp.simplify(d["total_time_subsample"] * M - (sp.pi**2 / 2 - 3)) == 0
+    assert sp.simplify(d["model_time_subsample"] * M - (sp.pi**2 / 2 - 2)) == 0
+    first, later = (piece.expr for piece in d["clock_subsample"].args)
+    assert first == 1 / M and sp.simplify(later - (2 * R.k - 3) / ((R.k - 1) * R.k**2 * M)) == 0
+    assert sp.simplify(d["limit_factor_subsample"] - sp.exp(lam * (sp.pi**2 / 2 - 2) / M)) == 0
+    assert float(M * d["total_time_subsample"]) == pytest.approx(1.9348022, abs=1e-7)
+
+
+def test_no_subsample_diffusion_without_a_law():
+    d = derivation("R10.diffusion", _setting("curie_weiss", "subsample", N=4))
+    assert d is None or "clock_subsample" not in d.result
+
+
+@pytest.mark.parametrize("name, mu0", [("bernoulli", [0.3]), ("gaussian", [0.3, 1.2])])
+def test_subsample_generation_map_is_the_exact_recursion(name, mu0):
+    """Where the pool's variance of φ_1 is χ_11(P) (Bernoulli, Gaussian) the one-statistic map
+    E χ(μ_t)/χ(μ_0) = (1 + λ f_t/M) Π_k g_k is exact: it reproduces the full recursion."""
+    setting = _setting(name, "subsample")
+    assert R.subsample_reduction(setting.family) is True
+    g = sp.lambdify((R.N_prev, M, R.f_pool), derivation("R10.diffusion", setting)["generation_factor_subsample"])
+    Mv, T = 5, 8
+    F, f = 1.0, 0.0  # generation 1: no previous subsample
+    for j in range(1, T + 1):
+        N = (j - 1) * Mv
+        F *= g(N, Mv, f)
+        f = (j * Mv - Mv) / (j * Mv - 1)  # this generation's subsample
+    F *= 1 - f / Mv
+    assert F == pytest.approx(R.second_moment_factor(setting, Mv, T, mu0=mu0), rel=1e-12)
+    assert R.subsample_reduction(get_family("poisson")) is False
+
+
+def test_subsample_diffusion_limit_against_the_exact_recursion():
+    """A ladder in M: the exact recursion's M(1 − E χ_t/χ_0) at t = 4000 approaches π²/2 − 2 with an
+    O(1/M) residual (the Poisson, λ = 0: M E(μ_t − μ_0)²/χ_0); at t = 60 the diffusion factor
+    exp(λ T_t) on the finite-t clock is off by O(M⁻²)."""
+    limit = math.pi**2 / 2 - 2
+    gaussian, poisson = _setting("gaussian", "subsample"), _setting("poisson", "subsample")
+    for Mv in (10, 40, 160):
+        assert abs(Mv * (1 - R.second_moment_factor(gaussian, Mv, 4000)) - limit) < 5 / Mv
+        assert abs(Mv * R.mean_error_factor(poisson, Mv, 4000) - limit) < 2 / Mv
+    for Mv in (10, 100, 1000):
+        gap = R.second_moment_factor(gaussian, Mv, 60) - R.subsample_limit_factor(gaussian, Mv, 60)
+        assert abs(gap) * Mv**2 < 1.5
+    assert R.subsample_limit_factor(gaussian, 10) == pytest.approx(math.exp(-limit / 10), rel=1e-12)
+    with pytest.raises(InputError):
+        R.subsample_limit_factor(_setting("curie_weiss", N=4), 10)

@@ -13,7 +13,9 @@ statistics, with the family's cumulants written in the expectation parameters μ
   Cov ξ = c χ(μ) gives E q(μ + ξ) = (1 + λ c) q(μ) exactly, so E q(μ_t) = q(μ_0) Π_k (1 + λ c_k),
   c_k = 1/M_k (replace), M_k/N_k² (accumulate). Under subsample the pool's first and second
   moments and μ_t obey a closed linear recursion wherever the family allows it.
-* R10.diffusion: accumulate is the pure loop's diffusion run for the total time Σ_k M_k/N_k².
+* R10.diffusion: accumulate is the pure loop's diffusion run for the total time Σ_k M_k/N_k²;
+  subsample (constant M), at leading order in 1/M, is it run on the clock c_1 = 1/M,
+  c_t = (2t − 3)/((t − 1)t² M), total (π²/2 − 3)/M for the pool and (π²/2 − 2)/M for the model.
 * R10.absorption: the accumulate loop can be absorbed (first generation) but its limit law is
   not a point mass; the exact Bernoulli absorption probability (:func:`accumulate_absorption`).
 * R10.growth: under replace with M_t, E q(μ_t) → 0 (λ < 0) iff Σ_t 1/M_t = ∞.
@@ -57,6 +59,7 @@ r_sched = S.symbol("r", "r", positive=True)
 y_sym = S.symbol("y_root", "y")
 u_sym = S.symbol("u", "u", nonnegative=True)
 g_sym = S.symbol("g", "g", real=True)
+f_pool = S.symbol("f_pool", "f", nonnegative=True)  # a subsample's finite-population factor
 REGIMES = ("replace", "accumulate", "subsample")
 
 
@@ -595,7 +598,8 @@ def _pure_setting(setting: Setting, kind: str | None = None) -> Setting:
 @result("R10.diffusion")
 def diffusion(setting: Setting) -> Derivation | None:
     """R10.diffusion: accumulate is the pure loop's diffusion run for the total time Σ_k M_k/N_k²;
-    its limit t → ∞ and, for the Gaussian, the exact Dey–Donoho constant. Pure loop only."""
+    its limit t → ∞ and, for the Gaussian, the exact Dey–Donoho constant; at constant M the
+    subsample loop's clock to leading order in 1/M (:func:`subsample_generation`). Pure loop only."""
     fam = setting.family
     if not pure(setting):
         return None
@@ -629,7 +633,7 @@ def diffusion(setting: Setting) -> Derivation | None:
     if Mk is None:
         steps.append(Step(r"$\tau_\infty = \sum_k M_k/N_k^2$, evaluated numerically for a list of sizes.",
                           None, None))
-        return Derivation("R10.diffusion", fam.slug, "Diffusion limit of the accumulate loop",
+        return Derivation("R10.diffusion", fam.slug, "Diffusion limits of the accumulate and subsample loops",
                           tuple(steps), res)
     c = scales(Mk)["accumulate"]
     total = sp.simplify(sp.summation(c, (k, 1, sp.oo)))
@@ -672,8 +676,137 @@ def diffusion(setting: Setting) -> Derivation | None:
                                   rf"= {tex(conv)}_0$ times the above, below its first term $\pi^2/(6M)$ "
                                   r"(for the Gaussian mean, Dey and Donoho's bound) by $\pi^4/(120M^2)$ "
                                   r"at leading order.", None, None))
-    return Derivation("R10.diffusion", fam.slug, "Diffusion limit of the accumulate loop",
-                          tuple(steps), res)
+    if setting.regime.schedule is None:
+        steps += _subsample_diffusion_steps(fam, res)
+    return Derivation("R10.diffusion", fam.slug, "Diffusion limits of the accumulate and subsample loops",
+                      tuple(steps), res)
+
+
+@functools.cache
+def subsample_generation():
+    """One generation of the pure subsample loop on Y = E q(P) and Z = E(P_1 − μ_1)² (P the pool
+    mean, μ the model, a subsample of M points of the pool), for a q whose Hessian is 2λ in μ_1
+    alone; λ symbolic, by SymPy from the generic such quadratic q(x) = λx² + bx + a (the other
+    coordinates enter q linearly and drop out of every step below):
+
+        q(αx + (1−α)y) = αq(x) + (1−α)q(y) + κ(x−y)²,  κ = −λα(1−α),
+        E[q(μ) | pool] = q(P) + λ f V/M,   E q(x̄) = (1 + λ/M) q(μ)  (x̄: M points drawn from μ, χ_11 = q),
+
+    with α = N_{t−1}/N_t, V the pool's variance of φ_1 and, closing the map, V = q(P). Returns
+    (g, h): Y_t = g Y_{t−1} with g = 1 + λ(M(1 + f) + λf)/N_t² (f the previous subsample's factor),
+    and E q(μ_t) = h Y_t, h = 1 + λf/M (f the last subsample's)."""
+    x, y, a, b, alpha = (sp.Symbol(n, real=True) for n in ("x", "y", "a", "b", "alpha"))
+
+    def q(v):
+        return lam * v**2 + b * v + a
+
+    kappa = sp.factor(sp.cancel((q(alpha * x + (1 - alpha) * y) - alpha * q(x) - (1 - alpha) * q(y)) / (x - y) ** 2))
+    xi = sp.Symbol("xi", real=True)
+    curvature = sp.expand(q(x + xi) - q(x) - sp.diff(q(x), x) * xi).coeff(xi, 2)  # E q(x + ξ) − q(x) per Var ξ
+    Y, Z = sp.Symbol("Y", positive=True), sp.Symbol("Z", nonnegative=True)
+    q_model = Y + curvature * Z                        # E q(μ_{t−1})
+    step = 1 + curvature / S.M                         # E q(x̄)/q(μ), Var x̄ = q(μ)/M
+    w = N_prev / (N_prev + S.M)                        # the old pool's weight α
+    # E(P − x̄)² = Z + E q(μ)/M: the new points scatter around the model, the model around the pool
+    Y_next = w * Y + (1 - w) * step * q_model + kappa.subs(alpha, w) * (Z + q_model / S.M)
+    closure = {Z: f_pool * Y / S.M}
+    g = sp.factor(sp.cancel(Y_next.subs(closure) / Y))
+    h = sp.expand(q_model.subs(closure) / Y)
+    return g, h
+
+
+def subsample_reduction(family) -> bool | None:
+    """Whether :func:`subsample_generation` applies to ``family``: None where it does not (the
+    subsample recursion does not close, χ_11 has no law, or its Hessian is not 2λ in μ_1 alone);
+    True where the map is exact (the pool's variance of φ_1 is χ_11(P): Bernoulli, categorical,
+    Gaussian), False where it holds to O(M⁻²) (the pool's variance is χ_11(P) at leading order)."""
+    targets = _law_target(family)
+    closed = subsample_recursion(family)
+    if not targets or closed is None or targets[0][:2] != (0, 0):
+        return None
+    mu = family.mu_symbols
+    _, _, lam_value, _, q = targets[0]
+    target = 2 * lam_value * sp.diag(1, *[0] * (len(mu) - 1))
+    if sp.simplify(sp.hessian(q, mu) - target) != sp.zeros(len(mu)):
+        return None
+    P, _, q_of, _ = closed[4]
+    pool_variance = q_of[(0, 0)] - P[0] ** 2
+    return sp.simplify(pool_variance - q.subs(dict(zip(mu, P, strict=True)), simultaneous=True)) == 0
+
+
+def _subsample_diffusion_steps(fam, res) -> list[Step]:
+    """R10.diffusion under subsample at constant M: the clock c_t of the pool mean and its total,
+    from :func:`subsample_generation` to first order in 1/M (keys clock_subsample,
+    total_time_subsample, model_time_subsample, limit_factor_subsample)."""
+    exact = subsample_reduction(fam)
+    if exact is None:
+        return [Step("Subsample: the pool's second moments do not reduce to one statistic for this "
+                     "family; its diffusion limit is not derived here.", None, None)]
+    lam_value = _law_target(fam)[0][2]
+    g, h = subsample_generation()
+    g_family = sp.factor(sp.cancel(g.subs(lam, lam_value)))  # 1 where λ = 0: E χ is conserved
+    eps = sp.Symbol("epsilon", positive=True)  # 1/M
+    f_prev = (N_prev - S.M) / (N_prev - 1)        # the subsample of generation t − 1 (n = M points)
+    at_t = {N_prev: (S.t - 1) * S.M}              # N_{t−1} = (t − 1)M at constant M
+    first = sp.series(g.subs(f_pool, f_prev).subs(at_t).subs(S.M, 1 / eps), eps, 0, 2).removeO()
+    ct = sp.factor(sp.cancel(first.coeff(eps, 1) / lam))
+    # generation 1 refits on its whole pool from the point μ_0: α = 0 and no subsample noise (f = 0)
+    first_1 = sp.series(g.subs({N_prev: 0, f_pool: 0}).subs(S.M, 1 / eps), eps, 0, 2).removeO()
+    c1 = sp.cancel(first_1.coeff(eps, 1) / lam)
+    ck = ct.subs(S.t, k)
+    clock = sp.Piecewise((c1 / S.M, sp.Eq(k, 1)), (ck / S.M, True))
+    total = sp.simplify((c1 + sp.summation(sp.apart(ck, k), (k, 2, sp.oo))) / S.M)
+    f_last = sp.limit(((N_t - S.M) / (N_t - 1)).subs(N_t, S.t * S.M), S.M, sp.oo)  # f_t at leading order
+    last = sp.cancel((h - 1) / lam).subs(f_pool, f_last)  # the model's own subsample: f_t/M more clock
+    model_time = sp.simplify(total + sp.limit(last, S.t, sp.oo))
+    limit = sp.exp(lam_value * model_time)
+    res |= {"generation_factor_subsample": g_family, "clock_subsample": clock,
+            "f_subsample": f_last, "total_time_subsample": total, "model_time_subsample": model_time,
+            "limit_factor_subsample": limit}
+    how = (r"exactly for this family (the pool's variance of $\phi_1$ is $\chi_{11}(P)$, so "
+           r"$Z_{t-1} = f_{t-1}Y_{t-1}/M$)" if exact else
+           r"to $O(M^{-2})$ for this family (the pool's variance of $\phi_1$ is $\chi_{11}(P)$ at "
+           r"leading order only, so $Z_{t-1} = f_{t-1}Y_{t-1}/M$ at leading order)")
+    return [
+        Step(r"Subsample (constant $M$): the pool mean $P_t = (N_{t-1}P_{t-1} + S_t)/N_t$ is a martingale in "
+             r"the pools' own filtration (the model $\mu_{t-1}$, a subsample of the pool, has conditional "
+             r"mean $P_{t-1}$). With $q = \chi_{11}$, whose Hessian is $2\lambda$ in $\mu_1$ alone, "
+             r"$q(\alpha x + (1-\alpha)y) = \alpha q(x) + (1-\alpha)q(y) - \lambda\alpha(1-\alpha)(x_1-y_1)^2$; "
+             r"with $Y_t = \mathbb{E}\,q(P_t)$, $Z_t = \mathbb{E}(P_{1,t} - \mu_{1,t})^2$ and the subsample's "
+             r"finite-population factor $f_t = (N_t - M)/(N_t - 1)$, one generation maps, " + how + ",",
+             r"\frac{Y_{t}}{Y_{t-1}}", g_family.subs(f_pool, sp.Symbol("f_{t-1}"))),
+        Step(r"To first order in $1/M$ ($N_{t-1} = (t-1)M$, $f_{t-1} \to (t-2)/(t-1)$; generation 1 refits "
+             r"on its whole pool, $c_1 = 1/M$) this is $1 + \lambda c_t$ with the clock",
+             r"c_t\,M", sp.apart(ct, S.t)),
+        Step(r"for $t \ge 2$. The pool mean's increment has variance $c_t\,\chi(P_{t-1})$ and third "
+             r"cumulant $O(M^{-2})$, so at leading order in $1/M$ the pool mean is the pure loop's "
+             r"diffusion $d\mu = \chi(\mu)^{1/2}dW_\tau$ on the clock $\tau_t = \sum_{k\le t} c_k$, "
+             r"whose total is", r"\tau_\infty", total),
+        Step(r"(accumulate: $\pi^2/(6M)$; replace: $t/M$). The model is the pool's last subsample, "
+             r"$\mathbb{E}\,q(\mu_t) = (1 + \lambda f_t/M)\,Y_t$ with $f_t \to 1$: it is that diffusion run "
+             r"for one more $1/M$,", r"T_\infty", model_time),
+        Step(r"so, at leading order (error $O(M^{-2})$; not exact at finite $M$, unlike the accumulate "
+             r"product), $\operatorname{Var}\mu_{1,\infty} = \chi_{11}(\mu_0)\,T_\infty$ and",
+             r"\frac{\mathbb{E}\chi_{11}(\mu_\infty)}{\chi_{11}(\mu_0)}", limit),
+    ]
+
+
+def subsample_limit_factor(setting: Setting, M: float, t: int | None = None) -> float:
+    """E χ_11(μ_t)/χ_11(μ_0) of the pure subsample loop at constant M by its diffusion limit
+    (R10.diffusion): exp(λ T_t), T_t = Σ_{k≤t} c_k + f_t/M the model's clock (c_1 = 1/M,
+    c_k = (2k − 3)/((k − 1)k² M), f_t = (t − 1)/t), T_∞ = (π²/2 − 2)/M; error O(M⁻²)."""
+    d = diffusion(_pure_setting(setting, "subsample").for_derivations())
+    if d is None or "limit_factor_subsample" not in d.result:
+        raise InputError(f"{setting.family.title}: no subsample diffusion limit")
+    if t is None:
+        return float(sp.N(d["limit_factor_subsample"].subs(S.M, sp.Rational(M))))
+    if t < 1:
+        raise InputError(f"t = {t}: the subsample clock starts at generation 1")
+    first, later = (piece.expr for piece in d["clock_subsample"].args)  # c_1 and c_k, k ≥ 2
+    ks = np.arange(2, t + 1, dtype=float)
+    T = float(first.subs(S.M, M)) + float(np.sum(sp.lambdify((k, S.M), later, "numpy")(ks, M))) \
+        + float(d["f_subsample"].subs(S.t, t)) / M
+    return float(np.exp(float(value(d["lambda"], {})) * T))
 
 
 def accumulate_limit_factor(setting: Setting, M: float) -> float:
