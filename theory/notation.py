@@ -588,7 +588,9 @@ GLOSSARY = (
     (r"\\mu\^\{?q\}?", r"$\mu^{q}=\mathbb{E}_q[\phi]$, the mean of $\phi$ under the law $q$ of the external points"),
     (r"\\rho(?![A-Za-z])", r"$\rho=M_0/M$"),
     (r"\\nu(?![A-Za-z])", r"$\nu$ the pseudo-observations of the conjugate MAP prior"),
-    (r"\\lambda(?![A-Za-z])", r"$\lambda$ the strength of the $L_2$ penalty"),
+    # λ is also R10's eigenvalue (L q = λ q, then λ = −1): a fragment stating it defines it
+    (r"\\lambda(?![A-Za-z])", r"$\lambda$ the strength of the $L_2$ penalty",
+     r"\\lambda\s*=|=\s*\\lambda\s*q"),
 )
 _MATH = re.compile(r"\$[^$]*\$|\\begin\{(equation|align)\}.*?\\end\{\1\}", re.DOTALL)
 
@@ -598,8 +600,8 @@ def glossary(tex: str) -> str:
     but does not define itself (``g=\\nabla...`` in its own text), or "" when there are none."""
     body = re.sub(r"(?<!\\)%.*", "", tex)
     math = " ".join(m.group(0) for m in _MATH.finditer(body))
-    used = [text for pattern, text in GLOSSARY
-            if re.search(pattern, math) and not re.search(pattern + r"\s*=\s*\\", math)]
+    used = [entry[1] for entry in GLOSSARY if re.search(entry[0], math)
+            and not re.search(entry[2] if len(entry) > 2 else entry[0] + r"\s*=\s*\\", math)]
     return "Here " + "; ".join(used) + "." if used else ""
 
 

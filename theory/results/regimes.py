@@ -862,7 +862,8 @@ def absorption(setting: Setting) -> Derivation | None:
         res["limit_factor"] = limit["limit_factor"]
         steps.append(Step(r"The limit law is not a point mass either: by R10.diffusion "
                           r"$\mathbb{E}\chi(\mu_\infty) = \chi(\mu_0)\sin(\pi y)/(\pi y) > 0$, "
-                          r"$y^2 = -\lambda/M$, for $M > " + tex(-targets[0][2]) + "$.", None, None))
+                          r"$y^2 = -\lambda/M$ with $\lambda = " + tex(targets[0][2]) + r"$ (R10.moments), for $M > "
+                          + tex(-targets[0][2]) + "$.", None, None))
     if first is not None:
         res["first_generation"] = first
     if fam.name == "bernoulli":
