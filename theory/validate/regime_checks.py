@@ -38,6 +38,14 @@ NOT_CHECKED = {
 }
 
 
+def _result(rid: str, setting) -> dict:
+    """The result dict of ``rid`` for ``setting``; a check of a result that does not apply fails."""
+    d = derivation(rid, setting)
+    if d is None:
+        raise ValueError(f"{rid} does not apply to {setting.label}")
+    return d.result
+
+
 def _z(estimate: float, sem: float, value: float) -> float:
     return float((estimate - value) / sem) if sem > 0 else (0.0 if estimate == value else np.inf)
 
@@ -194,7 +202,7 @@ def martingale_check(regime: str, M: int = 10, p0: float = 0.3, t: int = 3, case
     loop = _loop("bernoulli", M, (("p", p0),), regime) if case is None else case.loop(M, regime=regime)
 
     def compute(budget: Budget, rng) -> Outcome:
-        combination = derivation("R10.martingale", loop.setting).result["subsample_schedule"]
+        combination = _result("R10.martingale", loop.setting)["subsample_schedule"]
 
         def X(state, s):  # copies: the step updates the state in place
             mu = state.mu[:, 0].copy()
@@ -227,7 +235,7 @@ def diffusion_check(M: int = 400, t: int = 100, p0: float = 0.3) -> Check:
     loop = _loop("bernoulli", M, (("p", p0),), "accumulate")
 
     def compute(budget: Budget, rng) -> Outcome:
-        res = derivation("R10.diffusion", loop.setting).result
+        res = _result("R10.diffusion", loop.setting)
         q = _q(loop, _final(loop, t, budget.chains, rng))
         q0 = p0 * (1 - p0)
         est, sem = float(q.mean() / q0), float(q.std(ddof=1) / q0 / np.sqrt(len(q)))
@@ -251,7 +259,7 @@ def subsample_diffusion_check(M: int = 400, t: int = 40, p0: float = 0.3) -> Che
     loop = _loop("bernoulli", M, (("p", p0),), "subsample")
 
     def compute(budget: Budget, rng) -> Outcome:
-        res = derivation("R10.diffusion", loop.setting).result
+        res = _result("R10.diffusion", loop.setting)
         q = _q(loop, _final(loop, t, budget.chains, rng))
         q0 = p0 * (1 - p0)
         est, sem = float(q.mean() / q0), float(q.std(ddof=1) / q0 / np.sqrt(len(q)))
