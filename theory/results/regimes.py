@@ -290,9 +290,9 @@ def _law_target(family):
     """(i, j, λ, name) of the entries with a closed law, and their LaTeX names."""
     chi_mu = family.in_mu(family.chi) if family.mu_inverse is not None else None
     out = []
-    for (i, j), value in chi_eigenvalues(family).items():
+    for (i, j), lam in chi_eigenvalues(family).items():
         name = r"\chi" if family.d == 1 else rf"\chi_{{{i + 1}{j + 1}}}"
-        out.append((i, j, value, name, chi_mu[i, j]))
+        out.append((i, j, lam, name, chi_mu[i, j]))
     return out
 
 
@@ -834,8 +834,8 @@ def _diffusion_limit(setting: Setting, key: str, M: float) -> float:
 # --- R10.absorption -----------------------------------------------------------------------------
 @result("R10.absorption")
 def absorption(setting: Setting) -> Derivation | None:
-    """R10.absorption: whether the accumulate loop collapses (pure loop, families with attainable
-    absorbing states); the exact Bernoulli probability is :func:`accumulate_absorption`."""
+    """R10.absorption: whether the accumulate and subsample loops collapse (pure loop, families with
+    attainable absorbing states); the exact Bernoulli probability is :func:`accumulate_absorption`."""
     fam = setting.family
     states = [st for st in fam.absorbing_states if st.attainable]
     if not pure(setting) or not states:
@@ -855,6 +855,12 @@ def absorption(setting: Setting) -> Derivation | None:
                       "absorbed at the first generation or never, and the probability above is that of "
                       "ever collapsing onto a vertex: below 1 for every $M \\ge 2$, where replace is "
                       "absorbed with probability 1 (R6).", None, None))
+    steps.append(Step("Subsample refits on a subsample of the same pool, which never loses a point: its "
+                      "model can sit on a vertex for a generation (a subsample all at one point) and leaves it "
+                      "at the next, since the pool still holds other points; it stays for good exactly when the "
+                      "pool lies on the vertex, that is from the first generation. So the subsample loop "
+                      "collapses with the same probability and at the same time as the accumulate loop, "
+                      "while its model touches vertices transiently.", None, None))
     res = {}
     targets = _law_target(fam)
     limit = diffusion(_pure_setting(setting, "accumulate").for_derivations())
@@ -872,7 +878,7 @@ def absorption(setting: Setting) -> Derivation | None:
                           r"absorbed at $0$ and $N_t$; its law, computed exactly by dynamic programming "
                           r"over $K \le N_t$ ($O(M^2t^2)$ operations), confirms that "
                           r"$\mathbb{P}(\text{absorbed by } t)$ keeps its value at $t = 1$.", None, None))
-    return Derivation("R10.absorption", fam.slug, "Absorption under accumulate", tuple(steps), res)
+    return Derivation("R10.absorption", fam.slug, "Absorption under accumulate and subsample", tuple(steps), res)
 
 
 def _absorption_point(fam):

@@ -170,23 +170,27 @@ def moment_checks() -> list[Check]:
 
 
 # --- R10.absorption: the Bernoulli accumulate loop, exact ------------------------------------------
-def absorption_check(M: int = 5, p0: float = 0.3, t: int = 15) -> Check:
-    loop = _loop("bernoulli", M, (("p", p0),), "accumulate")
+def absorption_check(M: int = 5, p0: float = 0.3, t: int = 15, regime: str = "accumulate") -> Check:
+    """P(collapsed by t) of the Bernoulli accumulate or subsample loop against R10.absorption's
+    exact p0^M + (1 − p0)^M (collapse only at generation 1); control: the replace loop's exact
+    absorption by t. Under subsample the model may visit a vertex and leave it: the engine's
+    collapse (the pool on the vertex) is what is counted."""
+    loop = _loop("bernoulli", M, (("p", p0),), regime)
     replace = _loop("bernoulli", M, (("p", p0),), "replace")
 
     def compute(budget: Budget, rng) -> Outcome:
         derivation("R10.absorption", loop.setting)
-        p = _final(loop, t, budget.absorb_chains, rng)["p"]
-        hit = (p == 0) | (p == 1)
-        est, sem = float(hit.mean()), float(np.sqrt(hit.mean() * (1 - hit.mean()) / len(p)))
+        run = loop.run(t, budget.absorb_chains, seed=rng)
+        est = float(run.collapsed()["fraction"])
+        sem = float(np.sqrt(est * (1 - est) / budget.absorb_chains))
         pred = R.accumulate_absorption(M, p0, t)
         from ..engine.markov import ExactChain
         wrong = float(ExactChain(replace).absorption_time_cdf(t)[-1])
         return Outcome(pred, est, sem, _z(est, sem, pred), "the replace loop's exact absorption",
-                       _z(est, sem, wrong), f"P(point mass by t={t}): {est:.5g} ± {sem:.2g}, R10 "
+                       _z(est, sem, wrong), f"P(collapsed by t={t}): {est:.5g} ± {sem:.2g}, R10 "
                        f"{pred:.5g}, replace {wrong:.5g}")
 
-    return Check("R10.absorption", "bernoulli", f"P(absorbed by t={t}), M={M}, accumulate", "exact", compute)
+    return Check("R10.absorption", "bernoulli", f"P(collapsed by t={t}), M={M}, {regime}", "exact", compute)
 
 
 # --- R10.martingale: E[(X_t − X_{t−1}) g] = 0 -------------------------------------------------------
@@ -277,7 +281,7 @@ def subsample_diffusion_check(M: int = 400, t: int = 40, p0: float = 0.3) -> Che
 
 def regime_checks(families: list[str] | None = None) -> list[Check]:
     """Every R10 check, restricted to family slugs or names in ``families``."""
-    out = moment_checks() + [absorption_check(), martingale_check("accumulate"),
+    out = moment_checks() + [absorption_check(), absorption_check(regime="subsample"), martingale_check("accumulate"),
                              martingale_check("subsample"), diffusion_check(),
                              subsample_diffusion_check()]
     out += [martingale_check("subsample", case=c) for c in CASES if c.name != "bernoulli"]
