@@ -16,14 +16,11 @@ REGIMES = ("replace", "accumulate", "subsample")
 STYLE = {kind: (color(i), marker(i)) for i, kind in enumerate(REGIMES)}
 
 
-def _factors(setting, M: int, T: int) -> np.ndarray:
-    """E[σ²_t]/σ²_0 for t = 0..T from R10.moments (None where the regime has no closed law)."""
-    if derivation("R10.moments", setting) is None:
-        return None
-    try:
-        return np.array([1.0] + [R.second_moment_factor(setting, M, t) for t in range(1, T + 1)])
-    except (NotImplementedError, ValueError):
-        return None
+def _factors(setting, M: int, T: int, rid: str = "R10.moments") -> np.ndarray:
+    """E[χ(μ_t)]/χ(μ_0) (the Gaussian: E[σ²_t]/σ²_0) for t = 0..T, exact at finite M (R10.moments;
+    ``rid`` names the result the figure draws)."""
+    derivation(rid, setting)
+    return np.array([1.0] + [R.second_moment_factor(setting, M, t) for t in range(1, T + 1)])
 
 
 # (a) replace, accumulate, subsample for the Gaussian ------------------------------------------
@@ -39,22 +36,20 @@ def regimes_gaussian(budget: FigureBudget, rng) -> dict:
         # error bar comes from the chains' own spread, not from a normal law's 2σ⁴
         err = np.array(tr["chains"]["mean"], float) ** 2
         factor = _factors(loop.setting, M, T)
+        # μ2 = m² + σ² has a constant mean in every regime (R10.martingale), and E m_t = m_0:
+        # E(m_t − m_0)² = σ²_0 − E σ²_t
         rec = {"regime": kind, "t": ts, "E_var": v_mean, "E_var_sem": np.sqrt(v_var / chains),
                "err_mean": err.mean(axis=1), "err_mean_sem": err.std(axis=1, ddof=1) / np.sqrt(chains),
-               "theory_t": np.arange(T + 1)}
-        if factor is not None:
-            # μ2 = m² + σ² has a constant mean in every regime (R10.martingale), and E m_t = m_0:
-            # E(m_t − m_0)² = σ²_0 − E σ²_t
-            rec |= {"theory_E_var": factor, "theory_err_mean": 1 - factor}
-            # var_t of the pure replace loop is log-normal-like beyond t ≈ (M − 1)/2 (see
-            # gaussian_collapse): its chain mean's z is checked up to there
-            ok = ts <= (M - 1) / 2 if kind == "replace" else np.ones(len(ts), bool)
-            out["checks"].append({"what": f"E[var_t], {kind} (R10.moments, exact)",
-                                  "estimate": v_mean[ok], "sem": np.sqrt(v_var / chains)[ok],
-                                  "theory": factor[ts][ok]})
-            out["checks"].append({"what": f"E(m_t - m_0)^2, {kind} (R10.moments, exact)",
-                                  "estimate": rec["err_mean"][ok], "sem": rec["err_mean_sem"][ok],
-                                  "theory": 1 - factor[ts][ok]})
+               "theory_t": np.arange(T + 1), "theory_E_var": factor, "theory_err_mean": 1 - factor}
+        # var_t of the pure replace loop is log-normal-like beyond t ≈ (M − 1)/2 (see
+        # gaussian_collapse): its chain mean's z is checked up to there
+        ok = ts <= (M - 1) / 2 if kind == "replace" else np.ones(len(ts), bool)
+        out["checks"].append({"what": f"E[var_t], {kind} (R10.moments, exact)",
+                              "estimate": v_mean[ok], "sem": np.sqrt(v_var / chains)[ok],
+                              "theory": factor[ts][ok]})
+        out["checks"].append({"what": f"E(m_t - m_0)^2, {kind} (R10.moments, exact)",
+                              "estimate": rec["err_mean"][ok], "sem": rec["err_mean_sem"][ok],
+                              "theory": 1 - factor[ts][ok]})
         out["runs"].append(rec)
     return out
 
@@ -63,8 +58,7 @@ def draw_regimes_gaussian(fig, axes, data):
     for r in data["runs"]:
         col, mk = STYLE[r["regime"]]
         for ax, key in zip(axes, ("E_var", "err_mean"), strict=True):
-            if f"theory_{key}" in r:
-                ax.plot(r["theory_t"], r[f"theory_{key}"], "-", color=col, lw=0.8)
+            ax.plot(r["theory_t"], r[f"theory_{key}"], "-", color=col, lw=0.8)
             ax.errorbar(r["t"][::3], r[key][::3], yerr=r[f"{key}_sem"][::3], fmt=mk, ms=2.5,
                         color=col, capsize=1, label=r["regime"])
     axes[0].set_ylabel(r"$\mathbb{E}[\sigma^2_t]/\sigma^2_0$")
@@ -135,13 +129,12 @@ def growth(budget: FigureBudget, rng) -> dict:
     for sched in SCHEDULES:
         M = 10 if sched is None else parse_schedule(sched).size(1)
         loop = from_params("bernoulli", M, {"p": p0}, M_schedule=sched)
-        derivation("R10.growth", loop.setting)
         run = loop.run(T, chains, seed=rng, record_every=5)
         tr, ts = run.trace, np.array(run.trace["t"])
         q = np.array(tr["mean"]["p"]) - (np.array(tr["var"]["p"]) + np.array(tr["mean"]["p"]) ** 2)
         hit = run.state.hit_time
         absorbed = np.array([(hit[(hit >= 0)] <= t).sum() / chains for t in ts])
-        factor = np.array([1.0] + [R.second_moment_factor(loop.setting, M, t) for t in range(1, T + 1)])
+        factor = _factors(loop.setting, M, T, "R10.growth")
         label = "constant $M = 10$" if sched is None else f"$M_t$: {_schedule_words(sched)}"
         out["runs"].append({"schedule": label, "t": ts, "q": q / (p0 * (1 - p0)), "absorbed": absorbed,
                             "absorbed_sem": np.sqrt(absorbed * (1 - absorbed) / chains),

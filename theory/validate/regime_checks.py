@@ -13,6 +13,7 @@ without-replacement swapped, the constant-M law for a schedule, μ_t alone under
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from ..cases import CASES
 from ..numeric import evaluate
 from ..params import from_params
+from ..regime import Regime
 from ..results import regimes as R
 from ..store import derivation
 from .registry import Budget, Check, Outcome
@@ -70,6 +72,17 @@ def _q(loop, obs: dict) -> np.ndarray:
     return np.broadcast_to(evaluate(chi11, values), obs["phi1"].shape)
 
 
+def _q0(loop) -> float:
+    """χ_11 of the loop's start."""
+    return float(_q(loop, {f"phi{a + 1}": np.array([v]) for a, v in enumerate(loop.init_mu)})[0])
+
+
+def _q_ratio(loop, t: int, chains: int, rng) -> tuple[float, float]:
+    """E q(μ_t)/q(μ_0) over ``chains`` chains run for t generations, and its standard error."""
+    q = _q(loop, _final(loop, t, chains, rng)) / _q0(loop)
+    return float(q.mean()), float(q.std(ddof=1) / np.sqrt(len(q)))
+
+
 def _moment_check(rid, family, M, init, regime, schedule, t, control_name, control, family_args=()):
     return _moment_check_of(_loop(family, M, init, regime, schedule, family_args), rid, M, t,
                             control_name, control)
@@ -78,10 +91,7 @@ def _moment_check(rid, family, M, init, regime, schedule, t, control_name, contr
 def _moment_check_of(loop, rid, M, t, control_name, control):
     def compute(budget: Budget, rng) -> Outcome:
         derivation(rid, loop.setting)
-        obs = _final(loop, t, budget.chains, rng)
-        q = _q(loop, obs)
-        q0 = float(_q(loop, loop.observables(loop.initial_state(1)))[0])
-        est, sem = float(q.mean() / q0), float(q.std(ddof=1) / q0 / np.sqrt(len(q)))
+        est, sem = _q_ratio(loop, t, budget.chains, rng)
         pred = R.second_moment_factor(loop.setting, M, t, mu0=list(loop.init_mu))
         wrong = control(loop, M, t)
         return Outcome(pred, est, sem, _z(est, sem, pred), control_name, _z(est, sem, wrong),
@@ -97,8 +107,8 @@ MOMENT_CASES = {"binomial": "chi", "exponential": "chi", "curie_weiss-fixed-thet
 
 
 def _replace_law(loop, M, t):
-    return R.second_moment_factor(_loop(loop.family.name, M, tuple(loop.init.items()), "replace",
-                                        None, tuple(loop.family.args.items())).setting, M, t)
+    """The law of the paper's loop at constant M, applied to a regime's or a schedule's data."""
+    return R.second_moment_factor(dataclasses.replace(loop.setting, regime=Regime()), M, t)
 
 
 def _off_by_one(loop, M, t):
@@ -106,10 +116,6 @@ def _off_by_one(loop, M, t):
     c_k = M/N_{k+1}² (λ = −1, the Gaussian's variance)."""
     k = np.arange(1, t + 1)
     return float(np.prod(1 - M / (M * (k + 1)) ** 2))
-
-
-def _constant_M(loop, M, t):
-    return _replace_law(loop, M, t)
 
 
 def _with_replacement(loop, M, t):
@@ -120,16 +126,15 @@ def _mean_error_check(case, M: int, t: int) -> Check:
     """E(μ_t − μ_0)²/χ(μ_0) under accumulate (R10.moments' error of the mean), for a family whose
     χ is conserved in mean (λ = 0: Poisson); control: the replace loop's law."""
     loop = case.loop(M, regime="accumulate")
-    replace = case.loop(M)
+    replace = dataclasses.replace(loop.setting, regime=Regime())
 
     def compute(budget: Budget, rng) -> Outcome:
         derivation("R10.moments", loop.setting)
         mu0 = loop.init_mu
-        chi0 = float(_q(loop, {f"phi{a + 1}": np.array([v]) for a, v in enumerate(mu0)})[0])
-        err = (_final(loop, t, budget.chains, rng)["phi1"] - mu0[0]) ** 2 / chi0
+        err = (_final(loop, t, budget.chains, rng)["phi1"] - mu0[0]) ** 2 / _q0(loop)
         est, sem = float(err.mean()), float(err.std(ddof=1) / np.sqrt(len(err)))
         pred = R.mean_error_factor(loop.setting, M, t, mu0=list(mu0))
-        wrong = R.mean_error_factor(replace.setting, M, t, mu0=list(mu0))
+        wrong = R.mean_error_factor(replace, M, t, mu0=list(mu0))
         return Outcome(pred, est, sem, _z(est, sem, pred), "the replace law", _z(est, sem, wrong),
                        f"E(mu_t - mu_0)^2/chi_0 at t={t}: {est:.5g} ± {sem:.2g}, R10 {pred:.5g}, "
                        f"replace {wrong:.5g}")
@@ -140,12 +145,8 @@ def _mean_error_check(case, M: int, t: int) -> Check:
 
 def _case_moment_check(case, M: int, t: int) -> Check:
     """χ_11 under accumulate for one validation case; control: the replace law."""
-    loop = case.loop(M, regime="accumulate")
-
-    def replace_law(_loop_, M_, t_):
-        return R.second_moment_factor(case.loop(M).setting, M_, t_)
-
-    return _moment_check_of(loop, "R10.moments", M, t, "the replace law", replace_law)
+    return _moment_check_of(case.loop(M, regime="accumulate"), "R10.moments", M, t, "the replace law",
+                            _replace_law)
 
 
 def moment_checks() -> list[Check]:
@@ -162,9 +163,9 @@ def moment_checks() -> list[Check]:
         _moment_check("R10.moments", "gaussian", 10, g01, "subsample", None, 10,
                       "subsample with replacement", _with_replacement),
         _moment_check("R10.growth", "bernoulli", 10, p03, "replace", "linear:10", 30,
-                      "the constant-M law", _constant_M),
+                      "the constant-M law", _replace_law),
         _moment_check("R10.growth", "gaussian", 10, g01, "replace", "linear:10", 20,
-                      "the constant-M law", _constant_M),
+                      "the constant-M law", _replace_law),
     ] + [(_case_moment_check if MOMENT_CASES[c.slug] == "chi" else _mean_error_check)(c, 10, 10)
          for c in CASES if c.slug in MOMENT_CASES]
 
@@ -240,9 +241,7 @@ def diffusion_check(M: int = 400, t: int = 100, p0: float = 0.3) -> Check:
 
     def compute(budget: Budget, rng) -> Outcome:
         res = _result("R10.diffusion", loop.setting)
-        q = _q(loop, _final(loop, t, budget.chains, rng))
-        q0 = p0 * (1 - p0)
-        est, sem = float(q.mean() / q0), float(q.std(ddof=1) / q0 / np.sqrt(len(q)))
+        est, sem = _q_ratio(loop, t, budget.chains, rng)
         lam = float(res["lambda"])
         # the whole run's clock τ_∞ (at t = 100 short of it by 1/(M t) = 2.5e-5, below the resolution)
         tau = float(evaluate(res["total_time"], {"M": M}))
@@ -264,12 +263,11 @@ def subsample_diffusion_check(M: int = 400, t: int = 40, p0: float = 0.3) -> Che
 
     def compute(budget: Budget, rng) -> Outcome:
         res = _result("R10.diffusion", loop.setting)
-        q = _q(loop, _final(loop, t, budget.chains, rng))
-        q0 = p0 * (1 - p0)
-        est, sem = float(q.mean() / q0), float(q.std(ddof=1) / q0 / np.sqrt(len(q)))
+        est, sem = _q_ratio(loop, t, budget.chains, rng)
+        lam = float(res["lambda"])
         pred = R.subsample_limit_factor(loop.setting, M, t)
-        tau = float(np.log(pred) / float(res["lambda"]))
-        wrong = float(np.exp(float(res["lambda"]) * np.pi**2 / (6 * M)))  # accumulate's whole clock
+        tau = float(np.log(pred) / lam)
+        wrong = float(np.exp(lam * evaluate(res["total_time"], {"M": M})))  # accumulate's whole clock
         return Outcome(pred, est, sem, _z(est, sem, pred), "accumulate's clock pi^2/(6M)",
                        _z(est, sem, wrong), f"E q_t/q_0 = {est:.6g} ± {sem:.2g}; diffusion "
                        f"exp(lambda T_t) = {pred:.6g} (T_t = {tau:.4g}, error O(M^-2) = "
