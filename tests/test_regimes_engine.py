@@ -13,7 +13,6 @@ import pickle
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from theory.cli import main
 from theory.engine import ClosedLoop
@@ -24,6 +23,7 @@ from theory.engine.markov import ExactChain
 from theory.engine.sampling import subsample_counts
 from theory.errors import InputError
 from theory.params import from_params
+from theory.stats import threshold as sidak_threshold
 
 ALPHA = 1e-3          # family-wise false-fail rate of each comparison below
 CHAINS = 4000
@@ -82,7 +82,7 @@ def _z_scores(a, b):
 def _largest_z(exact, naive):
     """(largest |z| over TIMES × components × (mean, variance), the Šidák threshold at ALPHA)."""
     z = np.concatenate([_z_scores(exact[t], naive[t]) for t in TIMES])
-    return float(np.abs(z).max()), float(stats.norm.isf((1 - (1 - ALPHA) ** (1 / len(z))) / 2))
+    return float(np.abs(z).max()), sidak_threshold(len(z), ALPHA)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -153,9 +153,9 @@ def test_exact_engine_against_the_closed_products():
             z.append((x.mean() - law(t)) / se)
             if case == "bernoulli-accumulate" and t == T:
                 wrong.append((x.mean() - 0.21 * (1 - 1 / 10) ** t) / se)
-    threshold = stats.norm.isf((1 - (1 - ALPHA) ** (1 / len(z))) / 2)
-    assert np.abs(z).max() < threshold, np.round(z, 2)
-    assert np.abs(wrong).min() > threshold, wrong
+    z_star = sidak_threshold(len(z), ALPHA)
+    assert np.abs(z).max() < z_star, np.round(z, 2)
+    assert np.abs(wrong).min() > z_star, wrong
 
 
 # -- pieces ----------------------------------------------------------------------------------------
