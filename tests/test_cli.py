@@ -176,9 +176,11 @@ def test_help_lists_every_family_and_figure_of_the_registries():
     """--help names families and figure ids without importing them: the lists match the registries."""
     from theory import cli
     from theory.families import FAMILIES
+    from theory.models import MODEL_CLASSES
     from theory.plots import FIGURES
 
     assert set(cli.FAMILY_NAMES) == set(FAMILIES)
+    assert set(cli.MODEL_CLASS_NAMES) == set(MODEL_CLASSES)
     assert set(cli.FIGURE_IDS) == set(FIGURES)
 
 

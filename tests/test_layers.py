@@ -21,9 +21,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "theory"
 FLOORS = (
     ("foundations", ("errors", "version", "io", "symbols", "fastpoly", "speedups", "tidy", "numeric",
                      "notation", "derivation", "diskcache", "safe_parse", "progress", "stats"), False),
-    ("declarations", ("family", "families", "regime", "setting"), False),
+    ("declarations", ("family", "families", "regime", "operator", "setting"), False),
     ("computation", ("results", "engine"), True),
-    ("services", ("store", "cases", "params", "parallel", "documents", "laws"), False),
+    ("services", ("store", "cases", "params", "parallel", "documents", "laws", "models"), False),
     ("applications", ("derive", "validate", "plots", "sweep", "claims"), True),
     ("front-ends", ("api", "cli", "__init__"), True),
     ("entry point", ("__main__",), False),

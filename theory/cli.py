@@ -99,6 +99,14 @@ def _histograms(items: list[str] | None) -> dict[str, tuple[float, float, int]]:
 
 
 def cmd_simulate(args) -> int:
+    from .models import MODEL_CLASSES
+
+    if args.family in MODEL_CLASSES:
+        return _simulate_model_class(args)
+    for flag in ("init_seed", "init_sample", "design"):
+        if getattr(args, flag) is not None:
+            raise InputError(f"--{flag.replace('_', '-')} is for the model classes "
+                             f"({', '.join(MODEL_CLASSES)}), not {args.family}")
     from .params import from_params
 
     loop = from_params(
@@ -118,6 +126,43 @@ def cmd_simulate(args) -> int:
         print(json_text(summary))
     else:
         print(_simulate_text(summary))
+    return 0
+
+
+def _simulate_model_class(args) -> int:
+    """``simulate`` of a model class beyond the exponential families (theory.models)."""
+    from .models import model_loop, refuse_unused
+
+    # the exponential families' options that no model class reads
+    refuse_unused(args.family, {"anchors": args.anchors, "estimator": args.estimator, "fixed": args.fixed,
+                                "prior": args.prior, "sampler": args.sampler, "init_law": args.init_law,
+                                "truth": args.truth, "histogram": args.histogram,
+                                "external_data": args.external_data,
+                                "external_data_file": args.external_data_file},
+                  {"anchors": 0, "estimator": "mle", "sampler": "exact"})
+    options = {"M": args.M, "family_args": args.family_args,
+               "init": parse_params(args.init, "--init") if args.init else None,
+               "init_seed": args.init_seed, "init_sample": args.init_sample, "design": args.design,
+               "external": args.external, "regime": args.regime, "M_schedule": args.M_schedule,
+               "prior_law": args.prior_law}
+    options |= {k: getattr(args, k, None) for k in ("temperature", "top_k", "top_p", "select", "by")}
+    loop = model_loop(args.family, **options)
+    run = loop.run(args.generations, args.chains, seed=args.seed, burn_in=args.burn_in,
+                   record_every=args.record_every, progress=sys.stderr.isatty() and not args.quiet)
+    summary = run.summary()
+    if args.json:
+        print(json_text(summary))
+    else:
+        fmt = lambda x: "-" if x is None else f"{x:.6g}"  # noqa: E731
+        lines = [f"{summary['family']} M={summary['M']} regime={summary['regime']} "
+                 f"generations={summary['generations']} chains={summary['chains']} seed={summary['seed']}",
+                 f"{'':10} {'final mean':>12} {'final var':>12} {'time-avg mean':>14} {'time-avg var':>13}"]
+        for n in summary["final"]["mean"]:
+            lines.append(f"{n:10} {fmt(summary['final']['mean'][n]):>12} {fmt(summary['final']['var'][n]):>12} "
+                         f"{fmt(summary['time_average']['mean'][n]):>14} "
+                         f"{fmt(summary['time_average']['var'][n]):>13}")
+        lines.append(f"absorbed: {summary['absorbed']['fraction']:.4g} of chains")
+        print("\n".join(lines))
     return 0
 
 
@@ -461,6 +506,7 @@ def _cluster_flags(parser: argparse.ArgumentParser, what: str) -> None:
 
 # Named here for --help, which imports neither the families (SymPy) nor the figures (Matplotlib);
 # tests/test_cli.py keeps both equal to their registries.
+MODEL_CLASS_NAMES = ("rbm", "gaussian_mixture", "kde", "linear_regression")  # theory.models.MODEL_CLASSES
 FAMILY_NAMES = ("bernoulli", "binomial", "poisson", "exponential", "gaussian", "categorical", "curie_weiss")
 FIGURE_IDS = ("fig1a_trajectories", "fig1b_absorption_times", "fig1c_all_up", "fig1d_final_vs_initial",
               "fig2_stationary", "fig3_poisson", "entropy", "gaussian_collapse", "stationary_laws",
@@ -521,7 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(run=cmd_derive)
 
     m = sub.add_parser("simulate", help="simulate the closed loop (exact sampler) and summarise")
-    m.add_argument("family", help="family name: " + ", ".join(FAMILY_NAMES))
+    m.add_argument("family", help="family name: " + ", ".join(FAMILY_NAMES)
+                   + "; or a model class: " + ", ".join(MODEL_CLASS_NAMES))
     m.add_argument("--M", type=int, required=True, help="sample size per generation")
     m.add_argument("--anchors", type=int, default=0, metavar="M0",
                    help="ground-truth points per generation (default 0: pure loop)")
@@ -530,6 +577,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--init-law", metavar="LAW",
                    help="start each chain from a law of theta (seeded): stationary (Eq. 18 of the setting) "
                         "or normal:mean=A,var=V[,varK=..,meanK=..] on the natural parameters")
+    m.add_argument("--init-seed", type=int, metavar="S",
+                   help="model classes: draw the initial model from seed S (rbm weights)")
+    m.add_argument("--init-sample", metavar="LAW",
+                   help="model classes: the initial data set's law, e.g. normal:mean=0,var=1 (kde)")
+    m.add_argument("--design", choices=["fresh", "fixed"],
+                   help="linear_regression: a fresh N(0, I_d) design every generation (default) or one "
+                        "held fixed")
     m.add_argument("--truth", help="ground truth for the anchors (and default MAP prior mean)")
     m.add_argument("--estimator", default="mle", choices=["mle", "map", "l2"],
                    help="the refit: maximum likelihood (default), conjugate MAP (--nu, --prior) or L2 (--lam)")

@@ -283,7 +283,7 @@ def cached_on_disk(fn):
 # --- derived results -----------------------------------------------------------------------------
 # every module a result's derivation (or the LaTeX width test of R9's displays) reads, besides
 # the cumulants' (hashed through _code_version)
-_RESULT_CODE = ("setting.py", "regime.py", "results", "families")
+_RESULT_CODE = ("setting.py", "regime.py", "operator.py", "results", "families")
 
 
 @functools.lru_cache(maxsize=1)

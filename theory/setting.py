@@ -33,6 +33,7 @@ from . import symbols as S
 from .errors import InputError, integer
 from .diskcache import canonical
 from .family import ExponentialFamily, Finite, Naturals, format_number
+from .operator import Operator, as_operator
 from .regime import Regime, as_regime
 from .safe_parse import numbers
 
@@ -411,7 +412,8 @@ class Setting:
     :class:`MLE`, :class:`MAP` or :class:`L2`; ``prior``: None, a :class:`NormalPrior` or a
     :class:`LawPrior` (MAP with the prior entering once per generation, u = 1); ``regime``:
     the :class:`~theory.regime.Regime` (replace, accumulate or subsample, and M_t), or its
-    kind's name.
+    kind's name; ``operator``: the :class:`~theory.operator.Operator` the model's M points are
+    drawn through (temperature, top-k/top-p, selection; the identity by default).
     """
 
     family: ExponentialFamily
@@ -422,11 +424,13 @@ class Setting:
     truth: Mapping[str, float] | None = None
     estimator: Estimator = field(default_factory=MLE)
     regime: Regime = field(default_factory=Regime)
+    operator: Operator = field(default_factory=Operator)
 
     def __post_init__(self):
         if not isinstance(self.family, ExponentialFamily):
             raise InputError(f"a setting needs a family, got {type(self.family).__name__}")
         object.__setattr__(self, "regime", as_regime(self.regime))
+        object.__setattr__(self, "operator", as_operator(self.operator))
         if isinstance(self.prior, str):
             object.__setattr__(self, "prior", parse_prior(self.prior))
         if not isinstance(self.prior, NormalPrior | LawPrior | None):
@@ -485,7 +489,7 @@ class Setting:
         and fresh alike), fixed data and prior; θ* stays a symbol. One derivation then serves
         every truth value and estimator."""
         return Setting(self.family, fresh=self.from_truth, data=self.data, prior=self.prior,
-                       regime=self.regime)
+                       regime=self.regime, operator=self.operator)
 
     @property
     def truth_point(self) -> dict[str, float] | None:
@@ -517,6 +521,8 @@ class Setting:
             parts.append("prior-" + self.prior.label.replace(":", "-").replace(",", "_"))
         if self.regime.label:
             parts.append(self.regime.label)
+        if self.operator.label:
+            parts.append(self.operator.label)
         return "+".join(parts) or "pure"
 
     @functools.cached_property
