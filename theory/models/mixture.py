@@ -19,7 +19,7 @@ splits it again): ``absorbed``. Dropping, unlike a variance floor, keeps every M
 the mean and the second moment stay the data's (:mod:`theory.models.theorem`).
 
 Observables: ``mean`` = Σ w_k m_k, ``total_var`` = Σ w_k (v_k + m_k²) − mean², ``components``
-(alive), and per component ``w1..wK``, ``m1..mK``, ``v1..vK`` (NaN once dropped).
+(alive), and per component ``w1..wK`` (0 once dropped), ``m1..mK``, ``v1..vK`` (NaN once dropped).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import logsumexp
 
 from ..errors import InputError
 from ..params import integer_args
@@ -66,11 +65,13 @@ class EMReport:
 
 def e_step(x: np.ndarray, fit: EMFit) -> tuple[np.ndarray, np.ndarray]:
     """Responsibilities r (C, N, K) and the mean log-likelihood per point (C,)."""
-    with np.errstate(divide="ignore"):
-        logw = np.where(fit.alive, np.log(np.where(fit.alive, fit.w, 1.0)), -np.inf)
-    v = np.where(fit.alive, fit.v, 1.0)[:, None, :]
-    logp = logw[:, None, :] - 0.5 * (np.log(2 * np.pi * v) + (x[..., None] - fit.m[:, None, :]) ** 2 / v)
-    lse = logsumexp(logp, axis=2)
+    v = np.where(fit.alive, fit.v, 1.0)
+    # log w_k − ½ log(2π v_k) per chain and component, −∞ for a dropped one
+    const = np.where(fit.alive, np.log(np.where(fit.alive, fit.w, 1.0)) - 0.5 * np.log(2 * np.pi * v), -np.inf)
+    d = x[..., None] - fit.m[:, None, :]
+    logp = const[:, None, :] - d * d * (0.5 / v)[:, None, :]
+    top = logp.max(axis=2)
+    lse = top + np.log(np.exp(logp - top[..., None]).sum(axis=2))
     return np.exp(logp - lse[..., None]), lse.mean(axis=1)
 
 
@@ -244,8 +245,9 @@ class MixtureLoop(ModelLoop):
     def observables(self, state):
         mean, total_var = mixture_moments(state.fit)
         out = {"mean": mean, "total_var": total_var, "components": state.fit.alive.sum(axis=1).astype(float)}
-        for name, p in (("w", state.fit.w), ("m", state.fit.m), ("v", state.fit.v)):
-            for k in range(self.K):
+        for k in range(self.K):  # a dropped component's weight is a real 0; its m and v are gone
+            out[f"w{k + 1}"] = np.where(state.fit.alive[:, k], state.fit.w[:, k], 0.0)
+            for name, p in (("m", state.fit.m), ("v", state.fit.v)):
                 out[f"{name}{k + 1}"] = np.where(state.fit.alive[:, k], p[:, k], np.nan)
         return out
 

@@ -35,6 +35,9 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InputError
+from ..store import record
+
+RESULT_ID = "R12.moments"
 
 SILVERMAN_C = 1.06  # h = 1.06 σ̂ N^(−1/5) (normal reference rule, σ̂ with ddof 1)
 
@@ -149,6 +152,7 @@ def moment_trajectory(regime: str, sizes, y0, external: int = 0, h: float = 0.0,
     starts, then the result has shape (T+1, C, 3)); ``N0``: the initial data set's size (its
     Silverman κ; default M_1; accumulate's pool starts empty); ``kappa0``: the initial model's κ
     (default: from N0 when ``silverman``, else 0)."""
+    record(RESULT_ID)
     Lf, cf, Nf = _numeric(regime)
     y = np.array(y0, float)
     out = [y.copy()]
@@ -190,5 +194,5 @@ def latex() -> str:
     return "\n\n".join(lines)
 
 
-__all__ = ["REGIMES", "SILVERMAN_C", "batch_sum_moments", "latex", "model_variance", "moment_trajectory",
+__all__ = ["REGIMES", "RESULT_ID", "SILVERMAN_C", "batch_sum_moments", "latex", "model_variance", "moment_trajectory",
            "one_generation", "silverman_factor", "silverman_kappa", "variance_step"]

@@ -55,6 +55,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..store import record
+
+RESULT_ID = "R12.theorem"
+
 
 @dataclass(frozen=True)
 class Coverage:
@@ -110,6 +114,7 @@ def coverage(model_class: str) -> tuple[Coverage, ...]:
 def martingales(model_class: str) -> list[str]:
     """The statistics of ``model_class`` that the theorem (or its class's own mechanism) makes
     martingales of the closed loop at a converged fit."""
+    record(RESULT_ID)
     return [c.statistic for c in COVERAGE[model_class] if c.martingale]
 
 
@@ -187,6 +192,7 @@ def rbm_visible_bias() -> sp.Expr:
 
 def verified() -> dict[str, bool]:
     """Each derivation of this module simplified to 0 (the theorem's statements hold)."""
+    record(RESULT_ID)
     m = mixture_m_step()
     return {"stationarity_general": stationarity_general() == 0,
             "mixture_mean": m["mean_gap"] == 0, "mixture_second_moment": m["second_gap"] == 0,
@@ -219,5 +225,5 @@ def latex() -> str:
     ])
 
 
-__all__ = ["COVERAGE", "Coverage", "coverage", "latex", "martingales", "mixture_m_step", "one_iteration_weight",
+__all__ = ["COVERAGE", "RESULT_ID", "Coverage", "coverage", "latex", "martingales", "mixture_m_step", "one_iteration_weight",
            "rbm_visible_bias", "stationarity_general", "verified"]
