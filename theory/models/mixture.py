@@ -120,7 +120,7 @@ def em(x: np.ndarray, start: EMFit, max_iter: int = MAX_ITER, tol: float = TOL,
     return fit, EMReport(iterations, len(running), dropped)
 
 
-def em_naive(x: np.ndarray, w, m, v, max_iter: int = MAX_ITER, tol: float = TOL,
+def em_naive(x, w, m, v, max_iter: int = MAX_ITER, tol: float = TOL,
              fit_variances: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """The same EM for one chain, point by point and component by component (the reference the
     vectorised :func:`em` is tested against): (w, m, v, alive, iterations)."""
@@ -225,8 +225,8 @@ class MixtureLoop(ModelLoop):
 
     def truth(self, chains: int) -> EMFit:
         """The initial mixture in every chain."""
-        return EMFit(*(np.tile(np.array(p, float), (chains, 1)) for p in (self.w, self.m, self.v)),
-                     np.ones((chains, self.K), bool))
+        w, m, v = (np.tile(np.array(p, float), (chains, 1)) for p in (self.w, self.m, self.v))
+        return EMFit(w, m, v, np.ones((chains, self.K), bool))
 
     def initial_state(self, chains, rng):
         self.reports = []

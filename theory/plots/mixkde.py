@@ -8,6 +8,7 @@ import numpy as np
 from ..models.kde import KDELoop
 from ..models.mixture import MixtureLoop
 from ..models.moment_laws import model_variance, moment_trajectory
+from ..regime import Regime
 from .registry import Figure, FigureBudget, register
 from .style import color, marker
 
@@ -24,16 +25,17 @@ def mixture_variance(budget: FigureBudget, rng) -> dict:
     # EM over accumulate's growing pool (600 points at t = 30) costs ~20x a replace fit per chain;
     # its variance is small, so a quarter of the chains suffices
     chains = {"replace": int(1000 * budget.scale), "accumulate": int(250 * budget.scale)}
-    out = {"M": M, "chains": chains, "init": MIXTURE, "runs": [], "checks": []}
+    out: dict = {"M": M, "chains": chains, "init": MIXTURE, "runs": [], "checks": []}
     for regime in ("replace", "accumulate"):
-        loop = MixtureLoop(M=M, regime=regime, **MIXTURE)
+        loop = MixtureLoop(M=M, regime=Regime(regime), w=MIXTURE["w"], m=MIXTURE["m"], v=MIXTURE["v"])
         run = loop.run(T, chains[regime], seed=_seed(rng), record_every=1)
+        trace: dict = run.trace or {}
         w, m, v = (np.array(MIXTURE[k]) for k in "wmv")
         v0 = float(w @ (v + m**2) - (w @ m) ** 2)
-        ts = np.array(run.trace["t"])
-        mean = np.array(run.trace["mean"]["total_var"]) / v0
-        sem = np.sqrt(np.array(run.trace["var"]["total_var"]) / chains[regime]) / v0
-        one = np.array(run.trace["mean"]["components"])  # mean number of components alive
+        ts = np.array(trace["t"])
+        mean = np.array(trace["mean"]["total_var"]) / v0
+        sem = np.sqrt(np.array(trace["var"]["total_var"]) / chains[regime]) / v0
+        one = np.array(trace["mean"]["components"])  # mean number of components alive
         theory = moment_trajectory(regime, [M] * T, [0.0, 0.0, 1.0])[:, 2]
         out["runs"].append({"regime": regime, "t": ts, "var": mean, "var_sem": sem,
                             "single": 2 - one, "theory_t": np.arange(T + 1), "theory_var": theory,
@@ -76,13 +78,14 @@ KDE_CASES = (("h = 0.5, replace", 0.5, "replace", 40), ("h = 0.5, accumulate", 0
 
 def kde_variance(budget: FigureBudget, rng) -> dict:
     M, chains, var0 = 20, int(2000 * budget.scale), 1.0
-    out = {"M": M, "chains": chains, "runs": [], "checks": []}
+    out: dict = {"M": M, "chains": chains, "runs": [], "checks": []}
     for label, h, regime, T in KDE_CASES:
-        loop = KDELoop(M=M, h=h, regime=regime, var0=var0)
+        loop = KDELoop(M=M, h=h, regime=Regime(regime), var0=var0)
         run = loop.run(T, chains, seed=_seed(rng), record_every=1)
-        ts = np.array(run.trace["t"])
-        mean = np.array(run.trace["mean"]["total_var"])
-        sem = np.sqrt(np.array(run.trace["var"]["total_var"]) / chains)
+        trace: dict = run.trace or {}
+        ts = np.array(trace["t"])
+        mean = np.array(trace["mean"]["total_var"])
+        sem = np.sqrt(np.array(trace["var"]["total_var"]) / chains)
         # the law is linear: its mean over initial data sets starts from E P_0 = (1 − 1/M) var0
         P = moment_trajectory(regime, [M] * T, [0.0, 0.0, (1 - 1 / M) * var0], h=h or 0.0,
                               silverman=h is None)[:, 2]
