@@ -8,7 +8,8 @@ previous generation's fit, all chains at once (arrays (C, N, K)).
 EM, stated: an iteration is an E-step (responsibilities r_ik at the current fit) and an exact
 M-step (w_k = n_k/N, m_k = Σ_i r_ik x_i/n_k, v_k = Σ_i r_ik (x_i − m_k)²/n_k, n_k = Σ_i r_ik).
 A chain stops when its mean log-likelihood per point changes by less than ``tol`` (1e-8) or
-after ``max_iter`` (500) iterations; the fit is always the last M-step's.
+after ``max_iter`` (500) iterations, and never right after dropping a component (one more M-step
+first): the fit is always an exact M-step of the components it keeps.
 
 Singular components are real states, not errors: the likelihood is unbounded where a component
 sits on one point (v_k → 0) and a component can lose its weight (n_k → 0). A component with
@@ -55,8 +56,8 @@ class EMFit:
 
 @dataclass
 class EMReport:
-    """What the fits of one generation did: iterations per chain, chains stopped by the cap,
-    components dropped."""
+    """What the fits of one generation did: iterations per chain, chains stopped by the cap before
+    converging, components dropped."""
 
     iterations: np.ndarray
     capped: int
@@ -89,35 +90,40 @@ def em(x: np.ndarray, start: EMFit, max_iter: int = MAX_ITER, tol: float = TOL,
        fit_variances: bool = True) -> tuple[EMFit, EMReport]:
     """EM on the data x (C, N) of every chain from ``start`` (see the module docstring).
 
-    Only the chains still iterating are computed; a chain that drops a component keeps
-    iterating (at least one more M-step of the remaining components)."""
+    Only the chains still iterating are computed. A chain stops when it has converged or made
+    ``max_iter`` iterations, but never right after dropping a component: it first makes one more
+    M-step of the remaining ones, so that every fit returned is an exact M-step."""
     fit = start.copy()
     C = x.shape[0]
     data_var = x.var(axis=1)
     iterations = np.zeros(C, int)
     last_ll = np.full(C, -np.inf)
     running = np.arange(C)
-    dropped = 0
-    for it in range(1, max_iter + 1):
+    dropped = capped = 0
+    it = 0
+    while len(running):
+        it += 1
         sub = EMFit(fit.w[running], fit.m[running], fit.v[running], fit.alive[running])
         r, ll = e_step(x[running], sub)
         new = m_step(x[running], r, sub, fit_variances)
         nk = new.w * x.shape[1]
         dead = new.alive & ((nk < MIN_POINTS) | (new.v < VAR_FLOOR_REL * data_var[running, None]))
-        # the last component is never dropped: one Gaussian is the fit of any data set
-        dead &= new.alive.sum(axis=1, keepdims=True) > 1
+        # one Gaussian is the fit of any data set: when every component would go, the heaviest stays
+        everyone = (dead == new.alive).all(axis=1)
+        heaviest = np.argmax(np.where(new.alive, nk, -1.0), axis=1)
+        dead[everyone, heaviest[everyone]] = False
         new.alive &= ~dead
         new.w = np.where(new.alive, new.w, 0.0)
         new.w /= new.w.sum(axis=1, keepdims=True)
         dropped += int(dead.sum())
         fit.w[running], fit.m[running], fit.v[running], fit.alive[running] = new.w, new.m, new.v, new.alive
         iterations[running] = it
-        done = (np.abs(ll - last_ll[running]) < tol) & ~dead.any(axis=1)
+        converged = np.abs(ll - last_ll[running]) < tol
+        stop = (converged | (it >= max_iter)) & ~dead.any(axis=1)
+        capped += int((stop & ~converged).sum())
         last_ll[running] = ll
-        running = running[~done]
-        if not len(running):
-            break
-    return fit, EMReport(iterations, len(running), dropped)
+        running = running[~stop]
+    return fit, EMReport(iterations, capped, dropped)
 
 
 def em_naive(x, w, m, v, max_iter: int = MAX_ITER, tol: float = TOL,
@@ -130,8 +136,9 @@ def em_naive(x, w, m, v, max_iter: int = MAX_ITER, tol: float = TOL,
     alive = [True] * K
     data_mean = sum(x) / N
     data_var = sum((t - data_mean) ** 2 for t in x) / N
-    last = -np.inf
-    for it in range(1, max_iter + 1):
+    last, it = -np.inf, 0
+    while True:
+        it += 1
         r, ll = [], 0.0
         for xi in x:
             logs = [np.log(w[k]) - 0.5 * (np.log(2 * np.pi * v[k]) + (xi - m[k]) ** 2 / v[k]) if alive[k]
@@ -150,12 +157,12 @@ def em_naive(x, w, m, v, max_iter: int = MAX_ITER, tol: float = TOL,
             w[k] = nk / N
         dead = [k for k in range(K) if alive[k] and (w[k] * N < MIN_POINTS or v[k] < VAR_FLOOR_REL * data_var)]
         if len(dead) == sum(alive):
-            dead = dead[1:]
+            dead.remove(max(dead, key=lambda k: w[k]))
         for k in dead:
             alive[k], w[k] = False, 0.0
         total_w = sum(w)
         w = [wk / total_w for wk in w]
-        if abs(ll - last) < tol and not dead:
+        if (abs(ll - last) < tol or it >= max_iter) and not dead:
             break
         last = ll
     return np.array(w), np.array(m), np.array(v), np.array(alive), it
