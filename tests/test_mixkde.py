@@ -11,9 +11,8 @@ from scipy import stats
 
 from theory.cli import main
 from theory.errors import InputError
-from theory.models import model_loop
+from theory.models import model_loop, theorem
 from theory.models import moment_laws as ml
-from theory.models import theorem
 from theory.models.kde import KDELoop, draw, draw_naive
 from theory.models.mixture import EMFit, MixtureLoop, em, em_naive
 from theory.regime import Regime

@@ -85,27 +85,21 @@ def one_generation(regime: str) -> tuple[sp.Matrix, sp.Matrix, sp.Symbol]:
                      if any(mon) else coef) for mon, coef in poly.terms())
         return sp.expand(total / N**2)
 
-    ys = (a, a**2, P)
     # the model's variance in terms of the data's
     moments = [E(e).subs(V, (1 + kappa) * P + h2) for e in (mean_new, mean_new**2, var_new)]
-    # the laws are polynomials of degree one in a², P and a: read off their coefficients
+    # each law is of degree one in a, a², P: read off its coefficients (monomial a^i P^j -> column)
+    column = {(1, 0): 0, (2, 0): 1, (0, 1): 2}
     rows, consts = [], []
     for mo in moments:
-        poly = sp.Poly(sp.expand(mo), a, P)
-        coeff = {y: sp.Integer(0) for y in ys}
-        const = sp.Integer(0)
-        for (pa, pp), c in poly.terms():
-            if (pa, pp) == (1, 0):
-                coeff[a] += c
-            elif (pa, pp) == (2, 0):
-                coeff[a**2] += c
-            elif (pa, pp) == (0, 1):
-                coeff[P] += c
-            elif (pa, pp) == (0, 0):
-                const += c
+        row, const = [sp.Integer(0)] * 3, sp.Integer(0)
+        for mon, coef in sp.Poly(sp.expand(mo), a, P).terms():
+            if mon == (0, 0):
+                const += coef
+            elif mon in column:
+                row[column[mon]] += coef
             else:
-                raise AssertionError(f"nonlinear term a^{pa} P^{pp} in the moment law")
-        rows.append([sp.factor(coeff[y]) for y in ys])
+                raise ArithmeticError(f"nonlinear term a^{mon[0]} P^{mon[1]} in the moment law")
+        rows.append([sp.factor(x) for x in row])
         consts.append(sp.factor(const))
     return sp.Matrix(rows), sp.Matrix(consts), N
 
@@ -115,7 +109,8 @@ def variance_step(regime: str) -> sp.Expr:
     """E P_t in terms of P_{t−1} without external points (m = 0): the decoupled variance law."""
     L, c, _ = one_generation(regime)
     expr = (L[2, 2] * P + c[2]).subs(m_ext, 0)
-    assert sp.simplify(L[2, 0].subs(m_ext, 0)) == 0 and sp.simplify(L[2, 1].subs(m_ext, 0)) == 0
+    if sp.simplify(L[2, 0].subs(m_ext, 0)) != 0 or sp.simplify(L[2, 1].subs(m_ext, 0)) != 0:
+        raise ArithmeticError("the variance law does not decouple from the mean without external points")
     return sp.Add(*[sp.factor(sp.expand(expr).coeff(s)) * s for s in (P, h2)])
 
 
@@ -144,27 +139,26 @@ def _numeric(regime: str):
 
 
 def moment_trajectory(regime: str, sizes, y0, external: int = 0, h: float = 0.0,
-                      silverman: bool = False, truth_var: float = 0.0, N0: int | None = None,
-                      kappa0: float | None = None) -> np.ndarray:
+                      silverman: bool = False, truth_var: float = 0.0, N0: int | None = None) -> np.ndarray:
     """E[y_t] for t = 0..T (rows), y = (a − μ*, (a − μ*)², P), from the derived recursion.
 
     ``sizes``: M_1..M_T; ``y0``: the initial data moments (one row, or (C, 3) for per-chain
     starts, then the result has shape (T+1, C, 3)); ``N0``: the initial data set's size (its
-    Silverman κ; default M_1; accumulate's pool starts empty); ``kappa0``: the initial model's κ
-    (default: from N0 when ``silverman``, else 0)."""
+    Silverman κ; default M_1; accumulate's pool starts empty); ``h``: a fixed bandwidth, or
+    ``silverman``; ``truth_var``: the variance V* of the ``external`` points."""
     record(RESULT_ID)
     Lf, cf, Nf = _numeric(regime)
     y = np.array(y0, float)
     out = [y.copy()]
     fitted = int(sizes[0]) if N0 is None else int(N0)  # the points the current model was fitted on
     pool = 0  # accumulate's pool holds the points drawn in generations 1..t (as theory.regime)
-    k = (float(silverman_kappa(fitted)) if silverman else 0.0) if kappa0 is None else kappa0
+    k = float(silverman_kappa(fitted)) if silverman else 0.0
     for M in sizes:
         args = (float(M), float(external), float(pool), float(h) ** 2, k, float(truth_var))
         L, c = np.array(Lf(*args), float), np.array(cf(*args), float).ravel()
         y = y @ L.T + c
         out.append(y.copy())
-        fitted = int(round(float(Nf(*args))))
+        fitted = round(float(Nf(*args)))
         pool = fitted
         k = float(silverman_kappa(fitted)) if silverman else 0.0
     return np.array(out)
@@ -178,11 +172,11 @@ def model_variance(P, N, h: float = 0.0, silverman: bool = False):
 def latex() -> str:
     """The derivation of the moment laws, for the derivation document."""
     lines = [r"\subsection*{Moment-matching refits: exact laws of the mean and variance}",
-             r"A refit on $N$ points of mean $a$ and variance $P$ (ddof 0) gives a model of mean $a$ "
+             (r"A refit on $N$ points of mean $a$ and variance $P$ (ddof 0) gives a model of mean $a$ "
              r"and variance $V=(1+\kappa_N)P+h^2$ (EM mixture: $\kappa=h=0$; KDE: $\kappa=0$; "
              r"Silverman: $h=0$, $\kappa_N=c^2N^{3/5}/(N-1)$). For $n$ independent draws, "
              r"$\mathbb{E}\sum x_i=n\bar a$, $\mathbb{E}(\sum x_i)^2=nV+n^2\bar a^2$, "
-             r"$\mathbb{E}\sum x_i^2=n(V+\bar a^2)$. With $y=(a-\mu^*,(a-\mu^*)^2,P)$:"]
+             r"$\mathbb{E}\sum x_i^2=n(V+\bar a^2)$. With $y=(a-\mu^*,(a-\mu^*)^2,P)$:")]
     for regime in REGIMES:
         L, c, N = one_generation(regime)
         lines.append(rf"\paragraph{{{regime}}} $N_t={sp.latex(N)}$, "
@@ -194,5 +188,5 @@ def latex() -> str:
     return "\n\n".join(lines)
 
 
-__all__ = ["REGIMES", "RESULT_ID", "SILVERMAN_C", "batch_sum_moments", "latex", "model_variance", "moment_trajectory",
-           "one_generation", "silverman_factor", "silverman_kappa", "variance_step"]
+__all__ = ["REGIMES", "RESULT_ID", "SILVERMAN_C", "batch_sum_moments", "latex", "model_variance",
+           "moment_trajectory", "one_generation", "silverman_factor", "silverman_kappa", "variance_step"]

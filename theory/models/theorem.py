@@ -204,24 +204,24 @@ def latex() -> str:
     m = mixture_m_step()
     return "\n\n".join([
         r"\subsection*{Martingales of closed-loop maximum likelihood with latent variables}",
-        r"\paragraph{Theorem} Let $p_\eta(x,z)=h(x,z)\,e^{\eta\cdot T(x,z)-A(\eta)}$ and $g(x)=c\cdot T(x,z)$ "
+        (r"\paragraph{Theorem} Let $p_\eta(x,z)=h(x,z)\,e^{\eta\cdot T(x,z)-A(\eta)}$ and $g(x)=c\cdot T(x,z)$ "
         r"independent of $z$, with $\eta+sc$ admissible for small $s$. At every stationary point "
         r"$\hat\theta$ of $\ell(\eta)=\sum_i\log\sum_z p_\eta(x_i,z)$, and after every exact M-step of EM, "
         r"$\mathbb{E}_{\hat\theta}[g]=\frac1n\sum_i g(x_i)$; hence $\mathbb{E}_{\theta_t}[g]$ is a martingale "
-        r"of the closed loop.",
-        r"\paragraph{Proof} $c\cdot\nabla_\eta\ell=\sum_i\left(\mathbb{E}_\eta[c\cdot T\mid x_i]-\mathbb{E}_\eta[c\cdot T]\right)"
+        r"of the closed loop."),
+        (r"\paragraph{Proof} $c\cdot\nabla_\eta\ell=\sum_i\left(\mathbb{E}_\eta[c\cdot T\mid x_i]-\mathbb{E}_\eta[c\cdot T]\right)"
         r"=\sum_i g(x_i)-n\,\mathbb{E}_\eta[g]$; the M-step solves $\nabla A(\eta')=\frac1n\sum_i\mathbb{E}_{\rm old}[T\mid x_i]$. "
         r"SymPy checks the first identity on a finite model with arbitrary $\psi(x,z)$ (difference "
-        rf"${sp.latex(stationarity_general())}$).",
-        r"\paragraph{Gaussian mixture} From $Q=\sum_{i,k}r_{ik}[\log w_k-\frac12\log 2\pi v_k-(x_i-m_k)^2/2v_k]$: "
+        rf"${sp.latex(stationarity_general())}$)."),
+        (r"\paragraph{Gaussian mixture} From $Q=\sum_{i,k}r_{ik}[\log w_k-\frac12\log 2\pi v_k-(x_i-m_k)^2/2v_k]$: "
         rf"$w_1={sp.latex(m['w1'])}$, $m_1={sp.latex(m['m1'])}$, $v_1={sp.latex(sp.factor(m['v1']))}$; "
         rf"$\sum_k w_km_k-\bar x={sp.latex(m['mean_gap'])}$ and "
-        rf"$\sum_k w_k(v_k+m_k^2)-\overline{{x^2}}={sp.latex(m['second_gap'])}$ (three points shown).",
-        r"\paragraph{One EM iteration} $\mathbb{E}_\theta[r_1(X;\theta)]-w_1="
+        rf"$\sum_k w_k(v_k+m_k^2)-\overline{{x^2}}={sp.latex(m['second_gap'])}$ (three points shown)."),
+        (r"\paragraph{One EM iteration} $\mathbb{E}_\theta[r_1(X;\theta)]-w_1="
         rf"{sp.latex(one_iteration_weight())}$: with one iteration from the generating fit the weights are "
-        r"martingales; at a converged fit they are not.",
-        rf"\paragraph{{RBM}} $\partial_b\bar\ell-(\bar v-\mathbb{{E}}_\theta[v])={sp.latex(rbm_visible_bias())}$: "
-        r"the visible means are martingales at a stationary point of the marginal likelihood.",
+        r"martingales; at a converged fit they are not."),
+        (rf"\paragraph{{RBM}} $\partial_b\bar\ell-(\bar v-\mathbb{{E}}_\theta[v])={sp.latex(rbm_visible_bias())}$: "
+        r"the visible means are martingales at a stationary point of the marginal likelihood."),
     ])
 
 

@@ -178,12 +178,12 @@ def kde_variance_check(h: float | None = KDE_H, regime: str = "replace") -> Chec
         loop = KDELoop(M=KDE_M, h=h, regime=regime)
         state = loop.initial_state(_chains(budget), rng)
         v0 = loop.observables(state)["total_var"]
-        P0 = v0 - (0.0 if h is None else h**2)
-        if h is None:  # Silverman: V_0 = (1 + κ_M) P_0
-            P0 = v0 / (1 + silverman_kappa(KDE_M))
+        # the data's variance under the initial KDE: V_0 = P_0 + h², or (1 + κ_M) P_0 for Silverman's
+        P0 = v0 / (1 + silverman_kappa(KDE_M)) if h is None else v0 - h**2
         for t in range(1, T + 1):
             loop.step(state, t, rng)
         vT = loop.observables(state)["total_var"]
+        # without external points the variance law does not read the mean: (0, 0, P_0) per chain
         y0 = np.stack([np.zeros_like(P0), np.zeros_like(P0), P0], axis=1)
         traj = moment_trajectory(regime, [KDE_M] * T, y0, h=h or 0.0, silverman=h is None)
         pred_i = model_variance(traj[-1][:, 2], KDE_M * (T if regime == "accumulate" else 1), h or 0.0,
