@@ -1,0 +1,391 @@
+"""Checks of the sampling operators' results (R11) against the engine's operated loops.
+
+Each check is a z-score of a simulated estimate against the derived value, at the run's Šidák
+threshold, with a negative control from issue 22's list that the same statistic must reject:
+
+* R11.temperature.map: one generation under a temperature T, E φ̄ = (M μ(θ/T) + m μ_q)/(M + m),
+  for the Bernoulli, the categorical and the Gaussian (control: the operator omitted); for
+  Curie–Weiss the temperature acts on the configurations (θ → θ/T; control: T on the
+  magnetisation histogram, the level multiplicity C(N, k) tempered too); the binomial leaves the
+  family and is tempered exactly on its levels (control: the in-family map θ → θ/T, wrong there).
+* R11.temperature.stationary: the Bernoulli with one fresh point per generation and T = 1 + κ/M
+  at stationarity, E(p − 1/2)² against Eq. 18 × the derived factor (numerical integration of the
+  derived density; control: Eq. 18 without the factor).
+* R11.truncation: top-k/top-p, one generation of a categorical: E p_k and the support against the
+  truncated renormalised law (control: truncation applied after drawing, i.e. the untruncated
+  model's draw refitted and then truncated, by exact enumeration of the multinomial).
+* R11.selection: the Gaussian keeping a fraction f of ⌈M/f⌉ draws, E var_1/var_0 under
+  ``abs_deviation`` and E(m_1 − m_0)/σ_0 under ``largest`` (control: the operator omitted).
+* R11.temperature.fixed_points (deterministic): the pitchfork T = 1 − λ of the Bernoulli's
+  M → ∞ map against a numeric iteration of the map (control: the λ = 0 boundary T = 1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import math
+
+import numpy as np
+from scipy import integrate, stats
+
+from ..engine.loop import ClosedLoop
+from ..engine.model import numeric_family
+from ..numeric import evaluate
+from ..operator import Operator
+from ..params import loop_setting
+from ..store import derivation
+from .registry import Budget, Check, Outcome
+
+NOT_CHECKED = {
+    ("R11.temperature.drift", "*"): "the extra drift per generation is R11.temperature.map's mean "
+    "step, checked exactly at one generation (Bernoulli, categorical, Gaussian, Curie-Weiss); its "
+    "diffusion limit -kappa theta per unit tau is checked through the stationary law it implies "
+    "(R11.temperature.stationary, Bernoulli at kappa = 2)",
+    ("R11.temperature.stationary", "*"): "checked on the Bernoulli with one fresh point (the "
+    "acceptance setting, kappa = 2); the factor exp(2 kappa S) is one generic derivation for "
+    "every family",
+    ("R11.temperature.map", "poisson"): "the tempered Poisson is a Conway-Maxwell-Poisson law, not a "
+    "Poisson, on an infinite space: the toolkit refuses it",
+    ("R11.truncation", "*"): "top-k/top-p apply to finite spaces: checked on the categorical (the "
+    "same level-probability code serves Bernoulli, binomial and Curie-Weiss levels)",
+    ("R11.selection", "*"): "checked on the Gaussian (abs_deviation, largest), where the derived "
+    "factors are closed forms of the truncated normal",
+}
+
+
+# --- what the checks read of R11 -------------------------------------------------------------------
+def _r11(rid: str, setting) -> dict:
+    """The result dict of ``rid`` for ``setting``; a check of a result that does not apply fails."""
+    d = derivation(rid, setting)
+    if d is None:
+        raise ValueError(f"{rid} does not apply to {setting.label}")
+    return d.result
+
+
+def _z(estimate: float, sem: float, value: float) -> float:
+    return float((estimate - value) / sem) if sem > 0 else (0.0 if estimate == value else math.inf)
+
+
+def _mean_sem(x) -> tuple[float, float]:
+    x = np.asarray(x, float)
+    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x)))
+
+
+def tempered_mu(setting, theta: np.ndarray) -> np.ndarray:
+    """μ of the tempered model at θ (1, d) by R11.temperature.map."""
+    raise NotImplementedError("R11.temperature.map not yet available")
+
+
+def stationary_densities(setting, M: int):
+    """(Eq. 18 × the temperature's factor, Eq. 18) as functions of p (R11.temperature.stationary)."""
+    raise NotImplementedError("R11.temperature.stationary not yet available")
+
+
+def truncated_law(setting, theta: np.ndarray) -> np.ndarray:
+    """The truncated renormalised level law after one generation (R11.truncation)."""
+    raise NotImplementedError("R11.truncation not yet available")
+
+
+def selection_variance_factor(setting, M: int) -> float:
+    raise NotImplementedError("R11.selection not yet available")
+
+
+def selection_mean_shift(setting, M: int) -> float:
+    raise NotImplementedError("R11.selection not yet available")
+
+
+def pitchfork(lam: float) -> float:
+    raise NotImplementedError("R11.temperature.fixed_points not yet available")
+
+
+@functools.cache
+def _setting(family: str, init: tuple, truth: tuple | None = None, external: int = 0,
+             family_args: tuple = (), operator: Operator = Operator()):
+    """(setting with ``operator``, θ0) from user-level options (params.loop_setting)."""
+    setting, theta0 = loop_setting(family, dict(init), truth=None if truth is None else dict(truth),
+                                   external=external, family_args=dict(family_args))
+    return dataclasses.replace(setting, operator=operator), theta0
+
+
+def _loop(setting, M: int, theta0) -> ClosedLoop:
+    return ClosedLoop(setting, M, theta0)
+
+
+def _one_generation(setting, M, theta0, chains, rng) -> np.ndarray:
+    """μ after one generation, (C, d)."""
+    loop = _loop(setting, M, theta0)
+    return loop.run(1, chains, seed=rng).state.mu
+
+
+def _level_mu(numeric, probabilities: np.ndarray) -> np.ndarray:
+    """μ = Σ_k p_k φ(level k) of a law on a finite space's levels."""
+    return np.asarray(probabilities, float) @ numeric.phi_levels
+
+
+def _histogram_tempered(numeric, theta: np.ndarray, T: float) -> np.ndarray:
+    """The level law p_k^(1/T)/Z: a temperature on the levels' probabilities (for Curie–Weiss the
+    magnetisation histogram, its multiplicity C(N, k) tempered too)."""
+    logp = np.log(numeric.level_probabilities(np.atleast_2d(theta))[0]) / T
+    p = np.exp(logp - logp.max())
+    return p / p.sum()
+
+
+# --- R11.temperature.map: one generation ----------------------------------------------------------
+M_MAP = 10
+
+
+def _map_check(family, init, truth, T, a, family_args=(), external=1, M=M_MAP, control="identity"):
+    """E φ̄_a after one generation: (M μ_a(tempered model) + m μ*_a)/(M + m); ``control``:
+    ``identity`` (the operator omitted) or ``histogram`` (T on the levels' probabilities) or
+    ``in_family`` (θ → θ/T where the model leaves the family)."""
+    op = Operator(temperature=T)
+    setting, theta0 = _setting(family, init, truth, external, family_args, op)
+    plain, _ = _setting(family, init, truth, external, family_args)
+
+    def compute(budget: Budget, rng) -> Outcome:
+        loop = _loop(setting, M, theta0)
+        nf, m = loop.numeric, setting.fresh
+        th0 = loop.theta0
+        mu_star = nf.mu(loop.theta_star)[0] if m else np.zeros(loop.family.d)
+        model = tempered_mu(setting, th0)
+        if control == "identity":
+            wrong, label = nf.mu(th0)[0], "the operator omitted (T = 1)"
+        elif control == "histogram":
+            wrong = _level_mu(nf, _histogram_tempered(nf, th0, T))
+            label = "T on the magnetisation histogram (C(N, k) tempered too)"
+        else:
+            wrong, label = nf.mu(th0 / T)[0], "the in-family map theta -> theta/T"
+        pred = (M * model[a] + m * mu_star[a]) / (M + m)
+        ctrl = (M * wrong[a] + m * mu_star[a]) / (M + m)
+        est, sem = _mean_sem(loop.run(1, budget.chains, seed=rng).state.mu[:, a])
+        return Outcome(pred, est, sem, _z(est, sem, pred), label, _z(est, sem, ctrl),
+                       f"E phi{a + 1}bar: {est:.6g} ± {sem:.2g}, R11 {pred:.6g}, control {ctrl:.6g}")
+
+    fam = setting.family
+    ext = f", {external} fresh point" if external else ""
+    return Check("R11.temperature.map", fam.slug, f"E[phi{a + 1}bar] after 1 generation, T={T:g}, "
+                 f"M={M}{ext}", "exact", compute)
+
+
+def map_checks() -> list[Check]:
+    bern = (("p", 0.3),), (("p", 0.5),)
+    cat = (("p1", 0.5), ("p2", 0.3)), (("p1", 0.2), ("p2", 0.3))
+    gau = (("mean", 0.0), ("var", 1.0)), (("mean", 1.0), ("var", 2.0))
+    cw = (("theta1", 0.15), ("theta2", 0.5)), None
+    return ([_map_check("bernoulli", *bern, 0.7, 0)]
+            + [_map_check("categorical", *cat, 1.5, a, (("K", 3),)) for a in range(2)]
+            + [_map_check("gaussian", *gau, 2.0, a) for a in range(2)]
+            + [_map_check("curie_weiss", *cw, 0.6, a, (("N", 10),), external=0, control="histogram")
+               for a in range(2)]
+            + [_map_check("binomial", (("p", 0.3),), None, 0.6, 0, (("n", 5),), external=0,
+                          control="in_family")])
+
+
+# --- R11.temperature.stationary: Bernoulli, one fresh point, T = 1 + kappa/M -----------------------
+M_ST, KAPPA_ST, T_ST, BURN_ST = 400, 2.0, 2000, 1200  # (M, κ, chains, generations) at the quick budget
+
+
+def _law_moment(density, lo: float, hi: float, g) -> float:
+    """E g(μ) under an unnormalised density on (lo, hi), by quadrature."""
+    total = integrate.quad(density, lo, hi, limit=200)[0]
+    return integrate.quad(lambda u: g(u) * density(u), lo, hi, limit=200)[0] / total
+
+
+def stationary_check(M: int = M_ST, kappa: float = KAPPA_ST, p_star: float = 0.5) -> Check:
+    """E(p − p*)² at stationarity against Eq. 18 × exp(2κ S) (R11.temperature.stationary,
+    error O(1/M)); control: Eq. 18 alone (R9.stationary). The generations are ≈ 9 relaxation
+    times of the variance, M/(2m + 1 + 2κ); the chains start at p*."""
+    T = 1 + kappa / M
+    setting, theta0 = _setting("bernoulli", (("p", p_star),), (("p", p_star),), 1, (),
+                               Operator(temperature=T))
+
+    def compute(budget: Budget, rng) -> Outcome:
+        chains = max(budget.stationary_chains // 2, 500)
+        with_factor, eq18 = stationary_densities(setting, M)
+        g = lambda u: (u - p_star) ** 2  # noqa: E731
+        pred, wrong = _law_moment(with_factor, 0, 1, g), _law_moment(eq18, 0, 1, g)
+        loop = _loop(setting, M, theta0)
+        p = loop.run(BURN_ST, chains, seed=rng).state.mu[:, 0]
+        est, sem = _mean_sem(g(p))
+        return Outcome(pred, est, sem, _z(est, sem, pred), "Eq. 18 without the factor exp(2 kappa S)",
+                       _z(est, sem, wrong), f"E(p - {p_star:g})^2 = {est:.5g} ± {sem:.2g} after "
+                       f"{BURN_ST} generations; Eq. 18 x exp(2 kappa S) {pred:.5g}, Eq. 18 {wrong:.5g}")
+
+    return Check("R11.temperature.stationary", "bernoulli", f"E(p - p*)^2 at stationarity, M={M}, "
+                 f"1 fresh point, T = 1 + {kappa:g}/M (error O(1/M))", "O(M^-1)", compute)
+
+
+# --- R11.truncation: top-k / top-p, one generation of a categorical --------------------------------
+M_TRUNC = 20
+ZIPF5 = (("p1", 0.4), ("p2", 0.3), ("p3", 0.15), ("p4", 0.1))  # p5 = 0.05: top-p 0.9 keeps four levels
+
+
+def _compositions(M: int, K: int):
+    """Every count vector of M points on K levels, (n, K)."""
+    cuts = np.array(list(itertools.combinations(range(M + K - 1), K - 1)), int)
+    edges = np.concatenate([np.full((len(cuts), 1), -1), cuts, np.full((len(cuts), 1), M + K - 1)], 1)
+    return np.diff(edges, axis=1) - 1
+
+
+def truncate(operator: Operator, p: np.ndarray) -> np.ndarray:
+    """Level probabilities (n, L) truncated by ``operator``'s top-k then top-p and renormalised
+    (ties: the lower level first), for the control: applied to a refitted model."""
+    order = np.argsort(-p, axis=-1, kind="stable")
+    ranked = np.take_along_axis(p, order, axis=-1)
+    keep = np.ones(p.shape, bool)
+    if operator.top_k is not None:
+        keep[:, operator.top_k:] = False
+    if operator.top_p is not None:
+        mass = np.cumsum(np.where(keep, ranked, 0.0), axis=-1)
+        mass /= mass[:, -1:]
+        keep &= np.arange(p.shape[1]) < ((mass >= operator.top_p * (1 - 1e-12)).argmax(-1) + 1)[:, None]
+    mask = np.zeros(p.shape, bool)
+    np.put_along_axis(mask, order, keep, axis=-1)
+    q = np.where(mask, p, 0.0)
+    return q / q.sum(axis=-1, keepdims=True)
+
+
+def truncated_after(setting, p: np.ndarray, M: int) -> tuple[np.ndarray, np.ndarray]:
+    """The control: (E of the fitted model truncated, P(level kept) per level) when the M points are
+    drawn from the untruncated model p and the truncation is applied to the refitted p̂ = n/M
+    (exact: every multinomial outcome enumerated)."""
+    counts = _compositions(M, len(p))
+    w = stats.multinomial.pmf(counts, M, p)
+    fitted = truncate(setting.operator, counts / M)
+    return w @ fitted, w @ (fitted > 0)
+
+
+def _truncation_check(K: int, init, operator: Operator, level: int, what: str, M: int = M_TRUNC):
+    """``what`` = "mean": E p_level after one generation against the truncated law (R11); "support":
+    P(p_level > 0), 0 for a level the truncation drops. Control: truncation after drawing."""
+    setting, theta0 = _setting("categorical", init, None, 0, (("K", K),), operator)
+
+    def compute(budget: Budget, rng) -> Outcome:
+        loop = _loop(setting, M, theta0)
+        p0 = loop.numeric.level_probabilities(loop.theta0)[0]
+        law = truncated_law(setting, loop.theta0)
+        after_mean, after_kept = truncated_after(setting, p0, M)
+        p = _level_shares(loop.run(1, budget.chains, seed=rng).state.mu)
+        if what == "mean":
+            pred, wrong = law[level], after_mean[level]
+            est, sem = _mean_sem(p[:, level])
+        else:
+            pred, wrong = float(law[level] > 0), after_kept[level]
+            est = float(np.mean(p[:, level] > 0))
+            sem = float(np.sqrt(est * (1 - est) / len(p)))
+        return Outcome(pred, est, sem, _z(est, sem, pred), "truncation after drawing (the fitted "
+                       "model truncated)", _z(est, sem, wrong),
+                       f"{est:.6g} ± {sem:.2g}; R11 {pred:.6g}, control {wrong:.6g}")
+
+    quantity = f"E[p{level + 1}]" if what == "mean" else f"P(p{level + 1} > 0)"
+    return Check("R11.truncation", setting.family.slug, f"{quantity} after 1 generation, "
+                 f"{operator.label}, M={M}", "exact", compute)
+
+
+def _level_shares(mu: np.ndarray) -> np.ndarray:
+    """The categorical's refitted level probabilities per chain: φ_a = 1{s = a} for a < K, so
+    p = (μ_1, ..., μ_{K−1}, 1 − Σ_a μ_a)."""
+    return np.concatenate([mu, 1 - mu.sum(axis=1, keepdims=True)], axis=1)
+
+
+def truncation_checks() -> list[Check]:
+    top_p, top_k = Operator(top_p=0.9), Operator(top_k=2)
+    three = (("p1", 0.5), ("p2", 0.3))
+    return [_truncation_check(5, ZIPF5, top_p, 0, "mean"), _truncation_check(5, ZIPF5, top_p, 4, "support"),
+            _truncation_check(3, three, top_k, 0, "mean"), _truncation_check(3, three, top_k, 2, "support")]
+
+
+# --- R11.selection: the Gaussian keeping a fraction f of ⌈M/f⌉ draws -------------------------------
+# the derived factors are M → ∞ limits; the order-statistic correction is ≈ −0.3/M (numerically, at
+# f = 1/2): at M = 4000 it is below a fifth of the standard error of the quick budget's chains
+M_SEL, F_SEL = 4000, 0.5
+
+
+def _selection_check(by: str, M: int = M_SEL, f: float = F_SEL) -> Check:
+    """``abs_deviation``: E var_1/var_0 against R11's factor; ``largest``: E(m_1 − m_0)/σ_0 against
+    R11's shift of the mean. Control: the operator omitted ((M − 1)/M, and 0)."""
+    setting, theta0 = _setting("gaussian", (("mean", 0.0), ("var", 1.0)), None, 0, (),
+                               Operator(select=f, by=by))
+
+    def compute(budget: Budget, rng) -> Outcome:
+        chains = max(budget.chains // 100, 200)
+        loop = _loop(setting, M, theta0)
+        mu = loop.run(1, chains, seed=rng).state.mu
+        mean, var = mu[:, 0], mu[:, 1] - mu[:, 0] ** 2
+        if by == "abs_deviation":
+            pred, wrong = selection_variance_factor(setting, M), (M - 1) / M
+            est, sem = _mean_sem(var)
+            what, label = "E var_1/var_0", "the operator omitted ((M - 1)/M)"
+        else:
+            pred, wrong = selection_mean_shift(setting, M), 0.0
+            est, sem = _mean_sem(mean)
+            what, label = "E (m_1 - m_0)/sigma_0", "the operator omitted (no shift)"
+        return Outcome(pred, est, sem, _z(est, sem, pred), label, _z(est, sem, wrong),
+                       f"{what} = {est:.5g} ± {sem:.2g}; R11 {pred:.5g}, control {wrong:.5g}")
+
+    what = "E[var_1]/var_0" if by == "abs_deviation" else "E[m_1 - m_0]/sigma_0"
+    return Check("R11.selection", "gaussian", f"{what}, select {f:g} by {by}, M={M} (error O(1/M))",
+                 "O(M^-1)", compute)
+
+
+# --- R11.temperature.fixed_points: the pitchfork of the Bernoulli's M → ∞ map ----------------------
+LAMBDAS = (0.1, 0.3, 0.6)
+
+
+def _bernoulli_map(lam: float, T: float, p_star: float = 0.5):
+    """μ → (1 − λ) μ(θ(μ)/T) + λ p*, the M → ∞ map, from the family's numeric mean map."""
+    setting, _ = _setting("bernoulli", (("p", 0.5),))
+    nf = numeric_family(setting.family)
+
+    def F(mu):
+        theta = nf.theta_closed_form(np.array([[mu]]))
+        return (1 - lam) * float(nf.mu(theta / T)[0, 0]) + lam * p_star
+    return F
+
+
+def _numeric_critical(lam: float) -> float:
+    """The T at which the map's slope at μ = 1/2 crosses 1 (central difference of the map)."""
+    from scipy.optimize import brentq
+
+    def slope(T, h=1e-6):
+        F = _bernoulli_map(lam, T)
+        return (F(0.5 + h) - F(0.5 - h)) / (2 * h) - 1
+    return brentq(slope, 0.05, 5.0, xtol=1e-12)
+
+
+def _leaves_half(lam: float, T: float, steps: int = 20_000) -> bool:
+    """Iterating the map from μ = 1/2 + 10⁻⁶: does it end away from 1/2?"""
+    F, mu = _bernoulli_map(lam, T), 0.5 + 1e-6
+    for _ in range(steps):
+        mu = F(mu)
+    return abs(mu - 0.5) > 1e-3
+
+
+def fixed_point_check() -> Check:
+    def compute(budget: Budget, rng) -> Outcome:
+        derived = [pitchfork(lam) for lam in LAMBDAS]
+        numeric = [_numeric_critical(lam) for lam in LAMBDAS]
+        gap = max(abs(d - n) for d, n in zip(derived, numeric, strict=True))
+        gap_c = max(abs(1.0 - n) for n in numeric)
+        sides = all(_leaves_half(lam, Tc * 0.98) and not _leaves_half(lam, Tc * 1.02)
+                    for lam, Tc in zip(LAMBDAS, derived, strict=True))
+        return Outcome(derived[0], numeric[0], 0.0, None, "the lambda = 0 boundary T = 1", None,
+                       f"derived T_c = {', '.join(f'{d:.6g}' for d in derived)} at lambda = "
+                       f"{', '.join(map(str, LAMBDAS))}; numeric {', '.join(f'{n:.6g}' for n in numeric)}; "
+                       f"max gap {gap:.2g} (control {gap_c:.2g}); iterates leave 1/2 below T_c and "
+                       f"return above: {sides}",
+                       passed=bool(gap < 1e-6 and sides), control_rejected=bool(gap_c >= 1e-6))
+
+    return Check("R11.temperature.fixed_points", "bernoulli", "pitchfork T_c(lambda) at p* = 1/2 vs "
+                 "the numeric slope and iteration of the M -> oo map", "deterministic", compute)
+
+
+def operator_checks(families: list[str] | None = None) -> list[Check]:
+    """Every R11 check, restricted to family slugs or names in ``families``."""
+    out = (map_checks() + [stationary_check()] + truncation_checks()
+           + [_selection_check("abs_deviation"), _selection_check("largest"), fixed_point_check()])
+    if families is None:
+        return out
+    return [c for c in out if c.family in families or c.family.split("-")[0] in families]
