@@ -30,13 +30,16 @@ import math
 import numpy as np
 from scipy import integrate, stats
 
+from .. import symbols as S
 from ..engine.loop import ClosedLoop
 from ..engine.model import numeric_family
 from ..numeric import evaluate
 from ..operator import Operator
 from ..params import loop_setting
+from ..results.operators import selection_factor, truncation_supports
 from ..store import derivation
-from .registry import Budget, Check, Outcome
+from .registry import Budget, Check, Outcome, run_seed
+from .stats import seeded
 
 NOT_CHECKED = {
     ("R11.temperature.drift", "*"): "the extra drift per generation is R11.temperature.map's mean "
@@ -74,30 +77,24 @@ def _mean_sem(x) -> tuple[float, float]:
 
 
 def tempered_mu(setting, theta: np.ndarray) -> np.ndarray:
-    """μ of the tempered model at θ (1, d) by R11.temperature.map."""
-    raise NotImplementedError("R11.temperature.map not yet available")
+    """μ of the model the M points are drawn from at θ (1, d), by R11.temperature.map: the member
+    θ_T where the tempered model stays in the family; where it leaves (the binomial), the
+    definition itself, the level probabilities raised to 1/T and renormalised."""
+    fam, T = setting.family, setting.operator.temperature
+    nf = numeric_family(fam)
+    r = _r11("R11.temperature.map", fam)
+    if not r["stays"]:
+        return _level_mu(nf, _histogram_tempered(nf, theta, T))
+    theta_T = evaluate(r["theta_T"], {n: theta[0, a] for a, n in enumerate(fam.names)} | {"T": T})
+    return nf.mu(np.asarray(theta_T, float).reshape(1, -1))[0]
 
 
-def stationary_densities(setting, M: int):
-    """(Eq. 18 × the temperature's factor, Eq. 18) as functions of p (R11.temperature.stationary)."""
-    raise NotImplementedError("R11.temperature.stationary not yet available")
-
-
-def truncated_law(setting, theta: np.ndarray) -> np.ndarray:
-    """The truncated renormalised level law after one generation (R11.truncation)."""
-    raise NotImplementedError("R11.truncation not yet available")
-
-
-def selection_variance_factor(setting, M: int) -> float:
-    raise NotImplementedError("R11.selection not yet available")
-
-
-def selection_mean_shift(setting, M: int) -> float:
-    raise NotImplementedError("R11.selection not yet available")
-
-
-def pitchfork(lam: float) -> float:
-    raise NotImplementedError("R11.temperature.fixed_points not yet available")
+def stationary_log_densities(setting):
+    """(ln p_st of Eq. 18 × the temperature's factor, ln p_st of Eq. 18) in θ, for one free
+    parameter: R11.temperature.drift's ``log_density`` and R9.stationary's."""
+    r = _r11("R11.temperature.drift", setting.for_derivations())
+    base = derivation("R9.stationary", setting.for_derivations()).result["log_density"]
+    return r["log_density"], base
 
 
 @functools.cache
@@ -184,37 +181,45 @@ def map_checks() -> list[Check]:
 
 
 # --- R11.temperature.stationary: Bernoulli, one fresh point, T = 1 + kappa/M -----------------------
-M_ST, KAPPA_ST, T_ST, BURN_ST = 400, 2.0, 2000, 1200  # (M, κ, chains, generations) at the quick budget
+# the acceptance setting; Eq. 18 × exp(2κS) is the diffusion law, off by O(1/M) (≈ 2% of E(p − 1/2)² at
+# M = 400, measured): the chains are capped where that gap stays below the standard error, at every
+# budget; 1200 generations are ≈ 9 relaxation times M/(2m + 1 + 2κ) of the variance
+M_ST, KAPPA_ST, CHAINS_ST, GENERATIONS_ST = 400, 2.0, 4000, 1200
+KAPPA_NAME = "kappa_T"  # R11's symbol of κ in T = 1 + κ/M
 
 
-def _law_moment(density, lo: float, hi: float, g) -> float:
-    """E g(μ) under an unnormalised density on (lo, hi), by quadrature."""
-    total = integrate.quad(density, lo, hi, limit=200)[0]
-    return integrate.quad(lambda u: g(u) * density(u), lo, hi, limit=200)[0] / total
+def _theta_moment(log_density, values: dict, name: str, g) -> float:
+    """E g(θ) under an unnormalised density e^{ln p(θ)} of one natural parameter, by Simpson's rule on
+    θ ∈ [−40, 40] (the laws here decay exponentially in |θ|)."""
+    theta = np.linspace(-40, 40, 40_001)
+    ell = np.broadcast_to(evaluate(log_density, values | {name: theta}), theta.shape)
+    w = np.exp(ell - ell.max())
+    return float(integrate.simpson(g(theta) * w, x=theta) / integrate.simpson(w, x=theta))
 
 
 def stationary_check(M: int = M_ST, kappa: float = KAPPA_ST, p_star: float = 0.5) -> Check:
-    """E(p − p*)² at stationarity against Eq. 18 × exp(2κ S) (R11.temperature.stationary,
-    error O(1/M)); control: Eq. 18 alone (R9.stationary). The generations are ≈ 9 relaxation
-    times of the variance, M/(2m + 1 + 2κ); the chains start at p*."""
+    """E(p − p*)² at stationarity against Eq. 18 × e^{2κ S} (R11.temperature.drift's stationary
+    law, a diffusion law: error O(1/M)); control: Eq. 18 alone (R9.stationary). The chains start at p*."""
     T = 1 + kappa / M
     setting, theta0 = _setting("bernoulli", (("p", p_star),), (("p", p_star),), 1, (),
                                Operator(temperature=T))
 
     def compute(budget: Budget, rng) -> Outcome:
-        chains = max(budget.stationary_chains // 2, 500)
-        with_factor, eq18 = stationary_densities(setting, M)
-        g = lambda u: (u - p_star) ** 2  # noqa: E731
-        pred, wrong = _law_moment(with_factor, 0, 1, g), _law_moment(eq18, 0, 1, g)
-        loop = _loop(setting, M, theta0)
-        p = loop.run(BURN_ST, chains, seed=rng).state.mu[:, 0]
-        est, sem = _mean_sem(g(p))
+        fam = setting.family
+        nf, name = numeric_family(fam), fam.names[0]
+        values = {S.starred(fam.theta[0]).name: setting.truth[0][1], KAPPA_NAME: kappa}
+        g = lambda theta: (nf.mu(np.reshape(theta, (-1, 1)))[:, 0] - p_star) ** 2  # noqa: E731
+        with_factor, eq18 = stationary_log_densities(setting)
+        pred, wrong = _theta_moment(with_factor, values, name, g), _theta_moment(eq18, values, name, g)
+        chains = min(budget.stationary_chains, CHAINS_ST)
+        p = _loop(setting, M, theta0).run(GENERATIONS_ST, chains, seed=rng).state.mu[:, 0]
+        est, sem = _mean_sem((p - p_star) ** 2)
         return Outcome(pred, est, sem, _z(est, sem, pred), "Eq. 18 without the factor exp(2 kappa S)",
                        _z(est, sem, wrong), f"E(p - {p_star:g})^2 = {est:.5g} ± {sem:.2g} after "
-                       f"{BURN_ST} generations; Eq. 18 x exp(2 kappa S) {pred:.5g}, Eq. 18 {wrong:.5g}")
+                       f"{GENERATIONS_ST} generations; Eq. 18 x exp(2 kappa S) {pred:.5g}, Eq. 18 {wrong:.5g}")
 
-    return Check("R11.temperature.stationary", "bernoulli", f"E(p - p*)^2 at stationarity, M={M}, "
-                 f"1 fresh point, T = 1 + {kappa:g}/M (error O(1/M))", "O(M^-1)", compute)
+    return Check("R11.temperature.drift", "bernoulli", f"stationary E(p - p*)^2, M={M}, 1 fresh point, "
+                 f"T = 1 + {kappa:g}/M: Eq. 18 x exp(2 kappa S) (error O(1/M))", "O(M^-1)", compute)
 
 
 # --- R11.truncation: top-k / top-p, one generation of a categorical --------------------------------
@@ -227,6 +232,19 @@ def _compositions(M: int, K: int):
     cuts = np.array(list(itertools.combinations(range(M + K - 1), K - 1)), int)
     edges = np.concatenate([np.full((len(cuts), 1), -1), cuts, np.full((len(cuts), 1), M + K - 1)], 1)
     return np.diff(edges, axis=1) - 1
+
+
+def truncated_law(setting, p: np.ndarray) -> np.ndarray:
+    """E p_1 after one generation: the law p truncated to R11.truncation's support after one
+    generation (truncation_supports), renormalised (the ML refit of a saturated family is unbiased)."""
+    r = _r11("R11.truncation", setting.family)
+    if not r.get("applies", True):
+        raise ValueError(f"R11.truncation does not apply to {setting.family.title}")
+    op = setting.operator
+    kept = list(truncation_supports(p, op.top_k, op.top_p, generations=1)[0])
+    q = np.zeros_like(p)
+    q[kept] = p[kept] / p[kept].sum()
+    return q
 
 
 def truncate(operator: Operator, p: np.ndarray) -> np.ndarray:
@@ -265,7 +283,7 @@ def _truncation_check(K: int, init, operator: Operator, level: int, what: str, M
     def compute(budget: Budget, rng) -> Outcome:
         loop = _loop(setting, M, theta0)
         p0 = loop.numeric.level_probabilities(loop.theta0)[0]
-        law = truncated_law(setting, loop.theta0)
+        law = truncated_law(setting, p0)
         after_mean, after_kept = truncated_after(setting, p0, M)
         p = _level_shares(loop.run(1, budget.chains, seed=rng).state.mu)
         if what == "mean":
@@ -298,44 +316,51 @@ def truncation_checks() -> list[Check]:
 
 
 # --- R11.selection: the Gaussian keeping a fraction f of ⌈M/f⌉ draws -------------------------------
-# the derived factors are M → ∞ limits; the order-statistic correction is ≈ −0.3/M (numerically, at
-# f = 1/2): at M = 4000 it is below a fifth of the standard error of the quick budget's chains
-M_SEL, F_SEL = 4000, 0.5
+# R11's factors are M → ∞ limits, with O(1/M) corrections (the ML variance's (M − 1)/M and the random
+# threshold, an order statistic: in all ≈ −2.1/M on c(f) and −0.3/M on the shift at f = 1/2, by numerical
+# integration of the order statistics' law); at M = 2000 they stay below one standard error of 1000
+# chains, and the chains are capped there at every budget
+M_SEL, F_SEL, CHAINS_SEL = 2000, 0.5, 1000
 
 
-def _selection_check(by: str, M: int = M_SEL, f: float = F_SEL) -> Check:
-    """``abs_deviation``: E var_1/var_0 against R11's factor; ``largest``: E(m_1 − m_0)/σ_0 against
-    R11's shift of the mean. Control: the operator omitted ((M − 1)/M, and 0)."""
+@functools.lru_cache(maxsize=2)
+def _selected(seed: int, by: str, M: int, f: float, chains: int) -> np.ndarray:
+    """(mean_1, var_1) per chain after one generation from N(0, 1) (shared by the mean and variance)."""
     setting, theta0 = _setting("gaussian", (("mean", 0.0), ("var", 1.0)), None, 0, (),
                                Operator(select=f, by=by))
+    mu = _loop(setting, M, theta0).run(1, chains, seed=seeded(seed, "R11.selection", by, M, f, chains)).state.mu
+    return np.stack([mu[:, 0], mu[:, 1] - mu[:, 0] ** 2], axis=1)
+
+
+def _selection_check(by: str, what: str, M: int = M_SEL, f: float = F_SEL) -> Check:
+    """``what`` = "variance": E var_1/var_0 against R11's factor; "mean": E(m_1 − m_0)/σ_0 against
+    R11's shift. Control: the operator omitted ((M − 1)/M, and no shift)."""
+    setting, _ = _setting("gaussian", (("mean", 0.0), ("var", 1.0)), None, 0, (), Operator(select=f, by=by))
 
     def compute(budget: Budget, rng) -> Outcome:
-        chains = max(budget.chains // 100, 200)
-        loop = _loop(setting, M, theta0)
-        mu = loop.run(1, chains, seed=rng).state.mu
-        mean, var = mu[:, 0], mu[:, 1] - mu[:, 0] ** 2
-        if by == "abs_deviation":
-            pred, wrong = selection_variance_factor(setting, M), (M - 1) / M
-            est, sem = _mean_sem(var)
-            what, label = "E var_1/var_0", "the operator omitted ((M - 1)/M)"
+        _r11("R11.selection", setting.family)
+        law = selection_factor(f, by)
+        x = _selected(run_seed(), by, M, f, min(budget.chains, CHAINS_SEL))
+        if what == "variance":
+            pred, wrong, label = law["variance_factor"], (M - 1) / M, "the operator omitted ((M - 1)/M)"
+            est, sem = _mean_sem(x[:, 1])
         else:
-            pred, wrong = selection_mean_shift(setting, M), 0.0
-            est, sem = _mean_sem(mean)
-            what, label = "E (m_1 - m_0)/sigma_0", "the operator omitted (no shift)"
+            pred, wrong, label = law["mean_shift"], 0.0, "the operator omitted (no shift)"
+            est, sem = _mean_sem(x[:, 0])
         return Outcome(pred, est, sem, _z(est, sem, pred), label, _z(est, sem, wrong),
-                       f"{what} = {est:.5g} ± {sem:.2g}; R11 {pred:.5g}, control {wrong:.5g}")
+                       f"{est:.5g} ± {sem:.2g}; R11 {pred:.5g} (M -> oo), control {wrong:.5g}")
 
-    what = "E[var_1]/var_0" if by == "abs_deviation" else "E[m_1 - m_0]/sigma_0"
-    return Check("R11.selection", "gaussian", f"{what}, select {f:g} by {by}, M={M} (error O(1/M))",
+    quantity = "E[var_1]/var_0" if what == "variance" else "E[m_1 - m_0]/sigma_0"
+    return Check("R11.selection", "gaussian", f"{quantity}, select {f:g} by {by}, M={M} (error O(1/M))",
                  "O(M^-1)", compute)
 
 
 # --- R11.temperature.fixed_points: the pitchfork of the Bernoulli's M → ∞ map ----------------------
-LAMBDAS = (0.1, 0.3, 0.6)
+TEMPERATURES = (0.4, 0.7, 0.9)
 
 
 def _bernoulli_map(lam: float, T: float, p_star: float = 0.5):
-    """μ → (1 − λ) μ(θ(μ)/T) + λ p*, the M → ∞ map, from the family's numeric mean map."""
+    """μ → (1 − λ) μ(θ(μ)/T) + λ p*, the M → ∞ map, from the family's numeric mean map (not R11's)."""
     setting, _ = _setting("bernoulli", (("p", 0.5),))
     nf = numeric_family(setting.family)
 
@@ -345,17 +370,17 @@ def _bernoulli_map(lam: float, T: float, p_star: float = 0.5):
     return F
 
 
-def _numeric_critical(lam: float) -> float:
-    """The T at which the map's slope at μ = 1/2 crosses 1 (central difference of the map)."""
+def _numeric_critical(T: float) -> float:
+    """The λ at which the map's slope at μ = 1/2 crosses 1 (central difference of the map)."""
     from scipy.optimize import brentq
 
-    def slope(T, h=1e-6):
+    def slope(lam, h=1e-6):
         F = _bernoulli_map(lam, T)
         return (F(0.5 + h) - F(0.5 - h)) / (2 * h) - 1
-    return brentq(slope, 0.05, 5.0, xtol=1e-12)
+    return brentq(slope, 0.0, 1.0 - 1e-9, xtol=1e-13)
 
 
-def _leaves_half(lam: float, T: float, steps: int = 20_000) -> bool:
+def _leaves_half(lam: float, T: float, steps: int = 5_000) -> bool:
     """Iterating the map from μ = 1/2 + 10⁻⁶: does it end away from 1/2?"""
     F, mu = _bernoulli_map(lam, T), 0.5 + 1e-6
     for _ in range(steps):
@@ -364,28 +389,35 @@ def _leaves_half(lam: float, T: float, steps: int = 20_000) -> bool:
 
 
 def fixed_point_check() -> Check:
+    """R11's pitchfork λ_c(T) (Bernoulli, p* = 1/2) against the numeric map: the λ where its slope at
+    1/2 is 1, and the iterates leaving 1/2 just below λ_c, returning just above. Control: λ_c = 0,
+    the boundary without external data (T < 1 collapses whatever λ)."""
+    family = _setting("bernoulli", (("p", 0.5),))[0].family
+
     def compute(budget: Budget, rng) -> Outcome:
-        derived = [pitchfork(lam) for lam in LAMBDAS]
-        numeric = [_numeric_critical(lam) for lam in LAMBDAS]
+        expr = _r11("R11.temperature.fixed_points", family)["pitchfork_lambda"]
+        derived = [float(evaluate(expr, {"T": T})) for T in TEMPERATURES]
+        numeric = [_numeric_critical(T) for T in TEMPERATURES]
         gap = max(abs(d - n) for d, n in zip(derived, numeric, strict=True))
-        gap_c = max(abs(1.0 - n) for n in numeric)
-        sides = all(_leaves_half(lam, Tc * 0.98) and not _leaves_half(lam, Tc * 1.02)
-                    for lam, Tc in zip(LAMBDAS, derived, strict=True))
-        return Outcome(derived[0], numeric[0], 0.0, None, "the lambda = 0 boundary T = 1", None,
-                       f"derived T_c = {', '.join(f'{d:.6g}' for d in derived)} at lambda = "
-                       f"{', '.join(map(str, LAMBDAS))}; numeric {', '.join(f'{n:.6g}' for n in numeric)}; "
-                       f"max gap {gap:.2g} (control {gap_c:.2g}); iterates leave 1/2 below T_c and "
+        gap_c = max(abs(n) for n in numeric)
+        sides = all(_leaves_half(lam - 0.02, T) and not _leaves_half(lam + 0.02, T)
+                    for T, lam in zip(TEMPERATURES, derived, strict=True))
+        return Outcome(derived[0], numeric[0], 0.0, None, "lambda_c = 0 (the boundary without external "
+                       "data)", None, f"derived lambda_c = {', '.join(f'{d:.6g}' for d in derived)} at T = "
+                       f"{', '.join(map(str, TEMPERATURES))}; numeric {', '.join(f'{n:.6g}' for n in numeric)}; "
+                       f"max gap {gap:.2g} (control {gap_c:.2g}); the iterates leave 1/2 below lambda_c and "
                        f"return above: {sides}",
                        passed=bool(gap < 1e-6 and sides), control_rejected=bool(gap_c >= 1e-6))
 
-    return Check("R11.temperature.fixed_points", "bernoulli", "pitchfork T_c(lambda) at p* = 1/2 vs "
-                 "the numeric slope and iteration of the M -> oo map", "deterministic", compute)
+    return Check("R11.temperature.fixed_points", "bernoulli", "pitchfork lambda_c(T) at p* = 1/2 vs the "
+                 "numeric slope and iterates of the M -> oo map", "deterministic", compute)
 
 
 def operator_checks(families: list[str] | None = None) -> list[Check]:
     """Every R11 check, restricted to family slugs or names in ``families``."""
     out = (map_checks() + [stationary_check()] + truncation_checks()
-           + [_selection_check("abs_deviation"), _selection_check("largest"), fixed_point_check()])
+           + [_selection_check("abs_deviation", "variance"), _selection_check("largest", "mean"),
+              _selection_check("largest", "variance"), fixed_point_check()])
     if families is None:
         return out
     return [c for c in out if c.family in families or c.family.split("-")[0] in families]
