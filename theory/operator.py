@@ -125,8 +125,7 @@ class Operator:
         finite = isinstance(family.space, Finite | Levels)
         if self.truncates and not finite:
             flag = "--top-k" if self.top_k is not None else "--top-p"
-            raise InputError(f"{flag} truncates a finite sample space; {family.title}'s is "
-                             f"{family.space} (infinite)")
+            raise InputError(f"{flag} truncates a finite sample space; {family.title}'s is infinite")
         if self.temperature is not None and not finite and tempered_shift(family) is None:
             raise InputError(f"--temperature on {family.title}: f^(1/T) ∝ h(s)^(1/T) e^(θ·φ(s)/T) with "
                              f"h(s) = {sp.sstr(family.h)} is not a member of the family"
