@@ -609,8 +609,8 @@ CLAIMS: list[Claim] = [
           "Sampling with a cut-off tail (top-p) removes the tail from the next model's data, and it does not "
           "come back.",
           "the tail is truncated and lost (a change of the scaling laws; no number in this setting)",
-          f"{READ_ABSTRACT} (the tail-cutting mechanism as described in the paper's setup, recalled, not "
-          "re-read); checked: a Zipf-like categorical (K = 5, p_k ~ 1/k) under top-p 0.8 for 40 generations: "
+          f"{READ_ABSTRACT}; the tail cut by top-p sampling as a third-party summary of the paper describes it "
+          "(not re-read in the paper); checked: a Zipf-like categorical (K = 5, p_k ~ 1/k) under top-p 0.8 for 40 generations: "
           "the least probable level's mass (R11.truncation) and the M = oo support",
           {"family": "categorical", "family_args": {"K": 5}, "M": 100,
            "init": {"p1": 0.437956, "p2": 0.218978, "p3": 0.145985, "p4": 0.109489}, "top_p": 0.8},

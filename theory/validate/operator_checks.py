@@ -3,21 +3,22 @@
 Each check is a z-score of a simulated estimate against the derived value, at the run's Šidák
 threshold, with a negative control from issue 22's list that the same statistic must reject:
 
-* R11.temperature.map: one generation under a temperature T, E φ̄ = (M μ(θ/T) + m μ_q)/(M + m),
-  for the Bernoulli, the categorical and the Gaussian (control: the operator omitted); for
-  Curie–Weiss the temperature acts on the configurations (θ → θ/T; control: T on the
-  magnetisation histogram, the level multiplicity C(N, k) tempered too); the binomial leaves the
-  family and is tempered exactly on its levels (control: the in-family map θ → θ/T, wrong there).
-* R11.temperature.stationary: the Bernoulli with one fresh point per generation and T = 1 + κ/M
-  at stationarity, E(p − 1/2)² against Eq. 18 × the derived factor (numerical integration of the
-  derived density; control: Eq. 18 without the factor).
-* R11.truncation: top-k/top-p, one generation of a categorical: E p_k and the support against the
-  truncated renormalised law (control: truncation applied after drawing, i.e. the untruncated
-  model's draw refitted and then truncated, by exact enumeration of the multinomial).
-* R11.selection: the Gaussian keeping a fraction f of ⌈M/f⌉ draws, E var_1/var_0 under
-  ``abs_deviation`` and E(m_1 − m_0)/σ_0 under ``largest`` (control: the operator omitted).
-* R11.temperature.fixed_points (deterministic): the pitchfork T = 1 − λ of the Bernoulli's
-  M → ∞ map against a numeric iteration of the map (control: the λ = 0 boundary T = 1).
+* R11.temperature.map: one generation under a temperature T, E φ̄ = (M μ(θ_T) + m μ*)/(M + m), for
+  the Bernoulli, the categorical and the Gaussian's E x² (control: the operator omitted); for
+  Curie–Weiss the temperature acts on the configurations (θ_T = θ/T; control: T on the magnetisation
+  histogram, the level multiplicity C(N, k) tempered too); the binomial leaves the family and is
+  tempered on its levels (control: the in-family map θ → θ/T, wrong there).
+* R11.temperature.drift: the Bernoulli with one fresh point per generation and T = 1 + κ/M at
+  stationarity, E(p − 1/2)² against Eq. 18 × e^{2κS} (numerical integration of the derived density;
+  control: Eq. 18 without the factor).
+* R11.truncation: top-k/top-p, one generation of a categorical: E p_1 and the frequency of a dropped
+  level against the truncated renormalised law (control: truncation after drawing, i.e. the
+  untruncated model's draw refitted and then truncated, by exact enumeration of the multinomial).
+* R11.selection: the Gaussian keeping a fraction f of ⌈M/f⌉ draws: E var_1/var_0 by |x − mean|,
+  E(m_1 − m_0)/σ_0 and E var_1/var_0 by the largest values (control: the operator omitted).
+* R11.temperature.fixed_points (deterministic): the Bernoulli's pitchfork λ_c(T) = 1 − T at p* = 1/2
+  against the slope and the iterates of the M → ∞ map computed from the family's mean map
+  (control: λ_c = 0, the boundary without external data).
 """
 
 from __future__ import annotations
