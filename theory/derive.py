@@ -17,7 +17,7 @@ from .families import FAMILIES, get_family
 from .family import ExponentialFamily, Finite
 from .io import write_text_atomic
 from .parallel import map_tasks
-from .params import derivation_setting
+from .params import OPERATOR_OPTIONS, derivation_setting
 from .regime import Regime
 from .results import general, recursion
 from .setting import Setting, m_ext
@@ -317,7 +317,8 @@ def _setting_of(family: ExponentialFamily, options: dict) -> Setting:
     """The derivation setting of ``derive``'s options (data, prior, truth, regime, M schedule)."""
     return derivation_setting(family, options.get("fresh") or 0, options.get("data") or (),
                               options.get("prior_law"), options.get("truth"), options.get("regime"),
-                              options.get("M_schedule"))
+                              options.get("M_schedule"),
+                              **{k: options.get(k) for k in OPERATOR_OPTIONS})
 
 
 def replace_loop(setting: Setting) -> Setting:
