@@ -152,11 +152,10 @@ class ExponentialFamily:
     fixed: natural parameters held fixed by :meth:`restrict` (partial MLE), name -> value.
     sum_sampler: ``(rng, mu, m) -> Σφ`` exact law of the sum of m draws (infinite spaces).
     extra_coordinates: further named coordinates (expressions in θ) shown by R4, e.g. log σ.
-    multiplicity: the number of sample configurations a data value s stands for, an expression
-        in ``symbols.s`` (None: one). Curie–Weiss: C(N, s) spin configurations have s spins up,
-        so its h(s) = C(N, s) counts configurations, each of base measure h/multiplicity = 1.
-        A sampling operator acts on configurations (``theory.operator``). The binomial's
-        C(n, s) is no multiplicity: its outcome is the count itself.
+    multiplicity: the number of sample configurations a data value s stands for, in ``symbols.s``
+    (None: one); a sampling operator acts on configurations (``theory.operator``). Curie–Weiss:
+    C(N, s) spin configurations have s spins up, each of base measure h/multiplicity = 1. The
+    binomial's C(n, s) is no multiplicity: its outcome is the count itself.
     """
 
     name: str

@@ -480,6 +480,10 @@ def _normal_gamma(fam, log_p):
     return "NormalGamma", {"loc": loc, "kappa": k, "alpha": a, "beta": b}, text, note
 
 
+# read by results.operators (R11.temperature.drift: Eq. 18 with a temperature's factor)
+normal_gamma = _normal_gamma
+
+
 def stationary_marginals(setting: Setting, grid):
     """Eq. 18 on a grid of θ (one or two free parameters), normalised on the grid.
 
