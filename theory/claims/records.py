@@ -297,7 +297,10 @@ def _growing(run) -> Evidence:
 # --- the sampling operators (issue 22) --------------------------------------------------------------
 def tempered_p(family, T: float, p: np.ndarray) -> np.ndarray:
     """The Bernoulli's tempered p_T at p (R11.temperature.map's θ_T, the vertices kept)."""
-    theta_T = derivation("R11.temperature.map", family).result["theta_T"][0]
+    d = derivation("R11.temperature.map", family)
+    if d is None or not d.result["stays"]:
+        raise ValueError("R11.temperature.map gives no tempered member here")
+    theta_T = d.result["theta_T"][0]
     inner = (p > 0) & (p < 1)
     theta = np.log(np.where(inner, p, 0.5) / (1 - np.where(inner, p, 0.5)))
     out = 1 / (1 + np.exp(-np.broadcast_to(evaluate(theta_T, {"theta": theta, "T": T}), p.shape)))
@@ -327,7 +330,7 @@ def chain_law(run, T: float | None = None) -> np.ndarray:
     P = tempered_chain(run, T)
     n = P.shape[0] - 1
     law = np.zeros(n + 1)
-    law[int(round(mu0(run)[0] * n))] = 1.0  # p0 on the grid k/n: started at a multiple of 1/n
+    law[round(mu0(run)[0] * n)] = 1.0  # p0 on the grid k/n: started at a multiple of 1/n
     for _ in range(run.generations):
         law = law @ P
     return law
@@ -339,13 +342,13 @@ def _tempered_absorption(run) -> Evidence:
     p = chains(run, "p")
     est, sem = mean_sem(((p == 0) | (p == 1)).astype(float))
     derived_phase = phase(T, 0.0, run.loop.family, {"p": mu0(run)[0]})
-    return Evidence(f"P(point mass by t={run.generations})", law[0] + law[-1], est, sem,
+    return Evidence(f"P(point mass by t={run.generations})", float(law[0] + law[-1]), est, sem,
                     "the exact finite-M chain of the tempered loop, U' ~ Binomial(M, p_T(U/M)), p_T from "
-                    "R11.temperature.map", control=plain[0] + plain[-1],
+                    "R11.temperature.map", control=float(plain[0] + plain[-1]),
                     control_label="the untempered loop's exact absorption (T = 1)",
                     statement=(derived_phase == "collapse",
-                               f"R11's M -> oo phase at T = {T:g} without external data: {derived_phase} "
-                               f"(theta_t = theta_0/T^t runs to a vertex)"))
+                               (f"R11's M -> oo phase at T = {T:g} without external data: {derived_phase} "
+                               f"(theta_t = theta_0/T^t runs to a vertex)")))
 
 
 def _heat_death(run) -> Evidence:
@@ -354,12 +357,12 @@ def _heat_death(run) -> Evidence:
     k = np.arange(len(law)) / (len(law) - 1)
     est, sem = mean_sem(chains(run, "p"))
     derived_phase = phase(T, 0.0, run.loop.family, {"p": mu0(run)[0]})
-    return Evidence(f"E[p] at t={run.generations}", law @ k, est, sem,
+    return Evidence(f"E[p] at t={run.generations}", float(law @ k), est, sem,
                     "the exact finite-M chain of the tempered loop (R11.temperature.map's p_T)",
-                    published=0.5, control=plain @ k, control_label="the untempered loop (E p_t = p0, R1)",
+                    published=0.5, control=float(plain @ k), control_label="the untempered loop (E p_t = p0, R1)",
                     statement=(derived_phase == "heat death",
-                               f"R11's M -> oo phase at T = {T:g} without external data: {derived_phase}: "
-                               f"theta_t = theta_0/T^t -> 0, the uniform law on the two outcomes"))
+                               (f"R11's M -> oo phase at T = {T:g} without external data: {derived_phase}: "
+                               f"theta_t = theta_0/T^t -> 0, the uniform law on the two outcomes")))
 
 
 def _stable_with_data(run) -> Evidence:
@@ -383,9 +386,9 @@ def _stable_with_data(run) -> Evidence:
                     "p_T from R11.temperature.map", control=pi_c @ u,
                     control_label="the untempered loop's stationary law (T = 1)",
                     statement=(ph == "stationary" and ph_few == "collapse" and collapsed == 0,
-                               f"R11's M -> oo phase at T = {T:g}: {ph} with lambda = {lam:.3g}, {ph_few} with "
+                               (f"R11's M -> oo phase at T = {T:g}: {ph} with lambda = {lam:.3g}, {ph_few} with "
                                f"lambda = {lam / 4:.3g} (the pitchfork at lambda = 1 - T); collapsed chains: "
-                               f"{collapsed:.3g}"))
+                               f"{collapsed:.3g}")))
 
 
 def _diversity_loss(run) -> Evidence:
@@ -402,8 +405,8 @@ def _diversity_loss(run) -> Evidence:
                     "the exact finite-M chain of the tempered loop (R11.temperature.map's p_T)",
                     control=unbiased, control_label="the unbiased loop's law p0(1-p0)(1 - 1/M)^t (R10.moments)",
                     statement=(derived < unbiased,
-                               f"at T = {T:g} E p(1-p) falls to {derived:.4g} by t={t}, against {unbiased:.4g} "
-                               f"without the bias"))
+                               (f"at T = {T:g} E p(1-p) falls to {derived:.4g} by t={t}, against {unbiased:.4g} "
+                                "without the bias")))
 
 
 def _tails_never_return(run) -> Evidence:
@@ -419,8 +422,8 @@ def _tails_never_return(run) -> Evidence:
                     "R11.truncation: top-p drops the level before the first draw and a dropped level is never "
                     "drawn again", control=float(p0[-1]), control_label="the untruncated loop (E p_t = p0, R1)",
                     statement=(K - 1 not in support and len(support) < K,
-                               f"at M = oo the support settles on levels {[i + 1 for i in support]} after "
-                               f"{when} generations (R11.truncation); at finite M it only shrinks"))
+                               (f"at M = oo the support settles on levels {[i + 1 for i in support]} after "
+                               f"{when} generations (R11.truncation); at finite M it only shrinks")))
 
 
 def _selection_moment(run, what: str) -> Evidence:
@@ -434,15 +437,15 @@ def _selection_moment(run, what: str) -> Evidence:
         est, sem = mean_sem(chains(run, "var") / var0)
         return Evidence("E[var_1]/var_0", v, est, sem, "R11.selection (M -> oo; O(1/M) per generation)",
                         control=(M - 1) / M, control_label="no selection ((M - 1)/M)",
-                        statement=(v < 1, f"var_t ~ var_0 {v:.4g}^t under replace: after 10 generations "
-                                          f"{v ** 10:.3g} of var_0, against {((M - 1) / M) ** 10:.4g} without selection"))
+                        statement=(v < 1, (f"var_t ~ var_0 {v:.4g}^t under replace: after 10 generations "
+                                          f"{v ** 10:.3g} of var_0, against {((M - 1) / M) ** 10:.4g} without selection")))
     est, sem = mean_sem((chains(run, "mean") - mu0(run)[0]) / np.sqrt(var0))
     return Evidence("E[m_1 - m_0]/sigma_0 (the reward r(x) = x)", shift, est, sem,
                     "R11.selection (M -> oo; O(1/M) per generation)", control=0.0,
                     control_label="no curation (the mean is a martingale, R1)",
                     statement=(shift > 0 and v < 1,
-                               f"the expected reward rises by {shift:.4g} sigma_t per generation while the variance "
-                               f"(the diversity) is multiplied by {v:.4g} < 1"))
+                               (f"the expected reward rises by {shift:.4g} sigma_t per generation while the variance "
+                               f"(the diversity) is multiplied by {v:.4g} < 1")))
 
 def _not_yet(issue: str) -> str:
     return f"needs {issue}; the record runs once that lands"

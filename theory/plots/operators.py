@@ -18,6 +18,22 @@ from .style import color, marker
 PHASE_COLORS = {"collapse": color(1), "stationary": color(2), "heat death": color(0)}
 
 
+def _result(rid: str, subject) -> dict:
+    """The result dict of ``rid`` (recorded as the figure's derivation); a figure of a result that
+    does not apply fails."""
+    d = derivation(rid, subject)
+    if d is None:
+        raise ValueError(f"{rid} does not apply")
+    return dict(d.result)
+
+
+def _trace(run) -> dict:
+    """The run's recorded trace (the runs here ask for one)."""
+    if run.trace is None:
+        raise ValueError("the run recorded no trace")
+    return run.trace
+
+
 # (a) the temperature × external-fraction plane -------------------------------------------------
 PHASE_FAMILIES = (("bernoulli", {"p": 0.5}), ("gaussian", {"mean": 0.0, "var": 1.0}))
 
@@ -39,24 +55,24 @@ def temperature_phase(budget: FigureBudget, rng) -> dict:
     M, generations, chains = 100, 200, int(100 * budget.scale)
     temps, lams = np.linspace(0.3, 1.7, 57), np.linspace(0.0, 0.6, 25)
     sim_T, sim_m = (0.5, 0.75, 1.1, 1.4), (0, 11, 25, 43)  # λ = m/(M + m): 0, 0.1, 0.2, 0.3
-    out = {"M": M, "generations": generations, "chains": chains, "panels": []}
+    panels: list[dict] = []
     for family, truth in PHASE_FAMILIES:
         fam = from_params(family, M, truth).family
-        derivation("R11.temperature.fixed_points", fam)
+        _result("R11.temperature.fixed_points", fam)
         theta_star = fam.natural_point(truth)
         grid = [[R.PHASES.index(R.phase(T, lam, fam, theta_star)) for T in temps] for lam in lams]
-        panel = {"family": family, "title": fam.title, "truth": truth, "T": temps, "lambda": lams,
-                 "phase": grid, "boundary": R.phase_boundary(fam, theta_star, temps), "points": []}
+        points: list[dict] = []
         for m in sim_m:
             lam = m / (M + m)
             for T in sim_T:
                 loop = from_params(family, M, truth, truth=truth if m else None, external=m, temperature=T)
                 obs = loop.observables(loop.run(generations, chains, seed=rng).state)
                 sim, x = _simulated_phase(family, obs, truth, lam)
-                panel["points"].append({"T": T, "lambda": lam, "m": m, "simulated": sim, "observable": x,
-                                        "derived": R.phase(T, lam, fam, theta_star)})
-        out["panels"].append(panel)
-    return out
+                points.append({"T": T, "lambda": lam, "m": m, "simulated": sim, "observable": x,
+                               "derived": R.phase(T, lam, fam, theta_star)})
+        panels.append({"family": family, "title": fam.title, "truth": truth, "T": temps, "lambda": lams,
+                       "phase": grid, "boundary": R.phase_boundary(fam, theta_star, temps), "points": points})
+    return {"M": M, "generations": generations, "chains": chains, "panels": panels}
 
 
 def draw_temperature_phase(fig, axes, data):
@@ -105,9 +121,12 @@ register(Figure(
 def _in_p(log_density, fam, values: dict, p: np.ndarray) -> np.ndarray:
     """A density of θ as a normalised density of p = μ(θ) on the grid p (the Jacobian 1/χ)."""
     nf = numeric_family(fam)
-    theta = nf.theta_closed_form(p[:, None])[:, 0]
+    closed = nf.theta_closed_form(p[:, None])
+    if closed is None:
+        raise ValueError(f"{fam.title} has no closed-form inverse mean map")
+    theta = closed[:, 0]
     ell = np.broadcast_to(evaluate(log_density, values | {fam.names[0]: theta}), p.shape)
-    dens = np.exp(ell - ell.max()) / (p * (1 - p))
+    dens = np.exp(ell - ell.max()) / nf.chi(theta[:, None])[:, 0, 0]
     return dens / np.trapezoid(dens, p)
 
 
@@ -116,24 +135,24 @@ def temperature_stationary(budget: FigureBudget, rng) -> dict:
     truth = {"p": 0.5}
     p = np.linspace(0.0005, 0.9995, 1999)
     edges = np.linspace(0, 1, 26)
-    out = {"M": M, "burn_in": burn, "every": every, "chains": chains, "p": p, "edges": edges, "runs": []}
+    runs: list[dict] = []
     for kappa in (2.0, -2.0):
         loop = from_params("bernoulli", M, truth, truth=truth, external=1, temperature=1 + kappa / M)
         fam, setting = loop.family, loop.setting
-        law = derivation("R11.temperature.drift", setting).result["log_density"]
-        eq18 = derivation("R9.stationary", setting).result["log_density"]
+        law = _result("R11.temperature.drift", setting)["log_density"]
+        eq18 = _result("R9.stationary", setting)["log_density"]
         values = {S.starred(fam.theta[0]).name: 0.0, "kappa_T": kappa}
         run = loop.run(burn + every * samples, chains, seed=rng, record_every=every, keep=chains)
-        traces = np.array(run.trace["chains"]["p"], float)[-samples:]  # (samples, chains) after the burn-in
+        traces = np.asarray(_trace(run)["chains"]["p"], dtype=np.float64)[-samples:]  # (samples, chains) after the burn-in
         counts, _ = np.histogram(traces.ravel(), bins=edges)
         width = np.diff(edges)
         density = counts / (counts.sum() * width)
         # chains are independent, samples within one are not: the error bar from the chains' spread
         per_chain = np.stack([np.histogram(traces[:, c], bins=edges)[0] for c in range(chains)]) / (samples * width)
-        out["runs"].append({"kappa": kappa, "T": 1 + kappa / M, "density": density,
-                            "sem": per_chain.std(axis=0, ddof=1) / np.sqrt(chains),
-                            "with_factor": _in_p(law, fam, values, p), "eq18": _in_p(eq18, fam, values, p)})
-    return out
+        runs.append({"kappa": kappa, "T": 1 + kappa / M, "density": density,
+                     "sem": per_chain.std(axis=0, ddof=1) / np.sqrt(chains),
+                     "with_factor": _in_p(law, fam, values, p), "eq18": _in_p(eq18, fam, values, p)})
+    return {"M": M, "burn_in": burn, "every": every, "chains": chains, "p": p, "edges": edges, "runs": runs}
 
 
 def draw_temperature_stationary(fig, ax, data):
@@ -168,18 +187,19 @@ def top_p_support(budget: FigureBudget, rng) -> dict:
     zipf /= zipf.sum()
     init = {f"p{k + 1}": float(zipf[k]) for k in range(K - 1)}
     loop0 = from_params("categorical", 20, init, family_args={"K": K}, top_p=P)
-    derivation("R11.truncation", loop0.family)
+    _result("R11.truncation", loop0.family)
     limit = [K] + [len(s) for s in R.truncation_supports(zipf, top_p=P, generations=T)]
-    out = {"K": K, "P": P, "chains": chains, "t": np.arange(T + 1), "limit": limit, "runs": []}
+    runs: list[dict] = []
     for M in (20, 100, 1000):
         loop = from_params("categorical", M, init, family_args={"K": K}, top_p=P)
         run = loop.run(T, chains, seed=rng, record_every=1, keep=chains)
-        mu = np.stack([np.array(run.trace["chains"][f"phi{a + 1}"], float) for a in range(K - 1)], -1)
+        trace = _trace(run)
+        mu = np.stack([np.asarray(trace["chains"][f"phi{a + 1}"], dtype=np.float64) for a in range(K - 1)], -1)
         p = np.concatenate([mu, 1 - mu.sum(-1, keepdims=True)], -1)  # (t, chains, K)
         size = (p > 1e-12).sum(-1)
-        out["runs"].append({"M": M, "t": np.array(run.trace["t"]), "mean": size.mean(1),
-                            "sem": size.std(1, ddof=1) / np.sqrt(chains)})
-    return out
+        runs.append({"M": M, "t": np.array(trace["t"]), "mean": size.mean(1),
+                     "sem": size.std(1, ddof=1) / np.sqrt(chains)})
+    return {"K": K, "P": P, "chains": chains, "t": np.arange(T + 1), "limit": limit, "runs": runs}
 
 
 def draw_top_p_support(fig, ax, data):
@@ -204,22 +224,23 @@ register(Figure(
 # (d) the Gaussian's variance under selection -----------------------------------------------------
 def selection_variance(budget: FigureBudget, rng) -> dict:
     M, f, T, chains = 50, 0.5, 20, int(1000 * budget.scale)
-    out = {"M": M, "f": f, "chains": chains, "panels": []}
+    panels: list[dict] = []
     for by in ("abs_deviation", "largest"):
-        panel = {"by": by, "runs": []}
+        runs: list[dict] = []
         for regime in ("replace", "accumulate"):
             loop = from_params("gaussian", M, {"mean": 0.0, "var": 1.0}, regime=regime, select=f, by=by)
-            derivation("R11.selection", loop.family)
+            _result("R11.selection", loop.family)
             run = loop.run(T, chains, seed=rng, record_every=1)
-            tr, ts = run.trace, np.array(run.trace["t"])
+            tr = _trace(run)
+            ts = np.array(tr["t"])
             mean, var = np.array(tr["mean"]["var"]), np.array(tr["var"]["var"])
             theory = None
             if regime == "replace" or by == "abs_deviation":
                 theory = R.selection_variance(f, by, np.arange(T + 1), regime)
-            panel["runs"].append({"regime": regime, "t": ts, "E_var": mean, "sem": np.sqrt(var / chains),
-                                  "theory_t": np.arange(T + 1), "theory": theory})
-        out["panels"].append(panel)
-    return out
+            runs.append({"regime": regime, "t": ts, "E_var": mean, "sem": np.sqrt(var / chains),
+                         "theory_t": np.arange(T + 1), "theory": theory})
+        panels.append({"by": by, "runs": runs})
+    return {"M": M, "f": f, "chains": chains, "panels": panels}
 
 
 def draw_selection_variance(fig, axes, data):

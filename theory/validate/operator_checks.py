@@ -23,7 +23,6 @@ threshold, with a negative control from issue 22's list that the same statistic 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import math
@@ -65,7 +64,7 @@ def _r11(rid: str, setting) -> dict:
     d = derivation(rid, setting)
     if d is None:
         raise ValueError(f"{rid} does not apply to {setting.label}")
-    return d.result
+    return dict(d.result)
 
 
 def _z(estimate: float, sem: float, value: float) -> float:
@@ -100,11 +99,12 @@ def stationary_log_densities(setting):
 
 @functools.cache
 def _setting(family: str, init: tuple, truth: tuple | None = None, external: int = 0,
-             family_args: tuple = (), operator: Operator = Operator()):
-    """(setting with ``operator``, θ0) from user-level options (params.loop_setting)."""
+             family_args: tuple = (), operator: Operator | None = None):
+    """(setting with ``operator`` (None: the identity), θ0) from user-level options
+    (params.loop_setting)."""
     setting, theta0 = loop_setting(family, dict(init), truth=None if truth is None else dict(truth),
-                                   external=external, family_args=dict(family_args))
-    return dataclasses.replace(setting, operator=operator), theta0
+                                   external=external, family_args=dict(family_args), operator=operator)
+    return setting, theta0
 
 
 def _loop(setting, M: int, theta0) -> ClosedLoop:
@@ -140,7 +140,6 @@ def _map_check(family, init, truth, T, a, family_args=(), external=1, M=M_MAP, c
     ``in_family`` (θ → θ/T where the model leaves the family)."""
     op = Operator(temperature=T)
     setting, theta0 = _setting(family, init, truth, external, family_args, op)
-    plain, _ = _setting(family, init, truth, external, family_args)
 
     def compute(budget: Budget, rng) -> Outcome:
         loop = _loop(setting, M, theta0)
@@ -209,7 +208,7 @@ def stationary_check(M: int = M_ST, kappa: float = KAPPA_ST, p_star: float = 0.5
         fam = setting.family
         nf, name = numeric_family(fam), fam.names[0]
         values = {S.starred(fam.theta[0]).name: setting.truth[0][1], KAPPA_NAME: kappa}
-        g = lambda theta: (nf.mu(np.reshape(theta, (-1, 1)))[:, 0] - p_star) ** 2  # noqa: E731
+        g = lambda theta: (nf.mu(np.reshape(theta, (-1, 1)))[:, 0] - p_star) ** 2
         with_factor, eq18 = stationary_log_densities(setting)
         pred, wrong = _theta_moment(with_factor, values, name, g), _theta_moment(eq18, values, name, g)
         chains = min(budget.stationary_chains, CHAINS_ST)
@@ -336,7 +335,8 @@ def _selected(seed: int, by: str, M: int, f: float, chains: int) -> np.ndarray:
     """(mean_1, var_1) per chain after one generation from N(0, 1) (shared by the mean and variance)."""
     setting, theta0 = _setting("gaussian", (("mean", 0.0), ("var", 1.0)), None, 0, (),
                                Operator(select=f, by=by))
-    mu = _loop(setting, M, theta0).run(1, chains, seed=seeded(seed, "R11.selection", by, M, f, chains)).state.mu
+    stream = int(seeded(seed, "R11.selection", by, M, f, chains).integers(2**63))  # the run seed and the key
+    mu = _loop(setting, M, theta0).run(1, chains, seed=stream).state.mu
     return np.stack([mu[:, 0], mu[:, 1] - mu[:, 0] ** 2], axis=1)
 
 
