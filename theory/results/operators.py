@@ -3,11 +3,11 @@
 The operator acts on the fitted model before its M points are drawn (external points are never
 altered). Every law below is derived from the family's declaration:
 
-* R11.temperature.map: f_T ∝ f^{1/T} per configuration. With h = (multiplicity) × w, the
-  multiplicity counting configurations (Curie–Weiss: C(N, s)) and w the per-configuration weight,
-  f_T stays in the family iff log w is affine in φ on the sample space, log w = c + b·φ; then it is
-  the member θ_T = θ/T + (1/T − 1) b (θ/T for a constant w). Poisson (w = 1/s!) and the
-  binomial (w = C(n, s)) leave the family.
+* R11.temperature.map: f_T ∝ f^{1/T} per configuration. With h = (multiplicity) × g, the
+  multiplicity counting configurations (Curie–Weiss: C(N, s)) and g the base measure of one
+  configuration, f_T stays in the family iff ln g is affine in φ on the sample space, ln g = c + b·φ
+  (:func:`theory.operator.tempered_shift`); then it is the member θ_T = θ/T + (1/T − 1) b (θ/T for a
+  constant g). Poisson (g = 1/s!) and the binomial (g = C(n, s)) leave the family.
 * R11.temperature.drift: E[μ_{t+1} − μ_t | θ] = M(μ(θ_T) − μ(θ))/(M + m) + m(μ^q − μ)/(M + m); with
   T = 1 + κ_T/M the extra drift of θ per unit τ = t/M is −κ_T(θ + b) = −χ⁻¹∇V, V = −κ_T(S − b·μ),
   S = A − θ·μ, so U gains V and Eq. 18 the factor e^{2κ_T(S − b·μ)}; whether the law stays
@@ -37,9 +37,10 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..errors import InputError
-from ..family import ExponentialFamily, Finite, Interval, Levels, Naturals
+from ..family import ExponentialFamily, Finite, Levels
 from ..notation import expr as tex
 from ..numeric import evaluate
+from ..operator import configuration_base, tempered_shift
 from ..setting import Setting, m_ext
 from .common import conventional_form, is_zero, result, show
 from .general import entropy, normal_gamma, stationary
@@ -55,54 +56,19 @@ PHASES = ("collapse", "stationary", "heat death")
 
 # --- the tempered member ------------------------------------------------------------------------
 def multiplicity(family: ExponentialFamily) -> sp.Expr:
-    """The factor of h(s) that counts the configurations at the sample point s: the temperature
-    raises each configuration's probability, so this factor is not raised to 1/T (Curie–Weiss:
-    C(N, s) spin configurations per level; 1 for the others). Read from the family's declared
-    ``multiplicity`` where it has one."""
-    declared = getattr(family, "multiplicity", None)
-    if declared is not None:
-        return sp.sympify(declared)
-    return family.h if family.name == "curie_weiss" else sp.Integer(1)
+    """The configurations a sample point stands for (Curie–Weiss: C(N, s)), the family's declared
+    ``multiplicity`` (1 where none): the temperature raises each configuration's probability, so this
+    factor of h is not raised to 1/T."""
+    return sp.Integer(1) if family.multiplicity is None else sp.sympify(family.multiplicity)
 
 
-def _points(family: ExponentialFamily, count: int) -> list:
-    """Sample points for the affine test: every level of a finite space, else ``count`` points."""
-    space = family.space
-    if isinstance(space, Finite):
-        return [sp.Integer(v) for v in space.levels]
-    if isinstance(space, Levels | Naturals):
-        return [sp.Integer(v) for v in range(count)]
-    lower = space.lower if isinstance(space, Interval) and space.lower.is_finite else sp.Integer(-2)
-    return [lower + sp.Rational(v + 1, 2) for v in range(count)]
-
-
-def _sizes(expr) -> dict:
-    """A symbolic family size (n trials, N spins) set to a number for the affine test."""
-    return {x: 7 for x in expr.free_symbols if x.is_integer and x != S.s}
-
-
-@functools.cache
 def log_weight_affine(family: ExponentialFamily) -> tuple[sp.Matrix | None, sp.Expr]:
-    """(b, ln w): b with ln w(s) = c + b·φ(s) on the whole sample space, w = h/multiplicity the
-    per-configuration weight, or None when no c, b fit (SymPy's solve on the equations at every
-    level of a finite space, or at d + 4 points of an infinite one and then identically in s). A
-    symbolic size (n, N) is set to 7 where the fit is tested: a failure there is a counterexample."""
-    w = sp.simplify(family.h / multiplicity(family))
-    log_w = sp.expand_log(sp.log(w), force=True)
-    d = family.d
-    c = sp.Symbol("_c")
-    b = sp.Matrix(sp.symbols(f"_b1:{d + 1}"))
-    affine = c + sum(b[a] * family.phi[a] for a in range(d))
-    eqs = [sp.expand_func(log_w - affine).subs(S.s, x) for x in _points(family, d + 4)]
-    eqs = [sp.expand_log(e.subs(_sizes(e)), force=True) for e in eqs]
-    sol = sp.solve(eqs, [c, *b], dict=True)
-    if not sol or any(sp.simplify(e.subs(sol[0])) != 0 for e in eqs):
-        return None, log_w
-    if log_w.free_symbols - {S.s}:  # a symbolic size: the fit holds for one value only
-        return None, log_w
-    if not isinstance(family.space, Finite) and sp.simplify((log_w - affine).subs(sol[0])) != 0:
-        return None, log_w
-    return b.subs(sol[0]).applyfunc(lambda e: e.subs({x: 0 for x in b})), log_w
+    """(b, ln g): b with ln g(s) = c + b·φ(s) on the sample space, g = h/multiplicity the base measure
+    of one configuration (:func:`theory.operator.tempered_shift`, decided by SymPy), or None where
+    ln g is not affine in φ (the tempered model then leaves the family)."""
+    log_g = sp.expand_log(sp.log(configuration_base(family)), force=True)
+    b = tempered_shift(family)
+    return (None if b is None else sp.Matrix(b)), log_g
 
 
 def tempered_theta(family: ExponentialFamily) -> sp.Matrix | None:
@@ -130,8 +96,8 @@ def temperature_map(family: ExponentialFamily) -> Derivation:
                   "renormalises" + (r" (the level $s$ holds $" + tex(mult) + r"$ configurations, "
                                     "a count that is not raised)" if mult != 1 else "") + ":",
                   None, _tempered_law_text(family)),
-                  Step(r"With $h = (\text{multiplicity})\times w$, the per-configuration weight is", r"\ln w(s)",
-                       log_w)]
+                  Step(r"With $h = (\text{multiplicity})\times w$, the weight $w$ of one configuration is",
+                       r"\ln w(s)", log_w)]
     if b is None:
         steps.append(Step(r"$\ln w$ is not affine in $\phi(s)$ on the sample space (no $c$, $b$ give "
                           r"$\ln w = c + b\cdot\phi$ at every point), so $w^{1/T}$ is not $w$ times "
@@ -182,7 +148,7 @@ def temperature_drift(setting: Setting) -> Derivation:
     tmap = temperature_map(fam)
     if not tmap.result["stays"]:
         return _does_not_apply("R11.temperature.drift", fam, title, "the tempered model leaves the family "
-                               "(R11.temperature.map), so the loop under a temperature is not a loop in θ.")
+                               "(R11.temperature.map), so the loop under a temperature is not a loop in $\\theta$.")
     theta = sp.Matrix(fam.theta)
     b, theta_T, mu_T = tmap.result["b"], tmap.result["theta_T"], tmap.result["mu_T"]
     M, m = S.M, m_ext
@@ -388,6 +354,14 @@ def temperature_fixed_points(family: ExponentialFamily) -> Derivation:
                 res |= {"fixed_point_mu": fixed, "eigenvalues": sp.Matrix(eig)}
                 steps.append(Step("In the expectation parameters the map has the single fixed point",
                                   r"\mu_{\mathrm{fixed}}", fixed.applyfunc(sp.factor)))
+                for n, (name, e) in enumerate(family.conventional.items()):
+                    at_fixed = family.in_mu(e)
+                    at_fixed = None if at_fixed is None else sp.simplify(
+                        at_fixed.subs(dict(zip(family.mu_symbols, fixed, strict=True)), simultaneous=True))
+                    shown = None if at_fixed is None else conventional_form(family, at_fixed)
+                    if shown is not None:
+                        steps.append(Step("that is, in the conventional parameters (the truth's starred)," if n == 0
+                                          else "", sp.Symbol(f"{name}_fixed"), sp.factor(shown)))
                 steps.append(Step("with the eigenvalues of its derivative", r"\operatorname{eig} D",
                                   sp.Matrix(eig).T))
                 escape = [sp.solve(sp.Eq(e, 1), lam_ext) for e in eig if e.has(T_sym)]
