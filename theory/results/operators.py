@@ -42,7 +42,7 @@ from ..notation import expr as tex
 from ..numeric import evaluate
 from ..operator import configuration_base, tempered_shift
 from ..setting import Setting, m_ext
-from .common import conventional_form, is_zero, result, show
+from .common import conventional_form, inverse, is_zero, result, show
 from .general import entropy, normal_gamma, stationary
 
 T_sym = S.symbol("T", "T", positive=True)                     # the temperature
@@ -224,7 +224,7 @@ def _tempered_normalisable(setting: Setting, log_p, log_factor):
         if found is not None:
             _, params, _, _ = found
             conds = [params["kappa"] > 0, params["alpha"] > 0, params["beta"] > 0]
-            cond = _with_signs(fam, sp.And(*[sp.simplify(c) for c in conds]))
+            cond = _with_signs(fam, sp.And(*[sp.simplify(c) for c in conds]))  # θ2* < 0
             return cond, (r"exactly when the normal–gamma law of the mean and the precision (matched as "
                           r"in R9.stationary) has a positive precision factor, shape $\alpha > 0$ and rate "
                           r"$\beta > 0$, "
@@ -233,29 +233,82 @@ def _tempered_normalisable(setting: Setting, log_p, log_factor):
                           + tex(cond) + "$" + (r" (never, without external points: the factor "
                                                      r"cannot make the pure loop's law normalisable)"
                                                      if cond == sp.false else "") + ".")
-    parts = sp.Add.make_args(sp.expand(log_p))
-    by_var = {t: sp.Add(*[a for a in parts if a.free_symbols & set(fam.theta) == {t}]) for t in fam.theta}
-    if any(len(a.free_symbols & set(fam.theta)) > 1 for a in parts):
+    neg = {S.starred(t): -sp.Symbol(f"_u_{t.name}", positive=True) for t in fam.theta if t.name in fam.negative}
+    back = {v: -k for k, v in neg.items()}
+    ell, integrated = _integrate_gaussian_directions(fam, sp.expand(log_p.subs(neg)))
+    remaining = [t for t in fam.theta if t not in integrated]
+    parts = sp.Add.make_args(sp.expand(ell))
+    if any(len(a.free_symbols & set(remaining)) > 1 for a in parts):
         return None, "the density does not factor over the parameters; not decided here."
     conds = []
-    for t, part in by_var.items():
-        y = sp.Symbol("_y", positive=True)  # θ = −y on a negative parameter's domain
-        if t.name in fam.negative:
-            integral = sp.integrate(_as_powers(part.subs(t, -y), y), (y, 0, sp.oo), conds="piecewise")
+    for t in remaining:
+        part = sp.Add(*[a for a in parts if t in a.free_symbols])
+        if t.name in fam.negative:  # θ = −y, y > 0
+            y = sp.Symbol("_y", positive=True)
+            cond = _integral_condition(part.subs(t, -y), y, sp.Integer(0), sp.oo)
         else:
-            integral = sp.integrate(_as_powers(part.subs(t, y), y), (y, -sp.oo, sp.oo), conds="piecewise")
-        pieces = integral.args if isinstance(integral, sp.Piecewise) else ((integral, sp.true),)
-        good = [c for e, c in pieces if not e.has(sp.Integral, sp.oo, -sp.oo, sp.zoo) and e != 0]
-        if all(e.has(sp.Integral) for e, _ in pieces):
+            y = sp.Symbol("_y", real=True)
+            cond = _integral_condition(part.subs(t, y), y, -sp.oo, sp.oo)
+        if cond is None:
             return None, "SymPy did not decide the integral of the density."
-        conds.append(sp.Or(*good) if good else sp.false)
-    cond = _with_signs(fam, sp.simplify(sp.And(*conds)))
+        conds.append(cond)
+    cond = sp.simplify(sp.And(*conds)).subs(back)
     text = (r"for no $\kappa_T$" if cond == sp.false else r"for every $\kappa_T$" if cond == sp.true
             else r"exactly when $" + tex(cond) + "$")
+    how = (r" (the integral of the density over the natural domain, by SymPy"
+           + (", after the Gaussian integral over $" + ", ".join(tex(t) for t in integrated) + "$"
+              if integrated else "") + ")")
     if cond in (sp.true, sp.false):
-        return bool(cond), text + " (the integral of the density over the natural domain, by SymPy)."
-    return cond, (text + r" (the integral of the density over the natural domain, by SymPy, with its "
-                  r"convergence condition).")
+        return bool(cond), text + how + "."
+    return cond, text + how + ", with its convergence condition."
+
+
+def _integrate_gaussian_directions(fam: ExponentialFamily, ell):
+    """(ℓ with the parameters it is a concave quadratic in integrated out, those parameters):
+    ∫ e^{a2 t² + a1 t + a0} dt = √(π/(−a2)) e^{a0 − a1²/(4 a2)} where a2 < 0 on the whole domain."""
+    integrated = []
+    for t in fam.theta:
+        if not ell.has(t) or not sp.expand(ell).is_polynomial(t) or sp.degree(sp.expand(ell), t) != 2:
+            continue
+        a2, a1, a0 = sp.Poly(sp.expand(ell), t).all_coeffs()
+        on_domain = {x: -sp.Symbol(f"_v_{x.name}", positive=True) for x in fam.theta if x.name in fam.negative}
+        if sp.simplify(a2.subs(on_domain)).is_negative is not True:
+            continue
+        ell = sp.expand(a0 - a1**2 / (4 * a2) + sp.log(sp.pi / (-a2)) / 2)
+        integrated.append(t)
+    return ell, integrated
+
+
+def _integral_condition(ell, y, lo, hi):
+    """The condition (on κ_T) for ∫_lo^hi e^{ℓ(y)} dy < ∞, or None: SymPy's integral with its
+    convergence condition, else each end's power law, ℓ = α ln|y − e| + O(1) (finite end e:
+    α > −1) or ℓ = α ln y + O(1), or a linear decay, at infinity (α < −1)."""
+    integral = sp.integrate(_as_powers(ell, y), (y, lo, hi), conds="piecewise")
+    pieces = integral.args if isinstance(integral, sp.Piecewise) else ((integral, sp.true),)
+    if not all(e.has(sp.Integral) for e, _ in pieces):
+        good = [c for e, c in pieces if not e.has(sp.Integral, sp.oo, -sp.oo, sp.zoo) and e != 0]
+        return sp.Or(*good) if good else sp.false
+    conds = []
+    for end, side in ((lo, "+"), (hi, "-")):
+        try:
+            if end.is_finite:
+                gap = sp.log(sp.Abs(y - end))
+                alpha = sp.limit(ell / gap, y, end, side)
+                rest = sp.limit(sp.expand_log(ell - alpha * gap, force=True), y, end, side)
+                conds.append(sp.true if rest == -sp.oo else sp.false if rest == sp.oo else
+                             (alpha > -1) if rest.is_finite else None)
+            else:
+                slope = sp.limit(ell / sp.Abs(y), y, end)
+                if slope.is_negative:
+                    conds.append(sp.true)
+                    continue
+                alpha = sp.limit(ell / sp.log(sp.Abs(y)), y, end)
+                conds.append(sp.false if slope.is_positive else (alpha < -1))
+        except (NotImplementedError, ValueError, TypeError):
+            return None
+    if any(c is None for c in conds):
+        return None
+    return sp.And(*conds)
 
 
 def _exp_as_powers(e):
@@ -310,10 +363,11 @@ def temperature_fixed_points(family: ExponentialFamily) -> Derivation:
     b = tmap.result["b"]
     centre = -b  # θ_T(θ) = θ for every T at θ = −b: the maximum-entropy member when b = 0
     if family.d == 1:
-        D = sp.simplify((jac_theta * family.chi.inv())[0, 0])
+        D = jac_theta[0, 0] / family.chi[0, 0]
+        D = D if D.has(sp.Sum) else sp.simplify(D)
         steps.append(Step("For one parameter", "D(\\theta)", D))
         at = {family.theta[0]: centre[0]}
-        pitch = sp.simplify(D.subs(at))
+        pitch = sp.simplify(D.subs(at).doit())
         lam_p = sp.solve(sp.Eq(pitch, 1), lam_ext)
         res |= {"derivative": D, "derivative_at_centre": pitch}
         steps.append(Step(r"A truth at $\theta^* = " + tex(centre[0]) + r"$ is fixed by the tempering for "
@@ -370,8 +424,24 @@ def temperature_fixed_points(family: ExponentialFamily) -> Derivation:
                     steps.append(Step("It is stable, and the loop stationary, while every eigenvalue is below 1; "
                                       "at the threshold the fixed point escapes to infinite entropy (heat death):",
                                       r"\lambda_{\mathrm{h}}", escape[0][0]))
+        inside = all(bool(c < 0) for c, t in zip(centre, family.theta, strict=True) if t.name in family.negative)
+        if "fixed_point_mu" not in res and inside:
+            # a truth at the centre is fixed for every T; there D = (1 − λ) J_T χ⁻¹, a multiple of 1?
+            at = dict(zip(family.theta, centre, strict=True))
+            D = (jac_theta.subs(at).doit() * inverse(family.chi.subs(at).doit())).applyfunc(sp.simplify)
+            scale = D[0, 0]
+            if D == scale * sp.eye(family.d):
+                lam_p = sp.solve(sp.Eq(scale, 1), lam_ext)
+                res |= {"derivative_at_centre": scale}
+                steps.append(Step(r"A truth at $\theta^* = " + tex(centre.T) + r"$ (the maximum-entropy member "
+                                  r"when $b = 0$) is a fixed point for every $T$ and $\lambda$, where the derivative "
+                                  r"is a multiple of the identity,", r"D(\theta^*)", scale))
+                if len(lam_p) == 1:
+                    res["pitchfork_lambda"] = lam_p[0]
+                    steps.append(Step("so it loses stability in every direction at once where", r"\lambda_{\mathrm{c}}",
+                                      lam_p[0]))
         if "fixed_point_mu" not in res:
-            steps.append(Step("SymPy finds no closed form of the fixed points for this family; they are not "
+            steps.append(Step("SymPy finds no closed form of the fixed points for other truths; they are not "
                               "derived here.", None, None))
     res["centre"] = centre
     return Derivation("R11.temperature.fixed_points", family.slug, title, tuple(steps), res)
