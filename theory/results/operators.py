@@ -619,17 +619,19 @@ def truncation(family: ExponentialFamily) -> Derivation:
              r"reached from $n_1 = \min\{j : C_j \ge P\}$, after as many generations as steps "
              r"(theory.results.operators.truncation_supports). For a Zipf law $p_{(j)} \propto j^{-s}$ on $K$ "
              r"levels, $C_j \propto$", None, zipf),
-        Step(r"and the level $n$ survives forever exactly when $n^{-s} > (1-P)\,H_{n,s}$ (a finite number of "
-             r"levels: $H_{n,s}$ grows while $n^{-s}$ falls).", None, None),
+        Step(r"(the generalised harmonic number $H_{j,s}$), so $n$ is a fixed support size exactly when "
+             r"$n^{-s} > (1-P)\,H_{n,s}$: true for $n = 1$ and for small $n$, false once $n^{s}H_{n,s}$ exceeds "
+             r"$1/(1-P)$; the loop stops at the first such $n$ below $n_1$.", None, None),
         Step(r"At finite $M$ the refit gives zero mass to every level not drawn, and a level outside the "
              r"truncated support is never drawn: without external points a level dropped never returns, "
              r"and the support only shrinks. Given the survivors $\mathcal{S}_t$, the ML refit has "
              r"$\mathbb{E}[p_{t+1,i}\mid\mathcal{F}_t] = q_{t,i} = p_{t,i}/\sum_{j\in\mathcal{S}_t}p_{t,j}$: "
              r"the survivors' renormalised masses are a martingale while the truncation keeps every drawn "
              r"level (top-$k$ once at most $k$ levels remain); top-$p$ also cuts the least probable level "
-             r"whenever its mass falls below $1 - P$, so with either operator the loop is absorbed at a "
-             r"single level with probability 1, at level $i$ with probability $\mathbb{E}\,q_{\tau,i}$, "
-             r"$\tau$ the last truncation.", None, None),
+             r"whenever its mass falls below $1 - P$, so its survivors' masses are a martingale only between "
+             r"cuts. With either operator the loop is absorbed at a single level with probability 1; under "
+             r"top-$k$ at level $i$ with probability $\mathbb{E}\,q_{\tau,i}$, $\tau$ the first generation "
+             r"with at most $k$ survivors (from then on the pure loop's martingale).", None, None),
     ]
     res["fixed_condition"] = cond
     return Derivation("R11.truncation", family.slug, title, tuple(steps), res)
@@ -711,6 +713,9 @@ def selection(family: ExponentialFamily) -> Derivation:
     gen = S.symbol("kgen", "k", integer=True, positive=True)
     c = sp.Symbol("c", positive=True)
     accumulate = sp.simplify(c * sp.product((gen - 1 + c) / gen, (gen, 2, S.t)))
+    # one-sided under replace: mean_t − mean_0 = σ_0 m Σ_{k<t} v^{k/2}, v < 1 the variance factor
+    v, shift = sp.Symbol("v", positive=True), sp.Symbol("m_f", positive=True)
+    drift_total = sp.simplify(shift * sp.summation(sp.sqrt(v) ** gen, (gen, 0, sp.oo)).args[0][0])
     steps = [
         Step(r"Selection draws $\lceil M/f\rceil$ points from the model $\mathcal{N}(\mathrm{mean}, \sigma^2)$ "
              r"and keeps the $M$ with the largest statistic. As $M\to\infty$ the kept points are draws "
@@ -731,6 +736,9 @@ def selection(family: ExponentialFamily) -> Derivation:
              r"carries the factor $(M-1)/M$ and the random threshold (an order statistic of the larger "
              r"draw) a further $O(1/M)$: the factors above are exact as $M\to\infty$, with corrections "
              r"of order $1/M$ per generation.", None, None),
+        Step(r"With $v$ that factor and $m_f = \mathbb{E}[Z\mid Z>z]$ the shift, the mean moves in all by "
+             r"$\sigma_0 m_f\sum_{k\ge0} v^{k/2}$:", r"\frac{\mathrm{mean}_\infty - \mathrm{mean}_0}{\sigma_0}",
+             drift_total),
         Step(r"Under accumulate with $|x - \mathrm{mean}|$ (the batches share the pool's mean, to $O(1/M)$), "
              r"generation $k$ adds $M$ points of variance $c\,v_{k-1}$ to a pool of $(k-1)M$ of variance "
              r"$v_{k-1}$: $v_k = v_{k-1}(k - 1 + c)/k$ and $v_1 = c\,v_0$, so", r"\frac{v_t}{v_0}", accumulate),
@@ -742,7 +750,7 @@ def selection(family: ExponentialFamily) -> Derivation:
     ]
     res = {"applies": sp.true, "variance_factor_abs_deviation": shown["abs_deviation"][1],
            "mean_shift_largest": shown["largest"][0], "variance_factor_one_sided": shown["largest"][1],
-           "accumulate_abs_deviation": accumulate}
+           "accumulate_abs_deviation": accumulate, "mean_limit_one_sided": drift_total}
     return Derivation("R11.selection", family.slug, title, tuple(steps), res)
 
 
