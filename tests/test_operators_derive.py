@@ -108,6 +108,14 @@ def test_normalisability_under_temperature():
     assert cond == (kappa < sp.Rational(3, 2))
 
 
+def test_pitchfork_of_several_parameters_at_the_maximum_entropy_member():
+    """Categorical and Curie–Weiss: at θ* = 0 the derivative of the map is (1 − λ)/T times the identity."""
+    for fam in (_fam("categorical", K=3), _fam("curie_weiss", N=4)):
+        d = derivation("R11.temperature.fixed_points", fam).result
+        assert sp.simplify(d["derivative_at_centre"] - (1 - O.lam_ext) / T) == 0
+        assert sp.simplify(d["pitchfork_lambda"] - (1 - T)) == 0
+
+
 def test_bernoulli_pitchfork_at_one_minus_lambda():
     fam = _fam("bernoulli")
     d = derivation("R11.temperature.fixed_points", fam).result

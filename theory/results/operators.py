@@ -3,11 +3,11 @@
 The operator acts on the fitted model before its M points are drawn (external points are never
 altered). Every law below is derived from the family's declaration:
 
-* R11.temperature.map: f_T ∝ f^{1/T} per configuration. With h = (multiplicity) × w, the
-  multiplicity counting configurations (Curie–Weiss: C(N, s)) and w the per-configuration weight,
-  f_T stays in the family iff log w is affine in φ on the sample space, log w = c + b·φ; then it is
-  the member θ_T = θ/T + (1/T − 1) b (θ/T for a constant w). Poisson (w = 1/s!) and the
-  binomial (w = C(n, s)) leave the family.
+* R11.temperature.map: f_T ∝ f^{1/T} per configuration. With h = (multiplicity) × g, the
+  multiplicity counting configurations (Curie–Weiss: C(N, s)) and g the base measure of one
+  configuration, f_T stays in the family iff ln g is affine in φ on the sample space, ln g = c + b·φ
+  (:func:`theory.operator.tempered_shift`); then it is the member θ_T = θ/T + (1/T − 1) b (θ/T for a
+  constant g). Poisson (g = 1/s!) and the binomial (g = C(n, s)) leave the family.
 * R11.temperature.drift: E[μ_{t+1} − μ_t | θ] = M(μ(θ_T) − μ(θ))/(M + m) + m(μ^q − μ)/(M + m); with
   T = 1 + κ_T/M the extra drift of θ per unit τ = t/M is −κ_T(θ + b) = −χ⁻¹∇V, V = −κ_T(S − b·μ),
   S = A − θ·μ, so U gains V and Eq. 18 the factor e^{2κ_T(S − b·μ)}; whether the law stays
@@ -37,11 +37,12 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Step
 from ..errors import InputError
-from ..family import ExponentialFamily, Finite, Interval, Levels, Naturals
+from ..family import ExponentialFamily, Finite, Levels
 from ..notation import expr as tex
 from ..numeric import evaluate
+from ..operator import configuration_base, tempered_shift
 from ..setting import Setting, m_ext
-from .common import conventional_form, is_zero, result, show
+from .common import conventional_form, inverse, is_zero, result, show
 from .general import entropy, normal_gamma, stationary
 
 T_sym = S.symbol("T", "T", positive=True)                     # the temperature
@@ -55,54 +56,19 @@ PHASES = ("collapse", "stationary", "heat death")
 
 # --- the tempered member ------------------------------------------------------------------------
 def multiplicity(family: ExponentialFamily) -> sp.Expr:
-    """The factor of h(s) that counts the configurations at the sample point s: the temperature
-    raises each configuration's probability, so this factor is not raised to 1/T (Curie–Weiss:
-    C(N, s) spin configurations per level; 1 for the others). Read from the family's declared
-    ``multiplicity`` where it has one."""
-    declared = getattr(family, "multiplicity", None)
-    if declared is not None:
-        return sp.sympify(declared)
-    return family.h if family.name == "curie_weiss" else sp.Integer(1)
+    """The configurations a sample point stands for (Curie–Weiss: C(N, s)), the family's declared
+    ``multiplicity`` (1 where none): the temperature raises each configuration's probability, so this
+    factor of h is not raised to 1/T."""
+    return sp.Integer(1) if family.multiplicity is None else sp.sympify(family.multiplicity)
 
 
-def _points(family: ExponentialFamily, count: int) -> list:
-    """Sample points for the affine test: every level of a finite space, else ``count`` points."""
-    space = family.space
-    if isinstance(space, Finite):
-        return [sp.Integer(v) for v in space.levels]
-    if isinstance(space, Levels | Naturals):
-        return [sp.Integer(v) for v in range(count)]
-    lower = space.lower if isinstance(space, Interval) and space.lower.is_finite else sp.Integer(-2)
-    return [lower + sp.Rational(v + 1, 2) for v in range(count)]
-
-
-def _sizes(expr) -> dict:
-    """A symbolic family size (n trials, N spins) set to a number for the affine test."""
-    return {x: 7 for x in expr.free_symbols if x.is_integer and x != S.s}
-
-
-@functools.cache
 def log_weight_affine(family: ExponentialFamily) -> tuple[sp.Matrix | None, sp.Expr]:
-    """(b, ln w): b with ln w(s) = c + b·φ(s) on the whole sample space, w = h/multiplicity the
-    per-configuration weight, or None when no c, b fit (SymPy's solve on the equations at every
-    level of a finite space, or at d + 4 points of an infinite one and then identically in s). A
-    symbolic size (n, N) is set to 7 where the fit is tested: a failure there is a counterexample."""
-    w = sp.simplify(family.h / multiplicity(family))
-    log_w = sp.expand_log(sp.log(w), force=True)
-    d = family.d
-    c = sp.Symbol("_c")
-    b = sp.Matrix(sp.symbols(f"_b1:{d + 1}"))
-    affine = c + sum(b[a] * family.phi[a] for a in range(d))
-    eqs = [sp.expand_func(log_w - affine).subs(S.s, x) for x in _points(family, d + 4)]
-    eqs = [sp.expand_log(e.subs(_sizes(e)), force=True) for e in eqs]
-    sol = sp.solve(eqs, [c, *b], dict=True)
-    if not sol or any(sp.simplify(e.subs(sol[0])) != 0 for e in eqs):
-        return None, log_w
-    if log_w.free_symbols - {S.s}:  # a symbolic size: the fit holds for one value only
-        return None, log_w
-    if not isinstance(family.space, Finite) and sp.simplify((log_w - affine).subs(sol[0])) != 0:
-        return None, log_w
-    return b.subs(sol[0]).applyfunc(lambda e: e.subs({x: 0 for x in b})), log_w
+    """(b, ln g): b with ln g(s) = c + b·φ(s) on the sample space, g = h/multiplicity the base measure
+    of one configuration (:func:`theory.operator.tempered_shift`, decided by SymPy), or None where
+    ln g is not affine in φ (the tempered model then leaves the family)."""
+    log_g = sp.expand_log(sp.log(configuration_base(family)), force=True)
+    b = tempered_shift(family)
+    return (None if b is None else sp.Matrix(b)), log_g
 
 
 def tempered_theta(family: ExponentialFamily) -> sp.Matrix | None:
@@ -130,8 +96,8 @@ def temperature_map(family: ExponentialFamily) -> Derivation:
                   "renormalises" + (r" (the level $s$ holds $" + tex(mult) + r"$ configurations, "
                                     "a count that is not raised)" if mult != 1 else "") + ":",
                   None, _tempered_law_text(family)),
-                  Step(r"With $h = (\text{multiplicity})\times w$, the per-configuration weight is", r"\ln w(s)",
-                       log_w)]
+                  Step(r"With $h = (\text{multiplicity})\times w$, the weight $w$ of one configuration is",
+                       r"\ln w(s)", log_w)]
     if b is None:
         steps.append(Step(r"$\ln w$ is not affine in $\phi(s)$ on the sample space (no $c$, $b$ give "
                           r"$\ln w = c + b\cdot\phi$ at every point), so $w^{1/T}$ is not $w$ times "
@@ -182,7 +148,7 @@ def temperature_drift(setting: Setting) -> Derivation:
     tmap = temperature_map(fam)
     if not tmap.result["stays"]:
         return _does_not_apply("R11.temperature.drift", fam, title, "the tempered model leaves the family "
-                               "(R11.temperature.map), so the loop under a temperature is not a loop in θ.")
+                               "(R11.temperature.map), so the loop under a temperature is not a loop in $\\theta$.")
     theta = sp.Matrix(fam.theta)
     b, theta_T, mu_T = tmap.result["b"], tmap.result["theta_T"], tmap.result["mu_T"]
     M, m = S.M, m_ext
@@ -258,7 +224,7 @@ def _tempered_normalisable(setting: Setting, log_p, log_factor):
         if found is not None:
             _, params, _, _ = found
             conds = [params["kappa"] > 0, params["alpha"] > 0, params["beta"] > 0]
-            cond = _with_signs(fam, sp.And(*[sp.simplify(c) for c in conds]))
+            cond = _with_signs(fam, sp.And(*[sp.simplify(c) for c in conds]))  # θ2* < 0
             return cond, (r"exactly when the normal–gamma law of the mean and the precision (matched as "
                           r"in R9.stationary) has a positive precision factor, shape $\alpha > 0$ and rate "
                           r"$\beta > 0$, "
@@ -267,29 +233,82 @@ def _tempered_normalisable(setting: Setting, log_p, log_factor):
                           + tex(cond) + "$" + (r" (never, without external points: the factor "
                                                      r"cannot make the pure loop's law normalisable)"
                                                      if cond == sp.false else "") + ".")
-    parts = sp.Add.make_args(sp.expand(log_p))
-    by_var = {t: sp.Add(*[a for a in parts if a.free_symbols & set(fam.theta) == {t}]) for t in fam.theta}
-    if any(len(a.free_symbols & set(fam.theta)) > 1 for a in parts):
+    neg = {S.starred(t): -sp.Symbol(f"_u_{t.name}", positive=True) for t in fam.theta if t.name in fam.negative}
+    back = {v: -k for k, v in neg.items()}
+    ell, integrated = _integrate_gaussian_directions(fam, sp.expand(log_p.subs(neg)))
+    remaining = [t for t in fam.theta if t not in integrated]
+    parts = sp.Add.make_args(sp.expand(ell))
+    if any(len(a.free_symbols & set(remaining)) > 1 for a in parts):
         return None, "the density does not factor over the parameters; not decided here."
     conds = []
-    for t, part in by_var.items():
-        y = sp.Symbol("_y", positive=True)  # θ = −y on a negative parameter's domain
-        if t.name in fam.negative:
-            integral = sp.integrate(_as_powers(part.subs(t, -y), y), (y, 0, sp.oo), conds="piecewise")
+    for t in remaining:
+        part = sp.Add(*[a for a in parts if t in a.free_symbols])
+        if t.name in fam.negative:  # θ = −y, y > 0
+            y = sp.Symbol("_y", positive=True)
+            cond = _integral_condition(part.subs(t, -y), y, sp.Integer(0), sp.oo)
         else:
-            integral = sp.integrate(_as_powers(part.subs(t, y), y), (y, -sp.oo, sp.oo), conds="piecewise")
-        pieces = integral.args if isinstance(integral, sp.Piecewise) else ((integral, sp.true),)
-        good = [c for e, c in pieces if not e.has(sp.Integral, sp.oo, -sp.oo, sp.zoo) and e != 0]
-        if all(e.has(sp.Integral) for e, _ in pieces):
+            y = sp.Symbol("_y", real=True)
+            cond = _integral_condition(part.subs(t, y), y, -sp.oo, sp.oo)
+        if cond is None:
             return None, "SymPy did not decide the integral of the density."
-        conds.append(sp.Or(*good) if good else sp.false)
-    cond = _with_signs(fam, sp.simplify(sp.And(*conds)))
+        conds.append(cond)
+    cond = sp.simplify(sp.And(*conds)).subs(back)
     text = (r"for no $\kappa_T$" if cond == sp.false else r"for every $\kappa_T$" if cond == sp.true
             else r"exactly when $" + tex(cond) + "$")
+    how = (r" (the integral of the density over the natural domain, by SymPy"
+           + (", after the Gaussian integral over $" + ", ".join(tex(t) for t in integrated) + "$"
+              if integrated else "") + ")")
     if cond in (sp.true, sp.false):
-        return bool(cond), text + " (the integral of the density over the natural domain, by SymPy)."
-    return cond, (text + r" (the integral of the density over the natural domain, by SymPy, with its "
-                  r"convergence condition).")
+        return bool(cond), text + how + "."
+    return cond, text + how + ", with its convergence condition."
+
+
+def _integrate_gaussian_directions(fam: ExponentialFamily, ell):
+    """(ℓ with the parameters it is a concave quadratic in integrated out, those parameters):
+    ∫ e^{a2 t² + a1 t + a0} dt = √(π/(−a2)) e^{a0 − a1²/(4 a2)} where a2 < 0 on the whole domain."""
+    integrated = []
+    for t in fam.theta:
+        if not ell.has(t) or not sp.expand(ell).is_polynomial(t) or sp.degree(sp.expand(ell), t) != 2:
+            continue
+        a2, a1, a0 = sp.Poly(sp.expand(ell), t).all_coeffs()
+        on_domain = {x: -sp.Symbol(f"_v_{x.name}", positive=True) for x in fam.theta if x.name in fam.negative}
+        if sp.simplify(a2.subs(on_domain)).is_negative is not True:
+            continue
+        ell = sp.expand(a0 - a1**2 / (4 * a2) + sp.log(sp.pi / (-a2)) / 2)
+        integrated.append(t)
+    return ell, integrated
+
+
+def _integral_condition(ell, y, lo, hi):
+    """The condition (on κ_T) for ∫_lo^hi e^{ℓ(y)} dy < ∞, or None: SymPy's integral with its
+    convergence condition, else each end's power law, ℓ = α ln|y − e| + O(1) (finite end e:
+    α > −1) or ℓ = α ln y + O(1), or a linear decay, at infinity (α < −1)."""
+    integral = sp.integrate(_as_powers(ell, y), (y, lo, hi), conds="piecewise")
+    pieces = integral.args if isinstance(integral, sp.Piecewise) else ((integral, sp.true),)
+    if not all(e.has(sp.Integral) for e, _ in pieces):
+        good = [c for e, c in pieces if not e.has(sp.Integral, sp.oo, -sp.oo, sp.zoo) and e != 0]
+        return sp.Or(*good) if good else sp.false
+    conds = []
+    for end, side in ((lo, "+"), (hi, "-")):
+        try:
+            if end.is_finite:
+                gap = sp.log(sp.Abs(y - end))
+                alpha = sp.limit(ell / gap, y, end, side)
+                rest = sp.limit(sp.expand_log(ell - alpha * gap, force=True), y, end, side)
+                conds.append(sp.true if rest == -sp.oo else sp.false if rest == sp.oo else
+                             (alpha > -1) if rest.is_finite else None)
+            else:
+                slope = sp.limit(ell / sp.Abs(y), y, end)
+                if slope.is_negative:
+                    conds.append(sp.true)
+                    continue
+                alpha = sp.limit(ell / sp.log(sp.Abs(y)), y, end)
+                conds.append(sp.false if slope.is_positive else (alpha < -1))
+        except (NotImplementedError, ValueError, TypeError):
+            return None
+    if any(c is None for c in conds):
+        return None
+    return sp.And(*conds)
 
 
 def _exp_as_powers(e):
@@ -344,10 +363,11 @@ def temperature_fixed_points(family: ExponentialFamily) -> Derivation:
     b = tmap.result["b"]
     centre = -b  # θ_T(θ) = θ for every T at θ = −b: the maximum-entropy member when b = 0
     if family.d == 1:
-        D = sp.simplify((jac_theta * family.chi.inv())[0, 0])
+        D = jac_theta[0, 0] / family.chi[0, 0]
+        D = D if D.has(sp.Sum) else sp.simplify(D)
         steps.append(Step("For one parameter", "D(\\theta)", D))
         at = {family.theta[0]: centre[0]}
-        pitch = sp.simplify(D.subs(at))
+        pitch = sp.simplify(D.subs(at).doit())
         lam_p = sp.solve(sp.Eq(pitch, 1), lam_ext)
         res |= {"derivative": D, "derivative_at_centre": pitch}
         steps.append(Step(r"A truth at $\theta^* = " + tex(centre[0]) + r"$ is fixed by the tempering for "
@@ -388,6 +408,14 @@ def temperature_fixed_points(family: ExponentialFamily) -> Derivation:
                 res |= {"fixed_point_mu": fixed, "eigenvalues": sp.Matrix(eig)}
                 steps.append(Step("In the expectation parameters the map has the single fixed point",
                                   r"\mu_{\mathrm{fixed}}", fixed.applyfunc(sp.factor)))
+                for n, (name, e) in enumerate(family.conventional.items()):
+                    at_fixed = family.in_mu(e)
+                    at_fixed = None if at_fixed is None else sp.simplify(
+                        at_fixed.subs(dict(zip(family.mu_symbols, fixed, strict=True)), simultaneous=True))
+                    shown = None if at_fixed is None else conventional_form(family, at_fixed)
+                    if shown is not None:
+                        steps.append(Step("that is, in the conventional parameters (the truth's starred)," if n == 0
+                                          else "", sp.Symbol(f"{name}_fixed"), sp.factor(shown)))
                 steps.append(Step("with the eigenvalues of its derivative", r"\operatorname{eig} D",
                                   sp.Matrix(eig).T))
                 escape = [sp.solve(sp.Eq(e, 1), lam_ext) for e in eig if e.has(T_sym)]
@@ -396,8 +424,24 @@ def temperature_fixed_points(family: ExponentialFamily) -> Derivation:
                     steps.append(Step("It is stable, and the loop stationary, while every eigenvalue is below 1; "
                                       "at the threshold the fixed point escapes to infinite entropy (heat death):",
                                       r"\lambda_{\mathrm{h}}", escape[0][0]))
+        inside = all(bool(c < 0) for c, t in zip(centre, family.theta, strict=True) if t.name in family.negative)
+        if "fixed_point_mu" not in res and inside:
+            # a truth at the centre is fixed for every T; there D = (1 − λ) J_T χ⁻¹, a multiple of 1?
+            at = dict(zip(family.theta, centre, strict=True))
+            D = (jac_theta.subs(at).doit() * inverse(family.chi.subs(at).doit())).applyfunc(sp.simplify)
+            scale = D[0, 0]
+            if D == scale * sp.eye(family.d):
+                lam_p = sp.solve(sp.Eq(scale, 1), lam_ext)
+                res |= {"derivative_at_centre": scale}
+                steps.append(Step(r"A truth at $\theta^* = " + tex(centre.T) + r"$ (the maximum-entropy member "
+                                  r"when $b = 0$) is a fixed point for every $T$ and $\lambda$, where the derivative "
+                                  r"is a multiple of the identity,", r"D(\theta^*)", scale))
+                if len(lam_p) == 1:
+                    res["pitchfork_lambda"] = lam_p[0]
+                    steps.append(Step("so it loses stability in every direction at once where", r"\lambda_{\mathrm{c}}",
+                                      lam_p[0]))
         if "fixed_point_mu" not in res:
-            steps.append(Step("SymPy finds no closed form of the fixed points for this family; they are not "
+            steps.append(Step("SymPy finds no closed form of the fixed points for other truths; they are not "
                               "derived here.", None, None))
     res["centre"] = centre
     return Derivation("R11.temperature.fixed_points", family.slug, title, tuple(steps), res)
@@ -575,17 +619,19 @@ def truncation(family: ExponentialFamily) -> Derivation:
              r"reached from $n_1 = \min\{j : C_j \ge P\}$, after as many generations as steps "
              r"(theory.results.operators.truncation_supports). For a Zipf law $p_{(j)} \propto j^{-s}$ on $K$ "
              r"levels, $C_j \propto$", None, zipf),
-        Step(r"and the level $n$ survives forever exactly when $n^{-s} > (1-P)\,H_{n,s}$ (a finite number of "
-             r"levels: $H_{n,s}$ grows while $n^{-s}$ falls).", None, None),
+        Step(r"(the generalised harmonic number $H_{j,s}$), so $n$ is a fixed support size exactly when "
+             r"$n^{-s} > (1-P)\,H_{n,s}$: true for $n = 1$ and for small $n$, false once $n^{s}H_{n,s}$ exceeds "
+             r"$1/(1-P)$; the loop stops at the first such $n$ below $n_1$.", None, None),
         Step(r"At finite $M$ the refit gives zero mass to every level not drawn, and a level outside the "
              r"truncated support is never drawn: without external points a level dropped never returns, "
              r"and the support only shrinks. Given the survivors $\mathcal{S}_t$, the ML refit has "
              r"$\mathbb{E}[p_{t+1,i}\mid\mathcal{F}_t] = q_{t,i} = p_{t,i}/\sum_{j\in\mathcal{S}_t}p_{t,j}$: "
              r"the survivors' renormalised masses are a martingale while the truncation keeps every drawn "
              r"level (top-$k$ once at most $k$ levels remain); top-$p$ also cuts the least probable level "
-             r"whenever its mass falls below $1 - P$, so with either operator the loop is absorbed at a "
-             r"single level with probability 1, at level $i$ with probability $\mathbb{E}\,q_{\tau,i}$, "
-             r"$\tau$ the last truncation.", None, None),
+             r"whenever its mass falls below $1 - P$, so its survivors' masses are a martingale only between "
+             r"cuts. With either operator the loop is absorbed at a single level with probability 1; under "
+             r"top-$k$ at level $i$ with probability $\mathbb{E}\,q_{\tau,i}$, $\tau$ the first generation "
+             r"with at most $k$ survivors (from then on the pure loop's martingale).", None, None),
     ]
     res["fixed_condition"] = cond
     return Derivation("R11.truncation", family.slug, title, tuple(steps), res)
@@ -667,6 +713,9 @@ def selection(family: ExponentialFamily) -> Derivation:
     gen = S.symbol("kgen", "k", integer=True, positive=True)
     c = sp.Symbol("c", positive=True)
     accumulate = sp.simplify(c * sp.product((gen - 1 + c) / gen, (gen, 2, S.t)))
+    # one-sided under replace: mean_t − mean_0 = σ_0 m Σ_{k<t} v^{k/2}, v < 1 the variance factor
+    v, shift = sp.Symbol("v", positive=True), sp.Symbol("m_f", positive=True)
+    drift_total = sp.simplify(shift * sp.summation(sp.sqrt(v) ** gen, (gen, 0, sp.oo)).args[0][0])
     steps = [
         Step(r"Selection draws $\lceil M/f\rceil$ points from the model $\mathcal{N}(\mathrm{mean}, \sigma^2)$ "
              r"and keeps the $M$ with the largest statistic. As $M\to\infty$ the kept points are draws "
@@ -687,6 +736,9 @@ def selection(family: ExponentialFamily) -> Derivation:
              r"carries the factor $(M-1)/M$ and the random threshold (an order statistic of the larger "
              r"draw) a further $O(1/M)$: the factors above are exact as $M\to\infty$, with corrections "
              r"of order $1/M$ per generation.", None, None),
+        Step(r"With $v$ that factor and $m_f = \mathbb{E}[Z\mid Z>z]$ the shift, the mean moves in all by "
+             r"$\sigma_0 m_f\sum_{k\ge0} v^{k/2}$:", r"\frac{\mathrm{mean}_\infty - \mathrm{mean}_0}{\sigma_0}",
+             drift_total),
         Step(r"Under accumulate with $|x - \mathrm{mean}|$ (the batches share the pool's mean, to $O(1/M)$), "
              r"generation $k$ adds $M$ points of variance $c\,v_{k-1}$ to a pool of $(k-1)M$ of variance "
              r"$v_{k-1}$: $v_k = v_{k-1}(k - 1 + c)/k$ and $v_1 = c\,v_0$, so", r"\frac{v_t}{v_0}", accumulate),
@@ -698,7 +750,7 @@ def selection(family: ExponentialFamily) -> Derivation:
     ]
     res = {"applies": sp.true, "variance_factor_abs_deviation": shown["abs_deviation"][1],
            "mean_shift_largest": shown["largest"][0], "variance_factor_one_sided": shown["largest"][1],
-           "accumulate_abs_deviation": accumulate}
+           "accumulate_abs_deviation": accumulate, "mean_limit_one_sided": drift_total}
     return Derivation("R11.selection", family.slug, title, tuple(steps), res)
 
 
