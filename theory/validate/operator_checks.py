@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import math
 
 import numpy as np
 from scipy import integrate, stats
@@ -39,7 +38,7 @@ from ..params import loop_setting
 from ..results.operators import selection_factor, truncation_supports
 from ..store import derivation
 from .registry import Budget, Check, Outcome, run_seed
-from .stats import seeded
+from .stats import mean_sem, seeded, z_score
 
 NOT_CHECKED = {
     ("R11.temperature.map", "*"): "one generation is checked on the Bernoulli, the categorical, the "
@@ -70,15 +69,6 @@ def _r11(rid: str, setting) -> dict:
     return dict(d.result)
 
 
-def _z(estimate: float, sem: float, value: float) -> float:
-    return float((estimate - value) / sem) if sem > 0 else (0.0 if estimate == value else math.inf)
-
-
-def _mean_sem(x) -> tuple[float, float]:
-    x = np.asarray(x, float)
-    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x)))
-
-
 def tempered_mu(setting, theta: np.ndarray) -> np.ndarray:
     """μ of the model the M points are drawn from at θ (1, d), by R11.temperature.map: the member
     θ_T where the tempered model stays in the family; where it leaves (the binomial), the
@@ -95,9 +85,8 @@ def tempered_mu(setting, theta: np.ndarray) -> np.ndarray:
 def stationary_log_densities(setting):
     """(ln p_st of Eq. 18 × the temperature's factor, ln p_st of Eq. 18) in θ, for one free
     parameter: R11.temperature.drift's ``log_density`` and R9.stationary's."""
-    r = _r11("R11.temperature.drift", setting.for_derivations())
-    base = derivation("R9.stationary", setting.for_derivations()).result["log_density"]
-    return r["log_density"], base
+    subject = setting.for_derivations()
+    return _r11("R11.temperature.drift", subject)["log_density"], _r11("R9.stationary", subject)["log_density"]
 
 
 @functools.cache
@@ -105,19 +94,12 @@ def _setting(family: str, init: tuple, truth: tuple | None = None, external: int
              family_args: tuple = (), operator: Operator | None = None):
     """(setting with ``operator`` (None: the identity), θ0) from user-level options
     (params.loop_setting)."""
-    setting, theta0 = loop_setting(family, dict(init), truth=None if truth is None else dict(truth),
-                                   external=external, family_args=dict(family_args), operator=operator)
-    return setting, theta0
+    return loop_setting(family, dict(init), truth=None if truth is None else dict(truth),
+                        external=external, family_args=dict(family_args), operator=operator)
 
 
 def _loop(setting, M: int, theta0) -> ClosedLoop:
     return ClosedLoop(setting, M, theta0)
-
-
-def _one_generation(setting, M, theta0, chains, rng) -> np.ndarray:
-    """μ after one generation, (C, d)."""
-    loop = _loop(setting, M, theta0)
-    return loop.run(1, chains, seed=rng).state.mu
 
 
 def _level_mu(numeric, probabilities: np.ndarray) -> np.ndarray:
@@ -159,8 +141,8 @@ def _map_check(family, init, truth, T, a, family_args=(), external=1, M=M_MAP, c
             wrong, label = nf.mu(th0 / T)[0], "the in-family map theta -> theta/T"
         pred = (M * model[a] + m * mu_star[a]) / (M + m)
         ctrl = (M * wrong[a] + m * mu_star[a]) / (M + m)
-        est, sem = _mean_sem(loop.run(1, budget.chains, seed=rng).state.mu[:, a])
-        return Outcome(pred, est, sem, _z(est, sem, pred), label, _z(est, sem, ctrl),
+        est, sem = mean_sem(loop.run(1, budget.chains, seed=rng).state.mu[:, a])
+        return Outcome(pred, est, sem, z_score(est, pred, sem), label, z_score(est, ctrl, sem),
                        f"E phi{a + 1}bar: {est:.6g} ± {sem:.2g}, R11 {pred:.6g}, control {ctrl:.6g}")
 
     fam = setting.family
@@ -183,7 +165,7 @@ def map_checks() -> list[Check]:
                           control="in_family")])
 
 
-# --- R11.temperature.stationary: Bernoulli, one fresh point, T = 1 + kappa/M -----------------------
+# --- R11.temperature.drift: the stationary law, Bernoulli, one fresh point, T = 1 + kappa/M -----------------------
 # the acceptance setting; Eq. 18 × exp(2κS) is the diffusion law, off by O(1/M) (≈ 2% of E(p − 1/2)² at
 # M = 400, measured): the chains are capped where that gap stays below the standard error, at every
 # budget; 1200 generations are ≈ 9 relaxation times M/(2m + 1 + 2κ) of the variance
@@ -216,9 +198,9 @@ def stationary_check(M: int = M_ST, kappa: float = KAPPA_ST, p_star: float = 0.5
         pred, wrong = _theta_moment(with_factor, values, name, g), _theta_moment(eq18, values, name, g)
         chains = min(budget.stationary_chains, CHAINS_ST)
         p = _loop(setting, M, theta0).run(GENERATIONS_ST, chains, seed=rng).state.mu[:, 0]
-        est, sem = _mean_sem((p - p_star) ** 2)
-        return Outcome(pred, est, sem, _z(est, sem, pred), "Eq. 18 without the factor exp(2 kappa S)",
-                       _z(est, sem, wrong), f"E(p - {p_star:g})^2 = {est:.5g} ± {sem:.2g} after "
+        est, sem = mean_sem((p - p_star) ** 2)
+        return Outcome(pred, est, sem, z_score(est, pred, sem), "Eq. 18 without the factor exp(2 kappa S)",
+                       z_score(est, wrong, sem), f"E(p - {p_star:g})^2 = {est:.5g} ± {sem:.2g} after "
                        f"{GENERATIONS_ST} generations; Eq. 18 x exp(2 kappa S) {pred:.5g}, Eq. 18 {wrong:.5g}")
 
     return Check("R11.temperature.drift", "bernoulli", f"stationary E(p - p*)^2, M={M}, 1 fresh point, "
@@ -291,20 +273,18 @@ def _truncation_check(K: int, init, operator: Operator, level: int, what: str, M
         p = _level_shares(loop.run(1, budget.chains, seed=rng).state.mu, M)
         if what == "mean":
             pred, wrong = law[level], after_mean[level]
-            est, sem = _mean_sem(p[:, level])
+            est, sem = mean_sem(p[:, level])
+            sem_c, spread = sem, f" ± {sem:.2g}"
         else:
             # a frequency against a probability: z with the binomial spread each law gives it (a
             # dropped level, probability 0, fails at a single chain that draws it)
             pred, wrong = float(law[level] > 0), after_kept[level]
             est = float(np.mean(p[:, level] > 0))
             sem, sem_c = (float(np.sqrt(q * (1 - q) / len(p))) for q in (pred, wrong))
-            return Outcome(pred, est, sem, _z(est, sem, pred), "truncation after drawing (the fitted "
-                           "model truncated)", _z(est, sem_c, wrong),
-                           f"{est:.6g}; R11 {pred:.6g}, control {wrong:.6g} (binomial spreads {sem:.2g}, "
-                           f"{sem_c:.2g})")
-        return Outcome(pred, est, sem, _z(est, sem, pred), "truncation after drawing (the fitted "
-                       "model truncated)", _z(est, sem, wrong),
-                       f"{est:.6g} ± {sem:.2g}; R11 {pred:.6g}, control {wrong:.6g}")
+            spread = f" (binomial spreads {sem:.2g}, control {sem_c:.2g})"
+        return Outcome(pred, est, sem, z_score(est, pred, sem), "truncation after drawing (the fitted "
+                       "model truncated)", z_score(est, wrong, sem_c),
+                       f"{est:.6g}{spread}; R11 {pred:.6g}, control {wrong:.6g}")
 
     quantity = f"E[p{level + 1}]" if what == "mean" else f"P(p{level + 1} > 0)"
     return Check("R11.truncation", setting.family.slug, f"{quantity} after 1 generation, "
@@ -354,11 +334,11 @@ def _selection_check(by: str, what: str, M: int = M_SEL, f: float = F_SEL) -> Ch
         x = _selected(run_seed(), by, M, f, min(budget.chains, CHAINS_SEL))
         if what == "variance":
             pred, wrong, label = law["variance_factor"], (M - 1) / M, "the operator omitted ((M - 1)/M)"
-            est, sem = _mean_sem(x[:, 1])
+            est, sem = mean_sem(x[:, 1])
         else:
             pred, wrong, label = law["mean_shift"], 0.0, "the operator omitted (no shift)"
-            est, sem = _mean_sem(x[:, 0])
-        return Outcome(pred, est, sem, _z(est, sem, pred), label, _z(est, sem, wrong),
+            est, sem = mean_sem(x[:, 0])
+        return Outcome(pred, est, sem, z_score(est, pred, sem), label, z_score(est, wrong, sem),
                        f"{est:.5g} ± {sem:.2g}; R11 {pred:.5g} (M -> oo), control {wrong:.5g}")
 
     quantity = "E[var_1]/var_0" if what == "variance" else "E[m_1 - m_0]/sigma_0"
