@@ -308,7 +308,9 @@ class ClosedLoop:
             temp += 4 * len(nf.facets) * L  # minimal_face: (chains, facets, levels) masks
         n = self.largest_sample(generations)
         if self.sampler == "naive":
-            temp += (16 + L) * n if nf.finite else 8 * d
+            temp += (16 + L) * self.operator.drawn(n) if nf.finite else 8 * d
+        if self.operator.select is not None and not nf.finite:  # the drawn points, their keys and order
+            temp += 8 * (d + 3) * self.operator.drawn(n)
         if self.regime.pooled:
             kept += 8 * d + (8 * L if nf.finite else 0)  # the pool's Σφ and level counts
             if self.keeps_points:
