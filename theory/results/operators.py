@@ -7,7 +7,8 @@ altered). Every law below is derived from the family's declaration:
   multiplicity counting configurations (Curie–Weiss: C(N, s)) and g the base measure of one
   configuration, f_T stays in the family iff ln g is affine in φ on the sample space, ln g = c + b·φ
   (:func:`theory.operator.tempered_shift`); then it is the member θ_T = θ/T + (1/T − 1) b (θ/T for a
-  constant g). Poisson (g = 1/s!) and the binomial (g = C(n, s)) leave the family.
+  constant g). Poisson (g = 1/s!) and the binomial (g = C(n, s)) leave the family. (The documents
+  write w for g, which their glossary keeps for the prior's gradient.)
 * R11.temperature.drift: E[μ_{t+1} − μ_t | θ] = M(μ(θ_T) − μ(θ))/(M + m) + m(μ^q − μ)/(M + m); with
   T = 1 + κ_T/M the extra drift of θ per unit τ = t/M is −κ_T(θ + b) = −χ⁻¹∇V, V = −κ_T(S − b·μ),
   S = A − θ·μ, so U gains V and Eq. 18 the factor e^{2κ_T(S − b·μ)}; whether the law stays
@@ -524,11 +525,9 @@ def phase(T: float, lam: float, family: ExponentialFamily, truth: dict | float) 
         return "heat death" if stable == 0 else "stationary" if stable == 1 else "collapse"
     if "eigenvalues" not in d.result:
         raise InputError(f"{family.title}: the fixed points of the tempered map are not derived")
-    values = {"T": T, "lambda_ext": lam} | {S.starred(t).name: point[t.name] for t in family.theta}
-    eig = np.abs(np.array([complex(sp.N(e.subs({S.get(k) if k != "T" and k != "lambda_ext" else
-                                               (T_sym if k == "T" else lam_ext): v for k, v in values.items()})))
-                           for e in d.result["eigenvalues"]]))
-    return "stationary" if np.all(eig < 1) else "heat death"
+    values = {T_sym: T, lam_ext: lam} | {S.starred(t): point[t.name] for t in family.theta}
+    radius = max(abs(complex(sp.N(e.subs(values)))) for e in d.result["eigenvalues"])
+    return "stationary" if radius < 1 else "heat death"
 
 
 def _truth(family: ExponentialFamily, truth) -> dict[str, float]:
