@@ -2,6 +2,7 @@
 computations (scipy.stats.truncnorm, an enumeration of Curie–Weiss configurations, a brute-force
 truncation loop)."""
 
+import itertools
 import math
 
 import numpy as np
@@ -90,7 +91,7 @@ def test_temperature_drift_and_the_entropy_factor():
     assert d["normalisable"] == sp.true
     # the per-generation drift: M(μ(θ/T) − μ(θ))/(M + m) exactly
     value = d["drift_mu_generation"][0].subs({theta: 0.8, T: 1.3, S.M: 50, m_ext: 1})
-    mu = lambda t: 1 / (1 + math.exp(-t))  # noqa: E731
+    mu = lambda t: 1 / (1 + math.exp(-t))
     assert float(value) == pytest.approx(50 * (mu(0.8 / 1.3) - mu(0.8)) / 51, rel=1e-12)
 
 
@@ -193,7 +194,7 @@ def test_top_p_support_law():
     n = len(support)
     assert z[n - 1] > 0.1 * C[n - 1]
     sizes = [len(s) for s in O.truncation_supports(z, top_p=0.9, generations=generations)]
-    assert all(a >= b for a, b in zip(sizes, sizes[1:], strict=False)) and sizes[-1] == n
+    assert all(a >= b for a, b in itertools.pairwise(sizes)) and sizes[-1] == n
     assert all(z[k - 1] <= 0.1 * C[k - 1] for k in sizes[:-1])  # every earlier size was not fixed
     assert O.fixed_support(z, top_k=3) == ((0, 1, 2), 1)
     d = derivation("R11.truncation", _fam("categorical", K=5))
@@ -221,3 +222,17 @@ def test_operator_results_and_json_block():
     assert block["R11.temperature.drift"]["drift_tau"] == [["-kappa_T*theta"]]
     st = Setting(_fam("categorical", K=3), operator=Operator(top_p=0.9))
     assert [d.id for d in all_operators(st)] == ["R11.truncation"]
+
+
+def test_tempered_stationary_law_on_a_grid():
+    """Bernoulli, one fresh point from p* = 1/2: the law on a θ grid is Eq. 18's times e^{2κS},
+    renormalised (Eq. 18 here: e^{2θ p* − 2 ln(1 + e^θ)})."""
+    st = Setting(_fam("bernoulli"), fresh=1, truth={"p": 0.5})
+    grid = np.linspace(-3, 3, 13)
+    p = 1 / (1 + np.exp(-grid))
+    entropy = -p * np.log(p) - (1 - p) * np.log(1 - p)
+    eq18 = np.exp(grid - 2 * np.log1p(np.exp(grid)))
+    for kappa in (0.0, 2.0):
+        expected = eq18 * np.exp(2 * kappa * entropy)
+        got, _ = O.tempered_stationary_marginals(st, kappa, grid)
+        assert np.allclose(got, expected / expected.sum(), rtol=1e-12)

@@ -7,7 +7,8 @@ altered). Every law below is derived from the family's declaration:
   multiplicity counting configurations (Curie–Weiss: C(N, s)) and g the base measure of one
   configuration, f_T stays in the family iff ln g is affine in φ on the sample space, ln g = c + b·φ
   (:func:`theory.operator.tempered_shift`); then it is the member θ_T = θ/T + (1/T − 1) b (θ/T for a
-  constant g). Poisson (g = 1/s!) and the binomial (g = C(n, s)) leave the family.
+  constant g). Poisson (g = 1/s!) and the binomial (g = C(n, s)) leave the family. (The documents
+  write w for g, which their glossary keeps for the prior's gradient.)
 * R11.temperature.drift: E[μ_{t+1} − μ_t | θ] = M(μ(θ_T) − μ(θ))/(M + m) + m(μ^q − μ)/(M + m); with
   T = 1 + κ_T/M the extra drift of θ per unit τ = t/M is −κ_T(θ + b) = −χ⁻¹∇V, V = −κ_T(S − b·μ),
   S = A − θ·μ, so U gains V and Eq. 18 the factor e^{2κ_T(S − b·μ)}; whether the law stays
@@ -29,7 +30,6 @@ altered). Every law below is derived from the family's declaration:
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 import sympy as sp
@@ -43,7 +43,7 @@ from ..numeric import evaluate
 from ..operator import configuration_base, tempered_shift
 from ..setting import Setting, m_ext
 from .common import conventional_form, inverse, is_zero, result, show
-from .general import entropy, normal_gamma, stationary
+from .general import entropy, normal_gamma, stationary, stationary_marginals
 
 T_sym = S.symbol("T", "T", positive=True)                     # the temperature
 kappa_T = S.symbol("kappa_T", r"\kappa_{T}", real=True)       # T = 1 + κ_T/M
@@ -205,6 +205,19 @@ def temperature_drift(setting: Setting) -> Derivation:
                       order=2)
 
 
+def tempered_stationary_marginals(setting: Setting, kappa: float, grid):
+    """Eq. 18 times the temperature's factor e^{2κ_T S} (R11.temperature.drift) at κ_T = ``kappa``
+    (= M(T − 1) in the diffusion scaling) on a grid of θ, normalised on the grid: (density,
+    {name: marginal}) as :func:`theory.results.general.stationary_marginals`."""
+    d = temperature_drift(setting.for_derivations())
+    if not d.result["applies"]:
+        raise InputError(f"{setting.family.title}: the tempered model leaves the family; no stationary law")
+    log_p = d.result["log_density"].subs(kappa_T, sp.nsimplify(kappa))
+    if setting.truth is not None:
+        log_p = log_p.subs({S.starred(t): v for t, (_, v) in zip(setting.family.theta, setting.truth, strict=True)})
+    return stationary_marginals(setting, grid, log_p)
+
+
 def _short(e):
     return e if e.has(sp.Sum) or sp.count_ops(e) > 200 else sp.simplify(e)
 
@@ -347,8 +360,7 @@ def temperature_fixed_points(family: ExponentialFamily) -> Derivation:
     if not tmap.result["stays"]:
         return _does_not_apply("R11.temperature.fixed_points", family, title,
                                "the tempered model leaves the family (R11.temperature.map).")
-    theta_T, mu_T = tmap.result["theta_T"], tmap.result["mu_T"]
-    star = sp.Matrix([S.starred(t) for t in family.theta])
+    mu_T = tmap.result["mu_T"]
     mu_star = sp.Matrix([family.starred(e) for e in family.mu])
     new_mu = (1 - lam_ext) * mu_T + lam_ext * mu_star
     # derivative of the map in μ at a fixed point: dμ'/dμ = (1 − λ) χ(θ_T) (∂θ_T/∂θ) χ(θ)⁻¹
@@ -513,11 +525,9 @@ def phase(T: float, lam: float, family: ExponentialFamily, truth: dict | float) 
         return "heat death" if stable == 0 else "stationary" if stable == 1 else "collapse"
     if "eigenvalues" not in d.result:
         raise InputError(f"{family.title}: the fixed points of the tempered map are not derived")
-    values = {"T": T, "lambda_ext": lam} | {S.starred(t).name: point[t.name] for t in family.theta}
-    eig = np.abs(np.array([complex(sp.N(e.subs({S.get(k) if k != "T" and k != "lambda_ext" else
-                                               (T_sym if k == "T" else lam_ext): v for k, v in values.items()})))
-                           for e in d.result["eigenvalues"]]))
-    return "stationary" if np.all(eig < 1) else "heat death"
+    values = {T_sym: T, lam_ext: lam} | {S.starred(t): point[t.name] for t in family.theta}
+    radius = max(abs(complex(sp.N(e.subs(values)))) for e in d.result["eigenvalues"])
+    return "stationary" if radius < 1 else "heat death"
 
 
 def _truth(family: ExponentialFamily, truth) -> dict[str, float]:
@@ -526,13 +536,36 @@ def _truth(family: ExponentialFamily, truth) -> dict[str, float]:
     return family.natural_point(dict(truth))
 
 
+def _saddle_node(family: ExponentialFamily, T: float, theta_star: float) -> float:
+    """The largest λ in (0, 1) where two fixed points of the one-parameter map merge: on the fixed-point
+    curve λ(θ) (R11.temperature.fixed_points) the θ with D(θ, λ(θ)) = 1, by Brent's method; NaN if none."""
+    from scipy.optimize import brentq
+
+    d = temperature_fixed_points(family).result
+    name, star = family.names[0], S.starred(family.theta[0]).name
+
+    def lam_of(x):
+        return evaluate(d["fixed_point_lambda"], {name: x, "T": T, star: theta_star})
+
+    def slope_gap(x):
+        return evaluate(d["derivative"], {name: x, "T": T, "lambda_ext": lam_of(x)}) - 1
+
+    grid = _theta_grid(family)
+    with np.errstate(all="ignore"):
+        lam_grid = np.broadcast_to(lam_of(grid), grid.shape)
+        gap = np.broadcast_to(slope_gap(grid), grid.shape)
+    ok = np.isfinite(gap) & (lam_grid > 0) & (lam_grid < 1)
+    found = [float(lam_of(brentq(lambda x: float(slope_gap(x)), grid[j], grid[j + 1], xtol=1e-13)))
+             for j in np.flatnonzero(ok[:-1] & ok[1:] & (np.sign(gap[:-1]) != np.sign(gap[1:])))]
+    return max(found) if found else np.nan
+
+
 def phase_boundary(family: ExponentialFamily, truth: dict | float, temperatures) -> dict[str, np.ndarray]:
     """The boundaries in the (T, λ) plane at the given temperatures (NaN where there is none):
     ``collapse``: λ_c(T), below which the loop collapses (the pitchfork λ = 1 − T·D-threshold where the
     truth is the maximum-entropy member, else the saddle-node of μ' = μ, D = 1, solved numerically);
     ``heat_death``: λ_h(T), below which the fixed point has escaped (derived closed form where the
     family has one; for one parameter, λ with D = 1 at the domain's infinite-entropy end)."""
-    from scipy.optimize import brentq
 
     d = temperature_fixed_points(family).result
     if not d.get("applies", True):
@@ -553,23 +586,7 @@ def phase_boundary(family: ExponentialFamily, truth: dict | float, temperatures)
         lam_p = sp.lambdify(T_sym, d["pitchfork_lambda"], "numpy")
         collapse = np.where(temps < 1, np.broadcast_to(lam_p(temps), temps.shape), np.nan)
     else:
-        star = S.starred(family.theta[0]).name
-        grid = _theta_grid(family)
-        for i, T in enumerate(temps):
-            if T >= 1:
-                continue
-            with np.errstate(all="ignore"):
-                lam_of = lambda x: evaluate(d["fixed_point_lambda"], {name: x, "T": T, star: theta_star})  # noqa: E731
-                g = lambda x: evaluate(d["derivative"], {name: x, "T": T, "lambda_ext": lam_of(x)}) - 1  # noqa: E731
-                lam_grid = np.broadcast_to(lam_of(grid), grid.shape)
-                g_grid = np.broadcast_to(g(grid), grid.shape)
-            ok = np.isfinite(g_grid) & (lam_grid > 0) & (lam_grid < 1)
-            found = []
-            for j in np.flatnonzero(ok[:-1] & ok[1:] & (np.sign(g_grid[:-1]) != np.sign(g_grid[1:]))):
-                root = brentq(lambda x: float(g(x)), grid[j], grid[j + 1], xtol=1e-13)
-                found.append(float(lam_of(root)))
-            if found:
-                collapse[i] = max(found)
+        collapse = np.array([_saddle_node(family, float(T), theta_star) if T < 1 else np.nan for T in temps])
     return {"T": temps, "collapse": collapse, "heat_death": heat}
 
 
@@ -591,10 +608,12 @@ def truncation(family: ExponentialFamily) -> Derivation:
     C_n, C_prev, p_n = sp.symbols("C_n C_{n-1} p_{(n)}", positive=True)
     j = sp.Symbol("j", integer=True, positive=True)
     # the nucleus of the renormalised nucleus: masses C_j/C_n, so it is the first j with C_j ≥ P C_n
-    fixed = sp.solve(C_prev < P_top * C_n, C_prev)  # C_{n-1} < P C_n, i.e. p_(n) > (1 − P) C_n
-    cond = sp.simplify(((1 - P_top) * C_n < p_n))
-    zipf_s = sp.Symbol("s_Z", positive=True)
-    zipf = sp.harmonic(j, zipf_s)
+    fixed = C_prev < P_top * C_n  # n is its own nucleus: C_{n-1} < P C_n, with C_{n-1} = C_n − p_(n)
+    cond = sp.solve(fixed.subs(C_prev, C_n - p_n), p_n)
+    cond = cond.func(cond.lhs, sp.factor(cond.rhs))
+    zipf_s = S.symbol("s_zipf", "s", positive=True)
+    i, K = sp.Symbol("i", integer=True, positive=True), sp.Symbol("K", integer=True, positive=True)
+    zipf = sp.Sum(i ** -zipf_s, (i, 1, j)) / sp.Sum(i ** -zipf_s, (i, 1, K))
     steps = [
         Step(r"Sort the levels by probability, $p_{(1)} \ge p_{(2)} \ge \dots$, with cumulative masses "
              r"$C_j = \sum_{i\le j} p_{(i)}$ (ties in the level order). Top-$k$ keeps the $k$ most probable "
@@ -618,8 +637,9 @@ def truncation(family: ExponentialFamily) -> Derivation:
         Step(r"so the support at $M = \infty$ is the first fixed point of $n \mapsto \min\{j : C_j \ge P C_n\}$ "
              r"reached from $n_1 = \min\{j : C_j \ge P\}$, after as many generations as steps "
              r"(theory.results.operators.truncation_supports). For a Zipf law $p_{(j)} \propto j^{-s}$ on $K$ "
-             r"levels, $C_j \propto$", None, zipf),
-        Step(r"(the generalised harmonic number $H_{j,s}$), so $n$ is a fixed support size exactly when "
+             r"levels,", "C_j", zipf),
+        Step(r"(the numerator is the generalised harmonic number $H_{j,s}$), so $n$ is a fixed support "
+             r"size exactly when "
              r"$n^{-s} > (1-P)\,H_{n,s}$: true for $n = 1$ and for small $n$, false once $n^{s}H_{n,s}$ exceeds "
              r"$1/(1-P)$; the loop stops at the first such $n$ below $n_1$.", None, None),
         Step(r"At finite $M$ the refit gives zero mass to every level not drawn, and a level outside the "
@@ -677,27 +697,22 @@ def truncated_normal_moments():
     return tuple(sp.simplify(sp.integrate(x**k * phi, (x, z_sel, sp.oo))) for k in range(3))
 
 
-def _selection_laws():
-    """The kept points' mean shift and variance factor, in units of σ, per statistic, with the
-    threshold z's defining equation (the kept mass equals f)."""
+@functools.cache
+def selection_laws() -> dict[str, tuple[sp.Expr, sp.Expr]]:
+    """(mean shift, variance factor) of the kept points in units of σ, per statistic, in the kept
+    fraction f and the threshold z: the tail mass ∫_z^∞ φ = erfc(z/√2)/2 is f/2 for |x − mean| (both
+    tails: the mean stays, the factor is E[Z² | |Z| > z]) and f one-sided (E[Z | Z > z], Var[Z | Z > z])."""
     mass, first, second = truncated_normal_moments()
-    # |x − mean| > zσ: both tails, mean unchanged by symmetry, E[Z² | |Z| > z] = second/mass
-    abs_factor = sp.simplify(second / mass)
-    one_mean = sp.simplify(first / mass)
-    one_var = sp.simplify(second / mass - one_mean**2)
-    density = sp.exp(-z_sel**2 / 2) / sp.sqrt(2 * sp.pi)
-    in_f = {"abs_deviation": {mass: f_sel / 2}, "largest": {mass: f_sel}}
-    laws = {"abs_deviation": (sp.Integer(0), abs_factor, sp.Eq(2 * mass, f_sel)),
-            "largest": (one_mean, one_var, sp.Eq(mass, f_sel)),
-            "smallest": (-one_mean, one_var, sp.Eq(mass, f_sel))}
-    shown = {}
-    for by, (shift, factor, _) in laws.items():
-        key = "abs_deviation" if by == "abs_deviation" else "largest"
-        tail = list(in_f[key].values())[0]
-        shown[by] = tuple(sp.simplify(e.subs(mass, tail).subs(sp.erfc(z_sel * sp.sqrt(2) / 2), 2 * tail)
-                                      .subs(sp.exp(-z_sel**2 / 2), density * sp.sqrt(2 * sp.pi)))
-                          for e in (shift, factor))
-    return laws, shown
+    erfc = sp.erfc(sp.sqrt(2) * z_sel / 2)
+    out = {}
+    for by, tail in (("abs_deviation", f_sel / 2), ("largest", f_sel)):
+        m0, m1, m2 = (e.subs(erfc, 2 * tail) for e in (mass, first, second))
+        if m0 != tail:
+            raise AssertionError("the tail mass is not erfc(z/√2)/2")
+        mean = sp.Integer(0) if by == "abs_deviation" else sp.simplify(m1 / m0)
+        out[by] = (mean, sp.simplify(m2 / m0 - mean**2))
+    out["smallest"] = (-out["largest"][0], out["largest"][1])
+    return out
 
 
 @result("R11.selection")
@@ -708,7 +723,7 @@ def selection(family: ExponentialFamily) -> Derivation:
         return _does_not_apply("R11.selection", family, title, "derived for the Gaussian, whose kept draws "
                                "follow a truncated normal law; for this family the engine simulates the "
                                "selection by drawing the larger sample.")
-    laws, shown = _selection_laws()
+    shown = selection_laws()
     mass, first, second = truncated_normal_moments()
     gen = S.symbol("kgen", "k", integer=True, positive=True)
     c = sp.Symbol("c", positive=True)
@@ -763,18 +778,13 @@ def selection_threshold(f: float, by: str) -> float:
     return float(norm.isf(f / 2 if by == "abs_deviation" else f))
 
 
-@functools.cache
-def _shown_selection_laws():
-    return _selection_laws()[1]
-
-
 def selection_factor(f: float, by: str) -> dict[str, float]:
     """One generation of the Gaussian under selection as M → ∞ (R11.selection evaluated):
     ``variance_factor`` σ²_{t+1}/σ²_t and ``mean_shift`` (mean_{t+1} − mean_t)/σ_t (positive for
     ``largest``, negative for ``smallest``, 0 for ``abs_deviation``); finite-M corrections O(1/M)."""
     if by not in ("abs_deviation", "largest", "smallest"):
         raise InputError(f"selection by {by!r}: known abs_deviation, largest, smallest")
-    shift, factor = _shown_selection_laws()[by]
+    shift, factor = selection_laws()[by]
     values = {z_sel: selection_threshold(f, by), f_sel: f}
     return {"variance_factor": float(factor.subs(values)), "mean_shift": float(shift.subs(values))}
 
