@@ -97,7 +97,7 @@ def draw_temperature_phase(fig, axes, data):
         ax.set_xlim(min(panel["T"]), max(panel["T"]))
         ax.set_ylim(0, max(panel["lambda"]))
         ax.set_title(f"{panel['title']}, $M = {data['M']}$", fontsize=7)
-    axes[0].set_ylabel(r"external fraction $\lambda = m/(M+m)$")
+    axes[0].set_ylabel(r"external fraction $\lambda$")
     from matplotlib.patches import Patch
 
     axes[-1].legend(handles=[Patch(color=PHASE_COLORS[p], alpha=0.5, label=p) for p in R.PHASES],
