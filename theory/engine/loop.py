@@ -534,8 +534,9 @@ class ClosedLoop:
         nf = self.numeric
         model_points, fresh = self.model_draws(t), self.M0 + self.external
         if nf.finite:
-            parts = [draw_levels(nf, state.theta[idx], face, model_points, rng) if self.operated is None
-                     else self.operated.levels(state.theta[idx], state.mu[idx], face, model_points, rng)]
+            theta = state.theta[idx]
+            parts = [draw_levels(nf, theta, face, model_points, rng) if self.operated is None
+                     else self.operated.levels(theta, state.mu[idx], face, model_points, rng)]
             C = len(parts[0])
             if fresh:
                 parts.append(draw_levels(nf, np.repeat(self.theta_star, C, 0), np.ones_like(face), fresh, rng))
@@ -1089,8 +1090,8 @@ class Run:
                "estimator": _estimator_json(loop.estimator),
                "init": dict(loop.init), "init_law": self.init_law,
                "truth": None if loop.truth is None else dict(loop.truth),
-               "operator": loop.operator.as_json(), "sampler": loop.sampler, "generations": self.generations, "chains": self.chains,
-               "seed": self.seed}
+               "operator": loop.operator.as_json(), "sampler": loop.sampler,
+               "generations": self.generations, "chains": self.chains, "seed": self.seed}
         for key, stats in (("final", self.final), ("time_average", self.time_average)):
             out[key] = {"mean": {n: _finite(m) for n, (m, _) in stats.items()},
                         "var": {n: _finite(v) for n, (_, v) in stats.items()}}
