@@ -71,7 +71,7 @@ def cmd_derive(args) -> int:
     compile_pdf = shutil.which("pdflatex") is not None and not args.no_pdf
     if setting["fresh"] or setting["data"] or args.prior_law or args.regime != "replace" or args.M_schedule \
             or any(v is not None for v in _operator_options(args).values()):
-        # one setting: its R9 and R10 document
+        # one setting: its R9, R10 and R11 document
         docs = [derive.write_setting(f, setting, Path(args.out), compile_pdf) for f in families]
     else:
         _nonnegative(args.workers, "--workers")
@@ -516,7 +516,8 @@ FAMILY_NAMES = ("bernoulli", "binomial", "poisson", "exponential", "gaussian", "
 FIGURE_IDS = ("fig1a_trajectories", "fig1b_absorption_times", "fig1c_all_up", "fig1d_final_vs_initial",
               "fig2_stationary", "fig3_poisson", "entropy", "gaussian_collapse", "stationary_laws",
               "reparametrisation", "estimators", "absorption_time_vs_M", "regimes_gaussian",
-              "accumulate_limit", "growth", "mixture_variance", "kde_variance")
+              "accumulate_limit", "growth", "mixture_variance", "kde_variance", "temperature_phase",
+              "temperature_stationary", "top_p_support", "selection_variance")
 
 class _Parser(argparse.ArgumentParser):
     """argparse with the house error format: one line, exit status 2 (``--help`` shows usage)."""
