@@ -1,0 +1,169 @@
+"""The exact laws of the linear-regression loop (:mod:`theory.models.regression`), derived.
+
+Least squares refitted on labels of the current model moves w by a martingale difference:
+replace, w_t = w_{t−1} + σ G_t⁻¹X_tᵀε_t (G_t = X_tᵀX_t); accumulate, S_t w_t = S_{t−1}w_{t−1} +
+X_tᵀ(X_t w_{t−1} + σε_t), so w_t = w_{t−1} + σ S_t⁻¹X_tᵀε_t (S_t the pooled Gram matrix). Hence
+**w is a martingale** (E[w_t | past] = w_{t−1}: least squares is unbiased — not the exponential
+families' mechanism of matched sufficient statistics, see theory.models.theorem), and |w_t − w_0|²
+adds the increments' conditional variances:
+
+* replace: E|w_t − w_0|² = σ² Σ_k E tr G_k⁻¹ — fresh design t σ² d/(M − d − 1) (the inverse-Wishart
+  mean, derived below from E[1/χ²_ν] by SymPy), fixed design t σ² tr G⁻¹;
+* accumulate: σ² Σ_k E tr(S_k⁻¹ G_k S_k⁻¹) — fixed design tr G⁻¹ Σ_k 1/k² (S_k = kG), → π²/6 σ² tr G⁻¹,
+  Gerstgrasser et al.'s bound; fresh design, by the exchangeability of the pool's N_k rows,
+  E tr(S_k⁻¹G_kS_k⁻¹) = (M_k/N_k) E tr S_k⁻¹ = (M_k/N_k) d/(N_k − d − 1), i.e. Σ_k d/(k(kM − d − 1))
+  at constant M, whose limit SymPy sums to d/(d + 1) [ψ(1) − ψ(1 − (d + 1)/M)]: below the bound
+  π²/6 d/(M − d − 1) term by term (k(kM − d − 1) ≥ k²(M − d − 1)), equal to it only as M → ∞.
+
+Ridge (λ_k = σ²/V_k, prior mean A) under replace is an AR(1), w_t − A = 𝒜(w_{t−1} − A) + noise with
+𝒜 = (G + Λ)⁻¹G and noise covariance N = σ²(G + Λ)⁻¹G(G + Λ)⁻¹: with a fixed design w_t is exactly
+Gaussian, mean A + 𝒜ᵗ(w_0 − A), covariance Σ_t = Σ_{k<t} 𝒜ᵏN𝒜ᵏ → Σ (the discrete Lyapunov
+equation Σ = 𝒜Σ𝒜 + N); for a uniform λ in G's eigenbasis Σ_ii = σ² g_i/(λ(2g_i + λ))
+= (V/2)/(1 + λ/(2g_i)). The paper's Eq. 18 for this loop (u = 1 prior per generation, m = 0,
+χ = I/σ² constant) reads p_st(w) ∝ p0(w)² = N(A, V/2): the exact law's leading order in 1/M
+(g_i ≈ M), short of it by the factor 1/(1 + σ²/(2 V g_i)).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import sympy as sp
+from scipy.linalg import solve_discrete_lyapunov
+
+t, k, M, d, n, nu, x, sigma, lam, g, a, s = sp.symbols("t k M d n nu x sigma lambda g a s", positive=True)
+
+
+# -- SymPy: the inverse-Wishart mean and the accumulate limit ------------------------------------
+@functools.cache
+def inverse_chi2_mean() -> sp.Expr:
+    """E[1/X] for X ~ χ²_ν, integrated by SymPy: 1/(ν − 2) (ν > 2)."""
+    density = x ** (nu / 2 - 1) * sp.exp(-x / 2) / (2 ** (nu / 2) * sp.gamma(nu / 2))
+    value = sp.integrate(density / x, (x, 0, sp.oo), conds="none")
+    return sp.simplify(sp.gammasimp(value))
+
+
+@functools.cache
+def inverse_wishart_trace() -> sp.Expr:
+    """E tr W⁻¹ for W = XᵀX ~ Wishart_d(n, I): each diagonal entry of W⁻¹ is 1/χ²_{n−d+1}
+    (Bartlett), so d E[1/χ²_{n−d+1}] = d/(n − d − 1)."""
+    return sp.simplify(d * inverse_chi2_mean().subs(nu, n - d + 1))
+
+
+@functools.cache
+def replace_error() -> sp.Expr:
+    """E|w_t − w_0|² under replace with a fresh N(0, I_d) design: t σ² d/(M − d − 1)."""
+    return t * sigma**2 * inverse_wishart_trace().subs(n, M)
+
+
+@functools.cache
+def accumulate_term() -> sp.Expr:
+    """Generation k's share of E|w_t − w_0|² under accumulate, fresh design, constant M:
+    (1/k) σ² E tr S_k⁻¹ with S_k ~ Wishart_d(kM, I)."""
+    return sp.simplify(sigma**2 * inverse_wishart_trace().subs(n, k * M) / k)
+
+
+@functools.cache
+def accumulate_limit() -> sp.Expr:
+    """lim_t E|w_t − w_0|² under accumulate, fresh design, constant M: Σ_{k≥1} of
+    :func:`accumulate_term`. In partial fractions (SymPy) the term is σ²d/(d + 1)·[1/(k − c) − 1/k],
+    c = (d + 1)/M; its partial sums are F(K) = ψ(K + 1 − c) − ψ(1 − c) − ψ(K + 1) + ψ(1) (SymPy checks
+    F(K) − F(K − 1) = the term's bracket and F(0) = 0: SymPy's own summation of it diverges term by
+    term), and F(K) → ψ(1) − ψ(1 − c) (SymPy's limit)."""
+    K, c = sp.Symbol("K", integer=True, positive=True), (d + 1) / M
+    bracket = sp.apart(accumulate_term(), k) * (d + 1) / (sigma**2 * d)
+    assert sp.simplify(bracket - (1 / (k - c) - 1 / k)) == 0
+
+    def F(K_):
+        return sp.digamma(K_ + 1 - c) - sp.digamma(1 - c) - sp.digamma(K_ + 1) + sp.digamma(1)
+
+    assert sp.simplify(sp.expand_func(F(K) - F(K - 1) - bracket.subs(k, K))) == 0 and F(0) == 0
+    tail = sp.limit(sp.digamma(K + 1 - sp.Symbol("c", positive=True)) - sp.digamma(K + 1), K, sp.oo)
+    assert tail == 0
+    return sigma**2 * d / (d + 1) * (sp.digamma(1) - sp.digamma(1 - c))
+
+
+@functools.cache
+def ridge_stationary_eigen() -> sp.Expr:
+    """The stationary variance of w along an eigenvector of G (eigenvalue g) under ridge, replace,
+    fixed design: s = a² s + σ² g/(g + λ)² with a = g/(g + λ), solved by SymPy."""
+    sol = sp.solve(sp.Eq(s, (g / (g + lam)) ** 2 * s + sigma**2 * g / (g + lam) ** 2), s)[0]
+    return sp.factor(sp.simplify(sol))
+
+
+def eq18_variance() -> sp.Expr:
+    """Eq. 18 with the prior N(A, V) once per generation, no external data, χ = I/σ²:
+    p_st ∝ p0² = N(A, V/2), V = σ²/λ."""
+    return sigma**2 / (2 * lam)
+
+
+# -- numbers the checks, figures and claims use -----------------------------------------------------
+@functools.cache
+def _trace_function():
+    """(n, d) -> E tr W⁻¹, vectorised (NumPy) from :func:`inverse_wishart_trace`."""
+    return sp.lambdify((n, d), inverse_wishart_trace(), "numpy")
+
+
+def replace_sq_error(T: int, M_: int, d_: int, sigma_: float, design: np.ndarray | None = None,
+                     schedule=None) -> float:
+    """E|w_T − w_0|² under replace, least squares: t σ² d/(M − d − 1) (fresh; ``schedule``: a
+    function k -> M_k, summed) or T σ² tr(XᵀX)⁻¹ (``design``, fixed); inf if M ≤ d + 1."""
+    if design is not None:
+        return T * sigma_**2 * float(np.trace(np.linalg.inv(design.T @ design)))
+    sizes = [schedule(j) if schedule else M_ for j in range(1, T + 1)]
+    if min(sizes) <= d_ + 1:
+        return float("inf")
+    return float(sigma_**2 * np.sum(_trace_function()(np.array(sizes, float), d_)))
+
+
+def accumulate_sq_error(T: int, M_: int, d_: int, sigma_: float, design: np.ndarray | None = None,
+                        schedule=None) -> float:
+    """E|w_T − w_0|² under accumulate, least squares: σ² tr(XᵀX)⁻¹ Σ_{k≤T} 1/k² (``design``) or
+    σ² Σ_k (M_k/N_k) d/(N_k − d − 1) (fresh; N_k = M_1 + ... + M_k)."""
+    if design is not None:
+        return sigma_**2 * float(np.trace(np.linalg.inv(design.T @ design))) * sum(1 / j**2 for j in range(1, T + 1))
+    sizes = np.array([schedule(j) if schedule else M_ for j in range(1, T + 1)], float)
+    pool = np.cumsum(sizes)
+    if pool[0] <= d_ + 1:
+        return float("inf")
+    trace = _trace_function()(pool, d_)
+    return float(sigma_**2 * np.sum(sizes / pool * trace))
+
+
+def accumulate_limit_value(M_: int, d_: int, sigma_: float) -> float:
+    """lim_t of :func:`accumulate_sq_error` (fresh design, constant M)."""
+    return float(accumulate_limit().subs({M: M_, d: d_, sigma: sigma_}).evalf(30))
+
+
+def gerstgrasser_bound(M_: int, d_: int, sigma_: float) -> float:
+    """π²/6 σ² d/(M − d − 1): the fixed design's limit in expectation over the design, the bound."""
+    return float(np.pi**2 / 6 * sigma_**2 * d_ / (M_ - d_ - 1))
+
+
+def ridge_moments(T: int | None, design: np.ndarray, sigma_: float, penalty: np.ndarray,
+                  prior_mean: np.ndarray, w0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, covariance) of w_T under ridge, replace, fixed design: exactly Gaussian with mean
+    A + 𝒜ᵀ(w_0 − A) and covariance Σ_{k<T} 𝒜ᵏN𝒜ᵏᵀ; T None: the stationary law (Σ = 𝒜Σ𝒜ᵀ + N)."""
+    G = design.T @ design
+    inv = np.linalg.inv(G + np.diag(penalty))
+    A_, N_ = inv @ G, sigma_**2 * inv @ G @ inv.T
+    if T is None:
+        return prior_mean.copy(), solve_discrete_lyapunov(A_, N_)
+    cov, power = np.zeros_like(G), np.eye(len(G))
+    for _ in range(T):
+        cov += power @ N_ @ power.T
+        power = A_ @ power
+    return prior_mean + power @ (w0 - prior_mean), cov
+
+
+LATEX = {
+    "inverse_chi2_mean": r"\mathbb E[1/\chi^2_\nu] = \frac{1}{\nu - 2}",
+    "replace": r"\mathbb E|w_t - w_0|^2 = t\,\sigma^2\,\mathbb E\operatorname{tr}(X^{\mathsf T}X)^{-1}"
+               r" = \frac{t\,\sigma^2 d}{M - d - 1}",
+    "accumulate": r"\mathbb E|w_t - w_0|^2 = \sigma^2\sum_{k=1}^{t}\frac{d}{k\,(kM - d - 1)}"
+                  r"\;\xrightarrow{t\to\infty}\;\frac{\sigma^2 d}{d+1}\Big[\psi(1) - \psi\Big(1 - \frac{d+1}{M}\Big)\Big]"
+                  r"\;<\;\frac{\pi^2}{6}\,\frac{\sigma^2 d}{M - d - 1}",
+    "ridge": r"\Sigma_{ii} = \frac{\sigma^2 g_i}{\lambda(2 g_i + \lambda)} = \frac{V/2}{1 + \lambda/(2 g_i)},"
+             r"\quad \text{Eq. 18: } p_{\rm st}(w) \propto p_0(w)^2 = \mathcal N(A, V/2)",
+}
