@@ -109,7 +109,7 @@ class LinearRegression(ModelLoop):
         X = state.design if state.design is not None else rng.standard_normal((C, n, self.d))
         rows = np.broadcast_to(X, (C, n, self.d))
         mean = np.empty((C, n))
-        mean[:, :Mt] = np.einsum("cnd,cd->cn", rows[:, :Mt], state.w)
+        mean[:, :Mt] = np.matmul(rows[:, :Mt], state.w[:, :, None])[..., 0]
         mean[:, Mt:] = rows[:, Mt:] @ self.w0
         return X, mean + self.sigma * rng.standard_normal((C, n))
 
@@ -118,7 +118,7 @@ class LinearRegression(ModelLoop):
         if X.ndim == 2:  # the fixed design: one Gram matrix for every chain
             G, r = np.broadcast_to(X.T @ X, state.S.shape), y @ X
         else:
-            G, r = np.einsum("cni,cnj->cij", X, X), np.einsum("cni,cn->ci", X, y)
+            G, r = np.matmul(X.transpose(0, 2, 1), X), np.matmul(y[:, None, :], X)[:, 0]
         if self.regime.pooled:
             state.S += G
             state.b += r
