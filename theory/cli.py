@@ -578,7 +578,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start each chain from a law of theta (seeded): stationary (Eq. 18 of the setting) "
                         "or normal:mean=A,var=V[,varK=..,meanK=..] on the natural parameters")
     m.add_argument("--init-seed", type=int, metavar="S",
-                   help="model classes: draw the initial model from seed S (rbm weights)")
+                   help="model classes: draw the initial model from seed S (rbm weights; "
+                        "linear_regression: w_0 ~ N(0, I_d))")
     m.add_argument("--init-sample", metavar="LAW",
                    help="model classes: the initial data set's law, e.g. normal:mean=0,var=1 (kde)")
     m.add_argument("--design", choices=["fresh", "fixed"],
