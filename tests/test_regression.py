@@ -73,18 +73,30 @@ def test_sympy_derivations():
     assert L.accumulate_limit_value(10**7, 3, 1.0) / L.gerstgrasser_bound(10**7, 3, 1.0) == pytest.approx(1, abs=1e-5)
 
 
-def test_fixed_design_laws_and_ridge_moments_are_consistent():
+def test_fixed_design_laws_are_consistent():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((9, 3))
     tr = np.trace(np.linalg.inv(X.T @ X))
     assert L.replace_sq_error(4, 9, 3, 2.0, design=X) == pytest.approx(4 * 4 * tr)
     assert L.accumulate_sq_error(3, 9, 3, 2.0, design=X) == pytest.approx(4 * tr * (1 + 1 / 4 + 1 / 9))
     pen, mean, w0 = np.full(3, 0.5), np.full(3, 0.1), np.ones(3)
-    m_inf, c_inf = L.ridge_moments(None, X, 1.0, pen, mean, w0)
-    m_t, c_t = L.ridge_moments(400, X, 1.0, pen, mean, w0)
+    m_inf, c_inf = L.fixed_design_moments(None, X, 9, 1.0, pen, mean, w0)
+    m_t, c_t = L.fixed_design_moments(400, X, 9, 1.0, pen, mean, w0)
     assert np.allclose(c_t, c_inf) and np.allclose(m_t, m_inf)
     g = np.linalg.eigvalsh(X.T @ X)  # uniform lambda: the eigen-solution sigma^2 g/(lambda (2g + lambda))
     assert np.allclose(np.sort(np.linalg.eigvalsh(c_inf)), np.sort(g / (0.5 * (2 * g + 0.5))))
+    # external rows labelled by w_0: stationary at w_0 when they span R^d, a martingale along what they miss
+    from theory.errors import InputError
+
+    zero = np.zeros(3)
+    m_ext, c_ext = L.fixed_design_moments(None, X, 6, 1.0, zero, zero, w0)
+    assert np.allclose(m_ext, w0) and np.all(np.linalg.eigvalsh(c_ext) > 0)
+    with pytest.raises(InputError, match="span"):
+        L.fixed_design_moments(None, X, 7, 1.0, zero, zero, w0)
+    # Eq. 18 with m points and no prior: N(w_0, sigma^2/(2m)); the exact law tends to it as M grows
+    assert L.eq18_normal(2, 1.5, None, 0.0, 0.3) == pytest.approx((0.3, 1.5**2 / 4))
+    big = np.vstack([np.sqrt(4000) * np.eye(3), np.eye(3)])  # G_m = 4000 I, G_e = I (m = 1 per direction)
+    assert L.fixed_design_moments(None, big, 3, 1.0, zero, zero, w0)[1][0, 0] == pytest.approx(0.5, rel=1e-3)
 
 
 def test_schedule_law_at_a_small_budget():

@@ -112,7 +112,7 @@ def test_registry_covers_every_result_and_family():
             if (rid, case.slug) not in checked and not reason(rid, case.slug):
                 missing.append((rid, case.slug))
     assert not missing, f"results with neither a check nor a stated reason: {missing}"
-    assert {c.id.split(".")[0] for c in checks} == {f"R{i}" for i in range(1, 11)} | {"R12"}  # R12: model classes
+    assert {c.id.split(".")[0] for c in checks} == {f"R{i}" for i in range(1, 11)} | {"R12"}
 
 
 def test_reports_are_written_and_the_table_compiles(smoke_results, tmp_path):
@@ -212,10 +212,8 @@ def all_checks_with(ids):
 def test_every_check_records_what_it_evaluated(smoke_results):
     """A check reads its own result id from the store, unless it compares the engine with the
     exact Markov chain (an engine check filed under the result it supports)."""
-    from theory.models import MODEL_CLASSES
-
-    for r in smoke_results:  # a model class's laws are functions of theory.models, not store records
-        if "vs exact" not in r.check.quantity and r.check.family not in MODEL_CLASSES:
+    for r in smoke_results:
+        if "vs exact" not in r.check.quantity:
             assert r.check.id in r.evaluated, (r.check.key, r.evaluated)
 
 

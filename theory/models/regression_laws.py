@@ -32,6 +32,9 @@ import numpy as np
 import sympy as sp
 from scipy.linalg import solve_discrete_lyapunov
 
+from ..errors import InputError
+from ..store import record
+
 t, k, M, d, n, nu, x, sigma, lam, g, a, s = sp.symbols("t k M d n nu x sigma lambda g a s", positive=True)
 
 
@@ -109,6 +112,7 @@ def replace_sq_error(T: int, M_: int, d_: int, sigma_: float, design: np.ndarray
                      schedule=None) -> float:
     """E|w_T − w_0|² under replace, least squares: t σ² d/(M − d − 1) (fresh; ``schedule``: a
     function k -> M_k, summed) or T σ² tr(XᵀX)⁻¹ (``design``, fixed); inf if M ≤ d + 1."""
+    record("R12.regression.replace")
     if design is not None:
         return T * sigma_**2 * float(np.trace(np.linalg.inv(design.T @ design)))
     sizes = [schedule(j) if schedule else M_ for j in range(1, T + 1)]
@@ -121,6 +125,7 @@ def accumulate_sq_error(T: int, M_: int, d_: int, sigma_: float, design: np.ndar
                         schedule=None) -> float:
     """E|w_T − w_0|² under accumulate, least squares: σ² tr(XᵀX)⁻¹ Σ_{k≤T} 1/k² (``design``) or
     σ² Σ_k (M_k/N_k) d/(N_k − d − 1) (fresh; N_k = M_1 + ... + M_k)."""
+    record("R12.regression.accumulate")
     if design is not None:
         return sigma_**2 * float(np.trace(np.linalg.inv(design.T @ design))) * sum(1 / j**2 for j in range(1, T + 1))
     sizes = np.array([schedule(j) if schedule else M_ for j in range(1, T + 1)], float)
@@ -133,28 +138,65 @@ def accumulate_sq_error(T: int, M_: int, d_: int, sigma_: float, design: np.ndar
 
 def accumulate_limit_value(M_: int, d_: int, sigma_: float) -> float:
     """lim_t of :func:`accumulate_sq_error` (fresh design, constant M)."""
+    record("R12.regression.accumulate")
     return float(accumulate_limit().subs({M: M_, d: d_, sigma: sigma_}).evalf(30))
 
 
 def gerstgrasser_bound(M_: int, d_: int, sigma_: float) -> float:
     """π²/6 σ² d/(M − d − 1): the fixed design's limit in expectation over the design, the bound."""
+    record("R12.regression.accumulate")
     return float(np.pi**2 / 6 * sigma_**2 * d_ / (M_ - d_ - 1))
 
 
-def ridge_moments(T: int | None, design: np.ndarray, sigma_: float, penalty: np.ndarray,
-                  prior_mean: np.ndarray, w0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, covariance) of w_T under ridge, replace, fixed design: exactly Gaussian with mean
-    A + 𝒜ᵀ(w_0 − A) and covariance Σ_{k<T} 𝒜ᵏN𝒜ᵏᵀ; T None: the stationary law (Σ = 𝒜Σ𝒜ᵀ + N)."""
-    G = design.T @ design
-    inv = np.linalg.inv(G + np.diag(penalty))
-    A_, N_ = inv @ G, sigma_**2 * inv @ G @ inv.T
+def fixed_design_moments(T: int | None, design: np.ndarray, M_: int, sigma_: float, penalty: np.ndarray,
+                         prior_mean: np.ndarray, w0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, covariance) of w_T under replace with a fixed design (its first M rows labelled by the
+    model, the rest external, labelled by w_0), least squares or ridge: an AR(1),
+    w_t = 𝒜w_{t−1} + (G + Λ)⁻¹(G_e w_0 + ΛA) + noise, 𝒜 = (G + Λ)⁻¹G_m, noise covariance
+    N = σ²(G + Λ)⁻¹G(G + Λ)⁻¹, so w_T is exactly Gaussian: mean w* + 𝒜ᵀ(w_0 − w*) with the fixed point
+    (G_e + Λ)w* = G_e w_0 + ΛA, covariance Σ_{k<T} 𝒜ᵏN𝒜ᵏᵀ. ``T`` None: the stationary law
+    (Σ = 𝒜Σ𝒜ᵀ + N), which exists only when 𝒜 contracts: a prior, or external rows spanning R^d (with
+    fewer, w is a martingale along the directions they miss)."""
+    X = np.asarray(design, float)
+    G, G_m = X.T @ X, X[:M_].T @ X[:M_]
+    G_e, lam = G - G_m, np.diag(penalty)
+    if np.any(penalty > 0):
+        record("R12.regression.ridge")
+    if len(X) > M_:
+        record("R12.regression.external")
+    inv = np.linalg.inv(G + lam)
+    A_, N_ = inv @ G_m, sigma_**2 * inv @ G @ inv.T
+    anchored = np.linalg.matrix_rank(G_e + lam) == len(G)
+    fixed = np.linalg.solve(G_e + lam, G_e @ w0 + penalty * prior_mean) if anchored else np.asarray(w0, float)
     if T is None:
-        return prior_mean.copy(), solve_discrete_lyapunov(A_, N_)
+        if not anchored or max(abs(np.linalg.eigvals(A_))) >= 1:
+            raise InputError("no stationary law: without a prior the external rows must span R^d (w is a "
+                             "martingale along the directions they miss)")
+        return fixed, solve_discrete_lyapunov(A_, N_)
     cov, power = np.zeros_like(G), np.eye(len(G))
     for _ in range(T):
         cov += power @ N_ @ power.T
         power = A_ @ power
-    return prior_mean + power @ (w0 - prior_mean), cov
+    return fixed + power @ (w0 - fixed), cov
+
+
+def eq18_normal(m: int, sigma_: float, V: float | None, A: float, w0: float) -> tuple[float, float]:
+    """Eq. 18 for one component of w: p_st ∝ p0(w)^2 e^{−2m D_KL}, D_KL = |w − w_0|²/(2σ²) per
+    point (inputs N(0, I)): the normal of precision 2/V + 2m/σ² and mean weighted between A and
+    w_0 (V None: no prior)."""
+    prec = (0.0 if V is None else 2 / V) + 2 * m / sigma_**2
+    mean = ((0.0 if V is None else 2 * A / V) + 2 * m * w0 / sigma_**2) / prec
+    return float(mean), float(1 / prec)
+
+
+def w_is_a_martingale() -> bool:
+    """E[w_t | w_{t−1}, X] = w_{t−1} under least squares: (XᵀX)⁻¹Xᵀ(Xw + σε) = w + σ(XᵀX)⁻¹Xᵀε with
+    E ε = 0, checked by SymPy on a symbolic 3 × 2 design."""
+    record("R12.regression.martingale")
+    X = sp.Matrix(3, 2, sp.symbols("x1:7"))
+    w = sp.Matrix(sp.symbols("w1:3"))
+    fit = (X.T * X).inv() * X.T * (X * w)
+    return all(sp.simplify(e) == 0 for e in fit - w)
 
 
 LATEX = {

@@ -28,7 +28,7 @@ def regression_error(budget: FigureBudget, rng) -> dict:
         theory = np.array([law(int(t), M, d, 1.0) for t in ts])
         out["runs"].append({"regime": regime, "t": ts, "sq_error": est, "sq_error_sem": sem,
                             "theory_t": ts, "theory_sq_error": theory})
-        out["checks"].append({"what": f"E|w_t - w_0|^2, {regime} (regression_laws, exact)",
+        out["checks"].append({"what": f"E|w_t - w_0|^2, {regime} (R12.regression.{regime}, exact)",
                               "estimate": est, "sem": sem, "theory": theory})
     return out
 
@@ -53,7 +53,8 @@ register(Figure(
     "t σ² d/(M − d − 1) (w is a martingale; Dohmatob et al.); accumulate: σ² Σ_k d/(k(kM − d − 1)), "
     "bounded by its limit σ² d/(d + 1)[ψ(1) − ψ(1 − (d + 1)/M)] (dotted), below Gerstgrasser et al.'s "
     "π²/6 σ² d/(M − d − 1) (dashed), the limit when one design is reused. Lines: exact laws "
-    "(theory.models.regression_laws); points: simulation.", (), 1, regression_error, draw_regression_error))
+    "(theory.models.regression_laws); points: simulation.", ("R12.regression.accumulate", "R12.regression.replace"),
+    1, regression_error, draw_regression_error))
 
 
 # (b) the ridge loop's law against Eq. 18 ---------------------------------------------------------
@@ -63,7 +64,7 @@ def ridge_stationary(budget: FigureBudget, rng) -> dict:
                       design="fixed", prior_law=f"normal:var={V}")
     run = loop.run(T, chains, seed=rng, record_every=1)
     X, A = run.state.design, loop.prior_mean
-    moments = [L.ridge_moments(int(t), X, 1.0, loop.penalty, A, loop.w0) for t in range(T + 1)]
+    moments = [L.fixed_design_moments(int(t), X, M, 1.0, loop.penalty, A, loop.w0) for t in range(T + 1)]
     theory = np.array([np.trace(c) + np.sum((m - A) ** 2) for m, c in moments])
     # E|w_t - A|^2 from the chains' own spread of each component: the trace keeps w1 only, so the
     # whole vector is read at the end and w1's second moment along the way
@@ -77,16 +78,17 @@ def ridge_stationary(budget: FigureBudget, rng) -> dict:
     sem_trace = np.sqrt((2 * s2**2 + 4 * s2 * m1**2) / chains)
     edges = np.linspace(-2.0, 2.0, 61)
     hist, _ = np.histogram(w1, edges, density=True)
-    stat_mean, stat_cov = L.ridge_moments(None, X, 1.0, loop.penalty, A, loop.w0)
+    stat_mean, stat_cov = L.fixed_design_moments(None, X, M, 1.0, loop.penalty, A, loop.w0)
     grid = np.linspace(edges[0], edges[-1], 300)
+    eq18_mean, eq18_var = L.eq18_normal(0, 1.0, V, float(A[0]), float(loop.w0[0]))
     normal = lambda x, m, v: np.exp(-((x - m) ** 2) / (2 * v)) / np.sqrt(2 * np.pi * v)  # noqa: E731
     return {"M": M, "d": d, "V": V, "T": T, "chains": chains, "t": np.arange(1, T + 1),
             "w1_sq": w1_2, "w1_sq_sem": sem_trace, "theory_w1_sq": w1_theory,
-            "theory_eq18_w1_sq": V / 2, "theory_sq_dev": theory,
+            "theory_eq18_w1_sq": eq18_var, "theory_sq_dev": theory,
             "edges": edges, "hist": hist, "grid": grid,
             "theory_exact_density": normal(grid, stat_mean[0], stat_cov[0, 0]),
-            "theory_eq18_density": normal(grid, A[0], V / 2),
-            "checks": [{"what": "E(w1_t - A)^2, ridge, fixed design (regression_laws.ridge_moments, exact)",
+            "theory_eq18_density": normal(grid, eq18_mean, eq18_var),
+            "checks": [{"what": "E(w1_t - A)^2, ridge, fixed design (R12.regression.ridge, exact)",
                         "estimate": w1_2, "sem": sem_trace, "theory": w1_theory},
                        {"what": f"E(w1_T - A)^2 at T = {T} from the chains (exact)",
                         "estimate": [float(dev.mean())], "sem": [float(dev.std(ddof=1) / np.sqrt(chains))],
@@ -118,5 +120,6 @@ register(Figure(
     "d = 3, M = 10, V = 1/4, one fixed design, w_0 = 0.5): w_t is an AR(1) toward the prior mean, exactly "
     "Gaussian; its stationary variance along an eigenvalue g of XᵀX is (V/2)/(1 + λ/(2g)). The paper's "
     "Eq. 18 (u = 1, m = 0) gives p_st ∝ p0² = N(A, V/2) (dashed): the exact law's large-M limit, wider "
-    "than the exact law at M = 10. Left: the transient of (w1 − A)²; right: w1 at t = 40.", (), 2,
+    "than the exact law at M = 10. Left: the transient of (w1 − A)²; right: w1 at t = 40.",
+    ("R12.regression.ridge",), 2,
     ridge_stationary, draw_ridge_stationary))

@@ -2,10 +2,11 @@
 
 All exact at finite M (z against the chains' own standard error): E|w_t − w_0|² under replace and
 accumulate with a fresh and a fixed design (the fixed design's law read at the design the run drew),
-the ridge loop's exact Gaussian law at generation t, and the martingale of w under least squares.
+the exact Gaussian law at generation t of the ridge loop and of the loop with external rows in a fixed
+design, and the martingale of w under least squares.
 Controls, from issue 23's list: d and M confused in the inverse-Wishart mean (d/(M − 1)), XᵀX replaced
 by its mean M I, the replace law applied to accumulate data, Eq. 18's leading order N(A, V/2) at
-M = 10, and |w_t − w_0|² taken for a martingale.
+M = 10, the pure loop's law with the external rows ignored, and |w_t − w_0|² taken for a martingale.
 """
 
 from __future__ import annotations
@@ -63,20 +64,42 @@ def sq_error_check(regime: str, design: str, M: int, d: int, t: int) -> Check:
 
 def ridge_check(M: int = 10, d: int = 3, V: float = 0.25, t: int = 30) -> Check:
     """E|w_t − A|² under ridge (prior N(0, V), fixed design, w_0 = 0.5): w_t is exactly Gaussian
-    (regression_laws.ridge_moments); control: Eq. 18's leading order, N(A, V/2) per component."""
+    (regression_laws.fixed_design_moments); control: Eq. 18's leading order, N(A, V/2) per component."""
     loop = model_loop(FAMILY, M=M, family_args=f"d={d},sigma=1", init={"w": 0.5}, design="fixed",
                       prior_law=f"normal:var={V}")
 
     def compute(budget: Budget, rng) -> Outcome:
         run = loop.run(t, _chains(budget), seed=rng)
-        est, sem = _mean_sem(np.sum((run.state.w - loop.prior_mean) ** 2, axis=1))
-        mean, cov = L.ridge_moments(t, run.state.design, 1.0, loop.penalty, loop.prior_mean, loop.w0)
-        pred = float(np.trace(cov) + np.sum((mean - loop.prior_mean) ** 2))
-        return _outcome(est, sem, pred, "Eq. 18's leading order p0^2 = N(A, V/2)", d * V / 2,
+        A = loop.prior_mean
+        est, sem = _mean_sem(np.sum((run.state.w - A) ** 2, axis=1))
+        mean, cov = L.fixed_design_moments(t, run.state.design, M, 1.0, loop.penalty, A, loop.w0)
+        pred = float(np.trace(cov) + np.sum((mean - A) ** 2))
+        eq18_mean, eq18_var = L.eq18_normal(0, 1.0, V, 0.0, 0.5)
+        return _outcome(est, sem, pred, "Eq. 18's leading order p0^2 = N(A, V/2)", d * eq18_var,
                         f"E|w_t - A|^2 at t={t}")
 
     return Check("R12.regression.ridge", FAMILY, f"E|w_t - A|^2 at t={t}, d={d}, M={M}, fixed design, "
                  f"ridge lambda = sigma^2/V = {1 / V:g}: the exact Gaussian law (-> stationary)", "exact", compute)
+
+
+def external_check(M: int = 10, d: int = 3, m: int = 3, t: int = 40) -> Check:
+    """E|w_t − w_0|² with m external rows labelled by w_0 in a fixed design (least squares): the exact
+    Gaussian AR(1) toward w_0, stationary since the m = d external rows span R^d; control: the pure
+    loop's law t σ² tr(X_mᵀX_m)⁻¹ (the external points ignored), which grows."""
+    loop = model_loop(FAMILY, M=M, family_args=f"d={d},sigma=1", init={"w": 0.5}, design="fixed", external=m)
+
+    def compute(budget: Budget, rng) -> Outcome:
+        run = loop.run(t, _chains(budget), seed=rng)
+        est, sem = _mean_sem(run.per_chain("sq_error"))
+        X = run.state.design
+        mean, cov = L.fixed_design_moments(t, X, M, 1.0, loop.penalty, loop.prior_mean, loop.w0)
+        pred = float(np.trace(cov) + np.sum((mean - loop.w0) ** 2))
+        wrong = L.replace_sq_error(t, M, d, 1.0, design=X[:M])
+        return _outcome(est, sem, pred, "the pure loop's law (external points ignored)", wrong,
+                        f"E|w_t - w_0|^2 at t={t}")
+
+    return Check("R12.regression.external", FAMILY, f"E|w_t - w_0|^2 at t={t}, d={d}, M={M}, {m} external "
+                 "rows of a fixed design labelled by w_0: the exact Gaussian law (-> stationary)", "exact", compute)
 
 
 def martingale_check(M: int = 10, d: int = 3, t: int = 3) -> Check:
@@ -85,6 +108,7 @@ def martingale_check(M: int = 10, d: int = 3, t: int = 3) -> Check:
     loop = model_loop(FAMILY, M=M, family_args=f"d={d},sigma=1", init={"w": 1.0})
 
     def compute(budget: Budget, rng) -> Outcome:
+        assert L.w_is_a_martingale()
         state = loop.initial_state(_chains(budget), rng)
         for s in range(1, t):
             loop.step(state, s, rng)
@@ -108,4 +132,4 @@ def regression_checks(families: list[str] | None = None) -> list[Check]:
         return []
     return [sq_error_check("replace", "fresh", 50, 10, 5), sq_error_check("replace", "fixed", 12, 5, 10),
             sq_error_check("accumulate", "fresh", 50, 10, 10), sq_error_check("accumulate", "fixed", 12, 5, 10),
-            ridge_check(), martingale_check()]
+            ridge_check(), external_check(), martingale_check()]
