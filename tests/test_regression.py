@@ -69,6 +69,8 @@ def test_sympy_derivations():
         partial = L.accumulate_sq_error(200_000, M_, d_, 1.0)
         assert L.accumulate_limit_value(M_, d_, 1.0) == pytest.approx(partial, abs=2 * d_ / (M_ * 200_000))
         assert L.accumulate_limit_value(M_, d_, 1.0) < L.gerstgrasser_bound(M_, d_, 1.0)
+    text = L.latex()  # the derivation document's section, from these expressions
+    assert r"\frac{d \sigma^{2} t}{M - d - 1}" in text and r"\psi" in text and "True" in text
     # and the bound is its M -> oo limit (relative)
     assert L.accumulate_limit_value(10**7, 3, 1.0) / L.gerstgrasser_bound(10**7, 3, 1.0) == pytest.approx(1, abs=1e-5)
 

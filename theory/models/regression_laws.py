@@ -199,13 +199,41 @@ def w_is_a_martingale() -> bool:
     return all(sp.simplify(e) == 0 for e in fit - w)
 
 
-LATEX = {
-    "inverse_chi2_mean": r"\mathbb E[1/\chi^2_\nu] = \frac{1}{\nu - 2}",
-    "replace": r"\mathbb E|w_t - w_0|^2 = t\,\sigma^2\,\mathbb E\operatorname{tr}(X^{\mathsf T}X)^{-1}"
-               r" = \frac{t\,\sigma^2 d}{M - d - 1}",
-    "accumulate": r"\mathbb E|w_t - w_0|^2 = \sigma^2\sum_{k=1}^{t}\frac{d}{k\,(kM - d - 1)}"
-                  r"\;\xrightarrow{t\to\infty}\;\frac{\sigma^2 d}{d+1}\Big[\psi(1) - \psi\Big(1 - \frac{d+1}{M}\Big)\Big]"
-                  r"\;<\;\frac{\pi^2}{6}\,\frac{\sigma^2 d}{M - d - 1}",
-    "ridge": r"\Sigma_{ii} = \frac{\sigma^2 g_i}{\lambda(2 g_i + \lambda)} = \frac{V/2}{1 + \lambda/(2 g_i)},"
-             r"\quad \text{Eq. 18: } p_{\rm st}(w) \propto p_0(w)^2 = \mathcal N(A, V/2)",
-}
+def _tex(expr: sp.Expr) -> str:
+    """LaTeX of a ratio with its denominator's sign turned positive (d/(n − d − 1), not
+    −d/(d − n + 1)) and ψ for the digamma."""
+    num, den = sp.fraction(sp.together(expr))
+    factors = []
+    for f in sp.Mul.make_args(den):  # n, M, nu >> d: the sign each factor has in use
+        if f.subs({v: (10**9 if v in (n, M, nu) else 1) for v in f.free_symbols}) < 0:
+            f, num = sp.expand(-f), -num
+        factors.append(f)
+    den = sp.Mul(*factors)
+    text = sp.latex(num) if den == 1 else rf"\frac{{{sp.latex(num)}}}{{{sp.latex(den)}}}"
+    return text.replace(r"\operatorname{polygamma}{\left(0,", r"\psi{\left(")
+
+
+def latex() -> str:
+    """The linear-regression loop's laws, from the SymPy expressions above, for the derivation
+    document."""
+    return "\n\n".join([
+        r"\subsection*{Linear regression in the closed loop}",
+        r"$y=x\cdot w+\sigma\varepsilon$, $x\sim\mathcal N(0,I_d)$; each generation labels $M$ inputs with "
+        r"$w_{t-1}$ and refits by least squares: $w_t=w_{t-1}+\sigma(X^{\mathsf T}X)^{-1}X^{\mathsf T}\varepsilon$ "
+        r"(replace), $w_t=w_{t-1}+\sigma S_t^{-1}X_t^{\mathsf T}\varepsilon_t$ with the pooled $S_t$ (accumulate). "
+        rf"$w$ is a martingale (SymPy: $(X^{{\mathsf T}}X)^{{-1}}X^{{\mathsf T}}Xw=w$ on a symbolic design: "
+        rf"{w_is_a_martingale()}).",
+        rf"\paragraph{{Inverse Wishart}} $\mathbb E[1/\chi^2_\nu]={_tex(inverse_chi2_mean())}$, so "
+        rf"$\mathbb E\operatorname{{tr}}W^{{-1}}={_tex(inverse_wishart_trace())}$ for $W\sim$ Wishart$_d(n,I)$.",
+        rf"\paragraph{{Replace}} $\mathbb E|w_t-w_0|^2={_tex(replace_error())}$ (fresh design); "
+        r"$t\sigma^2\operatorname{tr}(X^{\mathsf T}X)^{-1}$ (fixed).",
+        rf"\paragraph{{Accumulate}} generation $k$ adds ${_tex(accumulate_term())}$ (fresh design, the "
+        r"pool's rows exchangeable), "
+        rf"$\lim_t\mathbb E|w_t-w_0|^2={_tex(accumulate_limit())}$, below "
+        r"$\frac{\pi^2}{6}\frac{\sigma^2 d}{M-d-1}$, the fixed design's limit "
+        r"$\sigma^2\operatorname{tr}(X^{\mathsf T}X)^{-1}\sum_k k^{-2}$ in expectation over the design.",
+        rf"\paragraph{{Ridge}} ($\lambda=\sigma^2/V$, fixed design, eigenvalue $g$ of $X^{{\mathsf T}}X$): the "
+        rf"stationary variance solves $s=a^2s+\sigma^2 g/(g+\lambda)^2$, $a=g/(g+\lambda)$: "
+        rf"$s={_tex(ridge_stationary_eigen())}$; Eq.~18 ($u=1$, $m=0$, $\chi=I/\sigma^2$) gives "
+        rf"$p_{{\rm st}}\propto p_0^2$, variance ${_tex(eq18_variance())}$, the $g\to\infty$ limit.",
+    ])
