@@ -149,3 +149,53 @@ def test_regression_claims_hold_at_the_quick_budget():
     results = run_claims(select(["gerstgrasser2024.linear", "dohmatob2024"]), QUICK, seed=0)
     assert {r.claim.id: r.verdict for r in results} == {"gerstgrasser2024.linear-accumulate-bound": "holds",
                                                         "dohmatob2024.linear-replace-growth": "holds"}
+
+
+# -- logistic_regression -----------------------------------------------------------------------------
+def test_logistic_newton_fit_against_scipy():
+    """The batched Newton fit (ML and MAP) = scipy's BFGS on each chain's objective."""
+    from scipy.optimize import minimize
+
+    from theory.models.logistic import fit, objective
+
+    rng = np.random.default_rng(2)
+    X = np.concatenate([np.ones((6, 30, 1)), rng.standard_normal((6, 30, 2))], axis=2)
+    y = (rng.random((6, 30)) < 0.5).astype(float)  # labels independent of x: overlapping, an ML fit exists
+    for penalty in (np.zeros(3), np.full(3, 0.7)):
+        mean = np.full(3, 0.2)
+        theta, diverged = fit(X, y, np.zeros((6, 3)), penalty, mean)
+        assert not diverged.any()
+        for c in range(6):
+            ref = minimize(lambda th: -objective(X[c], y[c], th, penalty, mean), np.zeros(3), method="BFGS",
+                           options={"gtol": 1e-10})
+            assert np.allclose(theta[c], ref.x, atol=1e-5), (c, theta[c], ref.x)
+
+
+def test_logistic_separable_samples_are_the_deterministic_boundary():
+    from theory.models.logistic import fit
+
+    X = np.concatenate([np.ones((2, 6, 1)), np.linspace(-1, 1, 6)[None, :, None] * np.ones((2, 1, 1))], axis=2)
+    y = np.array([[0, 0, 0, 1, 1, 1], [1, 1, 0, 1, 0, 0]], float)  # separable, overlapping
+    _, diverged = fit(X, y, np.zeros((2, 2)), np.zeros(2), np.zeros(2))
+    assert diverged.tolist() == [True, False]
+    loop = model_loop("logistic_regression", M=5, family_args="d=2", init={"b": 3.0, "w": 0.1})
+    run = loop.run(40, 400, seed=1)
+    assert run.absorbed()["fraction"] > 0.5  # the pure loop ends on deterministic classifiers
+    constant = run.state.hard & np.all(run.state.theta[:, 1:] == 0, axis=1)  # one label: (±1, 0, 0)
+    assert constant.any() and np.all(np.abs(run.state.theta[constant, 0]) == 1)
+    assert np.allclose(run.per_chain("rate")[constant], run.state.theta[constant, 0] > 0)
+    anchored = model_loop("logistic_regression", M=5, family_args="d=2", init={"b": 3.0, "w": 0.1}, external=1)
+    assert anchored.run(40, 400, seed=1).absorbed()["fraction"] == 0.0  # never absorbing with external points
+
+
+def test_logistic_cli_and_refusals(capsys):
+    from theory.errors import InputError
+
+    assert main(["simulate", "logistic_regression", "--family-args", "d=2", "--M", "30", "--init", "b=0.5,w=1",
+                 "--design", "fixed", "--generations", "5", "--chains", "500", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["final"]["mean"]) == {"rate", "b", "w1", "design_rate"} and out["estimator"] == "mle"
+    for options, message in (({"family_args": "d=2,sigma=1"}, "d=D"), ({"init": {"w3": 1.0}}, "w1..w2"),
+                             ({"regime": "subsample"}, "subsample"), ({"init": {"b": 60.0}}, "deterministic")):
+        with pytest.raises(InputError, match=message):
+            model_loop("logistic_regression", **({"M": 10, "family_args": "d=2"} | options))

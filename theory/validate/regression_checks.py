@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models import model_loop
+from ..models import logistic, model_loop
 from ..models import regression_laws as L
 from .registry import Budget, Check, Outcome
 
@@ -126,10 +126,32 @@ def martingale_check(M: int = 10, d: int = 3, t: int = 3) -> Check:
                  "squares, fresh design", "exact", compute)
 
 
+def logistic_martingale_check(M: int = 20, t: int = 20) -> Check:
+    """logistic_regression with a fixed design (one weight, b = 0.5, w = 1): the design rate
+    (1/M) Σ_i σ(b + x_i w) is a martingale, E design_rate_t = design_rate_0 exactly, absorbed chains
+    (deterministic classifiers) included; control: the initial bias forgotten (1/2)."""
+    loop = model_loop("logistic_regression", M=M, family_args="d=1", init={"b": 0.5, "w": 1.0}, design="fixed")
+
+    def compute(budget: Budget, rng) -> Outcome:
+        assert logistic.score_matches_design_moments()
+        run = loop.run(t, _chains(budget), seed=rng)
+        est, sem = _mean_sem(run.per_chain("design_rate"))
+        pred = run.initial["design_rate"][0]
+        out = _outcome(est, sem, pred, "the initial bias forgotten: 1/2", 0.5, f"E design_rate at t={t}")
+        out.detail += f"; absorbed {run.absorbed()['fraction']:.3g}"
+        return out
+
+    return Check("R12.logistic.martingale", "logistic_regression", f"E design_rate_t = design_rate_0 at t={t}, "
+                 f"d=1, M={M}, fixed design, maximum likelihood", "exact", compute)
+
+
 def regression_checks(families: list[str] | None = None) -> list[Check]:
-    """Every linear-regression check (none when ``families`` names others)."""
-    if families is not None and FAMILY not in families:
-        return []
-    return [sq_error_check("replace", "fresh", 50, 10, 5), sq_error_check("replace", "fixed", 12, 5, 10),
-            sq_error_check("accumulate", "fresh", 50, 10, 10), sq_error_check("accumulate", "fixed", 12, 5, 10),
-            ridge_check(), external_check(), martingale_check()]
+    """Every linear- and logistic-regression check (those of the classes in ``families``)."""
+    out = []
+    if families is None or FAMILY in families:
+        out += [sq_error_check("replace", "fresh", 50, 10, 5), sq_error_check("replace", "fixed", 12, 5, 10),
+                sq_error_check("accumulate", "fresh", 50, 10, 10), sq_error_check("accumulate", "fixed", 12, 5, 10),
+                ridge_check(), external_check(), martingale_check()]
+    if families is None or "logistic_regression" in families:
+        out.append(logistic_martingale_check())
+    return out
