@@ -180,10 +180,10 @@ def simulate(setting: Mapping, generations: int, chains: int, rng):
         if isinstance(options["family_args"], Mapping):  # the text of --family-args, as on the command line
             options["family_args"] = _params_text(options["family_args"])
         try:
-            loop = model_loop(setting["family"], M=setting["M"], **options)
+            model = model_loop(setting["family"], M=setting["M"], **options)
         except ModuleNotFoundError as e:  # declared in MODEL_CLASSES, its module not written yet
             raise InputError(f"the model class {setting['family']} is not built yet ({e})") from None
-        return loop.run(generations, chains, seed=rng)
+        return model.run(generations, chains, seed=rng)
     options = {k: v for k, v in setting.items() if k not in ("family", "M", "init", "data")}
     loop = from_params(setting["family"], setting["M"], setting.get("init"),
                        data=list(setting.get("data", ())), **options)

@@ -120,7 +120,7 @@ class ModelLoop(abc.ABC):
         names = list(initial)
         acc = {n: np.zeros(2) for n in names}
         hit_time = np.where(self.absorbed(state), 0, -1)
-        trace = {"t": [], "mean": {n: [] for n in names}, "var": {n: [] for n in names}} \
+        trace: dict | None = {"t": [], "mean": {n: [] for n in names}, "var": {n: [] for n in names}} \
             if record_every else None
         times = range(1, generations + 1)
         if progress:
@@ -138,7 +138,7 @@ class ModelLoop(abc.ABC):
             if t > burn_in:
                 for n, mv in stats.items():
                     acc[n] += mv
-            if want_trace:
+            if want_trace and trace is not None:
                 trace["t"].append(t)
                 for n, (m, v) in stats.items():
                     trace["mean"][n].append(m)

@@ -72,8 +72,8 @@ class LogisticRegression(ModelLoop):
     d: int = 1
     theta0: np.ndarray = field(default_factory=lambda: np.zeros(2))
     design: str = "fresh"
-    penalty: np.ndarray | None = None
-    prior_mean: np.ndarray | None = None
+    penalty: np.ndarray = field(default_factory=lambda: np.zeros(0))     # empty: no prior
+    prior_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     name = "logistic_regression"
 
@@ -87,8 +87,8 @@ class LogisticRegression(ModelLoop):
             raise InputError(f"|(b, w)| must be below {THETA_MAX:g} (beyond, the model is deterministic)")
         if self.design not in ("fresh", "fixed"):
             raise InputError(f"--design {self.design!r}: expected fresh or fixed")
-        self.penalty = np.zeros(self.d + 1) if self.penalty is None else np.asarray(self.penalty, float)
-        self.prior_mean = np.zeros(self.d + 1) if self.prior_mean is None else np.asarray(self.prior_mean, float)
+        self.penalty = np.asarray(self.penalty if np.size(self.penalty) else np.zeros(self.d + 1), float)
+        self.prior_mean = np.asarray(self.prior_mean if np.size(self.prior_mean) else np.zeros(self.d + 1), float)
         if self.design == "fixed" and self.regime.schedule is not None:
             raise InputError("--design fixed holds one design of M + external rows: it does not take --M-schedule")
         if self.regime.kind == "subsample":
@@ -253,7 +253,7 @@ def from_options(name, M, family_args=None, init=None, init_seed=None, init_samp
             if not (re.fullmatch(r"w\d+", key) and 1 <= int(key[1:]) <= d):
                 raise InputError(f"--init {key}: logistic_regression takes b, w (every weight) or w1..w{d}")
             theta0[int(key[1:])] = value
-    penalty = mean = None
+    penalty, mean = np.zeros(0), np.zeros(0)
     if prior_law is not None:
         law = parse_prior(prior_law) if isinstance(prior_law, str) else prior_law
         if not isinstance(law, NormalPrior) or law.each or law.var is None:

@@ -20,7 +20,6 @@ are in :mod:`theory.models.regression_laws`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,8 +55,8 @@ class LinearRegression(ModelLoop):
     sigma: float = 1.0
     w0: np.ndarray = field(default_factory=lambda: np.zeros(1))
     design: str = "fresh"
-    penalty: np.ndarray | None = None
-    prior_mean: np.ndarray | None = None
+    penalty: np.ndarray = field(default_factory=lambda: np.zeros(0))     # empty: no prior
+    prior_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     name = "linear_regression"
 
@@ -71,8 +70,8 @@ class LinearRegression(ModelLoop):
             raise InputError(f"the initial weights have {self.w0.size} components, d = {self.d}")
         if self.design not in DESIGNS:
             raise InputError(f"--design {self.design!r}: expected fresh or fixed")
-        self.penalty = np.zeros(self.d) if self.penalty is None else np.asarray(self.penalty, float)
-        self.prior_mean = np.zeros(self.d) if self.prior_mean is None else np.asarray(self.prior_mean, float)
+        self.penalty = np.asarray(self.penalty if np.size(self.penalty) else np.zeros(self.d), float)
+        self.prior_mean = np.asarray(self.prior_mean if np.size(self.prior_mean) else np.zeros(self.d), float)
         if self.design == "fixed" and self.regime.schedule is not None:
             raise InputError("--design fixed holds one design of M + external rows: it does not take "
                              "--M-schedule")
@@ -162,7 +161,8 @@ class NaiveLinearRegression(LinearRegression):
         root = np.diag(np.sqrt(self.penalty))
         for c, (xs, ys) in enumerate(state.pool):
             if not self.regime.pooled:
-                xs.clear(), ys.clear()
+                xs.clear()
+                ys.clear()
             xs.append(X if X.ndim == 2 else X[c])
             ys.append(y[c])
             A = np.vstack(xs + [root])
@@ -188,16 +188,17 @@ def initial_weights(d: int, init: dict | None, init_seed: int | None) -> np.ndar
     return w
 
 
-def ridge_of(prior_law, d: int, sigma: float) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(λ_k = σ²/V_k, A_k) of ``--prior-law normal:var=V[,mean=A][,varK=..,meanK=..]`` on w."""
+def ridge_of(prior_law, d: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """(λ_k = σ²/V_k, A_k) of ``--prior-law normal:var=V[,mean=A][,varK=..,meanK=..]`` on w (empty
+    arrays: no prior)."""
     if prior_law is None:
-        return None, None
+        return np.zeros(0), np.zeros(0)
     law = parse_prior(prior_law) if isinstance(prior_law, str) else prior_law
     if not isinstance(law, NormalPrior):
         raise InputError("--prior-law for linear_regression: a normal law on w, normal:var=V[,mean=A]")
     var, mean = np.full(d, np.nan if law.var is None else law.var), np.full(d, law.mean)
     for key, value in law.each:
-        kind, index = re.fullmatch(r"(var|mean)(\d+)", key).groups()  # NormalPrior checked the form
+        kind, index = key.rstrip("0123456789"), key.lstrip("varmean")  # NormalPrior checked the form
         if not 1 <= int(index) <= d:
             raise InputError(f"--prior-law {key}: linear_regression has w1..w{d}")
         (var if kind == "var" else mean)[int(index) - 1] = value

@@ -3,33 +3,51 @@ and its bound under accumulate, and the ridge loop's stationary law against Eq. 
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
-from ..models import model_loop
+from ..models import regression
 from ..models import regression_laws as L
+from ..models.regression import RegressionState
 from .registry import Figure, FigureBudget, register
 from .style import color, marker
 
 STYLE = {"replace": (color(0), marker(0)), "accumulate": (color(1), marker(1))}
 
 
+def _design(state: RegressionState) -> np.ndarray:
+    """The fixed design of a run that has one."""
+    assert state.design is not None
+    return state.design
+
+
+def _trace(run) -> dict:
+    """The run's record of every generation (it was run with record_every=1)."""
+    assert run.trace is not None
+    return run.trace
+
+
 # (a) E|w_t − w_0|² against t, replace and accumulate ------------------------------------------
 def regression_error(budget: FigureBudget, rng) -> dict:
     M, d, T, chains = 20, 5, 20, int(4000 * budget.scale)
-    out = {"M": M, "d": d, "chains": chains, "runs": [], "checks": [],
+    runs: list[dict] = []
+    checks: list[dict] = []
+    out = {"M": M, "d": d, "chains": chains, "runs": runs, "checks": checks,
            "limit": L.accumulate_limit_value(M, d, 1.0), "bound": L.gerstgrasser_bound(M, d, 1.0)}
     for regime in ("replace", "accumulate"):
-        loop = model_loop("linear_regression", M=M, family_args=f"d={d},sigma=1", init={"w": 0.0}, regime=regime)
-        run = loop.run(T, chains, seed=rng, record_every=1)
-        ts = np.array(run.trace["t"])
-        est = np.array(run.trace["mean"]["sq_error"])
-        sem = np.sqrt(np.array(run.trace["var"]["sq_error"]) / chains)
+        loop = regression.from_options("linear_regression", M=M, family_args=f"d={d},sigma=1", init={"w": 0.0},
+                                       regime=regime)
+        trace = _trace(loop.run(T, chains, seed=rng, record_every=1))
+        ts = np.array(trace["t"])
+        est = np.array(trace["mean"]["sq_error"])
+        sem = np.sqrt(np.array(trace["var"]["sq_error"]) / chains)
         law = L.replace_sq_error if regime == "replace" else L.accumulate_sq_error
         theory = np.array([law(int(t), M, d, 1.0) for t in ts])
-        out["runs"].append({"regime": regime, "t": ts, "sq_error": est, "sq_error_sem": sem,
+        runs.append({"regime": regime, "t": ts, "sq_error": est, "sq_error_sem": sem,
                             "theory_t": ts, "theory_sq_error": theory})
-        out["checks"].append({"what": f"E|w_t - w_0|^2, {regime} (R12.regression.{regime}, exact)",
-                              "estimate": est, "sem": sem, "theory": theory})
+        checks.append({"what": f"E|w_t - w_0|^2, {regime} (R12.regression.{regime}, exact)",
+                       "estimate": est, "sem": sem, "theory": theory})
     return out
 
 
@@ -60,21 +78,22 @@ register(Figure(
 # (b) the ridge loop's law against Eq. 18 ---------------------------------------------------------
 def ridge_stationary(budget: FigureBudget, rng) -> dict:
     M, d, V, T, chains = 10, 3, 0.25, 40, int(20000 * budget.scale)
-    loop = model_loop("linear_regression", M=M, family_args=f"d={d},sigma=1", init={"w": 0.5},
-                      design="fixed", prior_law=f"normal:var={V}")
+    loop = regression.from_options("linear_regression", M=M, family_args=f"d={d},sigma=1", init={"w": 0.5},
+                                   design="fixed", prior_law=f"normal:var={V}")
     run = loop.run(T, chains, seed=rng, record_every=1)
-    X, A = run.state.design, loop.prior_mean
+    state, trace = cast(RegressionState, run.state), _trace(run)
+    X, A = _design(state), loop.prior_mean
     moments = [L.fixed_design_moments(int(t), X, M, 1.0, loop.penalty, A, loop.w0) for t in range(T + 1)]
     theory = np.array([np.trace(c) + np.sum((m - A) ** 2) for m, c in moments])
     # E|w_t - A|^2 from the chains' own spread of each component: the trace keeps w1 only, so the
     # whole vector is read at the end and w1's second moment along the way
-    w1_2 = np.array(run.trace["var"]["w1"]) + (np.array(run.trace["mean"]["w1"]) - A[0]) ** 2
+    w1_2 = np.array(trace["var"]["w1"]) + (np.array(trace["mean"]["w1"]) - A[0]) ** 2
     w1_theory = np.array([c[0, 0] + (m[0] - A[0]) ** 2 for m, c in moments])[1:]
-    w1 = run.state.w[:, 0]
+    w1 = state.w[:, 0]
     dev = (w1 - A[0]) ** 2
     # the sem of E(w1 - A)^2 along the trace: w1_t is Gaussian, Var (w1 - A)^2 = 2 s^4 + 4 s^2 m^2
-    s2 = np.array(run.trace["var"]["w1"])
-    m1 = np.array(run.trace["mean"]["w1"]) - A[0]
+    s2 = np.array(trace["var"]["w1"])
+    m1 = np.array(trace["mean"]["w1"]) - A[0]
     sem_trace = np.sqrt((2 * s2**2 + 4 * s2 * m1**2) / chains)
     edges = np.linspace(-2.0, 2.0, 61)
     hist, _ = np.histogram(w1, edges, density=True)

@@ -11,13 +11,30 @@ M = 10, the pure loop's law with the external rows ignored, and |w_t − w_0|² 
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
-from ..models import logistic, model_loop
+from ..models import logistic, regression
 from ..models import regression_laws as L
+from ..models.regression import LinearRegression, RegressionState
 from .registry import Budget, Check, Outcome
 
 FAMILY = "linear_regression"
+
+
+def _linear(**options) -> LinearRegression:
+    return regression.from_options(FAMILY, **options)
+
+
+def _state(run) -> RegressionState:
+    return cast(RegressionState, run.state)
+
+
+def _design(run) -> np.ndarray:
+    design = _state(run).design
+    assert design is not None, "a fixed-design run"
+    return design
 
 
 def _chains(budget: Budget) -> int:
@@ -41,13 +58,12 @@ def _outcome(est, sem, pred, control_label, control, what) -> Outcome:
 
 def sq_error_check(regime: str, design: str, M: int, d: int, t: int) -> Check:
     """E|w_t − w_0|² (σ = 1, w_0 = 0) against its derived law."""
-    loop = model_loop(FAMILY, M=M, family_args=f"d={d},sigma=1", init={"w": 0.0}, design=design,
-                      regime=regime)
+    loop = _linear(M=M, family_args=f"d={d},sigma=1", init={"w": 0.0}, design=design, regime=regime)
 
     def compute(budget: Budget, rng) -> Outcome:
         run = loop.run(t, _chains(budget), seed=rng)
         est, sem = _mean_sem(run.per_chain("sq_error"))
-        X = run.state.design
+        X = _state(run).design
         law = L.replace_sq_error if regime == "replace" else L.accumulate_sq_error
         pred = law(t, M, d, 1.0, design=X)
         if regime == "accumulate":
@@ -65,14 +81,14 @@ def sq_error_check(regime: str, design: str, M: int, d: int, t: int) -> Check:
 def ridge_check(M: int = 10, d: int = 3, V: float = 0.25, t: int = 30) -> Check:
     """E|w_t − A|² under ridge (prior N(0, V), fixed design, w_0 = 0.5): w_t is exactly Gaussian
     (regression_laws.fixed_design_moments); control: Eq. 18's leading order, N(A, V/2) per component."""
-    loop = model_loop(FAMILY, M=M, family_args=f"d={d},sigma=1", init={"w": 0.5}, design="fixed",
-                      prior_law=f"normal:var={V}")
+    loop = _linear(M=M, family_args=f"d={d},sigma=1", init={"w": 0.5}, design="fixed",
+                   prior_law=f"normal:var={V}")
 
     def compute(budget: Budget, rng) -> Outcome:
         run = loop.run(t, _chains(budget), seed=rng)
         A = loop.prior_mean
-        est, sem = _mean_sem(np.sum((run.state.w - A) ** 2, axis=1))
-        mean, cov = L.fixed_design_moments(t, run.state.design, M, 1.0, loop.penalty, A, loop.w0)
+        est, sem = _mean_sem(np.sum((_state(run).w - A) ** 2, axis=1))
+        mean, cov = L.fixed_design_moments(t, _design(run), M, 1.0, loop.penalty, A, loop.w0)
         pred = float(np.trace(cov) + np.sum((mean - A) ** 2))
         eq18_mean, eq18_var = L.eq18_normal(0, 1.0, V, 0.0, 0.5)
         return _outcome(est, sem, pred, "Eq. 18's leading order p0^2 = N(A, V/2)", d * eq18_var,
@@ -86,12 +102,12 @@ def external_check(M: int = 10, d: int = 3, m: int = 3, t: int = 40) -> Check:
     """E|w_t − w_0|² with m external rows labelled by w_0 in a fixed design (least squares): the exact
     Gaussian AR(1) toward w_0, stationary since the m = d external rows span R^d; control: the pure
     loop's law t σ² tr(X_mᵀX_m)⁻¹ (the external points ignored), which grows."""
-    loop = model_loop(FAMILY, M=M, family_args=f"d={d},sigma=1", init={"w": 0.5}, design="fixed", external=m)
+    loop = _linear(M=M, family_args=f"d={d},sigma=1", init={"w": 0.5}, design="fixed", external=m)
 
     def compute(budget: Budget, rng) -> Outcome:
         run = loop.run(t, _chains(budget), seed=rng)
         est, sem = _mean_sem(run.per_chain("sq_error"))
-        X = run.state.design
+        X = _design(run)
         mean, cov = L.fixed_design_moments(t, X, M, 1.0, loop.penalty, loop.prior_mean, loop.w0)
         pred = float(np.trace(cov) + np.sum((mean - loop.w0) ** 2))
         wrong = L.replace_sq_error(t, M, d, 1.0, design=X[:M])
@@ -105,7 +121,7 @@ def external_check(M: int = 10, d: int = 3, m: int = 3, t: int = 40) -> Check:
 def martingale_check(M: int = 10, d: int = 3, t: int = 3) -> Check:
     """w1 is a martingale under least squares: E[(w1_t − w1_{t−1})(w1_{t−1} − w1_0)] = 0 (fresh
     design, replace, w_0 = 1); control: |w_t − w_0|², whose step has mean σ² d/(M − d − 1) > 0."""
-    loop = model_loop(FAMILY, M=M, family_args=f"d={d},sigma=1", init={"w": 1.0})
+    loop = _linear(M=M, family_args=f"d={d},sigma=1", init={"w": 1.0})
 
     def compute(budget: Budget, rng) -> Outcome:
         assert L.w_is_a_martingale()
@@ -130,7 +146,8 @@ def logistic_martingale_check(M: int = 20, t: int = 20) -> Check:
     """logistic_regression with a fixed design (one weight, b = 0.5, w = 1): the design rate
     (1/M) Σ_i σ(b + x_i w) is a martingale, E design_rate_t = design_rate_0 exactly, absorbed chains
     (deterministic classifiers) included; control: the initial bias forgotten (1/2)."""
-    loop = model_loop("logistic_regression", M=M, family_args="d=1", init={"b": 0.5, "w": 1.0}, design="fixed")
+    loop = logistic.from_options("logistic_regression", M=M, family_args="d=1", init={"b": 0.5, "w": 1.0},
+                                 design="fixed")
 
     def compute(budget: Budget, rng) -> Outcome:
         assert logistic.score_matches_design_moments()
