@@ -506,7 +506,8 @@ def _cluster_flags(parser: argparse.ArgumentParser, what: str) -> None:
 
 # Named here for --help, which imports neither the families (SymPy) nor the figures (Matplotlib);
 # tests/test_cli.py keeps both equal to their registries.
-MODEL_CLASS_NAMES = ("rbm", "gaussian_mixture", "kde", "linear_regression")  # theory.models.MODEL_CLASSES
+MODEL_CLASS_NAMES = ("rbm", "gaussian_mixture", "kde", "linear_regression",
+                     "logistic_regression")  # theory.models.MODEL_CLASSES
 FAMILY_NAMES = ("bernoulli", "binomial", "poisson", "exponential", "gaussian", "categorical", "curie_weiss")
 FIGURE_IDS = ("fig1a_trajectories", "fig1b_absorption_times", "fig1c_all_up", "fig1d_final_vs_initial",
               "fig2_stationary", "fig3_poisson", "entropy", "gaussian_collapse", "stationary_laws",
