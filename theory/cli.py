@@ -511,13 +511,15 @@ def _cluster_flags(parser: argparse.ArgumentParser, what: str) -> None:
 
 # Named here for --help, which imports neither the families (SymPy) nor the figures (Matplotlib);
 # tests/test_cli.py keeps both equal to their registries.
-MODEL_CLASS_NAMES = ("rbm", "gaussian_mixture", "kde", "linear_regression")  # theory.models.MODEL_CLASSES
+MODEL_CLASS_NAMES = ("rbm", "gaussian_mixture", "kde", "linear_regression",
+                     "logistic_regression")  # theory.models.MODEL_CLASSES
 FAMILY_NAMES = ("bernoulli", "binomial", "poisson", "exponential", "gaussian", "categorical", "curie_weiss")
 FIGURE_IDS = ("fig1a_trajectories", "fig1b_absorption_times", "fig1c_all_up", "fig1d_final_vs_initial",
               "fig2_stationary", "fig3_poisson", "entropy", "gaussian_collapse", "stationary_laws",
               "reparametrisation", "estimators", "absorption_time_vs_M", "regimes_gaussian",
               "accumulate_limit", "growth", "mixture_variance", "kde_variance", "temperature_phase",
-              "temperature_stationary", "top_p_support", "selection_variance")
+              "temperature_stationary", "top_p_support", "selection_variance", "regression_error",
+              "ridge_stationary")
 
 class _Parser(argparse.ArgumentParser):
     """argparse with the house error format: one line, exit status 2 (``--help`` shows usage)."""
@@ -610,7 +612,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start each chain from a law of theta (seeded): stationary (Eq. 18 of the setting) "
                         "or normal:mean=A,var=V[,varK=..,meanK=..] on the natural parameters")
     m.add_argument("--init-seed", type=int, metavar="S",
-                   help="model classes: draw the initial model from seed S (rbm weights)")
+                   help="model classes: draw the initial model from seed S (rbm weights; "
+                        "linear_regression: w_0 ~ N(0, I_d))")
     m.add_argument("--init-sample", metavar="LAW",
                    help="model classes: the initial data set's law, e.g. normal:mean=0,var=1 (kde)")
     m.add_argument("--design", choices=["fresh", "fixed"],

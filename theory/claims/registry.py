@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
+from ..models import MODEL_CLASSES, model_loop
 from ..params import from_params
 
 VERDICTS = ("holds", "fails", "inconclusive", "not checkable", "error")
@@ -100,7 +101,9 @@ class Claim:
 
     ``setting``: options of ``closedloop simulate`` (``family``, ``M``, ``init``, and any of
     ``truth``, ``external``, ``data``, ``prior_law``, ``regime``, ``M_schedule``, ``init_law``,
-    ``family_args``, ``fixed``: :data:`FLAGS`); ``check(run) -> Evidence`` reads the simulated
+    ``family_args``, ``fixed``, and for a model class ``init_seed``, ``init_sample``, ``design``:
+    :data:`FLAGS`); ``family`` may name a model class (theory.models: ``linear_regression``, ...),
+    whose run (a ModelRun) the check then reads; ``check(run) -> Evidence`` reads the simulated
     chains; ``check`` None with ``not_checkable`` saying why (a model class or operator the toolkit
     does not have yet).
     """
@@ -137,7 +140,8 @@ FLAGS = (("M", "--M"), ("family_args", "--family-args"), ("fixed", "--fixed"), (
          ("init_law", "--init-law"), ("truth", "--truth"), ("external", "--external"),
          ("data", "--external-data"), ("prior_law", "--prior-law"), ("regime", "--regime"),
          ("M_schedule", "--M-schedule"), ("temperature", "--temperature"), ("top_k", "--top-k"),
-         ("top_p", "--top-p"), ("select", "--select"), ("by", "--by"))
+         ("top_p", "--top-p"), ("select", "--select"), ("by", "--by"), ("init_seed", "--init-seed"),
+         ("init_sample", "--init-sample"), ("design", "--design"))
 
 
 def check_keys(setting: Mapping) -> None:
@@ -163,9 +167,24 @@ def command_line(setting: Mapping, generations: int, chains: int, seed: int) -> 
     return " ".join(words + ["--generations", str(generations), "--chains", str(chains), "--seed", str(seed)])
 
 
+# options a model class's from_options takes (theory.models), as the simulate command passes them
+MODEL_OPTIONS = ("family_args", "init", "init_seed", "init_sample", "design", "external", "regime",
+                 "M_schedule", "prior_law", "temperature", "top_k", "top_p", "select", "by")
+
+
 def simulate(setting: Mapping, generations: int, chains: int, rng):
-    """The chains of a setting, through the toolkit's own loop (``params.from_params``)."""
+    """The chains of a setting, through the toolkit's own loop (``params.from_params``), or a model
+    class's (``theory.models.model_loop``, with the options ``closedloop simulate`` would pass it)."""
     check_keys(setting)
+    if setting["family"] in MODEL_CLASSES:
+        options = {k: setting.get(k) for k in MODEL_OPTIONS} | {"external": setting.get("external", 0)}
+        if isinstance(options["family_args"], Mapping):  # the text of --family-args, as on the command line
+            options["family_args"] = _params_text(options["family_args"])
+        try:
+            model = model_loop(setting["family"], M=setting["M"], **options)
+        except ModuleNotFoundError as e:  # declared in MODEL_CLASSES, its module not written yet
+            raise InputError(f"the model class {setting['family']} is not built yet ({e})") from None
+        return model.run(generations, chains, seed=rng)
     options = {k: v for k, v in setting.items() if k not in ("family", "M", "init", "data")}
     loop = from_params(setting["family"], setting["M"], setting.get("init"),
                        data=list(setting.get("data", ())), **options)

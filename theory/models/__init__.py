@@ -18,7 +18,7 @@ from .base import ModelLoop, ModelRun, ModelStats
 
 # name -> module of theory.models that declares it
 MODEL_CLASSES = {"rbm": "rbm", "gaussian_mixture": "mixture", "kde": "kde",
-                 "linear_regression": "regression"}
+                 "linear_regression": "regression", "logistic_regression": "logistic"}
 
 
 def model_loop(name: str, **options) -> ModelLoop:

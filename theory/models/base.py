@@ -111,7 +111,8 @@ class ModelLoop(abc.ABC):
         burn_in, record_every = integer(burn_in, "burn-in", 0), integer(record_every, "record-every", 0)
         if not burn_in < generations:
             raise InputError(f"burn-in must satisfy 0 <= burn-in < generations, got {burn_in}")
-        if seed is not None:
+        if seed is not None and not isinstance(seed, np.random.SeedSequence | np.random.BitGenerator
+                                               | np.random.Generator):  # a stream, as the engine's run
             seed = integer(seed, "seed", 0)
         rng = np.random.default_rng(seed)
         state = self.initial_state(chains, rng)
@@ -119,7 +120,7 @@ class ModelLoop(abc.ABC):
         names = list(initial)
         acc = {n: np.zeros(2) for n in names}
         hit_time = np.where(self.absorbed(state), 0, -1)
-        trace = {"t": [], "mean": {n: [] for n in names}, "var": {n: [] for n in names}} \
+        trace: dict | None = {"t": [], "mean": {n: [] for n in names}, "var": {n: [] for n in names}} \
             if record_every else None
         times = range(1, generations + 1)
         if progress:
@@ -137,7 +138,7 @@ class ModelLoop(abc.ABC):
             if t > burn_in:
                 for n, mv in stats.items():
                     acc[n] += mv
-            if want_trace:
+            if want_trace and trace is not None:
                 trace["t"].append(t)
                 for n, (m, v) in stats.items():
                     trace["mean"][n].append(m)
@@ -187,7 +188,8 @@ class ModelRun:
         out = {"family": loop.name, "M": loop.M, "regime": loop.regime.kind,
                "M_schedule": None if loop.regime.schedule is None else loop.regime.schedule.label,
                "external": loop.external, **loop.describe(),
-               "generations": self.generations, "chains": self.chains, "seed": self.seed}
+               "generations": self.generations, "chains": self.chains,
+               "seed": self.seed if isinstance(self.seed, int) else None}
         for key, stats in (("final", self.final), ("time_average", self.time_average)):
             out[key] = {"mean": {n: _finite(m) for n, (m, _) in stats.items()},
                         "var": {n: _finite(v) for n, (_, v) in stats.items()}}
