@@ -19,6 +19,7 @@ import sympy as sp
 from .. import symbols as S
 from ..laws import frozen_law, star_values
 from ..models import regression_laws as RL
+from ..models.moment_laws import moment_trajectory
 from ..numeric import evaluate, subs
 from ..params import derivation_setting
 from ..regime import Regime
@@ -453,6 +454,69 @@ def _selection_moment(run, what: str) -> Evidence:
                                (f"the expected reward rises by {shift:.4g} sigma_t per generation while the variance "
                                f"(the diversity) is multiplied by {v:.4g} < 1")))
 
+# --- Shumailov et al. (mixture), Kazdan et al. and Fu et al. (KDE): theory.models ----------------
+def _data_moments(run) -> tuple[float, float]:
+    """(E (a_0 − μ*)², E P_0) of an initial data set of M points drawn from the KDE's initial law
+    N(μ*, V*): V*/M and V*(M − 1)/M (P with ddof 0)."""
+    loop = run.loop
+    return loop.var0 / loop.M, loop.var0 * (loop.M - 1) / loop.M
+
+
+def _kde_law(run, regime: str | None = None, external: int | None = None):
+    """E y_t, y = (a − μ*, (a − μ*)², P), of the run's KDE loop from R12.moments (another regime or
+    number of external points for a control)."""
+    loop = run.loop
+    sq, P = _data_moments(run)
+    return moment_trajectory(regime or loop.regime.kind, [loop.M] * run.generations, [0.0, sq, P],
+                             external=loop.external if external is None else external,
+                             h=loop.h or 0.0, truth_var=loop.var0)
+
+
+def _mixture_narrows(run) -> Evidence:
+    loop, T = run.loop, run.generations
+    w, m, v = (np.array(p) for p in (loop.w, loop.m, loop.v))
+    V0 = float(w @ (v + m**2) - (w @ m) ** 2)
+    factor = float(moment_trajectory("replace", [loop.M] * T, [0.0, 0.0, 1.0])[-1, 2])
+    est, sem = mean_sem(chains(run, "total_var"))
+    return Evidence(f"E total_var at t={T}", V0 * factor, est, sem,
+                    "R12.moments (every EM M-step matches the data's mean and second moment, R12.theorem): "
+                    "E V_t = V_0 (1 - 1/M)^t", control=V0, control_label="no loss of variance (V_0)",
+                    statement=(factor < 1, f"the total variance shrinks by (1 - 1/M) = {1 - 1 / loop.M:.4g} per "
+                                           "generation, to 0 as t -> oo"))
+
+
+def _kde_accumulate(run) -> Evidence:
+    T = run.generations
+    law, replace = _kde_law(run)[:, 1], _kde_law(run, "replace")[:, 1]
+    est, sem = mean_sem(chains(run, "mean") ** 2)
+    far = _kde_law(run)[-1, 2]
+    return Evidence(f"E (mean_t - mu*)^2 at t={T}", law[-1], est, sem,
+                    "R12.moments: the KDE's exact linear moment law (fixed bandwidth, accumulate)",
+                    control=replace[-1], control_label="the replace law (the mean diffuses linearly in t)",
+                    statement=(law[-1] < 2 * law[T // 2] and replace[-1] > 1.5 * replace[T // 2],
+                               (f"accumulate: the mean's error levels off ({law[T // 2]:.4g} at t={T // 2}, "
+                                f"{law[-1]:.4g} at t={T}) while replace's grows linearly ({replace[T // 2]:.4g}, "
+                                f"{replace[-1]:.4g}); the accumulated KDE's variance still grows, as h^2 ln t "
+                                f"(data variance {far:.4g} at t={T}): slow, not bounded")))
+
+
+def _kde_real_data(run) -> Evidence:
+    T = run.generations
+    loop = run.loop
+    law = _kde_law(run)
+    pure = _kde_law(run, external=0)
+    est, sem = mean_sem(chains(run, "total_var"))
+    V = law[:, 2] + (loop.h or 0.0) ** 2
+    return Evidence(f"E total_var at t={T}", V[-1], est, sem,
+                    f"R12.moments with {loop.external} fresh points of the truth per generation",
+                    control=pure[-1, 2] + (loop.h or 0.0) ** 2,
+                    control_label="the loop without the real points (variance relaxing to M h^2)",
+                    statement=(abs(V[-1] - V[T // 2]) < 1e-3 * V[-1] and abs(law[-1, 1] - law[T // 2, 1]) < 1e-3,
+                               (f"with the real points the variance and the mean's error are stationary "
+                                f"(total_var {V[T // 2]:.4g} at t={T // 2}, {V[-1]:.4g} at t={T}; mean error "
+                                f"{law[-1, 1]:.4g})")))
+
+
 # --- Gerstgrasser et al., Dohmatob et al. (linear regression, theory.models) ----------------------
 def _regression(run) -> tuple[int, int, float]:
     return run.loop.M, run.loop.d, run.loop.sigma
@@ -590,28 +654,27 @@ CLAIMS: list[Claim] = [
           "A two-component Gaussian mixture refitted by EM on its own samples loses variance over the "
           "generations: its tails disappear.",
           "the fitted mixture narrows over generations (shown by simulation)",
-          f"{RECALLED}; to check: R12.moments, E total_var_t = total_var_0 (1 - 1/M)^t exactly (every EM "
+          f"{RECALLED}; checked: R12.moments, E total_var_t = total_var_0 (1 - 1/M)^t exactly (every EM "
           "M-step matches the data's mean and second moment, R12.theorem), against the chains' mean",
           {"family": "gaussian_mixture", "family_args": {"K": 2}, "M": 50,
-           "init": {"w1": 0.5, "m1": -1.0, "m2": 1.0, "v1": 0.5, "v2": 0.5}}, 20, 4_000,
-          not_checkable=_not_yet("the claims runner's model-class support (issue 23)")),
+           "init": {"w1": 0.5, "m1": -1.0, "m2": 1.0, "v1": 0.5, "v2": 0.5}}, 10, 2_000, _mixture_narrows),
     Claim("kazdan2024.kde-replace-vs-accumulate", at(KAZDAN, "abstract: kernel density estimation"),
           "A kernel density estimate refitted on its own samples collapses under replace, and stays "
           "stable under accumulate.",
           "replace: collapse; accumulate: the test loss does not diverge",
-          f"{READ_ABSTRACT}; to check (R12.moments, fixed h): replace relaxes the KDE's variance to M h^2 "
+          f"{READ_ABSTRACT}; checked (R12.moments, fixed h): replace relaxes the KDE's variance to M h^2 "
           "while its mean diffuses without bound; accumulate's variance still grows, as h^2 ln t (slowly, "
           "not bounded)",
-          {"family": "kde", "family_args": {"h": 0.5}, "M": 20, "regime": "accumulate"}, 40, 4_000,
-          not_checkable=_not_yet("the claims runner's model-class support (issue 23)")),
+          {"family": "kde", "family_args": {"h": 0.5}, "M": 20, "regime": "accumulate",
+           "init_sample": "normal:mean=0,var=1"}, 40, 4_000, _kde_accumulate),
     Claim("fu2024.kde-real-data-bounded", FU,
           "With enough real data mixed into every generation, the self-consuming loop's distance to the "
           "real distribution stays controlled (kernel density estimation among the models).",
           "the TV distance is bounded when the real share or the data set is large enough",
-          f"{READ_ABSTRACT}; to check: the KDE with m fresh points of the truth per generation has a "
+          f"{READ_ABSTRACT}; checked: the KDE with m fresh points of the truth per generation has a "
           "stationary mean error and variance (R12.moments' linear law with external points)",
-          {"family": "kde", "family_args": {"h": 0.5}, "M": 20, "external": 5}, 200, 4_000,
-          not_checkable=_not_yet("the claims runner's model-class support (issue 23)")),
+          {"family": "kde", "family_args": {"h": 0.5}, "M": 20, "external": 5,
+           "init_sample": "normal:mean=0,var=1"}, 200, 4_000, _kde_real_data),
     Claim("dey-donoho2024.pi2-6-poisson", DEY_DONOHO,
           "Under the augment (accumulate) workflow the error of the fitted model stays within pi^2/6 of one "
           "generation's.",
