@@ -69,10 +69,9 @@ def cmd_derive(args) -> int:
     import shutil
 
     compile_pdf = shutil.which("pdflatex") is not None and not args.no_pdf
-    operator = any(setting[k] is not None for k in _operator_options(args))
     if setting["fresh"] or setting["data"] or args.prior_law or args.regime != "replace" or args.M_schedule \
-            or operator:
-        # one setting: its R9, R10 and R11 document
+            or any(v is not None for v in _operator_options(args).values()):
+        # one setting: its R9 and R10 document
         docs = [derive.write_setting(f, setting, Path(args.out), compile_pdf) for f in families]
     else:
         _nonnegative(args.workers, "--workers")

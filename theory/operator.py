@@ -167,7 +167,8 @@ def tempered_shift(family: ExponentialFamily) -> tuple[sp.Expr, ...] | None:
     if not log_g.has(S_sym):
         return (sp.Integer(0),) * d
     points = _support_points(family)
-    rows, chosen = [], []
+    rows: list[list[sp.Expr]] = []
+    chosen: list = []
     for v in points:  # greedily: d + 1 points with affinely independent φ
         row = [p.subs(S_sym, v) for p in family.phi] + [sp.Integer(1)]
         if sp.Matrix(rows + [row]).rank() == len(rows) + 1:

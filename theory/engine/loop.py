@@ -308,7 +308,9 @@ class ClosedLoop:
             temp += 4 * len(nf.facets) * L  # minimal_face: (chains, facets, levels) masks
         n = self.largest_sample(generations)
         if self.sampler == "naive":
-            temp += (16 + L) * n if nf.finite else 8 * d
+            temp += (16 + L) * self.operator.drawn(n) if nf.finite else 8 * d
+        if self.operator.select is not None and not nf.finite:  # the drawn points, their keys and order
+            temp += 8 * (d + 3) * self.operator.drawn(n)
         if self.regime.pooled:
             kept += 8 * d + (8 * L if nf.finite else 0)  # the pool's Σφ and level counts
             if self.keeps_points:
@@ -532,8 +534,9 @@ class ClosedLoop:
         nf = self.numeric
         model_points, fresh = self.model_draws(t), self.M0 + self.external
         if nf.finite:
-            parts = [draw_levels(nf, state.theta[idx], face, model_points, rng) if self.operated is None
-                     else self.operated.levels(state.theta[idx], state.mu[idx], face, model_points, rng)]
+            theta = state.theta[idx]
+            parts = [draw_levels(nf, theta, face, model_points, rng) if self.operated is None
+                     else self.operated.levels(theta, state.mu[idx], face, model_points, rng)]
             C = len(parts[0])
             if fresh:
                 parts.append(draw_levels(nf, np.repeat(self.theta_star, C, 0), np.ones_like(face), fresh, rng))
@@ -1075,8 +1078,8 @@ class Run:
                "estimator": _estimator_json(loop.estimator),
                "init": dict(loop.init), "init_law": self.init_law,
                "truth": None if loop.truth is None else dict(loop.truth),
-               "operator": loop.operator.as_json(), "sampler": loop.sampler, "generations": self.generations, "chains": self.chains,
-               "seed": self.seed}
+               "operator": loop.operator.as_json(), "sampler": loop.sampler,
+               "generations": self.generations, "chains": self.chains, "seed": self.seed}
         for key, stats in (("final", self.final), ("time_average", self.time_average)):
             out[key] = {"mean": {n: _finite(m) for n, (m, _) in stats.items()},
                         "var": {n: _finite(v) for n, (_, v) in stats.items()}}

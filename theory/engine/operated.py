@@ -25,10 +25,11 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ..errors import InputError
 from ..operator import Operator, tempered_shift
 from ..symbols import s as S_sym
 from .model import NumericFamily
-from .sampling import canonical, draw_points, draw_points_naive, level_counts
+from .sampling import canonical, draw_exact, draw_points, draw_points_naive, level_counts
 
 MASS_TOL = 1e-12  # top-p: a cumulative mass within this relative distance below P reaches P
 
@@ -43,9 +44,12 @@ class Operated:
         if numeric.finite:
             mult = family.multiplicity
             self.log_mult = np.zeros(len(numeric.levels)) if mult is None else np.array(
-                [float(sp.log(mult.subs(S_sym, v))) for v in family.space.levels])
+                [float(sp.log(mult.subs(S_sym, int(v)))) for v in numeric.levels])
         elif self.T is not None:
-            self.shift = np.array([float(b) for b in tempered_shift(family)])  # Setting checked it is not None
+            shift = tempered_shift(family)
+            if shift is None:  # the Setting refuses it first (Operator.check)
+                raise InputError(f"--temperature takes {family.title}'s model out of its family")
+            self.shift = np.array([float(b) for b in shift])
 
     # -- the operated model ---------------------------------------------------------------------
     def probabilities(self, theta: np.ndarray, face: np.ndarray | None) -> np.ndarray:
@@ -87,8 +91,10 @@ class Operated:
         if self.T is None:
             return mu
         nf = self.numeric
+        theta = nf.theta_closed_form(mu)
+        if theta is None:  # the loop refuses it first
+            raise InputError(f"--temperature on {nf.family.title} needs a closed-form inverse mean map")
         with np.errstate(all="ignore"):
-            theta = nf.theta_closed_form(mu)
             tempered = nf.mu(theta / self.T + (1 / self.T - 1) * self.shift)
         ok = np.all(np.isfinite(tempered), axis=-1, keepdims=True)
         return np.where(ok, tempered, mu)
@@ -135,9 +141,7 @@ class Operated:
             return counts @ nf.phi_levels, counts
         if selects or naive:
             return self.points(mu, m, rng, naive).sum(axis=1), None
-        if m == 0:
-            return np.zeros_like(mu), None
-        return np.asarray(nf.family.sum_sampler(rng, self.tempered_mu(mu), m), dtype=float), None
+        return draw_exact(nf, None, self.tempered_mu(mu), None, m, rng)
 
     def levels(self, theta, mu, face, m: int, rng: np.random.Generator) -> np.ndarray:
         """The level of each of the m kept points per chain, drawn one by one by inverse CDF of the
