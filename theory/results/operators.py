@@ -107,6 +107,7 @@ def temperature_map(family: ExponentialFamily) -> Derivation:
         return Derivation("R11.temperature.map", family.slug, "Temperature: the tempered model", tuple(steps),
                           {"stays": sp.false})
     theta_T = tempered_theta(family)
+    assert theta_T is not None  # b was found
     steps.append(Step(r"$\ln w = c + b\cdot\phi$ on the sample space, with" if any(b) else
                       r"$w$ is constant, so $w^{1/T}e^{\theta\cdot\phi/T}\propto w\,e^{(\theta/T)\cdot\phi}$: "
                       r"the tempered model is the member", "b" if any(b) else r"\theta_T", show(b) if any(b)
@@ -213,8 +214,9 @@ def tempered_stationary_marginals(setting: Setting, kappa: float, grid):
     if not d.result["applies"]:
         raise InputError(f"{setting.family.title}: the tempered model leaves the family; no stationary law")
     log_p = d.result["log_density"].subs(kappa_T, sp.nsimplify(kappa))
-    if setting.truth is not None:
-        log_p = log_p.subs({S.starred(t): v for t, (_, v) in zip(setting.family.theta, setting.truth, strict=True)})
+    truth = setting.truth_point
+    if truth is not None:
+        log_p = log_p.subs({S.starred(t): truth[t.name] for t in setting.family.theta})
     return stationary_marginals(setting, grid, log_p)
 
 
