@@ -76,6 +76,20 @@ def derivation(result_id: str, subject: ExponentialFamily | Setting) -> Derivati
     return compute(result_id, subject)
 
 
+# the laws of the model classes beyond the families (theory.models), derived in their own modules
+MODEL_RESULTS = ("R12.moments", "R12.theorem", "R12.rbm.martingale", "R12.rbm.polarisation",
+                 "R12.rbm.absorption_law", "R12.rbm.rescue")
+
+
+def record(result_id: str) -> None:
+    """Note that a model class's law (one of :data:`MODEL_RESULTS`) was read: checks and figures
+    list it as they list the ids :func:`derivation` serves."""
+    if result_id not in MODEL_RESULTS:
+        raise InputError(f"unknown model-class result id {result_id!r}; known: {', '.join(MODEL_RESULTS)}")
+    for rec in _recorders:
+        rec.add(result_id)
+
+
 def compute(result_id: str, subject: ExponentialFamily | Setting) -> Derivation | None:
     """:func:`derivation` without recording the id: for results that build on other results."""
     return RESULTS[result_id].derive(subject_for(result_id, subject))

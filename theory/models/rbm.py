@@ -383,6 +383,7 @@ class RBMLoop(ModelLoop):
         means = p @ self.space.V
         out = {f"v{i + 1}": means[:, i] for i in range(self.N)}
         out["entropy"] = -np.sum(np.where(p > 0, p * np.where(p > 0, state.logp, 0.0), 0.0), axis=1)
+        out["point_mass"] = self.on_point_mass(state).astype(float)  # its mean: the fraction on one configuration
         return out
 
     def on_point_mass(self, state) -> np.ndarray:

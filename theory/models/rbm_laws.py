@@ -36,6 +36,8 @@ import itertools
 import numpy as np
 import sympy as sp
 
+from ..store import record
+
 
 def _symbols(N: int, H: int):
     b = sp.symbols(f"b1:{N + 1}", real=True)
@@ -79,23 +81,40 @@ def first_order_conditions(N: int = 2, H: int = 1) -> dict:
 def martingale_statistics(N: int, H: int) -> list[str]:
     """The statistics the closed loop keeps as martingales under exact maximum likelihood: the
     visible means E_θ[v_i] (their bias is a free linear parameter), none of the hidden units'."""
+    record("R12.rbm.martingale")
     facts = first_order_conditions(min(N, 2), min(H, 1))
-    assert all(x == 0 for x in facts["identity_b"])  # the SymPy verification, never skipped
+    if not all(x == 0 for x in facts["identity_b"]):  # the SymPy verification, never skipped
+        raise RuntimeError("SymPy did not find dl/db_i = mean of v_i - E[v_i]")
     return [f"v{i + 1}" for i in range(N)]
 
 
 def polarisation(m0) -> np.ndarray:
     """P(v_i ends at 1) = E_θ_0[v_i] (a bounded martingale that converges to 0 or 1)."""
+    record("R12.rbm.polarisation")
     return np.asarray(m0, float)
 
 
 def product_law(m0) -> np.ndarray:
     """Π_i m_i^(v_i) (1 − m_i)^(1 − v_i) over the configurations (v_i = bit i−1 of k): the
     absorption law of independent units (H = 0)."""
+    record("R12.rbm.absorption_law")
     m0 = np.asarray(m0, float)
     k = np.arange(2 ** len(m0))
     V = (k[:, None] >> np.arange(len(m0))) & 1
     return np.prod(np.where(V == 1, m0, 1 - m0), axis=1)
+
+
+def absorbing_states(N: int, prior: bool = False, external: int = 0, anchor: str | None = None) -> list[str]:
+    """The configurations whose point mass the loop never leaves: every one in the pure loop; none
+    with a Gaussian prior (the MAP is finite: no unit is ever clamped) or with fresh external points
+    from a model of full support (they reach every configuration); with one fixed anchor
+    configuration only the anchor's (the data always hold it, so no other point mass is reachable,
+    and the anchor's own is absorbing: its drift pulls every unit towards it)."""
+    record("R12.rbm.rescue")
+    if prior or external:
+        return []
+    every = ["".join(str((k >> i) & 1) for i in range(N)) for k in range(2**N)]
+    return [anchor] if anchor is not None else every
 
 
 def universal(N: int, H: int) -> bool:

@@ -1,16 +1,16 @@
 """Checks of the RBM closed loop (theory.models.rbm, laws in theory.models.rbm_laws).
 
-* ``rbm.martingale`` (one per visible unit): E_θ_t[v_i] after t generations against E_θ_0[v_i]
+* ``R12.rbm.martingale`` (one per visible unit): E_θ_t[v_i] after t generations against E_θ_0[v_i]
   (a z-score over chains); control: the same estimate from the early-stopped fit (three gradient
   steps a generation, no stationary point), which must reject the same prediction.
-* ``rbm.polarisation`` (one per unit): the fraction of chains whose unit i ends clamped at 1
+* ``R12.rbm.polarisation`` (one per unit): the fraction of chains whose unit i ends clamped at 1
   against E_θ_0[v_i] (chains not yet absorbed counted by their E_θ_T[v_i], the exact conditional
   probability of ending at 1); control: 1/2, a unit that forgets its start.
-* ``rbm.absorption_law``: with H = 0 (independent units) the configuration the chain is absorbed
+* ``R12.rbm.absorption_law``: with H = 0 (independent units) the configuration the chain is absorbed
   on, against the product of the initial means (χ²); control: the uniform law. With hidden units
   the law of the final configuration is not derived (the configuration probabilities are no
   martingales): theory.plots.rbm measures it against p_0(v) and the product law.
-* ``rbm.rescue``: with a Gaussian prior on the weights no chain ever reaches a point mass, where
+* ``R12.rbm.rescue``: with a Gaussian prior on the weights no chain ever reaches a point mass, where
   the same pure loop has absorbed (deterministic: the control is the pure loop, which must fail
   the same criterion).
 """
@@ -59,6 +59,8 @@ def _initial_means(loop) -> np.ndarray:
 def martingale_check(i: int) -> Check:
     def compute(budget: Budget, rng) -> Outcome:
         loop, run = _run(run_seed(), ARGS, T_MARTINGALE, _chains(budget, 25))
+        if f"v{i + 1}" not in L.martingale_statistics(N, H):
+            raise ValueError(f"v{i + 1} is not a martingale of the RBM loop")
         pred = _initial_means(loop)[i]
         est, sem = mean_sem(run.per_chain(f"v{i + 1}"))
         _, early = _run(run_seed(), f"{ARGS},fit_steps={EARLY_STEPS}", T_MARTINGALE, 4 * _chains(budget, 25))
@@ -68,21 +70,21 @@ def martingale_check(i: int) -> Check:
                        f"early-stopped fit ({EARLY_STEPS} gradient steps)", z_score(e_est, pred, e_sem),
                        f"exact fits: max |grad| {fit['max_gradient']:.2g}, {fit['unconverged']} unconverged; "
                        f"early-stopped E[v{i + 1}] = {e_est:.5g} ± {e_sem:.2g}")
-    return Check("rbm.martingale", "rbm", f"E[v{i + 1}_t] at t={T_MARTINGALE}, M={M}, N={N}, H={H}, "
+    return Check("R12.rbm.martingale", "rbm", f"E[v{i + 1}_t] at t={T_MARTINGALE}, M={M}, N={N}, H={H}, "
                  f"init-seed {INIT_SEED}", "exact", compute)
 
 
 def polarisation_check(i: int) -> Check:
     def compute(budget: Budget, rng) -> Outcome:
         loop, run = _run(run_seed(), ARGS, T_ABSORB, _chains(budget, 25))
-        pred = _initial_means(loop)[i]
+        pred = L.polarisation(_initial_means(loop))[i]
         clamp = run.state.clamp[:, i]
         ends_at_1 = np.where(clamp >= 0, clamp, run.per_chain(f"v{i + 1}"))
         est, sem = mean_sem(ends_at_1)
         return Outcome(pred, est, sem, z_score(est, pred, sem), "1/2 (the start forgotten)",
                        z_score(est, 0.5, sem), f"{np.mean(clamp >= 0):.4f} of chains have unit {i + 1} "
                        f"clamped at t={T_ABSORB}, {run.absorbed()['fraction']:.4f} absorbed")
-    return Check("rbm.polarisation", "rbm", f"P(v{i + 1} ends at 1), M={M}, N={N}, H={H}, "
+    return Check("R12.rbm.polarisation", "rbm", f"P(v{i + 1} ends at 1), M={M}, N={N}, H={H}, "
                  f"init-seed {INIT_SEED}", "exact", compute)
 
 
@@ -103,7 +105,7 @@ def absorption_law_check() -> Check:
         return Outcome(float("nan"), float(on.mean()), 0.0, z_from_p(p_fit), "uniform (the start forgotten)",
                        z_from_p(p_wrong), f"absorbed {on.mean():.4f} by t={T_ABSORB}; chi2 p={p_fit:.3g} "
                        f"(product of the initial means), control p={p_wrong:.3g}")
-    return Check("rbm.absorption_law", "rbm", f"configuration absorbed on vs the product law, M={M}, "
+    return Check("R12.rbm.absorption_law", "rbm", f"configuration absorbed on vs the product law, M={M}, "
                  f"{INDEPENDENT_ARGS}, init-seed {INIT_SEED}", "distribution", compute)
 
 
@@ -115,12 +117,14 @@ def rescue_check() -> Check:
         chains = _chains(budget, 100)
         _, rescued = _run(run_seed(), ARGS, T_ABSORB // 3, chains, PRIOR)
         _, pure = _run(run_seed(), ARGS, T_ABSORB // 3, chains)
+        if L.absorbing_states(N, prior=True):
+            raise ValueError("the prior's loop has absorbing states")
         ever = float(np.mean(rescued.hit_time >= 0))
         pure_ever = float(np.mean(pure.hit_time >= 0))
         return Outcome(0.0, ever, 0.0, None, "the pure loop (no prior)", None,
                        f"ever absorbed by t={T_ABSORB // 3}: {ever:.4g} with the prior {PRIOR}, "
                        f"{pure_ever:.4g} without", passed=ever == 0.0, control_rejected=pure_ever > 0.5)
-    return Check("rbm.rescue", "rbm", f"no chain absorbed with the prior {PRIOR}, M={M}, N={N}, H={H}",
+    return Check("R12.rbm.rescue", "rbm", f"no chain absorbed with the prior {PRIOR}, M={M}, N={N}, H={H}",
                  "deterministic", compute)
 
 
