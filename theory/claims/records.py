@@ -302,13 +302,13 @@ def _rbm_rescue(run) -> Evidence:
     m0 = run.loop.p0 @ run.loop.space.V
     est, sem = mean_sem(chains(run, "v1"))
     on = float(np.mean(chains(run, "point_mass")))
+    why = (f"no absorbing state, and {on:.3g} of chains on a single configuration at the end (criterion: under "
+           "half; the pure loop has them all there by t = 100)")
     return Evidence(f"E[v1] at t={run.generations}", float(m0[0]), est, sem,
                     "the data's mean of v1 has expectation (M E[v1] + m v1_0)/(M + m) with fresh points "
                     "from the initial model, and exact ML matches it: E[v1_t] = v1_0",
                     control=0.5, control_label="1/2 (the start forgotten)",
-                    statement=(not rbm_laws.absorbing_states(3, external=run.loop.external) and on < 0.5,
-                               f"no absorbing state, and {on:.3g} of chains on a single configuration at the end "
-                               "(criterion: under half; the pure loop has them all there by t = 100)"))
+                    statement=(not rbm_laws.absorbing_states(3, external=run.loop.external) and on < 0.5, why))
 
 
 # an RBM with N = 3 visible, H = 2 hidden units (the N(0, 1) draw of --init-seed 14, rounded): means

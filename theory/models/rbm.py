@@ -37,8 +37,8 @@ from scipy.special import expit
 from ..errors import InputError, integer
 from ..regime import Regime
 from ..setting import NormalPrior, parse_prior
-from .base import ModelLoop
 from . import refuse_unused
+from .base import ModelLoop
 
 N_MAX, H_MAX = 12, 4
 TOLERANCE = 1e-8          # max |∂ℓ/∂θ| per point at the fit's end
@@ -46,7 +46,8 @@ MAX_ITER = 1000           # Newton iterations per fit before a chain is counted 
 WEIGHT_BOUND = 30.0       # |θ| beyond this: the chain's fit is on its way to infinite weights
 STRETCH = np.array([1.0, 4.0, 16.0])  # multiples of the Newton step tried at once
 STEP_SIZE = 1.0           # gradient step of the early-stopped fit (the negative control)
-INIT_LAW = "b_i, c_j, W_ji i.i.d. N(0, 1), drawn by numpy.random.default_rng(S) in the order b, c, W (row j of W for hidden unit j)"
+INIT_LAW = ("b_i, c_j, W_ji i.i.d. N(0, 1), drawn by numpy.random.default_rng(S) in the order b, c, W "
+            "(row j of W for hidden unit j)")
 
 
 def configurations(N: int) -> np.ndarray:
@@ -207,15 +208,15 @@ def fit(space: RBMSpace, theta, q, clamp, prior=None, tol: float = TOLERANCE, ma
     the free parameters, or ``max_iter`` iterations (those chains are counted unconverged)."""
     C, P = theta.shape
     free = space.free(clamp)
-    clamp = space.allowed(clamp)  # the face as a (C, K) mask, computed once
+    mask = space.allowed(clamp)  # the face as a (C, K) mask, computed once
     lam = np.full(C, 1e-3)
     active = np.arange(C)
-    f = space.objective(theta, q, clamp, prior)
+    f = space.objective(theta, q, mask, prior)
     eye = np.eye(P)[None]
-    for it in range(max_iter):
+    for _ in range(max_iter):
         if not len(active):
             break
-        th, qa, cl, fr = theta[active], q[active], clamp[active], free[active]
+        th, qa, cl, fr = theta[active], q[active], mask[active], free[active]
         pa = _prior_rows(prior, active)
         g, Hs = space.derivatives(th, qa, cl, pa)
         g = np.where(fr, g, 0.0)
@@ -230,7 +231,7 @@ def fit(space: RBMSpace, theta, q, clamp, prior=None, tol: float = TOLERANCE, ma
         if not len(active):
             break
         pa = _prior_rows(prior, active)
-        # −Hessian on the free block, damped by λ(1 + |diagonal|); identity on the frozen rows
+        # −Hessian on the free block, damped by λ; identity on the frozen rows
         Hneg = np.where(fr[:, :, None] & fr[:, None, :], -Hs, 0.0)
         damping = lam[active][:, None] + ~fr
         A = Hneg + damping[:, :, None] * eye
@@ -400,10 +401,6 @@ class RBMLoop(ModelLoop):
         if self.regime.kind == "subsample":
             on &= np.count_nonzero(state.pool, axis=1) == 1
         return on
-
-    def probabilities(self, state) -> np.ndarray:
-        """p_θ(v) of every chain, (C, K)."""
-        return np.exp(state.logp)
 
     def describe(self):
         args = {"N": self.N, "H": self.H}

@@ -79,8 +79,11 @@ register(Figure(
     "rbm_polarisation", "Restricted Boltzmann machine (N = 3 visible, H = 2 hidden units, exact "
     "maximum likelihood over the 8 configurations, M = 10). Left: each visible unit ends clamped at 0 "
     "or 1, at 1 with the probability of its initial mean (the visible means are martingales; line: "
-    "the diagonal), over six initial models. Right: the fraction of chains on a single configuration: "
-    "the pure loop collapses; one fixed anchor configuration (101) does not rescue it, the chains "
-    "collapse onto the anchor; one fresh point from the initial model per generation, or a Gaussian "
-    "prior on the weights, keeps the chains off the point masses.", (), 2,
+    "the diagonal, R12.rbm.polarisation), over six initial models. Right: the fraction of chains on a "
+    "single configuration: the pure loop collapses; one fixed anchor configuration (101) does not "
+    "rescue it, the chains collapse onto the anchor; one fresh point from the initial model per "
+    "generation, or a Gaussian prior on the weights, keeps the chains off the point masses "
+    "(R12.rbm.rescue). The JSON also holds, per initial model, the law of the absorbing "
+    "configuration against p0(v) and the product of the means (R12.rbm.absorption_law).",
+    ("R12.rbm.absorption_law", "R12.rbm.polarisation", "R12.rbm.rescue"), 2,
     rbm_polarisation, draw_rbm_polarisation))
