@@ -45,6 +45,7 @@ TOLERANCE = 1e-8          # max |∂ℓ/∂θ| per point at the fit's end
 MAX_ITER = 1000           # Newton iterations per fit before a chain is counted unconverged
 WEIGHT_BOUND = 30.0       # |θ| beyond this: the chain's fit is on its way to infinite weights
 STRETCH = np.array([1.0, 4.0, 16.0])  # multiples of the Newton step tried at once
+FEATURES_PER_BLOCK = 4_000_000  # chains × K × P per block of fits (32 MB of float64)
 STEP_SIZE = 1.0           # gradient step of the early-stopped fit (the negative control)
 INIT_LAW = ("b_i, c_j, W_ji i.i.d. N(0, 1), drawn by numpy.random.default_rng(S) in the order b, c, W "
             "(row j of W for hidden unit j)")
@@ -361,9 +362,11 @@ class RBMLoop(ModelLoop):
         if self.prior is None:
             self._faces(state, q)
         live = np.flatnonzero(~self.absorbed(state))  # a chain on its absorbing state has nothing to fit
-        if len(live):
-            prior = None if self.prior is None else (self.prior[0], self.prior[1], counts[live].sum(axis=1))
-            state.theta[live] = fit(sp_, state.theta[live], q[live], state.clamp[live], prior, self.tol,
+        # chains in blocks: a Newton iteration holds (chains, K, P) features (N = 12, H = 4: 2 MB a chain)
+        block = max(1, FEATURES_PER_BLOCK // (sp_.K * sp_.P))
+        for rows in np.array_split(live, -(-len(live) // block)) if len(live) else ():
+            prior = None if self.prior is None else (self.prior[0], self.prior[1], counts[rows].sum(axis=1))
+            state.theta[rows] = fit(sp_, state.theta[rows], q[rows], state.clamp[rows], prior, self.tol,
                                     self.max_iter, self.report)
         self.report.diverging |= np.abs(state.theta).max(axis=1) > WEIGHT_BOUND
         state.logp = sp_.log_probabilities(state.theta, state.clamp)
