@@ -477,6 +477,7 @@ def initial_theta(N: int, H: int, init: dict | None, init_seed: int | None) -> t
         b, c, W = theta[:N], theta[N:N + H], theta[N + H:].reshape(H, N)
         theta = np.concatenate([b] + [np.concatenate([[c[j]], W[j]]) for j in range(H)])
         return theta, {"seed": seed, "law": INIT_LAW}
+    init = init or {}
     unknown = sorted(set(init) - set(names))
     if unknown:
         raise InputError(f"rbm --init: unknown parameter {unknown[0]!r}; N={N}, H={H} has "

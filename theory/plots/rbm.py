@@ -3,17 +3,20 @@ the probability of its initial mean (the martingale of rbm_laws), and what stops
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from scipy import stats
 
 from ..models import model_loop
 from ..models import rbm_laws as L
+from ..models.rbm import RBMLoop, RBMState
 from .registry import Figure, FigureBudget, register
 from .style import color, marker
 
 ARGS, M, T = "N=3,H=2", 10, 200
 SEEDS = (1, 2, 4, 8, 13, 14)        # initial models (weights N(0, 1)) with means spread over (0, 1)
-RESCUES = (("pure loop", {}), ("anchor 101", {"family_args": ARGS + ",anchor=101"}),
+RESCUES: tuple[tuple[str, dict], ...] = (("pure loop", {}), ("anchor 101", {"family_args": ARGS + ",anchor=101"}),
            ("1 fresh point", {"external": 1}), ("prior normal:var=1", {"prior_law": "normal:var=1"}))
 
 
@@ -25,10 +28,11 @@ def rbm_polarisation(budget: FigureBudget, rng) -> dict:
     chains = int(200 * budget.scale)
     points, laws = [], []
     for s in SEEDS:
-        loop = model_loop("rbm", M=M, family_args=ARGS, init_seed=s)
+        loop = cast(RBMLoop, model_loop("rbm", M=M, family_args=ARGS, init_seed=s))
         run = loop.run(T, chains, seed=_seed(rng))
+        state = cast(RBMState, run.state)
         m0 = loop.p0 @ loop.space.V
-        clamp = run.state.clamp
+        clamp = state.clamp
         for i in range(loop.N):
             # a chain not yet absorbed ends at 1 with probability E_θ_T[v_i] (the martingale)
             x = np.where(clamp[:, i] >= 0, clamp[:, i], run.per_chain(f"v{i + 1}"))
@@ -36,7 +40,7 @@ def rbm_polarisation(budget: FigureBudget, rng) -> dict:
                            "derived": L.polarisation(m0)[i], "ends_at_1": x.mean(),
                            "sem": x.std(ddof=1) / np.sqrt(chains)})
         on = run.on_absorbing
-        counts = np.bincount(np.argmax(run.state.logp[on], axis=1), minlength=loop.space.K)
+        counts = np.bincount(np.argmax(state.logp[on], axis=1), minlength=loop.space.K)
         laws.append({"seed": s, "absorbed": on.mean(), "counts": counts, "p0": loop.p0,
                      "product": L.product_law(m0),
                      "p_value_p0": stats.chisquare(counts, loop.p0 * on.sum()).pvalue,
@@ -44,11 +48,12 @@ def rbm_polarisation(budget: FigureBudget, rng) -> dict:
     curves = []
     for label, options in RESCUES:
         options = {"family_args": ARGS, **options}
-        loop = model_loop("rbm", M=M, init_seed=14, **options)
+        loop = cast(RBMLoop, model_loop("rbm", M=M, init_seed=14, **options))
         run = loop.run(T, chains, seed=_seed(rng), record_every=2)
+        trace = cast(dict, run.trace)
         curves.append({"label": label, "absorbing_states": L.absorbing_states(
-                           loop.N, loop.prior is not None, loop.external, loop.anchor), "t": [0] + run.trace["t"],
-                       "on_point_mass": [0.0] + run.trace["mean"]["point_mass"],
+                           loop.N, loop.prior is not None, loop.external, loop.anchor), "t": [0] + trace["t"],
+                       "on_point_mass": [0.0] + trace["mean"]["point_mass"],
                        "absorbed": run.absorbed()["fraction"]})
     return {"M": M, "T": T, "chains": chains, "family_args": ARGS, "points": points,
             "absorption_law": laws, "rescue": curves, "rescue_init_seed": 14}
