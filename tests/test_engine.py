@@ -295,3 +295,15 @@ def test_saturated_family_is_solved_on_every_face_in_closed_form(rng):
     assert np.all(np.isfinite(theta))
     assert np.max(np.abs(nf.mu(theta, face[ok]) - tau[ok])) < 1e-12
     assert (~face[ok].all(-1)).any()
+
+
+def test_a_run_gives_the_callers_blas_threads_back():
+    """The engine holds BLAS to one thread while it runs (its products are small) and restores
+    the caller's setting: the library changes nothing in the user's process."""
+    from threadpoolctl import threadpool_info
+
+    from theory.params import from_params
+
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
+    from_params("curie_weiss", 50, {"theta1": 0.1, "theta2": 0.2}, family_args={"N": 4}).run(3, 20)
+    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before

@@ -511,7 +511,8 @@ FAMILY_NAMES = ("bernoulli", "binomial", "poisson", "exponential", "gaussian", "
 FIGURE_IDS = ("fig1a_trajectories", "fig1b_absorption_times", "fig1c_all_up", "fig1d_final_vs_initial",
               "fig2_stationary", "fig3_poisson", "entropy", "gaussian_collapse", "stationary_laws",
               "reparametrisation", "estimators", "absorption_time_vs_M", "regimes_gaussian",
-              "accumulate_limit", "growth", "rbm_polarisation")
+              "accumulate_limit", "growth", "mixture_variance", "kde_variance",
+              "rbm_polarisation")
 
 class _Parser(argparse.ArgumentParser):
     """argparse with the house error format: one line, exit status 2 (``--help`` shows usage)."""

@@ -48,6 +48,9 @@ BERTRAND = Citation("Q. Bertrand, A. J. Bose, A. Duplessis, M. Jiralerspong, G. 
                     "2310.00429", "main theorem: stability with a large enough share of real data")
 XU = Citation("S. Xu, H. He, G. Cheng", "A Probabilistic Perspective on Model Collapse", "2505.13947",
               "abstract: growing sample sizes")
+FU = Citation("S. Fu, S. Zhang, Y. Wang, X. Tian, D. Tao", "Towards Theoretical Understandings of "
+              "Self-Consuming Generative Models", "2402.11778",
+              "abstract: bounds with mixed real data; kernel density estimation", "ICML 2024")
 JANGJOO = Citation("F. Jangjoo, G. Di Sarra, M. Marsili, Y. Roudi", "Lost in Retraining: Closed-Loop "
                    "learning and model collapse in exponential families", "2506.20623", "",
                    "Phys. Rev. Lett. 136, 197301 (2026)")
@@ -406,6 +409,32 @@ CLAIMS: list[Claim] = [
           {"family": "linear_regression", "family_args": {"d": 10, "sigma": 1}, "M": 50, "init": {"w": 0},
            "regime": "accumulate"}, 5, 20_000,
           not_checkable=_not_yet("the linear_regression model class (issue 23)")),
+    Claim("shumailov2024.gmm-variance-shrinks", at(SHUMAILOV, "the Gaussian-mixture experiment"),
+          "A two-component Gaussian mixture refitted by EM on its own samples loses variance over the "
+          "generations: its tails disappear.",
+          "the fitted mixture narrows over generations (shown by simulation)",
+          f"{RECALLED}; to check: R12.moments, E total_var_t = total_var_0 (1 - 1/M)^t exactly (every EM "
+          "M-step matches the data's mean and second moment, R12.theorem), against the chains' mean",
+          {"family": "gaussian_mixture", "family_args": {"K": 2}, "M": 50,
+           "init": {"w1": 0.5, "m1": -1.0, "m2": 1.0, "v1": 0.5, "v2": 0.5}}, 20, 4_000,
+          not_checkable=_not_yet("the claims runner's model-class support (issue 23)")),
+    Claim("kazdan2024.kde-replace-vs-accumulate", at(KAZDAN, "abstract: kernel density estimation"),
+          "A kernel density estimate refitted on its own samples collapses under replace, and stays "
+          "stable under accumulate.",
+          "replace: collapse; accumulate: the test loss does not diverge",
+          f"{READ_ABSTRACT}; to check (R12.moments, fixed h): replace relaxes the KDE's variance to M h^2 "
+          "while its mean diffuses without bound; accumulate's variance still grows, as h^2 ln t (slowly, "
+          "not bounded)",
+          {"family": "kde", "family_args": {"h": 0.5}, "M": 20, "regime": "accumulate"}, 40, 4_000,
+          not_checkable=_not_yet("the claims runner's model-class support (issue 23)")),
+    Claim("fu2024.kde-real-data-bounded", FU,
+          "With enough real data mixed into every generation, the self-consuming loop's distance to the "
+          "real distribution stays controlled (kernel density estimation among the models).",
+          "the TV distance is bounded when the real share or the data set is large enough",
+          f"{READ_ABSTRACT}; to check: the KDE with m fresh points of the truth per generation has a "
+          "stationary mean error and variance (R12.moments' linear law with external points)",
+          {"family": "kde", "family_args": {"h": 0.5}, "M": 20, "external": 5}, 200, 4_000,
+          not_checkable=_not_yet("the claims runner's model-class support (issue 23)")),
     Claim("dey-donoho2024.pi2-6-poisson", DEY_DONOHO,
           "Under the augment (accumulate) workflow the error of the fitted model stays within pi^2/6 of one "
           "generation's.",

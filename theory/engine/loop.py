@@ -733,6 +733,18 @@ class ClosedLoop:
         bins): its law over chains × generations after the burn-in is streamed into
         fixed bins (memory flat in the number of generations).
         """
+        # The engine's BLAS products are small (chains × levels by levels × d): a second BLAS
+        # thread doubled their CPU time without shortening the run (Curie–Weiss with θ fitted,
+        # 2·10⁴ chains: 1.1 s CPU with one thread, 2.0 s with two, 1.0 s wall either way), and
+        # it competes with parallel workers. One thread for the run; the caller's setting is
+        # restored on return (threadpoolctl).
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"):
+            return self._run(generations, chains, seed, burn_in, record_every, keep, progress, start,
+                             histograms)
+
+    def _run(self, generations, chains, seed, burn_in, record_every, keep, progress, start, histograms) -> Run:
         # generations are counted exactly in the float64 time averages up to 2**53
         generations, chains = integer(generations, "generations", 1, 2**53), integer(chains, "chains", 1)
         burn_in = integer(burn_in, "burn-in", 0)

@@ -31,6 +31,7 @@ from .finite_m_checks import NOT_CHECKED as FINITE_M_NOT_CHECKED
 from .regime_checks import NOT_CHECKED as REGIME_NOT_CHECKED
 from .finite_m_checks import finite_m_checks
 from .regime_checks import regime_checks
+from .mixkde_checks import mixkde_checks
 from .general_checks import general_checks
 from .rbm_checks import rbm_checks
 from .stats import gap_order, mean_sem, order_fit, pmf_gof, seeded, z_from_p, z_score
@@ -506,4 +507,5 @@ def all_checks(families: list[str] | None = None) -> list[Check]:
                 out.append(_r7_law(c))
     for c in cases:
         out += _r8_checks(c)
-    return out + general_checks(families) + finite_m_checks(families) + regime_checks(families) + rbm_checks(families)
+    return (out + general_checks(families) + finite_m_checks(families) + regime_checks(families)
+            + mixkde_checks(families) + rbm_checks(families))
