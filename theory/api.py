@@ -151,7 +151,10 @@ def simulate(f: str | ExponentialFamily | Setting, M: int, init: Mapping[str, fl
     estimator, prior), or a family (name or object) with the setting given by keyword
     options of :func:`theory.params.loop_setting`: ``anchors`` (M0), ``truth``,
     ``estimator`` (``"mle"``, ``"map"`` with ``nu``, ``"l2"`` with ``lam``), ``fixed``,
-    ``family_args``, ``external``, ``data``, ``prior_law`` (a prior object or its text).
+    ``family_args``, ``external``, ``data``, ``prior_law`` (a prior object or its text),
+    ``regime``, ``M_schedule``, and the sampling operator the model's points are drawn through:
+    ``temperature``, ``top_k``, ``top_p``, ``select`` with ``by`` (or ``operator``, an
+    :class:`~theory.operator.Operator`).
     Parameters by name, conventional or natural (``init={"p": 0.3}``). A trace is kept every
     ``record_every`` generations: ``run.trace_arrays()`` gives numpy arrays from t = 0.
     ``init_law``: every chain starts from a draw of this law (seeded by ``seed``), ``"stationary"``

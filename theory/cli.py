@@ -61,15 +61,17 @@ def cmd_derive(args) -> int:
                                             or args.external_data_file))
     setting = {"fresh": args.external, "data": external_data(args.external_data, args.external_data_file),
                "prior_law": args.prior_law, "regime": args.regime, "M_schedule": args.M_schedule,
-               "truth": parse_params(args.truth, "--truth") if args.truth else None}
+               "truth": parse_params(args.truth, "--truth") if args.truth else None,
+               **_operator_options(args)}
     if args.json:
         print(json_text(derive.to_json(families, setting)))
         return 0
     import shutil
 
     compile_pdf = shutil.which("pdflatex") is not None and not args.no_pdf
-    if setting["fresh"] or setting["data"] or args.prior_law or args.regime != "replace" or args.M_schedule:
-        # one setting: its R9 and R10 document
+    if setting["fresh"] or setting["data"] or args.prior_law or args.regime != "replace" or args.M_schedule \
+            or any(v is not None for v in _operator_options(args).values()):
+        # one setting: its R9, R10 and R11 document
         docs = [derive.write_setting(f, setting, Path(args.out), compile_pdf) for f in families]
     else:
         _nonnegative(args.workers, "--workers")
@@ -116,7 +118,7 @@ def cmd_simulate(args) -> int:
         nu=args.nu, lam=args.lam, prior=parse_params(args.prior, "--prior") if args.prior else None,
         sampler=args.sampler, external=args.external,
         data=external_data(args.external_data, args.external_data_file), prior_law=args.prior_law,
-        regime=args.regime, M_schedule=args.M_schedule)
+        regime=args.regime, M_schedule=args.M_schedule, **_operator_options(args))
     run = loop.run(args.generations, args.chains, seed=args.seed, burn_in=args.burn_in,
                    record_every=args.record_every, progress=sys.stderr.isatty() and not args.quiet,
                    histograms=_histograms(args.histogram))
@@ -145,7 +147,7 @@ def _simulate_model_class(args) -> int:
                "init_seed": args.init_seed, "init_sample": args.init_sample, "design": args.design,
                "external": args.external, "regime": args.regime, "M_schedule": args.M_schedule,
                "prior_law": args.prior_law}
-    options |= {k: getattr(args, k, None) for k in ("temperature", "top_k", "top_p", "select", "by")}
+    options |= _operator_options(args)
     loop = model_loop(args.family, **options)
     run = loop.run(args.generations, args.chains, seed=args.seed, burn_in=args.burn_in,
                    record_every=args.record_every, progress=sys.stderr.isatty() and not args.quiet)
@@ -194,6 +196,8 @@ def _simulate_text(s: dict) -> str:
              f"generations={s['generations']} chains={s['chains']} seed={s['seed']}",
              *([f"regime={s['regime']}" + (f" M_t={s['M_schedule']}" if s["M_schedule"] else "")]
                if s["regime"] != "replace" or s["M_schedule"] else []),
+             *(["operator: " + ", ".join(f"{k}={v}" for k, v in s["operator"].items() if v is not None)]
+               if any(v is not None for v in s.get("operator", {}).values()) else []),
              f"{'':10} {'final mean':>12} {'final var':>12} {'time-avg mean':>14} {'time-avg var':>13}"]
     for n in s["final"]["mean"]:
         lines.append(f"{n:10} {fmt(s['final']['mean'][n]):>12} {fmt(s['final']['var'][n]):>12} "
@@ -490,6 +494,7 @@ def _sweep_parser(sub) -> None:
         base.add_argument(f"--{flag}", help=same)
     base.add_argument("--fixed", action="append", metavar="NAME[=VALUE]", help=same + " (repeatable)")
     base.add_argument("--external-data", action="append", metavar="STATS", help=same + " (repeatable)")
+    _operator_flags(base)
     w.set_defaults(run=cmd_sweep)
 
 
@@ -511,7 +516,8 @@ FAMILY_NAMES = ("bernoulli", "binomial", "poisson", "exponential", "gaussian", "
 FIGURE_IDS = ("fig1a_trajectories", "fig1b_absorption_times", "fig1c_all_up", "fig1d_final_vs_initial",
               "fig2_stationary", "fig3_poisson", "entropy", "gaussian_collapse", "stationary_laws",
               "reparametrisation", "estimators", "absorption_time_vs_M", "regimes_gaussian",
-              "accumulate_limit", "growth", "mixture_variance", "kde_variance",
+              "accumulate_limit", "growth", "mixture_variance", "kde_variance", "temperature_phase",
+              "temperature_stationary", "top_p_support", "selection_variance",
               "rbm_polarisation")
 
 class _Parser(argparse.ArgumentParser):
@@ -547,6 +553,32 @@ def _setting_flags(parser: argparse.ArgumentParser) -> None:
                         help="MAP with a prior entering once per generation: normal:var=V[,mean=A] on "
                              "every natural parameter, or LAW:...,on=NAME on a conventional parameter "
                              "with the MAP done in it (exponential:rate=1,on=rate)")
+    _operator_flags(parser)
+
+
+# the choices of --by, named for --help without importing the operator (SymPy); equal to
+# theory.operator.SELECT_BY (tests/test_operators_engine.py)
+SELECT_BY_NAMES = ("abs_deviation", "largest", "smallest")
+
+
+def _operator_flags(parser) -> None:
+    """The sampling operator the model's M points are drawn through (external points never)."""
+    parser.add_argument("--temperature", type=float, metavar="T",
+                        help="draw the model's points from f^(1/T), renormalised (on configurations)")
+    parser.add_argument("--top-k", type=int, metavar="K", dest="top_k",
+                        help="finite spaces: draw from the model's K most probable outcomes")
+    parser.add_argument("--top-p", type=float, metavar="P", dest="top_p",
+                        help="finite spaces: draw from the model's smallest most-probable set of mass >= P")
+    parser.add_argument("--select", type=float, metavar="FRACTION",
+                        help="draw M/FRACTION points, keep the M with the largest --by statistic")
+    parser.add_argument("--by", choices=SELECT_BY_NAMES,
+                        help="the selection statistic: |phi1 - mean| (abs_deviation), phi1 (largest) "
+                             "or -phi1 (smallest)")
+
+
+def _operator_options(args) -> dict:
+    """The operator's flags as the keywords of theory.params.operator_of (None: not given)."""
+    return {k: getattr(args, k, None) for k in ("temperature", "top_k", "top_p", "select", "by")}
 
 
 def build_parser() -> argparse.ArgumentParser:

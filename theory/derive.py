@@ -17,12 +17,12 @@ from .families import FAMILIES, get_family
 from .family import ExponentialFamily, Finite
 from .io import write_text_atomic
 from .parallel import map_tasks
-from .params import derivation_setting
+from .params import OPERATOR_OPTIONS, derivation_setting
 from .regime import Regime
 from .results import general, recursion
 from .setting import Setting, m_ext
 from .speedups import sympy_speedups
-from .store import all_general, all_regimes, all_results, compute
+from .store import all_general, all_operators, all_regimes, all_results, compute
 
 # the paper's Fig. 1(a-c) case: Curie–Weiss with the coupling held at zero
 DEFAULT_EXTRA = (("curie_weiss", {"theta2": 0}),)
@@ -280,12 +280,14 @@ def write_paper_settings(out: Path, rendered) -> Path:
 
 
 def write_setting(family: ExponentialFamily, options: dict, out: Path, compile_pdf: bool = True) -> Path:
-    """R9 and R10 for one family and setting: ``<out>/setting-<slug>-<label>.tex`` and its fragments.
-    R9 is the replace loop's at constant M; R10 reads the setting's data regime and M_t."""
+    """R9, R10 and R11 for one family and setting: ``<out>/setting-<slug>-<label>.tex`` and its
+    fragments. R9 is the replace loop's at constant M; R10 reads the setting's data regime and M_t;
+    R11 the sampling operator, where one is declared (its drift is the replace loop's)."""
     st = _setting_of(family, options)
     nums = _truth_values(family, options.get("truth"))
     general = all_general(replace_loop(st))
     results = general + (all_regimes(st) if st.regime != Regime() else [])  # R10 where a regime is asked
+    results += all_operators(replace_loop(st))  # R11 where an operator is declared
     # "=" as "-", not dropped: var=11,var2=2 and var1=1,var2=2 must not share a file
     stem = f"setting-{family.slug}-{st.label}".replace("=", "-").replace(".", "p").replace(":", "-")
     frag_dir = out / stem
@@ -315,7 +317,8 @@ def _setting_of(family: ExponentialFamily, options: dict) -> Setting:
     """The derivation setting of ``derive``'s options (data, prior, truth, regime, M schedule)."""
     return derivation_setting(family, options.get("fresh") or 0, options.get("data") or (),
                               options.get("prior_law"), options.get("truth"), options.get("regime"),
-                              options.get("M_schedule"))
+                              options.get("M_schedule"),
+                              **{k: options.get(k) for k in OPERATOR_OPTIONS})
 
 
 def replace_loop(setting: Setting) -> Setting:
@@ -332,8 +335,10 @@ def _truth_values(family: ExponentialFamily, truth: dict | None) -> dict:
 
 def to_json(families: list[ExponentialFamily], setting: dict | None = None) -> dict:
     """SPEC `derive --json`: per family, natural names, A, μ, χ, R3 drift and covariance as str(),
-    for the setting (external data, prior) U, drift_general, stationary_theta, normalisable, and
-    under ``R10`` the final forms of each data-regime result for the setting's regime and M_t."""
+    for the setting (external data, prior) U, drift_general, stationary_theta, normalisable, under
+    ``R10`` the final forms of each data-regime result for the setting's regime and M_t, and under
+    ``R11`` those of each result of the declared sampling operator (symbolic in T; the declared
+    operator under ``operator``)."""
     setting = setting or {}
     opts = {k: setting.get(k) for k in ("data", "prior_law", "truth")}
     settings = [_setting_of(f, setting) for f in families]  # bad input fails before any work
@@ -357,8 +362,18 @@ def to_json(families: list[ExponentialFamily], setting: dict | None = None) -> d
             "regime": st.regime.kind,
             "M_schedule": None if st.regime.schedule is None else st.regime.schedule.label,
             "R10": {d.id: {key: _json_expr(v) for key, v in d.result.items()} for d in all_regimes(st)},
+            "R11": _operator_json(st),
         }
     return out
+
+
+def _operator_json(setting: Setting) -> dict:
+    """``derive --json``'s R11 block: the declared operator and each R11 result's final forms."""
+    results = all_operators(replace_loop(setting))
+    if not results:
+        return {}
+    return {"operator": setting.operator.as_json()} | {
+        d.id: {key: _json_expr(v) for key, v in d.result.items()} for d in results}
 
 
 def _json_expr(value):

@@ -152,6 +152,10 @@ class ExponentialFamily:
     fixed: natural parameters held fixed by :meth:`restrict` (partial MLE), name -> value.
     sum_sampler: ``(rng, mu, m) -> Σφ`` exact law of the sum of m draws (infinite spaces).
     extra_coordinates: further named coordinates (expressions in θ) shown by R4, e.g. log σ.
+    multiplicity: the number of sample configurations a data value s stands for, in ``symbols.s``
+    (None: one); a sampling operator acts on configurations (``theory.operator``). Curie–Weiss:
+    C(N, s) spin configurations have s spins up, each of base measure h/multiplicity = 1. The
+    binomial's C(n, s) is no multiplicity: its outcome is the count itself.
     """
 
     name: str
@@ -165,6 +169,7 @@ class ExponentialFamily:
     fixed: Mapping[str, float] = field(default_factory=dict)
     sum_sampler: Callable | None = None
     extra_coordinates: Mapping[str, sp.Expr] = field(default_factory=dict)
+    multiplicity: sp.Expr | None = None
 
     def cache_key(self) -> str:
         """The whole declaration as stable text (:func:`theory.diskcache.canonical`): what every

@@ -19,16 +19,27 @@ model before its M points are drawn (the external points, fresh or fixed, are ne
 Temperature acts first, then top-k, then top-p (the order of language-model samplers);
 selection is applied to the (possibly tempered) model's draws and does not combine with a
 truncation.
+
+Where each applies (:meth:`Operator.check`, called by the Setting): top-k and top-p need a finite
+sample space; a temperature on an infinite space needs the tempered model to stay in the family,
+which :func:`tempered_shift` decides from the declaration: with g = h/multiplicity the base
+measure of one configuration, f^{1/T} ∝ multiplicity · g^{1/T} e^{θ·φ/T} is in the family iff
+log g is affine in φ on the support, log g = c + b·φ, and then θ → θ/T + (1/T − 1) b (constant
+g: θ → θ/T). Selection needs φ1 to be a score of the data value: affine and not constant in s.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
+import sympy as sp
 
 from .errors import InputError
+from .family import ExponentialFamily, Finite, Interval, Levels
+from .symbols import s as S_sym
 
 SELECT_BY = {"abs_deviation": "|phi1(x) - mu1|, the distance from the model's mean",
              "largest": "phi1(x), the largest values",
@@ -107,10 +118,94 @@ class Operator:
             parts.append(f"select{self.select:g}-{self.by}")
         return "+".join(parts)
 
+    def check(self, family: ExponentialFamily) -> None:
+        """InputError, in one line, for an operator that cannot act on ``family``'s model: a
+        truncation on an infinite space, a temperature that takes an infinite space's model out
+        of the family, a selection without a score φ1 (see the module docstring)."""
+        finite = isinstance(family.space, Finite | Levels)
+        if self.truncates and not finite:
+            flag = "--top-k" if self.top_k is not None else "--top-p"
+            raise InputError(f"{flag} truncates a finite sample space; {family.title}'s is infinite")
+        if self.temperature is not None and not finite and tempered_shift(family) is None:
+            raise InputError(f"--temperature on {family.title}: f^(1/T) ∝ h(s)^(1/T) e^(θ·φ(s)/T) with "
+                             f"h(s) = {sp.sstr(family.h)} is not a member of the family"
+                             f"{OUTSIDE.get(family.name, '')}; on an infinite sample space the "
+                             "toolkit refuses a tempered model outside the family")
+        if self.select is not None and not score_statistic(family):
+            raise InputError(f"--select ranks points by phi1, which for {family.title} is "
+                             f"{sp.sstr(family.phi[0])}, not a score of the data value s (affine in s)")
+
     def as_json(self) -> dict:
         """The operator's declared numbers (None where not declared)."""
         return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p,
                 "select": self.select, "by": self.by}
+
+
+# the law a tempered model outside its family is, named for the message of Operator.check
+OUTSIDE = {"poisson": " (it is a Conway–Maxwell–Poisson law with ν = 1/T, not a Poisson)"}
+
+
+def configuration_base(family: ExponentialFamily) -> sp.Expr:
+    """g(s) = h(s)/multiplicity(s): the base measure of one sample configuration (h without a
+    declared multiplicity)."""
+    if family.multiplicity is None:
+        return family.h
+    return sp.simplify(family.h / family.multiplicity)
+
+
+@functools.lru_cache(maxsize=None)
+def tempered_shift(family: ExponentialFamily) -> tuple[sp.Expr, ...] | None:
+    """b with log g(s) = c + b·φ(s) on the support (g: :func:`configuration_base`), or None
+    where log g is not affine in φ: then f^{1/T} leaves the family; else it is the member at
+    θ/T + (1/T − 1) b (b = 0 for a constant g: θ → θ/T).
+
+    b and c are solved from d + 1 support points with affinely independent φ; the residual
+    log g − c − b·φ must then vanish: identically in s (SymPy), and on a finite space at every
+    level (evaluated to 30 digits)."""
+    log_g = sp.expand_log(sp.log(configuration_base(family)), force=True)
+    d = family.d
+    if not log_g.has(S_sym):
+        return (sp.Integer(0),) * d
+    points = _support_points(family)
+    rows: list[list[sp.Expr]] = []
+    chosen: list = []
+    for v in points:  # greedily: d + 1 points with affinely independent φ
+        row = [p.subs(S_sym, v) for p in family.phi] + [sp.Integer(1)]
+        if sp.Matrix(rows + [row]).rank() == len(rows) + 1:
+            rows.append(row)
+            chosen.append(v)
+        if len(rows) == d + 1:
+            break
+    if len(rows) < d + 1:
+        return None
+    values = sp.Matrix([log_g.subs(S_sym, v) for v in chosen])
+    solution = sp.Matrix(rows).LUsolve(values)
+    b, c = tuple(sp.simplify(x) for x in solution[:d]), solution[d]
+    residual = log_g - c - sum(bi * p for bi, p in zip(b, family.phi, strict=True))
+    if isinstance(family.space, Finite):
+        scale = 1 + max(abs(float(sp.N(log_g.subs(S_sym, v), 30))) for v in family.space.levels)
+        ok = all(abs(float(sp.N(residual.subs(S_sym, v), 30))) <= 1e-12 * scale for v in family.space.levels)
+    else:
+        ok = sp.simplify(residual) == 0
+    return b if ok else None
+
+
+def _support_points(family: ExponentialFamily) -> list:
+    """Points of the sample space to solve b, c at: the levels, else 0, 1, 2, ... from the
+    lower end (or from 0 on the real line), halves on a real interval too."""
+    space = family.space
+    if isinstance(space, Finite):
+        return list(space.levels)
+    start = sp.Integer(0) if not space.lower.is_finite else space.lower
+    step = sp.Rational(1, 2) if isinstance(space, Interval) else sp.Integer(1)
+    first = 1 if isinstance(space, Interval) and start.is_finite and space.lower.is_finite else 0
+    return [start + k * step for k in range(first, first + 2 * family.d + 6)]
+
+
+def score_statistic(family: ExponentialFamily) -> bool:
+    """Whether φ1 is a score of the data value: affine in s and not constant (selection ranks by it)."""
+    phi1 = family.phi[0]
+    return bool(phi1.is_polynomial(S_sym)) and sp.degree(phi1, S_sym) == 1
 
 
 def _number(value, what: str) -> float:

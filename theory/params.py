@@ -155,23 +155,46 @@ def regime_of(regime=None, M_schedule=None):
     return Regime(base.kind, schedule)
 
 
+OPERATOR_OPTIONS = ("temperature", "top_k", "top_p", "select", "by")  # the keywords of operator_of
+
+
+def operator_of(operator=None, temperature=None, top_k=None, top_p=None, select=None, by=None):
+    """The sampling :class:`~theory.operator.Operator` of ``--temperature``, ``--top-k``,
+    ``--top-p``, ``--select`` and ``--by`` (None: not declared), or an Operator given as it is
+    (the identity when nothing is declared)."""
+    from .operator import as_operator
+
+    return as_operator(operator, temperature=temperature, top_k=top_k, top_p=top_p, select=select, by=by)
+
+
 def derivation_setting(family: ExponentialFamily, fresh=0, data=(), prior_law=None,
-                       truth: Mapping[str, float] | None = None, regime=None, M_schedule=None) -> Setting:
-    """The :class:`Setting` whose R9 (and R10) results ``derive`` writes: data resolved, prior
-    parsed, θ* left a symbol (``truth`` only gives numbers to print, with fresh points)."""
+                       truth: Mapping[str, float] | None = None, regime=None, M_schedule=None,
+                       operator=None, **declared) -> Setting:
+    """The :class:`Setting` whose R9 (and R10, R11) results ``derive`` writes: data resolved, prior
+    parsed, θ* left a symbol (``truth`` only gives numbers to print, with fresh points);
+    ``operator`` or its keywords (:func:`operator_of`): the sampling operator."""
     from .setting import Setting
 
     if truth is not None and not fresh:
         raise InputError("--truth is used by fresh external points (--external m)")
     return Setting(family, fresh=fresh, data=points(data, family), prior=prior_law,
-                   regime=regime_of(regime, M_schedule))
+                   regime=regime_of(regime, M_schedule), operator=_operator(operator, declared))
+
+
+def _operator(operator, declared: Mapping):
+    """:func:`operator_of` of keyword options, refusing a keyword it does not know."""
+    unknown = sorted(set(declared) - set(OPERATOR_OPTIONS))
+    if unknown:
+        raise InputError(f"unknown option {unknown[0]!r}; the sampling operator's: {', '.join(OPERATOR_OPTIONS)}")
+    return operator_of(operator, **declared)
 
 
 def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | None, *, anchors: int = 0,
                  truth: Mapping[str, float] | None = None, estimator: str = "mle",
                  fixed: Mapping[str, float | None] | None = None, family_args=None, nu: float = 1.0,
                  lam: float = 0.1, prior: Mapping[str, float] | None = None, external: int = 0,
-                 data=(), prior_law=None, regime=None, M_schedule=None) -> tuple[Setting, dict[str, float]]:
+                 data=(), prior_law=None, regime=None, M_schedule=None, operator=None,
+                 **declared) -> tuple[Setting, dict[str, float]]:
     """The :class:`Setting` of a simulation and its start (natural parameters; None when ``init``
     is empty: an init law then gives it, see :func:`from_params`), from user options.
 
@@ -181,7 +204,8 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
     ``{"s": 2.5}``); ``prior_law`` is a prior object (:class:`~theory.setting.NormalPrior`,
     :class:`~theory.setting.LawPrior`) or its text (``normal:var=2``, see
     :func:`theory.setting.parse_prior`); ``regime`` and ``M_schedule``: the data regime
-    (:func:`regime_of`).
+    (:func:`regime_of`); ``operator`` or ``temperature``, ``top_k``, ``top_p``, ``select`` and
+    ``by``: the sampling operator the model's points are drawn through (:func:`operator_of`).
     """
     import numpy as np
 
@@ -190,6 +214,7 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
     from .families import get_family
     from .setting import L2, MAP, MLE, Setting
 
+    sampling = _operator(operator, declared)  # bad operator input fails before any symbolic work
     init, truth = numbers(init, "init"), None if truth is None else numbers(truth, "truth")
     prior = None if prior is None else numbers(prior, "prior")
     full = get_family(family, **mapping(family_args, "family_args"))
@@ -227,7 +252,8 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
     elif estimator != "mle":
         raise InputError(f"unknown estimator {estimator!r}; known: mle, map, l2")
     setting = Setting(fam, fresh=external, data=points(data, fam), prior=prior_law, anchors=anchors,
-                      truth=theta_star, estimator=est, regime=regime_of(regime, M_schedule))
+                      truth=theta_star, estimator=est, regime=regime_of(regime, M_schedule),
+                      operator=sampling)
     return setting, theta0
 
 

@@ -431,6 +431,7 @@ class Setting:
             raise InputError(f"a setting needs a family, got {type(self.family).__name__}")
         object.__setattr__(self, "regime", as_regime(self.regime))
         object.__setattr__(self, "operator", as_operator(self.operator))
+        self.operator.check(self.family)
         if isinstance(self.prior, str):
             object.__setattr__(self, "prior", parse_prior(self.prior))
         if not isinstance(self.prior, NormalPrior | LawPrior | None):

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from .derivation import Derivation
 from .errors import InputError
 from .family import ExponentialFamily
-from .results import (absorption, anchors, finite_m, general, martingale, moments, recursion, regimes,
-                      reparam, stationary)
+from .results import (absorption, anchors, finite_m, general, martingale, moments, operators, recursion,
+                      regimes, reparam, stationary)
 from .setting import Setting
 
 
@@ -29,7 +29,9 @@ class Record:
     """What the store knows of a result id: its function and the subject it takes."""
 
     derive: Callable[..., Derivation | None]
-    takes: str  # "family", "setting" (R9) or "regime" (R10: a setting read with its data regime)
+    # "family", "setting" (R9), "regime" (R10: a setting read with its data regime), or for R11 (the
+    # sampling operator) "operator:family" / "operator:setting": listed only where an operator is declared
+    takes: str
 
 
 RESULTS: dict[str, Record] = {
@@ -51,16 +53,21 @@ RESULTS: dict[str, Record] = {
     "R10.diffusion": Record(regimes.diffusion, "regime"),
     "R10.absorption": Record(regimes.absorption, "regime"),
     "R10.growth": Record(regimes.growth, "regime"),
+    "R11.temperature.map": Record(operators.temperature_map, "operator:family"),
+    "R11.temperature.drift": Record(operators.temperature_drift, "operator:setting"),
+    "R11.temperature.fixed_points": Record(operators.temperature_fixed_points, "operator:family"),
+    "R11.truncation": Record(operators.truncation, "operator:family"),
+    "R11.selection": Record(operators.selection, "operator:family"),
 }
 
 _recorders: list[set] = []
 
 
 def subject_for(result_id: str, subject: ExponentialFamily | Setting):
-    """The subject result ``result_id`` is derived from: a setting's family for R1–R8; for R9 and
-    R10 a setting with only what they read (points from the truth, fixed data, prior, and the data
+    """The subject result ``result_id`` is derived from: a setting's family for R1–R8 and the R11
+    results of the family alone; for R9, R10 and R11.temperature.drift a setting with only what they read (points from the truth, fixed data, prior, and the data
     regime), so the same derivation serves every truth value and estimator."""
-    if RESULTS[result_id].takes == "family":
+    if RESULTS[result_id].takes in ("family", "operator:family"):
         return subject.family if isinstance(subject, Setting) else subject
     if isinstance(subject, ExponentialFamily):
         return Setting(subject)
@@ -110,6 +117,13 @@ def all_general(setting: Setting) -> list[Derivation]:
 def all_regimes(setting: ExponentialFamily | Setting) -> list[Derivation]:
     """The data-regime results (R10) that apply to one setting (a family: its pure loop), in order."""
     return [d for d in (compute(rid, setting) for rid, r in RESULTS.items() if r.takes == "regime")
+            if d is not None]
+
+
+def all_operators(setting: Setting) -> list[Derivation]:
+    """The operator results (R11) of the setting's declared sampling operator, in order (each says
+    where it does not apply to the family); none for the identity."""
+    return [d for d in (compute(rid, setting) for rid in operators.operator_results(setting.operator))
             if d is not None]
 
 

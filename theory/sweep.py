@@ -36,6 +36,7 @@ SETTINGS: dict[str, str] = {
     "family_args": "intparams", "sampler": "str", "external": "int", "external_data": "points",
     "prior_law": "str", "generations": "int", "chains": "int", "burn_in": "int",
     "record_every": "int", "regime": "str", "M_schedule": "str",
+    "temperature": "float", "top_k": "int", "top_p": "float", "select": "float", "by": "str",
 }
 REQUIRED = ("family", "M", "init", "generations", "chains")
 MAX_TASKS = 100_000  # grid points x seeds: each summary is kept in memory and in the output (a few kB)
@@ -190,7 +191,8 @@ def build_loop(options: Mapping):
         nu=1.0 if o.get("nu") is None else o["nu"], lam=0.1 if o.get("lam") is None else o["lam"],
         prior=o.get("prior"), sampler=o.get("sampler") or "exact", external=o.get("external") or 0,
         data=o.get("external_data") or (), prior_law=o.get("prior_law"), regime=o.get("regime"),
-        M_schedule=o.get("M_schedule"))
+        M_schedule=o.get("M_schedule"), temperature=o.get("temperature"), top_k=o.get("top_k"),
+        top_p=o.get("top_p"), select=o.get("select"), by=o.get("by"))
 
 
 def check(task_list: list[dict]) -> None:

@@ -1,4 +1,4 @@
-"""The claims: statements of the papers issue 21 names, each with the setting that checks it.
+"""The claims: statements of the papers issues 21 and 22 name, each with the setting that checks it.
 
 Each record says what was read (``checked``): the abstracts were read through the project's
 search tool; where a theorem's exact wording was not available there it is given as recalled
@@ -23,6 +23,7 @@ from ..numeric import evaluate, subs
 from ..params import derivation_setting
 from ..regime import Regime
 from ..results import regimes as R
+from ..results.operators import fixed_support, phase, selection_factor
 from ..setting import Setting
 from ..store import derivation
 from .exact import gaussian_log_var_step
@@ -55,6 +56,19 @@ JANGJOO = Citation("F. Jangjoo, G. Di Sarra, M. Marsili, Y. Roudi", "Lost in Ret
                    "learning and model collapse in exponential families", "2506.20623", "",
                    "Phys. Rev. Lett. 136, 197301 (2026)")
 
+MARCHI = Citation("M. Marchi, S. Soatto, P. Chaudhari, P. Tabuada", "Heat Death of Generative Models in "
+                  "Closed-Loop Learning", "2404.02325", "abstract: temperature, collapse or uniform outputs")
+ALEMOHAMMAD = Citation("S. Alemohammad, J. Casco-Rodriguez, L. Luzi, A. I. Humayun, H. Babaei, D. LeJeune, "
+                       "A. Siahkoohi, R. G. Baraniuk", "Self-Consuming Generative Models Go MAD", "2307.01850",
+                       "abstract: sampling bias trading diversity for quality", "ICLR 2024")
+DOHMATOB = Citation("E. Dohmatob, Y. Feng, P. Yang, F. Charton, J. Kempe", "A Tale of Tails: Model Collapse as "
+                    "a Change of Scaling Laws", "2402.07043", "abstract and its tail-cutting mechanism (top-p)",
+                    "ICML 2024")
+QIAO = Citation("X. Qiao, X. Du, W. Liu, J. Zhang, P. Mai, M. Zhang, Y. Pang", "When Sample Selection Bias "
+                "Precipitates Model Collapse", "2606.13732", "abstract: selection that prunes tails", "ICML 2026")
+FERBACH = Citation("D. Ferbach, Q. Bertrand, A. J. Bose, G. Gidel", "Self-Consuming Generative Models with "
+                   "Curated Data Provably Optimize Human Preferences", "2407.09499",
+                   "abstract: curation by a reward model")
 
 def at(citation: Citation, where: str) -> Citation:
     return Citation(citation.authors, citation.title, citation.arxiv, where, citation.venue)
@@ -320,6 +334,159 @@ RBM_WEIGHTS = {"b1": 0.7, "b2": -1.0, "b3": -1.6, "c1": -2.9, "W11": 1.2, "W12":
                "c2": -0.4, "W21": 1.0, "W22": -0.9, "W23": 2.7}
 
 
+# --- the sampling operators (issue 22) --------------------------------------------------------------
+def tempered_p(family, T: float, p: np.ndarray) -> np.ndarray:
+    """The Bernoulli's tempered p_T at p (R11.temperature.map's θ_T, the vertices kept)."""
+    d = derivation("R11.temperature.map", family)
+    if d is None or not d.result["stays"]:
+        raise ValueError("R11.temperature.map gives no tempered member here")
+    theta_T = d.result["theta_T"][0]
+    inner = (p > 0) & (p < 1)
+    theta = np.log(np.where(inner, p, 0.5) / (1 - np.where(inner, p, 0.5)))
+    out = 1 / (1 + np.exp(-np.broadcast_to(evaluate(theta_T, {"theta": theta, "T": T}), p.shape)))
+    return np.where(inner, out, p)
+
+
+def tempered_chain(run, T: float | None = None) -> np.ndarray:
+    """The exact transition matrix of the run's Bernoulli loop under a temperature on U, the ones among
+    its n = M + m points: U' = Binomial(M, p_T(U/n)) + Binomial(m, p*) (``T``: another temperature,
+    for a control)."""
+    from scipy.stats import binom
+
+    loop = run.loop
+    M, m = loop.M, loop.external
+    T = loop.operator.temperature if T is None else T
+    n = M + m
+    p_T = tempered_p(loop.family, T, np.arange(n + 1) / n)
+    model = binom.pmf(np.arange(M + 1)[None, :], M, p_T[:, None])
+    if m:
+        fresh = binom.pmf(np.arange(m + 1), m, float(np.ravel(loop.numeric.mu(loop.theta_star))[0]))
+        model = np.array([np.convolve(row, fresh) for row in model])
+    return model
+
+
+def chain_law(run, T: float | None = None) -> np.ndarray:
+    """The exact law of U at the run's last generation, from its start p0."""
+    P = tempered_chain(run, T)
+    n = P.shape[0] - 1
+    law = np.zeros(n + 1)
+    law[round(mu0(run)[0] * n)] = 1.0  # p0 on the grid k/n: started at a multiple of 1/n
+    for _ in range(run.generations):
+        law = law @ P
+    return law
+
+
+def _tempered_absorption(run) -> Evidence:
+    T = run.loop.operator.temperature
+    law, plain = chain_law(run), chain_law(run, 1.0)
+    p = chains(run, "p")
+    est, sem = mean_sem(((p == 0) | (p == 1)).astype(float))
+    derived_phase = phase(T, 0.0, run.loop.family, {"p": mu0(run)[0]})
+    return Evidence(f"P(point mass by t={run.generations})", float(law[0] + law[-1]), est, sem,
+                    "the exact finite-M chain of the tempered loop, U' ~ Binomial(M, p_T(U/M)), p_T from "
+                    "R11.temperature.map", control=float(plain[0] + plain[-1]),
+                    control_label="the untempered loop's exact absorption (T = 1)",
+                    statement=(derived_phase == "collapse",
+                               (f"R11's M -> oo phase at T = {T:g} without external data: {derived_phase} "
+                               f"(theta_t = theta_0/T^t runs to a vertex)")))
+
+
+def _heat_death(run) -> Evidence:
+    T = run.loop.operator.temperature
+    law, plain = chain_law(run), chain_law(run, 1.0)
+    k = np.arange(len(law)) / (len(law) - 1)
+    est, sem = mean_sem(chains(run, "p"))
+    derived_phase = phase(T, 0.0, run.loop.family, {"p": mu0(run)[0]})
+    return Evidence(f"E[p] at t={run.generations}", float(law @ k), est, sem,
+                    "the exact finite-M chain of the tempered loop (R11.temperature.map's p_T)",
+                    published=0.5, control=float(plain @ k), control_label="the untempered loop (E p_t = p0, R1)",
+                    statement=(derived_phase == "heat death",
+                               (f"R11's M -> oo phase at T = {T:g} without external data: {derived_phase}: "
+                               f"theta_t = theta_0/T^t -> 0, the uniform law on the two outcomes")))
+
+
+def _stable_with_data(run) -> Evidence:
+    loop = run.loop
+    T, M, m = loop.operator.temperature, loop.M, loop.external
+    from scipy.linalg import eig
+
+    def stationary(P):
+        w, v = eig(P.T)
+        pi = np.real(v[:, np.argmin(np.abs(w - 1))])
+        return pi / pi.sum()
+    pi, pi_c = stationary(tempered_chain(run)), stationary(tempered_chain(run, 1.0))
+    u = (2 * np.arange(M + m + 1) / (M + m) - 1) ** 2
+    est, sem = mean_sem((2 * chains(run, "p") - 1) ** 2)
+    lam = m / (M + m)
+    truth = {"p": float(np.ravel(loop.numeric.mu(loop.theta_star))[0])}
+    ph, ph_few = phase(T, lam, loop.family, truth), phase(T, lam / 4, loop.family, truth)
+    collapsed = run.collapsed()["fraction"]
+    return Evidence(f"E[(2p - 1)^2] at t={run.generations} (stationary)", pi @ u, est, sem,
+                    "the exact stationary law of the finite-M chain U' ~ Binomial(M, p_T) + Binomial(m, p*), "
+                    "p_T from R11.temperature.map", control=pi_c @ u,
+                    control_label="the untempered loop's stationary law (T = 1)",
+                    statement=(ph == "stationary" and ph_few == "collapse" and collapsed == 0,
+                               (f"R11's M -> oo phase at T = {T:g}: {ph} with lambda = {lam:.3g}, {ph_few} with "
+                               f"lambda = {lam / 4:.3g} (the pitchfork at lambda = 1 - T); collapsed chains: "
+                               f"{collapsed:.3g}")))
+
+
+def _diversity_loss(run) -> Evidence:
+    loop, T = run.loop, run.loop.operator.temperature
+    M, t = loop.M, run.generations
+    law = chain_law(run)
+    k = np.arange(M + 1) / M
+    p = chains(run, "p")
+    est, sem = mean_sem(p * (1 - p))
+    h0 = mu0(run)[0] * (1 - mu0(run)[0])
+    unbiased = h0 * R.second_moment_factor(Setting(loop.family), M, t)
+    derived = law @ (k * (1 - k))
+    return Evidence(f"E[p(1-p)] at t={t}", derived, est, sem,
+                    "the exact finite-M chain of the tempered loop (R11.temperature.map's p_T)",
+                    control=unbiased, control_label="the unbiased loop's law p0(1-p0)(1 - 1/M)^t (R10.moments)",
+                    statement=(derived < unbiased,
+                               (f"at T = {T:g} E p(1-p) falls to {derived:.4g} by t={t}, against {unbiased:.4g} "
+                                "without the bias")))
+
+
+def _tails_never_return(run) -> Evidence:
+    loop = run.loop
+    fam, K = loop.family, loop.family.d + 1
+    p0 = np.append(mu0(run), 1 - sum(mu0(run)))
+    mu = np.stack([chains(run, f"phi{a + 1}") for a in range(K - 1)], axis=1)
+    last = np.rint((1 - mu.sum(axis=1)) * loop.M) / loop.M  # the least probable level, K
+    est, sem = mean_sem(last)
+    derivation("R11.truncation", fam)
+    support, when = fixed_support(p0, loop.operator.top_k, loop.operator.top_p)
+    return Evidence(f"E[p{K}] at t={run.generations} (the least probable level)", 0.0, est, sem,
+                    "R11.truncation: top-p drops the level before the first draw and a dropped level is never "
+                    "drawn again", control=float(p0[-1]), control_label="the untruncated loop (E p_t = p0, R1)",
+                    statement=(K - 1 not in support and len(support) < K,
+                               (f"at M = oo the support settles on levels {[i + 1 for i in support]} after "
+                               f"{when} generations (R11.truncation); at finite M it only shrinks")))
+
+
+def _selection_moment(run, what: str) -> Evidence:
+    loop = run.loop
+    op, M = loop.operator, loop.M
+    law = selection_factor(op.select, op.by)
+    derivation("R11.selection", loop.family)
+    v, shift = law["variance_factor"], law["mean_shift"]
+    var0 = mu0(run)[1] - mu0(run)[0] ** 2
+    if what == "variance":
+        est, sem = mean_sem(chains(run, "var") / var0)
+        return Evidence("E[var_1]/var_0", v, est, sem, "R11.selection (M -> oo; O(1/M) per generation)",
+                        control=(M - 1) / M, control_label="no selection ((M - 1)/M)",
+                        statement=(v < 1, (f"var_t ~ var_0 {v:.4g}^t under replace: after 10 generations "
+                                          f"{v ** 10:.3g} of var_0, against {((M - 1) / M) ** 10:.4g} without selection")))
+    est, sem = mean_sem((chains(run, "mean") - mu0(run)[0]) / np.sqrt(var0))
+    return Evidence("E[m_1 - m_0]/sigma_0 (the reward r(x) = x)", shift, est, sem,
+                    "R11.selection (M -> oo; O(1/M) per generation)", control=0.0,
+                    control_label="no curation (the mean is a martingale, R1)",
+                    statement=(shift > 0 and v < 1,
+                               (f"the expected reward rises by {shift:.4g} sigma_t per generation while the variance "
+                               f"(the diversity) is multiplied by {v:.4g} < 1")))
+
 def _not_yet(issue: str) -> str:
     return f"needs {issue}; the record runs once that lands"
 
@@ -478,6 +645,67 @@ CLAIMS: list[Claim] = [
           f"{READ_ABSTRACT}; checked: Bernoulli with M_t = 10 (1.5)^(t-1), R10.growth",
           {"family": "bernoulli", "M": 10, "M_schedule": "geometric:10,1.5", "init": {"p": 0.3}}, 40, 20_000,
           _growing),
+    Claim("marchi2024.low-temperature-collapses", MARCHI,
+          "Without external data, a temperature below 1 drives the loop to a small set of outputs.",
+          "collapse to a small set of outputs (T < 1, not enough external data)",
+          f"{READ_ABSTRACT}; checked: the Bernoulli at T = 0.8 without external data, the fraction of chains "
+          "on a point mass against the exact tempered chain, and R11's M -> oo phase",
+          {"family": "bernoulli", "M": 50, "init": {"p": 0.4}, "temperature": 0.8}, 30, 20_000,
+          _tempered_absorption),
+    Claim("marchi2024.high-temperature-heat-death", MARCHI,
+          "Without external data, a temperature above 1 drives the loop to the uniform law (heat death).",
+          "uniform over the outputs (T > 1, not enough external data): E p -> 1/2",
+          f"{READ_ABSTRACT}; checked: the Bernoulli at T = 1.25 from p = 0.2, E p_t against the exact tempered "
+          "chain and 1/2, and R11's M -> oo phase",
+          {"family": "bernoulli", "M": 50, "init": {"p": 0.2}, "temperature": 1.25}, 30, 20_000, _heat_death),
+    Claim("marchi2024.external-data-stabilises", MARCHI,
+          "With enough external data per generation a non-trivial temperature leaves the loop stable.",
+          "stable with a sufficient amount of external data (no threshold in this setting)",
+          f"{READ_ABSTRACT}; checked: the Bernoulli at T = 0.8 with a third of each generation fresh from "
+          "p* = 1/2 (above R11's pitchfork lambda = 1 - T): the exact stationary law, no collapse, and the "
+          "collapse R11 derives with a quarter of that data",
+          {"family": "bernoulli", "M": 40, "init": {"p": 0.5}, "truth": {"p": 0.5}, "external": 20,
+           "temperature": 0.8}, 200, 20_000, _stable_with_data),
+    Claim("alemohammad2023.sampling-bias-accelerates", ALEMOHAMMAD,
+          "Without fresh real data, sampling biased towards quality (e.g. a temperature below 1) makes the "
+          "loss of diversity faster.",
+          "diversity (recall) progressively decreases; faster with the bias",
+          f"{READ_ABSTRACT}; the acceleration by the bias as recalled from the paper's sampling-bias loops, not "
+          "re-read; checked: the Bernoulli's E p(1-p) at T = 0.9 against the exact tempered chain and the "
+          "unbiased loop's law",
+          {"family": "bernoulli", "M": 20, "init": {"p": 0.3}, "temperature": 0.9}, 10, 40_000, _diversity_loss),
+    Claim("dohmatob2024.truncated-tails-never-return", DOHMATOB,
+          "Sampling with a cut-off tail (top-p) removes the tail from the next model's data, and it does not "
+          "come back.",
+          "the tail is truncated and lost (a change of the scaling laws; no number in this setting)",
+          f"{READ_ABSTRACT}; the tail cut by top-p sampling as a third-party summary of the paper describes it "
+          "(not re-read in the paper); checked: a Zipf-like categorical (K = 5, p_k ~ 1/k) under top-p 0.8 for 40 generations: "
+          "the least probable level's mass (R11.truncation) and the M = oo support",
+          {"family": "categorical", "family_args": {"K": 5}, "M": 100,
+           "init": {"p1": 0.437956, "p2": 0.218978, "p3": 0.145985, "p4": 0.109489}, "top_p": 0.8},
+          40, 20_000, _tails_never_return),
+    Claim("qiao2026.selection-precipitates-collapse", QIAO,
+          "Selecting samples in a way that prunes the tails precipitates collapse.",
+          "selection accelerates collapse, diversity decays (a power law in their siloed setting)",
+          f"{READ_ABSTRACT}; checked: the toolkit's nearest operator, the Gaussian keeping the larger half of "
+          "its draws (a one-sided selection that prunes a tail), one generation at M = 2000 against R11's "
+          "variance factor",
+          {"family": "gaussian", "M": 2000, "init": {"mean": 0.0, "var": 1.0}, "select": 0.5, "by": "largest"},
+          1, 500, lambda run: _selection_moment(run, "variance")),
+    Claim("qiao2026.accumulate-slows", QIAO,
+          "Under accumulate, the collapse precipitated by selection is slowed.",
+          "slower collapse when data accumulate", f"{READ_ABSTRACT}",
+          not_checkable="R11.selection derives accumulate for --by abs_deviation only (which keeps the tails "
+                        "and grows the variance); for a one-sided selection the batch means spread and no law is "
+                        "derived (the figure selection_variance shows the simulation)"),
+    Claim("ferbach2024.curation-reward-rises", FERBACH,
+          "Retraining on data curated by a reward model increases the expected reward, at the cost of diversity.",
+          "the expected reward is maximised by iterative retraining on curated data",
+          f"{READ_ABSTRACT}; their curation is a discrete choice among K samples (a Bradley-Terry law); checked "
+          "with the toolkit's hard curation instead, the Gaussian keeping the half of its draws with the "
+          "larger reward r(x) = x: the reward's rise and the variance factor (R11.selection)",
+          {"family": "gaussian", "M": 2000, "init": {"mean": 0.0, "var": 1.0}, "select": 0.5, "by": "largest"},
+          1, 500, lambda run: _selection_moment(run, "mean")),
     Claim("jangjoo2025.rbm-collapse", at(JANGJOO, "closing statement"),
           "The same collapse is seen in models that are not exponential families, such as restricted "
           "Boltzmann machines.",

@@ -136,7 +136,8 @@ def _params_text(params: Mapping) -> str:
 FLAGS = (("M", "--M"), ("family_args", "--family-args"), ("fixed", "--fixed"), ("init", "--init"),
          ("init_law", "--init-law"), ("truth", "--truth"), ("external", "--external"),
          ("data", "--external-data"), ("prior_law", "--prior-law"), ("regime", "--regime"),
-         ("M_schedule", "--M-schedule"))
+         ("M_schedule", "--M-schedule"), ("temperature", "--temperature"), ("top_k", "--top-k"),
+         ("top_p", "--top-p"), ("select", "--select"), ("by", "--by"))
 
 
 def check_keys(setting: Mapping) -> None:

@@ -21,6 +21,12 @@ not collapsed (its fresh point takes it out); in a setting with fresh points not
 Whether a setting collapses at all is Eq. 18's normalisability (R9.stationary); the check
 ``R9.collapse`` in ``validate`` compares the two.
 
+Under a sampling operator (``theory.operator``) with the MLE, a finite chain's face is that of
+the operated model's support (:func:`drawn_face`): a level the operator cuts off (top-k, top-p)
+never comes back, since the next sample lacks it and the MLE's face with it; a chain whose
+operated model is a point mass has collapsed (and is absorbed) a generation before its model
+lands there. On an infinite space the operated model of a point mass is that point mass.
+
 Under ``subsample`` the refit draws from the pool of every point so far, which may hold points
 off the model's face: a chain has collapsed for good when its pool lies on a closed face and
 its model on that face (exactly, or within the refit's resolution); the face reported is the
@@ -31,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .estimators import REFIT_TOL
+from .estimators import MLE, REFIT_TOL
 from .model import minimal_face
 from .state import State
 
@@ -96,23 +102,43 @@ def _near_end(loop, mu: np.ndarray) -> np.ndarray:
     return np.abs(spread) < RESOLUTION * loop.reference_spread
 
 
+def drawn_face(loop, state: State) -> np.ndarray:
+    """Finite spaces: the face (C, L) the chains' next model points and refits stay on: the
+    model's, or under a sampling operator with the MLE the smallest face holding the operated
+    model's support (see the module docstring)."""
+    if loop.operated is None or not isinstance(loop.estimator, MLE):
+        return state.face
+    return minimal_face(loop.numeric, loop.operated.support(state.theta, state.face))
+
+
+def held_vertex(loop, state: State) -> np.ndarray:
+    """The point mass each chain is held on, −1 if none, (C,): the model's, or on a finite space
+    under a sampling operator the one its operated model is (:func:`drawn_face`)."""
+    if loop.operated is None or not loop.numeric.finite or not isinstance(loop.estimator, MLE):
+        return state.vertex
+    return np.where(state.vertex >= 0, state.vertex,
+                    loop.numeric.vertex_index(state.mu, drawn_face(loop, state)))
+
+
 def _classify_finite(loop, state: State, codes: np.ndarray) -> None:
     nf = loop.numeric
-    _, full = nf.face_size_full(state.face)
-    closed = _closed(loop, state.face)
+    face = drawn_face(loop, state)
+    _, full = nf.face_size_full(face)
+    closed = _closed(loop, face)
     codes[~full & closed] = 1
     rest = np.flatnonzero(full)
     if not len(rest):
         return
     theta = state.theta[rest]
-    # cheap bound first: every level has probability ≥ e^{−spread}/L, spread of log h + θ·φ
-    with np.errstate(all="ignore"):
-        spread = np.abs(theta) @ np.ptp(nf.phi_levels, axis=0) + np.ptp(nf.log_h)
-    near = spread >= np.log(1 / RESOLUTION) - np.log(len(nf.levels))
-    rest, theta = rest[near], theta[near]
+    if loop.operated is None:
+        # cheap bound first: every level has probability ≥ e^{−spread}/L, spread of log h + θ·φ
+        with np.errstate(all="ignore"):
+            spread = np.abs(theta) @ np.ptp(nf.phi_levels, axis=0) + np.ptp(nf.log_h)
+        near = spread >= np.log(1 / RESOLUTION) - np.log(len(nf.levels))
+        rest, theta = rest[near], theta[near]
     if not len(rest):
         return
-    p = nf.level_probabilities(theta)
+    p = nf.level_probabilities(theta) if loop.operated is None else loop.operated.probabilities(theta, None)
     face = _resolved_face(nf, p)
     off = np.where(face, 0.0, p).sum(axis=-1)
     hit = ~face.all(axis=-1) & (off < RESOLUTION) & _closed(loop, face)
@@ -137,7 +163,7 @@ def _classify_pool_finite(loop, state: State, codes: np.ndarray) -> None:
 def held_on_point_mass(loop, state: State, codes: np.ndarray) -> np.ndarray:
     """Chains held for good on the absorbing point mass they are on (collapsed, code 1, and under
     subsample their pool there too), shape (C,)."""
-    on = (codes == 1) & (state.vertex >= 0)
+    on = (codes == 1) & (held_vertex(loop, state) >= 0)
     if pool_decides(loop) and loop.numeric.finite:
         on &= loop.numeric.vertex_index(state.mu, pool_face(loop, state)) == state.vertex
     return on
@@ -181,10 +207,11 @@ def face_labels(loop, state: State, codes: np.ndarray) -> list[str]:
         if pool_decides(loop):
             face = pool_face(loop, state)
         else:
-            face = state.face.copy()
+            face = drawn_face(loop, state).copy()
             num = np.flatnonzero(codes == 2)
             if len(num):
-                face[num] = _resolved_face(nf, nf.level_probabilities(state.theta[num]))
+                face[num] = _resolved_face(nf, nf.level_probabilities(state.theta[num]) if loop.operated is None
+                                           else loop.operated.probabilities(state.theta[num], None))
         levels = loop.family.space.levels
         rows, inverse = np.unique(face[codes > 0], axis=0, return_inverse=True)
         text = []

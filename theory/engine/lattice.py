@@ -18,7 +18,9 @@ chains cover fewer lattice points than there are chains, else the tables read pe
 
 The draw is the one the general path makes: one Binomial(n m, p) when the sum is
 binomial (:func:`.sampling.binomial_sum`), else the multinomial over the levels, with
-the same canonical 44-bit probabilities. The random stream differs only in that absorbed
+the same canonical 44-bit probabilities. Under a sampling operator that acts on the level
+probabilities (temperature, top-k, top-p) the tables hold the operated probabilities and the
+draw is the multinomial over them, as on the general path; selection takes the general path. The random stream differs only in that absorbed
 chains are not set aside: their draw is a point mass, so they stay where they are.
 """
 
@@ -53,12 +55,15 @@ class LatticeLaw:
 def lattice_law(loop) -> LatticeLaw | None:
     """How ``loop``'s generations can be table lookups on the lattice of sums, else None."""
     nf = loop.numeric
-    if loop.sampler != "exact" or not nf.finite or nf.d != 1 or loop.regime.pooled or loop.regime.schedule:
-        return None  # (a pooled regime or a growing M_t: the general path)
+    if loop.sampler != "exact" or not nf.finite or nf.d != 1 or loop.regime.pooled or loop.regime.schedule \
+            or loop.operator.select is not None:
+        return None  # (a pooled regime, a growing M_t or a selection: the general path)
     law = sampling.binomial_sum(nf)  # looked up here: tests replace it
     if law is not None:
         n, _, phi0, step = law
         k = np.arange(n + 1)
+        if not loop.operator.identity:  # the operated law of a draw is no binomial: the multinomial
+            law = None
     else:
         phi = nf.phi_levels[:, 0]
         gaps = np.diff(np.unique(phi))
@@ -159,9 +164,8 @@ class LatticeChains:
         return K
 
     def _draw_multinomial(self) -> np.ndarray:
-        nf = self.loop.numeric
         if self.K is None:
-            p = self._initial_probabilities(lambda th, f: sampling.pvals(nf, th, f))
+            p = self._initial_probabilities(self.loop.model_probabilities)
         else:
             p = self.table["p"].take(self.rows, axis=0)
         K = self.rng.multinomial(self.m_own, p) @ self.k if self.m_own else np.zeros(self.C, np.int64)
@@ -253,7 +257,7 @@ class LatticeChains:
             if p is None:  # cannot happen: a refit's face is an end of the segment or all of it
                 raise RuntimeError("lattice refit left the segment's faces")
         else:
-            p = sampling.pvals(loop.numeric, theta, face)
+            p = loop.model_probabilities(theta, face)
         table = State(mu=mu, theta=theta, face=face, vertex=vertex, hit_time=np.full(len(K), -1))
         obs = {f"obs:{name}": np.asarray(v, float) for name, v in loop.observables(table).items()}
         return {"p": p, "theta": theta, "mu": mu, "vertex": vertex,

@@ -35,10 +35,12 @@ from ..symbols import s as S_sym
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
 from . import collapse
 from .lattice import LatticeChains, lattice_law
+from .operated import Operated
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
                     compile_in, minimal_face, numeric_family)
 from .sampling import (HYPERGEOMETRIC_MAX, draw_counts, draw_exact, draw_levels, draw_naive, draw_points,
-                       draw_points_naive, level_counts, subsample_counts, subsample_naive, subsample_sums)
+                       draw_points_naive, level_counts, pvals, subsample_counts, subsample_naive,
+                       subsample_sums)
 from .state import State
 
 CHAIN_BLOCK = 2**18  # chains advanced at once; above every quick budget, so quick results do not move
@@ -90,6 +92,11 @@ class ClosedLoop:
         self.numeric: NumericFamily = numeric_family(self.family)
         self._draw = draw_exact if self.sampler == "exact" else draw_naive
         self.theta0 = self._vector(self.init)  # (1, d) natural parameters of the start
+        self.operated = None if self.operator.identity else Operated(self.numeric, self.operator)
+        if self.operated is not None and not self.numeric.finite and self.operator.temperature is not None \
+                and self.numeric.theta_closed_form(self.numeric.mu(self.theta0)) is None:
+            raise InputError(f"--temperature on {self.family.title} needs its inverse mean map in "
+                             "closed form (the tempered model is drawn at θ(μ)/T)")
         self.theta_star = None if self.truth is None else self._vector(self.truth)  # (1, d) or None
         self._data, self.data_counts = self._resolve_data()
         self.n_total = self.sample_size(1)  # points of generation 1's refit (of every one at constant M)
@@ -148,6 +155,11 @@ class ClosedLoop:
     @property
     def prior(self):
         return self.setting.prior
+
+    @property
+    def operator(self):
+        """The sampling operator the model's points are drawn through (theory.operator)."""
+        return self.setting.operator
 
     @property
     def regime(self) -> Regime:
@@ -296,7 +308,9 @@ class ClosedLoop:
             temp += 4 * len(nf.facets) * L  # minimal_face: (chains, facets, levels) masks
         n = self.largest_sample(generations)
         if self.sampler == "naive":
-            temp += (16 + L) * n if nf.finite else 8 * d
+            temp += (16 + L) * self.operator.drawn(n) if nf.finite else 8 * d
+        if self.operator.select is not None and not nf.finite:  # the drawn points, their keys and order
+            temp += 8 * (d + 3) * self.operator.drawn(n)
         if self.regime.pooled:
             kept += 8 * d + (8 * L if nf.finite else 0)  # the pool's Σφ and level counts
             if self.keeps_points:
@@ -450,7 +464,7 @@ class ClosedLoop:
         """(Σφ, level counts or None) of generation t's n_t points: M_t − M0 from each chain's
         model, M0 + m_fresh from the truth, the fixed data."""
         nf = self.numeric
-        sums, counts = self._draw(nf, state.theta[idx], state.mu[idx], face, self.model_draws(t), rng)
+        sums, counts = self.draw_model(state.theta[idx], state.mu[idx], face, self.model_draws(t), rng)
         fresh = self.M0 + self.external
         if fresh:
             n = len(sums)
@@ -464,11 +478,27 @@ class ClosedLoop:
             counts = None if counts is None else counts + self.data_counts
         return sums, counts
 
+    def draw_model(self, theta, mu, face, m: int, rng: np.random.Generator):
+        """(Σφ, level counts or None) of m points of each chain's model, through the operator."""
+        if self.operated is None:
+            return self._draw(self.numeric, theta, mu, face, m, rng)
+        return self.operated.draw(theta, mu, face, m, rng, naive=self.sampler == "naive")
+
+    def model_probabilities(self, theta, face) -> np.ndarray:
+        """Canonical level probabilities (C, L) a model point is drawn with (finite spaces): the
+        model's, or the operated model's (the lattice path's tables)."""
+        if self.operated is None:
+            return pvals(self.numeric, theta, face)
+        return self.operated.probabilities(theta, face)
+
     def _subsample_levels(self, state: State, idx, face, t: int, rng: np.random.Generator):
         """Subsample on a finite space, exactly: generation t's level counts (multinomial) join
         the pool's; the refit's n_t points are its multivariate hypergeometric subsample."""
         nf = self.numeric
-        counts = draw_counts(nf, state.theta[idx], face, self.model_draws(t), rng)
+        if self.operated is None:
+            counts = draw_counts(nf, state.theta[idx], face, self.model_draws(t), rng)
+        else:
+            counts = self.operated.draw(state.theta[idx], state.mu[idx], face, self.model_draws(t), rng)[1]
         fresh = self.M0 + self.external
         if fresh:
             counts += draw_counts(nf, np.repeat(self.theta_star, len(counts), 0), np.ones_like(face), fresh, rng)
@@ -504,7 +534,9 @@ class ClosedLoop:
         nf = self.numeric
         model_points, fresh = self.model_draws(t), self.M0 + self.external
         if nf.finite:
-            parts = [draw_levels(nf, state.theta[idx], face, model_points, rng)]
+            theta = state.theta[idx]
+            parts = [draw_levels(nf, theta, face, model_points, rng) if self.operated is None
+                     else self.operated.levels(theta, state.mu[idx], face, model_points, rng)]
             C = len(parts[0])
             if fresh:
                 parts.append(draw_levels(nf, np.repeat(self.theta_star, C, 0), np.ones_like(face), fresh, rng))
@@ -512,7 +544,8 @@ class ClosedLoop:
                 parts.append(np.broadcast_to(self._data_levels, (C, len(self._data_levels))))
         else:
             draw = draw_points if self.sampler == "exact" else draw_points_naive
-            parts = [draw(nf, state.mu[idx], model_points, rng)]
+            parts = [draw(nf, state.mu[idx], model_points, rng) if self.operated is None
+                     else self.operated.points(state.mu[idx], model_points, rng, self.sampler == "naive")]
             C = len(parts[0])
             if fresh:
                 parts.append(draw(nf, np.repeat(nf.mu(self.theta_star), C, 0), fresh, rng))
@@ -1030,9 +1063,10 @@ class Run:
         A point mass the loop leaves again (Fig. 3: rate 0 with a fresh point) is not counted:
         see :meth:`ever_absorbed`."""
         on = collapse.held_on_point_mass(self.loop, self.state, self.collapse_codes)
+        vertex = collapse.held_vertex(self.loop, self.state)
         by_state = {}
         for i, label in enumerate(self.labels):
-            frac = float(np.mean(on & (self.state.vertex == i)))
+            frac = float(np.mean(on & (vertex == i)))
             if frac:
                 by_state[label] = frac
         times = self.state.hit_time[on]
@@ -1056,8 +1090,8 @@ class Run:
                "estimator": _estimator_json(loop.estimator),
                "init": dict(loop.init), "init_law": self.init_law,
                "truth": None if loop.truth is None else dict(loop.truth),
-               "sampler": loop.sampler, "generations": self.generations, "chains": self.chains,
-               "seed": self.seed}
+               "operator": loop.operator.as_json(), "sampler": loop.sampler,
+               "generations": self.generations, "chains": self.chains, "seed": self.seed}
         for key, stats in (("final", self.final), ("time_average", self.time_average)):
             out[key] = {"mean": {n: _finite(m) for n, (m, _) in stats.items()},
                         "var": {n: _finite(v) for n, (_, v) in stats.items()}}

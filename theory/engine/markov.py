@@ -29,6 +29,8 @@ def _replace_only(loop: ClosedLoop, what: str) -> None:
     """The chains below are the replace loop at constant M (a pool is no Markov state on Σφ)."""
     if loop.regime.pooled or loop.regime.schedule is not None:
         raise InputError(f"the {what} is the replace loop at constant M, not {loop.regime.label}")
+    if not loop.operator.identity:
+        raise InputError(f"the {what} is the loop without a sampling operator, not {loop.operator.label}")
 
 
 class ExactChain:

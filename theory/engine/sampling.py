@@ -193,7 +193,7 @@ def binomial_p(law, theta, face) -> np.ndarray | None:
     p = np.where(full, p, np.where(high, 1.0, 0.0))
     if not np.all(np.isfinite(p)):
         return None
-    return _canonical(p)
+    return canonical(p)
 
 
 def binomial_support(n: int, K: np.ndarray, trials: int) -> np.ndarray:
@@ -216,13 +216,13 @@ def pvals(numeric, theta, face):
     on every machine, and changes each probability by at most 2^-45 of itself.
     """
     q = numeric._moments_T(theta, face)[1]  # levels-major (L, C): sums over levels are fast
-    return _canonical(q / q.sum(axis=0)).T
+    return canonical(q / q.sum(axis=0)).T
 
 
 _SUBNORMAL = np.uint64(0x000FFFFFFFFFFFFF)  # bit patterns 1..this are the positive subnormals
 
 
-def _canonical(q):
+def canonical(q):
     """Probabilities rounded to PVALS_BITS significant bits (see :func:`pvals`), half to even.
 
     On the bit pattern: 53 − 44 = 9 low bits of the significand are dropped, rounding to

@@ -3,7 +3,8 @@
 f(σ) ∝ exp[θ1 Σ_i σ_i + (θ2/N) Σ_{i<j} σ_i σ_j], sampled through its magnetisation: the
 data symbol s is the number of up spins (0..N), the magnetisation is m = 2s − N,
 φ1 = m = Σ_i σ_i, φ2 = (1/N) Σ_{i<j} σ_i σ_j = (m² − N)/(2N), and h(s) = C(N, s) counts
-the spin configurations at that level. θ1 is the field, θ2 the coupling.
+the spin configurations at that level (declared as the level's ``multiplicity``: a sampling
+operator acts on the configurations, each of base measure 1). θ1 is the field, θ2 the coupling.
 """
 
 import sympy as sp
@@ -31,7 +32,8 @@ def curie_weiss(N: int = 10) -> ExponentialFamily:
     return ExponentialFamily(
         name="curie_weiss", space=Levels(N) if symbolic else Finite(tuple(range(N + 1))),
         phi=(m, (m**2 - N) / (2 * N)), h=sp.binomial(N, s),
-        conventional={"theta1": theta1, "theta2": theta2}, args={"N": N})
+        conventional={"theta1": theta1, "theta2": theta2}, args={"N": N},
+        multiplicity=sp.binomial(N, s))
 
 
 # where checks, figures and tests run this family (theory.cases); init far from truth

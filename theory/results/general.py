@@ -480,17 +480,23 @@ def _normal_gamma(fam, log_p):
     return "NormalGamma", {"loc": loc, "kappa": k, "alpha": a, "beta": b}, text, note
 
 
-def stationary_marginals(setting: Setting, grid):
+# read by results.operators (R11.temperature.drift: Eq. 18 with a temperature's factor)
+normal_gamma = _normal_gamma
+
+
+def stationary_marginals(setting: Setting, grid, log_p=None):
     """Eq. 18 on a grid of θ (one or two free parameters), normalised on the grid.
 
     Returns (density on the grid, {name: marginal}); two-parameter marginals are sums over
-    the other axis (numerical quadrature on the grid).
+    the other axis (numerical quadrature on the grid). ``log_p``: another log-density of θ and
+    the truth to evaluate instead (a sampling operator's, R11), Eq. 18's by default.
     """
     import numpy as np
 
     from ..numeric import evaluate
 
-    log_p = stationary(setting.for_derivations()).result["log_density"]
+    if log_p is None:
+        log_p = stationary(setting.for_derivations()).result["log_density"]
     names = setting.family.names
     grid = np.asarray(grid, float)
     if len(names) == 1:

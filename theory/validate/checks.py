@@ -29,9 +29,11 @@ from ..store import derivation
 from .registry import Budget, Check, Outcome, run_seed
 from .finite_m_checks import NOT_CHECKED as FINITE_M_NOT_CHECKED
 from .regime_checks import NOT_CHECKED as REGIME_NOT_CHECKED
+from .operator_checks import NOT_CHECKED as OPERATOR_NOT_CHECKED
 from .finite_m_checks import finite_m_checks
 from .regime_checks import regime_checks
 from .mixkde_checks import mixkde_checks
+from .operator_checks import operator_checks
 from .general_checks import general_checks
 from .rbm_checks import rbm_checks
 from .stats import gap_order, mean_sem, order_fit, pmf_gof, seeded, z_from_p, z_score
@@ -75,6 +77,7 @@ NOT_CHECKED = {
         "checked there by its normalisability (collapse vs none), its d = 1 and Poisson cases here",
     **FINITE_M_NOT_CHECKED,
     **REGIME_NOT_CHECKED,
+    **OPERATOR_NOT_CHECKED,
 }
 
 
@@ -508,4 +511,4 @@ def all_checks(families: list[str] | None = None) -> list[Check]:
     for c in cases:
         out += _r8_checks(c)
     return (out + general_checks(families) + finite_m_checks(families) + regime_checks(families)
-            + mixkde_checks(families) + rbm_checks(families))
+            + mixkde_checks(families) + operator_checks(families) + rbm_checks(families))
