@@ -519,7 +519,7 @@ FIGURE_IDS = ("fig1a_trajectories", "fig1b_absorption_times", "fig1c_all_up", "f
               "reparametrisation", "estimators", "absorption_time_vs_M", "regimes_gaussian",
               "accumulate_limit", "growth", "mixture_variance", "kde_variance", "temperature_phase",
               "temperature_stationary", "top_p_support", "selection_variance", "regression_error",
-              "ridge_stationary")
+              "ridge_stationary", "rbm_polarisation")
 
 class _Parser(argparse.ArgumentParser):
     """argparse with the house error format: one line, exit status 2 (``--help`` shows usage)."""

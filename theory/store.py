@@ -86,7 +86,8 @@ def derivation(result_id: str, subject: ExponentialFamily | Setting) -> Derivati
 # the laws of the model classes beyond the families (theory.models), derived in their own modules
 MODEL_RESULTS = ("R12.moments", "R12.theorem", "R12.regression.replace", "R12.regression.accumulate",
                  "R12.regression.ridge", "R12.regression.martingale", "R12.regression.external",
-                 "R12.logistic.martingale")
+                 "R12.logistic.martingale", "R12.rbm.martingale", "R12.rbm.polarisation",
+                 "R12.rbm.absorption_law", "R12.rbm.rescue")
 
 
 def record(result_id: str) -> None:

@@ -20,6 +20,7 @@ from .. import symbols as S
 from ..laws import frozen_law, star_values
 from ..models import regression_laws as RL
 from ..models.moment_laws import moment_trajectory
+from ..models import rbm_laws
 from ..numeric import evaluate, subs
 from ..params import derivation_setting
 from ..regime import Regime
@@ -299,6 +300,42 @@ def _growing(run) -> Evidence:
                     control=h0 * R.second_moment_factor(under(run, "replace"), M, T),
                     control_label="the schedule ignored (M_t = M_1)",
                     statement=(finite if kind == "geometric" else not finite, why))
+
+
+def _rbm_ends_at_1(run, i: int = 0) -> np.ndarray:
+    """Per chain: 1 or 0 where unit i is clamped, else E_θ_T[v_i] (its probability of ending at 1)."""
+    clamp = run.state.clamp[:, i]
+    return np.where(clamp >= 0, clamp, chains(run, f"v{i + 1}"))
+
+
+def _rbm_collapse(run) -> Evidence:
+    m0 = rbm_laws.polarisation(run.loop.p0 @ run.loop.space.V)
+    est, sem = mean_sem(_rbm_ends_at_1(run))
+    absorbed = float(run.absorbed()["fraction"])
+    return Evidence(f"P(v1 ends at 1), t={run.generations}", float(m0[0]), est, sem,
+                    "R12.rbm.polarisation: the visible means are martingales under exact ML (SymPy: dl/db_i = "
+                    "mean of v_i - E[v_i]), so each unit ends at 1 with its initial mean",
+                    control=0.5, control_label="1/2 (the start forgotten)",
+                    statement=(absorbed == 1.0, f"{absorbed:.4g} of chains on a single configuration"))
+
+
+def _rbm_rescue(run) -> Evidence:
+    m0 = run.loop.p0 @ run.loop.space.V
+    est, sem = mean_sem(chains(run, "v1"))
+    on = float(np.mean(chains(run, "point_mass")))
+    why = (f"no absorbing state, and {on:.3g} of chains on a single configuration at the end (criterion: under "
+           "half; the pure loop has them all there by t = 100)")
+    return Evidence(f"E[v1] at t={run.generations}", float(m0[0]), est, sem,
+                    "the data's mean of v1 has expectation (M E[v1] + m v1_0)/(M + m) with fresh points "
+                    "from the initial model, and exact ML matches it: E[v1_t] = v1_0",
+                    control=0.5, control_label="1/2 (the start forgotten)",
+                    statement=(not rbm_laws.absorbing_states(3, external=run.loop.external) and on < 0.5, why))
+
+
+# an RBM with N = 3 visible, H = 2 hidden units (the N(0, 1) draw of --init-seed 14, rounded): means
+# 0.84, 0.16, 0.66, far enough from 1/2 for the control
+RBM_WEIGHTS = {"b1": 0.7, "b2": -1.0, "b3": -1.6, "c1": -2.9, "W11": 1.2, "W12": 0.0, "W13": 0.5,
+               "c2": -0.4, "W21": 1.0, "W22": -0.9, "W23": 2.7}
 
 
 # --- the sampling operators (issue 22) --------------------------------------------------------------
@@ -779,4 +816,22 @@ CLAIMS: list[Claim] = [
           "larger reward r(x) = x: the reward's rise and the variance factor (R11.selection)",
           {"family": "gaussian", "M": 2000, "init": {"mean": 0.0, "var": 1.0}, "select": 0.5, "by": "largest"},
           1, 500, lambda run: _selection_moment(run, "mean")),
+    Claim("jangjoo2025.rbm-collapse", at(JANGJOO, "closing statement"),
+          "The same collapse is seen in models that are not exponential families, such as restricted "
+          "Boltzmann machines.",
+          "collapse (every chain on a point mass), each visible unit polarised with its initial mean",
+          "the paper's closing statement (read through the search tool: words, no number); checked: an RBM "
+          "with N = 3 visible and H = 2 hidden units refitted by exact maximum likelihood over its 8 "
+          "configurations, every chain absorbed by t = 200, and P(v1 ends at 1) against its initial mean",
+          {"family": "rbm", "family_args": {"N": 3, "H": 2}, "M": 10, "init": RBM_WEIGHTS}, 200, 2_000,
+          _rbm_collapse),
+    Claim("jangjoo2025.rbm-rescue", at(JANGJOO, "closing statement"),
+          "In restricted Boltzmann machines, as in exponential families, a little external data stops the "
+          "collapse.",
+          "no collapse with one fresh point per generation",
+          "the paper's closing statement (words, no number); checked: the RBM above with one fresh point "
+          "from the initial model per generation: no absorbing state, few chains on a single "
+          "configuration, and the visible mean held at its start",
+          {"family": "rbm", "family_args": {"N": 3, "H": 2}, "M": 10, "init": RBM_WEIGHTS, "external": 1},
+          60, 1_000, _rbm_rescue),
 ]

@@ -143,4 +143,4 @@ def build_all(budget: FigureBudget, out: Path, seed: int = 0, progress: bool = F
 
 # the figure modules register themselves: imported last, once the registry exists, so that
 # FIGURES is complete whichever function is called first (build alone, too)
-from . import extra, general, mixkde, operators, paper, regimes, regression  # noqa: E402,F401
+from . import extra, general, mixkde, operators, paper, rbm, regimes, regression  # noqa: E402,F401

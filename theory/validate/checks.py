@@ -36,6 +36,7 @@ from .mixkde_checks import mixkde_checks
 from .operator_checks import operator_checks
 from .general_checks import general_checks
 from .regression_checks import regression_checks
+from .rbm_checks import rbm_checks
 from .stats import gap_order, mean_sem, order_fit, pmf_gof, seeded, z_from_p, z_score
 
 
@@ -511,4 +512,5 @@ def all_checks(families: list[str] | None = None) -> list[Check]:
     for c in cases:
         out += _r8_checks(c)
     return (out + general_checks(families) + finite_m_checks(families) + regime_checks(families)
-            + mixkde_checks(families) + operator_checks(families) + regression_checks(families))
+            + mixkde_checks(families) + operator_checks(families) + regression_checks(families)
+            + rbm_checks(families))
