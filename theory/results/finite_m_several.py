@@ -395,12 +395,15 @@ def correction_coefficients(setting: Setting, functions, values: dict | None = N
     return out
 
 
+CONVERGED = 1e-2  # |V1(degree) − V1(degree − 2)| relative to |V1| beyond which V1 is refused
+
+
 def covariance_correction(setting: Setting, values: dict | None = None, degree: int = 10,
                           points: int = 161) -> dict:
     """Eq. 18's mean and covariance of θ and their 1/M coefficients: E_M[θ] = m0 + m1/M,
     Cov_M[θ] = V0 + V1/M + O(M⁻²), V1_ab = c(θ_aθ_b) − m0_a m1_b − m1_a m0_b; ``V1_lower`` the
-    same at degree − 2 (the Galerkin's convergence), ``stationarity`` as in
-    :func:`correction_coefficients`."""
+    same at degree − 2 (the Galerkin's convergence: refused, InputError, where they differ by more
+    than :data:`CONVERGED` of |V1|), ``stationarity`` as in :func:`correction_coefficients`."""
     d = setting.family.d
     pairs = [(a, b) for a in range(d) for b in range(a, d)]
     fs = [(lambda t, a=a: t[:, a]) for a in range(d)] + [(lambda t, a=a, b=b: t[:, a] * t[:, b])
@@ -414,4 +417,9 @@ def covariance_correction(setting: Setting, values: dict | None = None, degree: 
             V0[a, b] = V0[b, a] = mean - m0[a] * m0[b]
             V1[a, b] = V1[b, a] = c - m0[a] * m1[b] - m1[a] * m0[b]
         out |= {"mean": m0, "cov": V0, "mean1" + key: m1, "V1" + key: V1}
+    moved = np.abs(out["V1"] - out["V1_lower"]).max()
+    if not moved <= CONVERGED * np.abs(out["V1"]).max():
+        raise InputError(f"{setting.label}: the O(1/M) coefficient has not converged in the polynomial "
+                         f"degree ({degree - 2} -> {degree}: it moves by {moved:.3g}); Eq. 18 reaches "
+                         "where chi is small and the correction there is not polynomial")
     return out
