@@ -52,15 +52,13 @@ ORDER = 2   # series in ε = 1/M kept to ε²
 LETTERS = "abcdefghijklmopqrstuvwxyz"  # einsum indices ('n' is the batch of θ points)
 
 
-# --- truncated series in ε: lists of ORDER + 1 arrays ------------------------------------------
-def _series(*terms):
-    """A series [ε⁰, ε¹, ε²] from its first terms (missing ones are 0)."""
-    return list(terms) + [0.0] * (ORDER + 1 - len(terms))
+# --- truncated series in ε: lists of ORDER + 1 coefficients (arrays, or the float 0 for none) -----
+Series = list  # [ε⁰, ε¹, ε²]
 
 
-def _product(spec: str, *factors):
+def _product(spec: str, *factors: Series) -> Series:
     """einsum of series factors, truncated at ε^ORDER."""
-    out = [0.0] * (ORDER + 1)
+    out: Series = [0.0] * (ORDER + 1)
     for orders in itertools.product(range(ORDER + 1), repeat=len(factors)):
         k = sum(orders)
         parts = [f[o] for f, o in zip(factors, orders, strict=True)]
@@ -70,12 +68,27 @@ def _product(spec: str, *factors):
     return out
 
 
-def _add(*series):
+def _add(*series: Series) -> Series:
     return [sum(s[k] for s in series) for k in range(ORDER + 1)]
 
 
-def _scale(c, s):
+def _scale(c: float, s: Series) -> Series:
     return [c * x for x in s]
+
+
+def _moment(T: dict, raw: dict, j: int, shape: tuple) -> Series:
+    """E[Δθ^{⊗j}] = Σ over (k1..kj), Σk ≤ 4, of T_k1 ⊗ … ⊗ T_kj contracted with E[δ^{⊗Σk}]."""
+    total: Series = [0.0] * (ORDER + 1)
+    free = LETTERS[:j]
+    for ks in itertools.product(range(1, 5), repeat=j):
+        r = sum(ks)
+        if r > 4:          # E[δ^{⊗r}] = O(ε^⌈r/2⌉)
+            continue
+        slots = iter("ABCDEFGH"[:r])
+        specs = ["n" + free[a] + "".join(next(slots) for _ in range(k)) for a, k in enumerate(ks)]
+        spec = ",".join(specs + ["n" + "ABCDEFGH"[:r]]) + "->n" + free
+        total = _add(total, _product(spec, *[T[k] for k in ks], raw[r]))
+    return [np.zeros(shape) if isinstance(x, float) else x for x in total]
 
 
 # --- the family's cumulants and the prior's derivatives on arrays of θ --------------------------
@@ -171,21 +184,18 @@ def jump_moments(setting: Setting, theta: np.ndarray, values: dict | None = None
     g1, g2, g3, g4 = prior_derivatives(setting, theta)
     mu_q, chi_star = _truth(setting, values)
     m, mf, u = float(setting.m), float(setting.from_truth), float(setting.u)
-    # the refit's map F = μ − w g, w = uε/(1 + mε) = [0, u, −um]; its derivatives F1..F4
-    w = [0.0, u, -u * m]
-    F = [_add(_series(c), [-wk * gk if not isinstance(wk, float) or wk != 0.0 else 0.0 for wk in w])
-         for c, gk in ((chi, g2), (kappa, g3), (kappa4, g4))]
-    F.append(_series(kappa5))          # −w ∇⁵ log p0 enters at ε³ only
-    F1, F2, F3, F4 = F
+    # the refit's map F = μ − w g, w = u/n = uε/(1 + mε) = uε − umε² + …: its derivatives F2..F4
+    # (−w ∇⁵ log p0 enters at ε³ only)
+    F2, F3 = ([c, -u * gk, u * m * gk] for c, gk in ((kappa, g3), (kappa4, g4)))
+    F4: Series = [kappa5, 0.0, 0.0]
     # χ singular to float64 (a law on a vertex, far in the tails of Eq. 18): C = ∞ there, which the
     # caller's tail test refuses rather than a quadrature that silently drops it
     singular = np.linalg.cond(chi) > 1e15
     C = np.linalg.inv(np.where(singular[:, None, None], np.eye(d), chi))
     C[singular] = np.inf
-    H = g2
-    # G = F1⁻¹ = C + w CHC + w² CHCHC
-    CHC = np.einsum("nab,nbc,ncd->nad", C, H, C)
-    G = [C, u * CHC, -u * m * CHC + u * u * np.einsum("nab,nbc,ncd->nad", CHC, H, C)]
+    # G = (χ − w H)⁻¹ = C + w CHC + w² CHCHC, H = ∇² log p0
+    CHC = np.einsum("nab,nbc,ncd->nad", C, g2, C)
+    G = [C, u * CHC, -u * m * CHC + u * u * np.einsum("nab,nbc,ncd->nad", CHC, g2, C)]
     T1 = G
     T2 = _scale(-0.5, _product("nab,nbcd,nci,ndj->naij", G, F2, T1, T1))
     T3 = _scale(-1.0, _add(_product("nab,nbcd,nci,ndjk->naijk", G, F2, T1, T2),
@@ -196,38 +206,18 @@ def jump_moments(setting: Setting, theta: np.ndarray, values: dict | None = None
         _scale(0.5, _product("nab,nbcde,nci,ndj,nekl->naijkl", G, F3, T1, T1, T2)),
         _scale(1 / 24, _product("nab,nbcdef,nci,ndj,nek,nfl->naijkl", G, F4, T1, T1, T1, T1))))
     T = {1: T1, 2: T2, 3: T3, 4: T4}
-    # raw moments of δ to ε²
+    # raw moments of δ to ε² (the fresh points' κ* enters the third cumulant at ε³ only)
     e1 = m * (mu_q[None] - mu) + u * g1
-    eye = np.einsum  # readability below
+    ein = np.einsum
     raw = {
         1: [0.0, e1, -m * e1],
-        2: [0.0, chi, mf * chi_star - 2 * m * chi + eye("na,nb->nab", e1, e1)],
-        3: [0.0, 0.0, kappa + eye("nab,nc->nabc", chi, e1) + eye("nac,nb->nabc", chi, e1) + eye("nbc,na->nabc", chi, e1)],
-        4: [0.0, 0.0, eye("nab,ncd->nabcd", chi, chi) + eye("nac,nbd->nabcd", chi, chi)
-            + eye("nad,nbc->nabcd", chi, chi)],
+        2: [0.0, chi, mf * chi_star - 2 * m * chi + ein("na,nb->nab", e1, e1)],
+        3: [0.0, 0.0, kappa + ein("nab,nc->nabc", chi, e1) + ein("nac,nb->nabc", chi, e1)
+            + ein("nbc,na->nabc", chi, e1)],
+        4: [0.0, 0.0, ein("nab,ncd->nabcd", chi, chi) + ein("nac,nbd->nabcd", chi, chi)
+            + ein("nad,nbc->nabcd", chi, chi)],
     }
-    # (the fresh points' κ* enters the third cumulant of δ at ε³ only)
-    out = {}
-    for j in range(1, 5):
-        total = [0.0] * (ORDER + 1)
-        for ks in itertools.product(range(1, 5), repeat=j):
-            r = sum(ks)
-            if r > 4:
-                continue
-            free = LETTERS[:j]
-            pos, specs = 0, []
-            for a, k in enumerate(ks):
-                specs.append("n" + free[a] + "".join(chr(ord("A") + pos + i) for i in range(k)))
-                pos += k
-            moment = "n" + "".join(chr(ord("A") + i) for i in range(r))
-            spec = ",".join(specs + [moment]) + "->n" + free
-            total = _add(total, _product(spec, *[T[k] for k in ks], raw[r]))
-        for k in range(ORDER + 1):
-            if isinstance(total[k], float):
-                total[k] = np.zeros((n,) + (d,) * j)
-        out[(j, 0)] = total[0]
-        for k in (1, 2):
-            out[(j, k)] = total[k]
+    out = {(j, k): x for j in range(1, 5) for k, x in enumerate(_moment(T, raw, j, (n,) + (d,) * j))}
     ok = ~singular
     if any(np.max(np.abs(out[(j, 0)][ok]), initial=0) > 0 for j in range(1, 5)) or np.max(
             np.abs(out[(3, 1)][ok]), initial=0) > 1e-9 * (1 + np.max(np.abs(out[(3, 2)][ok]), initial=0)) \
@@ -324,10 +314,10 @@ def _basis(nodes: np.ndarray, weights: np.ndarray, degree: int):
 
 def _apply(moment: np.ndarray, values: dict, order: int) -> np.ndarray:
     """moment:∇^order f for every basis function, (B, N): Σ over index tuples."""
-    n, d = moment.shape[0], moment.shape[1] if moment.ndim > 1 else 1
-    out = 0.0
+    d = moment.shape[1]
+    out = np.zeros_like(values[()])
     for idx in itertools.product(range(d), repeat=order):
-        out = out + moment[(slice(None),) + idx][None] * values[tuple(sorted(idx))]
+        out += moment[(slice(None),) + idx][None] * values[tuple(sorted(idx))]
     return out
 
 

@@ -172,12 +172,17 @@ def gaussian_variances(M: int, chains: int, rng) -> tuple[np.ndarray, np.ndarray
                        external=m, init_law="stationary")
     relax = (M + m) / m
     burn, average = int(10 * relax), int(20 * relax)
-    state = loop.initial_state(chains, loop.start_law(loop, rng, chains))
+    law = loop.start_law
+    if law is None:
+        raise AssertionError("init_law='stationary' gives the loop a start law")
+    state = loop.initial_state(chains, law(loop, rng, chains))
     first, second = np.zeros((chains, 2)), np.zeros((chains, 2))
     for t in range(1, burn + average + 1):
         loop.step(state, t, rng)
         if t > burn:
             theta = loop.numeric.theta_closed_form(state.mu)
+            if theta is None:
+                raise AssertionError("the Gaussian's inverse mean map has a closed form")
             first += theta
             second += theta**2
     first, second = first / average, second / average
@@ -203,7 +208,7 @@ def _check_gaussian(a: int) -> Check:
         return Outcome(float(v0 + v1 / Ms[-1]), float(est[-1]), float(sem[-1]), z_from_p(p),
                        "Eq. 18 alone; twice the correction", control_z,
                        f"var_st={v0:.6g}, V1={v1:.5g}; M(var_M - var_st) = "
-                       + ", ".join(f"{x:.3g}" for x in Ms * (est - v0)) + f" (sem x M: "
+                       + ", ".join(f"{x:.3g}" for x in Ms * (est - v0)) + " (sem x M: "
                        + ", ".join(f"{x:.2g}" for x in Ms * sem) + f"); {detail}; controls "
                        + "; ".join(d for _, d in controls))
 
