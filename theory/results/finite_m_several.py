@@ -42,6 +42,7 @@ import numpy as np
 import sympy as sp
 
 from .. import symbols as S
+from ..derivation import Derivation, Step
 from ..errors import InputError
 from ..family import Finite
 from ..numeric import evaluate
@@ -365,9 +366,10 @@ def correction_coefficients(setting: Setting, functions, values: dict | None = N
     L1 = _apply(J[1, 1], der, 1) + _apply(J[2, 1], der, 2) / 2
     L2 = (_apply(J[1, 2], der, 1) + _apply(J[2, 2], der, 2) / 2 + _apply(J[3, 2], der, 3) / 6
           + _apply(J[4, 2], der, 4) / 24)
-    stiffness = np.einsum("inb,nbc,jnc,n->ij", grad, J[2, 1], grad, w) / 2
+    flux = np.einsum("nbc,jnc->jnb", J[2, 1], grad)                         # b1 ∇g_j
+    stiffness = (grad * w[None, :, None]).reshape(len(exps), -1) @ flux.reshape(len(exps), -1).T / 2
     load = L2 @ w
-    scale = np.sqrt(np.einsum("inb,nbc,inc,n->i", grad, J[2, 1], grad, w))
+    scale = np.sqrt(2 * np.diag(stiffness))
     out = {"mean": [], "c": [], "c_lower": [], "stationarity": float(np.max(np.abs(L1 @ w) / scale)),
            "nodes": nodes, "weights": w, "degree": degree}
     phis = []
@@ -413,3 +415,42 @@ def covariance_correction(setting: Setting, values: dict | None = None, degree: 
                          f"degree ({degree - 2} -> {degree}: it moves by {moved:.3g}); Eq. 18 reaches "
                          "where chi is small and the correction there is not polynomial")
     return out
+
+
+# --- the record: R9.stationary_correction with several free parameters -----------------------------
+def method_derivation(setting: Setting) -> Derivation:
+    """R9.stationary_correction for d ≥ 2: the method (the correction is computed numerically,
+    :func:`covariance_correction`; no closed form)."""
+    from .general import setting_text
+
+    fam = setting.family
+    steps = (
+        Step(setting_text(setting) + r" With $d$ free parameters write $\delta=\bar\phi_{t+1}-F(\theta_t)$, "
+             r"$F=\mu-u\,\nabla\log p_0/n$, $n=M+m$, $G=(\partial F)^{-1}$ and $F_k=\partial^k F$. "
+             r"Reverting the refit $F(\theta_{t+1})=\bar\phi_{t+1}$ to fourth order in $\delta$,",
+             r"\Delta\theta", r"\textstyle\sum_{k=1}^{4}T_k[\delta^{\otimes k}],\quad T_1=G,\ "
+             r"T_2=-\tfrac12 G F_2[T_1,T_1],\ T_3=-G\left(F_2[T_1,T_2]+\tfrac16F_3[T_1^{3}]\right),\ "
+             r"T_4=-G\left(\tfrac12F_2[T_2,T_2]+F_2[T_1,T_3]+\tfrac12F_3[T_1,T_1,T_2]"
+             r"+\tfrac1{24}F_4[T_1^{4}]\right)"),
+        Step(r"and the exact moments of $\delta$ ($\mathbb{E}\delta=[m(\mu_q-\mu)+u\nabla\log p_0]/n$, "
+             r"covariance $(M\chi+m_{\mathrm f}\chi^{*})/n^2$, third cumulant $M\kappa/n^3$, fourth moment "
+             r"$3\,\mathrm{sym}(\chi\otimes\chi)/M^2$ to this order) give the jump moments "
+             r"$\mathbb{E}[\Delta\theta^{\otimes j}\mid\theta]=A_j/M+B_j/M^2+O(M^{-3})$, $A_3=A_4=0$, "
+             r"$A_1=-\chi^{-1}\nabla U$, $A_2=\chi^{-1}$ (R9.sde). For smooth $f$, "
+             r"$\mathbb{E}[f(\theta_{t+1})-f(\theta_t)]=L_1f/M+L_2f/M^2+O(M^{-3})$ with",
+             r"L_2f", r"B_1\cdot\nabla f+\tfrac12B_2:\nabla^2f+\tfrac16B_3:\nabla^3f+\tfrac1{24}B_4:\nabla^4f"),
+        Step(r"and $L_1$ the diffusion of R9.sde, symmetric in $L^2(p_{\mathrm{st}})$ (zero current). "
+             r"With $p_M=p_{\mathrm{st}}(1+\varphi/M)+O(M^{-2})$, stationarity at order $M^{-2}$ is the "
+             r"weak equation, for every smooth $f$,",
+             r"\tfrac12\,\mathbb{E}_{\mathrm{st}}\!\left[\nabla f\cdot\chi^{-1}\nabla\varphi\right]",
+             r"\mathbb{E}_{\mathrm{st}}[L_2 f],\qquad \mathbb{E}_{\mathrm{st}}[\varphi]=0"),
+        Step(r"so that $\mathbb{E}_M[f]=\mathbb{E}_{\mathrm{st}}[f]+\operatorname{Cov}_{\mathrm{st}}(\varphi,f)/M"
+             r"+O(M^{-2})$. With $d\ge2$ it has no closed form: it is solved numerically (Galerkin on "
+             r"polynomials in $\theta$, the family's cumulants to the fifth and the prior's derivatives "
+             r"evaluated on a grid over Eq.~18), and refused where $B_j\,p_{\mathrm{st}}$ has not decayed "
+             r"within Eq.~18's mass ($\chi$ exponentially small toward a vertex: there the finite-$M$ law "
+             r"is not a series in $1/M$ at practical $M$).", None, None),
+    )
+    return Derivation("R9.stationary_correction", fam.slug, "Stationary law at finite M: the O(1/M) "
+                      "correction to Eq. 18 (several parameters, numeric)", steps,
+                      {"free_parameters": sp.Integer(fam.d)}, order=2)

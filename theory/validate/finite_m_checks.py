@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..params import from_params
 from ..results.finite_m import finite_m_moments
 from ..results.finite_m_several import covariance_correction
+from ..store import derivation
 from .registry import Budget, Check, Outcome
 from .stats import order_fit, z_from_p
 
@@ -119,6 +120,13 @@ SEVERAL_LADDER_FULL = (25, 50, 100, 200)
 DEGREE = 8  # Galerkin polynomial degree (the coefficient moves by < 1e-5 from degree 6 to 12)
 
 
+def _numeric_record(setting) -> None:
+    """R9.stationary_correction's record for several parameters: the method, computed numerically."""
+    record = derivation("R9.stationary_correction", setting.for_derivations())
+    if record is None or record.result.get("free_parameters") != setting.family.d:
+        raise AssertionError("R9.stationary_correction records the several-parameter method")
+
+
 def several_covariances(M: int, case=SEVERAL) -> np.ndarray:
     """The exact stationary covariance of θ of ``case`` at M (SumChain)."""
     name, args, init, prior = case
@@ -133,6 +141,7 @@ def _check_several(case=SEVERAL) -> Check:
     loop = from_params(name, SEVERAL_LADDER[0], dict(init), family_args=dict(args), prior_law=prior)
 
     def compute(budget: Budget, rng) -> Outcome:
+        _numeric_record(loop.setting)
         law = covariance_correction(loop.setting, degree=DEGREE, points=121)
         V0, V1 = law["cov"], law["V1"]
         Ms = np.array(SEVERAL_LADDER_FULL if budget.name == "full" else SEVERAL_LADDER, float)
@@ -196,6 +205,7 @@ def _check_gaussian(a: int) -> Check:
     name = loop.family.names[a]
 
     def compute(budget: Budget, rng) -> Outcome:
+        _numeric_record(loop.setting)
         values = {f"{n}_star": float(v) for n, v in zip(loop.family.names, loop.theta_star[0], strict=True)}
         law = covariance_correction(loop.setting, values, degree=DEGREE, points=121)
         v0, v1 = law["cov"][a, a], law["V1"][a, a]
