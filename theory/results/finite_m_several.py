@@ -430,8 +430,8 @@ def method_derivation(setting: Setting) -> Derivation:
              r"Reverting the refit $F(\theta_{t+1})=\bar\phi_{t+1}$ to fourth order in $\delta$,",
              r"\Delta\theta", r"\textstyle\sum_{k=1}^{4}T_k[\delta^{\otimes k}],\quad T_1=G,\ "
              r"T_2=-\tfrac12 G F_2[T_1,T_1],\ T_3=-G\left(F_2[T_1,T_2]+\tfrac16F_3[T_1^{3}]\right),\ "
-             r"T_4=-G\left(\tfrac12F_2[T_2,T_2]+F_2[T_1,T_3]+\tfrac12F_3[T_1,T_1,T_2]"
-             r"+\tfrac1{24}F_4[T_1^{4}]\right)"),
+             r"T_4=-G(R_4+S_4),\ R_4=F_2[T_1,T_3]+\tfrac12F_2[T_2,T_2],\ "
+             r"S_4=\tfrac12F_3[T_1,T_1,T_2]+\tfrac1{24}F_4[T_1^{4}]"),
         Step(r"and the exact moments of $\delta$ ($\mathbb{E}\delta=[m(\mu_q-\mu)+u\nabla\log p_0]/n$, "
              r"covariance $(M\chi+m_{\mathrm f}\chi^{*})/n^2$, third cumulant $M\kappa/n^3$, fourth moment "
              r"$3\,\mathrm{sym}(\chi\otimes\chi)/M^2$ to this order) give the jump moments "
