@@ -133,3 +133,10 @@ def test_unconverged_galerkin_is_refused():
     loop = from_params("bernoulli", 50, {"p": 0.5}, prior_law="normal:var=12")
     with pytest.raises(InputError, match="not converged"):
         G.covariance_correction(loop.setting, degree=10, points=1001)
+
+
+def test_three_parameters_are_refused_in_one_line():
+    loop = from_params("categorical", 50, {"p1": 0.25, "p2": 0.25, "p3": 0.25}, family_args={"K": 4},
+                       prior_law="normal:var=0.5")
+    with pytest.raises(InputError, match="at most 2 free parameters"):
+        G.covariance_correction(loop.setting)

@@ -29,7 +29,9 @@ solves a partial differential equation; this module computes it numerically, in 
 What is approximated: φ by its projection on degree-K polynomials (the returned coefficients
 at K and K − 2 show the convergence), the integrals by quadrature. What is not: the orders in
 1/M are exact algebra. The series in 1/M is asymptotic: where χ → 0 inside the mass of Eq. 18
-(Curie–Weiss in its ordered region) the next orders grow fast and the 1/M regime starts late.
+(toward a vertex of the marginal polytope) the next orders grow fast and the 1/M regime starts
+late; where they outgrow Eq. 18 (Curie–Weiss with the Gaussian priors of Fig. 2 (ii)) the
+coefficient is refused. The quadrature grid has points^d nodes: d ≤ 2 (jump moments: any d).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from ..setting import Setting
 from .general import stationary
 
 ORDER = 2   # series in ε = 1/M kept to ε²
+MAX_D = 2   # free parameters of the Galerkin's tensor grid
 LETTERS = "abcdefghijklmopqrstuvwxyz"  # einsum indices ('n' is the batch of θ points)
 
 
@@ -233,6 +236,9 @@ def _grid(setting: Setting, values: dict, points: int, cut: float = 70.0):
     where log p0 > max − ``cut`` (first found on a coarse grid over [−40, 40]^d)."""
     fam = setting.family
     d = fam.d
+    if d > MAX_D:
+        raise InputError(f"{setting.label}: the finite-M correction is computed for at most {MAX_D} free "
+                         f"parameters (its quadrature grid grows as points^d), not {d}")
     log_p = stationary(setting.for_derivations()).result["log_density"]
 
     def ell(nodes):
