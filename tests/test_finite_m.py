@@ -64,7 +64,7 @@ def test_the_exact_chain_check_passes_and_rejects_both_controls():
     assert pi @ chain.theta**2 - (pi @ chain.theta) ** 2 == pytest.approx(out.prediction, abs=2e-5)
 
 
-def test_registered_for_one_parameter_and_absent_for_two():
+def test_registered_for_one_parameter_and_as_a_method_for_two():
     from theory.families import get_family
     from theory.setting import Setting
 
@@ -72,9 +72,9 @@ def test_registered_for_one_parameter_and_absent_for_two():
     assert "R9.stationary_correction" in [d.id for d in all_general(bern)]
     d = derivation("R9.stationary_correction", bern)
     assert d.order == 2 and d.result["score_correction"].has(*get_family("bernoulli").theta)
-    gauss = Setting(get_family("gaussian"), fresh=m_ext)
-    assert derivation("R9.stationary_correction", gauss) is None
-    assert "R9.stationary_correction" not in [d.id for d in all_general(gauss)]
+    gauss = Setting(get_family("gaussian"), fresh=m_ext)   # two parameters: the numeric method's record
+    assert derivation("R9.stationary_correction", gauss).result == {"free_parameters": 2}
+    assert "R9.stationary_correction" in [d.id for d in all_general(gauss)]
 
 
 def test_fig2_i_variance_at_M_50():

@@ -36,6 +36,7 @@ from ..derivation import Derivation, Step
 from ..errors import InputError
 from ..setting import Setting, m_ext
 from .common import result
+from .finite_m_several import method_derivation
 from .general import display, setting_text, stationary, tidy_unless_long, u_sym
 
 ORDER = 2  # the jump moments are kept to ε² = M⁻²
@@ -158,10 +159,11 @@ _DTHETA = r"\mathbb{E}[(\theta_{t+1}-\theta_t)^{%d}\mid\theta_t]"
 @result("R9.stationary_correction")
 def stationary_correction(setting: Setting) -> Derivation | None:
     """R9.stationary_correction: the O(1/M) correction h'/M to the score of Eq. 18 (one parameter);
-    None for several free parameters (a partial differential equation, not derived)."""
+    for several free parameters the method (a partial differential equation, solved numerically by
+    :mod:`.finite_m_several`)."""
     fam = setting.family
     if fam.d != 1:
-        return None
+        return method_derivation(setting)
     J = jump_moments()
     hp_generic = score_correction_generic()
     sub = _substitution(setting)
