@@ -59,7 +59,10 @@ def draw_mixture_variance(fig, axes, data):
     axes[1].set_ylabel("P(one component left)")
     for ax in axes:
         ax.set_xlabel("generation $t$")
-    axes[0].legend(loc="lower left", fontsize=6, title=f"2-component mixture, $M = {data['M']}$", title_fontsize=6)
+    # the legend above the right panel's curves (a probability: headroom above 1) hides no point
+    axes[1].set_ylim(-0.03, 1.45)
+    axes[1].legend(*axes[0].get_legend_handles_labels(), loc="upper left", fontsize=6,
+                   title=f"2-component mixture, $M = {data['M']}$", title_fontsize=6)
 
 
 register(Figure(

@@ -255,7 +255,9 @@ def draw_selection_variance(fig, axes, data):
         ax.set_xlabel("generation $t$")
         ax.set_title(f"select {data['f']:g} by {panel['by'].replace('_', ' ')}", fontsize=7)
     axes[0].set_ylabel(r"$\mathbb{E}[\sigma^2_t]/\sigma^2_0$")
-    axes[0].legend(fontsize=6, title=f"Gaussian, $M = {data['M']}$", title_fontsize=6)
+    # below the falling replace line of the right panel: no point hidden
+    axes[1].legend(*axes[0].get_legend_handles_labels(), loc="lower left", fontsize=6,
+                   title=f"Gaussian, $M = {data['M']}$", title_fontsize=6)
 
 
 register(Figure(
