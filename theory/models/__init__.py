@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import InputError
-from .base import ModelLoop, ModelRun, ModelStats
+from .base import ModelLoop, ModelRun
 
 # name -> module of theory.models that declares it
 MODEL_CLASSES = {"rbm": "rbm", "gaussian_mixture": "mixture", "kde": "kde",
@@ -39,4 +39,4 @@ def refuse_unused(name: str, options: dict, defaults: dict | None = None) -> Non
             raise InputError(f"{flag} does not apply to {name}")
 
 
-__all__ = ["MODEL_CLASSES", "ModelLoop", "ModelRun", "ModelStats", "model_loop", "refuse_unused"]
+__all__ = ["MODEL_CLASSES", "ModelLoop", "ModelRun", "model_loop", "refuse_unused"]

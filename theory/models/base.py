@@ -26,25 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..engine.loop import ChainStats
 from ..errors import InputError, integer
 from ..regime import Regime, as_regime
-
-
-@dataclass
-class ModelStats:
-    """An observable summarised over the chains: ``mean``, ``var`` (ddof = 1) over the ``n``
-    chains where it is finite, ``sem`` = √(var/n) (see engine.loop.ChainStats)."""
-
-    mean: float
-    var: float
-    n: int
-
-    @property
-    def sem(self) -> float:
-        return float(np.sqrt(self.var / self.n)) if self.n else float("nan")
-
-    def __iter__(self):
-        return iter((self.mean, self.var))
 
 
 def mean_var(values: np.ndarray) -> tuple[float, float, int]:
@@ -143,9 +127,9 @@ class ModelLoop(abc.ABC):
                 for n, (m, v) in stats.items():
                     trace["mean"][n].append(m)
                     trace["var"][n].append(v)
-        final = {n: ModelStats(*mean_var(v)) for n, v in self.observables(state).items()}
+        final = {n: ChainStats(*mean_var(v)) for n, v in self.observables(state).items()}
         n_avg = generations - burn_in
-        time_average = {n: ModelStats(float(a[0] / n_avg), float(a[1] / n_avg), chains) for n, a in acc.items()}
+        time_average = {n: ChainStats(float(a[0] / n_avg), float(a[1] / n_avg), chains) for n, a in acc.items()}
         return ModelRun(self, state, generations, chains, seed, final, time_average, initial,
                         hit_time, self.absorbed(state), trace)
 
@@ -160,8 +144,8 @@ class ModelRun:
     generations: int
     chains: int
     seed: int | None
-    final: dict[str, ModelStats]
-    time_average: dict[str, ModelStats]
+    final: dict[str, ChainStats]
+    time_average: dict[str, ChainStats]
     initial: dict[str, tuple[float, float]]
     hit_time: np.ndarray
     on_absorbing: np.ndarray
