@@ -164,3 +164,23 @@ def test_log_partition_in_hyperbolic_form_where_shorter():
     assert notation.hyperbolic_log(cw.A, cw.theta) == N * sp.log(2 * sp.cosh(t))
     bern = get_family("bernoulli")
     assert notation.hyperbolic_log(bern.A, bern.theta) is bern.A  # ln(1 + e^θ) stays
+
+
+def test_derive_writes_the_model_classes_document_with_each_r12_id(fresh):
+    """derivations/model-classes.tex: every model-class result (R12) heads a subsection, the RBM's
+    laws printed from SymPy's derivatives, sums in textbook order, read as a paper."""
+    from theory.store import MODEL_RESULTS
+
+    doc = (fresh / "model-classes.tex").read_text()
+    missing = [rid for rid in MODEL_RESULTS if f"\\subsection*{{{notation.text(rid)}: " not in doc]
+    assert not missing, missing
+    assert r"\frac{\partial\ell}{\partial b_1} = q_{10} + q_{11} - p_{10} - p_{11}" in doc  # derived, not typed
+    assert r"p_{01} p_{10} - p_{00} p_{11}" in doc and r"\frac{d}{n - d - 1}" in doc
+    assert "- d + n" not in doc and "True" not in doc and "\\clEP" not in doc
+    assert not notation.prose_leaks(doc)
+
+
+def test_positive_first_writes_sums_as_a_textbook():
+    d, n, x = sp.symbols("d n x", positive=True)
+    assert notation.positive_first(d / (n - d - 1)) == r"\frac{d}{n - d - 1}"
+    assert notation.positive_first(1 - x) == "1 - x" and notation.positive_first(-x - 1) == "- x - 1"

@@ -12,6 +12,7 @@ import pytest
 import sympy as sp
 
 from theory.claims import QUICK, run_claims, select
+from theory import notation
 from theory.cli import main
 from theory.models import model_loop
 from theory.models import regression_laws as L
@@ -69,8 +70,10 @@ def test_sympy_derivations():
         partial = L.accumulate_sq_error(200_000, M_, d_, 1.0)
         assert L.accumulate_limit_value(M_, d_, 1.0) == pytest.approx(partial, abs=2 * d_ / (M_ * 200_000))
         assert L.accumulate_limit_value(M_, d_, 1.0) < L.gerstgrasser_bound(M_, d_, 1.0)
-    text = L.latex()  # the derivation document's section, from these expressions
-    assert r"\frac{d \sigma^{2} t}{M - d - 1}" in text and r"\psi" in text and "True" in text
+    # the derivation document's section, from these expressions, in textbook order (n - d - 1)
+    text = "\n".join(notation.render(d, define=False) for d in L.derivations())
+    assert r"\frac{d \sigma^{2} t}{M - d - 1}" in text and r"\frac{d}{n - d - 1}" in text and r"\psi" in text
+    assert L.w_is_a_martingale() and "True" not in text
     # and the bound is its M -> oo limit (relative)
     assert L.accumulate_limit_value(10**7, 3, 1.0) / L.gerstgrasser_bound(10**7, 3, 1.0) == pytest.approx(1, abs=1e-5)
 

@@ -16,6 +16,7 @@ from .errors import InputError
 from .families import FAMILIES, get_family
 from .family import ExponentialFamily, Finite
 from .io import write_text_atomic
+from .models import logistic, moment_laws, rbm_laws, regression_laws, theorem
 from .parallel import map_tasks
 from .params import OPERATOR_OPTIONS, derivation_setting
 from .regime import Regime
@@ -125,6 +126,28 @@ def overview(families: list[ExponentialFamily]) -> str:
                           "\n\n".join(parts))
 
 
+def model_classes() -> str:
+    """derivations/model-classes.tex: the laws of the model classes beyond the exponential families
+    (R12), a section per class with a subsection per result id, each rendered from its SymPy
+    derivation (theory.models)."""
+    sections = (
+        ("Which statistics stay martingales", [theorem.derivation()]),
+        ("Gaussian mixtures and kernel density estimates", [moment_laws.derivation()]),
+        ("Linear and logistic regression", [*regression_laws.derivations(), logistic.derivation()]),
+        ("Restricted Boltzmann machines", rbm_laws.derivations()),
+    )
+    parts = ["The closed loop of models that are not exponential families: the theorem saying which "
+             "statistics stay martingales, and the exact laws of each model class, derived with SymPy "
+             "(the command line's simulate runs these loops, and its validate checks each law against them)."]
+    for title, results in sections:
+        groups = ", ".join(dict.fromkeys(d.id.rsplit(".", 1)[0] if d.id.count(".") > 1 else d.id
+                                         for d in results))  # R12.rbm for R12.rbm.*: each id heads its subsection
+        parts.append(f"\\section*{{{notation.text(title)} ({notation.text(groups)})}}")
+        parts += [notation.heading(d) + notation.render(d, define=False) for d in results]
+    return documents.document("Closed-loop learning beyond exponential families: the model classes",
+                              "\n\n".join(parts))
+
+
 def _render_family(f: ExponentialFamily) -> tuple[str, dict[str, str], str]:
     """(slug, fragment text by result id, standalone document) of one family: R1–R8, R9
     for the general loop with m fresh external points from the truth (m symbolic), and R10 (every
@@ -147,7 +170,8 @@ def _render_setting(sid: str, text: str, setting: Setting) -> tuple[str, dict[st
 @sympy_speedups()
 def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = True,
               progress=None, workers: int = 1) -> list[Path]:
-    """Write preamble, fragments, one standalone document per family and the overview.
+    """Write preamble, fragments, one standalone document per family, the overview and the model
+    classes' document (:func:`model_classes`).
 
     Families and the paper's settings are derived as independent tasks, on ``workers`` local
     processes (:func:`_run`), two-parameter families first (the longest: the others fill in after
@@ -180,6 +204,9 @@ def write_all(families: list[ExponentialFamily], out: Path, compile_pdf: bool = 
     docs.append(path)
     docs.append(write_paper_settings(out, [rendered[_render_setting, sid] for sid, *_ in PAPER_SETTINGS]))
     docs.append(write_demo(out))
+    path = out / "model-classes.tex"
+    write_text_atomic(path, model_classes())
+    docs.append(path)
     if compile_pdf:
         for doc in docs:
             documents.compile_pdf(doc, runs=2 if doc.name == "demo-twocolumn.tex" else 1)

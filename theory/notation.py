@@ -88,6 +88,21 @@ def _print_now(e) -> str:
     return _Printer({"symbol_names": S.LATEX, "ln_notation": True, "mat_delim": "("}).doprint(e)
 
 
+class _PositiveFirst(_Printer):
+    """The project's printer with each sum's positive terms first, a number after the symbols of
+    its sign: n - d - 1 and 1 - x, not -d + n - 1 and -x + 1."""
+
+    def _as_ordered_terms(self, e, order=None):
+        terms = super()._as_ordered_terms(e, order)
+        return sorted(terms, key=lambda x: (x.could_extract_minus_sign(), bool(x.is_number)))
+
+
+def positive_first(e) -> str:
+    """LaTeX of ``e`` (as :func:`expr`) with every sum written from its positive terms
+    (n - d - 1, 1 - x), as a textbook writes it; for a display that is not broken over lines."""
+    return _PositiveFirst({"symbol_names": S.LATEX, "ln_notation": True, "mat_delim": "("}).doprint(e)
+
+
 def text(s: str) -> str:
     """Escape prose for LaTeX, leaving inline math ``$...$`` untouched."""
     parts = s.split("$")
@@ -616,13 +631,15 @@ def heading(d) -> str:
     return f"\\subsection*{{{text(d.id)}: {prose(d.title)}{order}}}\n"
 
 
-def render(d, slug: str | None = None, levels=None) -> str:
+def render(d, slug: str | None = None, levels=None, define: bool = True) -> str:
     """One result (a :class:`~theory.derivation.Derivation`) as a LaTeX fragment for ``\\input``:
     numbered, labelled equations, no heading.
 
     Equation ``n`` (1, 2, ...) of the result is labelled ``eq:<id>:<slug>:<n>``. ``levels``
     (:class:`theory.documents.LevelSums`) names the sums over a finite family's levels (Z and
-    level averages ⟨g⟩, defined at the end of the fragment).
+    level averages ⟨g⟩, defined at the end of the fragment). ``define``: end with the
+    :data:`GLOSSARY` definitions of the closed loop's symbols it uses (not for the model classes,
+    whose m, g, ρ, ν mean other things and are defined in their own text).
     """
     stem = label(d, slug)
     order = f"; error O(M^-{d.order})" if d.order else ""
@@ -637,7 +654,7 @@ def render(d, slug: str | None = None, levels=None) -> str:
         parts.append(render_step(s, f"{stem}:{n}" if has_eq else None))
     if levels is not None and levels.used:
         parts.append(levels.definitions(f"{stem}:levels"))
-    where = glossary("\n".join(parts))
+    where = glossary("\n".join(parts)) if define else ""
     if where:
         parts.append(macros(where))
     return "\n\n".join(parts) + "\n"

@@ -36,6 +36,7 @@ import numpy as np
 import sympy as sp
 from scipy.special import expit, log_expit, ndtr
 
+from ..derivation import Derivation, Step
 from ..errors import InputError, integer
 from ..params import parse_params
 from ..regime import Regime
@@ -230,6 +231,20 @@ def score_matches_design_moments() -> bool:
     gaps = (sp.diff(loglik, b) - sum(yv - s_ for yv, s_ in zip(ys, sigma)),
             sp.diff(loglik, w) - sum(x * (yv - s_) for x, yv, s_ in zip(xs, ys, sigma)))
     return all(sp.simplify(g) == 0 for g in gaps)
+
+
+def derivation() -> Derivation:
+    """R12.logistic.martingale for the derivation document: the score's design moments."""
+    matched = score_matches_design_moments()
+    return Derivation("R12.logistic.martingale", "model-classes", "the design moments are martingales", (Step(
+        r"For $P(y=1\mid x)=\sigma(b+x\cdot w)$ the log-likelihood is $\sum_i[y_i\eta_i-\ln(1+e^{\eta_i})]$, "
+        r"$\eta_i=b+x_i\cdot w$; SymPy differentiates it (three points, one weight) and finds the score "
+        r"$\tilde X^{\mathsf T}(y-\sigma(\eta))$, $\tilde X=[1,X]$"
+        + (r": the fit matches the design moments $\sum_i\sigma(\eta_i)$ and $\sum_i x_i\sigma(\eta_i)$ to the "
+           r"labels'. With a fixed design the labels' law is an exponential family in $(b, w)$ of statistic "
+           r"$\tilde X^{\mathsf T}y$, and every design moment of the fitted probabilities (the design rate "
+           r"among them) is a martingale of the loop; with a fresh design the population rate is not one."
+           if matched else r" not: the design moments are not matched.")),))
 
 
 # -- the command line -----------------------------------------------------------------------------

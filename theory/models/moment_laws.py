@@ -35,6 +35,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InputError
+from ..derivation import Derivation, Step
+from ..setting import m_ext
 from ..store import record
 
 RESULT_ID = "R12.moments"
@@ -42,8 +44,8 @@ RESULT_ID = "R12.moments"
 SILVERMAN_C = 1.06  # h = 1.06 σ̂ N^(−1/5) (normal reference rule, σ̂ with ddof 1)
 
 # symbols of the derivation
-a, P, V, V_star, M_t, m_ext, N_prev, h2, kappa = sp.symbols(
-    "a P V V^* M_t m N_{t-1} h^2 kappa", real=True)
+a, P, V, V_star, M_t, N_prev, h2, kappa = sp.symbols("a P V V^* M_t N_{t-1} h^2 kappa", real=True)
+# m, the external points per generation: the families' symbol (printed m, positive)
 REGIMES = ("replace", "accumulate")
 
 
@@ -169,24 +171,33 @@ def model_variance(P, N, h: float = 0.0, silverman: bool = False):
     return (1 + (silverman_kappa(N) if silverman else 0.0)) * np.asarray(P, float) + h**2
 
 
-def latex() -> str:
-    """The derivation of the moment laws, for the derivation document."""
-    lines = [r"\subsection*{Moment-matching refits: exact laws of the mean and variance}",
-             (r"A refit on $N$ points of mean $a$ and variance $P$ (ddof 0) gives a model of mean $a$ "
-             r"and variance $V=(1+\kappa_N)P+h^2$ (EM mixture: $\kappa=h=0$; KDE: $\kappa=0$; "
-             r"Silverman: $h=0$, $\kappa_N=c^2N^{3/5}/(N-1)$). For $n$ independent draws, "
-             r"$\mathbb{E}\sum x_i=n\bar a$, $\mathbb{E}(\sum x_i)^2=nV+n^2\bar a^2$, "
-             r"$\mathbb{E}\sum x_i^2=n(V+\bar a^2)$. With $y=(a-\mu^*,(a-\mu^*)^2,P)$:")]
+def derivation() -> Derivation:
+    """R12.moments for the derivation document: the linear law of each regime, as
+    :func:`one_generation` derives it, its variance without external points, and Silverman's ρ."""
+    record(RESULT_ID)
+    steps = [Step(r"A refit on $N$ points of mean $a$ and variance $P$ (divided by $N$) gives a model of mean $a$ "
+                  r"and variance $V=(1+\kappa_N)P+h^2$: an EM mixture has $\kappa=h=0$ (every exact "
+                  r"\mbox{M-step} matches the data's first two moments, R12.theorem), a kernel density estimate of "
+                  r"fixed bandwidth $h$ has $\kappa=0$, Silverman's rule $h=0$ and $\kappa_N=c^2N^{3/5}/(N-1)$. "
+                  r"Generation $t$ draws $M_t$ points from the model and $m$ external points from the truth (mean "
+                  r"$\mu^*$, variance $V^*$). Summing $\mathbb{E}[x_ix_j]$ over the pairs of $n$ independent draws "
+                  r"of mean $\bar a$ and variance $V$ gives $\mathbb{E}\sum x_i=n\bar a$, "
+                  r"$\mathbb{E}(\sum x_i)^2=nV+n^2\bar a^2$, $\mathbb{E}\sum x_i^2=n(V+\bar a^2)$, so the data "
+                  r"moments $y=(a-\mu^*,(a-\mu^*)^2,P)$ follow the exact linear law "
+                  r"$\mathbb{E}[y_t]=L\,y_{t-1}+c$ (SymPy).")]
     for regime in REGIMES:
         L, c, N = one_generation(regime)
-        lines.append(rf"\paragraph{{{regime}}} $N_t={sp.latex(N)}$, "
-                     rf"$\mathbb{{E}}[y_t]=L\,y_{{t-1}}+c$, $L={sp.latex(L)}$, $c={sp.latex(c)}$; "
-                     rf"without external points $\mathbb{{E}}P_t={sp.latex(variance_step(regime))}$.")
-    rho = silverman_factor()
-    lines.append(rf"\paragraph{{Silverman}} $\mathbb{{E}}V_t=\rho\,V_{{t-1}}$, $\rho={sp.latex(rho)}$ "
-                 r"$=1-1/M+c^2M^{-2/5}>1$: the variance grows geometrically.")
-    return "\n\n".join(lines)
+        pooled = "" if regime == "replace" else r", the pool holding $N_{t-1}$ points of moments $(a, P)$"
+        steps += [Step(rf"\emph{{{regime.capitalize()}}}: the refit is on $N_t$ points{pooled},", "N_t", N),
+                  Step("", "L", L), Step("", "c", c),
+                  Step(r"and without external points ($m=0$) the variance decouples:",
+                       r"\mathbb{E}[P_t]", variance_step(regime))]
+    steps.append(Step(r"\emph{Silverman's rule} (replace, no external points) multiplies the variance by "
+                      r"$\rho > 1$ each generation, $\mathbb{E}[V_t]=\rho\,V_{t-1}$: it grows geometrically.",
+                      r"\rho", silverman_factor()))
+    return Derivation(RESULT_ID, "model-classes", "exact laws of the mean and variance of moment-matching "
+                      "refits", tuple(steps), {"silverman_factor": silverman_factor()})
 
 
-__all__ = ["REGIMES", "RESULT_ID", "SILVERMAN_C", "batch_sum_moments", "latex", "model_variance",
+__all__ = ["REGIMES", "RESULT_ID", "SILVERMAN_C", "batch_sum_moments", "derivation", "model_variance",
            "moment_trajectory", "one_generation", "silverman_factor", "silverman_kappa", "variance_step"]

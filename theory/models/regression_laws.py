@@ -33,6 +33,8 @@ import sympy as sp
 from scipy.linalg import solve_discrete_lyapunov
 
 from ..errors import InputError
+from ..derivation import Derivation, Step
+from ..notation import positive_first
 from ..store import record
 
 t, k, M, d, n, nu, x, sigma, lam, g, a, s = sp.symbols("t k M d n nu x sigma lambda g a s", positive=True)
@@ -189,19 +191,25 @@ def eq18_normal(m: int, sigma_: float, V: float | None, A: float, w0: float) -> 
     return float(mean), float(1 / prec)
 
 
-def w_is_a_martingale() -> bool:
-    """E[w_t | w_{t−1}, X] = w_{t−1} under least squares: (XᵀX)⁻¹Xᵀ(Xw + σε) = w + σ(XᵀX)⁻¹Xᵀε with
-    E ε = 0, checked by SymPy on a symbolic 3 × 2 design."""
-    record("R12.regression.martingale")
+@functools.cache
+def martingale_gap() -> sp.Matrix:
+    """(XᵀX)⁻¹Xᵀ(Xw) − w on a symbolic 3 × 2 design, simplified by SymPy: 0, so least squares on
+    labels Xw + σε has mean w (E ε = 0)."""
     X = sp.Matrix(3, 2, sp.symbols("x1:7"))
     w = sp.Matrix(sp.symbols("w1:3"))
-    fit = (X.T * X).inv() * X.T * (X * w)
-    return all(sp.simplify(e) == 0 for e in fit - w)
+    return ((X.T * X).inv() * X.T * (X * w) - w).applyfunc(sp.simplify)
+
+
+def w_is_a_martingale() -> bool:
+    """E[w_t | w_{t−1}, X] = w_{t−1} under least squares: (XᵀX)⁻¹Xᵀ(Xw + σε) = w + σ(XᵀX)⁻¹Xᵀε with
+    E ε = 0, checked by SymPy on a symbolic 3 × 2 design (:func:`martingale_gap`)."""
+    record("R12.regression.martingale")
+    return all(e == 0 for e in martingale_gap())
 
 
 def _tex(expr: sp.Expr) -> str:
-    """LaTeX of a ratio with its denominator's sign turned positive (d/(n − d − 1), not
-    −d/(d − n + 1)) and ψ for the digamma."""
+    """LaTeX of a ratio with its denominator's sign turned positive and each sum from its positive
+    terms (d/(n − d − 1), not −d/(d − n + 1)), and ψ for the digamma."""
     num, den = sp.fraction(sp.together(expr))
     factors = []
     for f in sp.Mul.make_args(den):  # n, M, nu >> d: the sign each factor has in use
@@ -209,31 +217,59 @@ def _tex(expr: sp.Expr) -> str:
             f, num = sp.expand(-f), -num
         factors.append(f)
     den = sp.Mul(*factors)
-    text = sp.latex(num) if den == 1 else rf"\frac{{{sp.latex(num)}}}{{{sp.latex(den)}}}"
+    sign, num = ("- ", -num) if num.could_extract_minus_sign() else ("", num)
+    text = positive_first(num) if den == 1 else rf"{sign}\frac{{{positive_first(num)}}}{{{positive_first(den)}}}"
     return text.replace(r"\operatorname{polygamma}{\left(0,", r"\psi{\left(")
 
 
-def latex() -> str:
-    """The linear-regression loop's laws, from the SymPy expressions above, for the derivation
-    document."""
-    return "\n\n".join([
-        r"\subsection*{Linear regression in the closed loop}",
-        r"$y=x\cdot w+\sigma\varepsilon$, $x\sim\mathcal N(0,I_d)$; each generation labels $M$ inputs with "
-        r"$w_{t-1}$ and refits by least squares: $w_t=w_{t-1}+\sigma(X^{\mathsf T}X)^{-1}X^{\mathsf T}\varepsilon$ "
-        r"(replace), $w_t=w_{t-1}+\sigma S_t^{-1}X_t^{\mathsf T}\varepsilon_t$ with the pooled $S_t$ (accumulate). "
-        rf"$w$ is a martingale (SymPy: $(X^{{\mathsf T}}X)^{{-1}}X^{{\mathsf T}}Xw=w$ on a symbolic design: "
-        rf"{w_is_a_martingale()}).",
-        rf"\paragraph{{Inverse Wishart}} $\mathbb E[1/\chi^2_\nu]={_tex(inverse_chi2_mean())}$, so "
-        rf"$\mathbb E\operatorname{{tr}}W^{{-1}}={_tex(inverse_wishart_trace())}$ for $W\sim$ Wishart$_d(n,I)$.",
-        rf"\paragraph{{Replace}} $\mathbb E|w_t-w_0|^2={_tex(replace_error())}$ (fresh design); "
-        r"$t\sigma^2\operatorname{tr}(X^{\mathsf T}X)^{-1}$ (fixed).",
-        rf"\paragraph{{Accumulate}} generation $k$ adds ${_tex(accumulate_term())}$ (fresh design, the "
-        r"pool's rows exchangeable), "
-        rf"$\lim_t\mathbb E|w_t-w_0|^2={_tex(accumulate_limit())}$, below "
-        r"$\frac{\pi^2}{6}\frac{\sigma^2 d}{M-d-1}$, the fixed design's limit "
-        r"$\sigma^2\operatorname{tr}(X^{\mathsf T}X)^{-1}\sum_k k^{-2}$ in expectation over the design.",
-        rf"\paragraph{{Ridge}} ($\lambda=\sigma^2/V$, fixed design, eigenvalue $g$ of $X^{{\mathsf T}}X$): the "
-        rf"stationary variance solves $s=a^2s+\sigma^2 g/(g+\lambda)^2$, $a=g/(g+\lambda)$: "
-        rf"$s={_tex(ridge_stationary_eigen())}$; Eq.~18 ($u=1$, $m=0$, $\chi=I/\sigma^2$) gives "
-        rf"$p_{{\rm st}}\propto p_0^2$, variance ${_tex(eq18_variance())}$, the $g\to\infty$ limit.",
-    ])
+def derivations() -> list[Derivation]:
+    """R12.regression.* for the derivation document, from the SymPy expressions above."""
+    XtX = r"X^{\mathsf T}X"
+    martingale = Derivation("R12.regression.martingale", "model-classes", "the weights are a martingale", (
+        Step(r"The loop: $y=x\cdot w+\sigma\varepsilon$ with inputs $x\sim\mathcal N(0,I_d)$; each generation "
+             r"labels $M$ inputs with $w_{t-1}$ and refits by least squares, "
+             rf"$w_t=w_{{t-1}}+\sigma({XtX})^{{-1}}X^{{\mathsf T}}\varepsilon$ (replace), or "
+             r"$w_t=w_{t-1}+\sigma S_t^{-1}X_t^{\mathsf T}\varepsilon_t$ with $S_t$ the Gram matrix of the pool "
+             r"(accumulate). Least squares is unbiased: on a symbolic $3\times 2$ design SymPy simplifies",
+             rf"({XtX})^{{-1}}X^{{\mathsf T}}Xw - w", martingale_gap()),
+        Step(r"so $w$ is a martingale, by unbiasedness rather than by matched sufficient statistics "
+             r"(R12.theorem), and $|w_t-w_0|^2$ adds the conditional variances of the increments."),),
+        {"gap": martingale_gap()})
+    replace = Derivation("R12.regression.replace", "model-classes", "the error under replace", (
+        Step(r"SymPy integrates the inverse of a $\chi^2_\nu$ variable:",
+             r"\mathbb{E}[1/\chi^2_\nu]", _tex(inverse_chi2_mean())),
+        Step(r"Each diagonal entry of $W^{-1}$, $W\sim\mathrm{Wishart}_d(n,I)$, is the inverse of a "
+             r"$\chi^2_{n-d+1}$ variable (Bartlett):", r"\mathbb{E}\operatorname{tr}W^{-1}",
+             _tex(inverse_wishart_trace())),
+        Step(r"so with a fresh design of $M$ rows each generation (a fixed design: "
+             rf"$t\sigma^2\operatorname{{tr}}({XtX})^{{-1}}$)", r"\mathbb{E}|w_t-w_0|^2", _tex(replace_error())),),
+        {"sq_error": replace_error()})
+    accumulate = Derivation("R12.regression.accumulate", "model-classes", "the error under accumulate", (
+        Step(r"With a fresh design ($G_k$ the Gram matrix of generation $k$'s rows, $S_k$ of the pool's $kM$ rows, "
+             r"exchangeable), generation $k$ adds",
+             r"\sigma^2\,\mathbb{E}\operatorname{tr}(S_k^{-1}G_kS_k^{-1})", _tex(accumulate_term())),
+        Step(r"whose sum SymPy finds in digamma functions $\psi$ ($\gamma$ is Euler's constant, "
+             r"$\psi(1) = -\gamma$):", r"\lim_t\mathbb{E}|w_t-w_0|^2", _tex(accumulate_limit())),
+        Step(r"below $\frac{\pi^2}{6}\frac{\sigma^2 d}{M-d-1}$ term by term, the fixed design's limit "
+             rf"$\sigma^2\operatorname{{tr}}({XtX})^{{-1}}\sum_k k^{{-2}}$ in expectation over the design."),),
+        {"limit": accumulate_limit()})
+    ridge = Derivation("R12.regression.ridge", "model-classes", "the stationary law of ridge", (
+        Step(r"Ridge with the prior $\mathcal N(A, V)$, penalty $\lambda=\sigma^2/V$, fixed design: along an "
+             rf"eigenvector of ${XtX}$ of eigenvalue $g$, $w_t-A$ is an autoregression of coefficient "
+             r"$a=g/(g+\lambda)$ and noise variance $\sigma^2 g/(g+\lambda)^2$, whose stationary variance SymPy "
+             r"solves from $s=a^2s+\sigma^2 g/(g+\lambda)^2$:", "s", _tex(ridge_stationary_eigen())),
+        Step(r"The reference paper's Eq.~18 for this loop (the prior once per generation, no external points, "
+             r"$\chi=I/\sigma^2$) gives $p_{\mathrm{st}}\propto p_0^2$, of variance",
+             r"\operatorname{Var}_{\mathrm{st}}", _tex(eq18_variance())),
+        Step(r"the $g\to\infty$ limit of the exact law (leading order in $1/M$, as $g\approx M$)."),),
+        {"stationary_variance": ridge_stationary_eigen()})
+    external = Derivation("R12.regression.external", "model-classes", "external rows labelled by the truth", (
+        Step(r"With a fixed design whose rows beyond the first $M$ are labelled by $w_0$ ($G$ the Gram matrix of "
+             r"every row, $G_m$ of the first $M$, $G_e=G-G_m$, $\Lambda$ the penalties), least squares or ridge "
+             r"is an autoregression $w_t = \mathcal A w_{t-1} + (G + \Lambda)^{-1}(G_e w_0 + \Lambda A)$ plus "
+             r"noise, $\mathcal A = (G + \Lambda)^{-1}G_m$, so $w_t$ is exactly Gaussian; its stationary law "
+             r"exists when $\mathcal A$ contracts (a prior, or external rows spanning $\mathbb{R}^d$), centred "
+             r"at $w^*$ with $(G_e + \Lambda)w^* = G_e w_0 + \Lambda A$; with fewer rows $w$ stays a martingale "
+             r"along the directions they miss."),))
+    return [martingale, replace, accumulate, ridge, external]
+

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..derivation import Derivation, Step
 from ..store import record
 
 RESULT_ID = "R12.theorem"
@@ -199,31 +200,44 @@ def verified() -> dict[str, bool]:
             "one_iteration_weight": one_iteration_weight() == 0, "rbm_visible_bias": rbm_visible_bias() == 0}
 
 
-def latex() -> str:
-    """The theorem, its proof and its SymPy derivations, for the derivation document."""
+def derivation() -> Derivation:
+    """R12.theorem for the derivation document: the theorem, its proof and its SymPy checks
+    (each difference as SymPy simplifies it)."""
+    record(RESULT_ID)
     m = mixture_m_step()
-    return "\n\n".join([
-        r"\subsection*{Martingales of closed-loop maximum likelihood with latent variables}",
-        (r"\paragraph{Theorem} Let $p_\eta(x,z)=h(x,z)\,e^{\eta\cdot T(x,z)-A(\eta)}$ and $g(x)=c\cdot T(x,z)$ "
-        r"independent of $z$, with $\eta+sc$ admissible for small $s$. At every stationary point "
-        r"$\hat\theta$ of $\ell(\eta)=\sum_i\log\sum_z p_\eta(x_i,z)$, and after every exact M-step of EM, "
-        r"$\mathbb{E}_{\hat\theta}[g]=\frac1n\sum_i g(x_i)$; hence $\mathbb{E}_{\theta_t}[g]$ is a martingale "
-        r"of the closed loop."),
-        (r"\paragraph{Proof} $c\cdot\nabla_\eta\ell=\sum_i\left(\mathbb{E}_\eta[c\cdot T\mid x_i]-\mathbb{E}_\eta[c\cdot T]\right)"
-        r"=\sum_i g(x_i)-n\,\mathbb{E}_\eta[g]$; the M-step solves $\nabla A(\eta')=\frac1n\sum_i\mathbb{E}_{\rm old}[T\mid x_i]$. "
-        r"SymPy checks the first identity on a finite model with arbitrary $\psi(x,z)$ (difference "
-        rf"${sp.latex(stationarity_general())}$)."),
-        (r"\paragraph{Gaussian mixture} From $Q=\sum_{i,k}r_{ik}[\log w_k-\frac12\log 2\pi v_k-(x_i-m_k)^2/2v_k]$: "
-        rf"$w_1={sp.latex(m['w1'])}$, $m_1={sp.latex(m['m1'])}$, $v_1={sp.latex(sp.factor(m['v1']))}$; "
-        rf"$\sum_k w_km_k-\bar x={sp.latex(m['mean_gap'])}$ and "
-        rf"$\sum_k w_k(v_k+m_k^2)-\overline{{x^2}}={sp.latex(m['second_gap'])}$ (three points shown)."),
-        (r"\paragraph{One EM iteration} $\mathbb{E}_\theta[r_1(X;\theta)]-w_1="
-        rf"{sp.latex(one_iteration_weight())}$: with one iteration from the generating fit the weights are "
-        r"martingales; at a converged fit they are not."),
-        (rf"\paragraph{{RBM}} $\partial_b\bar\ell-(\bar v-\mathbb{{E}}_\theta[v])={sp.latex(rbm_visible_bias())}$: "
-        r"the visible means are martingales at a stationary point of the marginal likelihood."),
-    ])
+    steps = [
+        Step(r"\emph{Theorem.} Let the complete-data model of $(x, z)$, $z$ latent (a mixture's component, an "
+             r"RBM's hidden units), be an exponential family $p_\eta(x,z)=h(x,z)\,e^{\eta\cdot T(x,z)-A(\eta)}$, "
+             r"and let $g(x)=c\cdot T(x,z)$ not depend on $z$, with $\eta+sc$ a parameter of the model for "
+             r"every small $s$. At every stationary point $\hat\theta$ of the marginal likelihood "
+             r"$\ell(\eta)=\sum_i\ln\sum_z p_\eta(x_i,z)$, and after every exact \mbox{M-step} of EM (converged or "
+             r"not), $\mathbb{E}_{\hat\theta}[g]$ is the sample mean of $g$ over the $n$ points fitted; hence "
+             r"$\mathbb{E}_{\theta_t}[g]$ is a martingale of the closed loop."),
+        Step(r"\emph{Proof.} $c\cdot\nabla_\eta\ell=\sum_i(\mathbb{E}_\eta[c\cdot T\mid x_i]-\mathbb{E}_\eta[c\cdot T])"
+             r"=\sum_i g(x_i)-n\,\mathbb{E}_\eta[g]$, since $c\cdot T=g(x)$ is known given $x$; the \mbox{M-step} solves "
+             r"$\nabla A(\eta')=n^{-1}\sum_i\mathbb{E}_{\mathrm{old}}[T\mid x_i]$, the same equation along $c$. "
+             r"SymPy checks the first identity on a model with $x\in\{x_1,x_2\}$, $z\in\{0,1\}$, arbitrary "
+             r"other terms $\psi(x,z)$ and data frequencies $(f, 1-f)$; the difference simplifies to",
+             r"\partial_\eta\ell - \bar g + \mathbb{E}_\eta[g]", stationarity_general()),
+        Step(r"\emph{Gaussian mixture.} The \mbox{M-step} of two components maximises "
+             r"$Q=\sum_{i,k}r_{ik}[\ln w_k-\tfrac12\ln 2\pi v_k-(x_i-m_k)^2/2v_k]$; with responsibilities "
+             r"$(r_i, 1 - r_i)$ on three points SymPy solves", "w_1", sp.factor(m["w1"])),
+        Step("", "m_1", m["m1"]),
+        Step("", "v_1", sp.factor(m["v1"])),
+        Step(r"and the mean and second moment of the fit are the data's:",
+             r"\textstyle\sum_k w_k m_k - \bar x", m["mean_gap"]),
+        Step("", r"\textstyle\sum_k w_k(v_k + m_k^2) - \overline{x^2}", m["second_gap"]),
+        Step(r"\emph{One EM iteration.} The expected responsibility at the generating parameter is the "
+             r"weight (SymPy integrates it), so with one iteration from the generating fit the weights are "
+             r"martingales; at a converged fit they are not:",
+             r"\mathbb{E}_\theta[r_1(X;\theta)] - w_1", one_iteration_weight()),
+        Step(r"\emph{RBM.} With one visible and one hidden unit, the derivative of the mean log-likelihood in "
+             r"the visible bias $b$ is the data's mean less the model's:",
+             r"\partial_b\ell - \bar v + \mathbb{E}_\theta[v]", rbm_visible_bias()),
+    ]
+    return Derivation(RESULT_ID, "model-classes", "martingales of closed-loop maximum likelihood with latent "
+                      "variables", tuple(steps), {"stationarity_general": stationarity_general()})
 
 
-__all__ = ["COVERAGE", "RESULT_ID", "Coverage", "coverage", "latex", "martingales", "mixture_m_step", "one_iteration_weight",
+__all__ = ["COVERAGE", "RESULT_ID", "Coverage", "coverage", "derivation", "martingales", "mixture_m_step", "one_iteration_weight",
            "rbm_visible_bias", "stationarity_general", "verified"]
