@@ -271,3 +271,12 @@ def test_import_and_first_use_do_not_warn_in_a_notebook_without_ipywidgets():
     control = subprocess.run([sys.executable, "-c", code.format("import tqdm.auto")], capture_output=True,
                              text=True, check=False)
     assert "TqdmWarning" in control.stderr  # the harness does see the warning tqdm.auto gives
+
+
+def test_simulate_runs_a_model_class_by_name():
+    """theory.simulate reaches the model classes as `closedloop simulate` does, family_args as a dict."""
+    run = theory.simulate("rbm", M=20, generations=3, chains=50, family_args={"N": 3, "H": 2}, init_seed=5)
+    assert set(run.final) >= {"v1", "v2", "v3"} and run.summary()["family"] == "rbm"
+    assert run.final["v1"].n == 50
+    with pytest.raises(theory.InputError, match="not rbm"):
+        theory.simulate("rbm", M=20, family_args={"N": 3, "H": 2}, init_seed=5, init_law="stationary")

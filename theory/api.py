@@ -32,6 +32,7 @@ from .errors import InputError, integer
 from .families import get_family
 from .family import ExponentialFamily
 from .laws import frozen_law, grid_law, star_values
+from .models import MODEL_CLASSES, ModelRun, model_loop
 from .params import derivation_setting, from_params, init_law_of
 from .safe_parse import number, numbers, sympy_object
 from .setting import Setting, m_ext
@@ -144,7 +145,8 @@ def evaluate(e, values: Mapping | None = None, **kw):
 
 def simulate(f: str | ExponentialFamily | Setting, M: int, init: Mapping[str, float] | None = None,
              generations: int = 100, chains: int = 100, *, seed: int | None = 0, record_every: int = 1,
-             keep: int = 10, burn_in: int = 0, sampler: str = "exact", init_law=None, **options) -> Run:
+             keep: int = 10, burn_in: int = 0, sampler: str = "exact", init_law=None,
+             **options) -> Run | ModelRun:
     """Run the closed loop and return the :class:`~theory.engine.loop.Run`.
 
     ``f``: a :class:`~theory.setting.Setting` (the declared loop: data sources, truth,
@@ -160,7 +162,18 @@ def simulate(f: str | ExponentialFamily | Setting, M: int, init: Mapping[str, fl
     ``init_law``: every chain starts from a draw of this law (seeded by ``seed``), ``"stationary"``
     (Eq. 18 of the setting) or a normal law on θ, ``"normal:mean=0,var=1,var2=0.5"`` (see
     ``closedloop simulate --init-law``); ``init`` may then be omitted.
+
+    ``f`` may also name a model class (``"rbm"``, ``"gaussian_mixture"``, ``"kde"``,
+    ``"linear_regression"``, ``"logistic_regression"``): the options are then its own
+    (``family_args={"N": 3, "H": 2}``, ``init_seed``, ``init_sample``, ``design``, ``external``,
+    ``regime``, ``M_schedule``, ``prior_law``) and the result a :class:`~theory.models.ModelRun`
+    (``run.final["v1"].mean``, ``run.summary()``).
     """
+    if isinstance(f, str) and f in MODEL_CLASSES:  # a model class beyond the families (theory.models)
+        if sampler != "exact" or init_law is not None:
+            raise InputError(f"sampler= and init_law= are for the exponential families, not {f}")
+        model = model_loop(f, M=M, init=init, **options)
+        return model.run(generations, chains, seed=seed, burn_in=burn_in, record_every=record_every)
     loop = _loop(f, M, init, sampler, init_law, options)
     return loop.run(generations, chains, seed=seed, burn_in=burn_in, record_every=record_every, keep=keep)
 

@@ -178,8 +178,6 @@ def simulate(setting: Mapping, generations: int, chains: int, rng):
     check_keys(setting)
     if setting["family"] in MODEL_CLASSES:
         options = {k: setting.get(k) for k in MODEL_OPTIONS} | {"external": setting.get("external", 0)}
-        if isinstance(options["family_args"], Mapping):  # the text of --family-args, as on the command line
-            options["family_args"] = _params_text(options["family_args"])
         try:
             model = model_loop(setting["family"], M=setting["M"], **options)
         except ModuleNotFoundError as e:  # declared in MODEL_CLASSES, its module not written yet

@@ -12,6 +12,7 @@ command line's, by name: ``M``, ``family_args`` (the text of ``--family-args``),
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 
 from ..errors import InputError
 from .base import ModelLoop, ModelRun
@@ -22,9 +23,12 @@ MODEL_CLASSES = {"rbm": "rbm", "gaussian_mixture": "mixture", "kde": "kde",
 
 
 def model_loop(name: str, **options) -> ModelLoop:
-    """The :class:`ModelLoop` of the model class ``name`` from command-line options."""
+    """The :class:`ModelLoop` of the model class ``name`` from command-line options (``family_args``
+    as its text, ``"N=3,H=2"``, or a mapping)."""
     if name not in MODEL_CLASSES:
         raise InputError(f"unknown model class {name!r}; known: {', '.join(MODEL_CLASSES)}")
+    if isinstance(options.get("family_args"), Mapping):  # the API's {"N": 3}: the text --family-args takes
+        options["family_args"] = ",".join(f"{k}={v}" for k, v in options["family_args"].items())
     module = importlib.import_module(f"{__name__}.{MODEL_CLASSES[name]}")
     return module.from_options(name=name, **options)
 
