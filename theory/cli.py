@@ -155,15 +155,9 @@ def _simulate_model_class(args) -> int:
     if args.json:
         print(json_text(summary))
     else:
-        fmt = lambda x: "-" if x is None else f"{x:.6g}"  # noqa: E731
         lines = [f"{summary['family']} M={summary['M']} regime={summary['regime']} "
                  f"generations={summary['generations']} chains={summary['chains']} seed={summary['seed']}",
-                 f"{'':10} {'final mean':>12} {'final var':>12} {'time-avg mean':>14} {'time-avg var':>13}"]
-        for n in summary["final"]["mean"]:
-            lines.append(f"{n:10} {fmt(summary['final']['mean'][n]):>12} {fmt(summary['final']['var'][n]):>12} "
-                         f"{fmt(summary['time_average']['mean'][n]):>14} "
-                         f"{fmt(summary['time_average']['var'][n]):>13}")
-        lines.append(f"absorbed: {summary['absorbed']['fraction']:.4g} of chains")
+                 *_stats_table(summary), f"absorbed: {summary['absorbed']['fraction']:.4g} of chains"]
         print("\n".join(lines))
     return 0
 
@@ -190,6 +184,16 @@ def _warn_unrepresentable(run) -> None:
         print(f"closedloop: warning: {'; '.join(what)}", file=sys.stderr)
 
 
+def _stats_table(s: dict) -> list[str]:
+    """The final and time-averaged mean and variance of every observable of a run's summary."""
+    fmt = lambda x: "-" if x is None else f"{x:.6g}"  # noqa: E731
+    lines = [f"{'':10} {'final mean':>12} {'final var':>12} {'time-avg mean':>14} {'time-avg var':>13}"]
+    for n in s["final"]["mean"]:
+        lines.append(f"{n:10} {fmt(s['final']['mean'][n]):>12} {fmt(s['final']['var'][n]):>12} "
+                     f"{fmt(s['time_average']['mean'][n]):>14} {fmt(s['time_average']['var'][n]):>13}")
+    return lines
+
+
 def _simulate_text(s: dict) -> str:
     fmt = lambda x: "-" if x is None else f"{x:.6g}"  # noqa: E731
     lines = [f"{s['family']} M={s['M']} anchors={s['anchors']} estimator={s['estimator']['name']} "
@@ -198,10 +202,7 @@ def _simulate_text(s: dict) -> str:
                if s["regime"] != "replace" or s["M_schedule"] else []),
              *(["operator: " + ", ".join(f"{k}={v}" for k, v in s["operator"].items() if v is not None)]
                if any(v is not None for v in s.get("operator", {}).values()) else []),
-             f"{'':10} {'final mean':>12} {'final var':>12} {'time-avg mean':>14} {'time-avg var':>13}"]
-    for n in s["final"]["mean"]:
-        lines.append(f"{n:10} {fmt(s['final']['mean'][n]):>12} {fmt(s['final']['var'][n]):>12} "
-                     f"{fmt(s['time_average']['mean'][n]):>14} {fmt(s['time_average']['var'][n]):>13}")
+             *_stats_table(s)]
     c = s["collapsed"]
     lines.append(f"collapsed: {c['fraction']:.4g} of chains"
                  + (f", first at generation {fmt(c['time_mean'])} ± {fmt(c['time_sem'])}"

@@ -90,6 +90,16 @@ MODEL_RESULTS = ("R12.moments", "R12.theorem", "R12.regression.replace", "R12.re
                  "R12.rbm.absorption_law", "R12.rbm.rescue")
 
 
+def applying_result(result_id: str, subject: ExponentialFamily | Setting) -> dict:
+    """The result dict of ``result_id`` for ``subject`` (a copy); a ValueError where the result does
+    not apply, so a check or a figure that reads it fails instead of going on without it."""
+    d = derivation(result_id, subject)
+    if d is None:
+        what = subject.label if isinstance(subject, Setting) else subject.title
+        raise ValueError(f"{result_id} does not apply to {what}")
+    return dict(d.result)
+
+
 def record(result_id: str) -> None:
     """Note that a model class's law (one of :data:`MODEL_RESULTS`) was read: checks and figures
     list it as they list the ids :func:`derivation` serves."""

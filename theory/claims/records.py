@@ -27,6 +27,7 @@ from ..regime import Regime
 from ..results import regimes as R
 from ..results.operators import fixed_support, phase, selection_factor
 from ..setting import Setting
+from ..stats import mean_sem
 from ..store import derivation
 from .exact import gaussian_log_var_step
 from .registry import Citation, Claim, Evidence
@@ -86,10 +87,6 @@ RECALLED = "the theorem's wording was not available to the search tool: as recal
 def chains(run, name: str) -> np.ndarray:
     """Per-chain values of an observable at the last generation (``var``, ``phi1``, ``entropy``)."""
     return np.asarray(run.loop.observables(run.state)[name], float)
-
-
-def mean_sem(x: np.ndarray) -> tuple[float, float]:
-    return float(np.mean(x)), float(np.std(x, ddof=1) / np.sqrt(len(x)))
 
 
 def mu0(run) -> tuple[float, ...]:

@@ -11,20 +11,11 @@ from ..engine.model import numeric_family
 from ..numeric import evaluate
 from ..params import from_params
 from ..results import operators as R
-from ..store import derivation
+from ..store import applying_result
 from .registry import Figure, FigureBudget, register
 from .style import color, marker
 
 PHASE_COLORS = {"collapse": color(1), "stationary": color(2), "heat death": color(0)}
-
-
-def _result(rid: str, subject) -> dict:
-    """The result dict of ``rid`` (recorded as the figure's derivation); a figure of a result that
-    does not apply fails."""
-    d = derivation(rid, subject)
-    if d is None:
-        raise ValueError(f"{rid} does not apply")
-    return dict(d.result)
 
 
 def _trace(run) -> dict:
@@ -58,7 +49,7 @@ def temperature_phase(budget: FigureBudget, rng) -> dict:
     panels: list[dict] = []
     for family, truth in PHASE_FAMILIES:
         fam = from_params(family, M, truth).family
-        _result("R11.temperature.fixed_points", fam)
+        applying_result("R11.temperature.fixed_points", fam)
         theta_star = fam.natural_point(truth)
         grid = [[R.PHASES.index(R.phase(T, lam, fam, theta_star)) for T in temps] for lam in lams]
         points: list[dict] = []
@@ -139,8 +130,8 @@ def temperature_stationary(budget: FigureBudget, rng) -> dict:
     for kappa in (2.0, -2.0):
         loop = from_params("bernoulli", M, truth, truth=truth, external=1, temperature=1 + kappa / M)
         fam, setting = loop.family, loop.setting
-        law = _result("R11.temperature.drift", setting)["log_density"]
-        eq18 = _result("R9.stationary", setting)["log_density"]
+        law = applying_result("R11.temperature.drift", setting)["log_density"]
+        eq18 = applying_result("R9.stationary", setting)["log_density"]
         values = {S.starred(fam.theta[0]).name: 0.0, "kappa_T": kappa}
         run = loop.run(burn + every * samples, chains, seed=rng, record_every=every, keep=chains)
         traces = np.asarray(_trace(run)["chains"]["p"], dtype=np.float64)[-samples:]  # (samples, chains) after the burn-in
@@ -187,7 +178,7 @@ def top_p_support(budget: FigureBudget, rng) -> dict:
     zipf /= zipf.sum()
     init = {f"p{k + 1}": float(zipf[k]) for k in range(K - 1)}
     loop0 = from_params("categorical", 20, init, family_args={"K": K}, top_p=P)
-    _result("R11.truncation", loop0.family)
+    applying_result("R11.truncation", loop0.family)
     limit = [K] + [len(s) for s in R.truncation_supports(zipf, top_p=P, generations=T)]
     runs: list[dict] = []
     for M in (20, 100, 1000):
@@ -229,7 +220,7 @@ def selection_variance(budget: FigureBudget, rng) -> dict:
         runs: list[dict] = []
         for regime in ("replace", "accumulate"):
             loop = from_params("gaussian", M, {"mean": 0.0, "var": 1.0}, regime=regime, select=f, by=by)
-            _result("R11.selection", loop.family)
+            applying_result("R11.selection", loop.family)
             run = loop.run(T, chains, seed=rng, record_every=1)
             tr = _trace(run)
             ts = np.array(tr["t"])

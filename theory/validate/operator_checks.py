@@ -37,7 +37,7 @@ from ..numeric import evaluate
 from ..operator import Operator
 from ..params import loop_setting
 from ..results.operators import selection_factor, selection_variance, truncation_supports
-from ..store import derivation
+from ..store import applying_result
 from .registry import Budget, Check, Outcome, run_seed
 from .stats import mean_sem, seeded, z_score
 
@@ -62,21 +62,13 @@ NOT_CHECKED = {
 
 
 # --- what the checks read of R11 -------------------------------------------------------------------
-def _r11(rid: str, setting) -> dict:
-    """The result dict of ``rid`` for ``setting``; a check of a result that does not apply fails."""
-    d = derivation(rid, setting)
-    if d is None:
-        raise ValueError(f"{rid} does not apply to {setting.label}")
-    return dict(d.result)
-
-
 def tempered_mu(setting, theta: np.ndarray) -> np.ndarray:
     """μ of the model the M points are drawn from at θ (1, d), by R11.temperature.map: the member
     θ_T where the tempered model stays in the family; where it leaves (the binomial), the
     definition itself, the level probabilities raised to 1/T and renormalised."""
     fam, T = setting.family, setting.operator.temperature
     nf = numeric_family(fam)
-    r = _r11("R11.temperature.map", fam)
+    r = applying_result("R11.temperature.map", fam)
     if not r["stays"]:
         return _level_mu(nf, _histogram_tempered(nf, theta, T))
     theta_T = evaluate(r["theta_T"], {n: theta[0, a] for a, n in enumerate(fam.names)} | {"T": T})
@@ -87,7 +79,8 @@ def stationary_log_densities(setting):
     """(ln p_st of Eq. 18 × the temperature's factor, ln p_st of Eq. 18) in θ, for one free
     parameter: R11.temperature.drift's ``log_density`` and R9.stationary's."""
     subject = setting.for_derivations()
-    return _r11("R11.temperature.drift", subject)["log_density"], _r11("R9.stationary", subject)["log_density"]
+    return (applying_result("R11.temperature.drift", subject)["log_density"],
+            applying_result("R9.stationary", subject)["log_density"])
 
 
 @functools.cache
@@ -223,7 +216,7 @@ def _compositions(M: int, K: int):
 def truncated_law(setting, p: np.ndarray) -> np.ndarray:
     """E p_1 after one generation: the law p truncated to R11.truncation's support after one
     generation (truncation_supports), renormalised (the ML refit of a saturated family is unbiased)."""
-    r = _r11("R11.truncation", setting.family)
+    r = applying_result("R11.truncation", setting.family)
     if not r.get("applies", True):
         raise ValueError(f"R11.truncation does not apply to {setting.family.title}")
     op = setting.operator
@@ -330,7 +323,7 @@ def _selection_check(by: str, what: str, M: int = M_SEL, f: float = F_SEL) -> Ch
     setting, _ = _setting("gaussian", (("mean", 0.0), ("var", 1.0)), None, 0, (), Operator(select=f, by=by))
 
     def compute(budget: Budget, rng) -> Outcome:
-        _r11("R11.selection", setting.family)
+        applying_result("R11.selection", setting.family)
         law = selection_factor(f, by)
         x = _selected(run_seed(), by, M, f, min(budget.chains, CHAINS_SEL))
         if what == "variance":
@@ -359,7 +352,7 @@ def selection_accumulate_check(M: int = M_ACC, t: int = T_ACC, f: float = F_SEL)
                                Operator(select=f, by="abs_deviation"), "accumulate")
 
     def compute(budget: Budget, rng) -> Outcome:
-        _r11("R11.selection", setting.family)
+        applying_result("R11.selection", setting.family)
         pred, wrong = (float(selection_variance(f, "abs_deviation", [t], kind)[0])
                        for kind in ("accumulate", "replace"))
         mu = _loop(setting, M, theta0).run(t, min(budget.chains, CHAINS_ACC), seed=rng).state.mu
@@ -413,7 +406,7 @@ def fixed_point_check() -> Check:
     family = _setting("bernoulli", (("p", 0.5),))[0].family
 
     def compute(budget: Budget, rng) -> Outcome:
-        expr = _r11("R11.temperature.fixed_points", family)["pitchfork_lambda"]
+        expr = applying_result("R11.temperature.fixed_points", family)["pitchfork_lambda"]
         derived = [float(evaluate(expr, {"T": T})) for T in TEMPERATURES]
         numeric = [_numeric_critical(T) for T in TEMPERATURES]
         gap = max(abs(d - n) for d, n in zip(derived, numeric, strict=True))

@@ -23,8 +23,9 @@ from ..numeric import evaluate
 from ..params import from_params
 from ..regime import Regime
 from ..results import regimes as R
-from ..store import derivation
+from ..store import applying_result, derivation
 from .registry import Budget, Check, Outcome
+from .stats import z_score
 
 
 NOT_CHECKED = {
@@ -38,18 +39,6 @@ NOT_CHECKED = {
     ("R10.growth", "*"): "the growth law is R10.moments' product with M_t: checked on the Bernoulli "
     "and the Gaussian with M_t = 10 t; the product itself is checked per family (R10.moments)",
 }
-
-
-def _result(rid: str, setting) -> dict:
-    """The result dict of ``rid`` for ``setting``; a check of a result that does not apply fails."""
-    d = derivation(rid, setting)
-    if d is None:
-        raise ValueError(f"{rid} does not apply to {setting.label}")
-    return d.result
-
-
-def _z(estimate: float, sem: float, value: float) -> float:
-    return float((estimate - value) / sem) if sem > 0 else (0.0 if estimate == value else np.inf)
 
 
 @functools.cache
@@ -94,7 +83,7 @@ def _moment_check_of(loop, rid, M, t, control_name, control):
         est, sem = _q_ratio(loop, t, budget.chains, rng)
         pred = R.second_moment_factor(loop.setting, M, t, mu0=list(loop.init_mu))
         wrong = control(loop, M, t)
-        return Outcome(pred, est, sem, _z(est, sem, pred), control_name, _z(est, sem, wrong),
+        return Outcome(pred, est, sem, z_score(est, pred, sem), control_name, z_score(est, wrong, sem),
                        f"E q_t/q_0 at t={t}: {est:.5g} ± {sem:.2g}, R10 {pred:.5g}, control {wrong:.5g}")
 
     what = "var" if loop.family.name == "gaussian" else "chi_11(mu)"
@@ -135,7 +124,7 @@ def _mean_error_check(case, M: int, t: int) -> Check:
         est, sem = float(err.mean()), float(err.std(ddof=1) / np.sqrt(len(err)))
         pred = R.mean_error_factor(loop.setting, M, t, mu0=list(mu0))
         wrong = R.mean_error_factor(replace, M, t, mu0=list(mu0))
-        return Outcome(pred, est, sem, _z(est, sem, pred), "the replace law", _z(est, sem, wrong),
+        return Outcome(pred, est, sem, z_score(est, pred, sem), "the replace law", z_score(est, wrong, sem),
                        f"E(mu_t - mu_0)^2/chi_0 at t={t}: {est:.5g} ± {sem:.2g}, R10 {pred:.5g}, "
                        f"replace {wrong:.5g}")
 
@@ -187,8 +176,8 @@ def absorption_check(M: int = 5, p0: float = 0.3, t: int = 15, regime: str = "ac
         pred = R.accumulate_absorption(M, p0, t)
         from ..engine.markov import ExactChain
         wrong = float(ExactChain(replace).absorption_time_cdf(t)[-1])
-        return Outcome(pred, est, sem, _z(est, sem, pred), "the replace loop's exact absorption",
-                       _z(est, sem, wrong), f"P(collapsed by t={t}): {est:.5g} ± {sem:.2g}, R10 "
+        return Outcome(pred, est, sem, z_score(est, pred, sem), "the replace loop's exact absorption",
+                       z_score(est, wrong, sem), f"P(collapsed by t={t}): {est:.5g} ± {sem:.2g}, R10 "
                        f"{pred:.5g}, replace {wrong:.5g}")
 
     return Check("R10.absorption", "bernoulli", f"P(collapsed by t={t}), M={M}, {regime}", "exact", compute)
@@ -207,7 +196,7 @@ def martingale_check(regime: str, M: int = 10, p0: float = 0.3, t: int = 3, case
     loop = _loop("bernoulli", M, (("p", p0),), regime) if case is None else case.loop(M, regime=regime)
 
     def compute(budget: Budget, rng) -> Outcome:
-        combination = _result("R10.martingale", loop.setting)["subsample_schedule"]
+        combination = applying_result("R10.martingale", loop.setting)["subsample_schedule"]
 
         def X(state, s):  # copies: the step updates the state in place
             mu = state.mu[:, 0].copy()
@@ -227,7 +216,7 @@ def martingale_check(regime: str, M: int = 10, p0: float = 0.3, t: int = 3, case
         est, sem = float(right.mean()), float(right.std(ddof=1) / np.sqrt(len(right)))
         c_est, c_sem = float(wrong.mean()), float(wrong.std(ddof=1) / np.sqrt(len(wrong)))
         control = "mu_t alone" if regime == "subsample" else "chi(mu_t) = mu(1 - mu)"
-        return Outcome(0.0, est, sem, _z(est, sem, 0.0), control, _z(c_est, c_sem, 0.0),
+        return Outcome(0.0, est, sem, z_score(est, 0.0, sem), control, z_score(c_est, 0.0, c_sem),
                        f"E[dX g] = {est:.3g} ± {sem:.2g}; control {c_est:.3g} ± {c_sem:.2g}")
 
     what = "pool mean" if regime == "accumulate" else "(t P_t + mu_t)/(t + 1)"
@@ -240,15 +229,15 @@ def diffusion_check(M: int = 400, t: int = 100, p0: float = 0.3) -> Check:
     loop = _loop("bernoulli", M, (("p", p0),), "accumulate")
 
     def compute(budget: Budget, rng) -> Outcome:
-        res = _result("R10.diffusion", loop.setting)
+        res = applying_result("R10.diffusion", loop.setting)
         est, sem = _q_ratio(loop, t, budget.chains, rng)
         lam = float(res["lambda"])
         # the whole run's clock τ_∞ (at t = 100 short of it by 1/(M t) = 2.5e-5, below the resolution)
         tau = float(evaluate(res["total_time"], {"M": M}))
         pred = float(np.exp(lam * tau))
         wrong = float(np.exp(lam * t / M))  # the replace loop's time t/M
-        return Outcome(pred, est, sem, _z(est, sem, pred), "the replace loop's time t/M",
-                       _z(est, sem, wrong), f"E q_t/q_0 = {est:.6g} ± {sem:.2g}; diffusion "
+        return Outcome(pred, est, sem, z_score(est, pred, sem), "the replace loop's time t/M",
+                       z_score(est, wrong, sem), f"E q_t/q_0 = {est:.6g} ± {sem:.2g}; diffusion "
                        f"exp(lambda tau) = {pred:.6g} (tau = {tau:.4g}, error O(M^-2) = "
                        f"{tau**2 / 2:.1g}); replace {wrong:.4g}")
 
@@ -262,14 +251,14 @@ def subsample_diffusion_check(M: int = 400, t: int = 40, p0: float = 0.3) -> Che
     loop = _loop("bernoulli", M, (("p", p0),), "subsample")
 
     def compute(budget: Budget, rng) -> Outcome:
-        res = _result("R10.diffusion", loop.setting)
+        res = applying_result("R10.diffusion", loop.setting)
         est, sem = _q_ratio(loop, t, budget.chains, rng)
         lam = float(res["lambda"])
         pred = R.subsample_limit_factor(loop.setting, M, t)
         tau = float(np.log(pred) / lam)
         wrong = float(np.exp(lam * evaluate(res["total_time"], {"M": M})))  # accumulate's whole clock
-        return Outcome(pred, est, sem, _z(est, sem, pred), "accumulate's clock pi^2/(6M)",
-                       _z(est, sem, wrong), f"E q_t/q_0 = {est:.6g} ± {sem:.2g}; diffusion "
+        return Outcome(pred, est, sem, z_score(est, pred, sem), "accumulate's clock pi^2/(6M)",
+                       z_score(est, wrong, sem), f"E q_t/q_0 = {est:.6g} ± {sem:.2g}; diffusion "
                        f"exp(lambda T_t) = {pred:.6g} (T_t = {tau:.4g}, error O(M^-2) = "
                        f"{tau**2 / 2:.1g}); accumulate {wrong:.6g}")
 

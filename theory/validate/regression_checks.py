@@ -19,6 +19,7 @@ from ..models import logistic, regression
 from ..models import regression_laws as L
 from ..models.regression import LinearRegression, RegressionState
 from .registry import Budget, Check, Outcome
+from .stats import mean_sem, z_score
 
 FAMILY = "linear_regression"
 
@@ -43,16 +44,8 @@ def _chains(budget: Budget) -> int:
     return max(budget.chains // 20, 200)
 
 
-def _mean_sem(x: np.ndarray) -> tuple[float, float]:
-    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x)))
-
-
-def _z(est: float, sem: float, value: float) -> float:
-    return float((est - value) / sem) if sem > 0 else (0.0 if est == value else np.inf)
-
-
 def _outcome(est, sem, pred, control_label, control, what) -> Outcome:
-    return Outcome(pred, est, sem, _z(est, sem, pred), control_label, _z(est, sem, control),
+    return Outcome(pred, est, sem, z_score(est, pred, sem), control_label, z_score(est, control, sem),
                    f"{what}: {est:.5g} ± {sem:.2g}, derived {pred:.5g}, control {control:.5g}")
 
 
@@ -62,7 +55,7 @@ def sq_error_check(regime: str, design: str, M: int, d: int, t: int) -> Check:
 
     def compute(budget: Budget, rng) -> Outcome:
         run = loop.run(t, _chains(budget), seed=rng)
-        est, sem = _mean_sem(run.per_chain("sq_error"))
+        est, sem = mean_sem(run.per_chain("sq_error"))
         X = _state(run).design
         law = L.replace_sq_error if regime == "replace" else L.accumulate_sq_error
         pred = law(t, M, d, 1.0, design=X)
@@ -87,7 +80,7 @@ def ridge_check(M: int = 10, d: int = 3, V: float = 0.25, t: int = 30) -> Check:
     def compute(budget: Budget, rng) -> Outcome:
         run = loop.run(t, _chains(budget), seed=rng)
         A = loop.prior_mean
-        est, sem = _mean_sem(np.sum((_state(run).w - A) ** 2, axis=1))
+        est, sem = mean_sem(np.sum((_state(run).w - A) ** 2, axis=1))
         mean, cov = L.fixed_design_moments(t, _design(run), M, 1.0, loop.penalty, A, loop.w0)
         pred = float(np.trace(cov) + np.sum((mean - A) ** 2))
         eq18_mean, eq18_var = L.eq18_normal(0, 1.0, V, 0.0, 0.5)
@@ -106,7 +99,7 @@ def external_check(M: int = 10, d: int = 3, m: int = 3, t: int = 40) -> Check:
 
     def compute(budget: Budget, rng) -> Outcome:
         run = loop.run(t, _chains(budget), seed=rng)
-        est, sem = _mean_sem(run.per_chain("sq_error"))
+        est, sem = mean_sem(run.per_chain("sq_error"))
         X = _design(run)
         mean, cov = L.fixed_design_moments(t, X, M, 1.0, loop.penalty, loop.prior_mean, loop.w0)
         pred = float(np.trace(cov) + np.sum((mean - loop.w0) ** 2))
@@ -132,10 +125,10 @@ def martingale_check(M: int = 10, d: int = 3, t: int = 3) -> Check:
         loop.step(state, t, rng)
         after = loop.observables(state)
         g = before["w1"] - loop.w0[0]
-        est, sem = _mean_sem((after["w1"] - before["w1"]) * g)
-        c_est, c_sem = _mean_sem(after["sq_error"] - before["sq_error"])
-        return Outcome(0.0, est, sem, _z(est, sem, 0.0), "|w_t - w_0|^2 taken for a martingale",
-                       _z(c_est, c_sem, 0.0), f"E[dw1 g] = {est:.3g} ± {sem:.2g}; control E[d|w - w_0|^2] = "
+        est, sem = mean_sem((after["w1"] - before["w1"]) * g)
+        c_est, c_sem = mean_sem(after["sq_error"] - before["sq_error"])
+        return Outcome(0.0, est, sem, z_score(est, 0.0, sem), "|w_t - w_0|^2 taken for a martingale",
+                       z_score(c_est, 0.0, c_sem), f"E[dw1 g] = {est:.3g} ± {sem:.2g}; control E[d|w - w_0|^2] = "
                        f"{c_est:.3g} ± {c_sem:.2g}")
 
     return Check("R12.regression.martingale", FAMILY, f"w1 is a martingale at t={t}, d={d}, M={M}, least "
@@ -152,7 +145,7 @@ def logistic_martingale_check(M: int = 20, t: int = 20) -> Check:
     def compute(budget: Budget, rng) -> Outcome:
         assert logistic.score_matches_design_moments()
         run = loop.run(t, _chains(budget), seed=rng)
-        est, sem = _mean_sem(run.per_chain("design_rate"))
+        est, sem = mean_sem(run.per_chain("design_rate"))
         pred = run.initial["design_rate"][0]
         out = _outcome(est, sem, pred, "the initial bias forgotten: 1/2", 0.5, f"E design_rate at t={t}")
         out.detail += f"; absorbed {run.absorbed()['fraction']:.3g}"

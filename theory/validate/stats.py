@@ -13,24 +13,16 @@ import zlib
 import numpy as np
 from scipy import stats
 
+from ..stats import mean_sem, z_score  # noqa: F401  (the checks' own import place)
+
 
 def z_from_p(p: float) -> float:
     """The two-sided z with the same p-value, so every test is read against the same z*."""
     return float(stats.norm.isf(max(p, 1e-300) / 2))
 
 
-def z_score(estimate: float, prediction: float, sem: float) -> float:
-    """(estimate − prediction) / sem; an exact match with zero noise is z = 0."""
-    diff = estimate - prediction
-    if sem > 0:
-        return float(diff / sem)
-    return 0.0 if diff == 0 else float(np.sign(diff) * np.inf)
 
 
-def mean_sem(x: np.ndarray) -> tuple[float, float]:
-    """Sample mean and its standard error over independent chains."""
-    x = np.asarray(x, float)
-    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x)))
 
 
 def order_fit(M: np.ndarray, residual: np.ndarray, sem: np.ndarray, order: int) -> tuple[float, str]:
