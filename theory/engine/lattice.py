@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import collapse, sampling
+from .book import block_size, first_times, mean_var_rows
 from .model import minimal_face
 from .estimators import MLE, NotConverged
 from .sampling import binomial_p
@@ -40,6 +41,7 @@ LATTICE_MAX = 2**62  # largest lattice of sums (k_max · n_total): indices stay 
 WINDOW_MAX = 2**20   # most lattice points tabulated at once; chains spread wider: their distinct sums
 TABLE_MAX = 2**24    # most level probabilities tabulated at once (window × levels, multinomial draws)
 MARGIN = 64          # lattice points added on each side when the window grows (at least)
+COMPUTE_PIECE = 2048  # lattice points tabulated at once
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,8 +89,8 @@ class LatticeChains:
     ``lo..hi``, or, with ``lo`` None, the distinct sums of this generation; ``rows`` holds each
     chain's row."""
 
-    def __init__(self, loop, law: LatticeLaw, state, rng: np.random.Generator):
-        self.loop, self.rng, self.law = loop, rng, law
+    def __init__(self, loop, law: LatticeLaw, state, rng: np.random.Generator, book):
+        self.loop, self.rng, self.law, self.book = loop, rng, law, book
         self.k, self.phi0, self.step_phi = law.k, law.phi0, law.step
         self.binomial = law.binomial
         kmax = int(law.k.max())
@@ -111,15 +113,20 @@ class LatticeChains:
         self.obs: dict[str, np.ndarray] = {}
         self.lo: int | None = None               # first K of the window (None: this generation's sums)
         self.hi = -1                             # last K of the window
-        self.vertex_K = np.empty(0, np.int64)    # tabulated K on a point mass (sorted)
-        self.collapse_K = np.empty(0, np.int64)  # tabulated K where the refit has collapsed (sorted)
-        self.initial = state                     # the models before the first draw
+        self.vertex_rows = np.empty(0, np.int64)    # table rows on a point mass (sorted)
+        self.collapse_rows = np.empty(0, np.int64)  # table rows where the refit has collapsed (sorted)
+        self.initial = state                        # the models before the first draw
         self.K: np.ndarray | None = None
         self.rows: np.ndarray | None = None
         self.hit_time = state.hit_time.copy()
         self.collapse_time = np.full(len(state.mu), -1)
-        self.n_absorbed = 0
+        self.absorbed = False  # every chain on an absorbing point mass (at the last summarised generation)
         self.C = len(state.mu)
+        # a block of generations: each chain's table row per generation, summarised at once
+        # (engine.book); per chain and generation its row and the summaries' temporaries
+        self.block = block_size(self.C, 8 * (1 + 3 * len(book.names)))
+        self.rows_block = np.empty((self.block, self.C), np.int64)
+        self.filled, self.first = 0, 1  # generations buffered, the first of them
 
     def _support(self, K: np.ndarray) -> np.ndarray:
         """The levels a face reads off the total K: the lowest iff K < top, the highest iff K > 0
@@ -131,20 +138,22 @@ class LatticeChains:
 
     # -- dynamics -------------------------------------------------------------------------------
     def step(self, t: int) -> None:
-        if self.binomial is not None:
-            K = self._draw_binomial()
-        else:
-            K = self._draw_multinomial()
+        """Generation t: draw each chain's K, look its row up; the row joins the block."""
+        K = self._draw_binomial() if self.binomial is not None else self._draw_multinomial()
         if self.k_data:
             K += self.k_data
-        self.K = K
-        self.kmin, self.kmax = int(K.min()), int(K.max())
-        try:
-            self._look_up(K)
-        except NotConverged as e:
-            raise self.loop._not_converged(e, t, self.C) from None
-        self._record_hits(t)
-        self._record_collapses(t)
+        rows = None if self.lo is None else K - self.lo
+        # in the window iff 0 <= row <= hi − lo: one max, a negative row being a huge unsigned one
+        if rows is None or int(rows.view(np.uint64).max()) > self.hi - self.lo:
+            self.flush()  # the block's rows index the tables about to change
+            try:
+                self._look_up(K)
+            except NotConverged as e:
+                raise self.loop._not_converged(e, t, self.C) from None
+            rows = self.rows
+        self.K, self.rows = K, rows
+        self.rows_block[self.filled] = rows
+        self.filled += 1
 
     def _initial_probabilities(self, probabilities):
         """The first draw's probabilities, from the initial models (any θ per chain; one model: once)."""
@@ -173,36 +182,34 @@ class LatticeChains:
             K += self.rng.multinomial(self.m_fresh, self.p_fresh, size=self.C) @ self.k
         return K
 
-    def _record_hits(self, t: int) -> None:
-        """First generation on a point mass, for the chains that reached one now."""
-        if not _any_within(self.vertex_K, self.kmin, self.kmax):
+    def flush(self) -> None:
+        """Summarise the buffered generations (engine.book): hit and collapse times from the rows'
+        table entries, statistics from the observable tables."""
+        n = self.filled
+        if not n:
             return
-        at = self.table["vertex"].take(self.rows) >= 0
-        if self.loop.absorbing:  # absorbed chains stay: look for new ones only if the count grew
-            count = int(np.count_nonzero(at))
-            if count == self.n_absorbed:
-                return
-            self.n_absorbed = count
-        new = at & (self.hit_time < 0)
-        self.hit_time[new] = t
-
-    def _record_collapses(self, t: int) -> None:
-        """First generation collapsed, for the chains that collapsed now."""
-        if not _any_within(self.collapse_K, self.kmin, self.kmax):
-            return
-        new = (self.table["collapse"].take(self.rows) > 0) & (self.collapse_time < 0)
-        self.collapse_time[new] = t
+        rows = self.rows_block[:n]
+        t = np.arange(self.first, self.first + n)
+        self.first, self.filled = self.first + n, 0
+        lo, hi = int(rows.min()), int(rows.max())
+        self.absorbed = False
+        if _any_within(self.vertex_rows, lo, hi):
+            at = self.table["vertex"].take(rows) >= 0
+            first_times(self.hit_time, at, t)
+            self.absorbed = self.loop.absorbing and bool(at[-1].all())
+        if _any_within(self.collapse_rows, lo, hi):
+            first_times(self.collapse_time, self.table["collapse"].take(rows) > 0, t)
+        wanted = self.book.wanted(t)
+        if wanted.any():
+            self.book.add(t[wanted], *self._summarise(rows if wanted.all() else rows[wanted]))
 
     def all_absorbed(self) -> bool:
-        return self.loop.absorbing and self.n_absorbed == self.C
+        return self.absorbed
 
     # -- the tables -----------------------------------------------------------------------------
     def _look_up(self, K: np.ndarray) -> None:
-        """Each chain's row, the tables extended (rarely: with a margin) to cover K."""
-        kmin, kmax = self.kmin, self.kmax
-        if self.lo is not None and self.lo <= kmin and kmax <= self.hi:
-            self.rows = K - self.lo
-            return
+        """Each chain's row, the tables extended (with a margin) to cover K."""
+        kmin, kmax = int(K.min()), int(K.max())
         keep = self.lo is not None and max(kmax, self.hi) - min(kmin, self.lo) < self.window_max // 2
         lo, hi = (min(kmin, self.lo), max(kmax, self.hi)) if keep else (kmin, kmax)
         margin = max(MARGIN, (hi - lo) // 2)
@@ -214,7 +221,7 @@ class LatticeChains:
             self.rows = K - lo
         else:  # spread wider than a window: the tables of this generation's distinct sums
             distinct, self.rows = np.unique(K, return_inverse=True)
-            self._set_tables(distinct, self._compute(distinct))
+            self._set_tables(self._compute(distinct))
             self.lo, self.hi = None, -1
 
     def _tabulate(self, lo: int, hi: int, keep: bool) -> None:
@@ -229,25 +236,39 @@ class LatticeChains:
             for a, values in new:
                 column[a - lo:a - lo + len(values[name])] = values[name]
             tables[name] = column
-        self._set_tables(np.arange(lo, hi + 1), tables)
+        self._set_tables(tables)
         self.lo, self.hi = lo, hi
 
-    def _set_tables(self, K: np.ndarray, tables: dict[str, np.ndarray]) -> None:
-        """Install tables whose rows are the sorted lattice points K; note those on a point mass
-        and those whose refit has collapsed."""
+    def _set_tables(self, tables: dict[str, np.ndarray]) -> None:
+        """Install tables (rows: sorted lattice points); note the rows on a point mass and those
+        whose refit has collapsed."""
         self.table = tables
         self.obs = {name[4:]: v for name, v in tables.items() if name.startswith("obs:")}
-        # the observables stacked (observables × rows): where every one is finite on the rows the
-        # chains are on, one pass summarises them all (a generation's fixed cost is most of a run
-        # of few chains); the rows with a non-finite value (θ on a point mass), counted up to each row
-        self.obs_matrix = np.stack(list(self.obs.values()))
+        # the distinct observables stacked (distinct × rows; Bernoulli's p is its φ1), summarised
+        # in one pass; obs_index: each observable's row of it
+        distinct: list[np.ndarray] = []
+        index = []
+        for v in self.obs.values():
+            same = [j for j, u in enumerate(distinct) if np.array_equal(u, v, equal_nan=True)]
+            index.append(same[0] if same else len(distinct))
+            if not same:
+                distinct.append(v)
+        self.obs_matrix, self.obs_index = np.stack(distinct), np.array(index)
+        # the rows with a non-finite value (θ on a point mass), counted up to each row
         bad = ~np.all(np.isfinite(self.obs_matrix), axis=0)
         self.bad_before = np.concatenate([[0], np.cumsum(bad)])
-        self.vertex_K = K[tables["vertex"] >= 0]
-        self.collapse_K = K[tables["collapse"] > 0]
+        self.vertex_rows = np.flatnonzero(tables["vertex"] >= 0)
+        self.collapse_rows = np.flatnonzero(tables["collapse"] > 0)
 
     def _compute(self, K: np.ndarray) -> dict:
-        """Tables at the lattice points K: the refit of the general path on Σφ(K)."""
+        """Tables at the lattice points K: the refit of the general path on Σφ(K), in pieces of
+        COMPUTE_PIECE points (their (points × levels) temporaries stay in cache)."""
+        if len(K) <= COMPUTE_PIECE:
+            return self._compute_piece(K)
+        pieces = [self._compute_piece(K[i:i + COMPUTE_PIECE]) for i in range(0, len(K), COMPUTE_PIECE)]
+        return {name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]}
+
+    def _compute_piece(self, K: np.ndarray) -> dict:
         loop = self.loop
         sums = loop.n_total * self.phi0[None, :] + K[:, None] * self.step_phi[None, :]
         theta_prev = np.repeat(loop.theta0, len(K), axis=0)
@@ -264,46 +285,44 @@ class LatticeChains:
                 "collapse": collapse.classify(loop, table).astype(np.int8), **obs}
 
     # -- summaries ------------------------------------------------------------------------------
-    def stats(self) -> dict[str, tuple[float, float]]:
-        """Mean and (ddof = 1) variance over chains of every observable (finite values only), in
-        O(chains), all observables at once: Σ_k count_k o(k) over a histogram of the rows when the
-        chains cover fewer rows than there are chains, else the tables read per chain."""
-        first, width = (self.kmin - self.lo, self.kmax - self.kmin + 1) if self.lo is not None \
-            else (0, len(self.table["vertex"]))
-        if width <= self.C:
-            rows = self.rows - first if first else self.rows
-            weights = np.bincount(rows, minlength=width)[:width].astype(float)
-            values = self.obs_matrix[:, first:first + width]
+    def _summarise(self, rows: np.ndarray):
+        """(mean, var, values) of generations whose chains are on table ``rows`` (generations,
+        chains): means and (ddof = 1) variances over chains (generations, observables) of every
+        observable (finite values only), in O(chains) per generation, all observables at once:
+        Σ_k count_k o(k) over each generation's histogram of rows when the block's rows span
+        fewer table rows than there are chains, else the tables read per chain."""
+        n, C = rows.shape
+        lo, hi = int(rows.min()), int(rows.max())
+        width = hi - lo + 1
+        if width > C:
+            values = self.obs_matrix.take(rows, axis=1)  # (observables, generations, chains)
+            mean, var = mean_var_rows(values.reshape(-1, C))
+            mean, var = mean.reshape(-1, n).T, var.reshape(-1, n).T
         else:
-            weights, values = None, self.obs_matrix.take(self.rows, axis=1)
-        if self.bad_before[first] != self.bad_before[first + width]:  # non-finite values: left out
-            ok = np.isfinite(values)
-            weights = ok * (1.0 if weights is None else weights)
-            values = np.where(ok, values, 0.0)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if weights is None:
-                total = np.full(len(values), float(self.C))
-                mean = values.sum(axis=1) / total
-                dev = values - mean[:, None]
-                square = (dev * dev).sum(axis=1)
-            elif weights.ndim == 1:
-                total = np.full(len(values), float(self.C))
-                mean = values @ weights / total
-                dev = values - mean[:, None]
-                square = (dev * dev) @ weights
-            else:
-                total = weights.sum(axis=1)
-                mean = (weights * values).sum(axis=1) / total
-                dev = values - mean[:, None]
-                square = (weights * dev * dev).sum(axis=1)
-            var = np.where(total > 1, square / (total - 1), 0.0)
-        mean, var = np.where(total > 0, mean, np.nan), np.where(total > 0, var, np.nan)
-        return dict(zip(self.obs, zip(mean.tolist(), var.tolist(), strict=True), strict=True))
+            shifted = rows - lo + (width * np.arange(n))[:, None]
+            weights = np.bincount(shifted.ravel(), minlength=n * width).reshape(n, 1, width).astype(float)
+            values = self.obs_matrix[:, lo:hi + 1]  # (observables, width)
+            total = float(C)
+            if self.bad_before[lo] != self.bad_before[hi + 1]:  # non-finite values (θ on a point mass): left out
+                ok = np.isfinite(values)
+                weights = weights * ok
+                values = np.where(ok, values, 0.0)
+                total = weights.sum(axis=-1)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                mean = (weights * values).sum(axis=-1) / total
+                dev = values - mean[..., None]
+                square = (weights * dev * dev).sum(axis=-1)
+                var = np.where(total > 1, square / (total - 1), 0.0)
+            mean, var = np.where(total > 0, mean, np.nan), np.where(total > 0, var, np.nan)
+        mean, var = mean[:, self.obs_index], var[:, self.obs_index]
 
-    def observables(self, first: int | None = None) -> dict[str, np.ndarray]:
-        """Per-chain observables (of the first ``first`` chains; for traces and histograms)."""
-        rows = self.rows if first is None else self.rows[:first]
-        return {name: table.take(rows) for name, table in self.obs.items()}
+        def values_(name, which, first):
+            return self.obs[name].take(rows[which, :first])
+        return mean, var, values_
+
+    def summary_now(self):
+        """(mean, var, values) of the current generation alone."""
+        return self._summarise(self.rows[None])
 
     @property
     def state(self):

@@ -34,6 +34,7 @@ from ..setting import Setting
 from ..symbols import s as S_sym
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
 from . import collapse
+from .book import Book, block_size, first_times, mean_var, mean_var_rows
 from .lattice import LatticeChains, lattice_law
 from .operated import Operated
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
@@ -366,12 +367,20 @@ class ClosedLoop:
         state.pool_points = grown
 
     def step(self, state: State, t: int, rng: np.random.Generator) -> None:
-        """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time.
+        """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time;
+        record the chains that collapsed now (``state.collapse_time``).
 
         Absorbed chains (the pure loop on a point mass) do not move. While they are at most
         half of the chains, every chain is advanced through slices (views: no gather and
         scatter of the state) and the absorbed ones are put back by a masked copy; beyond,
         the others alone are gathered, advanced and scattered back."""
+        self._step(state, t, rng)
+        if self.collapsible:
+            self._record_collapses(state, t)
+
+    def _step(self, state: State, t: int, rng: np.random.Generator) -> None:
+        """:meth:`step` without its collapse bookkeeping (a run classifies a block of generations
+        at once)."""
         idx, frozen = None, None
         if self.regime.pooled:  # grown before the absorbed chains' arrays are kept below
             self.reserve_pool(state, self.pool_size(t))
@@ -385,7 +394,7 @@ class ClosedLoop:
         n = len(state.mu) if idx is None else len(idx)
         # blocks bound the (chains × levels) temporaries of draws and Newton refits: 4·10⁶
         # Curie–Weiss chains at once took 10 GB
-        block = self.memory_bytes(n, t)[1]
+        block = self._chain_block(t)
         for start in range(0, n, block):
             part = slice(start, start + block) if idx is None else idx[start:start + block]
             try:
@@ -398,8 +407,17 @@ class ClosedLoop:
             absorbed, before = frozen
             for k, v in before.items():
                 np.copyto(getattr(state, k), v, where=absorbed.reshape(-1, *[1] * (v.ndim - 1)))
-        if self.collapsible:
-            self._record_collapses(state, t)
+
+    def _chain_block(self, t: int) -> int:
+        """Chains advanced at once in generation t (:meth:`memory_bytes`); the same every
+        generation unless the sample or the pool grows."""
+        if self.regime.pooled or self.regime.schedule is not None:
+            return self.memory_bytes(1, t)[1]
+        return self._constant_chain_block
+
+    @functools.cached_property
+    def _constant_chain_block(self) -> int:
+        return self.memory_bytes(1, 1)[1]
 
     @functools.cached_property
     def collapsible(self) -> bool:
@@ -803,9 +821,8 @@ class ClosedLoop:
             start = start(self, rng, int(chains))
         state = self.initial_state(int(chains), start)
         self.reserve_pool(state, self.pool_size(int(generations)) if self.regime.pooled else 0)
-        names = list(self.observables(state))
-        acc_mean = dict.fromkeys(names, 0.0)
-        acc_var = dict.fromkeys(names, 0.0)
+        obs0 = self.observables(state)
+        names = list(obs0)
         trace = {"t": [], "mean": {n: [] for n in names}, "var": {n: [] for n in names},
                  "chains": {n: [] for n in names}} if record_every else None
         hist = {}
@@ -814,74 +831,120 @@ class ClosedLoop:
                 raise InputError(f"histogram of unknown quantity {name!r}; known: {', '.join(names)}")
             hist[name] = Histogram(lo, hi, bins, name)
         if trace is not None:  # generation 0, the initial model (kept out of the JSON trace)
-            obs0 = self.observables(state)
             trace["initial"] = {"mean": {n: _mean_var(v)[0] for n, v in obs0.items()},
                                 "var": {n: _mean_var(v)[1] for n, v in obs0.items()},
                                 "chains": {n: v[:keep].copy() for n, v in obs0.items()}}
+        book = Book(names, generations, burn_in, record_every, keep, hist, trace)
         law = lattice_law(self)
-        chains_ = LatticeChains(self, law, state, rng) if law is not None else _Chains(self, state, rng)
-        frozen = None
-        times = range(1, generations + 1)
+        chains_ = LatticeChains(self, law, state, rng, book) if law is not None else _Chains(self, state, rng, book)
+        bar = None
         if progress:  # tqdm imported only then: a tenth of a second of a short run's start-up
-            times = tqdm(times, file=sys.stderr, desc=f"{self.family.name} M={self.M} {self.regime.label}".rstrip(),
-                         unit="gen", mininterval=0.5)
-        for t in times:
-            if frozen is None:
-                chains_.step(t)
-            want_trace = record_every and (t % record_every == 0 or t == generations)
-            if t <= burn_in and not want_trace:
-                continue
-            if frozen is None:
-                stats = chains_.stats()
-                obs = chains_.observables() if hist else None
-                if chains_.all_absorbed():
-                    frozen = (obs, stats)  # every chain absorbed: nothing changes any more
-            else:
-                obs, stats = frozen
-            if t > burn_in:
-                for n, (m, v) in stats.items():
-                    acc_mean[n] += m
-                    acc_var[n] += v
-                for n, h in hist.items():
-                    h.add(obs[n])
-            if want_trace:
-                trace["t"].append(t)
-                first = chains_.observables(keep)
-                for n, (m, v) in stats.items():
-                    trace["mean"][n].append(m)
-                    trace["var"][n].append(v)
-                    trace["chains"][n].append(first[n].copy())
-        n_avg = generations - burn_in
+            bar = tqdm(total=generations, file=sys.stderr, unit="gen", mininterval=0.5,
+                       desc=f"{self.family.name} M={self.M} {self.regime.label}".rstrip())
+        # generations in blocks: the chains advance one generation at a time and are summarised
+        # a block at a time (engine.book)
+        t = 0
+        while t < generations:
+            block = min(chains_.block, generations - t)
+            for s in range(t + 1, t + block + 1):
+                chains_.step(s)
+            chains_.flush()
+            t += block
+            if bar is not None:
+                bar.update(block)
+            if t < generations and chains_.all_absorbed():  # nothing changes any more
+                book.repeat(t, *chains_.summary_now())
+                if bar is not None:
+                    bar.update(generations - t)
+                break
+        if bar is not None:
+            bar.close()
         return Run(loop=self, state=chains_.state, generations=generations, chains=chains, seed=seed,
-                   final=chains_.stats(), time_average={n: (acc_mean[n] / n_avg, acc_var[n] / n_avg)
-                                                         for n in names},
-                   trace=trace, histograms=hist, init_law=init_law)
+                   final=book.final_stats(), time_average=book.time_average(), trace=trace, histograms=hist,
+                   init_law=init_law)
 
 
 class _Chains:
-    """C chains advanced by the general path (:meth:`ClosedLoop.step`); the interface
-    :meth:`ClosedLoop.run` drives, shared with :class:`.lattice.LatticeChains`."""
+    """C chains advanced by the general path (:meth:`ClosedLoop.step`), summarised a block of
+    generations at a time (engine.book): each generation's μ, θ, face and point mass are copied
+    into buffers, whose observables, statistics and collapses :meth:`flush` computes at once.
+    The interface :meth:`ClosedLoop.run` drives, shared with :class:`.lattice.LatticeChains`."""
 
-    def __init__(self, loop: ClosedLoop, state: State, rng: np.random.Generator):
-        self.loop, self.state, self.rng = loop, state, rng
+    def __init__(self, loop: ClosedLoop, state: State, rng: np.random.Generator, book: Book):
+        self.loop, self.state, self.rng, self.book = loop, state, rng, book
+        C, d = state.mu.shape
+        L = 0 if state.face is None else state.face.shape[1]
+        # per chain and generation: the buffers, the observables, level probabilities (classify, entropy)
+        self.block = block_size(C, 8 * (2 * d + 1 + len(book.names)) + 33 * L)
+        B = self.block
+        self.mu, self.theta = np.empty((B, *state.mu.shape)), np.empty((B, *state.theta.shape))
+        self.face = None if state.face is None else np.empty((B, *state.face.shape), bool)
+        self.vertex = np.empty((B, C), state.vertex.dtype)
+        self.filled, self.first = 0, 1  # generations buffered, the first of them
+        # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
+        self.classify_each = loop.collapsible and collapse.pool_decides(loop)
 
     def step(self, t: int) -> None:
-        self.loop.step(self.state, t, self.rng)
+        loop, state, j = self.loop, self.state, self.filled
+        loop._step(state, t, self.rng)
+        if self.classify_each:
+            loop._record_collapses(state, t)
+        self.mu[j], self.theta[j], self.vertex[j] = state.mu, state.theta, state.vertex
+        if self.face is not None:
+            self.face[j] = state.face
+        self.filled = j + 1
 
-    def stats(self) -> dict[str, tuple[float, float]]:
-        """Mean and variance over chains of every observable; an observable that is another's
-        array (Gaussian mean and φ1) is summarised once."""
-        done, out = {}, {}
-        for n, v in self.observables().items():
+    def _buffered(self, rows, chains=slice(None)) -> State:
+        """The buffered models of generations ``rows`` (of the block) and ``chains``, stacked
+        generation-major as one State of rows × chains."""
+        def flat(a):
+            return None if a is None else a[rows, chains].reshape(-1, *a.shape[2:])
+        return State(mu=flat(self.mu), theta=flat(self.theta), face=flat(self.face), vertex=flat(self.vertex),
+                     hit_time=None)
+
+    def flush(self) -> None:
+        """Summarise the buffered generations (engine.book) and record the collapses among them."""
+        n = self.filled
+        if not n:
+            return
+        t = np.arange(self.first, self.first + n)
+        self.first, self.filled = self.first + n, 0
+        times = self.state.collapse_time
+        if self.loop.collapsible and not self.classify_each:
+            todo = np.flatnonzero(times < 0)
+            if len(todo):
+                chains = slice(None) if len(todo) == len(times) else todo  # no gather while none collapsed
+                codes = collapse.classify(self.loop, self._buffered(slice(n), chains)).reshape(n, len(todo))
+                part = times[todo]
+                first_times(part, codes > 0, t)
+                times[todo] = part
+        wanted = self.book.wanted(t)
+        if wanted.any():
+            rows = slice(n) if wanted.all() else np.flatnonzero(wanted)
+            self.book.add(t[wanted], *self._summarise(self._buffered(rows), int(wanted.sum())))
+
+    def _summarise(self, states: State, n: int):
+        """(mean, var, values) of ``n`` generations' states stacked generation-major: means and
+        variances over chains (n, observables); an observable that is another's array (Gaussian
+        mean and φ1) is summarised once."""
+        C = len(self.state.mu)
+        obs = self.loop.observables(states)
+        mean, var = np.empty((n, len(self.book.names))), np.empty((n, len(self.book.names)))
+        done = {}
+        for i, name in enumerate(self.book.names):
+            v = obs[name]
             key = (v.__array_interface__["data"][0], v.strides, v.shape)
-            out[n] = done[key] if key in done else done.setdefault(key, _mean_var(v))
-        return out
+            if key not in done:
+                done[key] = mean_var_rows(v.reshape(n, C))
+            mean[:, i], var[:, i] = done[key]
 
-    def observables(self, first: int | None = None) -> dict[str, np.ndarray]:
-        state = self.state
-        if first is not None:
-            state = state.subset(slice(first))
-        return self.loop.observables(state)
+        def values(name, rows, first):
+            return obs[name].reshape(n, C)[rows, :first]
+        return mean, var, values
+
+    def summary_now(self):
+        """(mean, var, values) of the current generation alone."""
+        return self._summarise(self.state, 1)
 
     def all_absorbed(self) -> bool:
         return self.loop.absorbing and bool(np.all(self.state.vertex >= 0))
@@ -915,16 +978,17 @@ class Histogram:
         self.counts = np.zeros(self.bins, np.int64)
         self.below = self.above = self.undefined = 0
 
-    def add(self, values: np.ndarray) -> None:
-        v = np.asarray(values, float)
+    def add(self, values: np.ndarray, times: int = 1) -> None:
+        """Count ``values`` (any shape), ``times`` times."""
+        v = np.asarray(values, float).ravel()
         ok = np.isfinite(v)
-        self.undefined += int((~ok).sum())
+        self.undefined += times * int((~ok).sum())
         v = v[ok]
-        self.below += int((v < self.lo).sum())
-        self.above += int((v >= self.hi).sum())
+        self.below += times * int((v < self.lo).sum())
+        self.above += times * int((v >= self.hi).sum())
         inside = v[(v >= self.lo) & (v < self.hi)]
         idx = np.minimum(((inside - self.lo) / (self.hi - self.lo) * self.bins).astype(int), self.bins - 1)
-        self.counts += np.bincount(idx, minlength=self.bins)
+        self.counts += times * np.bincount(idx, minlength=self.bins)
 
     @property
     def edges(self) -> np.ndarray:
@@ -1144,19 +1208,7 @@ def _estimator_json(est) -> dict:
     return {"name": "mle"}
 
 
-def _mean_var(values: np.ndarray) -> tuple[float, float]:
-    """Mean and (ddof = 1) variance over the chains where the value is finite (NaN if none)."""
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is inf, flagged by the CLI
-        m = values.mean() if len(values) else np.nan
-        if np.isfinite(m):  # every value finite: no copy of the finite ones
-            if len(values) < 2:
-                return float(m), 0.0
-            dev = values - m
-            return float(m), float(np.einsum("i,i->", dev, dev) / (len(values) - 1))
-        v = values[np.isfinite(values)]
-        if not len(v):
-            return float("nan"), float("nan")
-        return float(v.mean()), float(v.var(ddof=1)) if len(v) > 1 else 0.0
+_mean_var = mean_var  # the one-row summary (tests read it here)
 
 
 def _time_stats(times: np.ndarray) -> dict:

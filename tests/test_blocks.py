@@ -1,0 +1,194 @@
+"""A run's summaries made a block of generations at a time (theory.engine.book) are those made
+generation by generation: the general path bit for bit (same seed, same numbers), the lattice path
+with the same chains, hitting and collapse times and histograms, and means and variances equal to
+rounding (its histogram of table rows sums in another order)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import theory.engine.book as book_module
+from theory.engine import collapse
+from theory.engine.book import Book, mean_var, mean_var_rows
+from theory.engine.lattice import LatticeChains, lattice_law
+from theory.engine.loop import Histogram
+from theory.params import from_params
+
+# (family, M, init, options, run keywords): general-path settings with absorption, faces, a
+# duplicated observable (Gaussian mean = φ1), a pool classified each generation (subsample),
+# a prior (no absorption), and one where every chain is absorbed long before the end
+GENERAL = {
+    "poisson-absorbed": ("poisson", 1, {"rate": 1.0}, {},
+                         dict(generations=70, chains=25, seed=5, burn_in=4, record_every=9, keep=3,
+                              histograms={"rate": (0, 3, 6), "theta": (-2, 2, 4)})),
+    "categorical": ("categorical", 6, {"p1": 0.2, "p2": 0.3, "p3": 0.5}, {"family_args": {"K": 3}},
+                    dict(generations=50, chains=40, seed=2, burn_in=3, record_every=7, keep=4,
+                         histograms={"p1": (0, 1, 5)})),
+    "gaussian": ("gaussian", 4, {"mean": 1.0, "var": 2.0}, {},
+                 dict(generations=60, chains=30, seed=3, record_every=10, keep=2)),
+    "bernoulli-accumulate": ("bernoulli", 3, {"p": 0.3}, {"regime": "accumulate"},
+                             dict(generations=40, chains=30, seed=4, burn_in=2, record_every=5, keep=2)),
+    "categorical-subsample": ("categorical", 5, {"p1": 0.2, "p2": 0.3, "p3": 0.5},
+                              {"family_args": {"K": 3}, "regime": "subsample"},
+                              dict(generations=30, chains=30, seed=5, record_every=6, keep=2)),
+    "exponential-map": ("exponential", 5, {"rate": 0.5}, {"estimator": "map", "nu": 0.5},
+                        dict(generations=40, chains=20, seed=6, record_every=8, keep=2)),
+}
+LATTICE = {
+    "bernoulli-absorbed": ("bernoulli", 3, {"p": 0.4}, {},
+                           dict(generations=60, chains=30, seed=7, burn_in=5, record_every=7, keep=3,
+                                histograms={"p": (0, 1, 4), "theta": (-3, 3, 6)})),
+    "curie-weiss": ("curie_weiss", 30, {"theta1": 0.1, "theta2": 0}, {"family_args": {"N": 8}, "fixed": {"theta2": 0}},
+                    dict(generations=50, chains=300, seed=8, record_every=10, keep=4,
+                         histograms={"phi1": (-8, 8, 16)})),
+    "binomial-few": ("binomial", 500, {"p": 0.3}, {"family_args": {"n": 10}},
+                     dict(generations=40, chains=7, seed=9, burn_in=10, record_every=4, keep=7)),
+}
+
+
+def _loop(case):
+    family, M, init, options, _ = case
+    return from_params(family, M, init, **options)
+
+
+def _reference_run(loop, step, observables, generations, chains, seed, burn_in=0, record_every=0, keep=0,
+                   histograms=None):
+    """The summaries as a run made them before blocks: every generation, every observable's
+    mean_var over the chains, added to the time averages after the burn-in, a trace row every
+    ``record_every`` generations and at the last, histograms of the chains' values."""
+    names = None
+    total_mean, total_var = {}, {}
+    hist = {n: Histogram(lo, hi, bins, n) for n, (lo, hi, bins) in (histograms or {}).items()}
+    trace = {"t": [], "mean": {}, "var": {}, "chains": {}}
+    for t in range(1, generations + 1):
+        step(t)
+        obs = observables()
+        if names is None:
+            names = list(obs)
+            total_mean, total_var = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0.0)
+            for key in ("mean", "var", "chains"):
+                trace[key] = {n: [] for n in names}
+        stats = {n: mean_var(v) for n, v in obs.items()}
+        if t > burn_in:
+            for n, (m, v) in stats.items():
+                total_mean[n] += m
+                total_var[n] += v
+            for n, h in hist.items():
+                h.add(obs[n])
+        if record_every and (t % record_every == 0 or t == generations):
+            trace["t"].append(t)
+            for n, (m, v) in stats.items():
+                trace["mean"][n].append(m)
+                trace["var"][n].append(v)
+                trace["chains"][n].append(np.array(obs[n][:keep]))
+    n_avg = generations - burn_in
+    return {"final": stats, "time_average": {n: (total_mean[n] / n_avg, total_var[n] / n_avg) for n in names},
+            "trace": trace, "histograms": {n: h.as_json() for n, h in hist.items()}}
+
+
+def _general_reference(loop, kw):
+    rng = np.random.default_rng(kw["seed"])
+    state = loop.initial_state(kw["chains"])
+    loop.reserve_pool(state, loop.pool_size(kw["generations"]) if loop.regime.pooled else 0)
+    out = _reference_run(loop, lambda t: loop.step(state, t, rng), lambda: loop.observables(state), **kw)
+    return out, state
+
+
+def _same(a, b, rel=0.0):
+    """Equal numbers (NaN equal to NaN), exactly or to ``rel``."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if rel == 0.0:
+        return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    return a.shape == b.shape and np.allclose(a, b, rtol=rel, atol=1e-300, equal_nan=True)
+
+
+def _check_summaries(run, want, rel):
+    for n, (m, v) in want["final"].items():
+        assert _same([run.final[n].mean, run.final[n].var], [m, v], rel), n
+    for n, (m, v) in want["time_average"].items():
+        assert _same([run.time_average[n].mean, run.time_average[n].var], [m, v], rel), n
+    trace = want["trace"]
+    if run.trace is not None:
+        assert run.trace["t"] == trace["t"]
+        for n in trace["mean"]:
+            assert _same(run.trace["mean"][n], trace["mean"][n], rel), n
+            assert _same(run.trace["var"][n], trace["var"][n], rel), n
+            assert _same(np.array(run.trace["chains"][n]), np.array(trace["chains"][n])), n
+    assert {n: h.as_json() for n, h in run.histograms.items()} == want["histograms"]
+
+
+@pytest.mark.parametrize("block_max", [1, 3, book_module.BLOCK_MAX])
+@pytest.mark.parametrize("case", list(GENERAL))
+def test_general_path_summaries_are_those_made_each_generation_bit_for_bit(case, block_max, monkeypatch):
+    monkeypatch.setattr(book_module, "BLOCK_MAX", block_max)
+    loop = _loop(GENERAL[case])
+    kw = GENERAL[case][4]
+    assert lattice_law(loop) is None
+    run = loop.run(**kw)
+    want, state = _general_reference(_loop(GENERAL[case]), kw)
+    _check_summaries(run, want, rel=0.0)
+    for key in ("mu", "vertex", "hit_time", "collapse_time"):
+        assert _same(getattr(run.state, key), getattr(state, key)), key
+    if case == "poisson-absorbed":  # every chain absorbed long before the end: the rest repeats
+        assert np.all(state.hit_time >= 0) and state.hit_time.max() < kw["generations"] // 2
+    if case == "categorical":
+        assert np.any(state.collapse_time > 0)
+
+
+@pytest.mark.parametrize("block_max", [1, 4, book_module.BLOCK_MAX])
+@pytest.mark.parametrize("case", list(LATTICE))
+def test_lattice_path_summaries_are_those_of_its_chains_each_generation(case, block_max, monkeypatch):
+    """The reference reads each generation's chains off the lattice path's tables (its rows), and
+    classifies them as the general path would (collapse.classify of the chains' State)."""
+    monkeypatch.setattr(book_module, "BLOCK_MAX", block_max)
+    loop = _loop(LATTICE[case])
+    kw = LATTICE[case][4]
+    run = loop.run(**kw)
+    ref_loop = _loop(LATTICE[case])
+    state = ref_loop.initial_state(kw["chains"])
+    names = list(ref_loop.observables(state))
+    chains = LatticeChains(ref_loop, lattice_law(ref_loop), state, np.random.default_rng(kw["seed"]),
+                           Book(names, kw["generations"], 0, 0, 0, {}, None))
+    hit, collapsed = np.full(kw["chains"], -1), np.full(kw["chains"], -1)
+
+    def step(t):
+        chains.step(t)
+        chains.flush()  # its own bookkeeping, unread here: keeps its block from filling up
+        now = chains.state
+        hit[(hit < 0) & (now.vertex >= 0)] = t
+        collapsed[(collapsed < 0) & (collapse.classify(ref_loop, now) > 0)] = t
+
+    want = _reference_run(ref_loop, step, lambda: {n: table.take(chains.rows) for n, table in chains.obs.items()},
+                          **kw)
+    _check_summaries(run, want, rel=1e-12)
+    assert np.array_equal(run.state.hit_time, hit) and np.array_equal(run.state.collapse_time, collapsed)
+    assert np.array_equal(run.state.mu, chains.state.mu)
+    if case == "bernoulli-absorbed":
+        assert np.all(hit >= 0) and hit.max() < kw["generations"] // 2
+
+
+def test_rows_are_summarised_as_one_row_is_bit_for_bit():
+    """mean_var_rows against mean_var: non-finite values (left out), an overflowing mean, one
+    and two chains, rows longer than einsum's buffer, strided and Fortran-ordered rows."""
+    rng = np.random.default_rng(0)
+    for C in (1, 2, 3, 8, 9, 100, 129, 1000, book_module.EINSUM_BUFFER + 1):
+        V = rng.standard_normal((6, C)) * 10.0 ** rng.uniform(-4, 4, (6, 1)) + rng.uniform(-3, 3, (6, 1))
+        V[1, ::3] = np.nan
+        V[2, : C // 2] = np.inf
+        V[3] = np.nan
+        if C > 2:
+            V[4, :2] = 1e308  # the mean overflows: summarised over the finite values as one row is
+        for rows in (V, np.asfortranarray(V), np.repeat(V, 2, axis=1)[:, ::2]):
+            mean, var = mean_var_rows(rows)
+            for r in range(len(rows)):
+                assert _same([mean[r], var[r]], mean_var(rows[r])), (C, r)
+
+
+def test_histogram_adds_repeated_values_as_often():
+    once, repeated = Histogram(0, 1, 4), Histogram(0, 1, 4)
+    values = np.array([0.1, 0.6, np.nan, -1.0, 2.0, 0.99])
+    for _ in range(5):
+        once.add(values)
+    repeated.add(values, times=5)
+    assert once.as_json() == repeated.as_json()

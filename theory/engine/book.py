@@ -1,0 +1,185 @@
+"""What a run keeps of its generations, summarised a block of generations at a time.
+
+A run keeps summaries over chains, not the chains' histories: per generation the mean and
+(ddof = 1) variance over chains of every observable (finite values only), averaged over the
+generations after the burn-in; every K-th generation a trace row; histograms over chains ×
+generations; each chain's first generation collapsed and on a point mass. Made generation by
+generation, these summaries were most of a generation's cost when the chains are few (20–150 µs
+of small NumPy calls against 5–20 µs for the draw and the refit at 10² chains). The chains
+(``loop._Chains``, ``lattice.LatticeChains``) therefore copy what the observables read into
+buffers of B generations and summarise a block in one call; :class:`Book` takes the block's
+per-generation means and variances. B keeps a block's buffers and temporaries near
+:data:`BLOCK_BYTES` (B = 1 with many chains, where a generation's own work dominates anyway).
+
+The numbers are those of a summary made each generation: :func:`mean_var_rows` is
+:func:`mean_var` row by row, bit for bit (the same sums in the same order), and the time
+averages add the generations' means one after the other, in generation order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+BLOCK_BYTES = 2**23   # a block's buffers and the temporaries of its summaries, about (8 MiB)
+BLOCK_MAX = 256       # generations per block at most: few chains then pay a block's fixed cost rarely
+EINSUM_BUFFER = 8192  # einsum sums a row longer than its buffer in pieces: such rows one by one
+REPEAT_CHUNK = 2**16  # generations added at once when a run's last state repeats (every chain absorbed)
+
+# values(name, rows, first): the observable ``name`` in the first ``first`` chains (None: all) at
+# the given rows of a summarised block, shape (len(rows), chains)
+Values = Callable[[str, np.ndarray, int | None], np.ndarray]
+
+
+def block_size(chains: int, bytes_per_chain: int) -> int:
+    """Generations per block: B · chains · bytes_per_chain ≈ BLOCK_BYTES, 1 ≤ B ≤ BLOCK_MAX."""
+    return int(max(1, min(BLOCK_MAX, BLOCK_BYTES // max(1, chains * bytes_per_chain))))
+
+
+def mean_var(values: np.ndarray) -> tuple[float, float]:
+    """Mean and (ddof = 1) variance over the chains where the value is finite (NaN if none)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is inf, flagged by the CLI
+        m = values.mean() if len(values) else np.nan
+        if np.isfinite(m):  # every value finite: no copy of the finite ones
+            if len(values) < 2:
+                return float(m), 0.0
+            dev = values - m
+            return float(m), float(np.einsum("i,i->", dev, dev) / (len(values) - 1))
+        v = values[np.isfinite(values)]
+        if not len(v):
+            return float("nan"), float("nan")
+        return float(v.mean()), float(v.var(ddof=1)) if len(v) > 1 else 0.0
+
+
+def mean_var_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`mean_var` of each row of ``values`` (rows, chains), bit for bit, in a few calls.
+
+    A row's mean is its pairwise sum over its length, as for one row; rows whose mean is not
+    finite are summarised over their finite values, grouped by how many there are (a pairwise
+    sum depends on the length, so the finite values of rows of one count are summed as rows of
+    that length)."""
+    R, C = values.shape
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not C:
+            return np.full(R, np.nan), np.full(R, np.nan)
+        values = np.ascontiguousarray(values)  # rows summed along memory, as one row is
+        mean = values.mean(axis=1)
+        if C == 1:
+            var = np.zeros(R)
+        else:  # every row (a row with a non-finite value is done again below)
+            dev = np.subtract(values, mean[:, None], order="C")  # contiguous rows, as one row's
+            if C <= EINSUM_BUFFER:
+                var = np.einsum("bi,bi->b", dev, dev) / (C - 1)
+            else:
+                var = np.array([np.einsum("i,i->", d, d) for d in dev]) / (C - 1)
+        bad = np.flatnonzero(~np.isfinite(mean))
+        if len(bad):
+            part = values[bad]
+            ok = np.isfinite(part)
+            count = ok.sum(axis=1)
+            mean[bad], var[bad] = np.nan, np.nan
+            for n in sorted(set(count.tolist()) - {0}):
+                rows = np.flatnonzero(count == n)
+                finite = part[rows][ok[rows]].reshape(len(rows), n)
+                mean[bad[rows]] = finite.mean(axis=1)
+                var[bad[rows]] = finite.var(axis=1, ddof=1) if n > 1 else 0.0
+    return mean, var
+
+
+def first_times(times: np.ndarray, hit: np.ndarray, generations: np.ndarray) -> None:
+    """Set ``times`` (chains,) still −1 to the first of ``generations`` (B,) at which ``hit``
+    (B, chains) holds, in place."""
+    found = (times < 0) & hit.any(axis=0)
+    if found.any():
+        times[found] = generations[hit.argmax(axis=0)[found]]
+
+
+def add_in_order(total: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """total + rows[0] + rows[1] + ..., added in that order (column by column): the float sums a
+    loop over generations makes."""
+    return np.add.accumulate(np.concatenate([total[None], rows]), axis=0)[-1]
+
+
+class Book:
+    """The summaries a run keeps (see the module docstring), fed blocks of generations in order.
+
+    ``names``: the observables, in the order of the rows' columns; ``histograms``: name →
+    :class:`~.loop.Histogram`; ``trace``: the run's trace dict (lists per observable), or None.
+    """
+
+    def __init__(self, names: list[str], generations: int, burn_in: int, record_every: int, keep: int,
+                 histograms: dict, trace: dict | None):
+        self.names, self.generations, self.burn_in = names, generations, burn_in
+        self.record_every, self.keep = record_every, keep
+        self.histograms, self.trace = histograms, trace
+        self.sum_mean, self.sum_var = np.zeros(len(names)), np.zeros(len(names))
+        self.final: tuple[np.ndarray, np.ndarray] | None = None  # (mean, var) of the last generation
+
+    def traced(self, t: np.ndarray) -> np.ndarray:
+        """Whether generations ``t`` are trace rows (every ``record_every``-th and the last)."""
+        if not self.record_every:
+            return np.zeros(len(t), bool)
+        return (t % self.record_every == 0) | (t == self.generations)
+
+    def wanted(self, t: np.ndarray) -> np.ndarray:
+        """Whether generations ``t`` are summarised: after the burn-in, or a trace row."""
+        return (t > self.burn_in) | self.traced(t)
+
+    def add(self, t: np.ndarray, mean: np.ndarray, var: np.ndarray, values: Values) -> None:
+        """Generations ``t`` (wanted ones, increasing, after those added before): their means and
+        variances over chains (len(t), names) and their per-chain values."""
+        after = t > self.burn_in
+        if after.any():
+            self.sum_mean = add_in_order(self.sum_mean, mean[after])
+            self.sum_var = add_in_order(self.sum_var, var[after])
+            rows = np.flatnonzero(after)
+            for name, h in self.histograms.items():
+                h.add(values(name, rows, None))
+        for j in np.flatnonzero(self.traced(t)):
+            self._trace_row(int(t[j]), mean[j], var[j], values, j)
+        self.final = mean[-1], var[-1]
+
+    def repeat(self, t: int, mean: np.ndarray, var: np.ndarray, values: Values) -> None:
+        """Generations t + 1 .. T are generation t again (every chain absorbed: nothing moves);
+        ``mean``, ``var`` (1, names) and ``values`` (row 0) of generation t."""
+        times = self.generations - max(t, self.burn_in)
+        if times > 0:
+            chunk = np.broadcast_to(mean[0], (min(times, REPEAT_CHUNK), len(self.names)))
+            chunk_var = np.broadcast_to(var[0], chunk.shape)
+            left = times
+            while left:
+                k = min(left, len(chunk))
+                self.sum_mean = add_in_order(self.sum_mean, chunk[:k])
+                self.sum_var = add_in_order(self.sum_var, chunk_var[:k])
+                left -= k
+            for name, h in self.histograms.items():
+                h.add(values(name, np.array([0]), None), times=times)
+        if self.record_every:
+            K = self.record_every
+            rows = list(range((t // K + 1) * K, self.generations + 1, K))
+            if self.generations > t and (not rows or rows[-1] != self.generations):
+                rows.append(self.generations)
+            for s in rows:
+                self._trace_row(s, mean[0], var[0], values, 0)
+        self.final = mean[0], var[0]
+
+    def _trace_row(self, t: int, mean: np.ndarray, var: np.ndarray, values: Values, row: int) -> None:
+        """Generation t's trace row: means, variances and the first ``keep`` chains' values."""
+        trace = self.trace
+        trace["t"].append(t)
+        for i, name in enumerate(self.names):
+            trace["mean"][name].append(float(mean[i]))
+            trace["var"][name].append(float(var[i]))
+            trace["chains"][name].append(np.array(values(name, np.array([row]), self.keep)[0]))
+
+    def time_average(self) -> dict[str, tuple[float, float]]:
+        """Mean over the generations after the burn-in of each observable's mean and variance."""
+        n = self.generations - self.burn_in
+        return {name: (float(m) / n, float(v) / n)
+                for name, m, v in zip(self.names, self.sum_mean, self.sum_var, strict=True)}
+
+    def final_stats(self) -> dict[str, tuple[float, float]]:
+        """Mean and variance over chains at the last generation."""
+        mean, var = self.final
+        return {name: (float(m), float(v)) for name, m, v in zip(self.names, mean, var, strict=True)}
