@@ -192,3 +192,15 @@ def test_histogram_adds_repeated_values_as_often():
         once.add(values)
     repeated.add(values, times=5)
     assert once.as_json() == repeated.as_json()
+
+
+def test_a_repeated_generation_is_added_as_often_one_after_the_other():
+    """Every chain absorbed: the rest of a run adds its last generation's means once per
+    generation, in order (more generations than one chunk of REPEAT_CHUNK)."""
+    row = np.array([0.1, 1e-17, 3.0, np.nan])
+    times = book_module.REPEAT_CHUNK + 5
+    want = [0.3, 1.0, -2.0, 0.0]
+    for _ in range(times):
+        want = [w + float(r) for w, r in zip(want, row, strict=True)]
+    got = book_module.add_repeated(np.array([0.3, 1.0, -2.0, 0.0]), row, times)
+    assert _same(got, want)

@@ -101,6 +101,15 @@ def add_in_order(total: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.add.accumulate(np.concatenate([total[None], rows]), axis=0)[-1]
 
 
+def add_repeated(total: np.ndarray, row: np.ndarray, times: int) -> np.ndarray:
+    """total + row + row + ... (``times`` rows), added one after the other (:func:`add_in_order`)."""
+    chunk = np.broadcast_to(row, (min(times, REPEAT_CHUNK), len(row)))
+    while times > 0:
+        total = add_in_order(total, chunk[:times])
+        times -= len(chunk)
+    return total
+
+
 class Book:
     """The summaries a run keeps (see the module docstring), fed blocks of generations in order.
 
@@ -145,14 +154,8 @@ class Book:
         ``mean``, ``var`` (1, names) and ``values`` (row 0) of generation t."""
         times = self.generations - max(t, self.burn_in)
         if times > 0:
-            chunk = np.broadcast_to(mean[0], (min(times, REPEAT_CHUNK), len(self.names)))
-            chunk_var = np.broadcast_to(var[0], chunk.shape)
-            left = times
-            while left:
-                k = min(left, len(chunk))
-                self.sum_mean = add_in_order(self.sum_mean, chunk[:k])
-                self.sum_var = add_in_order(self.sum_var, chunk_var[:k])
-                left -= k
+            self.sum_mean = add_repeated(self.sum_mean, mean[0], times)
+            self.sum_var = add_repeated(self.sum_var, var[0], times)
             for name, h in self.histograms.items():
                 h.add(values(name, np.array([0]), None), times=times)
         if self.record_every:

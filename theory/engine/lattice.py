@@ -12,9 +12,12 @@ with the refit code of the general path run on the lattice points, so a table en
 number the general path computes for a chain with that sum (a Newton refit, started from θ0
 instead of the chain's previous θ, agrees to its tolerance). Chains spread wider than a
 window get the tables of their distinct sums, made afresh each generation. A generation is
-then a gather of the draw's probabilities, the draw, a min and a max; the summaries over
-chains cost O(chains) whatever the spread: a histogram of K against the tables when the
-chains cover fewer lattice points than there are chains, else the tables read per chain.
+then a gather of the draw's probabilities, the draw, a max (the window test) and a copy of
+each chain's table row into the block of generations (``engine.book``); a block's summaries
+cost O(chains) per generation whatever the spread: each generation's histogram of rows
+against the tables when the block's chains cover fewer lattice points than there are chains,
+else the tables read per chain; hit and collapse times from the rows on a point mass or
+collapsed, looked at only when the block reaches them.
 
 The draw is the one the general path makes: one Binomial(n m, p) when the sum is
 binomial (:func:`.sampling.binomial_sum`), else the multinomial over the levels, with

@@ -6,7 +6,8 @@ for finite spaces the face of the marginal polytope the model lives on. A chain
 whose model is a point mass has reached an absorbing state; in the pure loop
 (MLE, no anchors) it never leaves and is no longer updated. Memory does not grow
 with the number of generations: only summaries over chains are kept, every
-``record_every``-th generation if a trace is asked for.
+``record_every``-th generation if a trace is asked for, made a block of generations at a
+time (``engine.book``: the chains are summarised B generations at once).
 
 Under the pooled regimes (``theory.regime``) a chain also carries its pool, every point
 drawn so far: accumulate refits on it, through its Σφ and level counts (O(1) per
@@ -875,11 +876,11 @@ class _Chains:
         C, d = state.mu.shape
         L = 0 if state.face is None else state.face.shape[1]
         # per chain and generation: the buffers, the observables, level probabilities (classify, entropy)
-        self.block = block_size(C, 8 * (2 * d + 1 + len(book.names)) + 33 * L)
-        B = self.block
-        self.mu, self.theta = np.empty((B, *state.mu.shape)), np.empty((B, *state.theta.shape))
-        self.face = None if state.face is None else np.empty((B, *state.face.shape), bool)
-        self.vertex = np.empty((B, C), state.vertex.dtype)
+        self.block = B = block_size(C, 8 * (2 * d + 1 + len(book.names)) + 33 * L)
+        if B > 1:  # (one generation a block: the state itself, no copy of it)
+            self.mu, self.theta = np.empty((B, *state.mu.shape)), np.empty((B, *state.theta.shape))
+            self.face = None if state.face is None else np.empty((B, *state.face.shape), bool)
+            self.vertex = np.empty((B, C), state.vertex.dtype)
         self.filled, self.first = 0, 1  # generations buffered, the first of them
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
@@ -889,14 +890,18 @@ class _Chains:
         loop._step(state, t, self.rng)
         if self.classify_each:
             loop._record_collapses(state, t)
-        self.mu[j], self.theta[j], self.vertex[j] = state.mu, state.theta, state.vertex
-        if self.face is not None:
-            self.face[j] = state.face
+        if self.block > 1:
+            self.mu[j], self.theta[j], self.vertex[j] = state.mu, state.theta, state.vertex
+            if self.face is not None:
+                self.face[j] = state.face
         self.filled = j + 1
 
     def _buffered(self, rows, chains=slice(None)) -> State:
-        """The buffered models of generations ``rows`` (of the block) and ``chains``, stacked
-        generation-major as one State of rows × chains."""
+        """The buffered models of generations ``rows`` (of the block) and ``chains`` (one of them
+        a slice), stacked generation-major as one State of rows × chains."""
+        if self.block == 1:
+            return self.state if isinstance(chains, slice) else self.state.subset(chains)
+
         def flat(a):
             return None if a is None else a[rows, chains].reshape(-1, *a.shape[2:])
         return State(mu=flat(self.mu), theta=flat(self.theta), face=flat(self.face), vertex=flat(self.vertex),
