@@ -146,7 +146,7 @@ class Book:
             for name, h in self.histograms.items():
                 h.add(values(name, rows, None))
         for j in np.flatnonzero(self.traced(t)):
-            self._trace_row(int(t[j]), mean[j], var[j], values, j)
+            self._trace_row(int(t[j]), mean[j], var[j], values, int(j))
         self.final = mean[-1], var[-1]
 
     def repeat(self, t: int, mean: np.ndarray, var: np.ndarray, values: Values) -> None:
@@ -170,6 +170,7 @@ class Book:
     def _trace_row(self, t: int, mean: np.ndarray, var: np.ndarray, values: Values, row: int) -> None:
         """Generation t's trace row: means, variances and the first ``keep`` chains' values."""
         trace = self.trace
+        assert trace is not None  # traced() holds only with record_every, which makes a trace
         trace["t"].append(t)
         for i, name in enumerate(self.names):
             trace["mean"][name].append(float(mean[i]))
@@ -184,5 +185,6 @@ class Book:
 
     def final_stats(self) -> dict[str, tuple[float, float]]:
         """Mean and variance over chains at the last generation."""
+        assert self.final is not None  # the last generation is always summarised
         mean, var = self.final
         return {name: (float(m), float(v)) for name, m, v in zip(self.names, mean, var, strict=True)}

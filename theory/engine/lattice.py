@@ -145,7 +145,7 @@ class LatticeChains:
         K = self._draw_binomial() if self.binomial is not None else self._draw_multinomial()
         if self.k_data:
             K += self.k_data
-        rows = None if self.lo is None else K - self.lo
+        rows = None if self.lo is None else np.subtract(K, self.lo, out=self.rows_block[self.filled])
         # in the window iff 0 <= row <= hi − lo: one max, a negative row being a huge unsigned one
         if rows is None or int(rows.view(np.uint64).max()) > self.hi - self.lo:
             self.flush()  # the block's rows index the tables about to change
@@ -153,9 +153,9 @@ class LatticeChains:
                 self._look_up(K)
             except NotConverged as e:
                 raise self.loop._not_converged(e, t, self.C) from None
-            rows = self.rows
+            rows = self.rows_block[self.filled]
+            rows[:] = self.rows
         self.K, self.rows = K, rows
-        self.rows_block[self.filled] = rows
         self.filled += 1
 
     def _initial_probabilities(self, probabilities):
@@ -302,19 +302,19 @@ class LatticeChains:
             mean, var = mean_var_rows(values.reshape(-1, C))
             mean, var = mean.reshape(-1, n).T, var.reshape(-1, n).T
         else:
-            shifted = rows - lo + (width * np.arange(n))[:, None]
-            weights = np.bincount(shifted.ravel(), minlength=n * width).reshape(n, 1, width).astype(float)
+            shifted = rows + (width * np.arange(n) - lo)[:, None]  # generation j's rows from j·width
+            weights = np.bincount(shifted.ravel(), minlength=n * width).reshape(n, width).astype(float)
             values = self.obs_matrix[:, lo:hi + 1]  # (observables, width)
-            total = float(C)
+            ok = None
             if self.bad_before[lo] != self.bad_before[hi + 1]:  # non-finite values (θ on a point mass): left out
                 ok = np.isfinite(values)
-                weights = weights * ok
                 values = np.where(ok, values, 0.0)
-                total = weights.sum(axis=-1)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                mean = (weights * values).sum(axis=-1) / total
-                dev = values - mean[..., None]
-                square = (weights * dev * dev).sum(axis=-1)
+                total = float(C) if ok is None else weights @ ok.T  # (generations, observables)
+                mean = weights @ values.T / total
+                dev = values - mean[..., None]  # (generations, observables, width)
+                square = dev * dev if ok is None else dev * dev * ok
+                square = np.matmul(square, weights[:, :, None])[..., 0]
                 var = np.where(total > 1, square / (total - 1), 0.0)
             mean, var = np.where(total > 0, mean, np.nan), np.where(total > 0, var, np.nan)
         mean, var = mean[:, self.obs_index], var[:, self.obs_index]

@@ -905,7 +905,7 @@ class _Chains:
         def flat(a):
             return None if a is None else a[rows, chains].reshape(-1, *a.shape[2:])
         return State(mu=flat(self.mu), theta=flat(self.theta), face=flat(self.face), vertex=flat(self.vertex),
-                     hit_time=None)
+                     hit_time=np.empty(0, np.int64))  # (not read by observables or classify)
 
     def flush(self) -> None:
         """Summarise the buffered generations (engine.book) and record the collapses among them."""
