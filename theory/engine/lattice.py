@@ -343,7 +343,7 @@ class LatticeChains:
                      collapse_time=self.collapse_time.copy())
 
 
-def _any_within(sorted_K: np.ndarray, lo: int, hi: int) -> bool:
+def _any_within(sorted_values: np.ndarray, lo: int, hi: int) -> bool:
     """Whether a value of the sorted array lies in lo..hi."""
-    i = int(np.searchsorted(sorted_K, lo))
-    return i < len(sorted_K) and int(sorted_K[i]) <= hi
+    i = int(np.searchsorted(sorted_values, lo))
+    return i < len(sorted_values) and int(sorted_values[i]) <= hi
