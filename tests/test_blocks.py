@@ -118,7 +118,7 @@ def _check_summaries(run, want, rel):
     assert {n: h.as_json() for n, h in run.histograms.items()} == want["histograms"]
 
 
-@pytest.mark.parametrize("block_max", [1, 3, book_module.BLOCK_MAX])
+@pytest.mark.parametrize("block_max", [1, 5, book_module.BLOCK_MAX])
 @pytest.mark.parametrize("case", list(GENERAL))
 def test_general_path_summaries_are_those_made_each_generation_bit_for_bit(case, block_max, monkeypatch):
     monkeypatch.setattr(book_module, "BLOCK_MAX", block_max)

@@ -45,6 +45,7 @@ from .sampling import (HYPERGEOMETRIC_MAX, draw_counts, draw_exact, draw_levels,
                        subsample_sums)
 from .state import State
 
+BLOCK_MIN = 4        # generations a block of the general path holds at least, else one (see _Chains)
 CHAIN_BLOCK = 2**18  # chains advanced at once; above every quick budget, so quick results do not move
 BLOCK_BYTES = 2**30  # ... unless their temporaries would pass this (large finite spaces)
 M_MAX = 2**53        # beyond it sums of M points are no longer exact in float64
@@ -876,8 +877,11 @@ class _Chains:
         C, d = state.mu.shape
         L = 0 if state.face is None else state.face.shape[1]
         # per chain and generation: the buffers, the observables, level probabilities (classify, entropy)
-        self.block = B = block_size(C, 8 * (2 * d + 1 + len(book.names)) + 33 * L)
-        if B > 1:  # (one generation a block: the state itself, no copy of it)
+        B = block_size(C, 8 * (2 * d + 1 + len(book.names)) + 33 * L)
+        # a block saves calls, its buffers cost a copy of the state per generation: below
+        # BLOCK_MIN generations (many chains) one generation a block, the state itself
+        self.block = B = B if B >= BLOCK_MIN else 1
+        if B > 1:
             self.mu, self.theta = np.empty((B, *state.mu.shape)), np.empty((B, *state.theta.shape))
             self.face = None if state.face is None else np.empty((B, *state.face.shape), bool)
             self.vertex = np.empty((B, C), state.vertex.dtype)
