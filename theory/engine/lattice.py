@@ -90,7 +90,8 @@ class LatticeChains:
     The tables (``table``: draw probabilities p, θ, μ, point mass, collapse code, and the
     observables as ``obs:<name>``, also in ``obs``) have one row per tabulated K: the window
     ``lo..hi``, or, with ``lo`` None, the distinct sums of this generation; ``rows`` holds each
-    chain's row."""
+    chain's row, ``rows_block`` the rows of the generations not yet summarised (:meth:`flush`,
+    which ``book`` receives)."""
 
     def __init__(self, loop, law: LatticeLaw, state, rng: np.random.Generator, book):
         self.loop, self.rng, self.law, self.book = loop, rng, law, book
