@@ -223,13 +223,24 @@ class NumericFamily:
         """θ = μ⁻¹(μ) from the derived closed form (None without one); ±∞/NaN on the boundary."""
         if not self.symbolic or self._mu_inverse is None:
             return None
-        return np.stack([np.broadcast_to(f(*mu.T), mu.shape[:1]) for f in self._mu_inverse_functions],
-                        axis=-1)
+        out = np.empty(mu.shape[:1] + (self.d,))
+        with np.errstate(all="ignore"):  # once, not per component: called every generation
+            for a, (fn, cols) in enumerate(self._mu_inverse_functions):
+                out[:, a] = mu[:, cols[0]] if fn is None else fn(*(mu[:, c] for c in cols))
+        return out
 
     @functools.cached_property
     def _mu_inverse_functions(self) -> list:
+        """(lambdified θ_a(μ) or None for a bare μ_b, the columns of μ it reads) per component."""
         names = tuple(m.name for m in self.family.mu_symbols)
-        return [compile_in(e, names) for e in self._mu_inverse]
+        out = []
+        for e in map(sp.sympify, self._mu_inverse):
+            if isinstance(e, sp.Symbol):
+                out.append((None, [names.index(e.name)]))
+            else:
+                free = arguments(e)
+                out.append((compiled(e, free), [names.index(x.name) for x in free]))
+        return out
 
     # -- boundary -------------------------------------------------------------------------------
     def vertex_index(self, mu: np.ndarray, face: np.ndarray | None = None,
@@ -257,12 +268,16 @@ class NumericFamily:
         # an end reached in finite time (Poisson: a sample of zeros) is hit exactly; one that is
         # only approached (the exponential's 0, where μ shrinks by a Gamma factor each
         # generation) is never a point mass at finite t, even once μ underflows float64
-        for i, v in enumerate(self._vertices):
-            if self._attainable[i]:
-                out[np.all(mu == v, axis=-1)] = i
+        for i, v in self._attained_vertices:
+            out[mu[:, 0] == v[0] if self.d == 1 else np.all(mu == v, axis=-1)] = i
         if self._continuum:
             out[self.on_continuum(mu) if on_curve is None else on_curve] = len(self._vertices)
         return out
+
+    @functools.cached_property
+    def _attained_vertices(self) -> list[tuple[int, np.ndarray]]:
+        """(index, φ) of the point masses an infinite space's loop reaches in finite time."""
+        return [(i, v) for i, v in enumerate(self._vertices) if self._attainable[i]]
 
     @functools.cached_property
     def _level_vertex(self) -> np.ndarray:
@@ -315,10 +330,11 @@ class NumericFamily:
 
     def on_continuum(self, mu: np.ndarray) -> np.ndarray:
         """Chains at (or, by rounding, beyond) the point-mass curve φ(s), s = μ1 (Gaussian: var 0)."""
-        (state,) = self._continuum
-        curve = self._curve(mu[:, 0])
-        gap = mu[:, 1:] - curve[:, 1:]
-        return np.all(gap <= self.POINT_MASS_RTOL * np.abs(mu[:, 1:]), axis=-1)
+        s, out = mu[:, 0], None
+        for a, f in enumerate(self._curve_functions[1:], 1):  # φ1 = s is on the curve itself
+            below = mu[:, a] - f(s) <= self.POINT_MASS_RTOL * np.abs(mu[:, a])
+            out = below if out is None else out & below
+        return np.ones(len(mu), bool) if out is None else out
 
     def project_to_continuum(self, mu: np.ndarray, where: np.ndarray) -> np.ndarray:
         """Put chains flagged ``where`` exactly on the point-mass curve (no negative variance)."""
@@ -342,6 +358,12 @@ class NumericFamily:
         if self.finite or self.d != 1 or not len(self._vertices):
             return None
         return self._vertices[:, 0]
+
+    @functools.cached_property
+    def mean_floor(self) -> float | None:
+        """The lowest of :meth:`lower_bounds` (None without one): a refit's μ below it is rounding."""
+        low = self.lower_bounds()
+        return None if low is None else float(low.min())
 
 
 def logsumexp(z: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
