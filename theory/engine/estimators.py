@@ -104,6 +104,8 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     # resolved, with the centred covariance
     centre = np.where(numeric.negative, -1.0, 0.0)
 
+    plain = not lam and penalty is None  # the MLE's dual: no penalty terms to add
+
     def extra(th):
         """Penalty value, gradient, Hessian: L2 plus the optional prior term."""
         v, g, h = 0.5 * lam * (th**2).sum(-1), lam * th, lam * np.eye(numeric.d)[None]
@@ -115,7 +117,8 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     def objective(th, idx):
         f = face[idx] if face is not None else None
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing trial is rejected
-            return numeric.A(th, f) - np.einsum("ca,ca->c", th, tau[idx]) + extra(th)[0]
+            value = numeric.A(th, f) - np.einsum("ca,ca->c", th, tau[idx])
+            return value if plain else value + extra(th)[0]
 
     # cumulants at an accepted full step, computed by the line search's first trial, are the
     # next iteration's (the same chains in the same order): one pass over the levels per Newton
@@ -143,16 +146,19 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
                 a[miss], mu[miss], chi[miss] = numeric.cumulants(
                     th[miss], None if f is None else f[miss], centred=centred)
         carry = None
-        pen_v, pen_g, pen_h = extra(th)
-        grad = mu - tau_i + pen_g
+        if plain:  # (adding zeros would give the same numbers, at the cost of five passes)
+            grad, hess, pen_v = mu - tau_i, chi, 0.0
+        else:
+            pen_v, pen_g, pen_h = extra(th)
+            grad = mu - tau_i + pen_g
+            hess = chi + pen_h
+            pen_v = np.broadcast_to(pen_v, a.shape)
         done = np.all(np.abs(grad) <= tol * numeric.scale, axis=-1)
-        hess = chi + pen_h
-        pen_v = np.broadcast_to(pen_v, a.shape)
         if done.any():  # (no gathers while every chain goes on)
             active[idx[done]] = False
             keep = ~done
-            idx, th, grad, tau_i, a, pen_v, hess = (idx[keep], th[keep], grad[keep], tau_i[keep], a[keep],
-                                                    pen_v[keep], hess[keep])
+            idx, th, grad, tau_i, a, hess = idx[keep], th[keep], grad[keep], tau_i[keep], a[keep], hess[keep]
+            pen_v = pen_v if plain else pen_v[keep]
             f = None if f is None else f[keep]
             if not len(idx):
                 return theta
@@ -174,7 +180,8 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
                 if first and reuse and not centred:
                     with np.errstate(over="ignore", invalid="ignore"):
                         a_t, mu_t, chi_t = numeric.cumulants(trial, f)
-                        ok = a_t - np.einsum("ca,ca->c", trial, tau_i) + extra(trial)[0] <= bound
+                        f_t = a_t - np.einsum("ca,ca->c", trial, tau_i)
+                        ok = (f_t if plain else f_t + extra(trial)[0]) <= bound
                     carry = (ok, a_t, mu_t, chi_t)
                 else:
                     ok = objective(trial, idx[pending]) <= bound
@@ -212,15 +219,26 @@ def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> n
     sample mean is ≥ 1/M away from any face). Interior chains take the cheaper solve,
     falling back to pinv if it fails or is not finite.
     """
-    out = np.empty_like(grad)
-    pinv = ~full
-    if full.any():
+    if np.count_nonzero(full) == len(full):  # every chain interior: no gathers
+        out, pinv = np.empty_like(grad), np.ones(len(full), bool)
         try:
             with np.errstate(all="ignore"):
-                out[full] = _solve_small(hess[full], grad[full])
-            pinv[np.flatnonzero(full)[~np.all(np.isfinite(out[full]), axis=-1)]] = True
+                out = _solve_small(hess, grad)
+            pinv = ~np.all(np.isfinite(out), axis=-1)
         except np.linalg.LinAlgError:
-            pinv |= full
+            pass
+        if not np.count_nonzero(pinv):
+            return out
+    else:
+        out = np.empty_like(grad)
+        pinv = ~full
+        if full.any():
+            try:
+                with np.errstate(all="ignore"):
+                    out[full] = _solve_small(hess[full], grad[full])
+                pinv[np.flatnonzero(full)[~np.all(np.isfinite(out[full]), axis=-1)]] = True
+            except np.linalg.LinAlgError:
+                pinv |= full
     if pinv.any():
         out[pinv] = np.einsum("cab,cb->ca", np.linalg.pinv(hess[pinv], rcond=1e-10, hermitian=True),
                               grad[pinv])
@@ -237,5 +255,8 @@ def _solve_small(hess: np.ndarray, grad: np.ndarray) -> np.ndarray:
         a, b, c, e = hess[:, 0, 0], hess[:, 0, 1], hess[:, 1, 0], hess[:, 1, 1]
         det = a * e - b * c
         g0, g1 = grad[:, 0], grad[:, 1]
-        return np.stack([(e * g0 - b * g1) / det, (a * g1 - c * g0) / det], axis=-1)
+        out = np.empty_like(grad)
+        np.divide(e * g0 - b * g1, det, out=out[:, 0])
+        np.divide(a * g1 - c * g0, det, out=out[:, 1])
+        return out
     return np.linalg.solve(hess, grad[..., None])[..., 0]

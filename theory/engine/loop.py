@@ -745,14 +745,14 @@ class ClosedLoop:
 
     def refit_theta(self, tau, theta_prev, face, lam, prior=None, mask=None):
         nf = self.numeric
-        theta = theta_prev.copy()
         size, full = nf.face_size_full(face, mask)
         todo = size > 1  # on a point mass θ is not needed
         interior = full & todo
-        if not lam and prior is None and interior.all():  # no gathers when every chain is interior
-            closed = nf.theta_closed_form(tau)
-            if closed is not None and np.all(np.isfinite(closed)):
+        if not lam and prior is None and np.count_nonzero(interior) == len(interior):
+            closed = nf.theta_closed_form(tau)  # no gathers when every chain is interior
+            if closed is not None and np.isfinite(closed.sum()):
                 return closed
+        theta = theta_prev.copy()
         if not lam and prior is None and interior.any():
             closed = nf.theta_closed_form(tau[interior])
             if closed is not None:
@@ -766,6 +766,8 @@ class ClosedLoop:
             sel = np.flatnonzero(todo)
             theta[sel] = nf.theta_on_face(tau[sel], face[sel])
             todo[sel] = False
+        if np.count_nonzero(todo) == len(todo):  # every chain: no gathers
+            return solve_theta(nf, tau, theta_prev, face, lam, penalty=prior)
         if todo.any():
             theta[todo] = solve_theta(nf, tau[todo], theta_prev[todo], face[todo], lam, penalty=prior)
         return theta

@@ -190,6 +190,11 @@ class NumericFamily:
         return self.face_mask(self.facets)
 
     @functools.cached_property
+    def widest_facet(self) -> int:
+        """The most levels a facet holds (finite spaces)."""
+        return int(self.facets.sum(axis=-1).max())
+
+    @functools.cached_property
     def masks(self) -> bool:
         """Whether faces fit a bit mask (at most 64 levels)."""
         return self.finite and len(self.levels) <= 64
@@ -421,6 +426,13 @@ def minimal_face(numeric: NumericFamily, support: np.ndarray, with_mask: bool = 
     (the whole polytope when none does). The MLE lives on this face.
     """
     facets = numeric.facets
+    if numeric.masks:
+        mask = minimal_face_mask(numeric, numeric.face_mask(support))
+        if np.count_nonzero(mask != numeric.full_mask):
+            face = numeric.mask_face(mask)
+        else:  # every sample spans the whole polytope (no unpacking)
+            face = np.ones(support.shape, bool)
+        return (face, mask) if with_mask else face
     if numeric.d == 1:
         # a segment: its faces are the two end levels and the whole; no (C, F, L) temporaries
         # (a sample holds at least one level, so at most one end can hold all of it)
@@ -428,24 +440,28 @@ def minimal_face(numeric: NumericFamily, support: np.ndarray, with_mask: bool = 
         for end in facets:  # facets[0]: the lowest level(s), facets[1]: the highest
             only_here = ~(support & ~end).any(axis=-1)
             face[only_here] = end
-        if with_mask:
-            return face, (numeric.face_mask(face) if numeric.masks else None)
-        return face
-    if numeric.masks:
-        mask = minimal_face_mask(numeric, numeric.face_mask(support))
-        face = numeric.mask_face(mask)
-        return (face, mask) if with_mask else face
+        return (face, None) if with_mask else face
     contains = ~(support[:, None, :] & ~facets[None]).any(axis=-1)  # (C, F)
     face = np.all(~contains[:, :, None] | facets[None], axis=1)
     return (face, None) if with_mask else face
 
 
 def minimal_face_mask(numeric: NumericFamily, support: np.ndarray) -> np.ndarray:
-    """:func:`minimal_face` on bit masks (C,) uint64: the AND of the facets holding the support."""
+    """:func:`minimal_face` on bit masks (C,) uint64: the AND of the facets holding the support.
+
+    A support of more levels than the widest facet holds lies in no facet (the whole polytope):
+    only the others are looked at, facet by facet."""
     face = np.full(len(support), numeric.full_mask)
+    few = np.flatnonzero(np.bitwise_count(support) <= numeric.widest_facet)
+    if not len(few):
+        return face
+    every = len(few) == len(support)
+    part, sub = (face, support) if every else (face[few], support[few])
     for facet in numeric.facet_masks:
-        inside = (support & ~facet) == 0
-        face[inside] &= facet
+        inside = (sub & ~facet) == 0
+        part[inside] &= facet
+    if not every:
+        face[few] = part
     return face
 
 
