@@ -169,7 +169,13 @@ class ClosedLoop:
     def model_draws(self, t: int) -> int:
         """M_t − M0: the points generation t draws from each chain's model (the M0 anchors of
         the M_t come from the truth)."""
-        return self.regime.model_points(t, self.M) - self.M0
+        fixed = self._fixed_sizes
+        return fixed[0] if fixed is not None else self.regime.model_points(t, self.M) - self.M0
+
+    @functools.cached_property
+    def _fixed_sizes(self) -> tuple[int, int] | None:
+        """(M − M0, n_1) when M_t is the constant M (read every generation), else None."""
+        return None if self.regime.schedule is not None else (self.M - self.M0, self.n_total)
 
     def sample_size(self, t: int) -> int:
         """n_t = M_t + m_fresh + |data|: the points generation t adds (and subsample refits on)."""
@@ -190,6 +196,9 @@ class ClosedLoop:
 
     def refit_size(self, t: int) -> int:
         """n of generation t's refit: N_t under accumulate, else n_t (the target is Σφ/n)."""
+        fixed = self._fixed_sizes
+        if fixed is not None:
+            return fixed[1] * t if self.regime.kind == "accumulate" else fixed[1]
         return self.pool_size(t) if self.regime.kind == "accumulate" else self.sample_size(t)
 
     def largest_sample(self, generations: int) -> int:

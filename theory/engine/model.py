@@ -68,20 +68,25 @@ class NumericFamily:
     # dominated the refits). The public methods return chains-major (C, L) views.
     def _logits_T(self, theta: np.ndarray, face: np.ndarray | None) -> np.ndarray:
         """log h(s) + θ·φ(s), levels-major (L, C), −∞ off the face."""
+        z = self.phi_levels @ theta.T
         with np.errstate(invalid="ignore"):
-            z = self.log_h[:, None] + self.phi_levels @ theta.T
+            z += self.log_h[:, None]
         if face is not None and not face.all():
-            z = np.where(face.T, z, -np.inf)
+            np.copyto(z, -np.inf, where=~face.T)
         return z
 
     def _moments_T(self, theta, face, probabilities: bool = True):
-        """(A, probabilities (L, C) or None) at θ: one pass over the levels."""
-        z = self._logits_T(theta, face)
-        top = z.max(axis=0)
+        """(A, probabilities (L, C) or None) at θ: one pass over the levels (in place: a
+        generation makes several of these (levels × chains) arrays)."""
+        e = self._logits_T(theta, face)
+        top = e.max(axis=0)
         with np.errstate(invalid="ignore"):
-            e = np.exp(z - top)
+            e -= top
+            np.exp(e, out=e)
         total = e.sum(axis=0)
-        return top + np.log(total), (e / total if probabilities else None)
+        if probabilities:
+            e /= total
+        return top + np.log(total), (e if probabilities else None)
 
     def logits(self, theta: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
         """log h(s) + θ·φ(s) per level, −∞ off the face (finite spaces), shape (C, L)."""

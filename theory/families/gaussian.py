@@ -12,7 +12,7 @@ theta1, theta2 = thetas(2)
 def _sum_sampler(rng, mu, m):
     """Σs and Σs² of m normal draws: Σs ~ N(m·mean, m·var), Σ(s − s̄)² ~ var·χ²_{m−1}, independent."""
     mean, var = mu[..., 0], mu[..., 1] - mu[..., 0] ** 2
-    if np.any(var < 0):
+    if np.count_nonzero(var < 0):
         raise ValueError("scale < 0")
     # m·mean + √(m var)·z is numpy's normal(m·mean, √(m var)), the same numbers, at half its cost
     total = m * mean + np.sqrt(m * var) * rng.standard_normal(np.shape(mean))
