@@ -341,10 +341,22 @@ class NumericFamily:
     def on_continuum(self, mu: np.ndarray) -> np.ndarray:
         """Chains at (or, by rounding, beyond) the point-mass curve φ(s), s = μ1 (Gaussian: var 0)."""
         s, out = mu[:, 0], None
-        for a, f in enumerate(self._curve_functions[1:], 1):  # φ1 = s is on the curve itself
-            below = mu[:, a] - f(s) <= self.POINT_MASS_RTOL * np.abs(mu[:, a])
-            out = below if out is None else out & below
+        with np.errstate(all="ignore"):
+            for a, f in enumerate(self._curve_raw[1:], 1):  # φ1 = s is on the curve itself
+                below = mu[:, a] - f(s) <= self.POINT_MASS_RTOL * np.abs(mu[:, a])
+                out = below if out is None else out & below
         return np.ones(len(mu), bool) if out is None else out
+
+    @functools.cached_property
+    def _curve_raw(self):
+        """:attr:`_curve_functions` without their own errstate (:meth:`on_continuum` holds one)."""
+        (state,) = self._continuum
+        self._curve_functions  # noqa: B018  (checks the parametrisation)
+        out = []
+        for p in map(sp.sympify, state.phi):
+            free = arguments(p)  # () or (s,)
+            out.append(compiled(p, free) if free else (lambda s, c=float(p): np.full(len(s), c)))
+        return out
 
     def project_to_continuum(self, mu: np.ndarray, where: np.ndarray) -> np.ndarray:
         """Put chains flagged ``where`` exactly on the point-mass curve (no negative variance)."""
