@@ -117,7 +117,7 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     def objective(th, idx):
         f = face[idx] if face is not None else None
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing trial is rejected
-            value = numeric.A(th, f) - np.einsum("ca,ca->c", th, tau[idx])
+            value = numeric.A(th, f) - _row_dot(th, tau[idx])
             return value if plain else value + extra(th)[0]
 
     # cumulants at an accepted full step, computed by the line search's first trial, are the
@@ -125,6 +125,7 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     # step, not two (finite spaces). carry = (taken, A, μ, χ), rows valid where taken.
     reuse = numeric.finite
     carry = None
+    tolerance = tol * numeric.scale
 
     for it in range(2 * max_iter):
         if it == max_iter:
@@ -141,7 +142,7 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
             a, mu, chi = numeric.cumulants(th, f, centred=centred)
         else:
             taken, a, mu, chi = carry
-            if not taken.all():
+            if np.count_nonzero(taken) < len(taken):  # (count_nonzero: .all() costs 5×)
                 miss = ~taken
                 a[miss], mu[miss], chi[miss] = numeric.cumulants(
                     th[miss], None if f is None else f[miss], centred=centred)
@@ -153,8 +154,8 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
             grad = mu - tau_i + pen_g
             hess = chi + pen_h
             pen_v = np.broadcast_to(pen_v, a.shape)
-        done = np.all(np.abs(grad) <= tol * numeric.scale, axis=-1)
-        if done.any():  # (no gathers while every chain goes on)
+        done = _rows_all(np.abs(grad) <= tolerance)
+        if np.count_nonzero(done):  # (no gathers while every chain goes on)
             active[idx[done]] = False
             keep = ~done
             idx, th, grad, tau_i, a, hess = idx[keep], th[keep], grad[keep], tau_i[keep], a[keep], hess[keep]
@@ -164,8 +165,8 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
                 return theta
         full = full_face[idx]
         step = -_newton_direction(hess, grad, full)
-        f0 = a - np.einsum("ca,ca->c", th, tau_i) + pen_v
-        slope = np.einsum("ca,ca->c", grad, step)
+        f0 = a - _row_dot(th, tau_i) + pen_v
+        slope = _row_dot(grad, step)
         alpha = np.ones(len(idx))
         pending = np.ones(len(idx), bool)
         for capped in (False, True):
@@ -180,12 +181,12 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
                 if first and reuse and not centred:
                     with np.errstate(over="ignore", invalid="ignore"):
                         a_t, mu_t, chi_t = numeric.cumulants(trial, f)
-                        f_t = a_t - np.einsum("ca,ca->c", trial, tau_i)
+                        f_t = a_t - _row_dot(trial, tau_i)
                         ok = (f_t if plain else f_t + extra(trial)[0]) <= bound
                     carry = (ok, a_t, mu_t, chi_t)
                 else:
                     ok = objective(trial, idx[pending]) <= bound
-                if first and ok.all():
+                if first and np.count_nonzero(ok) == len(ok):
                     th = trial
                     pending[:] = False
                     break
@@ -203,7 +204,7 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
             with np.errstate(divide="ignore", invalid="ignore"):
                 cap = STEP_CAP / np.abs(step[pending] * numeric.scale).max(axis=-1)
             step[pending] *= np.minimum(1.0, cap)[:, None]
-            slope[pending] = np.einsum("ca,ca->c", grad[pending], step[pending])
+            slope[pending] = _row_dot(grad[pending], step[pending])
             alpha[pending] = 1.0
         theta[idx] = th
     if active.any():
@@ -224,7 +225,7 @@ def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> n
         try:
             with np.errstate(all="ignore"):
                 out = _solve_small(hess, grad)
-            pinv = ~np.all(np.isfinite(out), axis=-1)
+            pinv = ~_rows_all(np.isfinite(out))
         except np.linalg.LinAlgError:
             pass
         if not np.count_nonzero(pinv):
@@ -236,7 +237,7 @@ def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> n
             try:
                 with np.errstate(all="ignore"):
                     out[full] = _solve_small(hess[full], grad[full])
-                pinv[np.flatnonzero(full)[~np.all(np.isfinite(out[full]), axis=-1)]] = True
+                pinv[np.flatnonzero(full)[~_rows_all(np.isfinite(out[full]))]] = True
             except np.linalg.LinAlgError:
                 pinv |= full
     if pinv.any():
@@ -260,3 +261,23 @@ def _solve_small(hess: np.ndarray, grad: np.ndarray) -> np.ndarray:
         np.divide(a * g1 - c * g0, det, out=out[:, 1])
         return out
     return np.linalg.solve(hess, grad[..., None])[..., 0]
+
+
+def _rows_all(x: np.ndarray) -> np.ndarray:
+    """np.all(x, axis=-1) of a (C, d) boolean array, column by column: numpy reduces a short last
+    axis one row at a time (10× slower at d = 2)."""
+    out = x[:, 0].copy()
+    for a in range(1, x.shape[1]):
+        out &= x[:, a]
+    return out
+
+
+def _row_dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Σ_a u_ca v_ca per row: column by column for d ≤ 2 (einsum's numbers, at a third of its
+    cost), einsum beyond (whose order of summation then differs)."""
+    if u.shape[1] > 2:
+        return np.einsum("ca,ca->c", u, v)
+    out = u[:, 0] * v[:, 0]
+    if u.shape[1] == 2:
+        out += u[:, 1] * v[:, 1]
+    return out
