@@ -466,10 +466,15 @@ class ClosedLoop:
             if theta is not None:
                 state.theta[idx] = theta
         state.mu[idx] = mu
+        if vertex is None:  # no point mass within reach
+            state.vertex[idx] = -1
+            return
         state.vertex[idx] = vertex
-        first = (vertex >= 0) & (state.hit_time[idx] < 0)
-        if first.any():
-            state.hit_time[np.arange(len(state.mu))[idx][first]] = t
+        on = vertex >= 0
+        if np.count_nonzero(on):
+            first = on & (state.hit_time[idx] < 0)
+            if np.count_nonzero(first):
+                state.hit_time[np.arange(len(state.mu))[idx][first]] = t
 
     @functools.cached_property
     def _segment(self) -> tuple | None:
@@ -727,8 +732,8 @@ class ClosedLoop:
         return theta, mu, new_face, nf.vertex_index(mu, new_face, mask=mask)
 
     def _refit_infinite(self, sums: np.ndarray, theta_prev: np.ndarray, n: int | None = None):
-        """(θ' or None when not needed, μ', point mass) of the next models from Σφ over n points
-        (None: n_1)."""
+        """(θ' or None when not needed, μ', point mass or None when none can be reached) of the
+        next models from Σφ over n points (None: n_1)."""
         nf, n = self.numeric, self.n_total if n is None else n
         tau, lam, prior = self._refit_target(sums, n)
         theta, on_curve = None, None
@@ -750,6 +755,8 @@ class ClosedLoop:
                 on_curve = nf.on_continuum(mu)
                 if np.count_nonzero(on_curve):
                     mu = nf.project_to_continuum(mu, on_curve)
+        if not nf.reaches_point_mass:  # (the exponential's 0 is only approached)
+            return theta, mu, None
         return theta, mu, nf.vertex_index(mu, on_curve=on_curve)
 
     def refit_theta(self, tau, theta_prev, face, lam, prior=None, mask=None):

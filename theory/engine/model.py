@@ -158,13 +158,19 @@ class NumericFamily:
         """θ with μ_F(θ) = τ on the face F of a :attr:`saturated` family (rows of τ on F), in
         closed form: the level weights w solve Σ w φ = τ, Σ w = 1; then log h + θ·φ − log w is
         constant on F (off F any finite value: weight 1), one linear solve for (θ, constant)."""
-        L, d = len(self.levels), self.d
-        square = np.column_stack([self.phi_levels, np.ones(L)])
-        weights = np.column_stack([tau, np.ones(len(tau))]) @ np.linalg.inv(square)
+        to_weights, solve = self._face_solvers
+        weights = np.column_stack([tau, np.ones(len(tau))]) @ to_weights
         with np.errstate(divide="ignore", invalid="ignore"):
             log_w = np.where(face, np.log(weights), 0.0)
+        return (log_w - self.log_h) @ solve
+
+    @functools.cached_property
+    def _face_solvers(self) -> tuple[np.ndarray, np.ndarray]:
+        """The two constant matrices of :meth:`theta_on_face`: [φ 1]⁻¹ and the θ rows of [φ −1]⁻¹, transposed."""
+        L, d = len(self.levels), self.d
+        to_weights = np.linalg.inv(np.column_stack([self.phi_levels, np.ones(L)]))
         solve = np.linalg.inv(np.column_stack([self.phi_levels, -np.ones(L)]))
-        return (log_w - self.log_h) @ solve[:d].T
+        return to_weights, solve[:d].T
 
     # -- faces as bit masks (bit j: level j), for up to MASK_LEVELS levels ----------------------
     def face_mask(self, face: np.ndarray) -> np.ndarray:
@@ -283,6 +289,12 @@ class NumericFamily:
         if self._continuum:
             out[self.on_continuum(mu) if on_curve is None else on_curve] = len(self._vertices)
         return out
+
+    @functools.cached_property
+    def reaches_point_mass(self) -> bool:
+        """Whether an infinite space's loop can land on a point mass in finite time (Poisson's 0,
+        the Gaussian's variance 0; not the exponential's 0, only approached)."""
+        return bool(self._attained_vertices or self._continuum)
 
     @functools.cached_property
     def _attained_vertices(self) -> list[tuple[int, np.ndarray]]:
