@@ -147,6 +147,7 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
                 a[miss], mu[miss], chi[miss] = numeric.cumulants(
                     th[miss], None if f is None else f[miss], centred=centred)
         carry = None
+        pen_v: np.ndarray | float
         if plain:  # (adding zeros would give the same numbers, at the cost of five passes)
             grad, hess, pen_v = mu - tau_i, chi, 0.0
         else:
@@ -159,7 +160,8 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
             active[idx[done]] = False
             keep = ~done
             idx, th, grad, tau_i, a, hess = idx[keep], th[keep], grad[keep], tau_i[keep], a[keep], hess[keep]
-            pen_v = pen_v if plain else pen_v[keep]
+            if isinstance(pen_v, np.ndarray):
+                pen_v = pen_v[keep]
             f = None if f is None else f[keep]
             if not len(idx):
                 return theta

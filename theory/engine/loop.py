@@ -499,7 +499,7 @@ class ClosedLoop:
         L = len(self.numeric.levels)
         return np.array([[True] * L, [True] + [False] * (L - 1), [False] * (L - 1) + [True]])
 
-    def _advance_segment(self, state: State, idx, t: int, rng: np.random.Generator) -> bool:
+    def _advance_segment(self, state, idx, t, rng):
         """Generation t of a :attr:`_segment` family: what the general path computes, from its
         numbers alone. A sample's Σφ is m φ(s0) + K Δφ with K ~ Binomial(n m, p); its support
         (all the MLE's face reads) is level 0 iff K < n m and level n iff K > 0, so a face is the
@@ -579,7 +579,7 @@ class ClosedLoop:
             else:
                 tf = None if face is None else np.ones_like(face)
                 a_sums, a_counts = self._draw(nf, np.repeat(self.theta_star, n, 0),
-                                              np.repeat(self.truth_mu[None], n, 0), tf, fresh, rng)
+                                              np.repeat(nf.mu(self.theta_star), n, 0), tf, fresh, rng)
             sums = sums + a_sums
             counts = None if counts is None else counts + a_counts
         if len(self.data):
@@ -587,7 +587,7 @@ class ClosedLoop:
             counts = None if counts is None else counts + self.data_counts
         return sums, counts
 
-    def _draw_truth(self, C: int, m: int, rng: np.random.Generator):
+    def _draw_truth(self, C, m, rng):
         """(Σφ, level counts or None) of m points from the truth for each of C chains, exactly.
 
         The truth's law is worked out once (:attr:`_truth_law`) and each chain's row is drawn
