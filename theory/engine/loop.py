@@ -169,13 +169,7 @@ class ClosedLoop:
     def model_draws(self, t: int) -> int:
         """M_t − M0: the points generation t draws from each chain's model (the M0 anchors of
         the M_t come from the truth)."""
-        fixed = self._fixed_sizes
-        return fixed[0] if fixed is not None else self.regime.model_points(t, self.M) - self.M0
-
-    @functools.cached_property
-    def _fixed_sizes(self) -> tuple[int, int] | None:
-        """(M − M0, n_1) when M_t is the constant M (read every generation), else None."""
-        return None if self.regime.schedule is not None else (self.M - self.M0, self.n_total)
+        return self.regime.model_points(t, self.M) - self.M0
 
     def sample_size(self, t: int) -> int:
         """n_t = M_t + m_fresh + |data|: the points generation t adds (and subsample refits on)."""
@@ -196,9 +190,8 @@ class ClosedLoop:
 
     def refit_size(self, t: int) -> int:
         """n of generation t's refit: N_t under accumulate, else n_t (the target is Σφ/n)."""
-        fixed = self._fixed_sizes
-        if fixed is not None:
-            return fixed[1] * t if self.regime.kind == "accumulate" else fixed[1]
+        if self.regime.schedule is None:  # (read every generation) n_t = n_1, N_t = t n_1
+            return self.n_total * t if self.regime.kind == "accumulate" else self.n_total
         return self.pool_size(t) if self.regime.kind == "accumulate" else self.sample_size(t)
 
     def largest_sample(self, generations: int) -> int:
@@ -616,7 +609,12 @@ class ClosedLoop:
             p = binomial_p(law, self.theta_star, None)
             if p is not None:
                 return law, float(p[0])
-        return None, pvals(nf, self.theta_star, None)[0]
+        return None, self._truth_levels
+
+    @functools.cached_property
+    def _truth_levels(self) -> np.ndarray:
+        """The truth's canonical level probabilities (L,) (finite spaces)."""
+        return pvals(self.numeric, self.theta_star, None)[0]
 
     def draw_model(self, theta, mu, face, m: int, rng: np.random.Generator):
         """(Σφ, level counts or None) of m points of each chain's model, through the operator."""
@@ -641,7 +639,7 @@ class ClosedLoop:
             counts = self.operated.draw(state.theta[idx], state.mu[idx], face, self.model_draws(t), rng)[1]
         fresh = self.M0 + self.external
         if fresh:  # the truth's law once, each chain's row drawn from it (the same numbers)
-            p = pvals(nf, self.theta_star, None)[0] if self._truth_law[0] is not None else self._truth_law[1]
+            p = self._truth_levels
             counts += rng.multinomial(fresh, np.broadcast_to(p, (len(counts), len(p))))
         if len(self.data):
             counts += self.data_counts
