@@ -172,6 +172,14 @@ def test_one_generation_refits_with_the_prior_once(case, monkeypatch, rng):
         return sums, counts
 
     monkeypatch.setattr(loop, "_draw", recorded)
+    real_truth = loop._draw_truth  # the exact sampler draws the truth's points from its law worked out once
+
+    def recorded_truth(C, m, rng):
+        sums, counts = real_truth(C, m, rng)
+        draws.append((m, sums.copy()))
+        return sums, counts
+
+    monkeypatch.setattr(loop, "_draw_truth", recorded_truth)
     state = loop.initial_state(6)
     loop.step(state, 1, rng)
     M0, fresh = options.get("anchors", 0), options.get("external", 0)

@@ -104,6 +104,8 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     # resolved, with the centred covariance
     centre = np.where(numeric.negative, -1.0, 0.0)
 
+    plain = not lam and penalty is None  # the MLE's dual: no penalty terms to add
+
     def extra(th):
         """Penalty value, gradient, Hessian: L2 plus the optional prior term."""
         v, g, h = 0.5 * lam * (th**2).sum(-1), lam * th, lam * np.eye(numeric.d)[None]
@@ -115,13 +117,15 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     def objective(th, idx):
         f = face[idx] if face is not None else None
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing trial is rejected
-            return numeric.A(th, f) - np.einsum("ca,ca->c", th, tau[idx]) + extra(th)[0]
+            value = numeric.A(th, f) - _row_dot(th, tau[idx])
+            return value if plain else value + extra(th)[0]
 
     # cumulants at an accepted full step, computed by the line search's first trial, are the
     # next iteration's (the same chains in the same order): one pass over the levels per Newton
     # step, not two (finite spaces). carry = (taken, A, μ, χ), rows valid where taken.
     reuse = numeric.finite
     carry = None
+    tolerance = tol * numeric.scale
 
     for it in range(2 * max_iter):
         if it == max_iter:
@@ -138,28 +142,33 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
             a, mu, chi = numeric.cumulants(th, f, centred=centred)
         else:
             taken, a, mu, chi = carry
-            if not taken.all():
+            if np.count_nonzero(taken) < len(taken):  # (count_nonzero: .all() costs 5×)
                 miss = ~taken
                 a[miss], mu[miss], chi[miss] = numeric.cumulants(
                     th[miss], None if f is None else f[miss], centred=centred)
         carry = None
-        pen_v, pen_g, pen_h = extra(th)
-        grad = mu - tau_i + pen_g
-        done = np.all(np.abs(grad) <= tol * numeric.scale, axis=-1)
-        hess = chi + pen_h
-        pen_v = np.broadcast_to(pen_v, a.shape)
-        if done.any():  # (no gathers while every chain goes on)
+        pen_v: np.ndarray | float
+        if plain:  # (adding zeros would give the same numbers, at the cost of five passes)
+            grad, hess, pen_v = mu - tau_i, chi, 0.0
+        else:
+            pen_v, pen_g, pen_h = extra(th)
+            grad = mu - tau_i + pen_g
+            hess = chi + pen_h
+            pen_v = np.broadcast_to(pen_v, a.shape)
+        done = _rows_all(np.abs(grad) <= tolerance)
+        if np.count_nonzero(done):  # (no gathers while every chain goes on)
             active[idx[done]] = False
             keep = ~done
-            idx, th, grad, tau_i, a, pen_v, hess = (idx[keep], th[keep], grad[keep], tau_i[keep], a[keep],
-                                                    pen_v[keep], hess[keep])
+            idx, th, grad, tau_i, a, hess = idx[keep], th[keep], grad[keep], tau_i[keep], a[keep], hess[keep]
+            if isinstance(pen_v, np.ndarray):
+                pen_v = pen_v[keep]
             f = None if f is None else f[keep]
             if not len(idx):
                 return theta
         full = full_face[idx]
         step = -_newton_direction(hess, grad, full)
-        f0 = a - np.einsum("ca,ca->c", th, tau_i) + pen_v
-        slope = np.einsum("ca,ca->c", grad, step)
+        f0 = a - _row_dot(th, tau_i) + pen_v
+        slope = _row_dot(grad, step)
         alpha = np.ones(len(idx))
         pending = np.ones(len(idx), bool)
         for capped in (False, True):
@@ -174,11 +183,12 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
                 if first and reuse and not centred:
                     with np.errstate(over="ignore", invalid="ignore"):
                         a_t, mu_t, chi_t = numeric.cumulants(trial, f)
-                        ok = a_t - np.einsum("ca,ca->c", trial, tau_i) + extra(trial)[0] <= bound
+                        f_t = a_t - _row_dot(trial, tau_i)
+                        ok = (f_t if plain else f_t + extra(trial)[0]) <= bound
                     carry = (ok, a_t, mu_t, chi_t)
                 else:
                     ok = objective(trial, idx[pending]) <= bound
-                if first and ok.all():
+                if first and np.count_nonzero(ok) == len(ok):
                     th = trial
                     pending[:] = False
                     break
@@ -196,7 +206,7 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
             with np.errstate(divide="ignore", invalid="ignore"):
                 cap = STEP_CAP / np.abs(step[pending] * numeric.scale).max(axis=-1)
             step[pending] *= np.minimum(1.0, cap)[:, None]
-            slope[pending] = np.einsum("ca,ca->c", grad[pending], step[pending])
+            slope[pending] = _row_dot(grad[pending], step[pending])
             alpha[pending] = 1.0
         theta[idx] = th
     if active.any():
@@ -212,15 +222,26 @@ def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> n
     sample mean is ≥ 1/M away from any face). Interior chains take the cheaper solve,
     falling back to pinv if it fails or is not finite.
     """
-    out = np.empty_like(grad)
-    pinv = ~full
-    if full.any():
+    if np.count_nonzero(full) == len(full):  # every chain interior: no gathers
+        out, pinv = np.empty_like(grad), np.ones(len(full), bool)
         try:
             with np.errstate(all="ignore"):
-                out[full] = _solve_small(hess[full], grad[full])
-            pinv[np.flatnonzero(full)[~np.all(np.isfinite(out[full]), axis=-1)]] = True
+                out = _solve_small(hess, grad)
+            pinv = ~_rows_all(np.isfinite(out))
         except np.linalg.LinAlgError:
-            pinv |= full
+            pass
+        if not np.count_nonzero(pinv):
+            return out
+    else:
+        out = np.empty_like(grad)
+        pinv = ~full
+        if full.any():
+            try:
+                with np.errstate(all="ignore"):
+                    out[full] = _solve_small(hess[full], grad[full])
+                pinv[np.flatnonzero(full)[~_rows_all(np.isfinite(out[full]))]] = True
+            except np.linalg.LinAlgError:
+                pinv |= full
     if pinv.any():
         out[pinv] = np.einsum("cab,cb->ca", np.linalg.pinv(hess[pinv], rcond=1e-10, hermitian=True),
                               grad[pinv])
@@ -237,5 +258,28 @@ def _solve_small(hess: np.ndarray, grad: np.ndarray) -> np.ndarray:
         a, b, c, e = hess[:, 0, 0], hess[:, 0, 1], hess[:, 1, 0], hess[:, 1, 1]
         det = a * e - b * c
         g0, g1 = grad[:, 0], grad[:, 1]
-        return np.stack([(e * g0 - b * g1) / det, (a * g1 - c * g0) / det], axis=-1)
+        out = np.empty_like(grad)
+        np.divide(e * g0 - b * g1, det, out=out[:, 0])
+        np.divide(a * g1 - c * g0, det, out=out[:, 1])
+        return out
     return np.linalg.solve(hess, grad[..., None])[..., 0]
+
+
+def _rows_all(x: np.ndarray) -> np.ndarray:
+    """np.all(x, axis=-1) of a (C, d) boolean array, column by column: numpy reduces a short last
+    axis one row at a time (10× slower at d = 2)."""
+    out = x[:, 0].copy()
+    for a in range(1, x.shape[1]):
+        out &= x[:, a]
+    return out
+
+
+def _row_dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Σ_a u_ca v_ca per row: column by column for d ≤ 2 (einsum's numbers, at a third of its
+    cost), einsum beyond (whose order of summation then differs)."""
+    if u.shape[1] > 2:
+        return np.einsum("ca,ca->c", u, v)
+    out = u[:, 0] * v[:, 0]
+    if u.shape[1] == 2:
+        out += u[:, 1] * v[:, 1]
+    return out

@@ -40,9 +40,9 @@ from .lattice import LatticeChains, lattice_law
 from .operated import Operated
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
                     compile_in, minimal_face, numeric_family)
-from .sampling import (HYPERGEOMETRIC_MAX, draw_counts, draw_exact, draw_levels, draw_naive, draw_points,
-                       draw_points_naive, level_counts, pvals, subsample_counts, subsample_naive,
-                       subsample_sums)
+from .sampling import (HYPERGEOMETRIC_MAX, binomial_p, binomial_sum, binomial_support, canonical,
+                       draw_counts, draw_exact, draw_levels, draw_naive, draw_points, draw_points_naive,
+                       level_counts, pvals, subsample_counts, subsample_naive, subsample_sums)
 from .state import State
 
 BLOCK_MIN = 4        # generations a block of the general path holds at least, else one (see _Chains)
@@ -193,6 +193,8 @@ class ClosedLoop:
 
     def refit_size(self, t: int) -> int:
         """n of generation t's refit: N_t under accumulate, else n_t (the target is Σφ/n)."""
+        if self.regime.schedule is None:  # (read every generation) n_t = n_1, N_t = t n_1
+            return self.n_total * t if self.regime.kind == "accumulate" else self.n_total
         return self.pool_size(t) if self.regime.kind == "accumulate" else self.sample_size(t)
 
     def largest_sample(self, generations: int) -> int:
@@ -452,6 +454,8 @@ class ClosedLoop:
     def _advance(self, state: State, idx: np.ndarray | slice, t: int, rng: np.random.Generator) -> None:
         """Generation t of the chains ``idx``: draw, add to the pool (accumulate, subsample), refit."""
         nf, kind = self.numeric, self.regime.kind
+        if self._segment is not None and self._advance_segment(state, idx, t, rng):
+            return
         face = None if state.face is None else state.face[idx]
         if self.keeps_points:
             sums, counts = self._from_points(state, idx, face, t, rng)
@@ -475,10 +479,105 @@ class ClosedLoop:
             if theta is not None:
                 state.theta[idx] = theta
         state.mu[idx] = mu
+        if vertex is None:  # no point mass within reach
+            state.vertex[idx] = -1
+            return
         state.vertex[idx] = vertex
-        first = (vertex >= 0) & (state.hit_time[idx] < 0)
-        if first.any():
-            state.hit_time[np.arange(len(state.mu))[idx][first]] = t
+        on = vertex >= 0
+        if np.count_nonzero(on):
+            first = on & (state.hit_time[idx] < 0)
+            if np.count_nonzero(first):
+                state.hit_time[np.arange(len(state.mu))[idx][first]] = t
+
+    @functools.cached_property
+    def _segment(self) -> tuple | None:
+        """The binomial sum law (:func:`.sampling.binomial_sum`) when a generation can take
+        :meth:`_advance_segment`: a one-statistic finite family whose draws are one binomial, the
+        exact sampler, no operator, the MLE with a closed-form inverse mean map, replace or
+        accumulate, no fixed data; else None."""
+        nf = self.numeric
+        if self.sampler != "exact" or not nf.finite or nf.d != 1 or not self.operator.identity \
+                or type(self.estimator) is not MLE or self.regime.kind == "subsample" or len(self.data) \
+                or not nf.symbolic or nf.family.mu_inverse is None:
+            return None
+        law = binomial_sum(nf)
+        if law is None or len(nf.facets) != 2 or nf.facets[0].sum() != 1 or nf.facets[1].sum() != 1 \
+                or (self.truth is not None and self._truth_law[0] is None):
+            return None
+        return law
+
+    @functools.cached_property
+    def _segment_faces(self) -> np.ndarray:
+        """The faces of the segment as level masks (3, L): the whole, its lower end, its upper end."""
+        L = len(self.numeric.levels)
+        return np.array([[True] * L, [True] + [False] * (L - 1), [False] * (L - 1) + [True]])
+
+    def _advance_segment(self, state, idx, t, rng):
+        """Generation t of a :attr:`_segment` family: what the general path computes, from its
+        numbers alone. A sample's Σφ is m φ(s0) + K Δφ with K ~ Binomial(n m, p); its support
+        (all the MLE's face reads) is level 0 iff K < n m and level n iff K > 0, so a face is the
+        whole segment or one of its ends, and θ' is the closed-form inverse mean map inside and
+        the previous θ on an end (the general path's refit_theta). The same draws in the same
+        order, the same numbers; False (nothing done) where a probability is not finite, for
+        the general path to handle."""
+        nf = self.numeric
+        levels, r, phi0, step = self._segment
+        face, theta_prev = state.face[idx], state.theta[idx]
+        lower, upper = face[:, 0], face[:, -1]  # the face holds the lower / upper end
+        whole = lower & upper
+        with np.errstate(over="ignore", invalid="ignore"):
+            p = 1.0 / (1.0 + np.exp(-(r + theta_prev @ step)))
+            if np.count_nonzero(whole) < len(whole):
+                p = np.where(whole, p, np.where(upper, 1.0, 0.0))
+            if not np.isfinite(p.sum()):
+                return False
+            m = self.model_draws(t)
+            trials = levels * m
+            K = rng.binomial(trials, canonical(p))
+            sums = m * phi0[None, :] + K[:, None] * step[None, :]
+            support = [(K < trials, K > 0)]  # whether the sample holds the lower, the upper end
+            fresh = self.M0 + self.external
+            if fresh:
+                _, p_star = self._truth_law
+                trials = levels * fresh
+                K = rng.binomial(trials, p_star, size=len(K))
+                sums = sums + (fresh * phi0[None, :] + K[:, None] * step[None, :])
+                support.append((K < trials, K > 0))
+            if self.regime.kind == "accumulate":  # the pool's Σφ and the levels it holds
+                state.pool_sums[idx] += sums
+                sums = state.pool_sums[idx]
+                for low, high in support:
+                    state.pool_counts[idx, 0] += low
+                    state.pool_counts[idx, -1] += high
+                at_low, at_high = state.pool_counts[idx, -1] == 0, state.pool_counts[idx, 0] == 0
+            else:
+                (low, high), *more = support
+                for low_, high_ in more:
+                    low, high = low | low_, high | high_
+                at_low, at_high = ~high, ~low  # the sample on one end
+            tau = sums / self.refit_size(t)
+            ends = np.count_nonzero(at_low) + np.count_nonzero(at_high)
+            closed = nf.theta_closed_form(tau)
+            theta = closed if not ends else np.where((at_low | at_high)[:, None], theta_prev, closed)
+            if not np.isfinite(theta.sum()):  # not finite inside: the general refit (Newton)
+                bad = np.flatnonzero(~(at_low | at_high) & ~np.all(np.isfinite(closed), axis=-1))
+                theta[bad] = self.refit_theta(tau[bad], theta_prev[bad], np.ones((len(bad), face.shape[1]), bool),
+                                              0.0)
+        state.theta[idx] = theta
+        state.mu[idx] = tau
+        if ends or np.count_nonzero(whole) < len(whole):
+            code = np.where(at_low, 1, np.where(at_high, 2, 0))
+            changed = np.flatnonzero((code > 0) | ~whole)
+            rows = np.arange(len(state.mu))[idx][changed]
+            state.face[rows] = self._segment_faces[code[changed]]
+            vertex = np.where(at_low, nf.level_vertex(0), np.where(at_high, nf.level_vertex(levels), -1))
+            state.vertex[idx] = vertex
+            first = (vertex >= 0) & (state.hit_time[idx] < 0)
+            if np.count_nonzero(first):
+                state.hit_time[np.arange(len(state.mu))[idx][first]] = t
+        else:
+            state.vertex[idx] = -1
+        return True
 
     def _draw_generation(self, state: State, idx, face, t: int, rng: np.random.Generator):
         """(Σφ, level counts or None) of generation t's n_t points: M_t − M0 from each chain's
@@ -488,15 +587,54 @@ class ClosedLoop:
         fresh = self.M0 + self.external
         if fresh:
             n = len(sums)
-            tf = None if face is None else np.ones_like(face)
-            a_sums, a_counts = self._draw(nf, np.repeat(self.theta_star, n, 0),
-                                          np.repeat(nf.mu(self.theta_star), n, 0), tf, fresh, rng)
+            if self.sampler == "exact":
+                a_sums, a_counts = self._draw_truth(n, fresh, rng)
+            else:
+                tf = None if face is None else np.ones_like(face)
+                a_sums, a_counts = self._draw(nf, np.repeat(self.theta_star, n, 0),
+                                              np.repeat(nf.mu(self.theta_star), n, 0), tf, fresh, rng)
             sums = sums + a_sums
             counts = None if counts is None else counts + a_counts
         if len(self.data):
             sums = sums + self._data
             counts = None if counts is None else counts + self.data_counts
         return sums, counts
+
+    def _draw_truth(self, C, m, rng):
+        """(Σφ, level counts or None) of m points from the truth for each of C chains, exactly.
+
+        The truth's law is worked out once (:attr:`_truth_law`) and each chain's row is drawn
+        from it: numpy draws a broadcast law row by row as the repeated one, the same numbers."""
+        nf = self.numeric
+        if not nf.finite:
+            mu = np.broadcast_to(self._truth_law, (C, self.family.d))
+            return np.asarray(self.family.sum_sampler(rng, mu, m), dtype=float), None
+        law, p = self._truth_law
+        if law is not None:  # one Binomial(n m, p*) per chain (sampling.binomial_sum)
+            n, _, phi0, step = law
+            K = rng.binomial(n * m, p, size=C)
+            return m * phi0[None, :] + K[:, None] * step[None, :], binomial_support(n, K, n * m)
+        counts = rng.multinomial(m, np.broadcast_to(p, (C, len(p))))
+        return counts @ nf.phi_levels, counts
+
+    @functools.cached_property
+    def _truth_law(self):
+        """The truth's law as the exact draw reads it: μ* (d,) on an infinite space; on a finite
+        one (binomial sum law or None, its canonical p* (a float) or level probabilities (L,))."""
+        nf = self.numeric
+        if not nf.finite:
+            return self.truth_mu
+        law = binomial_sum(nf)
+        if law is not None:
+            p = binomial_p(law, self.theta_star, None)
+            if p is not None:
+                return law, float(p[0])
+        return None, self._truth_levels
+
+    @functools.cached_property
+    def _truth_levels(self) -> np.ndarray:
+        """The truth's canonical level probabilities (L,) (finite spaces)."""
+        return pvals(self.numeric, self.theta_star, None)[0]
 
     def draw_model(self, theta, mu, face, m: int, rng: np.random.Generator):
         """(Σφ, level counts or None) of m points of each chain's model, through the operator."""
@@ -520,8 +658,9 @@ class ClosedLoop:
         else:
             counts = self.operated.draw(state.theta[idx], state.mu[idx], face, self.model_draws(t), rng)[1]
         fresh = self.M0 + self.external
-        if fresh:
-            counts += draw_counts(nf, np.repeat(self.theta_star, len(counts), 0), np.ones_like(face), fresh, rng)
+        if fresh:  # the truth's law once, each chain's row drawn from it (the same numbers)
+            p = self._truth_levels
+            counts += rng.multinomial(fresh, np.broadcast_to(p, (len(counts), len(p))))
         if len(self.data):
             counts += self.data_counts
         state.pool_counts[idx] += counts
@@ -611,8 +750,8 @@ class ClosedLoop:
         return theta, mu, new_face, nf.vertex_index(mu, new_face, mask=mask)
 
     def _refit_infinite(self, sums: np.ndarray, theta_prev: np.ndarray, n: int | None = None):
-        """(θ' or None when not needed, μ', point mass) of the next models from Σφ over n points
-        (None: n_1)."""
+        """(θ' or None when not needed, μ', point mass or None when none can be reached) of the
+        next models from Σφ over n points (None: n_1)."""
         nf, n = self.numeric, self.n_total if n is None else n
         tau, lam, prior = self._refit_target(sums, n)
         theta, on_curve = None, None
@@ -627,26 +766,27 @@ class ClosedLoop:
             theta = solve_theta(nf, tau, theta_prev, lam=lam, penalty=prior)
             mu = nf.mu(theta)
         else:
-            mu = tau
-            low = nf.lower_bounds()
-            if low is not None:  # rounding below the end of the mean domain is the end
-                mu = np.maximum(mu, low.min())
+            mu = tau  # a new array (Σφ/n): adjusted in place
+            if nf.mean_floor is not None:  # rounding below the end of the mean domain is the end
+                np.maximum(mu, nf.mean_floor, out=mu)
             if nf._continuum:
                 on_curve = nf.on_continuum(mu)
-                if on_curve.any():
+                if np.count_nonzero(on_curve):
                     mu = nf.project_to_continuum(mu, on_curve)
+        if not nf.reaches_point_mass:  # (the exponential's 0 is only approached)
+            return theta, mu, None
         return theta, mu, nf.vertex_index(mu, on_curve=on_curve)
 
     def refit_theta(self, tau, theta_prev, face, lam, prior=None, mask=None):
         nf = self.numeric
-        theta = theta_prev.copy()
         size, full = nf.face_size_full(face, mask)
         todo = size > 1  # on a point mass θ is not needed
         interior = full & todo
-        if not lam and prior is None and interior.all():  # no gathers when every chain is interior
-            closed = nf.theta_closed_form(tau)
-            if closed is not None and np.all(np.isfinite(closed)):
+        if not lam and prior is None and np.count_nonzero(interior) == len(interior):
+            closed = nf.theta_closed_form(tau)  # no gathers when every chain is interior
+            if closed is not None and np.isfinite(closed.sum()):
                 return closed
+        theta = theta_prev.copy()
         if not lam and prior is None and interior.any():
             closed = nf.theta_closed_form(tau[interior])
             if closed is not None:
@@ -660,6 +800,8 @@ class ClosedLoop:
             sel = np.flatnonzero(todo)
             theta[sel] = nf.theta_on_face(tau[sel], face[sel])
             todo[sel] = False
+        if np.count_nonzero(todo) == len(todo):  # every chain: no gathers
+            return solve_theta(nf, tau, theta_prev, face, lam, penalty=prior)
         if todo.any():
             theta[todo] = solve_theta(nf, tau[todo], theta_prev[todo], face[todo], lam, penalty=prior)
         return theta

@@ -68,20 +68,25 @@ class NumericFamily:
     # dominated the refits). The public methods return chains-major (C, L) views.
     def _logits_T(self, theta: np.ndarray, face: np.ndarray | None) -> np.ndarray:
         """log h(s) + θ·φ(s), levels-major (L, C), −∞ off the face."""
+        z = self.phi_levels @ theta.T
         with np.errstate(invalid="ignore"):
-            z = self.log_h[:, None] + self.phi_levels @ theta.T
+            z += self.log_h[:, None]
         if face is not None and not face.all():
-            z = np.where(face.T, z, -np.inf)
+            np.copyto(z, -np.inf, where=~face.T)
         return z
 
     def _moments_T(self, theta, face, probabilities: bool = True):
-        """(A, probabilities (L, C) or None) at θ: one pass over the levels."""
-        z = self._logits_T(theta, face)
-        top = z.max(axis=0)
+        """(A, probabilities (L, C) or None) at θ: one pass over the levels (in place: a
+        generation makes several of these (levels × chains) arrays)."""
+        e = self._logits_T(theta, face)
+        top = e.max(axis=0)
         with np.errstate(invalid="ignore"):
-            e = np.exp(z - top)
+            e -= top
+            np.exp(e, out=e)
         total = e.sum(axis=0)
-        return top + np.log(total), (e / total if probabilities else None)
+        if probabilities:
+            e /= total
+        return top + np.log(total), (e if probabilities else None)
 
     def logits(self, theta: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
         """log h(s) + θ·φ(s) per level, −∞ off the face (finite spaces), shape (C, L)."""
@@ -153,13 +158,19 @@ class NumericFamily:
         """θ with μ_F(θ) = τ on the face F of a :attr:`saturated` family (rows of τ on F), in
         closed form: the level weights w solve Σ w φ = τ, Σ w = 1; then log h + θ·φ − log w is
         constant on F (off F any finite value: weight 1), one linear solve for (θ, constant)."""
-        L, d = len(self.levels), self.d
-        square = np.column_stack([self.phi_levels, np.ones(L)])
-        weights = np.column_stack([tau, np.ones(len(tau))]) @ np.linalg.inv(square)
+        to_weights, solve = self._face_solvers
+        weights = np.column_stack([tau, np.ones(len(tau))]) @ to_weights
         with np.errstate(divide="ignore", invalid="ignore"):
             log_w = np.where(face, np.log(weights), 0.0)
+        return (log_w - self.log_h) @ solve
+
+    @functools.cached_property
+    def _face_solvers(self) -> tuple[np.ndarray, np.ndarray]:
+        """The two constant matrices of :meth:`theta_on_face`: [φ 1]⁻¹ and the θ rows of [φ −1]⁻¹, transposed."""
+        L, d = len(self.levels), self.d
+        to_weights = np.linalg.inv(np.column_stack([self.phi_levels, np.ones(L)]))
         solve = np.linalg.inv(np.column_stack([self.phi_levels, -np.ones(L)]))
-        return (log_w - self.log_h) @ solve[:d].T
+        return to_weights, solve[:d].T
 
     # -- faces as bit masks (bit j: level j), for up to MASK_LEVELS levels ----------------------
     def face_mask(self, face: np.ndarray) -> np.ndarray:
@@ -188,6 +199,11 @@ class NumericFamily:
     @functools.cached_property
     def facet_masks(self) -> np.ndarray:
         return self.face_mask(self.facets)
+
+    @functools.cached_property
+    def widest_facet(self) -> int:
+        """The most levels a facet holds (finite spaces)."""
+        return int(self.facets.sum(axis=-1).max())
 
     @functools.cached_property
     def masks(self) -> bool:
@@ -223,13 +239,24 @@ class NumericFamily:
         """θ = μ⁻¹(μ) from the derived closed form (None without one); ±∞/NaN on the boundary."""
         if not self.symbolic or self._mu_inverse is None:
             return None
-        return np.stack([np.broadcast_to(f(*mu.T), mu.shape[:1]) for f in self._mu_inverse_functions],
-                        axis=-1)
+        out = np.empty(mu.shape[:1] + (self.d,))
+        with np.errstate(all="ignore"):  # once, not per component: called every generation
+            for a, (fn, cols) in enumerate(self._mu_inverse_functions):
+                out[:, a] = mu[:, cols[0]] if fn is None else fn(*(mu[:, c] for c in cols))
+        return out
 
     @functools.cached_property
     def _mu_inverse_functions(self) -> list:
+        """(lambdified θ_a(μ) or None for a bare μ_b, the columns of μ it reads) per component."""
         names = tuple(m.name for m in self.family.mu_symbols)
-        return [compile_in(e, names) for e in self._mu_inverse]
+        out = []
+        for e in map(sp.sympify, self._mu_inverse):
+            if isinstance(e, sp.Symbol):
+                out.append((None, [names.index(e.name)]))
+            else:
+                free = arguments(e)
+                out.append((compiled(e, free), [names.index(x.name) for x in free]))
+        return out
 
     # -- boundary -------------------------------------------------------------------------------
     def vertex_index(self, mu: np.ndarray, face: np.ndarray | None = None,
@@ -257,12 +284,22 @@ class NumericFamily:
         # an end reached in finite time (Poisson: a sample of zeros) is hit exactly; one that is
         # only approached (the exponential's 0, where μ shrinks by a Gamma factor each
         # generation) is never a point mass at finite t, even once μ underflows float64
-        for i, v in enumerate(self._vertices):
-            if self._attainable[i]:
-                out[np.all(mu == v, axis=-1)] = i
+        for i, v in self._attained_vertices:
+            out[mu[:, 0] == v[0] if self.d == 1 else np.all(mu == v, axis=-1)] = i
         if self._continuum:
             out[self.on_continuum(mu) if on_curve is None else on_curve] = len(self._vertices)
         return out
+
+    @functools.cached_property
+    def reaches_point_mass(self) -> bool:
+        """Whether an infinite space's loop can land on a point mass in finite time (Poisson's 0,
+        the Gaussian's variance 0; not the exponential's 0, only approached)."""
+        return bool(self._attained_vertices or self._continuum)
+
+    @functools.cached_property
+    def _attained_vertices(self) -> list[tuple[int, np.ndarray]]:
+        """(index, φ) of the point masses an infinite space's loop reaches in finite time."""
+        return [(i, v) for i, v in enumerate(self._vertices) if self._attainable[i]]
 
     @functools.cached_property
     def _level_vertex(self) -> np.ndarray:
@@ -315,10 +352,23 @@ class NumericFamily:
 
     def on_continuum(self, mu: np.ndarray) -> np.ndarray:
         """Chains at (or, by rounding, beyond) the point-mass curve φ(s), s = μ1 (Gaussian: var 0)."""
+        s, out = mu[:, 0], None
+        with np.errstate(all="ignore"):
+            for a, f in enumerate(self._curve_raw[1:], 1):  # φ1 = s is on the curve itself
+                below = mu[:, a] - f(s) <= self.POINT_MASS_RTOL * np.abs(mu[:, a])
+                out = below if out is None else out & below
+        return np.ones(len(mu), bool) if out is None else out
+
+    @functools.cached_property
+    def _curve_raw(self):
+        """:attr:`_curve_functions` without their own errstate (:meth:`on_continuum` holds one)."""
         (state,) = self._continuum
-        curve = self._curve(mu[:, 0])
-        gap = mu[:, 1:] - curve[:, 1:]
-        return np.all(gap <= self.POINT_MASS_RTOL * np.abs(mu[:, 1:]), axis=-1)
+        self._curve_functions  # noqa: B018  (checks the parametrisation)
+        out = []
+        for p in map(sp.sympify, state.phi):
+            free = arguments(p)  # () or (s,)
+            out.append(compiled(p, free) if free else (lambda s, c=float(p): np.full(len(s), c)))
+        return out
 
     def project_to_continuum(self, mu: np.ndarray, where: np.ndarray) -> np.ndarray:
         """Put chains flagged ``where`` exactly on the point-mass curve (no negative variance)."""
@@ -342,6 +392,12 @@ class NumericFamily:
         if self.finite or self.d != 1 or not len(self._vertices):
             return None
         return self._vertices[:, 0]
+
+    @functools.cached_property
+    def mean_floor(self) -> float | None:
+        """The lowest of :meth:`lower_bounds` (None without one): a refit's μ below it is rounding."""
+        low = self.lower_bounds()
+        return None if low is None else float(low.min())
 
 
 def logsumexp(z: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
@@ -399,6 +455,13 @@ def minimal_face(numeric: NumericFamily, support: np.ndarray, with_mask: bool = 
     (the whole polytope when none does). The MLE lives on this face.
     """
     facets = numeric.facets
+    if numeric.masks:
+        mask = minimal_face_mask(numeric, numeric.face_mask(support))
+        if np.count_nonzero(mask != numeric.full_mask):
+            face = numeric.mask_face(mask)
+        else:  # every sample spans the whole polytope (no unpacking)
+            face = np.ones(support.shape, bool)
+        return (face, mask) if with_mask else face
     if numeric.d == 1:
         # a segment: its faces are the two end levels and the whole; no (C, F, L) temporaries
         # (a sample holds at least one level, so at most one end can hold all of it)
@@ -406,24 +469,28 @@ def minimal_face(numeric: NumericFamily, support: np.ndarray, with_mask: bool = 
         for end in facets:  # facets[0]: the lowest level(s), facets[1]: the highest
             only_here = ~(support & ~end).any(axis=-1)
             face[only_here] = end
-        if with_mask:
-            return face, (numeric.face_mask(face) if numeric.masks else None)
-        return face
-    if numeric.masks:
-        mask = minimal_face_mask(numeric, numeric.face_mask(support))
-        face = numeric.mask_face(mask)
-        return (face, mask) if with_mask else face
+        return (face, None) if with_mask else face
     contains = ~(support[:, None, :] & ~facets[None]).any(axis=-1)  # (C, F)
     face = np.all(~contains[:, :, None] | facets[None], axis=1)
     return (face, None) if with_mask else face
 
 
 def minimal_face_mask(numeric: NumericFamily, support: np.ndarray) -> np.ndarray:
-    """:func:`minimal_face` on bit masks (C,) uint64: the AND of the facets holding the support."""
+    """:func:`minimal_face` on bit masks (C,) uint64: the AND of the facets holding the support.
+
+    A support of more levels than the widest facet holds lies in no facet (the whole polytope):
+    only the others are looked at, facet by facet."""
     face = np.full(len(support), numeric.full_mask)
+    few = np.flatnonzero(np.bitwise_count(support) <= numeric.widest_facet)
+    if not len(few):
+        return face
+    every = len(few) == len(support)
+    part, sub = (face, support) if every else (face[few], support[few])
     for facet in numeric.facet_masks:
-        inside = (support & ~facet) == 0
-        face[inside] &= facet
+        inside = (sub & ~facet) == 0
+        part[inside] &= facet
+    if not every:
+        face[few] = part
     return face
 
 

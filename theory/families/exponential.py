@@ -1,5 +1,6 @@
 """Exponential: s > 0, φ(s) = s, h = 1, θ = −rate < 0."""
 
+import numpy as np
 import sympy as sp
 
 from ..family import ExponentialFamily, PositiveReals
@@ -9,8 +10,14 @@ from ..symbols import s, thetas
 
 
 def _sum_sampler(rng, mu, m):
-    """The sum of m exponentials of mean μ is Gamma(shape m, scale μ) (module level: loops pickle)."""
-    return rng.gamma(m, mu[..., 0])[..., None]
+    """The sum of m exponentials of mean μ is Gamma(shape m, scale μ) (module level: loops pickle).
+
+    Drawn as μ·Gamma(m, 1): numpy's gamma(m, μ) is that product, the same numbers, but
+    broadcasting an array of scales cost 10× the draw at 10² chains."""
+    scale = mu[..., 0]
+    if np.count_nonzero(scale < 0):
+        raise ValueError("scale < 0")
+    return (rng.standard_gamma(m, np.shape(scale)) * scale)[..., None]
 
 
 def exponential() -> ExponentialFamily:

@@ -12,9 +12,14 @@ theta1, theta2 = thetas(2)
 def _sum_sampler(rng, mu, m):
     """Σs and Σs² of m normal draws: Σs ~ N(m·mean, m·var), Σ(s − s̄)² ~ var·χ²_{m−1}, independent."""
     mean, var = mu[..., 0], mu[..., 1] - mu[..., 0] ** 2
-    total = rng.normal(m * mean, np.sqrt(m * var))
-    squares = var * rng.chisquare(m - 1, size=np.shape(mean)) if m > 1 else 0.0 * mean
-    return np.stack([total, squares + total**2 / m], axis=-1)
+    if np.count_nonzero(var < 0):
+        raise ValueError("scale < 0")
+    # m·mean + √(m var)·z is numpy's normal(m·mean, √(m var)), the same numbers, at half its cost
+    total = m * mean + np.sqrt(m * var) * rng.standard_normal(np.shape(mean))
+    out = np.empty(np.shape(mean) + (2,))
+    out[..., 0] = total
+    out[..., 1] = (var * rng.chisquare(m - 1, size=np.shape(mean)) if m > 1 else 0.0 * mean) + total**2 / m
+    return out
 
 
 def gaussian() -> ExponentialFamily:

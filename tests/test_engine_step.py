@@ -1,0 +1,107 @@
+"""The general path's step, leaner: its shortcuts give the numbers of the long way, bit for bit.
+
+Each shortcut of ``ClosedLoop._advance`` and what it calls (the binomial-sum step, the truth's law
+worked out once, the samplers' cheaper forms of numpy's own draws, the MLE's Newton without
+penalty terms) is run against the long way in the same process on the same seed, and must give
+the same numbers; a deliberately wrong shortcut is caught by the same comparison (the control).
+"""
+
+import numpy as np
+import pytest
+
+from theory.engine.estimators import solve_theta
+from theory.engine.sampling import draw_exact
+from theory.families.exponential import _sum_sampler as exponential_sums
+from theory.families.gaussian import _sum_sampler as gaussian_sums
+from theory.params import from_params
+
+SEGMENT_CASES = {  # (family, args, fixed, init, options)
+    "bernoulli-accumulate": ("bernoulli", {}, {}, {"p": 0.3}, {"regime": "accumulate"}),
+    "binomial-accumulate": ("binomial", {"n": 2}, {}, {"p": 0.1}, {"regime": "accumulate"}),
+    "curie_weiss-accumulate": ("curie_weiss", {"N": 4}, {"theta2": 0}, {"theta1": -1.0, "theta2": 0},
+                               {"regime": "accumulate"}),
+    "bernoulli-schedule": ("bernoulli", {}, {}, {"p": 0.3}, {"M_schedule": "linear:6"}),
+    "bernoulli-anchored": ("bernoulli", {}, {}, {"p": 0.8}, {"anchors": 2, "truth": {"p": 0.3}}),
+    "binomial-fresh-accumulate": ("binomial", {"n": 3}, {}, {"p": 0.4},
+                                  {"regime": "accumulate", "external": 1, "truth": {"p": 0.5}}),
+}
+
+
+def _states(case, general=False, wrong=False):
+    name, args, fixed, init, options = SEGMENT_CASES[case]
+    loop = from_params(name, 6, init, family_args=args, fixed=fixed, **options)
+    assert loop._segment is not None
+    if general:
+        loop.__dict__["_segment"] = None  # the general path (draw_exact, _refit_finite)
+    if wrong:  # control: each trial's log-odds off by 1e-3
+        n, r, phi0, step = loop._segment
+        loop.__dict__["_segment"] = (n, r + 1e-3, phi0, step)
+    state = loop.run(40, 500, seed=3).state
+    return {k: v for k, v in vars(state).items() if isinstance(v, np.ndarray)}
+
+
+@pytest.mark.parametrize("case", list(SEGMENT_CASES))
+def test_the_binomial_sum_step_gives_the_general_paths_numbers(case):
+    fast, slow = _states(case), _states(case, general=True)
+    assert fast.keys() == slow.keys()
+    for k in fast:
+        assert np.array_equal(fast[k], slow[k]), f"{case}: {k} differs"
+    # both kinds of chain were stepped: on an end of the segment, and inside (no end without a truth)
+    assert (fast["vertex"] < 0).any() and ((fast["vertex"] >= 0).any() or "truth" in SEGMENT_CASES[case][4])
+
+
+def test_the_same_comparison_catches_a_wrong_binomial_sum_step():
+    fast, slow = _states("bernoulli-accumulate", wrong=True), _states("bernoulli-accumulate", general=True)
+    assert not np.array_equal(fast["mu"], slow["mu"])
+
+
+@pytest.mark.parametrize("name, init, truth", [
+    ("bernoulli", {"p": 0.3}, {"p": 0.6}), ("categorical", {"p1": 0.2, "p2": 0.3, "p3": 0.5},
+                                           {"p1": 0.5, "p2": 0.3, "p3": 0.2}),
+    ("poisson", {"rate": 2.0}, {"rate": 1.0}), ("gaussian", {"mean": 1.0, "var": 2.0}, {"mean": 0.0, "var": 1.0})])
+def test_the_truths_law_drawn_once_gives_the_repeated_laws_numbers(name, init, truth):
+    args = {"K": 3} if name == "categorical" else {}
+    loop = from_params(name, 10, init, family_args=args, truth=truth, anchors=3)
+    nf, C = loop.numeric, 200
+    face = np.ones((C, len(nf.levels)), bool) if nf.finite else None
+    once = loop._draw_truth(C, 7, np.random.default_rng(5))
+    repeated = draw_exact(nf, np.repeat(loop.theta_star, C, 0), np.repeat(nf.mu(loop.theta_star), C, 0),
+                          face, 7, np.random.default_rng(5))
+    for a, b in zip(once, repeated, strict=True):
+        assert (a is None and b is None) or np.array_equal(a, b)
+
+
+def test_the_samplers_draw_numpys_gamma_and_normal_numbers():
+    """μ·Gamma(m) and m·mean + √(m var)·z are numpy's gamma(m, μ) and normal(m·mean, √(m var));
+    control: χ² with m degrees of freedom (the mean taken as known) gives other numbers."""
+    mu = np.random.default_rng(0).random((300, 1)) + 0.1
+    rng = np.random.default_rng(1)
+    assert np.array_equal(exponential_sums(np.random.default_rng(1), mu, 50)[:, 0], rng.gamma(50, mu[:, 0]))
+    mu = np.column_stack([mu[:, 0], mu[:, 0] ** 2 + 0.5])
+    mean, var = mu[:, 0], mu[:, 1] - mu[:, 0] ** 2
+
+    def numpys(df):
+        rng = np.random.default_rng(2)
+        total = rng.normal(50 * mean, np.sqrt(50 * var))
+        return np.column_stack([total, var * rng.chisquare(df, size=300) + total**2 / 50])
+
+    ours = gaussian_sums(np.random.default_rng(2), mu, 50)
+    assert np.array_equal(ours, numpys(49)) and not np.array_equal(ours, numpys(50))
+    with pytest.raises(ValueError):
+        gaussian_sums(np.random.default_rng(2), np.array([[1.0, 0.5]]), 50)  # a negative variance
+
+
+def test_the_mles_newton_without_penalty_terms_gives_the_penalised_numbers():
+    """The MLE's dual adds no penalty terms: the numbers of a zero penalty added term by term."""
+    loop = from_params("curie_weiss", 40, {"theta1": 0.1, "theta2": 0.3}, family_args={"N": 8})
+    state = loop.run(5, 400, seed=4).state
+    counts = np.random.default_rng(6).multinomial(40, np.full(9, 1 / 9), size=400)
+    tau = counts @ loop.numeric.phi_levels / 40
+
+    def zero(th):
+        return np.zeros(len(th)), np.zeros_like(th), np.zeros(th.shape + th.shape[-1:])
+
+    plain = solve_theta(loop.numeric, tau, state.theta)
+    penalised = solve_theta(loop.numeric, tau, state.theta, penalty=zero)
+    assert np.array_equal(plain, penalised)
+    assert not np.array_equal(plain, solve_theta(loop.numeric, tau, state.theta, lam=1e-3))
