@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import sympy as sp
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from .lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from . import notation, numeric
 

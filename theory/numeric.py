@@ -11,7 +11,12 @@ import functools
 from collections.abc import Mapping
 
 import numpy as np
-import sympy as sp
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from .lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from . import symbols as S
 from .errors import InputError

@@ -194,7 +194,7 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
                  fixed: Mapping[str, float | None] | None = None, family_args=None, nu: float = 1.0,
                  lam: float = 0.1, prior: Mapping[str, float] | None = None, external: int = 0,
                  data=(), prior_law=None, regime=None, M_schedule=None, operator=None,
-                 **declared) -> tuple[Setting, dict[str, float]]:
+                 numeric_twin: bool = False, **declared) -> tuple[Setting, dict[str, float]]:
     """The :class:`Setting` of a simulation and its start (natural parameters; None when ``init``
     is empty: an init law then gives it, see :func:`from_params`), from user options.
 
@@ -206,6 +206,9 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
     :func:`theory.setting.parse_prior`); ``regime`` and ``M_schedule``: the data regime
     (:func:`regime_of`); ``operator`` or ``temperature``, ``top_k``, ``top_p``, ``select`` and
     ``by``: the sampling operator the model's points are drawn through (:func:`operator_of`).
+    ``numeric_twin``: a built-in family at its default arguments, with no parameter held fixed,
+    no fixed data, prior law or sampling operator, is simulated from its generated numeric twin
+    (:mod:`theory.twin`: the same numbers, without SymPy); the command line asks for it.
     """
     import numpy as np
 
@@ -217,7 +220,11 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
     sampling = _operator(operator, declared)  # bad operator input fails before any symbolic work
     init, truth = numbers(init, "init"), None if truth is None else numbers(truth, "truth")
     prior = None if prior is None else numbers(prior, "prior")
-    full = get_family(family, **mapping(family_args, "family_args"))
+    from .twin import twin_of
+
+    twin = twin_of(family, mapping(family_args, "family_args"), fixed) if (
+        numeric_twin and not data and prior_law is None and sampling.identity) else None
+    full = twin or get_family(family, **mapping(family_args, "family_args"))
     fixed = numbers(fixed, "fixed", none=True)
     for name, value in fixed.items():
         if value is None:
@@ -258,7 +265,7 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
 
 
 def from_params(family: str | ExponentialFamily, M: int, init: Mapping[str, float] | None, *,
-                sampler: str = "exact", init_law=None, **options) -> ClosedLoop:
+                sampler: str = "exact", init_law=None, numeric_twin: bool = False, **options) -> ClosedLoop:
     """A :class:`~theory.engine.loop.ClosedLoop` from user-level options (:func:`loop_setting`).
 
     ``init_law`` (:func:`init_law_of`): the chains start from that law, drawn from the run's
@@ -266,7 +273,7 @@ def from_params(family: str | ExponentialFamily, M: int, init: Mapping[str, floa
     """
     from .engine.loop import ClosedLoop
 
-    setting, theta0 = loop_setting(family, init, **options)
+    setting, theta0 = loop_setting(family, init, numeric_twin=numeric_twin and init_law is None, **options)
     law = None if init_law is None else init_law_of(setting, init_law)
     if theta0 is None:
         if law is None:

@@ -19,7 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import sympy as sp
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from .lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from .errors import InputError
 

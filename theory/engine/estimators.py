@@ -20,7 +20,12 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-import sympy as sp
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from ..setting import L2, MAP, MLE  # noqa: F401  (the declared estimators the refit reads)
 from .model import NumericFamily

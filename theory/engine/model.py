@@ -11,12 +11,17 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import sympy as sp
+from typing import TYPE_CHECKING
 
-from .. import symbols as S
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
+
 from ..errors import InputError
-from ..family import ExponentialFamily, Finite
-from ..numeric import arguments, compiled, evaluate
+from ..family import ExponentialFamily, Finite, compiled_form
+from ..twin import FamilyTwin, level_tables
+from .forms import Forms, bound
 
 
 # Finite spaces up to these sizes get the symbolic inverse mean map (closed-form refits,
@@ -31,17 +36,19 @@ SYMBOLIC_MAX_D = 4
 class NumericFamily:
     """Numeric view of an :class:`ExponentialFamily` (one per family, cached)."""
 
-    def __init__(self, family: ExponentialFamily):
+    def __init__(self, family: ExponentialFamily | FamilyTwin):
         self.family = family
         self.d = family.d
         self.finite = isinstance(family.space, Finite)
         self.names = family.names
+        twin = family.forms if isinstance(family, FamilyTwin) else None
         if self.finite:
-            lv = family.space.levels
-            self.levels = np.array(lv)
-            self.phi_levels = np.array([[float(p.subs(S.s, v)) for p in family.phi] for v in lv])
-            self.log_h = np.array([float(sp.log(family.h.subs(S.s, v))) for v in lv])
-            self.facets = _facets(self.phi_levels)
+            self.levels = np.array(family.space.levels)
+            if twin is not None:  # the generated tables (theory.twin): no SymPy
+                self.phi_levels, self.log_h = np.array(twin["phi_levels"]), np.array(twin["log_h"])
+                self.facets = np.array(twin["facets"], bool)
+            else:
+                self.phi_levels, self.log_h, self.facets = level_tables(family)
             scale = np.ptp(self.phi_levels, axis=0)
         else:
             if family.sum_sampler is None:
@@ -54,13 +61,20 @@ class NumericFamily:
             self.d <= SYMBOLIC_MAX_D
             and len(self.levels) <= SYMBOLIC_LEVELS.get(self.d, SYMBOLIC_LEVELS_MANY))
         self.negative = np.array([n in family.negative for n in self.names])
-        states = family.absorbing_states
-        self._vertices = np.array([[float(v) for v in a.phi] for a in states
-                                   if all(sp.sympify(v).is_number for v in a.phi)]).reshape(-1, self.d)
-        self._vertex_labels = [a.label for a in states if all(sp.sympify(v).is_number for v in a.phi)]
-        self._attainable = np.array([a.attainable for a in states
-                                     if all(sp.sympify(v).is_number for v in a.phi)], bool)
-        self._continuum = [a for a in states if not all(sp.sympify(v).is_number for v in a.phi)]
+        self.forms = Forms(family, self.symbolic)  # the derived closed forms, compiled on first use
+        if twin is not None:
+            self._vertices = np.array(twin["vertices"], float).reshape(-1, self.d)
+            self._attainable = np.array(twin["attainable"], bool)
+            self._vertex_labels = list(twin["labels"][: len(self._vertices)])
+            self._continuum = list(twin["labels"][len(self._vertices):])
+        else:
+            states = family.absorbing_states
+            numeric = [all(sp.sympify(v).is_number for v in a.phi) for a in states]
+            self._vertices = np.array([[float(v) for v in a.phi] for a, n in zip(states, numeric) if n]
+                                      ).reshape(-1, self.d)
+            self._vertex_labels = [a.label for a, n in zip(states, numeric) if n]
+            self._attainable = np.array([a.attainable for a, n in zip(states, numeric) if n], bool)
+            self._continuum = [a.label for a, n in zip(states, numeric) if not n]  # the curves' labels
 
     # -- cumulants ------------------------------------------------------------------------------
     # Finite spaces are computed levels-major, (L, C) arrays: every sum over the levels is then
@@ -95,7 +109,7 @@ class NumericFamily:
         """Log-partition A(θ) (on a face: log Σ_{s ∈ face} h e^{θ·φ}); +∞ outside the domain."""
         if self.finite:
             return self._moments_T(theta, face, probabilities=False)[0]
-        out = _component(self.family.A, self.names, theta)
+        out = _component(self.forms.get("A")[0], self.names, theta)
         bad = (theta[:, self.negative] >= 0).any(axis=-1) | ~np.isfinite(out)
         return np.where(bad, np.inf, out)
 
@@ -103,7 +117,7 @@ class NumericFamily:
         """Mean map μ(θ) = E_θ[φ], shape (C, d)."""
         if self.finite:
             return (self.phi_levels.T @ self._moments_T(theta, face)[1]).T
-        return np.stack([_component(e, self.names, theta) for e in self.family.mu], axis=-1)
+        return np.stack([_component(f, self.names, theta) for f in self.forms.get("mu")], axis=-1)
 
     def _chi_T(self, q_T: np.ndarray, mu: np.ndarray) -> np.ndarray:
         """E[φφᵀ] − μμᵀ from levels-major probabilities, shape (C, d, d)."""
@@ -122,7 +136,8 @@ class NumericFamily:
             q_T = self._moments_T(theta, face)[1]
             return self._chi_T(q_T, (self.phi_levels.T @ q_T).T)
         d = self.d
-        return np.stack([np.stack([_component(self.family.chi[a, b], self.names, theta)
+        chi = self.forms.get("chi")
+        return np.stack([np.stack([_component(chi[a][b], self.names, theta)
                                    for b in range(d)], axis=-1) for a in range(d)], axis=-2)
 
     def cumulants(self, theta, face=None,
@@ -216,8 +231,7 @@ class NumericFamily:
 
     @functools.cached_property
     def _mu_inverse(self):
-        inv = self.family.mu_inverse
-        return None if inv is None else [inv[t] for t in self.family.theta]
+        return self.forms.get("mu_inverse")
 
     def theta_closed_form(self, mu: np.ndarray) -> np.ndarray | None:
         """θ = μ⁻¹(μ) from the derived closed form (None without one); ±∞/NaN on the boundary."""
@@ -228,8 +242,12 @@ class NumericFamily:
 
     @functools.cached_property
     def _mu_inverse_functions(self) -> list:
-        names = tuple(m.name for m in self.family.mu_symbols)
-        return [compile_in(e, names) for e in self._mu_inverse]
+        return [bound(f, self.mu_names) for f in self._mu_inverse]
+
+    @property
+    def mu_names(self) -> tuple[str, ...]:
+        """Names of the expectation parameters, the arguments of the forms in μ (``mu``, ``mu1``...)."""
+        return ("mu",) if self.d == 1 else tuple(f"mu{a + 1}" for a in range(self.d))
 
     # -- boundary -------------------------------------------------------------------------------
     def vertex_index(self, mu: np.ndarray, face: np.ndarray | None = None,
@@ -289,9 +307,8 @@ class NumericFamily:
 
     @functools.cached_property
     def _spread_function(self):
-        if self.finite or self.family.spread_mu is None:
-            return None
-        return compile_in(self.family.spread_mu, tuple(m.name for m in self.family.mu_symbols))
+        form = None if self.finite else self.forms.get("spread_mu")
+        return None if form is None else bound(form[0], self.mu_names)
 
     def vertex_phi(self, i: int) -> np.ndarray | None:
         """φ of the i-th absorbing point mass (:meth:`vertex_index` order); None on the continuum."""
@@ -307,7 +324,7 @@ class NumericFamily:
 
     def labels(self) -> list[str]:
         """SPEC labels of the absorbing states, indexed as :meth:`vertex_index` returns them."""
-        return self._vertex_labels + [a.label for a in self._continuum]
+        return self._vertex_labels + self._continuum
 
     # Relative resolution below which a continuous family is numerically a point mass:
     # the sampled Σφ then carry fewer significant digits than the spread they encode.
@@ -315,7 +332,6 @@ class NumericFamily:
 
     def on_continuum(self, mu: np.ndarray) -> np.ndarray:
         """Chains at (or, by rounding, beyond) the point-mass curve φ(s), s = μ1 (Gaussian: var 0)."""
-        (state,) = self._continuum
         curve = self._curve(mu[:, 0])
         gap = mu[:, 1:] - curve[:, 1:]
         return np.all(gap <= self.POINT_MASS_RTOL * np.abs(mu[:, 1:]), axis=-1)
@@ -332,10 +348,10 @@ class NumericFamily:
     @functools.cached_property
     def _curve_functions(self):
         """φ(s) along the point-mass curve, compiled once (evaluate() walks the expression per call)."""
-        (state,) = self._continuum
-        if state.phi[0] != S.s:
+        forms = self.forms.get("curve")
+        if forms[0] != (("s",), None):
             raise NotImplementedError("point-mass curve must be parametrised by phi1 = s")
-        return [compile_in(p, ("s",)) for p in state.phi]
+        return [bound(f, ("s",)) for f in forms]
 
     def lower_bounds(self) -> np.ndarray | None:
         """Finite mean-domain ends for one-statistic infinite families (Poisson: μ ≥ 0)."""
@@ -357,38 +373,13 @@ def logsumexp(z: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarr
 def compile_in(expr, names):
     """``expr`` as a float function of the arrays named ``names`` (in that order), compiled once;
     a bare symbol returns its argument itself (no copy)."""
-    expr = sp.sympify(expr)
-    if isinstance(expr, sp.Symbol):
-        a = names.index(expr.name)
-        return lambda *args: args[a]
-    free = arguments(expr)
-    cols = [names.index(x.name) for x in free]
-    fn = compiled(expr, free)
-
-    def f(*args):
-        with np.errstate(all="ignore"):
-            return np.asarray(fn(*(args[a] for a in cols)), dtype=float)
-    return f
+    return bound(compiled_form(expr), names)
 
 
-def _component(expr, names, values: np.ndarray) -> np.ndarray:
-    """Evaluate one scalar expression at each row of ``values`` (columns named ``names``)."""
-    out = evaluate(expr, {n: values[:, a] for a, n in enumerate(names)})
+def _component(form, names, values: np.ndarray) -> np.ndarray:
+    """Evaluate one scalar form at each row of ``values`` (columns named ``names``)."""
+    out = bound(form, names)(*(np.asarray(values[:, a], dtype=float) for a in range(len(names))))
     return np.broadcast_to(out, values.shape[:1]).astype(float)
-
-
-def _facets(points: np.ndarray) -> np.ndarray:
-    """Facets of conv(points) as boolean level masks, shape (F, L); a face is an intersection."""
-    L, d = points.shape
-    if d == 1:
-        x = points[:, 0]
-        return np.array([x == x.min(), x == x.max()])
-    from scipy.spatial import ConvexHull
-
-    hull = ConvexHull(points)
-    tol = 1e-9 * max(1.0, np.abs(points).max())
-    masks = {tuple(np.abs(points @ eq[:-1] + eq[-1]) <= tol) for eq in hull.equations}
-    return np.array(sorted(masks))
 
 
 def minimal_face(numeric: NumericFamily, support: np.ndarray, with_mask: bool = False):

@@ -1,12 +1,15 @@
 """Binomial (n trials): s ∈ {0..n}, φ(s) = s, h(s) = C(n, s), θ = logit p."""
 
 import numpy as np
-import sympy as sp
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from ..family import ExponentialFamily, Finite, Levels, size_argument
-from ..symbols import s, thetas
-
-(theta,) = thetas(1)
+from .. import symbols as S
 
 
 # simulate refits p through the symbolic inverse mean map on up to 1001 levels (engine.model);
@@ -15,6 +18,7 @@ MAX_N = 1000
 
 
 def binomial(n: int = 10) -> ExponentialFamily:
+    s, (theta,) = S.s, S.thetas(1)
     symbolic = isinstance(n, sp.Symbol)  # general n, for derivations only
     if not symbolic:
         n = size_argument("binomial", "n", n, 1, MAX_N, f"simulate supports n <= {MAX_N}, derive n <= 60")

@@ -1,23 +1,28 @@
 """Exponential: s > 0, φ(s) = s, h = 1, θ = −rate < 0."""
 
-import sympy as sp
+from typing import TYPE_CHECKING
 
-from ..family import ExponentialFamily, PositiveReals
-from ..symbols import s, thetas
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
-(theta,) = thetas(1)
+from .. import family as F
+from ..family import ExponentialFamily
+from .. import symbols as S
 
 
-def _sum_sampler(rng, mu, m):
+def sum_sampler(rng, mu, m):
     """The sum of m exponentials of mean μ is Gamma(shape m, scale μ) (module level: loops pickle)."""
     return rng.gamma(m, mu[..., 0])[..., None]
 
 
 def exponential() -> ExponentialFamily:
+    s, (theta,) = S.s, S.thetas(1)
     return ExponentialFamily(
-        name="exponential", space=PositiveReals, phi=(s,), h=sp.Integer(1),
+        name="exponential", space=F.PositiveReals, phi=(s,), h=sp.Integer(1),
         conventional={"rate": -theta}, negative=("theta",),
-        sum_sampler=_sum_sampler)
+        sum_sampler=sum_sampler)
 
 
 def reference(theta: dict):
