@@ -164,7 +164,7 @@ def _verified(key: bytes, path: Path) -> bytes | None:
 # every module the cumulants are derived with (a test checks the imports against these lists)
 _CUMULANT_CODE = ("family.py", "symbols.py", "diskcache.py", "tidy.py", "fastpoly.py", "errors.py",
                   "speedups.py", "notation.py", "derivation.py", "numeric.py", "version.py",
-                  "safe_parse.py")
+                  "safe_parse.py", "lazy.py")
 
 
 @functools.lru_cache(maxsize=1)
@@ -288,7 +288,7 @@ def cached_on_disk(fn):
 # --- derived results -----------------------------------------------------------------------------
 # every module a result's derivation (or the LaTeX width test of R9's displays) reads, besides
 # the cumulants' (hashed through _code_version)
-_RESULT_CODE = ("setting.py", "regime.py", "operator.py", "results", "families")
+_RESULT_CODE = ("setting.py", "regime.py", "operator.py", "twin.py", "results", "families")
 
 
 @functools.lru_cache(maxsize=1)
