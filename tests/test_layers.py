@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "theory"
 FLOORS = (
     ("foundations", ("errors", "version", "io", "lazy", "symbols", "fastpoly", "speedups", "tidy", "numeric",
                      "notation", "derivation", "diskcache", "safe_parse", "progress", "stats"), False),
-    ("declarations", ("family", "families", "regime", "operator", "setting"), False),
+    ("declarations", ("family", "families", "regime", "operator", "twin", "setting"), False),
     ("computation", ("results", "engine"), True),
     ("services", ("store", "cases", "params", "parallel", "documents", "laws", "models"), False),
     ("applications", ("derive", "validate", "plots", "sweep", "claims"), True),

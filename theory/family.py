@@ -523,7 +523,8 @@ def point_from_params(family, params: Mapping[str, float], inverse,
         if forms is None:
             raise InputError(f"cannot convert {', '.join(used)} to natural parameters of {family.name}")
         values = {"_c_" + n: params[n] for n in used}
-        theta = {t: evaluate_form(f, values) for t, f in zip(family.names, forms, strict=True)}
+        # + 0.0: θ = −log 1 is −0.0 in float arithmetic, printed so in a summary
+        theta = {t: evaluate_form(f, values) + 0.0 for t, f in zip(family.names, forms, strict=True)}
         bad = [n for n, v in theta.items() if not np.isfinite(v)]
         if bad:
             vals = ", ".join(f"{n}={params[n]:g}" for n in used)

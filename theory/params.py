@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from .errors import InputError
 
@@ -216,15 +216,19 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
     from .engine.model import numeric_family
     from .families import get_family
     from .setting import L2, MAP, MLE, Setting
+    from .twin import twin_of
 
     sampling = _operator(operator, declared)  # bad operator input fails before any symbolic work
     init, truth = numbers(init, "init"), None if truth is None else numbers(truth, "truth")
     prior = None if prior is None else numbers(prior, "prior")
-    from .twin import twin_of
-
     twin = twin_of(family, mapping(family_args, "family_args"), fixed) if (
         numeric_twin and not data and prior_law is None and sampling.identity) else None
-    full = twin or get_family(family, **mapping(family_args, "family_args"))
+    if twin is not None and not all(twin.converts(p) for p in (init, truth, prior) if p):
+        twin = None  # another choice of conventional parameters: solved by SymPy
+    # the twin stands for the family in this simulation's Setting (typed as the family: nothing
+    # but the engine reads a Setting made here)
+    full = cast("ExponentialFamily", twin) if twin is not None else \
+        get_family(family, **mapping(family_args, "family_args"))
     fixed = numbers(fixed, "fixed", none=True)
     for name, value in fixed.items():
         if value is None:
@@ -265,7 +269,7 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
 
 
 def from_params(family: str | ExponentialFamily, M: int, init: Mapping[str, float] | None, *,
-                sampler: str = "exact", init_law=None, numeric_twin: bool = False, **options) -> ClosedLoop:
+                sampler: str = "exact", init_law=None, **options) -> ClosedLoop:
     """A :class:`~theory.engine.loop.ClosedLoop` from user-level options (:func:`loop_setting`).
 
     ``init_law`` (:func:`init_law_of`): the chains start from that law, drawn from the run's
@@ -273,7 +277,9 @@ def from_params(family: str | ExponentialFamily, M: int, init: Mapping[str, floa
     """
     from .engine.loop import ClosedLoop
 
-    setting, theta0 = loop_setting(family, init, numeric_twin=numeric_twin and init_law is None, **options)
+    if init_law is not None:  # a start law reads the declared family (theory.laws)
+        options["numeric_twin"] = False
+    setting, theta0 = loop_setting(family, init, **options)
     law = None if init_law is None else init_law_of(setting, init_law)
     if theta0 is None:
         if law is None:

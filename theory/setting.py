@@ -47,12 +47,11 @@ from .twin import FamilyTwin
 
 
 def __getattr__(name: str):
-    """``m_ext``, the symbol m of external points per generation (symbolic derivations), made on
-    first use: importing this module loads no SymPy (theory.lazy)."""
+    """``m_ext``: the symbol m of external points per generation (symbolic derivations), one of
+    the shared symbols (made on first use: importing this module loads no SymPy)."""
     if name != "m_ext":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    sym = globals()["m_ext"] = S.symbol("m", "m", positive=True)
-    return sym
+    return S.m
 
 
 # --- estimators ---------------------------------------------------------------------------------
@@ -431,7 +430,7 @@ class Setting:
     drawn through (temperature, top-k/top-p, selection; the identity by default).
     """
 
-    family: ExponentialFamily
+    family: ExponentialFamily  # or, for a simulation only, its numeric twin (theory.twin)
     fresh: int | sp.Expr = 0
     data: tuple[tuple[sp.Expr, ...], ...] = ()
     prior: Prior | None = None

@@ -27,6 +27,7 @@ BASE = {
     "lam": (r"\lambda", {"positive": True}),  # L2 strength
     "t": ("t", {"integer": True, "nonnegative": True}),  # generation
     "epsilon": (r"\epsilon", {"positive": True}),  # bookkeeping 1/M for series
+    "m": ("m", {"positive": True}),  # external points per generation (symbolic derivations)
 }
 ALIASES = {"eps": "epsilon"}  # module attribute -> symbol name
 _table: dict[sp.Symbol, str] = {}

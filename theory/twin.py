@@ -84,7 +84,13 @@ class FamilyTwin:
         """Natural parameters from natural or conventional names (as
         :meth:`~theory.family.ExponentialFamily.natural_point`, with the generated θ(c) and c(θ))."""
         return point_from_params(self, params, self.function_list("conventional_inverse"),
-                                 self.function_map("conventional_theta"))
+                                 self.function_map("conventional_theta") or {})
+
+    def converts(self, params: Mapping) -> bool:
+        """Whether :meth:`natural_point` reads ``params`` by the generated forms: natural names,
+        or conventional ones among which the first d (θ(c) of another choice is solved by SymPy)."""
+        given = tuple(n for n in self.conventional if n in params)
+        return set(params) == set(self.names) or given[: self.d] == tuple(self.conventional)[: self.d]
 
     def function_list(self, key: str) -> list | None:
         """The generated functions ``key`` as (argument names, function) pairs, or None."""

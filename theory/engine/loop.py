@@ -37,13 +37,12 @@ from ..twin import FamilyTwin
 from ..progress import tqdm
 from ..regime import Regime
 from ..setting import Setting
-from .. import symbols as S
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
 from . import collapse
 from .lattice import LatticeChains, lattice_law
 from .operated import Operated
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
-                    compile_in, minimal_face, numeric_family)
+                    minimal_face, numeric_family)
 from .sampling import (HYPERGEOMETRIC_MAX, draw_counts, draw_exact, draw_levels, draw_naive, draw_points,
                        draw_points_naive, level_counts, pvals, subsample_counts, subsample_naive,
                        subsample_sums)

@@ -2,7 +2,8 @@
 
 Finite spaces are evaluated as log-sum-exp moments over the levels (exact and
 stable for any θ, including θ restricted to a face of the marginal polytope);
-infinite spaces lambdify the derived A, μ, χ. Arrays are batched over chains
+infinite spaces evaluate the derived A, μ, χ as compiled forms (:mod:`theory.engine.forms`: a
+built-in family's generated twin, or lambdify of its derivations). Arrays are batched over chains
 along axis 0: θ and μ have shape (C, d), χ has shape (C, d, d).
 """
 
@@ -19,7 +20,7 @@ else:
     from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from ..errors import InputError
-from ..family import ExponentialFamily, Finite, compiled_form
+from ..family import ExponentialFamily, Finite
 from ..twin import FamilyTwin, level_tables
 from .forms import Forms, bound
 
@@ -39,11 +40,12 @@ class NumericFamily:
     def __init__(self, family: ExponentialFamily | FamilyTwin):
         self.family = family
         self.d = family.d
-        self.finite = isinstance(family.space, Finite)
+        space = family.space
+        self.finite = isinstance(space, Finite)
         self.names = family.names
         twin = family.forms if isinstance(family, FamilyTwin) else None
-        if self.finite:
-            self.levels = np.array(family.space.levels)
+        if isinstance(space, Finite):
+            self.levels = np.array(space.levels)
             if twin is not None:  # the generated tables (theory.twin): no SymPy
                 self.phi_levels, self.log_h = np.array(twin["phi_levels"]), np.array(twin["log_h"])
                 self.facets = np.array(twin["facets"], bool)
@@ -62,7 +64,8 @@ class NumericFamily:
             and len(self.levels) <= SYMBOLIC_LEVELS.get(self.d, SYMBOLIC_LEVELS_MANY))
         self.negative = np.array([n in family.negative for n in self.names])
         self.forms = Forms(family, self.symbolic)  # the derived closed forms, compiled on first use
-        if twin is not None:
+        if isinstance(family, FamilyTwin):
+            twin = family.forms
             self._vertices = np.array(twin["vertices"], float).reshape(-1, self.d)
             self._attainable = np.array(twin["attainable"], bool)
             self._vertex_labels = list(twin["labels"][: len(self._vertices)])
@@ -368,12 +371,6 @@ def logsumexp(z: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarr
     m = np.max(z, axis=axis, keepdims=True)
     out = m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
     return out if keepdims else np.squeeze(out, axis=axis)
-
-
-def compile_in(expr, names):
-    """``expr`` as a float function of the arrays named ``names`` (in that order), compiled once;
-    a bare symbol returns its argument itself (no copy)."""
-    return bound(compiled_form(expr), names)
 
 
 def _component(form, names, values: np.ndarray) -> np.ndarray:

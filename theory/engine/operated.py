@@ -31,6 +31,7 @@ else:
     from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from ..errors import InputError
+from ..family import ExponentialFamily
 from ..operator import Operator, tempered_shift
 from .. import symbols as S
 from .model import NumericFamily
@@ -45,6 +46,7 @@ class Operated:
     def __init__(self, numeric: NumericFamily, operator: Operator):
         self.numeric, self.operator = numeric, operator
         family = numeric.family
+        assert isinstance(family, ExponentialFamily), "an operated loop is built from the declared family"
         self.T = operator.temperature
         if numeric.finite:
             mult = family.multiplicity
