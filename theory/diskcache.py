@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 
     from . import derivation, speedups
 else:  # imported on first use (theory.lazy): declaring a family loads no SymPy
-    from .lazy import OnDemand, sympy as sp
+    from .lazy import OnDemand
+    from .lazy import sympy as sp
     derivation, speedups = OnDemand("theory.derivation"), OnDemand("theory.speedups")
 
 MISS = object()

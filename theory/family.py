@@ -14,7 +14,6 @@ import functools
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,9 +26,11 @@ from .safe_parse import numbers, sympy_object
 if TYPE_CHECKING:
     import sympy as sp
 
-    from . import notation, speedups, tidy as T
+    from . import notation, speedups
+    from . import tidy as T
 else:  # imported on first use (theory.lazy): the engine reads a family without SymPy
-    from .lazy import OnDemand, sympy as sp
+    from .lazy import OnDemand
+    from .lazy import sympy as sp
     notation, speedups, T = OnDemand("theory.notation"), OnDemand("theory.speedups"), OnDemand("theory.tidy")
 
 

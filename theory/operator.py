@@ -33,18 +33,18 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import sympy as sp
 else:
     from .lazy import sympy as sp  # imported on first use (theory.lazy)
 
+from . import symbols as S
 from .errors import InputError
 from .family import ExponentialFamily, Finite, Interval, Levels
-from . import symbols as S
 
 SELECT_BY = {"abs_deviation": "|phi1(x) - mu1|, the distance from the model's mean",
              "largest": "phi1(x), the largest values",

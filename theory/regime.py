@@ -17,9 +17,9 @@ M_t is the constant M, or a :class:`Schedule` of growing sample sizes: ``linear:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import sympy as sp

@@ -18,9 +18,9 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import sympy as sp

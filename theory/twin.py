@@ -114,7 +114,7 @@ def twin_of(name, args: Mapping | None = None, fixed: Mapping | None = None) -> 
     return _interned(name, key)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _interned(name: str, args: tuple) -> FamilyTwin | None:
     from .families.numeric_forms import FORMS
 
@@ -140,9 +140,23 @@ def level_tables(family) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return phi, log_h, _facets(phi)
 
 
+def point_masses(family) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """The absorbing point masses of a declared family: φ of the numeric ones (V, d), the labels
+    of all (the numeric ones, then the curves of point masses: the Gaussian's var = 0), and
+    whether each numeric one is attainable in finitely many generations (V,)."""
+    import sympy as sp
+
+    states = family.absorbing_states
+    numeric = [all(sp.sympify(v).is_number for v in a.phi) for a in states]
+    vertices = np.array([[float(v) for v in a.phi] for a, n in zip(states, numeric, strict=True) if n])
+    labels = [a.label for a, n in zip(states, numeric, strict=True) if n] + \
+        [a.label for a, n in zip(states, numeric, strict=True) if not n]
+    attainable = np.array([a.attainable for a, n in zip(states, numeric, strict=True) if n], bool)
+    return vertices.reshape(-1, family.d), labels, attainable
+
+
 def _facets(points: np.ndarray) -> np.ndarray:
-    L, d = points.shape
-    if d == 1:
+    if points.shape[1] == 1:
         x = points[:, 0]
         return np.array([x == x.min(), x == x.max()])
     from scipy.spatial import ConvexHull

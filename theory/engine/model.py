@@ -12,18 +12,11 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import sympy as sp
-else:
-    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from ..errors import InputError
 from ..family import ExponentialFamily, Finite
-from ..twin import FamilyTwin, level_tables
+from ..twin import FamilyTwin, level_tables, point_masses
 from .forms import Forms, bound
-
 
 # Finite spaces up to these sizes get the symbolic inverse mean map (closed-form refits,
 # conventional parameters on the boundary). SymPy's sum over the levels grows fast: binomial
@@ -43,12 +36,12 @@ class NumericFamily:
         space = family.space
         self.finite = isinstance(space, Finite)
         self.names = family.names
-        twin = family.forms if isinstance(family, FamilyTwin) else None
         if isinstance(space, Finite):
             self.levels = np.array(space.levels)
-            if twin is not None:  # the generated tables (theory.twin): no SymPy
-                self.phi_levels, self.log_h = np.array(twin["phi_levels"]), np.array(twin["log_h"])
-                self.facets = np.array(twin["facets"], bool)
+            if isinstance(family, FamilyTwin):  # the generated tables (theory.twin): no SymPy
+                tables = family.forms
+                self.phi_levels, self.log_h = np.array(tables["phi_levels"]), np.array(tables["log_h"])
+                self.facets = np.array(tables["facets"], bool)
             else:
                 self.phi_levels, self.log_h, self.facets = level_tables(family)
             scale = np.ptp(self.phi_levels, axis=0)
@@ -64,20 +57,15 @@ class NumericFamily:
             and len(self.levels) <= SYMBOLIC_LEVELS.get(self.d, SYMBOLIC_LEVELS_MANY))
         self.negative = np.array([n in family.negative for n in self.names])
         self.forms = Forms(family, self.symbolic)  # the derived closed forms, compiled on first use
+        # the absorbing point masses: numeric ones (vertices), then curves of them (Gaussian: var 0)
         if isinstance(family, FamilyTwin):
-            twin = family.forms
-            self._vertices = np.array(twin["vertices"], float).reshape(-1, self.d)
-            self._attainable = np.array(twin["attainable"], bool)
-            self._vertex_labels = list(twin["labels"][: len(self._vertices)])
-            self._continuum = list(twin["labels"][len(self._vertices):])
+            tables = family.forms
+            vertices = np.array(tables["vertices"], float).reshape(-1, self.d)
+            labels, attainable = list(tables["labels"]), np.array(tables["attainable"], bool)
         else:
-            states = family.absorbing_states
-            numeric = [all(sp.sympify(v).is_number for v in a.phi) for a in states]
-            self._vertices = np.array([[float(v) for v in a.phi] for a, n in zip(states, numeric) if n]
-                                      ).reshape(-1, self.d)
-            self._vertex_labels = [a.label for a, n in zip(states, numeric) if n]
-            self._attainable = np.array([a.attainable for a, n in zip(states, numeric) if n], bool)
-            self._continuum = [a.label for a, n in zip(states, numeric) if not n]  # the curves' labels
+            vertices, labels, attainable = point_masses(family)
+        self._vertices, self._attainable = vertices, attainable
+        self._vertex_labels, self._continuum = labels[: len(vertices)], labels[len(vertices):]
 
     # -- cumulants ------------------------------------------------------------------------------
     # Finite spaces are computed levels-major, (L, C) arrays: every sum over the levels is then

@@ -22,18 +22,19 @@ external points and fixed data are drawn or added as they are (engine.loop).
 
 from __future__ import annotations
 
-import numpy as np
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     import sympy as sp
 else:
     from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
+from .. import symbols as S
 from ..errors import InputError
 from ..family import ExponentialFamily
 from ..operator import Operator, tempered_shift
-from .. import symbols as S
 from .model import NumericFamily
 from .sampling import canonical, draw_exact, draw_points, draw_points_naive, level_counts
 

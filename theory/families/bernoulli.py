@@ -1,15 +1,16 @@
 """Bernoulli: s ∈ {0, 1}, φ(s) = s, h = 1, θ = logit p."""
 
-import numpy as np
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     import sympy as sp
 else:
     from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
-from ..family import ExponentialFamily, Finite
 from .. import symbols as S
+from ..family import ExponentialFamily, Finite
 
 
 def bernoulli() -> ExponentialFamily:

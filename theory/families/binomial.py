@@ -1,16 +1,16 @@
 """Binomial (n trials): s ∈ {0..n}, φ(s) = s, h(s) = C(n, s), θ = logit p."""
 
-import numpy as np
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     import sympy as sp
 else:
     from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
-from ..family import ExponentialFamily, Finite, Levels, size_argument
 from .. import symbols as S
-
+from ..family import ExponentialFamily, Finite, Levels, size_argument
 
 # simulate refits p through the symbolic inverse mean map on up to 1001 levels (engine.model);
 # above, setting the family up took minutes (n = 10**4: 53 s) before that was refused

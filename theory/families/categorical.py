@@ -7,8 +7,8 @@ if TYPE_CHECKING:
 else:
     from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
-from ..family import ExponentialFamily, Finite, size_argument
 from .. import symbols as S
+from ..family import ExponentialFamily, Finite, size_argument
 
 # K − 1 natural parameters, each a SymPy symbol in every sum: K = 10**6 never finished building;
 # simulate refits p through the symbolic inverse mean map up to K = 5, derive finishes K <= 3

@@ -14,9 +14,8 @@ if TYPE_CHECKING:
 else:
     from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
-from ..family import ExponentialFamily, Finite, Levels, size_argument
 from .. import symbols as S
-
+from ..family import ExponentialFamily, Finite, Levels, size_argument
 
 # the engine tabulates the N + 1 levels once with SymPy, about 40 ms a level (N = 1000: 40 s;
 # N = 10**6 ran for hours before the first generation). N = 2 is three levels and two

@@ -8,8 +8,8 @@ else:
     from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from .. import family as F
-from ..family import ExponentialFamily
 from .. import symbols as S
+from ..family import ExponentialFamily
 
 
 def sum_sampler(rng, mu, m):

@@ -1,7 +1,8 @@
 """Gaussian: s ∈ ℝ, φ(s) = (s, s²), h = 1, θ = (mean/var, −1/(2 var))."""
 
-import numpy as np
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     import sympy as sp
@@ -9,8 +10,8 @@ else:
     from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from .. import family as F
-from ..family import ExponentialFamily
 from .. import symbols as S
+from ..family import ExponentialFamily
 
 
 def sum_sampler(rng, mu, m):

@@ -1,15 +1,16 @@
 """Poisson: s ∈ ℕ, φ(s) = s, h(s) = 1/s!, θ = log rate."""
 
-import numpy as np
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     import sympy as sp
 else:
     from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
-from ..family import ExponentialFamily, Naturals
 from .. import symbols as S
+from ..family import ExponentialFamily, Naturals
 
 
 def sum_sampler(rng, mu, m):
