@@ -1,16 +1,16 @@
 """The numeric twin of a built-in family: what a simulation reads of it, without SymPy.
 
-``closedloop simulate`` of a built-in family spends most of its start-up importing SymPy and
-building the family, only to turn the derived closed forms into NumPy functions. Those
-functions are derived once, from the declarations, and committed as generated code
-(``theory/families/numeric_forms.py``, written by :func:`theory.engine.forms.source` with SymPy's NumPy printer,
-the code ``lambdify`` compiles on the SymPy path, so both give the same numbers; a test
-regenerates it and compares the text, as for ``derivations/``). A :class:`FamilyTwin` stands
-for the family in a :class:`~theory.setting.Setting` and the engine: its name, parameters,
-levels (finite spaces), absorbing states, the law of a sum of draws, and the derived functions
-(θ(μ), the conventional parameters, the entropy, A, μ, χ, ...). Only a built-in family at its
-default arguments, unrestricted, has a twin (:func:`twin_of`); any other goes the SymPy way.
-Nothing is read from a file at run time: the forms are this package's own code.
+``closedloop simulate`` of a built-in family used to spend most of its start-up importing SymPy
+and building the family, only to turn the derived closed forms into NumPy functions. Those
+functions are derived once, from the declarations, and committed as generated code:
+``theory/families/numeric_forms.py``, written by :func:`theory.engine.forms.source` with the code
+``lambdify`` compiles on the SymPy path (so both paths give the same numbers); a test
+regenerates it and compares the text, as for ``derivations/``. A :class:`FamilyTwin` stands for
+the family in a simulation's :class:`~theory.setting.Setting` and in the engine: its name,
+parameters, levels (finite spaces), absorbing states, the law of a sum of draws, and the
+derived functions (θ(μ), the conventional parameters, the entropy, A, μ, χ, ...). Only a
+built-in family at its default arguments, unrestricted, has a twin (:func:`twin_of`); any other
+goes the SymPy way. Nothing is read from a file at run time: the forms are the package's code.
 """
 
 from __future__ import annotations
