@@ -11,8 +11,8 @@ import pytest
 
 from theory.engine.estimators import solve_theta
 from theory.engine.sampling import draw_exact
-from theory.families.exponential import _sum_sampler as exponential_sums
-from theory.families.gaussian import _sum_sampler as gaussian_sums
+from theory.families.exponential import sum_sampler as exponential_sums
+from theory.families.gaussian import sum_sampler as gaussian_sums
 from theory.params import from_params
 
 SEGMENT_CASES = {  # (family, args, fixed, init, options)

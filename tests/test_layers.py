@@ -19,9 +19,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "theory"
 # floor -> groups of the floor; a group is a module or a package (its submodules with it);
 # groups of a floor marked independent never import each other
 FLOORS = (
-    ("foundations", ("errors", "version", "io", "symbols", "fastpoly", "speedups", "tidy", "numeric",
+    ("foundations", ("errors", "version", "io", "lazy", "symbols", "fastpoly", "speedups", "tidy", "numeric",
                      "notation", "derivation", "diskcache", "safe_parse", "progress", "stats"), False),
-    ("declarations", ("family", "families", "regime", "operator", "setting"), False),
+    ("declarations", ("family", "families", "regime", "operator", "twin", "setting"), False),
     ("computation", ("results", "engine"), True),
     ("services", ("store", "cases", "params", "parallel", "documents", "laws", "models"), False),
     ("applications", ("derive", "validate", "plots", "sweep", "claims"), True),

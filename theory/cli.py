@@ -118,7 +118,7 @@ def cmd_simulate(args) -> int:
         nu=args.nu, lam=args.lam, prior=parse_params(args.prior, "--prior") if args.prior else None,
         sampler=args.sampler, external=args.external,
         data=external_data(args.external_data, args.external_data_file), prior_law=args.prior_law,
-        regime=args.regime, M_schedule=args.M_schedule, **_operator_options(args))
+        regime=args.regime, M_schedule=args.M_schedule, numeric_twin=True, **_operator_options(args))
     run = loop.run(args.generations, args.chains, seed=args.seed, burn_in=args.burn_in,
                    record_every=args.record_every, progress=sys.stderr.isatty() and not args.quiet,
                    histograms=_histograms(args.histogram))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import sympy as sp
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from .lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from . import notation, numeric
 

@@ -42,13 +42,19 @@ import stat
 import tempfile
 import warnings
 from pathlib import Path
-
-import sympy as sp
+from typing import TYPE_CHECKING
 
 from . import symbols as S
-from .derivation import Derivation
-from .speedups import sympy_speedups
 from .version import __version__
+
+if TYPE_CHECKING:
+    import sympy as sp
+
+    from . import derivation, speedups
+else:  # imported on first use (theory.lazy): declaring a family loads no SymPy
+    from .lazy import OnDemand
+    from .lazy import sympy as sp
+    derivation, speedups = OnDemand("theory.derivation"), OnDemand("theory.speedups")
 
 MISS = object()
 
@@ -159,7 +165,7 @@ def _verified(key: bytes, path: Path) -> bytes | None:
 # every module the cumulants are derived with (a test checks the imports against these lists)
 _CUMULANT_CODE = ("family.py", "symbols.py", "diskcache.py", "tidy.py", "fastpoly.py", "errors.py",
                   "speedups.py", "notation.py", "derivation.py", "numeric.py", "version.py",
-                  "safe_parse.py")
+                  "safe_parse.py", "lazy.py")
 
 
 @functools.lru_cache(maxsize=1)
@@ -272,7 +278,7 @@ def cached_on_disk(fn):
     def derive(self):
         value = load(self, name)
         if value is MISS:
-            with sympy_speedups():  # theory.speedups: derived sooner, the same
+            with speedups.sympy_speedups():  # theory.speedups: derived sooner, the same
                 value = fn(self)
             store(self, name, value)
         return value
@@ -283,7 +289,7 @@ def cached_on_disk(fn):
 # --- derived results -----------------------------------------------------------------------------
 # every module a result's derivation (or the LaTeX width test of R9's displays) reads, besides
 # the cumulants' (hashed through _code_version)
-_RESULT_CODE = ("setting.py", "regime.py", "operator.py", "results", "families")
+_RESULT_CODE = ("setting.py", "regime.py", "operator.py", "twin.py", "results", "families")
 
 
 @functools.lru_cache(maxsize=1)
@@ -329,7 +335,7 @@ def _read_result(path: Path, secret: bytes, result_id: str):
         value, names = pickle.loads(payload)
     except Exception:  # from an incompatible version: derive afresh
         return MISS
-    if value is not None and not (isinstance(value, Derivation) and value.id == result_id):
+    if value is not None and not (isinstance(value, derivation.Derivation) and value.id == result_id):
         return MISS
     if not (isinstance(names, dict) and all(isinstance(k, sp.Symbol) and isinstance(v, str)
                                             for k, v in names.items())):

@@ -14,17 +14,24 @@ import functools
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
 
-from . import notation
 from . import symbols as S
 from .diskcache import cached_on_disk, canonical
 from .errors import InputError, integer
 from .safe_parse import numbers, sympy_object
-from .speedups import powsimp
-from .tidy import held_hyperbolics, tidy
+
+if TYPE_CHECKING:
+    import sympy as sp
+
+    from . import notation, speedups
+    from . import tidy as T
+else:  # imported on first use (theory.lazy): the engine reads a family without SymPy
+    from .lazy import OnDemand
+    from .lazy import sympy as sp
+    notation, speedups, T = OnDemand("theory.notation"), OnDemand("theory.speedups"), OnDemand("theory.tidy")
 
 
 # --- sample spaces -----------------------------------------------------------------------------
@@ -52,7 +59,10 @@ class Levels:
     """
 
     upper: sp.Expr
-    lower = sp.Integer(0)
+
+    @property
+    def lower(self) -> sp.Expr:
+        return sp.Integer(0)
 
     def __str__(self) -> str:
         return f"{{0, ..., {self.upper}}}"
@@ -66,8 +76,13 @@ class Levels:
 class Naturals:
     """s ∈ ℕ = {0, 1, 2, ...}."""
 
-    lower = sp.Integer(0)
-    upper = sp.oo
+    @property
+    def lower(self) -> sp.Expr:
+        return sp.Integer(0)
+
+    @property
+    def upper(self) -> sp.Expr:
+        return sp.oo
 
     def __str__(self) -> str:
         return "N"
@@ -94,8 +109,13 @@ class Interval:
         return rf"({notation.expr(self.lower)}, {notation.expr(self.upper)})"
 
 
-Reals = Interval(-sp.oo, sp.oo)
-PositiveReals = Interval(sp.Integer(0), sp.oo)
+def __getattr__(name: str) -> Interval:
+    """``Reals`` and ``PositiveReals``, made on first use (SymPy's infinities need SymPy)."""
+    ends = {"Reals": lambda: (-sp.oo, sp.oo), "PositiveReals": lambda: (sp.Integer(0), sp.oo)}
+    if name not in ends:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    space = globals()[name] = Interval(*ends[name]())
+    return space
 
 
 @dataclass(frozen=True)
@@ -237,7 +257,7 @@ class ExponentialFamily:
                 lambda e: isinstance(e, sp.Piecewise), _convergent_branch)
             if z.has(sp.Sum):
                 return sp.Sum(weight.subs(s, S.k), (S.k, 0, self.space.upper))
-            return powsimp(z.subs({y: sp.exp(t) for y, t in zip(ys, th, strict=True)}))
+            return speedups.powsimp(z.subs({y: sp.exp(t) for y, t in zip(ys, th, strict=True)}))
         if isinstance(self.space, Naturals):
             # e^{θ_a} -> y_a > 0 turns the sum into a power series SymPy recognises
             ys = [sp.Symbol(f"_y{a}", positive=True) for a in range(self.d)]
@@ -257,20 +277,20 @@ class ExponentialFamily:
     @cached_on_disk
     def mu(self) -> sp.Matrix:
         """Mean map μ(θ) = ∇A(θ) = E_θ[φ] (expectation parameters)."""
-        return sp.Matrix([tidy(sp.diff(self.A, t)) for t in self.theta])
+        return sp.Matrix([T.tidy(sp.diff(self.A, t)) for t in self.theta])
 
     @cached_on_disk
     def chi(self) -> sp.Matrix:
         """Fisher information χ(θ) = ∇∇A(θ) = Cov_θ[φ] (the susceptibility)."""
         d = self.d  # symmetric: each entry derived once, in one form
-        upper = {(a, b): tidy(sp.diff(self.mu[a], self.theta[b])) for a in range(d) for b in range(a, d)}
+        upper = {(a, b): T.tidy(sp.diff(self.mu[a], self.theta[b])) for a in range(d) for b in range(a, d)}
         return sp.Matrix(d, d, lambda a, b: upper[min(a, b), max(a, b)])
 
     @cached_on_disk
     def kappa(self) -> sp.ImmutableDenseNDimArray:
         """Third cumulants κ_abc(θ) = ∂³A/∂θ_a∂θ_b∂θ_c."""
         d = self.d  # symmetric in its three indices: each distinct entry derived once
-        ordered = {idx: tidy(sp.diff(self.chi[idx[0], idx[1]], self.theta[idx[2]]))
+        ordered = {idx: T.tidy(sp.diff(self.chi[idx[0], idx[1]], self.theta[idx[2]]))
                    for idx in itertools.combinations_with_replacement(range(d), 3)}
         return sp.ImmutableDenseNDimArray(
             [[[ordered[tuple(sorted((a, b, c)))] for c in range(d)] for b in range(d)] for a in range(d)])
@@ -439,50 +459,86 @@ class ExponentialFamily:
 
         Raises InputError naming the offending parameter for unknown names, missing
         names, or values outside the family's domain. A value given as text is read by
-        :func:`theory.safe_parse.number` (never by ``sympify``).
+        :func:`theory.safe_parse.number` (never by ``sympify``). Conventional values go through
+        θ(c), the solved conventional map compiled for NumPy (the generated twin's function).
         """
-        params = numbers(params, "parameter")
-        if set(params) == set(self.names):
-            theta = {n: float(params[n]) for n in self.names}
-        else:
-            unknown = sorted(set(params) - set(self.names) - set(self.conventional))
-            if unknown:
-                raise InputError(
-                    f"unknown parameter {unknown[0]!r} for {self.name}; natural: "
-                    f"{', '.join(self.names)}; conventional: {', '.join(self.conventional)}")
-            natural = [n for n in params if n in self.names and n not in self.conventional]
-            if natural:  # a partial natural point next to conventional values would be ignored
-                raise InputError(
-                    f"parameter {natural[0]!r} is natural, the others are not: give either all of "
-                    f"{', '.join(self.names)} or conventional parameters "
-                    f"({', '.join(self.conventional)})")
-            theta = self._from_conventional(params)
-        for n in self.negative:
-            if not theta[n] < 0:
-                raise InputError(f"{n}={theta[n]:g} is outside the domain of {self.name} ({n} < 0)")
-        return theta
+        def inverse(used):
+            solved = _conventional_inverse(self, used)
+            return [compiled_form(solved[t]) for t in self.theta]
 
-    def _from_conventional(self, params: Mapping[str, float]) -> dict[str, float]:
-        given = [n for n in self.conventional if n in params]
-        if len(given) < self.d:
-            missing = [n for n in self.conventional if n not in params]
-            raise InputError(f"{self.name} needs {self.d} parameter(s): missing {', '.join(missing)}")
-        used = tuple(given[: self.d])
-        inverse = _conventional_inverse(self, used)
-        with np.errstate(all="ignore"):
-            theta = {t.name: complex(sp.N(inverse[t].subs({sp.Symbol("_c_" + n): params[n] for n in used})))
-                     for t in self.theta}
-        bad = [n for n, v in theta.items() if abs(v.imag) > 1e-12 or not np.isfinite(v.real)]
+        conventional = {n: compiled_form(e) for n, e in self.conventional.items()}
+        return point_from_params(self, params, inverse, conventional)
+
+
+def compiled_form(expr) -> tuple[tuple[str, ...], Callable | None]:
+    """(argument names, NumPy function) of ``expr`` as lambdify compiles it (the generated
+    twin's forms are this code, printed); a bare symbol is (its name,), None: the value itself."""
+    from .numeric import arguments, compiled
+
+    expr = sp.sympify(expr)
+    if isinstance(expr, sp.Symbol):
+        return (expr.name,), None
+    free = arguments(expr)
+    return tuple(x.name for x in free), compiled(expr, free)
+
+
+def evaluate_form(form, values: Mapping[str, float]) -> float:
+    """A :func:`compiled_form` at the named ``values``, a float (NaN where undefined)."""
+    names, fn = form
+    if fn is None:
+        return float(values[names[0]])
+    with np.errstate(all="ignore"):
+        return float(fn(*(np.float64(values[n]) for n in names)))
+
+
+def point_from_params(family, params: Mapping[str, float], inverse,
+                      conventional: Mapping) -> dict[str, float]:
+    """Natural parameters of ``family`` (a family or its twin) from natural or conventional names.
+
+    ``inverse``: the θ(c) forms of the first d conventional parameters (a list; a family also
+    solves other choices: then a function of the names used), ``conventional``: c(θ) by name,
+    each a :func:`compiled_form`. See :meth:`ExponentialFamily.natural_point`.
+    """
+    params = numbers(params, "parameter")
+    if set(params) == set(family.names):
+        theta = {n: float(params[n]) for n in family.names}
+    else:
+        unknown = sorted(set(params) - set(family.names) - set(family.conventional))
+        if unknown:
+            raise InputError(
+                f"unknown parameter {unknown[0]!r} for {family.name}; natural: "
+                f"{', '.join(family.names)}; conventional: {', '.join(family.conventional)}")
+        natural = [n for n in params if n in family.names and n not in family.conventional]
+        if natural:  # a partial natural point next to conventional values would be ignored
+            raise InputError(
+                f"parameter {natural[0]!r} is natural, the others are not: give either all of "
+                f"{', '.join(family.names)} or conventional parameters "
+                f"({', '.join(family.conventional)})")
+        given = [n for n in family.conventional if n in params]
+        if len(given) < family.d:
+            missing = [n for n in family.conventional if n not in params]
+            raise InputError(f"{family.name} needs {family.d} parameter(s): missing {', '.join(missing)}")
+        used = tuple(given[: family.d])
+        forms = inverse(used) if callable(inverse) else \
+            inverse if used == tuple(family.conventional)[: family.d] else None
+        if forms is None:
+            raise InputError(f"cannot convert {', '.join(used)} to natural parameters of {family.name}")
+        values = {"_c_" + n: params[n] for n in used}
+        # + 0.0: θ = −log 1 is −0.0 in float arithmetic, printed so in a summary
+        theta = {t: evaluate_form(f, values) + 0.0 for t, f in zip(family.names, forms, strict=True)}
+        bad = [n for n, v in theta.items() if not np.isfinite(v)]
         if bad:
             vals = ", ".join(f"{n}={params[n]:g}" for n in used)
-            raise InputError(f"{vals} is outside the domain of {self.name} (or on its boundary)")
-        theta = {n: v.real for n, v in theta.items()}
-        for n in given[self.d:]:  # redundant conventional values must agree (e.g. pK = 1 − Σ p)
-            implied = float(sp.N(self.conventional[n].subs({S_: theta[S_.name] for S_ in self.theta})))
+            raise InputError(f"{vals} is outside the domain of {family.name} (or on its boundary)")
+        for n in given[family.d:]:  # redundant conventional values must agree (e.g. pK = 1 − Σ p)
+            implied = evaluate_form(conventional[n], theta)
             if abs(implied - params[n]) > 1e-9:
                 raise InputError(f"{n}={params[n]:g} is inconsistent with the other parameters "
                                  f"(implied {n}={implied:g})")
-        return theta
+    for n in family.negative:
+        if not theta[n] < 0:
+            raise InputError(f"{n}={theta[n]:g} is outside the domain of {family.name} ({n} < 0)")
+    return theta
 
 
 @functools.lru_cache(maxsize=None)
@@ -544,10 +600,10 @@ def _shortest(e):
     """
     if isinstance(e, sp.MatrixBase):
         return e.applyfunc(_shortest)
-    e, back = held_hyperbolics(e)
+    e, back = T.held_hyperbolics(e)
     if not e.has(sp.sinh, sp.cosh, sp.tanh):
-        return tidy(e).xreplace(back)
-    through_exp = tidy(e.rewrite(sp.exp))
+        return T.tidy(e).xreplace(back)
+    through_exp = T.tidy(e.rewrite(sp.exp))
     if not through_exp.has(sp.sinh, sp.cosh, sp.tanh, sp.log):
         return through_exp.xreplace(back)  # cosh(log x) gone: simplify of the hyperbolic form is slower, never shorter
     return min(sp.simplify(e), through_exp, key=sp.count_ops).xreplace(back)

@@ -33,13 +33,18 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
 
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from .lazy import sympy as sp  # imported on first use (theory.lazy)
+
+from . import symbols as S
 from .errors import InputError
 from .family import ExponentialFamily, Finite, Interval, Levels
-from .symbols import s as S_sym
 
 SELECT_BY = {"abs_deviation": "|phi1(x) - mu1|, the distance from the model's mean",
              "largest": "phi1(x), the largest values",
@@ -164,13 +169,13 @@ def tempered_shift(family: ExponentialFamily) -> tuple[sp.Expr, ...] | None:
     level (evaluated to 30 digits)."""
     log_g = sp.expand_log(sp.log(configuration_base(family)), force=True)
     d = family.d
-    if not log_g.has(S_sym):
+    if not log_g.has(S.s):
         return (sp.Integer(0),) * d
     points = _support_points(family)
     rows: list[list[sp.Expr]] = []
     chosen: list = []
     for v in points:  # greedily: d + 1 points with affinely independent φ
-        row = [p.subs(S_sym, v) for p in family.phi] + [sp.Integer(1)]
+        row = [p.subs(S.s, v) for p in family.phi] + [sp.Integer(1)]
         if sp.Matrix(rows + [row]).rank() == len(rows) + 1:
             rows.append(row)
             chosen.append(v)
@@ -178,13 +183,13 @@ def tempered_shift(family: ExponentialFamily) -> tuple[sp.Expr, ...] | None:
             break
     if len(rows) < d + 1:
         return None
-    values = sp.Matrix([log_g.subs(S_sym, v) for v in chosen])
+    values = sp.Matrix([log_g.subs(S.s, v) for v in chosen])
     solution = sp.Matrix(rows).LUsolve(values)
     b, c = tuple(sp.simplify(x) for x in solution[:d]), solution[d]
     residual = log_g - c - sum(bi * p for bi, p in zip(b, family.phi, strict=True))
     if isinstance(family.space, Finite):
-        scale = 1 + max(abs(float(sp.N(log_g.subs(S_sym, v), 30))) for v in family.space.levels)
-        ok = all(abs(float(sp.N(residual.subs(S_sym, v), 30))) <= 1e-12 * scale for v in family.space.levels)
+        scale = 1 + max(abs(float(sp.N(log_g.subs(S.s, v), 30))) for v in family.space.levels)
+        ok = all(abs(float(sp.N(residual.subs(S.s, v), 30))) <= 1e-12 * scale for v in family.space.levels)
     else:
         ok = sp.simplify(residual) == 0
     return b if ok else None
@@ -205,7 +210,7 @@ def _support_points(family: ExponentialFamily) -> list:
 def score_statistic(family: ExponentialFamily) -> bool:
     """Whether φ1 is a score of the data value: affine in s and not constant (selection ranks by it)."""
     phi1 = family.phi[0]
-    return bool(phi1.is_polynomial(S_sym)) and sp.degree(phi1, S_sym) == 1
+    return bool(phi1.is_polynomial(S.s)) and sp.degree(phi1, S.s) == 1
 
 
 def _number(value, what: str) -> float:

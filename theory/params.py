@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from .errors import InputError
 
@@ -194,7 +194,7 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
                  fixed: Mapping[str, float | None] | None = None, family_args=None, nu: float = 1.0,
                  lam: float = 0.1, prior: Mapping[str, float] | None = None, external: int = 0,
                  data=(), prior_law=None, regime=None, M_schedule=None, operator=None,
-                 **declared) -> tuple[Setting, dict[str, float]]:
+                 numeric_twin: bool = False, **declared) -> tuple[Setting, dict[str, float]]:
     """The :class:`Setting` of a simulation and its start (natural parameters; None when ``init``
     is empty: an init law then gives it, see :func:`from_params`), from user options.
 
@@ -206,6 +206,9 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
     :func:`theory.setting.parse_prior`); ``regime`` and ``M_schedule``: the data regime
     (:func:`regime_of`); ``operator`` or ``temperature``, ``top_k``, ``top_p``, ``select`` and
     ``by``: the sampling operator the model's points are drawn through (:func:`operator_of`).
+    ``numeric_twin``: a built-in family at its default arguments, with no parameter held fixed,
+    no fixed data, prior law or sampling operator, is simulated from its generated numeric twin
+    (:mod:`theory.twin`: the same numbers, without SymPy); the command line asks for it.
     """
     import numpy as np
 
@@ -213,11 +216,19 @@ def loop_setting(family: str | ExponentialFamily, init: Mapping[str, float] | No
     from .engine.model import numeric_family
     from .families import get_family
     from .setting import L2, MAP, MLE, Setting
+    from .twin import twin_of
 
     sampling = _operator(operator, declared)  # bad operator input fails before any symbolic work
     init, truth = numbers(init, "init"), None if truth is None else numbers(truth, "truth")
     prior = None if prior is None else numbers(prior, "prior")
-    full = get_family(family, **mapping(family_args, "family_args"))
+    twin = twin_of(family, mapping(family_args, "family_args"), fixed) if (
+        numeric_twin and not data and prior_law is None and sampling.identity) else None
+    if twin is not None and not all(twin.converts(p) for p in (init, truth, prior) if p):
+        twin = None  # another choice of conventional parameters: solved by SymPy
+    # the twin stands for the family in this simulation's Setting (typed as the family: nothing
+    # but the engine reads a Setting made here)
+    full = cast("ExponentialFamily", twin) if twin is not None else \
+        get_family(family, **mapping(family_args, "family_args"))
     fixed = numbers(fixed, "fixed", none=True)
     for name, value in fixed.items():
         if value is None:
@@ -266,6 +277,8 @@ def from_params(family: str | ExponentialFamily, M: int, init: Mapping[str, floa
     """
     from .engine.loop import ClosedLoop
 
+    if init_law is not None:  # a start law reads the declared family (theory.laws)
+        options["numeric_twin"] = False
     setting, theta0 = loop_setting(family, init, **options)
     law = None if init_law is None else init_law_of(setting, init_law)
     if theta0 is None:

@@ -17,9 +17,14 @@ M_t is the constant M, or a :class:`Schedule` of growing sample sizes: ``linear:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
+
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from .lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from .errors import InputError
 

@@ -18,9 +18,14 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
+
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from .lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from . import symbols as S
 from .errors import InputError
@@ -28,10 +33,10 @@ from .errors import InputError
 MAX_LENGTH = 1000  # characters of one text; deeper or longer input is refused, not parsed
 MAX_BITS = 100_000  # size of an exact number a power of numbers may produce
 
-FUNCTIONS = {name: getattr(sp, name) for name in (
-    "exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
-    "Abs", "sign")}  # none evaluates eagerly at a large integer (gamma(10**9) would compute 10**9!)
-CONSTANTS = {"pi": sp.pi, "E": sp.E}
+# SymPy's functions and constants of these names (looked up when used: no SymPy at import)
+FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
+             "Abs", "sign")  # none evaluates eagerly at a large integer (gamma(10**9) would compute 10**9!)
+CONSTANTS = ("pi", "E")
 _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
            ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: _power(a, b)}
 
@@ -118,7 +123,7 @@ def _build(node: ast.AST) -> sp.Expr:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             raise _Refused(f"{node.func.id}() takes plain arguments")
-        return FUNCTIONS[node.func.id](*(_build(a) for a in node.args))
+        return getattr(sp, node.func.id)(*(_build(a) for a in node.args))
     if isinstance(node, ast.Call):
         raise _Refused("only the listed functions can be called")
     raise _Refused(f"{type(node).__name__} is not allowed")
@@ -128,7 +133,7 @@ def _name(name: str) -> sp.Expr:
     if name.startswith("_"):
         raise _Refused(f"name {name!r} starts with '_'")
     if name in CONSTANTS:
-        return CONSTANTS[name]
+        return getattr(sp, name)
     if name in FUNCTIONS:
         raise _Refused(f"{name} is a function")
     # an existing project symbol (its assumptions: M > 0, ...), else a real one; never a new

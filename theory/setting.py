@@ -25,9 +25,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
+
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from .lazy import sympy as sp  # imported on first use (theory.lazy)
+
+from .lazy import is_sympy
 
 from . import symbols as S
 from .errors import InputError, integer
@@ -36,8 +43,15 @@ from .family import ExponentialFamily, Finite, Naturals, format_number
 from .operator import Operator, as_operator
 from .regime import Regime, as_regime
 from .safe_parse import numbers
+from .twin import FamilyTwin
 
-m_ext = S.symbol("m", "m", positive=True)  # external points per generation (symbolic derivations)
+
+def __getattr__(name: str):
+    """``m_ext``: the symbol m of external points per generation (symbolic derivations), one of
+    the shared symbols (made on first use: importing this module loads no SymPy)."""
+    if name != "m_ext":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return S.m
 
 
 # --- estimators ---------------------------------------------------------------------------------
@@ -416,7 +430,7 @@ class Setting:
     drawn through (temperature, top-k/top-p, selection; the identity by default).
     """
 
-    family: ExponentialFamily
+    family: ExponentialFamily  # or, for a simulation only, its numeric twin (theory.twin)
     fresh: int | sp.Expr = 0
     data: tuple[tuple[sp.Expr, ...], ...] = ()
     prior: Prior | None = None
@@ -427,7 +441,7 @@ class Setting:
     operator: Operator = field(default_factory=Operator)
 
     def __post_init__(self):
-        if not isinstance(self.family, ExponentialFamily):
+        if not isinstance(self.family, ExponentialFamily | FamilyTwin):
             raise InputError(f"a setting needs a family, got {type(self.family).__name__}")
         object.__setattr__(self, "regime", as_regime(self.regime))
         object.__setattr__(self, "operator", as_operator(self.operator))
@@ -443,7 +457,7 @@ class Setting:
             raise InputError(f"estimator must be MLE(), MAP(nu, mu0) or L2(lam), got "
                              f"{type(self.estimator).__name__}")
         object.__setattr__(self, "anchors", integer(self.anchors, "anchors M0"))
-        if not isinstance(self.fresh, sp.Expr):  # a symbol m for the derivations, else a count
+        if not is_sympy(self.fresh, "Expr"):  # a symbol m for the derivations, else a count
             object.__setattr__(self, "fresh", integer(self.fresh, "external points"))
         if self.prior is not None and not isinstance(self.estimator, MLE):
             raise InputError("a prior law (--prior-law) replaces --estimator: use one or the other")

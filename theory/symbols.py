@@ -8,27 +8,54 @@ from __future__ import annotations
 
 import difflib
 import re
+from typing import TYPE_CHECKING
 
-import sympy as sp
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from .lazy import sympy as sp  # imported on first use (theory.lazy)
 
-LATEX: dict[sp.Symbol, str] = {}
+# The symbols every derivation shares, made on first use (module ``__getattr__``): importing this
+# module, as the engine does, loads no SymPy (theory.lazy). name -> (LaTeX, assumptions).
+BASE = {
+    "s": ("s", {"real": True}),  # one data point
+    "k": ("k", {"integer": True, "nonnegative": True}),  # a level of a finite sample space
+    "M": ("M", {"positive": True}),  # points per generation
+    "M0": ("M_0", {"nonnegative": True}),  # anchor points per generation
+    "nu": (r"\nu", {"positive": True}),  # MAP pseudo-observations
+    "lam": (r"\lambda", {"positive": True}),  # L2 strength
+    "t": ("t", {"integer": True, "nonnegative": True}),  # generation
+    "epsilon": (r"\epsilon", {"positive": True}),  # bookkeeping 1/M for series
+    "m": ("m", {"positive": True}),  # external points per generation (symbolic derivations)
+}
+ALIASES = {"eps": "epsilon"}  # module attribute -> symbol name
+_table: dict[sp.Symbol, str] = {}
+
+
+def _latex_table() -> dict[sp.Symbol, str]:
+    """Every symbol made so far -> its LaTeX name, the shared ones first made."""
+    if not _table:
+        for name, (latex, assumptions) in BASE.items():
+            _table[sp.Symbol(name, **assumptions)] = latex
+    return _table
+
+
+def __getattr__(name: str):
+    """``LATEX`` and the shared symbols (``s``, ``M0``, ``eps``, ...), made on first use."""
+    if name == "LATEX":
+        return _latex_table()
+    if name in BASE or name in ALIASES:
+        sym = next(x for x in _latex_table() if x.name == ALIASES.get(name, name))
+        globals()[name] = sym
+        return sym
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def symbol(name: str, latex: str, **assumptions) -> sp.Symbol:
     """A SymPy symbol registered with its LaTeX spelling."""
     sym = sp.Symbol(name, **assumptions)
-    LATEX[sym] = latex
+    _latex_table()[sym] = latex
     return sym
-
-
-s = symbol("s", "s", real=True)  # one data point
-k = symbol("k", "k", integer=True, nonnegative=True)  # a level of a finite sample space
-M = symbol("M", "M", positive=True)  # points per generation
-M0 = symbol("M0", "M_0", nonnegative=True)  # anchor points per generation
-nu = symbol("nu", r"\nu", positive=True)  # MAP pseudo-observations
-lam = symbol("lam", r"\lambda", positive=True)  # L2 strength
-t = symbol("t", "t", integer=True, nonnegative=True)  # generation
-eps = symbol("epsilon", r"\epsilon", positive=True)  # bookkeeping 1/M for series
 
 
 def get(name: str) -> sp.Symbol:
@@ -41,7 +68,7 @@ def get(name: str) -> sp.Symbol:
     ``theta1``. KeyError naming the closest known names otherwise.
     """
     for spelling in (name, re.sub(r"^([A-Za-z]+)_(\d+)", r"\1\2", name)):  # M_0 -> M0, theta_1 -> theta1
-        for sym in LATEX:
+        for sym in _latex_table():
             if sym.name == spelling:
                 return sym
     name = spelling
@@ -51,7 +78,7 @@ def get(name: str) -> sp.Symbol:
         head, index = match.groups()
         sym = symbol(base, PARAMETER_LATEX[head] + (f"_{{{index}}}" if index else ""), real=True)
         return starred(sym) if name.endswith("_star") else sym
-    known = sorted({s.name for s in LATEX} | {"theta", "theta1", "mu", "mu1", "chi", "kappa"})
+    known = sorted({s.name for s in _latex_table()} | {"theta", "theta1", "mu", "mu1", "chi", "kappa"})
     near = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f" (did you mean {' or '.join(near)}?)" if near else ""
     raise KeyError(f"no symbol named {name!r}{hint}; known: {', '.join(known)}, and indexed "
@@ -63,7 +90,7 @@ PARAMETER_LATEX = {"theta": r"\theta", "mu": r"\mu", "chi": r"\chi", "kappa": r"
 
 def known(name: str) -> bool:
     """Whether :func:`get` knows ``name``, without making a symbol (no entry in :data:`LATEX`)."""
-    names = {s.name for s in LATEX}
+    names = {s.name for s in _latex_table()}
     return any(spelling in names or re.fullmatch(r"(theta|mu|chi|kappa)\d*(_star)?", spelling)
                for spelling in (name, re.sub(r"^([A-Za-z]+)_(\d+)", r"\1\2", name)))
 
@@ -93,12 +120,12 @@ def theta_names(names: tuple[str, ...]) -> tuple[sp.Symbol, ...]:
 
 def starred(sym: sp.Symbol) -> sp.Symbol:
     """The ground-truth copy of a symbol: ``theta1`` -> ``theta1_star`` (θ_1^*)."""
-    return symbol(sym.name + "_star", LATEX.get(sym, sym.name) + "^{*}", **sym.assumptions0)
+    return symbol(sym.name + "_star", _latex_table().get(sym, sym.name) + "^{*}", **sym.assumptions0)
 
 
 def zeroed(sym: sp.Symbol) -> sp.Symbol:
     """The prior/initial copy of a symbol: ``mu1`` -> ``mu1_0`` (μ_{1,0})."""
-    return symbol(sym.name + "_0", "{" + LATEX.get(sym, sym.name) + "}^{(0)}", **sym.assumptions0)
+    return symbol(sym.name + "_0", "{" + _latex_table().get(sym, sym.name) + "}^{(0)}", **sym.assumptions0)
 
 
 def mus(d: int) -> tuple[sp.Symbol, ...]:

@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
+
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from ..setting import L2, MAP, MLE  # noqa: F401  (the declared estimators the refit reads)
 from .model import NumericFamily

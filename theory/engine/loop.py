@@ -23,26 +23,32 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
+
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
 from ..errors import InputError, SettingError, integer
 from ..family import ExponentialFamily
+from ..twin import FamilyTwin
 from ..progress import tqdm
 from ..regime import Regime
 from ..setting import Setting
-from ..symbols import s as S_sym
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
 from . import collapse
 from .book import Book, block_size, first_times, mean_var, mean_var_rows
 from .lattice import LatticeChains, lattice_law
 from .operated import Operated
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
-                    compile_in, minimal_face, numeric_family)
+                    minimal_face, numeric_family)
 from .sampling import (HYPERGEOMETRIC_MAX, binomial_p, binomial_sum, binomial_support, canonical,
                        draw_counts, draw_exact, draw_levels, draw_naive, draw_points, draw_points_naive,
                        level_counts, pvals, subsample_counts, subsample_naive, subsample_sums)
+from .forms import bound
 from .state import State
 
 BLOCK_MIN = 4        # generations a block of the general path holds at least, else one (see _Chains)
@@ -75,7 +81,7 @@ class ClosedLoop:
     start_law: Callable | None = None
 
     def __post_init__(self):
-        if isinstance(self.setting, ExponentialFamily):
+        if isinstance(self.setting, ExponentialFamily | FamilyTwin):
             self.setting = Setting(self.setting)
         if not isinstance(self.setting, Setting):
             raise InputError(f"a closed loop needs a Setting or a family, got {type(self.setting).__name__}")
@@ -498,7 +504,7 @@ class ClosedLoop:
         nf = self.numeric
         if self.sampler != "exact" or not nf.finite or nf.d != 1 or not self.operator.identity \
                 or type(self.estimator) is not MLE or self.regime.kind == "subsample" or len(self.data) \
-                or not nf.symbolic or nf.family.mu_inverse is None:
+                or not nf.symbolic or nf.forms.get("mu_inverse") is None:
             return None
         law = binomial_sum(nf)
         if law is None or len(nf.facets) != 2 or nf.facets[0].sum() != 1 or nf.facets[1].sum() != 1 \
@@ -892,28 +898,22 @@ class ClosedLoop:
         """(S(μ) compiled, S on each point mass) for an infinite space, S = A − θ·μ written in μ
         (None without a closed-form inverse mean map). A point mass at the data value s is
         log h(s) on a discrete space (an end of the space, one statistic), −∞ on a continuous one."""
-        fam = self.family
-        expr = fam.entropy_mu
-        if expr is None:
+        nf = self.numeric
+        form = nf.forms.get("entropy_mu")
+        if form is None:
             return None
-        states = fam.absorbing_states
-        ends = [e for e in (fam.space.lower, fam.space.upper) if e.is_finite] if fam.d == 1 \
-            else [None] * len(states)
-        values = [-np.inf if not a.attainable else np.nan if e is None
-                  else float(sp.log(fam.h.subs(S_sym, e))) for a, e in zip(states, ends, strict=True)]
-        return compile_in(expr, tuple(m.name for m in fam.mu_symbols)), np.array(values + [-np.inf])
+        ends = nf.forms.get("log_h_ends") if self.family.d == 1 else []
+        attainable = list(nf._attainable) + [False] * len(nf._continuum)
+        values = [-np.inf if not a else ends[i] if i < len(ends) else np.nan for i, a in enumerate(attainable)]
+        return bound(form[0], nf.mu_names), np.array(values + [-np.inf])
 
     @functools.cached_property
     def _observable_functions(self) -> list:
         """(name, whether in μ, compiled function) of each conventional parameter, compiled once."""
-        mu_names = tuple(m.name for m in self.family.mu_symbols)
-        out = []
-        for name, expr in conventional_in_mu(self.family).items():
-            if expr is not None:
-                out.append((name, True, compile_in(expr, mu_names)))
-            else:
-                out.append((name, False, compile_in(self.family.conventional[name], self.family.names)))
-        return out
+        nf = self.numeric
+        in_mu, in_theta = nf.forms.get("conventional_mu"), nf.forms.get("conventional_theta")
+        return [(name, True, bound(in_mu[name], nf.mu_names)) if in_mu[name] is not None
+                else (name, False, bound(in_theta[name], self.family.names)) for name in self.family.conventional]
 
     def run(self, generations: int, chains: int, seed: int | None = 0, burn_in: int = 0,
             record_every: int = 0, keep: int = 0, progress: bool = False,

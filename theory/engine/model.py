@@ -2,7 +2,8 @@
 
 Finite spaces are evaluated as log-sum-exp moments over the levels (exact and
 stable for any θ, including θ restricted to a face of the marginal polytope);
-infinite spaces lambdify the derived A, μ, χ. Arrays are batched over chains
+infinite spaces evaluate the derived A, μ, χ as compiled forms (:mod:`theory.engine.forms`: a
+built-in family's generated twin, or lambdify of its derivations). Arrays are batched over chains
 along axis 0: θ and μ have shape (C, d), χ has shape (C, d, d).
 """
 
@@ -11,13 +12,11 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import sympy as sp
 
-from .. import symbols as S
 from ..errors import InputError
 from ..family import ExponentialFamily, Finite
-from ..numeric import arguments, compiled, evaluate
-
+from ..twin import FamilyTwin, level_tables, point_masses
+from .forms import Forms, bound
 
 # Finite spaces up to these sizes get the symbolic inverse mean map (closed-form refits,
 # conventional parameters on the boundary). SymPy's sum over the levels grows fast: binomial
@@ -31,17 +30,20 @@ SYMBOLIC_MAX_D = 4
 class NumericFamily:
     """Numeric view of an :class:`ExponentialFamily` (one per family, cached)."""
 
-    def __init__(self, family: ExponentialFamily):
+    def __init__(self, family: ExponentialFamily | FamilyTwin):
         self.family = family
         self.d = family.d
-        self.finite = isinstance(family.space, Finite)
+        space = family.space
+        self.finite = isinstance(space, Finite)
         self.names = family.names
-        if self.finite:
-            lv = family.space.levels
-            self.levels = np.array(lv)
-            self.phi_levels = np.array([[float(p.subs(S.s, v)) for p in family.phi] for v in lv])
-            self.log_h = np.array([float(sp.log(family.h.subs(S.s, v))) for v in lv])
-            self.facets = _facets(self.phi_levels)
+        if isinstance(space, Finite):
+            self.levels = np.array(space.levels)
+            if isinstance(family, FamilyTwin):  # the generated tables (theory.twin): no SymPy
+                tables = family.forms
+                self.phi_levels, self.log_h = np.array(tables["phi_levels"]), np.array(tables["log_h"])
+                self.facets = np.array(tables["facets"], bool)
+            else:
+                self.phi_levels, self.log_h, self.facets = level_tables(family)
             scale = np.ptp(self.phi_levels, axis=0)
         else:
             if family.sum_sampler is None:
@@ -54,13 +56,16 @@ class NumericFamily:
             self.d <= SYMBOLIC_MAX_D
             and len(self.levels) <= SYMBOLIC_LEVELS.get(self.d, SYMBOLIC_LEVELS_MANY))
         self.negative = np.array([n in family.negative for n in self.names])
-        states = family.absorbing_states
-        self._vertices = np.array([[float(v) for v in a.phi] for a in states
-                                   if all(sp.sympify(v).is_number for v in a.phi)]).reshape(-1, self.d)
-        self._vertex_labels = [a.label for a in states if all(sp.sympify(v).is_number for v in a.phi)]
-        self._attainable = np.array([a.attainable for a in states
-                                     if all(sp.sympify(v).is_number for v in a.phi)], bool)
-        self._continuum = [a for a in states if not all(sp.sympify(v).is_number for v in a.phi)]
+        self.forms = Forms(family, self.symbolic)  # the derived closed forms, compiled on first use
+        # the absorbing point masses: numeric ones (vertices), then curves of them (Gaussian: var 0)
+        if isinstance(family, FamilyTwin):
+            tables = family.forms
+            vertices = np.array(tables["vertices"], float).reshape(-1, self.d)
+            labels, attainable = list(tables["labels"]), np.array(tables["attainable"], bool)
+        else:
+            vertices, labels, attainable = point_masses(family)
+        self._vertices, self._attainable = vertices, attainable
+        self._vertex_labels, self._continuum = labels[: len(vertices)], labels[len(vertices):]
 
     # -- cumulants ------------------------------------------------------------------------------
     # Finite spaces are computed levels-major, (L, C) arrays: every sum over the levels is then
@@ -100,7 +105,7 @@ class NumericFamily:
         """Log-partition A(θ) (on a face: log Σ_{s ∈ face} h e^{θ·φ}); +∞ outside the domain."""
         if self.finite:
             return self._moments_T(theta, face, probabilities=False)[0]
-        out = _component(self.family.A, self.names, theta)
+        out = _component(self.forms.get("A")[0], self.names, theta)
         bad = (theta[:, self.negative] >= 0).any(axis=-1) | ~np.isfinite(out)
         return np.where(bad, np.inf, out)
 
@@ -108,7 +113,7 @@ class NumericFamily:
         """Mean map μ(θ) = E_θ[φ], shape (C, d)."""
         if self.finite:
             return (self.phi_levels.T @ self._moments_T(theta, face)[1]).T
-        return np.stack([_component(e, self.names, theta) for e in self.family.mu], axis=-1)
+        return np.stack([_component(f, self.names, theta) for f in self.forms.get("mu")], axis=-1)
 
     def _chi_T(self, q_T: np.ndarray, mu: np.ndarray) -> np.ndarray:
         """E[φφᵀ] − μμᵀ from levels-major probabilities, shape (C, d, d)."""
@@ -127,7 +132,8 @@ class NumericFamily:
             q_T = self._moments_T(theta, face)[1]
             return self._chi_T(q_T, (self.phi_levels.T @ q_T).T)
         d = self.d
-        return np.stack([np.stack([_component(self.family.chi[a, b], self.names, theta)
+        chi = self.forms.get("chi")
+        return np.stack([np.stack([_component(chi[a][b], self.names, theta)
                                    for b in range(d)], axis=-1) for a in range(d)], axis=-2)
 
     def cumulants(self, theta, face=None,
@@ -232,8 +238,7 @@ class NumericFamily:
 
     @functools.cached_property
     def _mu_inverse(self):
-        inv = self.family.mu_inverse
-        return None if inv is None else [inv[t] for t in self.family.theta]
+        return self.forms.get("mu_inverse")
 
     def theta_closed_form(self, mu: np.ndarray) -> np.ndarray | None:
         """θ = μ⁻¹(μ) from the derived closed form (None without one); ±∞/NaN on the boundary."""
@@ -247,16 +252,13 @@ class NumericFamily:
 
     @functools.cached_property
     def _mu_inverse_functions(self) -> list:
-        """(lambdified θ_a(μ) or None for a bare μ_b, the columns of μ it reads) per component."""
-        names = tuple(m.name for m in self.family.mu_symbols)
-        out = []
-        for e in map(sp.sympify, self._mu_inverse):
-            if isinstance(e, sp.Symbol):
-                out.append((None, [names.index(e.name)]))
-            else:
-                free = arguments(e)
-                out.append((compiled(e, free), [names.index(x.name) for x in free]))
-        return out
+        """(compiled θ_a(μ) or None for a bare μ_b, the columns of μ it reads) per component."""
+        return [(fn, [self.mu_names.index(x) for x in args]) for args, fn in self._mu_inverse]
+
+    @property
+    def mu_names(self) -> tuple[str, ...]:
+        """Names of the expectation parameters, the arguments of the forms in μ (``mu``, ``mu1``...)."""
+        return ("mu",) if self.d == 1 else tuple(f"mu{a + 1}" for a in range(self.d))
 
     # -- boundary -------------------------------------------------------------------------------
     def vertex_index(self, mu: np.ndarray, face: np.ndarray | None = None,
@@ -326,9 +328,8 @@ class NumericFamily:
 
     @functools.cached_property
     def _spread_function(self):
-        if self.finite or self.family.spread_mu is None:
-            return None
-        return compile_in(self.family.spread_mu, tuple(m.name for m in self.family.mu_symbols))
+        form = None if self.finite else self.forms.get("spread_mu")
+        return None if form is None else bound(form[0], self.mu_names)
 
     def vertex_phi(self, i: int) -> np.ndarray | None:
         """φ of the i-th absorbing point mass (:meth:`vertex_index` order); None on the continuum."""
@@ -344,7 +345,7 @@ class NumericFamily:
 
     def labels(self) -> list[str]:
         """SPEC labels of the absorbing states, indexed as :meth:`vertex_index` returns them."""
-        return self._vertex_labels + [a.label for a in self._continuum]
+        return self._vertex_labels + self._continuum
 
     # Relative resolution below which a continuous family is numerically a point mass:
     # the sampled Σφ then carry fewer significant digits than the spread they encode.
@@ -354,21 +355,17 @@ class NumericFamily:
         """Chains at (or, by rounding, beyond) the point-mass curve φ(s), s = μ1 (Gaussian: var 0)."""
         s, out = mu[:, 0], None
         with np.errstate(all="ignore"):
-            for a, f in enumerate(self._curve_raw[1:], 1):  # φ1 = s is on the curve itself
-                below = mu[:, a] - f(s) <= self.POINT_MASS_RTOL * np.abs(mu[:, a])
+            for a, (takes_s, f) in enumerate(self._curve_raw, 1):  # φ1 = s is on the curve itself
+                below = mu[:, a] - (f(s) if takes_s else f()) <= self.POINT_MASS_RTOL * np.abs(mu[:, a])
                 out = below if out is None else out & below
         return np.ones(len(mu), bool) if out is None else out
 
     @functools.cached_property
     def _curve_raw(self):
-        """:attr:`_curve_functions` without their own errstate (:meth:`on_continuum` holds one)."""
-        (state,) = self._continuum
+        """(whether it reads s, compiled φ_a) for a = 2..d along the point-mass curve, without the
+        errstate :attr:`_curve_functions` holds per call (:meth:`on_continuum` holds one)."""
         self._curve_functions  # noqa: B018  (checks the parametrisation)
-        out = []
-        for p in map(sp.sympify, state.phi):
-            free = arguments(p)  # () or (s,)
-            out.append(compiled(p, free) if free else (lambda s, c=float(p): np.full(len(s), c)))
-        return out
+        return [(bool(args), fn) for args, fn in self.forms.get("curve")[1:]]
 
     def project_to_continuum(self, mu: np.ndarray, where: np.ndarray) -> np.ndarray:
         """Put chains flagged ``where`` exactly on the point-mass curve (no negative variance)."""
@@ -382,10 +379,10 @@ class NumericFamily:
     @functools.cached_property
     def _curve_functions(self):
         """φ(s) along the point-mass curve, compiled once (evaluate() walks the expression per call)."""
-        (state,) = self._continuum
-        if state.phi[0] != S.s:
+        forms = self.forms.get("curve")
+        if forms[0] != (("s",), None):
             raise NotImplementedError("point-mass curve must be parametrised by phi1 = s")
-        return [compile_in(p, ("s",)) for p in state.phi]
+        return [bound(f, ("s",)) for f in forms]
 
     def lower_bounds(self) -> np.ndarray | None:
         """Finite mean-domain ends for one-statistic infinite families (Poisson: μ ≥ 0)."""
@@ -410,41 +407,10 @@ def logsumexp(z: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarr
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-def compile_in(expr, names):
-    """``expr`` as a float function of the arrays named ``names`` (in that order), compiled once;
-    a bare symbol returns its argument itself (no copy)."""
-    expr = sp.sympify(expr)
-    if isinstance(expr, sp.Symbol):
-        a = names.index(expr.name)
-        return lambda *args: args[a]
-    free = arguments(expr)
-    cols = [names.index(x.name) for x in free]
-    fn = compiled(expr, free)
-
-    def f(*args):
-        with np.errstate(all="ignore"):
-            return np.asarray(fn(*(args[a] for a in cols)), dtype=float)
-    return f
-
-
-def _component(expr, names, values: np.ndarray) -> np.ndarray:
-    """Evaluate one scalar expression at each row of ``values`` (columns named ``names``)."""
-    out = evaluate(expr, {n: values[:, a] for a, n in enumerate(names)})
+def _component(form, names, values: np.ndarray) -> np.ndarray:
+    """Evaluate one scalar form at each row of ``values`` (columns named ``names``)."""
+    out = bound(form, names)(*(np.asarray(values[:, a], dtype=float) for a in range(len(names))))
     return np.broadcast_to(out, values.shape[:1]).astype(float)
-
-
-def _facets(points: np.ndarray) -> np.ndarray:
-    """Facets of conv(points) as boolean level masks, shape (F, L); a face is an intersection."""
-    L, d = points.shape
-    if d == 1:
-        x = points[:, 0]
-        return np.array([x == x.min(), x == x.max()])
-    from scipy.spatial import ConvexHull
-
-    hull = ConvexHull(points)
-    tol = 1e-9 * max(1.0, np.abs(points).max())
-    masks = {tuple(np.abs(points @ eq[:-1] + eq[-1]) <= tol) for eq in hull.equations}
-    return np.array(sorted(masks))
 
 
 def minimal_face(numeric: NumericFamily, support: np.ndarray, with_mask: bool = False):

@@ -22,12 +22,19 @@ external points and fixed data are drawn or added as they are (engine.loop).
 
 from __future__ import annotations
 
-import numpy as np
-import sympy as sp
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
+
+from .. import symbols as S
 from ..errors import InputError
+from ..family import ExponentialFamily
 from ..operator import Operator, tempered_shift
-from ..symbols import s as S_sym
 from .model import NumericFamily
 from .sampling import canonical, draw_exact, draw_points, draw_points_naive, level_counts
 
@@ -40,11 +47,12 @@ class Operated:
     def __init__(self, numeric: NumericFamily, operator: Operator):
         self.numeric, self.operator = numeric, operator
         family = numeric.family
+        assert isinstance(family, ExponentialFamily), "an operated loop is built from the declared family"
         self.T = operator.temperature
         if numeric.finite:
             mult = family.multiplicity
             self.log_mult = np.zeros(len(numeric.levels)) if mult is None else np.array(
-                [float(sp.log(mult.subs(S_sym, int(v)))) for v in numeric.levels])
+                [float(sp.log(mult.subs(S.s, int(v)))) for v in numeric.levels])
         elif self.T is not None:
             shift = tempered_shift(family)
             if shift is None:  # the Setting refuses it first (Operator.check)

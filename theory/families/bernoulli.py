@@ -1,15 +1,20 @@
 """Bernoulli: s ∈ {0, 1}, φ(s) = s, h = 1, θ = logit p."""
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import sympy as sp
 
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
+
+from .. import symbols as S
 from ..family import ExponentialFamily, Finite
-from ..symbols import s, thetas
-
-(theta,) = thetas(1)
 
 
 def bernoulli() -> ExponentialFamily:
+    s, (theta,) = S.s, S.thetas(1)
     return ExponentialFamily(
         name="bernoulli", space=Finite((0, 1)), phi=(s,), h=sp.Integer(1),
         conventional={"p": 1 / (1 + sp.exp(-theta))})

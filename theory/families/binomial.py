@@ -1,13 +1,16 @@
 """Binomial (n trials): s ∈ {0..n}, φ(s) = s, h(s) = C(n, s), θ = logit p."""
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import sympy as sp
 
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
+
+from .. import symbols as S
 from ..family import ExponentialFamily, Finite, Levels, size_argument
-from ..symbols import s, thetas
-
-(theta,) = thetas(1)
-
 
 # simulate refits p through the symbolic inverse mean map on up to 1001 levels (engine.model);
 # above, setting the family up took minutes (n = 10**4: 53 s) before that was refused
@@ -15,6 +18,7 @@ MAX_N = 1000
 
 
 def binomial(n: int = 10) -> ExponentialFamily:
+    s, (theta,) = S.s, S.thetas(1)
     symbolic = isinstance(n, sp.Symbol)  # general n, for derivations only
     if not symbolic:
         n = size_argument("binomial", "n", n, 1, MAX_N, f"simulate supports n <= {MAX_N}, derive n <= 60")

@@ -1,9 +1,14 @@
 """Categorical (K categories): s ∈ {1..K}, φ_a(s) = [s = a] for a < K, θ_a = log(p_a / p_K)."""
 
-import sympy as sp
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
+
+from .. import symbols as S
 from ..family import ExponentialFamily, Finite, size_argument
-from ..symbols import s, thetas
 
 # K − 1 natural parameters, each a SymPy symbol in every sum: K = 10**6 never finished building;
 # simulate refits p through the symbolic inverse mean map up to K = 5, derive finishes K <= 3
@@ -11,8 +16,9 @@ MAX_K = 32
 
 
 def categorical(K: int = 3) -> ExponentialFamily:
+    s = S.s
     K = size_argument("categorical", "K", K, 2, MAX_K, "simulate supports K <= 5, derive K <= 3")
-    theta = thetas(K - 1)
+    theta = S.thetas(K - 1)
     norm = 1 + sum(sp.exp(t) for t in theta)
     conventional = {f"p{a + 1}": sp.exp(t) / norm for a, t in enumerate(theta)} | {f"p{K}": 1 / norm}
     return ExponentialFamily(

@@ -7,13 +7,15 @@ the spin configurations at that level (declared as the level's ``multiplicity``:
 operator acts on the configurations, each of base measure 1). θ1 is the field, θ2 the coupling.
 """
 
-import sympy as sp
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
+
+from .. import symbols as S
 from ..family import ExponentialFamily, Finite, Levels, size_argument
-from ..symbols import s, thetas
-
-theta1, theta2 = thetas(2)
-
 
 # the engine tabulates the N + 1 levels once with SymPy, about 40 ms a level (N = 1000: 40 s;
 # N = 10**6 ran for hours before the first generation). N = 2 is three levels and two
@@ -23,6 +25,7 @@ MIN_N, MAX_N = 3, 1000
 
 
 def curie_weiss(N: int = 10) -> ExponentialFamily:
+    s, (theta1, theta2) = S.s, S.thetas(2)
     symbolic = isinstance(N, sp.Symbol)  # general N, for derivations only
     if not symbolic:
         N = size_argument("curie_weiss", "N", N, MIN_N, MAX_N,

@@ -1,15 +1,20 @@
 """Exponential: s > 0, φ(s) = s, h = 1, θ = −rate < 0."""
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import sympy as sp
 
-from ..family import ExponentialFamily, PositiveReals
-from ..symbols import s, thetas
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
-(theta,) = thetas(1)
+from .. import family as F
+from .. import symbols as S
+from ..family import ExponentialFamily
 
 
-def _sum_sampler(rng, mu, m):
+def sum_sampler(rng, mu, m):
     """The sum of m exponentials of mean μ is Gamma(shape m, scale μ) (module level: loops pickle).
 
     Drawn as μ·Gamma(m, 1): numpy's gamma(m, μ) is that product, the same numbers, but
@@ -21,10 +26,11 @@ def _sum_sampler(rng, mu, m):
 
 
 def exponential() -> ExponentialFamily:
+    s, (theta,) = S.s, S.thetas(1)
     return ExponentialFamily(
-        name="exponential", space=PositiveReals, phi=(s,), h=sp.Integer(1),
+        name="exponential", space=F.PositiveReals, phi=(s,), h=sp.Integer(1),
         conventional={"rate": -theta}, negative=("theta",),
-        sum_sampler=_sum_sampler)
+        sum_sampler=sum_sampler)
 
 
 def reference(theta: dict):

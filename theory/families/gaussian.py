@@ -1,15 +1,20 @@
 """Gaussian: s ∈ ℝ, φ(s) = (s, s²), h = 1, θ = (mean/var, −1/(2 var))."""
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import sympy as sp
 
-from ..family import ExponentialFamily, Reals
-from ..symbols import s, thetas
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
 
-theta1, theta2 = thetas(2)
+from .. import family as F
+from .. import symbols as S
+from ..family import ExponentialFamily
 
 
-def _sum_sampler(rng, mu, m):
+def sum_sampler(rng, mu, m):
     """Σs and Σs² of m normal draws: Σs ~ N(m·mean, m·var), Σ(s − s̄)² ~ var·χ²_{m−1}, independent."""
     mean, var = mu[..., 0], mu[..., 1] - mu[..., 0] ** 2
     if np.count_nonzero(var < 0):
@@ -23,10 +28,11 @@ def _sum_sampler(rng, mu, m):
 
 
 def gaussian() -> ExponentialFamily:
+    s, (theta1, theta2) = S.s, S.thetas(2)
     return ExponentialFamily(
-        name="gaussian", space=Reals, phi=(s, s**2), h=sp.Integer(1),
+        name="gaussian", space=F.Reals, phi=(s, s**2), h=sp.Integer(1),
         conventional={"mean": -theta1 / (2 * theta2), "var": -1 / (2 * theta2)},
-        negative=("theta2",), sum_sampler=_sum_sampler,
+        negative=("theta2",), sum_sampler=sum_sampler,
         extra_coordinates={"log_sd": sp.log(-1 / (2 * theta2)) / 2})
 
 

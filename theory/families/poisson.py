@@ -1,24 +1,29 @@
 """Poisson: s ∈ ℕ, φ(s) = s, h(s) = 1/s!, θ = log rate."""
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import sympy as sp
 
+if TYPE_CHECKING:
+    import sympy as sp
+else:
+    from ..lazy import sympy as sp  # imported on first use (theory.lazy)
+
+from .. import symbols as S
 from ..family import ExponentialFamily, Naturals
-from ..symbols import s, thetas
-
-(theta,) = thetas(1)
 
 
-def _sum_sampler(rng, mu, m):
+def sum_sampler(rng, mu, m):
     """The sum of m Poisson(μ) draws is Poisson(m μ) (module level: loops pickle)."""
     return rng.poisson(m * mu[..., 0])[..., None]
 
 
 def poisson() -> ExponentialFamily:
+    s, (theta,) = S.s, S.thetas(1)
     return ExponentialFamily(
         name="poisson", space=Naturals(), phi=(s,), h=1 / sp.factorial(s),
         conventional={"rate": sp.exp(theta)},
-        sum_sampler=_sum_sampler)
+        sum_sampler=sum_sampler)
 
 
 def reference(theta: dict):

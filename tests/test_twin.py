@@ -1,0 +1,96 @@
+"""The numeric twins of the built-in families (theory.twin): generated from the declarations,
+the same numbers as the SymPy path, and `closedloop simulate` of a built-in family without SymPy."""
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from theory.engine.forms import source
+from theory.families import FAMILIES, get_family
+from theory.params import from_params
+from theory.twin import FamilyTwin, twin_of
+
+ROOT = Path(__file__).resolve().parents[1]
+# runs the command line, then says on stderr whether SymPy was imported (also after --help's exit)
+PROBE = ("import sys\ntry:\n    from theory.cli import main\n    main(sys.argv[1:])\n"
+         "finally:\n    print('sympy' in sys.modules, file=sys.stderr)")
+
+
+def _init(name: str) -> dict:
+    return dict(importlib.import_module(f"theory.families.{name}").VALIDATION[0]["init"])
+
+
+def test_the_generated_forms_are_the_declarations_derived():
+    """numeric_forms.py is what the generator writes today (regenerate it after changing a family:
+    python -c "from theory.engine.forms import source; print(source(), end='')" > theory/families/numeric_forms.py)."""
+    committed = (ROOT / "theory" / "families" / "numeric_forms.py").read_text()
+    assert source() == committed
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_a_run_from_the_twin_is_the_run_from_sympy(name):
+    """Every number of a run (finals, time averages, quantiles, collapse) is the same from the twin
+    as from the SymPy family, and so is the start converted from conventional parameters."""
+    twin, family = twin_of(name), get_family(name)
+    assert isinstance(twin, FamilyTwin)
+    init = _init(name)
+    assert twin.natural_point(init) == family.natural_point(init)
+    runs = [from_params(name, 30, init, numeric_twin=use).run(25, 40, seed=3, record_every=5).summary()
+            for use in (True, False)]
+    assert isinstance(from_params(name, 30, init, numeric_twin=True).family, FamilyTwin)
+    assert json.dumps(runs[0], sort_keys=True) == json.dumps(runs[1], sort_keys=True)
+
+
+def test_only_a_default_unrestricted_family_has_a_twin():
+    assert twin_of("bernoulli") is twin_of("bernoulli", {})
+    assert twin_of("curie_weiss", {"N": 10}) is not None
+    assert twin_of("curie_weiss", {"N": 12}) is None
+    assert twin_of("curie_weiss", fixed={"theta2": 0.0}) is None
+    assert twin_of("no_such_family") is None
+    assert twin_of(get_family("bernoulli")) is None
+
+
+def test_the_twin_refuses_bad_parameters_as_the_family_does():
+    from theory.errors import InputError
+
+    twin, family = twin_of("categorical"), get_family("categorical")
+    for bad in ({"p1": 0.5, "p2": 0.3, "p3": 0.3}, {"p1": 0.5}, {"q": 1.0}, {"p1": 1.2, "p2": 0.3}):
+        errors = []
+        for f in (twin, family):
+            with pytest.raises(InputError) as e:
+                f.natural_point(bad)
+            errors.append(str(e.value))
+        assert errors[0] == errors[1]
+    with pytest.raises(InputError, match="outside the domain"):
+        twin_of("gaussian").natural_point({"mean": 0.0, "var": -1.0})
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_simulate_of_a_built_in_family_imports_no_sympy(name, tmp_path):
+    """The second of two runs (a user's warm caches) never imports SymPy; nor does --help."""
+    init = ",".join(f"{k}={v}" for k, v in _init(name).items())
+    env = {"THEORY_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-c", PROBE, "simulate", name, "--M", "100", "--chains", "10",
+               "--generations", "10", "--init", init]
+    for _ in range(2):
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "False"
+    if name == "bernoulli":
+        done = subprocess.run([sys.executable, "-c", PROBE, "--help"], capture_output=True, text=True,
+                              check=False, env=env, timeout=120)
+        assert done.returncode == 0 and done.stderr.strip().splitlines()[-1] == "False"
+
+
+def test_a_negative_control_sees_sympy_imported(tmp_path):
+    """The probe above does see SymPy when a command needs it (a family with other arguments)."""
+    env = {"THEORY_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", PROBE, "simulate", "binomial", "--family-args", "n=3",
+                           "--M", "20", "--chains", "4", "--generations", "3", "--init", "p=0.4"],
+                          capture_output=True, text=True, check=False, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "True"

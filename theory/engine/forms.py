@@ -1,0 +1,147 @@
+"""The derived closed forms a run evaluates, as NumPy functions, and the generator of their
+committed copy for the built-in families (``theory/families/numeric_forms.py``, see
+:mod:`theory.twin`).
+
+A form is (argument names, function): the function is SymPy's ``lambdify`` of the derived
+expression (:func:`theory.family.compiled_form`), or None for a bare symbol (the value is its
+argument). :class:`Forms` gives a family's forms on first use, compiled from its derivations,
+or a twin's generated ones, which are that compiled code printed: the same numbers either way.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from ..family import compiled_form
+from ..twin import FamilyTwin, level_tables, point_masses
+
+# the forms a run may ask for; a finite space reads its levels instead of A, μ, χ
+INFINITE_ONLY = ("A", "mu", "chi", "entropy_mu", "spread_mu", "curve", "log_h_ends")
+KEYS = (*INFINITE_ONLY, "mu_inverse", "conventional_mu", "conventional_theta", "conventional_inverse")
+
+
+class Forms:
+    """The forms of one family (or twin), each derived and compiled once, on first use."""
+
+    def __init__(self, family, symbolic: bool = True):
+        self.family, self.symbolic = family, symbolic
+        self._made: dict[str, object] = {}
+
+    def get(self, key: str):
+        """A list (or nested list, or name -> form dict) of forms, or None where there is none."""
+        if key not in self._made:
+            fam = self.family
+            self._made[key] = fam.forms.get(key) if isinstance(fam, FamilyTwin) else self._derive(key)
+        return self._made[key]
+
+    def _derive(self, key: str):
+        import sympy as sp
+
+        from .. import symbols as S
+
+        fam = self.family
+        if key == "A":
+            return [compiled_form(fam.A)]
+        if key == "mu":
+            return [compiled_form(e) for e in fam.mu]
+        if key == "chi":
+            return [[compiled_form(fam.chi[a, b]) for b in range(fam.d)] for a in range(fam.d)]
+        if key == "mu_inverse":
+            inv = fam.mu_inverse
+            return None if inv is None else [compiled_form(inv[t]) for t in fam.theta]
+        if key in ("entropy_mu", "spread_mu"):
+            expr = getattr(fam, key)
+            return None if expr is None else [compiled_form(expr)]
+        if key == "curve":  # φ(s) along a continuum of point masses (Gaussian: (s, s²))
+            curves = [a for a in fam.absorbing_states if not all(sp.sympify(v).is_number for v in a.phi)]
+            return [compiled_form(p) for p in curves[0].phi] if curves else None
+        if key == "log_h_ends":  # log h(s) at the finite ends of a one-statistic space
+            ends = [e for e in (fam.space.lower, fam.space.upper) if e.is_finite] if fam.d == 1 else []
+            return [float(sp.log(fam.h.subs(S.s, e))) for e in ends]
+        if key == "conventional_mu":  # None: evaluated from θ (a large finite space: see model.py)
+            exprs = fam.conventional_mu if self.symbolic else dict.fromkeys(fam.conventional)
+            return {n: None if e is None else compiled_form(e) for n, e in exprs.items()}
+        if key == "conventional_theta":
+            return {n: compiled_form(e) for n, e in fam.conventional.items()}
+        if key == "conventional_inverse":
+            inverse = fam.conventional_inverse
+            return None if inverse is None else [compiled_form(inverse[t]) for t in fam.theta]
+        raise KeyError(key)
+
+
+def bound(form, names: tuple[str, ...]):
+    """The float function of the arrays named ``names`` (in that order) that ``form`` is; a bare
+    symbol returns its argument itself (no copy)."""
+    args, fn = form
+    cols = [names.index(a) for a in args]
+    if fn is None:
+        (a,) = cols
+        return lambda *values: values[a]
+
+    def f(*values):
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(*(values[c] for c in cols)), dtype=float)
+    return f
+
+
+# --- the generated copy -------------------------------------------------------------------------
+def source() -> str:
+    """The text of ``theory/families/numeric_forms.py``: the forms and tables of every built-in
+    family at its default arguments, derived with SymPy (quick with a warm disk cache)."""
+    from ..families import FAMILIES
+
+    functions: list[str] = []
+    numpy_names: set[str] = set()
+
+    def printed(form) -> str:
+        args, fn = form
+        if fn is None:
+            return f"({args!r}, None)"
+        name = f"_f{len(functions)}"
+        code = inspect.getsource(fn).replace("def _lambdifygenerated(", f"def {name}(", 1)
+        numpy_names.update(n for n in fn.__code__.co_names if n not in args)
+        functions.append(code.rstrip() + "\n")
+        return f"({args!r}, {name})"
+
+    def literal(value) -> str:
+        if isinstance(value, list):
+            return "[" + ", ".join(literal(v) for v in value) + "]"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{k!r}: {literal(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], tuple):
+            return printed(value)
+        return repr(value)
+
+    entries = [f"    {name!r}: {_entry(ctor(), literal)}," for name, ctor in FAMILIES.items()]
+    missing = sorted(n for n in numpy_names if not hasattr(np, n))
+    if missing:
+        raise ValueError(f"generated forms use names numpy lacks: {missing}")
+    head = ('"""Generated by theory.engine.forms.source() from the built-in families\' declarations\n'
+            "(SymPy's NumPy printer, as lambdify): do not edit; tests/test_twin.py regenerates it.\"\"\"\n\n"
+            f"from numpy import {', '.join(sorted(numpy_names))}\n")
+    return head + "\n\n" + "\n\n".join(functions) + "\n\nFORMS: dict[str, dict] = {\n" + "\n".join(entries) + "\n}\n"
+
+
+def _entry(family, literal) -> str:
+    """One family's generated entry: its tables as literals, its forms by function name."""
+    vertices, labels, attainable = point_masses(family)
+    out = {"args": dict(family.args), "names": list(family.names), "negative": list(family.negative),
+           "conventional": list(family.conventional), "vertices": vertices.tolist(), "labels": labels,
+           "attainable": attainable.tolist()}
+    finite = family.sum_sampler is None
+    if finite:
+        phi, log_h, facets = level_tables(family)
+        out |= {"levels": list(family.space.levels), "phi_levels": phi.tolist(), "log_h": log_h.tolist(),
+                "facets": facets.tolist()}
+    else:
+        out["sum_sampler"] = [family.sum_sampler.__module__, family.sum_sampler.__name__]
+    forms = Forms(family)
+    for key in KEYS:
+        if finite and key in INFINITE_ONLY:
+            continue
+        value = forms.get(key)
+        if value is not None:
+            out[key] = value
+    return literal(out)
