@@ -44,7 +44,7 @@ def modules() -> dict[str, Path]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def nodes(source: str, filename: str) -> tuple[ast.AST, ...]:
     """Every node of a module's syntax tree, parsed and walked once per process (the tests only
     read them): the tests below, and the copies of the package they plant an import in, share them."""
