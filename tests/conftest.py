@@ -19,8 +19,9 @@ for _case in declared_cases():
 
 
 # session fixtures of whole pipeline stages (and the Dask cluster): under pytest-xdist's loadgroup the
-# tests that use them run in one worker, while the other worker runs the rest of the suite; the
-# stages are made once per run whatever the distribution (once_per_run), the cluster once per worker
+# tests that use them run in one worker (the stages in that process), while the other worker runs the
+# rest of the suite; the stages are made once per run whatever the distribution (once_per_run), the
+# cluster once per worker
 PIPELINE_FIXTURES = {"fresh": "derive", "built": "pipelines", "smoke_results": "pipelines",
                      "quick_results": "pipelines", "dask_client": "pipelines"}
 
@@ -107,12 +108,13 @@ def require_pdflatex():
 
 @pytest.fixture(scope="session")
 def dask_client():
-    """One local Dask cluster (2 worker processes) for every backend test of the session:
-    starting one costs seconds, and the tests only need some cluster to send tasks to. Skipped
-    without the dask extra (``pip install 'theory[dask]'``)."""
+    """One local Dask cluster (one worker process) for every backend test of the session:
+    starting one costs seconds, and the tests only need some cluster to send tasks to (a second
+    worker would import the package and load the derivations once more). Skipped without the
+    dask extra (``pip install 'theory[dask]'``)."""
     pytest.importorskip("distributed", reason="the dask extra is not installed")
     from dask.distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         yield client

@@ -6,18 +6,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from theory.plots import FIGURES, QUICK, build, build_all
+from theory.plots import FIGURES, FigureBudget, build, build_all
 from theory.stats import threshold
 
 from conftest import once_per_run
 
 COMMITTED = Path(__file__).resolve().parents[1] / "figures"
 
+# every figure's code at a quarter of the quick budget's chains (at least 25 per point): the
+# simulations take half the time, the drawing the same; the theory lines do not depend on it
+SMOKE = FigureBudget("smoke", 0.25)
+
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """Every figure at the quick budget, once per run; the records are read back from their JSON."""
-    out = once_per_run(tmp_path_factory, "figures", lambda out: build_all(QUICK, out, workers=2))
+    """Every figure at the smoke budget, once per run, in this process (it shares the derivations
+    already loaded here; test_workers_and_a_dask_cluster_do_not_change_the_data runs the others);
+    the records are read back from their JSON."""
+    out = once_per_run(tmp_path_factory, "figures", lambda out: build_all(SMOKE, out))
     return out, {fig_id: json.loads((out / f"{fig_id}.json").read_text()) for fig_id in FIGURES}
 
 
@@ -30,7 +36,8 @@ def test_every_figure_is_built_at_both_widths(built):
 
 
 def test_points_match_the_exact_theory_lines(built):
-    """Every exact overlay (R1, R5, R6, R8, exact chain): |z| ≤ z*, Šidák over all points at 1e-3."""
+    """Every exact overlay (R1, R5, R6, R8, exact chain): |z| ≤ z*, Šidák over all points at 1e-3
+    (a z-test keeps its size at the smoke budget; the committed quick-budget data below too)."""
     _, records = built
     zs = []
     for r in records.values():
@@ -46,7 +53,7 @@ def test_points_match_the_exact_theory_lines(built):
 def test_same_seed_same_data(built, tmp_path):
     """A second build of a figure, here in this process, repeats the session's build (a worker's)."""
     out, records = built
-    again = build("estimators", QUICK, tmp_path, seed=0)
+    again = build("estimators", SMOKE, tmp_path, seed=0)
     assert (tmp_path / "estimators.json").read_text() == (out / "estimators.json").read_text()
     assert again == records["estimators"]
 
@@ -56,13 +63,16 @@ def test_committed_figures_are_current(built):
 
     Monte Carlo numbers are not compared bit for bit (the last bits of a refit, hence a
     draw, differ across CPUs and libms); they are checked against their derivation
-    by :func:`test_committed_points_match_their_theory_lines` instead.
+    by :func:`test_committed_points_match_their_theory_lines` instead. The theory lines do not
+    depend on the number of chains, so the session's smoke build is compared with the
+    committed quick one (`closedloop figures`' default budget).
     """
     out, records = built
     for fig_id in records:
         committed = json.loads((COMMITTED / f"{fig_id}.json").read_text())
         fresh = json.loads((out / f"{fig_id}.json").read_text())
-        for key in ("id", "caption", "derivations", "budget", "seed"):
+        assert committed["budget"] == "quick", f"{fig_id}.budget: run `closedloop figures`"
+        for key in ("id", "caption", "derivations", "seed"):
             assert committed[key] == fresh[key], f"{fig_id}.{key}: run `closedloop figures`"
         _assert_same_theory(committed["data"], fresh["data"], fig_id)
 
@@ -104,12 +114,13 @@ def test_every_figure_records_the_ids_it_evaluates(built):
 def test_workers_and_a_dask_cluster_do_not_change_the_data(built, dask_client, tmp_path):
     """One figure per task, seeded by its id: 1 or 2 joblib workers or Dask give the same files.
 
-    The session's build used 2 workers; here one figure again on 1 and one on the Dask cluster.
+    The session's build ran in one process; here two figures again on 2 joblib workers and one
+    on the Dask cluster.
     """
     out, _ = built
-    build_all(QUICK, tmp_path / "one", only=["entropy"], workers=1)
-    build_all(QUICK, tmp_path / "dask", only=["estimators"], scheduler=dask_client)
-    for folder, i in (("one", "entropy"), ("dask", "estimators")):
+    build_all(SMOKE, tmp_path / "two", only=["entropy", "reparametrisation"], workers=2)
+    build_all(SMOKE, tmp_path / "dask", only=["estimators"], scheduler=dask_client)
+    for folder, i in (("two", "entropy"), ("two", "reparametrisation"), ("dask", "estimators")):
         assert (tmp_path / folder / f"{i}.json").read_text() == (out / f"{i}.json").read_text(), (folder, i)
 
 

@@ -10,6 +10,7 @@ modules. The test reads the source (``ast``), so an import hidden in a function 
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,13 @@ def modules() -> dict[str, Path]:
     return out
 
 
+@functools.cache
+def nodes(source: str, filename: str) -> tuple[ast.AST, ...]:
+    """Every node of a module's syntax tree, parsed and walked once per process (the tests only
+    read them): the tests below, and the copies of the package they plant an import in, share them."""
+    return tuple(ast.walk(ast.parse(source, filename)))
+
+
 def group_of(module: str) -> str:
     return "__init__" if module == "theory" else module.split(".")[1]
 
@@ -56,7 +64,7 @@ def imports(module: str, path: Path, known: dict) -> list[tuple[str, int, str | 
     is_package = path.name == "__init__.py"
     here = module.split(".") if is_package else module.split(".")[:-1]
     out = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in nodes(path.read_text(), path.name):
         if isinstance(node, ast.Import):
             out += [(a.name, node.lineno, None) for a in node.names if a.name.split(".")[0] == "theory"]
         elif isinstance(node, ast.ImportFrom):
@@ -90,11 +98,11 @@ def graph() -> tuple[dict[str, set[str]], list[str], list[str]]:
                 upward.append(f"{where}: {module} imports its independent sibling {target}")
             if name is not None and name.startswith("_") and not name.startswith("__"):
                 private.append(f"{where}: {module} imports {target}.{name}")
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):  # `from . import numeric` ... `numeric._compiled`
+        tree = nodes(path.read_text(), path.name)
+        for node in tree:  # `from . import numeric` ... `numeric._compiled`
             if isinstance(node, ast.ImportFrom) and node.level:
                 aliases |= {a.asname or a.name: a.name for a in node.names}
-        for node in ast.walk(tree):
+        for node in tree:
             if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
                     and isinstance(node.value, ast.Name) and node.value.id in aliases
                     and any(m.endswith("." + aliases[node.value.id]) for m in known)):

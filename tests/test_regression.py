@@ -3,8 +3,6 @@ derived laws (SymPy and Monte Carlo at a small budget), refusals, and its claims
 
 import dataclasses
 import json
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -135,10 +133,11 @@ def test_refusals_name_the_problem(options, message):
         _loop(**options)
 
 
-def test_cli_refusal_is_one_line():
-    out = subprocess.run([sys.executable, "-m", "theory", "simulate", "linear_regression", "--family-args", "d=10",
-                          "--M", "5", "--init", "w=0", "--generations", "2", "--chains", "3"], capture_output=True, text=True)
-    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "M + external >= d" in out.stderr
+def test_cli_refusal_is_one_line(capsys):
+    assert main(["simulate", "linear_regression", "--family-args", "d=10", "--M", "5", "--init", "w=0",
+                 "--generations", "2", "--chains", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "M + external >= d" in err
 
 
 def test_init_seed_and_describe():

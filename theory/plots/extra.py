@@ -95,7 +95,7 @@ def stationary_laws(budget: FigureBudget, rng) -> dict:
         res = derivation("R7.stationary", case.family).result
         mus = float(loop.truth_mu[0])
         lo, hi, step = V.support(loop)
-        top = hi if np.isfinite(hi) else float(np.quantile(x, 0.999))
+        top = hi if np.isfinite(hi) else _gamma_quantile(res, 0.999, {"M0": M0, "mu_star": mus})
         edges = lo + (np.arange(-0.5, (top - lo) / step + 1, max(1, round(0.02 * (top - lo) / step))) * step)
         counts, _ = np.histogram(x, edges)
         width = np.diff(edges)
@@ -106,6 +106,17 @@ def stationary_laws(budget: FigureBudget, rng) -> dict:
             "density_sem": np.sqrt(counts) / (chains * width), "grid": grid,
             "theory": _num(res["density"], {"mu": grid, "M0": M0, "mu_star": mus})})
     return out
+
+
+def _gamma_quantile(res: dict, q: float, values: dict) -> float:
+    """The q-quantile of R7's Gamma(alpha, beta) law at ``values``: the histogram's upper end on an
+    unbounded space is the law's, not the data's, so the theory line is the same at every budget."""
+    from scipy import stats
+
+    if str(res["law"]) != "Gamma":  # the name is a SymPy symbol
+        raise AssertionError(f"an unbounded stationary law other than Gamma: {res['law']}")
+    shape, rate = (float(_num(res[k], values)) for k in ("alpha", "beta"))
+    return float(stats.gamma.ppf(q, shape, scale=1 / rate))
 
 
 def draw_stationary_laws(fig, axes, data):
