@@ -93,13 +93,23 @@ class NumericFamily:
             e /= total
         return top + np.log(total), (e if probabilities else None)
 
+    def level_probabilities_T(self, theta, face=None) -> np.ndarray:
+        """f(s | θ) = e^{z − max z} / Σ e^{z − max z}, z = log h + θ·φ, levels-major (L, C): the
+        probabilities of :meth:`_moments_T` without the log-partition (the draws' pass)."""
+        e = self._logits_T(theta, face)
+        with np.errstate(invalid="ignore"):
+            e -= e.max(axis=0)
+            np.exp(e, out=e)
+        e /= e.sum(axis=0)
+        return e
+
     def logits(self, theta: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
         """log h(s) + θ·φ(s) per level, −∞ off the face (finite spaces), shape (C, L)."""
         return self._logits_T(theta, face).T
 
     def level_probabilities(self, theta, face=None) -> np.ndarray:
         """f(s | θ) on the levels, restricted to ``face`` (rows sum to 1), shape (C, L)."""
-        return self._moments_T(theta, face)[1].T
+        return self.level_probabilities_T(theta, face).T
 
     def A(self, theta, face=None) -> np.ndarray:
         """Log-partition A(θ) (on a face: log Σ_{s ∈ face} h e^{θ·φ}); +∞ outside the domain."""
@@ -112,7 +122,7 @@ class NumericFamily:
     def mu(self, theta, face=None) -> np.ndarray:
         """Mean map μ(θ) = E_θ[φ], shape (C, d)."""
         if self.finite:
-            return (self.phi_levels.T @ self._moments_T(theta, face)[1]).T
+            return (self.phi_levels.T @ self.level_probabilities_T(theta, face)).T
         return np.stack([_component(f, self.names, theta) for f in self.forms.get("mu")], axis=-1)
 
     def _chi_T(self, q_T: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -129,7 +139,7 @@ class NumericFamily:
     def chi(self, theta, face=None) -> np.ndarray:
         """Fisher information χ(θ) = Cov_θ[φ], shape (C, d, d)."""
         if self.finite:
-            q_T = self._moments_T(theta, face)[1]
+            q_T = self.level_probabilities_T(theta, face)
             return self._chi_T(q_T, (self.phi_levels.T @ q_T).T)
         d = self.d
         chi = self.forms.get("chi")
