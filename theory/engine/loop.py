@@ -19,6 +19,7 @@ on an infinite one (then memory grows as N_t = Σ n_k points per chain).
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -544,42 +545,49 @@ class ClosedLoop:
                 lower, upper = face[:, 0], face[:, -1]
                 p = np.where(lower & upper, p, np.where(upper, 1.0, 0.0))
             smallest = p.min()  # NaN if any p is
-            if np.isnan(smallest):
+            if math.isnan(smallest):
                 return False
             p = canonical(p) if smallest < SMALLEST_NORMAL else canonical_normal(p)
             m = self.model_draws(t)
             trials = levels * m
             K = rng.binomial(trials, p)
-            support = [(K < trials, K > 0)]  # whether the sample holds the lower, the upper end
+            draws = [(K, trials)]  # a sample holds the lower end iff K < trials, the upper iff K > 0
             sums = self._segment_sums(K, m)
             fresh = self.M0 + self.external
             if fresh:
                 _, p_star = self._truth_law
-                trials = levels * fresh
-                K = rng.binomial(trials, p_star, size=len(K))
+                K = rng.binomial(levels * fresh, p_star, size=len(K))
+                draws.append((K, levels * fresh))
                 sums += self._segment_sums(K, fresh)
-                support.append((K < trials, K > 0))
             if self.regime.kind == "accumulate":  # the pool's Σφ and the levels it holds
                 pool = state.pool_sums[idx, 0]
                 pool += sums
                 sums = pool
                 counts = state.pool_counts[idx]
-                for low, high in support:
-                    counts[:, 0] += low
-                    counts[:, -1] += high
+                for K, trials in draws:
+                    counts[:, 0] += K < trials
+                    counts[:, -1] += K > 0
                 if not isinstance(idx, slice):  # a gather: put back
                     state.pool_sums[idx, 0], state.pool_counts[idx] = pool, counts
-                at_low, at_high = counts[:, -1] == 0, counts[:, 0] == 0
-            else:
-                (low, high), *more = support
-                for low_, high_ in more:
-                    low, high = low | low_, high | high_
-                at_low, at_high = ~high, ~low  # the sample on one end
+                # a pool on one end: none of the other end's level (one min over both, masks if so)
+                ends = counts[:, ::counts.shape[1] - 1].min() == 0
+                if ends:
+                    at_low, at_high = counts[:, -1] == 0, counts[:, 0] == 0
+            else:  # the sample on one end: every K is 0, or every K is its number of trials
+                ends = len(draws) > 1 or K.min() == 0 or K.max() == trials
+                if ends:
+                    at_low, at_high = draws[0][0] == 0, draws[0][0] == draws[0][1]
+                    for K, trials in draws[1:]:
+                        at_low, at_high = at_low & (K == 0), at_high & (K == trials)
             tau = sums / self.refit_size(t)
             closed = nf.theta_closed_form(tau[:, None])
-            ends = np.count_nonzero(at_low) + np.count_nonzero(at_high)
-            theta = closed if not ends else np.where((at_low | at_high)[:, None], theta_prev, closed)
-            if not np.isfinite(theta.sum()):  # not finite inside: the general refit (Newton)
+            if not ends:
+                theta = closed
+                if not everywhere:  # (no end now: the faces below become the whole segment)
+                    at_low = at_high = np.zeros(len(tau), bool)
+            else:
+                theta = np.where((at_low | at_high)[:, None], theta_prev, closed)
+            if not math.isfinite(theta.sum()):  # not finite inside: the general refit (Newton)
                 bad = np.flatnonzero(~(at_low | at_high) & ~np.all(np.isfinite(closed), axis=-1))
                 whole = np.ones((len(bad), face.shape[1]), bool)
                 theta[bad] = self.refit_theta(tau[bad, None], theta_prev[bad], whole, 0.0)

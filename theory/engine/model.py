@@ -254,6 +254,12 @@ class NumericFamily:
         """θ = μ⁻¹(μ) from the derived closed form (None without one); ±∞/NaN on the boundary."""
         if not self.symbolic or self._mu_inverse is None:
             return None
+        if self.d == 1 and self._mu_inverse_functions[0][0] is not None:  # no copy into a column
+            fn, cols = self._mu_inverse_functions[0]
+            with np.errstate(all="ignore"):
+                out = fn(mu[:, cols[0]])
+            if np.ndim(out) == 1:
+                return out[:, None]
         out = np.empty(mu.shape[:1] + (self.d,))
         with np.errstate(all="ignore"):  # once, not per component: called every generation
             for a, (fn, cols) in enumerate(self._mu_inverse_functions):
