@@ -95,13 +95,23 @@ class NumericFamily:
 
     def level_probabilities_T(self, theta, face=None) -> np.ndarray:
         """f(s | θ) = e^{z − max z} / Σ e^{z − max z}, z = log h + θ·φ, levels-major (L, C): the
-        probabilities of :meth:`_moments_T` without the log-partition (the draws' pass)."""
-        e = self._logits_T(theta, face)
+        probabilities of :meth:`_moments_T` without the log-partition (the draws' pass). With
+        log h ≡ 0 (categorical) its addition is skipped: it changes no value (−0 becomes +0,
+        which neither the max nor e^{z − max} tells apart)."""
+        e = self.phi_levels @ theta.T
         with np.errstate(invalid="ignore"):
+            if not self._log_h_zero:
+                e += self.log_h[:, None]
+            if face is not None and not face.all():
+                np.copyto(e, -np.inf, where=~face.T)
             e -= e.max(axis=0)
             np.exp(e, out=e)
         e /= e.sum(axis=0)
         return e
+
+    @functools.cached_property
+    def _log_h_zero(self) -> bool:
+        return bool(np.all(self.log_h == 0))
 
     def logits(self, theta: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
         """log h(s) + θ·φ(s) per level, −∞ off the face (finite spaces), shape (C, L)."""
