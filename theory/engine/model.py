@@ -299,7 +299,7 @@ class NumericFamily:
             if self.masks:
                 mask = self.face_mask(face) if mask is None else mask
                 single = (mask & (mask - np.uint64(1))) == 0  # one level (a face is never empty)
-                if not single.any():
+                if not np.count_nonzero(single):  # (np.any costs more on short arrays)
                     return out
                 level = np.bitwise_count(mask[single] - np.uint64(1)).astype(np.intp)
                 out[single] = self._level_vertex[level]
@@ -446,6 +446,10 @@ def minimal_face(numeric: NumericFamily, support: np.ndarray, with_mask: bool = 
     spanned by a sample is the intersection of the facets holding all its levels
     (the whole polytope when none does). The MLE lives on this face.
     """
+    if support.all():  # every level in every sample (the usual case): the whole polytope, in one pass
+        face = np.ones(support.shape, bool)
+        mask = np.full(len(support), numeric.full_mask) if numeric.masks else None
+        return (face, mask) if with_mask else face
     facets = numeric.facets
     if numeric.masks:
         mask = minimal_face_mask(numeric, numeric.face_mask(support))
