@@ -19,6 +19,7 @@ on an infinite one (then memory grows as N_t = Σ n_k points per chain).
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -45,9 +46,10 @@ from .lattice import LatticeChains, lattice_law
 from .operated import Operated
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
                     minimal_face, numeric_family)
-from .sampling import (HYPERGEOMETRIC_MAX, binomial_p, binomial_sum, binomial_support, canonical,
-                       draw_counts, draw_exact, draw_levels, draw_naive, draw_points, draw_points_naive,
-                       level_counts, pvals, subsample_counts, subsample_naive, subsample_sums)
+from .sampling import (HYPERGEOMETRIC_MAX, SMALLEST_NORMAL, binomial_p, binomial_sum, binomial_support,
+                       canonical, canonical_normal, draw_counts, draw_exact, draw_levels, draw_naive,
+                       draw_points, draw_points_naive, level_counts, pvals, subsample_counts,
+                       subsample_naive, subsample_sums)
 from .forms import bound
 from .state import State
 
@@ -420,8 +422,8 @@ class ClosedLoop:
 
     def _chain_block(self, t: int) -> int:
         """Chains advanced at once in generation t (:meth:`memory_bytes`); the same every
-        generation unless the sample or the pool grows."""
-        if self.regime.pooled or self.regime.schedule is not None:
+        generation unless the sample or a pool of kept points grows."""
+        if self.keeps_points or self.regime.schedule is not None:  # (the rest of a pool is a few numbers)
             return self.memory_bytes(1, t)[1]
         return self._constant_chain_block
 
@@ -524,56 +526,76 @@ class ClosedLoop:
         (all the MLE's face reads) is level 0 iff K < n m and level n iff K > 0, so a face is the
         whole segment or one of its ends, and θ' is the closed-form inverse mean map inside and
         the previous θ on an end (the general path's refit_theta). The same draws in the same
-        order, the same numbers; False (nothing done) where a probability is not finite, for
-        the general path to handle."""
+        order, the same numbers (each pass below is the general path's operation on the same
+        values, rearranged only where IEEE arithmetic is exact: −(r + x) = −x − r); False
+        (nothing done) where a probability is not finite, for the general path to handle."""
         nf = self.numeric
-        levels, r, phi0, step = self._segment
+        levels, r, neg_step, _, _ = self._segment_numbers
         face, theta_prev = state.face[idx], state.theta[idx]
-        lower, upper = face[:, 0], face[:, -1]  # the face holds the lower / upper end
-        whole = lower & upper
+        everywhere = face.all()  # every chain on the whole segment (no end)
         with np.errstate(over="ignore", invalid="ignore"):
-            p = 1.0 / (1.0 + np.exp(-(r + theta_prev @ step)))
-            if np.count_nonzero(whole) < len(whole):
-                p = np.where(whole, p, np.where(upper, 1.0, 0.0))
-            if not np.isfinite(p.sum()):
+            # p = 1 / (1 + e^{−(r + θ·Δφ)}), in place
+            z = theta_prev[:, 0] * neg_step
+            if r:
+                z -= r
+            np.exp(z, out=z)
+            z += 1.0
+            p = np.divide(1.0, z, out=z)
+            if not everywhere:
+                lower, upper = face[:, 0], face[:, -1]
+                p = np.where(lower & upper, p, np.where(upper, 1.0, 0.0))
+            smallest = p.min()  # NaN if any p is
+            if math.isnan(smallest):
                 return False
+            p = canonical(p) if smallest < SMALLEST_NORMAL else canonical_normal(p)
             m = self.model_draws(t)
             trials = levels * m
-            K = rng.binomial(trials, canonical(p))
-            sums = m * phi0[None, :] + K[:, None] * step[None, :]
-            support = [(K < trials, K > 0)]  # whether the sample holds the lower, the upper end
+            K = rng.binomial(trials, p)
+            draws = [(K, trials)]  # a sample holds the lower end iff K < trials, the upper iff K > 0
+            sums = self._segment_sums(K, m)
             fresh = self.M0 + self.external
             if fresh:
                 _, p_star = self._truth_law
-                trials = levels * fresh
-                K = rng.binomial(trials, p_star, size=len(K))
-                sums = sums + (fresh * phi0[None, :] + K[:, None] * step[None, :])
-                support.append((K < trials, K > 0))
+                K = rng.binomial(levels * fresh, p_star, size=len(K))
+                draws.append((K, levels * fresh))
+                sums += self._segment_sums(K, fresh)
             if self.regime.kind == "accumulate":  # the pool's Σφ and the levels it holds
-                state.pool_sums[idx] += sums
-                sums = state.pool_sums[idx]
-                for low, high in support:
-                    state.pool_counts[idx, 0] += low
-                    state.pool_counts[idx, -1] += high
-                at_low, at_high = state.pool_counts[idx, -1] == 0, state.pool_counts[idx, 0] == 0
-            else:
-                (low, high), *more = support
-                for low_, high_ in more:
-                    low, high = low | low_, high | high_
-                at_low, at_high = ~high, ~low  # the sample on one end
+                pool = state.pool_sums[idx, 0]
+                pool += sums
+                sums = pool
+                counts = state.pool_counts[idx]
+                for K, trials in draws:
+                    counts[:, 0] += K < trials
+                    counts[:, -1] += K > 0
+                if not isinstance(idx, slice):  # a gather: put back
+                    state.pool_sums[idx, 0], state.pool_counts[idx] = pool, counts
+                # a pool on one end: none of the other end's level (one min over both, masks if so)
+                ends = counts[:, ::counts.shape[1] - 1].min() == 0
+                if ends:
+                    at_low, at_high = counts[:, -1] == 0, counts[:, 0] == 0
+            else:  # the sample on one end: every K is 0, or every K is its number of trials
+                ends = len(draws) > 1 or K.min() == 0 or K.max() == trials
+                if ends:
+                    at_low, at_high = draws[0][0] == 0, draws[0][0] == draws[0][1]
+                    for K, trials in draws[1:]:
+                        at_low, at_high = at_low & (K == 0), at_high & (K == trials)
             tau = sums / self.refit_size(t)
-            ends = np.count_nonzero(at_low) + np.count_nonzero(at_high)
-            closed = nf.theta_closed_form(tau)
-            theta = closed if not ends else np.where((at_low | at_high)[:, None], theta_prev, closed)
-            if not np.isfinite(theta.sum()):  # not finite inside: the general refit (Newton)
+            closed = nf.theta_closed_form(tau[:, None])
+            if not ends:
+                theta = closed
+                if not everywhere:  # (no end now: the faces below become the whole segment)
+                    at_low = at_high = np.zeros(len(tau), bool)
+            else:
+                theta = np.where((at_low | at_high)[:, None], theta_prev, closed)
+            if not math.isfinite(theta.sum()):  # not finite inside: the general refit (Newton)
                 bad = np.flatnonzero(~(at_low | at_high) & ~np.all(np.isfinite(closed), axis=-1))
-                theta[bad] = self.refit_theta(tau[bad], theta_prev[bad], np.ones((len(bad), face.shape[1]), bool),
-                                              0.0)
+                whole = np.ones((len(bad), face.shape[1]), bool)
+                theta[bad] = self.refit_theta(tau[bad, None], theta_prev[bad], whole, 0.0)
         state.theta[idx] = theta
-        state.mu[idx] = tau
-        if ends or np.count_nonzero(whole) < len(whole):
+        state.mu[idx, 0] = tau
+        if ends or not everywhere:
             code = np.where(at_low, 1, np.where(at_high, 2, 0))
-            changed = np.flatnonzero((code > 0) | ~whole)
+            changed = np.flatnonzero((code > 0) | ~(face[:, 0] & face[:, -1]))
             rows = np.arange(len(state.mu))[idx][changed]
             state.face[rows] = self._segment_faces[code[changed]]
             vertex = np.where(at_low, nf.level_vertex(0), np.where(at_high, nf.level_vertex(levels), -1))
@@ -584,6 +606,22 @@ class ClosedLoop:
         else:
             state.vertex[idx] = -1
         return True
+
+    @functools.cached_property
+    def _segment_numbers(self) -> tuple:
+        """(n, r, −Δφ, φ(s0), whether Δφ = 1) of :attr:`_segment`, as the step reads them (scalars)."""
+        levels, r, phi0, step = self._segment
+        return levels, r, -float(step[0]), float(phi0[0]), float(step[0]) == 1.0
+
+    def _segment_sums(self, K, m):
+        """Σφ = m φ(s0) + K Δφ of m draws with binomial count K, shape (C,): the general path's
+        two products and sum, the sum skipped when m φ(s0) is +0 and K Δφ ≥ 0 (x + 0 = x then)."""
+        _, _, neg_step, phi0, unit = self._segment_numbers
+        sums = K.astype(float) if unit else K * -neg_step
+        offset = m * phi0
+        if offset != 0.0 or np.signbit(offset) or not -neg_step > 0:
+            sums = offset + sums
+        return sums
 
     def _draw_generation(self, state: State, idx, face, t: int, rng: np.random.Generator):
         """(Σφ, level counts or None) of generation t's n_t points: M_t − M0 from each chain's

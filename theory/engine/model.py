@@ -93,13 +93,33 @@ class NumericFamily:
             e /= total
         return top + np.log(total), (e if probabilities else None)
 
+    def level_probabilities_T(self, theta, face=None) -> np.ndarray:
+        """f(s | θ) = e^{z − max z} / Σ e^{z − max z}, z = log h + θ·φ, levels-major (L, C): the
+        probabilities of :meth:`_moments_T` without the log-partition (the draws' pass). With
+        log h ≡ 0 (categorical) its addition is skipped: it changes no value (−0 becomes +0,
+        which neither the max nor e^{z − max} tells apart)."""
+        e = self.phi_levels @ theta.T
+        with np.errstate(invalid="ignore"):
+            if not self._log_h_zero:
+                e += self.log_h[:, None]
+            if face is not None and not face.all():
+                np.copyto(e, -np.inf, where=~face.T)
+            e -= e.max(axis=0)
+            np.exp(e, out=e)
+        e /= e.sum(axis=0)
+        return e
+
+    @functools.cached_property
+    def _log_h_zero(self) -> bool:
+        return bool(np.all(self.log_h == 0))
+
     def logits(self, theta: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
         """log h(s) + θ·φ(s) per level, −∞ off the face (finite spaces), shape (C, L)."""
         return self._logits_T(theta, face).T
 
     def level_probabilities(self, theta, face=None) -> np.ndarray:
         """f(s | θ) on the levels, restricted to ``face`` (rows sum to 1), shape (C, L)."""
-        return self._moments_T(theta, face)[1].T
+        return self.level_probabilities_T(theta, face).T
 
     def A(self, theta, face=None) -> np.ndarray:
         """Log-partition A(θ) (on a face: log Σ_{s ∈ face} h e^{θ·φ}); +∞ outside the domain."""
@@ -112,7 +132,7 @@ class NumericFamily:
     def mu(self, theta, face=None) -> np.ndarray:
         """Mean map μ(θ) = E_θ[φ], shape (C, d)."""
         if self.finite:
-            return (self.phi_levels.T @ self._moments_T(theta, face)[1]).T
+            return (self.phi_levels.T @ self.level_probabilities_T(theta, face)).T
         return np.stack([_component(f, self.names, theta) for f in self.forms.get("mu")], axis=-1)
 
     def _chi_T(self, q_T: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -129,7 +149,7 @@ class NumericFamily:
     def chi(self, theta, face=None) -> np.ndarray:
         """Fisher information χ(θ) = Cov_θ[φ], shape (C, d, d)."""
         if self.finite:
-            q_T = self._moments_T(theta, face)[1]
+            q_T = self.level_probabilities_T(theta, face)
             return self._chi_T(q_T, (self.phi_levels.T @ q_T).T)
         d = self.d
         chi = self.forms.get("chi")
@@ -244,6 +264,12 @@ class NumericFamily:
         """θ = μ⁻¹(μ) from the derived closed form (None without one); ±∞/NaN on the boundary."""
         if not self.symbolic or self._mu_inverse is None:
             return None
+        if self.d == 1 and self._mu_inverse_functions[0][0] is not None:  # no copy into a column
+            fn, cols = self._mu_inverse_functions[0]
+            with np.errstate(all="ignore"):
+                out = fn(mu[:, cols[0]])
+            if np.ndim(out) == 1:
+                return out[:, None]
         out = np.empty(mu.shape[:1] + (self.d,))
         with np.errstate(all="ignore"):  # once, not per component: called every generation
             for a, (fn, cols) in enumerate(self._mu_inverse_functions):
@@ -273,7 +299,7 @@ class NumericFamily:
             if self.masks:
                 mask = self.face_mask(face) if mask is None else mask
                 single = (mask & (mask - np.uint64(1))) == 0  # one level (a face is never empty)
-                if not single.any():
+                if not np.count_nonzero(single):  # (np.any costs more on short arrays)
                     return out
                 level = np.bitwise_count(mask[single] - np.uint64(1)).astype(np.intp)
                 out[single] = self._level_vertex[level]
@@ -420,6 +446,10 @@ def minimal_face(numeric: NumericFamily, support: np.ndarray, with_mask: bool = 
     spanned by a sample is the intersection of the facets holding all its levels
     (the whole polytope when none does). The MLE lives on this face.
     """
+    if support.all():  # every level in every sample (the usual case): the whole polytope, in one pass
+        face = np.ones(support.shape, bool)
+        mask = np.full(len(support), numeric.full_mask) if numeric.masks else None
+        return (face, mask) if with_mask else face
     facets = numeric.facets
     if numeric.masks:
         mask = minimal_face_mask(numeric, numeric.face_mask(support))

@@ -215,12 +215,13 @@ def pvals(numeric, theta, face):
     exactly and often (p = k/M). Rounding to 2^-44 relative maps such a p to 1/2 itself
     on every machine, and changes each probability by at most 2^-45 of itself.
     """
-    q = numeric._moments_T(theta, face)[1]  # levels-major (L, C): sums over levels are fast
+    q = numeric.level_probabilities_T(theta, face)  # levels-major (L, C): sums over levels are fast
     q /= q.sum(axis=0)
     return canonical(q).T
 
 
 _SUBNORMAL = np.uint64(0x000FFFFFFFFFFFFF)  # bit patterns 1..this are the positive subnormals
+SMALLEST_NORMAL = float(np.finfo(float).tiny)  # positive floats below it are subnormal
 
 
 def canonical(q):
@@ -232,14 +233,27 @@ def canonical(q):
     significant bits than their pattern) take the frexp route.
     """
     q = np.asarray(q, dtype=float)
+    if not q.min(initial=np.inf) >= SMALLEST_NORMAL:  # some q is 0, subnormal or NaN: look closer
+        return _canonical_small(q)
+    return canonical_normal(q)
+
+
+def _canonical_small(q):
+    """:func:`canonical` of probabilities of which some may be subnormal."""
+    bits = q.view(np.int64)
+    if np.count_nonzero((bits - 1).view(np.uint64) < _SUBNORMAL):  # (count_nonzero: np.any costs 10×)
+        mantissa, exponent = np.frexp(q)
+        return np.ldexp(np.round(np.ldexp(mantissa, PVALS_BITS)), exponent - PVALS_BITS)
+    return canonical_normal(q)
+
+
+def canonical_normal(q):
+    """:func:`canonical` of probabilities known to hold no subnormal (zeros are fine): the
+    three integer passes alone (the binomial-sum step checks the smallest p instead)."""
     bits = q.view(np.int64)
     rounded = bits >> 9  # one temporary, updated in place
     rounded &= 1
     rounded += 0xFF
     rounded += bits
     rounded &= ~np.int64(0x1FF)
-    out = rounded.view(np.float64)
-    if np.count_nonzero((bits - 1).view(np.uint64) < _SUBNORMAL):  # (count_nonzero: np.any costs 10×)
-        mantissa, exponent = np.frexp(q)
-        out = np.ldexp(np.round(np.ldexp(mantissa, PVALS_BITS)), exponent - PVALS_BITS)
-    return out
+    return rounded.view(np.float64)
