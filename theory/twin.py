@@ -129,7 +129,11 @@ def _interned(name: str, args: tuple) -> FamilyTwin | None:
 
 def level_tables(family) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """φ(s) (L, d) and log h(s) (L,) at the levels of a finite family, and the facets of the
-    marginal polytope conv φ(S) as level masks (F, L), each face the intersection of its facets."""
+    marginal polytope conv φ(S) as level masks (F, L), each face the intersection of its facets;
+    a twin's are its generated tables (no SymPy)."""
+    if isinstance(family, FamilyTwin):
+        tables = family.forms
+        return np.array(tables["phi_levels"]), np.array(tables["log_h"]), np.array(tables["facets"], bool)
     import sympy as sp
 
     from . import symbols as S
@@ -143,7 +147,12 @@ def level_tables(family) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def point_masses(family) -> tuple[np.ndarray, list[str], np.ndarray]:
     """The absorbing point masses of a declared family: φ of the numeric ones (V, d), the labels
     of all (the numeric ones, then the curves of point masses: the Gaussian's var = 0), and
-    whether each numeric one is attainable in finitely many generations (V,)."""
+    whether each numeric one is attainable in finitely many generations (V,); a twin's are its
+    generated tables (no SymPy)."""
+    if isinstance(family, FamilyTwin):
+        tables = family.forms
+        return (np.array(tables["vertices"], float).reshape(-1, family.d), list(tables["labels"]),
+                np.array(tables["attainable"], bool))
     import sympy as sp
 
     states = family.absorbing_states

@@ -38,12 +38,7 @@ class NumericFamily:
         self.names = family.names
         if isinstance(space, Finite):
             self.levels = np.array(space.levels)
-            if isinstance(family, FamilyTwin):  # the generated tables (theory.twin): no SymPy
-                tables = family.forms
-                self.phi_levels, self.log_h = np.array(tables["phi_levels"]), np.array(tables["log_h"])
-                self.facets = np.array(tables["facets"], bool)
-            else:
-                self.phi_levels, self.log_h, self.facets = level_tables(family)
+            self.phi_levels, self.log_h, self.facets = level_tables(family)
             scale = np.ptp(self.phi_levels, axis=0)
         else:
             if family.sum_sampler is None:
@@ -58,12 +53,7 @@ class NumericFamily:
         self.negative = np.array([n in family.negative for n in self.names])
         self.forms = Forms(family, self.symbolic)  # the derived closed forms, compiled on first use
         # the absorbing point masses: numeric ones (vertices), then curves of them (Gaussian: var 0)
-        if isinstance(family, FamilyTwin):
-            tables = family.forms
-            vertices = np.array(tables["vertices"], float).reshape(-1, self.d)
-            labels, attainable = list(tables["labels"]), np.array(tables["attainable"], bool)
-        else:
-            vertices, labels, attainable = point_masses(family)
+        vertices, labels, attainable = point_masses(family)
         self._vertices, self._attainable = vertices, attainable
         self._vertex_labels, self._continuum = labels[: len(vertices)], labels[len(vertices):]
 
@@ -72,10 +62,13 @@ class NumericFamily:
     # L vectorised passes over the chains, not C short rows (numpy's per-row reduction cost
     # dominated the refits). The public methods return chains-major (C, L) views.
     def _logits_T(self, theta: np.ndarray, face: np.ndarray | None) -> np.ndarray:
-        """log h(s) + θ·φ(s), levels-major (L, C), −∞ off the face."""
+        """log h(s) + θ·φ(s), levels-major (L, C), −∞ off the face. With log h ≡ 0 (categorical)
+        its addition is skipped: it changes no value (−0 becomes +0, which neither a max, an
+        exponential nor a finiteness test tells apart)."""
         z = self.phi_levels @ theta.T
         with np.errstate(invalid="ignore"):
-            z += self.log_h[:, None]
+            if not self._log_h_zero:
+                z += self.log_h[:, None]
         if face is not None and not face.all():
             np.copyto(z, -np.inf, where=~face.T)
         return z
@@ -95,15 +88,9 @@ class NumericFamily:
 
     def level_probabilities_T(self, theta, face=None) -> np.ndarray:
         """f(s | θ) = e^{z − max z} / Σ e^{z − max z}, z = log h + θ·φ, levels-major (L, C): the
-        probabilities of :meth:`_moments_T` without the log-partition (the draws' pass). With
-        log h ≡ 0 (categorical) its addition is skipped: it changes no value (−0 becomes +0,
-        which neither the max nor e^{z − max} tells apart)."""
-        e = self.phi_levels @ theta.T
+        probabilities of :meth:`_moments_T` without the log-partition (the draws' pass)."""
+        e = self._logits_T(theta, face)
         with np.errstate(invalid="ignore"):
-            if not self._log_h_zero:
-                e += self.log_h[:, None]
-            if face is not None and not face.all():
-                np.copyto(e, -np.inf, where=~face.T)
             e -= e.max(axis=0)
             np.exp(e, out=e)
         e /= e.sum(axis=0)
