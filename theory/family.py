@@ -21,6 +21,7 @@ import numpy as np
 from . import symbols as S
 from .diskcache import cached_on_disk, canonical
 from .errors import InputError, integer
+from .numeric import arguments, compiled
 from .safe_parse import numbers, sympy_object
 
 if TYPE_CHECKING:
@@ -473,8 +474,6 @@ class ExponentialFamily:
 def compiled_form(expr) -> tuple[tuple[str, ...], Callable | None]:
     """(argument names, NumPy function) of ``expr`` as lambdify compiles it (the generated
     twin's forms are this code, printed); a bare symbol is (its name,), None: the value itself."""
-    from .numeric import arguments, compiled
-
     expr = sp.sympify(expr)
     if isinstance(expr, sp.Symbol):
         return (expr.name,), None
