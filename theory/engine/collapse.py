@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from .estimators import MLE, REFIT_TOL
-from .model import minimal_face
+from .model import minimal_face, rows_all
 from .state import State
 
 RESOLUTION = REFIT_TOL  # the refit's tolerance: closer to a face than this, μ is not resolved
@@ -79,7 +79,7 @@ def classify(loop, state: State) -> np.ndarray:
         return codes
     pooled = pool_decides(loop)
     with np.errstate(all="ignore"):
-        bad = ~_finite_rows(state.mu) | nf.underflowed(state.mu)
+        bad = ~rows_all(np.isfinite(state.mu)) | nf.underflowed(state.mu)
         codes[bad] = 3
         on = (state.vertex >= 0) & ~bad
         if pooled:  # the pool on the model's point mass too
@@ -92,15 +92,6 @@ def classify(loop, state: State) -> np.ndarray:
                 near &= _near_end(loop, state.pool_sums[rest] / max(state.pool_size, 1))
             codes[rest[near]] = 2
     return codes
-
-
-def _finite_rows(x: np.ndarray) -> np.ndarray:
-    """Whether each row of ``x`` (C, d) is finite, column by column (numpy reduces a short last
-    axis row by row: ten times slower for a block of generations' rows)."""
-    ok = np.isfinite(x[:, 0])
-    for a in range(1, x.shape[1]):
-        ok &= np.isfinite(x[:, a])
-    return ok
 
 
 def _near_end(loop, mu: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ from .book import Book, block_size, first_times, mean_var, mean_var_rows
 from .lattice import LatticeChains, lattice_law
 from .operated import Operated
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
-                    minimal_face, numeric_family)
+                    minimal_face, numeric_family, rows_all)
 from .sampling import (HYPERGEOMETRIC_MAX, SMALLEST_NORMAL, binomial_p, binomial_sum, binomial_support,
                        canonical, canonical_normal, draw_counts, draw_exact, draw_levels, draw_naive,
                        draw_points, draw_points_naive, level_counts, pvals, subsample_counts,
@@ -588,7 +588,7 @@ class ClosedLoop:
             else:
                 theta = np.where((at_low | at_high)[:, None], theta_prev, closed)
             if not math.isfinite(theta.sum()):  # not finite inside: the general refit (Newton)
-                bad = np.flatnonzero(~(at_low | at_high) & ~np.all(np.isfinite(closed), axis=-1))
+                bad = np.flatnonzero(~(at_low | at_high) & ~rows_all(np.isfinite(closed)))
                 whole = np.ones((len(bad), face.shape[1]), bool)
                 theta[bad] = self.refit_theta(tau[bad, None], theta_prev[bad], whole, 0.0)
         state.theta[idx] = theta
@@ -834,7 +834,7 @@ class ClosedLoop:
         if not lam and prior is None and interior.any():
             closed = nf.theta_closed_form(tau[interior])
             if closed is not None:
-                good = np.all(np.isfinite(closed), axis=-1)
+                good = rows_all(np.isfinite(closed))
                 sel = np.flatnonzero(interior)[good]
                 theta[sel] = closed[good]
                 todo[sel] = False

@@ -410,6 +410,15 @@ class NumericFamily:
         return None if low is None else float(low.min())
 
 
+def rows_all(x: np.ndarray) -> np.ndarray:
+    """np.all(x, axis=-1) of a (C, d) boolean array, column by column: numpy reduces a short last
+    axis one row at a time (10× slower at d = 2)."""
+    out = x[:, 0].copy()
+    for a in range(1, x.shape[1]):
+        out &= x[:, a]
+    return out
+
+
 def logsumexp(z: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     """log Σ e^z along ``axis``, shifted by the max (rows here always have a finite entry).
 
