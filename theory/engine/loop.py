@@ -659,8 +659,9 @@ class ClosedLoop:
         # run-local: chains on a point mass now (absorbing: never leave; else: rewritten each generation)
         held = [int(np.count_nonzero(state.vertex >= 0))]
 
-        def refit(mu, pool, n, rng):
-            """(μ', on a point mass, how many) of the chains at ``mu``; ``pool`` their pool sums."""
+        def refit(mu, pool, n, rng, out=None):
+            """(μ', on a point mass, how many) of the chains at ``mu``; ``pool`` their pool sums;
+            μ' is written into ``out`` if given (it may be ``mu``: read before)."""
             sums = sampler(rng, mu, m) if m else np.zeros_like(mu)
             if fresh:  # the truth's law, each chain's row drawn from it (_draw_truth)
                 sums = sums + np.asarray(sampler(rng, np.broadcast_to(truth, mu.shape), fresh), dtype=float)
@@ -669,7 +670,7 @@ class ClosedLoop:
             if pool is not None:
                 pool += sums
                 sums = pool
-            tau = sums / n
+            tau = np.divide(sums, n, out=out)
             if floor is not None:  # rounding below the end of the mean domain is the end
                 np.maximum(tau, floor, out=tau)
             on_curve = None
@@ -702,8 +703,9 @@ class ClosedLoop:
             k = held[0]
             if not absorbing or not k:  # every chain, in place
                 pool = state.pool_sums if accumulate else None
-                tau, found, count = refit(state.mu, pool, n, rng)
-                state.mu[...] = tau
+                tau, found, count = refit(state.mu, pool, n, rng, out=state.mu)
+                if tau is not state.mu:  # (put on the point-mass curve: a new array)
+                    state.mu[...] = tau
                 if count:
                     marks(tau, found, count, None, t)
                 elif k:  # (not absorbing) the chains that were on a point mass left it
@@ -1179,8 +1181,12 @@ class _Chains:
             self.face = None if state.face is None else np.empty((B, *state.face.shape), bool)
             self.vertex = np.empty((B, C), state.vertex.dtype)
         self.filled, self.first = 0, 1  # generations buffered, the first of them
-        # a generation: the general path's step, or an infinite family's in fewer calls (same numbers)
-        self.advance = loop._sum_step(state) or loop._step
+        # a generation: the general path's step, or an infinite family's in fewer calls (the same
+        # numbers), which leaves θ as it is: its buffer is filled once
+        fast = loop._sum_step(state)
+        self.advance, self.theta_moves = fast or loop._step, fast is None
+        if B > 1 and not self.theta_moves:
+            self.theta[:] = state.theta
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
 
@@ -1190,7 +1196,9 @@ class _Chains:
         if self.classify_each:
             loop._record_collapses(state, t)
         if self.block > 1:
-            self.mu[j], self.theta[j], self.vertex[j] = state.mu, state.theta, state.vertex
+            self.mu[j], self.vertex[j] = state.mu, state.vertex
+            if self.theta_moves:
+                self.theta[j] = state.theta
             if self.face is not None:
                 self.face[j] = state.face
         self.filled = j + 1
