@@ -1225,8 +1225,11 @@ class _Chains:
         if self.loop.collapsible and not self.classify_each:
             todo = np.flatnonzero(times < 0)
             if len(todo):
-                chains = slice(None) if len(todo) == len(times) else todo  # no gather while none collapsed
-                codes = collapse.classify(self.loop, self._buffered(slice(n), chains)).reshape(n, len(todo))
+                # every chain while at most half have collapsed: a gather of the buffered rows cost
+                # twice the classification (a collapsed chain's code is not read again)
+                every = 2 * len(todo) > len(times)
+                codes = collapse.classify(self.loop, self._buffered(slice(n), slice(None) if every else todo))
+                codes = codes.reshape(n, len(times))[:, todo] if every else codes.reshape(n, len(todo))
                 part = times[todo]
                 first_times(part, codes > 0, t)
                 times[todo] = part
