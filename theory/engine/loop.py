@@ -1229,7 +1229,9 @@ class _Chains:
                 # twice the classification (a collapsed chain's code is not read again)
                 every = 2 * len(todo) > len(times)
                 codes = collapse.classify(self.loop, self._buffered(slice(n), slice(None) if every else todo))
-                codes = codes.reshape(n, len(times))[:, todo] if every else codes.reshape(n, len(todo))
+                codes = codes.reshape(n, -1)
+                if every and len(todo) < len(times):
+                    codes = codes[:, todo]
                 part = times[todo]
                 first_times(part, codes > 0, t)
                 times[todo] = part
