@@ -1229,12 +1229,12 @@ class _Chains:
                 # twice the classification (a collapsed chain's code is not read again)
                 every = 2 * len(todo) > len(times)
                 codes = collapse.classify(self.loop, self._buffered(slice(n), slice(None) if every else todo))
-                codes = codes.reshape(n, -1)
-                if every and len(todo) < len(times):
-                    codes = codes[:, todo]
-                part = times[todo]
-                first_times(part, codes > 0, t)
-                times[todo] = part
+                if every:  # (first_times passes over the chains already collapsed)
+                    first_times(times, codes.reshape(n, -1) > 0, t)
+                else:
+                    part = times[todo]
+                    first_times(part, codes.reshape(n, -1) > 0, t)
+                    times[todo] = part
         wanted = self.book.wanted(t)
         if wanted.any():
             rows = slice(n) if wanted.all() else np.flatnonzero(wanted)
