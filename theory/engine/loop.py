@@ -683,9 +683,12 @@ class ClosedLoop:
             hit = nf.on_point_mass(tau, on_curve)
             return tau, (hit, on_curve), int(np.count_nonzero(hit))
 
-        def marks(tau, found, count, rows, t):
-            """Point masses of the refitted chains ``rows`` (all: None) and their first hitting times."""
+        def marks(state, tau, found, t, sel=None, rows=None):
+            """Point masses and first hitting times of the refitted chains ``sel`` of ``tau`` (all:
+            None), which are the chains ``rows`` of the state (all: None)."""
             hit, on_curve = found
+            if sel is not None:
+                tau, hit, on_curve = tau[sel], hit[sel], None if on_curve is None else on_curve[sel]
             vertex = nf.vertex_index(tau, on_curve=on_curve)
             if rows is None:
                 state.vertex[...] = vertex
@@ -696,7 +699,7 @@ class ClosedLoop:
                 first = hit & (state.hit_time[rows] < 0)
                 state.hit_time[rows[first]] = t
 
-        def step(state_, t, rng):
+        def step(state, t, rng):
             n = n1 * t if accumulate else n1
             if accumulate:
                 state.pool_size = n
@@ -707,7 +710,7 @@ class ClosedLoop:
                 if tau is not state.mu:  # (put on the point-mass curve: a new array)
                     state.mu[...] = tau
                 if count:
-                    marks(tau, found, count, None, t)
+                    marks(state, tau, found, t)
                 elif k:  # (not absorbing) the chains that were on a point mass left it
                     state.vertex.fill(-1)
                 held[0] = count if not absorbing else k + count
@@ -719,11 +722,9 @@ class ClosedLoop:
                 if accumulate:
                     np.copyto(state.pool_sums, pool, where=live[:, None])
                 if count:
-                    hit = found[0] & live
-                    rows = np.flatnonzero(hit)
+                    rows = np.flatnonzero(found[0] & live)
                     if len(rows):
-                        marks(tau[rows], (found[0][rows], None if found[1] is None else found[1][rows]),
-                              len(rows), rows, t)
+                        marks(state, tau, found, t, rows, rows)
                         held[0] = k + len(rows)
             elif k < C:  # the others alone, gathered and scattered back
                 rows = np.flatnonzero(state.vertex < 0)
@@ -734,7 +735,7 @@ class ClosedLoop:
                     state.pool_sums[rows] = pool
                 if count:
                     on = np.flatnonzero(found[0])
-                    marks(tau[on], (found[0][on], None if found[1] is None else found[1][on]), len(on), rows[on], t)
+                    marks(state, tau, found, t, on, rows[on])
                     held[0] = k + len(on)
         return step
 
