@@ -93,7 +93,8 @@ def classify(loop, state: State) -> np.ndarray:
             every = 2 * len(rest) > C
             near = _near_end(loop, state.mu if every else state.mu[rest])
             if pooled:  # and the model fitted to the pool
-                near &= _near_end(loop, (state.pool_sums if every else state.pool_sums[rest]) / max(state.pool_size, 1))
+                pool = state.pool_sums if every else state.pool_sums[rest]
+                near &= _near_end(loop, pool / max(state.pool_size, 1))
             codes[near & open_ if every else rest[near]] = 2
     return codes
 

@@ -651,7 +651,8 @@ class ClosedLoop:
         nf = self.numeric
         if not self._sum_step_applies or len(state.mu) > self._constant_chain_block:
             return None
-        sampler, m, n1, fresh = self.family.sum_sampler, self.model_draws(1), self.n_total, self.M0 + self.external
+        sampler, m, n1 = self.family.sum_sampler, self.model_draws(1), self.n_total
+        fresh = self.M0 + self.external
         truth, data = self.truth_mu, (self._data if len(self.data) else None)
         accumulate, floor, reaches = self.regime.kind == "accumulate", nf.mean_floor, nf.reaches_point_mass
         absorbing = self.absorbing and reaches

@@ -15,11 +15,12 @@ from ..family import ExponentialFamily
 
 
 def sum_sampler(rng, mu, m):
-    """Σs and Σs² of m normal draws: Σs ~ N(m·mean, m·var), Σ(s − s̄)² ~ var·χ²_{m−1}, independent.
+    """Σs and Σs² of m normal draws: Σs ~ N(m·mean, m·var), Σ(s − s̄)² ~ var·χ²_{m−1},
+    independent.
 
     Σs = m·mean + √(m var)·z is numpy's normal(m·mean, √(m var)), the same numbers at half its
-    cost; Σs² = var·χ² + (Σs)²/m. Each pass writes into an array of the result's, no temporaries
-    beyond the draws (a generation of the loop is a few of these passes)."""
+    cost; Σs² = var·χ² + (Σs)²/m. Each pass writes into the result, the draws or var (a generation
+    of the loop is a few such passes: fewer new arrays is less time at 10² chains, the same numbers)."""
     mean = mu[..., 0]
     var = np.square(mean)  # mean**2
     np.subtract(mu[..., 1], var, out=var)
