@@ -9,7 +9,7 @@ def _f0(mu):
 
 
 def _f1(theta):
-    return (1 + exp(-theta))**(-1.0)
+    return 1/(1 + exp(-theta))
 
 
 def _f2(_c_p):
@@ -25,7 +25,7 @@ def _f4(mu):
 
 
 def _f5(theta):
-    return (1 + exp(-theta))**(-1.0)
+    return 1/(1 + exp(-theta))
 
 
 def _f6(_c_p):
@@ -73,7 +73,7 @@ def _f16(theta):
 
 
 def _f17(mu):
-    return 1 - log(mu**(-1.0))
+    return 1 - log(1/mu)
 
 
 def _f18(mu):
@@ -85,7 +85,7 @@ def _f19(mu):
 
 
 def _f20(mu):
-    return mu**(-1.0)
+    return 1/mu
 
 
 def _f21(theta):
@@ -188,7 +188,7 @@ def _f44(theta1, theta2):
 
 
 def _f45(theta1, theta2):
-    return (exp(theta1) + exp(theta2) + 1)**(-1.0)
+    return 1/(exp(theta1) + exp(theta2) + 1)
 
 
 def _f46(_c_p1, _c_p2):
