@@ -170,7 +170,8 @@ def test_lattice_path_summaries_are_those_of_its_chains_each_generation(case, bl
 
 def test_rows_are_summarised_as_one_row_is_bit_for_bit():
     """mean_var_rows against mean_var: non-finite values (left out), an overflowing mean, one
-    and two chains, rows longer than einsum's buffer, strided and Fortran-ordered rows."""
+    and two chains, rows longer than einsum's buffer, strided and Fortran-ordered rows, every row
+    with absorbed chains (runs of rows with as many finite values, and a count seen again later)."""
     rng = np.random.default_rng(0)
     for C in (1, 2, 3, 8, 9, 100, 129, 1000, book_module.EINSUM_BUFFER + 1):
         V = rng.standard_normal((6, C)) * 10.0 ** rng.uniform(-4, 4, (6, 1)) + rng.uniform(-3, 3, (6, 1))
@@ -179,7 +180,9 @@ def test_rows_are_summarised_as_one_row_is_bit_for_bit():
         V[3] = np.nan
         if C > 2:
             V[4, :2] = 1e308  # the mean overflows: summarised over the finite values as one row is
-        for rows in (V, np.asfortranarray(V), np.repeat(V, 2, axis=1)[:, ::2]):
+        W = np.concatenate([V, V[:1], V[:1]])
+        W[:, ::4] = -np.inf
+        for rows in (V, np.asfortranarray(V), np.repeat(V, 2, axis=1)[:, ::2], W, W[:, ::-1]):
             mean, var = mean_var_rows(rows)
             for r in range(len(rows)):
                 assert _same([mean[r], var[r]], mean_var(rows[r])), (C, r)

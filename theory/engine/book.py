@@ -55,35 +55,52 @@ def mean_var(values: np.ndarray) -> tuple[float, float]:
 def mean_var_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`mean_var` of each row of ``values`` (rows, chains), bit for bit, in a few calls.
 
-    A row's mean is its pairwise sum over its length, as for one row; rows whose mean is not
-    finite are summarised over their finite values, grouped by how many there are (a pairwise
-    sum depends on the length, so the finite values of rows of one count are summed as rows of
-    that length)."""
+    A row's mean is its pairwise sum over its length, as for one row (NumPy sums a row laid
+    along memory the same way at any stride: a column of a wider array is read in place); its
+    variance Σ (x − mean)² / (n − 1) sums the contiguous deviations with einsum, as for one row.
+    Rows whose mean is not finite are summarised over their finite values as :func:`mean_var`
+    does (``np.var``: pairwise sums of the squared deviations), a run of consecutive rows with
+    as many finite values at once (a pairwise sum depends on the length, so rows of one count
+    are summed as rows of that length). No gathers: the few large temporaries each cost their
+    pages' first touch, more than the arithmetic at 2·10⁴ chains."""
     R, C = values.shape
     with np.errstate(over="ignore", invalid="ignore"):
         if not C:
             return np.full(R, np.nan), np.full(R, np.nan)
-        values = np.ascontiguousarray(values)  # rows summed along memory, as one row is
+        step, row = values.strides[1], values.strides[0]
+        if not (step > 0 and (R == 1 or row >= C * step)):  # rows not laid along memory in order
+            values = np.ascontiguousarray(values)
         mean = values.mean(axis=1)
+        bad = np.flatnonzero(~np.isfinite(mean))
         if C == 1:
             var = np.zeros(R)
-        else:  # every row (a row with a non-finite value is done again below)
+        elif len(bad) == R:  # every row is done below
+            var = np.empty(R)
+        else:  # every row (one with a non-finite value is done again below)
             dev = np.subtract(values, mean[:, None], order="C")  # contiguous rows, as one row's
             if C <= EINSUM_BUFFER:
                 var = np.einsum("bi,bi->b", dev, dev) / (C - 1)
             else:
                 var = np.array([np.einsum("i,i->", d, d) for d in dev]) / (C - 1)
-        bad = np.flatnonzero(~np.isfinite(mean))
         if len(bad):
-            part = values[bad]
+            part = values if len(bad) == R else values[bad]
             ok = np.isfinite(part)
-            count = ok.sum(axis=1)
-            mean[bad], var[bad] = np.nan, np.nan
-            for n in sorted(set(count.tolist()) - {0}):
-                rows = np.flatnonzero(count == n)
-                finite = part[rows][ok[rows]].reshape(len(rows), n)
-                mean[bad[rows]] = finite.mean(axis=1)
-                var[bad[rows]] = finite.var(axis=1, ddof=1) if n > 1 else 0.0
+            count = np.count_nonzero(ok, axis=1)
+            finite = part[ok]  # the bad rows' finite values, row after row
+            start = np.cumsum(count) - count
+            runs = np.flatnonzero(np.diff(count)) + 1  # where the count changes
+            for lo, hi in zip([0, *runs.tolist()], [*runs.tolist(), len(bad)], strict=True):
+                n, rows = int(count[lo]), bad[lo:hi]
+                if not n:
+                    mean[rows], var[rows] = np.nan, np.nan
+                    continue
+                x = finite[start[lo]:start[lo] + (hi - lo) * n].reshape(hi - lo, n)
+                mean[rows] = m = x.mean(axis=1)
+                if n > 1:
+                    dev = x - m[:, None]
+                    var[rows] = np.multiply(dev, dev, out=dev).sum(axis=1) / (n - 1)
+                else:
+                    var[rows] = 0.0
     return mean, var
 
 
