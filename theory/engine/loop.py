@@ -43,6 +43,7 @@ from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
 from . import collapse
 from .book import Book, block_size, first_times, mean_var, mean_var_rows
 from .lattice import LatticeChains, lattice_law
+from .segment import SegmentChains, segment_law
 from .operated import Operated
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
                     minimal_face, numeric_family, rows_all)
@@ -901,14 +902,19 @@ class ClosedLoop:
             theta = nf.theta_closed_form(state.mu)
             if theta is None:
                 return None
+        interior = self._interior(state)
+        if math.isfinite(theta.sum()) and interior.all():  # (every chain: θ itself)
+            return theta
         with np.errstate(invalid="ignore"):
-            ok = self._interior(state)[:, None] & np.isfinite(theta)
+            ok = interior[:, None] & np.isfinite(theta)
         return np.where(ok, theta, np.nan)
 
     def _entropy(self, state: State) -> np.ndarray | None:
         """S = A − θ·μ per chain (see :meth:`observables`); None for an infinite space without a
         closed-form inverse mean map."""
         nf = self.numeric
+        if self._binomial_entropy is not None:
+            return self._binomial_entropy(state.mu[:, 0])
         if nf.finite:  # S = Σ_s q (log h − log q) over the face: exact on every face
             # a saturated family (the simplex: categorical) has q = its barycentric coordinates of
             # μ on every face, a linear map, no exponentials
@@ -923,6 +929,38 @@ class ClosedLoop:
         S = np.broadcast_to(f(*state.mu.T), (len(state.mu),)).astype(float)
         on = state.vertex >= 0
         return np.where(on, at_point_mass[np.maximum(state.vertex, 0)], S) if on.any() else S
+
+    @functools.cached_property
+    def _binomial_entropy(self) -> Callable | None:
+        """S(μ) of a binomial-sum family (sampling.binomial_sum: h(s0 + k) = h(s0) C(n, k) e^{r k}),
+        None for others: with p = (μ − φ(s0)) / (n Δφ) the model is Binomial(n, p) in k and
+        log h − log f = log h(s0) + r k − k log p − (n − k) log(1 − p), so
+        S = log h(s0) + n r p − n (p log p + (1 − p) log(1 − p)), 0 log 0 = 0 on the ends."""
+        law = binomial_sum(self.numeric) if self.numeric.finite and self.family.d == 1 else None
+        if law is None:
+            return None
+        n, r, phi0, step = law
+        log_h0, phi0, scale = float(self.numeric.log_h[0]), float(phi0[0]), float(n * step[0])
+
+        def entropy(mu):
+            p = mu if not phi0 and scale == 1.0 else (mu - phi0) / scale
+            with np.errstate(divide="ignore", invalid="ignore"):
+                q = 1.0 - p
+                S = p * np.log(p)
+                S += q * np.log(q)
+                S *= -n
+                if log_h0:
+                    S += log_h0
+                if r:
+                    S += (n * r) * p
+                if math.isnan(S.sum()):  # 0 log 0 on the ends (and μ a rounding beyond them): again
+                    bad = np.flatnonzero(np.isnan(S))
+                    pb = np.clip(p[bad], 0.0, 1.0)
+                    qb = 1.0 - pb
+                    Sb = -n * (np.where(pb > 0, pb * np.log(pb), 0.0) + np.where(qb > 0, qb * np.log(qb), 0.0))
+                    S[bad] = log_h0 + Sb + (n * r) * pb
+            return S
+        return entropy
 
     @functools.cached_property
     def _barycentric(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1017,8 +1055,7 @@ class ClosedLoop:
                                 "var": {n: _mean_var(v)[1] for n, v in obs0.items()},
                                 "chains": {n: v[:keep].copy() for n, v in obs0.items()}}
         book = Book(names, generations, burn_in, record_every, keep, hist, trace)
-        law = lattice_law(self)
-        chains_ = LatticeChains(self, law, state, rng, book) if law is not None else _Chains(self, state, rng, book)
+        chains_ = _chains_for(self, int(generations), state, rng, book)
         bar = None
         if progress:  # tqdm imported only then: a tenth of a second of a short run's start-up
             bar = tqdm(total=generations, file=sys.stderr, unit="gen", mininterval=0.5,
@@ -1044,6 +1081,18 @@ class ClosedLoop:
         return Run(loop=self, state=chains_.state, generations=generations, chains=chains, seed=seed,
                    final=book.final_stats(), time_average=book.time_average(), trace=trace, histograms=hist,
                    init_law=init_law)
+
+
+def _chains_for(loop: ClosedLoop, generations: int, state: State, rng: np.random.Generator, book: Book):
+    """The chains a run advances: a binomial-sum family's (engine.segment), else the lattice path's
+    (engine.lattice), else the general path's."""
+    law = segment_law(loop, generations)
+    if law is not None:
+        return SegmentChains(loop, law, state, rng, book)
+    law = lattice_law(loop)
+    if law is not None:
+        return LatticeChains(loop, law, state, rng, book)
+    return _Chains(loop, state, rng, book)
 
 
 class _Chains:

@@ -1,0 +1,263 @@
+"""The binomial-sum families' loop: a generation is one binomial draw and one division per chain.
+
+A family whose draws are binomial sums (:func:`.sampling.binomial_sum`: Bernoulli, binomial,
+Curie–Weiss with θ2 held at 0, categorical with K = 2) lives on a segment: a sample of m
+points has Σφ = m φ(s0) + K Δφ with K ~ Binomial(n m, p), p = 1/(1 + e^{−(r + θ·Δφ)}) the
+success probability of one trial. The MLE matches means, μ(θ') = τ = Σφ/n_t, so the refitted
+model's own success probability is the frequency of the sample's trials,
+
+    p' = K / (n n_t)        (K over the n_t points the refit reads: the sample, or the pool),
+
+and the next generation is drawn with it directly: θ' is never needed to draw. This is the
+general path's law exactly (its p is the same number written as a sigmoid of θ'(τ), rounded to
+44 bits; here it is a correctly rounded quotient of integers, the same on every machine; p = 1/2
+is exactly 1/2), not its random stream. A chain's face is an end of the segment iff K = 0 or
+K = n n_t (a point mass: the draws stay there) and the whole segment otherwise.
+
+Per generation :class:`SegmentChains` draws K (the model's trials, then the fresh points' from the
+truth), adds it to the pool under accumulate, keeps each chain's K in a block of generations and
+divides. A block's summaries (engine.book) are computed from the block's K at once: τ, θ' from
+the closed-form inverse mean map, the point masses, hitting and collapse times (collapse.classify
+on the few chains within the refit's resolution of an end), the observables.
+
+It applies where the general path's :meth:`~.loop.ClosedLoop._advance_segment` does (the exact
+sampler, no operator, the MLE with a closed-form inverse mean map, no fixed data, fresh points
+from the truth allowed), under replace or accumulate with any M_t schedule, when both ends of the
+segment are point masses and the lattice of pooled sums fits in int64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import collapse
+from .book import block_size, first_times, mean_var_rows
+from .collapse import RESOLUTION
+from .estimators import NotConverged
+from .sampling import binomial_p
+from .state import State
+
+K_MAX = 2**62  # the most trials a refit may read (n · n_t): K stays an exact int64
+
+
+def segment_law(loop, generations: int) -> tuple | None:
+    """The binomial-sum law (n, r, φ(s0), Δφ) when ``loop``'s run of ``generations`` can take
+    :class:`SegmentChains`, else None."""
+    law = loop._segment
+    if law is None or loop.regime.kind not in ("replace", "accumulate"):
+        return None
+    nf, n = loop.numeric, law[0]
+    if nf.level_vertex(0) < 0 or nf.level_vertex(n) < 0:
+        return None
+    largest = loop.refit_size(generations) if loop.regime.kind == "accumulate" else \
+        loop.largest_sample(generations)
+    if n * largest >= K_MAX:
+        return None
+    return law
+
+
+class SegmentChains:
+    """C chains of a binomial-sum family from ``state`` (see the module docstring): ``p`` each
+    chain's next success probability, ``pool`` its pool's K (accumulate), ``K_block`` the K of
+    the generations not yet summarised. The interface :meth:`.loop.ClosedLoop.run` drives."""
+
+    def __init__(self, loop, law: tuple, state: State, rng: np.random.Generator, book):
+        self.loop, self.rng, self.book = loop, rng, book
+        self.n, _, phi0, step = law
+        self.phi0, self.step_phi = float(phi0[0]), float(step[0])
+        nf = loop.numeric
+        self.vertices = nf.level_vertex(0), nf.level_vertex(self.n)
+        self.accumulate = loop.regime.kind == "accumulate"
+        self.schedule = loop.regime.schedule is not None
+        self.fresh = self.n * (loop.M0 + loop.external)  # trials of the truth's points
+        self.p_fresh = loop._truth_law[1] if self.fresh else None
+        self.C = C = len(state.mu)
+        p = binomial_p(law, state.theta, state.face)
+        if p is None:  # (an initial state is interior)
+            raise ValueError("initial models off the segment's faces")
+        self.p = np.array(p, float)
+        self.pool = np.zeros(C, np.int64)
+        self.theta0 = state.theta.copy()
+        self.initial = state
+        self.theta = state.theta.copy()     # θ of each chain's last interior model (summarised)
+        self.K, self.trials = None, 0        # the last generation's K and its n n_t
+        self.hit_time = state.hit_time.copy()
+        self.collapse_time = np.full(C, -1)
+        self.absorbed = False
+        # per chain and generation: its K, and the block's temporaries (τ, θ, observables)
+        self.block = block_size(C, 64)
+        self.K_block = np.empty((self.block, C), np.int64)
+        self.trials_block = np.empty(self.block, np.int64)
+        self.filled, self.first = 0, 1
+
+    def step(self, t: int) -> None:
+        """Generation t: K ~ Binomial(n m_t, p) (+ the fresh points'), the pool, p' = K / (n n_t)."""
+        loop, j = self.loop, self.filled
+        own = self.n * (loop.model_draws(t) if self.schedule else loop.M - loop.M0)
+        K = self.K_block[j]
+        if own:
+            K[:] = self.rng.binomial(own, self.p)
+        else:
+            K[:] = 0
+        if self.fresh:
+            K += self.rng.binomial(self.fresh, self.p_fresh, size=self.C)
+        if self.accumulate:
+            self.pool += K
+            K[:] = self.pool
+        trials = self.n * loop.refit_size(t)
+        np.divide(K, trials, out=self.p)
+        self.trials_block[j] = trials
+        self.K, self.trials = K, trials
+        self.filled = j + 1
+
+    def flush(self) -> None:
+        """Summarise the buffered generations (engine.book): point masses, hitting and collapse
+        times, the observables' means and variances."""
+        n = self.filled
+        if not n:
+            return
+        t = np.arange(self.first, self.first + n)
+        self.first, self.filled = self.first + n, 0
+        K, trials = self.K_block[:n], self.trials_block[:n, None]
+        lowest, highest = K.min(axis=1), K.max(axis=1)
+        states, ends = self._states(K, trials, lowest, highest)
+        self.absorbed = False
+        if ends:
+            on = states.vertex.reshape(n, self.C) >= 0
+            first_times(self.hit_time, on, t)
+            self.absorbed = self.loop.absorbing and bool(on[-1].all())
+        # near an end: a success probability or its complement below twice the refit's resolution
+        near = ends or bool(np.any(lowest < 2 * RESOLUTION * trials[:, 0])
+                            or np.any(trials[:, 0] - highest < 2 * RESOLUTION * trials[:, 0]))
+        if near and self.loop.collapsible and (self.collapse_time < 0).any():
+            first_times(self.collapse_time, self._codes(states, K, trials).reshape(n, self.C) > 0, t)
+        self._keep_theta(states, ends, n)
+        wanted = self.book.wanted(t)
+        if wanted.any():
+            rows = np.flatnonzero(wanted)
+            if not wanted.all():
+                states = self._states(K[rows], trials[rows], lowest[rows], highest[rows])[0]
+            self.book.add(t[wanted], *self._summarise(states, len(rows)))
+
+    def all_absorbed(self) -> bool:
+        return self.absorbed
+
+    # -- a block's models -----------------------------------------------------------------------
+    def _states(self, K: np.ndarray, trials: np.ndarray, lowest: np.ndarray, highest: np.ndarray) \
+            -> tuple[State, bool]:
+        """(the models of generations × chains with counts K out of ``trials`` (per generation;
+        ``lowest``, ``highest``: each generation's least and largest K),
+        stacked generation-major, and whether any is on an end): τ = (n_t φ(s0) + K Δφ) / n_t,
+        θ' the closed-form inverse mean map inside (±∞ on an end: not read), the point mass on
+        an end. ``face`` is None: a chain is on a face iff it is on a point mass (the observables
+        read the interior off ``vertex``)."""
+        size = trials // self.n
+        sums = K * self.step_phi if self.step_phi != 1.0 else K
+        if self.phi0 != 0.0:
+            sums = sums + size * self.phi0
+        tau = np.divide(sums, size).reshape(-1, 1)
+        theta = self.loop.numeric.theta_closed_form(tau)
+        low, high = bool(lowest.min() == 0), bool((highest == trials[:, 0]).any())
+        if low or high:
+            vertex = np.where(K == 0, self.vertices[0], np.where(K == trials, self.vertices[1], -1)).ravel()
+        else:
+            vertex = np.broadcast_to(np.int64(-1), (K.size,))
+        state = State(mu=tau, theta=theta, face=None, vertex=vertex, hit_time=np.empty(0, np.int64))
+        # θ' is ±∞ exactly on the ends; a non-finite one inside is beyond the closed form in float64
+        if low or high:
+            finite = np.isfinite(theta[:, 0])
+            if np.count_nonzero(finite) + np.count_nonzero(vertex >= 0) < K.size:
+                self._refit(state, (vertex < 0) & ~finite)
+        elif not math.isfinite(theta.sum()):
+            self._refit(state, ~np.isfinite(theta[:, 0]))
+        return state, low or high
+
+    def _refit(self, state: State, bad: np.ndarray) -> None:
+        """θ' by the general refit (Newton from θ0) of the interior models ``bad`` (a mask), whose
+        closed form is not finite."""
+        bad = np.flatnonzero(bad)
+        loop = self.loop
+        whole = np.ones((len(bad), len(loop.numeric.levels)), bool)
+        theta0 = np.repeat(self.theta0[:1], len(bad), axis=0)
+        try:
+            state.theta[bad] = loop.refit_theta(state.mu[bad], theta0, whole, 0.0)
+        except NotConverged as e:
+            raise loop._not_converged(e, self.first - 1, self.C) from None
+
+    def _codes(self, states: State, K: np.ndarray, trials: np.ndarray) -> np.ndarray:
+        """Collapse codes (engine.collapse) of the block's models: 1 on an end (no fresh points
+        here: every face is closed), 2 within the refit's resolution of one, which only a chain
+        whose success probability or its complement is below it can be (the mass off an end is
+        at least that): those are classified as the general path does."""
+        codes = np.where(states.vertex >= 0, 1, 0).astype(np.int8)
+        p = (K / trials).ravel()
+        near = np.flatnonzero((codes == 0) & (np.minimum(p, 1.0 - p) < 2 * RESOLUTION))
+        if len(near):
+            whole = np.ones((len(near), len(self.loop.numeric.levels)), bool)
+            sub = State(mu=states.mu[near], theta=states.theta[near], face=whole, vertex=states.vertex[near],
+                        hit_time=np.empty(0, np.int64))
+            codes[near] = collapse.classify(self.loop, sub)
+        return codes
+
+    def _keep_theta(self, states: State, ends: bool, n: int) -> None:
+        """θ of each chain's last interior model of the block (a chain on an end keeps it)."""
+        theta = states.theta[:, 0].reshape(n, self.C)
+        if not ends:
+            self.theta[:, 0] = theta[-1]
+            return
+        inside = (states.vertex < 0).reshape(n, self.C)
+        last = n - 1 - np.argmax(inside[::-1], axis=0)
+        has = np.flatnonzero(inside.any(axis=0))
+        self.theta[has, 0] = theta[last[has], has]
+
+    # -- summaries ------------------------------------------------------------------------------
+    def _summarise(self, states: State, n: int):
+        """(mean, var, values) of ``n`` generations' models: means and variances over chains
+        (n, observables); an observable that is another's array is summarised once."""
+        C = self.C
+        obs = self.loop.observables(states)
+        names = self.book.names
+        mean, var = np.empty((n, len(names))), np.empty((n, len(names)))
+        done = {}
+        for i, name in enumerate(names):
+            v = obs[name]
+            key = (v.__array_interface__["data"][0], v.strides, v.shape)
+            if key not in done:
+                done[key] = mean_var_rows(v.reshape(n, C))
+            mean[:, i], var[:, i] = done[key]
+
+        def values(name, rows, first):
+            return obs[name].reshape(n, C)[rows, :first]
+        return mean, var, values
+
+    def summary_now(self):
+        """(mean, var, values) of the current generation alone."""
+        return self._summarise(self._now(), 1)
+
+    def _now(self) -> State:
+        """The models of the last generation."""
+        K = self.K[None]
+        return self._states(K, np.array([[self.trials]]), K.min(axis=1), K.max(axis=1))[0]
+
+    @property
+    def state(self) -> State:
+        """The chains' models as a :class:`~.state.State` (the general path's representation;
+        under accumulate the pool's level counts only mark the levels it holds)."""
+        if self.K is None:
+            return self.initial
+        K, trials = self.K, self.trials
+        now = self._now()
+        code = np.where(K == 0, 1, np.where(K == trials, 2, 0))
+        L = len(self.loop.numeric.levels)
+        faces = np.array([[True] * L, [True] + [False] * (L - 1), [False] * (L - 1) + [True]])
+        out = State(mu=now.mu, theta=np.where((code > 0)[:, None], self.theta, now.theta), face=faces[code],
+                    vertex=now.vertex, hit_time=self.hit_time.copy(), collapse_time=self.collapse_time.copy())
+        if self.accumulate:
+            size = trials // self.n
+            out.pool_size = int(size)
+            out.pool_sums = (size * self.phi0 + K * self.step_phi)[:, None]
+            out.pool_counts = np.zeros((self.C, L), np.int64)
+            out.pool_counts[:, 0], out.pool_counts[:, -1] = K < trials, K > 0
+        return out
