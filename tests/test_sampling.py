@@ -102,6 +102,7 @@ def _lattice_run(case, seed, general, monkeypatch, window=None):
     with monkeypatch.context() as mp:
         if general:
             mp.setattr(loop_module, "lattice_law", lambda loop: None)
+            mp.setattr(loop_module, "segment_law", lambda loop, generations: None)
         if window:
             mp.setattr(lattice_module, "WINDOW_MAX", window)
         loop = from_params(name, 9, init, family_args=args, fixed=fixed, **kw)
@@ -112,13 +113,14 @@ def _lattice_run(case, seed, general, monkeypatch, window=None):
 def test_lattice_path_has_the_law_of_the_general_path(case, monkeypatch):
     """After 6 generations: χ² two-sample tests on μ1 (to 8 digits: a Newton refit from another start
     differs in the last ones), on the point mass each chain is on, and on its first hitting time
-    (−1: never), lattice tables against the per-chain refits."""
+    (−1: never), the run's own path (the segment path for a binomial sum fitted by the MLE without
+    data, else the lattice tables) against the general path's per-chain refits."""
     fast = _lattice_run(case, 1, False, monkeypatch)
     slow = _lattice_run(case, 2, True, monkeypatch)
     _same_law(case, fast, slow)
 
 
-@pytest.mark.parametrize("case", ["bernoulli", "curie_weiss-theta2=0.3"])
+@pytest.mark.parametrize("case", ["bernoulli-data-at-one-point", "curie_weiss-theta2=0.3"])
 def test_lattice_path_beyond_a_window_has_the_law_of_the_general_path(case, monkeypatch):
     """Chains spread over more lattice points than a window holds (here 4): the tables of each
     generation's distinct sums, the same law (χ² as above)."""
@@ -146,14 +148,16 @@ def test_lattice_path_is_reproducible_and_summarises_like_the_chains(chains, win
     read off a histogram of the sums (chains on fewer lattice points than there are chains), per
     chain (more: 20 chains), or off the tables of the distinct sums (a window of 4 points)."""
     import theory.engine.lattice as lattice_module
+    from theory.engine.lattice import lattice_law
     from theory.engine.loop import _mean_var
 
     if window:
         monkeypatch.setattr(lattice_module, "WINDOW_MAX", window)
 
     def run():
-        loop = from_params("curie_weiss", 30, {"theta1": 0.1, "theta2": 0}, family_args={"N": 8},
-                           fixed={"theta2": 0})
+        loop = from_params("curie_weiss", 30, {"theta1": 0.1, "theta2": 0.3}, family_args={"N": 8},
+                           fixed={"theta2": 0.3})
+        assert lattice_law(loop) is not None
         return loop.run(40, chains, seed=5, record_every=10, keep=7, histograms={"phi1": (-8, 8, 16)})
 
     first, second = run(), run()

@@ -874,11 +874,11 @@ class ClosedLoop:
                 if interior is None:
                     interior = self._interior(state)
                 out[name] = np.where(interior, f(*state.theta.T), np.nan)
-        theta = self._natural(state)
+        missing = [a for a, name in enumerate(self.family.names) if name not in out]
+        theta = self._natural(state) if missing else None  # (Curie–Weiss: θ is conventional)
         if theta is not None:
-            for a, name in enumerate(self.family.names):
-                if name not in out:
-                    out[name] = theta[:, a]
+            for a in missing:
+                out[self.family.names[a]] = theta[:, a]
         entropy = self._entropy(state)
         if entropy is not None:
             out["entropy"] = entropy

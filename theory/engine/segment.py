@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from . import collapse
+from . import collapse, sampling
 from .book import block_size, first_times, mean_var_rows
 from .collapse import RESOLUTION
 from .estimators import NotConverged
@@ -46,7 +46,8 @@ def segment_law(loop, generations: int) -> tuple | None:
     """The binomial-sum law (n, r, φ(s0), Δφ) when ``loop``'s run of ``generations`` can take
     :class:`SegmentChains`, else None."""
     law = loop._segment
-    if law is None or loop.regime.kind not in ("replace", "accumulate"):
+    if law is None or loop.regime.kind not in ("replace", "accumulate") \
+            or sampling.binomial_sum(loop.numeric) is None:  # (looked up here: tests replace it)
         return None
     nf, n = loop.numeric, law[0]
     if nf.level_vertex(0) < 0 or nf.level_vertex(n) < 0:
@@ -91,6 +92,9 @@ class SegmentChains:
         self.K_block = np.empty((self.block, C), np.int64)
         self.trials_block = np.empty(self.block, np.int64)
         self.filled, self.first = 0, 1
+        # the most trials at which only K = 0 and K = n n_t are within 2·RESOLUTION·n n_t of an end
+        # (collapse.classify's float boundary, see _codes): below, a chain has collapsed iff on an end
+        self.resolved = int(1 / (2 * RESOLUTION))
 
     def step(self, t: int) -> None:
         """Generation t: K ~ Binomial(n m_t, p) (+ the fresh points'), the pool, p' = K / (n n_t)."""
@@ -128,11 +132,13 @@ class SegmentChains:
             on = states.vertex.reshape(n, self.C) >= 0
             first_times(self.hit_time, on, t)
             self.absorbed = self.loop.absorbing and bool(on[-1].all())
-        # near an end: a success probability or its complement below twice the refit's resolution
-        near = ends or bool(np.any(lowest < 2 * RESOLUTION * trials[:, 0])
-                            or np.any(trials[:, 0] - highest < 2 * RESOLUTION * trials[:, 0]))
-        if near and self.loop.collapsible and (self.collapse_time < 0).any():
-            first_times(self.collapse_time, self._codes(states, K, trials).reshape(n, self.C) > 0, t)
+        unresolved = self.resolved < trials.max()
+        if self.loop.collapsible and (ends or unresolved) and (self.collapse_time < 0).any():
+            if unresolved:
+                codes = self._codes(states, K, trials).reshape(n, self.C)
+            else:  # no K but 0 and n n_t within the resolution of an end: collapsed iff on one
+                codes = on
+            first_times(self.collapse_time, codes > 0, t)
         self._keep_theta(states, ends, n)
         wanted = self.book.wanted(t)
         if wanted.any():
