@@ -18,7 +18,8 @@ from theory.engine.loop import Histogram
 from theory.params import from_params
 
 # (family, M, init, options, run keywords): general-path settings with absorption, faces, a
-# duplicated observable (Gaussian mean = φ1), a pool classified each generation (subsample),
+# duplicated observable (Gaussian mean = φ1), a pool (accumulate: the naive sampler keeps Bernoulli
+# off the segment path), a pool classified each generation (subsample),
 # a prior (no absorption), and one where every chain is absorbed long before the end
 GENERAL = {
     "poisson-absorbed": ("poisson", 1, {"rate": 1.0}, {},
@@ -29,7 +30,7 @@ GENERAL = {
                          histograms={"p1": (0, 1, 5)})),
     "gaussian": ("gaussian", 4, {"mean": 1.0, "var": 2.0}, {},
                  dict(generations=60, chains=30, seed=3, record_every=10, keep=2)),
-    "bernoulli-accumulate": ("bernoulli", 3, {"p": 0.3}, {"regime": "accumulate"},
+    "bernoulli-accumulate": ("bernoulli", 3, {"p": 0.3}, {"regime": "accumulate", "sampler": "naive"},
                              dict(generations=40, chains=30, seed=4, burn_in=2, record_every=5, keep=2)),
     "categorical-subsample": ("categorical", 5, {"p1": 0.2, "p2": 0.3, "p3": 0.5},
                               {"family_args": {"K": 3}, "regime": "subsample"},
@@ -144,7 +145,7 @@ def test_general_path_summaries_are_those_made_each_generation_bit_for_bit(case,
     monkeypatch.setattr(book_module, "BLOCK_MAX", block_max)
     loop = _loop(GENERAL[case])
     kw = GENERAL[case][4]
-    assert lattice_law(loop) is None
+    assert lattice_law(loop) is None and segment_law(loop, kw["generations"]) is None
     run = loop.run(**kw)
     want, state = _general_reference(_loop(GENERAL[case]), kw)
     _check_summaries(run, want, rel=0.0)
@@ -274,10 +275,10 @@ def test_segment_path_refits_where_the_closed_form_is_not_finite(monkeypatch):
     for t in range(1, 6):
         chains.step(t)
     K, trials = chains.K_block[:5], chains.trials_block[:5, None]
-    want, _ = chains._states(K, trials, K.min(axis=1), K.max(axis=1))
+    want, _ = chains._states(K, trials, K.min(axis=1), K.max(axis=1), theta=True)
     closed = loop.numeric.theta_closed_form
     monkeypatch.setattr(loop.numeric, "theta_closed_form", lambda mu: np.full_like(closed(mu), np.nan))
-    got, _ = chains._states(K, trials, K.min(axis=1), K.max(axis=1))
+    got, _ = chains._states(K, trials, K.min(axis=1), K.max(axis=1), theta=True)
     inside = want.vertex < 0
     assert inside.any()
     np.testing.assert_allclose(got.theta[inside], want.theta[inside], rtol=1e-8, atol=1e-8)  # (Newton: 1e-10 in μ)

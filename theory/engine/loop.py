@@ -58,6 +58,7 @@ BLOCK_MIN = 4        # generations a block of the general path holds at least, e
 CHAIN_BLOCK = 2**18  # chains advanced at once; above every quick budget, so quick results do not move
 BLOCK_BYTES = 2**30  # ... unless their temporaries would pass this (large finite spaces)
 M_MAX = 2**53        # beyond it sums of M points are no longer exact in float64
+TINY = float(np.finfo(float).tiny)  # the smallest normal float
 
 
 @dataclass
@@ -944,21 +945,19 @@ class ClosedLoop:
 
         def entropy(mu):
             p = mu if not phi0 and scale == 1.0 else (mu - phi0) / scale
-            with np.errstate(divide="ignore", invalid="ignore"):
-                q = 1.0 - p
-                S = p * np.log(p)
-                S += q * np.log(q)
-                S *= -n
-                if log_h0:
-                    S += log_h0
-                if r:
-                    S += (n * r) * p
-                if math.isnan(S.sum()):  # 0 log 0 on the ends (and μ a rounding beyond them): again
-                    bad = np.flatnonzero(np.isnan(S))
-                    pb = np.clip(p[bad], 0.0, 1.0)
-                    qb = 1.0 - pb
-                    Sb = -n * (np.where(pb > 0, pb * np.log(pb), 0.0) + np.where(qb > 0, qb * np.log(qb), 0.0))
-                    S[bad] = log_h0 + Sb + (n * r) * pb
+            # x log x with x ≥ TINY inside the log: 0 on an end (0 · log TINY), and a rounding of μ
+            # beyond an end (x = −1e-17) adds |x| · 708, nothing
+            S = np.log(np.maximum(p, TINY))
+            S *= p
+            q = 1.0 - p
+            log_q = np.log(np.maximum(q, TINY))
+            log_q *= q
+            S += log_q
+            S *= -n
+            if log_h0:
+                S += log_h0
+            if r:
+                S += (n * r) * p
             return S
         return entropy
 

@@ -79,10 +79,17 @@ class SegmentChains:
         if p is None:  # (an initial state is interior)
             raise ValueError("initial models off the segment's faces")
         self.p = np.array(p, float)
-        self.pool = np.zeros(C, np.int64)
+        self.pool = np.zeros(C, np.int64)   # accumulate: the pool's K (a row of K_block once drawn)
+        self.own = self.n * (loop.M - loop.M0)            # trials of the model's points (no schedule)
+        self.trials_each = self.n * loop.n_total          # n n_1: the trials a generation adds
         self.theta0 = state.theta.copy()
         self.initial = state
-        self.theta = state.theta.copy()     # θ of each chain's last interior model (summarised)
+        self.mu_inside = state.mu[:, 0].copy()  # μ of each chain's last interior model (summarised)
+        self.moved = np.zeros(C, bool)          # whether it has one (else θ on an end is θ0)
+        # whether an observable reads θ (not all the family's names are conventional in μ)
+        names = {name for name, in_mu, _ in loop._observable_functions if in_mu}
+        self.theta_read = not all(in_mu for _, in_mu, _ in loop._observable_functions) \
+            or any(name not in names for name in loop.family.names)
         self.K, self.trials = None, 0        # the last generation's K and its n n_t
         self.hit_time = state.hit_time.copy()
         self.collapse_time = np.full(C, -1)
@@ -92,25 +99,30 @@ class SegmentChains:
         self.K_block = np.empty((self.block, C), np.int64)
         self.trials_block = np.empty(self.block, np.int64)
         self.filled, self.first = 0, 1
+        # the chains not held on an end (sorted; the ends absorb: loop.absorbing), those of the
+        # block being summarised, and the end each chain was last seen on (0 lower, 1 upper)
+        self.live = self.live_block = np.arange(C)
+        self.end = np.zeros(C, np.int8)
         # the most trials at which only K = 0 and K = n n_t are within 2·RESOLUTION·n n_t of an end
         # (collapse.classify's float boundary, see _codes): below, a chain has collapsed iff on an end
         self.resolved = int(1 / (2 * RESOLUTION))
 
     def step(self, t: int) -> None:
         """Generation t: K ~ Binomial(n m_t, p) (+ the fresh points'), the pool, p' = K / (n n_t)."""
-        loop, j = self.loop, self.filled
-        own = self.n * (loop.model_draws(t) if self.schedule else loop.M - loop.M0)
-        K = self.K_block[j]
-        if own:
-            K[:] = self.rng.binomial(own, self.p)
+        j = self.filled
+        if self.schedule:
+            own, trials = self.n * self.loop.model_draws(t), self.n * self.loop.refit_size(t)
         else:
-            K[:] = 0
+            own, trials = self.own, self.trials_each * t if self.accumulate else self.trials_each
+        drawn = self.rng.binomial(own, self.p) if own else np.zeros(self.C, np.int64)
         if self.fresh:
-            K += self.rng.binomial(self.fresh, self.p_fresh, size=self.C)
-        if self.accumulate:
-            self.pool += K
-            K[:] = self.pool
-        trials = self.n * loop.refit_size(t)
+            drawn += self.rng.binomial(self.fresh, self.p_fresh, size=self.C)
+        K = self.K_block[j]
+        if self.accumulate:  # the pool: the previous generation's K (a row of this block or the last)
+            np.add(self.pool, drawn, out=K)
+            self.pool = K
+        else:
+            K[:] = drawn
         np.divide(K, trials, out=self.p)
         self.trials_block[j] = trials
         self.K, self.trials = K, trials
@@ -118,79 +130,94 @@ class SegmentChains:
 
     def flush(self) -> None:
         """Summarise the buffered generations (engine.book): point masses, hitting and collapse
-        times, the observables' means and variances."""
+        times, the observables' means and variances. Where the ends absorb, a chain on one at the
+        start of the block stays there (its draws are its point mass): only the others' models
+        are worked out, the ends' once per generation."""
         n = self.filled
         if not n:
             return
         t = np.arange(self.first, self.first + n)
         self.first, self.filled = self.first + n, 0
         K, trials = self.K_block[:n], self.trials_block[:n, None]
-        lowest, highest = K.min(axis=1), K.max(axis=1)
+        live = self.live_block = self.live
+        if len(live) < self.C:
+            K = K[:, live]
+        lowest, highest = K.min(axis=1, initial=trials.max()), K.max(axis=1, initial=0)
         states, ends = self._states(K, trials, lowest, highest)
         self.absorbed = False
         if ends:
-            on = states.vertex.reshape(n, self.C) >= 0
-            first_times(self.hit_time, on, t)
-            self.absorbed = self.loop.absorbing and bool(on[-1].all())
+            on = states.vertex.reshape(n, -1) >= 0
+            self._first_times(self.hit_time, on, t)
+            if self.loop.absorbing:  # from the next block on, the chains now on an end stay there
+                self.end[live] = K[-1] > 0
+                self.live = live[~on[-1]]
+                self.absorbed = not len(self.live)
         unresolved = self.resolved < trials.max()
-        if self.loop.collapsible and (ends or unresolved) and (self.collapse_time < 0).any():
-            if unresolved:
-                codes = self._codes(states, K, trials).reshape(n, self.C)
-            else:  # no K but 0 and n n_t within the resolution of an end: collapsed iff on one
-                codes = on
-            first_times(self.collapse_time, codes > 0, t)
-        self._keep_theta(states, ends, n)
+        if self.loop.collapsible and (ends or unresolved):
+            # with n n_t ≤ 1/(2·RESOLUTION) no K but 0 and n n_t is within the refit's resolution of
+            # an end (see _codes): a chain has collapsed iff it is on one
+            codes = self._codes(states, K, trials).reshape(n, -1) if unresolved else on
+            self._first_times(self.collapse_time, codes > 0, t)
+        self._keep_inside(states, ends, n)
         wanted = self.book.wanted(t)
         if wanted.any():
             rows = np.flatnonzero(wanted)
             if not wanted.all():
                 states = self._states(K[rows], trials[rows], lowest[rows], highest[rows])[0]
-            self.book.add(t[wanted], *self._summarise(states, len(rows)))
+            self.book.add(t[wanted], *self._summarise(states, trials[rows], live))
+
+    def _first_times(self, times: np.ndarray, hit: np.ndarray, t: np.ndarray) -> None:
+        """book.first_times for the block's live chains (``hit``: generations × live chains)."""
+        if len(self.live_block) == self.C:
+            first_times(times, hit, t)
+        else:
+            part = times[self.live_block]
+            first_times(part, hit, t)
+            times[self.live_block] = part
 
     def all_absorbed(self) -> bool:
         return self.absorbed
 
     # -- a block's models -----------------------------------------------------------------------
-    def _states(self, K: np.ndarray, trials: np.ndarray, lowest: np.ndarray, highest: np.ndarray) \
-            -> tuple[State, bool]:
+    def _states(self, K: np.ndarray, trials: np.ndarray, lowest: np.ndarray, highest: np.ndarray,
+                theta: bool | None = None) -> tuple[State, bool]:
         """(the models of generations × chains with counts K out of ``trials`` (per generation;
-        ``lowest``, ``highest``: each generation's least and largest K),
-        stacked generation-major, and whether any is on an end): τ = (n_t φ(s0) + K Δφ) / n_t,
-        θ' the closed-form inverse mean map inside (±∞ on an end: not read), the point mass on
-        an end. ``face`` is None: a chain is on a face iff it is on a point mass (the observables
-        read the interior off ``vertex``)."""
+        ``lowest``, ``highest``: each generation's least and largest K), stacked generation-major,
+        and whether any is on an end): τ = (n_t φ(s0) + K Δφ) / n_t, the point mass on an end,
+        θ' (if ``theta``, by default when an observable reads it) the closed-form inverse mean map
+        (±∞ on an end: not read), else None. ``face`` is None: a chain is on a face iff it is on a
+        point mass (the observables read the interior off ``vertex``)."""
         size = trials // self.n
         sums = K * self.step_phi if self.step_phi != 1.0 else K
         if self.phi0 != 0.0:
             sums = sums + size * self.phi0
         tau = np.divide(sums, size).reshape(-1, 1)
-        theta = self.loop.numeric.theta_closed_form(tau)
         low, high = bool(lowest.min() == 0), bool((highest == trials[:, 0]).any())
         if low or high:
             vertex = np.where(K == 0, self.vertices[0], np.where(K == trials, self.vertices[1], -1)).ravel()
         else:
             vertex = np.broadcast_to(np.int64(-1), (K.size,))
-        state = State(mu=tau, theta=theta, face=None, vertex=vertex, hit_time=np.empty(0, np.int64))
-        # θ' is ±∞ exactly on the ends; a non-finite one inside is beyond the closed form in float64
-        if low or high:
-            finite = np.isfinite(theta[:, 0])
-            if np.count_nonzero(finite) + np.count_nonzero(vertex >= 0) < K.size:
-                self._refit(state, (vertex < 0) & ~finite)
-        elif not math.isfinite(theta.sum()):
-            self._refit(state, ~np.isfinite(theta[:, 0]))
+        state = State(mu=tau, theta=None, face=None, vertex=vertex, hit_time=np.empty(0, np.int64))
+        if self.theta_read if theta is None else theta:
+            state.theta = self._theta(tau, vertex < 0 if low or high else None)
         return state, low or high
 
-    def _refit(self, state: State, bad: np.ndarray) -> None:
-        """θ' by the general refit (Newton from θ0) of the interior models ``bad`` (a mask), whose
-        closed form is not finite."""
-        bad = np.flatnonzero(bad)
+    def _theta(self, mu: np.ndarray, inside: np.ndarray | None = None) -> np.ndarray:
+        """θ' of the models μ (k, 1), interior ones where ``inside`` (None: all): the closed form,
+        and where it is not finite inside (beyond it in float64) the general refit (Newton from θ0)."""
         loop = self.loop
-        whole = np.ones((len(bad), len(loop.numeric.levels)), bool)
-        theta0 = np.repeat(self.theta0[:1], len(bad), axis=0)
-        try:
-            state.theta[bad] = loop.refit_theta(state.mu[bad], theta0, whole, 0.0)
-        except NotConverged as e:
-            raise loop._not_converged(e, self.first - 1, self.C) from None
+        theta = loop.numeric.theta_closed_form(mu)
+        if math.isfinite(theta.sum()):
+            return theta
+        bad = ~np.isfinite(theta[:, 0])  # (±∞ exactly on the ends)
+        bad = np.flatnonzero(bad if inside is None else bad & inside)
+        if len(bad):
+            whole = np.ones((len(bad), len(loop.numeric.levels)), bool)
+            try:
+                theta[bad] = loop.refit_theta(mu[bad], np.repeat(self.theta0[:1], len(bad), axis=0), whole, 0.0)
+            except NotConverged as e:
+                raise loop._not_converged(e, self.first - 1, self.C) from None
+        return theta
 
     def _codes(self, states: State, K: np.ndarray, trials: np.ndarray) -> np.ndarray:
         """Collapse codes (engine.collapse) of the block's models: 1 on an end (no fresh points
@@ -202,45 +229,76 @@ class SegmentChains:
         near = np.flatnonzero((codes == 0) & (np.minimum(p, 1.0 - p) < 2 * RESOLUTION))
         if len(near):
             whole = np.ones((len(near), len(self.loop.numeric.levels)), bool)
-            sub = State(mu=states.mu[near], theta=states.theta[near], face=whole, vertex=states.vertex[near],
+            mu = states.mu[near]
+            sub = State(mu=mu, theta=self._theta(mu), face=whole, vertex=states.vertex[near],
                         hit_time=np.empty(0, np.int64))
             codes[near] = collapse.classify(self.loop, sub)
         return codes
 
-    def _keep_theta(self, states: State, ends: bool, n: int) -> None:
-        """θ of each chain's last interior model of the block (a chain on an end keeps it)."""
-        theta = states.theta[:, 0].reshape(n, self.C)
+    def _keep_inside(self, states: State, ends: bool, n: int) -> None:
+        """μ of each live chain's last interior model of the block (θ on an end is that model's)."""
+        live = self.live_block
+        tau = states.mu[:, 0].reshape(n, -1)
         if not ends:
-            self.theta[:, 0] = theta[-1]
+            self.mu_inside[live] = tau[-1]
+            self.moved[live] = True
             return
-        inside = (states.vertex < 0).reshape(n, self.C)
+        inside = (states.vertex < 0).reshape(n, -1)
         last = n - 1 - np.argmax(inside[::-1], axis=0)
         has = np.flatnonzero(inside.any(axis=0))
-        self.theta[has, 0] = theta[last[has], has]
+        self.mu_inside[live[has]] = tau[last[has], has]
+        self.moved[live[has]] = True
 
     # -- summaries ------------------------------------------------------------------------------
-    def _summarise(self, states: State, n: int):
-        """(mean, var, values) of ``n`` generations' models: means and variances over chains
-        (n, observables); an observable that is another's array is summarised once."""
-        C = self.C
+    def _summarise(self, states: State, trials: np.ndarray, live: np.ndarray):
+        """(mean, var, values) of generations whose live chains' models are ``states`` (stacked
+        generation-major; ``trials``: n n_t per generation) and whose other chains are on the end
+        they sit on (as ``end`` says): means and variances over chains (generations, observables)
+        of every observable's finite values, the live chains' values followed by the ends'
+        (the same values as chain by chain, summed in another order); an observable that is
+        another's array is summarised once."""
+        n, C, names = len(trials), self.C, self.book.names
         obs = self.loop.observables(states)
-        names = self.book.names
+        parts = []  # (chains, the end's row: 0 lower, 1 upper) of the chains on an end
+        if len(live) < C:
+            end_K = np.hstack([np.zeros_like(trials), trials])
+            at_ends = self.loop.observables(self._states(end_K, trials, end_K[:, 0], end_K[:, 1], theta=True)[0])
+            off = np.ones(C, bool)
+            off[live] = False
+            held = np.flatnonzero(off)
+            upper = self.end[held] > 0
+            parts = [(chains, j) for j, chains in enumerate((held[~upper], held[upper])) if len(chains)]
         mean, var = np.empty((n, len(names))), np.empty((n, len(names)))
         done = {}
         for i, name in enumerate(names):
             v = obs[name]
             key = (v.__array_interface__["data"][0], v.strides, v.shape)
             if key not in done:
-                done[key] = mean_var_rows(v.reshape(n, C))
+                v = v.reshape(n, -1)
+                if parts:
+                    e = at_ends[name].reshape(n, 2)
+                    v = np.hstack([v] + [np.broadcast_to(e[:, j:j + 1], (n, len(chains))) for chains, j in parts
+                                         if np.isfinite(e[:, j]).all()])
+                done[key] = mean_var_rows(v)
             mean[:, i], var[:, i] = done[key]
 
         def values(name, rows, first):
-            return obs[name].reshape(n, C)[rows, :first]
+            v = obs[name].reshape(n, -1)[rows]
+            if not parts:
+                return v[:, :first]
+            out = np.empty((len(rows), C))
+            out[:, live] = v
+            e = at_ends[name].reshape(n, 2)[rows]
+            for chains, j in parts:
+                out[:, chains] = e[:, j:j + 1]
+            return out[:, :first]
         return mean, var, values
 
     def summary_now(self):
         """(mean, var, values) of the current generation alone."""
-        return self._summarise(self._now(), 1)
+        K = self.K[None]
+        states = self._states(K, np.array([[self.trials]]), K.min(axis=1), K.max(axis=1))[0]
+        return self._summarise(states, np.array([[self.trials]]), np.arange(self.C))
 
     def _now(self) -> State:
         """The models of the last generation."""
@@ -258,7 +316,12 @@ class SegmentChains:
         code = np.where(K == 0, 1, np.where(K == trials, 2, 0))
         L = len(self.loop.numeric.levels)
         faces = np.array([[True] * L, [True] + [False] * (L - 1), [False] * (L - 1) + [True]])
-        out = State(mu=now.mu, theta=np.where((code > 0)[:, None], self.theta, now.theta), face=faces[code],
+        # θ: the closed form inside; on an end the last interior model's (θ0 if it never moved)
+        theta = self.theta0.copy()
+        inside, kept = np.flatnonzero(code == 0), np.flatnonzero((code > 0) & self.moved)
+        theta[inside] = self._theta(now.mu[inside])
+        theta[kept] = self._theta(self.mu_inside[kept, None])
+        out = State(mu=now.mu, theta=theta, face=faces[code],
                     vertex=now.vertex, hit_time=self.hit_time.copy(), collapse_time=self.collapse_time.copy())
         if self.accumulate:
             size = trials // self.n
