@@ -14,6 +14,7 @@ from theory.engine import collapse
 from theory.engine.book import Book, mean_var, mean_var_rows
 from theory.engine.lattice import LatticeChains, lattice_law
 from theory.engine.segment import SegmentChains, segment_law
+from theory.engine import loop as loop_module
 from theory.engine.loop import Histogram
 from theory.params import from_params
 
@@ -195,7 +196,8 @@ def test_lattice_path_summaries_are_those_of_its_chains_each_generation(case, bl
 def test_segment_path_summaries_are_those_of_its_chains_each_generation(case, block_max, monkeypatch):
     """The reference steps the segment path's chains and reads each generation's models off them
     (their State, with faces: the general path's observables and collapse.classify); the run
-    summarises its blocks from the models' counts alone."""
+    summarises its blocks from the models' counts alone (replace at constant M: the lattice path,
+    whose tables are the segment's models, the same draws)."""
     monkeypatch.setattr(book_module, "BLOCK_MAX", block_max)
     loop = _loop(SEGMENT[case])
     kw = SEGMENT[case][4]
@@ -218,8 +220,12 @@ def test_segment_path_summaries_are_those_of_its_chains_each_generation(case, bl
     want = _reference_run(ref_loop, step, lambda: ref_loop.observables(chains.state), **kw)
     _check_summaries(run, want, rel=1e-12)
     assert np.array_equal(run.state.hit_time, hit) and np.array_equal(run.state.collapse_time, collapsed)
-    for key in ("mu", "theta", "face", "vertex"):
+    for key in ("mu", "face", "vertex"):
         assert np.array_equal(getattr(run.state, key), getattr(chains.state, key)), key
+    # θ on an end is not read (θ is infinite there): the lattice path's tables keep θ0, this path
+    # the last interior model's θ
+    inside = run.state.vertex < 0
+    assert np.array_equal(run.state.theta[inside], chains.state.theta[inside])
     if case == "bernoulli-absorbed":
         assert np.all(hit >= 0) and hit.max() < kw["generations"] // 2
     if case in ("bernoulli-absorbed", "bernoulli-accumulate"):  # (accumulate: a pool on an end stays)
@@ -282,3 +288,21 @@ def test_segment_path_refits_where_the_closed_form_is_not_finite(monkeypatch):
     inside = want.vertex < 0
     assert inside.any()
     np.testing.assert_allclose(got.theta[inside], want.theta[inside], rtol=1e-8, atol=1e-8)  # (Newton: 1e-10 in μ)
+
+
+@pytest.mark.parametrize("case", ["bernoulli-absorbed", "curie-weiss", "binomial-few"])
+def test_a_binomial_sum_under_replace_has_the_same_draws_on_either_path(case, monkeypatch):
+    """Tables (engine.lattice) or per-chain models (engine.segment): the same p = K/(n n_t), the
+    same chains and times; the summaries equal to rounding (summed in another order)."""
+    kw = SEGMENT[case][4]
+    runs = []
+    for cost in (0, 10**18):  # every lattice cheap enough to tabulate, none
+        monkeypatch.setattr(loop_module, "TABLE_POINT_COST", cost)
+        runs.append(_loop(SEGMENT[case]).run(**kw))
+    tables, segment = runs
+    for key in ("mu", "vertex", "hit_time", "collapse_time"):
+        assert np.array_equal(getattr(tables.state, key), getattr(segment.state, key)), key
+    _check_summaries(tables, {"final": {n: tuple(s)[:2] for n, s in segment.final.items()},
+                              "time_average": {n: tuple(s)[:2] for n, s in segment.time_average.items()},
+                              "trace": segment.trace or {"t": [], "mean": {}, "var": {}, "chains": {}},
+                              "histograms": {n: h.as_json() for n, h in segment.histograms.items()}}, rel=1e-12)

@@ -42,7 +42,7 @@ from ..setting import Setting
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
 from . import collapse
 from .book import Book, block_size, first_times, mean_var, mean_var_rows
-from .lattice import LatticeChains, lattice_law
+from .lattice import TABLE_POINT_COST, LatticeChains, lattice_law
 from .segment import SegmentChains, segment_law
 from .operated import Operated
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
@@ -1083,14 +1083,17 @@ class ClosedLoop:
 
 
 def _chains_for(loop: ClosedLoop, generations: int, state: State, rng: np.random.Generator, book: Book):
-    """The chains a run advances: a binomial-sum family's (engine.segment), else the lattice path's
-    (engine.lattice), else the general path's."""
-    law = segment_law(loop, generations)
-    if law is not None:
-        return SegmentChains(loop, law, state, rng, book)
-    law = lattice_law(loop)
-    if law is not None:
+    """The chains a run advances: the lattice path's (engine.lattice: one statistic on a lattice,
+    replace at constant M), else a binomial-sum family's (engine.segment: accumulate, M_t), else
+    the general path's. A binomial sum under replace can take either, with the same draws: the
+    lattice path's tables pay per lattice point, the segment path's summaries per chain and
+    generation, so the tables are taken when the whole lattice costs less than the run's chains."""
+    law, segment = lattice_law(loop), segment_law(loop, generations)
+    if law is not None and (segment is None
+                            or (int(law.k.max()) * loop.n_total + 1) * TABLE_POINT_COST <= len(state.mu) * generations):
         return LatticeChains(loop, law, state, rng, book)
+    if segment is not None:
+        return SegmentChains(loop, segment, state, rng, book)
     return _Chains(loop, state, rng, book)
 
 

@@ -59,6 +59,76 @@ def segment_law(loop, generations: int) -> tuple | None:
     return law
 
 
+class Segment:
+    """The models of a :func:`segment_law` setting as functions of their binomial count K out of
+    n n_t trials, computed for many at once (the segment path's blocks, the lattice path's tables)."""
+
+    def __init__(self, loop, law: tuple, theta0: np.ndarray):
+        self.loop = loop
+        self.n, _, phi0, step = law
+        self.phi0, self.step_phi = float(phi0[0]), float(step[0])
+        self.vertices = loop.numeric.level_vertex(0), loop.numeric.level_vertex(self.n)
+        self.theta0 = theta0[:1]  # the Newton's start where the closed form is not finite
+        # whether an observable reads θ (not all the family's names are conventional in μ)
+        names = {name for name, in_mu, _ in loop._observable_functions if in_mu}
+        self.theta_read = not all(in_mu for _, in_mu, _ in loop._observable_functions) \
+            or any(name not in names for name in loop.family.names)
+
+    def models(self, K: np.ndarray, trials: np.ndarray, lowest: np.ndarray, highest: np.ndarray,
+               theta: bool | None = None) -> tuple[State, bool]:
+        """(the models of generations × chains with counts K out of ``trials`` (per generation;
+        ``lowest``, ``highest``: each generation's least and largest K), stacked generation-major,
+        and whether any is on an end): τ = (n_t φ(s0) + K Δφ) / n_t, the point mass on an end,
+        θ' (if ``theta``, by default when an observable reads it) the closed-form inverse mean map
+        (±∞ on an end: not read), else None. ``face`` is None: a chain is on a face iff it is on a
+        point mass (the observables read the interior off ``vertex``)."""
+        size = trials // self.n
+        sums = K * self.step_phi if self.step_phi != 1.0 else K
+        if self.phi0 != 0.0:
+            sums = sums + size * self.phi0
+        tau = np.divide(sums, size).reshape(-1, 1)
+        low, high = bool(lowest.min() == 0), bool((highest == trials[:, 0]).any())
+        if low or high:
+            vertex = np.where(K == 0, self.vertices[0], np.where(K == trials, self.vertices[1], -1)).ravel()
+        else:
+            vertex = np.broadcast_to(np.int64(-1), (K.size,))
+        state = State(mu=tau, theta=None, face=None, vertex=vertex, hit_time=np.empty(0, np.int64))
+        if self.theta_read if theta is None else theta:
+            state.theta = self.theta(tau, vertex < 0 if low or high else None)
+        return state, low or high
+
+    def theta(self, mu: np.ndarray, inside: np.ndarray | None = None) -> np.ndarray:
+        """θ' of the models μ (k, 1), interior ones where ``inside`` (None: all): the closed form,
+        and where it is not finite inside (beyond it in float64) the general refit (Newton from
+        θ0; NotConverged if it fails)."""
+        loop = self.loop
+        theta = loop.numeric.theta_closed_form(mu)
+        if math.isfinite(theta.sum()):
+            return theta
+        bad = ~np.isfinite(theta[:, 0])  # (±∞ exactly on the ends)
+        bad = np.flatnonzero(bad if inside is None else bad & inside)
+        if len(bad):
+            whole = np.ones((len(bad), len(loop.numeric.levels)), bool)
+            theta[bad] = loop.refit_theta(mu[bad], np.repeat(self.theta0, len(bad), axis=0), whole, 0.0)
+        return theta
+
+    def codes(self, states: State, K: np.ndarray, trials: np.ndarray) -> np.ndarray:
+        """Collapse codes (engine.collapse) of the models: 1 on an end (no fresh points here:
+        every face is closed), 2 within the refit's resolution of one, which only a model whose
+        success probability or its complement is below it can be (the mass off an end is at
+        least that): those are classified as the general path does."""
+        codes = np.where(states.vertex >= 0, 1, 0).astype(np.int8)
+        p = (K / trials).ravel()
+        near = np.flatnonzero((codes == 0) & (np.minimum(p, 1.0 - p) < 2 * RESOLUTION))
+        if len(near):
+            whole = np.ones((len(near), len(self.loop.numeric.levels)), bool)
+            mu = states.mu[near]
+            sub = State(mu=mu, theta=self.theta(mu), face=whole, vertex=states.vertex[near],
+                        hit_time=np.empty(0, np.int64))
+            codes[near] = collapse.classify(self.loop, sub)
+        return codes
+
+
 class SegmentChains:
     """C chains of a binomial-sum family from ``state`` (see the module docstring): ``p`` each
     chain's next success probability, ``pool`` its pool's K (accumulate), ``K_block`` the K of
@@ -66,10 +136,8 @@ class SegmentChains:
 
     def __init__(self, loop, law: tuple, state: State, rng: np.random.Generator, book):
         self.loop, self.rng, self.book = loop, rng, book
-        self.n, _, phi0, step = law
-        self.phi0, self.step_phi = float(phi0[0]), float(step[0])
-        nf = loop.numeric
-        self.vertices = nf.level_vertex(0), nf.level_vertex(self.n)
+        self.segment = Segment(loop, law, state.theta)
+        self.n = law[0]
         self.accumulate = loop.regime.kind == "accumulate"
         self.schedule = loop.regime.schedule is not None
         self.fresh = self.n * (loop.M0 + loop.external)  # trials of the truth's points
@@ -86,10 +154,6 @@ class SegmentChains:
         self.initial = state
         self.mu_inside = state.mu[:, 0].copy()  # μ of each chain's last interior model (summarised)
         self.moved = np.zeros(C, bool)          # whether it has one (else θ on an end is θ0)
-        # whether an observable reads θ (not all the family's names are conventional in μ)
-        names = {name for name, in_mu, _ in loop._observable_functions if in_mu}
-        self.theta_read = not all(in_mu for _, in_mu, _ in loop._observable_functions) \
-            or any(name not in names for name in loop.family.names)
         self.K, self.trials = None, 0        # the last generation's K and its n n_t
         self.hit_time = state.hit_time.copy()
         self.collapse_time = np.full(C, -1)
@@ -156,7 +220,7 @@ class SegmentChains:
         if self.loop.collapsible and (ends or unresolved):
             # with n n_t ≤ 1/(2·RESOLUTION) no K but 0 and n n_t is within the refit's resolution of
             # an end (see _codes): a chain has collapsed iff it is on one
-            codes = self._codes(states, K, trials).reshape(n, -1) if unresolved else on
+            codes = self.segment.codes(states, K, trials).reshape(n, -1) if unresolved else on
             self._first_times(self.collapse_time, codes > 0, t)
         self._keep_inside(states, ends, n)
         wanted = self.book.wanted(t)
@@ -178,62 +242,13 @@ class SegmentChains:
     def all_absorbed(self) -> bool:
         return self.absorbed
 
-    # -- a block's models -----------------------------------------------------------------------
-    def _states(self, K: np.ndarray, trials: np.ndarray, lowest: np.ndarray, highest: np.ndarray,
-                theta: bool | None = None) -> tuple[State, bool]:
-        """(the models of generations × chains with counts K out of ``trials`` (per generation;
-        ``lowest``, ``highest``: each generation's least and largest K), stacked generation-major,
-        and whether any is on an end): τ = (n_t φ(s0) + K Δφ) / n_t, the point mass on an end,
-        θ' (if ``theta``, by default when an observable reads it) the closed-form inverse mean map
-        (±∞ on an end: not read), else None. ``face`` is None: a chain is on a face iff it is on a
-        point mass (the observables read the interior off ``vertex``)."""
-        size = trials // self.n
-        sums = K * self.step_phi if self.step_phi != 1.0 else K
-        if self.phi0 != 0.0:
-            sums = sums + size * self.phi0
-        tau = np.divide(sums, size).reshape(-1, 1)
-        low, high = bool(lowest.min() == 0), bool((highest == trials[:, 0]).any())
-        if low or high:
-            vertex = np.where(K == 0, self.vertices[0], np.where(K == trials, self.vertices[1], -1)).ravel()
-        else:
-            vertex = np.broadcast_to(np.int64(-1), (K.size,))
-        state = State(mu=tau, theta=None, face=None, vertex=vertex, hit_time=np.empty(0, np.int64))
-        if self.theta_read if theta is None else theta:
-            state.theta = self._theta(tau, vertex < 0 if low or high else None)
-        return state, low or high
-
-    def _theta(self, mu: np.ndarray, inside: np.ndarray | None = None) -> np.ndarray:
-        """θ' of the models μ (k, 1), interior ones where ``inside`` (None: all): the closed form,
-        and where it is not finite inside (beyond it in float64) the general refit (Newton from θ0)."""
-        loop = self.loop
-        theta = loop.numeric.theta_closed_form(mu)
-        if math.isfinite(theta.sum()):
-            return theta
-        bad = ~np.isfinite(theta[:, 0])  # (±∞ exactly on the ends)
-        bad = np.flatnonzero(bad if inside is None else bad & inside)
-        if len(bad):
-            whole = np.ones((len(bad), len(loop.numeric.levels)), bool)
-            try:
-                theta[bad] = loop.refit_theta(mu[bad], np.repeat(self.theta0[:1], len(bad), axis=0), whole, 0.0)
-            except NotConverged as e:
-                raise loop._not_converged(e, self.first - 1, self.C) from None
-        return theta
-
-    def _codes(self, states: State, K: np.ndarray, trials: np.ndarray) -> np.ndarray:
-        """Collapse codes (engine.collapse) of the block's models: 1 on an end (no fresh points
-        here: every face is closed), 2 within the refit's resolution of one, which only a chain
-        whose success probability or its complement is below it can be (the mass off an end is
-        at least that): those are classified as the general path does."""
-        codes = np.where(states.vertex >= 0, 1, 0).astype(np.int8)
-        p = (K / trials).ravel()
-        near = np.flatnonzero((codes == 0) & (np.minimum(p, 1.0 - p) < 2 * RESOLUTION))
-        if len(near):
-            whole = np.ones((len(near), len(self.loop.numeric.levels)), bool)
-            mu = states.mu[near]
-            sub = State(mu=mu, theta=self._theta(mu), face=whole, vertex=states.vertex[near],
-                        hit_time=np.empty(0, np.int64))
-            codes[near] = collapse.classify(self.loop, sub)
-        return codes
+    # -- a block's models ----------------------------------------------------------------------
+    def _states(self, K, trials, lowest, highest, theta=None) -> tuple[State, bool]:
+        """:meth:`Segment.models`, a failed Newton reported at the block's generation."""
+        try:
+            return self.segment.models(K, trials, lowest, highest, theta)
+        except NotConverged as e:
+            raise self.loop._not_converged(e, self.first - 1, self.C) from None
 
     def _keep_inside(self, states: State, ends: bool, n: int) -> None:
         """μ of each live chain's last interior model of the block (θ on an end is that model's)."""
@@ -319,14 +334,14 @@ class SegmentChains:
         # θ: the closed form inside; on an end the last interior model's (θ0 if it never moved)
         theta = self.theta0.copy()
         inside, kept = np.flatnonzero(code == 0), np.flatnonzero((code > 0) & self.moved)
-        theta[inside] = self._theta(now.mu[inside])
-        theta[kept] = self._theta(self.mu_inside[kept, None])
+        theta[inside] = self.segment.theta(now.mu[inside])
+        theta[kept] = self.segment.theta(self.mu_inside[kept, None])
         out = State(mu=now.mu, theta=theta, face=faces[code],
                     vertex=now.vertex, hit_time=self.hit_time.copy(), collapse_time=self.collapse_time.copy())
         if self.accumulate:
             size = trials // self.n
             out.pool_size = int(size)
-            out.pool_sums = (size * self.phi0 + K * self.step_phi)[:, None]
+            out.pool_sums = (size * self.segment.phi0 + K * self.segment.step_phi)[:, None]
             out.pool_counts = np.zeros((self.C, L), np.int64)
             out.pool_counts[:, 0], out.pool_counts[:, -1] = K < trials, K > 0
         return out
