@@ -60,6 +60,9 @@ SEGMENT = {  # binomial sums fitted by the MLE (engine.segment): absorption, few
     "bernoulli-accumulate": ("bernoulli", 2, {"p": 0.2}, {"regime": "accumulate"},
                                       dict(generations=40, chains=50, seed=10, burn_in=3, record_every=6, keep=3,
                                            histograms={"entropy": (0, 1, 5)})),
+    "bernoulli-subsample": ("bernoulli", 3, {"p": 0.3}, {"regime": "subsample"},
+                            dict(generations=40, chains=60, seed=13, burn_in=2, record_every=5, keep=3,
+                                 histograms={"theta": (-3, 3, 6)})),
     # p' = K/(n M) within the refit's resolution of an end: collapse.classify's float boundary
     "bernoulli-unresolved": ("bernoulli", 3 * 10**10, {"p": 1e-10}, {},
                              dict(generations=12, chains=40, seed=12, record_every=3, keep=2)),

@@ -102,7 +102,7 @@ class StalePool(ClosedLoop):
     generation t − 1 draw in place of generation t's: generation 1 counted twice). It takes the
     general path, whose draws it intercepts (a binomial-sum family's own step draws inline)."""
 
-    _segment = None
+    _segment = _segment_law = None
 
     def _draw_generation(self, state, idx, face, t, rng):
         drawn = super()._draw_generation(state, idx, face, t, rng)
@@ -146,7 +146,35 @@ def test_the_comparison_rejects_a_subsample_with_replacement(monkeypatch):
         return rng.multinomial(n, counts / counts.sum(axis=-1, keepdims=True))
 
     monkeypatch.setattr(loop_module, "subsample_counts", with_replacement)
+    case = "categorical-subsample"
+    z, threshold = _largest_z(_per_chain(_loop(case), 1), _per_chain(_loop(case, "naive"), 2))
+    assert z > threshold, f"with replacement passed, |z| = {z:.2f}"
+
+
+class _WithReplacement:
+    """A generator whose hypergeometric draw is a binomial one: the subsample drawn with replacement."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def __getattr__(self, name):
+        return getattr(self.rng, name)
+
+    def hypergeometric(self, good, bad, n):
+        return self.rng.binomial(n, good / (good + bad))
+
+
+class SubsampleWithReplacement(SegmentChains):
+    """Negative control of the segment path's subsample (Bernoulli: one hypergeometric draw)."""
+
+    def __init__(self, loop, law, state, rng, book):
+        super().__init__(loop, law, state, _WithReplacement(rng), book)
+
+
+def test_the_segment_paths_subsample_is_taken_and_the_comparison_rejects_it_with_replacement(monkeypatch):
     case = "bernoulli-subsample"
+    assert segment_law(_loop(case), max(TIMES)) is not None
+    monkeypatch.setattr(loop_module, "SegmentChains", SubsampleWithReplacement)
     z, threshold = _largest_z(_per_chain(_loop(case), 1), _per_chain(_loop(case, "naive"), 2))
     assert z > threshold, f"with replacement passed, |z| = {z:.2f}"
 

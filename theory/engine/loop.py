@@ -502,12 +502,17 @@ class ClosedLoop:
     @functools.cached_property
     def _segment(self) -> tuple | None:
         """The binomial sum law (:func:`.sampling.binomial_sum`) when a generation can take
-        :meth:`_advance_segment`: a one-statistic finite family whose draws are one binomial, the
-        exact sampler, no operator, the MLE with a closed-form inverse mean map, replace or
-        accumulate, no fixed data; else None."""
+        :meth:`_advance_segment`: :attr:`_segment_law` under replace or accumulate; else None."""
+        return None if self.regime.kind == "subsample" else self._segment_law
+
+    @functools.cached_property
+    def _segment_law(self) -> tuple | None:
+        """The binomial sum law (:func:`.sampling.binomial_sum`) of a one-statistic finite family
+        whose draws are one binomial, the exact sampler, no operator, the MLE with a closed-form
+        inverse mean map, no fixed data (engine.segment); else None."""
         nf = self.numeric
         if self.sampler != "exact" or not nf.finite or nf.d != 1 or not self.operator.identity \
-                or type(self.estimator) is not MLE or self.regime.kind == "subsample" or len(self.data) \
+                or type(self.estimator) is not MLE or len(self.data) \
                 or not nf.symbolic or nf.forms.get("mu_inverse") is None:
             return None
         law = binomial_sum(nf)

@@ -16,14 +16,19 @@ K = n n_t (a point mass: the draws stay there) and the whole segment otherwise.
 
 Per generation :class:`SegmentChains` draws K (the model's trials, then the fresh points' from the
 truth), adds it to the pool under accumulate, keeps each chain's K in a block of generations and
-divides. A block's summaries (engine.book) are computed from the block's K at once: τ, θ' from
+divides. Under subsample with n = 1 (Bernoulli, categorical with K = 2) the pool is its count of
+ones, and the subsample's count of zeros one Hypergeometric(zeros, ones, n_t) draw (the general
+path's multivariate hypergeometric over two levels); a chain has collapsed when its pool is on an
+end (its subsample, the model, is then on it too). A block's summaries (engine.book) are computed from the block's K at once: τ, θ' from
 the closed-form inverse mean map, the point masses, hitting and collapse times (collapse.classify
 on the few chains within the refit's resolution of an end), the observables.
 
 It applies where the general path's :meth:`~.loop.ClosedLoop._advance_segment` does (the exact
 sampler, no operator, the MLE with a closed-form inverse mean map, no fixed data, fresh points
-from the truth allowed), under replace or accumulate with any M_t schedule, when both ends of the
-segment are point masses and the lattice of pooled sums fits in int64.
+from the truth allowed), under replace, accumulate or (n = 1) subsample with any M_t schedule,
+when both ends of the segment are point masses and the lattice of pooled sums fits in int64.
+Replace at constant M takes the lattice path instead when its tables pay (engine.lattice, whose
+tables are this module's models: the same draws).
 """
 
 from __future__ import annotations
@@ -45,13 +50,12 @@ K_MAX = 2**62  # the most trials a refit may read (n · n_t): K stays an exact i
 def segment_law(loop, generations: int) -> tuple | None:
     """The binomial-sum law (n, r, φ(s0), Δφ) when ``loop``'s run of ``generations`` can take
     :class:`SegmentChains`, else None."""
-    law = loop._segment
-    if law is None or loop.regime.kind not in ("replace", "accumulate") \
-            or sampling.binomial_sum(loop.numeric) is None:  # (looked up here: tests replace it)
+    law = loop._segment_law
+    if law is None or sampling.binomial_sum(loop.numeric) is None:  # (looked up here: tests replace it)
         return None
     nf, n = loop.numeric, law[0]
-    if nf.level_vertex(0) < 0 or nf.level_vertex(n) < 0:
-        return None
+    if nf.level_vertex(0) < 0 or nf.level_vertex(n) < 0 or (loop.regime.kind == "subsample" and n > 1):
+        return None  # (a subsample of n > 1 levels reads every level's count: the general path)
     largest = loop.refit_size(generations) if loop.regime.kind == "accumulate" else \
         loop.largest_sample(generations)
     if n * largest >= K_MAX:
@@ -139,6 +143,7 @@ class SegmentChains:
         self.segment = Segment(loop, law, state.theta)
         self.n = law[0]
         self.accumulate = loop.regime.kind == "accumulate"
+        self.subsample = loop.regime.kind == "subsample"
         self.schedule = loop.regime.schedule is not None
         self.fresh = self.n * (loop.M0 + loop.external)  # trials of the truth's points
         self.p_fresh = loop._truth_law[1] if self.fresh else None
@@ -147,7 +152,8 @@ class SegmentChains:
         if p is None:  # (an initial state is interior)
             raise ValueError("initial models off the segment's faces")
         self.p = np.array(p, float)
-        self.pool = np.zeros(C, np.int64)   # accumulate: the pool's K (a row of K_block once drawn)
+        self.pool = np.zeros(C, np.int64)   # accumulate: the pool's K (a row of K_block once drawn);
+        self.pool_size = 0                  # subsample: the pool's ones and its points
         self.own = self.n * (loop.M - loop.M0)            # trials of the model's points (no schedule)
         self.trials_each = self.n * loop.n_total          # n n_1: the trials a generation adds
         self.theta0 = state.theta.copy()
@@ -162,6 +168,9 @@ class SegmentChains:
         self.block = block_size(C, 64)
         self.K_block = np.empty((self.block, C), np.int64)
         self.trials_block = np.empty(self.block, np.int64)
+        if self.subsample:  # (n = 1) the pool's ones and its size per generation: collapse reads them
+            self.pool_block = np.empty((self.block, C), np.int64)
+            self.size_block = np.empty(self.block, np.int64)
         self.filled, self.first = 0, 1
         # the chains not held on an end (sorted; the ends absorb: loop.absorbing), those of the
         # block being summarised, and the end each chain was last seen on (0 lower, 1 upper)
@@ -172,7 +181,8 @@ class SegmentChains:
         self.resolved = int(1 / (2 * RESOLUTION))
 
     def step(self, t: int) -> None:
-        """Generation t: K ~ Binomial(n m_t, p) (+ the fresh points'), the pool, p' = K / (n n_t)."""
+        """Generation t: K ~ Binomial(n m_t, p) (+ the fresh points'), the pool (accumulate: its K;
+        subsample: K of its subsample), p' = K / (n n_t)."""
         j = self.filled
         if self.schedule:
             own, trials = self.n * self.loop.model_draws(t), self.n * self.loop.refit_size(t)
@@ -185,6 +195,12 @@ class SegmentChains:
         if self.accumulate:  # the pool: the previous generation's K (a row of this block or the last)
             np.add(self.pool, drawn, out=K)
             self.pool = K
+        elif self.subsample:  # n = 1: the pool's ones; the subsample's zeros are hypergeometric
+            self.pool += drawn
+            size = self.loop.pool_size(t) if self.schedule else self.trials_each * t
+            K[:] = trials - self.rng.hypergeometric(size - self.pool, self.pool, trials)
+            self.pool_block[j], self.size_block[j] = self.pool, size
+            self.pool_size = size
         else:
             K[:] = drawn
         np.divide(K, trials, out=self.p)
@@ -217,7 +233,11 @@ class SegmentChains:
                 self.live = live[~on[-1]]
                 self.absorbed = not len(self.live)
         unresolved = self.resolved < trials.max()
-        if self.loop.collapsible and (ends or unresolved):
+        if self.subsample:  # collapsed iff the pool is on an end: its subsample, the model, is there too
+            if self.loop.collapsible:
+                pool, size = self.pool_block[:n], self.size_block[:n, None]
+                self._first_times(self.collapse_time, (pool == 0) | (pool == size), t)
+        elif self.loop.collapsible and (ends or unresolved):
             # with n n_t ≤ 1/(2·RESOLUTION) no K but 0 and n n_t is within the refit's resolution of
             # an end (see _codes): a chain has collapsed iff it is on one
             codes = self.segment.codes(states, K, trials).reshape(n, -1) if unresolved else on
@@ -338,6 +358,11 @@ class SegmentChains:
         theta[kept] = self.segment.theta(self.mu_inside[kept, None])
         out = State(mu=now.mu, theta=theta, face=faces[code],
                     vertex=now.vertex, hit_time=self.hit_time.copy(), collapse_time=self.collapse_time.copy())
+        if self.subsample:
+            size = self.pool_size
+            out.pool_size = size
+            out.pool_counts = np.stack([size - self.pool, self.pool], axis=1)
+            out.pool_sums = (size * self.segment.phi0 + self.pool * self.segment.step_phi)[:, None]
         if self.accumulate:
             size = trials // self.n
             out.pool_size = int(size)
