@@ -909,9 +909,9 @@ class ClosedLoop:
             if theta is None:
                 return None
         interior = self._interior(state)
-        if math.isfinite(theta.sum()) and interior.all():  # (every chain: θ itself)
-            return theta
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"):  # (∞ − ∞ in the sum)
+            if math.isfinite(theta.sum()) and interior.all():  # (every chain: θ itself)
+                return theta
             ok = interior[:, None] & np.isfinite(theta)
         return np.where(ok, theta, np.nan)
 
@@ -950,12 +950,12 @@ class ClosedLoop:
 
         def entropy(mu):
             p = mu if not phi0 and scale == 1.0 else (mu - phi0) / scale
-            # x log x with x ≥ TINY inside the log: 0 on an end (0 · log TINY), and a rounding of μ
-            # beyond an end (x = −1e-17) adds |x| · 708, nothing
-            S = np.log(np.maximum(p, TINY))
-            S *= p
             q = 1.0 - p
-            log_q = np.log(np.maximum(q, TINY))
+            # x log x with x ≥ TINY inside the log where some x is not positive: 0 on an end
+            # (0 · log TINY), and a rounding of μ beyond an end (x = −1e-17) adds |x| · 708, nothing
+            S = np.log(p if p.min(initial=1.0) > 0 else np.maximum(p, TINY))
+            S *= p
+            log_q = np.log(q if q.min(initial=1.0) > 0 else np.maximum(q, TINY))
             log_q *= q
             S += log_q
             S *= -n

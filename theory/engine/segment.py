@@ -107,8 +107,9 @@ class Segment:
         θ0; NotConverged if it fails)."""
         loop = self.loop
         theta = loop.numeric.theta_closed_form(mu)
-        if math.isfinite(theta.sum()):
-            return theta
+        with np.errstate(invalid="ignore"):  # (−∞ + ∞ with chains on both ends)
+            if math.isfinite(theta.sum()):
+                return theta
         bad = ~np.isfinite(theta[:, 0])  # (±∞ exactly on the ends)
         bad = np.flatnonzero(bad if inside is None else bad & inside)
         if len(bad):
