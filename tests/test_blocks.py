@@ -58,8 +58,8 @@ SEGMENT = {  # binomial sums fitted by the MLE (engine.segment): absorption, few
     "binomial-few": ("binomial", 500, {"p": 0.3}, {"family_args": {"n": 10}},
                      dict(generations=40, chains=7, seed=9, burn_in=10, record_every=4, keep=7)),
     "bernoulli-accumulate": ("bernoulli", 2, {"p": 0.2}, {"regime": "accumulate"},
-                                      dict(generations=40, chains=50, seed=10, burn_in=3, record_every=6, keep=3,
-                                           histograms={"entropy": (0, 1, 5)})),
+                             dict(generations=40, chains=50, seed=10, burn_in=3, record_every=6, keep=3,
+                                  histograms={"entropy": (0, 1, 5)})),
     "bernoulli-subsample": ("bernoulli", 3, {"p": 0.3}, {"regime": "subsample"},
                             dict(generations=40, chains=60, seed=13, burn_in=2, record_every=5, keep=3,
                                  histograms={"theta": (-3, 3, 6)})),
@@ -209,8 +209,9 @@ def test_segment_path_summaries_are_those_of_its_chains_each_generation(case, bl
     ref_loop = _loop(SEGMENT[case])
     state = ref_loop.initial_state(kw["chains"])
     names = list(ref_loop.observables(state))
+    book = Book(names, kw["generations"], 0, 0, 0, {}, None)
     chains = SegmentChains(ref_loop, segment_law(ref_loop, kw["generations"]), state,
-                           np.random.default_rng(kw["seed"]), Book(names, kw["generations"], 0, 0, 0, {}, None))
+                           np.random.default_rng(kw["seed"]), book)
     hit, collapsed = np.full(kw["chains"], -1), np.full(kw["chains"], -1)
 
     def step(t):
@@ -290,7 +291,8 @@ def test_segment_path_refits_where_the_closed_form_is_not_finite(monkeypatch):
     got, _ = chains._states(K, trials, K.min(axis=1), K.max(axis=1), theta=True)
     inside = want.vertex < 0
     assert inside.any()
-    np.testing.assert_allclose(got.theta[inside], want.theta[inside], rtol=1e-8, atol=1e-8)  # (Newton: 1e-10 in μ)
+    # (the Newton's tolerance is 1e-10 in μ)
+    np.testing.assert_allclose(got.theta[inside], want.theta[inside], rtol=1e-8, atol=1e-8)
 
 
 @pytest.mark.parametrize("case", ["bernoulli-absorbed", "curie-weiss", "binomial-few"])
@@ -305,7 +307,8 @@ def test_a_binomial_sum_under_replace_has_the_same_draws_on_either_path(case, mo
     tables, segment = runs
     for key in ("mu", "vertex", "hit_time", "collapse_time"):
         assert np.array_equal(getattr(tables.state, key), getattr(segment.state, key)), key
-    _check_summaries(tables, {"final": {n: tuple(s)[:2] for n, s in segment.final.items()},
-                              "time_average": {n: tuple(s)[:2] for n, s in segment.time_average.items()},
-                              "trace": segment.trace or {"t": [], "mean": {}, "var": {}, "chains": {}},
-                              "histograms": {n: h.as_json() for n, h in segment.histograms.items()}}, rel=1e-12)
+    want = {"final": {n: tuple(s)[:2] for n, s in segment.final.items()},
+            "time_average": {n: tuple(s)[:2] for n, s in segment.time_average.items()},
+            "trace": segment.trace or {"t": [], "mean": {}, "var": {}, "chains": {}},
+            "histograms": {n: h.as_json() for n, h in segment.histograms.items()}}
+    _check_summaries(tables, want, rel=1e-12)

@@ -1094,8 +1094,8 @@ def _chains_for(loop: ClosedLoop, generations: int, state: State, rng: np.random
     lattice path's tables pay per lattice point, the segment path's summaries per chain and
     generation, so the tables are taken when the whole lattice costs less than the run's chains."""
     law, segment = lattice_law(loop), segment_law(loop, generations)
-    if law is not None and (segment is None
-                            or (int(law.k.max()) * loop.n_total + 1) * TABLE_POINT_COST <= len(state.mu) * generations):
+    points = None if law is None else int(law.k.max()) * loop.n_total + 1  # the whole lattice
+    if law is not None and (segment is None or points * TABLE_POINT_COST <= len(state.mu) * generations):
         return LatticeChains(loop, law, state, rng, book)
     if segment is not None:
         return SegmentChains(loop, segment, state, rng, book)

@@ -19,13 +19,15 @@ truth), adds it to the pool under accumulate, keeps each chain's K in a block of
 divides. Under subsample with n = 1 (Bernoulli, categorical with K = 2) the pool is its count of
 ones, and the subsample's count of zeros one Hypergeometric(zeros, ones, n_t) draw (the general
 path's multivariate hypergeometric over two levels); a chain has collapsed when its pool is on an
-end (its subsample, the model, is then on it too). A block's summaries (engine.book) are computed from the block's K at once: τ, θ' from
-the closed-form inverse mean map, the point masses, hitting and collapse times (collapse.classify
-on the few chains within the refit's resolution of an end), the observables.
+end (its subsample, the model, is then on it too). A block's summaries (engine.book) are
+computed from the block's K at once: τ, θ' from the closed-form inverse mean map, the point
+masses, hitting and collapse times (collapse.classify on the few chains within the refit's
+resolution of an end), the observables; where the ends absorb, chains held on one are not worked
+out again.
 
-It applies where the general path's :meth:`~.loop.ClosedLoop._advance_segment` does (the exact
-sampler, no operator, the MLE with a closed-form inverse mean map, no fixed data, fresh points
-from the truth allowed), under replace, accumulate or (n = 1) subsample with any M_t schedule,
+It applies to the settings of :attr:`~.loop.ClosedLoop._segment_law` (the exact sampler, no
+operator, the MLE with a closed-form inverse mean map, no fixed data, fresh points from the truth
+allowed), under replace, accumulate or (n = 1) subsample with any M_t schedule,
 when both ends of the segment are point masses and the lattice of pooled sums fits in int64.
 Replace at constant M takes the lattice path instead when its tables pay (engine.lattice, whose
 tables are this module's models: the same draws).
@@ -298,7 +300,8 @@ class SegmentChains:
         parts = []  # (chains, the end's row: 0 lower, 1 upper) of the chains on an end
         if len(live) < C:
             end_K = np.hstack([np.zeros_like(trials), trials])
-            at_ends = self.loop.observables(self._states(end_K, trials, end_K[:, 0], end_K[:, 1], theta=True)[0])
+            ends, _ = self._states(end_K, trials, end_K[:, 0], end_K[:, 1], theta=True)
+            at_ends = self.loop.observables(ends)
             off = np.ones(C, bool)
             off[live] = False
             held = np.flatnonzero(off)
@@ -313,8 +316,9 @@ class SegmentChains:
                 v = v.reshape(n, -1)
                 if parts:
                     e = at_ends[name].reshape(n, 2)
-                    v = np.hstack([v] + [np.broadcast_to(e[:, j:j + 1], (n, len(chains))) for chains, j in parts
-                                         if np.isfinite(e[:, j]).all()])
+                    held = [np.broadcast_to(e[:, j:j + 1], (n, len(chains))) for chains, j in parts
+                            if np.isfinite(e[:, j]).all()]  # (a value not finite on an end: left out)
+                    v = np.hstack([v, *held])
                 done[key] = mean_var_rows(v)
             mean[:, i], var[:, i] = done[key]
 
