@@ -909,7 +909,7 @@ class ClosedLoop:
             if theta is None:
                 return None
         interior = self._interior(state)
-        with np.errstate(invalid="ignore"):  # (∞ − ∞ in the sum)
+        with np.errstate(invalid="ignore", over="ignore"):  # (∞ − ∞ or an overflow in the sum)
             if math.isfinite(theta.sum()) and interior.all():  # (every chain: θ itself)
                 return theta
             ok = interior[:, None] & np.isfinite(theta)

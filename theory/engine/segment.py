@@ -109,7 +109,7 @@ class Segment:
         θ0; NotConverged if it fails)."""
         loop = self.loop
         theta = loop.numeric.theta_closed_form(mu)
-        with np.errstate(invalid="ignore"):  # (−∞ + ∞ with chains on both ends)
+        with np.errstate(invalid="ignore", over="ignore"):  # (−∞ + ∞ with chains on both ends)
             if math.isfinite(theta.sum()):
                 return theta
         bad = ~np.isfinite(theta[:, 0])  # (±∞ exactly on the ends)
