@@ -19,9 +19,13 @@ against the tables when the block's chains cover fewer lattice points than there
 else the tables read per chain; hit and collapse times from the rows on a point mass or
 collapsed, looked at only when the block reaches them.
 
-The draw is the one the general path makes: one Binomial(n m, p) when the sum is
-binomial (:func:`.sampling.binomial_sum`), else the multinomial over the levels, with
-the same canonical 44-bit probabilities. Under a sampling operator that acts on the level
+The draw is one Binomial(n m, p) when the sum is binomial (:func:`.sampling.binomial_sum`),
+else the multinomial over the levels with the general path's canonical 44-bit probabilities.
+A binomial sum fitted by the MLE (:func:`.segment.segment_law`) tabulates the segment path's
+models (engine.segment): p = K/(n n_t), the model's own frequency, τ, θ from the closed form,
+the observables, at 50–65 ns a lattice point instead of the general refit's 250–400 (the run
+takes these tables when the whole lattice costs less than its chain-generations, else the
+segment path: the same draws). Under a sampling operator that acts on the level
 probabilities (temperature, top-k, top-p) the tables hold the operated probabilities and the
 draw is the multinomial over them, as on the general path; selection takes the general path. The random stream differs only in that absorbed
 chains are not set aside: their draw is a point mass, so they stay where they are.
