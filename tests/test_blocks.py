@@ -303,6 +303,7 @@ def test_a_binomial_sum_under_replace_has_the_same_draws_on_either_path(case, mo
     runs = []
     for cost in (0, 10**18):  # every lattice cheap enough to tabulate, none
         monkeypatch.setattr(loop_module, "TABLE_POINT_COST", cost)
+        monkeypatch.setattr(loop_module, "TABLE_SPREAD", 10**18)
         runs.append(_loop(SEGMENT[case]).run(**kw))
     tables, segment = runs
     for key in ("mu", "vertex", "hit_time", "collapse_time"):

@@ -42,7 +42,7 @@ from ..setting import Setting
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
 from . import collapse
 from .book import Book, block_size, first_times, mean_var, mean_var_rows
-from .lattice import TABLE_POINT_COST, LatticeChains, lattice_law
+from .lattice import TABLE_POINT_COST, TABLE_SPREAD, LatticeChains, lattice_law
 from .segment import SegmentChains, segment_law
 from .operated import Operated
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
@@ -1092,10 +1092,14 @@ def _chains_for(loop: ClosedLoop, generations: int, state: State, rng: np.random
     replace at constant M), else a binomial-sum family's (engine.segment: accumulate, M_t), else
     the general path's. A binomial sum under replace can take either, with the same draws: the
     lattice path's tables pay per lattice point, the segment path's summaries per chain and
-    generation, so the tables are taken when the whole lattice costs less than the run's chains."""
+    generation, so the tables are taken when the whole lattice costs less than the run's
+    chain-generations and spans at most TABLE_SPREAD points a chain (wider, the chains spread
+    over rows read one by one, and the segment path's held chains cost less as they absorb)."""
     law, segment = lattice_law(loop), segment_law(loop, generations)
     points = None if law is None else int(law.k.max()) * loop.n_total + 1  # the whole lattice
-    if law is not None and (segment is None or points * TABLE_POINT_COST <= len(state.mu) * generations):
+    chains = len(state.mu)
+    if law is not None and (segment is None or (points * TABLE_POINT_COST <= chains * generations
+                                                and points <= TABLE_SPREAD * chains)):
         return LatticeChains(loop, law, state, rng, book)
     if segment is not None:
         return SegmentChains(loop, segment, state, rng, book)
