@@ -207,3 +207,26 @@ def test_canonical_rounding_on_the_bit_pattern_equals_frexp_round_ldexp():
     for q in (x, ties, np.nextafter(ties, 2), np.nextafter(ties, -1), np.array([[0.3, 1e-320], [5e-324, 1.0]]),
               normal, np.nextafter(normal, 2), np.array([0.0, 0.25, 1.0]), np.array([np.nan, 0.5])):
         assert np.array_equal(sampling.canonical(q), reference(q), equal_nan=True)
+
+
+@pytest.mark.parametrize("name, args, fixed, init", [
+    ("bernoulli", {}, {}, {"p": 0.3}), ("binomial", {"n": 10}, {}, {"p": 0.3}),
+    ("curie_weiss", {"N": 20}, {"theta2": 0}, {"theta1": 0.1, "theta2": 0}),
+    ("categorical", {"K": 2}, {}, {"p1": 0.3, "p2": 0.7})])
+def test_the_binomial_sums_entropy_is_the_sum_over_the_levels(name, args, fixed, init):
+    """S(μ) in closed form (ClosedLoop._binomial_entropy) against Σ_s q (log h − log q), inside
+    and on both ends (log h there); a control without the binomial coefficients' share is rejected."""
+    loop = from_params(name, 10, init, family_args=args, fixed=fixed)
+    nf = loop.numeric
+    theta = np.linspace(-8, 8, 401)[:, None]
+    q = nf.level_probabilities(theta)
+    with np.errstate(divide="ignore"):
+        want = np.sum(np.where(q > 0, q * (nf.log_h - np.log(q)), 0.0), axis=1)
+    mu = np.concatenate([nf.mu(theta)[:, 0], nf.phi_levels[[0, -1], 0]])
+    want = np.concatenate([want, nf.log_h[[0, -1]]])
+    got = loop._binomial_entropy(mu)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * (1 + np.abs(want).max()))
+    if name in ("binomial", "curie_weiss"):  # control: the level sum without log h (the model's own entropy)
+        with np.errstate(divide="ignore"):
+            own = -np.sum(np.where(q > 0, q * np.log(q), 0.0), axis=1)
+        assert not np.allclose(got[:-2], own, rtol=0, atol=1e-3)

@@ -949,7 +949,7 @@ class ClosedLoop:
         log_h0, phi0, scale = float(self.numeric.log_h[0]), float(phi0[0]), float(n * step[0])
 
         def entropy(mu):
-            p = mu if not phi0 and scale == 1.0 else (mu - phi0) / scale
+            p = (mu - phi0 if phi0 else mu) / scale if phi0 or scale != 1.0 else mu
             q = 1.0 - p
             # x log x with x ≥ TINY inside the log where some x is not positive: 0 on an end
             # (0 · log TINY), and a rounding of μ beyond an end (x = −1e-17) adds |x| · 708, nothing
