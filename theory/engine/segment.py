@@ -180,7 +180,7 @@ class SegmentChains:
         self.live = self.live_block = np.arange(C)
         self.end = np.zeros(C, np.int8)
         # the most trials at which only K = 0 and K = n n_t are within 2·RESOLUTION·n n_t of an end
-        # (collapse.classify's float boundary, see _codes): below, a chain has collapsed iff on an end
+        # (collapse.classify's float boundary, see Segment.codes): below, collapsed iff on an end
         self.resolved = int(1 / (2 * RESOLUTION))
 
     def step(self, t: int) -> None:
@@ -242,7 +242,7 @@ class SegmentChains:
                 self._first_times(self.collapse_time, (pool == 0) | (pool == size), t)
         elif self.loop.collapsible and (ends or unresolved):
             # with n n_t ≤ 1/(2·RESOLUTION) no K but 0 and n n_t is within the refit's resolution of
-            # an end (see _codes): a chain has collapsed iff it is on one
+            # an end (see Segment.codes): a chain has collapsed iff it is on one
             codes = self.segment.codes(states, K, trials).reshape(n, -1) if unresolved else on
             self._first_times(self.collapse_time, codes > 0, t)
         self._keep_inside(states, ends, n)
