@@ -10,6 +10,7 @@ comparison (the control).
 import numpy as np
 import pytest
 
+from theory.engine import loop as loop_module
 from theory.engine.estimators import solve_theta
 from theory.engine.sampling import draw_exact
 from theory.families.exponential import sum_sampler as exponential_sums
@@ -33,6 +34,8 @@ SEGMENT_CASES = {  # (family, args, fixed, init, options)
 
 
 def _states(case, general=False, wrong=False):
+    """The run's states and summaries through ClosedLoop._step (the segment path, which runs take
+    for these settings, is switched off: it draws with p = K/(n n_t), engine.segment)."""
     name, args, fixed, init, options = SEGMENT_CASES[case]
     loop = from_params(name, 6, init, family_args=args, fixed=fixed, **options)
     assert loop._segment is not None
@@ -41,7 +44,9 @@ def _states(case, general=False, wrong=False):
     if wrong:  # control: each trial's log-odds off by 1e-3
         n, r, phi0, step = loop._segment
         loop.__dict__["_segment"] = (n, r + 1e-3, phi0, step)
-    run = loop.run(40, 500, seed=3, record_every=3, keep=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loop_module, "segment_law", lambda loop, generations: None)
+        run = loop.run(40, 500, seed=3, record_every=3, keep=2)
     out = {k: v for k, v in vars(run.state).items() if isinstance(v, np.ndarray)}
     # what the run made of them: means and variances over chains (time averages, last generation, trace)
     for what, stats in (("time_average", run.time_average), ("final", run.final)):

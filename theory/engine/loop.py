@@ -42,7 +42,8 @@ from ..setting import Setting
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
 from . import collapse
 from .book import Book, block_size, first_times, mean_var, mean_var_rows
-from .lattice import LatticeChains, lattice_law
+from .lattice import TABLE_POINT_COST, TABLE_SPREAD, LatticeChains, lattice_law
+from .segment import SegmentChains, segment_law
 from .operated import Operated
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
                     minimal_face, numeric_family, rows_all)
@@ -57,6 +58,7 @@ BLOCK_MIN = 4        # generations a block of the general path holds at least, e
 CHAIN_BLOCK = 2**18  # chains advanced at once; above every quick budget, so quick results do not move
 BLOCK_BYTES = 2**30  # ... unless their temporaries would pass this (large finite spaces)
 M_MAX = 2**53        # beyond it sums of M points are no longer exact in float64
+TINY = float(np.finfo(float).tiny)  # the smallest normal float
 
 
 @dataclass
@@ -500,12 +502,17 @@ class ClosedLoop:
     @functools.cached_property
     def _segment(self) -> tuple | None:
         """The binomial sum law (:func:`.sampling.binomial_sum`) when a generation can take
-        :meth:`_advance_segment`: a one-statistic finite family whose draws are one binomial, the
-        exact sampler, no operator, the MLE with a closed-form inverse mean map, replace or
-        accumulate, no fixed data; else None."""
+        :meth:`_advance_segment`: :attr:`_segment_law` under replace or accumulate; else None."""
+        return None if self.regime.kind == "subsample" else self._segment_law
+
+    @functools.cached_property
+    def _segment_law(self) -> tuple | None:
+        """The binomial sum law (:func:`.sampling.binomial_sum`) of a one-statistic finite family
+        whose draws are one binomial, the exact sampler, no operator, the MLE with a closed-form
+        inverse mean map, no fixed data (engine.segment); else None."""
         nf = self.numeric
         if self.sampler != "exact" or not nf.finite or nf.d != 1 or not self.operator.identity \
-                or type(self.estimator) is not MLE or self.regime.kind == "subsample" or len(self.data) \
+                or type(self.estimator) is not MLE or len(self.data) \
                 or not nf.symbolic or nf.forms.get("mu_inverse") is None:
             return None
         law = binomial_sum(nf)
@@ -990,11 +997,11 @@ class ClosedLoop:
                 if interior is None:
                     interior = self._interior(state)
                 out[name] = np.where(interior, f(*state.theta.T), np.nan)
-        theta = self._natural(state)
+        missing = [a for a, name in enumerate(self.family.names) if name not in out]
+        theta = self._natural(state) if missing else None  # (Curie–Weiss: θ is conventional)
         if theta is not None:
-            for a, name in enumerate(self.family.names):
-                if name not in out:
-                    out[name] = theta[:, a]
+            for a in missing:
+                out[self.family.names[a]] = theta[:, a]
         entropy = self._entropy(state)
         if entropy is not None:
             out["entropy"] = entropy
@@ -1018,14 +1025,19 @@ class ClosedLoop:
             theta = nf.theta_closed_form(state.mu)
             if theta is None:
                 return None
-        with np.errstate(invalid="ignore"):
-            ok = self._interior(state)[:, None] & np.isfinite(theta)
+        interior = self._interior(state)
+        with np.errstate(invalid="ignore", over="ignore"):  # (∞ − ∞ or an overflow in the sum)
+            if math.isfinite(theta.sum()) and interior.all():  # (every chain: θ itself)
+                return theta
+            ok = interior[:, None] & np.isfinite(theta)
         return np.where(ok, theta, np.nan)
 
     def _entropy(self, state: State) -> np.ndarray | None:
         """S = A − θ·μ per chain (see :meth:`observables`); None for an infinite space without a
         closed-form inverse mean map."""
         nf = self.numeric
+        if self._binomial_entropy is not None:
+            return self._binomial_entropy(state.mu[:, 0])
         if nf.finite:  # S = Σ_s q (log h − log q) over the face: exact on every face
             # a saturated family (the simplex: categorical) has q = its barycentric coordinates of
             # μ on every face, a linear map, no exponentials
@@ -1040,6 +1052,36 @@ class ClosedLoop:
         S = np.broadcast_to(f(*state.mu.T), (len(state.mu),)).astype(float)
         on = state.vertex >= 0
         return np.where(on, at_point_mass[np.maximum(state.vertex, 0)], S) if on.any() else S
+
+    @functools.cached_property
+    def _binomial_entropy(self) -> Callable | None:
+        """S(μ) of a binomial-sum family (sampling.binomial_sum: h(s0 + k) = h(s0) C(n, k) e^{r k}),
+        None for others: with p = (μ − φ(s0)) / (n Δφ) the model is Binomial(n, p) in k and
+        log h − log f = log h(s0) + r k − k log p − (n − k) log(1 − p), so
+        S = log h(s0) + n r p − n (p log p + (1 − p) log(1 − p)), 0 log 0 = 0 on the ends."""
+        law = binomial_sum(self.numeric) if self.numeric.finite and self.family.d == 1 else None
+        if law is None:
+            return None
+        n, r, phi0, step = law
+        log_h0, phi0, scale = float(self.numeric.log_h[0]), float(phi0[0]), float(n * step[0])
+
+        def entropy(mu):
+            p = (mu - phi0 if phi0 else mu) / scale if phi0 or scale != 1.0 else mu
+            q = 1.0 - p
+            # x log x with x ≥ TINY inside the log where some x is not positive: 0 on an end
+            # (0 · log TINY), and a rounding of μ beyond an end (x = −1e-17) adds |x| · 708, nothing
+            S = np.log(p if p.min(initial=1.0) > 0 else np.maximum(p, TINY))
+            S *= p
+            log_q = np.log(q if q.min(initial=1.0) > 0 else np.maximum(q, TINY))
+            log_q *= q
+            S += log_q
+            S *= -n
+            if log_h0:
+                S += log_h0
+            if r:
+                S += (n * r) * p
+            return S
+        return entropy
 
     @functools.cached_property
     def _barycentric(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1134,8 +1176,7 @@ class ClosedLoop:
                                 "var": {n: _mean_var(v)[1] for n, v in obs0.items()},
                                 "chains": {n: v[:keep].copy() for n, v in obs0.items()}}
         book = Book(names, generations, burn_in, record_every, keep, hist, trace)
-        law = lattice_law(self)
-        chains_ = LatticeChains(self, law, state, rng, book) if law is not None else _Chains(self, state, rng, book)
+        chains_ = _chains_for(self, int(generations), state, rng, book)
         bar = None
         if progress:  # tqdm imported only then: a tenth of a second of a short run's start-up
             bar = tqdm(total=generations, file=sys.stderr, unit="gen", mininterval=0.5,
@@ -1161,6 +1202,25 @@ class ClosedLoop:
         return Run(loop=self, state=chains_.state, generations=generations, chains=chains, seed=seed,
                    final=book.final_stats(), time_average=book.time_average(), trace=trace, histograms=hist,
                    init_law=init_law)
+
+
+def _chains_for(loop: ClosedLoop, generations: int, state: State, rng: np.random.Generator, book: Book):
+    """The chains a run advances: the lattice path's (engine.lattice: one statistic on a lattice,
+    replace at constant M), else a binomial-sum family's (engine.segment: accumulate, M_t), else
+    the general path's. A binomial sum under replace can take either, with the same draws: the
+    lattice path's tables pay per lattice point, the segment path's summaries per chain and
+    generation, so the tables are taken when the whole lattice costs less than the run's
+    chain-generations and spans at most TABLE_SPREAD points a chain (wider, the chains spread
+    over rows read one by one, and the segment path's held chains cost less as they absorb)."""
+    law, segment = lattice_law(loop), segment_law(loop, generations)
+    points = None if law is None else int(law.k.max()) * loop.n_total + 1  # the whole lattice
+    chains = len(state.mu)
+    if law is not None and (segment is None or (points * TABLE_POINT_COST <= chains * generations
+                                                and points <= TABLE_SPREAD * chains)):
+        return LatticeChains(loop, law, state, rng, book)
+    if segment is not None:
+        return SegmentChains(loop, segment, state, rng, book)
+    return _Chains(loop, state, rng, book)
 
 
 class _Chains:
