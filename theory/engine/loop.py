@@ -382,27 +382,33 @@ class ClosedLoop:
         """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time;
         record the chains that collapsed now (``state.collapse_time``).
 
-        Absorbed chains (the pure loop on a point mass) do not move. While they are at most
-        half of the chains, every chain is advanced through slices (views: no gather and
-        scatter of the state) and the absorbed ones are put back by a masked copy; beyond,
-        the others alone are gathered, advanced and scattered back."""
+        Absorbed chains (the pure loop on a point mass) do not move. The simplex step
+        (:meth:`_advance_simplex`) leaves them where they are by itself (a point mass redraws
+        itself) and advances every chain. Otherwise, while they are at most half of the chains,
+        every chain is advanced through slices (views: no gather and scatter of the state) and
+        the absorbed ones' rows are put back; beyond, the others alone are gathered, advanced
+        and scattered back."""
         self._step(state, t, rng)
+        if self._simplex:
+            self._complete_simplex(state, t)
         if self.collapsible:
             self._record_collapses(state, t)
 
     def _step(self, state: State, t: int, rng: np.random.Generator) -> None:
         """:meth:`step` without its collapse bookkeeping (a run classifies a block of generations
-        at once)."""
+        at once), and on the simplex step without θ, the point masses and their hitting times
+        (:meth:`_complete_simplex`: a run makes them a block at a time)."""
         idx, frozen = None, None
-        if self.regime.pooled:  # grown before the absorbed chains' arrays are kept below
+        if self.regime.pooled:  # grown before the absorbed chains' rows are kept below
             self.reserve_pool(state, self.pool_size(t))
-        if self.absorbing:
+        if self.absorbing and not self._simplex:
             absorbed = state.vertex >= 0
             count = np.count_nonzero(absorbed)
             if 2 * count > len(absorbed):
                 idx = np.flatnonzero(~absorbed)
-            elif count:
-                frozen = absorbed, {k: v.copy() for k, v in vars(state).items() if isinstance(v, np.ndarray)}
+            elif count:  # their rows, put back below (not a copy of every array)
+                rows = np.flatnonzero(absorbed)
+                frozen = rows, [(v, v[rows]) for v in vars(state).values() if isinstance(v, np.ndarray)]
         n = len(state.mu) if idx is None else len(idx)
         # blocks bound the (chains × levels) temporaries of draws and Newton refits: 4·10⁶
         # Curie–Weiss chains at once took 10 GB
@@ -416,9 +422,9 @@ class ClosedLoop:
         if self.regime.pooled:
             state.pool_size = self.pool_size(t)
         if frozen is not None:
-            absorbed, before = frozen
-            for k, v in before.items():
-                np.copyto(getattr(state, k), v, where=absorbed.reshape(-1, *[1] * (v.ndim - 1)))
+            rows, kept = frozen
+            for array, values in kept:
+                array[rows] = values
 
     def _chain_block(self, t: int) -> int:
         """Chains advanced at once in generation t (:meth:`memory_bytes`); the same every
@@ -463,6 +469,9 @@ class ClosedLoop:
         """Generation t of the chains ``idx``: draw, add to the pool (accumulate, subsample), refit."""
         nf, kind = self.numeric, self.regime.kind
         if self._segment is not None and self._advance_segment(state, idx, t, rng):
+            return
+        if self._simplex:
+            self._advance_simplex(state, idx, t, rng)
             return
         face = None if state.face is None else state.face[idx]
         if self.keeps_points:
@@ -850,6 +859,74 @@ class ClosedLoop:
             theta[todo] = solve_theta(nf, tau[todo], theta_prev[todo], face[todo], lam, penalty=prior)
         return theta
 
+    @functools.cached_property
+    def _simplex(self) -> bool:
+        """Whether a generation takes :meth:`_advance_simplex`: a :attr:`~.model.NumericFamily.saturated`
+        finite family (its levels the vertices of a simplex: categorical) not drawn as a binomial
+        sum, the exact sampler, no operator, the MLE (every regime)."""
+        nf = self.numeric
+        return (self.sampler == "exact" and nf.finite and nf.saturated and binomial_sum(nf) is None
+                and self.operator.identity and type(self.estimator) is MLE)
+
+    def _advance_simplex(self, state: State, idx, t: int, rng: np.random.Generator) -> None:
+        """Generation t of a :attr:`_simplex` family: μ and the face alone.
+
+        The MLE of a sample on a simplex is its empirical law: the model's level probabilities are
+        the barycentric coordinates of its mean, q = μB + c (exactly 0 off its face, whose levels
+        are the sample's), so the draw reads q instead of recomputing it from θ through exp and
+        log — the same law, drawn from other last bits than the general path's (numpy's
+        multinomial reads the first L − 1 probabilities and gives the last level the rest).
+        Generation 1 rounds q to 44 bits (:func:`.sampling.pvals`: the start's μ comes from exp);
+        later ones read μ = Σφ/n, a quotient with the same bits on every machine. Then the refit's
+        points (the sample; accumulate: the pool; subsample: n_t of the pool's points drawn without
+        replacement) give μ' = Σφ/n and the face, the levels among them (every set of a simplex's
+        vertices spans a face). A point mass redraws itself (q = e_k: μ' = e_k, the same face), so
+        absorbed chains are stepped in place. θ, the point mass and its hitting time follow from μ
+        and the face (:meth:`_complete_simplex`), made after the step."""
+        nf = self.numeric
+        q = self._simplex_probabilities(state.mu[idx], state.face[idx], t)
+        counts = rng.multinomial(self.model_draws(t), q)
+        fresh = self.M0 + self.external
+        if fresh:
+            counts += self._draw_truth(len(counts), fresh, rng)[1]
+        if len(self.data):
+            counts += self.data_counts
+        sums = counts @ nf.phi_levels
+        kind = self.regime.kind
+        if kind != "replace":  # the pool: its Σφ and level counts
+            state.pool_sums[idx] += sums
+            state.pool_counts[idx] += counts
+            if kind == "accumulate":  # the refit reads the pool
+                sums, counts = state.pool_sums[idx], state.pool_counts[idx]
+            else:  # subsample: the refit's n_t points drawn from the pool without replacement
+                counts = subsample_counts(state.pool_counts[idx], self.sample_size(t), rng)
+                sums = counts @ nf.phi_levels
+        state.mu[idx] = sums / self.refit_size(t)
+        state.face[idx] = counts > 0
+
+    def _simplex_probabilities(self, mu: np.ndarray, face: np.ndarray, t: int) -> np.ndarray:
+        """The level probabilities (C, L) generation t of :meth:`_advance_simplex` draws with: the
+        barycentric coordinates μB + c, 0 off the face (by arithmetic: a masked copy costs 5×);
+        generation 1's rounded to 44 bits."""
+        B, c = self.numeric.barycentric
+        q = mu @ B
+        q += c
+        q *= face
+        return canonical(q) if t == 1 else q
+
+    def _simplex_models(self, mu: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(θ, point mass or −1) of the :attr:`_simplex` step's models at means μ on faces ``face``."""
+        nf = self.numeric
+        return nf.theta_on_face(mu, face), nf.vertex_index(mu, face)
+
+    def _complete_simplex(self, state: State, t: int) -> None:
+        """θ, the point mass and the first generation on one of the :attr:`_simplex` step's
+        generation ``t`` (what the general path's refit writes in the step)."""
+        state.theta[:], state.vertex[:] = self._simplex_models(state.mu, state.face)
+        first = (state.vertex >= 0) & (state.hit_time < 0)
+        if np.count_nonzero(first):
+            state.hit_time[first] = t
+
     # -- observables ----------------------------------------------------------------------------
     def observables(self, state: State) -> dict[str, np.ndarray]:
         """Per chain: the conventional parameters, the natural parameters θ (by the family's
@@ -927,9 +1004,7 @@ class ClosedLoop:
     @functools.cached_property
     def _barycentric(self) -> tuple[np.ndarray, np.ndarray]:
         """(B, c) with q = μ B + c the level probabilities of a saturated family (L = d + 1 levels)."""
-        levels = self.numeric.phi_levels                     # (L, d): μ = qᵀ levels, Σ q = 1
-        inv = np.linalg.inv(np.vstack([levels.T, np.ones(len(levels))]))  # (L, d + 1)
-        return inv[:, :-1].T, inv[:, -1]
+        return self.numeric.barycentric
 
     @functools.cached_property
     def _entropy_in_mu(self):
@@ -1068,17 +1143,33 @@ class _Chains:
         self.filled, self.first = 0, 1  # generations buffered, the first of them
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
+        # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
+        # (each generation where it reads the state: a block of one, a collapse classified each)
+        self.deferred = loop._simplex and self.block > 1 and not self.classify_each
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
         loop._step(state, t, self.rng)
+        if loop._simplex and not self.deferred:
+            loop._complete_simplex(state, t)
         if self.classify_each:
             loop._record_collapses(state, t)
         if self.block > 1:
-            self.mu[j], self.theta[j], self.vertex[j] = state.mu, state.theta, state.vertex
+            self.mu[j] = state.mu
+            if not self.deferred:
+                self.theta[j], self.vertex[j] = state.theta, state.vertex
             if self.face is not None:
                 self.face[j] = state.face
         self.filled = j + 1
+
+    def _complete_block(self, n: int, t: np.ndarray) -> None:
+        """The simplex step's θ and point masses of the ``n`` buffered generations ``t``, their
+        first hitting times, and the last generation's in the state (:meth:`ClosedLoop._complete_simplex`)."""
+        C, d = self.state.mu.shape
+        theta, vertex = self.loop._simplex_models(self.mu[:n].reshape(-1, d), self.face[:n].reshape(n * C, -1))
+        self.theta[:n], self.vertex[:n] = theta.reshape(n, C, d), vertex.reshape(n, C)
+        first_times(self.state.hit_time, self.vertex[:n] >= 0, t)
+        self.state.theta[:], self.state.vertex[:] = self.theta[n - 1], self.vertex[n - 1]
 
     def _buffered(self, rows, chains=slice(None)) -> State:
         """The buffered models of generations ``rows`` (of the block) and ``chains`` (one of them
@@ -1098,6 +1189,8 @@ class _Chains:
             return
         t = np.arange(self.first, self.first + n)
         self.first, self.filled = self.first + n, 0
+        if self.deferred:
+            self._complete_block(n, t)
         times = self.state.collapse_time
         if self.loop.collapsible and not self.classify_each:
             todo = np.flatnonzero(times < 0)

@@ -167,23 +167,32 @@ class NumericFamily:
         square = np.column_stack([self.phi_levels, np.ones(len(self.levels))])
         return np.linalg.matrix_rank(square) == self.d + 1
 
+    @functools.cached_property
+    def barycentric(self) -> tuple[np.ndarray, np.ndarray]:
+        """(B, c) with q = μ B + c the level probabilities of a :attr:`saturated` family at mean μ,
+        on every face (its barycentric coordinates: Σ q φ = μ, Σ q = 1); B (d, L), c (L,)."""
+        inv = np.linalg.inv(np.vstack([self.phi_levels.T, np.ones(len(self.levels))]))  # (L, d + 1)
+        return inv[:, :-1].T, inv[:, -1]
+
     def theta_on_face(self, tau: np.ndarray, face: np.ndarray) -> np.ndarray:
         """θ with μ_F(θ) = τ on the face F of a :attr:`saturated` family (rows of τ on F), in
-        closed form: the level weights w solve Σ w φ = τ, Σ w = 1; then log h + θ·φ − log w is
-        constant on F (off F any finite value: weight 1), one linear solve for (θ, constant)."""
-        to_weights, solve = self._face_solvers
-        weights = np.column_stack([tau, np.ones(len(tau))]) @ to_weights
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_w = np.where(face, np.log(weights), 0.0)
-        return (log_w - self.log_h) @ solve
+        closed form: the level weights are w = τB + c (:attr:`barycentric`); then log h + θ·φ −
+        log w is constant on F (off F any finite value: weight 1), one linear solve for (θ, constant).
+        On the whole simplex too, and on a vertex (any θ puts all mass on its level)."""
+        B, c = self.barycentric
+        log_w = tau @ B + c
+        log_w *= face  # weight 1 off F: w·1 + 0 on F, w·0 + 1 off it (arithmetic: masked ops cost 5×)
+        log_w += ~face
+        np.log(log_w, out=log_w)
+        if not self._log_h_zero:
+            log_w -= self.log_h
+        return log_w @ self._face_solve
 
     @functools.cached_property
-    def _face_solvers(self) -> tuple[np.ndarray, np.ndarray]:
-        """The two constant matrices of :meth:`theta_on_face`: [φ 1]⁻¹ and the θ rows of [φ −1]⁻¹, transposed."""
+    def _face_solve(self) -> np.ndarray:
+        """The θ rows of [φ −1]⁻¹, transposed (L, d): θ of :meth:`theta_on_face` from log w − log h."""
         L, d = len(self.levels), self.d
-        to_weights = np.linalg.inv(np.column_stack([self.phi_levels, np.ones(L)]))
-        solve = np.linalg.inv(np.column_stack([self.phi_levels, -np.ones(L)]))
-        return to_weights, solve[:d].T
+        return np.linalg.inv(np.column_stack([self.phi_levels, -np.ones(L)]))[:d].T
 
     # -- faces as bit masks (bit j: level j), for up to MASK_LEVELS levels ----------------------
     def face_mask(self, face: np.ndarray) -> np.ndarray:
@@ -288,9 +297,10 @@ class NumericFamily:
                 single = (mask & (mask - np.uint64(1))) == 0  # one level (a face is never empty)
                 if not np.count_nonzero(single):  # (np.any costs more on short arrays)
                     return out
-                level = np.bitwise_count(mask[single] - np.uint64(1)).astype(np.intp)
-                out[single] = self._level_vertex[level]
-                return out
+                # the level of a one-level mask is the count of the bits below it (for any mask at
+                # most L: a valid index); selected by arithmetic, not by masked assignment
+                level = np.bitwise_count(mask - np.uint64(1)).astype(np.intp)
+                return np.where(single, self._level_vertex[level], -1)
             single = face.sum(axis=-1) == 1
             at = self.phi_levels[face.argmax(axis=-1)]
             for i, v in enumerate(self._vertices):
@@ -446,6 +456,10 @@ def minimal_face(numeric: NumericFamily, support: np.ndarray, with_mask: bool = 
         face = np.ones(support.shape, bool)
         mask = np.full(len(support), numeric.full_mask) if numeric.masks else None
         return (face, mask) if with_mask else face
+    if numeric.saturated:  # a simplex: every set of its vertices (levels) spans a face
+        if not with_mask:
+            return support
+        return support, numeric.face_mask(support) if numeric.masks else None
     facets = numeric.facets
     if numeric.masks:
         mask = minimal_face_mask(numeric, numeric.face_mask(support))
