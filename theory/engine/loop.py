@@ -908,9 +908,7 @@ class ClosedLoop:
         """The level probabilities (C, L) generation t of :meth:`_advance_simplex` draws with: the
         barycentric coordinates μB + c, 0 off the face (by arithmetic: a masked copy costs 5×);
         generation 1's rounded to 44 bits."""
-        B, c = self.numeric.barycentric
-        q = mu @ B
-        q += c
+        q = self.numeric.level_weights(mu)
         q *= face
         return canonical(q) if t == 1 else q
 
@@ -989,8 +987,7 @@ class ClosedLoop:
         if nf.finite:  # S = Σ_s q (log h − log q) over the face: exact on every face
             # a saturated family (the simplex: categorical) has q = its barycentric coordinates of
             # μ on every face, a linear map, no exponentials
-            q = state.mu @ self._barycentric[0] + self._barycentric[1] if nf.saturated else \
-                nf.level_probabilities(state.theta, state.face)
+            q = nf.level_weights(state.mu) if nf.saturated else nf.level_probabilities(state.theta, state.face)
             with np.errstate(divide="ignore", invalid="ignore"):
                 terms = np.where(q > 0, q * (nf.log_h - np.log(q)), 0.0)
             return terms.sum(axis=-1)
@@ -1000,11 +997,6 @@ class ClosedLoop:
         S = np.broadcast_to(f(*state.mu.T), (len(state.mu),)).astype(float)
         on = state.vertex >= 0
         return np.where(on, at_point_mass[np.maximum(state.vertex, 0)], S) if on.any() else S
-
-    @functools.cached_property
-    def _barycentric(self) -> tuple[np.ndarray, np.ndarray]:
-        """(B, c) with q = μ B + c the level probabilities of a saturated family (L = d + 1 levels)."""
-        return self.numeric.barycentric
 
     @functools.cached_property
     def _entropy_in_mu(self):
