@@ -884,8 +884,8 @@ class ClosedLoop:
         absorbed chains are stepped in place. θ, the point mass and its hitting time follow from μ
         and the face (:meth:`_complete_simplex`), made after the step."""
         nf = self.numeric
-        q = self._simplex_probabilities(state.mu[idx], state.face[idx], t)
-        counts = rng.multinomial(self.model_draws(t), q)
+        mu, face = state.mu[idx], state.face[idx]  # views of a slice of chains (the step never gathers)
+        counts = rng.multinomial(self.model_draws(t), self._simplex_probabilities(mu, face, t))
         fresh = self.M0 + self.external
         if fresh:
             counts += self._draw_truth(len(counts), fresh, rng)[1]
@@ -901,8 +901,11 @@ class ClosedLoop:
             else:  # subsample: the refit's n_t points drawn from the pool without replacement
                 counts = subsample_counts(state.pool_counts[idx], self.sample_size(t), rng)
                 sums = counts @ nf.phi_levels
-        state.mu[idx] = sums / self.refit_size(t)
-        state.face[idx] = counts > 0
+        if isinstance(idx, slice):  # written in place
+            np.divide(sums, self.refit_size(t), out=mu)
+            np.greater(counts, 0, out=face)
+        else:
+            state.mu[idx], state.face[idx] = sums / self.refit_size(t), counts > 0
 
     def _simplex_probabilities(self, mu: np.ndarray, face: np.ndarray, t: int) -> np.ndarray:
         """The level probabilities (C, L) generation t of :meth:`_advance_simplex` draws with: the
