@@ -831,31 +831,39 @@ class ClosedLoop:
         return theta, mu, nf.vertex_index(mu, on_curve=on_curve)
 
     def refit_theta(self, tau, theta_prev, face, lam, prior=None, mask=None):
+        """θ' with μ_F(θ') + λθ' + ∇pen = τ on ``face`` (mask: its :meth:`~.model.NumericFamily.face_mask`):
+        for the MLE the closed-form inverse mean map inside and a saturated family's level weights
+        on a face (:meth:`~.model.NumericFamily.theta_on_face`), else Newton from the previous θ
+        (:func:`.estimators.solve_theta`); on a point mass the previous θ (not needed)."""
         nf = self.numeric
         size, full = nf.face_size_full(face, mask)
         todo = size > 1  # on a point mass θ is not needed
-        interior = full & todo
-        if not lam and prior is None and np.count_nonzero(interior) == len(interior):
-            closed = nf.theta_closed_form(tau)  # no gathers when every chain is interior
-            if closed is not None and np.isfinite(closed.sum()):
-                return closed
-        theta = theta_prev.copy()
-        if not lam and prior is None and interior.any():
-            closed = nf.theta_closed_form(tau[interior])
-            if closed is not None:
+        plain = not lam and prior is None
+        theta = None
+        if plain and nf.closed_inverse:
+            interior = full & todo
+            if np.count_nonzero(interior) == len(interior):
+                closed = nf.theta_closed_form(tau)  # no gathers when every chain is interior
+                if np.isfinite(closed.sum()):
+                    return closed
+            if np.count_nonzero(interior):
+                theta = theta_prev.copy()
+                closed = nf.theta_closed_form(tau[interior])
                 good = rows_all(np.isfinite(closed))
                 sel = np.flatnonzero(interior)[good]
                 theta[sel] = closed[good]
                 todo[sel] = False
-        if not lam and prior is None and nf.saturated and todo.any():
+        if plain and nf.saturated and np.count_nonzero(todo):
             # a saturated family (levels = d + 1 affinely independent points: categorical) is
             # solved on any face by its level weights, no Newton (M = 100 put chains on faces)
+            theta = theta_prev.copy() if theta is None else theta
             sel = np.flatnonzero(todo)
             theta[sel] = nf.theta_on_face(tau[sel], face[sel])
             todo[sel] = False
         if np.count_nonzero(todo) == len(todo):  # every chain: no gathers
             return solve_theta(nf, tau, theta_prev, face, lam, penalty=prior)
-        if todo.any():
+        theta = theta_prev.copy() if theta is None else theta
+        if np.count_nonzero(todo):
             theta[todo] = solve_theta(nf, tau[todo], theta_prev[todo], face[todo], lam, penalty=prior)
         return theta
 

@@ -269,9 +269,14 @@ class NumericFamily:
     def _mu_inverse(self):
         return self.forms.get("mu_inverse")
 
+    @functools.cached_property
+    def closed_inverse(self) -> bool:
+        """Whether :meth:`theta_closed_form` has a closed form to evaluate."""
+        return self.symbolic and self._mu_inverse is not None
+
     def theta_closed_form(self, mu: np.ndarray) -> np.ndarray | None:
         """θ = μ⁻¹(μ) from the derived closed form (None without one); ±∞/NaN on the boundary."""
-        if not self.symbolic or self._mu_inverse is None:
+        if not self.closed_inverse:
             return None
         if self.d == 1 and self._mu_inverse_functions[0][0] is not None:  # no copy into a column
             fn, cols = self._mu_inverse_functions[0]
