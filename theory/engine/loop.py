@@ -1177,13 +1177,16 @@ class _Chains:
     def _buffered(self, rows, chains=slice(None)) -> State:
         """The buffered models of generations ``rows`` (of the block) and ``chains`` (one of them
         a slice), stacked generation-major as one State of rows × chains."""
-        if self.block == 1:
-            return self.state if isinstance(chains, slice) else self.state.subset(chains)
+        if self.block == 1 and isinstance(chains, slice):
+            return self.state
 
         def flat(a):
-            return None if a is None else a[rows, chains].reshape(-1, *a.shape[2:])
-        return State(mu=flat(self.mu), theta=flat(self.theta), face=flat(self.face), vertex=flat(self.vertex),
-                     hit_time=np.empty(0, np.int64))  # (not read by observables or classify)
+            if a is None:
+                return None
+            return a[chains] if self.block == 1 else a[rows, chains].reshape(-1, *a.shape[2:])
+        buffers = (self.state.mu, self.state.theta, self.state.face, self.state.vertex) if self.block == 1 \
+            else (self.mu, self.theta, self.face, self.vertex)
+        return State(*map(flat, buffers), hit_time=np.empty(0, np.int64))  # (not read by observables or classify)
 
     def flush(self) -> None:
         """Summarise the buffered generations (engine.book) and record the collapses among them."""
