@@ -173,7 +173,9 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
                 return theta
         full = full_face if len(idx) == len(full_face) else full_face[idx]
         step = -_newton_direction(hess, grad, full)
-        f0 = a - _row_dot(th, tau_i) + pen_v
+        f0 = a - _row_dot(th, tau_i)
+        if not plain:
+            f0 += pen_v
         slope = _row_dot(grad, step)
         alpha = np.ones(len(idx))
         pending = np.ones(len(idx), bool)
@@ -233,6 +235,8 @@ def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> n
         try:
             with np.errstate(all="ignore"):
                 out = _solve_small(hess, grad)
+                if np.isfinite(out.sum()):  # (one pass; a sum that overflows looks row by row)
+                    return out
             pinv = ~rows_all(np.isfinite(out))
         except np.linalg.LinAlgError:
             pass
