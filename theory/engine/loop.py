@@ -1147,8 +1147,9 @@ class _Chains:
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
         # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
-        # (each generation where it reads the state: a block of one, a collapse classified each)
-        self.deferred = loop._simplex and self.block > 1 and not self.classify_each
+        # (each generation in a block of one). Subsample's classification each generation reads
+        # neither: the model's levels are drawn from the pool, so it lies on the pool's face
+        self.deferred = loop._simplex and self.block > 1
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
