@@ -146,7 +146,8 @@ class SmoothedSimplex(ClosedLoop):
 def test_the_comparison_rejects_a_simplex_step_drawing_off_the_face():
     case = "categorical-replace"
     assert _loop(case)._simplex
-    z, threshold = _largest_z(_per_chain(_loop(case, cls=SmoothedSimplex), 1), _per_chain(_loop(case, "naive"), 2))
+    smoothed, naive = _per_chain(_loop(case, cls=SmoothedSimplex), 1), _per_chain(_loop(case, "naive"), 2)
+    z, threshold = _largest_z(smoothed, naive)
     assert z > threshold, f"the smoothed draw passed, |z| = {z:.2f}"
 
 

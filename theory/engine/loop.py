@@ -831,9 +831,9 @@ class ClosedLoop:
         return theta, mu, nf.vertex_index(mu, on_curve=on_curve)
 
     def refit_theta(self, tau, theta_prev, face, lam, prior=None, mask=None):
-        """θ' with μ_F(θ') + λθ' + ∇pen = τ on ``face`` (mask: its :meth:`~.model.NumericFamily.face_mask`):
-        for the MLE the closed-form inverse mean map inside and a saturated family's level weights
-        on a face (:meth:`~.model.NumericFamily.theta_on_face`), else Newton from the previous θ
+        """θ' with μ_F(θ') + λθ' + ∇pen = τ on ``face`` (``mask``: its bit mask, if known): for
+        the MLE the closed-form inverse mean map inside and a saturated family's level weights on a
+        face (:meth:`~.model.NumericFamily.theta_on_face`), else Newton from the previous θ
         (:func:`.estimators.solve_theta`); on a point mass the previous θ (not needed)."""
         nf = self.numeric
         size, full = nf.face_size_full(face, mask)
@@ -998,7 +998,8 @@ class ClosedLoop:
         if nf.finite:  # S = Σ_s q (log h − log q) over the face: exact on every face
             # a saturated family (the simplex: categorical) has q = its barycentric coordinates of
             # μ on every face, a linear map, no exponentials
-            q = nf.level_weights(state.mu) if nf.saturated else nf.level_probabilities(state.theta, state.face)
+            q = nf.level_weights(state.mu) if nf.saturated else \
+                nf.level_probabilities(state.theta, state.face)
             with np.errstate(divide="ignore", invalid="ignore"):
                 terms = np.where(q > 0, q * (nf.log_h - np.log(q)), 0.0)
             return terms.sum(axis=-1)
@@ -1170,24 +1171,28 @@ class _Chains:
         """The simplex step's θ and point masses of the ``n`` buffered generations ``t``, their
         first hitting times, and the last generation's in the state (:meth:`ClosedLoop._complete_simplex`)."""
         C, d = self.state.mu.shape
-        theta, vertex = self.loop._simplex_models(self.mu[:n].reshape(-1, d), self.face[:n].reshape(n * C, -1))
+        mu, face = self.mu[:n].reshape(n * C, d), self.face[:n].reshape(n * C, -1)
+        theta, vertex = self.loop._simplex_models(mu, face)
         self.theta[:n], self.vertex[:n] = theta.reshape(n, C, d), vertex.reshape(n, C)
         first_times(self.state.hit_time, self.vertex[:n] >= 0, t)
         self.state.theta[:], self.state.vertex[:] = self.theta[n - 1], self.vertex[n - 1]
 
     def _buffered(self, rows, chains=slice(None)) -> State:
         """The buffered models of generations ``rows`` (of the block) and ``chains`` (one of them
-        a slice), stacked generation-major as one State of rows × chains."""
-        if self.block == 1 and isinstance(chains, slice):
-            return self.state
+        a slice), stacked generation-major as one State of rows × chains: its μ, θ, face and point
+        mass, what observables and classify read (a block of one: the state, or those rows of it)."""
+        if self.block == 1:
+            if isinstance(chains, slice):
+                return self.state
+            now = self.state
+            face = None if now.face is None else now.face[chains]
+            return State(mu=now.mu[chains], theta=now.theta[chains], face=face, vertex=now.vertex[chains],
+                         hit_time=np.empty(0, np.int64))
 
         def flat(a):
-            if a is None:
-                return None
-            return a[chains] if self.block == 1 else a[rows, chains].reshape(-1, *a.shape[2:])
-        buffers = (self.state.mu, self.state.theta, self.state.face, self.state.vertex) if self.block == 1 \
-            else (self.mu, self.theta, self.face, self.vertex)
-        return State(*map(flat, buffers), hit_time=np.empty(0, np.int64))  # (not read by observables or classify)
+            return None if a is None else a[rows, chains].reshape(-1, *a.shape[2:])
+        return State(mu=flat(self.mu), theta=flat(self.theta), face=flat(self.face), vertex=flat(self.vertex),
+                     hit_time=np.empty(0, np.int64))
 
     def flush(self) -> None:
         """Summarise the buffered generations (engine.book) and record the collapses among them."""

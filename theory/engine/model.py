@@ -203,7 +203,7 @@ class NumericFamily:
 
     @functools.cached_property
     def _face_solve(self) -> np.ndarray:
-        """The θ rows of [φ −1]⁻¹, transposed (L, d): θ of :meth:`theta_on_face` from log w − log h."""
+        """The θ rows of [φ −1]⁻¹, transposed (L, d): θ of :meth:`theta_on_face` from log w."""
         L, d = len(self.levels), self.d
         return np.linalg.inv(np.column_stack([self.phi_levels, -np.ones(L)]))[:d].T
 
