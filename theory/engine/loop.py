@@ -1207,8 +1207,14 @@ class _Chains:
         if self.loop.collapsible and not self.classify_each:
             todo = np.flatnonzero(times < 0)
             if len(todo):
-                chains = slice(None) if len(todo) == len(times) else todo  # no gather while none collapsed
-                codes = collapse.classify(self.loop, self._buffered(slice(n), chains)).reshape(n, len(todo))
+                # every chain classified (no gather) while at least half have not collapsed: a
+                # gather of their rows costs more than classifying the others (row by row, the
+                # same codes)
+                every = 2 * len(todo) >= len(times)
+                codes = collapse.classify(self.loop, self._buffered(slice(n), slice(None) if every else todo))
+                codes = codes.reshape(n, -1)
+                if every and len(todo) < len(times):
+                    codes = codes[:, todo]
                 part = times[todo]
                 first_times(part, codes > 0, t)
                 times[todo] = part
