@@ -138,8 +138,8 @@ class SmoothedSimplex(ClosedLoop):
     """Negative control: the simplex step draws from its model's level probabilities smoothed a
     tenth of the way to uniform (mass off the face: a point mass is no longer absorbing)."""
 
-    def _simplex_probabilities(self, mu, face, t):
-        q = super()._simplex_probabilities(mu, face, t)
+    def _simplex_probabilities(self, mu, face):
+        q = super()._simplex_probabilities(mu, face)
         return 0.9 * q + 0.1 / q.shape[1]
 
 

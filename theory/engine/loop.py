@@ -884,8 +884,9 @@ class ClosedLoop:
         are the sample's), so the draw reads q instead of recomputing it from θ through exp and
         log — the same law, drawn from other last bits than the general path's (numpy's
         multinomial reads the first L − 1 probabilities and gives the last level the rest).
-        Generation 1 rounds q to 44 bits (:func:`.sampling.pvals`: the start's μ comes from exp);
-        later ones read μ = Σφ/n, a quotient with the same bits on every machine. Then the refit's
+        Generation 1 draws as the general path does (:func:`.sampling.pvals` of θ: the start's μ
+        comes from exp, and 1 − Σμ may round below 0); later ones read μ = Σφ/n, a quotient with
+        the same bits on every machine. Then the refit's
         points (the sample; accumulate: the pool; subsample: n_t of the pool's points drawn without
         replacement) give μ' = Σφ/n and the face, the levels among them (every set of a simplex's
         vertices spans a face). A point mass redraws itself (q = e_k: μ' = e_k, the same face), so
@@ -893,7 +894,8 @@ class ClosedLoop:
         and the face (:meth:`_complete_simplex`), made after the step."""
         nf = self.numeric
         mu, face = state.mu[idx], state.face[idx]  # views of a slice of chains (the step never gathers)
-        counts = rng.multinomial(self.model_draws(t), self._simplex_probabilities(mu, face, t))
+        q = pvals(nf, state.theta[idx], face) if t == 1 else self._simplex_probabilities(mu, face)
+        counts = rng.multinomial(self.model_draws(t), q)
         fresh = self.M0 + self.external
         if fresh:
             counts += self._draw_truth(len(counts), fresh, rng)[1]
@@ -915,13 +917,12 @@ class ClosedLoop:
         else:
             state.mu[idx], state.face[idx] = sums / self.refit_size(t), counts > 0
 
-    def _simplex_probabilities(self, mu: np.ndarray, face: np.ndarray, t: int) -> np.ndarray:
-        """The level probabilities (C, L) generation t of :meth:`_advance_simplex` draws with: the
-        barycentric coordinates μB + c, 0 off the face (by arithmetic: a masked copy costs 5×);
-        generation 1's rounded to 44 bits."""
+    def _simplex_probabilities(self, mu: np.ndarray, face: np.ndarray) -> np.ndarray:
+        """The level probabilities (C, L) :meth:`_advance_simplex` draws with after generation 1:
+        the barycentric coordinates μB + c, 0 off the face (by arithmetic: a masked copy costs 5×)."""
         q = self.numeric.level_weights(mu)
         q *= face
-        return canonical(q) if t == 1 else q
+        return q
 
     def _simplex_models(self, mu: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(θ, point mass or −1) of the :attr:`_simplex` step's models at means μ on faces ``face``."""
