@@ -1001,9 +1001,7 @@ class ClosedLoop:
             # μ on every face, a linear map, no exponentials
             q = nf.level_weights(state.mu) if nf.saturated else \
                 nf.level_probabilities(state.theta, state.face)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                terms = np.where(q > 0, q * (nf.log_h - np.log(q)), 0.0)
-            return terms.sum(axis=-1)
+            return nf.entropy_of(q)
         if self._entropy_in_mu is None:
             return None
         f, at_point_mass = self._entropy_in_mu
