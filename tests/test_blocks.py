@@ -33,6 +33,11 @@ GENERAL = {
                  dict(generations=60, chains=30, seed=3, record_every=10, keep=2)),
     "bernoulli-accumulate": ("bernoulli", 3, {"p": 0.3}, {"regime": "accumulate", "sampler": "naive"},
                              dict(generations=40, chains=30, seed=4, burn_in=2, record_every=5, keep=2)),
+    # anchors: chains reach vertices and leave them again (first hitting times made a block at a time)
+    "categorical-anchored": ("categorical", 3, {"p1": 0.2, "p2": 0.3, "p3": 0.5},
+                             {"family_args": {"K": 3}, "anchors": 1,
+                              "truth": {"p1": 0.6, "p2": 0.1, "p3": 0.3}},
+                             dict(generations=40, chains=50, seed=6, burn_in=2, record_every=5, keep=3)),
     "categorical-subsample": ("categorical", 5, {"p1": 0.2, "p2": 0.3, "p3": 0.5},
                               {"family_args": {"K": 3}, "regime": "subsample"},
                               dict(generations=30, chains=30, seed=5, record_every=6, keep=2)),

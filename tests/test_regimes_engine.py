@@ -53,6 +53,14 @@ CASES = {
                                {"regime": "accumulate", "fixed": {"theta2": 0}}),
     "binomial-accumulate-anchored": ("binomial", {"n": 3}, {"p": 0.7}, 5,
                                      {"regime": "accumulate", "truth": {"p": 0.4}, "anchors": 2}),
+    # the simplex step (ClosedLoop._advance_simplex: draws from μ's barycentric coordinates) against
+    # the naive sampler's draws from θ: M = 4 puts most chains on edges and vertices by t = 6
+    "categorical-replace": ("categorical", {"K": 3}, {"p1": 0.2, "p2": 0.3, "p3": 0.5}, 4, {}),
+    "categorical4-replace": ("categorical", {"K": 4}, {"p1": 0.1, "p2": 0.2, "p3": 0.3, "p4": 0.4}, 4, {}),
+    "categorical-anchored": ("categorical", {"K": 3}, {"p1": 0.2, "p2": 0.3, "p3": 0.5}, 4,
+                             {"anchors": 1, "truth": {"p1": 0.6, "p2": 0.1, "p3": 0.3}}),
+    "categorical-data": ("categorical", {"K": 3}, {"p1": 0.2, "p2": 0.3, "p3": 0.5}, 4,
+                         {"data": [{"phi1": 0, "phi2": 1}]}),
 }
 
 
@@ -179,6 +187,23 @@ def test_the_segment_paths_subsample_is_taken_and_the_comparison_rejects_it_with
     monkeypatch.setattr(loop_module, "SegmentChains", SubsampleWithReplacement)
     z, threshold = _largest_z(_per_chain(_loop(case), 1), _per_chain(_loop(case, "naive"), 2))
     assert z > threshold, f"with replacement passed, |z| = {z:.2f}"
+
+
+class SmoothedSimplex(ClosedLoop):
+    """Negative control: the simplex step draws from its model's level probabilities smoothed a
+    tenth of the way to uniform (mass off the face: a point mass is no longer absorbing)."""
+
+    def _simplex_probabilities(self, mu, face):
+        q = super()._simplex_probabilities(mu, face)
+        return 0.9 * q + 0.1 / q.shape[1]
+
+
+def test_the_comparison_rejects_a_simplex_step_drawing_off_the_face():
+    case = "categorical-replace"
+    assert _loop(case)._simplex
+    smoothed, naive = _per_chain(_loop(case, cls=SmoothedSimplex), 1), _per_chain(_loop(case, "naive"), 2)
+    z, threshold = _largest_z(smoothed, naive)
+    assert z > threshold, f"the smoothed draw passed, |z| = {z:.2f}"
 
 
 # -- exact laws derived by hand (the store's R10 derivations give them from the declaration) ------
