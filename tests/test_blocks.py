@@ -1,7 +1,8 @@
 """A run's summaries made a block of generations at a time (theory.engine.book) are those made
-generation by generation: the general path bit for bit (same seed, same numbers), the lattice path
-with the same chains, hitting and collapse times and histograms, and means and variances equal to
-rounding (its histogram of table rows sums in another order)."""
+generation by generation: the general path bit for bit (same seed, same numbers), the lattice and
+segment paths with the same chains, hitting and collapse times and histograms, and means and
+variances equal to rounding (a histogram of table rows sums in another order; the segment path
+reads its models' interior off their point masses)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ import theory.engine.book as book_module
 from theory.engine import collapse
 from theory.engine.book import Book, mean_var, mean_var_rows
 from theory.engine.lattice import LatticeChains, lattice_law
+from theory.engine.segment import SegmentChains, segment_law
+from theory.engine import loop as loop_module
 from theory.engine.loop import Histogram
 from theory.params import from_params
 
 # (family, M, init, options, run keywords): general-path settings with absorption, faces, a
-# duplicated observable (Gaussian mean = φ1), a pool classified each generation (subsample),
+# duplicated observable (Gaussian mean = φ1), a pool (accumulate: the naive sampler keeps Bernoulli
+# off the segment path), a pool classified each generation (subsample),
 # a prior (no absorption), and one where every chain is absorbed long before the end
 GENERAL = {
     "poisson-absorbed": ("poisson", 1, {"rate": 1.0}, {},
@@ -27,15 +31,29 @@ GENERAL = {
                          histograms={"p1": (0, 1, 5)})),
     "gaussian": ("gaussian", 4, {"mean": 1.0, "var": 2.0}, {},
                  dict(generations=60, chains=30, seed=3, record_every=10, keep=2)),
-    "bernoulli-accumulate": ("bernoulli", 3, {"p": 0.3}, {"regime": "accumulate"},
+    "bernoulli-accumulate": ("bernoulli", 3, {"p": 0.3}, {"regime": "accumulate", "sampler": "naive"},
                              dict(generations=40, chains=30, seed=4, burn_in=2, record_every=5, keep=2)),
+    # anchors: chains reach vertices and leave them again (first hitting times made a block at a time)
+    "categorical-anchored": ("categorical", 3, {"p1": 0.2, "p2": 0.3, "p3": 0.5},
+                             {"family_args": {"K": 3}, "anchors": 1,
+                              "truth": {"p1": 0.6, "p2": 0.1, "p3": 0.3}},
+                             dict(generations=40, chains=50, seed=6, burn_in=2, record_every=5, keep=3)),
     "categorical-subsample": ("categorical", 5, {"p1": 0.2, "p2": 0.3, "p3": 0.5},
                               {"family_args": {"K": 3}, "regime": "subsample"},
                               dict(generations=30, chains=30, seed=5, record_every=6, keep=2)),
     "exponential-map": ("exponential", 5, {"rate": 0.5}, {"estimator": "map", "nu": 0.5},
                         dict(generations=40, chains=20, seed=6, record_every=8, keep=2)),
 }
-LATTICE = {
+LATTICE = {  # one statistic on a lattice, not the segment path: multinomial draws, fixed data
+    "curie-weiss-theta2": ("curie_weiss", 30, {"theta1": 0.1, "theta2": 0.3},
+                           {"family_args": {"N": 8}, "fixed": {"theta2": 0.3}},
+                           dict(generations=50, chains=300, seed=8, record_every=10, keep=4,
+                                histograms={"phi1": (-8, 8, 16)})),
+    "bernoulli-data-absorbed": ("bernoulli", 3, {"p": 0.75}, {"data": [{"s": 1}]},
+                                dict(generations=60, chains=30, seed=7, burn_in=5, record_every=7, keep=3,
+                                     histograms={"p": (0, 1, 4), "theta": (-3, 3, 6)})),
+}
+SEGMENT = {  # binomial sums fitted by the MLE (engine.segment): absorption, few chains, pools, anchors
     "bernoulli-absorbed": ("bernoulli", 3, {"p": 0.4}, {},
                            dict(generations=60, chains=30, seed=7, burn_in=5, record_every=7, keep=3,
                                 histograms={"p": (0, 1, 4), "theta": (-3, 3, 6)})),
@@ -44,6 +62,18 @@ LATTICE = {
                          histograms={"phi1": (-8, 8, 16)})),
     "binomial-few": ("binomial", 500, {"p": 0.3}, {"family_args": {"n": 10}},
                      dict(generations=40, chains=7, seed=9, burn_in=10, record_every=4, keep=7)),
+    "bernoulli-accumulate": ("bernoulli", 2, {"p": 0.2}, {"regime": "accumulate"},
+                             dict(generations=40, chains=50, seed=10, burn_in=3, record_every=6, keep=3,
+                                  histograms={"entropy": (0, 1, 5)})),
+    "bernoulli-subsample": ("bernoulli", 3, {"p": 0.3}, {"regime": "subsample"},
+                            dict(generations=40, chains=60, seed=13, burn_in=2, record_every=5, keep=3,
+                                 histograms={"theta": (-3, 3, 6)})),
+    # p' = K/(n M) within the refit's resolution of an end: collapse.classify's float boundary
+    "bernoulli-unresolved": ("bernoulli", 3 * 10**10, {"p": 1e-10}, {},
+                             dict(generations=12, chains=40, seed=12, record_every=3, keep=2)),
+    "binomial-anchored-schedule": ("binomial", 2, {"p": 0.6}, {"family_args": {"n": 3}, "truth": {"p": 0.3},
+                                                               "anchors": 1, "M_schedule": "linear:2"},
+                                   dict(generations=30, chains=40, seed=11, record_every=5, keep=2)),
 }
 
 
@@ -124,7 +154,7 @@ def test_general_path_summaries_are_those_made_each_generation_bit_for_bit(case,
     monkeypatch.setattr(book_module, "BLOCK_MAX", block_max)
     loop = _loop(GENERAL[case])
     kw = GENERAL[case][4]
-    assert lattice_law(loop) is None
+    assert lattice_law(loop) is None and segment_law(loop, kw["generations"]) is None
     run = loop.run(**kw)
     want, state = _general_reference(_loop(GENERAL[case]), kw)
     _check_summaries(run, want, rel=0.0)
@@ -144,6 +174,7 @@ def test_lattice_path_summaries_are_those_of_its_chains_each_generation(case, bl
     monkeypatch.setattr(book_module, "BLOCK_MAX", block_max)
     loop = _loop(LATTICE[case])
     kw = LATTICE[case][4]
+    assert segment_law(loop, kw["generations"]) is None and lattice_law(loop) is not None
     run = loop.run(**kw)
     ref_loop = _loop(LATTICE[case])
     state = ref_loop.initial_state(kw["chains"])
@@ -164,8 +195,52 @@ def test_lattice_path_summaries_are_those_of_its_chains_each_generation(case, bl
     _check_summaries(run, want, rel=1e-12)
     assert np.array_equal(run.state.hit_time, hit) and np.array_equal(run.state.collapse_time, collapsed)
     assert np.array_equal(run.state.mu, chains.state.mu)
+    if case == "bernoulli-data-absorbed":
+        assert np.all(hit >= 0) and hit.max() < kw["generations"] // 2
+
+
+@pytest.mark.parametrize("block_max", [1, 4, book_module.BLOCK_MAX])
+@pytest.mark.parametrize("case", list(SEGMENT))
+def test_segment_path_summaries_are_those_of_its_chains_each_generation(case, block_max, monkeypatch):
+    """The reference steps the segment path's chains and reads each generation's models off them
+    (their State, with faces: the general path's observables and collapse.classify); the run
+    summarises its blocks from the models' counts alone (replace at constant M: the lattice path,
+    whose tables are the segment's models, the same draws)."""
+    monkeypatch.setattr(book_module, "BLOCK_MAX", block_max)
+    loop = _loop(SEGMENT[case])
+    kw = SEGMENT[case][4]
+    assert segment_law(loop, kw["generations"]) is not None
+    run = loop.run(**kw)
+    ref_loop = _loop(SEGMENT[case])
+    state = ref_loop.initial_state(kw["chains"])
+    names = list(ref_loop.observables(state))
+    book = Book(names, kw["generations"], 0, 0, 0, {}, None)
+    chains = SegmentChains(ref_loop, segment_law(ref_loop, kw["generations"]), state,
+                           np.random.default_rng(kw["seed"]), book)
+    hit, collapsed = np.full(kw["chains"], -1), np.full(kw["chains"], -1)
+
+    def step(t):
+        chains.step(t)
+        chains.flush()  # its own bookkeeping, unread here: keeps its block from filling up
+        now = chains.state
+        hit[(hit < 0) & (now.vertex >= 0)] = t
+        collapsed[(collapsed < 0) & (collapse.classify(ref_loop, now) > 0)] = t
+
+    want = _reference_run(ref_loop, step, lambda: ref_loop.observables(chains.state), **kw)
+    _check_summaries(run, want, rel=1e-12)
+    assert np.array_equal(run.state.hit_time, hit) and np.array_equal(run.state.collapse_time, collapsed)
+    for key in ("mu", "face", "vertex"):
+        assert np.array_equal(getattr(run.state, key), getattr(chains.state, key)), key
+    # θ on an end is not read (θ is infinite there): the lattice path's tables keep θ0, this path
+    # the last interior model's θ
+    inside = run.state.vertex < 0
+    assert np.array_equal(run.state.theta[inside], chains.state.theta[inside])
     if case == "bernoulli-absorbed":
         assert np.all(hit >= 0) and hit.max() < kw["generations"] // 2
+    if case in ("bernoulli-absorbed", "bernoulli-accumulate"):  # (accumulate: a pool on an end stays)
+        assert np.any(hit > 0) and np.array_equal(collapsed, hit)
+    if case == "bernoulli-unresolved":  # collapsed within the resolution, not on the end
+        assert np.any((collapsed > 0) & ((hit < 0) | (collapsed < hit)))
 
 
 def test_rows_are_summarised_as_one_row_is_bit_for_bit():
@@ -207,3 +282,42 @@ def test_a_repeated_generation_is_added_as_often_one_after_the_other():
         want = [w + float(r) for w, r in zip(want, row, strict=True)]
     got = book_module.add_repeated(np.array([0.3, 1.0, -2.0, 0.0]), row, times)
     assert _same(got, want)
+
+
+def test_segment_path_refits_where_the_closed_form_is_not_finite(monkeypatch):
+    """A closed form that is not finite inside (beyond float64) leaves θ' to the general refit
+    (Newton from θ0): the same θ' to the refit's tolerance; on the ends θ' is not read."""
+    loop = _loop(SEGMENT["curie-weiss"])
+    chains = SegmentChains(loop, segment_law(loop, 5), loop.initial_state(50), np.random.default_rng(0),
+                           Book(["phi1"], 5, 0, 0, 0, {}, None))
+    for t in range(1, 6):
+        chains.step(t)
+    K, trials = chains.K_block[:5], chains.trials_block[:5, None]
+    want, _ = chains._states(K, trials, K.min(axis=1), K.max(axis=1), theta=True)
+    closed = loop.numeric.theta_closed_form
+    monkeypatch.setattr(loop.numeric, "theta_closed_form", lambda mu: np.full_like(closed(mu), np.nan))
+    got, _ = chains._states(K, trials, K.min(axis=1), K.max(axis=1), theta=True)
+    inside = want.vertex < 0
+    assert inside.any()
+    # (the Newton's tolerance is 1e-10 in μ)
+    np.testing.assert_allclose(got.theta[inside], want.theta[inside], rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("case", ["bernoulli-absorbed", "curie-weiss", "binomial-few"])
+def test_a_binomial_sum_under_replace_has_the_same_draws_on_either_path(case, monkeypatch):
+    """Tables (engine.lattice) or per-chain models (engine.segment): the same p = K/(n n_t), the
+    same chains and times; the summaries equal to rounding (summed in another order)."""
+    kw = SEGMENT[case][4]
+    runs = []
+    for cost in (0, 10**18):  # every lattice cheap enough to tabulate, none
+        monkeypatch.setattr(loop_module, "TABLE_POINT_COST", cost)
+        monkeypatch.setattr(loop_module, "TABLE_SPREAD", 10**18)
+        runs.append(_loop(SEGMENT[case]).run(**kw))
+    tables, segment = runs
+    for key in ("mu", "vertex", "hit_time", "collapse_time"):
+        assert np.array_equal(getattr(tables.state, key), getattr(segment.state, key)), key
+    want = {"final": {n: tuple(s)[:2] for n, s in segment.final.items()},
+            "time_average": {n: tuple(s)[:2] for n, s in segment.time_average.items()},
+            "trace": segment.trace or {"t": [], "mean": {}, "var": {}, "chains": {}},
+            "histograms": {n: h.as_json() for n, h in segment.histograms.items()}}
+    _check_summaries(tables, want, rel=1e-12)

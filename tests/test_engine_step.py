@@ -10,6 +10,7 @@ comparison (the control).
 import numpy as np
 import pytest
 
+from theory.engine import loop as loop_module
 from theory.engine.estimators import solve_theta
 from theory.engine.sampling import draw_exact
 from theory.families.exponential import sum_sampler as exponential_sums
@@ -33,6 +34,8 @@ SEGMENT_CASES = {  # (family, args, fixed, init, options)
 
 
 def _states(case, general=False, wrong=False):
+    """The run's states and summaries through ClosedLoop._step (the segment path, which runs take
+    for these settings, is switched off: it draws with p = K/(n n_t), engine.segment)."""
     name, args, fixed, init, options = SEGMENT_CASES[case]
     loop = from_params(name, 6, init, family_args=args, fixed=fixed, **options)
     assert loop._segment is not None
@@ -41,7 +44,9 @@ def _states(case, general=False, wrong=False):
     if wrong:  # control: each trial's log-odds off by 1e-3
         n, r, phi0, step = loop._segment
         loop.__dict__["_segment"] = (n, r + 1e-3, phi0, step)
-    run = loop.run(40, 500, seed=3, record_every=3, keep=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loop_module, "segment_law", lambda loop, generations: None)
+        run = loop.run(40, 500, seed=3, record_every=3, keep=2)
     out = {k: v for k, v in vars(run.state).items() if isinstance(v, np.ndarray)}
     # what the run made of them: means and variances over chains (time averages, last generation, trace)
     for what, stats in (("time_average", run.time_average), ("final", run.final)):
@@ -165,3 +170,30 @@ def test_the_mles_newton_without_penalty_terms_gives_the_penalised_numbers():
     penalised = solve_theta(loop.numeric, tau, state.theta, penalty=zero)
     assert np.array_equal(plain, penalised)
     assert not np.array_equal(plain, solve_theta(loop.numeric, tau, state.theta, lam=1e-3))
+
+
+def test_the_simplex_steps_first_generation_is_the_general_paths():
+    """Generation 1 of the categorical's simplex step draws from θ as the general path does (the
+    same draws: μ, faces and point masses equal); control: generation 2 reads μ's barycentric
+    coordinates, another random stream."""
+    def states(simplex, generations):
+        loop = from_params("categorical", 5, {"p1": 0.2, "p2": 0.3, "p3": 0.5}, family_args={"K": 3})
+        assert loop._simplex
+        loop.__dict__["_simplex"] = simplex
+        state = loop.run(generations, 400, seed=7).state
+        return state.mu, state.face, state.vertex
+
+    for fast, slow in zip(states(True, 1), states(False, 1), strict=True):
+        assert np.array_equal(fast, slow)
+    assert not np.array_equal(states(True, 2)[0], states(False, 2)[0])
+
+
+def test_the_simplex_step_starts_where_one_minus_the_mean_rounds_below_zero():
+    """A start deep in a corner: 1 − μ1 − μ2 rounds below 0 (numpy's multinomial refuses a negative
+    probability); generation 1 draws from θ, later ones from exact quotients."""
+    loop = from_params("categorical", 100, {"theta1": 38.15437487198135, "theta2": 44.02608635681652},
+                       family_args={"K": 3})
+    B, c = loop.numeric.barycentric
+    assert (loop.numeric.mu(loop.theta0) @ B + c).min() < 0
+    state = loop.run(3, 5, seed=1).state
+    assert np.all(np.isfinite(state.mu)) and np.all(state.mu >= 0)

@@ -21,6 +21,7 @@ from theory.engine.collapse import classify
 from theory.engine.lattice import lattice_law
 from theory.engine.markov import ExactChain
 from theory.engine.sampling import subsample_counts
+from theory.engine.segment import SegmentChains, segment_law
 from theory.errors import InputError
 from theory.params import from_params
 from theory.stats import threshold as sidak_threshold
@@ -47,6 +48,19 @@ CASES = {
     "poisson-subsample-fresh": ("poisson", {}, {"rate": 3.0}, 5,
                                 {"regime": "subsample", "external": 1, "truth": {"rate": 1.5}}),
     "bernoulli-subsample-data": ("bernoulli", {}, {"p": 0.3}, 5, {"regime": "subsample", "data": [{"phi1": 1}]}),
+    # binomial sums under accumulate: the exact engine's segment path (engine.segment)
+    "curie_weiss-accumulate": ("curie_weiss", {"N": 6}, {"theta1": 0.2, "theta2": 0}, 5,
+                               {"regime": "accumulate", "fixed": {"theta2": 0}}),
+    "binomial-accumulate-anchored": ("binomial", {"n": 3}, {"p": 0.7}, 5,
+                                     {"regime": "accumulate", "truth": {"p": 0.4}, "anchors": 2}),
+    # the simplex step (ClosedLoop._advance_simplex: draws from μ's barycentric coordinates) against
+    # the naive sampler's draws from θ: M = 4 puts most chains on edges and vertices by t = 6
+    "categorical-replace": ("categorical", {"K": 3}, {"p1": 0.2, "p2": 0.3, "p3": 0.5}, 4, {}),
+    "categorical4-replace": ("categorical", {"K": 4}, {"p1": 0.1, "p2": 0.2, "p3": 0.3, "p4": 0.4}, 4, {}),
+    "categorical-anchored": ("categorical", {"K": 3}, {"p1": 0.2, "p2": 0.3, "p3": 0.5}, 4,
+                             {"anchors": 1, "truth": {"p1": 0.6, "p2": 0.1, "p3": 0.3}}),
+    "categorical-data": ("categorical", {"K": 3}, {"p1": 0.2, "p2": 0.3, "p3": 0.5}, 4,
+                         {"data": [{"phi1": 0, "phi2": 1}]}),
 }
 
 
@@ -97,7 +111,7 @@ class StalePool(ClosedLoop):
     general path, whose draws it intercepts (a binomial-sum family's own step and an infinite
     family's draw inline)."""
 
-    _segment = None
+    _segment = _segment_law = None
     _sum_step_applies = False
 
     def _draw_generation(self, state, idx, face, t, rng):
@@ -118,14 +132,78 @@ def test_the_comparison_rejects_a_pool_off_by_one_generation(case):
     assert z > threshold, f"{case}: the stale pool passed, |z| = {z:.2f}"
 
 
+class SampleFrequency(SegmentChains):
+    """Negative control of the segment path: under accumulate each draw reads the frequency of the
+    generation's own sample, K_t/(n n_t) (the replace loop's model), not the pool's."""
+
+    def step(self, t):
+        before = self.pool.copy()
+        super().step(t)
+        np.divide(self.pool - before, self.n * self.loop.sample_size(t), out=self.p)
+
+
+@pytest.mark.parametrize("case", ["bernoulli-accumulate", "curie_weiss-accumulate"])
+def test_the_segment_path_is_taken_and_the_comparison_rejects_its_pool_ignored(case, monkeypatch):
+    loop = _loop(case)
+    assert segment_law(loop, max(TIMES)) is not None and segment_law(_loop(case, "naive"), max(TIMES)) is None
+    monkeypatch.setattr(loop_module, "SegmentChains", SampleFrequency)
+    z, threshold = _largest_z(_per_chain(loop, 1), _per_chain(_loop(case, "naive"), 2))
+    assert z > threshold, f"{case}: the sample's frequency passed, |z| = {z:.2f}"
+
+
 def test_the_comparison_rejects_a_subsample_with_replacement(monkeypatch):
     def with_replacement(counts, n, rng):
         return rng.multinomial(n, counts / counts.sum(axis=-1, keepdims=True))
 
     monkeypatch.setattr(loop_module, "subsample_counts", with_replacement)
-    case = "bernoulli-subsample"
+    case = "categorical-subsample"
     z, threshold = _largest_z(_per_chain(_loop(case), 1), _per_chain(_loop(case, "naive"), 2))
     assert z > threshold, f"with replacement passed, |z| = {z:.2f}"
+
+
+class _WithReplacement:
+    """A generator whose hypergeometric draw is a binomial one: the subsample drawn with replacement."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def __getattr__(self, name):
+        return getattr(self.rng, name)
+
+    def hypergeometric(self, good, bad, n):
+        return self.rng.binomial(n, good / (good + bad))
+
+
+class SubsampleWithReplacement(SegmentChains):
+    """Negative control of the segment path's subsample (Bernoulli: one hypergeometric draw)."""
+
+    def __init__(self, loop, law, state, rng, book):
+        super().__init__(loop, law, state, _WithReplacement(rng), book)
+
+
+def test_the_segment_paths_subsample_is_taken_and_the_comparison_rejects_it_with_replacement(monkeypatch):
+    case = "bernoulli-subsample"
+    assert segment_law(_loop(case), max(TIMES)) is not None
+    monkeypatch.setattr(loop_module, "SegmentChains", SubsampleWithReplacement)
+    z, threshold = _largest_z(_per_chain(_loop(case), 1), _per_chain(_loop(case, "naive"), 2))
+    assert z > threshold, f"with replacement passed, |z| = {z:.2f}"
+
+
+class SmoothedSimplex(ClosedLoop):
+    """Negative control: the simplex step draws from its model's level probabilities smoothed a
+    tenth of the way to uniform (mass off the face: a point mass is no longer absorbing)."""
+
+    def _simplex_probabilities(self, mu, face):
+        q = super()._simplex_probabilities(mu, face)
+        return 0.9 * q + 0.1 / q.shape[1]
+
+
+def test_the_comparison_rejects_a_simplex_step_drawing_off_the_face():
+    case = "categorical-replace"
+    assert _loop(case)._simplex
+    smoothed, naive = _per_chain(_loop(case, cls=SmoothedSimplex), 1), _per_chain(_loop(case, "naive"), 2)
+    z, threshold = _largest_z(smoothed, naive)
+    assert z > threshold, f"the smoothed draw passed, |z| = {z:.2f}"
 
 
 # -- exact laws derived by hand (the store's R10 derivations give them from the declaration) ------

@@ -102,6 +102,7 @@ def _lattice_run(case, seed, general, monkeypatch, window=None):
     with monkeypatch.context() as mp:
         if general:
             mp.setattr(loop_module, "lattice_law", lambda loop: None)
+            mp.setattr(loop_module, "segment_law", lambda loop, generations: None)
         if window:
             mp.setattr(lattice_module, "WINDOW_MAX", window)
         loop = from_params(name, 9, init, family_args=args, fixed=fixed, **kw)
@@ -112,13 +113,14 @@ def _lattice_run(case, seed, general, monkeypatch, window=None):
 def test_lattice_path_has_the_law_of_the_general_path(case, monkeypatch):
     """After 6 generations: χ² two-sample tests on μ1 (to 8 digits: a Newton refit from another start
     differs in the last ones), on the point mass each chain is on, and on its first hitting time
-    (−1: never), lattice tables against the per-chain refits."""
+    (−1: never), the run's own path (the segment path for a binomial sum fitted by the MLE without
+    data, else the lattice tables) against the general path's per-chain refits."""
     fast = _lattice_run(case, 1, False, monkeypatch)
     slow = _lattice_run(case, 2, True, monkeypatch)
     _same_law(case, fast, slow)
 
 
-@pytest.mark.parametrize("case", ["bernoulli", "curie_weiss-theta2=0.3"])
+@pytest.mark.parametrize("case", ["bernoulli-data-at-one-point", "curie_weiss-theta2=0.3"])
 def test_lattice_path_beyond_a_window_has_the_law_of_the_general_path(case, monkeypatch):
     """Chains spread over more lattice points than a window holds (here 4): the tables of each
     generation's distinct sums, the same law (χ² as above)."""
@@ -146,14 +148,16 @@ def test_lattice_path_is_reproducible_and_summarises_like_the_chains(chains, win
     read off a histogram of the sums (chains on fewer lattice points than there are chains), per
     chain (more: 20 chains), or off the tables of the distinct sums (a window of 4 points)."""
     import theory.engine.lattice as lattice_module
+    from theory.engine.lattice import lattice_law
     from theory.engine.loop import _mean_var
 
     if window:
         monkeypatch.setattr(lattice_module, "WINDOW_MAX", window)
 
     def run():
-        loop = from_params("curie_weiss", 30, {"theta1": 0.1, "theta2": 0}, family_args={"N": 8},
-                           fixed={"theta2": 0})
+        loop = from_params("curie_weiss", 30, {"theta1": 0.1, "theta2": 0.3}, family_args={"N": 8},
+                           fixed={"theta2": 0.3})
+        assert lattice_law(loop) is not None
         return loop.run(40, chains, seed=5, record_every=10, keep=7, histograms={"phi1": (-8, 8, 16)})
 
     first, second = run(), run()
@@ -203,3 +207,26 @@ def test_canonical_rounding_on_the_bit_pattern_equals_frexp_round_ldexp():
     for q in (x, ties, np.nextafter(ties, 2), np.nextafter(ties, -1), np.array([[0.3, 1e-320], [5e-324, 1.0]]),
               normal, np.nextafter(normal, 2), np.array([0.0, 0.25, 1.0]), np.array([np.nan, 0.5])):
         assert np.array_equal(sampling.canonical(q), reference(q), equal_nan=True)
+
+
+@pytest.mark.parametrize("name, args, fixed, init", [
+    ("bernoulli", {}, {}, {"p": 0.3}), ("binomial", {"n": 10}, {}, {"p": 0.3}),
+    ("curie_weiss", {"N": 20}, {"theta2": 0}, {"theta1": 0.1, "theta2": 0}),
+    ("categorical", {"K": 2}, {}, {"p1": 0.3, "p2": 0.7})])
+def test_the_binomial_sums_entropy_is_the_sum_over_the_levels(name, args, fixed, init):
+    """S(μ) in closed form (ClosedLoop._binomial_entropy) against Σ_s q (log h − log q), inside
+    and on both ends (log h there); a control without the binomial coefficients' share is rejected."""
+    loop = from_params(name, 10, init, family_args=args, fixed=fixed)
+    nf = loop.numeric
+    theta = np.linspace(-8, 8, 401)[:, None]
+    q = nf.level_probabilities(theta)
+    with np.errstate(divide="ignore"):
+        want = np.sum(np.where(q > 0, q * (nf.log_h - np.log(q)), 0.0), axis=1)
+    mu = np.concatenate([nf.mu(theta)[:, 0], nf.phi_levels[[0, -1], 0]])
+    want = np.concatenate([want, nf.log_h[[0, -1]]])
+    got = loop._binomial_entropy(mu)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * (1 + np.abs(want).max()))
+    if name in ("binomial", "curie_weiss"):  # control: the level sum without log h (the model's own entropy)
+        with np.errstate(divide="ignore"):
+            own = -np.sum(np.where(q > 0, q * np.log(q), 0.0), axis=1)
+        assert not np.allclose(got[:-2], own, rtol=0, atol=1e-3)

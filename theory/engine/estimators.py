@@ -139,9 +139,10 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
         idx = np.flatnonzero(active)
         if not len(idx):
             return theta
-        f = face[idx] if face is not None else None
-        th = theta[idx]
-        tau_i = tau[idx]
+        every = len(idx) == len(active)  # (then no gathers but θ's copy)
+        f = face if face is None or every else face[idx]
+        th = theta.copy() if every else theta[idx]
+        tau_i = tau if every else tau[idx]
         centred = it >= max_iter
         if carry is None:
             a, mu, chi = numeric.cumulants(th, f, centred=centred)
@@ -170,9 +171,11 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
             f = None if f is None else f[keep]
             if not len(idx):
                 return theta
-        full = full_face[idx]
+        full = full_face if len(idx) == len(full_face) else full_face[idx]
         step = -_newton_direction(hess, grad, full)
-        f0 = a - _row_dot(th, tau_i) + pen_v
+        f0 = a - _row_dot(th, tau_i)
+        if not plain:
+            f0 += pen_v
         slope = _row_dot(grad, step)
         alpha = np.ones(len(idx))
         pending = np.ones(len(idx), bool)
@@ -201,9 +204,9 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
                 th[sel] = th[sel] + alpha[sel, None] * step[sel]
                 pending[sel] = False
                 alpha[pending] /= 2
-                if not pending.any():
+                if not np.count_nonzero(pending):  # (np.any costs 5× on short arrays)
                     break
-            if capped or not pending.any():
+            if capped or not np.count_nonzero(pending):
                 break
             # deep in a saturated region (a level of probability e^-160 carrying the target)
             # the curvature is ~1e-67 and the Newton step ~1e66 long: no halving reaches a
@@ -232,6 +235,8 @@ def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> n
         try:
             with np.errstate(all="ignore"):
                 out = _solve_small(hess, grad)
+                if np.isfinite(out.sum()):  # (one pass; a sum that overflows looks row by row)
+                    return out
             pinv = ~rows_all(np.isfinite(out))
         except np.linalg.LinAlgError:
             pass

@@ -19,9 +19,13 @@ against the tables when the block's chains cover fewer lattice points than there
 else the tables read per chain; hit and collapse times from the rows on a point mass or
 collapsed, looked at only when the block reaches them.
 
-The draw is the one the general path makes: one Binomial(n m, p) when the sum is
-binomial (:func:`.sampling.binomial_sum`), else the multinomial over the levels, with
-the same canonical 44-bit probabilities. Under a sampling operator that acts on the level
+The draw is one Binomial(n m, p) when the sum is binomial (:func:`.sampling.binomial_sum`),
+else the multinomial over the levels with the general path's canonical 44-bit probabilities.
+A binomial sum fitted by the MLE (:func:`.segment.segment_law`) tabulates the segment path's
+models (engine.segment): p = K/(n n_t), the model's own frequency, τ, θ from the closed form,
+the observables, at 50–65 ns a lattice point instead of the general refit's 250–400 (the run
+takes these tables when the whole lattice costs less than its chain-generations, else the
+segment path: the same draws). Under a sampling operator that acts on the level
 probabilities (temperature, top-k, top-p) the tables hold the operated probabilities and the
 draw is the multinomial over them, as on the general path; selection takes the general path. The random stream differs only in that absorbed
 chains are not set aside: their draw is a point mass, so they stay where they are.
@@ -38,6 +42,7 @@ from .book import block_size, first_times, mean_var_rows
 from .model import minimal_face
 from .estimators import MLE, NotConverged
 from .sampling import binomial_p
+from .segment import Segment, segment_law
 from .state import State
 
 LATTICE_MAX = 2**62  # largest lattice of sums (k_max · n_total): indices stay int64; beyond: general path
@@ -45,6 +50,13 @@ WINDOW_MAX = 2**20   # most lattice points tabulated at once; chains spread wide
 TABLE_MAX = 2**24    # most level probabilities tabulated at once (window × levels, multinomial draws)
 MARGIN = 64          # lattice points added on each side when the window grows (at least)
 COMPUTE_PIECE = 2048  # lattice points tabulated at once
+# a binomial sum's lattice point tabulated costs about as much as this many chain-generations of the
+# segment path's summaries (engine.segment; measured 50–65 ns against about 5 ns)
+TABLE_POINT_COST = 12
+# ... and its tables beat the segment path's summaries when the lattice spans at most this many points
+# a chain (measured, 10³ chains over 10⁴ generations: binomial n = 10, 10⁵ points, 1.49 against 1.30
+# the floor; Bernoulli, 10⁴ points, 1.34 against 1.42; at 2·10⁴ chains the tables, 1.13–1.18 against 1.28)
+TABLE_SPREAD = 10
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,6 +125,10 @@ class LatticeChains:
             self.p_fresh = None if not self.m_fresh else \
                 sampling.pvals(nf, loop.theta_star, None)[0]
             self.window_max = max(1, min(WINDOW_MAX, TABLE_MAX // len(law.k)))
+        # a binomial sum fitted by the MLE: the tables are the segment path's models, and a draw's
+        # p is the model's own frequency K/(n n_t) (engine.segment)
+        segment = segment_law(loop, 1) if self.binomial is not None else None
+        self.segment = None if segment is None else Segment(loop, segment, loop.theta0)
         self.table: dict[str, np.ndarray] = {}
         self.obs: dict[str, np.ndarray] = {}
         self.lo: int | None = None               # first K of the window (None: this generation's sums)
@@ -274,6 +290,8 @@ class LatticeChains:
 
     def _compute_piece(self, K: np.ndarray) -> dict:
         loop = self.loop
+        if self.segment is not None:
+            return self._segment_piece(K)
         sums = loop.n_total * self.phi0[None, :] + K[:, None] * self.step_phi[None, :]
         theta_prev = np.repeat(loop.theta0, len(K), axis=0)
         theta, mu, face, vertex = loop._refit_finite(sums, self._support(K), theta_prev)
@@ -287,6 +305,18 @@ class LatticeChains:
         obs = {f"obs:{name}": np.asarray(v, float) for name, v in loop.observables(table).items()}
         return {"p": p, "theta": theta, "mu": mu, "vertex": vertex,
                 "collapse": collapse.classify(loop, table).astype(np.int8), **obs}
+
+    def _segment_piece(self, K: np.ndarray) -> dict:
+        """Tables at the lattice points K of a binomial sum fitted by the MLE (:class:`.segment.Segment`):
+        p = K/(n n_t), the models, their collapse codes and observables; θ on an end is θ0 (the
+        refit's previous θ, as the general refit from θ0 keeps it)."""
+        loop, row, trials = self.loop, K[None], np.array([[self.top]])
+        state, ends = self.segment.models(row, trials, row.min(axis=1), row.max(axis=1), theta=True)
+        codes = self.segment.codes(state, row, trials) if loop.collapsible else np.zeros(len(K), np.int8)
+        obs = {f"obs:{name}": np.asarray(v, float) for name, v in loop.observables(state).items()}
+        vertex = np.array(state.vertex)
+        theta = np.where((vertex >= 0)[:, None], loop.theta0, state.theta) if ends else state.theta
+        return {"p": K / self.top, "theta": theta, "mu": state.mu, "vertex": vertex, "collapse": codes, **obs}
 
     # -- summaries ------------------------------------------------------------------------------
     def _summarise(self, rows: np.ndarray):

@@ -42,7 +42,8 @@ from ..setting import Setting
 from .estimators import L2, MAP, MLE, NotConverged, PriorMAP, solve_theta
 from . import collapse
 from .book import Book, block_size, first_times, mean_var, mean_var_rows
-from .lattice import LatticeChains, lattice_law
+from .lattice import TABLE_POINT_COST, TABLE_SPREAD, LatticeChains, lattice_law
+from .segment import SegmentChains, segment_law
 from .operated import Operated
 from .model import (SYMBOLIC_LEVELS, SYMBOLIC_LEVELS_MANY, SYMBOLIC_MAX_D, NumericFamily,
                     minimal_face, numeric_family, rows_all)
@@ -57,6 +58,7 @@ BLOCK_MIN = 4        # generations a block of the general path holds at least, e
 CHAIN_BLOCK = 2**18  # chains advanced at once; above every quick budget, so quick results do not move
 BLOCK_BYTES = 2**30  # ... unless their temporaries would pass this (large finite spaces)
 M_MAX = 2**53        # beyond it sums of M points are no longer exact in float64
+TINY = float(np.finfo(float).tiny)  # the smallest normal float
 
 
 @dataclass
@@ -382,27 +384,33 @@ class ClosedLoop:
         """Advance every (non-absorbed) chain by one generation, in place; ``t`` is the new time;
         record the chains that collapsed now (``state.collapse_time``).
 
-        Absorbed chains (the pure loop on a point mass) do not move. While they are at most
-        half of the chains, every chain is advanced through slices (views: no gather and
-        scatter of the state) and the absorbed ones are put back by a masked copy; beyond,
-        the others alone are gathered, advanced and scattered back."""
+        Absorbed chains (the pure loop on a point mass) do not move. The simplex step
+        (:meth:`_advance_simplex`) leaves them where they are by itself (a point mass redraws
+        itself) and advances every chain. Otherwise, while they are at most half of the chains,
+        every chain is advanced through slices (views: no gather and scatter of the state) and
+        the absorbed ones' rows are put back; beyond, the others alone are gathered, advanced
+        and scattered back."""
         self._step(state, t, rng)
+        if self._simplex:
+            self._complete_simplex(state, t)
         if self.collapsible:
             self._record_collapses(state, t)
 
     def _step(self, state: State, t: int, rng: np.random.Generator) -> None:
         """:meth:`step` without its collapse bookkeeping (a run classifies a block of generations
-        at once)."""
+        at once), and on the simplex step without θ, the point masses and their hitting times
+        (:meth:`_complete_simplex`: a run makes them a block at a time)."""
         idx, frozen = None, None
-        if self.regime.pooled:  # grown before the absorbed chains' arrays are kept below
+        if self.regime.pooled:  # grown before the absorbed chains' rows are kept below
             self.reserve_pool(state, self.pool_size(t))
-        if self.absorbing:
+        if self.absorbing and not self._simplex:
             absorbed = state.vertex >= 0
             count = np.count_nonzero(absorbed)
             if 2 * count > len(absorbed):
                 idx = np.flatnonzero(~absorbed)
-            elif count:
-                frozen = absorbed, {k: v.copy() for k, v in vars(state).items() if isinstance(v, np.ndarray)}
+            elif count:  # their rows, put back below (not a copy of every array)
+                rows = np.flatnonzero(absorbed)
+                frozen = rows, [(v, v[rows]) for v in vars(state).values() if isinstance(v, np.ndarray)]
         n = len(state.mu) if idx is None else len(idx)
         # blocks bound the (chains × levels) temporaries of draws and Newton refits: 4·10⁶
         # Curie–Weiss chains at once took 10 GB
@@ -416,9 +424,9 @@ class ClosedLoop:
         if self.regime.pooled:
             state.pool_size = self.pool_size(t)
         if frozen is not None:
-            absorbed, before = frozen
-            for k, v in before.items():
-                np.copyto(getattr(state, k), v, where=absorbed.reshape(-1, *[1] * (v.ndim - 1)))
+            rows, kept = frozen
+            for array, values in kept:
+                array[rows] = values
 
     def _chain_block(self, t: int) -> int:
         """Chains advanced at once in generation t (:meth:`memory_bytes`); the same every
@@ -464,6 +472,9 @@ class ClosedLoop:
         nf, kind = self.numeric, self.regime.kind
         if self._segment is not None and self._advance_segment(state, idx, t, rng):
             return
+        if self._simplex:
+            self._advance_simplex(state, idx, t, rng)
+            return
         face = None if state.face is None else state.face[idx]
         if self.keeps_points:
             sums, counts = self._from_points(state, idx, face, t, rng)
@@ -500,12 +511,17 @@ class ClosedLoop:
     @functools.cached_property
     def _segment(self) -> tuple | None:
         """The binomial sum law (:func:`.sampling.binomial_sum`) when a generation can take
-        :meth:`_advance_segment`: a one-statistic finite family whose draws are one binomial, the
-        exact sampler, no operator, the MLE with a closed-form inverse mean map, replace or
-        accumulate, no fixed data; else None."""
+        :meth:`_advance_segment`: :attr:`_segment_law` under replace or accumulate; else None."""
+        return None if self.regime.kind == "subsample" else self._segment_law
+
+    @functools.cached_property
+    def _segment_law(self) -> tuple | None:
+        """The binomial sum law (:func:`.sampling.binomial_sum`) of a one-statistic finite family
+        whose draws are one binomial, the exact sampler, no operator, the MLE with a closed-form
+        inverse mean map, no fixed data (engine.segment); else None."""
         nf = self.numeric
         if self.sampler != "exact" or not nf.finite or nf.d != 1 or not self.operator.identity \
-                or type(self.estimator) is not MLE or self.regime.kind == "subsample" or len(self.data) \
+                or type(self.estimator) is not MLE or len(self.data) \
                 or not nf.symbolic or nf.forms.get("mu_inverse") is None:
             return None
         law = binomial_sum(nf)
@@ -939,33 +955,111 @@ class ClosedLoop:
         return theta, mu, nf.vertex_index(mu, on_curve=on_curve)
 
     def refit_theta(self, tau, theta_prev, face, lam, prior=None, mask=None):
+        """θ' with μ_F(θ') + λθ' + ∇pen = τ on ``face`` (``mask``: its bit mask, if known): for
+        the MLE the closed-form inverse mean map inside and a saturated family's level weights on a
+        face (:meth:`~.model.NumericFamily.theta_on_face`), else Newton from the previous θ
+        (:func:`.estimators.solve_theta`); on a point mass the previous θ (not needed)."""
         nf = self.numeric
         size, full = nf.face_size_full(face, mask)
         todo = size > 1  # on a point mass θ is not needed
-        interior = full & todo
-        if not lam and prior is None and np.count_nonzero(interior) == len(interior):
-            closed = nf.theta_closed_form(tau)  # no gathers when every chain is interior
-            if closed is not None and np.isfinite(closed.sum()):
-                return closed
-        theta = theta_prev.copy()
-        if not lam and prior is None and interior.any():
-            closed = nf.theta_closed_form(tau[interior])
-            if closed is not None:
+        plain = not lam and prior is None
+        theta = None
+        if plain and nf.closed_inverse:
+            interior = full & todo
+            if np.count_nonzero(interior) == len(interior):
+                closed = nf.theta_closed_form(tau)  # no gathers when every chain is interior
+                if np.isfinite(closed.sum()):
+                    return closed
+            if np.count_nonzero(interior):
+                theta = theta_prev.copy()
+                closed = nf.theta_closed_form(tau[interior])
                 good = rows_all(np.isfinite(closed))
                 sel = np.flatnonzero(interior)[good]
                 theta[sel] = closed[good]
                 todo[sel] = False
-        if not lam and prior is None and nf.saturated and todo.any():
+        if plain and nf.saturated and np.count_nonzero(todo):
             # a saturated family (levels = d + 1 affinely independent points: categorical) is
             # solved on any face by its level weights, no Newton (M = 100 put chains on faces)
+            theta = theta_prev.copy() if theta is None else theta
             sel = np.flatnonzero(todo)
             theta[sel] = nf.theta_on_face(tau[sel], face[sel])
             todo[sel] = False
         if np.count_nonzero(todo) == len(todo):  # every chain: no gathers
             return solve_theta(nf, tau, theta_prev, face, lam, penalty=prior)
-        if todo.any():
+        theta = theta_prev.copy() if theta is None else theta
+        if np.count_nonzero(todo):
             theta[todo] = solve_theta(nf, tau[todo], theta_prev[todo], face[todo], lam, penalty=prior)
         return theta
+
+    @functools.cached_property
+    def _simplex(self) -> bool:
+        """Whether a generation takes :meth:`_advance_simplex`: a :attr:`~.model.NumericFamily.saturated`
+        finite family (its levels the vertices of a simplex: categorical) not drawn as a binomial
+        sum, the exact sampler, no operator, the MLE (every regime)."""
+        nf = self.numeric
+        return (self.sampler == "exact" and nf.finite and nf.saturated and binomial_sum(nf) is None
+                and self.operator.identity and type(self.estimator) is MLE)
+
+    def _advance_simplex(self, state: State, idx, t: int, rng: np.random.Generator) -> None:
+        """Generation t of a :attr:`_simplex` family: μ and the face alone.
+
+        The MLE of a sample on a simplex is its empirical law: the model's level probabilities are
+        the barycentric coordinates of its mean, q = μB + c (exactly 0 off its face, whose levels
+        are the sample's), so the draw reads q instead of recomputing it from θ through exp and
+        log — the same law, drawn from other last bits than the general path's (numpy's
+        multinomial reads the first L − 1 probabilities and gives the last level the rest).
+        Generation 1 draws as the general path does (:func:`.sampling.pvals` of θ: the start's μ
+        comes from exp, and 1 − Σμ may round below 0); later ones read μ = Σφ/n, a quotient with
+        the same bits on every machine. Then the refit's
+        points (the sample; accumulate: the pool; subsample: n_t of the pool's points drawn without
+        replacement) give μ' = Σφ/n and the face, the levels among them (every set of a simplex's
+        vertices spans a face). A point mass redraws itself (q = e_k: μ' = e_k, the same face), so
+        absorbed chains are stepped in place. θ, the point mass and its hitting time follow from μ
+        and the face (:meth:`_complete_simplex`), made after the step."""
+        nf = self.numeric
+        mu, face = state.mu[idx], state.face[idx]  # views of a slice of chains (the step never gathers)
+        q = pvals(nf, state.theta[idx], face) if t == 1 else self._simplex_probabilities(mu, face)
+        counts = rng.multinomial(self.model_draws(t), q)
+        fresh = self.M0 + self.external
+        if fresh:
+            counts += self._draw_truth(len(counts), fresh, rng)[1]
+        if len(self.data):
+            counts += self.data_counts
+        sums = counts @ nf.phi_levels
+        kind = self.regime.kind
+        if kind != "replace":  # the pool: its Σφ and level counts
+            state.pool_sums[idx] += sums
+            state.pool_counts[idx] += counts
+            if kind == "accumulate":  # the refit reads the pool
+                sums, counts = state.pool_sums[idx], state.pool_counts[idx]
+            else:  # subsample: the refit's n_t points drawn from the pool without replacement
+                counts = subsample_counts(state.pool_counts[idx], self.sample_size(t), rng)
+                sums = counts @ nf.phi_levels
+        if isinstance(idx, slice):  # written in place
+            np.divide(sums, self.refit_size(t), out=mu)
+            np.greater(counts, 0, out=face)
+        else:
+            state.mu[idx], state.face[idx] = sums / self.refit_size(t), counts > 0
+
+    def _simplex_probabilities(self, mu: np.ndarray, face: np.ndarray) -> np.ndarray:
+        """The level probabilities (C, L) :meth:`_advance_simplex` draws with after generation 1:
+        the barycentric coordinates μB + c, 0 off the face (by arithmetic: a masked copy costs 5×)."""
+        q = self.numeric.level_weights(mu)
+        q *= face
+        return q
+
+    def _simplex_models(self, mu: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(θ, point mass or −1) of the :attr:`_simplex` step's models at means μ on faces ``face``."""
+        nf = self.numeric
+        return nf.theta_on_face(mu, face), nf.vertex_index(mu, face)
+
+    def _complete_simplex(self, state: State, t: int) -> None:
+        """θ, the point mass and the first generation on one of the :attr:`_simplex` step's
+        generation ``t`` (what the general path's refit writes in the step)."""
+        state.theta[:], state.vertex[:] = self._simplex_models(state.mu, state.face)
+        first = (state.vertex >= 0) & (state.hit_time < 0)
+        if np.count_nonzero(first):
+            state.hit_time[first] = t
 
     # -- observables ----------------------------------------------------------------------------
     def observables(self, state: State) -> dict[str, np.ndarray]:
@@ -990,11 +1084,11 @@ class ClosedLoop:
                 if interior is None:
                     interior = self._interior(state)
                 out[name] = np.where(interior, f(*state.theta.T), np.nan)
-        theta = self._natural(state)
+        missing = [a for a, name in enumerate(self.family.names) if name not in out]
+        theta = self._natural(state) if missing else None  # (Curie–Weiss: θ is conventional)
         if theta is not None:
-            for a, name in enumerate(self.family.names):
-                if name not in out:
-                    out[name] = theta[:, a]
+            for a in missing:
+                out[self.family.names[a]] = theta[:, a]
         entropy = self._entropy(state)
         if entropy is not None:
             out["entropy"] = entropy
@@ -1018,22 +1112,25 @@ class ClosedLoop:
             theta = nf.theta_closed_form(state.mu)
             if theta is None:
                 return None
-        with np.errstate(invalid="ignore"):
-            ok = self._interior(state)[:, None] & np.isfinite(theta)
+        interior = self._interior(state)
+        with np.errstate(invalid="ignore", over="ignore"):  # (∞ − ∞ or an overflow in the sum)
+            if math.isfinite(theta.sum()) and interior.all():  # (every chain: θ itself)
+                return theta
+            ok = interior[:, None] & np.isfinite(theta)
         return np.where(ok, theta, np.nan)
 
     def _entropy(self, state: State) -> np.ndarray | None:
         """S = A − θ·μ per chain (see :meth:`observables`); None for an infinite space without a
         closed-form inverse mean map."""
         nf = self.numeric
+        if self._binomial_entropy is not None:
+            return self._binomial_entropy(state.mu[:, 0])
         if nf.finite:  # S = Σ_s q (log h − log q) over the face: exact on every face
             # a saturated family (the simplex: categorical) has q = its barycentric coordinates of
             # μ on every face, a linear map, no exponentials
-            q = state.mu @ self._barycentric[0] + self._barycentric[1] if nf.saturated else \
+            q = nf.level_weights(state.mu) if nf.saturated else \
                 nf.level_probabilities(state.theta, state.face)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                terms = np.where(q > 0, q * (nf.log_h - np.log(q)), 0.0)
-            return terms.sum(axis=-1)
+            return nf.entropy_of(q)
         if self._entropy_in_mu is None:
             return None
         f, at_point_mass = self._entropy_in_mu
@@ -1042,11 +1139,34 @@ class ClosedLoop:
         return np.where(on, at_point_mass[np.maximum(state.vertex, 0)], S) if on.any() else S
 
     @functools.cached_property
-    def _barycentric(self) -> tuple[np.ndarray, np.ndarray]:
-        """(B, c) with q = μ B + c the level probabilities of a saturated family (L = d + 1 levels)."""
-        levels = self.numeric.phi_levels                     # (L, d): μ = qᵀ levels, Σ q = 1
-        inv = np.linalg.inv(np.vstack([levels.T, np.ones(len(levels))]))  # (L, d + 1)
-        return inv[:, :-1].T, inv[:, -1]
+    def _binomial_entropy(self) -> Callable | None:
+        """S(μ) of a binomial-sum family (sampling.binomial_sum: h(s0 + k) = h(s0) C(n, k) e^{r k}),
+        None for others: with p = (μ − φ(s0)) / (n Δφ) the model is Binomial(n, p) in k and
+        log h − log f = log h(s0) + r k − k log p − (n − k) log(1 − p), so
+        S = log h(s0) + n r p − n (p log p + (1 − p) log(1 − p)), 0 log 0 = 0 on the ends."""
+        law = binomial_sum(self.numeric) if self.numeric.finite and self.family.d == 1 else None
+        if law is None:
+            return None
+        n, r, phi0, step = law
+        log_h0, phi0, scale = float(self.numeric.log_h[0]), float(phi0[0]), float(n * step[0])
+
+        def entropy(mu):
+            p = (mu - phi0 if phi0 else mu) / scale if phi0 or scale != 1.0 else mu
+            q = 1.0 - p
+            # x log x with x ≥ TINY inside the log where some x is not positive: 0 on an end
+            # (0 · log TINY), and a rounding of μ beyond an end (x = −1e-17) adds |x| · 708, nothing
+            S = np.log(p if p.min(initial=1.0) > 0 else np.maximum(p, TINY))
+            S *= p
+            log_q = np.log(q if q.min(initial=1.0) > 0 else np.maximum(q, TINY))
+            log_q *= q
+            S += log_q
+            S *= -n
+            if log_h0:
+                S += log_h0
+            if r:
+                S += (n * r) * p
+            return S
+        return entropy
 
     @functools.cached_property
     def _entropy_in_mu(self):
@@ -1134,8 +1254,7 @@ class ClosedLoop:
                                 "var": {n: _mean_var(v)[1] for n, v in obs0.items()},
                                 "chains": {n: v[:keep].copy() for n, v in obs0.items()}}
         book = Book(names, generations, burn_in, record_every, keep, hist, trace)
-        law = lattice_law(self)
-        chains_ = LatticeChains(self, law, state, rng, book) if law is not None else _Chains(self, state, rng, book)
+        chains_ = _chains_for(self, int(generations), state, rng, book)
         bar = None
         if progress:  # tqdm imported only then: a tenth of a second of a short run's start-up
             bar = tqdm(total=generations, file=sys.stderr, unit="gen", mininterval=0.5,
@@ -1161,6 +1280,25 @@ class ClosedLoop:
         return Run(loop=self, state=chains_.state, generations=generations, chains=chains, seed=seed,
                    final=book.final_stats(), time_average=book.time_average(), trace=trace, histograms=hist,
                    init_law=init_law)
+
+
+def _chains_for(loop: ClosedLoop, generations: int, state: State, rng: np.random.Generator, book: Book):
+    """The chains a run advances: the lattice path's (engine.lattice: one statistic on a lattice,
+    replace at constant M), else a binomial-sum family's (engine.segment: accumulate, M_t), else
+    the general path's. A binomial sum under replace can take either, with the same draws: the
+    lattice path's tables pay per lattice point, the segment path's summaries per chain and
+    generation, so the tables are taken when the whole lattice costs less than the run's
+    chain-generations and spans at most TABLE_SPREAD points a chain (wider, the chains spread
+    over rows read one by one, and the segment path's held chains cost less as they absorb)."""
+    law, segment = lattice_law(loop), segment_law(loop, generations)
+    points = None if law is None else int(law.k.max()) * loop.n_total + 1  # the whole lattice
+    chains = len(state.mu)
+    if law is not None and (segment is None or (points * TABLE_POINT_COST <= chains * generations
+                                                and points <= TABLE_SPREAD * chains)):
+        return LatticeChains(loop, law, state, rng, book)
+    if segment is not None:
+        return SegmentChains(loop, segment, state, rng, book)
+    return _Chains(loop, state, rng, book)
 
 
 class _Chains:
@@ -1191,30 +1329,54 @@ class _Chains:
             self.theta[:] = state.theta
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
+        # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
+        # (each generation in a block of one). Subsample's classification each generation reads
+        # neither: the model's levels are drawn from the pool, so it lies on the pool's face
+        self.deferred = loop._simplex and self.block > 1
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
         self.advance(state, t, self.rng)
+        if loop._simplex and not self.deferred:
+            loop._complete_simplex(state, t)
         if self.classify_each:
             loop._record_collapses(state, t)
         if self.block > 1:
-            self.mu[j], self.vertex[j] = state.mu, state.vertex
-            if self.theta_moves:
-                self.theta[j] = state.theta
+            self.mu[j] = state.mu
+            if not self.deferred:
+                self.vertex[j] = state.vertex
+                if self.theta_moves:
+                    self.theta[j] = state.theta
             if self.face is not None:
                 self.face[j] = state.face
         self.filled = j + 1
 
+    def _complete_block(self, n: int, t: np.ndarray) -> None:
+        """The simplex step's θ and point masses of the ``n`` buffered generations ``t``, their
+        first hitting times, and the last generation's in the state (:meth:`ClosedLoop._complete_simplex`)."""
+        C, d = self.state.mu.shape
+        mu, face = self.mu[:n].reshape(n * C, d), self.face[:n].reshape(n * C, -1)
+        theta, vertex = self.loop._simplex_models(mu, face)
+        self.theta[:n], self.vertex[:n] = theta.reshape(n, C, d), vertex.reshape(n, C)
+        first_times(self.state.hit_time, self.vertex[:n] >= 0, t)
+        self.state.theta[:], self.state.vertex[:] = self.theta[n - 1], self.vertex[n - 1]
+
     def _buffered(self, rows, chains=slice(None)) -> State:
         """The buffered models of generations ``rows`` (of the block) and ``chains`` (one of them
-        a slice), stacked generation-major as one State of rows × chains."""
+        a slice), stacked generation-major as one State of rows × chains: its μ, θ, face and point
+        mass, what observables and classify read (a block of one: the state, or those rows of it)."""
         if self.block == 1:
-            return self.state if isinstance(chains, slice) else self.state.subset(chains)
+            if isinstance(chains, slice):
+                return self.state
+            now = self.state
+            face = None if now.face is None else now.face[chains]
+            return State(mu=now.mu[chains], theta=now.theta[chains], face=face, vertex=now.vertex[chains],
+                         hit_time=np.empty(0, np.int64))
 
         def flat(a):
             return None if a is None else a[rows, chains].reshape(-1, *a.shape[2:])
         return State(mu=flat(self.mu), theta=flat(self.theta), face=flat(self.face), vertex=flat(self.vertex),
-                     hit_time=np.empty(0, np.int64))  # (not read by observables or classify)
+                     hit_time=np.empty(0, np.int64))
 
     def flush(self) -> None:
         """Summarise the buffered generations (engine.book) and record the collapses among them."""
@@ -1223,6 +1385,8 @@ class _Chains:
             return
         t = np.arange(self.first, self.first + n)
         self.first, self.filled = self.first + n, 0
+        if self.deferred:
+            self._complete_block(n, t)
         times = self.state.collapse_time
         if self.loop.collapsible and not self.classify_each:
             todo = np.flatnonzero(times < 0)

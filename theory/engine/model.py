@@ -167,23 +167,60 @@ class NumericFamily:
         square = np.column_stack([self.phi_levels, np.ones(len(self.levels))])
         return np.linalg.matrix_rank(square) == self.d + 1
 
-    def theta_on_face(self, tau: np.ndarray, face: np.ndarray) -> np.ndarray:
-        """θ with μ_F(θ) = τ on the face F of a :attr:`saturated` family (rows of τ on F), in
-        closed form: the level weights w solve Σ w φ = τ, Σ w = 1; then log h + θ·φ − log w is
-        constant on F (off F any finite value: weight 1), one linear solve for (θ, constant)."""
-        to_weights, solve = self._face_solvers
-        weights = np.column_stack([tau, np.ones(len(tau))]) @ to_weights
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_w = np.where(face, np.log(weights), 0.0)
-        return (log_w - self.log_h) @ solve
+    @functools.cached_property
+    def barycentric(self) -> tuple[np.ndarray, np.ndarray]:
+        """(B, c) with q = μ B + c the level probabilities of a :attr:`saturated` family at mean μ,
+        on every face (its barycentric coordinates: Σ q φ = μ, Σ q = 1); B (d, L), c (L,)."""
+        inv = np.linalg.inv(np.vstack([self.phi_levels.T, np.ones(len(self.levels))]))  # (L, d + 1)
+        return inv[:, :-1].T, inv[:, -1]
+
+    def level_weights(self, mu: np.ndarray) -> np.ndarray:
+        """q = μB + c (:attr:`barycentric`), shape (C, L): the level probabilities of a
+        :attr:`saturated` family's model at mean μ. c is added column by column where it is not
+        0: numpy adds a broadcast row (L,) to (C, L) along the short axis, 10× slower."""
+        q = mu @ self.barycentric[0]
+        for level, value in self._weight_offsets:
+            q[:, level] += value
+        return q
+
+    def entropy_of(self, q: np.ndarray) -> np.ndarray:
+        """S = Σ_{q > 0} q (log h − log q) of level probabilities q (C, L), shape (C,). By arithmetic
+        on q > 0 (log of 1 elsewhere): no log of 0 (numpy's slow path), no masked select, no
+        broadcast row of log h where it is 0 (the values of the masked form, signs of 0 too)."""
+        positive = q > 0
+        terms = q * positive
+        terms += ~positive
+        np.log(terms, out=terms)
+        if self._log_h_zero:
+            np.subtract(0.0, terms, out=terms)
+        else:
+            np.subtract(self.log_h, terms, out=terms)
+        terms *= q
+        return terms.sum(axis=-1)
 
     @functools.cached_property
-    def _face_solvers(self) -> tuple[np.ndarray, np.ndarray]:
-        """The two constant matrices of :meth:`theta_on_face`: [φ 1]⁻¹ and the θ rows of [φ −1]⁻¹, transposed."""
+    def _weight_offsets(self) -> list[tuple[int, float]]:
+        c = self.barycentric[1]
+        return [(int(level), float(c[level])) for level in np.flatnonzero(c)]
+
+    def theta_on_face(self, tau: np.ndarray, face: np.ndarray) -> np.ndarray:
+        """θ with μ_F(θ) = τ on the face F of a :attr:`saturated` family (rows of τ on F), in
+        closed form: the level weights are w = τB + c (:meth:`level_weights`); then log h + θ·φ −
+        log w is constant on F (off F any finite value: weight 1), one linear solve for (θ, constant).
+        On the whole simplex too, and on a vertex (any θ puts all mass on its level)."""
+        log_w = self.level_weights(tau)
+        log_w *= face  # weight 1 off F: w·1 + 0 on F, w·0 + 1 off it (arithmetic: masked ops cost 5×)
+        log_w += ~face
+        np.log(log_w, out=log_w)
+        if not self._log_h_zero:
+            log_w -= self.log_h  # (a broadcast row: only where log h is not 0)
+        return log_w @ self._face_solve
+
+    @functools.cached_property
+    def _face_solve(self) -> np.ndarray:
+        """The θ rows of [φ −1]⁻¹, transposed (L, d): θ of :meth:`theta_on_face` from log w."""
         L, d = len(self.levels), self.d
-        to_weights = np.linalg.inv(np.column_stack([self.phi_levels, np.ones(L)]))
-        solve = np.linalg.inv(np.column_stack([self.phi_levels, -np.ones(L)]))
-        return to_weights, solve[:d].T
+        return np.linalg.inv(np.column_stack([self.phi_levels, -np.ones(L)]))[:d].T
 
     # -- faces as bit masks (bit j: level j), for up to MASK_LEVELS levels ----------------------
     def face_mask(self, face: np.ndarray) -> np.ndarray:
@@ -247,9 +284,14 @@ class NumericFamily:
     def _mu_inverse(self):
         return self.forms.get("mu_inverse")
 
+    @functools.cached_property
+    def closed_inverse(self) -> bool:
+        """Whether :meth:`theta_closed_form` has a closed form to evaluate."""
+        return self.symbolic and self._mu_inverse is not None
+
     def theta_closed_form(self, mu: np.ndarray) -> np.ndarray | None:
         """θ = μ⁻¹(μ) from the derived closed form (None without one); ±∞/NaN on the boundary."""
-        if not self.symbolic or self._mu_inverse is None:
+        if not self.closed_inverse:
             return None
         if self.d == 1 and self._mu_inverse_functions[0][0] is not None:  # no copy into a column
             fn, cols = self._mu_inverse_functions[0]
@@ -288,9 +330,10 @@ class NumericFamily:
                 single = (mask & (mask - np.uint64(1))) == 0  # one level (a face is never empty)
                 if not np.count_nonzero(single):  # (np.any costs more on short arrays)
                     return out
-                level = np.bitwise_count(mask[single] - np.uint64(1)).astype(np.intp)
-                out[single] = self._level_vertex[level]
-                return out
+                # the level of a one-level mask is the count of the bits below it (for any mask at
+                # most L: a valid index); selected by arithmetic, not by masked assignment
+                level = np.bitwise_count(mask - np.uint64(1)).astype(np.intp)
+                return np.where(single, self._level_vertex[level], -1)
             single = face.sum(axis=-1) == 1
             at = self.phi_levels[face.argmax(axis=-1)]
             for i, v in enumerate(self._vertices):
@@ -458,6 +501,10 @@ def minimal_face(numeric: NumericFamily, support: np.ndarray, with_mask: bool = 
         face = np.ones(support.shape, bool)
         mask = np.full(len(support), numeric.full_mask) if numeric.masks else None
         return (face, mask) if with_mask else face
+    if numeric.saturated:  # a simplex: every set of its vertices (levels) spans a face
+        if not with_mask:
+            return support
+        return support, numeric.face_mask(support) if numeric.masks else None
     facets = numeric.facets
     if numeric.masks:
         mask = minimal_face_mask(numeric, numeric.face_mask(support))

@@ -13,7 +13,8 @@ class State:
     subsample), each chain's pool: every point its generations drew so far.
 
     A chain frozen on an absorbing point mass (accumulate with the MLE) keeps the pool it had
-    when it got there: its pool lies on that point, and no refit reads it again.
+    when it got there: its pool lies on that point, and no refit reads it again (on a simplex,
+    ``ClosedLoop._advance_simplex``, it is stepped in place: its pool grows on that point).
     """
 
     mu: np.ndarray                 # (C, d) expectation parameters
