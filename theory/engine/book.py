@@ -61,8 +61,8 @@ def mean_var_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Rows whose mean is not finite are summarised over their finite values as :func:`mean_var`
     does (``np.var``: pairwise sums of the squared deviations), a run of consecutive rows with
     as many finite values at once (a pairwise sum depends on the length, so rows of one count
-    are summed as rows of that length). No gathers: the few large temporaries each cost their
-    pages' first touch, more than the arithmetic at 2·10⁴ chains."""
+    are summed as rows of that length), read as views of the finite values selected once. Large
+    temporaries are few: at 2·10⁴ chains each costs its pages' first touch more than its sums."""
     R, C = values.shape
     with np.errstate(over="ignore", invalid="ignore"):
         if not C:
