@@ -166,6 +166,18 @@ def test_general_path_summaries_are_those_made_each_generation_bit_for_bit(case,
         assert np.any(state.collapse_time > 0)
 
 
+def _stepping(chains, ref_loop, hit, collapsed):
+    """A step of the reference: ``chains`` one generation on, each chain's first hitting and
+    collapse times recorded in ``hit`` and ``collapsed`` from the models it now holds."""
+    def step(t):
+        chains.step(t)
+        chains.flush()  # its own bookkeeping, unread here: keeps its block from filling up
+        now = chains.state
+        hit[(hit < 0) & (now.vertex >= 0)] = t
+        collapsed[(collapsed < 0) & (collapse.classify(ref_loop, now) > 0)] = t
+    return step
+
+
 @pytest.mark.parametrize("block_max", [1, 4, book_module.BLOCK_MAX])
 @pytest.mark.parametrize("case", list(LATTICE))
 def test_lattice_path_summaries_are_those_of_its_chains_each_generation(case, block_max, monkeypatch):
@@ -182,13 +194,7 @@ def test_lattice_path_summaries_are_those_of_its_chains_each_generation(case, bl
     chains = LatticeChains(ref_loop, lattice_law(ref_loop), state, np.random.default_rng(kw["seed"]),
                            Book(names, kw["generations"], 0, 0, 0, {}, None))
     hit, collapsed = np.full(kw["chains"], -1), np.full(kw["chains"], -1)
-
-    def step(t):
-        chains.step(t)
-        chains.flush()  # its own bookkeeping, unread here: keeps its block from filling up
-        now = chains.state
-        hit[(hit < 0) & (now.vertex >= 0)] = t
-        collapsed[(collapsed < 0) & (collapse.classify(ref_loop, now) > 0)] = t
+    step = _stepping(chains, ref_loop, hit, collapsed)
 
     want = _reference_run(ref_loop, step, lambda: {n: table.take(chains.rows) for n, table in chains.obs.items()},
                           **kw)
@@ -218,13 +224,7 @@ def test_segment_path_summaries_are_those_of_its_chains_each_generation(case, bl
     chains = SegmentChains(ref_loop, segment_law(ref_loop, kw["generations"]), state,
                            np.random.default_rng(kw["seed"]), book)
     hit, collapsed = np.full(kw["chains"], -1), np.full(kw["chains"], -1)
-
-    def step(t):
-        chains.step(t)
-        chains.flush()  # its own bookkeeping, unread here: keeps its block from filling up
-        now = chains.state
-        hit[(hit < 0) & (now.vertex >= 0)] = t
-        collapsed[(collapsed < 0) & (collapse.classify(ref_loop, now) > 0)] = t
+    step = _stepping(chains, ref_loop, hit, collapsed)
 
     want = _reference_run(ref_loop, step, lambda: ref_loop.observables(chains.state), **kw)
     _check_summaries(run, want, rel=1e-12)
