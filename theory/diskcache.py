@@ -26,6 +26,11 @@ field of the family's declaration, or of the setting: a new field enters the key
 results are derived with (``results/``, ``families/``, ``family.py``, ``setting.py``,
 ``derivation.py``, ``latex.py``, ...), so a second ``derive``, a ``simulate`` or a figure build
 reads them instead of redoing the SymPy work.
+
+The SymPy laws of the model classes (``theory.models``, R12: no family to key them by) are kept
+the same way by :func:`cached_law`, under the function's name and arguments and a hash of every
+module they are derived with (``models/`` and what it imports), so `derive`'s model-classes
+document and the R12 checks of a fresh process read them instead of redoing 2–3 s of SymPy.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import dataclasses
 import functools
 import hashlib
 import hmac
+import inspect
 import io
 import os
 import pickle
@@ -341,6 +347,59 @@ def _read_result(path: Path, secret: bytes, result_id: str):
                                             for k, v in names.items())):
         return MISS
     return value, names
+
+
+# --- the model classes' laws ----------------------------------------------------------------------
+# every module the model classes' laws are derived with, besides the results' (hashed through
+# _results_version): theory.models imports the store, and the store the engine
+_MODEL_CODE = ("models", "engine", "store.py", "params.py", "io.py", "laws.py", "progress.py")
+
+
+@functools.lru_cache(maxsize=1)
+def _models_version() -> str:
+    return _hash_code(_MODEL_CODE, seed=_results_version())
+
+
+def cached_law(fn):
+    """``functools.cache`` for a SymPy law of a model class (``theory.models``), also kept on disk:
+    under the function's qualified name and arguments (defaults filled in), signed as the results
+    are, and read back only if it holds that name and a value made of SymPy objects, numbers,
+    strings, booleans and containers of them (:func:`plain`)."""
+    signature = inspect.signature(fn)
+
+    @functools.cache
+    def law(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        name = f"{fn.__module__}.{fn.__qualname__}({', '.join(f'{k}={v!r}' for k, v in bound.arguments.items())})"
+        found = _in_cache(f"models-{_models_version()}", hashlib.sha256(name.encode()).hexdigest()[:32] + ".pkl")
+        if found is None:
+            return fn(*args, **kwargs)
+        payload = _verified(found[1], found[0])
+        if payload is not None:
+            try:
+                read_name, value = pickle.loads(payload)
+            except Exception:  # from an incompatible version: derive afresh
+                read_name = None
+            if read_name == name and plain(value):
+                return value
+        value = fn(*args, **kwargs)
+        _write(*found, (name, value))
+        return value
+
+    return functools.update_wrapper(law, fn)
+
+
+def plain(value) -> bool:
+    """Is ``value`` made only of SymPy objects (matrices too), numbers, strings, booleans, None and
+    tuples, lists and dicts of them?"""
+    if value is None or isinstance(value, bool | int | float | str | sp.Basic | sp.MatrixBase):
+        return True
+    if isinstance(value, tuple | list):
+        return all(plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(plain(k) and plain(v) for k, v in value.items())
+    return False
 
 
 def _assoc(cls, args):
