@@ -93,7 +93,7 @@ def test_the_code_hashes_cover_every_module_a_derivation_imports():
         return found
 
     for names in (diskcache._CUMULANT_CODE, diskcache._CUMULANT_CODE + diskcache._RESULT_CODE,
-                  diskcache._CUMULANT_CODE + diskcache._RESULT_CODE + diskcache._MODEL_CODE):
+                  diskcache._CUMULANT_CODE + diskcache._RESULT_CODE + diskcache._LAW_CODE):
         hashed = files(names)
         for path in hashed:
             missing = sorted(str(p.relative_to(root)) for p in imported(path) - hashed)
@@ -103,7 +103,8 @@ def test_the_code_hashes_cover_every_module_a_derivation_imports():
 def test_a_model_class_law_is_read_back_from_disk_and_checked(cache):
     """The model classes' SymPy laws (R12, no family to key them by) are kept like the results: a
     second process reads them (defaults filled in: law() and law(2) are one key); a signed file
-    holding another law's name, or a value that is not plain SymPy data, is derived afresh."""
+    holding another law's name, a value that is not plain SymPy data or LaTeX names that are not
+    a table of symbols, is derived afresh."""
     import pickle
 
     import sympy as sp
@@ -116,11 +117,11 @@ def test_a_model_class_law_is_read_back_from_disk_and_checked(cache):
 
     value = diskcache.cached_law(law)()
     assert diskcache.cached_law(law)(2) == value and calls == [2]  # a fresh process reads it
-    (path,) = cache.rglob("models-*/*.pkl")
+    (path,) = cache.rglob("laws-*/*.pkl")
     secret = diskcache._trusted_root()[1]
-    name, _ = pickle.loads(diskcache._verified(secret, path))
-    for planted in (("another law", value), (name, {"power": print})):
+    name, _, names = pickle.loads(diskcache._verified(secret, path))
+    for planted in (("another law", value, names), (name, {"power": print}, names), (name, value, {"x": 1})):
         diskcache._write(path, secret, planted)
         assert diskcache.cached_law(law)() == value
-    assert calls == [2, 2, 2]
-    assert diskcache.cached_law(law)(3) != value and calls == [2, 2, 2, 3]
+    assert calls == [2, 2, 2, 2]
+    assert diskcache.cached_law(law)(3) != value and calls == [2, 2, 2, 2, 3]
