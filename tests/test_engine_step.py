@@ -2,8 +2,9 @@
 
 Each shortcut of ``ClosedLoop._advance`` and what it calls (the binomial-sum step, the truth's law
 worked out once, the samplers' cheaper forms of numpy's own draws, the MLE's Newton without
-penalty terms) is run against the long way in the same process on the same seed, and must give
-the same numbers; a deliberately wrong shortcut is caught by the same comparison (the control).
+penalty terms, the infinite families' step) is run against the long way in the same process on
+the same seed, and must give the same numbers; a deliberately wrong shortcut is caught by the same
+comparison (the control).
 """
 
 import numpy as np
@@ -62,6 +63,56 @@ def test_the_binomial_sum_step_gives_the_general_paths_numbers(case):
 def test_the_same_comparison_catches_a_wrong_binomial_sum_step():
     fast, slow = _states("bernoulli-accumulate", wrong=True), _states("bernoulli-accumulate", general=True)
     assert not np.array_equal(fast["mu"], slow["mu"])
+
+
+SUM_CASES = {  # (family, M, init, options, generations): infinite families, absorbed chains below and above half
+    "poisson-replace": ("poisson", 2, {"rate": 1.0}, {}, 120),
+    "poisson-accumulate": ("poisson", 2, {"rate": 0.5}, {"regime": "accumulate"}, 60),
+    "poisson-anchored": ("poisson", 5, {"rate": 1.0}, {"truth": {"rate": 0.5}, "anchors": 1}, 60),
+    "poisson-fresh": ("poisson", 5, {"rate": 1.0}, {"truth": {"rate": 0.01}, "external": 1}, 60),
+    "poisson-data": ("poisson", 3, {"rate": 1.0}, {"data": [{"s": 0}]}, 60),
+    "exponential-replace": ("exponential", 3, {"rate": 0.5}, {}, 60),
+    "exponential-accumulate": ("exponential", 3, {"rate": 0.5}, {"regime": "accumulate"}, 60),
+    "gaussian-replace": ("gaussian", 3, {"mean": 1.0, "var": 2.0}, {}, 200),
+    "gaussian-accumulate": ("gaussian", 3, {"mean": 1.0, "var": 2.0}, {"regime": "accumulate"}, 60),
+    "gaussian-fresh": ("gaussian", 3, {"mean": 1.0, "var": 2.0},
+                       {"truth": {"mean": 0.0, "var": 1.0}, "external": 1}, 60),
+}
+
+
+def _sum_states(case, general=False):
+    name, M, init, options, generations = SUM_CASES[case]
+    loop = from_params(name, M, init, **options)
+    assert loop._sum_step_applies
+    if general:
+        loop.__dict__["_sum_step_applies"] = False  # the general path (_step, _advance, _refit_infinite)
+    run = loop.run(generations, 40, seed=3, record_every=7, keep=2)
+    out = {k: v for k, v in vars(run.state).items() if isinstance(v, np.ndarray)}
+    for what, stats in (("time_average", run.time_average), ("final", run.final)):
+        out[what] = np.array([[s.mean, s.var, s.n] for s in stats.values()])
+    out["trace"] = np.array([run.trace[k][n] for k in ("mean", "var") for n in sorted(run.trace[k])])
+    out["pool_size"] = np.array([run.state.pool_size])
+    return out
+
+
+@pytest.mark.parametrize("case", list(SUM_CASES))
+def test_the_infinite_familys_step_gives_the_general_paths_numbers(case):
+    fast, slow = _sum_states(case), _sum_states(case, general=True)
+    assert fast.keys() == slow.keys()
+    for k in fast:
+        assert np.array_equal(fast[k], slow[k], equal_nan=True), f"{case}: {k} differs"
+    if case in ("poisson-replace", "gaussian-replace"):  # absorbed chains stepped, below and above half
+        hit = np.sort(fast["hit_time"][fast["hit_time"] >= 0])
+        assert len(hit) > 20 and hit[0] < hit[20]
+
+
+def test_the_same_comparison_catches_a_step_that_misses_point_masses(monkeypatch):
+    """Control: the fast step looks point masses up only where ``on_point_mass`` finds one."""
+    slow = _sum_states("poisson-replace", general=True)
+    nf = from_params("poisson", 2, {"rate": 1.0}).numeric
+    monkeypatch.setattr(nf, "on_point_mass", lambda mu, on_curve=None: np.zeros(len(mu), bool))
+    fast = _sum_states("poisson-replace")
+    assert not np.array_equal(fast["hit_time"], slow["hit_time"])
 
 
 @pytest.mark.parametrize("name, init, truth", [

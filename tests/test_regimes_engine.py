@@ -94,9 +94,11 @@ def test_exact_and_naive_agree_in_law(case):
 class StalePool(ClosedLoop):
     """Negative control: the refit of generation t ≥ 2 reads a pool one generation behind (its
     generation t − 1 draw in place of generation t's: generation 1 counted twice). It takes the
-    general path, whose draws it intercepts (a binomial-sum family's own step draws inline)."""
+    general path, whose draws it intercepts (a binomial-sum family's own step and an infinite
+    family's draw inline)."""
 
     _segment = None
+    _sum_step_applies = False
 
     def _draw_generation(self, state, idx, face, t, rng):
         drawn = super()._draw_generation(state, idx, face, t, rng)

@@ -92,7 +92,7 @@ def first_times(times: np.ndarray, hit: np.ndarray, generations: np.ndarray) -> 
     (B, chains) holds, in place."""
     found = (times < 0) & hit.any(axis=0)
     if found.any():
-        times[found] = generations[hit.argmax(axis=0)[found]]
+        times[found] = generations[hit[:, found].argmax(axis=0)]
 
 
 def add_in_order(total: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -623,6 +623,123 @@ class ClosedLoop:
             sums = offset + sums
         return sums
 
+    @functools.cached_property
+    def _sum_step_applies(self) -> bool:
+        """Whether every generation can take :meth:`_sum_step`: an infinite family, the exact
+        sampler, no operator, the MLE, replace or accumulate at a constant M."""
+        return (not self.numeric.finite and self.sampler == "exact" and self.operator.identity
+                and type(self.estimator) is MLE and self.regime.kind in ("replace", "accumulate")
+                and self.regime.schedule is None and not self.keeps_points)
+
+    def _sum_step(self, state: State) -> Callable | None:
+        """``step(state, t, rng)``: generation t of every chain of an infinite family, the general
+        path's numbers (:meth:`_step`, :meth:`_advance`) in fewer calls; built once per run for
+        ``state``. None where :attr:`_sum_step_applies` does not hold or the chains are more than
+        one block (:meth:`_chain_block`).
+
+        The recursion: Σφ ~ the family's sum of m = M − M0 draws at μ, plus M0 + m_fresh draws
+        at the truth and the fixed data; under accumulate Σφ joins the pool's; μ' = Σφ/n_t (N_t
+        under accumulate), raised to the end of the mean domain (rounding below it) and put on
+        the point-mass curve where it is numerically there (Gaussian var 0); a chain on an
+        attained point mass (Poisson rate 0) records its first hitting time. Absorbed chains
+        (the pure loop on a point mass) are those of :meth:`_step`: while they are at most half
+        of the chains every chain is drawn and they keep their state, beyond it the others alone
+        are gathered, drawn and scattered back. The same draws in the same order, the same
+        operations on the same values: bit for bit the general path's states. What it saves is
+        calls: the regime, sizes and family read once, and the absorbed chains counted from the
+        chains that hit a point mass instead of over every chain each generation."""
+        nf = self.numeric
+        if not self._sum_step_applies or len(state.mu) > self._constant_chain_block:
+            return None
+        sampler, m, n1 = self.family.sum_sampler, self.model_draws(1), self.n_total
+        fresh = self.M0 + self.external
+        truth, data = self.truth_mu, (self._data if len(self.data) else None)
+        accumulate, floor, reaches = self.regime.kind == "accumulate", nf.mean_floor, nf.reaches_point_mass
+        absorbing = self.absorbing and reaches
+        C = len(state.mu)
+        # run-local: chains on a point mass now (absorbing: never leave; else: rewritten each generation)
+        held = [int(np.count_nonzero(state.vertex >= 0))]
+
+        def refit(mu, pool, n, rng, out=None):
+            """(μ', on a point mass, how many) of the chains at ``mu``; ``pool`` their pool sums;
+            μ' is written into ``out`` if given (it may be ``mu``: read before)."""
+            sums = sampler(rng, mu, m) if m else np.zeros_like(mu)
+            if fresh:  # the truth's law, each chain's row drawn from it (_draw_truth)
+                sums = sums + np.asarray(sampler(rng, np.broadcast_to(truth, mu.shape), fresh), dtype=float)
+            if data is not None:
+                sums = sums + data
+            if pool is not None:
+                pool += sums
+                sums = pool
+            tau = np.divide(sums, n, out=out)
+            if floor is not None:  # rounding below the end of the mean domain is the end
+                np.maximum(tau, floor, out=tau)
+            on_curve = None
+            if nf._continuum:
+                on_curve = nf.on_continuum(tau)
+                if np.count_nonzero(on_curve):
+                    tau = nf.project_to_continuum(tau, on_curve)
+            if not reaches:
+                return tau, None, 0
+            hit = nf.on_point_mass(tau, on_curve)
+            return tau, (hit, on_curve), int(np.count_nonzero(hit))
+
+        def marks(state, tau, found, t, sel=None, rows=None):
+            """Point masses and first hitting times of the refitted chains ``sel`` of ``tau`` (all:
+            None), which are the chains ``rows`` of the state (all: None)."""
+            hit, on_curve = found
+            if sel is not None:
+                tau, hit, on_curve = tau[sel], hit[sel], None if on_curve is None else on_curve[sel]
+            vertex = nf.vertex_index(tau, on_curve=on_curve)
+            if rows is None:
+                state.vertex[...] = vertex
+                first = hit & (state.hit_time < 0)
+                state.hit_time[first] = t
+            else:
+                state.vertex[rows] = vertex
+                first = hit & (state.hit_time[rows] < 0)
+                state.hit_time[rows[first]] = t
+
+        def step(state, t, rng):
+            n = n1 * t if accumulate else n1
+            if accumulate:
+                state.pool_size = n
+            k = held[0]
+            if not absorbing or not k:  # every chain, in place
+                pool = state.pool_sums if accumulate else None
+                tau, found, count = refit(state.mu, pool, n, rng, out=state.mu)
+                if tau is not state.mu:  # (put on the point-mass curve: a new array)
+                    state.mu[...] = tau
+                if count:
+                    marks(state, tau, found, t)
+                elif k:  # (not absorbing) the chains that were on a point mass left it
+                    state.vertex.fill(-1)
+                held[0] = count if not absorbing else k + count
+            elif 2 * k <= C:  # every chain drawn, the absorbed ones keep their state
+                live = state.vertex < 0
+                pool = state.pool_sums.copy() if accumulate else None
+                tau, found, count = refit(state.mu, pool, n, rng)
+                np.copyto(state.mu, tau, where=live[:, None])
+                if accumulate:
+                    np.copyto(state.pool_sums, pool, where=live[:, None])
+                if count:
+                    rows = np.flatnonzero(found[0] & live)
+                    if len(rows):
+                        marks(state, tau, found, t, rows, rows)
+                        held[0] = k + len(rows)
+            elif k < C:  # the others alone, gathered and scattered back
+                rows = np.flatnonzero(state.vertex < 0)
+                pool = state.pool_sums[rows] if accumulate else None
+                tau, found, count = refit(state.mu[rows], pool, n, rng)
+                state.mu[rows] = tau
+                if accumulate:
+                    state.pool_sums[rows] = pool
+                if count:
+                    on = np.flatnonzero(found[0])
+                    marks(state, tau, found, t, on, rows[on])
+                    held[0] = k + len(on)
+        return step
+
     def _draw_generation(self, state: State, idx, face, t: int, rng: np.random.Generator):
         """(Σφ, level counts or None) of generation t's n_t points: M_t − M0 from each chain's
         model, M0 + m_fresh from the truth, the fixed data."""
@@ -1066,16 +1183,24 @@ class _Chains:
             self.face = None if state.face is None else np.empty((B, *state.face.shape), bool)
             self.vertex = np.empty((B, C), state.vertex.dtype)
         self.filled, self.first = 0, 1  # generations buffered, the first of them
+        # a generation: the general path's step, or an infinite family's in fewer calls (the same
+        # numbers), which leaves θ as it is: its buffer is filled once
+        fast = loop._sum_step(state)
+        self.advance, self.theta_moves = fast or loop._step, fast is None
+        if B > 1 and not self.theta_moves:
+            self.theta[:] = state.theta
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
-        loop._step(state, t, self.rng)
+        self.advance(state, t, self.rng)
         if self.classify_each:
             loop._record_collapses(state, t)
         if self.block > 1:
-            self.mu[j], self.theta[j], self.vertex[j] = state.mu, state.theta, state.vertex
+            self.mu[j], self.vertex[j] = state.mu, state.vertex
+            if self.theta_moves:
+                self.theta[j] = state.theta
             if self.face is not None:
                 self.face[j] = state.face
         self.filled = j + 1
@@ -1102,11 +1227,16 @@ class _Chains:
         if self.loop.collapsible and not self.classify_each:
             todo = np.flatnonzero(times < 0)
             if len(todo):
-                chains = slice(None) if len(todo) == len(times) else todo  # no gather while none collapsed
-                codes = collapse.classify(self.loop, self._buffered(slice(n), chains)).reshape(n, len(todo))
-                part = times[todo]
-                first_times(part, codes > 0, t)
-                times[todo] = part
+                # every chain while at most half have collapsed: a gather of the buffered rows cost
+                # twice the classification (a collapsed chain's code is not read again)
+                every = 2 * len(todo) > len(times)
+                codes = collapse.classify(self.loop, self._buffered(slice(n), slice(None) if every else todo))
+                if every:  # (first_times passes over the chains already collapsed)
+                    first_times(times, codes.reshape(n, -1) > 0, t)
+                else:
+                    part = times[todo]
+                    first_times(part, codes.reshape(n, -1) > 0, t)
+                    times[todo] = part
         wanted = self.book.wanted(t)
         if wanted.any():
             rows = slice(n) if wanted.all() else np.flatnonzero(wanted)

@@ -305,6 +305,18 @@ class NumericFamily:
             out[self.on_continuum(mu) if on_curve is None else on_curve] = len(self._vertices)
         return out
 
+    def on_point_mass(self, mu: np.ndarray, on_curve: np.ndarray | None = None) -> np.ndarray:
+        """Whether each chain of an infinite space is on a point mass it reached
+        (:meth:`vertex_index` ≥ 0), shape (C,), without building the indices."""
+        hit = None
+        for _, v in self._attained_vertices:
+            at = mu[:, 0] == v[0] if self.d == 1 else np.all(mu == v, axis=-1)
+            hit = at if hit is None else hit | at
+        if self._continuum:
+            curve = self.on_continuum(mu) if on_curve is None else on_curve
+            hit = curve if hit is None else hit | curve
+        return np.zeros(len(mu), bool) if hit is None else hit
+
     @functools.cached_property
     def reaches_point_mass(self) -> bool:
         """Whether an infinite space's loop can land on a point mass in finite time (Poisson's 0,

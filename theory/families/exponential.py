@@ -20,9 +20,11 @@ def sum_sampler(rng, mu, m):
     Drawn as μ·Gamma(m, 1): numpy's gamma(m, μ) is that product, the same numbers, but
     broadcasting an array of scales cost 10× the draw at 10² chains."""
     scale = mu[..., 0]
-    if np.count_nonzero(scale < 0):
+    if scale.min(initial=0.0) < 0:
         raise ValueError("scale < 0")
-    return (rng.standard_gamma(m, np.shape(scale)) * scale)[..., None]
+    sums = rng.standard_gamma(m, np.shape(scale))
+    sums *= scale
+    return sums[..., None]
 
 
 def exponential() -> ExponentialFamily:

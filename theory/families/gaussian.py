@@ -15,15 +15,31 @@ from ..family import ExponentialFamily
 
 
 def sum_sampler(rng, mu, m):
-    """Σs and Σs² of m normal draws: Σs ~ N(m·mean, m·var), Σ(s − s̄)² ~ var·χ²_{m−1}, independent."""
-    mean, var = mu[..., 0], mu[..., 1] - mu[..., 0] ** 2
-    if np.count_nonzero(var < 0):
+    """Σs and Σs² of m normal draws: Σs ~ N(m·mean, m·var), Σ(s − s̄)² ~ var·χ²_{m−1},
+    independent.
+
+    Σs = m·mean + √(m var)·z is numpy's normal(m·mean, √(m var)), the same numbers at half its
+    cost; Σs² = var·χ² + (Σs)²/m. Each pass writes into the result, the draws or var (a generation
+    of the loop is a few such passes: fewer new arrays is less time at 10² chains, the same numbers)."""
+    mean = mu[..., 0]
+    var = np.square(mean)  # mean**2
+    np.subtract(mu[..., 1], var, out=var)
+    if var.min(initial=0.0) < 0:
         raise ValueError("scale < 0")
-    # m·mean + √(m var)·z is numpy's normal(m·mean, √(m var)), the same numbers, at half its cost
-    total = m * mean + np.sqrt(m * var) * rng.standard_normal(np.shape(mean))
-    out = np.empty(np.shape(mean) + (2,))
-    out[..., 0] = total
-    out[..., 1] = (var * rng.chisquare(m - 1, size=np.shape(mean)) if m > 1 else 0.0 * mean) + total**2 / m
+    shape = np.shape(mean)
+    out = np.empty(shape + (2,))
+    total, squares = out[..., 0], out[..., 1]
+    z = rng.standard_normal(shape)
+    spread = np.multiply(m, var)
+    np.multiply(np.sqrt(spread, out=spread), z, out=z)
+    np.add(np.multiply(m, mean, out=total), z, out=total)
+    if m > 1:
+        chi = rng.chisquare(m - 1, size=shape)
+        np.multiply(var, chi, out=chi)
+    else:
+        chi = 0.0 * mean
+    np.divide(np.square(total, out=squares), m, out=squares)
+    np.add(chi, squares, out=squares)
     return out
 
 
