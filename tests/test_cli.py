@@ -118,7 +118,7 @@ def test_reproduce_runs_its_stages_at_once_and_prints_them_in_order(tmp_path, mo
     validate = ("validate", ["validate", "poisson", "--only", "R1", "--out", str(der)])
     figures = ("figures", ["figures", "--only", "estimators", "--workers", "1", "--out", str(fig)])
     monkeypatch.setattr(cli, "reproduce_stages", lambda args: [
-        ("derive", ["derive", "poisson", "--no-pdf", "--out", str(der)]), validate, figures])
+        ("derive", ["derive", "poisson", "--no-pdf", "--workers", "1", "--out", str(der)]), validate, figures])
     real_validate, real_popen, children = cli.cmd_validate, subprocess.Popen, []
 
     def popen(*args, **kwargs):

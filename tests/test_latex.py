@@ -16,8 +16,13 @@ COMMITTED = Path(__file__).resolve().parents[1] / "derivations"
 
 @pytest.fixture(scope="session")
 def fresh(tmp_path_factory):
+    """Every derivation, made here in one process: under pytest-xdist the test process has threads, so
+    workers=2 would start two joblib processes that import the package and read the derivations again
+    (3 CPU-s more on a 2-core machine whose other core runs the other tests). The committed files
+    come from `closedloop derive` on its default 2 forked workers, so matching them byte for byte
+    still says that the workers change nothing."""
     return once_per_run(tmp_path_factory, "derivations",
-                        lambda out: derive.write_all(derive.targets(), out, compile_pdf=False, workers=2))
+                        lambda out: derive.write_all(derive.targets(), out, compile_pdf=False, workers=1))
 
 
 def _tex_files(root: Path) -> set[str]:

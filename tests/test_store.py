@@ -92,8 +92,36 @@ def test_the_code_hashes_cover_every_module_a_derivation_imports():
             found |= {t / "__init__.py" for t in targets if (t / "__init__.py").exists()}
         return found
 
-    for names in (diskcache._CUMULANT_CODE, diskcache._CUMULANT_CODE + diskcache._RESULT_CODE):
+    for names in (diskcache._CUMULANT_CODE, diskcache._CUMULANT_CODE + diskcache._RESULT_CODE,
+                  diskcache._CUMULANT_CODE + diskcache._RESULT_CODE + diskcache._LAW_CODE):
         hashed = files(names)
         for path in hashed:
             missing = sorted(str(p.relative_to(root)) for p in imported(path) - hashed)
             assert not missing, f"{path.relative_to(root)} imports {missing}, which the cache key does not hash"
+
+
+def test_a_model_class_law_is_read_back_from_disk_and_checked(cache):
+    """The model classes' SymPy laws (R12, no family to key them by) are kept like the results: a
+    second process reads them (defaults filled in: law() and law(2) are one key); a signed file
+    holding another law's name, a value that is not plain SymPy data or LaTeX names that are not
+    a table of symbols, is derived afresh."""
+    import pickle
+
+    import sympy as sp
+
+    calls = []
+
+    def law(n=2):
+        calls.append(n)
+        return {"power": sp.Symbol("x") ** n, "rows": (sp.Matrix([[1, n]]), [True, None])}
+
+    value = diskcache.cached_law(law)()
+    assert diskcache.cached_law(law)(2) == value and calls == [2]  # a fresh process reads it
+    (path,) = cache.rglob("laws-*/*.pkl")
+    secret = diskcache._trusted_root()[1]
+    name, _, names = pickle.loads(diskcache._verified(secret, path))
+    for planted in (("another law", value, names), (name, {"power": print}, names), (name, value, {"x": 1})):
+        diskcache._write(path, secret, planted)
+        assert diskcache.cached_law(law)() == value
+    assert calls == [2, 2, 2, 2]
+    assert diskcache.cached_law(law)(3) != value and calls == [2, 2, 2, 2, 3]

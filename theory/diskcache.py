@@ -26,6 +26,12 @@ field of the family's declaration, or of the setting: a new field enters the key
 results are derived with (``results/``, ``families/``, ``family.py``, ``setting.py``,
 ``derivation.py``, ``latex.py``, ...), so a second ``derive``, a ``simulate`` or a figure build
 reads them instead of redoing the SymPy work.
+
+SymPy derived without a subject to key it by, the laws of the model classes (``theory.models``,
+R12) and R9's identities in abstract cumulants, is kept the same way by :func:`cached_law`, under
+the function's name and arguments and a hash of every module it is derived with (the results',
+``models/`` and what it imports), so `derive`'s model-classes document, the R12 checks and the
+R9 results of a fresh process read them instead of redoing seconds of SymPy.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import dataclasses
 import functools
 import hashlib
 import hmac
+import inspect
 import io
 import os
 import pickle
@@ -337,10 +344,71 @@ def _read_result(path: Path, secret: bytes, result_id: str):
         return MISS
     if value is not None and not (isinstance(value, derivation.Derivation) and value.id == result_id):
         return MISS
-    if not (isinstance(names, dict) and all(isinstance(k, sp.Symbol) and isinstance(v, str)
-                                            for k, v in names.items())):
+    if not _latex_table(names):
         return MISS
     return value, names
+
+
+def _latex_table(names) -> bool:
+    """Is ``names`` a dict of SymPy symbols to strings (the LaTeX names kept with a derivation)?"""
+    return isinstance(names, dict) and all(isinstance(k, sp.Symbol) and isinstance(v, str)
+                                           for k, v in names.items())
+
+
+# --- laws derived without a subject --------------------------------------------------------------
+# every module they are derived with, besides the results' (hashed through _results_version):
+# theory.models imports the store, and the store the engine
+_LAW_CODE = ("models", "engine", "store.py", "params.py", "io.py", "laws.py", "progress.py")
+
+
+@functools.lru_cache(maxsize=1)
+def _laws_version() -> str:
+    return _hash_code(_LAW_CODE, seed=_results_version())
+
+
+def cached_law(fn):
+    """``functools.cache`` for SymPy derived without a subject (a model class's law, R9's generic
+    identities), also kept on disk: under the function's qualified name and arguments (defaults
+    filled in), signed as the results are, with the LaTeX names of the project's symbols (as
+    :func:`cached_result`), and read back only if it holds that name and a value made of SymPy
+    objects, numbers, strings, booleans and containers of them (:func:`plain`)."""
+    signature = inspect.signature(fn)
+
+    @functools.cache
+    def law(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        name = f"{fn.__module__}.{fn.__qualname__}({', '.join(f'{k}={v!r}' for k, v in bound.arguments.items())})"
+        found = _in_cache(f"laws-{_laws_version()}", hashlib.sha256(name.encode()).hexdigest()[:32] + ".pkl")
+        if found is None:
+            return fn(*args, **kwargs)
+        payload = _verified(found[1], found[0])
+        if payload is not None:
+            try:
+                read_name, value, names = pickle.loads(payload)
+            except Exception:  # from an incompatible version: derive afresh
+                read_name = None
+            if read_name == name and plain(value) and _latex_table(names):
+                for sym, tex in names.items():
+                    S.LATEX.setdefault(sym, tex)
+                return value
+        value = fn(*args, **kwargs)
+        _write(*found, (name, value, _latex_names()))
+        return value
+
+    return functools.update_wrapper(law, fn)
+
+
+def plain(value) -> bool:
+    """Is ``value`` made only of SymPy objects (matrices too), numbers, strings, booleans, None and
+    tuples, lists and dicts of them?"""
+    if value is None or isinstance(value, bool | int | float | str | sp.Basic | sp.MatrixBase):
+        return True
+    if isinstance(value, tuple | list):
+        return all(plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(plain(k) and plain(v) for k, v in value.items())
+    return False
 
 
 def _assoc(cls, args):

@@ -36,6 +36,7 @@ import sympy as sp
 
 from ..errors import InputError
 from ..derivation import Derivation, Step
+from ..diskcache import cached_law
 from ..setting import m_ext
 from ..store import record
 
@@ -60,7 +61,7 @@ def batch_sum_moments(n: sp.Expr, mean: sp.Expr, var: sp.Expr) -> dict[str, sp.E
     return {"B1": sp.expand(n * mean), "B1^2": sp.expand(square), "B2": sp.expand(n * (var + mean**2))}
 
 
-@functools.cache
+@cached_law
 def one_generation(regime: str) -> tuple[sp.Matrix, sp.Matrix, sp.Symbol]:
     """(L, c, N_t) with E[y_t | y_{t−1}] = L y_{t−1} + c, y = (a − μ*, (a − μ*)², P), derived
     from the refit's data moments (the truth's mean taken as the origin: every law is
@@ -106,7 +107,7 @@ def one_generation(regime: str) -> tuple[sp.Matrix, sp.Matrix, sp.Symbol]:
     return sp.Matrix(rows), sp.Matrix(consts), N
 
 
-@functools.cache
+@cached_law
 def variance_step(regime: str) -> sp.Expr:
     """E P_t in terms of P_{t−1} without external points (m = 0): the decoupled variance law."""
     L, c, _ = one_generation(regime)
@@ -116,7 +117,7 @@ def variance_step(regime: str) -> sp.Expr:
     return sp.Add(*[sp.factor(sp.expand(expr).coeff(s)) * s for s in (P, h2)])
 
 
-@functools.cache
+@cached_law
 def silverman_factor() -> sp.Expr:
     """ρ(M) with E V_t = ρ E V_{t−1} for Silverman's rule under replace (κ_M = c² M^(3/5)/(M−1))."""
     c = sp.Symbol("c", positive=True)

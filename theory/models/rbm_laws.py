@@ -30,13 +30,13 @@ stationary point: E_θ̂[v_i] then differs from the sample mean and the martinga
 
 from __future__ import annotations
 
-import functools
 import itertools
 
 import numpy as np
 import sympy as sp
 
 from ..derivation import Derivation, Step
+from ..diskcache import cached_law
 from ..notation import positive_first
 from ..store import record
 
@@ -63,7 +63,7 @@ def _config(v) -> str:
     return "".join(map(str, v))
 
 
-@functools.cache
+@cached_law
 def first_order_conditions(N: int = 2, H: int = 1) -> dict:
     """SymPy on the enumerated RBM with N visible and H hidden units: the log-likelihood ℓ per
     point on data of frequencies q_v (Σ_v q_v = 1), its derivatives in b_i and c_j, ∂²ℓ/∂b_1∂b_2,

@@ -34,6 +34,7 @@ from scipy.linalg import solve_discrete_lyapunov
 
 from ..errors import InputError
 from ..derivation import Derivation, Step
+from ..diskcache import cached_law
 from ..notation import positive_first
 from ..store import record
 
@@ -41,7 +42,7 @@ t, k, M, d, n, nu, x, sigma, lam, g, a, s = sp.symbols("t k M d n nu x sigma lam
 
 
 # -- SymPy: the inverse-Wishart mean and the accumulate limit ------------------------------------
-@functools.cache
+@cached_law
 def inverse_chi2_mean() -> sp.Expr:
     """E[1/X] for X ~ χ²_ν, integrated by SymPy: 1/(ν − 2) (ν > 2)."""
     density = x ** (nu / 2 - 1) * sp.exp(-x / 2) / (2 ** (nu / 2) * sp.gamma(nu / 2))
@@ -49,27 +50,27 @@ def inverse_chi2_mean() -> sp.Expr:
     return sp.simplify(sp.gammasimp(value))
 
 
-@functools.cache
+@cached_law
 def inverse_wishart_trace() -> sp.Expr:
     """E tr W⁻¹ for W = XᵀX ~ Wishart_d(n, I): each diagonal entry of W⁻¹ is 1/χ²_{n−d+1}
     (Bartlett), so d E[1/χ²_{n−d+1}] = d/(n − d − 1)."""
     return sp.simplify(d * inverse_chi2_mean().subs(nu, n - d + 1))
 
 
-@functools.cache
+@cached_law
 def replace_error() -> sp.Expr:
     """E|w_t − w_0|² under replace with a fresh N(0, I_d) design: t σ² d/(M − d − 1)."""
     return t * sigma**2 * inverse_wishart_trace().subs(n, M)
 
 
-@functools.cache
+@cached_law
 def accumulate_term() -> sp.Expr:
     """Generation k's share of E|w_t − w_0|² under accumulate, fresh design, constant M:
     (1/k) σ² E tr S_k⁻¹ with S_k ~ Wishart_d(kM, I)."""
     return sp.simplify(sigma**2 * inverse_wishart_trace().subs(n, k * M) / k)
 
 
-@functools.cache
+@cached_law
 def accumulate_limit() -> sp.Expr:
     """lim_t E|w_t − w_0|² under accumulate, fresh design, constant M: Σ_{k≥1} of
     :func:`accumulate_term`. In partial fractions (SymPy) the term is σ²d/(d + 1)·[1/(k − c) − 1/k],
@@ -89,7 +90,7 @@ def accumulate_limit() -> sp.Expr:
     return sigma**2 * d / (d + 1) * (sp.digamma(1) - sp.digamma(1 - c))
 
 
-@functools.cache
+@cached_law
 def ridge_stationary_eigen() -> sp.Expr:
     """The stationary variance of w along an eigenvector of G (eigenvalue g) under ridge, replace,
     fixed design: s = a² s + σ² g/(g + λ)² with a = g/(g + λ), solved by SymPy."""
@@ -191,7 +192,7 @@ def eq18_normal(m: int, sigma_: float, V: float | None, A: float, w0: float) -> 
     return float(mean), float(1 / prec)
 
 
-@functools.cache
+@cached_law
 def martingale_gap() -> sp.Matrix:
     """(XᵀX)⁻¹Xᵀ(Xw) − w on a symbolic 3 × 2 design, simplified by SymPy: 0, so least squares on
     labels Xw + σε has mean w (E ε = 0)."""

@@ -50,12 +50,12 @@ Note that running EM *longer* is not what the mean and E[x²] need: one exact M-
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import sympy as sp
 
 from ..derivation import Derivation, Step
+from ..diskcache import cached_law
 from ..store import record
 
 RESULT_ID = "R12.theorem"
@@ -120,7 +120,7 @@ def martingales(model_class: str) -> list[str]:
 
 
 # -- SymPy derivations ------------------------------------------------------------------------------
-@functools.cache
+@cached_law
 def stationarity_general() -> sp.Expr:
     """∂/∂η of the mean marginal log-likelihood along a z-free statistic minus (ḡ − E_η[g]),
     for a complete-data family on x ∈ {x1, x2}, z ∈ {0, 1} with arbitrary other terms ψ(x, z)
@@ -137,7 +137,7 @@ def stationarity_general() -> sp.Expr:
     return sp.simplify(sp.diff(loglik, eta) - (sample_mean - model_mean))
 
 
-@functools.cache
+@cached_law
 def mixture_m_step(n: int = 3) -> dict[str, sp.Expr]:
     """The M-step of a two-component 1-D Gaussian mixture, derived from the expected
     complete-data log-likelihood Q = Σ_i Σ_k r_ik [log w_k − ½ log(2π v_k) − (x_i − m_k)²/(2 v_k)]
@@ -164,7 +164,7 @@ def mixture_m_step(n: int = 3) -> dict[str, sp.Expr]:
             "second_gap": sp.simplify(second - sum(xi**2 for xi in x) / n)}
 
 
-@functools.cache
+@cached_law
 def one_iteration_weight() -> sp.Expr:
     """E_θ[r_1(X; θ)] − w_1 for a two-component Gaussian mixture, integrated by SymPy: the
     expected responsibility at the generating parameter is the weight (0), which makes the
@@ -180,7 +180,7 @@ def one_iteration_weight() -> sp.Expr:
     return sp.simplify(sp.integrate(sp.cancel(responsibility * density), (x, -sp.oo, sp.oo)) - w1)
 
 
-@functools.cache
+@cached_law
 def rbm_visible_bias() -> sp.Expr:
     """For an RBM with one visible and one hidden unit, ∂/∂b of the mean log-likelihood of data
     with visible mean v̄ minus (v̄ − E_θ[v]): 0, so E_θ̂[v] = v̄ where the gradient vanishes."""

@@ -20,12 +20,11 @@ specialised to the family.
 
 from __future__ import annotations
 
-import functools
-
 import sympy as sp
 
 from .. import symbols as S
 from ..derivation import Derivation, Step
+from ..diskcache import cached_law
 from ..family import Finite, Naturals, latex_name
 from ..setting import NormalPrior, Setting, m_ext
 from ..tidy import simplify_held, tidy, with_logs
@@ -47,9 +46,9 @@ def _generic(d: int):
     return mu, chi, kappa, mu_q, g, theta, chi_inv, grad_logdet
 
 
-@functools.lru_cache(maxsize=8)
+@cached_law
 def generic_identities(d: int) -> dict:
-    """The three identities of R9, derived in abstract cumulants (cached per dimension)."""
+    """The three identities of R9, derived in abstract cumulants (kept per dimension, on disk too)."""
     mu, chi, kappa, mu_q, g, theta, chi_inv, grad_logdet = _generic(d)
     grad_U = grad_logdet / 2 - u_sym * g + m_ext * (mu - mu_q)
     drift_theta = -chi_inv * grad_U                                   # per unit τ
