@@ -197,3 +197,7 @@ def test_the_simplex_step_starts_where_one_minus_the_mean_rounds_below_zero():
     assert (loop.numeric.mu(loop.theta0) @ B + c).min() < 0
     state = loop.run(3, 5, seed=1).state
     assert np.all(np.isfinite(state.mu)) and np.all(state.mu >= 0)
+    # a state no refit made (its μ from exp), stepped at a later generation: drawn from θ as well
+    fresh = loop.initial_state(5)
+    loop.step(fresh, 4, np.random.default_rng(1))
+    assert np.all(np.isfinite(fresh.mu)) and np.all(fresh.mu >= 0)

@@ -1018,7 +1018,9 @@ class ClosedLoop:
         and the face (:meth:`_complete_simplex`), made after the step."""
         nf = self.numeric
         mu, face = state.mu[idx], state.face[idx]  # views of a slice of chains (the step never gathers)
-        q = pvals(nf, state.theta[idx], face) if t == 1 else self._simplex_probabilities(mu, face)
+        q = None if t == 1 else self._simplex_probabilities(mu, face)
+        if q is None or q.min() < 0:  # generation 1, or a state no refit made (its μ from exp)
+            q = pvals(nf, state.theta[idx], face)
         counts = rng.multinomial(self.model_draws(t), q)
         fresh = self.M0 + self.external
         if fresh:
@@ -1035,11 +1037,10 @@ class ClosedLoop:
             else:  # subsample: the refit's n_t points drawn from the pool without replacement
                 counts = subsample_counts(state.pool_counts[idx], self.sample_size(t), rng)
                 sums = counts @ nf.phi_levels
-        if isinstance(idx, slice):  # written in place
-            np.divide(sums, self.refit_size(t), out=mu)
-            np.greater(counts, 0, out=face)
-        else:
-            state.mu[idx], state.face[idx] = sums / self.refit_size(t), counts > 0
+        # written in place: _step hands the simplex step slices of chains only (absorbed chains
+        # are stepped too: a point mass redraws itself)
+        np.divide(sums, self.refit_size(t), out=mu)
+        np.greater(counts, 0, out=face)
 
     def _simplex_probabilities(self, mu: np.ndarray, face: np.ndarray) -> np.ndarray:
         """The level probabilities (C, L) :meth:`_advance_simplex` draws with after generation 1:
@@ -1284,8 +1285,8 @@ class ClosedLoop:
 
 def _chains_for(loop: ClosedLoop, generations: int, state: State, rng: np.random.Generator, book: Book):
     """The chains a run advances: the lattice path's (engine.lattice: one statistic on a lattice,
-    replace at constant M), else a binomial-sum family's (engine.segment: accumulate, M_t), else
-    the general path's. A binomial sum under replace can take either, with the same draws: the
+    replace at constant M), else a binomial-sum family's (engine.segment: replace, accumulate, M_t
+    schedules, subsample for n = 1), else the general path's. A binomial sum under replace can take either, with the same draws: the
     lattice path's tables pay per lattice point, the segment path's summaries per chain and
     generation, so the tables are taken when the whole lattice costs less than the run's
     chain-generations and spans at most TABLE_SPREAD points a chain (wider, the chains spread

@@ -200,6 +200,7 @@ class SegmentChains:
             self.pool = K
         elif self.subsample:  # n = 1: the pool's ones; the subsample's zeros are hypergeometric
             self.pool += drawn
+            # the pool's points (n = 1: a point is a trial)
             size = self.loop.pool_size(t) if self.schedule else self.trials_each * t
             K[:] = trials - self.rng.hypergeometric(size - self.pool, self.pool, trials)
             self.pool_block[j], self.size_block[j] = self.pool, size
