@@ -371,14 +371,15 @@ def cached_law(fn):
     identities), also kept on disk: under the function's qualified name and arguments (defaults
     filled in), signed as the results are, with the LaTeX names of the project's symbols (as
     :func:`cached_result`), and read back only if it holds that name and a value made of SymPy
-    objects, numbers, strings, booleans and containers of them (:func:`plain`)."""
+    objects, numbers, strings, booleans and containers of them (:func:`plain`). Arguments enter the
+    key by :func:`canonical` (a SymPy symbol with its assumptions, unlike its repr)."""
     signature = inspect.signature(fn)
 
     @functools.cache
     def law(*args, **kwargs):
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        name = f"{fn.__module__}.{fn.__qualname__}({', '.join(f'{k}={v!r}' for k, v in bound.arguments.items())})"
+        name = f"{fn.__module__}.{fn.__qualname__}({', '.join(f'{k}={canonical(v)}' for k, v in bound.arguments.items())})"
         found = _in_cache(f"laws-{_laws_version()}", hashlib.sha256(name.encode()).hexdigest()[:32] + ".pkl")
         if found is None:
             return fn(*args, **kwargs)
