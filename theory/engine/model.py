@@ -342,22 +342,24 @@ class NumericFamily:
         # an end reached in finite time (Poisson: a sample of zeros) is hit exactly; one that is
         # only approached (the exponential's 0, where μ shrinks by a Gamma factor each
         # generation) is never a point mass at finite t, even once μ underflows float64
-        for i, v in self._attained_vertices:
-            out[mu[:, 0] == v[0] if self.d == 1 else np.all(mu == v, axis=-1)] = i
-        if self._continuum:
-            out[self.on_continuum(mu) if on_curve is None else on_curve] = len(self._vertices)
+        for i, at in self._point_mass_hits(mu, on_curve):
+            out[at] = i
         return out
+
+    def _point_mass_hits(self, mu: np.ndarray, on_curve: np.ndarray | None = None):
+        """(index, whether each chain is on it) for each point mass an infinite space's chains can
+        reach (the attained ends, then the continuum's curve), in :meth:`vertex_index`'s order."""
+        for i, v in self._attained_vertices:
+            yield i, (mu[:, 0] == v[0] if self.d == 1 else np.all(mu == v, axis=-1))
+        if self._continuum:
+            yield len(self._vertices), (self.on_continuum(mu) if on_curve is None else on_curve)
 
     def on_point_mass(self, mu: np.ndarray, on_curve: np.ndarray | None = None) -> np.ndarray:
         """Whether each chain of an infinite space is on a point mass it reached
         (:meth:`vertex_index` ≥ 0), shape (C,), without building the indices."""
         hit = None
-        for _, v in self._attained_vertices:
-            at = mu[:, 0] == v[0] if self.d == 1 else np.all(mu == v, axis=-1)
+        for _, at in self._point_mass_hits(mu, on_curve):
             hit = at if hit is None else hit | at
-        if self._continuum:
-            curve = self.on_continuum(mu) if on_curve is None else on_curve
-            hit = curve if hit is None else hit | curve
         return np.zeros(len(mu), bool) if hit is None else hit
 
     @functools.cached_property
