@@ -169,7 +169,7 @@ class LatticeChains:
             try:
                 self._look_up(K)
             except NotConverged as e:
-                raise self.loop._not_converged(e, t, self.C) from None
+                raise self.loop.not_converged(e, t, self.C) from None
             rows = self.rows_block[self.filled]
             rows[:] = self.rows
         self.K, self.rows = K, rows

@@ -420,7 +420,7 @@ class ClosedLoop:
             try:
                 self._advance(state, part, t, rng)
             except NotConverged as e:
-                raise self._not_converged(e, t, len(state.mu)) from None
+                raise self.not_converged(e, t, len(state.mu)) from None
         if self.regime.pooled:
             state.pool_size = self.pool_size(t)
         if frozen is not None:
@@ -461,7 +461,7 @@ class ClosedLoop:
             return
         state.collapse_time[todo[collapse.classify(self, state.subset(todo)) > 0]] = t
 
-    def _not_converged(self, e: NotConverged, t: int, chains: int) -> SettingError:
+    def not_converged(self, e: NotConverged, t: int, chains: int) -> SettingError:
         return SettingError(
             f"{e} at generation {t} ({self.family.title}, M={self.M}, M0={self.M0}, "
             f"{self.estimator.name}, {chains} chains); try another --seed or "
@@ -511,11 +511,11 @@ class ClosedLoop:
     @functools.cached_property
     def _segment(self) -> tuple | None:
         """The binomial sum law (:func:`.sampling.binomial_sum`) when a generation can take
-        :meth:`_advance_segment`: :attr:`_segment_law` under replace or accumulate; else None."""
-        return None if self.regime.kind == "subsample" else self._segment_law
+        :meth:`_advance_segment`: :attr:`segment_step_law` under replace or accumulate; else None."""
+        return None if self.regime.kind == "subsample" else self.segment_step_law
 
     @functools.cached_property
-    def _segment_law(self) -> tuple | None:
+    def segment_step_law(self) -> tuple | None:
         """The binomial sum law (:func:`.sampling.binomial_sum`) of a one-statistic finite family
         whose draws are one binomial, the exact sampler, no operator, the MLE with a closed-form
         inverse mean map, no fixed data (engine.segment); else None."""
@@ -526,12 +526,12 @@ class ClosedLoop:
             return None
         law = binomial_sum(nf)
         if law is None or len(nf.facets) != 2 or nf.facets[0].sum() != 1 or nf.facets[1].sum() != 1 \
-                or (self.truth is not None and self._truth_law[0] is None):
+                or (self.truth is not None and self.truth_law[0] is None):
             return None
         return law
 
     @functools.cached_property
-    def _segment_faces(self) -> np.ndarray:
+    def segment_faces(self) -> np.ndarray:
         """The faces of the segment as level masks (3, L): the whole, its lower end, its upper end."""
         L = len(self.numeric.levels)
         return np.array([[True] * L, [True] + [False] * (L - 1), [False] * (L - 1) + [True]])
@@ -571,7 +571,7 @@ class ClosedLoop:
             sums = self._segment_sums(K, m)
             fresh = self.M0 + self.external
             if fresh:
-                _, p_star = self._truth_law
+                _, p_star = self.truth_law
                 K = rng.binomial(levels * fresh, p_star, size=len(K))
                 draws.append((K, levels * fresh))
                 sums += self._segment_sums(K, fresh)
@@ -613,7 +613,7 @@ class ClosedLoop:
             code = np.where(at_low, 1, np.where(at_high, 2, 0))
             changed = np.flatnonzero((code > 0) | ~(face[:, 0] & face[:, -1]))
             rows = np.arange(len(state.mu))[idx][changed]
-            state.face[rows] = self._segment_faces[code[changed]]
+            state.face[rows] = self.segment_faces[code[changed]]
             vertex = np.where(at_low, nf.level_vertex(0), np.where(at_high, nf.level_vertex(levels), -1))
             state.vertex[idx] = vertex
             first = (vertex >= 0) & (state.hit_time[idx] < 0)
@@ -780,13 +780,13 @@ class ClosedLoop:
     def _draw_truth(self, C, m, rng):
         """(Σφ, level counts or None) of m points from the truth for each of C chains, exactly.
 
-        The truth's law is worked out once (:attr:`_truth_law`) and each chain's row is drawn
+        The truth's law is worked out once (:attr:`truth_law`) and each chain's row is drawn
         from it: numpy draws a broadcast law row by row as the repeated one, the same numbers."""
         nf = self.numeric
         if not nf.finite:
-            mu = np.broadcast_to(self._truth_law, (C, self.family.d))
+            mu = np.broadcast_to(self.truth_law, (C, self.family.d))
             return np.asarray(self.family.sum_sampler(rng, mu, m), dtype=float), None
-        law, p = self._truth_law
+        law, p = self.truth_law
         if law is not None:  # one Binomial(n m, p*) per chain (sampling.binomial_sum)
             n, _, phi0, step = law
             K = rng.binomial(n * m, p, size=C)
@@ -795,7 +795,7 @@ class ClosedLoop:
         return counts @ nf.phi_levels, counts
 
     @functools.cached_property
-    def _truth_law(self):
+    def truth_law(self):
         """The truth's law as the exact draw reads it: μ* (d,) on an infinite space; on a finite
         one (binomial sum law or None, its canonical p* (a float) or level probabilities (L,))."""
         nf = self.numeric
@@ -1078,7 +1078,7 @@ class ClosedLoop:
         C = len(state.mu)
         out = {}
         interior = None
-        for name, in_mu, f in self._observable_functions:
+        for name, in_mu, f in self.observable_functions:
             if in_mu:
                 out[name] = np.broadcast_to(f(*state.mu.T), (C,))
             else:
@@ -1184,7 +1184,7 @@ class ClosedLoop:
         return bound(form[0], nf.mu_names), np.array(values + [-np.inf])
 
     @functools.cached_property
-    def _observable_functions(self) -> list:
+    def observable_functions(self) -> list:
         """(name, whether in μ, compiled function) of each conventional parameter, compiled once."""
         nf = self.numeric
         in_mu, in_theta = nf.forms.get("conventional_mu"), nf.forms.get("conventional_theta")

@@ -25,7 +25,7 @@ masses, hitting and collapse times (collapse.classify on the few chains within t
 resolution of an end), the observables; where the ends absorb, chains held on one are not worked
 out again.
 
-It applies to the settings of :attr:`~.loop.ClosedLoop._segment_law` (the exact sampler, no
+It applies to the settings of :attr:`~.loop.ClosedLoop.segment_step_law` (the exact sampler, no
 operator, the MLE with a closed-form inverse mean map, no fixed data, fresh points from the truth
 allowed), under replace, accumulate or (n = 1) subsample with any M_t schedule,
 when both ends of the segment are point masses and the lattice of pooled sums fits in int64.
@@ -52,7 +52,7 @@ K_MAX = 2**62  # the most trials a refit may read (n · n_t): K stays an exact i
 def segment_law(loop, generations: int) -> tuple | None:
     """The binomial-sum law (n, r, φ(s0), Δφ) when ``loop``'s run of ``generations`` can take
     :class:`SegmentChains`, else None."""
-    law = loop._segment_law
+    law = loop.segment_step_law
     if law is None or sampling.binomial_sum(loop.numeric) is None:  # (looked up here: tests replace it)
         return None
     nf, n = loop.numeric, law[0]
@@ -76,8 +76,8 @@ class Segment:
         self.vertices = loop.numeric.level_vertex(0), loop.numeric.level_vertex(self.n)
         self.theta0 = theta0[:1]  # the Newton's start where the closed form is not finite
         # whether an observable reads θ (not all the family's names are conventional in μ)
-        names = {name for name, in_mu, _ in loop._observable_functions if in_mu}
-        self.theta_read = not all(in_mu for _, in_mu, _ in loop._observable_functions) \
+        names = {name for name, in_mu, _ in loop.observable_functions if in_mu}
+        self.theta_read = not all(in_mu for _, in_mu, _ in loop.observable_functions) \
             or any(name not in names for name in loop.family.names)
 
     def models(self, K: np.ndarray, trials: np.ndarray, lowest: np.ndarray, highest: np.ndarray,
@@ -149,7 +149,7 @@ class SegmentChains:
         self.subsample = loop.regime.kind == "subsample"
         self.schedule = loop.regime.schedule is not None
         self.fresh = self.n * (loop.M0 + loop.external)  # trials of the truth's points
-        self.p_fresh = loop._truth_law[1] if self.fresh else None
+        self.p_fresh = loop.truth_law[1] if self.fresh else None
         self.C = C = len(state.mu)
         p = binomial_p(law, state.theta, state.face)
         if p is None:  # (an initial state is interior)
@@ -272,7 +272,7 @@ class SegmentChains:
         try:
             return self.segment.models(K, trials, lowest, highest, theta)
         except NotConverged as e:
-            raise self.loop._not_converged(e, self.first - 1, self.C) from None
+            raise self.loop.not_converged(e, self.first - 1, self.C) from None
 
     def _keep_inside(self, states: State, ends: bool, n: int) -> None:
         """μ of each live chain's last interior model of the block (θ on an end is that model's)."""
@@ -337,9 +337,7 @@ class SegmentChains:
 
     def summary_now(self):
         """(mean, var, values) of the current generation alone."""
-        K = self.K[None]
-        states = self._states(K, np.array([[self.trials]]), K.min(axis=1), K.max(axis=1))[0]
-        return self._summarise(states, np.array([[self.trials]]), np.arange(self.C))
+        return self._summarise(self._now(), np.array([[self.trials]]), np.arange(self.C))
 
     def _now(self) -> State:
         """The models of the last generation."""
@@ -356,13 +354,12 @@ class SegmentChains:
         now = self._now()
         code = np.where(K == 0, 1, np.where(K == trials, 2, 0))
         L = len(self.loop.numeric.levels)
-        faces = np.array([[True] * L, [True] + [False] * (L - 1), [False] * (L - 1) + [True]])
         # θ: the closed form inside; on an end the last interior model's (θ0 if it never moved)
         theta = self.theta0.copy()
         inside, kept = np.flatnonzero(code == 0), np.flatnonzero((code > 0) & self.moved)
         theta[inside] = self.segment.theta(now.mu[inside])
         theta[kept] = self.segment.theta(self.mu_inside[kept, None])
-        out = State(mu=now.mu, theta=theta, face=faces[code],
+        out = State(mu=now.mu, theta=theta, face=self.loop.segment_faces[code],
                     vertex=now.vertex, hit_time=self.hit_time.copy(), collapse_time=self.collapse_time.copy())
         if self.subsample:
             size = self.pool_size
