@@ -111,7 +111,7 @@ class StalePool(ClosedLoop):
     general path, whose draws it intercepts (a binomial-sum family's own step and an infinite
     family's draw inline)."""
 
-    _segment = segment_step_law = None
+    _segment = binomial_sum_law = None
     _sum_step_applies = False
 
     def _draw_generation(self, state, idx, face, t, rng):

@@ -511,11 +511,11 @@ class ClosedLoop:
     @functools.cached_property
     def _segment(self) -> tuple | None:
         """The binomial sum law (:func:`.sampling.binomial_sum`) when a generation can take
-        :meth:`_advance_segment`: :attr:`segment_step_law` under replace or accumulate; else None."""
-        return None if self.regime.kind == "subsample" else self.segment_step_law
+        :meth:`_advance_segment`: :attr:`binomial_sum_law` under replace or accumulate; else None."""
+        return None if self.regime.kind == "subsample" else self.binomial_sum_law
 
     @functools.cached_property
-    def segment_step_law(self) -> tuple | None:
+    def binomial_sum_law(self) -> tuple | None:
         """The binomial sum law (:func:`.sampling.binomial_sum`) of a one-statistic finite family
         whose draws are one binomial, the exact sampler, no operator, the MLE with a closed-form
         inverse mean map, no fixed data (engine.segment); else None."""

@@ -25,7 +25,7 @@ masses, hitting and collapse times (collapse.classify on the few chains within t
 resolution of an end), the observables; where the ends absorb, chains held on one are not worked
 out again.
 
-It applies to the settings of :attr:`~.loop.ClosedLoop.segment_step_law` (the exact sampler, no
+It applies to the settings of :attr:`~.loop.ClosedLoop.binomial_sum_law` (the exact sampler, no
 operator, the MLE with a closed-form inverse mean map, no fixed data, fresh points from the truth
 allowed), under replace, accumulate or (n = 1) subsample with any M_t schedule,
 when both ends of the segment are point masses and the lattice of pooled sums fits in int64.
@@ -52,7 +52,7 @@ K_MAX = 2**62  # the most trials a refit may read (n · n_t): K stays an exact i
 def segment_law(loop, generations: int) -> tuple | None:
     """The binomial-sum law (n, r, φ(s0), Δφ) when ``loop``'s run of ``generations`` can take
     :class:`SegmentChains`, else None."""
-    law = loop.segment_step_law
+    law = loop.binomial_sum_law
     if law is None or sampling.binomial_sum(loop.numeric) is None:  # (looked up here: tests replace it)
         return None
     nf, n = loop.numeric, law[0]
