@@ -63,7 +63,7 @@ def mle_sampler(rng, mean, var, m):
         var.fill(0.0)
 
 
-sum_sampler.mle = mle_sampler  # what the engine's replace step draws (engine.loop._sum_step)
+sum_sampler.mle = mle_sampler  # type: ignore[attr-defined]  # what the engine's replace step draws (engine.loop._sum_step)
 
 
 def gaussian() -> ExponentialFamily:
