@@ -101,7 +101,10 @@ def _sum_states(case, general=False):
 
 
 @pytest.mark.parametrize("case", list(SUM_CASES))
-def test_the_infinite_familys_step_gives_the_general_paths_numbers(case):
+def test_the_infinite_familys_step_gives_the_general_paths_numbers(case, monkeypatch):
+    # the Gaussian's replace step draws the MLE itself (another rounding: the test below and
+    # test_regimes_engine); without it, its sums take _sum_step's refit, compared here
+    monkeypatch.delattr(gaussian_sums, "mle")
     fast, slow = _sum_states(case), _sum_states(case, general=True)
     assert fast.keys() == slow.keys()
     for k in fast:
@@ -109,6 +112,34 @@ def test_the_infinite_familys_step_gives_the_general_paths_numbers(case):
     if case in ("poisson-replace", "gaussian-replace"):  # absorbed chains stepped, below and above half
         hit = np.sort(fast["hit_time"][fast["hit_time"] >= 0])
         assert len(hit) > 20 and hit[0] < hit[20]
+
+
+def test_the_gaussians_mle_step_draws_what_the_sums_step_draws():
+    """The replace step's (mean, var) drawn directly (``sum_sampler.mle``) reads the same normal
+    and χ² draws as Σs, Σs² (χ² = 2·Gamma): away from the point-mass curve the two paths differ by
+    rounding alone. Control: the MLE of m + 1 draws gives another state."""
+    loop = from_params("gaussian", 50, {"mean": 1.0, "var": 2.0})
+    assert loop._sum_step(loop.initial_state(40)) is not None
+
+    def states(mle):
+        state = loop.initial_state(40)
+        step = loop._mle_step(state, mle, 50) if mle else loop._sum_step(state)
+        rng = np.random.default_rng(5)
+        for t in range(1, 21):
+            step(state, t, rng)
+        return state.mu
+
+    sums = {}
+    try:  # (the sums' step where the family declares no MLE sampler)
+        mle, gaussian_sums.mle = gaussian_sums.mle, None
+        sums = states(None)
+    finally:
+        gaussian_sums.mle = mle
+    assert np.allclose(states(mle), sums, rtol=1e-9, atol=0)
+
+    def wrong(rng, mean, var, m):
+        mle(rng, mean, var, m + 1)
+    assert not np.allclose(states(wrong), sums, rtol=1e-9, atol=0)
 
 
 def test_the_same_comparison_catches_a_step_that_misses_point_masses(monkeypatch):

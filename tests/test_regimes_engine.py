@@ -36,6 +36,8 @@ CASES = {
     "bernoulli-subsample": ("bernoulli", {}, {"p": 0.3}, 10, {"regime": "subsample"}),
     "poisson-accumulate": ("poisson", {}, {"rate": 2.0}, 5, {"regime": "accumulate"}),
     "poisson-subsample": ("poisson", {}, {"rate": 2.0}, 5, {"regime": "subsample"}),
+    # the Gaussian's replace step draws the MLE's (mean, var) directly (ClosedLoop._mle_step)
+    "gaussian-replace": ("gaussian", {}, {"mean": 0.0, "var": 1.0}, 5, {}),
     "gaussian-accumulate": ("gaussian", {}, {"mean": 0.0, "var": 1.0}, 5, {"regime": "accumulate"}),
     "gaussian-subsample": ("gaussian", {}, {"mean": 0.0, "var": 1.0}, 5, {"regime": "subsample"}),
     "categorical-accumulate": ("categorical", {"K": 3}, {"p1": 0.2, "p2": 0.3, "p3": 0.5}, 5,
@@ -130,6 +132,23 @@ class StalePool(ClosedLoop):
 def test_the_comparison_rejects_a_pool_off_by_one_generation(case):
     z, threshold = _largest_z(_per_chain(_loop(case, cls=StalePool), 1), _per_chain(_loop(case, "naive"), 2))
     assert z > threshold, f"{case}: the stale pool passed, |z| = {z:.2f}"
+
+
+def test_the_gaussian_mle_step_is_taken_and_the_comparison_rejects_an_unbiased_variance(monkeypatch):
+    """Control: the replace step's variance drawn as var·χ²_{m−1}/(m − 1) (the unbiased estimate,
+    not the MLE) is rejected by the same comparison."""
+    from theory.families import gaussian
+
+    mle = gaussian.sum_sampler.mle
+
+    def unbiased(rng, mean, var, m):
+        mle(rng, mean, var, m)
+        var *= m / (m - 1)
+    monkeypatch.setattr(gaussian.sum_sampler, "mle", unbiased)
+    loop = _loop("gaussian-replace")
+    assert loop._sum_step(loop.initial_state(2)) is not None  # (the MLE step, not the sums')
+    z, threshold = _largest_z(_per_chain(loop, 1), _per_chain(_loop("gaussian-replace", "naive"), 2))
+    assert z > threshold, f"the unbiased variance passed, |z| = {z:.2f}"
 
 
 class SampleFrequency(SegmentChains):

@@ -672,6 +672,9 @@ class ClosedLoop:
         truth, data = self.truth_mu, (self._data if len(self.data) else None)
         accumulate, floor, reaches = self.regime.kind == "accumulate", nf.mean_floor, nf.reaches_point_mass
         absorbing = self.absorbing and reaches
+        mle = getattr(sampler, "mle", None)
+        if mle is not None and not accumulate and not fresh and data is None and m == n1 and absorbing:
+            return self._mle_step(state, mle, m)
         C = len(state.mu)
         # run-local: chains on a point mass now (absorbing: never leave; else: rewritten each generation)
         held = [int(np.count_nonzero(state.vertex >= 0))]
@@ -754,6 +757,37 @@ class ClosedLoop:
                     on = np.flatnonzero(found[0])
                     marks(state, tau, found, t, on, rows[on])
                     held[0] = k + len(on)
+        return step
+
+    def _mle_step(self, state: State, mle: Callable, m: int) -> Callable:
+        """``step(state, t, rng)`` of the pure loop under replace where the family's sampler
+        draws the MLE's (mean, var) itself (``sum_sampler.mle``: the Gaussian's mean + √(var/m)·z,
+        var·χ²_{m−1}/m): the chains' (mean, var) are kept across generations and μ = (mean,
+        mean² + var) written from them. A chain is on the point-mass curve where
+        var ≤ POINT_MASS_RTOL·μ2 (:meth:`on_continuum`'s test, with the variance drawn rather than
+        μ2 − μ1²): put on it (var = 0) and its first hitting time recorded. A point mass redraws
+        itself, so absorbed chains are drawn with the others. The law of :meth:`_sum_step`'s
+        sums divided by m, another random stream, in half its passes."""
+        nf = self.numeric
+        mu1, mu2 = state.mu[:, 0], state.mu[:, 1]
+        mean = mu1.copy()
+        var = np.subtract(mu2, np.square(mean))
+        var[state.vertex >= 0] = 0.0
+        rtol, buf = nf.POINT_MASS_RTOL, np.empty(len(mean))
+
+        def step(state, t, rng):
+            mle(rng, mean, var, m)
+            mu1[...] = mean
+            np.add(np.square(mean, out=buf), var, out=mu2)
+            curve = np.less_equal(var, np.multiply(mu2, rtol, out=buf))
+            if np.count_nonzero(curve):  # (the absorbed chains' var stays 0)
+                new = np.flatnonzero(curve & (state.hit_time < 0))
+                if len(new):
+                    on = np.ones(len(new), bool)
+                    var[new] = 0.0
+                    state.mu[new] = nf.project_to_continuum(state.mu[new], on)
+                    state.vertex[new] = nf.vertex_index(state.mu[new], on_curve=on)
+                    state.hit_time[new] = t
         return step
 
     def _draw_generation(self, state: State, idx, face, t: int, rng: np.random.Generator):
