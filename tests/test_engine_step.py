@@ -13,6 +13,7 @@ import pytest
 from theory.engine import loop as loop_module
 from theory.engine.estimators import solve_theta
 from theory.engine.sampling import draw_exact
+from theory.families import get_family
 from theory.families.exponential import sum_sampler as exponential_sums
 from theory.families.gaussian import sum_sampler as gaussian_sums
 from theory.params import from_params
@@ -232,3 +233,14 @@ def test_the_simplex_step_starts_where_one_minus_the_mean_rounds_below_zero():
     fresh = loop.initial_state(5)
     loop.step(fresh, 4, np.random.default_rng(1))
     assert np.all(np.isfinite(fresh.mu)) and np.all(fresh.mu >= 0)
+
+
+@pytest.mark.parametrize("name", ["poisson", "exponential", "gaussian"])
+def test_a_sum_sampler_takes_one_model_as_a_row(name):
+    """The declared ``sum_sampler(rng, mu, m)`` takes one model, μ of shape (d,), as the row of a
+    (1, d) call: the same draws (the Gaussian's in-place passes once refused a 0-d mean)."""
+    family = get_family(name)
+    mu = {"poisson": [2.0], "exponential": [0.5], "gaussian": [1.0, 3.0]}[name]
+    one = family.sum_sampler(np.random.default_rng(3), np.array(mu), 10)
+    row = family.sum_sampler(np.random.default_rng(3), np.array([mu]), 10)
+    assert np.shape(one) == (len(mu),) and np.array_equal(one, row[0])

@@ -1108,6 +1108,9 @@ class ClosedLoop:
         S is the entropy relative to the base measure h, finite on every face of a finite
         space; on a point mass it is log h(s) of its data point on a discrete space (0 for
         every family here) and −∞ on a continuous one (Gaussian variance 0).
+
+        Values may be read-only broadcasts or views of ``state`` (``phi*``, θ when every chain
+        is interior): copy what must outlive the next step (a run's book copies).
         """
         C = len(state.mu)
         out = {}

@@ -21,6 +21,8 @@ def sum_sampler(rng, mu, m):
     Σs = m·mean + √(m var)·z is numpy's normal(m·mean, √(m var)), the same numbers at half its
     cost; Σs² = var·χ² + (Σs)²/m. Each pass writes into the result, the draws or var (a generation
     of the loop is a few such passes: fewer new arrays is less time at 10² chains, the same numbers)."""
+    if np.ndim(mu) == 1:  # one model, (2,): as a row (the passes below write into arrays)
+        return sum_sampler(rng, np.asarray(mu, dtype=float)[None], m)[0]
     mean = mu[..., 0]
     var = np.square(mean)  # mean**2
     np.subtract(mu[..., 1], var, out=var)

@@ -15,7 +15,7 @@ from ..family import ExponentialFamily, Naturals
 
 def sum_sampler(rng, mu, m):
     """The sum of m Poisson(μ) draws is Poisson(m μ) (module level: loops pickle)."""
-    return rng.poisson(m * mu[..., 0])[..., None]
+    return np.asarray(rng.poisson(m * mu[..., 0]))[..., None]  # (asarray: one model gives a scalar)
 
 
 def poisson() -> ExponentialFamily:
