@@ -48,7 +48,6 @@ from .general import entropy, normal_gamma, stationary, stationary_marginals
 T_sym = S.symbol("T", "T", positive=True)                     # the temperature
 kappa_T = S.symbol("kappa_T", r"\kappa_{T}", real=True)       # T = 1 + κ_T/M
 lam_ext = S.symbol("lambda_ext", r"\lambda", nonnegative=True)  # external fraction m/(M + m)
-ROUNDING = 1e-12  # relative: a spectral radius this close to 1 is taken as 1 (phase)
 f_sel = S.symbol("f_select", "f", positive=True)              # the kept fraction
 z_sel = S.symbol("z_select", "z", real=True)                  # the standard-normal threshold
 P_top = S.symbol("P_top", "P", positive=True)
@@ -499,6 +498,9 @@ def fixed_points(family: ExponentialFamily, T: float, lam: float, truth: float) 
         root = brentq(lambda x: float(h(x, T, lam)), grid[i], grid[i + 1], xtol=1e-13)
         out.append((float(root), bool(float(D(root, T, lam)) < 1)))
     return out
+
+
+ROUNDING = 1e-12  # relative: a spectral radius this close to 1 is taken as 1 (phase)
 
 
 def phase(T: float, lam: float, family: ExponentialFamily, truth: dict | float) -> str:
