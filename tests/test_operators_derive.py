@@ -160,6 +160,18 @@ def test_gaussian_heat_death_line():
         O.phase(1.1, 0.1, _fam("poisson"), {"rate": 1.0})
 
 
+def test_gaussian_on_the_heat_death_line_whatever_the_rounding():
+    """(1 − λ)T = 1 is heat death (the variance's fixed point at infinity is marginal), also where the
+    floats of a grid put T(1 − λ) one unit in the last place below 1 (temperature_phase's grid); λ = 0 is
+    the pure loop, whose T = 1 is collapse."""
+    fam = _fam("gaussian")
+    for T_grid, lam_grid in ((np.linspace(0.3, 1.7, 57), np.linspace(0.0, 0.6, 25)),
+                             (1 / (1 - np.linspace(0.01, 0.99, 99)), np.linspace(0.01, 0.99, 99))):
+        on_line = [(t, l) for t in T_grid for l in lam_grid if l > 0 and abs(t * (1 - l) - 1) < 1e-14]
+        assert on_line and all(O.phase(t, l, fam, {"mean": 0, "var": 1}) == "heat death" for t, l in on_line)
+    assert O.phase(1.6 * (1 - 1e-9), 0.375, fam, {"mean": 0, "var": 1}) == "stationary"
+
+
 @pytest.mark.parametrize("f", [0.2, 0.5, 0.9])
 def test_selection_factors_against_truncnorm(f):
     z2 = O.selection_threshold(f, "abs_deviation")

@@ -39,7 +39,7 @@ from ..derivation import Derivation, Step
 from ..errors import InputError
 from ..family import ExponentialFamily, Finite, Levels
 from ..notation import expr as tex
-from ..numeric import evaluate
+from ..numeric import compiled, evaluate
 from ..operator import configuration_base, tempered_shift
 from ..setting import Setting, m_ext
 from .common import conventional_form, inverse, is_zero, result, show
@@ -500,6 +500,9 @@ def fixed_points(family: ExponentialFamily, T: float, lam: float, truth: float) 
     return out
 
 
+ROUNDING = 1e-12  # relative: a spectral radius this close to 1 is taken as 1 (phase)
+
+
 def phase(T: float, lam: float, family: ExponentialFamily, truth: dict | float) -> str:
     """'collapse', 'stationary' or 'heat death' of the M → ∞ loop at temperature T with a fraction
     λ = m/(M + m) of fresh external points from the truth.
@@ -527,9 +530,14 @@ def phase(T: float, lam: float, family: ExponentialFamily, truth: dict | float) 
         return "heat death" if stable == 0 else "stationary" if stable == 1 else "collapse"
     if "eigenvalues" not in d.result:
         raise InputError(f"{family.title}: the fixed points of the tempered map are not derived")
-    values = {T_sym: T, lam_ext: lam} | {S.starred(t): point[t.name] for t in family.theta}
-    radius = max(abs(complex(sp.N(e.subs(values)))) for e in d.result["eigenvalues"])
-    return "stationary" if radius < 1 else "heat death"
+    args = (T_sym, lam_ext, *(S.starred(t) for t in family.theta))
+    eigenvalues = compiled(sp.ImmutableMatrix(d.result["eigenvalues"]), args)
+    # complex arguments: an eigenvalue may be complex (a square root of a negative number)
+    values = [complex(T), complex(lam), *(complex(point[t.name]) for t in family.theta)]
+    radius = float(np.max(np.abs(eigenvalues(*values))))
+    # a radius within rounding of 1 is on the boundary, which is heat death (Gaussian: (1 − λ)T ≥ 1);
+    # floating point lands either side of it on grids where T(1 − λ) = 1 exactly (T = 1.6, λ = 0.375)
+    return "stationary" if radius < 1 - ROUNDING else "heat death"
 
 
 def _truth(family: ExponentialFamily, truth) -> dict[str, float]:

@@ -562,6 +562,14 @@ def _expectation(poly, family, moments: dict) -> float:
     return out
 
 
+@functools.cache
+def _subsample_step(family):
+    """(A, const) of :func:`subsample_recursion` as functions of (N, M, n, f), lambdified once per
+    family (a figure runs the recursion at sixty (M, t))."""
+    _, A, const, args, _ = subsample_recursion(family)
+    return sp.lambdify(args, A, "numpy"), sp.lambdify(args, const, "numpy")
+
+
 def _subsample_moments(setting: Setting, sizes, mu0, with_replacement: bool = False) -> tuple[dict, dict]:
     """({monomial: E at the last generation}, {symbol: start value}) of the pure subsample loop,
     the recursion of :func:`subsample_recursion` run over ``sizes`` from μ_0."""
@@ -569,7 +577,7 @@ def _subsample_moments(setting: Setting, sizes, mu0, with_replacement: bool = Fa
     closed = subsample_recursion(fam)
     if closed is None:
         raise InputError(f"{fam.title}: the subsample second moments do not close; simulate instead")
-    monomials, A, const, (Nn, Mm, nn, ff), (P, Q, _, e_of) = closed
+    monomials, _, _, _, (P, Q, _, e_of) = closed
     mu = fam.mu_symbols
     if mu0 is None:
         mu0 = [float(e.subs(fam.interior_point())) for e in fam.mu]
@@ -577,8 +585,7 @@ def _subsample_moments(setting: Setting, sizes, mu0, with_replacement: bool = Fa
     start |= {p: v for p, v in zip(P, mu0, strict=True)}
     start |= {Q[ab]: float(e_of[ab].subs(start)) for ab in Q}
     x = np.array([float(sp.sympify(mo).subs(start)) for mo in monomials])
-    fA = sp.lambdify((Nn, Mm, nn, ff), A, "numpy")
-    fc = sp.lambdify((Nn, Mm, nn, ff), const, "numpy")
+    fA, fc = _subsample_step(fam)
     N = 0.0
     for Mk in sizes:
         N1 = N + Mk
@@ -827,8 +834,9 @@ def _diffusion_limit(setting: Setting, key: str, M: float) -> float:
     d = diffusion(_pure_setting(setting, "accumulate").for_derivations())
     if d is None or key not in d.result:
         raise InputError(f"{setting.family.title}: no closed accumulate limit law")
-    # M exact, so SymPy's adaptive evaluation keeps 15 digits where 1 − sin(y)/y cancels (large M)
-    return float(sp.re(sp.N(d[key].subs(S.M, sp.Rational(M)))))
+    # M exact, so SymPy's adaptive evaluation keeps 15 digits where 1 − sin(y)/y cancels (large M);
+    # evalf's subs evaluates in place, without rebuilding the expression at M (8 times faster)
+    return float(sp.re(d[key].evalf(subs={S.M: sp.Rational(M)})))
 
 
 # --- R10.absorption -----------------------------------------------------------------------------

@@ -199,15 +199,27 @@ def gaussian_variances(M: int, chains: int, rng) -> tuple[np.ndarray, np.ndarray
     return per_chain.mean(axis=0), per_chain.std(axis=0, ddof=1) / np.sqrt(chains)
 
 
-def _check_gaussian(a: int) -> Check:
-    loop = from_params("gaussian", GAUSSIAN_LADDER[0], {"mean": 0.0, "var": 1.0},
+def _gaussian_loop():
+    return from_params("gaussian", GAUSSIAN_LADDER[0], {"mean": 0.0, "var": 1.0},
                        truth={"mean": 0.0, "var": 1.0}, external=GAUSSIAN_FRESH)
+
+
+@functools.cache
+def _gaussian_law() -> dict:
+    """The Gaussian case's covariance_correction, solved once for the checks of var θ1 and var θ2
+    (the same Galerkin solve, a second or two of CPU each time)."""
+    loop = _gaussian_loop()
+    values = {f"{n}_star": float(v) for n, v in zip(loop.family.names, loop.theta_star[0], strict=True)}
+    return covariance_correction(loop.setting, values, degree=DEGREE, points=121)
+
+
+def _check_gaussian(a: int) -> Check:
+    loop = _gaussian_loop()
     name = loop.family.names[a]
 
     def compute(budget: Budget, rng) -> Outcome:
         _numeric_record(loop.setting)
-        values = {f"{n}_star": float(v) for n, v in zip(loop.family.names, loop.theta_star[0], strict=True)}
-        law = covariance_correction(loop.setting, values, degree=DEGREE, points=121)
+        law = _gaussian_law()
         v0, v1 = law["cov"][a, a], law["V1"][a, a]
         Ms = np.array(GAUSSIAN_LADDER, float)
         est, sem = np.array([[x[a] for x in gaussian_variances(int(M), budget.stationary_chains, rng)]
