@@ -694,7 +694,7 @@ class ClosedLoop:
             if floor is not None:  # rounding below the end of the mean domain is the end
                 np.maximum(tau, floor, out=tau)
             on_curve = None
-            if nf._continuum:
+            if nf.continuum:
                 on_curve = nf.on_continuum(tau)
                 if np.count_nonzero(on_curve):
                     tau = nf.project_to_continuum(tau, on_curve)
@@ -980,7 +980,7 @@ class ClosedLoop:
             mu = tau  # a new array (Σφ/n): adjusted in place
             if nf.mean_floor is not None:  # rounding below the end of the mean domain is the end
                 np.maximum(mu, nf.mean_floor, out=mu)
-            if nf._continuum:
+            if nf.continuum:
                 on_curve = nf.on_continuum(mu)
                 if np.count_nonzero(on_curve):
                     mu = nf.project_to_continuum(mu, on_curve)
@@ -1216,7 +1216,7 @@ class ClosedLoop:
         if form is None:
             return None
         ends = nf.forms.get("log_h_ends") if self.family.d == 1 else []
-        attainable = list(nf._attainable) + [False] * len(nf._continuum)
+        attainable = list(nf.attainable) + [False] * len(nf.continuum)
         values = [-np.inf if not a else ends[i] if i < len(ends) else np.nan for i, a in enumerate(attainable)]
         return bound(form[0], nf.mu_names), np.array(values + [-np.inf])
 

@@ -52,10 +52,11 @@ class NumericFamily:
             and len(self.levels) <= SYMBOLIC_LEVELS.get(self.d, SYMBOLIC_LEVELS_MANY))
         self.negative = np.array([n in family.negative for n in self.names])
         self.forms = Forms(family, self.symbolic)  # the derived closed forms, compiled on first use
-        # the absorbing point masses: numeric ones (vertices), then curves of them (Gaussian: var 0)
+        # the absorbing point masses: numeric ones (vertices; attainable: reached in finite time),
+        # then the labels of curves of them (continuum; Gaussian: var 0)
         vertices, labels, attainable = point_masses(family)
-        self._vertices, self._attainable = vertices, attainable
-        self._vertex_labels, self._continuum = labels[: len(vertices)], labels[len(vertices):]
+        self._vertices, self.attainable = vertices, attainable
+        self._vertex_labels, self.continuum = labels[: len(vertices)], labels[len(vertices):]
 
     # -- cumulants ------------------------------------------------------------------------------
     # Finite spaces are computed levels-major, (L, C) arrays: every sum over the levels is then
@@ -351,7 +352,7 @@ class NumericFamily:
         reach (the attained ends, then the continuum's curve), in :meth:`vertex_index`'s order."""
         for i, v in self._attained_vertices:
             yield i, (mu[:, 0] == v[0] if self.d == 1 else np.all(mu == v, axis=-1))
-        if self._continuum:
+        if self.continuum:
             yield len(self._vertices), (self.on_continuum(mu) if on_curve is None else on_curve)
 
     def on_point_mass(self, mu: np.ndarray, on_curve: np.ndarray | None = None) -> np.ndarray:
@@ -366,12 +367,12 @@ class NumericFamily:
     def reaches_point_mass(self) -> bool:
         """Whether an infinite space's loop can land on a point mass in finite time (Poisson's 0,
         the Gaussian's variance 0; not the exponential's 0, only approached)."""
-        return bool(self._attained_vertices or self._continuum)
+        return bool(self._attained_vertices or self.continuum)
 
     @functools.cached_property
     def _attained_vertices(self) -> list[tuple[int, np.ndarray]]:
         """(index, φ) of the point masses an infinite space's loop reaches in finite time."""
-        return [(i, v) for i, v in enumerate(self._vertices) if self._attainable[i]]
+        return [(i, v) for i, v in enumerate(self._vertices) if self.attainable[i]]
 
     @functools.cached_property
     def _level_vertex(self) -> np.ndarray:
@@ -386,7 +387,7 @@ class NumericFamily:
         (their μ is no longer resolved: underflow, not absorption), shape (C,)."""
         out = np.zeros(len(mu), bool)
         for i, v in enumerate(self._vertices):
-            if not self.finite and not self._attainable[i]:
+            if not self.finite and not self.attainable[i]:
                 out |= np.all(np.abs(mu - v) < np.finfo(float).tiny, axis=-1)
         return out
 
@@ -415,7 +416,7 @@ class NumericFamily:
 
     def labels(self) -> list[str]:
         """SPEC labels of the absorbing states, indexed as :meth:`vertex_index` returns them."""
-        return self._vertex_labels + self._continuum
+        return self._vertex_labels + self.continuum
 
     # Relative resolution below which a continuous family is numerically a point mass:
     # the sampled Σφ then carry fewer significant digits than the spread they encode.
