@@ -2,6 +2,7 @@
 :func:`once_per_run` for the whole-pipeline fixtures."""
 
 import contextlib
+import gc
 import os
 import shutil
 
@@ -32,6 +33,15 @@ def pytest_collection_modifyitems(items):
         groups = {PIPELINE_FIXTURES[f] for f in getattr(item, "fixturenames", ()) if f in PIPELINE_FIXTURES}
         if groups:
             item.add_marker(pytest.mark.xdist_group(min(groups)))
+
+
+def pytest_collection_finish(session):
+    """Freeze what is alive once the tests are collected (the modules imported, SymPy's caches):
+    Python's full collections then stop walking those millions of objects, which cost each
+    test process about a tenth of its time (12 s of the suite's CPU). Only the test processes;
+    the package itself never touches the collector."""
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_addoption(parser, pluginmanager):
