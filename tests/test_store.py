@@ -125,3 +125,32 @@ def test_a_model_class_law_is_read_back_from_disk_and_checked(cache):
         assert diskcache.cached_law(law)() == value
     assert calls == [2, 2, 2, 2]
     assert diskcache.cached_law(law)(3) != value and calls == [2, 2, 2, 2, 3]
+
+
+def test_rendered_text_is_kept_signed_and_keyed_by_what_it_renders(cache):
+    """A rendered fragment is read back as text (nothing unpickled) only from a file signed for
+    its name that holds that name; another derivation, slug or family renders afresh; the text
+    is the one rendered without the cache."""
+    fam = FAMILIES["poisson"]()
+    d = store.compute("R2.covariance", fam)
+    text = documents.render(d, family=fam)
+    assert text == documents._render(d, None, fam)
+    (path,) = cache.rglob("texts-*/*.txt")
+    assert path.read_bytes().endswith(text.encode())
+    made = []
+
+    def make():
+        made.append(1)
+        return "fresh"
+
+    name = path.read_bytes()[len(diskcache.MAGIC) + 32:].partition(b"\0")[0].decode()
+    assert diskcache.cached_text(name, make) == text and not made  # a second process reads it
+    secret = diskcache._trusted_root()[1]
+    for planted in (b"another name\0" + b"planted", name.encode() + b"\0\xff\xfe"):
+        diskcache._write_bytes(path, secret, planted)
+        assert diskcache.cached_text(name, make) == "fresh"
+    path.write_bytes(path.read_bytes()[:-3] + b"xyz")  # unsigned: the signature fails
+    assert diskcache.cached_text(name, make) == "fresh" and len(made) == 3
+    other = store.compute("R1.martingale", fam)
+    assert documents.render(other, family=fam) != text and len(list(cache.rglob("texts-*/*.txt"))) == 2
+    assert documents.render(d, "another-slug", fam) != text

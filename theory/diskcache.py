@@ -32,6 +32,12 @@ R12) and R9's identities in abstract cumulants, is kept the same way by :func:`c
 the function's name and arguments and a hash of every module it is derived with (the results',
 ``models/`` and what it imports), so `derive`'s model-classes document, the R12 checks and the
 R9 results of a fresh process read them instead of redoing seconds of SymPy.
+
+Text rendered from a derivation (a LaTeX fragment) is kept by :func:`cached_text` as signed UTF-8
+(nothing unpickled), under a hash of every module of the package and a name saying what else it
+depends on (for a fragment: the derivation's :func:`fingerprint`, its slug, the family's
+declaration, the LaTeX names shown), so a second ``derive`` reads the fragments instead of
+choosing each display's textbook form again.
 """
 
 from __future__ import annotations
@@ -400,6 +406,45 @@ def cached_law(fn):
     return functools.update_wrapper(law, fn)
 
 
+# --- text rendered from derivations ------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _package_version() -> str:
+    """Hash of every module of the package (subfolders too), with the package's and SymPy's versions."""
+    here = Path(__file__).resolve().parent
+    folders = sorted({str(f.parent.relative_to(here)) for f in here.rglob("*.py")})
+    return _hash_code([folder if folder != "." else "" for folder in folders], seed=_code_version())
+
+
+def fingerprint(value) -> str:
+    """A hash of ``value``'s pickle (sums and products as they are): equal objects built alike
+    give the same one, and two that differ in anything never do. Much cheaper than
+    :func:`canonical` on large expressions (no printing); an object built in another order
+    (a derivation made afresh rather than read from the disk) may give another, which is only
+    a miss for :func:`cached_text`."""
+    return hashlib.sha256(_dumps(value)).hexdigest()
+
+
+def cached_text(name: str, make) -> str:
+    """``make()``, a string, kept on disk under ``name`` (which must say everything the text
+    depends on besides the package's code, e.g. the derivation it renders): signed as the
+    results are, stored as UTF-8 text (nothing is unpickled), read back only if the file holds
+    that name. Any edit of the package misses: every text is made afresh after it."""
+    found = _in_cache(f"texts-{_package_version()}", hashlib.sha256(name.encode()).hexdigest()[:32] + ".txt")
+    if found is None:
+        return make()
+    payload = _verified(found[1], found[0])
+    if payload is not None:
+        read_name, _, text = payload.partition(b"\0")
+        if read_name == name.encode():
+            try:
+                return text.decode()
+            except UnicodeDecodeError:
+                pass
+    text = make()
+    _write_bytes(*found, name.encode() + b"\0" + text.encode())
+    return text
+
+
 def plain(value) -> bool:
     """Is ``value`` made only of SymPy objects (matrices too), numbers, strings, booleans, None and
     tuples, lists and dicts of them?"""
@@ -428,10 +473,18 @@ class _Pickler(pickle.Pickler):
 
 def _write(path: Path, secret: bytes, value) -> None:
     """Pickle ``value`` (sums and products as they are), sign it, and replace ``path`` atomically."""
+    try:
+        payload = _dumps(value)
+    except Exception:
+        return
+    _write_bytes(path, secret, payload)
+
+
+def _write_bytes(path: Path, secret: bytes, payload: bytes) -> None:
+    """Sign ``payload`` and replace ``path`` with it atomically (nothing on failure)."""
     tmp = None
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        payload = _dumps(value)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(MAGIC + _sign(secret, path.name, payload) + payload)

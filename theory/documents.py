@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from . import notation
+from . import diskcache, notation
 from . import symbols as S
 from .derivation import Derivation, Step
 from .family import ExponentialFamily, Finite, Levels, latex_name
@@ -39,10 +39,27 @@ LAYOUT = r"""\usepackage[utf8]{inputenc}
 """
 
 
-@sympy_speedups()
 def render(d: Derivation, slug: str | None = None, family: ExponentialFamily | None = None) -> str:
     """:func:`theory.notation.render`, with the sums over the levels of a finite ``family`` whose
-    partition function has no closed form (Curie–Weiss) shown as Z and level averages ⟨g⟩."""
+    partition function has no closed form (Curie–Weiss) shown as Z and level averages ⟨g⟩.
+
+    Kept on disk (:func:`theory.diskcache.cached_text`) under everything the text depends on:
+    the derivation, the slug, the family's declaration and the LaTeX names of the symbols
+    shown; choosing the textbook form of each display is most of `derive`'s time once the
+    results are read from the disk."""
+    shown = set()
+    for step in d.steps:
+        for side in (step.lhs, step.rhs):
+            if isinstance(side, sp.Basic | sp.MatrixBase):
+                shown |= side.free_symbols
+    names = sorted((diskcache.canonical(x), S.LATEX.get(x)) for x in shown)
+    key = (f"documents.render({diskcache.fingerprint(d)}, {slug!r}, "
+           f"{family.cache_key() if family is not None else None}, {names!r})")
+    return diskcache.cached_text(key, lambda: _render(d, slug, family))
+
+
+@sympy_speedups()
+def _render(d: Derivation, slug: str | None, family: ExponentialFamily | None) -> str:
     return notation.render(d, slug, LevelSums.of(family))
 
 
