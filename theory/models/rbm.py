@@ -241,7 +241,9 @@ def fit(space: RBMSpace, theta, q, clamp, prior=None, tol: float = TOLERANCE, ma
         # the Newton step and its multiples: a direction in which the supremum lies at infinity
         # (data missing configurations) is then walked geometrically, not one unit a step
         trials = th[None] + STRETCH[:, None, None] * step[None]
-        f_trials = np.stack([space.objective(x, qa, cl, pa) for x in trials])
+        n = len(active)  # the stretches of every chain in one evaluation, rows stretch-major
+        f_trials = space.objective(trials.reshape(-1, P), np.tile(qa, (len(STRETCH), 1)),
+                                   np.tile(cl, (len(STRETCH), 1)), _tiled(pa, len(STRETCH))).reshape(-1, n)
         f_trials = np.where(np.isfinite(f_trials), f_trials, -np.inf)
         best = np.argmax(f_trials, axis=0)
         trial, f_trial = trials[best, np.arange(len(active))], f_trials[best, np.arange(len(active))]
@@ -254,6 +256,14 @@ def fit(space: RBMSpace, theta, q, clamp, prior=None, tol: float = TOLERANCE, ma
         report.fits += C
         report.unconverged += len(active)
     return theta
+
+
+def _tiled(prior, times: int):
+    """The prior rows of :func:`_prior_rows` repeated ``times`` times (one block per stretch)."""
+    if prior is None:
+        return None
+    var, mean, n = prior
+    return var, mean, np.tile(n, times)
 
 
 def _prior_rows(prior, rows):
