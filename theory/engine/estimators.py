@@ -69,13 +69,18 @@ class PriorMAP:
         value, grad, hess = self._compiled
 
         def pen(th):
-            cols = [th[:, a] for a in range(th.shape[1])]
-            shape = th.shape[:1]
+            # each derivative is an array over chains or a constant (a normal prior's Hessian):
+            # written into preallocated arrays, which broadcasts the constants in place
+            C, d = th.shape
+            cols = [th[:, a] for a in range(d)]
+            v, g, h = np.empty(C), np.empty((C, d)), np.empty((C, d, d))
             with np.errstate(all="ignore"):
-                v = np.broadcast_to(value(*cols), shape)
-                g = np.stack([np.broadcast_to(x, shape) for x in grad(*cols)], axis=-1)
-                h = np.stack([np.stack([np.broadcast_to(x, shape) for x in row], axis=-1)
-                              for row in hess(*cols)], axis=-2)
+                v[:] = value(*cols)
+                for a, x in enumerate(grad(*cols)):
+                    g[:, a] = x
+                for a, row in enumerate(hess(*cols)):
+                    for b, x in enumerate(row):
+                        h[:, a, b] = x
             return -v / n, -g / n, -h / n
         return pen
 
