@@ -309,3 +309,27 @@ def test_a_run_gives_the_callers_blas_threads_back():
     before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
     from_params("curie_weiss", 50, {"theta1": 0.1, "theta2": 0.2}, family_args={"N": 4}).run(3, 20)
     assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before
+
+
+def test_the_blas_limit_holds_inside_every_run_and_follows_the_callers_later_settings(monkeypatch):
+    """The libraries are looked up once (not on every run), yet each run holds BLAS to one thread
+    and gives back what the caller set just before it, also when the caller changed it since."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from theory.engine import loop as engine_loop
+    from theory.params import from_params
+
+    loop = from_params("bernoulli", 20, {"p": 0.3})
+    inside, run = [], engine_loop.ClosedLoop._run
+
+    def spy(self, *args):
+        inside.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return run(self, *args)
+
+    monkeypatch.setattr(engine_loop.ClosedLoop, "_run", spy)
+    for threads in (2, 3):
+        with threadpool_limits(threads, user_api="blas"):
+            before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
+            loop.run(2, 5)
+            assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before
+    assert all(seen <= {1} for seen in inside) and len(inside) == 2
