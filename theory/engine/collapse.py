@@ -35,6 +35,8 @@ pool's. Under ``accumulate`` the model is fitted to the pool, so the model's fac
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .estimators import MLE, REFIT_TOL
@@ -79,7 +81,9 @@ def classify(loop, state: State) -> np.ndarray:
         return codes
     pooled = pool_decides(loop)
     with np.errstate(all="ignore"):
-        bad = ~rows_all(np.isfinite(state.mu)) | nf.underflowed(state.mu)
+        bad = nf.underflowed(state.mu)
+        if not math.isfinite(state.mu.sum()):  # (one pass: some μ is not finite, or the sum overflows)
+            bad |= ~rows_all(np.isfinite(state.mu))
         on = state.vertex >= 0
         # the usual block: every chain finite and off the point masses, open (no mask work)
         marked = bool(np.count_nonzero(bad) or np.count_nonzero(on))

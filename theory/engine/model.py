@@ -395,11 +395,13 @@ class NumericFamily:
     def underflowed(self, mu: np.ndarray) -> np.ndarray:
         """Chains within the smallest normal float of an end that is only approached as t → ∞
         (their μ is no longer resolved: underflow, not absorption), shape (C,)."""
-        out = np.zeros(len(mu), bool)
+        out = None
         for i, v in enumerate(self._vertices):
             if not self.finite and not self.attainable[i]:
-                out |= np.all(np.abs(mu - v) < np.finfo(float).tiny, axis=-1)
-        return out
+                near = np.abs(mu - v) < np.finfo(float).tiny
+                near = near[:, 0] if self.d == 1 else rows_all(near)
+                out = near if out is None else out | near
+        return np.zeros(len(mu), bool) if out is None else out
 
     def spread(self, mu: np.ndarray) -> np.ndarray | None:
         """tr χ, the total variance of φ, as a function of μ (infinite spaces with a closed
