@@ -10,6 +10,7 @@ along axis 0: θ and μ have shape (C, d), χ has shape (C, d, d).
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -209,8 +210,12 @@ class NumericFamily:
         log w is constant on F (off F any finite value: weight 1), one linear solve for (θ, constant).
         On the whole simplex too, and on a vertex (any θ puts all mass on its level)."""
         log_w = self.level_weights(tau)
-        log_w *= face  # weight 1 off F: w·1 + 0 on F, w·0 + 1 off it (arithmetic: masked ops cost 5×)
-        log_w += ~face
+        if not face.all():  # weight 1 off F (no select while every chain is on the whole simplex)
+            if math.isfinite(log_w.sum()):
+                log_w = np.where(face, log_w, 1.0)
+            else:  # w·1 + 0 on F, w·0 + 1 off it: NaN off F where a weight is not finite
+                log_w *= face
+                log_w += ~face
         np.log(log_w, out=log_w)
         if not self._log_h_zero:
             log_w -= self.log_h  # (a broadcast row: only where log h is not 0)
