@@ -1460,7 +1460,8 @@ class _Chains:
         if whole is not None:
             self.book.add(t, *self._summarise(whole, n))
         elif wanted.any():
-            self.book.add(t[wanted], *self._summarise(self._buffered(np.flatnonzero(wanted)), int(wanted.sum())))
+            rows = np.flatnonzero(wanted)
+            self.book.add(t[rows], *self._summarise(self._buffered(rows), len(rows)))
 
     def _summarise(self, states: State, n: int):
         """(mean, var, values) of ``n`` generations' states stacked generation-major: means and

@@ -190,8 +190,7 @@ class NumericFamily:
         where q > 0 and of 1 elsewhere (no log of 0: numpy's slow path; a select, not arithmetic
         on the mask: a third of its time), no select while every q is positive, no broadcast row
         of log h where it is 0 (the values of the masked form, signs of 0 too)."""
-        with np.errstate(invalid="ignore"):  # (NaN q: a NaN entropy either way)
-            terms = np.log(q) if q.min(initial=1.0) > 0 else np.log(np.where(q > 0, q, 1.0))
+        terms = np.log(q) if q.min(initial=1.0) > 0 else np.log(np.where(q > 0, q, 1.0))
         if self._log_h_zero:
             np.subtract(0.0, terms, out=terms)
         else:
@@ -315,10 +314,12 @@ class NumericFamily:
         columns are (no (C, d) array written column by column); a bare μ_b is that column itself."""
         if not self.closed_inverse:
             return None
-        C = len(mu)
+        out = []
         with np.errstate(all="ignore"):
-            return [mu[:, cols[0]] if fn is None else np.broadcast_to(np.asarray(fn(*(mu[:, c] for c in cols)), float), (C,))
-                    for fn, cols in self._mu_inverse_functions]
+            for fn, cols in self._mu_inverse_functions:
+                value = mu[:, cols[0]] if fn is None else np.asarray(fn(*(mu[:, c] for c in cols)), float)
+                out.append(np.broadcast_to(value, mu.shape[:1]))
+        return out
 
     @functools.cached_property
     def _mu_inverse_functions(self) -> list:
