@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 
 import theory.engine.book as book_module
+import theory.engine.model as model_module
 from theory.engine import collapse
 from theory.engine.book import Book, mean_var, mean_var_rows
 from theory.engine.lattice import LatticeChains, lattice_law
 from theory.engine.segment import SegmentChains, segment_law
 from theory.engine import loop as loop_module
 from theory.engine.loop import Histogram
+from theory.engine.state import State
 from theory.params import from_params
 
 # (family, M, init, options, run keywords): general-path settings with absorption, faces, a
@@ -272,6 +274,36 @@ def test_rows_are_summarised_as_one_row_is_bit_for_bit():
             mean, var = mean_var_rows(rows)
             for r in range(len(rows)):
                 assert _same([mean[r], var[r]], mean_var(rows[r])), (C, r)
+
+
+def test_short_rows_are_summed_as_numpy_sums_them_bit_for_bit():
+    """rows_sum (column by column below SEQUENTIAL_ROW levels) is np.sum(axis=-1) to the bit:
+    signed zeros, infinities, NaN and values far apart in magnitude; and longer rows."""
+    rng = np.random.default_rng(3)
+    special = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e308, -1e308, 5e-324, 1e-16])
+    for L in (1, 2, 3, 4, 7, model_module.SEQUENTIAL_ROW, 21):
+        x = np.concatenate([rng.choice(special, (20000, L)),
+                            rng.standard_normal((20000, L)) * np.exp(rng.uniform(-30, 30, (20000, L)))])
+        with np.errstate(invalid="ignore", over="ignore"):
+            want, got = x.sum(axis=-1), model_module.rows_sum(x)
+        assert np.array_equal(want.view(np.int64), got.view(np.int64)), L
+
+
+def test_observables_of_column_major_means_are_those_of_row_major_ones_bit_for_bit():
+    """A run buffers an infinite family's μ column by column: the same observables, to the bit
+    (Gaussian with chains on the point-mass curve, exponential, Poisson at rate 0)."""
+    for family, init in (("gaussian", {"mean": 1.0, "var": 2.0}), ("exponential", {"rate": 0.5}),
+                         ("poisson", {"rate": 1.0})):
+        loop = from_params(family, 3, init)
+        state = loop.run(40, 200, seed=1).state
+        assert family == "exponential" or np.any(state.vertex >= 0)
+        by_columns = State(mu=np.asfortranarray(state.mu), theta=state.theta, face=None,
+                                       vertex=state.vertex, hit_time=state.hit_time)
+        want, got = loop.observables(state), loop.observables(by_columns)
+        assert list(want) == list(got)
+        for name in want:
+            assert _same(got[name], want[name]), (family, name)
+        assert np.array_equal(collapse.classify(loop, state), collapse.classify(loop, by_columns))
 
 
 def test_histogram_adds_repeated_values_as_often():

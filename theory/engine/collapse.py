@@ -35,6 +35,8 @@ pool's. Under ``accumulate`` the model is fitted to the pool, so the model's fac
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .estimators import MLE, REFIT_TOL
@@ -79,23 +81,31 @@ def classify(loop, state: State) -> np.ndarray:
         return codes
     pooled = pool_decides(loop)
     with np.errstate(all="ignore"):
-        bad = ~rows_all(np.isfinite(state.mu)) | nf.underflowed(state.mu)
-        codes[bad] = 3
-        on = (state.vertex >= 0) & ~bad
-        if pooled:  # the pool on the model's point mass too
-            on &= pool_vertex(loop, state) == state.vertex
-        codes[on & _closed_vertex(loop, state.vertex)] = 1
-        open_ = (state.vertex < 0) & ~bad
-        rest = np.flatnonzero(open_)
-        if len(rest) and len(loop.data) == 0:  # data keep an approached end open
+        bad = nf.underflowed(state.mu)
+        if not math.isfinite(state.mu.sum()):  # (one pass: some μ is not finite, or the sum overflows)
+            bad |= ~rows_all(np.isfinite(state.mu))
+        on = state.vertex >= 0
+        # the usual block: every chain finite and off the point masses, open (no mask work)
+        marked = bool(np.count_nonzero(bad) or np.count_nonzero(on))
+        if marked:
+            codes[bad] = 3
+            on &= ~bad
+            if pooled:  # the pool on the model's point mass too
+                on &= pool_vertex(loop, state) == state.vertex
+            codes[on & _closed_vertex(loop, state.vertex)] = 1
+        open_ = ((state.vertex < 0) & ~bad) if marked else None
+        rest = None if open_ is None else np.flatnonzero(open_)
+        if len(loop.data) == 0 and (rest is None or len(rest)):  # data keep an approached end open
             # most chains: every chain's spread, the others' discarded (a row gather of the (C, d)
             # means cost more than the spread: 10 ns a row)
-            every = 2 * len(rest) > C
+            every = rest is None or 2 * len(rest) > C
             near = _near_end(loop, state.mu if every else state.mu[rest])
             if pooled:  # and the model fitted to the pool
                 pool = state.pool_sums if every else state.pool_sums[rest]
                 near &= _near_end(loop, pool / max(state.pool_size, 1))
-            codes[near & open_ if every else rest[near]] = 2
+            if open_ is not None:
+                near = near & open_ if every else rest[near]
+            codes[near] = 2
     return codes
 
 
@@ -131,18 +141,17 @@ def _classify_finite(loop, state: State, codes: np.ndarray) -> None:
     _, full = nf.face_size_full(face)
     closed = _closed(loop, face)
     codes[~full & closed] = 1
-    rest = np.flatnonzero(full)
+    if loop.operated is None:
+        # cheap bound first: every level has probability ≥ e^{−spread}/L, spread of log h + θ·φ,
+        # evaluated for every chain (a row gather of the chains on the whole polytope cost 7× it)
+        with np.errstate(all="ignore"):
+            spread = np.abs(state.theta) @ np.ptp(nf.phi_levels, axis=0) + np.ptp(nf.log_h)
+        rest = np.flatnonzero((spread >= np.log(1 / RESOLUTION) - np.log(len(nf.levels))) & full)
+    else:
+        rest = np.flatnonzero(full)
     if not len(rest):
         return
     theta = state.theta[rest]
-    if loop.operated is None:
-        # cheap bound first: every level has probability ≥ e^{−spread}/L, spread of log h + θ·φ
-        with np.errstate(all="ignore"):
-            spread = np.abs(theta) @ np.ptp(nf.phi_levels, axis=0) + np.ptp(nf.log_h)
-        near = spread >= np.log(1 / RESOLUTION) - np.log(len(nf.levels))
-        rest, theta = rest[near], theta[near]
-    if not len(rest):
-        return
     p = nf.level_probabilities(theta) if loop.operated is None else loop.operated.probabilities(theta, None)
     face = _resolved_face(nf, p)
     off = np.where(face, 0.0, p).sum(axis=-1)
