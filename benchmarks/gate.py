@@ -32,7 +32,7 @@ REFERENCE = {("bernoulli", "replace"): 1.06, ("bernoulli", "accumulate"): 1.25,
              ("poisson", "accumulate"): 1.4}
 
 
-def _bench_floor():
+def bench_floor():
     """benchmarks/bench_floor.py as a module, the process environment left as it was (the
     script pins BLAS threads for its own process only)."""
     before = dict(os.environ)
@@ -49,7 +49,7 @@ def _bench_floor():
 
 def ratios(chains: int = CHAINS, repeats: int = REPEATS) -> dict[tuple[str, str], float]:
     """(case, regime) -> measured engine/floor ratio per generation, for every REFERENCE case."""
-    bench = _bench_floor()
+    bench = bench_floor()
     cases = {case[0]: case for case in bench.CASES}
     out = {}
     for label, regime in REFERENCE:
