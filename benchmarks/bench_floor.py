@@ -684,33 +684,31 @@ def check(M=5, chains=64, generations=60, seed=1):
     return marked
 
 
-def best_times(case, regime, chains, lengths, repeats, bare=True):
-    """{length: [engine, floor, bare floor]} best CPU seconds over ``repeats`` rounds, each round
-    running the engine, the floor and the bare floor alternately at every length (the bare
-    floor NaN, not run, unless ``bare``)."""
+def best_times(case, regime, chains, lengths, repeats, floors=("full", "bare")):
+    """{length: [engine, *floors]} best CPU seconds over ``repeats`` rounds, each round running
+    the engine and the ``floors`` (the full floor, the bare one) alternately at every length."""
     _, family, args, fixed, init, floor, _ = case
     loop = from_params(family, M, init, family_args=args, fixed=fixed, regime=regime)
     loop.run(2, 10, seed=0)  # compile the lambdified expressions first
     floor(M, 10, 2, regime, np.random.default_rng(0))
-    best = {T: [float("inf")] * 3 for T in lengths}
+    best = {T: [float("inf")] * (1 + len(floors)) for T in lengths}
     with np.errstate(divide="ignore", invalid="ignore"):  # (logs of 0, ∞ − ∞: excluded values)
         for rep in range(repeats):
             for T in lengths:
                 t0 = clock()
                 loop.run(T, chains, seed=rep)
-                t1 = clock()
-                floor(M, chains, T, regime, np.random.default_rng(rep))
-                t2 = clock()
-                if bare:
-                    floor(M, chains, T, regime, np.random.default_rng(rep), bare=True)
-                t3 = clock() if bare else np.nan
-                best[T] = [min(b, x) for b, x in zip(best[T], (t1 - t0, t2 - t1, t3 - t2), strict=True)]
+                times = [clock() - t0]
+                for kind in floors:
+                    t0 = clock()
+                    floor(M, chains, T, regime, np.random.default_rng(rep), bare=kind == "bare")
+                    times.append(clock() - t0)
+                best[T] = [min(b, x) for b, x in zip(best[T], times, strict=True)]
     return best
 
 
 def per_generation(best, T0, T1):
-    """(engine, floor, bare floor) seconds per generation between generations T0 and T1, differenced."""
-    return tuple((best[T1][i] - best[T0][i]) / (T1 - T0) for i in (0, 1, 2))
+    """(engine, *floors) seconds per generation between generations T0 and T1, differenced."""
+    return tuple((b1 - b0) / (T1 - T0) for b0, b1 in zip(best[T0], best[T1], strict=True))
 
 
 def main() -> None:
@@ -723,6 +721,8 @@ def main() -> None:
     p.add_argument("--long", type=int, help=f"generations of the long run (default {LONG})")
     p.add_argument("--budget", type=float, default=BUDGET,
                    help=f"CPU seconds of the floor's long run at most: its length is cut to fit (default {BUDGET:g})")
+    p.add_argument("--bare", action="store_true",
+                   help="against the bare floor alone (the step and Σθ, Σθ²: the floor before issue 25's second pass)")
     p.add_argument("--check", action="store_true",
                    help="assert that the floors' observables, summaries and marks are the engine's, and exit")
     a = p.parse_args()
@@ -733,11 +733,14 @@ def main() -> None:
     chains = a.chains or ((100, 1000) if a.quick else CHAINS)
     long = a.long or (500 if a.quick else LONG)
     repeats = (2, 1) if a.quick else (REPEATS_SHORT, REPEATS_LONG)
-    print(f"M = {M}; short: generations {SHORT + 1}–{2 * SHORT}, long: {SHORT + 1}–{long}; "
-          "engine and floor µs per generation, ratio = engine/floor, bare = engine/bare floor")
-    print("| family | regime | chains | short engine | short floor | short ratio | short bare "
-          "| long to | long engine | long floor | long ratio | long bare |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    floors = ("bare",) if a.bare else ("full", "bare")
+    print(f"M = {M}; short: generations {SHORT + 1}–{2 * SHORT}, long: {SHORT + 1} to the 'long to' column; "
+          "engine and floor µs per generation, ratio = engine/floor"
+          + (" (the bare floor)" if a.bare else ", bare = engine/bare floor"))
+    head = ["engine", "floor", "ratio"] + ([] if a.bare else ["bare"])
+    print("| family | regime | chains | " + " | ".join(f"short {h}" for h in head) + " | long to | "
+          + " | ".join(f"long {h}" for h in head) + " |")
+    print("|---|---|" + "---:|" * (2 + 2 * len(head)))
     for case in CASES:
         if a.only and a.only not in case[0]:
             continue
@@ -745,14 +748,14 @@ def main() -> None:
             if a.regime and regime not in a.regime:
                 continue
             for C in chains:
-                short = best_times(case, regime, C, (SHORT, 2 * SHORT), repeats[0])
+                short = best_times(case, regime, C, (SHORT, 2 * SHORT), repeats[0], floors)
                 floor_cost = per_generation(short, SHORT, 2 * SHORT)[1]
                 T = int(min(long, max(2 * SHORT, a.budget / max(floor_cost, 1e-9))))
-                long_ = best_times(case, regime, C, (SHORT, T), repeats[1])
+                long_ = best_times(case, regime, C, (SHORT, T), repeats[1], floors)
                 cells = []
-                for eng, flo, bare in (per_generation(short, SHORT, 2 * SHORT), per_generation(long_, SHORT, T)):
-                    cells += [f"{1e6 * eng:,.0f}", f"{1e6 * flo:,.0f}", f"{eng / flo:.2f}", f"{eng / bare:.2f}"]
-                cells.insert(4, f"{T:,}")
+                for eng, *flo in (per_generation(short, SHORT, 2 * SHORT), per_generation(long_, SHORT, T)):
+                    cells += [f"{1e6 * eng:,.0f}", f"{1e6 * flo[0]:,.0f}"] + [f"{eng / f:.2f}" for f in flo]
+                cells.insert(len(head), f"{T:,}")
                 print(f"| {case[0]} | {regime} | {C:,} | " + " | ".join(cells) + " |", flush=True)
 
 

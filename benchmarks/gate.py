@@ -53,8 +53,8 @@ def ratios(chains: int = CHAINS, repeats: int = REPEATS) -> dict[tuple[str, str]
     cases = {case[0]: case for case in bench.CASES}
     out = {}
     for label, regime in REFERENCE:
-        best = bench.best_times(cases[label], regime, chains, (SHORT, 2 * SHORT), repeats, bare=False)
-        engine, floor, _ = bench.per_generation(best, SHORT, 2 * SHORT)
+        best = bench.best_times(cases[label], regime, chains, (SHORT, 2 * SHORT), repeats, floors=("full",))
+        engine, floor = bench.per_generation(best, SHORT, 2 * SHORT)
         out[label, regime] = engine / floor
     return out
 
