@@ -189,7 +189,8 @@ class BinomialSum:
     Observables (h(k) = C(n, k)): p, θ = log p − log(1 − p) (Curie–Weiss θ1: half of it), the
     entropy S = −n (p log p + (1 − p) log(1 − p)) and φ1 = n p (Curie–Weiss: the magnetisation
     N (2p − 1)). p ∈ {0, 1} is a point mass (S = 0, θ infinite: excluded), absorbing under
-    replace and accumulate. Under subsample a chain collapses when its pool does, and a pool
+    replace and accumulate, and the only face: collapsed and on a point mass are one mark. Under
+    subsample a chain collapses when its pool does, and a pool
     lies on a face at generation t exactly when it did at generation 1 (its levels only grow,
     and the model draws from them): collapse is recorded at generation 1 or never, the
     model's point mass (which the pool may leave) generation by generation. p' is a multiple of
@@ -269,8 +270,8 @@ class SumFamily:
     Σx/N_t under accumulate.
 
     Observables: Poisson rate = φ1 = μ, θ = log μ, S = μ − μ log μ (h = 1/x!); rate 0 is a
-    point mass (S = log h(0) = 0, θ excluded), absorbing, and a rate off 0 is at least
-    1/(M t), far above the refit's resolution. Exponential rate = 1/μ, θ = −rate,
+    point mass (S = log h(0) = 0, θ excluded), absorbing, the only end (collapsed and on a
+    point mass: one mark), and a rate off 0 is at least 1/(M t), far above the refit's resolution. Exponential rate = 1/μ, θ = −rate,
     S = 1 + log μ, φ1 = μ; its end μ → 0 is approached, never attained: a chain collapses
     (``float_boundary``) once its spread μ² is below the refit's resolution times the
     starting model's, a mark it may leave again."""
