@@ -1,5 +1,6 @@
 """The benchmark gate in the default suite: no case more than twice its reference ratio to the
-floor (benchmarks/gate.py), and the gate catches an engine made three times slower."""
+floor (benchmarks/gate.py), the gate catches an engine made three times slower, and the floors
+do the run's job (their observables, summaries and marks are the engine's at its states)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ def _gate():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_the_floors_report_what_the_run_reports():
+    marked = _gate().bench_floor().check()
+    # every mark of every family is met by some chain at M = 5 (the check looked at both states)
+    assert all(n > 0 for marks in marked.values() for n in marks.values()), marked
 
 
 def test_engine_within_twice_its_reference_ratio_to_the_floor():
