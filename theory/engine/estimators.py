@@ -110,6 +110,12 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     centre = np.where(numeric.negative, -1.0, 0.0)
 
     plain = not lam and penalty is None  # the MLE's dual: no penalty terms to add
+    if plain and face is None and numeric.finite and numeric.d <= 2:
+        # the usual refit (every chain inside, d ≤ 2): full Newton steps levels-major; a chain
+        # whose step needs backtracking goes on below from where it is, by the same iteration
+        active = _full_steps(numeric, tau, theta, tol * numeric.scale, max_iter)
+        if not np.count_nonzero(active):
+            return theta
 
     def extra(th):
         """Penalty value, gradient, Hessian: L2 plus the optional prior term."""
@@ -220,6 +226,98 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     if active.any():
         raise NotConverged(f"Newton refit did not converge for {active.sum()} chain(s)")
     return theta
+
+
+def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tolerance: np.ndarray,
+                max_iter: int) -> np.ndarray:
+    """:func:`solve_theta`'s iteration while full Newton steps are taken, for the MLE of a finite
+    family with every chain inside its polytope and d ≤ 2; updates ``theta`` (C, d) in place and
+    returns the chains left to :func:`solve_theta`'s general loop (a full step without Armijo
+    decrease, a singular χ, or no convergence in ``max_iter`` steps), from where they stopped.
+
+    The same numbers as the general loop, step for step (the same products in the same order),
+    in fewer NumPy calls: arrays levels-major (d, C) and (L, C), the 2×2 solve in closed form,
+    the dual's value at the accepted trial carried to the next step, one errstate, and rows
+    gathered only when a chain converges or leaves."""
+    d = len(tolerance)
+    th, tau_t = theta.T.copy(), tau.T.copy()  # (d, C)
+    chains = np.arange(len(theta))
+    left = np.zeros(len(theta), bool)
+    tol = tolerance[:, None]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        a, mu, chi = _cumulants_levels_major(numeric, th)
+        value = a - _dot_rows(th, tau_t)
+        for _ in range(max_iter):
+            grad = mu - tau_t
+            small = np.abs(grad) <= tol
+            done = small[0] if d == 1 else small[0] & small[1]
+            finished = np.count_nonzero(done)
+            if finished:
+                theta[chains[done]] = th[:, done].T
+                if finished == len(done):
+                    return left
+                keep = ~done
+                th, tau_t, grad, value, chains = th[:, keep], tau_t[:, keep], grad[:, keep], value[keep], chains[keep]
+                chi = [c[keep] for c in chi]
+            step = _newton_step(chi, grad)  # (a singular χ's non-finite step fails the test below)
+            slope = _dot_rows(grad, step)
+            bound = value + 1e-4 * slope + 1e-13 * (1 + np.abs(value))
+            trial = th + step
+            a, mu, chi = _cumulants_levels_major(numeric, trial)
+            value_t = a - _dot_rows(trial, tau_t)
+            taken = value_t <= bound
+            if np.count_nonzero(taken) < len(taken):  # the general loop goes on from th for these
+                out = ~taken
+                theta[chains[out]] = th[:, out].T
+                left[chains[out]] = True
+                if not np.count_nonzero(taken):
+                    return left
+                trial, value_t, tau_t, chains = trial[:, taken], value_t[taken], tau_t[:, taken], chains[taken]
+                mu, chi = mu[:, taken], [c[taken] for c in chi]
+            th, value = trial, value_t
+    theta[chains] = th.T
+    left[chains] = True
+    return left
+
+
+def _cumulants_levels_major(numeric: NumericFamily, th: np.ndarray):
+    """(A, μ (d, C), the distinct entries of χ: [χ11] or [χ11, χ12, χ22]) at θ (d, C) on the whole
+    polytope of a finite family: :meth:`~.model.NumericFamily.cumulants`' arithmetic, levels-major."""
+    z = numeric.phi_levels @ th
+    if not numeric.log_h_zero:
+        z += numeric.log_h[:, None]
+    top = z.max(axis=0)
+    z -= top
+    np.exp(z, out=z)
+    total = z.sum(axis=0)
+    z /= total
+    mu = numeric.phi_levels.T @ z
+    second = numeric.phi_outer.T @ z
+    if len(mu) == 1:
+        return top + np.log(total), mu, [second[0] - mu[0] * mu[0]]
+    return top + np.log(total), mu, [second[0] - mu[0] * mu[0], second[1] - mu[0] * mu[1],
+                                     second[3] - mu[1] * mu[1]]
+
+
+def _newton_step(chi: list, grad: np.ndarray) -> np.ndarray:
+    """−χ⁻¹g levels-major (d, C), χ from its distinct entries: :func:`_solve_small`'s numbers,
+    negated (non-finite where χ is singular)."""
+    if len(chi) == 1:
+        return -(grad / chi[0])
+    a, b, e = chi
+    det = a * e - b * b
+    step = np.empty_like(grad)
+    np.divide(b * grad[1] - e * grad[0], det, out=step[0])
+    np.divide(b * grad[0] - a * grad[1], det, out=step[1])
+    return step
+
+
+def _dot_rows(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Σ_a u_a v_a of levels-major (d, C) arrays, d ≤ 2: :func:`_row_dot`'s numbers."""
+    out = u[0] * v[0]
+    if len(u) == 2:
+        out += u[1] * v[1]
+    return out
 
 
 def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> np.ndarray:

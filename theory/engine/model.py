@@ -68,7 +68,7 @@ class NumericFamily:
         exponential nor a finiteness test tells apart)."""
         z = self.phi_levels @ theta.T
         with np.errstate(invalid="ignore"):
-            if not self._log_h_zero:
+            if not self.log_h_zero:
                 z += self.log_h[:, None]
         if face is not None and not face.all():
             np.copyto(z, -np.inf, where=~face.T)
@@ -98,7 +98,8 @@ class NumericFamily:
         return e
 
     @functools.cached_property
-    def _log_h_zero(self) -> bool:
+    def log_h_zero(self) -> bool:
+        """Whether log h ≡ 0 on the levels (categorical): its addition to the logits is skipped."""
         return bool(np.all(self.log_h == 0))
 
     def logits(self, theta: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
@@ -126,11 +127,11 @@ class NumericFamily:
     def _chi_T(self, q_T: np.ndarray, mu: np.ndarray) -> np.ndarray:
         """E[φφᵀ] − μμᵀ from levels-major probabilities, shape (C, d, d)."""
         d = self.d
-        second = (self._phi_outer.T @ q_T).T.reshape(-1, d, d)
+        second = (self.phi_outer.T @ q_T).T.reshape(-1, d, d)
         return second - mu[:, :, None] * mu[:, None, :]
 
     @functools.cached_property
-    def _phi_outer(self) -> np.ndarray:
+    def phi_outer(self) -> np.ndarray:
         """φ(s)φ(s)ᵀ per level, flattened, shape (L, d²)."""
         return np.einsum("la,lb->lab", self.phi_levels, self.phi_levels).reshape(len(self.levels), -1)
 
@@ -192,7 +193,7 @@ class NumericFamily:
         terms = q * positive
         terms += ~positive
         np.log(terms, out=terms)
-        if self._log_h_zero:
+        if self.log_h_zero:
             np.subtract(0.0, terms, out=terms)
         else:
             np.subtract(self.log_h, terms, out=terms)
@@ -213,7 +214,7 @@ class NumericFamily:
         log_w *= face  # weight 1 off F: w·1 + 0 on F, w·0 + 1 off it (arithmetic: masked ops cost 5×)
         log_w += ~face
         np.log(log_w, out=log_w)
-        if not self._log_h_zero:
+        if not self.log_h_zero:
             log_w -= self.log_h  # (a broadcast row: only where log h is not 0)
         return log_w @ self._face_solve
 
