@@ -95,20 +95,12 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     silently returns).
     """
     theta = np.array(theta0, dtype=float, copy=True)
-    theta[~np.isfinite(theta)] = 0.0
-    if face is None:
-        active, full_face = np.ones(len(tau), bool), np.ones(len(tau), bool)
-    else:
+    if not np.isfinite(theta.sum()):
+        theta[~np.isfinite(theta)] = 0.0
+    if face is not None:
         size, full_face = numeric.face_size_full(face)
-        active = size > 1
-        if full_face.all():
+        if np.count_nonzero(full_face) == len(full_face):
             face = None  # every chain on the whole polytope: no face to gather or apply
-    # chains not converged after max_iter from the previous θ (deep in a saturated region its
-    # far levels underflow, and E[φφᵀ] − μμᵀ cancels: the curvature there is lost) restart
-    # once from the centre, θ = 0 (−1 for negative parameters), where every level is
-    # resolved, with the centred covariance
-    centre = np.where(numeric.negative, -1.0, 0.0)
-
     plain = not lam and penalty is None  # the MLE's dual: no penalty terms to add
     if plain and face is None and numeric.finite and numeric.d <= 2:
         # the usual refit (every chain inside, d ≤ 2): full Newton steps levels-major; a chain
@@ -116,6 +108,16 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
         active = _full_steps(numeric, tau, theta, tol * numeric.scale, max_iter)
         if not np.count_nonzero(active):
             return theta
+        full_face = np.ones(len(tau), bool)
+    elif face is None:
+        active, full_face = np.ones(len(tau), bool), np.ones(len(tau), bool)
+    else:
+        active = size > 1
+    # chains not converged after max_iter from the previous θ (deep in a saturated region its
+    # far levels underflow, and E[φφᵀ] − μμᵀ cancels: the curvature there is lost) restart
+    # once from the centre, θ = 0 (−1 for negative parameters), where every level is
+    # resolved, with the centred covariance
+    centre = np.where(numeric.negative, -1.0, 0.0)
 
     def extra(th):
         """Penalty value, gradient, Hessian: L2 plus the optional prior term."""
