@@ -210,6 +210,9 @@ NEWTON_CASES = {  # (M, init, N, fixed, options): the refit by Newton, every cha
     "fitted-accumulate": (10_000, {"theta1": 0.05, "theta2": 0.3}, 20, {}, {"regime": "accumulate"}),
     "held-accumulate": (10_000, {"theta1": 0.05, "theta2": 0.3}, 20, {"theta2": 0.3}, {"regime": "accumulate"}),
     "fitted-subsample": (30, {"theta1": 0.1, "theta2": 0.3}, 8, {}, {"regime": "subsample"}),
+    # chains far from the truth's anchors: full steps rejected, the general loop backtracks
+    "fitted-anchored": (20, {"theta1": 0.4, "theta2": -0.5}, 10, {},
+                        {"truth": {"theta1": 0.0, "theta2": 0.0}, "anchors": 2}),
 }
 
 
@@ -224,14 +227,13 @@ def _newton_states(case, monkeypatch, full_steps):
 
 
 def _general_loop_only(numeric, tau, theta, tolerance, max_iter):
-    return np.ones(len(theta), bool)  # every chain left to solve_theta's general loop
+    return np.ones(len(theta), bool), None  # every chain left to solve_theta's general loop
 
 
 @pytest.mark.parametrize("case", list(NEWTON_CASES))
 def test_the_newtons_full_steps_give_the_general_loops_numbers(case, monkeypatch):
     """The MLE's Newton inside the polytope (estimators._full_steps, levels-major) takes the general
-    loop's steps with the same products: the same θ bit for bit while no chain backtracks (a
-    backtracking chain goes on in another batch, whose products may round otherwise)."""
+    loop's steps with the same products on the same chains: the same θ bit for bit."""
     fast = _newton_states(case, monkeypatch, estimators._full_steps)
     slow = _newton_states(case, monkeypatch, _general_loop_only)
     for k in fast:
@@ -250,24 +252,23 @@ def test_the_same_comparison_catches_newton_steps_that_stop_early(monkeypatch):
 
 
 def test_the_newtons_full_steps_hand_backtracking_chains_to_the_general_loop():
-    """From far away (a full step overshoots: Armijo rejects it) and near a face the chains end
-    where the general loop alone puts them, to the refit's tolerance."""
+    """From far away (a full step overshoots: Armijo rejects it) the chains go on in the general
+    loop from before that step, with its cumulants: the general loop's θ, bit for bit."""
     loop = from_params("curie_weiss", 40, {"theta1": 0.1, "theta2": 0.3}, family_args={"N": 8})
     nf = loop.numeric
     rng = np.random.default_rng(8)
     counts = rng.multinomial(40, rng.dirichlet(np.full(9, 0.3), size=400))
-    counts[:, [0, -1]] += 1  # every level of the polytope's vertices: the whole polytope
+    counts[:, [0, -1]] += 1  # the polytope's extreme levels in every sample: inside it
     tau = counts @ nf.phi_levels / counts.sum(axis=1, keepdims=True)
     start = rng.normal(0.0, 3.0, size=(400, 2))
-    left = estimators._full_steps(nf, tau, start.copy(), estimators.REFIT_TOL * nf.scale, 200)
-    assert left.any() and not left.all()
+    left, carry = estimators._full_steps(nf, tau, start.copy(), estimators.REFIT_TOL * nf.scale, 200)
+    assert left.any() and len(carry[0]) == np.count_nonzero(left)
     fast = solve_theta(nf, tau, start)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(estimators, "_full_steps", _general_loop_only)
         slow = solve_theta(nf, tau, start)
-    for theta in (fast, slow):
-        assert np.all(np.abs(nf.mu(theta) - tau) <= estimators.REFIT_TOL * nf.scale)
-    assert np.allclose(fast, slow, rtol=0, atol=1e-6)
+    assert np.all(np.abs(nf.mu(fast) - tau) <= estimators.REFIT_TOL * nf.scale)
+    assert np.array_equal(fast, slow)
 
 
 def test_the_simplex_steps_first_generation_is_the_general_paths():

@@ -102,10 +102,11 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
         if np.count_nonzero(full_face) == len(full_face):
             face = None  # every chain on the whole polytope: no face to gather or apply
     plain = not lam and penalty is None  # the MLE's dual: no penalty terms to add
+    carry = None  # cumulants at θ of the chains going on (see below)
     if plain and face is None and numeric.finite and numeric.d <= 2:
-        # the usual refit (every chain inside, d ≤ 2): full Newton steps levels-major; a chain
-        # whose step needs backtracking goes on below from where it is, by the same iteration
-        active = _full_steps(numeric, tau, theta, tol * numeric.scale, max_iter)
+        # the usual refit (every chain inside, d ≤ 2): full Newton steps levels-major; from the
+        # first step that needs backtracking on, the loop below, from where the chains are
+        active, carry = _full_steps(numeric, tau, theta, tol * numeric.scale, max_iter)
         if not np.count_nonzero(active):
             return theta
         full_face = np.ones(len(tau), bool)
@@ -137,7 +138,6 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     # next iteration's (the same chains in the same order): one pass over the levels per Newton
     # step, not two (finite spaces). carry = (taken, A, μ, χ), rows valid where taken.
     reuse = numeric.finite
-    carry = None
     tolerance = tol * numeric.scale
 
     for it in range(2 * max_iter):
@@ -231,20 +231,22 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
 
 
 def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tolerance: np.ndarray,
-                max_iter: int) -> np.ndarray:
-    """:func:`solve_theta`'s iteration while full Newton steps are taken, for the MLE of a finite
-    family with every chain inside its polytope and d ≤ 2; updates ``theta`` (C, d) in place and
-    returns the chains left to :func:`solve_theta`'s general loop (a full step without Armijo
-    decrease, a singular χ, or no convergence in ``max_iter`` steps), from where they stopped.
+                max_iter: int):
+    """:func:`solve_theta`'s iteration while every step is a full one, for the MLE of a finite
+    family with every chain inside its polytope and d ≤ 2: updates ``theta`` (C, d) in place and
+    returns (the chains left, the carry of :func:`solve_theta`'s loop for them: their cumulants
+    at θ, or None if none is left). Chains are left where a full step fails the Armijo test (a
+    singular χ's non-finite step fails it too: all the chains not yet converged then go on in the
+    general loop, from before that step) or after ``max_iter`` steps.
 
-    The same numbers as the general loop, step for step (the same products in the same order),
-    in fewer NumPy calls: arrays levels-major (d, C) and (L, C), the 2×2 solve in closed form,
-    the dual's value at the accepted trial carried to the next step, one errstate, and rows
-    gathered only when a chain converges or leaves."""
+    The same numbers as the general loop, step for step: the same products in the same order, on
+    the same chains at once (the general loop's batches: a product's last bits may depend on how
+    many columns it has), levels-major, (d, C) and (L, C) arrays, in fewer NumPy calls: the 2×2
+    solve in closed form, the dual's value at the accepted trial carried to the next step, one
+    errstate, rows gathered only when chains converge."""
     d = len(tolerance)
     th, tau_t = theta.T.copy(), tau.T.copy()  # (d, C)
     chains = np.arange(len(theta))
-    left = np.zeros(len(theta), bool)
     tol = tolerance[:, None]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         a, mu, chi = _cumulants_levels_major(numeric, th)
@@ -257,37 +259,36 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
             if finished:
                 theta[chains[done]] = th[:, done].T
                 if finished == len(done):
-                    return left
+                    return np.zeros(len(theta), bool), None
                 keep = ~done
                 th, tau_t, grad, value, chains = th[:, keep], tau_t[:, keep], grad[:, keep], value[keep], chains[keep]
-                chi = [c[keep] for c in chi]
-            step = _newton_step(chi, grad)  # (a singular χ's non-finite step fails the test below)
+                a, mu, chi = a[keep], mu[:, keep], [c[keep] for c in chi]
+            step = _newton_step(chi, grad)
             slope = _dot_rows(grad, step)
             bound = value + 1e-4 * slope + 1e-13 * (1 + np.abs(value))
             trial = th + step
-            a, mu, chi = _cumulants_levels_major(numeric, trial)
-            value_t = a - _dot_rows(trial, tau_t)
-            taken = value_t <= bound
-            if np.count_nonzero(taken) < len(taken):  # the general loop goes on from th for these
-                out = ~taken
-                theta[chains[out]] = th[:, out].T
-                left[chains[out]] = True
-                if not np.count_nonzero(taken):
-                    return left
-                trial, value_t, tau_t, chains = trial[:, taken], value_t[taken], tau_t[:, taken], chains[taken]
-                mu, chi = mu[:, taken], [c[taken] for c in chi]
-            th, value = trial, value_t
+            a_t, mu_t, chi_t = _cumulants_levels_major(numeric, trial)
+            value_t = a_t - _dot_rows(trial, tau_t)
+            if np.count_nonzero(value_t <= bound) < len(value_t):
+                break  # the general loop backtracks from th
+            th, value, a, mu, chi = trial, value_t, a_t, mu_t, chi_t
     theta[chains] = th.T
+    left = np.zeros(len(theta), bool)
     left[chains] = True
-    return left
+    # the general loop's carry: (taken, A, μ (C, d), χ (C, d, d)) at θ
+    hess = np.empty((len(chains), d, d))
+    hess[:, 0, 0] = chi[0]
+    if d == 2:
+        hess[:, 0, 1] = hess[:, 1, 0] = chi[1]
+        hess[:, 1, 1] = chi[2]
+    return left, (np.ones(len(chains), bool), a, mu.T, hess)
 
 
 def _cumulants_levels_major(numeric: NumericFamily, th: np.ndarray):
     """(A, μ (d, C), the distinct entries of χ: [χ11] or [χ11, χ12, χ22]) at θ (d, C) on the whole
     polytope of a finite family: :meth:`~.model.NumericFamily.cumulants`' arithmetic, levels-major."""
     z = numeric.phi_levels @ th
-    if not numeric.log_h_zero:
-        z += numeric.log_h[:, None]
+    z += numeric.log_h[:, None]  # (where log h ≡ 0 the general loop skips it: the same values, −0 becoming +0)
     top = z.max(axis=0)
     z -= top
     np.exp(z, out=z)

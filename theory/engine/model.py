@@ -68,7 +68,7 @@ class NumericFamily:
         exponential nor a finiteness test tells apart)."""
         z = self.phi_levels @ theta.T
         with np.errstate(invalid="ignore"):
-            if not self.log_h_zero:
+            if not self._log_h_zero:
                 z += self.log_h[:, None]
         if face is not None and not face.all():
             np.copyto(z, -np.inf, where=~face.T)
@@ -98,8 +98,7 @@ class NumericFamily:
         return e
 
     @functools.cached_property
-    def log_h_zero(self) -> bool:
-        """Whether log h ≡ 0 on the levels (categorical): its addition to the logits is skipped."""
+    def _log_h_zero(self) -> bool:
         return bool(np.all(self.log_h == 0))
 
     def logits(self, theta: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
@@ -193,7 +192,7 @@ class NumericFamily:
         terms = q * positive
         terms += ~positive
         np.log(terms, out=terms)
-        if self.log_h_zero:
+        if self._log_h_zero:
             np.subtract(0.0, terms, out=terms)
         else:
             np.subtract(self.log_h, terms, out=terms)
@@ -214,7 +213,7 @@ class NumericFamily:
         log_w *= face  # weight 1 off F: w·1 + 0 on F, w·0 + 1 off it (arithmetic: masked ops cost 5×)
         log_w += ~face
         np.log(log_w, out=log_w)
-        if not self.log_h_zero:
+        if not self._log_h_zero:
             log_w -= self.log_h  # (a broadcast row: only where log h is not 0)
         return log_w @ self._face_solve
 
