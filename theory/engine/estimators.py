@@ -256,10 +256,11 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
             small = np.abs(grad) <= tol
             done = small[0] if d == 1 else small[0] & small[1]
             finished = np.count_nonzero(done)
+            if finished == len(done):  # (no chain at all, too)
+                theta[chains] = th.T
+                return np.zeros(len(theta), bool), None
             if finished:
                 theta[chains[done]] = th[:, done].T
-                if finished == len(done):
-                    return np.zeros(len(theta), bool), None
                 keep = ~done
                 th, tau_t, grad, value, chains = th[:, keep], tau_t[:, keep], grad[:, keep], value[keep], chains[keep]
                 a, mu, chi = a[keep], mu[:, keep], [c[keep] for c in chi]
