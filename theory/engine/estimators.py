@@ -305,7 +305,7 @@ def _cumulants_levels_major(numeric: NumericFamily, th: np.ndarray):
 
 def _newton_step(chi: list, grad: np.ndarray) -> np.ndarray:
     """−χ⁻¹g levels-major (d, C), χ from its distinct entries: :func:`_solve_small`'s numbers,
-    negated (non-finite where χ is singular)."""
+    negated (its χ21 is χ12: the same products), non-finite where χ is singular."""
     if len(chi) == 1:
         return -(grad / chi[0])
     a, b, e = chi
