@@ -10,6 +10,7 @@ comparison (the control).
 import numpy as np
 import pytest
 
+from theory.engine import estimators
 from theory.engine import loop as loop_module
 from theory.engine.estimators import solve_theta
 from theory.engine.sampling import draw_exact
@@ -202,6 +203,74 @@ def test_the_mles_newton_without_penalty_terms_gives_the_penalised_numbers():
     penalised = solve_theta(loop.numeric, tau, state.theta, penalty=zero)
     assert np.array_equal(plain, penalised)
     assert not np.array_equal(plain, solve_theta(loop.numeric, tau, state.theta, lam=1e-3))
+
+
+NEWTON_CASES = {  # (M, init, N, fixed, options): the refit by Newton, every chain inside its polytope
+    "fitted-replace": (10_000, {"theta1": 0.05, "theta2": 0.3}, 20, {}, {}),
+    "fitted-accumulate": (10_000, {"theta1": 0.05, "theta2": 0.3}, 20, {}, {"regime": "accumulate"}),
+    "held-accumulate": (10_000, {"theta1": 0.05, "theta2": 0.3}, 20, {"theta2": 0.3}, {"regime": "accumulate"}),
+    "fitted-subsample": (30, {"theta1": 0.1, "theta2": 0.3}, 8, {}, {"regime": "subsample"}),
+    # chains far from the truth's anchors: full steps rejected, the general loop backtracks
+    "fitted-anchored": (20, {"theta1": 0.4, "theta2": -0.5}, 10, {},
+                        {"truth": {"theta1": 0.0, "theta2": 0.0}, "anchors": 2}),
+}
+
+
+def _newton_states(case, monkeypatch, full_steps):
+    M, init, N, fixed, options = NEWTON_CASES[case]
+    monkeypatch.setattr(estimators, "_full_steps", full_steps)
+    loop = from_params("curie_weiss", M, init, family_args={"N": N}, fixed=fixed, **options)
+    run = loop.run(60, 300, seed=5)
+    out = {k: v for k, v in vars(run.state).items() if isinstance(v, np.ndarray)}
+    out["time_average"] = np.array([[s.mean, s.var] for s in run.time_average.values()])
+    return out
+
+
+def _general_loop_only(numeric, tau, theta, tolerance, max_iter):
+    return np.ones(len(theta), bool), None  # every chain left to solve_theta's general loop
+
+
+@pytest.mark.parametrize("case", list(NEWTON_CASES))
+def test_the_newtons_full_steps_give_the_general_loops_numbers(case, monkeypatch):
+    """The MLE's Newton inside the polytope (estimators._full_steps, levels-major) takes the general
+    loop's steps with the same products on the same chains: the same θ bit for bit."""
+    fast = _newton_states(case, monkeypatch, estimators._full_steps)
+    slow = _newton_states(case, monkeypatch, _general_loop_only)
+    for k in fast:
+        assert np.array_equal(fast[k], slow[k], equal_nan=True), f"{case}: {k} differs"
+
+
+def test_the_same_comparison_catches_newton_steps_that_stop_early(monkeypatch):
+    lean = estimators._full_steps
+
+    def early(numeric, tau, theta, tolerance, max_iter):  # control: a tolerance 10⁴ times wider
+        return lean(numeric, tau, theta, 1e4 * tolerance, max_iter)
+
+    fast = _newton_states("fitted-replace", monkeypatch, early)
+    slow = _newton_states("fitted-replace", monkeypatch, _general_loop_only)
+    assert not np.array_equal(fast["theta"], slow["theta"])
+
+
+def test_the_newtons_full_steps_hand_backtracking_chains_to_the_general_loop():
+    """Chains started at their solution converge at once; those started far away (a full step
+    overshoots: Armijo rejects it) go on in the general loop from before that step, with its
+    cumulants: the general loop's θ, bit for bit."""
+    loop = from_params("curie_weiss", 40, {"theta1": 0.1, "theta2": 0.3}, family_args={"N": 8})
+    nf = loop.numeric
+    rng = np.random.default_rng(8)
+    counts = rng.multinomial(40, rng.dirichlet(np.full(9, 2.0), size=100))
+    counts[:, [0, -1]] += 1  # the polytope's extreme levels in every sample: inside it
+    tau = counts @ nf.phi_levels / counts.sum(axis=1, keepdims=True)
+    start = solve_theta(nf, tau, np.zeros((100, 2)))
+    start[:10] += rng.normal(0.0, 3.0, size=(10, 2))
+    left, carry = estimators._full_steps(nf, tau, start.copy(), estimators.REFIT_TOL * nf.scale, 200)
+    assert left[:10].any() and not left[10:].any() and len(carry[0]) == np.count_nonzero(left)
+    fast = solve_theta(nf, tau, start)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(estimators, "_full_steps", _general_loop_only)
+        slow = solve_theta(nf, tau, start)
+    assert np.all(np.abs(nf.mu(fast) - tau) <= estimators.REFIT_TOL * nf.scale)
+    assert np.array_equal(fast, slow)
 
 
 def test_the_simplex_steps_first_generation_is_the_general_paths():

@@ -100,21 +100,30 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     silently returns).
     """
     theta = np.array(theta0, dtype=float, copy=True)
-    theta[~np.isfinite(theta)] = 0.0
-    if face is None:
+    if not np.isfinite(theta.sum()):
+        theta[~np.isfinite(theta)] = 0.0
+    if face is not None:
+        size, full_face = numeric.face_size_full(face)
+        if np.count_nonzero(full_face) == len(full_face):
+            face = None  # every chain on the whole polytope: no face to gather or apply
+    plain = not lam and penalty is None  # the MLE's dual: no penalty terms to add
+    carry = None  # cumulants at θ of the chains going on (see below)
+    if plain and face is None and numeric.finite and numeric.d <= 2:
+        # the usual refit (every chain inside, d ≤ 2): full Newton steps levels-major; from the
+        # first step that needs backtracking on, the loop below, from where the chains are
+        active, carry = _full_steps(numeric, tau, theta, tol * numeric.scale, max_iter)
+        if not np.count_nonzero(active):
+            return theta
+        full_face = np.ones(len(tau), bool)
+    elif face is None:
         active, full_face = np.ones(len(tau), bool), np.ones(len(tau), bool)
     else:
-        size, full_face = numeric.face_size_full(face)
         active = size > 1
-        if full_face.all():
-            face = None  # every chain on the whole polytope: no face to gather or apply
     # chains not converged after max_iter from the previous θ (deep in a saturated region its
     # far levels underflow, and E[φφᵀ] − μμᵀ cancels: the curvature there is lost) restart
     # once from the centre, θ = 0 (−1 for negative parameters), where every level is
     # resolved, with the centred covariance
     centre = np.where(numeric.negative, -1.0, 0.0)
-
-    plain = not lam and penalty is None  # the MLE's dual: no penalty terms to add
 
     def extra(th):
         """Penalty value, gradient, Hessian: L2 plus the optional prior term."""
@@ -134,7 +143,6 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     # next iteration's (the same chains in the same order): one pass over the levels per Newton
     # step, not two (finite spaces). carry = (taken, A, μ, χ), rows valid where taken.
     reuse = numeric.finite
-    carry = None
     tolerance = tol * numeric.scale
 
     for it in range(2 * max_iter):
@@ -225,6 +233,100 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     if active.any():
         raise NotConverged(f"Newton refit did not converge for {active.sum()} chain(s)")
     return theta
+
+
+def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tolerance: np.ndarray,
+                max_iter: int):
+    """:func:`solve_theta`'s iteration while every step is a full one, for the MLE of a finite
+    family with every chain inside its polytope and d ≤ 2: updates ``theta`` (C, d) in place and
+    returns (the chains left, the carry of :func:`solve_theta`'s loop for them: their cumulants
+    at θ, or None if none is left). Chains are left where a full step fails the Armijo test (a
+    singular χ's non-finite step fails it too: all the chains not yet converged then go on in the
+    general loop, from before that step) or after ``max_iter`` steps.
+
+    The same numbers as the general loop, step for step: the same products in the same order, on
+    the same chains at once (the general loop's batches: a product's last bits may depend on how
+    many columns it has), levels-major, (d, C) and (L, C) arrays, in fewer NumPy calls: the 2×2
+    solve in closed form, the dual's value at the accepted trial carried to the next step, one
+    errstate, rows gathered only when chains converge."""
+    d = len(tolerance)
+    th, tau_t = theta.T.copy(), tau.T.copy()  # (d, C)
+    chains = np.arange(len(theta))
+    tol = tolerance[:, None]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        a, mu, chi = _cumulants_levels_major(numeric, th)
+        value = a - _dot_rows(th, tau_t)
+        for _ in range(max_iter):
+            grad = mu - tau_t
+            small = np.abs(grad) <= tol
+            done = small[0] if d == 1 else small[0] & small[1]
+            finished = np.count_nonzero(done)
+            if finished == len(done):  # (no chain at all, too)
+                theta[chains] = th.T
+                return np.zeros(len(theta), bool), None
+            if finished:
+                theta[chains[done]] = th[:, done].T
+                keep = ~done
+                th, tau_t, grad, value, chains = th[:, keep], tau_t[:, keep], grad[:, keep], value[keep], chains[keep]
+                a, mu, chi = a[keep], mu[:, keep], [c[keep] for c in chi]
+            step = _newton_step(chi, grad)
+            slope = _dot_rows(grad, step)
+            bound = value + 1e-4 * slope + 1e-13 * (1 + np.abs(value))
+            trial = th + step
+            a_t, mu_t, chi_t = _cumulants_levels_major(numeric, trial)
+            value_t = a_t - _dot_rows(trial, tau_t)
+            if np.count_nonzero(value_t <= bound) < len(value_t):
+                break  # the general loop backtracks from th
+            th, value, a, mu, chi = trial, value_t, a_t, mu_t, chi_t
+    theta[chains] = th.T
+    left = np.zeros(len(theta), bool)
+    left[chains] = True
+    # the general loop's carry: (taken, A, μ (C, d), χ (C, d, d)) at θ
+    hess = np.empty((len(chains), d, d))
+    hess[:, 0, 0] = chi[0]
+    if d == 2:
+        hess[:, 0, 1] = hess[:, 1, 0] = chi[1]
+        hess[:, 1, 1] = chi[2]
+    return left, (np.ones(len(chains), bool), a, mu.T, hess)
+
+
+def _cumulants_levels_major(numeric: NumericFamily, th: np.ndarray):
+    """(A, μ (d, C), the distinct entries of χ: [χ11] or [χ11, χ12, χ22]) at θ (d, C) on the whole
+    polytope of a finite family: :meth:`~.model.NumericFamily.cumulants`' arithmetic, levels-major."""
+    z = numeric.phi_levels @ th
+    z += numeric.log_h[:, None]  # (where log h ≡ 0 the general loop skips it: the same values, −0 becoming +0)
+    top = z.max(axis=0)
+    z -= top
+    np.exp(z, out=z)
+    total = z.sum(axis=0)
+    z /= total
+    mu = numeric.phi_levels.T @ z
+    second = numeric.phi_outer.T @ z
+    if len(mu) == 1:
+        return top + np.log(total), mu, [second[0] - mu[0] * mu[0]]
+    return top + np.log(total), mu, [second[0] - mu[0] * mu[0], second[1] - mu[0] * mu[1],
+                                     second[3] - mu[1] * mu[1]]
+
+
+def _newton_step(chi: list, grad: np.ndarray) -> np.ndarray:
+    """−χ⁻¹g levels-major (d, C), χ from its distinct entries: :func:`_solve_small`'s numbers,
+    negated (its χ21 is χ12: the same products), non-finite where χ is singular."""
+    if len(chi) == 1:
+        return -(grad / chi[0])
+    a, b, e = chi
+    det = a * e - b * b
+    step = np.empty_like(grad)
+    np.divide(b * grad[1] - e * grad[0], det, out=step[0])
+    np.divide(b * grad[0] - a * grad[1], det, out=step[1])
+    return step
+
+
+def _dot_rows(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Σ_a u_a v_a of levels-major (d, C) arrays, d ≤ 2: :func:`_row_dot`'s numbers."""
+    out = u[0] * v[0]
+    if len(u) == 2:
+        out += u[1] * v[1]
+    return out
 
 
 def _newton_direction(hess: np.ndarray, grad: np.ndarray, full: np.ndarray) -> np.ndarray:

@@ -54,9 +54,12 @@ COMPUTE_PIECE = 2048  # lattice points tabulated at once
 # segment path's summaries (engine.segment; measured 50–65 ns against about 5 ns)
 TABLE_POINT_COST = 12
 # ... and its tables beat the segment path's summaries when the lattice spans at most this many points
-# a chain (measured, 10³ chains over 10⁴ generations: binomial n = 10, 10⁵ points, 1.49 against 1.30
-# the floor; Bernoulli, 10⁴ points, 1.34 against 1.42; at 2·10⁴ chains the tables, 1.13–1.18 against 1.28)
-TABLE_SPREAD = 10
+# a chain. Measured (M = 10⁴, generations 21–2 000): the engine's time per generation on the tables
+# over its time on the segment path,
+# Bernoulli (10⁴ points) 1.09 at 10² chains, 0.97 at 300, 0.96 at 500, 0.92 at 10³, 0.81 at 2·10⁴;
+# binomial n = 10 (10⁵ points) 1.36 at 10², 1.09 at 10³, 1.03 at 3·10³, 1.02 at 6·10³, 0.92 at 2·10⁴;
+# Curie–Weiss N = 20, θ2 = 0 (2·10⁵ points) 1.37 at 10², 1.07 at 10³, 0.98–1.06 from 3·10³ to 2·10⁴
+TABLE_SPREAD = 20
 
 
 @dataclass(frozen=True, eq=False)

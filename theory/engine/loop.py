@@ -1028,8 +1028,9 @@ class ClosedLoop:
             sel = np.flatnonzero(todo)
             theta[sel] = nf.theta_on_face(tau[sel], face[sel])
             todo[sel] = False
-        if np.count_nonzero(todo) == len(todo):  # every chain: no gathers
-            return solve_theta(nf, tau, theta_prev, face, lam, penalty=prior)
+        if np.count_nonzero(todo) == len(todo):  # every chain: no gathers (no face: all whole)
+            return solve_theta(nf, tau, theta_prev, None if np.count_nonzero(full) == len(full) else face,
+                               lam, penalty=prior)
         theta = theta_prev.copy() if theta is None else theta
         if np.count_nonzero(todo):
             theta[todo] = solve_theta(nf, tau[todo], theta_prev[todo], face[todo], lam, penalty=prior)

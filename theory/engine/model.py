@@ -127,11 +127,11 @@ class NumericFamily:
     def _chi_T(self, q_T: np.ndarray, mu: np.ndarray) -> np.ndarray:
         """E[φφᵀ] − μμᵀ from levels-major probabilities, shape (C, d, d)."""
         d = self.d
-        second = (self._phi_outer.T @ q_T).T.reshape(-1, d, d)
+        second = (self.phi_outer.T @ q_T).T.reshape(-1, d, d)
         return second - mu[:, :, None] * mu[:, None, :]
 
     @functools.cached_property
-    def _phi_outer(self) -> np.ndarray:
+    def phi_outer(self) -> np.ndarray:
         """φ(s)φ(s)ᵀ per level, flattened, shape (L, d²)."""
         return np.einsum("la,lb->lab", self.phi_levels, self.phi_levels).reshape(len(self.levels), -1)
 
