@@ -52,7 +52,7 @@ from .sampling import (HYPERGEOMETRIC_MAX, SMALLEST_NORMAL, binomial_p, binomial
                        draw_points, draw_points_naive, level_counts, pvals, subsample_counts,
                        subsample_naive, subsample_sums)
 from .forms import bound
-from .state import State
+from .state import State, gather_pays
 
 BLOCK_MIN = 4        # generations a block of the general path holds at least, else one (see _Chains)
 CHAIN_BLOCK = 2**18  # chains advanced at once; above every quick budget, so quick results do not move
@@ -396,10 +396,10 @@ class ClosedLoop:
 
         Absorbed chains (the pure loop on a point mass) do not move. The simplex step
         (:meth:`_advance_simplex`) leaves them where they are by itself (a point mass redraws
-        itself) and advances every chain. Otherwise, while they are at most half of the chains,
-        every chain is advanced through slices (views: no gather and scatter of the state) and
-        the absorbed ones' rows are put back; beyond, the others alone are gathered, advanced
-        and scattered back."""
+        itself) and advances every chain. Otherwise every chain is advanced through slices
+        (views: no gather and scatter of the state) and the absorbed ones' rows are put back,
+        unless the live chains are few enough to pay for a gather (:func:`.state.gather_pays`:
+        fewer than half): then they alone are gathered, advanced and scattered back."""
         self._step(state, t, rng)
         if self._simplex:
             self._complete_simplex(state, t)
@@ -416,7 +416,7 @@ class ClosedLoop:
         if self.absorbing and not self._simplex:
             absorbed = state.vertex >= 0
             count = np.count_nonzero(absorbed)
-            if 2 * count > len(absorbed):
+            if gather_pays(len(absorbed) - count, len(absorbed)):
                 idx = np.flatnonzero(~absorbed)
             elif count:  # their rows, put back below (not a copy of every array)
                 rows = np.flatnonzero(absorbed)
@@ -463,13 +463,13 @@ class ClosedLoop:
 
     def _record_collapses(self, state: State, t: int) -> None:
         """First generation collapsed, for the chains that collapsed now."""
-        todo = np.flatnonzero(state.collapse_time < 0)
-        if not len(todo):
-            return
-        if len(todo) == len(state.mu):  # no gather while no chain has collapsed
-            state.collapse_time[collapse.classify(self, state) > 0] = t
-            return
-        state.collapse_time[todo[collapse.classify(self, state.subset(todo)) > 0]] = t
+        times = state.collapse_time
+        todo = np.flatnonzero(times < 0)
+        if gather_pays(len(todo), len(times)):
+            if len(todo):
+                times[todo[collapse.classify(self, state.subset(todo)) > 0]] = t
+        else:  # every chain classified, those collapsed before keep their time
+            times[(collapse.classify(self, state) > 0) & (times < 0)] = t
 
     def not_converged(self, e: NotConverged, t: int, chains: int) -> SettingError:
         return SettingError(
@@ -668,12 +668,12 @@ class ClosedLoop:
         under accumulate), raised to the end of the mean domain (rounding below it) and put on
         the point-mass curve where it is numerically there (Gaussian var 0); a chain on an
         attained point mass (Poisson rate 0) records its first hitting time. Absorbed chains
-        (the pure loop on a point mass) are those of :meth:`_step`: while they are at most half
-        of the chains every chain is drawn and they keep their state, beyond it the others alone
-        are gathered, drawn and scattered back. The same draws in the same order, the same
-        operations on the same values: bit for bit the general path's states. What it saves is
-        calls: the regime, sizes and family read once, and the absorbed chains counted from the
-        chains that hit a point mass instead of over every chain each generation."""
+        (the pure loop on a point mass) are handled as by :meth:`_step` (every chain drawn and
+        they keep their state, or the others alone gathered: :func:`.state.gather_pays`). The
+        same draws in the same order, the same operations on the same values: bit for bit the
+        general path's states. What it saves is calls: the regime, sizes and family read once,
+        and the absorbed chains counted from the chains that hit a point mass instead of over
+        every chain each generation."""
         nf = self.numeric
         if not self._sum_step_applies or len(state.mu) > self._constant_chain_block:
             return None
@@ -744,7 +744,7 @@ class ClosedLoop:
                 elif k:  # (not absorbing) the chains that were on a point mass left it
                     state.vertex.fill(-1)
                 held[0] = count if not absorbing else k + count
-            elif 2 * k <= C:  # every chain drawn, the absorbed ones keep their state
+            elif not gather_pays(C - k, C):  # every chain drawn, the absorbed ones keep their state
                 live = state.vertex < 0
                 pool = state.pool_sums.copy() if accumulate else None
                 tau, found, count = refit(state.mu, pool, n, rng)
@@ -1453,9 +1453,9 @@ class _Chains:
         if self.loop.collapsible and not self.classify_each:
             todo = np.flatnonzero(times < 0)
             if len(todo):
-                # every chain while at most half have collapsed: a gather of the buffered rows cost
-                # twice the classification (a collapsed chain's code is not read again)
-                every = 2 * len(todo) > len(times)
+                # (a gather of the buffered rows cost twice the classification; a collapsed
+                # chain's code is not read again)
+                every = not gather_pays(len(todo), len(times))
                 states = whole if every and whole is not None else \
                     self._buffered(slice(n), slice(None) if every else todo)
                 codes = collapse.classify(self.loop, states)
