@@ -680,7 +680,7 @@ class ClosedLoop:
         sampler, m, n1 = self.family.sum_sampler, self.model_draws(1), self.n_total
         fresh = self.M0 + self.external
         truth, data = self.truth_mu, (self._data if len(self.data) else None)
-        accumulate, floor, reaches = self.regime.kind == "accumulate", nf.mean_floor, nf.reaches_point_mass
+        accumulate, reaches, mle_mean = self.regime.kind == "accumulate", nf.reaches_point_mass, self._mle_mean
         absorbing = self.absorbing and reaches
         mle = getattr(sampler, "mle", None)
         if mle is not None and not accumulate and not fresh and data is None and m == n1 and absorbing:
@@ -700,14 +700,7 @@ class ClosedLoop:
             if pool is not None:
                 pool += sums
                 sums = pool
-            tau = np.divide(sums, n, out=out)
-            if floor is not None:  # rounding below the end of the mean domain is the end
-                np.maximum(tau, floor, out=tau)
-            on_curve = None
-            if nf.continuum:
-                on_curve = nf.on_continuum(tau)
-                if np.count_nonzero(on_curve):
-                    tau = nf.project_to_continuum(tau, on_curve)
+            tau, on_curve = mle_mean(np.divide(sums, n, out=out))
             if not reaches:
                 return tau, None, 0
             hit = nf.on_point_mass(tau, on_curve)
@@ -987,16 +980,24 @@ class ClosedLoop:
             theta = solve_theta(nf, tau, theta_prev, lam=lam, penalty=prior)
             mu = nf.mu(theta)
         else:
-            mu = tau  # a new array (Σφ/n): adjusted in place
-            if nf.mean_floor is not None:  # rounding below the end of the mean domain is the end
-                np.maximum(mu, nf.mean_floor, out=mu)
-            if nf.continuum:
-                on_curve = nf.on_continuum(mu)
-                if np.count_nonzero(on_curve):
-                    mu = nf.project_to_continuum(mu, on_curve)
+            mu, on_curve = self._mle_mean(tau)  # (τ = Σφ/n, a new array: adjusted in place)
         if not nf.reaches_point_mass:  # (the exponential's 0 is only approached)
             return theta, mu, None
         return theta, mu, nf.vertex_index(mu, on_curve=on_curve)
+
+    def _mle_mean(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(μ', on the point-mass curve or None) of the MLE on an infinite space from τ = Σφ/n:
+        τ raised to the end of the mean domain, in place (rounding below the end is the end), and
+        put on the point-mass curve where it is numerically there (Gaussian var 0: a new array)."""
+        nf = self.numeric
+        if nf.mean_floor is not None:
+            np.maximum(tau, nf.mean_floor, out=tau)
+        on_curve = None
+        if nf.continuum:
+            on_curve = nf.on_continuum(tau)
+            if np.count_nonzero(on_curve):
+                tau = nf.project_to_continuum(tau, on_curve)
+        return tau, on_curve
 
     def refit_theta(self, tau, theta_prev, face, lam, prior=None, mask=None):
         """θ' with μ_F(θ') + λθ' + ∇pen = τ on ``face`` (``mask``: its bit mask, if known): for
