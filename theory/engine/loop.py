@@ -488,16 +488,9 @@ class ClosedLoop:
         face = None if state.face is None else state.face[idx]
         if self.keeps_points:
             sums, counts = self._from_points(state, idx, face, t, rng)
-        elif kind == "subsample":  # finite space: the pool's level counts give the subsample's law
-            sums, counts = self._subsample_levels(state, idx, face, t, rng)
-        else:
-            sums, counts = self._draw_generation(state, idx, face, t, rng)
-            if kind == "accumulate":  # the refit reads the pool: its Σφ and the levels it holds
-                state.pool_sums[idx] += sums
-                sums = state.pool_sums[idx]
-                if counts is not None:
-                    state.pool_counts[idx] += counts
-                    counts = state.pool_counts[idx]
+        else:  # (subsample, on a finite space: level counts, the pool's give the subsample's law)
+            draw = self._draw_counts if kind == "subsample" else self._draw_generation
+            sums, counts = self._refit_sample(state, idx, *draw(state, idx, face, t, rng), t, rng)
         n = self.refit_size(t)
         if nf.finite:
             theta, mu, new_face, vertex = self._refit_finite(sums, counts, state.theta[idx], n)
@@ -863,24 +856,44 @@ class ClosedLoop:
             return pvals(self.numeric, theta, face)
         return self.operated.probabilities(theta, face)
 
-    def _subsample_levels(self, state: State, idx, face, t: int, rng: np.random.Generator):
-        """Subsample on a finite space, exactly: generation t's level counts (multinomial) join
-        the pool's; the refit's n_t points are its multivariate hypergeometric subsample."""
+    def _draw_counts(self, state: State, idx, face, t: int, rng: np.random.Generator):
+        """(Σφ, level counts) of generation t's n_t points on a finite space, drawn as level counts
+        (multinomial, never a binomial sum's support: subsample draws from the pool's levels)."""
         nf = self.numeric
         if self.operated is None:
             counts = draw_counts(nf, state.theta[idx], face, self.model_draws(t), rng)
         else:
             counts = self.operated.draw(state.theta[idx], state.mu[idx], face, self.model_draws(t), rng)[1]
+        counts = self._with_truth_and_data(counts, rng)
+        return counts @ nf.phi_levels, counts
+
+    def _with_truth_and_data(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A generation's level counts (C, L) from its model points' ``counts``: the M0 + m_fresh
+        points from the truth (its law once, each chain's row drawn from it: the same numbers)
+        and the fixed data added, in place."""
         fresh = self.M0 + self.external
-        if fresh:  # the truth's law once, each chain's row drawn from it (the same numbers)
+        if fresh:
             p = self._truth_levels
             counts += rng.multinomial(fresh, np.broadcast_to(p, (len(counts), len(p))))
         if len(self.data):
             counts += self.data_counts
-        state.pool_counts[idx] += counts
-        state.pool_sums[idx] += counts @ nf.phi_levels
+        return counts
+
+    def _refit_sample(self, state: State, idx, sums, counts, t: int, rng: np.random.Generator):
+        """(Σφ, level counts or None) of the points generation t's refit reads, from the
+        generation's own: those (replace); or, after adding them to the pool's running Σφ and level
+        counts, the pool's (accumulate) or n_t of its points drawn without replacement, a
+        multivariate hypergeometric draw of its level counts (subsample on a finite space)."""
+        kind = self.regime.kind
+        if kind == "replace":
+            return sums, counts
+        state.pool_sums[idx] += sums
+        if counts is not None:
+            state.pool_counts[idx] += counts
+        if kind == "accumulate":
+            return state.pool_sums[idx], None if counts is None else state.pool_counts[idx]
         counts = subsample_counts(state.pool_counts[idx], self.sample_size(t), rng)
-        return counts @ nf.phi_levels, counts
+        return counts @ self.numeric.phi_levels, counts
 
     def _from_points(self, state: State, idx, face, t: int, rng: np.random.Generator):
         """(Σφ, level counts or None) of the refit from the pool's points, generation t's added:
@@ -1066,22 +1079,8 @@ class ClosedLoop:
         q = None if t == 1 else self._simplex_probabilities(mu, face)
         if q is None or q.min() < 0:  # generation 1, or a state no refit made (its μ from exp)
             q = pvals(nf, state.theta[idx], face)
-        counts = rng.multinomial(self.model_draws(t), q)
-        fresh = self.M0 + self.external
-        if fresh:
-            counts += self._draw_truth(len(counts), fresh, rng)[1]
-        if len(self.data):
-            counts += self.data_counts
-        sums = counts @ nf.phi_levels
-        kind = self.regime.kind
-        if kind != "replace":  # the pool: its Σφ and level counts
-            state.pool_sums[idx] += sums
-            state.pool_counts[idx] += counts
-            if kind == "accumulate":  # the refit reads the pool
-                sums, counts = state.pool_sums[idx], state.pool_counts[idx]
-            else:  # subsample: the refit's n_t points drawn from the pool without replacement
-                counts = subsample_counts(state.pool_counts[idx], self.sample_size(t), rng)
-                sums = counts @ nf.phi_levels
+        counts = self._with_truth_and_data(rng.multinomial(self.model_draws(t), q), rng)
+        sums, counts = self._refit_sample(state, idx, counts @ nf.phi_levels, counts, t, rng)
         # written in place: _step hands the simplex step slices of chains only (absorbed chains
         # are stepped too: a point mass redraws itself)
         np.divide(sums, self.refit_size(t), out=mu)
