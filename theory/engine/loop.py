@@ -887,13 +887,18 @@ class ClosedLoop:
         kind = self.regime.kind
         if kind == "replace":
             return sums, counts
-        state.pool_sums[idx] += sums
-        if counts is not None:
-            state.pool_counts[idx] += counts
+        self._add_to_pool(state, idx, sums, counts)
         if kind == "accumulate":
             return state.pool_sums[idx], None if counts is None else state.pool_counts[idx]
         counts = subsample_counts(state.pool_counts[idx], self.sample_size(t), rng)
         return counts @ self.numeric.phi_levels, counts
+
+    @staticmethod
+    def _add_to_pool(state: State, idx, sums, counts) -> None:
+        """A generation's Σφ and level counts (None: no levels) added to the pool's running ones."""
+        state.pool_sums[idx] += sums
+        if counts is not None:
+            state.pool_counts[idx] += counts
 
     def _from_points(self, state: State, idx, face, t: int, rng: np.random.Generator):
         """(Σφ, level counts or None) of the refit from the pool's points, generation t's added:
@@ -903,10 +908,7 @@ class ClosedLoop:
         new = self._new_points(state, idx, face, t, rng)
         start, end = self.pool_size(t - 1), self.pool_size(t)
         state.pool_points[idx, start:end] = new
-        new_sums, new_counts = self._point_totals(new)
-        state.pool_sums[idx] += new_sums
-        if new_counts is not None:
-            state.pool_counts[idx] += new_counts
+        self._add_to_pool(state, idx, *self._point_totals(new))
         pool = state.pool_points[idx, :end]
         if self.regime.kind == "accumulate":
             return self._point_totals(pool)
