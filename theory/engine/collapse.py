@@ -96,8 +96,8 @@ def classify(loop, state: State) -> np.ndarray:
         open_ = ((state.vertex < 0) & ~bad) if marked else None
         rest = None if open_ is None else np.flatnonzero(open_)
         if len(loop.data) == 0 and (rest is None or len(rest)):  # data keep an approached end open
-            # most chains: every chain's spread, the others' discarded (a row gather of the (C, d)
-            # means cost more than the spread: 10 ns a row)
+            # every chain's spread, the others' discarded, unless few are open (a row gather of
+            # the (C, d) means cost more than the spread)
             every = rest is None or not gather_pays(len(rest), C)
             near = _near_end(loop, state.mu if every else state.mu[rest])
             if pooled:  # and the model fitted to the pool

@@ -1,4 +1,5 @@
-"""The state of C chains of a closed loop, arrays along axis 0 (read by the loop and the lattice path)."""
+"""The state of C chains of a closed loop, arrays along axis 0 (read by the loop and the lattice path),
+and the rule for working on some of them (:func:`gather_pays`)."""
 
 from __future__ import annotations
 
