@@ -14,6 +14,7 @@ from theory.engine import estimators
 from theory.engine import loop as loop_module
 from theory.engine.estimators import solve_theta
 from theory.engine.sampling import draw_exact
+from theory.engine.state import gather_pays
 from theory.families import get_family
 from theory.families.exponential import sum_sampler as exponential_sums
 from theory.families.gaussian import sum_sampler as gaussian_sums
@@ -114,6 +115,13 @@ def test_the_infinite_familys_step_gives_the_general_paths_numbers(case, monkeyp
     if case in ("poisson-replace", "gaussian-replace"):  # absorbed chains stepped, below and above half
         hit = np.sort(fast["hit_time"][fast["hit_time"] >= 0])
         assert len(hit) > 20 and hit[0] < hit[20]
+
+
+def test_the_live_chains_alone_are_stepped_while_fewer_than_half():
+    """The one rule for stepping some chains (state.gather_pays): gathered while fewer than half,
+    else every chain worked in place. Which chains draw is part of a run's numbers: pinned."""
+    assert gather_pays(0, 1) and gather_pays(49, 100)
+    assert not gather_pays(50, 100) and not gather_pays(100, 100)
 
 
 def test_the_gaussians_mle_step_draws_what_the_sums_step_draws():

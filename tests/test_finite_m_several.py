@@ -116,6 +116,12 @@ def test_gaussian_with_fresh_points_against_simulation():
     z_star = threshold(1)
     assert abs(out.z) < z_star and out.control_z > z_star, out.detail
     assert out.prediction == pytest.approx(0.0575 + 0.601583 / 320, abs=1e-5)
+    # the cached law is shared by both checks: neither can change the other's numbers
+    law = checks._gaussian_law()
+    with pytest.raises(ValueError, match="read-only"):
+        law["V1"][0, 0] = 0.0
+    with pytest.raises(TypeError):
+        law["V1"] = law["V1"].copy()
 
 
 def test_fig2_ii_correction_is_refused():

@@ -41,7 +41,7 @@ import numpy as np
 
 from .estimators import MLE, REFIT_TOL
 from .model import minimal_face, rows_all
-from .state import State
+from .state import State, gather_pays
 
 RESOLUTION = REFIT_TOL  # the refit's tolerance: closer to a face than this, μ is not resolved
 KINDS = ("face", "float_boundary", "diverging")  # codes 1, 2, 3; 0: not collapsed
@@ -96,9 +96,9 @@ def classify(loop, state: State) -> np.ndarray:
         open_ = ((state.vertex < 0) & ~bad) if marked else None
         rest = None if open_ is None else np.flatnonzero(open_)
         if len(loop.data) == 0 and (rest is None or len(rest)):  # data keep an approached end open
-            # most chains: every chain's spread, the others' discarded (a row gather of the (C, d)
-            # means cost more than the spread: 10 ns a row)
-            every = rest is None or 2 * len(rest) > C
+            # every chain's spread, the others' discarded, unless few are open (a row gather of
+            # the (C, d) means cost more than the spread)
+            every = rest is None or not gather_pays(len(rest), C)
             near = _near_end(loop, state.mu if every else state.mu[rest])
             if pooled:  # and the model fitted to the pool
                 pool = state.pool_sums if every else state.pool_sums[rest]

@@ -52,7 +52,7 @@ from .sampling import (HYPERGEOMETRIC_MAX, SMALLEST_NORMAL, binomial_p, binomial
                        draw_points, draw_points_naive, level_counts, pvals, subsample_counts,
                        subsample_naive, subsample_sums)
 from .forms import bound
-from .state import State
+from .state import State, gather_pays
 
 BLOCK_MIN = 4        # generations a block of the general path holds at least, else one (see _Chains)
 CHAIN_BLOCK = 2**18  # chains advanced at once; above every quick budget, so quick results do not move
@@ -396,10 +396,10 @@ class ClosedLoop:
 
         Absorbed chains (the pure loop on a point mass) do not move. The simplex step
         (:meth:`_advance_simplex`) leaves them where they are by itself (a point mass redraws
-        itself) and advances every chain. Otherwise, while they are at most half of the chains,
-        every chain is advanced through slices (views: no gather and scatter of the state) and
-        the absorbed ones' rows are put back; beyond, the others alone are gathered, advanced
-        and scattered back."""
+        itself) and advances every chain. Otherwise every chain is advanced through slices
+        (views: no gather and scatter of the state) and the absorbed ones' rows are put back,
+        unless the live chains are few enough to pay for a gather (:func:`.state.gather_pays`:
+        fewer than half): then they alone are gathered, advanced and scattered back."""
         self._step(state, t, rng)
         if self._simplex:
             self._complete_simplex(state, t)
@@ -416,7 +416,7 @@ class ClosedLoop:
         if self.absorbing and not self._simplex:
             absorbed = state.vertex >= 0
             count = np.count_nonzero(absorbed)
-            if 2 * count > len(absorbed):
+            if gather_pays(len(absorbed) - count, len(absorbed)):
                 idx = np.flatnonzero(~absorbed)
             elif count:  # their rows, put back below (not a copy of every array)
                 rows = np.flatnonzero(absorbed)
@@ -463,13 +463,13 @@ class ClosedLoop:
 
     def _record_collapses(self, state: State, t: int) -> None:
         """First generation collapsed, for the chains that collapsed now."""
-        todo = np.flatnonzero(state.collapse_time < 0)
-        if not len(todo):
-            return
-        if len(todo) == len(state.mu):  # no gather while no chain has collapsed
-            state.collapse_time[collapse.classify(self, state) > 0] = t
-            return
-        state.collapse_time[todo[collapse.classify(self, state.subset(todo)) > 0]] = t
+        times = state.collapse_time
+        todo = np.flatnonzero(times < 0)
+        if gather_pays(len(todo), len(times)):
+            if len(todo):
+                times[todo[collapse.classify(self, state.subset(todo)) > 0]] = t
+        else:  # every chain classified, those collapsed before keep their time
+            times[(collapse.classify(self, state) > 0) & (times < 0)] = t
 
     def not_converged(self, e: NotConverged, t: int, chains: int) -> SettingError:
         return SettingError(
@@ -488,16 +488,9 @@ class ClosedLoop:
         face = None if state.face is None else state.face[idx]
         if self.keeps_points:
             sums, counts = self._from_points(state, idx, face, t, rng)
-        elif kind == "subsample":  # finite space: the pool's level counts give the subsample's law
-            sums, counts = self._subsample_levels(state, idx, face, t, rng)
-        else:
-            sums, counts = self._draw_generation(state, idx, face, t, rng)
-            if kind == "accumulate":  # the refit reads the pool: its Σφ and the levels it holds
-                state.pool_sums[idx] += sums
-                sums = state.pool_sums[idx]
-                if counts is not None:
-                    state.pool_counts[idx] += counts
-                    counts = state.pool_counts[idx]
+        else:  # (subsample, on a finite space: level counts, the pool's give the subsample's law)
+            draw = self._draw_counts if kind == "subsample" else self._draw_generation
+            sums, counts = self._refit_sample(state, idx, *draw(state, idx, face, t, rng), t, rng)
         n = self.refit_size(t)
         if nf.finite:
             theta, mu, new_face, vertex = self._refit_finite(sums, counts, state.theta[idx], n)
@@ -668,19 +661,19 @@ class ClosedLoop:
         under accumulate), raised to the end of the mean domain (rounding below it) and put on
         the point-mass curve where it is numerically there (Gaussian var 0); a chain on an
         attained point mass (Poisson rate 0) records its first hitting time. Absorbed chains
-        (the pure loop on a point mass) are those of :meth:`_step`: while they are at most half
-        of the chains every chain is drawn and they keep their state, beyond it the others alone
-        are gathered, drawn and scattered back. The same draws in the same order, the same
-        operations on the same values: bit for bit the general path's states. What it saves is
-        calls: the regime, sizes and family read once, and the absorbed chains counted from the
-        chains that hit a point mass instead of over every chain each generation."""
+        (the pure loop on a point mass) are handled as by :meth:`_step` (every chain drawn and
+        they keep their state, or the others alone gathered: :func:`.state.gather_pays`). The
+        same draws in the same order, the same operations on the same values: bit for bit the
+        general path's states. What it saves is calls: the regime, sizes and family read once,
+        and the absorbed chains counted from the chains that hit a point mass instead of over
+        every chain each generation."""
         nf = self.numeric
         if not self._sum_step_applies or len(state.mu) > self._constant_chain_block:
             return None
         sampler, m, n1 = self.family.sum_sampler, self.model_draws(1), self.n_total
         fresh = self.M0 + self.external
         truth, data = self.truth_mu, (self._data if len(self.data) else None)
-        accumulate, floor, reaches = self.regime.kind == "accumulate", nf.mean_floor, nf.reaches_point_mass
+        accumulate, reaches, mle_mean = self.regime.kind == "accumulate", nf.reaches_point_mass, self._mle_mean
         absorbing = self.absorbing and reaches
         mle = getattr(sampler, "mle", None)
         if mle is not None and not accumulate and not fresh and data is None and m == n1 and absorbing:
@@ -700,14 +693,7 @@ class ClosedLoop:
             if pool is not None:
                 pool += sums
                 sums = pool
-            tau = np.divide(sums, n, out=out)
-            if floor is not None:  # rounding below the end of the mean domain is the end
-                np.maximum(tau, floor, out=tau)
-            on_curve = None
-            if nf.continuum:
-                on_curve = nf.on_continuum(tau)
-                if np.count_nonzero(on_curve):
-                    tau = nf.project_to_continuum(tau, on_curve)
+            tau, on_curve = mle_mean(np.divide(sums, n, out=out))
             if not reaches:
                 return tau, None, 0
             hit = nf.on_point_mass(tau, on_curve)
@@ -744,7 +730,7 @@ class ClosedLoop:
                 elif k:  # (not absorbing) the chains that were on a point mass left it
                     state.vertex.fill(-1)
                 held[0] = count if not absorbing else k + count
-            elif 2 * k <= C:  # every chain drawn, the absorbed ones keep their state
+            elif not gather_pays(C - k, C):  # every chain drawn, the absorbed ones keep their state
                 live = state.vertex < 0
                 pool = state.pool_sums.copy() if accumulate else None
                 tau, found, count = refit(state.mu, pool, n, rng)
@@ -870,24 +856,49 @@ class ClosedLoop:
             return pvals(self.numeric, theta, face)
         return self.operated.probabilities(theta, face)
 
-    def _subsample_levels(self, state: State, idx, face, t: int, rng: np.random.Generator):
-        """Subsample on a finite space, exactly: generation t's level counts (multinomial) join
-        the pool's; the refit's n_t points are its multivariate hypergeometric subsample."""
+    def _draw_counts(self, state: State, idx, face, t: int, rng: np.random.Generator):
+        """(Σφ, level counts) of generation t's n_t points on a finite space, drawn as level counts
+        (multinomial, never a binomial sum's support: subsample draws from the pool's levels)."""
         nf = self.numeric
         if self.operated is None:
             counts = draw_counts(nf, state.theta[idx], face, self.model_draws(t), rng)
         else:
             counts = self.operated.draw(state.theta[idx], state.mu[idx], face, self.model_draws(t), rng)[1]
+        counts = self._with_truth_and_data(counts, rng)
+        return counts @ nf.phi_levels, counts
+
+    def _with_truth_and_data(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A generation's level counts (C, L) from its model points' ``counts``: the M0 + m_fresh
+        points from the truth (its law once, each chain's row drawn from it: the same numbers)
+        and the fixed data added, in place."""
         fresh = self.M0 + self.external
-        if fresh:  # the truth's law once, each chain's row drawn from it (the same numbers)
+        if fresh:
             p = self._truth_levels
             counts += rng.multinomial(fresh, np.broadcast_to(p, (len(counts), len(p))))
         if len(self.data):
             counts += self.data_counts
-        state.pool_counts[idx] += counts
-        state.pool_sums[idx] += counts @ nf.phi_levels
+        return counts
+
+    def _refit_sample(self, state: State, idx, sums, counts, t: int, rng: np.random.Generator):
+        """(Σφ, level counts or None) of the points generation t's refit reads, from the
+        generation's own: those (replace); or, after adding them to the pool's running Σφ and level
+        counts, the pool's (accumulate) or n_t of its points drawn without replacement, a
+        multivariate hypergeometric draw of its level counts (subsample on a finite space)."""
+        kind = self.regime.kind
+        if kind == "replace":
+            return sums, counts
+        self._add_to_pool(state, idx, sums, counts)
+        if kind == "accumulate":
+            return state.pool_sums[idx], None if counts is None else state.pool_counts[idx]
         counts = subsample_counts(state.pool_counts[idx], self.sample_size(t), rng)
-        return counts @ nf.phi_levels, counts
+        return counts @ self.numeric.phi_levels, counts
+
+    @staticmethod
+    def _add_to_pool(state: State, idx, sums, counts) -> None:
+        """A generation's Σφ and level counts (None: no levels) added to the pool's running ones."""
+        state.pool_sums[idx] += sums
+        if counts is not None:
+            state.pool_counts[idx] += counts
 
     def _from_points(self, state: State, idx, face, t: int, rng: np.random.Generator):
         """(Σφ, level counts or None) of the refit from the pool's points, generation t's added:
@@ -897,10 +908,7 @@ class ClosedLoop:
         new = self._new_points(state, idx, face, t, rng)
         start, end = self.pool_size(t - 1), self.pool_size(t)
         state.pool_points[idx, start:end] = new
-        new_sums, new_counts = self._point_totals(new)
-        state.pool_sums[idx] += new_sums
-        if new_counts is not None:
-            state.pool_counts[idx] += new_counts
+        self._add_to_pool(state, idx, *self._point_totals(new))
         pool = state.pool_points[idx, :end]
         if self.regime.kind == "accumulate":
             return self._point_totals(pool)
@@ -987,16 +995,24 @@ class ClosedLoop:
             theta = solve_theta(nf, tau, theta_prev, lam=lam, penalty=prior)
             mu = nf.mu(theta)
         else:
-            mu = tau  # a new array (Σφ/n): adjusted in place
-            if nf.mean_floor is not None:  # rounding below the end of the mean domain is the end
-                np.maximum(mu, nf.mean_floor, out=mu)
-            if nf.continuum:
-                on_curve = nf.on_continuum(mu)
-                if np.count_nonzero(on_curve):
-                    mu = nf.project_to_continuum(mu, on_curve)
+            mu, on_curve = self._mle_mean(tau)  # (τ = Σφ/n, a new array: adjusted in place)
         if not nf.reaches_point_mass:  # (the exponential's 0 is only approached)
             return theta, mu, None
         return theta, mu, nf.vertex_index(mu, on_curve=on_curve)
+
+    def _mle_mean(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(μ', on the point-mass curve or None) of the MLE on an infinite space from τ = Σφ/n:
+        τ raised to the end of the mean domain, in place (rounding below the end is the end), and
+        put on the point-mass curve where it is numerically there (Gaussian var 0: a new array)."""
+        nf = self.numeric
+        if nf.mean_floor is not None:
+            np.maximum(tau, nf.mean_floor, out=tau)
+        on_curve = None
+        if nf.continuum:
+            on_curve = nf.on_continuum(tau)
+            if np.count_nonzero(on_curve):
+                tau = nf.project_to_continuum(tau, on_curve)
+        return tau, on_curve
 
     def refit_theta(self, tau, theta_prev, face, lam, prior=None, mask=None):
         """θ' with μ_F(θ') + λθ' + ∇pen = τ on ``face`` (``mask``: its bit mask, if known): for
@@ -1066,22 +1082,8 @@ class ClosedLoop:
         q = None if t == 1 else self._simplex_probabilities(mu, face)
         if q is None or q.min() < 0:  # generation 1, or a state no refit made (its μ from exp)
             q = pvals(nf, state.theta[idx], face)
-        counts = rng.multinomial(self.model_draws(t), q)
-        fresh = self.M0 + self.external
-        if fresh:
-            counts += self._draw_truth(len(counts), fresh, rng)[1]
-        if len(self.data):
-            counts += self.data_counts
-        sums = counts @ nf.phi_levels
-        kind = self.regime.kind
-        if kind != "replace":  # the pool: its Σφ and level counts
-            state.pool_sums[idx] += sums
-            state.pool_counts[idx] += counts
-            if kind == "accumulate":  # the refit reads the pool
-                sums, counts = state.pool_sums[idx], state.pool_counts[idx]
-            else:  # subsample: the refit's n_t points drawn from the pool without replacement
-                counts = subsample_counts(state.pool_counts[idx], self.sample_size(t), rng)
-                sums = counts @ nf.phi_levels
+        counts = self._with_truth_and_data(rng.multinomial(self.model_draws(t), q), rng)
+        sums, counts = self._refit_sample(state, idx, counts @ nf.phi_levels, counts, t, rng)
         # written in place: _step hands the simplex step slices of chains only (absorbed chains
         # are stepped too: a point mass redraws itself)
         np.divide(sums, self.refit_size(t), out=mu)
@@ -1454,9 +1456,9 @@ class _Chains:
         if self.loop.collapsible and not self.classify_each:
             todo = np.flatnonzero(times < 0)
             if len(todo):
-                # every chain while at most half have collapsed: a gather of the buffered rows cost
-                # twice the classification (a collapsed chain's code is not read again)
-                every = 2 * len(todo) > len(times)
+                # (a gather of the buffered rows cost twice the classification; a collapsed
+                # chain's code is not read again)
+                every = not gather_pays(len(todo), len(times))
                 states = whole if every and whole is not None else \
                     self._buffered(slice(n), slice(None) if every else todo)
                 codes = collapse.classify(self.loop, states)

@@ -1,4 +1,5 @@
-"""The state of C chains of a closed loop, arrays along axis 0 (read by the loop and the lattice path)."""
+"""The state of C chains of a closed loop, arrays along axis 0 (read by the loop and the lattice path),
+and the rule for working on some of them (:func:`gather_pays`)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,14 @@ class State:
                      collapse_time=pick(self.collapse_time), pool_sums=pick(self.pool_sums),
                      pool_counts=pick(self.pool_counts), pool_points=pick(self.pool_points),
                      pool_size=self.pool_size)
+
+
+def gather_pays(part: int, chains: int) -> bool:
+    """Whether work on ``part`` of ``chains`` chains (the live ones, those not yet collapsed) is
+    done on them alone, gathered by index and scattered back, rather than on every chain in place
+    with the others' results discarded or their rows put back: while they are fewer than half.
+    Gathering and scattering a row costs about what the work on it does (a draw and refit, or a
+    classification: ~10 ns a row), so past half the extra rows cost less than the gather. Where the
+    work draws (the loop's step), the choice sets which chains consume random numbers: the rule is
+    part of a run's numbers (not of their law), and changing it changes results."""
+    return 2 * part < chains

@@ -19,6 +19,8 @@ Carlo): the chains are exact and the law's moments are quadratures.
 from __future__ import annotations
 
 import functools
+import types
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -205,12 +207,17 @@ def _gaussian_loop():
 
 
 @functools.cache
-def _gaussian_law() -> dict:
+def _gaussian_law() -> Mapping:
     """The Gaussian case's covariance_correction, solved once for the checks of var θ1 and var θ2
-    (the same Galerkin solve, a second or two of CPU each time)."""
+    (the same Galerkin solve, a second or two of CPU each time); read-only, since every caller
+    gets the same mapping and arrays."""
     loop = _gaussian_loop()
     values = {f"{n}_star": float(v) for n, v in zip(loop.family.names, loop.theta_star[0], strict=True)}
-    return covariance_correction(loop.setting, values, degree=DEGREE, points=121)
+    law = covariance_correction(loop.setting, values, degree=DEGREE, points=121)
+    for value in law.values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return types.MappingProxyType(law)
 
 
 def _check_gaussian(a: int) -> Check:
