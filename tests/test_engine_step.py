@@ -235,7 +235,7 @@ def _newton_states(case, monkeypatch, full_steps):
 
 
 def _general_loop_only(numeric, tau, theta, tolerance, max_iter):
-    return np.ones(len(theta), bool), None  # every chain left to solve_theta's general loop
+    return np.ones(len(theta), bool), None, 0  # every chain left to solve_theta's general loop
 
 
 @pytest.mark.parametrize("case", list(NEWTON_CASES))
@@ -271,7 +271,7 @@ def test_the_newtons_full_steps_hand_backtracking_chains_to_the_general_loop():
     tau = counts @ nf.phi_levels / counts.sum(axis=1, keepdims=True)
     start = solve_theta(nf, tau, np.zeros((100, 2)))
     start[:10] += rng.normal(0.0, 3.0, size=(10, 2))
-    left, carry = estimators._full_steps(nf, tau, start.copy(), estimators.REFIT_TOL * nf.scale, 200)
+    left, carry, _ = estimators._full_steps(nf, tau, start.copy(), estimators.REFIT_TOL * nf.scale, 200)
     assert left[:10].any() and not left[10:].any() and len(carry[0]) == np.count_nonzero(left)
     fast = solve_theta(nf, tau, start)
     with pytest.MonkeyPatch.context() as mp:
@@ -279,6 +279,32 @@ def test_the_newtons_full_steps_hand_backtracking_chains_to_the_general_loop():
         slow = solve_theta(nf, tau, start)
     assert np.all(np.abs(nf.mu(fast) - tau) <= estimators.REFIT_TOL * nf.scale)
     assert np.array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 3, 5])
+def test_the_newtons_full_steps_count_against_its_step_budget(max_iter):
+    """With a small budget the full steps spend it as the general loop's steps do: the same θ,
+    the restart from the centre after max_iter steps, and NotConverged for the same chains."""
+    loop = from_params("curie_weiss", 40, {"theta1": 0.1, "theta2": 0.3}, family_args={"N": 8})
+    nf = loop.numeric
+    rng = np.random.default_rng(3)
+    counts = rng.multinomial(40, rng.dirichlet(np.full(9, 2.0), size=100))
+    counts[:, [0, -1]] += 1
+    tau = counts @ nf.phi_levels / counts.sum(axis=1, keepdims=True)
+    start = solve_theta(nf, tau, np.zeros((100, 2))) + rng.normal(0.0, 0.01, size=(100, 2))
+
+    def outcome():
+        try:
+            return solve_theta(nf, tau, start, max_iter=max_iter)
+        except estimators.NotConverged as e:
+            return str(e)
+
+    fast = outcome()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(estimators, "_full_steps", _general_loop_only)
+        slow = outcome()
+    assert type(fast) is type(slow)
+    assert fast == slow if isinstance(fast, str) else np.array_equal(fast, slow)
 
 
 def test_the_simplex_steps_first_generation_is_the_general_paths():

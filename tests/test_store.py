@@ -127,15 +127,22 @@ def test_a_model_class_law_is_read_back_from_disk_and_checked(cache):
     assert diskcache.cached_law(law)(3) != value and calls == [2, 2, 2, 2, 3]
 
 
-def test_rendered_text_is_kept_signed_and_keyed_by_what_it_renders(cache):
+def test_rendered_text_is_kept_signed_and_keyed_by_what_it_renders(cache, monkeypatch):
     """A rendered fragment is read back as text (nothing unpickled) only from a file signed for
-    its name that holds that name; another derivation, slug or family renders afresh; the text
-    is the one rendered without the cache."""
+    its name and holding that name's hash; another derivation, slug, family or LaTeX name
+    renders afresh; the text is the one rendered without the cache."""
+    import hashlib
+
+    import sympy as sp
+
+    from theory import symbols as S
+
     fam = FAMILIES["poisson"]()
     d = store.compute("R2.covariance", fam)
     text = documents.render(d, family=fam)
     assert text == documents._render(d, None, fam)
     (path,) = cache.rglob("texts-*/*.txt")
+    code = path.parent.name.removeprefix("texts-")
     assert path.read_bytes().endswith(text.encode())
     made = []
 
@@ -143,14 +150,46 @@ def test_rendered_text_is_kept_signed_and_keyed_by_what_it_renders(cache):
         made.append(1)
         return "fresh"
 
-    name = path.read_bytes()[len(diskcache.MAGIC) + 32:].partition(b"\0")[0].decode()
-    assert diskcache.cached_text(name, make) == text and not made  # a second process reads it
+    digest = path.read_bytes()[len(diskcache.MAGIC) + 32:][:32]  # the name is stored hashed
     secret = diskcache._trusted_root()[1]
-    for planted in (b"another name\0" + b"planted", name.encode() + b"\0\xff\xfe"):
+    key_of, original = {}, diskcache.cached_text
+
+    def spy(code_, name_, make_):
+        key_of["name"] = name_()
+        return original(code_, name_, make_)
+
+    monkeypatch.setattr(diskcache, "cached_text", spy)
+    assert documents.render(d, family=fam) == text  # read back
+    monkeypatch.setattr(diskcache, "cached_text", original)
+    assert hashlib.sha256(key_of["name"].encode()).digest() == digest
+    same = key_of["name"]
+    assert diskcache.cached_text(code, lambda: same, make) == text and not made
+    for planted in (b"\0" * 32 + b"planted", digest + b"\xff\xfe"):  # another name's hash; not UTF-8
         diskcache._write_bytes(path, secret, planted)
-        assert diskcache.cached_text(name, make) == "fresh"
+        assert diskcache.cached_text(code, lambda: same, make) == "fresh"
     path.write_bytes(path.read_bytes()[:-3] + b"xyz")  # unsigned: the signature fails
-    assert diskcache.cached_text(name, make) == "fresh" and len(made) == 3
-    other = store.compute("R1.martingale", fam)
-    assert documents.render(other, family=fam) != text and len(list(cache.rglob("texts-*/*.txt"))) == 2
-    assert documents.render(d, "another-slug", fam) != text
+    assert diskcache.cached_text(code, lambda: same, make) == "fresh" and len(made) == 3
+    files = lambda: len(list(cache.rglob("texts-*/*.txt")))  # noqa: E731
+    assert documents.render(store.compute("R1.martingale", fam), family=fam) != text and files() == 2
+    assert documents.render(d, "another-slug", fam) != text and files() == 3
+    documents.render(d)
+    assert files() == 4  # without the family: another key
+    lam = next(x for x in d.result["cov"].atoms(sp.Symbol) if x.name == "M")
+    spelt = S.LATEX[lam]
+    try:
+        S.symbol(lam.name, r"\mathcal{M}", **lam.assumptions0)
+        assert r"\mathcal{M}" in documents.render(d, family=fam) and files() == 5
+    finally:
+        S.symbol(lam.name, spelt, **lam.assumptions0)
+
+
+def test_a_derivation_that_cannot_be_pickled_is_rendered_not_kept(cache, monkeypatch):
+    """A user's derivation holding a lambda renders as before, with the cache on and off."""
+    import dataclasses
+
+    fam = FAMILIES["poisson"]()
+    d = dataclasses.replace(store.compute("R2.covariance", fam), result={"f": lambda x: x})
+    text = documents._render(d, None, fam)
+    assert documents.render(d, family=fam) == text and not list(cache.rglob("texts-*/*.txt"))
+    monkeypatch.setenv("THEORY_CACHE_DIR", "off")
+    assert documents.render(d, family=fam) == text

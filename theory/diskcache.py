@@ -34,10 +34,11 @@ the function's name and arguments and a hash of every module it is derived with 
 R9 results of a fresh process read them instead of redoing seconds of SymPy.
 
 Text rendered from a derivation (a LaTeX fragment) is kept by :func:`cached_text` as signed UTF-8
-(nothing unpickled), under a hash of every module of the package and a name saying what else it
-depends on (for a fragment: the derivation's :func:`fingerprint`, its slug, the family's
-declaration, the LaTeX names shown), so a second ``derive`` reads the fragments instead of
-choosing each display's textbook form again.
+(nothing unpickled), under a hash of every module of the package taken when the rendering code
+was loaded and the hash of a name saying what else it depends on (for a fragment: the
+derivation's :func:`fingerprint`, its slug, the family's declaration, the LaTeX names of its
+symbols), so a second ``derive`` reads the fragments instead of choosing each display's
+textbook form again.
 """
 
 from __future__ import annotations
@@ -408,7 +409,7 @@ def cached_law(fn):
 
 # --- text rendered from derivations ------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
-def _package_version() -> str:
+def package_version() -> str:
     """Hash of every module of the package (subfolders too), with the package's and SymPy's versions."""
     here = Path(__file__).resolve().parent
     folders = sorted({str(f.parent.relative_to(here)) for f in here.rglob("*.py")})
@@ -420,30 +421,34 @@ def fingerprint(value) -> str:
     give the same one, and two that differ in anything never do. Much cheaper than
     :func:`canonical` on large expressions (no printing); an object built in another order
     (a derivation made afresh rather than read from the disk) may give another, which is only
-    a miss for :func:`cached_text`."""
+    a miss for :func:`cached_text`. Raises what pickling raises (a lambda, a local class)."""
     return hashlib.sha256(_dumps(value)).hexdigest()
 
 
-def cached_text(name: str, make) -> str:
-    """``make()``, a string, kept on disk under ``name`` (which must say everything the text
-    depends on besides the package's code, e.g. the derivation it renders): signed as the
-    results are, stored as UTF-8 text (nothing is unpickled), read back only if the file holds
-    that name. Any edit of the package misses: every text is made afresh after it."""
-    found = _in_cache(f"texts-{_package_version()}", hashlib.sha256(name.encode()).hexdigest()[:32] + ".txt")
-    if found is None:
+def cached_text(code: str, name, make) -> str:
+    """``make()``, a string, kept on disk under ``code`` (a hash of the code that makes it, e.g.
+    :func:`package_version` taken when that code was loaded) and ``name()``, which must say
+    everything else the text depends on (for a fragment: the derivation it renders). Signed as
+    the results are and stored as UTF-8 text after the SHA-256 of the name (nothing is
+    unpickled), read back only if the file holds that name's hash. Without a usable cache, or
+    when ``name()`` raises (an object that cannot be fingerprinted), the text is made afresh."""
+    root = _trusted_root()
+    if root is None:
         return make()
-    payload = _verified(found[1], found[0])
-    if payload is not None:
-        read_name, _, text = payload.partition(b"\0")
-        if read_name == name.encode():
-            try:
-                return text.decode()
-            except UnicodeDecodeError:
-                pass
+    try:
+        digest = hashlib.sha256(name().encode()).digest()
+    except Exception:  # nothing to key it by: made, not kept
+        return make()
+    path, secret = root[0] / f"texts-{code}" / (digest.hex()[:32] + ".txt"), root[1]
+    payload = _verified(secret, path)
+    if payload is not None and payload[:32] == digest:
+        try:
+            return payload[32:].decode()
+        except UnicodeDecodeError:
+            pass
     text = make()
-    _write_bytes(*found, name.encode() + b"\0" + text.encode())
+    _write_bytes(path, secret, digest + text.encode())
     return text
-
 
 def plain(value) -> bool:
     """Is ``value`` made only of SymPy objects (matrices too), numbers, strings, booleans, None and

@@ -25,6 +25,10 @@ from .family import ExponentialFamily, Finite, Levels, latex_name
 from .notation import WIDTH, expr, hyperbolic_log, lines, macros, render_step, text
 from .speedups import powsimp, sympy_speedups
 
+# the package's code as loaded: text kept on disk is keyed by it (a file edited after this module
+# was imported must not have its hash stand for the code that rendered)
+_RENDERING_CODE = diskcache.package_version()
+
 # the standalone documents are typeset in the PRL geometry: 8.6 cm columns, 0.6 cm apart
 LAYOUT = r"""\usepackage[utf8]{inputenc}
 \usepackage[T1]{fontenc}
@@ -43,19 +47,22 @@ def render(d: Derivation, slug: str | None = None, family: ExponentialFamily | N
     """:func:`theory.notation.render`, with the sums over the levels of a finite ``family`` whose
     partition function has no closed form (Curie–Weiss) shown as Z and level averages ⟨g⟩.
 
-    Kept on disk (:func:`theory.diskcache.cached_text`) under everything the text depends on:
-    the derivation, the slug, the family's declaration and the LaTeX names of the symbols
-    shown; choosing the textbook form of each display is most of `derive`'s time once the
-    results are read from the disk."""
-    shown = set()
-    for step in d.steps:
-        for side in (step.lhs, step.rhs):
-            if isinstance(side, sp.Basic | sp.MatrixBase):
-                shown |= side.free_symbols
-    names = sorted((diskcache.canonical(x), S.LATEX.get(x)) for x in shown)
-    key = (f"documents.render({diskcache.fingerprint(d)}, {slug!r}, "
-           f"{family.cache_key() if family is not None else None}, {names!r})")
-    return diskcache.cached_text(key, lambda: _render(d, slug, family))
+    Kept on disk (:func:`theory.diskcache.cached_text`) under the code that renders it (hashed
+    when this module is loaded) and everything else the text depends on: the derivation, the
+    slug, the family's declaration and the LaTeX names of every symbol in it; choosing the
+    textbook form of each display is most of `derive`'s time once the results are read from the
+    disk. A derivation that cannot be pickled (a user's lambda, say) is rendered, not kept."""
+    def name() -> str:
+        symbols = set()
+        for step in d.steps:
+            for side in (step.lhs, step.rhs):
+                if isinstance(side, sp.Basic | sp.MatrixBase):
+                    symbols |= side.atoms(sp.Symbol)  # bound ones too: a sum's index is printed
+        names = sorted((diskcache.canonical(x), S.LATEX.get(x)) for x in symbols)
+        return (f"documents.render({diskcache.fingerprint(d)}, {slug!r}, "
+                f"{family.cache_key() if family is not None else None}, {names!r})")
+
+    return diskcache.cached_text(_RENDERING_CODE, name, lambda: _render(d, slug, family))
 
 
 @sympy_speedups()

@@ -75,12 +75,12 @@ def expr(e) -> str:
     if isinstance(e, str):
         return e
     if isinstance(e, sp.Basic) and not isinstance(e, sp.MatrixBase):
-        return _printed(e, len(S.LATEX))  # line breaking measures the same terms many times
+        return _printed(e, S.latex_revision())  # line breaking measures the same terms many times
     return _print_now(e)
 
 
 @functools.lru_cache(maxsize=20000)
-def _printed(e: sp.Basic, names: int) -> str:  # names: the symbol table only grows
+def _printed(e: sp.Basic, names: int) -> str:  # names: the symbol table's revision
     return _print_now(e)
 
 

@@ -30,6 +30,7 @@ BASE = {
 }
 ALIASES = {"eps": "epsilon"}  # module attribute -> symbol name
 _table: dict[sp.Symbol, str] = {}
+_respelled = 0  # entries given another spelling (latex_revision)
 
 
 def _latex_table() -> dict[sp.Symbol, str]:
@@ -53,9 +54,19 @@ def __getattr__(name: str):
 
 def symbol(name: str, latex: str, **assumptions) -> sp.Symbol:
     """A SymPy symbol registered with its LaTeX spelling."""
+    global _respelled
     sym = sp.Symbol(name, **assumptions)
-    _latex_table()[sym] = latex
+    table = _latex_table()
+    if sym in table and table[sym] != latex:
+        _respelled += 1
+    table[sym] = latex
     return sym
+
+
+def latex_revision() -> int:
+    """A number that changes whenever the LaTeX table does: entries are only ever added or
+    respelled (what is printed with the table can be kept under it)."""
+    return len(_latex_table()) + _respelled
 
 
 def get(name: str) -> sp.Symbol:

@@ -111,14 +111,14 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     if plain and face is None and numeric.finite and numeric.d <= 2:
         # the usual refit (every chain inside, d ≤ 2): full Newton steps levels-major; from the
         # first step that needs backtracking on, the loop below, from where the chains are
-        active, carry = _full_steps(numeric, tau, theta, tol * numeric.scale, max_iter)
+        active, carry, steps_done = _full_steps(numeric, tau, theta, tol * numeric.scale, max_iter)
         if not np.count_nonzero(active):
             return theta
         full_face = np.ones(len(tau), bool)
     elif face is None:
-        active, full_face = np.ones(len(tau), bool), np.ones(len(tau), bool)
+        active, full_face, steps_done = np.ones(len(tau), bool), np.ones(len(tau), bool), 0
     else:
-        active = size > 1
+        active, steps_done = size > 1, 0
     # chains not converged after max_iter from the previous θ (deep in a saturated region its
     # far levels underflow, and E[φφᵀ] − μμᵀ cancels: the curvature there is lost) restart
     # once from the centre, θ = 0 (−1 for negative parameters), where every level is
@@ -145,7 +145,7 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     reuse = numeric.finite
     tolerance = tol * numeric.scale
 
-    for it in range(2 * max_iter):
+    for it in range(steps_done, 2 * max_iter):  # the full steps taken count against max_iter
         if it == max_iter:
             theta[active] = centre
             carry = None
@@ -239,10 +239,11 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
                 max_iter: int):
     """:func:`solve_theta`'s iteration while every step is a full one, for the MLE of a finite
     family with every chain inside its polytope and d ≤ 2: updates ``theta`` (C, d) in place and
-    returns (the chains left, the carry of :func:`solve_theta`'s loop for them: their cumulants
-    at θ, or None if none is left). Chains are left where a full step fails the Armijo test (a
-    singular χ's non-finite step fails it too: all the chains not yet converged then go on in the
-    general loop, from before that step) or after ``max_iter`` steps.
+    returns (the chains left; the carry of :func:`solve_theta`'s loop for them, their cumulants
+    at θ, or None if none is left; the steps taken, which that loop counts as its own). Chains
+    are left where a full step fails the Armijo test (a singular χ's non-finite step fails it
+    too: all the chains not yet converged then go on in the general loop, from before that step)
+    or after ``max_iter`` steps.
 
     The same numbers as the general loop, step for step: the same products in the same order, on
     the same chains at once (the general loop's batches: a product's last bits may depend on how
@@ -256,14 +257,14 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         a, mu, chi = _cumulants_levels_major(numeric, th)
         value = a - _dot_rows(th, tau_t)
-        for _ in range(max_iter):
+        for taken in range(max_iter):
             grad = mu - tau_t
             small = np.abs(grad) <= tol
             done = small[0] if d == 1 else small[0] & small[1]
             finished = np.count_nonzero(done)
             if finished == len(done):  # (no chain at all, too)
                 theta[chains] = th.T
-                return np.zeros(len(theta), bool), None
+                return np.zeros(len(theta), bool), None, taken
             if finished:
                 theta[chains[done]] = th[:, done].T
                 keep = ~done
@@ -278,6 +279,8 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
             if np.count_nonzero(value_t <= bound) < len(value_t):
                 break  # the general loop backtracks from th
             th, value, a, mu, chi = trial, value_t, a_t, mu_t, chi_t
+        else:
+            taken = max_iter
     theta[chains] = th.T
     left = np.zeros(len(theta), bool)
     left[chains] = True
@@ -287,7 +290,7 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
     if d == 2:
         hess[:, 0, 1] = hess[:, 1, 0] = chi[1]
         hess[:, 1, 1] = chi[2]
-    return left, (np.ones(len(chains), bool), a, mu.T, hess)
+    return left, (np.ones(len(chains), bool), a, mu.T, hess), taken
 
 
 def _cumulants_levels_major(numeric: NumericFamily, th: np.ndarray):
