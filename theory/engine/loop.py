@@ -64,8 +64,10 @@ TINY = float(np.finfo(float).tiny)  # the smallest normal float
 @functools.lru_cache(maxsize=1)
 def blas_controller(modules: int):
     """threadpoolctl's view of the BLAS libraries loaded, made again only when ``modules`` (the
-    number of imported modules, which a newly loaded BLAS comes with) changes: finding and
-    opening the libraries took 0.7 ms on every ``run``, 99 % of entering the limit."""
+    number of imported modules: a BLAS usually arrives with the extension module that links it)
+    changes: finding and opening the libraries took 0.7 ms on every ``run``, 99 % of entering the
+    limit. A BLAS loaded otherwise (ctypes, lazily by a module already imported) is missed until
+    the next import: it then runs with its own threads, which costs time, never numbers."""
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
