@@ -649,7 +649,8 @@ def floor_rows(case, loop, state):
 def check(M=5, chains=64, generations=60, seed=1):
     """Assert that each floor's observables, their summaries and marks equal the engine's at the
     engine's states: a replace run of ``chains`` chains at small M (chains reach the faces),
-    generation by generation; returns {label: chains marked at the end}."""
+    generation by generation; returns {label: {mark: generations in which some chains had the
+    mark and others had not}} (so both answers of each mark were compared)."""
     from theory.engine import collapse
     from theory.engine.book import mean_var
 
@@ -659,6 +660,7 @@ def check(M=5, chains=64, generations=60, seed=1):
         loop = from_params(family, M, init, family_args=args, fixed=fixed, regime="replace")
         state = loop.initial_state(chains)
         rng = np.random.default_rng(seed)
+        mixed = {}
         for t in range(1, generations + 1):
             loop.step(state, t, rng)
             with np.errstate(all="ignore"):  # (logs of 0, ∞ − ∞: the values excluded)
@@ -681,7 +683,9 @@ def check(M=5, chains=64, generations=60, seed=1):
             codes = collapse.classify(loop, state)
             assert np.array_equal(marks["collapsed"], codes > 0), (label, t)
             assert np.array_equal(marks.get("point mass", np.zeros(chains, bool)), state.vertex >= 0), (label, t)
-        marked[label] = {m: int(on.sum()) for m, on in marks.items()}
+            for m, on in marks.items():
+                mixed[m] = mixed.get(m, 0) + int(0 < np.count_nonzero(on) < chains)
+        marked[label] = mixed
     return marked
 
 

@@ -22,7 +22,8 @@ def _gate():
 
 def test_the_floors_report_what_the_run_reports():
     marked = _gate().bench_floor().check()
-    # every mark of every family is met by some chain at M = 5 (the check looked at both states)
+    # at M = 5 every mark of every family was compared in generations where some chains had it and
+    # others had not (both answers checked)
     assert all(n > 0 for marks in marked.values() for n in marks.values()), marked
 
 
