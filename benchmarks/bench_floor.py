@@ -733,7 +733,8 @@ def main() -> None:
     a = p.parse_args()
     if a.check:
         for label, marks in check().items():
-            print(f"{label}: same observables, summaries and marks as the engine (generations with both answers of each mark: {marks})")
+            print(f"{label}: same observables, summaries and marks as the engine "
+                  f"(generations with both answers of each mark: {marks})")
         return
     chains = a.chains or ((100, 1000) if a.quick else CHAINS)
     long = a.long or (500 if a.quick else LONG)
