@@ -1079,15 +1079,77 @@ class ClosedLoop:
         and the face (:meth:`_complete_simplex`), made after the step."""
         nf = self.numeric
         mu, face = state.mu[idx], state.face[idx]  # views of a slice of chains (the step never gathers)
-        q = None if t == 1 else self._simplex_probabilities(mu, face)
-        if q is None or q.min() < 0:  # generation 1, or a state no refit made (its μ from exp)
-            q = pvals(nf, state.theta[idx], face)
+        q = self._simplex_draw_probabilities(state, idx, t)
         counts = self._with_truth_and_data(rng.multinomial(self.model_draws(t), q), rng)
         sums, counts = self._refit_sample(state, idx, counts @ nf.phi_levels, counts, t, rng)
         # written in place: _step hands the simplex step slices of chains only (absorbed chains
         # are stepped too: a point mass redraws itself)
         np.divide(sums, self.refit_size(t), out=mu)
         np.greater(counts, 0, out=face)
+
+    def _simplex_draw_probabilities(self, state: State, idx, t: int) -> np.ndarray:
+        """The level probabilities (C, L) generation t of :meth:`_advance_simplex` draws the chains
+        ``idx`` with: :meth:`_simplex_probabilities` of μ, or in generation 1 and at a state no
+        refit made (its μ from exp: 1 − Σμ may round below 0) :func:`.sampling.pvals` of θ."""
+        face = state.face[idx]
+        q = None if t == 1 else self._simplex_probabilities(state.mu[idx], face)
+        if q is None or q.min() < 0:
+            q = pvals(self.numeric, state.theta[idx], face)
+        return q
+
+    @functools.cached_property
+    def _unit_simplex(self) -> bool:
+        """Whether the levels' φ are the unit vectors e_1..e_d and then 0, in that order (the
+        categorical): the level weights are then q_a = μ_a (a ≤ d) and q_L = 1 − Σμ, so a refit's
+        level counts over n give both the next model's μ and its draw's probabilities."""
+        d = self.family.d
+        return bool(np.array_equal(self.numeric.phi_levels, np.vstack([np.eye(d), np.zeros((1, d))])))
+
+    def _simplex_step(self, state: State) -> Callable | None:
+        """``step(state, t, rng)``: generation t of every chain of a :attr:`_simplex` family whose
+        levels are a :attr:`_unit_simplex`, the numbers of :meth:`_advance_simplex` in fewer calls;
+        built once per run for ``state``. None for other saturated families, M_t schedules, or
+        chains more than one block (:meth:`_chain_block`).
+
+        The recursion: counts ~ Multinomial(M − M0, q) (plus the truth's M0 + m_fresh points and
+        the fixed data); under accumulate they join the pool's counts, under subsample n_t of the
+        pool's points are drawn without replacement (:func:`.sampling.subsample_counts`); then
+        q' = counts/n, μ' = (q'_1..q'_d) and the face {counts > 0}. The refit's μ' = Σφ/n is
+        q'_a = counts_a/n on a unit simplex (Σφ_a = counts_a exactly), and the draw reads
+        q'_1..q'_{L−1} (numpy's multinomial gives the last level the rest), which are the level
+        weights μB + c masked by the face that :meth:`_advance_simplex` computes from μ': the same
+        draws, the same states bit for bit. q' is the empirical law itself (its last entry
+        counts_L/n rather than 1 − Σμ), kept from one generation to the next: no level weights,
+        no mask, no test for a negative weight. Generation 1 (and a state no refit made) draws
+        from :meth:`_simplex_draw_probabilities`, as the general path does."""
+        if not (self._simplex and self._unit_simplex and self.regime.schedule is None) \
+                or len(state.mu) > self._constant_chain_block:
+            return None
+        d, m, n1, kind = self.family.d, self.model_draws(1), self.n_total, self.regime.kind
+        extra = self.M0 + self.external or len(self.data)
+        q = np.empty(state.face.shape)  # the next draw's level probabilities
+        made = [False]  # whether q holds the last refit's counts/n
+
+        def step(state, t, rng):
+            if not made[0]:
+                q[...] = self._simplex_draw_probabilities(state, slice(None), t)
+            counts = rng.multinomial(m, q)
+            if extra:
+                self._with_truth_and_data(counts, rng)
+            n = n1
+            if kind != "replace":  # the pool's Σφ_a are its counts_a
+                np.add(state.pool_counts, counts, out=state.pool_counts)
+                np.add(state.pool_sums, counts[:, :d], out=state.pool_sums)
+                state.pool_size = n1 * t
+                if kind == "accumulate":
+                    counts, n = state.pool_counts, n1 * t
+                else:
+                    counts = subsample_counts(state.pool_counts, n1, rng)
+            np.divide(counts, n, out=q)
+            state.mu[...] = q[:, :d]
+            np.greater(counts, 0, out=state.face)
+            made[0] = True
+        return step
 
     def _simplex_probabilities(self, mu: np.ndarray, face: np.ndarray) -> np.ndarray:
         """The level probabilities (C, L) :meth:`_advance_simplex` draws with after generation 1:
@@ -1381,7 +1443,7 @@ class _Chains:
         # a generation: the general path's step, or an infinite family's in fewer calls (the same
         # numbers), which leaves θ as it is: its buffer is filled once
         fast = loop._sum_step(state)
-        self.advance, self.theta_moves = fast or loop._step, fast is None
+        self.advance, self.theta_moves = fast or loop._simplex_step(state) or loop._step, fast is None
         if B > 1 and not self.theta_moves:
             self.theta[:] = state.theta
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
