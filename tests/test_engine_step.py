@@ -382,3 +382,20 @@ def test_the_simplex_kernel_is_the_general_simplex_step(case):
     if case == "replace":
         wrong = _simplex_states(M, K, options, True, wrong=True)
         assert not np.array_equal(slow.mu, wrong.mu)
+
+
+@pytest.mark.parametrize("options", [{"regime": "subsample"},
+                                     {"regime": "subsample", "data": [{"phi1": 0, "phi2": 1}]}])
+def test_a_simplex_subsample_run_classifies_generation_1_only(options):
+    """Under subsample on a simplex the pool's face is settled at generation 1
+    (collapse.pool_face_settled): a run classifies that generation only and gets the collapse
+    times of the step's classification every generation (ClosedLoop.step)."""
+    loop = from_params("categorical", 4, {"p1": 0.2, "p2": 0.3, "p3": 0.5}, family_args={"K": 3}, **options)
+    assert loop_module.collapse.pool_face_settled(loop)
+    run = loop.run(15, 300, seed=2)
+    state, rng = loop.initial_state(300), np.random.default_rng(2)
+    for t in range(1, 16):
+        loop.step(state, t, rng)
+    assert np.array_equal(run.state.collapse_time, state.collapse_time)
+    assert np.array_equal(run.state.mu, state.mu)
+    assert 0 < np.count_nonzero(state.collapse_time == 1) == np.count_nonzero(state.collapse_time > 0) < 300

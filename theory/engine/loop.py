@@ -1448,6 +1448,7 @@ class _Chains:
             self.theta[:] = state.theta
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
+        self.classify_first_only = collapse.pool_face_settled(loop)  # (generation 1 decides)
         # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
         # (each generation in a block of one). Subsample's classification each generation reads
         # neither: the model's levels are drawn from the pool, so it lies on the pool's face
@@ -1458,7 +1459,7 @@ class _Chains:
         self.advance(state, t, self.rng)
         if loop._simplex and not self.deferred:
             loop._complete_simplex(state, t)
-        if self.classify_each:
+        if self.classify_each and (t == 1 or not self.classify_first_only):
             loop._record_collapses(state, t)
         if self.block > 1:
             if self.columns:
