@@ -1241,6 +1241,8 @@ class ClosedLoop:
         nf = self.numeric
         if self._binomial_entropy is not None:
             return self._binomial_entropy(state.mu[:, 0])
+        if state.entropy is not None:  # (made with θ: the simplex step's block, _Chains)
+            return state.entropy
         if nf.finite:  # S = Σ_s q (log h − log q) over the face: exact on every face
             # a saturated family (the simplex: categorical) has q = its barycentric coordinates of
             # μ on every face, a linear map, no exponentials
@@ -1453,6 +1455,7 @@ class _Chains:
         # (each generation in a block of one). Subsample's classification each generation reads
         # neither: the model's levels are drawn from the pool, so it lies on the pool's face
         self.deferred = loop._simplex and self.block > 1
+        self.entropy = np.empty((B, C)) if self.deferred and loop._unit_simplex else None
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
@@ -1476,10 +1479,19 @@ class _Chains:
 
     def _complete_block(self, n: int, t: np.ndarray) -> None:
         """The simplex step's θ and point masses of the ``n`` buffered generations ``t``, their
-        first hitting times, and the last generation's in the state (:meth:`ClosedLoop._complete_simplex`)."""
+        first hitting times, and the last generation's in the state (:meth:`ClosedLoop._complete_simplex`).
+        On a unit simplex (:attr:`ClosedLoop._unit_simplex`) θ and the entropy share the level
+        weights' logs: every weight on a refit's face is a positive count over n."""
         C, d = self.state.mu.shape
         mu, face = self.mu[:n].reshape(n * C, d), self.face[:n].reshape(n * C, -1)
-        theta, vertex = self.loop._simplex_models(mu, face)
+        if self.entropy is None:
+            theta, vertex = self.loop._simplex_models(mu, face)
+        else:
+            nf = self.loop.numeric
+            w = nf.level_weights(mu)
+            logs = nf.level_logs(w)
+            theta, vertex = nf.theta_on_face(mu, face, logs), nf.vertex_index(mu, face)
+            self.entropy[:n] = nf.entropy_of(w, logs).reshape(n, C)  # (logs overwritten)
         self.theta[:n], self.vertex[:n] = theta.reshape(n, C, d), vertex.reshape(n, C)
         first_times(self.state.hit_time, self.vertex[:n] >= 0, t)
         self.state.theta[:], self.state.vertex[:] = self.theta[n - 1], self.vertex[n - 1]
@@ -1502,7 +1514,7 @@ class _Chains:
         # (columns: μ as (rows × chains, d) with contiguous columns)
         mu = self.mu[:, rows, chains].reshape(len(self.mu), -1).T if self.columns else flat(self.mu)
         return State(mu=mu, theta=flat(self.theta), face=flat(self.face), vertex=flat(self.vertex),
-                     hit_time=np.empty(0, np.int64))
+                     hit_time=np.empty(0, np.int64), entropy=flat(self.entropy))
 
     def flush(self) -> None:
         """Summarise the buffered generations (engine.book) and record the collapses among them."""
