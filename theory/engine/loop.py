@@ -1158,18 +1158,27 @@ class ClosedLoop:
         q *= face
         return q
 
-    def _simplex_models(self, mu: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(θ, point mass or −1) of the :attr:`_simplex` step's models at means μ on faces ``face``."""
+    def _simplex_models(self, mu: np.ndarray, face: np.ndarray, entropy: bool = False):
+        """(θ, point mass or −1, entropy or None) of the :attr:`_simplex` step's models at means μ
+        on faces ``face``. ``entropy`` on a :attr:`_unit_simplex`: S too, θ and S sharing the
+        level weights' logs (every weight on a refit's face is a positive count over n)."""
         nf = self.numeric
-        return nf.theta_on_face(mu, face), nf.vertex_index(mu, face)
+        if not (entropy and self._unit_simplex):
+            return nf.theta_on_face(mu, face), nf.vertex_index(mu, face), None
+        w = nf.level_weights(mu)
+        logs = nf.level_logs(w)
+        theta = nf.theta_on_face(mu, face, logs)
+        return theta, nf.vertex_index(mu, face), nf.entropy_of(w, logs)  # (logs overwritten)
 
-    def _complete_simplex(self, state: State, t: int) -> None:
+    def _complete_simplex(self, state: State, t: int, entropy: bool = False) -> np.ndarray | None:
         """θ, the point mass and the first generation on one of the :attr:`_simplex` step's
-        generation ``t`` (what the general path's refit writes in the step)."""
-        state.theta[:], state.vertex[:] = self._simplex_models(state.mu, state.face)
+        generation ``t`` (what the general path's refit writes in the step); returns the models'
+        entropy where ``entropy`` (:meth:`_simplex_models`), else None."""
+        state.theta[:], state.vertex[:], S = self._simplex_models(state.mu, state.face, entropy)
         first = (state.vertex >= 0) & (state.hit_time < 0)
         if np.count_nonzero(first):
             state.hit_time[first] = t
+        return S
 
     # -- observables ----------------------------------------------------------------------------
     def observables(self, state: State) -> dict[str, np.ndarray]:
@@ -1455,13 +1464,16 @@ class _Chains:
         # (each generation in a block of one). Subsample's classification each generation reads
         # neither: the model's levels are drawn from the pool, so it lies on the pool's face
         self.deferred = loop._simplex and self.block > 1
-        self.entropy = np.empty((B, C)) if self.deferred and loop._unit_simplex else None
+        # the simplex step's entropy, made with θ (a unit simplex: ClosedLoop._simplex_models)
+        self.entropy = np.empty((B, C)) if loop._simplex and loop._unit_simplex else None
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
         self.advance(state, t, self.rng)
         if loop._simplex and not self.deferred:
-            loop._complete_simplex(state, t)
+            S = loop._complete_simplex(state, t, self.entropy is not None)
+            if S is not None:
+                self.entropy[0] = S
         if self.classify_each and (t == 1 or not self.classify_first_only):
             loop._record_collapses(state, t)
         if self.block > 1:
@@ -1479,19 +1491,13 @@ class _Chains:
 
     def _complete_block(self, n: int, t: np.ndarray) -> None:
         """The simplex step's θ and point masses of the ``n`` buffered generations ``t``, their
-        first hitting times, and the last generation's in the state (:meth:`ClosedLoop._complete_simplex`).
-        On a unit simplex (:attr:`ClosedLoop._unit_simplex`) θ and the entropy share the level
-        weights' logs: every weight on a refit's face is a positive count over n."""
+        first hitting times, and the last generation's in the state (:meth:`ClosedLoop._complete_simplex`);
+        on a unit simplex their entropy too (:meth:`ClosedLoop._simplex_models`)."""
         C, d = self.state.mu.shape
         mu, face = self.mu[:n].reshape(n * C, d), self.face[:n].reshape(n * C, -1)
-        if self.entropy is None:
-            theta, vertex = self.loop._simplex_models(mu, face)
-        else:
-            nf = self.loop.numeric
-            w = nf.level_weights(mu)
-            logs = nf.level_logs(w)
-            theta, vertex = nf.theta_on_face(mu, face, logs), nf.vertex_index(mu, face)
-            self.entropy[:n] = nf.entropy_of(w, logs).reshape(n, C)  # (logs overwritten)
+        theta, vertex, S = self.loop._simplex_models(mu, face, self.entropy is not None)
+        if S is not None:
+            self.entropy[:n] = S.reshape(n, C)
         self.theta[:n], self.vertex[:n] = theta.reshape(n, C, d), vertex.reshape(n, C)
         first_times(self.state.hit_time, self.vertex[:n] >= 0, t)
         self.state.theta[:], self.state.vertex[:] = self.theta[n - 1], self.vertex[n - 1]
@@ -1502,12 +1508,13 @@ class _Chains:
         mass, what observables and classify read (a block of one: the state, or those rows of it)."""
         if self.block == 1:
             now = self.state
-            if isinstance(chains, slice) and not self.columns:
+            if isinstance(chains, slice) and not self.columns and self.entropy is None:
                 return now
             face = None if now.face is None else now.face[chains]
             mu = np.asfortranarray(now.mu[chains]) if self.columns else now.mu[chains]
             return State(mu=mu, theta=now.theta[chains], face=face, vertex=now.vertex[chains],
-                         hit_time=np.empty(0, np.int64))
+                         hit_time=np.empty(0, np.int64),
+                         entropy=None if self.entropy is None else self.entropy[0, chains])
 
         def flat(a):
             return None if a is None else a[rows, chains].reshape(-1, *a.shape[2:])
