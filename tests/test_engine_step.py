@@ -347,3 +347,81 @@ def test_a_sum_sampler_takes_one_model_as_a_row(name):
     one = family.sum_sampler(np.random.default_rng(3), np.array(mu), 10)
     row = family.sum_sampler(np.random.default_rng(3), np.array([mu]), 10)
     assert np.shape(one) == (len(mu),) and np.array_equal(one, row[0])
+
+
+SIMPLEX_CASES = {  # (M, K, options): the categorical's simplex step; M = 4 puts chains on faces and vertices
+    "replace": (4, 3, {}),
+    "accumulate": (4, 3, {"regime": "accumulate"}),
+    "subsample": (4, 3, {"regime": "subsample"}),
+    "K4-replace": (3, 4, {}),
+    "anchored-accumulate": (4, 3, {"regime": "accumulate", "anchors": 1, "truth": {"p1": 0.6, "p2": 0.1, "p3": 0.3}}),
+    "data-subsample": (4, 3, {"regime": "subsample", "data": [{"phi1": 0, "phi2": 1}]}),
+}
+
+
+class _Nudged:
+    """A generator whose multinomial draws from its probabilities moved a thousandth of the way
+    to uniform (the control: a draw from slightly wrong probabilities)."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def __getattr__(self, name):
+        return getattr(self.rng, name)
+
+    def multinomial(self, n, pvals):
+        p = np.asarray(pvals)
+        return self.rng.multinomial(n, 0.999 * p + 0.001 / p.shape[-1])
+
+
+def _simplex_states(M, K, options, kernel, wrong=False, chains=300, generations=12):
+    """The state after ``generations`` of ClosedLoop.step (the general simplex step,
+    _advance_simplex) or of the per-run kernel (_simplex_step), on one seed."""
+    init = {f"p{a + 1}": a + 1 for a in range(K)}
+    init = {k: v / sum(init.values()) for k, v in init.items()}
+    loop = from_params("categorical", M, init, family_args={"K": K}, **options)
+    state = loop.initial_state(chains)
+    rng = np.random.default_rng(5)
+    step = loop._simplex_step(state) if kernel else None
+    assert (step is not None) == kernel
+    for t in range(1, generations + 1):
+        if kernel:
+            step(state, t, _Nudged(rng) if wrong and t == 3 else rng)
+            loop._complete_simplex(state, t)
+        else:
+            loop.step(state, t, rng)
+    return state
+
+
+@pytest.mark.parametrize("case", list(SIMPLEX_CASES))
+def test_the_simplex_kernel_is_the_general_simplex_step(case):
+    """ClosedLoop._simplex_step (q' = counts/n kept from one generation to the next) gives the
+    states of ClosedLoop._advance_simplex (level weights of μ masked by the face) bit for bit;
+    control: one generation drawn from probabilities a thousandth off changes them."""
+    M, K, options = SIMPLEX_CASES[case]
+    slow, fast = _simplex_states(M, K, options, False), _simplex_states(M, K, options, True)
+    assert not slow.face.all()  # (faces were reached)
+    for name in ("mu", "theta", "face", "vertex", "hit_time", "pool_sums", "pool_counts"):
+        a, b = getattr(slow, name), getattr(fast, name)
+        assert (a is None) == (b is None) and (a is None or np.array_equal(a, b, equal_nan=True)), name
+    assert slow.pool_size == fast.pool_size
+    if case == "replace":
+        wrong = _simplex_states(M, K, options, True, wrong=True)
+        assert not np.array_equal(slow.mu, wrong.mu)
+
+
+@pytest.mark.parametrize("options", [{"regime": "subsample"},
+                                     {"regime": "subsample", "data": [{"phi1": 0, "phi2": 1}]}])
+def test_a_simplex_subsample_run_classifies_generation_1_only(options):
+    """Under subsample on a simplex the pool's face is settled at generation 1
+    (collapse.pool_face_settled): a run classifies that generation only and gets the collapse
+    times of the step's classification every generation (ClosedLoop.step)."""
+    loop = from_params("categorical", 4, {"p1": 0.2, "p2": 0.3, "p3": 0.5}, family_args={"K": 3}, **options)
+    assert loop_module.collapse.pool_face_settled(loop)
+    run = loop.run(15, 300, seed=2)
+    state, rng = loop.initial_state(300), np.random.default_rng(2)
+    for t in range(1, 16):
+        loop.step(state, t, rng)
+    assert np.array_equal(run.state.collapse_time, state.collapse_time)
+    assert np.array_equal(run.state.mu, state.mu)
+    assert 0 < np.count_nonzero(state.collapse_time == 1) == np.count_nonzero(state.collapse_time > 0) < 300

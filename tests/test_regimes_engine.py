@@ -208,20 +208,37 @@ def test_the_segment_paths_subsample_is_taken_and_the_comparison_rejects_it_with
     assert z > threshold, f"with replacement passed, |z| = {z:.2f}"
 
 
-class SmoothedSimplex(ClosedLoop):
-    """Negative control: the simplex step draws from its model's level probabilities smoothed a
-    tenth of the way to uniform (mass off the face: a point mass is no longer absorbing)."""
+class _Smoothed:
+    """A generator whose multinomial draws from its probabilities smoothed a tenth of the way to
+    uniform (mass off a model's face: a point mass is no longer absorbing)."""
 
-    def _simplex_probabilities(self, mu, face):
-        q = super()._simplex_probabilities(mu, face)
-        return 0.9 * q + 0.1 / q.shape[1]
+    def __init__(self, rng):
+        self.rng = rng
+
+    def __getattr__(self, name):
+        return getattr(self.rng, name)
+
+    def multinomial(self, n, pvals):
+        p = np.asarray(pvals)
+        return self.rng.multinomial(n, 0.9 * p + 0.1 / p.shape[-1])
 
 
-def test_the_comparison_rejects_a_simplex_step_drawing_off_the_face():
+class SmoothedSimplex(loop_module._Chains):
+    """Negative control: the simplex step (its per-run kernel, ClosedLoop._simplex_step) draws
+    from its model's level probabilities smoothed."""
+
+    def __init__(self, loop, state, rng, book):
+        super().__init__(loop, state, _Smoothed(rng), book)
+
+
+def test_the_comparison_rejects_a_simplex_step_drawing_off_the_face(monkeypatch):
     case = "categorical-replace"
-    assert _loop(case)._simplex
-    smoothed, naive = _per_chain(_loop(case, cls=SmoothedSimplex), 1), _per_chain(_loop(case, "naive"), 2)
-    z, threshold = _largest_z(smoothed, naive)
+    loop = _loop(case)
+    assert loop._simplex and loop._simplex_step(loop.initial_state(CHAINS)) is not None
+    monkeypatch.setattr(loop_module, "_Chains", SmoothedSimplex)
+    smoothed = _per_chain(_loop(case), 1)
+    monkeypatch.undo()
+    z, threshold = _largest_z(smoothed, _per_chain(_loop(case, "naive"), 2))
     assert z > threshold, f"the smoothed draw passed, |z| = {z:.2f}"
 
 

@@ -57,6 +57,17 @@ def pool_decides(loop) -> bool:
     return loop.regime.kind == "subsample"
 
 
+def pool_face_settled(loop) -> bool:
+    """Whether, under :func:`pool_decides`, the classification of generation 1 is every later
+    one's: a :func:`collapsible` loop of a saturated family (a simplex: categorical) with the
+    MLE and no operator. Its model is the empirical law of a subsample of its pool, so its face
+    lies in the pool's, and only the model's points and the fixed data (in the pool since
+    generation 1) join the pool: the pool's face after generation 1 is its face for good, and
+    the model stays on it. A chain has collapsed from generation 1 on (code 1), or never."""
+    return (pool_decides(loop) and collapsible(loop) and loop.numeric.saturated
+            and loop.operated is None and type(loop.estimator) is MLE)
+
+
 def pool_face(loop, state: State) -> np.ndarray:
     """Finite spaces: the smallest face holding each chain's pool, (C, L)."""
     return minimal_face(loop.numeric, state.pool_counts > 0)

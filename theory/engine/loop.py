@@ -1081,15 +1081,77 @@ class ClosedLoop:
         and the face (:meth:`_complete_simplex`), made after the step."""
         nf = self.numeric
         mu, face = state.mu[idx], state.face[idx]  # views of a slice of chains (the step never gathers)
-        q = None if t == 1 else self._simplex_probabilities(mu, face)
-        if q is None or q.min() < 0:  # generation 1, or a state no refit made (its μ from exp)
-            q = pvals(nf, state.theta[idx], face)
+        q = self._simplex_draw_probabilities(state, idx, t)
         counts = self._with_truth_and_data(rng.multinomial(self.model_draws(t), q), rng)
         sums, counts = self._refit_sample(state, idx, counts @ nf.phi_levels, counts, t, rng)
         # written in place: _step hands the simplex step slices of chains only (absorbed chains
         # are stepped too: a point mass redraws itself)
         np.divide(sums, self.refit_size(t), out=mu)
         np.greater(counts, 0, out=face)
+
+    def _simplex_draw_probabilities(self, state: State, idx, t: int) -> np.ndarray:
+        """The level probabilities (C, L) generation t of :meth:`_advance_simplex` draws the chains
+        ``idx`` with: :meth:`_simplex_probabilities` of μ, or in generation 1 and at a state no
+        refit made (its μ from exp: 1 − Σμ may round below 0) :func:`.sampling.pvals` of θ."""
+        face = state.face[idx]
+        q = None if t == 1 else self._simplex_probabilities(state.mu[idx], face)
+        if q is None or q.min() < 0:
+            q = pvals(self.numeric, state.theta[idx], face)
+        return q
+
+    @functools.cached_property
+    def _unit_simplex(self) -> bool:
+        """Whether the levels' φ are the unit vectors e_1..e_d and then 0, in that order (the
+        categorical): the level weights are then q_a = μ_a (a ≤ d) and q_L = 1 − Σμ, so a refit's
+        level counts over n give both the next model's μ and its draw's probabilities."""
+        d = self.family.d
+        return bool(np.array_equal(self.numeric.phi_levels, np.vstack([np.eye(d), np.zeros((1, d))])))
+
+    def _simplex_step(self, state: State) -> Callable | None:
+        """``step(state, t, rng)``: generation t of every chain of a :attr:`_simplex` family whose
+        levels are a :attr:`_unit_simplex`, the numbers of :meth:`_advance_simplex` in fewer calls;
+        built once per run for ``state``. None for other saturated families, M_t schedules, or
+        chains more than one block (:meth:`_chain_block`).
+
+        The recursion: counts ~ Multinomial(M − M0, q) (plus the truth's M0 + m_fresh points and
+        the fixed data); under accumulate they join the pool's counts, under subsample n_t of the
+        pool's points are drawn without replacement (:func:`.sampling.subsample_counts`); then
+        q' = counts/n, μ' = (q'_1..q'_d) and the face {counts > 0}. The refit's μ' = Σφ/n is
+        q'_a = counts_a/n on a unit simplex (Σφ_a = counts_a exactly), and the draw reads
+        q'_1..q'_{L−1} (numpy's multinomial gives the last level the rest), which are the level
+        weights μB + c masked by the face that :meth:`_advance_simplex` computes from μ': the same
+        draws, the same states bit for bit. q' is the empirical law itself (its last entry
+        counts_L/n rather than 1 − Σμ), kept from one generation to the next: no level weights,
+        no mask, no test for a negative weight. Generation 1 (and a state no refit made) draws
+        from :meth:`_simplex_draw_probabilities`, as the general path does."""
+        if not (self._simplex and self._unit_simplex and self.regime.schedule is None) \
+                or len(state.mu) > self._constant_chain_block:
+            return None
+        d, m, n1, kind = self.family.d, self.model_draws(1), self.n_total, self.regime.kind
+        extra = self.M0 + self.external or len(self.data)
+        q = np.empty(state.face.shape)  # the next draw's level probabilities
+        made = [False]  # whether q holds the last refit's counts/n
+
+        def step(state, t, rng):
+            if not made[0]:
+                q[...] = self._simplex_draw_probabilities(state, slice(None), t)
+            counts = rng.multinomial(m, q)
+            if extra:
+                self._with_truth_and_data(counts, rng)
+            n = n1
+            if kind != "replace":  # the pool's Σφ_a are its counts_a
+                np.add(state.pool_counts, counts, out=state.pool_counts)
+                np.add(state.pool_sums, counts[:, :d], out=state.pool_sums)
+                state.pool_size = n1 * t
+                if kind == "accumulate":
+                    counts, n = state.pool_counts, n1 * t
+                else:
+                    counts = subsample_counts(state.pool_counts, n1, rng)
+            np.divide(counts, n, out=q)
+            state.mu[...] = q[:, :d]
+            np.greater(counts, 0, out=state.face)
+            made[0] = True
+        return step
 
     def _simplex_probabilities(self, mu: np.ndarray, face: np.ndarray) -> np.ndarray:
         """The level probabilities (C, L) :meth:`_advance_simplex` draws with after generation 1:
@@ -1098,18 +1160,27 @@ class ClosedLoop:
         q *= face
         return q
 
-    def _simplex_models(self, mu: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(θ, point mass or −1) of the :attr:`_simplex` step's models at means μ on faces ``face``."""
+    def _simplex_models(self, mu: np.ndarray, face: np.ndarray, entropy: bool = False):
+        """(θ, point mass or −1, entropy or None) of the :attr:`_simplex` step's models at means μ
+        on faces ``face``. ``entropy`` on a :attr:`_unit_simplex`: S too, θ and S sharing the
+        level weights' logs (every weight on a refit's face is a positive count over n)."""
         nf = self.numeric
-        return nf.theta_on_face(mu, face), nf.vertex_index(mu, face)
+        if not (entropy and self._unit_simplex):
+            return nf.theta_on_face(mu, face), nf.vertex_index(mu, face), None
+        w = nf.level_weights(mu)
+        logs = nf.level_logs(w)
+        theta = nf.theta_on_face(mu, face, logs)
+        return theta, nf.vertex_index(mu, face), nf.entropy_of(w, logs)  # (logs overwritten)
 
-    def _complete_simplex(self, state: State, t: int) -> None:
+    def _complete_simplex(self, state: State, t: int, entropy: bool = False) -> np.ndarray | None:
         """θ, the point mass and the first generation on one of the :attr:`_simplex` step's
-        generation ``t`` (what the general path's refit writes in the step)."""
-        state.theta[:], state.vertex[:] = self._simplex_models(state.mu, state.face)
+        generation ``t`` (what the general path's refit writes in the step); returns the models'
+        entropy where ``entropy`` (:meth:`_simplex_models`), else None."""
+        state.theta[:], state.vertex[:], S = self._simplex_models(state.mu, state.face, entropy)
         first = (state.vertex >= 0) & (state.hit_time < 0)
         if np.count_nonzero(first):
             state.hit_time[first] = t
+        return S
 
     # -- observables ----------------------------------------------------------------------------
     def observables(self, state: State) -> dict[str, np.ndarray]:
@@ -1181,6 +1252,8 @@ class ClosedLoop:
         nf = self.numeric
         if self._binomial_entropy is not None:
             return self._binomial_entropy(state.mu[:, 0])
+        if state.entropy is not None:  # (made with θ: the simplex step's block, _Chains)
+            return state.entropy
         if nf.finite:  # S = Σ_s q (log h − log q) over the face: exact on every face
             # a saturated family (the simplex: categorical) has q = its barycentric coordinates of
             # μ on every face, a linear map, no exponentials
@@ -1383,22 +1456,27 @@ class _Chains:
         # a generation: the general path's step, or an infinite family's in fewer calls (the same
         # numbers), which leaves θ as it is: its buffer is filled once
         fast = loop._sum_step(state)
-        self.advance, self.theta_moves = fast or loop._step, fast is None
+        self.advance, self.theta_moves = fast or loop._simplex_step(state) or loop._step, fast is None
         if B > 1 and not self.theta_moves:
             self.theta[:] = state.theta
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
+        self.classify_first_only = collapse.pool_face_settled(loop)  # (generation 1 decides)
         # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
         # (each generation in a block of one). Subsample's classification each generation reads
         # neither: the model's levels are drawn from the pool, so it lies on the pool's face
         self.deferred = loop._simplex and self.block > 1
+        # the simplex step's entropy, made with θ (a unit simplex: ClosedLoop._simplex_models)
+        self.entropy = np.empty((B, C)) if loop._simplex and loop._unit_simplex else None
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
         self.advance(state, t, self.rng)
         if loop._simplex and not self.deferred:
-            loop._complete_simplex(state, t)
-        if self.classify_each:
+            S = loop._complete_simplex(state, t, self.entropy is not None)
+            if S is not None:
+                self.entropy[0] = S
+        if self.classify_each and (t == 1 or not self.classify_first_only):
             loop._record_collapses(state, t)
         if self.block > 1:
             if self.columns:
@@ -1415,10 +1493,13 @@ class _Chains:
 
     def _complete_block(self, n: int, t: np.ndarray) -> None:
         """The simplex step's θ and point masses of the ``n`` buffered generations ``t``, their
-        first hitting times, and the last generation's in the state (:meth:`ClosedLoop._complete_simplex`)."""
+        first hitting times, and the last generation's in the state (:meth:`ClosedLoop._complete_simplex`);
+        on a unit simplex their entropy too (:meth:`ClosedLoop._simplex_models`)."""
         C, d = self.state.mu.shape
         mu, face = self.mu[:n].reshape(n * C, d), self.face[:n].reshape(n * C, -1)
-        theta, vertex = self.loop._simplex_models(mu, face)
+        theta, vertex, S = self.loop._simplex_models(mu, face, self.entropy is not None)
+        if S is not None:
+            self.entropy[:n] = S.reshape(n, C)
         self.theta[:n], self.vertex[:n] = theta.reshape(n, C, d), vertex.reshape(n, C)
         first_times(self.state.hit_time, self.vertex[:n] >= 0, t)
         self.state.theta[:], self.state.vertex[:] = self.theta[n - 1], self.vertex[n - 1]
@@ -1429,19 +1510,20 @@ class _Chains:
         mass, what observables and classify read (a block of one: the state, or those rows of it)."""
         if self.block == 1:
             now = self.state
-            if isinstance(chains, slice) and not self.columns:
+            if isinstance(chains, slice) and not self.columns and self.entropy is None:
                 return now
             face = None if now.face is None else now.face[chains]
             mu = np.asfortranarray(now.mu[chains]) if self.columns else now.mu[chains]
             return State(mu=mu, theta=now.theta[chains], face=face, vertex=now.vertex[chains],
-                         hit_time=np.empty(0, np.int64))
+                         hit_time=np.empty(0, np.int64),
+                         entropy=None if self.entropy is None else self.entropy[0, chains])
 
         def flat(a):
             return None if a is None else a[rows, chains].reshape(-1, *a.shape[2:])
         # (columns: μ as (rows × chains, d) with contiguous columns)
         mu = self.mu[:, rows, chains].reshape(len(self.mu), -1).T if self.columns else flat(self.mu)
         return State(mu=mu, theta=flat(self.theta), face=flat(self.face), vertex=flat(self.vertex),
-                     hit_time=np.empty(0, np.int64))
+                     hit_time=np.empty(0, np.int64), entropy=flat(self.entropy))
 
     def flush(self) -> None:
         """Summarise the buffered generations (engine.book) and record the collapses among them."""

@@ -185,12 +185,18 @@ class NumericFamily:
             q[:, level] += value
         return q
 
-    def entropy_of(self, q: np.ndarray) -> np.ndarray:
-        """S = Σ_{q > 0} q (log h − log q) of level probabilities q (C, L), shape (C,): the log of q
-        where q > 0 and of 1 elsewhere (no log of 0: numpy's slow path; a select, not arithmetic
-        on the mask: a third of its time), no select while every q is positive, no broadcast row
+    @staticmethod
+    def level_logs(q: np.ndarray) -> np.ndarray:
+        """log q where q > 0 and 0 (the log of 1) elsewhere, a new array (no log of 0: numpy's slow
+        path; a select, not arithmetic on the mask: a third of its time; no select while every q
+        is positive)."""
+        return np.log(q) if q.min(initial=1.0) > 0 else np.log(np.where(q > 0, q, 1.0))
+
+    def entropy_of(self, q: np.ndarray, logs: np.ndarray | None = None) -> np.ndarray:
+        """S = Σ_{q > 0} q (log h − log q) of level probabilities q (C, L), shape (C,), from
+        :meth:`level_logs` of q (made here unless given: it is overwritten), no broadcast row
         of log h where it is 0 (the values of the masked form, signs of 0 too)."""
-        terms = np.log(q) if q.min(initial=1.0) > 0 else np.log(np.where(q > 0, q, 1.0))
+        terms = self.level_logs(q) if logs is None else logs
         if self._log_h_zero:
             np.subtract(0.0, terms, out=terms)
         else:
@@ -203,11 +209,19 @@ class NumericFamily:
         c = self.barycentric[1]
         return [(int(level), float(c[level])) for level in np.flatnonzero(c)]
 
-    def theta_on_face(self, tau: np.ndarray, face: np.ndarray) -> np.ndarray:
+    def theta_on_face(self, tau: np.ndarray, face: np.ndarray, logs: np.ndarray | None = None) -> np.ndarray:
         """θ with μ_F(θ) = τ on the face F of a :attr:`saturated` family (rows of τ on F), in
         closed form: the level weights are w = τB + c (:meth:`level_weights`); then log h + θ·φ −
         log w is constant on F (off F any finite value: weight 1), one linear solve for (θ, constant).
-        On the whole simplex too, and on a vertex (any θ puts all mass on its level)."""
+        On the whole simplex too, and on a vertex (any θ puts all mass on its level).
+
+        ``logs``: :meth:`level_logs` of the weights, when the caller has them and every weight
+        on F is positive (a refit's empirical law): log w on F, 0 off it, the same values."""
+        if logs is not None:
+            log_w = logs if face.all() else np.where(face, logs, 0.0)
+            if not self._log_h_zero:
+                log_w = log_w - self.log_h
+            return log_w @ self._face_solve
         log_w = self.level_weights(tau)
         if not face.all():  # weight 1 off F (no select while every chain is on the whole simplex)
             if math.isfinite(log_w.sum()):

@@ -28,6 +28,7 @@ class State:
     pool_counts: np.ndarray | None = None    # (C, L) the pool's level counts (finite spaces; see below)
     pool_points: np.ndarray | None = None    # (C, capacity, d) φ, or (C, capacity) level, of each pool point
     pool_size: int = 0                       # N_t: points in every chain's pool (the first N_t of capacity)
+    entropy: np.ndarray | None = None        # (C,) the models' entropy where already made (a run's simplex block)
 
     # pool_counts: the pool's level counts, except on accumulate's exact path where a generation
     # is one binomial sum (sampling.binomial_sum): there they add up the draws' supports
