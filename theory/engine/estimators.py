@@ -255,7 +255,7 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
     chains = np.arange(len(theta))
     tol = tolerance[:, None]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        a, mu, chi = _cumulants_levels_major(numeric, th)
+        a, mu, chi = numeric.cumulants_levels_major(th)
         value = a - _dot_rows(th, tau_t)
         for taken in range(max_iter):
             grad = mu - tau_t
@@ -274,7 +274,7 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
             slope = _dot_rows(grad, step)
             bound = value + 1e-4 * slope + 1e-13 * (1 + np.abs(value))
             trial = th + step
-            a_t, mu_t, chi_t = _cumulants_levels_major(numeric, trial)
+            a_t, mu_t, chi_t = numeric.cumulants_levels_major(trial)
             value_t = a_t - _dot_rows(trial, tau_t)
             if np.count_nonzero(value_t <= bound) < len(value_t):
                 break  # the general loop backtracks from th
@@ -291,24 +291,6 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
         hess[:, 0, 1] = hess[:, 1, 0] = chi[1]
         hess[:, 1, 1] = chi[2]
     return left, (np.ones(len(chains), bool), a, mu.T, hess), taken
-
-
-def _cumulants_levels_major(numeric: NumericFamily, th: np.ndarray):
-    """(A, μ (d, C), the distinct entries of χ: [χ11] or [χ11, χ12, χ22]) at θ (d, C) on the whole
-    polytope of a finite family: :meth:`~.model.NumericFamily.cumulants`' arithmetic, levels-major."""
-    z = numeric.phi_levels @ th
-    z += numeric.log_h[:, None]  # (where log h ≡ 0 the general loop skips it: the same values, −0 becoming +0)
-    top = z.max(axis=0)
-    z -= top
-    np.exp(z, out=z)
-    total = z.sum(axis=0)
-    z /= total
-    mu = numeric.phi_levels.T @ z
-    second = numeric.phi_outer.T @ z
-    if len(mu) == 1:
-        return top + np.log(total), mu, [second[0] - mu[0] * mu[0]]
-    return top + np.log(total), mu, [second[0] - mu[0] * mu[0], second[1] - mu[0] * mu[1],
-                                     second[3] - mu[1] * mu[1]]
 
 
 def _newton_step(chi: list, grad: np.ndarray) -> np.ndarray:
