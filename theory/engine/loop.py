@@ -681,6 +681,12 @@ class ClosedLoop:
         C = len(state.mu)
         # run-local: chains on a point mass now (absorbing: never leave; else: rewritten each generation)
         held = [int(np.count_nonzero(state.vertex >= 0))]
+        # a point mass the sampler redraws exactly, drawing no random numbers (Poisson at rate 0:
+        # sums 0, μ' = 0, the pool's sum unchanged): absorbed chains are stepped in place with
+        # the others, the same states and stream as keeping or gathering them
+        fixed = absorbing and getattr(sampler, "redraws_point_mass", False)
+        # a mean floor of 0 never binds: Σφ of points of the space (φ ≥ 0) over n > 0 is ≥ +0
+        settle = mle_mean if nf.continuum or nf.mean_floor not in (None, 0.0) else None
 
         def refit(mu, pool, n, rng, out=None):
             """(μ', on a point mass, how many) of the chains at ``mu``; ``pool`` their pool sums;
@@ -693,7 +699,8 @@ class ClosedLoop:
             if pool is not None:
                 pool += sums
                 sums = pool
-            tau, on_curve = mle_mean(np.divide(sums, n, out=out))
+            tau = np.divide(sums, n, out=out)
+            tau, on_curve = (tau, None) if settle is None else settle(tau)
             if not reaches:
                 return tau, None, 0
             hit = nf.on_point_mass(tau, on_curve)
@@ -720,7 +727,15 @@ class ClosedLoop:
             if accumulate:
                 state.pool_size = n
             k = held[0]
-            if not absorbing or not k:  # every chain, in place
+            if fixed:  # every chain, in place; the held ones among those found (absorbing)
+                pool = state.pool_sums if accumulate else None
+                tau, found, count = refit(state.mu, pool, n, rng, out=state.mu)
+                if tau is not state.mu:  # (put on the point-mass curve: a new array)
+                    state.mu[...] = tau
+                if count > k:
+                    marks(state, tau, found, t)
+                    held[0] = count
+            elif not absorbing or not k:  # every chain, in place
                 pool = state.pool_sums if accumulate else None
                 tau, found, count = refit(state.mu, pool, n, rng, out=state.mu)
                 if tau is not state.mu:  # (put on the point-mass curve: a new array)
