@@ -1399,6 +1399,9 @@ class _Chains:
         self.advance, self.theta_moves = fast or loop._step, fast is None
         if B > 1 and not self.theta_moves:
             self.theta[:] = state.theta
+        # where the fast step's point masses absorb (or none is reached), a chain is on its point
+        # mass from its first hitting time on: the block's marks follow from those at flush
+        self.vertex_from_hits = fast is not None and (loop.absorbing or not loop.numeric.reaches_point_mass)
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
         # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
@@ -1419,7 +1422,8 @@ class _Chains:
             else:
                 self.mu[j] = state.mu
             if not self.deferred:
-                self.vertex[j] = state.vertex
+                if not self.vertex_from_hits:
+                    self.vertex[j] = state.vertex
                 if self.theta_moves:
                     self.theta[j] = state.theta
             if self.face is not None:
@@ -1435,6 +1439,16 @@ class _Chains:
         self.theta[:n], self.vertex[:n] = theta.reshape(n, C, d), vertex.reshape(n, C)
         first_times(self.state.hit_time, self.vertex[:n] >= 0, t)
         self.state.theta[:], self.state.vertex[:] = self.theta[n - 1], self.vertex[n - 1]
+
+    def _vertex_block(self, n: int, t: np.ndarray) -> None:
+        """The point masses of the ``n`` buffered generations ``t`` where they absorb
+        (:attr:`vertex_from_hits`): the state's from each chain's first hitting time on, −1 before."""
+        state, out = self.state, self.vertex[:n]
+        if not np.count_nonzero(state.vertex >= 0):
+            out.fill(-1)
+            return
+        hit = state.hit_time
+        np.copyto(out, np.where((hit >= 0) & (hit <= t[:, None]), state.vertex, -1))
 
     def _buffered(self, rows, chains=slice(None)) -> State:
         """The buffered models of generations ``rows`` (of the block) and ``chains`` (one of them
@@ -1465,6 +1479,8 @@ class _Chains:
         self.first, self.filled = self.first + n, 0
         if self.deferred:
             self._complete_block(n, t)
+        elif self.vertex_from_hits and self.block > 1:
+            self._vertex_block(n, t)
         times = self.state.collapse_time
         wanted = self.book.wanted(t)
         whole = self._buffered(slice(n)) if wanted.all() else None  # (classified and summarised)
