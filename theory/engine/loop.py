@@ -670,12 +670,13 @@ class ClosedLoop:
         nf = self.numeric
         if not self._sum_step_applies or len(state.mu) > self._constant_chain_block:
             return None
-        sampler, m, n1 = self.family.sum_sampler, self.model_draws(1), self.n_total
+        declared, m, n1 = self.family.sum_sampler, self.model_draws(1), self.n_total
+        sampler = getattr(declared, "in_domain", declared)  # (μ in the mean domain: no check needed)
         fresh = self.M0 + self.external
         truth, data = self.truth_mu, (self._data if len(self.data) else None)
         accumulate, reaches, mle_mean = self.regime.kind == "accumulate", nf.reaches_point_mass, self._mle_mean
         absorbing = self.absorbing and reaches
-        mle = getattr(sampler, "mle", None)
+        mle = getattr(declared, "mle", None)
         if mle is not None and not accumulate and not fresh and data is None and m == n1 and absorbing:
             return self._mle_step(state, mle, m)
         C = len(state.mu)
@@ -684,7 +685,7 @@ class ClosedLoop:
         # a point mass the sampler redraws exactly, drawing no random numbers (Poisson at rate 0:
         # sums 0, μ' = 0, the pool's sum unchanged): absorbed chains are stepped in place with
         # the others, the same states and stream as keeping or gathering them
-        fixed = absorbing and getattr(sampler, "redraws_point_mass", False)
+        fixed = absorbing and getattr(declared, "redraws_point_mass", False)
         # a mean floor of 0 never binds: Σφ of points of the space (φ ≥ 0) over n > 0 is ≥ +0
         settle = mle_mean if nf.continuum or nf.mean_floor not in (None, 0.0) else None
 
