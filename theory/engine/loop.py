@@ -688,6 +688,8 @@ class ClosedLoop:
         fixed = absorbing and getattr(declared, "redraws_point_mass", False)
         # a mean floor of 0 never binds: Σφ of points of the space (φ ≥ 0) over n > 0 is ≥ +0
         settle = mle_mean if nf.continuum or nf.mean_floor not in (None, 0.0) else None
+        # the point masses are the continuum's curve alone (Gaussian): those the settling found
+        curve_only = bool(nf.continuum) and not any(nf.attainable)
 
         def refit(mu, pool, n, rng, out=None):
             """(μ', on a point mass, how many) of the chains at ``mu``; ``pool`` their pool sums;
@@ -704,7 +706,7 @@ class ClosedLoop:
             tau, on_curve = (tau, None) if settle is None else settle(tau)
             if not reaches:
                 return tau, None, 0
-            hit = nf.on_point_mass(tau, on_curve)
+            hit = on_curve if curve_only else nf.on_point_mass(tau, on_curve)
             return tau, (hit, on_curve), int(np.count_nonzero(hit))
 
         def marks(state, tau, found, t, sel=None, rows=None):
