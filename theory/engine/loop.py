@@ -725,30 +725,35 @@ class ClosedLoop:
                 first = hit & (state.hit_time[rows] < 0)
                 state.hit_time[rows[first]] = t
 
-        def step(state, t, rng):
+        def step(state, t, rng, out=None):
+            """Generation t; μ' is written into ``out`` (a block buffer's row), which becomes the
+            state's μ, if given, else into the state's μ."""
             n = n1 * t if accumulate else n1
             if accumulate:
                 state.pool_size = n
             k = held[0]
-            if fixed:  # every chain, in place; the held ones among those found (absorbing)
+            if fixed or not absorbing or not k:  # every chain, from the state's μ into ``target``
                 pool = state.pool_sums if accumulate else None
-                tau, found, count = refit(state.mu, pool, n, rng, out=state.mu)
-                if tau is not state.mu:  # (put on the point-mass curve: a new array)
-                    state.mu[...] = tau
-                if count > k:
-                    marks(state, tau, found, t)
-                    held[0] = count
-            elif not absorbing or not k:  # every chain, in place
-                pool = state.pool_sums if accumulate else None
-                tau, found, count = refit(state.mu, pool, n, rng, out=state.mu)
-                if tau is not state.mu:  # (put on the point-mass curve: a new array)
-                    state.mu[...] = tau
-                if count:
+                target = state.mu if out is None else out
+                tau, found, count = refit(state.mu, pool, n, rng, out=target)
+                if tau is not target:  # (put on the point-mass curve: a new array)
+                    target[...] = tau
+                state.mu = target
+                if fixed:  # the held ones among those found (absorbing)
+                    if count > k:
+                        marks(state, tau, found, t)
+                        held[0] = count
+                elif count:
                     marks(state, tau, found, t)
                 elif k:  # (not absorbing) the chains that were on a point mass left it
                     state.vertex.fill(-1)
-                held[0] = count if not absorbing else k + count
-            elif not gather_pays(C - k, C):  # every chain drawn, the absorbed ones keep their state
+                if not fixed:
+                    held[0] = count if not absorbing else k + count
+                return
+            if out is not None:  # (the absorbed chains' μ kept: the others updated in place below)
+                out[...] = state.mu
+                state.mu = out
+            if not gather_pays(C - k, C):  # every chain drawn, the absorbed ones keep their state
                 live = state.vertex < 0
                 pool = state.pool_sums.copy() if accumulate else None
                 tau, found, count = refit(state.mu, pool, n, rng)
@@ -771,6 +776,7 @@ class ClosedLoop:
                     on = np.flatnonzero(found[0])
                     marks(state, tau, found, t, on, rows[on])
                     held[0] = k + len(on)
+        step.into_buffer = True  # type: ignore[attr-defined]  # (μ' into a given row: _Chains.step)
         return step
 
     def _mle_step(self, state: State, mle: Callable, m: int) -> Callable:
@@ -1407,6 +1413,10 @@ class _Chains:
         self.vertex_from_hits = fast is not None and (loop.absorbing or not loop.numeric.reaches_point_mass)
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
+        # the sum step writes μ' into the block's row itself (its state's μ then a view of it), one
+        # copy a generation less; not the MLE step, which holds views of the state's μ
+        self.into_buffer = (B > 1 and not self.columns and not self.classify_each
+                            and getattr(fast, "into_buffer", False))
         # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
         # (each generation in a block of one). Subsample's classification each generation reads
         # neither: the model's levels are drawn from the pool, so it lies on the pool's face
@@ -1414,6 +1424,12 @@ class _Chains:
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
+        if self.into_buffer:  # (an infinite family's sum step: no simplex, no per-generation collapses)
+            self.advance(state, t, self.rng, self.mu[j])
+            if not self.vertex_from_hits:
+                self.vertex[j] = state.vertex
+            self.filled = j + 1
+            return
         self.advance(state, t, self.rng)
         if loop._simplex and not self.deferred:
             loop._complete_simplex(state, t)
