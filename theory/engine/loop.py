@@ -650,7 +650,7 @@ class ClosedLoop:
                 and type(self.estimator) is MLE and self.regime.kind in ("replace", "accumulate")
                 and self.regime.schedule is None and not self.keeps_points)
 
-    def _sum_step(self, state: State) -> Callable | None:
+    def _sum_step(self, state: State, defer_marks: bool = False) -> Callable | None:
         """``step(state, t, rng)``: generation t of every chain of an infinite family, the general
         path's numbers (:meth:`_step`, :meth:`_advance`) in fewer calls; built once per run for
         ``state``. None where :attr:`_sum_step_applies` does not hold or the chains are more than
@@ -666,7 +666,11 @@ class ClosedLoop:
         same draws in the same order, the same operations on the same values: bit for bit the
         general path's states. What it saves is calls: the regime, sizes and family read once,
         and the absorbed chains counted from the chains that hit a point mass instead of over
-        every chain each generation."""
+        every chain each generation.
+
+        ``defer_marks``: where absorbed chains are fixed points of the step (``fixed`` below), the
+        caller may make the point masses and hitting times from the μ of a block of generations
+        (``_Chains``): the step then leaves them alone (``step.marks_deferred``)."""
         nf = self.numeric
         if not self._sum_step_applies or len(state.mu) > self._constant_chain_block:
             return None
@@ -686,6 +690,7 @@ class ClosedLoop:
         # sums 0, μ' = 0, the pool's sum unchanged): absorbed chains are stepped in place with
         # the others, the same states and stream as keeping or gathering them
         fixed = absorbing and getattr(declared, "redraws_point_mass", False)
+        track = not (fixed and defer_marks)  # the point masses found each generation
         # a mean floor of 0 never binds: Σφ of points of the space (φ ≥ 0) over n > 0 is ≥ +0
         settle = mle_mean if nf.continuum or nf.mean_floor not in (None, 0.0) else None
         # the point masses are the continuum's curve alone (Gaussian): those the settling found
@@ -704,7 +709,7 @@ class ClosedLoop:
                 sums = pool
             tau = np.divide(sums, n, out=out)
             tau, on_curve = (tau, None) if settle is None else settle(tau)
-            if not reaches:
+            if not reaches or not track:
                 return tau, None, 0
             hit = on_curve if curve_only else nf.on_point_mass(tau, on_curve)
             return tau, (hit, on_curve), int(np.count_nonzero(hit))
@@ -777,6 +782,7 @@ class ClosedLoop:
                     marks(state, tau, found, t, on, rows[on])
                     held[0] = k + len(on)
         step.into_buffer = True  # type: ignore[attr-defined]  # (μ' into a given row: _Chains.step)
+        step.marks_deferred = not track  # type: ignore[attr-defined]
         return step
 
     def _mle_step(self, state: State, mle: Callable, m: int) -> Callable:
@@ -1404,13 +1410,15 @@ class _Chains:
         self.filled, self.first = 0, 1  # generations buffered, the first of them
         # a generation: the general path's step, or an infinite family's in fewer calls (the same
         # numbers), which leaves θ as it is: its buffer is filled once
-        fast = loop._sum_step(state)
+        fast = loop._sum_step(state, defer_marks=B > 1 and not self.columns)
         self.advance, self.theta_moves = fast or loop._step, fast is None
         if B > 1 and not self.theta_moves:
             self.theta[:] = state.theta
         # where the fast step's point masses absorb (or none is reached), a chain is on its point
         # mass from its first hitting time on: the block's marks follow from those at flush
         self.vertex_from_hits = fast is not None and (loop.absorbing or not loop.numeric.reaches_point_mass)
+        # absorbed chains fixed points of the step (Poisson): the marks made from the block's μ
+        self.marks_deferred = getattr(fast, "marks_deferred", False)
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
         # the sum step writes μ' into the block's row itself (its state's μ then a view of it), one
@@ -1459,6 +1467,17 @@ class _Chains:
         first_times(self.state.hit_time, self.vertex[:n] >= 0, t)
         self.state.theta[:], self.state.vertex[:] = self.theta[n - 1], self.vertex[n - 1]
 
+    def _marks_block(self, n: int, t: np.ndarray) -> None:
+        """The point masses of the ``n`` buffered generations ``t`` from their μ (a step that leaves
+        them to the block: :attr:`marks_deferred`), the first hitting times among them, and the
+        last generation's in the state."""
+        state = self.state
+        C, d = state.mu.shape
+        vertex = self.loop.numeric.vertex_index(self.mu[:n].reshape(n * C, d)).reshape(n, C)
+        self.vertex[:n] = vertex
+        first_times(state.hit_time, vertex >= 0, t)
+        state.vertex[:] = vertex[n - 1]
+
     def _vertex_block(self, n: int, t: np.ndarray) -> None:
         """The point masses of the ``n`` buffered generations ``t`` where they absorb
         (:attr:`vertex_from_hits`): the state's from each chain's first hitting time on, −1 before."""
@@ -1498,6 +1517,8 @@ class _Chains:
         self.first, self.filled = self.first + n, 0
         if self.deferred:
             self._complete_block(n, t)
+        elif self.marks_deferred:
+            self._marks_block(n, t)
         elif self.vertex_from_hits and self.block > 1:
             self._vertex_block(n, t)
         times = self.state.collapse_time
