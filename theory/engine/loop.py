@@ -781,7 +781,7 @@ class ClosedLoop:
                     on = np.flatnonzero(found[0])
                     marks(state, tau, found, t, on, rows[on])
                     held[0] = k + len(on)
-        step.into_buffer = True  # type: ignore[attr-defined]  # (μ' into a given row: _Chains.step)
+        step.into_buffer = "rows"  # type: ignore[attr-defined]  # (μ' into a block's row: _Chains.step)
         step.marks_deferred = not track  # type: ignore[attr-defined]
         return step
 
@@ -801,19 +801,24 @@ class ClosedLoop:
         var[state.vertex >= 0] = 0.0
         rtol, buf = nf.POINT_MASS_RTOL, np.empty(len(mean))
 
-        def step(state, t, rng):
+        def step(state, t, rng, out=None):
+            """Generation t; μ's columns are written into ``out`` (a block buffer's (2, C) rows: the
+            state's μ is then the caller's to update) if given, else into the state's μ."""
+            mu1_, mu2_ = (mu1, mu2) if out is None else out
             mle(rng, mean, var, m)
-            mu1[...] = mean
-            np.add(np.square(mean, out=buf), var, out=mu2)
-            curve = np.less_equal(var, np.multiply(mu2, rtol, out=buf))
+            mu1_[...] = mean
+            np.add(np.square(mean, out=buf), var, out=mu2_)
+            curve = np.less_equal(var, np.multiply(mu2_, rtol, out=buf))
             if np.count_nonzero(curve):  # (the absorbed chains' var stays 0)
                 new = np.flatnonzero(curve & (state.hit_time < 0))
                 if len(new):
                     on = np.ones(len(new), bool)
                     var[new] = 0.0
-                    state.mu[new] = nf.project_to_continuum(state.mu[new], on)
-                    state.vertex[new] = nf.vertex_index(state.mu[new], on_curve=on)
+                    at = nf.project_to_continuum(np.column_stack((mu1_[new], mu2_[new])), on)
+                    mu1_[new], mu2_[new] = at[:, 0], at[:, 1]
+                    state.vertex[new] = nf.vertex_index(at, on_curve=on)
                     state.hit_time[new] = t
+        step.into_buffer = "columns"  # type: ignore[attr-defined]  # (μ into a block's columns: _Chains.step)
         return step
 
     def _draw_generation(self, state: State, idx, face, t: int, rng: np.random.Generator):
@@ -1421,10 +1426,11 @@ class _Chains:
         self.marks_deferred = getattr(fast, "marks_deferred", False)
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
-        # the sum step writes μ' into the block's row itself (its state's μ then a view of it), one
-        # copy a generation less; not the MLE step, which holds views of the state's μ
-        self.into_buffer = (B > 1 and not self.columns and not self.classify_each
-                            and getattr(fast, "into_buffer", False))
+        # the fast step writes μ' into the block's buffer itself, one copy a generation less: the
+        # sum step into a row (B, C, d), the state's μ then a view of it; the MLE step (Gaussian
+        # replace) into the columns (d, B, C), the state's μ written from the last at flush
+        self.into_buffer = (B > 1 and not self.classify_each
+                            and getattr(fast, "into_buffer", None) == ("columns" if self.columns else "rows"))
         # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
         # (each generation in a block of one). Subsample's classification each generation reads
         # neither: the model's levels are drawn from the pool, so it lies on the pool's face
@@ -1432,8 +1438,8 @@ class _Chains:
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
-        if self.into_buffer:  # (an infinite family's sum step: no simplex, no per-generation collapses)
-            self.advance(state, t, self.rng, self.mu[j])
+        if self.into_buffer:  # (an infinite family's fast step: no simplex, no per-generation collapses)
+            self.advance(state, t, self.rng, self.mu[:, j] if self.columns else self.mu[j])
             if not self.vertex_from_hits:
                 self.vertex[j] = state.vertex
             self.filled = j + 1
@@ -1515,6 +1521,8 @@ class _Chains:
             return
         t = np.arange(self.first, self.first + n)
         self.first, self.filled = self.first + n, 0
+        if self.into_buffer and self.columns:  # (the MLE step left the state's μ to the block)
+            self.state.mu[...] = self.mu[:, n - 1].T
         if self.deferred:
             self._complete_block(n, t)
         elif self.marks_deferred:
