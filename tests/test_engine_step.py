@@ -153,10 +153,12 @@ def test_the_gaussians_mle_step_draws_what_the_sums_step_draws():
 
 
 def test_the_same_comparison_catches_a_step_that_misses_point_masses(monkeypatch):
-    """Control: the fast step looks point masses up only where ``on_point_mass`` finds one."""
+    """Control: the fast step looks point masses up only where ``on_point_mass`` (each generation)
+    or ``vertex_index`` (from a block's μ, where absorbed chains are fixed points: Poisson) finds one."""
     slow = _sum_states("poisson-replace", general=True)
     nf = from_params("poisson", 2, {"rate": 1.0}).numeric
     monkeypatch.setattr(nf, "on_point_mass", lambda mu, on_curve=None: np.zeros(len(mu), bool))
+    monkeypatch.setattr(nf, "vertex_index", lambda mu, *args, **kw: np.full(len(mu), -1))
     fast = _sum_states("poisson-replace")
     assert not np.array_equal(fast["hit_time"], slow["hit_time"])
 

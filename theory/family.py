@@ -172,7 +172,10 @@ class ExponentialFamily:
     args: family arguments (``n``, ``K``, ``N``), for labels and the CLI.
     fixed: natural parameters held fixed by :meth:`restrict` (partial MLE), name -> value.
     sum_sampler: ``(rng, mu, m) -> Σφ`` exact law of the sum of m draws (infinite spaces); μ of
-    shape (..., d) (one model or a row per chain), Σφ of the same shape.
+    shape (..., d) (one model or a row per chain), Σφ of the same shape. Optional attributes the
+    engine's step reads (engine.loop): ``in_domain``, the same draws without checks for μ in the
+    mean domain; ``redraws_point_mass``, True if at an attained point mass it returns that point's
+    sum and draws no random number; ``mle``, the replace loop's refit drawn directly (Gaussian).
     extra_coordinates: further named coordinates (expressions in θ) shown by R4, e.g. log σ.
     multiplicity: the number of sample configurations a data value s stands for, in ``symbols.s``
     (None: one); a sampling operator acts on configurations (``theory.operator``). Curie–Weiss:

@@ -652,7 +652,7 @@ class ClosedLoop:
                 and type(self.estimator) is MLE and self.regime.kind in ("replace", "accumulate")
                 and self.regime.schedule is None and not self.keeps_points)
 
-    def _sum_step(self, state: State) -> Callable | None:
+    def _sum_step(self, state: State, defer_marks: bool = False) -> Callable | None:
         """``step(state, t, rng)``: generation t of every chain of an infinite family, the general
         path's numbers (:meth:`_step`, :meth:`_advance`) in fewer calls; built once per run for
         ``state``. None where :attr:`_sum_step_applies` does not hold or the chains are more than
@@ -668,21 +668,35 @@ class ClosedLoop:
         same draws in the same order, the same operations on the same values: bit for bit the
         general path's states. What it saves is calls: the regime, sizes and family read once,
         and the absorbed chains counted from the chains that hit a point mass instead of over
-        every chain each generation."""
+        every chain each generation.
+
+        ``defer_marks``: where absorbed chains are fixed points of the step (``fixed`` below), the
+        caller may make the point masses and hitting times from the μ of a block of generations
+        (``_Chains``): the step then leaves them alone (``step.marks_deferred``)."""
         nf = self.numeric
         if not self._sum_step_applies or len(state.mu) > self._constant_chain_block:
             return None
-        sampler, m, n1 = self.family.sum_sampler, self.model_draws(1), self.n_total
+        declared, m, n1 = self.family.sum_sampler, self.model_draws(1), self.n_total
+        sampler = getattr(declared, "in_domain", declared)  # (μ in the mean domain: no check needed)
         fresh = self.M0 + self.external
         truth, data = self.truth_mu, (self._data if len(self.data) else None)
         accumulate, reaches, mle_mean = self.regime.kind == "accumulate", nf.reaches_point_mass, self._mle_mean
         absorbing = self.absorbing and reaches
-        mle = getattr(sampler, "mle", None)
+        mle = getattr(declared, "mle", None)
         if mle is not None and not accumulate and not fresh and data is None and m == n1 and absorbing:
             return self._mle_step(state, mle, m)
         C = len(state.mu)
         # run-local: chains on a point mass now (absorbing: never leave; else: rewritten each generation)
         held = [int(np.count_nonzero(state.vertex >= 0))]
+        # a point mass the sampler redraws exactly, drawing no random numbers (Poisson at rate 0:
+        # sums 0, μ' = 0, the pool's sum unchanged): absorbed chains are stepped in place with
+        # the others, the same states and stream as keeping or gathering them
+        fixed = absorbing and getattr(declared, "redraws_point_mass", False)
+        track = not (fixed and defer_marks)  # the point masses found each generation
+        # a mean floor of 0 never binds: Σφ of points of the space (φ ≥ 0) over n > 0 is ≥ +0
+        settle = mle_mean if nf.continuum or nf.mean_floor not in (None, 0.0) else None
+        # the point masses are the continuum's curve alone (Gaussian): those the settling found
+        curve_only = bool(nf.continuum) and not any(nf.attainable)
 
         def refit(mu, pool, n, rng, out=None):
             """(μ', on a point mass, how many) of the chains at ``mu``; ``pool`` their pool sums;
@@ -695,10 +709,11 @@ class ClosedLoop:
             if pool is not None:
                 pool += sums
                 sums = pool
-            tau, on_curve = mle_mean(np.divide(sums, n, out=out))
-            if not reaches:
+            tau = np.divide(sums, n, out=out)
+            tau, on_curve = (tau, None) if settle is None else settle(tau)
+            if not reaches or not track:
                 return tau, None, 0
-            hit = nf.on_point_mass(tau, on_curve)
+            hit = on_curve if curve_only else nf.on_point_mass(tau, on_curve)
             return tau, (hit, on_curve), int(np.count_nonzero(hit))
 
         def marks(state, tau, found, t, sel=None, rows=None):
@@ -717,22 +732,35 @@ class ClosedLoop:
                 first = hit & (state.hit_time[rows] < 0)
                 state.hit_time[rows[first]] = t
 
-        def step(state, t, rng):
+        def step(state, t, rng, out=None):
+            """Generation t; μ' is written into ``out`` (a block buffer's row), which becomes the
+            state's μ, if given, else into the state's μ."""
             n = n1 * t if accumulate else n1
             if accumulate:
                 state.pool_size = n
             k = held[0]
-            if not absorbing or not k:  # every chain, in place
+            if fixed or not absorbing or not k:  # every chain, from the state's μ into ``target``
                 pool = state.pool_sums if accumulate else None
-                tau, found, count = refit(state.mu, pool, n, rng, out=state.mu)
-                if tau is not state.mu:  # (put on the point-mass curve: a new array)
-                    state.mu[...] = tau
-                if count:
+                target = state.mu if out is None else out
+                tau, found, count = refit(state.mu, pool, n, rng, out=target)
+                if tau is not target:  # (put on the point-mass curve: a new array)
+                    target[...] = tau
+                state.mu = target
+                if fixed:  # the held ones among those found (absorbing)
+                    if count > k:
+                        marks(state, tau, found, t)
+                        held[0] = count
+                elif count:
                     marks(state, tau, found, t)
                 elif k:  # (not absorbing) the chains that were on a point mass left it
                     state.vertex.fill(-1)
-                held[0] = count if not absorbing else k + count
-            elif not gather_pays(C - k, C):  # every chain drawn, the absorbed ones keep their state
+                if not fixed:
+                    held[0] = count if not absorbing else k + count
+                return
+            if out is not None:  # (the absorbed chains' μ kept: the others updated in place below)
+                out[...] = state.mu
+                state.mu = out
+            if not gather_pays(C - k, C):  # every chain drawn, the absorbed ones keep their state
                 live = state.vertex < 0
                 pool = state.pool_sums.copy() if accumulate else None
                 tau, found, count = refit(state.mu, pool, n, rng)
@@ -755,6 +783,8 @@ class ClosedLoop:
                     on = np.flatnonzero(found[0])
                     marks(state, tau, found, t, on, rows[on])
                     held[0] = k + len(on)
+        step.into_buffer = "rows"  # type: ignore[attr-defined]  # (μ' into a block's row: _Chains.step)
+        step.marks_deferred = not track  # type: ignore[attr-defined]
         return step
 
     def _mle_step(self, state: State, mle: Callable, m: int) -> Callable:
@@ -773,19 +803,24 @@ class ClosedLoop:
         var[state.vertex >= 0] = 0.0
         rtol, buf = nf.POINT_MASS_RTOL, np.empty(len(mean))
 
-        def step(state, t, rng):
+        def step(state, t, rng, out=None):
+            """Generation t; μ's columns are written into ``out`` (a block buffer's (2, C) rows: the
+            state's μ is then the caller's to update) if given, else into the state's μ."""
+            mu1_, mu2_ = (mu1, mu2) if out is None else out
             mle(rng, mean, var, m)
-            mu1[...] = mean
-            np.add(np.square(mean, out=buf), var, out=mu2)
-            curve = np.less_equal(var, np.multiply(mu2, rtol, out=buf))
+            mu1_[...] = mean
+            np.add(np.square(mean, out=buf), var, out=mu2_)
+            curve = np.less_equal(var, np.multiply(mu2_, rtol, out=buf))
             if np.count_nonzero(curve):  # (the absorbed chains' var stays 0)
                 new = np.flatnonzero(curve & (state.hit_time < 0))
                 if len(new):
                     on = np.ones(len(new), bool)
                     var[new] = 0.0
-                    state.mu[new] = nf.project_to_continuum(state.mu[new], on)
-                    state.vertex[new] = nf.vertex_index(state.mu[new], on_curve=on)
+                    at = nf.project_to_continuum(np.column_stack((mu1_[new], mu2_[new])), on)
+                    mu1_[new], mu2_[new] = at[:, 0], at[:, 1]
+                    state.vertex[new] = nf.vertex_index(at, on_curve=on)
                     state.hit_time[new] = t
+        step.into_buffer = "columns"  # type: ignore[attr-defined]  # (μ into a block's columns: _Chains.step)
         return step
 
     def _draw_generation(self, state: State, idx, face, t: int, rng: np.random.Generator):
@@ -1455,13 +1490,23 @@ class _Chains:
         self.filled, self.first = 0, 1  # generations buffered, the first of them
         # a generation: the general path's step, or an infinite family's in fewer calls (the same
         # numbers), which leaves θ as it is: its buffer is filled once
-        fast = loop._sum_step(state)
+        fast = loop._sum_step(state, defer_marks=B > 1 and not self.columns)
         self.advance, self.theta_moves = fast or loop._simplex_step(state) or loop._step, fast is None
         if B > 1 and not self.theta_moves:
             self.theta[:] = state.theta
+        # where the fast step's point masses absorb (or none is reached), a chain is on its point
+        # mass from its first hitting time on: the block's marks follow from those at flush
+        self.vertex_from_hits = fast is not None and (loop.absorbing or not loop.numeric.reaches_point_mass)
+        # absorbed chains fixed points of the step (Poisson): the marks made from the block's μ
+        self.marks_deferred = getattr(fast, "marks_deferred", False)
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
         self.classify_first_only = collapse.pool_face_settled(loop)  # (generation 1 decides)
+        # the fast step writes μ' into the block's buffer itself, one copy a generation less: the
+        # sum step into a row (B, C, d), the state's μ then a view of it; the MLE step (Gaussian
+        # replace) into the columns (d, B, C), the state's μ written from the last at flush
+        self.into_buffer = (B > 1 and not self.classify_each
+                            and getattr(fast, "into_buffer", None) == ("columns" if self.columns else "rows"))
         # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
         # (each generation in a block of one). Subsample's classification each generation reads
         # neither: the model's levels are drawn from the pool, so it lies on the pool's face
@@ -1471,6 +1516,12 @@ class _Chains:
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
+        if self.into_buffer:  # (an infinite family's fast step: no simplex, no per-generation collapses)
+            self.advance(state, t, self.rng, self.mu[:, j] if self.columns else self.mu[j])
+            if not self.vertex_from_hits:
+                self.vertex[j] = state.vertex
+            self.filled = j + 1
+            return
         self.advance(state, t, self.rng)
         if loop._simplex and not self.deferred:
             S = loop._complete_simplex(state, t, self.entropy is not None)
@@ -1484,7 +1535,8 @@ class _Chains:
             else:
                 self.mu[j] = state.mu
             if not self.deferred:
-                self.vertex[j] = state.vertex
+                if not self.vertex_from_hits:
+                    self.vertex[j] = state.vertex
                 if self.theta_moves:
                     self.theta[j] = state.theta
             if self.face is not None:
@@ -1503,6 +1555,27 @@ class _Chains:
         self.theta[:n], self.vertex[:n] = theta.reshape(n, C, d), vertex.reshape(n, C)
         first_times(self.state.hit_time, self.vertex[:n] >= 0, t)
         self.state.theta[:], self.state.vertex[:] = self.theta[n - 1], self.vertex[n - 1]
+
+    def _marks_block(self, n: int, t: np.ndarray) -> None:
+        """The point masses of the ``n`` buffered generations ``t`` from their μ (a step that leaves
+        them to the block: :attr:`marks_deferred`), the first hitting times among them, and the
+        last generation's in the state."""
+        state = self.state
+        C, d = state.mu.shape
+        vertex = self.loop.numeric.vertex_index(self.mu[:n].reshape(n * C, d)).reshape(n, C)
+        self.vertex[:n] = vertex
+        first_times(state.hit_time, vertex >= 0, t)
+        state.vertex[:] = vertex[n - 1]
+
+    def _vertex_block(self, n: int, t: np.ndarray) -> None:
+        """The point masses of the ``n`` buffered generations ``t`` where they absorb
+        (:attr:`vertex_from_hits`): the state's from each chain's first hitting time on, −1 before."""
+        state, out = self.state, self.vertex[:n]
+        if not np.count_nonzero(state.vertex >= 0):
+            out.fill(-1)
+            return
+        hit = state.hit_time
+        np.copyto(out, np.where((hit >= 0) & (hit <= t[:, None]), state.vertex, -1))
 
     def _buffered(self, rows, chains=slice(None)) -> State:
         """The buffered models of generations ``rows`` (of the block) and ``chains`` (one of them
@@ -1532,8 +1605,14 @@ class _Chains:
             return
         t = np.arange(self.first, self.first + n)
         self.first, self.filled = self.first + n, 0
+        if self.into_buffer and self.columns:  # (the MLE step left the state's μ to the block)
+            self.state.mu[...] = self.mu[:, n - 1].T
         if self.deferred:
             self._complete_block(n, t)
+        elif self.marks_deferred:
+            self._marks_block(n, t)
+        elif self.vertex_from_hits and self.block > 1:
+            self._vertex_block(n, t)
         times = self.state.collapse_time
         wanted = self.book.wanted(t)
         whole = self._buffered(slice(n)) if wanted.all() else None  # (classified and summarised)

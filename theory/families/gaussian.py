@@ -21,12 +21,18 @@ def sum_sampler(rng, mu, m):
     Σs = m·mean + √(m var)·z is numpy's normal(m·mean, √(m var)), the same numbers at half its
     cost; Σs² = var·χ² + (Σs)²/m. Each pass writes into the result, the draws or var (a generation
     of the loop is a few such passes: fewer new arrays is less time at 10² chains, the same numbers)."""
+    return normal_sums(rng, mu, m, checked=True)
+
+
+def normal_sums(rng, mu, m, checked=False):
+    """:func:`sum_sampler`, the variance's sign checked only if ``checked`` (the engine's μ lies in
+    the mean domain, var ≥ 0: the check is a pass over the chains)."""
     if np.ndim(mu) == 1:  # one model, (2,): as a row (the passes below write into arrays)
-        return sum_sampler(rng, np.asarray(mu, dtype=float)[None], m)[0]
+        return normal_sums(rng, np.asarray(mu, dtype=float)[None], m, checked)[0]
     mean = mu[..., 0]
     var = np.square(mean)  # mean**2
     np.subtract(mu[..., 1], var, out=var)
-    if var.min(initial=0.0) < 0:
+    if checked and var.min(initial=0.0) < 0:
         raise ValueError("scale < 0")
     shape = np.shape(mean)
     out = np.empty(shape + (2,))
@@ -66,6 +72,7 @@ def mle_sampler(rng, mean, var, m):
 
 
 sum_sampler.mle = mle_sampler  # type: ignore[attr-defined]  # what the engine's replace step draws (engine.loop._sum_step)
+sum_sampler.in_domain = normal_sums  # type: ignore[attr-defined]  # (engine.loop._sum_step)
 
 
 def gaussian() -> ExponentialFamily:

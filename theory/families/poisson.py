@@ -18,6 +18,11 @@ def sum_sampler(rng, mu, m):
     return np.asarray(rng.poisson(m * mu[..., 0]))[..., None]  # (asarray: one model gives a scalar)
 
 
+# at rate 0 the draw is 0 and numpy's Poisson draws no random number: the point mass redraws
+# itself, so the engine steps absorbed chains in place (engine.loop._sum_step)
+sum_sampler.redraws_point_mass = True  # type: ignore[attr-defined]
+
+
 def poisson() -> ExponentialFamily:
     s, (theta,) = S.s, S.thetas(1)
     return ExponentialFamily(
