@@ -1619,8 +1619,8 @@ class _Chains:
         if self.loop.collapsible and not self.classify_each:
             todo = np.flatnonzero(times < 0)
             if len(todo):
-                # (a gather of the buffered rows cost twice the classification; a collapsed
-                # chain's code is not read again)
+                # a collapsed chain's code is not read again: the others alone when few (the
+                # classification is per chain, so the rule moves time, not codes)
                 every = not gather_pays(len(todo), len(times))
                 states = whole if every and whole is not None else \
                     self._buffered(slice(n), slice(None) if every else todo)
