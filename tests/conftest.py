@@ -128,3 +128,19 @@ def dask_client():
     with LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         yield client
+
+
+class SmoothedDraws:
+    """A generator whose multinomial draws from its probabilities moved ``share`` of the way to
+    uniform: a negative control for a step that must draw from its model's probabilities (mass
+    off a model's face, a point mass no longer absorbing); every other draw is the generator's."""
+
+    def __init__(self, rng, share: float):
+        self.rng, self.share = rng, share
+
+    def __getattr__(self, name):
+        return getattr(self.rng, name)
+
+    def multinomial(self, n, pvals):
+        p = np.asarray(pvals)
+        return self.rng.multinomial(n, (1 - self.share) * p + self.share / p.shape[-1])

@@ -9,6 +9,7 @@ comparison (the control).
 
 import numpy as np
 import pytest
+from conftest import SmoothedDraws
 
 from theory.engine import estimators
 from theory.engine import loop as loop_module
@@ -361,21 +362,6 @@ SIMPLEX_CASES = {  # (M, K, options): the categorical's simplex step; M = 4 puts
 }
 
 
-class _Nudged:
-    """A generator whose multinomial draws from its probabilities moved a thousandth of the way
-    to uniform (the control: a draw from slightly wrong probabilities)."""
-
-    def __init__(self, rng):
-        self.rng = rng
-
-    def __getattr__(self, name):
-        return getattr(self.rng, name)
-
-    def multinomial(self, n, pvals):
-        p = np.asarray(pvals)
-        return self.rng.multinomial(n, 0.999 * p + 0.001 / p.shape[-1])
-
-
 def _simplex_states(M, K, options, kernel, wrong=False, chains=300, generations=12):
     """The state after ``generations`` of ClosedLoop.step (the general simplex step,
     _advance_simplex) or of the per-run kernel (_simplex_step), on one seed."""
@@ -388,7 +374,7 @@ def _simplex_states(M, K, options, kernel, wrong=False, chains=300, generations=
     assert (step is not None) == kernel
     for t in range(1, generations + 1):
         if kernel:
-            step(state, t, _Nudged(rng) if wrong and t == 3 else rng)
+            step(state, t, SmoothedDraws(rng, 0.001) if wrong and t == 3 else rng)  # a thousandth off
             loop._complete_simplex(state, t)
         else:
             loop.step(state, t, rng)

@@ -13,6 +13,7 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import SmoothedDraws
 
 from theory.cli import main
 from theory.engine import ClosedLoop
@@ -208,27 +209,12 @@ def test_the_segment_paths_subsample_is_taken_and_the_comparison_rejects_it_with
     assert z > threshold, f"with replacement passed, |z| = {z:.2f}"
 
 
-class _Smoothed:
-    """A generator whose multinomial draws from its probabilities smoothed a tenth of the way to
-    uniform (mass off a model's face: a point mass is no longer absorbing)."""
-
-    def __init__(self, rng):
-        self.rng = rng
-
-    def __getattr__(self, name):
-        return getattr(self.rng, name)
-
-    def multinomial(self, n, pvals):
-        p = np.asarray(pvals)
-        return self.rng.multinomial(n, 0.9 * p + 0.1 / p.shape[-1])
-
-
 class SmoothedSimplex(loop_module._Chains):
     """Negative control: the simplex step (its per-run kernel, ClosedLoop._simplex_step) draws
     from its model's level probabilities smoothed."""
 
     def __init__(self, loop, state, rng, book):
-        super().__init__(loop, state, _Smoothed(rng), book)
+        super().__init__(loop, state, SmoothedDraws(rng, 0.1), book)  # a tenth of the way to uniform
 
 
 def test_the_comparison_rejects_a_simplex_step_drawing_off_the_face(monkeypatch):
