@@ -1175,8 +1175,7 @@ class ClosedLoop:
                 self._with_truth_and_data(counts, rng)
             n = n1
             if kind != "replace":  # the pool's Σφ_a are its counts_a
-                np.add(state.pool_counts, counts, out=state.pool_counts)
-                np.add(state.pool_sums, counts[:, :d], out=state.pool_sums)
+                self._add_to_pool(state, slice(None), counts[:, :d], counts)
                 state.pool_size = n1 * t
                 if kind == "accumulate":
                     counts, n = state.pool_counts, n1 * t
