@@ -95,16 +95,18 @@ def classify(loop, state: State) -> np.ndarray:
         bad = nf.underflowed(state.mu)
         if not math.isfinite(state.mu.sum()):  # (one pass: some μ is not finite, or the sum overflows)
             bad |= ~rows_all(np.isfinite(state.mu))
-        on = state.vertex >= 0
+        # (no point mass within reach, the exponential's: no chain is on one)
+        on = state.vertex >= 0 if nf.reaches_point_mass else None
         # the usual block: every chain finite and off the point masses, open (no mask work)
-        marked = bool(np.count_nonzero(bad) or np.count_nonzero(on))
+        marked = bool(np.count_nonzero(bad) or (on is not None and np.count_nonzero(on)))
         if marked:
             codes[bad] = 3
-            on &= ~bad
-            if pooled:  # the pool on the model's point mass too
-                on &= pool_vertex(loop, state) == state.vertex
-            codes[on & _closed_vertex(loop, state.vertex)] = 1
-        open_ = ((state.vertex < 0) & ~bad) if marked else None
+            if on is not None:
+                on &= ~bad
+                if pooled:  # the pool on the model's point mass too
+                    on &= pool_vertex(loop, state) == state.vertex
+                codes[on & _closed_vertex(loop, state.vertex)] = 1
+        open_ = None if not marked else ~bad if on is None else (state.vertex < 0) & ~bad
         rest = None if open_ is None else np.flatnonzero(open_)
         if len(loop.data) == 0 and (rest is None or len(rest)):  # data keep an approached end open
             # every chain's spread, the others' discarded, unless few are open (a row gather of

@@ -18,7 +18,7 @@ from ..family import compiled_form
 from ..twin import FamilyTwin, level_tables, point_masses
 
 # the forms a run may ask for; a finite space reads its levels instead of A, μ, χ
-INFINITE_ONLY = ("A", "mu", "chi", "entropy_mu", "spread_mu", "curve", "log_h_ends")
+INFINITE_ONLY = ("A", "mu", "chi", "entropy_mu", "spread_mu", "curve", "log_h_ends", "negated")
 KEYS = (*INFINITE_ONLY, "mu_inverse", "conventional_mu", "conventional_theta", "conventional_inverse")
 
 
@@ -60,6 +60,8 @@ class Forms:
         if key == "log_h_ends":  # log h(s) at the finite ends of a one-statistic space
             ends = [e for e in (fam.space.lower, fam.space.upper) if e.is_finite] if fam.d == 1 else []
             return [float(sp.log(fam.h.subs(S.s, e))) for e in ends]
+        if key == "negated":  # θ_a(μ) = −c(μ) for a conventional parameter c (exponential: θ = −rate)
+            return negated(fam)
         if key == "conventional_mu":  # None: evaluated from θ (a large finite space: see model.py)
             exprs = fam.conventional_mu if self.symbolic else dict.fromkeys(fam.conventional)
             return {n: None if e is None else compiled_form(e) for n, e in exprs.items()}
@@ -69,6 +71,37 @@ class Forms:
             inverse = fam.conventional_inverse
             return None if inverse is None else [compiled_form(inverse[t]) for t in fam.theta]
         raise KeyError(key)
+
+
+def negated(family) -> dict[str, str] | None:
+    """θ name -> conventional name where θ_a(μ) + c(μ) simplifies to 0 (None if there is none): θ_a
+    is then evaluated as −c, exactly the negation of c's values (−x is exact), and a run summarises
+    it from c's (mean negated, variance the same) instead of computing it again."""
+    import sympy as sp
+
+    inverse, conventional = family.mu_inverse, family.conventional_mu
+    if inverse is None:
+        return None
+    # μ at an interior point: a sum that is not 0 there needs no simplification (a tenth of a second)
+    point = {m: e.subs(family.interior_point()) for m, e in zip(family.mu_symbols, family.mu, strict=True)}
+    out = {}
+    for t in family.theta:
+        for name, c in conventional.items():
+            if c is None or name in family.names:
+                continue
+            total = inverse[t] + c
+            if total == 0 or (not _nonzero_at(total, point) and sp.simplify(total) == 0):
+                out[t.name] = name
+                break
+    return out or None
+
+
+def _nonzero_at(expr, point) -> bool:
+    """Whether ``expr`` is a number clearly off 0 at ``point`` (False where it is not a number there)."""
+    try:
+        return abs(complex(expr.subs(point))) > 1e-9
+    except (TypeError, ValueError):
+        return False
 
 
 def bound(form, names: tuple[str, ...]):

@@ -685,6 +685,8 @@ class ClosedLoop:
         mle = getattr(declared, "mle", None)
         if mle is not None and not accumulate and not fresh and data is None and m == n1 and absorbing:
             return self._mle_step(state, mle, m)
+        if not reaches and not fresh and data is None and m:
+            return self._draw_refit_step(sampler, m, n1, accumulate)
         C = len(state.mu)
         # run-local: chains on a point mass now (absorbing: never leave; else: rewritten each generation)
         held = [int(np.count_nonzero(state.vertex >= 0))]
@@ -785,6 +787,28 @@ class ClosedLoop:
                     held[0] = k + len(on)
         step.into_buffer = "rows"  # type: ignore[attr-defined]  # (μ' into a block's row: _Chains.step)
         step.marks_deferred = not track  # type: ignore[attr-defined]
+        return step
+
+    @staticmethod
+    def _draw_refit_step(sampler: Callable, m: int, n: int, accumulate: bool) -> Callable:
+        """``step(state, t, rng)`` of :meth:`_sum_step` where no point mass is within reach (the
+        exponential: its end 0 is approached, never attained) and the model's m = n draws are the
+        sample: Σφ ~ the family's sum of m draws at μ, added to the pool's under accumulate, and
+        μ' = Σφ/n (the pool's Σφ/(n t)). Nothing to mark: the draw and the refit alone, the same
+        operations on the same values as the general sum step."""
+        def step(state, t, rng, out=None):
+            """Generation t; μ' is written into ``out`` (a block buffer's row), which becomes the
+            state's μ, if given, else into the state's μ."""
+            sums = sampler(rng, state.mu, m)
+            if accumulate:
+                state.pool_size = size = n * t
+                pool = state.pool_sums
+                pool += sums
+                state.mu = np.divide(pool, size, out=state.mu if out is None else out)
+            else:
+                state.mu = np.divide(sums, n, out=state.mu if out is None else out)
+        step.into_buffer = "rows"  # type: ignore[attr-defined]  # (μ' into a block's row: _Chains.step)
+        step.marks_deferred = False  # type: ignore[attr-defined]
         return step
 
     def _mle_step(self, state: State, mle: Callable, m: int) -> Callable:
@@ -1217,7 +1241,7 @@ class ClosedLoop:
         return S
 
     # -- observables ----------------------------------------------------------------------------
-    def observables(self, state: State) -> dict[str, np.ndarray]:
+    def observables(self, state: State, derived: bool = True) -> dict[str, np.ndarray]:
         """Per chain: the conventional parameters, the natural parameters θ (by the family's
         names), the entropy S = A − θ·μ and the sufficient-statistic averages ``phi1..phid``.
 
@@ -1228,6 +1252,11 @@ class ClosedLoop:
         S is the entropy relative to the base measure h, finite on every face of a finite
         space; on a point mass it is log h(s) of its data point on a discrete space (0 for
         every family here) and −∞ on a continuous one (Gaussian variance 0).
+
+        A θ_a that is a conventional parameter's negation in μ (:attr:`negations`: the
+        exponential's θ = −rate) is evaluated as that negation, exactly. ``derived=False`` (a
+        run's block summaries) leaves such a θ_a out where every chain is interior: its values
+        are then :func:`negated_values` of the parameter's, and its summaries the parameter's.
 
         Values may be read-only broadcasts or views of ``state`` (``phi*``, θ when every chain
         is interior): copy what must outlive the next step (a run's book copies).
@@ -1243,10 +1272,11 @@ class ClosedLoop:
                     interior = self._interior(state)
                 out[name] = np.where(interior, f(*state.theta.T), np.nan)
         missing = [a for a, name in enumerate(self.family.names) if name not in out]
-        theta = self._natural(state) if missing else None  # (Curie–Weiss: θ is conventional)
+        theta = self._natural(state, out, derived) if missing else None  # (Curie–Weiss: θ is conventional)
         if theta is not None:
             for a in missing:
-                out[self.family.names[a]] = theta[a]
+                if theta[a] is not None:
+                    out[self.family.names[a]] = theta[a]
         entropy = self._entropy(state)
         if entropy is not None:
             out["entropy"] = entropy
@@ -1260,25 +1290,43 @@ class ClosedLoop:
             return state.vertex < 0
         return self.numeric.face_size_full(state.face)[1]
 
-    def _natural(self, state: State) -> list[np.ndarray] | None:
+    def _natural(self, state: State, conventional: dict[str, np.ndarray],
+                 derived: bool = True) -> list[np.ndarray | None] | None:
         """θ per chain, component by component (C,) each, NaN off the interior; None for an
         infinite space without a closed-form inverse mean map (its refits do not all carry θ).
-        The mask is made only where some chain is off the interior or some θ is not finite."""
-        nf = self.numeric
+        The mask is made only where some chain is off the interior or some θ is not finite.
+        A θ_a in :attr:`negations` is −c of its parameter's values in ``conventional``, or (not
+        ``derived``, every chain interior) None: left to the caller (see :meth:`observables`)."""
+        nf, names = self.numeric, self.family.names
+        # every chain interior: a full face (one pass, stopping at the first chain on a face), or
+        # (infinite spaces, and the segment path's states, which keep no face) no point mass (none
+        # within reach: the exponential's)
+        if state.face is not None:
+            everywhere = state.face.all()
+        else:
+            everywhere = (not nf.finite and not nf.reaches_point_mass) or not np.count_nonzero(state.vertex >= 0)
         if nf.finite:
             theta = [state.theta[:, a] for a in range(self.family.d)]
         else:
-            theta = nf.theta_columns(state.mu)
-            if theta is None:
+            negated = self.negations
+            columns = nf.theta_columns(state.mu) if len(negated) < len(names) else None
+            if columns is None and len(negated) < len(names):
                 return None
-        # every chain interior: a full face (one pass, stopping at the first chain on a face), or
-        # (infinite spaces, and the segment path's states, which keep no face) no point mass
-        everywhere = state.face.all() if state.face is not None else not np.count_nonzero(state.vertex >= 0)
+            theta = [columns[a] if name not in negated else None if everywhere and not derived
+                     else np.negative(conventional[negated[name]]) for a, name in enumerate(names)]
         with np.errstate(invalid="ignore", over="ignore"):  # (∞ − ∞ or an overflow in the sum)
-            if everywhere and all(math.isfinite(x.sum()) for x in theta):  # (every chain: θ itself)
+            if everywhere and all(math.isfinite(x.sum()) for x in theta if x is not None):  # (θ itself)
                 return theta
             interior = self._interior(state)
-            return [np.where(interior & np.isfinite(x), x, np.nan) for x in theta]
+            return [None if x is None else np.where(interior & np.isfinite(x), x, np.nan) for x in theta]
+
+    @functools.cached_property
+    def negations(self) -> dict[str, str]:
+        """θ name -> conventional name for each θ_a(μ) that is a conventional parameter's
+        negation (:func:`.forms.negated`, from the derived expressions: the exponential's
+        θ = −rate); empty for a finite space, whose θ is the state's, not a function of μ."""
+        nf = self.numeric
+        return {} if nf.finite else dict(nf.forms.get("negated") or {})
 
     def _entropy(self, state: State) -> np.ndarray | None:
         """S = A − θ·μ per chain (see :meth:`observables`); None for an infinite space without a
@@ -1298,6 +1346,8 @@ class ClosedLoop:
             return None
         f, at_point_mass = self._entropy_in_mu
         S = np.broadcast_to(f(*state.mu.T), (len(state.mu),))  # (f's own array: no copy)
+        if not nf.reaches_point_mass:  # (the exponential: no chain is on a point mass)
+            return S
         on = state.vertex >= 0
         return np.where(on, at_point_mass[np.maximum(state.vertex, 0)], S) if np.count_nonzero(on) else S
 
@@ -1462,6 +1512,14 @@ def _chains_for(loop: ClosedLoop, generations: int, state: State, rng: np.random
     return _Chains(loop, state, rng, book)
 
 
+def negated_values(c: np.ndarray) -> np.ndarray:
+    """−c, NaN where it is not finite: the values of a θ_a = −c (:attr:`ClosedLoop.negations`) at
+    interior models, as :meth:`ClosedLoop.observables` gives them."""
+    out = np.negative(c)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
 class _Chains:
     """C chains advanced by the general path (:meth:`ClosedLoop.step`), summarised a block of
     generations at a time (engine.book): each generation's μ, θ, face and point mass are copied
@@ -1496,6 +1554,7 @@ class _Chains:
         # where the fast step's point masses absorb (or none is reached), a chain is on its point
         # mass from its first hitting time on: the block's marks follow from those at flush
         self.vertex_from_hits = fast is not None and (loop.absorbing or not loop.numeric.reaches_point_mass)
+        self.vertex_clear = False  # (the vertex buffer known to be −1 throughout: _vertex_block)
         # absorbed chains fixed points of the step (Poisson): the marks made from the block's μ
         self.marks_deferred = getattr(fast, "marks_deferred", False)
         # subsample: collapse reads each chain's pool, which is not buffered: classified each generation
@@ -1568,11 +1627,15 @@ class _Chains:
 
     def _vertex_block(self, n: int, t: np.ndarray) -> None:
         """The point masses of the ``n`` buffered generations ``t`` where they absorb
-        (:attr:`vertex_from_hits`): the state's from each chain's first hitting time on, −1 before."""
+        (:attr:`vertex_from_hits`): the state's from each chain's first hitting time on, −1 before.
+        No chain on one: the buffer (which only this method writes then) is filled with −1 once."""
         state, out = self.state, self.vertex[:n]
         if not np.count_nonzero(state.vertex >= 0):
-            out.fill(-1)
+            if not self.vertex_clear:
+                self.vertex.fill(-1)
+                self.vertex_clear = True
             return
+        self.vertex_clear = False
         hit = state.hit_time
         np.copyto(out, np.where((hit >= 0) & (hit <= t[:, None]), state.vertex, -1))
 
@@ -1641,18 +1704,28 @@ class _Chains:
         variances over chains (n, observables); an observable that is another's array (Gaussian
         mean and φ1) is summarised once."""
         C = len(self.state.mu)
-        obs = self.loop.observables(states)
+        obs = self.loop.observables(states, derived=False)
+        negations = self.loop.negations
         mean, var = np.empty((n, len(self.book.names))), np.empty((n, len(self.book.names)))
         done = {}
-        for i, name in enumerate(self.book.names):
+
+        def summary(name):
             v = obs[name]
             key = (v.__array_interface__["data"][0], v.strides, v.shape)
             if key not in done:
                 done[key] = mean_var_rows(v.reshape(n, C))
-            mean[:, i], var[:, i] = done[key]
+            return done[key]
+        for i, name in enumerate(self.book.names):
+            if name in obs:
+                mean[:, i], var[:, i] = summary(name)
+            else:  # θ = −c left out (ClosedLoop.observables): c's mean negated, its variance, exactly
+                m, var[:, i] = summary(negations[name])
+                mean[:, i] = np.where(np.isnan(m), m, -m)  # (a row without finite values: NaN as it is)
 
         def values(name, rows, first):
-            return obs[name].reshape(n, C)[rows, :first]
+            if name in obs:
+                return obs[name].reshape(n, C)[rows, :first]
+            return negated_values(obs[negations[name]].reshape(n, C)[rows, :first])
         return mean, var, values
 
     def summary_now(self):

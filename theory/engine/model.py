@@ -428,7 +428,7 @@ class NumericFamily:
         out = None
         for i, v in enumerate(self._vertices):
             if not self.finite and not self.attainable[i]:
-                near = np.abs(mu - v) < np.finfo(float).tiny
+                near = np.abs(mu - v if v.any() else mu) < np.finfo(float).tiny  # (μ − 0 is μ)
                 near = near[:, 0] if self.d == 1 else rows_all(near)
                 out = near if out is None else out | near
         return np.zeros(len(mu), bool) if out is None else out

@@ -29,7 +29,7 @@ def gamma_sums(rng, mu, m):
     domain), the same numbers: the check is a pass over the chains, a seventh of a generation at
     10² chains."""
     scale = mu[..., 0]
-    sums = rng.standard_gamma(m, np.shape(scale))
+    sums = rng.standard_gamma(m, scale.shape)
     sums *= scale
     return sums[..., None]
 
