@@ -10,6 +10,7 @@ or a twin's generated ones, which are that compiled code printed: the same numbe
 
 from __future__ import annotations
 
+import ast
 import inspect
 
 import numpy as np
@@ -18,7 +19,8 @@ from ..family import compiled_form
 from ..twin import FamilyTwin, level_tables, point_masses
 
 # the forms a run may ask for; a finite space reads its levels instead of A, μ, χ
-INFINITE_ONLY = ("A", "mu", "chi", "entropy_mu", "spread_mu", "curve", "log_h_ends", "negated")
+INFINITE_ONLY = ("A", "mu", "chi", "entropy_mu", "entropy_shared", "spread_mu", "curve", "log_h_ends",
+                 "negated")
 KEYS = (*INFINITE_ONLY, "mu_inverse", "conventional_mu", "conventional_theta", "conventional_inverse")
 
 
@@ -60,6 +62,8 @@ class Forms:
         if key == "log_h_ends":  # log h(s) at the finite ends of a one-statistic space
             ends = [e for e in (fam.space.lower, fam.space.upper) if e.is_finite] if fam.d == 1 else []
             return [float(sp.log(fam.h.subs(S.s, e))) for e in ends]
+        if key == "entropy_shared":  # the entropy reading a conventional parameter's values
+            return entropy_shared(fam)
         if key == "negated":  # θ_a(μ) = −c(μ) for a conventional parameter c (exponential: θ = −rate)
             return negated(fam)
         if key == "conventional_mu":  # None: evaluated from θ (a large finite space: see model.py)
@@ -94,6 +98,40 @@ def negated(family) -> dict[str, str] | None:
                 out[t.name] = name
                 break
     return out or None
+
+
+def entropy_shared(family) -> list | None:
+    """[S(μ) with each conventional parameter's expression c(μ) in it read from c's values (the
+    placeholder ``_c_<name>``: the exponential's S = 1 − log(1/μ) as 1 − log(rate), one division
+    less)], or None where none occurs or the code lambdify prints would not do the same
+    operations: its syntax tree, c's code put in each placeholder's place, must be the entropy's
+    own (2/μ with 1/μ read from rate would be 2·(1/μ), another rounding). The same numbers."""
+    import sympy as sp
+
+    S = family.entropy_mu
+    if S is None:
+        return None
+    parts = {sp.Symbol(f"_c_{n}"): c for n, c in family.conventional_mu.items()
+             if c is not None and not isinstance(c, sp.Symbol) and S.has(c)}
+    if not parts:
+        return None
+    form = compiled_form(S.xreplace({c: p for p, c in parts.items()}))
+    tree, own = _returned(form), _returned(compiled_form(S))
+    inline = {p.name: _returned(compiled_form(c)) for p, c in parts.items()}
+    if tree is None or own is None or None in inline.values():
+        return None
+
+    class Inline(ast.NodeTransformer):
+        def visit_Name(self, node):
+            return inline.get(node.id, node)
+    return [form] if ast.dump(Inline().visit(tree)) == ast.dump(own) else None
+
+
+def _returned(form):
+    """The syntax tree of the expression a compiled form returns; None unless its body is that one
+    line (lambdify's common subexpressions are lines before it)."""
+    body = ast.parse(inspect.getsource(form[1])).body[0].body
+    return body[0].value if len(body) == 1 and isinstance(body[0], ast.Return) else None
 
 
 def _nonzero_at(expr, point) -> bool:

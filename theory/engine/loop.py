@@ -1277,7 +1277,7 @@ class ClosedLoop:
             for a in missing:
                 if theta[a] is not None:
                     out[self.family.names[a]] = theta[a]
-        entropy = self._entropy(state)
+        entropy = self._entropy(state, out)
         if entropy is not None:
             out["entropy"] = entropy
         for a in range(self.family.d):
@@ -1328,8 +1328,9 @@ class ClosedLoop:
         nf = self.numeric
         return {} if nf.finite else dict(nf.forms.get("negated") or {})
 
-    def _entropy(self, state: State) -> np.ndarray | None:
-        """S = A − θ·μ per chain (see :meth:`observables`); None for an infinite space without a
+    def _entropy(self, state: State, conventional: dict[str, np.ndarray]) -> np.ndarray | None:
+        """S = A − θ·μ per chain (see :meth:`observables`), from μ and the ``conventional``
+        parameters' values (:attr:`_entropy_in_mu`); None for an infinite space without a
         closed-form inverse mean map."""
         nf = self.numeric
         if self._binomial_entropy is not None:
@@ -1344,8 +1345,9 @@ class ClosedLoop:
             return nf.entropy_of(q)
         if self._entropy_in_mu is None:
             return None
-        f, at_point_mass = self._entropy_in_mu
-        S = np.broadcast_to(f(*state.mu.T), (len(state.mu),))  # (f's own array: no copy)
+        f, at_point_mass, reads = self._entropy_in_mu
+        S = np.broadcast_to(f(*state.mu.T, *(conventional[name] for name in reads)),
+                            (len(state.mu),))  # (f's own array: no copy)
         if not nf.reaches_point_mass:  # (the exponential: no chain is on a point mass)
             return S
         on = state.vertex >= 0
@@ -1383,17 +1385,22 @@ class ClosedLoop:
 
     @functools.cached_property
     def _entropy_in_mu(self):
-        """(S(μ) compiled, S on each point mass) for an infinite space, S = A − θ·μ written in μ
-        (None without a closed-form inverse mean map). A point mass at the data value s is
+        """(S compiled, S on each point mass, the conventional parameters it reads) for an
+        infinite space, S = A − θ·μ written in μ (None without a closed-form inverse mean map),
+        reading a conventional parameter's values where its expression occurs in S and the same
+        operations result (:func:`.forms.entropy_shared`: the exponential's 1 − log(rate)), so
+        that they are not computed twice: S(μ..., c...). A point mass at the data value s is
         log h(s) on a discrete space (an end of the space, one statistic), −∞ on a continuous one."""
         nf = self.numeric
-        form = nf.forms.get("entropy_mu")
+        form = nf.forms.get("entropy_shared") or nf.forms.get("entropy_mu")
         if form is None:
             return None
         ends = nf.forms.get("log_h_ends") if self.family.d == 1 else []
         attainable = list(nf.attainable) + [False] * len(nf.continuum)
         values = [-np.inf if not a else ends[i] if i < len(ends) else np.nan for i, a in enumerate(attainable)]
-        return bound(form[0], nf.mu_names), np.array(values + [-np.inf])
+        reads = tuple(name for name in self.family.conventional if f"_c_{name}" in form[0][0])
+        names = (*nf.mu_names, *(f"_c_{name}" for name in reads))
+        return bound(form[0], names), np.array(values + [-np.inf]), reads
 
     @functools.cached_property
     def observable_functions(self) -> list:

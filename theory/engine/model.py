@@ -425,10 +425,12 @@ class NumericFamily:
     def underflowed(self, mu: np.ndarray) -> np.ndarray:
         """Chains within the smallest normal float of an end that is only approached as t → ∞
         (their μ is no longer resolved: underflow, not absorption), shape (C,)."""
-        out = None
+        out, tiny = None, np.finfo(float).tiny
         for i, v in enumerate(self._vertices):
             if not self.finite and not self.attainable[i]:
-                near = np.abs(mu - v if v.any() else mu) < np.finfo(float).tiny  # (μ − 0 is μ)
+                if len(mu) and (mu[:, 0] - v[0] if v[0] else mu[:, 0]).min() >= tiny:
+                    continue  # every chain's first component above the end (the usual block: one pass)
+                near = np.abs(mu - v if v.any() else mu) < tiny  # (μ − 0 is μ)
                 near = near[:, 0] if self.d == 1 else rows_all(near)
                 out = near if out is None else out | near
         return np.zeros(len(mu), bool) if out is None else out
