@@ -364,3 +364,41 @@ def test_a_binomial_sum_under_replace_has_the_same_draws_on_either_path(case, mo
             "trace": segment.trace or {"t": [], "mean": {}, "var": {}, "chains": {}},
             "histograms": {n: h.as_json() for n, h in segment.histograms.items()}}
     _check_summaries(tables, want, rel=1e-12)
+
+
+@pytest.mark.parametrize("regime, M, generations", [("replace", 1, 1600), ("accumulate", 2, 200)])
+def test_exponential_theta_and_entropy_read_off_rate_are_their_own_forms_bit_for_bit(regime, M, generations):
+    """θ = −rate (forms.negated) and S = 1 − log(rate) (forms.entropy_shared) are the numbers of
+    θ's and S's own forms, −1/μ and 1 − log(1/μ): the run's block summaries (θ's taken from
+    rate's), trace and histograms equal a per-generation reference evaluating those forms, also
+    where μ underflows to 0 (replace, M = 1: rate ∞, θ and S excluded from the summaries)."""
+    from theory.engine.forms import bound
+
+    kw = dict(generations=generations, chains=12, seed=3, burn_in=2, record_every=1, keep=12,
+              histograms={"theta": (-40, 0, 8), "entropy": (-30, 3, 6)})
+    loop = from_params("exponential", M, {"rate": 0.5}, regime=regime)
+    assert loop.negations == {"theta": "rate"} and loop._entropy_in_mu[2] == ("rate",)
+    with np.errstate(over="ignore"):  # (rate ∞: its time average overflows)
+        run = loop.run(**kw)
+    ref = from_params("exponential", M, {"rate": 0.5}, regime=regime)
+    nf = ref.numeric
+    theta_form = bound(nf.forms.get("mu_inverse")[0], nf.mu_names)
+    entropy_form = bound(nf.forms.get("entropy_mu")[0], nf.mu_names)
+    rng, state = np.random.default_rng(kw["seed"]), ref.initial_state(kw["chains"])
+    ref.reserve_pool(state, ref.pool_size(generations) if ref.regime.pooled else 0)
+
+    def observables():
+        with np.errstate(divide="ignore", over="ignore"):
+            theta = theta_form(*state.mu.T)
+            return {"rate": 1 / state.mu[:, 0], "theta": np.where(np.isfinite(theta), theta, np.nan),
+                    "entropy": entropy_form(*state.mu.T), "phi1": state.mu[:, 0]}
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = _reference_run(ref, lambda t: ref.step(state, t, rng), observables, **kw)
+    _check_summaries(run, want, rel=0.0)
+    assert _same(run.state.mu, state.mu)
+    if regime == "replace":  # generations with chains at μ = 0 beside chains above it
+        theta = np.array(want["trace"]["chains"]["theta"])
+        assert np.any(np.isnan(theta).any(axis=1) & np.isfinite(theta).any(axis=1))
+    # negative control: the check tells one rounding from another (S = 1 + log μ, mathematically the same)
+    mu = np.random.default_rng(0).gamma(2.0, size=1000)
+    assert not _same(1 + np.log(mu), entropy_form(mu))

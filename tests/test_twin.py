@@ -31,6 +31,33 @@ def test_the_generated_forms_are_the_declarations_derived():
     assert source() == committed
 
 
+def test_shared_forms_are_found_from_the_derivations_and_refused_where_they_would_round_otherwise():
+    """θ = −rate (forms.negated) and the entropy reading rate's values (forms.entropy_shared) are
+    found for the exponential alone among the infinite families; negative controls: a θ that is
+    −rate plus a term (μ/10¹², within the numeric pre-test's 10⁻⁹: SymPy decides) is not a negation, and an entropy with 2/μ (which 2·rate would round
+    otherwise) or with 1/μ twice (lambdify's common subexpression) does not read rate."""
+    from types import SimpleNamespace
+
+    import sympy as sp
+
+    from theory.engine.forms import entropy_shared, negated
+
+    found = {name: (negated(get_family(name)), entropy_shared(get_family(name)))
+             for name in ("poisson", "exponential", "gaussian")}
+    assert found["poisson"] == found["gaussian"] == (None, None)
+    theta, shared = found["exponential"]
+    assert theta == {"theta": "rate"} and shared[0][0] == ("_c_rate",)
+    fam = get_family("exponential")
+    (t,), mu = fam.theta, fam.mu_symbols[0]
+    almost = SimpleNamespace(**{k: getattr(fam, k) for k in ("theta", "names", "mu", "mu_symbols")},
+                             interior_point=fam.interior_point, mu_inverse={t: -1 / mu + mu / 10**12},
+                             conventional_mu=fam.conventional_mu)
+    assert negated(almost) is None
+    for S in (2 / mu + sp.log(mu), sp.log(1 / mu) + sp.exp(1 / mu)):
+        assert entropy_shared(SimpleNamespace(entropy_mu=S, conventional_mu={"rate": 1 / mu})) is None
+    assert entropy_shared(SimpleNamespace(entropy_mu=3 * sp.log(1 / mu), conventional_mu={"rate": 1 / mu}))
+
+
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_a_run_from_the_twin_is_the_run_from_sympy(name):
     """Every number of a run (finals, time averages, quantiles, collapse) is the same from the twin
