@@ -668,7 +668,8 @@ class ClosedLoop:
         same draws in the same order, the same operations on the same values: bit for bit the
         general path's states. What it saves is calls: the regime, sizes and family read once,
         and the absorbed chains counted from the chains that hit a point mass instead of over
-        every chain each generation.
+        every chain each generation. Where there is nothing to settle or mark (no point mass
+        within reach: the exponential) and no other points, :meth:`_draw_refit_step` is it.
 
         ``defer_marks``: where absorbed chains are fixed points of the step (``fixed`` below), the
         caller may make the point masses and hitting times from the μ of a block of generations
@@ -685,7 +686,9 @@ class ClosedLoop:
         mle = getattr(declared, "mle", None)
         if mle is not None and not accumulate and not fresh and data is None and m == n1 and absorbing:
             return self._mle_step(state, mle, m)
-        if not reaches and not fresh and data is None and m:
+        # a mean floor of 0 never binds: Σφ of points of the space (φ ≥ 0) over n > 0 is ≥ +0
+        settle = mle_mean if nf.continuum or nf.mean_floor not in (None, 0.0) else None
+        if not reaches and settle is None and not fresh and data is None and m:
             return self._draw_refit_step(sampler, m, n1, accumulate)
         C = len(state.mu)
         # run-local: chains on a point mass now (absorbing: never leave; else: rewritten each generation)
@@ -695,8 +698,6 @@ class ClosedLoop:
         # the others, the same states and stream as keeping or gathering them
         fixed = absorbing and getattr(declared, "redraws_point_mass", False)
         track = not (fixed and defer_marks)  # the point masses found each generation
-        # a mean floor of 0 never binds: Σφ of points of the space (φ ≥ 0) over n > 0 is ≥ +0
-        settle = mle_mean if nf.continuum or nf.mean_floor not in (None, 0.0) else None
         # the point masses are the continuum's curve alone (Gaussian): those the settling found
         curve_only = bool(nf.continuum) and not any(nf.attainable)
 
@@ -792,10 +793,11 @@ class ClosedLoop:
     @staticmethod
     def _draw_refit_step(sampler: Callable, m: int, n: int, accumulate: bool) -> Callable:
         """``step(state, t, rng)`` of :meth:`_sum_step` where no point mass is within reach (the
-        exponential: its end 0 is approached, never attained) and the model's m = n draws are the
-        sample: Σφ ~ the family's sum of m draws at μ, added to the pool's under accumulate, and
-        μ' = Σφ/n (the pool's Σφ/(n t)). Nothing to mark: the draw and the refit alone, the same
-        operations on the same values as the general sum step."""
+        exponential: its end 0 is approached, never attained), the mean domain's floor does not
+        bind and the model's m = n draws are the sample: Σφ ~ the family's sum of m draws at μ,
+        added to the pool's under accumulate, and μ' = Σφ/n (the pool's Σφ/(n t)). Nothing to
+        settle or mark: the draw and the refit alone, the same operations on the same values as
+        the general sum step."""
         def step(state, t, rng, out=None):
             """Generation t; μ' is written into ``out`` (a block buffer's row), which becomes the
             state's μ, if given, else into the state's μ."""
