@@ -26,6 +26,7 @@ BLOCK_BYTES = 2**23   # a block's buffers and the temporaries of its summaries, 
 BLOCK_MAX = 256       # generations per block at most: few chains then pay a block's fixed cost rarely
 EINSUM_BUFFER = 8192  # einsum sums a row longer than its buffer in pieces: such rows one by one
 REPEAT_CHUNK = 2**16  # generations added at once when a run's last state repeats (every chain absorbed)
+NO_ROWS = np.empty(0, np.intp)
 
 # values(name, rows, first): the observable ``name`` in the first ``first`` chains (None: all) at
 # the given rows of a summarised block, shape (len(rows), chains)
@@ -72,7 +73,8 @@ def mean_var_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             values = np.ascontiguousarray(values)
         mean = np.add.reduce(values, axis=1)  # values.mean(axis=1) without its Python wrapper: the
         mean /= C                             # sum divided by the count, the same bits
-        bad = np.flatnonzero(~np.isfinite(mean))
+        finite = np.isfinite(mean)
+        bad = NO_ROWS if finite.all() else np.flatnonzero(~finite)
         if C == 1:
             var = np.zeros(R)
         elif len(bad) == R:  # every row is done below
@@ -156,15 +158,17 @@ class Book:
     def add(self, t: np.ndarray, mean: np.ndarray, var: np.ndarray, values: Values) -> None:
         """Generations ``t`` (wanted ones, increasing, after those added before): their means and
         variances over chains (len(t), names) and their per-chain values."""
-        after = t > self.burn_in
-        if after.any():
+        if t[-1] > self.burn_in:  # (t increasing: those after the burn-in are the last ones)
+            after = slice(None) if t[0] > self.burn_in else slice(int(np.searchsorted(t, self.burn_in, "right")), None)
             self.sum_mean = add_in_order(self.sum_mean, mean[after])
             self.sum_var = add_in_order(self.sum_var, var[after])
-            rows = np.flatnonzero(after)
-            for name, h in self.histograms.items():
-                h.add(values(name, rows, None))
-        for j in np.flatnonzero(self.traced(t)):
-            self._trace_row(int(t[j]), mean[j], var[j], values, int(j))
+            if self.histograms:
+                rows = np.arange(len(t))[after]
+                for name, h in self.histograms.items():
+                    h.add(values(name, rows, None))
+        if self.record_every:
+            for j in np.flatnonzero(self.traced(t)):
+                self._trace_row(int(t[j]), mean[j], var[j], values, int(j))
         self.final = mean[-1], var[-1]
 
     def repeat(self, t: int, mean: np.ndarray, var: np.ndarray, values: Values) -> None:
