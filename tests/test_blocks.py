@@ -374,8 +374,8 @@ def test_exponential_theta_and_entropy_read_off_rate_are_their_own_forms_bit_for
     where μ underflows to 0 (replace, M = 1: rate ∞, θ and S excluded from the summaries)."""
     from theory.engine.forms import bound
 
-    kw = dict(generations=generations, chains=12, seed=3, burn_in=2, record_every=1, keep=12,
-              histograms={"theta": (-40, 0, 8), "entropy": (-30, 3, 6)})
+    kw = {"generations": generations, "chains": 12, "seed": 3, "burn_in": 2, "record_every": 1, "keep": 12,
+          "histograms": {"theta": (-40, 0, 8), "entropy": (-30, 3, 6)}}
     loop = from_params("exponential", M, {"rate": 0.5}, regime=regime)
     assert loop.negations == {"theta": "rate"} and loop._entropy_in_mu[2] == ("rate",)
     with np.errstate(over="ignore"):  # (rate ∞: its time average overflows)

@@ -33,9 +33,10 @@ def test_the_generated_forms_are_the_declarations_derived():
 
 def test_shared_forms_are_found_from_the_derivations_and_refused_where_they_would_round_otherwise():
     """θ = −rate (forms.negated) and the entropy reading rate's values (forms.entropy_shared) are
-    found for the exponential alone among the infinite families; negative controls: a θ that is
-    −rate plus a term (μ/10¹², within the numeric pre-test's 10⁻⁹: SymPy decides) is not a negation, and an entropy with 2/μ (which 2·rate would round
-    otherwise) or with 1/μ twice (lambdify's common subexpression) does not read rate."""
+    found for the exponential alone among the infinite families. Negative controls: a θ that is
+    −rate plus μ/10¹² (within the numeric pre-test's 10⁻⁹: SymPy decides) is not a negation; an
+    entropy with 2/μ (which 2·rate would round otherwise) or with 1/μ twice (lambdify's common
+    subexpression) does not read rate."""
     from types import SimpleNamespace
 
     import sympy as sp

@@ -159,7 +159,7 @@ class Book:
         """Generations ``t`` (wanted ones, increasing, after those added before): their means and
         variances over chains (len(t), names) and their per-chain values."""
         if t[-1] > self.burn_in:  # (t increasing: those after the burn-in are the last ones)
-            after = slice(None) if t[0] > self.burn_in else slice(int(np.searchsorted(t, self.burn_in, "right")), None)
+            after = slice(0 if t[0] > self.burn_in else int(np.searchsorted(t, self.burn_in, "right")), None)
             self.sum_mean = add_in_order(self.sum_mean, mean[after])
             self.sum_var = add_in_order(self.sum_var, var[after])
             if self.histograms:

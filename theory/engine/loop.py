@@ -1306,7 +1306,8 @@ class ClosedLoop:
         if state.face is not None:
             everywhere = state.face.all()
         else:
-            everywhere = (not nf.finite and not nf.reaches_point_mass) or not np.count_nonzero(state.vertex >= 0)
+            unreachable = not nf.finite and not nf.reaches_point_mass
+            everywhere = unreachable or not np.count_nonzero(state.vertex >= 0)
         if nf.finite:
             theta = [state.theta[:, a] for a in range(self.family.d)]
         else:
