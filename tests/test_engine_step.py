@@ -372,9 +372,11 @@ def _simplex_states(M, K, options, kernel, wrong=False, chains=300, generations=
     rng = np.random.default_rng(5)
     step = loop._simplex_step(state) if kernel else None
     assert (step is not None) == kernel
+    law = np.empty((K, chains))  # the kernel's refit's empirical law, levels-major
     for t in range(1, generations + 1):
         if kernel:
-            step(state, t, SmoothedDraws(rng, 0.001) if wrong and t == 3 else rng)  # a thousandth off
+            step(state, t, SmoothedDraws(rng, 0.001) if wrong and t == 3 else rng, law)  # a thousandth off
+            state.mu[...], state.face[...] = law[:-1].T, law.T > 0
             loop._complete_simplex(state, t)
         else:
             loop.step(state, t, rng)

@@ -1136,29 +1136,30 @@ class ClosedLoop:
 
     @functools.cached_property
     def _unit_simplex(self) -> bool:
-        """Whether the levels' φ are the unit vectors e_1..e_d and then 0, in that order (the
-        categorical): the level weights are then q_a = μ_a (a ≤ d) and q_L = 1 − Σμ, so a refit's
-        level counts over n give both the next model's μ and its draw's probabilities."""
-        d = self.family.d
-        return bool(np.array_equal(self.numeric.phi_levels, np.vstack([np.eye(d), np.zeros((1, d))])))
+        """Whether the levels are a :attr:`~.model.NumericFamily.unit_simplex` (the categorical):
+        the level weights are q_a = μ_a (a ≤ d) and q_L = 1 − Σμ, so a refit's level counts over
+        n give both the next model's μ and its draw's probabilities."""
+        return self.numeric.unit_simplex
 
     def _simplex_step(self, state: State) -> Callable | None:
-        """``step(state, t, rng)``: generation t of every chain of a :attr:`_simplex` family whose
-        levels are a :attr:`_unit_simplex`, the numbers of :meth:`_advance_simplex` in fewer calls;
-        built once per run for ``state``. None for other saturated families, M_t schedules, or
-        chains more than one block (:meth:`_chain_block`).
+        """``step(state, t, rng, out)``: generation t of every chain of a :attr:`_simplex` family
+        whose levels are a :attr:`_unit_simplex`, the numbers of :meth:`_advance_simplex` in fewer
+        calls, its refit's empirical law written levels-major into ``out`` (L, C) (a row of the
+        run's block, ``_Chains``: the state's μ and face are written from it when the block is
+        summarised); built once per run for ``state``. None for other saturated families, M_t
+        schedules, or chains more than one block (:meth:`_chain_block`).
 
         The recursion: counts ~ Multinomial(M − M0, q) (plus the truth's M0 + m_fresh points and
         the fixed data); under accumulate they join the pool's counts, under subsample n_t of the
         pool's points are drawn without replacement (:func:`.sampling.subsample_counts`); then
-        q' = counts/n, μ' = (q'_1..q'_d) and the face {counts > 0}. The refit's μ' = Σφ/n is
-        q'_a = counts_a/n on a unit simplex (Σφ_a = counts_a exactly), and the draw reads
-        q'_1..q'_{L−1} (numpy's multinomial gives the last level the rest), which are the level
-        weights μB + c masked by the face that :meth:`_advance_simplex` computes from μ': the same
-        draws, the same states bit for bit. q' is the empirical law itself (its last entry
-        counts_L/n rather than 1 − Σμ), kept from one generation to the next: no level weights,
-        no mask, no test for a negative weight. Generation 1 (and a state no refit made) draws
-        from :meth:`_simplex_draw_probabilities`, as the general path does."""
+        q' = counts/n, μ' = (q'_1..q'_d) and the face {counts > 0} = {q' > 0}. The refit's
+        μ' = Σφ/n is q'_a = counts_a/n on a unit simplex (Σφ_a = counts_a exactly), and the draw
+        reads q'_1..q'_{L−1} (numpy's multinomial gives the last level the rest), which are the
+        level weights μB + c masked by the face that :meth:`_advance_simplex` computes from μ':
+        the same draws, the same states bit for bit. q' is the empirical law itself (its last
+        entry counts_L/n rather than 1 − Σμ), kept from one generation to the next: no level
+        weights, no mask, no test for a negative weight. Generation 1 (and a state no refit made)
+        draws from :meth:`_simplex_draw_probabilities`, as the general path does."""
         if not (self._simplex and self._unit_simplex and self.regime.schedule is None) \
                 or len(state.mu) > self._constant_chain_block:
             return None
@@ -1167,7 +1168,7 @@ class ClosedLoop:
         q = np.empty(state.face.shape)  # the next draw's level probabilities
         made = [False]  # whether q holds the last refit's counts/n
 
-        def step(state, t, rng):
+        def step(state, t, rng, out):
             if not made[0]:
                 q[...] = self._simplex_draw_probabilities(state, slice(None), t)
             counts = rng.multinomial(m, q)
@@ -1182,8 +1183,7 @@ class ClosedLoop:
                 else:
                     counts = subsample_counts(state.pool_counts, n1, rng)
             np.divide(counts, n, out=q)
-            state.mu[...] = q[:, :d]
-            np.greater(counts, 0, out=state.face)
+            out[...] = q.T
             made[0] = True
         return step
 
@@ -1481,16 +1481,21 @@ class _Chains:
         # the columns of μ, 1.5–2× faster on contiguous columns than on a (C, d) array's strided
         # ones (the same values); a finite family's level weights are products μB, kept as they are
         self.columns = d > 1 and not loop.numeric.finite
-        if B > 1:
+        # a generation: the general path's step, or an infinite family's in fewer calls (the same
+        # numbers), which leaves θ as it is: its buffer is filled once; or the unit simplex's,
+        # which writes its refit's empirical law into the block levels-major (L, B, C), at any
+        # B (no copy of the state: μ and the face are read from it), so that every per-level pass
+        # of the block's models and summaries is contiguous (:meth:`_complete_levels`)
+        fast = loop._sum_step(state, defer_marks=B > 1 and not self.columns)
+        simplex = None if fast else loop._simplex_step(state)
+        self.levels = None if simplex is None else np.empty((L, B, C))
+        if B > 1 and simplex is None:
             self.mu = np.empty((d, B, C) if self.columns else (B, C, d))
             self.theta = np.empty((B, *state.theta.shape))
             self.face = None if state.face is None else np.empty((B, *state.face.shape), bool)
             self.vertex = np.empty((B, C), state.vertex.dtype)
         self.filled, self.first = 0, 1  # generations buffered, the first of them
-        # a generation: the general path's step, or an infinite family's in fewer calls (the same
-        # numbers), which leaves θ as it is: its buffer is filled once
-        fast = loop._sum_step(state, defer_marks=B > 1 and not self.columns)
-        self.advance, self.theta_moves = fast or loop._simplex_step(state) or loop._step, fast is None
+        self.advance, self.theta_moves = fast or simplex or loop._step, fast is None
         if B > 1 and not self.theta_moves:
             self.theta[:] = state.theta
         # where the fast step's point masses absorb (or none is reached), a chain is on its point
@@ -1509,12 +1514,20 @@ class _Chains:
         # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
         # (each generation in a block of one). Subsample's classification each generation reads
         # neither: the model's levels are drawn from the pool, so it lies on the pool's face
-        self.deferred = loop._simplex and self.block > 1
+        self.deferred = loop._simplex and self.block > 1 and self.levels is None
         # the simplex step's entropy, made with θ (a unit simplex: ClosedLoop._simplex_models)
-        self.entropy = np.empty((B, C)) if loop._simplex and loop._unit_simplex else None
+        self.entropy = np.empty((B, C)) if loop._simplex and loop._unit_simplex and self.levels is None else None
+        self.models = None  # the levels-major block's models (:meth:`_complete_levels`)
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
+        if self.levels is not None:  # (the unit simplex's step: its law into the block)
+            self.advance(state, t, self.rng, self.levels[:, j])
+            if self.classify_each and (t == 1 or not self.classify_first_only):
+                self._write_state(j)
+                loop._record_collapses(state, t)
+            self.filled = j + 1
+            return
         if self.into_buffer:  # (an infinite family's fast step: no simplex, no per-generation collapses)
             self.advance(state, t, self.rng, self.mu[:, j] if self.columns else self.mu[j])
             if not self.vertex_from_hits:
@@ -1555,6 +1568,27 @@ class _Chains:
         first_times(self.state.hit_time, self.vertex[:n] >= 0, t)
         self.state.theta[:], self.state.vertex[:] = self.theta[n - 1], self.vertex[n - 1]
 
+    def _write_state(self, j: int) -> None:
+        """The state's μ and face from generation j of the levels-major block: q_1..q_d, q > 0."""
+        d = self.state.mu.shape[1]
+        self.state.mu[...] = self.levels[:d, j].T
+        np.greater(self.levels[:, j].T, 0, out=self.state.face)
+
+    def _complete_levels(self, n: int, t: np.ndarray) -> None:
+        """The unit simplex's models of the ``n`` buffered generations ``t`` from their empirical
+        laws, levels-major (:meth:`~.model.NumericFamily.simplex_models`: θ, faces, point masses,
+        entropy, bit for bit those of :meth:`_complete_block`), the first hitting times among
+        them, and the last generation's model in the state."""
+        state, (L, _, C) = self.state, self.levels.shape
+        theta, face, interior, vertex, S = self.loop.numeric.simplex_models(self.levels[:, :n].reshape(L, n * C))
+        self.models = (theta.reshape(-1, n, C), face.reshape(L, n, C), vertex.reshape(n, C), S.reshape(n, C))
+        vertex = self.models[2]
+        if not interior.all():
+            first_times(state.hit_time, vertex >= 0, t)
+        self._write_state(n - 1)
+        state.theta[...] = self.models[0][:, n - 1].T
+        state.vertex[...] = vertex[n - 1]
+
     def _marks_block(self, n: int, t: np.ndarray) -> None:
         """The point masses of the ``n`` buffered generations ``t`` from their μ (a step that leaves
         them to the block: :attr:`marks_deferred`), the first hitting times among them, and the
@@ -1580,6 +1614,15 @@ class _Chains:
         """The buffered models of generations ``rows`` (of the block) and ``chains`` (one of them
         a slice), stacked generation-major as one State of rows × chains: its μ, θ, face and point
         mass, what observables and classify read (a block of one: the state, or those rows of it)."""
+        if self.levels is not None:  # (θ, face, μ as (rows × chains, ·) views of levels-major arrays)
+            theta, face, vertex, S = self.models
+            d = len(theta)
+
+            def columns(a):
+                return a[:, rows, chains].reshape(len(a), -1).T
+            return State(mu=columns(self.levels[:d]), theta=columns(theta), face=columns(face),
+                         vertex=vertex[rows, chains].ravel(), hit_time=np.empty(0, np.int64),
+                         entropy=S[rows, chains].ravel())
         if self.block == 1:
             now = self.state
             if isinstance(chains, slice) and not self.columns and self.entropy is None:
@@ -1606,7 +1649,9 @@ class _Chains:
         self.first, self.filled = self.first + n, 0
         if self.into_buffer and self.columns:  # (the MLE step left the state's μ to the block)
             self.state.mu[...] = self.mu[:, n - 1].T
-        if self.deferred:
+        if self.levels is not None:
+            self._complete_levels(n, t)
+        elif self.deferred:
             self._complete_block(n, t)
         elif self.marks_deferred:
             self._marks_block(n, t)

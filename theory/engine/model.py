@@ -246,6 +246,65 @@ class NumericFamily:
         return log_w @ self._face_solve
 
     @functools.cached_property
+    def unit_simplex(self) -> bool:
+        """Whether the levels' φ are e_1..e_d and then 0, in that order (the categorical): the
+        level weights are then q_a = μ_a (a ≤ d) and q_L = 1 − Σμ, and :meth:`theta_on_face`'s
+        solve is θ_a = log w_a − log w_L (checked: its matrix is [I; −1] exactly)."""
+        d, L = self.d, len(self.levels) if self.finite else 0
+        unit = np.vstack([np.eye(d), np.zeros((1, d))])
+        return (self.finite and L == d + 1 and np.array_equal(self.phi_levels, unit)
+                and np.array_equal(self._face_solve, np.vstack([np.eye(d), -np.ones((1, d))])))
+
+    def simplex_models(self, q: np.ndarray) -> tuple:
+        """The models of a :attr:`unit_simplex` family at refits' empirical laws q = counts/n,
+        levels-major (L, N) (every pass reads one level's contiguous row): (θ (d, N), face (L, N),
+        interior (N,), point mass or −1 (N,), entropy (N,)), bit for bit the numbers of
+        :meth:`theta_on_face`, :meth:`vertex_index` and :meth:`entropy_of` at μ = (q_1..q_d) on
+        the face {q > 0} (the chains-major path, ``ClosedLoop._simplex_models``):
+
+            w = (μ_1, …, μ_d, 1 − (μ_1 + … + μ_d))     (:meth:`level_weights`: the last from μ,
+                                                        another rounding than q_L)
+            l_a = log w_a where w_a > 0, else 0        (:meth:`level_logs`)
+            θ_a = (l_a − log h_a) − (l_L − log h_L),   l_L read as 0 off the face
+            S = Σ_a w_a (log h_a − l_a)                (added level after level from +0)
+
+        and the point mass of each one-level face. (θ_a needs no mask: w_a = 0 off the face for
+        a ≤ d; w_L may be a rounding's ±ε there.)"""
+        L, d = q.shape[0], self.d
+        mu = q[:d]
+        w_last = mu[0].copy()
+        for a in range(1, d):
+            w_last += mu[a]
+        np.subtract(1.0, w_last, out=w_last)
+        face = q > 0
+        interior = face.all(axis=0)
+        logs = np.empty_like(q)
+        for a in range(L):
+            w = mu[a] if a < d else w_last
+            np.log(w if w.min(initial=1.0) > 0 else np.where(w > 0, w, 1.0), out=logs[a])
+        log_last = logs[d] if self._log_h_zero else logs[d] - self.log_h[d]
+        if not face[d].all():
+            log_last = np.where(face[d], log_last, 0.0 if self._log_h_zero else 0.0 - self.log_h[d])
+        theta = np.empty((d, q.shape[1]))
+        for a in range(d):
+            np.subtract(logs[a] if self._log_h_zero else logs[a] - self.log_h[a], log_last, out=theta[a])
+        if interior.all():
+            vertex = np.broadcast_to(np.int64(-1), interior.shape)
+        else:
+            single = face.sum(axis=0) == 1
+            vertex = np.where(single, self._level_vertex[face.argmax(axis=0)], -1)
+        terms = logs  # (overwritten) w_a (log h_a − l_a)
+        np.subtract(0.0 if self._log_h_zero else self.log_h[:, None], logs, out=terms)
+        terms[:d] *= mu
+        terms[d] *= w_last
+        if L >= SEQUENTIAL_ROW:  # (rows_sum's pairwise sum of a long row)
+            return theta, face, interior, vertex, rows_sum(np.ascontiguousarray(terms.T))
+        entropy = np.add(terms[0], 0.0)
+        for a in range(1, L):
+            entropy += terms[a]
+        return theta, face, interior, vertex, entropy
+
+    @functools.cached_property
     def _face_solve(self) -> np.ndarray:
         """The θ rows of [φ −1]⁻¹, transposed (L, d): θ of :meth:`theta_on_face` from log w."""
         L, d = len(self.levels), self.d
