@@ -1258,7 +1258,7 @@ class ClosedLoop:
         """Chains whose model is in the interior (a full face; infinite spaces: not a point mass)."""
         if state.face is None:
             return state.vertex < 0
-        return self.numeric.face_size_full(state.face)[1]
+        return self.numeric.face_size_full(state.face)[1] if state.interior is None else state.interior
 
     def _natural(self, state: State) -> list[np.ndarray] | None:
         """θ per chain, component by component (C,) each, NaN off the interior; None for an
@@ -1581,7 +1581,8 @@ class _Chains:
         them, and the last generation's model in the state."""
         state, (L, _, C) = self.state, self.levels.shape
         theta, face, interior, vertex, S = self.loop.numeric.simplex_models(self.levels[:, :n].reshape(L, n * C))
-        self.models = (theta.reshape(-1, n, C), face.reshape(L, n, C), vertex.reshape(n, C), S.reshape(n, C))
+        self.models = (theta.reshape(-1, n, C), face.reshape(L, n, C), vertex.reshape(n, C), S.reshape(n, C),
+                       interior.reshape(n, C))
         vertex = self.models[2]
         if not interior.all():
             first_times(state.hit_time, vertex >= 0, t)
@@ -1615,14 +1616,14 @@ class _Chains:
         a slice), stacked generation-major as one State of rows × chains: its μ, θ, face and point
         mass, what observables and classify read (a block of one: the state, or those rows of it)."""
         if self.levels is not None:  # (θ, face, μ as (rows × chains, ·) views of levels-major arrays)
-            theta, face, vertex, S = self.models
+            theta, face, vertex, S, interior = self.models
             d = len(theta)
 
             def columns(a):
                 return a[:, rows, chains].reshape(len(a), -1).T
             return State(mu=columns(self.levels[:d]), theta=columns(theta), face=columns(face),
                          vertex=vertex[rows, chains].ravel(), hit_time=np.empty(0, np.int64),
-                         entropy=S[rows, chains].ravel())
+                         entropy=S[rows, chains].ravel(), interior=interior[rows, chains].ravel())
         if self.block == 1:
             now = self.state
             if isinstance(chains, slice) and not self.columns and self.entropy is None:

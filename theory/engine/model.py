@@ -268,8 +268,9 @@ class NumericFamily:
             θ_a = (l_a − log h_a) − (l_L − log h_L),   l_L read as 0 off the face
             S = Σ_a w_a (log h_a − l_a)                (added level after level from +0)
 
-        and the point mass of each one-level face. (θ_a needs no mask: w_a = 0 off the face for
-        a ≤ d; w_L may be a rounding's ±ε there.)"""
+        and the point mass of each one-level face (where q_a = 1: a quotient of counts is 1 only
+        when the count is n). (θ_a needs no mask: w_a = 0 off the face for a ≤ d; w_L may be a
+        rounding's ±ε there.)"""
         L, d = q.shape[0], self.d
         mu = q[:d]
         w_last = mu[0].copy()
@@ -288,11 +289,12 @@ class NumericFamily:
         theta = np.empty((d, q.shape[1]))
         for a in range(d):
             np.subtract(logs[a] if self._log_h_zero else logs[a] - self.log_h[a], log_last, out=theta[a])
-        if interior.all():
-            vertex = np.broadcast_to(np.int64(-1), interior.shape)
-        else:
-            single = face.sum(axis=0) == 1
-            vertex = np.where(single, self._level_vertex[face.argmax(axis=0)], -1)
+        vertex = np.full(q.shape[1], -1)
+        if not interior.all():  # a one-level face: that level's count is n, q_a = 1 exactly
+            for a in range(L):
+                on = q[a] == 1.0
+                if np.count_nonzero(on):
+                    vertex[on] = self._level_vertex[a]
         terms = logs  # (overwritten) w_a (log h_a − l_a)
         np.subtract(0.0 if self._log_h_zero else self.log_h[:, None], logs, out=terms)
         terms[:d] *= mu
