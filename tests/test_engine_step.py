@@ -376,7 +376,7 @@ def _simplex_states(M, K, options, kernel, wrong=False, chains=300, generations=
     for t in range(1, generations + 1):
         if kernel:
             step(state, t, SmoothedDraws(rng, 0.001) if wrong and t == 3 else rng, law)  # a thousandth off
-            state.mu[...], state.face[...] = law[:-1].T, law.T > 0
+            loop._simplex_state(state, law)
             loop._complete_simplex(state, t)
         else:
             loop.step(state, t, rng)

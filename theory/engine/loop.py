@@ -1145,9 +1145,10 @@ class ClosedLoop:
         """``step(state, t, rng, out)``: generation t of every chain of a :attr:`_simplex` family
         whose levels are a :attr:`_unit_simplex`, the numbers of :meth:`_advance_simplex` in fewer
         calls, its refit's empirical law written levels-major into ``out`` (L, C) (a row of the
-        run's block, ``_Chains``: the state's μ and face are written from it when the block is
-        summarised); built once per run for ``state``. None for other saturated families, M_t
-        schedules, or chains more than one block (:meth:`_chain_block`).
+        run's block, ``_Chains``: the state's μ, face and pool Σφ are written from it and the
+        pool's counts when the block is summarised, :meth:`_simplex_state`); built once per run
+        for ``state``. None for other saturated
+        families, M_t schedules, or chains more than one block (:meth:`_chain_block`).
 
         The recursion: counts ~ Multinomial(M − M0, q) (plus the truth's M0 + m_fresh points and
         the fixed data); under accumulate they join the pool's counts, under subsample n_t of the
@@ -1175,8 +1176,8 @@ class ClosedLoop:
             if extra:
                 self._with_truth_and_data(counts, rng)
             n = n1
-            if kind != "replace":  # the pool's Σφ_a are its counts_a
-                self._add_to_pool(state, slice(None), counts[:, :d], counts)
+            if kind != "replace":  # (the pool's Σφ_a, its counts_a, are written with the state)
+                state.pool_counts += counts
                 state.pool_size = n1 * t
                 if kind == "accumulate":
                     counts, n = state.pool_counts, n1 * t
@@ -1186,6 +1187,16 @@ class ClosedLoop:
             out[...] = q.T
             made[0] = True
         return step
+
+    @staticmethod
+    def _simplex_state(state: State, q: np.ndarray) -> None:
+        """The state of the :meth:`_simplex_step` whose refit's empirical law is q (L, C), levels-
+        major: μ = q_1..q_d, the face q > 0, and a pool's Σφ, its counts of the levels 1..d."""
+        d = state.mu.shape[1]
+        state.mu[...] = q[:d].T
+        np.greater(q.T, 0, out=state.face)
+        if state.pool_sums is not None:
+            state.pool_sums[...] = state.pool_counts[:, :d]
 
     def _simplex_probabilities(self, mu: np.ndarray, face: np.ndarray) -> np.ndarray:
         """The level probabilities (C, L) :meth:`_advance_simplex` draws with after generation 1:
@@ -1569,10 +1580,8 @@ class _Chains:
         self.state.theta[:], self.state.vertex[:] = self.theta[n - 1], self.vertex[n - 1]
 
     def _write_state(self, j: int) -> None:
-        """The state's μ and face from generation j of the levels-major block: q_1..q_d, q > 0."""
-        d = self.state.mu.shape[1]
-        self.state.mu[...] = self.levels[:d, j].T
-        np.greater(self.levels[:, j].T, 0, out=self.state.face)
+        """The state from generation j of the levels-major block (the unit simplex's step)."""
+        self.loop._simplex_state(self.state, self.levels[:, j])
 
     def _complete_levels(self, n: int, t: np.ndarray) -> None:
         """The unit simplex's models of the ``n`` buffered generations ``t`` from their empirical
