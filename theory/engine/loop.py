@@ -1587,7 +1587,9 @@ class _Chains:
         """The unit simplex's models of the ``n`` buffered generations ``t`` from their empirical
         laws, levels-major (:meth:`~.model.NumericFamily.simplex_models`: θ, faces, point masses,
         entropy, bit for bit those of :meth:`_complete_block`), the first hitting times among
-        them, and the last generation's model in the state."""
+        them, and the last generation's point masses in the state; its μ, face, θ and pool Σφ
+        once the run reads them (the last generation, or every chain absorbed: the run stops),
+        not at every block (the step reads its own law and the pool's counts)."""
         state, (L, _, C) = self.state, self.levels.shape
         theta, face, interior, vertex, S = self.loop.numeric.simplex_models(self.levels[:, :n].reshape(L, n * C))
         self.models = (theta.reshape(-1, n, C), face.reshape(L, n, C), vertex.reshape(n, C), S.reshape(n, C),
@@ -1595,9 +1597,10 @@ class _Chains:
         vertex = self.models[2]
         if not interior.all():
             first_times(state.hit_time, vertex >= 0, t)
-        self._write_state(n - 1)
-        state.theta[...] = self.models[0][:, n - 1].T
         state.vertex[...] = vertex[n - 1]
+        if t[-1] == self.book.generations or self.all_absorbed():
+            self._write_state(n - 1)
+            state.theta[...] = self.models[0][:, n - 1].T
 
     def _marks_block(self, n: int, t: np.ndarray) -> None:
         """The point masses of the ``n`` buffered generations ``t`` from their μ (a step that leaves
