@@ -273,24 +273,25 @@ class NumericFamily:
         rounding's ±ε there.)"""
         L, d = q.shape[0], self.d
         mu = q[:d]
-        w_last = mu[0].copy()
-        for a in range(1, d):
+        w_last = np.add(mu[0], mu[1]) if d > 1 else mu[0].copy()
+        for a in range(2, d):
             w_last += mu[a]
         np.subtract(1.0, w_last, out=w_last)
         face = q > 0
         interior = face.all(axis=0)
+        everywhere = interior.all()  # every chain on the whole simplex: every weight positive
         logs = np.empty_like(q)
         for a in range(L):
             w = mu[a] if a < d else w_last
-            np.log(w if w.min(initial=1.0) > 0 else np.where(w > 0, w, 1.0), out=logs[a])
+            np.log(w if everywhere or w.min(initial=1.0) > 0 else np.where(w > 0, w, 1.0), out=logs[a])
         log_last = logs[d] if self._log_h_zero else logs[d] - self.log_h[d]
-        if not face[d].all():
+        if not everywhere and not face[d].all():
             log_last = np.where(face[d], log_last, 0.0 if self._log_h_zero else 0.0 - self.log_h[d])
         theta = np.empty((d, q.shape[1]))
         for a in range(d):
             np.subtract(logs[a] if self._log_h_zero else logs[a] - self.log_h[a], log_last, out=theta[a])
         vertex = np.full(q.shape[1], -1)
-        if not interior.all():  # a one-level face: that level's count is n, q_a = 1 exactly
+        if not everywhere:  # a one-level face: that level's count is n, q_a = 1 exactly
             for a in range(L):
                 on = q[a] == 1.0
                 if np.count_nonzero(on):
