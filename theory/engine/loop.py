@@ -1144,11 +1144,11 @@ class ClosedLoop:
     def _simplex_step(self, state: State) -> Callable | None:
         """``step(state, t, rng, out)``: generation t of every chain of a :attr:`_simplex` family
         whose levels are a :attr:`_unit_simplex`, the numbers of :meth:`_advance_simplex` in fewer
-        calls, its refit's empirical law written levels-major into ``out`` (L, C) (a row of the
-        run's block, ``_Chains``: the state's μ, face and pool Σφ are written from it and the
-        pool's counts when the block is summarised, :meth:`_simplex_state`); built once per run
-        for ``state``. None for other saturated
-        families, M_t schedules, or chains more than one block (:meth:`_chain_block`).
+        calls, its refit's empirical law written levels-major into ``out`` (L, C), a row of the
+        run's block (``_Chains``: the state's μ, face and pool Σφ follow from it and the pool's
+        counts, :meth:`_simplex_state`, when the run reads them); built once per run for
+        ``state``. None for other saturated families, M_t schedules, or chains more than one
+        block (:meth:`_chain_block`).
 
         The recursion: counts ~ Multinomial(M − M0, q) (plus the truth's M0 + m_fresh points and
         the fixed data); under accumulate they join the pool's counts, under subsample n_t of the
@@ -1592,15 +1592,14 @@ class _Chains:
         not at every block (the step reads its own law and the pool's counts)."""
         state, (L, _, C) = self.state, self.levels.shape
         theta, face, interior, vertex, S = self.loop.numeric.simplex_models(self.levels[:, :n].reshape(L, n * C))
-        self.models = (theta.reshape(-1, n, C), face.reshape(L, n, C), vertex.reshape(n, C), S.reshape(n, C),
-                       interior.reshape(n, C))
-        vertex = self.models[2]
-        if not interior.all():
+        theta, vertex = theta.reshape(-1, n, C), vertex.reshape(n, C)
+        self.models = theta, face.reshape(L, n, C), vertex, S.reshape(n, C), interior.reshape(n, C)
+        if not interior.all():  # (a point mass is a one-level face)
             first_times(state.hit_time, vertex >= 0, t)
         state.vertex[...] = vertex[n - 1]
         if t[-1] == self.book.generations or self.all_absorbed():
             self._write_state(n - 1)
-            state.theta[...] = self.models[0][:, n - 1].T
+            state.theta[...] = theta[:, n - 1].T
 
     def _marks_block(self, n: int, t: np.ndarray) -> None:
         """The point masses of the ``n`` buffered generations ``t`` from their μ (a step that leaves
