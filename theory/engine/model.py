@@ -281,9 +281,11 @@ class NumericFamily:
         interior = face.all(axis=0)
         everywhere = interior.all()  # every chain on the whole simplex: every weight positive
         logs = np.empty_like(q)
-        for a in range(L):
+        for a in range(L):  # (the log of 1 where w_a ≤ 0; for a ≤ d, w_a > 0 exactly on the face)
             w = mu[a] if a < d else w_last
-            np.log(w if everywhere or w.min(initial=1.0) > 0 else np.where(w > 0, w, 1.0), out=logs[a])
+            if not (everywhere or w.min(initial=1.0) > 0):
+                w = np.where(face[a] if a < d else w > 0, w, 1.0)
+            np.log(w, out=logs[a])
         log_last = logs[d] if self._log_h_zero else logs[d] - self.log_h[d]
         if not everywhere and not face[d].all():
             log_last = np.where(face[d], log_last, 0.0 if self._log_h_zero else 0.0 - self.log_h[d])
