@@ -383,6 +383,31 @@ def _simplex_states(M, K, options, kernel, wrong=False, chains=300, generations=
     return state
 
 
+@pytest.mark.parametrize("K", [3, 4, 5])
+def test_the_levels_major_simplex_models_are_the_chains_major_ones(K):
+    """NumericFamily.simplex_models (a run's block of unit-simplex models, levels-major, from the
+    refits' laws q = counts/n) gives the θ, faces, point masses and entropy of theta_on_face,
+    vertex_index and entropy_of at μ = q_1..q_d on the face q > 0, bit for bit (signs of 0 too);
+    control: the entropy with the last weight read as q_L = counts_L/n (another rounding than
+    1 − Σμ) differs."""
+    def same(a, b):
+        return np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes()
+
+    nf = from_params("categorical", 5, {f"p{a + 1}": 1 / K for a in range(K)}, family_args={"K": K}).numeric
+    rng = np.random.default_rng(K)
+    n = 7  # small samples from laws near the faces: many chains on faces and vertices
+    counts = rng.multinomial(n, rng.dirichlet(np.full(K, 0.3), size=4000))
+    q = counts / n
+    theta, face, interior, vertex, S = nf.simplex_models(np.ascontiguousarray(q.T))
+    mu, on = q[:, :-1], counts > 0
+    assert 0 < np.count_nonzero(~on.all(axis=1)) and 0 < np.count_nonzero(on.sum(axis=1) == 1)
+    assert np.array_equal(face.T, on) and np.array_equal(interior, on.all(axis=1))
+    assert same(theta.T, nf.theta_on_face(mu, on))
+    assert np.array_equal(vertex, nf.vertex_index(mu, on))
+    assert same(S, nf.entropy_of(nf.level_weights(mu)))
+    assert not same(S, nf.entropy_of(q))
+
+
 @pytest.mark.parametrize("case", list(SIMPLEX_CASES))
 def test_the_simplex_kernel_is_the_general_simplex_step(case):
     """ClosedLoop._simplex_step (q' = counts/n kept from one generation to the next) gives the

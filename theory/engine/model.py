@@ -190,7 +190,18 @@ class NumericFamily:
     def level_weights(self, mu: np.ndarray) -> np.ndarray:
         """q = μB + c (:attr:`barycentric`), shape (C, L): the level probabilities of a
         :attr:`saturated` family's model at mean μ. c is added column by column where it is not
-        0: numpy adds a broadcast row (L,) to (C, L) along the short axis, 10× slower."""
+        0: numpy adds a broadcast row (L,) to (C, L) along the short axis, 10× slower. On a
+        :attr:`unit_simplex` q = (μ_1, …, μ_d, 1 − (μ_1 + … + μ_d)), the sum in order: the
+        product's numbers, its order not left to the BLAS (:meth:`simplex_models` adds the same)."""
+        if self.unit_simplex:
+            q = np.empty((len(mu), self.d + 1))
+            q[:, :-1] = mu
+            last = q[:, -1]
+            np.copyto(last, mu[:, 0])
+            for a in range(1, self.d):
+                last += mu[:, a]
+            np.subtract(1.0, last, out=last)
+            return q
         q = mu @ self.barycentric[0]
         for level, value in self._weight_offsets:
             q[:, level] += value
