@@ -1164,7 +1164,7 @@ class ClosedLoop:
         if not (self._simplex and self._unit_simplex and self.regime.schedule is None) \
                 or len(state.mu) > self._constant_chain_block:
             return None
-        d, m, n1, kind = self.family.d, self.model_draws(1), self.n_total, self.regime.kind
+        m, n1, kind = self.model_draws(1), self.n_total, self.regime.kind
         extra = self.M0 + self.external or len(self.data)
         q = np.empty(state.face.shape)  # the next draw's level probabilities
         made = [False]  # whether q holds the last refit's counts/n
