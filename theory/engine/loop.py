@@ -1195,8 +1195,9 @@ class ClosedLoop:
         d = state.mu.shape[1]
         state.mu[...] = q[:d].T
         np.greater(q.T, 0, out=state.face)
-        if state.pool_sums is not None:
-            state.pool_sums[...] = state.pool_counts[:, :d]
+        sums, counts = state.pool_sums, state.pool_counts
+        if sums is not None and counts is not None:  # (a pooled regime)
+            sums[...] = counts[:, :d]
 
     def _simplex_probabilities(self, mu: np.ndarray, face: np.ndarray) -> np.ndarray:
         """The level probabilities (C, L) :meth:`_advance_simplex` draws with after generation 1:
@@ -1499,14 +1500,17 @@ class _Chains:
         # of the block's models and summaries is contiguous (:meth:`_complete_levels`)
         fast = loop._sum_step(state, defer_marks=B > 1 and not self.columns)
         simplex = None if fast else loop._simplex_step(state)
-        self.levels = None if simplex is None else np.empty((L, B, C))
+        self.by_levels = simplex is not None
+        if self.by_levels:
+            self.levels = np.empty((L, B, C))
         if B > 1 and simplex is None:
             self.mu = np.empty((d, B, C) if self.columns else (B, C, d))
             self.theta = np.empty((B, *state.theta.shape))
             self.face = None if state.face is None else np.empty((B, *state.face.shape), bool)
             self.vertex = np.empty((B, C), state.vertex.dtype)
         self.filled, self.first = 0, 1  # generations buffered, the first of them
-        self.advance, self.theta_moves = fast or simplex or loop._step, fast is None
+        self.advance: Callable = fast or simplex or loop._step
+        self.theta_moves = fast is None
         if B > 1 and not self.theta_moves:
             self.theta[:] = state.theta
         # where the fast step's point masses absorb (or none is reached), a chain is on its point
@@ -1525,14 +1529,14 @@ class _Chains:
         # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
         # (each generation in a block of one). Subsample's classification each generation reads
         # neither: the model's levels are drawn from the pool, so it lies on the pool's face
-        self.deferred = loop._simplex and self.block > 1 and self.levels is None
+        self.deferred = loop._simplex and self.block > 1 and not self.by_levels
         # the simplex step's entropy, made with θ (a unit simplex: ClosedLoop._simplex_models)
-        self.entropy = np.empty((B, C)) if loop._simplex and loop._unit_simplex and self.levels is None else None
-        self.models = None  # the levels-major block's models (:meth:`_complete_levels`)
+        self.entropy = np.empty((B, C)) if loop._simplex and loop._unit_simplex and not self.by_levels else None
+        self.models: tuple = ()  # the levels-major block's models (:meth:`_complete_levels`)
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
-        if self.levels is not None:  # (the unit simplex's step: its law into the block)
+        if self.by_levels:  # (the unit simplex's step: its law into the block)
             self.advance(state, t, self.rng, self.levels[:, j])
             if self.classify_each and (t == 1 or not self.classify_first_only):
                 self._write_state(j)
@@ -1626,7 +1630,7 @@ class _Chains:
         """The buffered models of generations ``rows`` (of the block) and ``chains`` (one of them
         a slice), stacked generation-major as one State of rows × chains: its μ, θ, face and point
         mass, what observables and classify read (a block of one: the state, or those rows of it)."""
-        if self.levels is not None:  # (θ, face, μ as (rows × chains, ·) views of levels-major arrays)
+        if self.by_levels:  # (θ, face, μ as (rows × chains, ·) views of levels-major arrays)
             theta, face, vertex, S, interior = self.models
             d = len(theta)
 
@@ -1661,7 +1665,7 @@ class _Chains:
         self.first, self.filled = self.first + n, 0
         if self.into_buffer and self.columns:  # (the MLE step left the state's μ to the block)
             self.state.mu[...] = self.mu[:, n - 1].T
-        if self.levels is not None:
+        if self.by_levels:
             self._complete_levels(n, t)
         elif self.deferred:
             self._complete_block(n, t)
