@@ -791,36 +791,68 @@ class ClosedLoop:
         """``step(state, t, rng)`` of the pure loop under replace where the family's sampler
         draws the MLE's (mean, var) itself (``sum_sampler.mle``: the Gaussian's mean + √(var/m)·z,
         var·χ²_{m−1}/m): the chains' (mean, var) are kept across generations and μ = (mean,
-        mean² + var) written from them. A chain is on the point-mass curve where
+        mean² + var) made from them. A chain is on the point-mass curve where
         var ≤ POINT_MASS_RTOL·μ2 (:meth:`on_continuum`'s test, with the variance drawn rather than
         μ2 − μ1²): put on it (var = 0) and its first hitting time recorded. A point mass redraws
         itself, so absorbed chains are drawn with the others. The law of :meth:`_sum_step`'s
-        sums divided by m, another random stream, in half its passes."""
+        sums divided by m, another random stream, in half its passes.
+
+        The curve is looked for only where it may be hit: var ≤ rtol·(mean² + var) needs
+        var·(1 − rtol) ≤ rtol·mean² ≤ rtol·Σ mean², so no chain is on it while min var exceeds
+        2·rtol·Σ mean² (the factor 2 covers the roundings of both sides; var below the smallest
+        normal float is always tested): one minimum and one dot product a generation instead of
+        the test's passes, the same chains found.
+
+        With ``out`` (a block buffer's (2, C) column rows, :class:`_Chains`) the step writes the
+        drawn (mean, var) there, the next generation drawing from them, and leaves μ2 to the
+        block: ``step.to_mu(columns)`` turns a block's (mean, var) rows into μ's in place
+        (μ2 = mean² + var, the same values as made each generation) and keeps the last
+        generation's (mean, var) for the next draw."""
         nf = self.numeric
         mu1, mu2 = state.mu[:, 0], state.mu[:, 1]
         mean = mu1.copy()
         var = np.subtract(mu2, np.square(mean))
         var[state.vertex >= 0] = 0.0
         rtol, buf = nf.POINT_MASS_RTOL, np.empty(len(mean))
+        drawn = [mean, var]  # the (mean, var) the next generation draws from: these, or a block's rows
 
-        def step(state, t, rng, out=None):
-            """Generation t; μ's columns are written into ``out`` (a block buffer's (2, C) rows: the
-            state's μ is then the caller's to update) if given, else into the state's μ."""
-            mu1_, mu2_ = (mu1, mu2) if out is None else out
-            mle(rng, mean, var, m)
-            mu1_[...] = mean
-            np.add(np.square(mean, out=buf), var, out=mu2_)
-            curve = np.less_equal(var, np.multiply(mu2_, rtol, out=buf))
+        def on_curve(mean, var, second, t):
+            """Put the chains newly on the curve there (var = 0) and mark them; ``second`` holds
+            μ2 = mean² + var (written, then projected for those chains if it is μ's column)."""
+            np.add(np.square(mean, out=buf), var, out=second)
+            curve = np.less_equal(var, np.multiply(second, rtol, out=buf))
             if np.count_nonzero(curve):  # (the absorbed chains' var stays 0)
                 new = np.flatnonzero(curve & (state.hit_time < 0))
                 if len(new):
                     on = np.ones(len(new), bool)
                     var[new] = 0.0
-                    at = nf.project_to_continuum(np.column_stack((mu1_[new], mu2_[new])), on)
-                    mu1_[new], mu2_[new] = at[:, 0], at[:, 1]
+                    at = nf.project_to_continuum(np.column_stack((mean[new], second[new])), on)
+                    second[new] = at[:, 1]
                     state.vertex[new] = nf.vertex_index(at, on_curve=on)
                     state.hit_time[new] = t
+
+        def step(state, t, rng, out=None):
+            """Generation t: (mean, var) into ``out`` if given (μ then made by ``to_mu``), else μ
+            into the state's."""
+            if out is None:
+                mle(rng, mean, var, m)
+                mu1[...] = mean
+                on_curve(mean, var, mu2, t)
+                return
+            mle(rng, *drawn, m, out=out)
+            drawn[:] = out
+            new_mean, new_var = out
+            if not new_var.min() > max(2.0 * rtol * float(np.dot(new_mean, new_mean)), TINY):
+                on_curve(new_mean, new_var, np.empty(len(new_mean)), t)
+
+        def to_mu(columns):
+            """A block's (mean, var) rows (2, n, C) → its μ rows, in place; the last generation's
+            (mean, var) kept for the next draw."""
+            mean[...], var[...] = columns[:, -1]
+            drawn[:] = mean, var
+            np.add(np.square(columns[0]), columns[1], out=columns[1])
         step.into_buffer = "columns"  # type: ignore[attr-defined]  # (μ into a block's columns: _Chains.step)
+        step.to_mu = to_mu  # type: ignore[attr-defined]
         return step
 
     def _draw_generation(self, state: State, idx, face, t: int, rng: np.random.Generator):
@@ -1604,7 +1636,8 @@ class _Chains:
             return
         t = np.arange(self.first, self.first + n)
         self.first, self.filled = self.first + n, 0
-        if self.into_buffer and self.columns:  # (the MLE step left the state's μ to the block)
+        if self.into_buffer and self.columns:  # (the MLE step left μ and the state's μ to the block)
+            self.advance.to_mu(self.mu[:, :n])
             self.state.mu[...] = self.mu[:, n - 1].T
         if self.deferred:
             self._complete_block(n, t)

@@ -51,24 +51,26 @@ def normal_sums(rng, mu, m, checked=False):
     return out
 
 
-def mle_sampler(rng, mean, var, m):
+def mle_sampler(rng, mean, var, m, out=None):
     """The MLE (mean', var') of m normal draws at (mean, var), drawn directly and written into
-    ``mean`` and ``var`` (contiguous, shape (C,)): mean' = mean + √(var/m)·z and
-    var' = var·χ²_{m−1}/m = var·2·Gamma((m − 1)/2)/m, independent.
+    ``out`` (two arrays, e.g. the rows of a block's buffer), else into ``mean`` and ``var``
+    (contiguous, shape (C,)): mean' = mean + √(var/m)·z and var' = var·χ²_{m−1}/m =
+    var·2·Gamma((m − 1)/2)/m, independent.
 
     The same law as Σs, Σs² of :func:`sum_sampler` divided by m (another random stream): half the
     passes of the loop's generation through μ = (mean, mean² + var) and back. A point mass
     (var = 0) redraws itself."""
+    new_mean, new_var = (mean, var) if out is None else out
     z = rng.standard_normal(len(mean))
     sd = np.multiply(var, 1.0 / m)
     np.multiply(np.sqrt(sd, out=sd), z, out=z)
-    np.add(mean, z, out=mean)
+    np.add(mean, z, out=new_mean)
     if m > 1:
         gamma = rng.standard_gamma((m - 1) / 2, len(var))
-        np.multiply(var, gamma, out=var)
-        np.multiply(var, 2.0 / m, out=var)
+        np.multiply(var, gamma, out=new_var)
+        np.multiply(new_var, 2.0 / m, out=new_var)
     else:
-        var.fill(0.0)
+        new_var.fill(0.0)
 
 
 sum_sampler.mle = mle_sampler  # type: ignore[attr-defined]  # what the engine's replace step draws (engine.loop._sum_step)
