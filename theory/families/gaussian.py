@@ -34,9 +34,15 @@ def normal_sums(rng, mu, m, checked=False):
     np.subtract(mu[..., 1], var, out=var)
     if checked and var.min(initial=0.0) < 0:
         raise ValueError("scale < 0")
+    out = np.empty(np.shape(mean) + (2,))
+    normal_sum_columns(rng, mean, var, m, out[..., 0], out[..., 1])
+    return out
+
+
+def normal_sum_columns(rng, mean, var, m, total, squares):
+    """Σs and Σs² of m normal draws at each (mean, var), written into ``total`` and ``squares``
+    (:func:`sum_sampler`'s passes, on columns: the engine's accumulate step keeps them apart)."""
     shape = np.shape(mean)
-    out = np.empty(shape + (2,))
-    total, squares = out[..., 0], out[..., 1]
     z = rng.standard_normal(shape)
     spread = np.multiply(m, var)
     np.multiply(np.sqrt(spread, out=spread), z, out=z)
@@ -48,7 +54,6 @@ def normal_sums(rng, mu, m, checked=False):
         chi = 0.0 * mean
     np.divide(np.square(total, out=squares), m, out=squares)
     np.add(chi, squares, out=squares)
-    return out
 
 
 def mle_sampler(rng, mean, var, m, out=None):
@@ -74,6 +79,7 @@ def mle_sampler(rng, mean, var, m, out=None):
 
 
 sum_sampler.mle = mle_sampler  # type: ignore[attr-defined]  # what the engine's replace step draws (engine.loop._sum_step)
+sum_sampler.columns = normal_sum_columns  # type: ignore[attr-defined]  # (engine.loop._pool_step)
 sum_sampler.in_domain = normal_sums  # type: ignore[attr-defined]  # (engine.loop._sum_step)
 
 
