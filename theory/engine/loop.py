@@ -810,7 +810,7 @@ class ClosedLoop:
 
         With ``out`` (a block buffer's two (C,) column rows, :class:`_Chains`) the step writes the
         drawn (mean, var) there, the next generation drawing from them, and leaves μ2 to the
-        block: ``step.to_mu(columns)`` turns a block's (mean, var) rows into μ's in place
+        block: ``step.finish_block(columns)`` turns a block's (mean, var) rows into μ's in place
         (μ2 = mean² + var, the same values as made each generation) and keeps the last
         generation's (mean, var) for the next draw."""
         nf = self.numeric
@@ -818,7 +818,7 @@ class ClosedLoop:
         mean = mu1.copy()
         var = np.subtract(mu2, np.square(mean))
         var[state.vertex >= 0] = 0.0
-        rtol, buf = nf.POINT_MASS_RTOL, np.empty(len(mean))
+        rtol, buf, second = nf.POINT_MASS_RTOL, np.empty(len(mean)), np.empty(len(mean))
         drawn = [mean, var]  # the (mean, var) the next generation draws from: these, or a block's rows
         minimum, dot, screen = np.minimum.reduce, np.dot, 2.0 * rtol
 
@@ -838,8 +838,8 @@ class ClosedLoop:
                     state.hit_time[new] = t
 
         def step(state, t, rng, out=None):
-            """Generation t: (mean, var) into ``out`` if given (μ then made by ``to_mu``), else μ
-            into the state's."""
+            """Generation t: (mean, var) into ``out`` if given (μ then made by ``finish_block``),
+            else μ into the state's."""
             if out is None:
                 mle(rng, mean, var, m)
                 mu1[...] = mean
@@ -848,16 +848,16 @@ class ClosedLoop:
             mle(rng, drawn[0], drawn[1], m, out)
             new_mean, new_var = drawn[:] = out
             if not minimum(new_var) > screen * dot(new_mean, new_mean) + TINY:
-                on_curve(new_mean, new_var, np.empty(len(new_mean)), t)
+                on_curve(new_mean, new_var, second, t)
 
-        def to_mu(columns):
+        def finish_block(columns):
             """A block's (mean, var) rows (2, n, C) → its μ rows, in place; the last generation's
             (mean, var) kept for the next draw."""
             mean[...], var[...] = columns[:, -1]
             drawn[:] = mean, var
             np.add(np.square(columns[0]), columns[1], out=columns[1])
         step.into_buffer = "columns"  # type: ignore[attr-defined]  # (μ into a block's columns: _Chains.step)
-        step.to_mu = to_mu  # type: ignore[attr-defined]
+        step.finish_block = finish_block  # type: ignore[attr-defined]
         return step
 
     def _pool_step(self, state: State, sums: Callable, m: int, defer_marks: bool) -> Callable:
@@ -875,8 +875,8 @@ class ClosedLoop:
         ends as the general step's does and the run goes on with it (:meth:`_sum_step`).
 
         With ``out`` (a block buffer's two (C,) column rows, :class:`_Chains`) μ' is written there,
-        the state's μ and pool left to the block: ``step.to_mu(columns)`` writes the pool back (μ
-        is the block's rows already)."""
+        the state's μ and pool left to the block: ``step.finish_block(columns)`` writes the pool
+        back (μ is the block's rows already)."""
         nf, n1 = self.numeric, self.n_total
         rtol, C = nf.POINT_MASS_RTOL, len(state.mu)
         mean = state.mu[:, 0].copy()
@@ -918,14 +918,14 @@ class ClosedLoop:
                     state.hit_time[on & (state.hit_time < 0)] = t
                     general.append(self._sum_step(state, defer_marks, kernels=False))
 
-        def to_mu(columns):
-            """The state's pool from the block's generations (μ: the block's rows already)."""
+        def finish_block(columns):
+            """The state's pool after the block's generations (μ: the block's rows already)."""
             if not general:
                 mean[...] = columns[0, -1]
                 drawn[0] = mean
                 state.pool_sums[:, 0], state.pool_sums[:, 1] = pool_x, pool_xx
         step.into_buffer = "columns"  # type: ignore[attr-defined]  # (μ into a block's columns: _Chains.step)
-        step.to_mu = to_mu  # type: ignore[attr-defined]
+        step.finish_block = finish_block  # type: ignore[attr-defined]
         return step
 
     def _draw_generation(self, state: State, idx, face, t: int, rng: np.random.Generator):
@@ -1607,11 +1607,14 @@ class _Chains:
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
         self.classify_first_only = collapse.pool_face_settled(loop)  # (generation 1 decides)
         # the fast step writes μ' into the block's buffer itself, one copy a generation less: the
-        # sum step into a row (B, C, d), the state's μ then a view of it; the MLE step (Gaussian
-        # replace) into the columns (d, B, C), the state's μ written from the last at flush
+        # sum step into a row (B, C, d), the state's μ then a view of it; the Gaussian's kernels
+        # (_mle_step, _pool_step) into the columns (d, B, C), each generation's rows a pair of
+        # views made once, the block finished at flush (step.finish_block: μ2 made from the drawn
+        # variances, the kernel's own arrays and the state's pool brought up to date) and the
+        # state's μ written from the last generation
         self.into_buffer = (B > 1 and not self.classify_each
                             and getattr(fast, "into_buffer", None) == ("columns" if self.columns else "rows"))
-        if self.into_buffer and self.columns:  # each generation's (2, C) rows, as a pair of views made once
+        if self.into_buffer and self.columns:
             self.column_rows = [(self.mu[0, j], self.mu[1, j]) for j in range(B)]
         # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
         # (each generation in a block of one). Subsample's classification each generation reads
@@ -1711,8 +1714,8 @@ class _Chains:
             return
         t = np.arange(self.first, self.first + n)
         self.first, self.filled = self.first + n, 0
-        if self.into_buffer and self.columns:  # (the MLE step left μ and the state's μ to the block)
-            self.advance.to_mu(self.mu[:, :n])
+        if self.into_buffer and self.columns:  # (a Gaussian kernel left the block and the state's μ to flush)
+            self.advance.finish_block(self.mu[:, :n])
             self.state.mu[...] = self.mu[:, n - 1].T
         if self.deferred:
             self._complete_block(n, t)
