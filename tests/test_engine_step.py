@@ -164,6 +164,40 @@ def test_the_same_comparison_catches_a_step_that_misses_point_masses(monkeypatch
     assert not np.array_equal(fast["hit_time"], slow["hit_time"])
 
 
+def _curve_run(M, chains, general=False):
+    """Gaussian accumulate from starts of which some have var 2·10⁻¹² (μ2 − μ1² then falls below
+    POINT_MASS_RTOL·μ2 in some chains' first generations): the state after 40 generations."""
+    loop = from_params("gaussian", M, {"mean": 1.0, "var": 2.0}, regime="accumulate")
+    if general:
+        loop.__dict__["_sum_step_applies"] = False
+    var = np.where(np.random.default_rng(chains).random(chains) < 0.5, 2e-12, 2.0)
+    run = loop.run(40, chains, seed=6, start=np.column_stack((1.0 / var, -0.5 / var)), record_every=6)
+    out = {k: v for k, v in vars(run.state).items() if isinstance(v, np.ndarray)}
+    out["time_average"] = np.array([[s.mean, s.var] for s in run.time_average.values()])
+    return out
+
+
+@pytest.mark.parametrize("M, chains", [(2, 30), (3, 200)])
+def test_the_gaussians_pool_step_hands_chains_on_the_curve_to_the_general_step(M, chains):
+    """Accumulate's column kernel (ClosedLoop._pool_step) screens the point-mass curve and hands
+    the run to the general step once a chain is on it: the general path's numbers, bit for bit,
+    with some chains on the curve and others not (held below half at M = 2, above at M = 3)."""
+    fast, slow = _curve_run(M, chains), _curve_run(M, chains, general=True)
+    hit = slow["hit_time"] >= 0
+    assert 0 < np.count_nonzero(hit) < chains
+    for k in fast:
+        assert np.array_equal(fast[k], slow[k], equal_nan=True), k
+
+
+def test_the_same_comparison_catches_a_pool_step_that_misses_the_curve(monkeypatch):
+    """Control: a kernel whose curve test never finds a chain gives other states."""
+    slow = _curve_run(2, 30, general=True)
+    from theory.engine.model import NumericFamily
+    monkeypatch.setattr(NumericFamily, "on_continuum", lambda self, mu: np.zeros(len(mu), bool))
+    fast = _curve_run(2, 30)
+    assert not np.array_equal(fast["hit_time"], slow["hit_time"])
+
+
 @pytest.mark.parametrize("name, init, truth", [
     ("bernoulli", {"p": 0.3}, {"p": 0.6}), ("categorical", {"p1": 0.2, "p2": 0.3, "p3": 0.5},
                                            {"p1": 0.5, "p2": 0.3, "p3": 0.2}),

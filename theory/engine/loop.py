@@ -652,7 +652,7 @@ class ClosedLoop:
                 and type(self.estimator) is MLE and self.regime.kind in ("replace", "accumulate")
                 and self.regime.schedule is None and not self.keeps_points)
 
-    def _sum_step(self, state: State, defer_marks: bool = False) -> Callable | None:
+    def _sum_step(self, state: State, defer_marks: bool = False, kernels: bool = True) -> Callable | None:
         """``step(state, t, rng)``: generation t of every chain of an infinite family, the general
         path's numbers (:meth:`_step`, :meth:`_advance`) in fewer calls; built once per run for
         ``state``. None where :attr:`_sum_step_applies` does not hold or the chains are more than
@@ -672,7 +672,8 @@ class ClosedLoop:
 
         ``defer_marks``: where absorbed chains are fixed points of the step (``fixed`` below), the
         caller may make the point masses and hitting times from the μ of a block of generations
-        (``_Chains``): the step then leaves them alone (``step.marks_deferred``)."""
+        (``_Chains``): the step then leaves them alone (``step.marks_deferred``). ``kernels``: False
+        for this step itself, not a family's kernel (:meth:`_mle_step`, :meth:`_pool_step`)."""
         nf = self.numeric
         if not self._sum_step_applies or len(state.mu) > self._constant_chain_block:
             return None
@@ -683,8 +684,12 @@ class ClosedLoop:
         accumulate, reaches, mle_mean = self.regime.kind == "accumulate", nf.reaches_point_mass, self._mle_mean
         absorbing = self.absorbing and reaches
         mle = getattr(declared, "mle", None)
-        if mle is not None and not accumulate and not fresh and data is None and m == n1 and absorbing:
-            return self._mle_step(state, mle, m)
+        if not fresh and data is None and m == n1 and absorbing:
+            if mle is not None and not accumulate:
+                return self._mle_step(state, mle, m)
+            columns = getattr(declared, "columns", None)
+            if columns is not None and accumulate and kernels and not np.count_nonzero(state.vertex >= 0):
+                return self._pool_step(state, columns, m, defer_marks)
         C = len(state.mu)
         # run-local: chains on a point mass now (absorbing: never leave; else: rewritten each generation)
         held = [int(np.count_nonzero(state.vertex >= 0))]
@@ -791,36 +796,136 @@ class ClosedLoop:
         """``step(state, t, rng)`` of the pure loop under replace where the family's sampler
         draws the MLE's (mean, var) itself (``sum_sampler.mle``: the Gaussian's mean + √(var/m)·z,
         var·χ²_{m−1}/m): the chains' (mean, var) are kept across generations and μ = (mean,
-        mean² + var) written from them. A chain is on the point-mass curve where
+        mean² + var) made from them. A chain is on the point-mass curve where
         var ≤ POINT_MASS_RTOL·μ2 (:meth:`on_continuum`'s test, with the variance drawn rather than
         μ2 − μ1²): put on it (var = 0) and its first hitting time recorded. A point mass redraws
         itself, so absorbed chains are drawn with the others. The law of :meth:`_sum_step`'s
-        sums divided by m, another random stream, in half its passes."""
+        sums divided by m, another random stream, in half its passes.
+
+        The curve is looked for only where it may be hit: var ≤ rtol·(mean² + var) needs
+        var·(1 − rtol) ≤ rtol·mean² ≤ rtol·Σ mean², so no chain is on it while min var exceeds
+        2·rtol·Σ mean² (the factor 2 covers the roundings of both sides; var below the smallest
+        normal float is always tested): one minimum and one dot product a generation instead of
+        the test's passes, the same chains found.
+
+        With ``out`` (a block buffer's two (C,) column rows, :class:`_Chains`) the step writes the
+        drawn (mean, var) there, the next generation drawing from them, and leaves μ2 to the
+        block: ``step.finish_block(columns)`` turns a block's (mean, var) rows into μ's in place
+        (μ2 = mean² + var, the same values as made each generation) and keeps the last
+        generation's (mean, var) for the next draw."""
         nf = self.numeric
         mu1, mu2 = state.mu[:, 0], state.mu[:, 1]
         mean = mu1.copy()
         var = np.subtract(mu2, np.square(mean))
         var[state.vertex >= 0] = 0.0
-        rtol, buf = nf.POINT_MASS_RTOL, np.empty(len(mean))
+        rtol, buf, second = nf.POINT_MASS_RTOL, np.empty(len(mean)), np.empty(len(mean))
+        drawn = [mean, var]  # the (mean, var) the next generation draws from: these, or a block's rows
+        minimum, dot, screen = np.minimum.reduce, np.dot, 2.0 * rtol
 
-        def step(state, t, rng, out=None):
-            """Generation t; μ's columns are written into ``out`` (a block buffer's (2, C) rows: the
-            state's μ is then the caller's to update) if given, else into the state's μ."""
-            mu1_, mu2_ = (mu1, mu2) if out is None else out
-            mle(rng, mean, var, m)
-            mu1_[...] = mean
-            np.add(np.square(mean, out=buf), var, out=mu2_)
-            curve = np.less_equal(var, np.multiply(mu2_, rtol, out=buf))
+        def on_curve(mean, var, second, t):
+            """Put the chains newly on the curve there (var = 0) and mark them; ``second`` holds
+            μ2 = mean² + var (written, then projected for those chains if it is μ's column)."""
+            np.add(np.square(mean, out=buf), var, out=second)
+            curve = np.less_equal(var, np.multiply(second, rtol, out=buf))
             if np.count_nonzero(curve):  # (the absorbed chains' var stays 0)
                 new = np.flatnonzero(curve & (state.hit_time < 0))
                 if len(new):
                     on = np.ones(len(new), bool)
                     var[new] = 0.0
-                    at = nf.project_to_continuum(np.column_stack((mu1_[new], mu2_[new])), on)
-                    mu1_[new], mu2_[new] = at[:, 0], at[:, 1]
+                    at = nf.project_to_continuum(np.column_stack((mean[new], second[new])), on)
+                    second[new] = at[:, 1]
                     state.vertex[new] = nf.vertex_index(at, on_curve=on)
                     state.hit_time[new] = t
+
+        def step(state, t, rng, out=None):
+            """Generation t: (mean, var) into ``out`` if given (μ then made by ``finish_block``),
+            else μ into the state's."""
+            if out is None:
+                mle(rng, mean, var, m)
+                mu1[...] = mean
+                on_curve(mean, var, mu2, t)
+                return
+            mle(rng, drawn[0], drawn[1], m, out)
+            new_mean, new_var = drawn[:] = out
+            if not minimum(new_var) > screen * dot(new_mean, new_mean) + TINY:
+                on_curve(new_mean, new_var, second, t)
+
+        def finish_block(columns):
+            """A block's (mean, var) rows (2, n, C) → its μ rows, in place; the last generation's
+            (mean, var) kept for the next draw."""
+            mean[...], var[...] = columns[:, -1]
+            drawn[:] = mean, var
+            np.add(np.square(columns[0]), columns[1], out=columns[1])
         step.into_buffer = "columns"  # type: ignore[attr-defined]  # (μ into a block's columns: _Chains.step)
+        step.finish_block = finish_block  # type: ignore[attr-defined]
+        return step
+
+    def _pool_step(self, state: State, sums: Callable, m: int, defer_marks: bool) -> Callable:
+        """``step(state, t, rng)`` of the pure loop under accumulate where the family's sampler
+        draws Σφ from the columns (mean, var) of its model (``sum_sampler.columns``: the
+        Gaussian's Σs, Σs²), while no chain is on a point mass. The recursion, :meth:`_sum_step`'s
+        on columns: (Σs, Σs²) drawn at (μ1, var), var = μ2 − μ1²; the pool's sums grow by them;
+        μ' = pool/N_t; var' = μ2' − μ1'², and a chain is on the point-mass curve where
+        var' ≤ POINT_MASS_RTOL·|μ2'| (:meth:`on_continuum`'s test, the same values): the same
+        draws and operations, bit for bit the general step's states.
+
+        The curve is looked for only where it may be hit: no chain is on it while min var' exceeds
+        2·rtol·max μ2' (a negative μ2' has var' < 0; var' below the smallest normal float is always
+        tested). Once some chain is on it (it is then absorbed: kept where it is), that generation
+        ends as the general step's does and the run goes on with it (:meth:`_sum_step`).
+
+        With ``out`` (a block buffer's two (C,) column rows, :class:`_Chains`) μ' is written there,
+        the state's μ and pool left to the block: ``step.finish_block(columns)`` writes the pool
+        back (μ is the block's rows already)."""
+        nf, n1 = self.numeric, self.n_total
+        rtol, C = nf.POINT_MASS_RTOL, len(state.mu)
+        mean = state.mu[:, 0].copy()
+        var = np.subtract(state.mu[:, 1], np.square(mean))
+        pool_x, pool_xx = state.pool_sums[:, 0].copy(), state.pool_sums[:, 1].copy()
+        total, squares = np.empty(C), np.empty(C)
+        drawn = [mean]  # μ1 the next generation draws from: this array or a block's row
+        general = []  # the general step, once some chain is on a point mass
+        minimum, maximum, screen = np.minimum.reduce, np.maximum.reduce, 2.0 * rtol
+
+        def step(state, t, rng, out=None):
+            """Generation t: μ' into ``out`` if given, else into the state's μ (its pool too)."""
+            if general:
+                general[0](state, t, rng)
+                if out is not None:
+                    out[0][...], out[1][...] = state.mu.T
+                return
+            n = n1 * t
+            state.pool_size = n
+            sums(rng, drawn[0], var, m, total, squares)
+            np.add(pool_x, total, out=pool_x)
+            np.add(pool_xx, squares, out=pool_xx)
+            mu1, mu2 = (state.mu[:, 0], state.mu[:, 1]) if out is None else out
+            np.divide(pool_x, n, out=mu1)
+            np.divide(pool_xx, n, out=mu2)
+            np.subtract(mu2, np.square(mu1, out=var), out=var)
+            drawn[0] = mu1
+            if out is None:
+                state.pool_sums[:, 0], state.pool_sums[:, 1] = pool_x, pool_xx
+            if not minimum(var) > screen * maximum(mu2) + TINY:
+                tau = np.column_stack((mu1, mu2))
+                on = nf.on_continuum(tau)
+                if np.count_nonzero(on):  # the general step's refit and marks, then the general step
+                    tau = nf.project_to_continuum(tau, on)
+                    state.mu[...] = tau
+                    mu1[...], mu2[...] = tau.T
+                    state.pool_sums[:, 0], state.pool_sums[:, 1] = pool_x, pool_xx
+                    state.vertex[...] = nf.vertex_index(tau, on_curve=on)
+                    state.hit_time[on & (state.hit_time < 0)] = t
+                    general.append(self._sum_step(state, defer_marks, kernels=False))
+
+        def finish_block(columns):
+            """The state's pool after the block's generations (μ: the block's rows already)."""
+            if not general:
+                mean[...] = columns[0, -1]
+                drawn[0] = mean
+                state.pool_sums[:, 0], state.pool_sums[:, 1] = pool_x, pool_xx
+        step.into_buffer = "columns"  # type: ignore[attr-defined]  # (μ into a block's columns: _Chains.step)
+        step.finish_block = finish_block  # type: ignore[attr-defined]
         return step
 
     def _draw_generation(self, state: State, idx, face, t: int, rng: np.random.Generator):
@@ -1522,10 +1627,15 @@ class _Chains:
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
         self.classify_first_only = collapse.pool_face_settled(loop)  # (generation 1 decides)
         # the fast step writes μ' into the block's buffer itself, one copy a generation less: the
-        # sum step into a row (B, C, d), the state's μ then a view of it; the MLE step (Gaussian
-        # replace) into the columns (d, B, C), the state's μ written from the last at flush
+        # sum step into a row (B, C, d), the state's μ then a view of it; the Gaussian's kernels
+        # (_mle_step, _pool_step) into the columns (d, B, C), each generation's rows a pair of
+        # views made once, the block finished at flush (step.finish_block: μ2 made from the drawn
+        # variances, the kernel's own arrays and the state's pool brought up to date) and the
+        # state's μ written from the last generation
         self.into_buffer = (B > 1 and not self.classify_each
                             and getattr(fast, "into_buffer", None) == ("columns" if self.columns else "rows"))
+        if self.into_buffer and self.columns:
+            self.column_rows = [(self.mu[0, j], self.mu[1, j]) for j in range(B)]
         # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
         # (each generation in a block of one). Subsample's classification each generation reads
         # neither: the model's levels are drawn from the pool, so it lies on the pool's face
@@ -1544,7 +1654,7 @@ class _Chains:
             self.filled = j + 1
             return
         if self.into_buffer:  # (an infinite family's fast step: no simplex, no per-generation collapses)
-            self.advance(state, t, self.rng, self.mu[:, j] if self.columns else self.mu[j])
+            self.advance(state, t, self.rng, self.column_rows[j] if self.columns else self.mu[j])
             if not self.vertex_from_hits:
                 self.vertex[j] = state.vertex
             self.filled = j + 1
@@ -1663,7 +1773,8 @@ class _Chains:
             return
         t = np.arange(self.first, self.first + n)
         self.first, self.filled = self.first + n, 0
-        if self.into_buffer and self.columns:  # (the MLE step left the state's μ to the block)
+        if self.into_buffer and self.columns:  # (a Gaussian kernel left the block and the state's μ to flush)
+            self.advance.finish_block(self.mu[:, :n])
             self.state.mu[...] = self.mu[:, n - 1].T
         if self.by_levels:
             self._complete_levels(n, t)
