@@ -191,9 +191,10 @@ class NumericFamily:
         """q = μB + c (:attr:`barycentric`), shape (C, L): the level probabilities of a
         :attr:`saturated` family's model at mean μ. c is added column by column where it is not
         0: numpy adds a broadcast row (L,) to (C, L) along the short axis, 10× slower. On a
-        :attr:`unit_simplex` q = (μ_1, …, μ_d, 1 − (μ_1 + … + μ_d)), the sum in order: the
-        product's numbers, its order not left to the BLAS (:meth:`simplex_models` adds the same)."""
-        if self.unit_simplex:
+        :attr:`unit_simplex` q = (μ_1, …, μ_d, 1 − (μ_1 + … + μ_d)): for d ≤ 2 the product's last
+        entry is one sum; beyond, the sum is made in order here, not in the order a BLAS picks
+        (:meth:`simplex_models` adds the same; the product is 2× faster than these columns)."""
+        if self.unit_simplex and self.d > 2:
             q = np.empty((len(mu), self.d + 1))
             q[:, :-1] = mu
             last = q[:, -1]
