@@ -33,6 +33,9 @@ GENERAL = {
                          histograms={"p1": (0, 1, 5)})),
     "gaussian": ("gaussian", 4, {"mean": 1.0, "var": 2.0}, {},
                  dict(generations=60, chains=30, seed=3, record_every=10, keep=2)),
+    "gaussian-accumulate": ("gaussian", 3, {"mean": 1.0, "var": 2.0}, {"regime": "accumulate"},
+                            dict(generations=50, chains=30, seed=4, burn_in=3, record_every=8, keep=2,
+                                 histograms={"var": (0, 4, 8)})),
     "bernoulli-accumulate": ("bernoulli", 3, {"p": 0.3}, {"regime": "accumulate", "sampler": "naive"},
                              dict(generations=40, chains=30, seed=4, burn_in=2, record_every=5, keep=2)),
     # anchors: chains reach vertices and leave them again (first hitting times made a block at a time)

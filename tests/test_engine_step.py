@@ -164,6 +164,40 @@ def test_the_same_comparison_catches_a_step_that_misses_point_masses(monkeypatch
     assert not np.array_equal(fast["hit_time"], slow["hit_time"])
 
 
+def _curve_run(M, chains, general=False):
+    """Gaussian accumulate from starts of which some have var 2·10⁻¹² (μ2 − μ1² then falls below
+    POINT_MASS_RTOL·μ2 in some chains' first generations): the state after 40 generations."""
+    loop = from_params("gaussian", M, {"mean": 1.0, "var": 2.0}, regime="accumulate")
+    if general:
+        loop.__dict__["_sum_step_applies"] = False
+    var = np.where(np.random.default_rng(chains).random(chains) < 0.5, 2e-12, 2.0)
+    run = loop.run(40, chains, seed=6, start=np.column_stack((1.0 / var, -0.5 / var)), record_every=6)
+    out = {k: v for k, v in vars(run.state).items() if isinstance(v, np.ndarray)}
+    out["time_average"] = np.array([[s.mean, s.var] for s in run.time_average.values()])
+    return out
+
+
+@pytest.mark.parametrize("M, chains", [(2, 30), (3, 200)])
+def test_the_gaussians_pool_step_hands_chains_on_the_curve_to_the_general_step(M, chains):
+    """Accumulate's column kernel (ClosedLoop._pool_step) screens the point-mass curve and hands
+    the run to the general step once a chain is on it: the general path's numbers, bit for bit,
+    with some chains on the curve and others not (held below half at M = 2, above at M = 3)."""
+    fast, slow = _curve_run(M, chains), _curve_run(M, chains, general=True)
+    hit = slow["hit_time"] >= 0
+    assert 0 < np.count_nonzero(hit) < chains
+    for k in fast:
+        assert np.array_equal(fast[k], slow[k], equal_nan=True), k
+
+
+def test_the_same_comparison_catches_a_pool_step_that_misses_the_curve(monkeypatch):
+    """Control: a kernel whose curve test never finds a chain gives other states."""
+    slow = _curve_run(2, 30, general=True)
+    from theory.engine.model import NumericFamily
+    monkeypatch.setattr(NumericFamily, "on_continuum", lambda self, mu: np.zeros(len(mu), bool))
+    fast = _curve_run(2, 30)
+    assert not np.array_equal(fast["hit_time"], slow["hit_time"])
+
+
 @pytest.mark.parametrize("name, init, truth", [
     ("bernoulli", {"p": 0.3}, {"p": 0.6}), ("categorical", {"p1": 0.2, "p2": 0.3, "p3": 0.5},
                                            {"p1": 0.5, "p2": 0.3, "p3": 0.2}),
@@ -372,13 +406,40 @@ def _simplex_states(M, K, options, kernel, wrong=False, chains=300, generations=
     rng = np.random.default_rng(5)
     step = loop._simplex_step(state) if kernel else None
     assert (step is not None) == kernel
+    law = np.empty((K, chains))  # the kernel's refit's empirical law, levels-major
     for t in range(1, generations + 1):
         if kernel:
-            step(state, t, SmoothedDraws(rng, 0.001) if wrong and t == 3 else rng)  # a thousandth off
+            step(state, t, SmoothedDraws(rng, 0.001) if wrong and t == 3 else rng, law)  # a thousandth off
+            loop._simplex_state(state, law)
             loop._complete_simplex(state, t)
         else:
             loop.step(state, t, rng)
     return state
+
+
+@pytest.mark.parametrize("K", [3, 4, 5])
+def test_the_levels_major_simplex_models_are_the_chains_major_ones(K):
+    """NumericFamily.simplex_models (a run's block of unit-simplex models, levels-major, from the
+    refits' laws q = counts/n) gives the θ, faces, point masses and entropy of theta_on_face,
+    vertex_index and entropy_of at μ = q_1..q_d on the face q > 0, bit for bit (signs of 0 too);
+    control: the entropy with the last weight read as q_L = counts_L/n (another rounding than
+    1 − Σμ) differs."""
+    def same(a, b):
+        return np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes()
+
+    nf = from_params("categorical", 5, {f"p{a + 1}": 1 / K for a in range(K)}, family_args={"K": K}).numeric
+    rng = np.random.default_rng(K)
+    n = 7  # small samples from laws near the faces: many chains on faces and vertices
+    counts = rng.multinomial(n, rng.dirichlet(np.full(K, 0.3), size=4000))
+    q = counts / n
+    theta, face, interior, vertex, S = nf.simplex_models(np.ascontiguousarray(q.T))
+    mu, on = q[:, :-1], counts > 0
+    assert 0 < np.count_nonzero(~on.all(axis=1)) and 0 < np.count_nonzero(on.sum(axis=1) == 1)
+    assert np.array_equal(face.T, on) and np.array_equal(interior, on.all(axis=1))
+    assert same(theta.T, nf.theta_on_face(mu, on))
+    assert np.array_equal(vertex, nf.vertex_index(mu, on))
+    assert same(S, nf.entropy_of(nf.level_weights(mu)))
+    assert not same(S, nf.entropy_of(q))
 
 
 @pytest.mark.parametrize("case", list(SIMPLEX_CASES))

@@ -142,9 +142,10 @@ def test_the_gaussian_mle_step_is_taken_and_the_comparison_rejects_an_unbiased_v
 
     mle = gaussian.sum_sampler.mle
 
-    def unbiased(rng, mean, var, m):
-        mle(rng, mean, var, m)
-        var *= m / (m - 1)
+    def unbiased(rng, mean, var, m, out=None):
+        mle(rng, mean, var, m, out)
+        new_var = var if out is None else out[1]
+        new_var *= m / (m - 1)
     monkeypatch.setattr(gaussian.sum_sampler, "mle", unbiased)
     loop = _loop("gaussian-replace")
     assert loop._sum_step(loop.initial_state(2)) is not None  # (the MLE step, not the sums')

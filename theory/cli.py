@@ -411,7 +411,7 @@ def cmd_reproduce(args) -> int:
         try:
             printed = io.StringIO()
             with contextlib.redirect_stdout(printed):
-                status = cmd_validate(build_parser().parse_args(dict(stages)["validate"]))
+                status = cmd_validate(_parser().parse_args(dict(stages)["validate"]))
             stage_done("validate", status, printed.getvalue(), "")
             for name, proc in children.items():
                 code = proc.wait()
@@ -699,14 +699,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    """The command line's parser, built once per process: argparse takes 7 ms to build it, paid on
+    every :func:`main` call of a process that calls it many times (a notebook, the fuzz tests);
+    parsing leaves the parser as it was. The commands it dispatches to are bound when it is built."""
+    return build_parser()
+
+
 def main(argv: list[str] | None = None) -> int:
     # This process is the command's own: SymPy's memo of its core constructors gets 100000
     # entries instead of 1000 (a cold derive 2-3% less CPU). SymPy reads the variable when it is
     # first imported, which the command line does only below; the library never sets it.
     if "sympy" not in sys.modules:
         os.environ.setdefault("SYMPY_CACHE_SIZE", "100000")
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     try:
         return args.run(args)
     except InputError as e:

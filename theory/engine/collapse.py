@@ -151,7 +151,7 @@ def held_vertex(loop, state: State) -> np.ndarray:
 def _classify_finite(loop, state: State, codes: np.ndarray) -> None:
     nf = loop.numeric
     face = drawn_face(loop, state)
-    _, full = nf.face_size_full(face)
+    full = nf.face_size_full(face)[1] if face is not state.face or state.interior is None else state.interior
     closed = _closed(loop, face)
     codes[~full & closed] = 1
     if loop.operated is None:

@@ -652,7 +652,7 @@ class ClosedLoop:
                 and type(self.estimator) is MLE and self.regime.kind in ("replace", "accumulate")
                 and self.regime.schedule is None and not self.keeps_points)
 
-    def _sum_step(self, state: State, defer_marks: bool = False) -> Callable | None:
+    def _sum_step(self, state: State, defer_marks: bool = False, kernels: bool = True) -> Callable | None:
         """``step(state, t, rng)``: generation t of every chain of an infinite family, the general
         path's numbers (:meth:`_step`, :meth:`_advance`) in fewer calls; built once per run for
         ``state``. None where :attr:`_sum_step_applies` does not hold or the chains are more than
@@ -673,7 +673,8 @@ class ClosedLoop:
 
         ``defer_marks``: where absorbed chains are fixed points of the step (``fixed`` below), the
         caller may make the point masses and hitting times from the μ of a block of generations
-        (``_Chains``): the step then leaves them alone (``step.marks_deferred``)."""
+        (``_Chains``): the step then leaves them alone (``step.marks_deferred``). ``kernels``: False
+        for this step itself, not a family's kernel (:meth:`_mle_step`, :meth:`_pool_step`)."""
         nf = self.numeric
         if not self._sum_step_applies or len(state.mu) > self._constant_chain_block:
             return None
@@ -684,8 +685,12 @@ class ClosedLoop:
         accumulate, reaches, mle_mean = self.regime.kind == "accumulate", nf.reaches_point_mass, self._mle_mean
         absorbing = self.absorbing and reaches
         mle = getattr(declared, "mle", None)
-        if mle is not None and not accumulate and not fresh and data is None and m == n1 and absorbing:
-            return self._mle_step(state, mle, m)
+        if not fresh and data is None and m == n1 and absorbing:
+            if mle is not None and not accumulate:
+                return self._mle_step(state, mle, m)
+            columns = getattr(declared, "columns", None)
+            if columns is not None and accumulate and kernels and not np.count_nonzero(state.vertex >= 0):
+                return self._pool_step(state, columns, m, defer_marks)
         # a mean floor of 0 never binds: Σφ of points of the space (φ ≥ 0) over n > 0 is ≥ +0
         settle = mle_mean if nf.continuum or nf.mean_floor not in (None, 0.0) else None
         if not reaches and settle is None and not fresh and data is None and m:
@@ -817,36 +822,136 @@ class ClosedLoop:
         """``step(state, t, rng)`` of the pure loop under replace where the family's sampler
         draws the MLE's (mean, var) itself (``sum_sampler.mle``: the Gaussian's mean + √(var/m)·z,
         var·χ²_{m−1}/m): the chains' (mean, var) are kept across generations and μ = (mean,
-        mean² + var) written from them. A chain is on the point-mass curve where
+        mean² + var) made from them. A chain is on the point-mass curve where
         var ≤ POINT_MASS_RTOL·μ2 (:meth:`on_continuum`'s test, with the variance drawn rather than
         μ2 − μ1²): put on it (var = 0) and its first hitting time recorded. A point mass redraws
         itself, so absorbed chains are drawn with the others. The law of :meth:`_sum_step`'s
-        sums divided by m, another random stream, in half its passes."""
+        sums divided by m, another random stream, in half its passes.
+
+        The curve is looked for only where it may be hit: var ≤ rtol·(mean² + var) needs
+        var·(1 − rtol) ≤ rtol·mean² ≤ rtol·Σ mean², so no chain is on it while min var exceeds
+        2·rtol·Σ mean² (the factor 2 covers the roundings of both sides; var below the smallest
+        normal float is always tested): one minimum and one dot product a generation instead of
+        the test's passes, the same chains found.
+
+        With ``out`` (a block buffer's two (C,) column rows, :class:`_Chains`) the step writes the
+        drawn (mean, var) there, the next generation drawing from them, and leaves μ2 to the
+        block: ``step.finish_block(columns)`` turns a block's (mean, var) rows into μ's in place
+        (μ2 = mean² + var, the same values as made each generation) and keeps the last
+        generation's (mean, var) for the next draw."""
         nf = self.numeric
         mu1, mu2 = state.mu[:, 0], state.mu[:, 1]
         mean = mu1.copy()
         var = np.subtract(mu2, np.square(mean))
         var[state.vertex >= 0] = 0.0
-        rtol, buf = nf.POINT_MASS_RTOL, np.empty(len(mean))
+        rtol, buf, second = nf.POINT_MASS_RTOL, np.empty(len(mean)), np.empty(len(mean))
+        drawn = [mean, var]  # the (mean, var) the next generation draws from: these, or a block's rows
+        minimum, dot, screen = np.minimum.reduce, np.dot, 2.0 * rtol
 
-        def step(state, t, rng, out=None):
-            """Generation t; μ's columns are written into ``out`` (a block buffer's (2, C) rows: the
-            state's μ is then the caller's to update) if given, else into the state's μ."""
-            mu1_, mu2_ = (mu1, mu2) if out is None else out
-            mle(rng, mean, var, m)
-            mu1_[...] = mean
-            np.add(np.square(mean, out=buf), var, out=mu2_)
-            curve = np.less_equal(var, np.multiply(mu2_, rtol, out=buf))
+        def on_curve(mean, var, second, t):
+            """Put the chains newly on the curve there (var = 0) and mark them; ``second`` holds
+            μ2 = mean² + var (written, then projected for those chains if it is μ's column)."""
+            np.add(np.square(mean, out=buf), var, out=second)
+            curve = np.less_equal(var, np.multiply(second, rtol, out=buf))
             if np.count_nonzero(curve):  # (the absorbed chains' var stays 0)
                 new = np.flatnonzero(curve & (state.hit_time < 0))
                 if len(new):
                     on = np.ones(len(new), bool)
                     var[new] = 0.0
-                    at = nf.project_to_continuum(np.column_stack((mu1_[new], mu2_[new])), on)
-                    mu1_[new], mu2_[new] = at[:, 0], at[:, 1]
+                    at = nf.project_to_continuum(np.column_stack((mean[new], second[new])), on)
+                    second[new] = at[:, 1]
                     state.vertex[new] = nf.vertex_index(at, on_curve=on)
                     state.hit_time[new] = t
+
+        def step(state, t, rng, out=None):
+            """Generation t: (mean, var) into ``out`` if given (μ then made by ``finish_block``),
+            else μ into the state's."""
+            if out is None:
+                mle(rng, mean, var, m)
+                mu1[...] = mean
+                on_curve(mean, var, mu2, t)
+                return
+            mle(rng, drawn[0], drawn[1], m, out)
+            new_mean, new_var = drawn[:] = out
+            if not minimum(new_var) > screen * dot(new_mean, new_mean) + TINY:
+                on_curve(new_mean, new_var, second, t)
+
+        def finish_block(columns):
+            """A block's (mean, var) rows (2, n, C) → its μ rows, in place; the last generation's
+            (mean, var) kept for the next draw."""
+            mean[...], var[...] = columns[:, -1]
+            drawn[:] = mean, var
+            np.add(np.square(columns[0]), columns[1], out=columns[1])
         step.into_buffer = "columns"  # type: ignore[attr-defined]  # (μ into a block's columns: _Chains.step)
+        step.finish_block = finish_block  # type: ignore[attr-defined]
+        return step
+
+    def _pool_step(self, state: State, sums: Callable, m: int, defer_marks: bool) -> Callable:
+        """``step(state, t, rng)`` of the pure loop under accumulate where the family's sampler
+        draws Σφ from the columns (mean, var) of its model (``sum_sampler.columns``: the
+        Gaussian's Σs, Σs²), while no chain is on a point mass. The recursion, :meth:`_sum_step`'s
+        on columns: (Σs, Σs²) drawn at (μ1, var), var = μ2 − μ1²; the pool's sums grow by them;
+        μ' = pool/N_t; var' = μ2' − μ1'², and a chain is on the point-mass curve where
+        var' ≤ POINT_MASS_RTOL·|μ2'| (:meth:`on_continuum`'s test, the same values): the same
+        draws and operations, bit for bit the general step's states.
+
+        The curve is looked for only where it may be hit: no chain is on it while min var' exceeds
+        2·rtol·max μ2' (a negative μ2' has var' < 0; var' below the smallest normal float is always
+        tested). Once some chain is on it (it is then absorbed: kept where it is), that generation
+        ends as the general step's does and the run goes on with it (:meth:`_sum_step`).
+
+        With ``out`` (a block buffer's two (C,) column rows, :class:`_Chains`) μ' is written there,
+        the state's μ and pool left to the block: ``step.finish_block(columns)`` writes the pool
+        back (μ is the block's rows already)."""
+        nf, n1 = self.numeric, self.n_total
+        rtol, C = nf.POINT_MASS_RTOL, len(state.mu)
+        mean = state.mu[:, 0].copy()
+        var = np.subtract(state.mu[:, 1], np.square(mean))
+        pool_x, pool_xx = state.pool_sums[:, 0].copy(), state.pool_sums[:, 1].copy()
+        total, squares = np.empty(C), np.empty(C)
+        drawn = [mean]  # μ1 the next generation draws from: this array or a block's row
+        general = []  # the general step, once some chain is on a point mass
+        minimum, maximum, screen = np.minimum.reduce, np.maximum.reduce, 2.0 * rtol
+
+        def step(state, t, rng, out=None):
+            """Generation t: μ' into ``out`` if given, else into the state's μ (its pool too)."""
+            if general:
+                general[0](state, t, rng)
+                if out is not None:
+                    out[0][...], out[1][...] = state.mu.T
+                return
+            n = n1 * t
+            state.pool_size = n
+            sums(rng, drawn[0], var, m, total, squares)
+            np.add(pool_x, total, out=pool_x)
+            np.add(pool_xx, squares, out=pool_xx)
+            mu1, mu2 = (state.mu[:, 0], state.mu[:, 1]) if out is None else out
+            np.divide(pool_x, n, out=mu1)
+            np.divide(pool_xx, n, out=mu2)
+            np.subtract(mu2, np.square(mu1, out=var), out=var)
+            drawn[0] = mu1
+            if out is None:
+                state.pool_sums[:, 0], state.pool_sums[:, 1] = pool_x, pool_xx
+            if not minimum(var) > screen * maximum(mu2) + TINY:
+                tau = np.column_stack((mu1, mu2))
+                on = nf.on_continuum(tau)
+                if np.count_nonzero(on):  # the general step's refit and marks, then the general step
+                    tau = nf.project_to_continuum(tau, on)
+                    state.mu[...] = tau
+                    mu1[...], mu2[...] = tau.T
+                    state.pool_sums[:, 0], state.pool_sums[:, 1] = pool_x, pool_xx
+                    state.vertex[...] = nf.vertex_index(tau, on_curve=on)
+                    state.hit_time[on & (state.hit_time < 0)] = t
+                    general.append(self._sum_step(state, defer_marks, kernels=False))
+
+        def finish_block(columns):
+            """The state's pool after the block's generations (μ: the block's rows already)."""
+            if not general:
+                mean[...] = columns[0, -1]
+                drawn[0] = mean
+                state.pool_sums[:, 0], state.pool_sums[:, 1] = pool_x, pool_xx
+        step.into_buffer = "columns"  # type: ignore[attr-defined]  # (μ into a block's columns: _Chains.step)
+        step.finish_block = finish_block  # type: ignore[attr-defined]
         return step
 
     def _draw_generation(self, state: State, idx, face, t: int, rng: np.random.Generator):
@@ -1162,56 +1267,68 @@ class ClosedLoop:
 
     @functools.cached_property
     def _unit_simplex(self) -> bool:
-        """Whether the levels' φ are the unit vectors e_1..e_d and then 0, in that order (the
-        categorical): the level weights are then q_a = μ_a (a ≤ d) and q_L = 1 − Σμ, so a refit's
-        level counts over n give both the next model's μ and its draw's probabilities."""
-        d = self.family.d
-        return bool(np.array_equal(self.numeric.phi_levels, np.vstack([np.eye(d), np.zeros((1, d))])))
+        """Whether the levels are a :attr:`~.model.NumericFamily.unit_simplex` (the categorical):
+        the level weights are q_a = μ_a (a ≤ d) and q_L = 1 − Σμ, so a refit's level counts over
+        n give both the next model's μ and its draw's probabilities."""
+        return self.numeric.unit_simplex
 
     def _simplex_step(self, state: State) -> Callable | None:
-        """``step(state, t, rng)``: generation t of every chain of a :attr:`_simplex` family whose
-        levels are a :attr:`_unit_simplex`, the numbers of :meth:`_advance_simplex` in fewer calls;
-        built once per run for ``state``. None for other saturated families, M_t schedules, or
-        chains more than one block (:meth:`_chain_block`).
+        """``step(state, t, rng, out)``: generation t of every chain of a :attr:`_simplex` family
+        whose levels are a :attr:`_unit_simplex`, the numbers of :meth:`_advance_simplex` in fewer
+        calls, its refit's empirical law written levels-major into ``out`` (L, C), a row of the
+        run's block (``_Chains``: the state's μ, face and pool Σφ follow from it and the pool's
+        counts, :meth:`_simplex_state`, when the run reads them); built once per run for
+        ``state``. None for other saturated families, M_t schedules, or chains more than one
+        block (:meth:`_chain_block`).
 
         The recursion: counts ~ Multinomial(M − M0, q) (plus the truth's M0 + m_fresh points and
         the fixed data); under accumulate they join the pool's counts, under subsample n_t of the
         pool's points are drawn without replacement (:func:`.sampling.subsample_counts`); then
-        q' = counts/n, μ' = (q'_1..q'_d) and the face {counts > 0}. The refit's μ' = Σφ/n is
-        q'_a = counts_a/n on a unit simplex (Σφ_a = counts_a exactly), and the draw reads
-        q'_1..q'_{L−1} (numpy's multinomial gives the last level the rest), which are the level
-        weights μB + c masked by the face that :meth:`_advance_simplex` computes from μ': the same
-        draws, the same states bit for bit. q' is the empirical law itself (its last entry
-        counts_L/n rather than 1 − Σμ), kept from one generation to the next: no level weights,
-        no mask, no test for a negative weight. Generation 1 (and a state no refit made) draws
-        from :meth:`_simplex_draw_probabilities`, as the general path does."""
+        q' = counts/n, μ' = (q'_1..q'_d) and the face {counts > 0} = {q' > 0}. The refit's
+        μ' = Σφ/n is q'_a = counts_a/n on a unit simplex (Σφ_a = counts_a exactly), and the draw
+        reads q'_1..q'_{L−1} (numpy's multinomial gives the last level the rest), which are the
+        level weights μB + c masked by the face that :meth:`_advance_simplex` computes from μ':
+        the same draws, the same states bit for bit. q' is the empirical law itself (its last
+        entry counts_L/n rather than 1 − Σμ), kept from one generation to the next: no level
+        weights, no mask, no test for a negative weight. Generation 1 (and a state no refit made)
+        draws from :meth:`_simplex_draw_probabilities`, as the general path does."""
         if not (self._simplex and self._unit_simplex and self.regime.schedule is None) \
                 or len(state.mu) > self._constant_chain_block:
             return None
-        d, m, n1, kind = self.family.d, self.model_draws(1), self.n_total, self.regime.kind
+        m, n1, kind = self.model_draws(1), self.n_total, self.regime.kind
         extra = self.M0 + self.external or len(self.data)
         q = np.empty(state.face.shape)  # the next draw's level probabilities
         made = [False]  # whether q holds the last refit's counts/n
 
-        def step(state, t, rng):
+        def step(state, t, rng, out):
             if not made[0]:
                 q[...] = self._simplex_draw_probabilities(state, slice(None), t)
             counts = rng.multinomial(m, q)
             if extra:
                 self._with_truth_and_data(counts, rng)
             n = n1
-            if kind != "replace":  # the pool's Σφ_a are its counts_a
-                self._add_to_pool(state, slice(None), counts[:, :d], counts)
+            if kind != "replace":  # (the pool's Σφ_a, its counts_a, are written with the state)
+                state.pool_counts += counts
                 state.pool_size = n1 * t
                 if kind == "accumulate":
                     counts, n = state.pool_counts, n1 * t
                 else:
                     counts = subsample_counts(state.pool_counts, n1, rng)
             np.divide(counts, n, out=q)
-            state.mu[...] = q[:, :d]
-            np.greater(counts, 0, out=state.face)
+            out[...] = q.T
             made[0] = True
         return step
+
+    @staticmethod
+    def _simplex_state(state: State, q: np.ndarray) -> None:
+        """The state of the :meth:`_simplex_step` whose refit's empirical law is q (L, C), levels-
+        major: μ = q_1..q_d, the face q > 0, and a pool's Σφ, its counts of the levels 1..d."""
+        d = state.mu.shape[1]
+        state.mu[...] = q[:d].T
+        np.greater(q.T, 0, out=state.face)
+        sums, counts = state.pool_sums, state.pool_counts
+        if sums is not None and counts is not None:  # (a pooled regime)
+            sums[...] = counts[:, :d]
 
     def _simplex_probabilities(self, mu: np.ndarray, face: np.ndarray) -> np.ndarray:
         """The level probabilities (C, L) :meth:`_advance_simplex` draws with after generation 1:
@@ -1290,7 +1407,7 @@ class ClosedLoop:
         """Chains whose model is in the interior (a full face; infinite spaces: not a point mass)."""
         if state.face is None:
             return state.vertex < 0
-        return self.numeric.face_size_full(state.face)[1]
+        return self.numeric.face_size_full(state.face)[1] if state.interior is None else state.interior
 
     def _natural(self, state: State, conventional: dict[str, np.ndarray],
                  derived: bool = True) -> list[np.ndarray | None] | None:
@@ -1549,16 +1666,24 @@ class _Chains:
         # the columns of μ, 1.5–2× faster on contiguous columns than on a (C, d) array's strided
         # ones (the same values); a finite family's level weights are products μB, kept as they are
         self.columns = d > 1 and not loop.numeric.finite
-        if B > 1:
+        # a generation: the general path's step, or an infinite family's in fewer calls (the same
+        # numbers), which leaves θ as it is: its buffer is filled once; or the unit simplex's,
+        # which writes its refit's empirical law into the block levels-major (L, B, C), at any
+        # B (no copy of the state: μ and the face are read from it), so that every per-level pass
+        # of the block's models and summaries is contiguous (:meth:`_complete_levels`)
+        fast = loop._sum_step(state, defer_marks=B > 1 and not self.columns)
+        simplex = None if fast else loop._simplex_step(state)
+        self.by_levels = simplex is not None
+        if self.by_levels:
+            self.levels = np.empty((L, B, C))
+        if B > 1 and simplex is None:
             self.mu = np.empty((d, B, C) if self.columns else (B, C, d))
             self.theta = np.empty((B, *state.theta.shape))
             self.face = None if state.face is None else np.empty((B, *state.face.shape), bool)
             self.vertex = np.empty((B, C), state.vertex.dtype)
         self.filled, self.first = 0, 1  # generations buffered, the first of them
-        # a generation: the general path's step, or an infinite family's in fewer calls (the same
-        # numbers), which leaves θ as it is: its buffer is filled once
-        fast = loop._sum_step(state, defer_marks=B > 1 and not self.columns)
-        self.advance, self.theta_moves = fast or loop._simplex_step(state) or loop._step, fast is None
+        self.advance: Callable = fast or simplex or loop._step
+        self.theta_moves = fast is None
         if B > 1 and not self.theta_moves:
             self.theta[:] = state.theta
         # where the fast step's point masses absorb (or none is reached), a chain is on its point
@@ -1571,21 +1696,34 @@ class _Chains:
         self.classify_each = loop.collapsible and collapse.pool_decides(loop)
         self.classify_first_only = collapse.pool_face_settled(loop)  # (generation 1 decides)
         # the fast step writes μ' into the block's buffer itself, one copy a generation less: the
-        # sum step into a row (B, C, d), the state's μ then a view of it; the MLE step (Gaussian
-        # replace) into the columns (d, B, C), the state's μ written from the last at flush
+        # sum step into a row (B, C, d), the state's μ then a view of it; the Gaussian's kernels
+        # (_mle_step, _pool_step) into the columns (d, B, C), each generation's rows a pair of
+        # views made once, the block finished at flush (step.finish_block: μ2 made from the drawn
+        # variances, the kernel's own arrays and the state's pool brought up to date) and the
+        # state's μ written from the last generation
         self.into_buffer = (B > 1 and not self.classify_each
                             and getattr(fast, "into_buffer", None) == ("columns" if self.columns else "rows"))
+        if self.into_buffer and self.columns:
+            self.column_rows = [(self.mu[0, j], self.mu[1, j]) for j in range(B)]
         # the simplex step's θ, point masses and hitting times: made from μ and the face at flush
         # (each generation in a block of one). Subsample's classification each generation reads
         # neither: the model's levels are drawn from the pool, so it lies on the pool's face
-        self.deferred = loop._simplex and self.block > 1
+        self.deferred = loop._simplex and self.block > 1 and not self.by_levels
         # the simplex step's entropy, made with θ (a unit simplex: ClosedLoop._simplex_models)
-        self.entropy = np.empty((B, C)) if loop._simplex and loop._unit_simplex else None
+        self.entropy = np.empty((B, C)) if loop._simplex and loop._unit_simplex and not self.by_levels else None
+        self.models: tuple = ()  # the levels-major block's models (:meth:`_complete_levels`)
 
     def step(self, t: int) -> None:
         loop, state, j = self.loop, self.state, self.filled
+        if self.by_levels:  # (the unit simplex's step: its law into the block)
+            self.advance(state, t, self.rng, self.levels[:, j])
+            if self.classify_each and (t == 1 or not self.classify_first_only):
+                self._write_state(j)
+                loop._record_collapses(state, t)
+            self.filled = j + 1
+            return
         if self.into_buffer:  # (an infinite family's fast step: no simplex, no per-generation collapses)
-            self.advance(state, t, self.rng, self.mu[:, j] if self.columns else self.mu[j])
+            self.advance(state, t, self.rng, self.column_rows[j] if self.columns else self.mu[j])
             if not self.vertex_from_hits:
                 self.vertex[j] = state.vertex
             self.filled = j + 1
@@ -1624,6 +1762,28 @@ class _Chains:
         first_times(self.state.hit_time, self.vertex[:n] >= 0, t)
         self.state.theta[:], self.state.vertex[:] = self.theta[n - 1], self.vertex[n - 1]
 
+    def _write_state(self, j: int) -> None:
+        """The state from generation j of the levels-major block (the unit simplex's step)."""
+        self.loop._simplex_state(self.state, self.levels[:, j])
+
+    def _complete_levels(self, n: int, t: np.ndarray) -> None:
+        """The unit simplex's models of the ``n`` buffered generations ``t`` from their empirical
+        laws, levels-major (:meth:`~.model.NumericFamily.simplex_models`: θ, faces, point masses,
+        entropy, bit for bit those of :meth:`_complete_block`), the first hitting times among
+        them, and the last generation's point masses in the state; its μ, face, θ and pool Σφ
+        once the run reads them (the last generation, or every chain absorbed: the run stops),
+        not at every block (the step reads its own law and the pool's counts)."""
+        state, (L, _, C) = self.state, self.levels.shape
+        theta, face, interior, vertex, S = self.loop.numeric.simplex_models(self.levels[:, :n].reshape(L, n * C))
+        theta, vertex = theta.reshape(-1, n, C), vertex.reshape(n, C)
+        self.models = theta, face.reshape(L, n, C), vertex, S.reshape(n, C), interior.reshape(n, C)
+        if not interior.all():  # (a point mass is a one-level face)
+            first_times(state.hit_time, vertex >= 0, t)
+        state.vertex[...] = vertex[n - 1]
+        if t[-1] == self.book.generations or self.all_absorbed():
+            self._write_state(n - 1)
+            state.theta[...] = theta[:, n - 1].T
+
     def _marks_block(self, n: int, t: np.ndarray) -> None:
         """The point masses of the ``n`` buffered generations ``t`` from their μ (a step that leaves
         them to the block: :attr:`marks_deferred`), the first hitting times among them, and the
@@ -1653,6 +1813,15 @@ class _Chains:
         """The buffered models of generations ``rows`` (of the block) and ``chains`` (one of them
         a slice), stacked generation-major as one State of rows × chains: its μ, θ, face and point
         mass, what observables and classify read (a block of one: the state, or those rows of it)."""
+        if self.by_levels:  # (θ, face, μ as (rows × chains, ·) views of levels-major arrays)
+            theta, face, vertex, S, interior = self.models
+            d = len(theta)
+
+            def columns(a):
+                return a[:, rows, chains].reshape(len(a), -1).T
+            return State(mu=columns(self.levels[:d]), theta=columns(theta), face=columns(face),
+                         vertex=vertex[rows, chains].ravel(), hit_time=np.empty(0, np.int64),
+                         entropy=S[rows, chains].ravel(), interior=interior[rows, chains].ravel())
         if self.block == 1:
             now = self.state
             if isinstance(chains, slice) and not self.columns and self.entropy is None:
@@ -1677,9 +1846,12 @@ class _Chains:
             return
         t = np.arange(self.first, self.first + n)
         self.first, self.filled = self.first + n, 0
-        if self.into_buffer and self.columns:  # (the MLE step left the state's μ to the block)
+        if self.into_buffer and self.columns:  # (a Gaussian kernel left the block and the state's μ to flush)
+            self.advance.finish_block(self.mu[:, :n])
             self.state.mu[...] = self.mu[:, n - 1].T
-        if self.deferred:
+        if self.by_levels:
+            self._complete_levels(n, t)
+        elif self.deferred:
             self._complete_block(n, t)
         elif self.marks_deferred:
             self._marks_block(n, t)

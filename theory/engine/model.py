@@ -190,7 +190,19 @@ class NumericFamily:
     def level_weights(self, mu: np.ndarray) -> np.ndarray:
         """q = μB + c (:attr:`barycentric`), shape (C, L): the level probabilities of a
         :attr:`saturated` family's model at mean μ. c is added column by column where it is not
-        0: numpy adds a broadcast row (L,) to (C, L) along the short axis, 10× slower."""
+        0: numpy adds a broadcast row (L,) to (C, L) along the short axis, 10× slower. On a
+        :attr:`unit_simplex` q = (μ_1, …, μ_d, 1 − (μ_1 + … + μ_d)): for d ≤ 2 the product's last
+        entry is one sum; beyond, the sum is made in order here, not in the order a BLAS picks
+        (:meth:`simplex_models` adds the same; the product is 2× faster than these columns)."""
+        if self.unit_simplex and self.d > 2:
+            q = np.empty((len(mu), self.d + 1))
+            q[:, :-1] = mu
+            last = q[:, -1]
+            np.copyto(last, mu[:, 0])
+            for a in range(1, self.d):
+                last += mu[:, a]
+            np.subtract(1.0, last, out=last)
+            return q
         q = mu @ self.barycentric[0]
         for level, value in self._weight_offsets:
             q[:, level] += value
@@ -244,6 +256,70 @@ class NumericFamily:
         if not self._log_h_zero:
             log_w -= self.log_h  # (a broadcast row: only where log h is not 0)
         return log_w @ self._face_solve
+
+    @functools.cached_property
+    def unit_simplex(self) -> bool:
+        """Whether the levels' φ are e_1..e_d and then 0, in that order (the categorical): the
+        level weights are then q_a = μ_a (a ≤ d) and q_L = 1 − Σμ, and :meth:`theta_on_face`'s
+        solve is θ_a = log w_a − log w_L (checked: its matrix is [I; −1] exactly)."""
+        d, L = self.d, len(self.levels) if self.finite else 0
+        unit = np.vstack([np.eye(d), np.zeros((1, d))])
+        return (self.finite and L == d + 1 and np.array_equal(self.phi_levels, unit)
+                and np.array_equal(self._face_solve, np.vstack([np.eye(d), -np.ones((1, d))])))
+
+    def simplex_models(self, q: np.ndarray) -> tuple:
+        """The models of a :attr:`unit_simplex` family at refits' empirical laws q = counts/n,
+        levels-major (L, N) (every pass reads one level's contiguous row): (θ (d, N), face (L, N),
+        interior (N,), point mass or −1 (N,), entropy (N,)), bit for bit the numbers of
+        :meth:`theta_on_face`, :meth:`vertex_index` and :meth:`entropy_of` at μ = (q_1..q_d) on
+        the face {q > 0} (the chains-major path, ``ClosedLoop._simplex_models``):
+
+            w = (μ_1, …, μ_d, 1 − (μ_1 + … + μ_d))     (:meth:`level_weights`: the last from μ,
+                                                        another rounding than q_L)
+            l_a = log w_a where w_a > 0, else 0        (:meth:`level_logs`)
+            θ_a = (l_a − log h_a) − (l_L − log h_L),   l_L read as 0 off the face
+            S = Σ_a w_a (log h_a − l_a)                (added level after level from +0)
+
+        and the point mass of each one-level face (where q_a = 1: a quotient of counts is 1 only
+        when the count is n). (θ_a needs no mask: w_a = 0 off the face for a ≤ d; w_L may be a
+        rounding's ±ε there.)"""
+        L, d = q.shape[0], self.d
+        mu = q[:d]
+        w_last = np.add(mu[0], mu[1]) if d > 1 else mu[0].copy()
+        for a in range(2, d):
+            w_last += mu[a]
+        np.subtract(1.0, w_last, out=w_last)
+        face = q > 0
+        interior = face.all(axis=0)
+        everywhere = interior.all()  # every chain on the whole simplex: every weight positive
+        logs = np.empty_like(q)
+        for a in range(L):  # (the log of 1 where w_a ≤ 0; for a ≤ d, w_a > 0 exactly on the face)
+            w = mu[a] if a < d else w_last
+            if not (everywhere or w.min(initial=1.0) > 0):
+                w = np.where(face[a] if a < d else w > 0, w, 1.0)
+            np.log(w, out=logs[a])
+        log_last = logs[d] if self._log_h_zero else logs[d] - self.log_h[d]
+        if not everywhere and not face[d].all():
+            log_last = np.where(face[d], log_last, 0.0 if self._log_h_zero else 0.0 - self.log_h[d])
+        theta = np.empty((d, q.shape[1]))
+        for a in range(d):
+            np.subtract(logs[a] if self._log_h_zero else logs[a] - self.log_h[a], log_last, out=theta[a])
+        vertex = np.full(q.shape[1], -1)
+        if not everywhere:  # a one-level face: that level's count is n, q_a = 1 exactly
+            for a in range(L):
+                on = q[a] == 1.0
+                if np.count_nonzero(on):
+                    vertex[on] = self._level_vertex[a]
+        terms = logs  # (overwritten) w_a (log h_a − l_a)
+        np.subtract(0.0 if self._log_h_zero else self.log_h[:, None], logs, out=terms)
+        terms[:d] *= mu
+        terms[d] *= w_last
+        if L >= SEQUENTIAL_ROW:  # (rows_sum's pairwise sum of a long row)
+            return theta, face, interior, vertex, rows_sum(np.ascontiguousarray(terms.T))
+        entropy = np.add(terms[0], 0.0)
+        for a in range(1, L):
+            entropy += terms[a]
+        return theta, face, interior, vertex, entropy
 
     @functools.cached_property
     def _face_solve(self) -> np.ndarray:

@@ -29,6 +29,7 @@ class State:
     pool_points: np.ndarray | None = None    # (C, capacity, d) φ, or (C, capacity) level, of each pool point
     pool_size: int = 0                       # N_t: points in every chain's pool (the first N_t of capacity)
     entropy: np.ndarray | None = None        # (C,) the models' entropy where already made (a run's simplex block)
+    interior: np.ndarray | None = None       # (C,) whether each face is the whole polytope, where already made (idem)
 
     # pool_counts: the pool's level counts, except on accumulate's exact path where a generation
     # is one binomial sum (sampling.binomial_sum): there they add up the draws' supports

@@ -34,9 +34,15 @@ def normal_sums(rng, mu, m, checked=False):
     np.subtract(mu[..., 1], var, out=var)
     if checked and var.min(initial=0.0) < 0:
         raise ValueError("scale < 0")
+    out = np.empty(np.shape(mean) + (2,))
+    normal_sum_columns(rng, mean, var, m, out[..., 0], out[..., 1])
+    return out
+
+
+def normal_sum_columns(rng, mean, var, m, total, squares):
+    """Σs and Σs² of m normal draws at each (mean, var), written into ``total`` and ``squares``
+    (:func:`sum_sampler`'s passes, on columns: the engine's accumulate step keeps them apart)."""
     shape = np.shape(mean)
-    out = np.empty(shape + (2,))
-    total, squares = out[..., 0], out[..., 1]
     z = rng.standard_normal(shape)
     spread = np.multiply(m, var)
     np.multiply(np.sqrt(spread, out=spread), z, out=z)
@@ -48,30 +54,32 @@ def normal_sums(rng, mu, m, checked=False):
         chi = 0.0 * mean
     np.divide(np.square(total, out=squares), m, out=squares)
     np.add(chi, squares, out=squares)
-    return out
 
 
-def mle_sampler(rng, mean, var, m):
+def mle_sampler(rng, mean, var, m, out=None):
     """The MLE (mean', var') of m normal draws at (mean, var), drawn directly and written into
-    ``mean`` and ``var`` (contiguous, shape (C,)): mean' = mean + √(var/m)·z and
-    var' = var·χ²_{m−1}/m = var·2·Gamma((m − 1)/2)/m, independent.
+    ``out`` (two arrays, e.g. the rows of a block's buffer), else into ``mean`` and ``var``
+    (contiguous, shape (C,)): mean' = mean + √(var/m)·z and var' = var·χ²_{m−1}/m =
+    var·2·Gamma((m − 1)/2)/m, independent.
 
     The same law as Σs, Σs² of :func:`sum_sampler` divided by m (another random stream): half the
     passes of the loop's generation through μ = (mean, mean² + var) and back. A point mass
     (var = 0) redraws itself."""
+    new_mean, new_var = (mean, var) if out is None else out
     z = rng.standard_normal(len(mean))
     sd = np.multiply(var, 1.0 / m)
     np.multiply(np.sqrt(sd, out=sd), z, out=z)
-    np.add(mean, z, out=mean)
+    np.add(mean, z, out=new_mean)
     if m > 1:
         gamma = rng.standard_gamma((m - 1) / 2, len(var))
-        np.multiply(var, gamma, out=var)
-        np.multiply(var, 2.0 / m, out=var)
+        np.multiply(var, gamma, out=new_var)
+        np.multiply(new_var, 2.0 / m, out=new_var)
     else:
-        var.fill(0.0)
+        new_var.fill(0.0)
 
 
 sum_sampler.mle = mle_sampler  # type: ignore[attr-defined]  # what the engine's replace step draws (engine.loop._sum_step)
+sum_sampler.columns = normal_sum_columns  # type: ignore[attr-defined]  # (engine.loop._pool_step)
 sum_sampler.in_domain = normal_sums  # type: ignore[attr-defined]  # (engine.loop._sum_step)
 
 
