@@ -796,7 +796,7 @@ class ClosedLoop:
         return step
 
     @staticmethod
-    def _draw_refit_step(sampler: Callable, m: int, n: int, accumulate: bool) -> Callable:
+    def _draw_refit_step(sampler, m: int, n: int, accumulate: bool) -> Callable:
         """``step(state, t, rng)`` of :meth:`_sum_step` where no point mass is within reach (the
         exponential: its end 0 is approached, never attained), the mean domain's floor does not
         bind and the model's m = n draws are the sample: Σφ ~ the family's sum of m draws at μ,
@@ -1394,8 +1394,9 @@ class ClosedLoop:
         theta = self._natural(state, out, derived) if missing else None  # (Curie–Weiss: θ is conventional)
         if theta is not None:
             for a in missing:
-                if theta[a] is not None:
-                    out[self.family.names[a]] = theta[a]
+                x = theta[a]
+                if x is not None:
+                    out[self.family.names[a]] = x
         entropy = self._entropy(state, out)
         if entropy is not None:
             out["entropy"] = entropy
@@ -1421,16 +1422,17 @@ class ClosedLoop:
         # (infinite spaces, and the segment path's states, which keep no face) no point mass (none
         # within reach: the exponential's)
         if state.face is not None:
-            everywhere = state.face.all()
+            everywhere = bool(state.face.all())
         else:
             unreachable = not nf.finite and not nf.reaches_point_mass
             everywhere = unreachable or not np.count_nonzero(state.vertex >= 0)
+        theta: list[np.ndarray | None]
         if nf.finite:
             theta = [state.theta[:, a] for a in range(self.family.d)]
         else:
             negated = self.negations
-            columns = nf.theta_columns(state.mu) if len(negated) < len(names) else None
-            if columns is None and len(negated) < len(names):
+            columns = nf.theta_columns(state.mu) if len(negated) < len(names) else []
+            if columns is None:
                 return None
             theta = [columns[a] if name not in negated else None if everywhere and not derived
                      else np.negative(conventional[negated[name]]) for a, name in enumerate(names)]
