@@ -26,8 +26,8 @@ REPEATS = 3
 # the collapse marks; bench_floor's docstring), from the full table of docs/performance.md
 # (2026-12-06, main 6e14be1: 0.96, 1.10, 1.67, 1.70, 1.30 short; gate.py the same hour: 0.97,
 # 1.15, 1.63, 1.55, 1.25); against the bare floor they were 1.06, 1.25, 1.5, 1.7, 1.4. Gaussian
-# replace after its kernels (helper gauss4, same day): 1.33 in gate.py, 1.31 in bench_floor. The
-# categorical's after its levels-major block (helper cat4, same day: 1.12, 1.16 in two gate runs;
+# replace after its kernels (same day): 1.33 in gate.py, 1.31 in bench_floor. The
+# categorical's after its levels-major block (same day: 1.12, 1.16 in two gate runs;
 # main dc978cc 1.27, 1.29 alternated with them).
 REFERENCE = {("bernoulli", "replace"): 1.0, ("bernoulli", "accumulate"): 1.1,
              ("categorical (K=3)", "replace"): 1.15, ("gaussian", "replace"): 1.35,

@@ -171,7 +171,11 @@ def test_general_path_summaries_are_those_made_each_generation_bit_for_bit(case,
     loop = _loop(GENERAL[case])
     kw = GENERAL[case][4]
     assert lattice_law(loop) is None and segment_law(loop, kw["generations"]) is None
+    made, init = [], loop_module._Chains.__init__
+    monkeypatch.setattr(loop_module._Chains, "__init__", lambda self, *a: made.append(self) or init(self, *a))
     run = loop.run(**kw)
+    if case == "categorical":  # the unit simplex's closure, its block kept levels-major
+        assert made and all(chains.by_levels for chains in made)
     want, state = _general_reference(_loop(GENERAL[case]), kw)
     _check_summaries(run, want, rel=0.0)
     for key in ("mu", "vertex", "hit_time", "collapse_time"):
@@ -381,8 +385,11 @@ def test_exponential_theta_and_entropy_read_off_rate_are_their_own_forms_bit_for
           "histograms": {"theta": (-40, 0, 8), "entropy": (-30, 3, 6)}}
     loop = from_params("exponential", M, {"rate": 0.5}, regime=regime)
     assert loop.negations == {"theta": "rate"} and loop._entropy_in_mu[2] == ("rate",)
+    built, draw_refit_step = [], loop._draw_refit_step
+    loop._draw_refit_step = lambda *a: built.append(a) or draw_refit_step(*a)
     with np.errstate(over="ignore"):  # (rate ∞: its time average overflows)
         run = loop.run(**kw)
+    assert len(built) == 1  # the run took the exponential's draw-and-refit kernel
     ref = from_params("exponential", M, {"rate": 0.5}, regime=regime)
     nf = ref.numeric
     theta_form = bound(nf.forms.get("mu_inverse")[0], nf.mu_names)

@@ -170,10 +170,16 @@ def _curve_run(M, chains, general=False):
     loop = from_params("gaussian", M, {"mean": 1.0, "var": 2.0}, regime="accumulate")
     if general:
         loop.__dict__["_sum_step_applies"] = False
+    kernels, handed = [], []  # the kernels built, the general steps built with kernels=False
+    pool_step, sum_step = loop._pool_step, loop._sum_step
+    loop._pool_step = lambda *a: kernels.append(a) or pool_step(*a)
+    loop._sum_step = lambda state, defer_marks=False, kernels=True: (
+        handed.append(1) if not kernels else None) or sum_step(state, defer_marks, kernels)
     var = np.where(np.random.default_rng(chains).random(chains) < 0.5, 2e-12, 2.0)
     run = loop.run(40, chains, seed=6, start=np.column_stack((1.0 / var, -0.5 / var)), record_every=6)
     out = {k: v for k, v in vars(run.state).items() if isinstance(v, np.ndarray)}
     out["time_average"] = np.array([[s.mean, s.var] for s in run.time_average.values()])
+    out["kernel, handed over"] = np.array([len(kernels), len(handed)])
     return out
 
 
@@ -185,6 +191,8 @@ def test_the_gaussians_pool_step_hands_chains_on_the_curve_to_the_general_step(M
     fast, slow = _curve_run(M, chains), _curve_run(M, chains, general=True)
     hit = slow["hit_time"] >= 0
     assert 0 < np.count_nonzero(hit) < chains
+    assert fast.pop("kernel, handed over").tolist() == [1, 1]  # the kernel ran, then handed over
+    assert slow.pop("kernel, handed over").tolist() == [0, 0]
     for k in fast:
         assert np.array_equal(fast[k], slow[k], equal_nan=True), k
 

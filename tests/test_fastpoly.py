@@ -29,7 +29,7 @@ CASES = [
     # left to SymPy's own cancel: factor_terms rewrites e^{2a-2b}; e^u beside e^{-u}
     y + sp.exp(2 * t2 - 2 * t1),
     sp.exp(x - t2) * sp.exp(x - y) / (sp.exp(x - t2) + 1),
-    # e^{θ/3} and x^{1/3}: their cubes merge into e^θ and x (helper-9's case)
+    # e^{θ/3} and x^{1/3}: their cubes merge into e^θ and x
     1 / (sp.exp(t1 / 3) - 1) ** 4 + (M ** sp.Rational(1, 3) + 1) ** 3,
 ]
 

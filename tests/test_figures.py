@@ -33,7 +33,10 @@ def draw_every_figure(out: Path) -> None:
         record = compute(fig_id, SMOKE)
         (out / f"{fig_id}.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         with matplotlib.rc_context(style.RC), warnings.catch_warnings():
-            warnings.simplefilter("error")  # a layout that cannot be made (constrained layout warns)
+            # a layout that cannot be made (constrained layout warns), a glyph missing, a numpy
+            # warning: errors (a library's deprecation notices are not the figures' concern)
+            warnings.simplefilter("error", UserWarning)
+            warnings.simplefilter("error", RuntimeWarning)
             for width in (style.COLUMN, style.PAGE):
                 fig, axes = style.figure(width, spec.ncols)
                 spec.draw(fig, axes, record["data"])

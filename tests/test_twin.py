@@ -34,7 +34,8 @@ def test_the_generated_forms_are_the_declarations_derived():
 def test_shared_forms_are_found_from_the_derivations_and_refused_where_they_would_round_otherwise():
     """θ = −rate (forms.negated) and the entropy reading rate's values (forms.entropy_shared) are
     found for the exponential alone among the infinite families. Negative controls: a θ that is
-    −rate plus μ/10¹² (within the numeric pre-test's 10⁻⁹: SymPy decides) is not a negation; an
+    −rate plus μ/10¹² (within the numeric pre-test's 10⁻⁹: SymPy decides) is not a negation, nor
+    one SymPy proves but whose printed code would round otherwise (log(μ/(1 + μ)) and log(1 + 1/μ)); an
     entropy with 2/μ (which 2·rate would round otherwise) or with 1/μ twice (lambdify's common
     subexpression) does not read rate."""
     from types import SimpleNamespace
@@ -54,6 +55,12 @@ def test_shared_forms_are_found_from_the_derivations_and_refused_where_they_woul
                              interior_point=fam.interior_point, mu_inverse={t: -1 / mu + mu / 10**12},
                              conventional_mu=fam.conventional_mu)
     assert negated(almost) is None
+    # equal in SymPy, another rounding in code: θ = log(μ/(1 + μ)) is not read as −log(1 + 1/μ)
+    printed_otherwise = SimpleNamespace(**vars(almost) | {"mu_inverse": {t: sp.log(mu / (1 + mu))},
+                                                          "conventional_mu": {"c": sp.log(1 + 1 / mu)}})
+    assert negated(printed_otherwise) is None
+    assert negated(SimpleNamespace(**vars(printed_otherwise) | {"mu_inverse": {t: -sp.log(1 + 1 / mu)}})) \
+        == {t.name: "c"}  # (the same code negated: read as −c)
     for S in (2 / mu + sp.log(mu), sp.log(1 / mu) + sp.exp(1 / mu)):
         assert entropy_shared(SimpleNamespace(entropy_mu=S, conventional_mu={"rate": 1 / mu})) is None
     assert entropy_shared(SimpleNamespace(entropy_mu=3 * sp.log(1 / mu), conventional_mu={"rate": 1 / mu}))

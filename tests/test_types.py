@@ -1,7 +1,7 @@
 """mypy over the package, counted down: the number of type errors may only fall.
 
 Checked at mypy's default strictness with ``--ignore-missing-imports`` (SymPy, SciPy and
-joblib ship no or partial stubs). 256 errors at the first count (2026-12-06, mypy 2.4): most are
+joblib ship no or partial stubs). 256 errors at the first count (2026-12-06, mypy 2.4), 251 later that day: most are
 SymPy expressions typed as ``Basic`` and NumPy's ``ndarray | None`` fields; lower ``MAX_ERRORS``
 as they are mended. About 10 s of CPU cold, 1 s with mypy's cache warm: the cache is kept between
 runs, beside pytest's temporary folders (one per checkout), and mypy rechecks what changed.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-MAX_ERRORS = 256
+MAX_ERRORS = 251
 ROOT = Path(__file__).resolve().parents[1]
 
 

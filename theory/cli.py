@@ -496,7 +496,6 @@ def _sweep_parser(sub) -> None:
     base.add_argument("--fixed", action="append", metavar="NAME[=VALUE]", help=same + " (repeatable)")
     base.add_argument("--external-data", action="append", metavar="STATS", help=same + " (repeatable)")
     _operator_flags(base)
-    w.set_defaults(run=cmd_sweep)
 
 
 def _cluster_flags(parser: argparse.ArgumentParser, what: str) -> None:
@@ -599,7 +598,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local processes deriving families (default: 2, or 1 on one core)")
     _setting_flags(d)
     d.add_argument("--truth", help="numbers for the truth theta* of fresh external points (default: symbolic)")
-    d.set_defaults(run=cmd_derive)
 
     m = sub.add_parser("simulate", help="simulate the closed loop (exact sampler) and summarise")
     m.add_argument("family", help="family name: " + ", ".join(FAMILY_NAMES)
@@ -645,7 +643,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "BINS bins on [LO, HI) (repeatable); added to the JSON")
     m.add_argument("--json", action="store_true", help="print the SPEC JSON object")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
-    m.set_defaults(run=cmd_simulate)
 
     v = sub.add_parser("validate", help="check every derived result against Monte Carlo")
     _budget_flags(v, "small samples, under 2 minutes (default)", "paper-scale samples (progress bar)")
@@ -660,7 +657,6 @@ def build_parser() -> argparse.ArgumentParser:
     _cluster_flags(v, "run the checks")
     v.add_argument("--out", default="derivations", help="folder of validation.md/.tex")
     v.add_argument("--no-pdf", action="store_true", help="do not run pdflatex")
-    v.set_defaults(run=cmd_validate)
 
     f = sub.add_parser("figures", help="rebuild every figure (paper Fig. 1 and beyond)")
     _budget_flags(f, "fewer chains (default)", "10x the chains")
@@ -670,7 +666,6 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--workers", type=int, default=0,
                    help="local processes, one figure each (joblib; default: 2 or the cores)")
     _cluster_flags(f, "build (the output folder must be shared)")
-    f.set_defaults(run=cmd_figures)
 
     _sweep_parser(sub)
 
@@ -682,7 +677,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     c.add_argument("--workers", type=int, default=0, help="local processes (joblib; default: 2 or the cores)")
     c.add_argument("--out", metavar="DIR", help="write DIR/claims.md (reproduce --claims: derivations/)")
-    c.set_defaults(run=cmd_claims)
 
     r = sub.add_parser("reproduce", help="derive + validate + figures (quick settings)")
     r.add_argument("--full", action="store_true", help="paper-scale validation and figures")
@@ -695,7 +689,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, metavar="S",
                    help="random seed of validate and figures (default 0)")
     r.add_argument("--no-pdf", action="store_true", help="do not run pdflatex (derive and validate)")
-    r.set_defaults(run=cmd_reproduce)
     return p
 
 
@@ -703,7 +696,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _parser() -> argparse.ArgumentParser:
     """The command line's parser, built once per process: argparse takes 7 ms to build it, paid on
     every :func:`main` call of a process that calls it many times (a notebook, the fuzz tests);
-    parsing leaves the parser as it was. The commands it dispatches to are bound when it is built."""
+    parsing leaves the parser as it was (nothing in it is written by a parse, so threads may share
+    it). The command's function is looked up when it is called (:func:`main`)."""
     return build_parser()
 
 
@@ -715,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("SYMPY_CACHE_SIZE", "100000")
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
+        return globals()[f"cmd_{args.command}"](args)  # (at call time: a replaced cmd_* is the one run)
     except InputError as e:
         print(f"closedloop: error: {e}", file=sys.stderr)
         return 2

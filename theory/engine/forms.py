@@ -94,10 +94,44 @@ def negated(family) -> dict[str, str] | None:
             if c is None or name in family.names:
                 continue
             total = inverse[t] + c
-            if total == 0 or (not _nonzero_at(total, point) and sp.simplify(total) == 0):
+            if (total == 0 or (not _nonzero_at(total, point) and sp.simplify(total) == 0)) \
+                    and _same_numbers_negated(inverse[t], c):
                 out[t.name] = name
                 break
     return out or None
+
+
+def _same_numbers_negated(theta, c) -> bool:
+    """Whether the code lambdify prints for θ computes −(c's code) bit for bit: the two syntax
+    trees agree once every negation is moved into the left factor of a product or quotient
+    (−(a·b) = (−a)·b and −(a/b) = (−a)/b exactly: rounding is symmetric in the sign) and onto
+    constants. θ = −1/μ against rate = 1/μ agrees; log(μ/(1 + μ)) against log(1 + 1/μ), equal
+    in SymPy, does not (another rounding), and θ keeps its own form."""
+    own, other = _returned(compiled_form(theta)), _returned(compiled_form(c))
+    if own is None or other is None:
+        return False
+    return ast.dump(_negations_moved(own)) == ast.dump(_negations_moved(ast.UnaryOp(ast.USub(), other)))
+
+
+def _negations_moved(node):
+    """``node`` with each unary minus moved into the left factor of a product or quotient, two
+    minuses cancelled and a minus on a number folded into it (:func:`_same_numbers_negated`)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _negations_moved(node.operand)
+        if isinstance(inner, ast.Constant) and isinstance(inner.value, int | float):
+            return ast.Constant(-inner.value)
+        if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.USub):
+            return inner.operand
+        if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Mult | ast.Div):
+            return ast.BinOp(_negations_moved(ast.UnaryOp(ast.USub(), inner.left)), inner.op, inner.right)
+        return ast.UnaryOp(ast.USub(), inner)
+    if isinstance(node, ast.AST):
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, ast.AST):
+                setattr(node, name, _negations_moved(value))
+            elif isinstance(value, list):
+                setattr(node, name, [_negations_moved(v) if isinstance(v, ast.AST) else v for v in value])
+    return node
 
 
 def entropy_shared(family) -> list | None:
@@ -130,7 +164,12 @@ def entropy_shared(family) -> list | None:
 def _returned(form):
     """The syntax tree of the expression a compiled form returns; None unless its body is that one
     line (lambdify's common subexpressions are lines before it)."""
-    body = ast.parse(inspect.getsource(form[1])).body[0].body
+    if form[1] is None:  # (a bare symbol: no code)
+        return None
+    try:
+        body = ast.parse(inspect.getsource(form[1])).body[0].body
+    except OSError:  # (its source no longer in linecache: the form is then not shared)
+        return None
     return body[0].value if len(body) == 1 and isinstance(body[0], ast.Return) else None
 
 

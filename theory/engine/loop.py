@@ -24,6 +24,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -674,7 +675,8 @@ class ClosedLoop:
         ``defer_marks``: where absorbed chains are fixed points of the step (``fixed`` below), the
         caller may make the point masses and hitting times from the μ of a block of generations
         (``_Chains``): the step then leaves them alone (``step.marks_deferred``). ``kernels``: False
-        for this step itself, not a family's kernel (:meth:`_mle_step`, :meth:`_pool_step`)."""
+        never to return the accumulate kernel (:meth:`_pool_step`): what it hands its chains to
+        once one is on a point mass (the replace kernels do not apply then either)."""
         nf = self.numeric
         if not self._sum_step_applies or len(state.mu) > self._constant_chain_block:
             return None
@@ -1443,12 +1445,13 @@ class ClosedLoop:
             return [None if x is None else np.where(interior & np.isfinite(x), x, np.nan) for x in theta]
 
     @functools.cached_property
-    def negations(self) -> dict[str, str]:
+    def negations(self) -> Mapping[str, str]:
         """θ name -> conventional name for each θ_a(μ) that is a conventional parameter's
         negation (:func:`.forms.negated`, from the derived expressions: the exponential's
-        θ = −rate); empty for a finite space, whose θ is the state's, not a function of μ."""
+        θ = −rate); empty for a finite space, whose θ is the state's, not a function of μ.
+        Read-only: the run's summaries follow it."""
         nf = self.numeric
-        return {} if nf.finite else dict(nf.forms.get("negated") or {})
+        return MappingProxyType({} if nf.finite else dict(nf.forms.get("negated") or {}))
 
     def _entropy(self, state: State, conventional: dict[str, np.ndarray]) -> np.ndarray | None:
         """S = A − θ·μ per chain (see :meth:`observables`), from μ and the ``conventional``
