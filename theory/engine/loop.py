@@ -891,7 +891,9 @@ class ClosedLoop:
     def _pool_step(self, state: State, sums: Callable, m: int, defer_marks: bool) -> Callable:
         """``step(state, t, rng)`` of the pure loop under accumulate where the family's sampler
         draws Σφ from the columns (mean, var) of its model (``sum_sampler.columns``: the
-        Gaussian's Σs, Σs²), while no chain is on a point mass. The recursion, :meth:`_sum_step`'s
+        Gaussian's Σs, Σs²), while no chain is on a point mass. A family declares ``columns`` (as
+        ``mle``) only where φ = (s, s²): its model is then (mean, var = μ2 − μ1²) and its point
+        masses the curve μ2 = μ1², on which the screen below rests. The recursion, :meth:`_sum_step`'s
         on columns: (Σs, Σs²) drawn at (μ1, var), var = μ2 − μ1²; the pool's sums grow by them;
         μ' = pool/N_t; var' = μ2' − μ1'², and a chain is on the point-mass curve where
         var' ≤ POINT_MASS_RTOL·|μ2'| (:meth:`on_continuum`'s test, the same values): the same

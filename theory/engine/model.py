@@ -28,6 +28,15 @@ SYMBOLIC_LEVELS_MANY = 32    # several statistics
 SYMBOLIC_MAX_D = 4
 
 
+
+def last_weight(parts) -> np.ndarray:
+    """1 − (μ_1 + … + μ_d), the last level's weight on a unit simplex, the sum made in order (the
+    same numbers from the rows of a levels-major block or the columns of a chains-major one)."""
+    last = np.add(parts[0], parts[1]) if len(parts) > 1 else np.array(parts[0], dtype=float)
+    for part in parts[2:]:
+        last += part
+    return np.subtract(1.0, last, out=last)
+
 class NumericFamily:
     """Numeric view of an :class:`ExponentialFamily` (one per family, cached)."""
 
@@ -197,11 +206,7 @@ class NumericFamily:
         if self.unit_simplex and self.d > 2:
             q = np.empty((len(mu), self.d + 1))
             q[:, :-1] = mu
-            last = q[:, -1]
-            np.copyto(last, mu[:, 0])
-            for a in range(1, self.d):
-                last += mu[:, a]
-            np.subtract(1.0, last, out=last)
+            q[:, -1] = last_weight([mu[:, a] for a in range(self.d)])
             return q
         q = mu @ self.barycentric[0]
         for level, value in self._weight_offsets:
@@ -285,10 +290,7 @@ class NumericFamily:
         rounding's ±ε there.)"""
         L, d = q.shape[0], self.d
         mu = q[:d]
-        w_last = np.add(mu[0], mu[1]) if d > 1 else mu[0].copy()
-        for a in range(2, d):
-            w_last += mu[a]
-        np.subtract(1.0, w_last, out=w_last)
+        w_last = last_weight(mu)
         face = q > 0
         interior = face.all(axis=0)
         everywhere = interior.all()  # every chain on the whole simplex: every weight positive

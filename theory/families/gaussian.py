@@ -79,6 +79,7 @@ def mle_sampler(rng, mean, var, m, out=None):
 
 
 sum_sampler.mle = mle_sampler  # type: ignore[attr-defined]  # what the engine's replace step draws (engine.loop._sum_step)
+# (mle and columns declare φ = (s, s²): the engine's kernels read the model as (mean, var))
 sum_sampler.columns = normal_sum_columns  # type: ignore[attr-defined]  # (engine.loop._pool_step)
 sum_sampler.in_domain = normal_sums  # type: ignore[attr-defined]  # (engine.loop._sum_step)
 
