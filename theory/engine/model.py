@@ -28,14 +28,13 @@ SYMBOLIC_LEVELS_MANY = 32    # several statistics
 SYMBOLIC_MAX_D = 4
 
 
-
 def last_weight(parts) -> np.ndarray:
-    """1 − (μ_1 + … + μ_d), the last level's weight on a unit simplex, the sum made in order (the
-    same numbers from the rows of a levels-major block or the columns of a chains-major one)."""
-    last = np.add(parts[0], parts[1]) if len(parts) > 1 else np.array(parts[0], dtype=float)
-    for part in parts[2:]:
-        last += part
+    """1 − (μ_1 + … + μ_d), the last level's weight on a unit simplex, the sum made in order
+    (:func:`added_in_order`: the same numbers from the rows of a levels-major block or the columns
+    of a chains-major one)."""
+    last = added_in_order(parts)
     return np.subtract(1.0, last, out=last)
+
 
 class NumericFamily:
     """Numeric view of an :class:`ExponentialFamily` (one per family, cached)."""
@@ -318,10 +317,7 @@ class NumericFamily:
         terms[d] *= w_last
         if L >= SEQUENTIAL_ROW:  # (rows_sum's pairwise sum of a long row)
             return theta, face, interior, vertex, rows_sum(np.ascontiguousarray(terms.T))
-        entropy = np.add(terms[0], 0.0)
-        for a in range(1, L):
-            entropy += terms[a]
-        return theta, face, interior, vertex, entropy
+        return theta, face, interior, vertex, added_in_order(terms)
 
     @functools.cached_property
     def _face_solve(self) -> np.ndarray:
@@ -609,9 +605,15 @@ def rows_sum(x: np.ndarray) -> np.ndarray:
     L = x.shape[-1]
     if L >= SEQUENTIAL_ROW or x.ndim != 2:
         return x.sum(axis=-1)
-    out = np.add(x[:, 0], 0.0) if L else np.zeros(len(x))
-    for a in range(1, L):
-        out += x[:, a]
+    return added_in_order([x[:, a] for a in range(L)]) if L else np.zeros(len(x))
+
+
+def added_in_order(parts) -> np.ndarray:
+    """((+0 + p_0) + p_1) + … of equal-shape arrays (a sequence, or the rows of an array), a new
+    array: the order numpy adds a row shorter than :data:`SEQUENTIAL_ROW` in, one pass a part."""
+    out = np.add(parts[0], 0.0)
+    for part in parts[1:]:
+        out += part
     return out
 
 
