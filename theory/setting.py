@@ -39,7 +39,7 @@ from .lazy import is_sympy
 from . import symbols as S
 from .errors import InputError, integer
 from .diskcache import canonical
-from .family import ExponentialFamily, Finite, Naturals, format_number
+from .family import ExponentialFamily, Finite, Naturals, exact, format_number
 from .operator import Operator, as_operator
 from .regime import Regime, as_regime
 from .safe_parse import numbers
@@ -181,7 +181,7 @@ class NormalPrior:
             var, means = numbers[0::2], numbers[1::2]
         else:
             means, var = self.moments(family)
-            means, var = map(sp.nsimplify, means), map(sp.nsimplify, var)
+            means, var = map(exact, means), map(exact, var)
         out = sp.Integer(0)
         for t, m, v in zip(family.theta, means, var, strict=True):
             out += -(t - m) ** 2 / (2 * v) - sp.log(2 * sp.pi * v) / 2
@@ -254,7 +254,7 @@ class LawPrior:
         log_p = sp.expand_log(sp.log(self._variable().pspace.distribution.pdf(x)), force=True)
         log_p = sp.Add(*(term for term in sp.Add.make_args(log_p) if term.has(x)))
         if not symbolic:
-            log_p = log_p.subs({t: sp.nsimplify(v) for t, v in symbols.items()})
+            log_p = log_p.subs({t: exact(v) for t, v in symbols.items()})
         return log_p.subs(x, family.conventional[self.on])
 
     @property
@@ -384,14 +384,14 @@ def data_point(family: ExponentialFamily, given: Mapping[str, float]) -> tuple[s
             raise InputError(f"external data {k}={given[k]} is not finite")
     shown = ",".join(f"{k}={v:g}" for k, v in given.items())
     if "s" in given:
-        candidates = [sp.nsimplify(given.pop("s"))]
+        candidates = [exact(given.pop("s"))]
     elif isinstance(family.space, Finite):
         candidates = list(map(sp.Integer, family.space.levels))
     else:
         first = names.index(next(iter(given)))
-        candidates = [x for x in sp.solve(sp.Eq(family.phi[first], sp.nsimplify(given[names[first]])), S.s)
+        candidates = [x for x in sp.solve(sp.Eq(family.phi[first], exact(given[names[first]])), S.s)
                       if x.is_real]
-    points = {tuple(sp.nsimplify(p.subs(S.s, x)) for p in family.phi) for x in candidates
+    points = {tuple(exact(p.subs(S.s, x)) for p in family.phi) for x in candidates
               if _in_space(family, x)}
     match = [p for p in points
              if all(abs(float(p[names.index(k)]) - v) <= 1e-9 * (1 + abs(v)) for k, v in given.items())]
@@ -487,7 +487,7 @@ class Setting:
         if not ok:
             raise InputError(f"a fixed data point is {self.family.d} finite statistics "
                              f"(phi1..phi{self.family.d}; see data_point), got {point!r}")
-        return tuple(sp.nsimplify(v) for v in values)
+        return tuple(exact(v) for v in values)
 
     def cache_key(self) -> str:
         """Every field, SymPy objects as srepr (:func:`theory.diskcache.canonical`): a new
