@@ -462,13 +462,17 @@ def _r8(case: Case, i: int, monomial: sp.Expr, anchored: bool):
     return Check("R8.moments", case.slug, f"E[{sp.sstr(monomial)}] {where}", "exact", compute)
 
 
-def _r8_checks(case: Case) -> list[Check]:
-    closed = moments.closed_recursion(case.family)
+@functools.cache  # families are interned: the registry, listed again by each `validate`, derives this once
+def _second_moments(family) -> tuple[tuple[int, sp.Expr], ...]:
+    """(index, monomial) of R8's closed recursion's monomials of degree 2; none without one."""
+    closed = moments.closed_recursion(family)
     if closed is None:
-        return []
-    mus = case.family.mu_symbols
-    second = [(i, m) for i, m in enumerate(closed[0]) if sp.Poly(m, *mus).total_degree() == 2]
-    return [_r8(case, i, m, anchored) for anchored in (False, True) for i, m in second]
+        return ()
+    return tuple((i, m) for i, m in enumerate(closed[0]) if sp.Poly(m, *family.mu_symbols).total_degree() == 2)
+
+
+def _r8_checks(case: Case) -> list[Check]:
+    return [_r8(case, i, m, anchored) for anchored in (False, True) for i, m in _second_moments(case.family)]
 
 
 # -- the registry -------------------------------------------------------------------------------
