@@ -303,8 +303,15 @@ def truncation_checks() -> list[Check]:
 # R11's factors are M → ∞ limits, with O(1/M) corrections (the ML variance's (M − 1)/M and the random
 # threshold, an order statistic: in all ≈ −2.1/M on c(f) and −0.3/M on the shift at f = 1/2, by numerical
 # integration of the order statistics' law); at M = 2000 they stay below one standard error of 1000
-# chains, and the chains are capped there at every budget
+# chains, and the chains are capped there at every budget (each chain costs ⌈M/f⌉ draws: a budget below
+# the quick one runs a hundredth of its one-step chains)
 M_SEL, F_SEL, CHAINS_SEL = 2000, 0.5, 1000
+
+
+def _large_m_chains(budget: Budget, cap: int) -> int:
+    """Chains of a check at M in the thousands: a hundredth of the budget's one-step chains (the
+    quick budget's 100 000: 1000), at least 20, at most ``cap``."""
+    return max(20, min(budget.chains // 100, cap))
 
 
 @functools.lru_cache(maxsize=2)
@@ -325,7 +332,7 @@ def _selection_check(by: str, what: str, M: int = M_SEL, f: float = F_SEL) -> Ch
     def compute(budget: Budget, rng) -> Outcome:
         applying_result("R11.selection", setting.family)
         law = selection_factor(f, by)
-        x = _selected(run_seed(), by, M, f, min(budget.chains, CHAINS_SEL))
+        x = _selected(run_seed(), by, M, f, _large_m_chains(budget, CHAINS_SEL))
         if what == "variance":
             pred, wrong, label = law["variance_factor"], (M - 1) / M, "the operator omitted ((M - 1)/M)"
             est, sem = mean_sem(x[:, 1])
@@ -355,7 +362,7 @@ def selection_accumulate_check(M: int = M_ACC, t: int = T_ACC, f: float = F_SEL)
         applying_result("R11.selection", setting.family)
         pred, wrong = (float(selection_variance(f, "abs_deviation", [t], kind)[0])
                        for kind in ("accumulate", "replace"))
-        mu = _loop(setting, M, theta0).run(t, min(budget.chains, CHAINS_ACC), seed=rng).state.mu
+        mu = _loop(setting, M, theta0).run(t, _large_m_chains(budget, CHAINS_ACC), seed=rng).state.mu
         est, sem = mean_sem(mu[:, 1] - mu[:, 0] ** 2)
         return Outcome(pred, est, sem, z_score(est, pred, sem), "the replace law c(f)^t", z_score(est, wrong, sem),
                        f"E var_{t}/var_0 = {est:.5g} ± {sem:.2g}; R11 accumulate {pred:.5g} (M -> oo), replace "
