@@ -41,8 +41,8 @@ def _loop(family_args: str = ARGS, init_seed: int = INIT_SEED, **options):
 
 def _chains(budget: Budget, per: int) -> int:
     """Chains of an RBM check: the budget's one-step chains divided by ``per`` (fits cost ~10^3
-    times an exponential family's draw)."""
-    return max(budget.chains // per, 500)
+    times an exponential family's draw), at least 200."""
+    return max(budget.chains // per, 200)
 
 
 @functools.lru_cache(maxsize=8)
