@@ -30,8 +30,8 @@ from ..params import from_params
 from ..results.finite_m import finite_m_moments
 from ..results.finite_m_several import covariance_correction
 from ..store import derivation
-from .registry import Budget, Check, Outcome
-from .stats import order_fit, z_from_p
+from .registry import Budget, Check, Outcome, run_seed
+from .stats import order_fit, seeded, z_from_p
 
 LADDER = (25, 50, 100, 200, 400)
 MIN_ORDER = 1.75  # a residual O(M^-2) halves its log2 twice per doubling; 1/M only once
@@ -201,6 +201,13 @@ def gaussian_variances(M: int, chains: int, rng) -> tuple[np.ndarray, np.ndarray
     return per_chain.mean(axis=0), per_chain.std(axis=0, ddof=1) / np.sqrt(chains)
 
 
+@functools.lru_cache(maxsize=len(GAUSSIAN_LADDER))
+def _gaussian_variances(seed: int, M: int, chains: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`gaussian_variances` on a stream of the run seed and M: one simulation per rung for
+    the checks of var θ1 and var θ2 (each its half; Šidák's bound holds for correlated z-tests)."""
+    return gaussian_variances(M, chains, seeded(seed, "R9.stationary_correction", "gaussian", M, chains))
+
+
 def _gaussian_loop():
     return from_params("gaussian", GAUSSIAN_LADDER[0], {"mean": 0.0, "var": 1.0},
                        truth={"mean": 0.0, "var": 1.0}, external=GAUSSIAN_FRESH)
@@ -229,7 +236,7 @@ def _check_gaussian(a: int) -> Check:
         law = _gaussian_law()
         v0, v1 = law["cov"][a, a], law["V1"][a, a]
         Ms = np.array(GAUSSIAN_LADDER, float)
-        est, sem = np.array([[x[a] for x in gaussian_variances(int(M), budget.stationary_chains, rng)]
+        est, sem = np.array([[x[a] for x in _gaussian_variances(run_seed(), int(M), budget.stationary_chains)]
                              for M in Ms]).T
         p, detail = order_fit(Ms, est - v0 - v1 / Ms, sem, 2)
         controls = [order_fit(Ms, est - v0 - k * v1 / Ms, sem, 2) for k in (0, 2)]
