@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import operator
 
 import numpy as np
 
@@ -194,6 +195,165 @@ def bound(form, names: tuple[str, ...]):
         with np.errstate(all="ignore"):
             return np.asarray(fn(*(values[c] for c in cols)), dtype=float)
     return f
+
+
+# the operators of a form's code, applied as Python applies them (``operator.add(2, x)`` is ``2 + x``)
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.Pow: operator.pow}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+# the ufunc each arithmetic operator applies to float arrays, to write into a temporary (as NumPy's own
+# elision of temporaries does): + − × ÷ are correctly rounded, the same numbers in place or not
+_IN_PLACE = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply,
+             operator.truediv: np.true_divide, operator.neg: np.negative}
+
+
+class Shared:
+    """Forms of the same arguments evaluated together, a subexpression that the code of several of
+    them (or of one, twice) computes by the same operations evaluated once: the Gaussian's μ1² in
+    its variance, θ, entropy and spread, and μ1² − μ2 in its θ and entropy; the exponential's 1/μ,
+    its rate, in its entropy 1 − log(1/μ).
+
+    Each form's code (lambdify's, its common-subexpression lines put back where they are read) is
+    read as a syntax tree, and its nodes are numbered over every form by their tree (``ast.dump``):
+    two nodes with one number are the same operations on the same arguments, hence the same numbers.
+    :meth:`at` evaluates a form node by node with the operators Python applies to its code, a
+    number read more than once (or a form's value) kept and evaluated once: bit for bit what the
+    form's own function returns (NumPy's ufuncs, the same operands in the same order; arithmetic
+    writes into a temporary that nothing else reads, as NumPy's elision of temporaries does). A
+    form whose code holds anything but names, numbers, arithmetic and calls of its module's
+    functions is evaluated by its own function.
+
+    ``forms``: key → form (:func:`bound`'s (argument names, function)); ``names``: the arguments
+    :meth:`at` takes, in order."""
+
+    def __init__(self, forms: dict, names: tuple[str, ...]):
+        self.names = names
+        self.nodes: list[tuple] = []    # (kind, what, operand numbers): kind "arg", "value", "unary", "binary", "call"
+        self.number: dict[str, int] = {}  # a node's tree -> its number
+        self.roots: dict = {}             # key -> the number of the form's node, or its own function
+        for key, form in forms.items():
+            body = _body(form)
+            try:
+                self.roots[key] = self._numbered(body[0], body[1], form[1].__globals__) if body else None
+            except _NotArithmetic:
+                self.roots[key] = None
+            if self.roots[key] is None:
+                self.roots[key] = bound(form, names)
+        # the numbers whose value is kept: read by two nodes or more, or a form's value
+        readers = np.zeros(len(self.nodes), int)
+        for _, _, operands in self.nodes:
+            readers[list(operands)] += 1  # (an operand read twice by one node counts twice)
+        self.kept = (readers > 1).tolist()
+        for root in self.roots.values():
+            if not callable(root):
+                self.kept[root] = True
+
+    def _numbered(self, tree, lines: dict, namespace: dict) -> int:
+        """The number of ``tree`` (its subtrees numbered first); ``lines``: the code's temporaries'
+        trees by name, ``namespace``: the module names it calls."""
+        if isinstance(tree, ast.Name) and tree.id in lines:
+            return self._numbered(lines[tree.id], lines, namespace)
+        if isinstance(tree, ast.Name):
+            node = ("arg", self.names.index(tree.id), ()) if tree.id in self.names else \
+                ("value", _global(namespace, tree.id), ())
+        elif isinstance(tree, ast.Constant) and isinstance(tree.value, int | float):
+            node = ("value", tree.value, ())
+        elif isinstance(tree, ast.UnaryOp) and type(tree.op) in _UNARY:
+            node = ("unary", _UNARY[type(tree.op)], (self._numbered(tree.operand, lines, namespace),))
+        elif isinstance(tree, ast.BinOp) and type(tree.op) in _BINARY:
+            node = ("binary", _BINARY[type(tree.op)], (self._numbered(tree.left, lines, namespace),
+                                                        self._numbered(tree.right, lines, namespace)))
+        elif isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and not tree.keywords:
+            node = ("call", _global(namespace, tree.func.id),
+                    tuple(self._numbered(a, lines, namespace) for a in tree.args))
+        else:
+            raise _NotArithmetic
+        # the same operation (the same function object, by identity) on the same operands
+        key = repr((node[0], id(node[1]) if node[0] in ("unary", "binary", "call") else
+                    (type(node[1]).__name__, repr(node[1])), node[2]))
+        if key not in self.number:
+            self.number[key] = len(self.nodes)
+            self.nodes.append(node)
+        return self.number[key]
+
+    def at(self, *columns) -> SharedValues:
+        """The forms at the arguments ``columns`` (in :attr:`names` order), each evaluated when first
+        read: ``values[key]`` (a float array, or the argument itself for a bare symbol)."""
+        return SharedValues(self, columns)
+
+
+class SharedValues:
+    """:class:`Shared`'s forms at one set of arguments, each node evaluated once (see there)."""
+
+    def __init__(self, shared: Shared, columns):
+        self.shared, self.columns = shared, columns
+        self.values: dict[int, object] = {}
+
+    def __getitem__(self, key):
+        root = self.shared.roots[key]
+        if callable(root):
+            return root(*self.columns)
+        with np.errstate(all="ignore"):
+            return np.asarray(self._value(root)[0], dtype=float)
+
+    def __contains__(self, key) -> bool:
+        return key in self.shared.roots
+
+    def _value(self, number: int) -> tuple:
+        """(node ``number``'s value, whether it is a temporary that its one reader may write into)."""
+        if number in self.values:
+            return self.values[number], False
+        kind, what, operands = self.shared.nodes[number]
+        if kind == "arg":
+            return self.columns[what], False
+        if kind == "value":
+            return what, False
+        args = [self._value(n) for n in operands]
+        values = [v for v, _ in args]
+        into = _IN_PLACE.get(what) if kind != "call" else None
+        temporary = next((v for v, own in args if own), None) if into is not None else None
+        if temporary is not None and all(not isinstance(v, np.ndarray) or
+                                         (v.dtype == temporary.dtype and v.shape == temporary.shape)
+                                         for v in values):
+            value = own = into(*values, out=temporary)
+        else:
+            value = what(*values)
+            own = isinstance(value, np.ndarray) and value.dtype == np.float64 and value.ndim > 0 \
+                and all(value is not v for v in values)
+        if self.shared.kept[number]:
+            self.values[number] = value
+            return value, False
+        return value, own is not False
+
+
+class _NotArithmetic(Exception):
+    """A form's code holds what :class:`Shared` does not evaluate node by node."""
+
+
+def _global(namespace: dict, name: str):
+    if name not in namespace:
+        raise _NotArithmetic
+    return namespace[name]
+
+
+def _body(form) -> tuple | None:
+    """(the returned expression's tree, the temporaries' trees by name) of a compiled form's code,
+    or None (a bare symbol, no source, or other statements than ``x = ...`` lines and a return)."""
+    if form[1] is None:
+        return None
+    try:
+        body = ast.parse(inspect.getsource(form[1])).body[0].body
+    except OSError:  # (its source no longer in linecache)
+        return None
+    lines = {}
+    for statement in body[:-1]:
+        if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)):
+            return None
+        lines[statement.targets[0].id] = statement.value
+    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
+        return None
+    return body[-1].value, lines
 
 
 # --- the generated copy -------------------------------------------------------------------------

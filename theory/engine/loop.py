@@ -1387,26 +1387,32 @@ class ClosedLoop:
         C = len(state.mu)
         out = {}
         interior = None
+        values = self._form_values(state)
         for name, in_mu, f in self.observable_functions:
             if in_mu:
-                out[name] = np.broadcast_to(f(*state.mu.T), (C,))
+                out[name] = np.broadcast_to(f(*state.mu.T) if values is None else values[name], (C,))
             else:
                 if interior is None:
                     interior = self._interior(state)
                 out[name] = np.where(interior, f(*state.theta.T), np.nan)
         missing = [a for a, name in enumerate(self.family.names) if name not in out]
-        theta = self._natural(state, out, derived) if missing else None  # (Curie–Weiss: θ is conventional)
+        theta = self._natural(state, out, derived, values) if missing else None  # (Curie–Weiss: θ is conventional)
         if theta is not None:
             for a in missing:
                 x = theta[a]
                 if x is not None:
                     out[self.family.names[a]] = x
-        entropy = self._entropy(state, out)
+        entropy = self._entropy(state, out, values)
         if entropy is not None:
             out["entropy"] = entropy
         for a in range(self.family.d):
             out[f"phi{a + 1}"] = state.mu[:, a]
         return out
+
+    def _form_values(self, state: State):
+        """The derived forms at the state's μ (:meth:`~.model.NumericFamily.forms_at`): the block's,
+        made once (``state.forms``), or made for this call; None for a finite space."""
+        return state.forms if state.forms is not None else self.numeric.forms_at(state.mu)
 
     def _interior(self, state: State) -> np.ndarray:
         """Chains whose model is in the interior (a full face; infinite spaces: not a point mass)."""
@@ -1415,7 +1421,7 @@ class ClosedLoop:
         return self.numeric.face_size_full(state.face)[1] if state.interior is None else state.interior
 
     def _natural(self, state: State, conventional: dict[str, np.ndarray],
-                 derived: bool = True) -> list[np.ndarray | None] | None:
+                 derived: bool = True, values=None) -> list[np.ndarray | None] | None:
         """θ per chain, component by component (C,) each, NaN off the interior; None for an
         infinite space without a closed-form inverse mean map (its refits do not all carry θ).
         The mask is made only where some chain is off the interior or some θ is not finite.
@@ -1435,7 +1441,7 @@ class ClosedLoop:
             theta = [state.theta[:, a] for a in range(self.family.d)]
         else:
             negated = self.negations
-            columns = nf.theta_columns(state.mu) if len(negated) < len(names) else []
+            columns = nf.theta_columns(state.mu, values) if len(negated) < len(names) else []
             if columns is None:
                 return None
             theta = [columns[a] if name not in negated else None if everywhere and not derived
@@ -1455,10 +1461,10 @@ class ClosedLoop:
         nf = self.numeric
         return MappingProxyType({} if nf.finite else dict(nf.forms.get("negated") or {}))
 
-    def _entropy(self, state: State, conventional: dict[str, np.ndarray]) -> np.ndarray | None:
+    def _entropy(self, state: State, conventional: dict[str, np.ndarray], values=None) -> np.ndarray | None:
         """S = A − θ·μ per chain (see :meth:`observables`), from μ and the ``conventional``
-        parameters' values (:attr:`_entropy_in_mu`); None for an infinite space without a
-        closed-form inverse mean map."""
+        parameters' values (:attr:`_entropy_in_mu`), or read from ``values`` (the derived forms at
+        μ, :meth:`_form_values`); None for an infinite space without a closed-form inverse mean map."""
         nf = self.numeric
         if self._binomial_entropy is not None:
             return self._binomial_entropy(state.mu[:, 0])
@@ -1473,7 +1479,8 @@ class ClosedLoop:
         if self._entropy_in_mu is None:
             return None
         f, at_point_mass, reads = self._entropy_in_mu
-        S = np.broadcast_to(f(*state.mu.T, *(conventional[name] for name in reads)),
+        S = np.broadcast_to(values["entropy"] if values is not None else
+                            f(*state.mu.T, *(conventional[name] for name in reads)),
                             (len(state.mu),))  # (f's own array: no copy)
         if not nf.reaches_point_mass:  # (the exponential: no chain is on a point mass)
             return S
@@ -1837,14 +1844,16 @@ class _Chains:
             mu = np.asfortranarray(now.mu[chains]) if self.columns else now.mu[chains]
             return State(mu=mu, theta=now.theta[chains], face=face, vertex=now.vertex[chains],
                          hit_time=np.empty(0, np.int64),
-                         entropy=None if self.entropy is None else self.entropy[0, chains])
+                         entropy=None if self.entropy is None else self.entropy[0, chains],
+                         forms=self.loop.numeric.forms_at(mu))
 
         def flat(a):
             return None if a is None else a[rows, chains].reshape(-1, *a.shape[2:])
         # (columns: μ as (rows × chains, d) with contiguous columns)
         mu = self.mu[:, rows, chains].reshape(len(self.mu), -1).T if self.columns else flat(self.mu)
         return State(mu=mu, theta=flat(self.theta), face=flat(self.face), vertex=flat(self.vertex),
-                     hit_time=np.empty(0, np.int64), entropy=flat(self.entropy))
+                     hit_time=np.empty(0, np.int64), entropy=flat(self.entropy),
+                     forms=self.loop.numeric.forms_at(mu))
 
     def flush(self) -> None:
         """Summarise the buffered generations (engine.book) and record the collapses among them."""
