@@ -123,12 +123,17 @@ def classify(loop, state: State) -> np.ndarray:
 
 
 def _near_end(loop, mu: np.ndarray, values=None) -> np.ndarray:
-    """Infinite spaces: models whose spread is below the refit's resolution of the reference's
-    (``values``: the derived forms at ``mu``, :meth:`~.model.NumericFamily.forms_at`)."""
+    """Infinite spaces: models whose spread is below the refit's resolution of the reference's.
+    ``values``: the derived forms at ``mu`` (:meth:`~.model.NumericFamily.forms_at`); where they
+    prove every |spread| at least that (:meth:`~.forms.SharedValues.at_least`: the usual block,
+    no chain near the end) the spread is not evaluated."""
+    threshold = RESOLUTION * loop.reference_spread
+    if values is not None and "spread" in values and values.at_least("spread", threshold):
+        return np.zeros(len(mu), bool)
     spread = loop.numeric.spread(mu, values)
     if spread is None:
         return np.zeros(len(mu), bool)
-    return np.abs(spread) < RESOLUTION * loop.reference_spread
+    return np.abs(spread) < threshold
 
 
 def drawn_face(loop, state: State) -> np.ndarray:

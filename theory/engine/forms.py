@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 import operator
 
 import numpy as np
@@ -247,6 +248,12 @@ class Shared:
         for root in self.roots.values():
             if not callable(root):
                 self.kept[root] = True
+        # the numbers of the nodes of equal magnitude |value| (at_least): the same node up to the
+        # sign moves rounding is symmetric in, x − y = x + (−y), x + y = y + x, −x + −y = −(x + y),
+        # |−x| = |x|, |x·y| = |x|·|y| (μ2 − μ1² and −μ2 + μ1², the Gaussian's variance and a
+        # factor of its spread)
+        keys = [self._magnitude(n) for n in range(len(self.nodes))]
+        self.alike = [[m for m, other in enumerate(keys) if other == key] for key in keys]
 
     def _numbered(self, tree, lines: dict, namespace: dict) -> int:
         """The number of ``tree`` (its subtrees numbered first); ``lines``: the code's temporaries'
@@ -276,6 +283,30 @@ class Shared:
             self.nodes.append(node)
         return self.number[key]
 
+    def _magnitude(self, number: int) -> tuple:
+        """A key of node ``number`` equal for nodes whose values have equal magnitudes (see __init__)."""
+        kind, what, operands = self.nodes[number]
+        if kind == "unary":
+            return self._magnitude(operands[0])
+        if kind == "binary" and what in (operator.add, operator.sub):
+            (s, a), (t, b) = self._signed(operands[0]), self._signed(operands[1])
+            terms = sorted([(s, a), (t if what is operator.add else -t, b)], key=lambda x: x[1])
+            if terms[0][0] < 0:  # −x + −y = −(x + y)
+                terms = [(-sign, n) for sign, n in terms]
+            return ("sum", *terms)
+        if kind == "binary" and what in (operator.mul, operator.truediv):
+            factors = [self._magnitude(n) for n in operands]
+            return (what.__name__, *(sorted(factors) if what is operator.mul else factors))
+        return ("node", number)
+
+    def _signed(self, number: int) -> tuple[int, int]:
+        """(±1, n): node ``number`` is exactly ±(node n), n no negation."""
+        kind, what, operands = self.nodes[number]
+        if kind == "unary":
+            sign, n = self._signed(operands[0])
+            return (-sign if what is operator.neg else sign), n
+        return 1, number
+
     def at(self, *columns) -> SharedValues:
         """The forms at the arguments ``columns`` (in :attr:`names` order), each evaluated when first
         read: ``values[key]`` (a float array, or the argument itself for a bare symbol)."""
@@ -298,6 +329,68 @@ class SharedValues:
 
     def __contains__(self, key) -> bool:
         return key in self.shared.roots
+
+    def at_least(self, key, threshold: float) -> bool:
+        """Whether |form ``key``| ≥ ``threshold`` at every row, proven without evaluating the form
+        (False: not proven, or not so). A lower bound of |value| over the rows (:meth:`_least`):
+        a product's, the product of its factors' (|x·y| = |x|·|y| rounded, and rounding is
+        monotone); a node of the same magnitude as one already evaluated, that one's least |value|
+        (two passes: its least and greatest value); else the bound of its interval over the rows,
+        from each argument's least and greatest value through each operation (rounding is
+        monotone: the operation on the ends bounds the operation on the rows), or where that
+        holds 0 the node evaluated. A NaN anywhere proves nothing. The Gaussian's spread
+        −(−μ2 + μ1²)·(2μ2 + 2μ1² + 1): its first factor has the variance's magnitude (evaluated
+        for the block's summaries), its second is at least 1 where μ2 ≥ 0."""
+        root = self.shared.roots[key]
+        return not callable(root) and self._least(root) >= threshold
+
+    def _least(self, number: int) -> float:
+        kind, what, operands = self.shared.nodes[number]
+        for n in self.shared.alike[number]:
+            if n in self.values:
+                return _least_of(self.values[n])
+        if kind == "unary":
+            return self._least(operands[0])
+        if kind == "binary" and what is operator.mul:
+            return self._least(operands[0]) * self._least(operands[1])
+        lo, hi = self._interval(number)
+        if lo > 0 or hi < 0:
+            return lo if lo > 0 else -hi
+        value = self._value(number)[0]
+        self.values[number] = value
+        return _least_of(value)
+
+    def _interval(self, number: int) -> tuple[float, float]:
+        """(least, greatest) value of node ``number`` over the rows, bounded by interval arithmetic
+        on the arguments' ranges (NaN where it is not bounded so: a call, a division by a range
+        holding 0)."""
+        kind, what, operands = self.shared.nodes[number]
+        nan = (math.nan, math.nan)
+        if kind == "arg":
+            column = self.columns[what]
+            return (float(np.minimum.reduce(column, axis=None)), float(np.maximum.reduce(column, axis=None))) \
+                if np.size(column) else nan
+        if kind == "value":
+            return (float(what), float(what)) if isinstance(what, int | float | np.floating) else nan
+        if kind == "call":
+            return nan
+        ends = [self._interval(n) for n in operands]
+        if kind == "unary":
+            lo, hi = ends[0]
+            return (-hi, -lo) if what is operator.neg else (lo, hi)
+        (a, b), (c, e) = ends
+        if what is operator.add:
+            return a + c, b + e
+        if what is operator.sub:
+            return a - e, b - c
+        if what is operator.pow:  # x**2 (np.square: x·x rounded, monotone in |x|)
+            if (c, e) != (2, 2):
+                return nan
+            return (a * a, b * b) if a >= 0 else (b * b, a * a) if b <= 0 else (0.0, max(a * a, b * b))
+        if what is operator.truediv and not (c > 0 or e < 0):
+            return nan
+        corners = [what(x, y) for x in (a, b) for y in (c, e)]
+        return nan if any(math.isnan(x) for x in corners) else (min(corners), max(corners))
 
     def _value(self, number: int) -> tuple:
         """(node ``number``'s value, whether it is a temporary that its one reader may write into)."""
@@ -324,6 +417,16 @@ class SharedValues:
             self.values[number] = value
             return value, False
         return value, own is not False
+
+
+def _least_of(value) -> float:
+    """The least |x| over ``value``'s elements from its least and greatest (0 where the range holds
+    0 or a NaN)."""
+    value = np.asarray(value)
+    if not value.size:
+        return math.inf
+    lo, hi = float(np.minimum.reduce(value, axis=None)), float(np.maximum.reduce(value, axis=None))
+    return lo if lo > 0 else -hi if hi < 0 else 0.0
 
 
 class _NotArithmetic(Exception):

@@ -1876,6 +1876,13 @@ class _Chains:
         times = self.state.collapse_time
         wanted = self.book.wanted(t)
         whole = self._buffered(slice(n)) if wanted.all() else None  # (classified and summarised)
+        # summarised first: the classification then reads the derived forms' values the summaries
+        # made (the spread's bound, forms.SharedValues.at_least)
+        if whole is not None:
+            self.book.add(t, *self._summarise(whole, n))
+        elif wanted.any():
+            rows = np.flatnonzero(wanted)
+            self.book.add(t[rows], *self._summarise(self._buffered(rows), len(rows)))
         if self.loop.collapsible and not self.classify_each:
             todo = np.flatnonzero(times < 0)
             if len(todo):
@@ -1891,11 +1898,6 @@ class _Chains:
                     part = times[todo]
                     first_times(part, codes.reshape(n, -1) > 0, t)
                     times[todo] = part
-        if whole is not None:
-            self.book.add(t, *self._summarise(whole, n))
-        elif wanted.any():
-            rows = np.flatnonzero(wanted)
-            self.book.add(t[rows], *self._summarise(self._buffered(rows), len(rows)))
 
     def _summarise(self, states: State, n: int):
         """(mean, var, values) of ``n`` generations' states stacked generation-major: means and
