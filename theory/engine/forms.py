@@ -11,6 +11,7 @@ or a twin's generated ones, which are that compiled code printed: the same numbe
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import math
 import operator
@@ -307,6 +308,22 @@ class Shared:
             return (-sign if what is operator.neg else sign), n
         return 1, number
 
+    @functools.cache  # noqa: B019  (one Shared per family, kept for the process)
+    def program(self, number: int) -> tuple[int, ...]:
+        """The operations that make node ``number`` from kept nodes and arguments, operands first
+        (its subtree down to kept nodes, arguments and numbers, which are read, not made)."""
+        out: list[int] = []
+
+        def visit(n, top=False):
+            kind, _, operands = self.nodes[n]
+            if kind in ("arg", "value") or (self.kept[n] and not top):
+                return
+            for o in operands:
+                visit(o)
+            out.append(n)
+        visit(number, top=True)
+        return tuple(out)
+
     def at(self, *columns) -> SharedValues:
         """The forms at the arguments ``columns`` (in :attr:`names` order), each evaluated when first
         read: ``values[key]`` (a float array, or the argument itself for a bare symbol)."""
@@ -325,7 +342,7 @@ class SharedValues:
         if callable(root):
             return root(*self.columns)
         with np.errstate(all="ignore"):
-            return np.asarray(self._value(root)[0], dtype=float)
+            return np.asarray(self._value(root), dtype=float)
 
     def __contains__(self, key) -> bool:
         return key in self.shared.roots
@@ -356,7 +373,7 @@ class SharedValues:
         lo, hi = self._interval(number)
         if lo > 0 or hi < 0:
             return lo if lo > 0 else -hi
-        value = self._value(number)[0]
+        value = self._value(number)
         self.values[number] = value
         return _least_of(value)
 
@@ -392,31 +409,42 @@ class SharedValues:
         corners = [what(x, y) for x in (a, b) for y in (c, e)]
         return nan if any(math.isnan(x) for x in corners) else (min(corners), max(corners))
 
-    def _value(self, number: int) -> tuple:
-        """(node ``number``'s value, whether it is a temporary that its one reader may write into)."""
+    def _value(self, number: int):
+        """Node ``number``'s value: kept ones evaluated once (:meth:`Shared.program`), the others for
+        this call (the spread's factor in :meth:`_least`)."""
         if number in self.values:
-            return self.values[number], False
-        kind, what, operands = self.shared.nodes[number]
-        if kind == "arg":
-            return self.columns[what], False
-        if kind == "value":
-            return what, False
-        args = [self._value(n) for n in operands]
-        values = [v for v, _ in args]
-        into = _IN_PLACE.get(what) if kind != "call" else None
-        temporary = next((v for v, own in args if own), None) if into is not None else None
-        if temporary is not None and all(not isinstance(v, np.ndarray) or
-                                         (v.dtype == temporary.dtype and v.shape == temporary.shape)
-                                         for v in values):
-            value = own = into(*values, out=temporary)
-        else:
-            value = what(*values)
-            own = isinstance(value, np.ndarray) and value.dtype == np.float64 and value.ndim > 0 \
-                and all(value is not v for v in values)
+            return self.values[number]
+        kind, what, _ = self.shared.nodes[number]
+        if kind in ("arg", "value"):
+            return self.columns[what] if kind == "arg" else what
+        values, nodes = self.values, self.shared.nodes
+        temporaries: dict[int, object] = {}  # values made here that their one reader may write into
+        value = None
+        for n in self.shared.program(number):
+            kind, what, operands = nodes[n]
+            args, temporary = [], None
+            for o in operands:
+                if o in temporaries:
+                    temporary = temporaries.pop(o)
+                    args.append(temporary)
+                elif o in values:
+                    args.append(values[o])
+                else:
+                    k, w, _ = nodes[o]
+                    args.append(self.columns[w] if k == "arg" else w if k == "value" else self._value(o))
+            into = _IN_PLACE.get(what) if temporary is not None and kind != "call" else None
+            if into is not None and all(not isinstance(v, np.ndarray) or (v.dtype == temporary.dtype
+                                        and v.shape == temporary.shape) for v in args):
+                value = into(*args, out=temporary)
+                temporaries[n] = value
+            else:
+                value = what(*args)
+                if isinstance(value, np.ndarray) and value.dtype == np.float64 and value.ndim \
+                        and all(value is not v for v in args):
+                    temporaries[n] = value
         if self.shared.kept[number]:
-            self.values[number] = value
-            return value, False
-        return value, own is not False
+            values[number] = value
+        return value
 
 
 def _least_of(value) -> float:
