@@ -391,7 +391,10 @@ class SharedValues:
             return (float(what), float(what)) if isinstance(what, int | float | np.floating) else nan
         if kind == "call":
             return nan
-        ends = [self._interval(n) for n in operands]
+        if what is operator.pow:  # (only the exponent's range is read)
+            ends = [(math.nan, math.nan), self._interval(operands[1])]
+        else:
+            ends = [self._interval(n) for n in operands]
         if kind == "unary":
             lo, hi = ends[0]
             return (-hi, -lo) if what is operator.neg else (lo, hi)
@@ -400,10 +403,8 @@ class SharedValues:
             return a + c, b + e
         if what is operator.sub:
             return a - e, b - c
-        if what is operator.pow:  # x**2 (np.square: x·x rounded, monotone in |x|)
-            if (c, e) != (2, 2):
-                return nan
-            return (a * a, b * b) if a >= 0 else (b * b, a * a) if b <= 0 else (0.0, max(a * a, b * b))
+        if what is operator.pow:  # x**2 (np.square: x·x rounded) ≥ 0, its operand's range not read
+            return (0.0, math.inf) if (c, e) == (2, 2) else nan
         if what is operator.truediv and not (c > 0 or e < 0):
             return nan
         corners = [what(x, y) for x in (a, b) for y in (c, e)]
