@@ -375,7 +375,7 @@ def test_a_binomial_sum_under_replace_has_the_same_draws_on_either_path(case, mo
 
 @pytest.mark.parametrize("regime, M, generations", [("replace", 1, 1600), ("accumulate", 2, 200)])
 def test_exponential_theta_and_entropy_read_off_rate_are_their_own_forms_bit_for_bit(regime, M, generations):
-    """θ = −rate (forms.negated) and S = 1 − log(rate) (forms.entropy_shared) are the numbers of
+    """θ = −rate (forms.negated) and S = 1 − log(1/μ) reading rate's 1/μ (forms.Shared) are the numbers of
     θ's and S's own forms, −1/μ and 1 − log(1/μ): the run's block summaries (θ's taken from
     rate's), trace and histograms equal a per-generation reference evaluating those forms, also
     where μ underflows to 0 (replace, M = 1: rate ∞, θ and S excluded from the summaries)."""
@@ -384,7 +384,7 @@ def test_exponential_theta_and_entropy_read_off_rate_are_their_own_forms_bit_for
     kw = {"generations": generations, "chains": 12, "seed": 3, "burn_in": 2, "record_every": 1, "keep": 12,
           "histograms": {"theta": (-40, 0, 8), "entropy": (-30, 3, 6)}}
     loop = from_params("exponential", M, {"rate": 0.5}, regime=regime)
-    assert loop.negations == {"theta": "rate"} and loop._entropy_in_mu[2] == ("rate",)
+    assert loop.negations == {"theta": "rate"} and loop.numeric.shared_forms.reads("entropy", "rate")
     built, draw_refit_step = [], loop._draw_refit_step
     loop._draw_refit_step = lambda *a: built.append(a) or draw_refit_step(*a)
     with np.errstate(over="ignore"):  # (rate ∞: its time average overflows)

@@ -22,8 +22,7 @@ from ..family import compiled_form
 from ..twin import FamilyTwin, level_tables, point_masses
 
 # the forms a run may ask for; a finite space reads its levels instead of A, μ, χ
-INFINITE_ONLY = ("A", "mu", "chi", "entropy_mu", "entropy_shared", "spread_mu", "curve", "log_h_ends",
-                 "negated")
+INFINITE_ONLY = ("A", "mu", "chi", "entropy_mu", "spread_mu", "curve", "log_h_ends", "negated")
 KEYS = (*INFINITE_ONLY, "mu_inverse", "conventional_mu", "conventional_theta", "conventional_inverse")
 
 
@@ -65,8 +64,6 @@ class Forms:
         if key == "log_h_ends":  # log h(s) at the finite ends of a one-statistic space
             ends = [e for e in (fam.space.lower, fam.space.upper) if e.is_finite] if fam.d == 1 else []
             return [float(sp.log(fam.h.subs(S.s, e))) for e in ends]
-        if key == "entropy_shared":  # the entropy reading a conventional parameter's values
-            return entropy_shared(fam)
         if key == "negated":  # θ_a(μ) = −c(μ) for a conventional parameter c (exponential: θ = −rate)
             return negated(fam)
         if key == "conventional_mu":  # None: evaluated from θ (a large finite space: see model.py)
@@ -135,33 +132,6 @@ def _negations_moved(node):
             elif isinstance(value, list):
                 setattr(node, name, [_negations_moved(v) if isinstance(v, ast.AST) else v for v in value])
     return node
-
-
-def entropy_shared(family) -> list | None:
-    """[S(μ) with each conventional parameter's expression c(μ) in it read from c's values (the
-    placeholder ``_c_<name>``: the exponential's S = 1 − log(1/μ) as 1 − log(rate), one division
-    less)], or None where none occurs or the code lambdify prints would not do the same
-    operations: its syntax tree, c's code put in each placeholder's place, must be the entropy's
-    own (2/μ with 1/μ read from rate would be 2·(1/μ), another rounding). The same numbers."""
-    import sympy as sp
-
-    S = family.entropy_mu
-    if S is None:
-        return None
-    parts = {sp.Symbol(f"_c_{n}"): c for n, c in family.conventional_mu.items()
-             if c is not None and not isinstance(c, sp.Symbol) and S.has(c)}
-    if not parts:
-        return None
-    form = compiled_form(S.xreplace({c: p for p, c in parts.items()}))
-    tree, own = _returned(form), _returned(compiled_form(S))
-    inline = {p.name: _returned(compiled_form(c)) for p, c in parts.items()}
-    if tree is None or own is None or None in inline.values():
-        return None
-
-    class Inline(ast.NodeTransformer):
-        def visit_Name(self, node):
-            return inline.get(node.id, node)
-    return [form] if ast.dump(Inline().visit(tree)) == ast.dump(own) else None
 
 
 def _returned(form):
@@ -256,30 +226,33 @@ class Shared:
         keys = [self._magnitude(n) for n in range(len(self.nodes))]
         self.alike = [[m for m, other in enumerate(keys) if other == key] for key in keys]
 
-    def _numbered(self, tree, lines: dict, namespace: dict) -> int:
-        """The number of ``tree`` (its subtrees numbered first); ``lines``: the code's temporaries'
-        trees by name, ``namespace``: the module names it calls."""
+    def _numbered(self, tree, lines: dict, namespace: dict, add: bool = True) -> int:
+        """The number of ``tree`` (its subtrees numbered first; ``add`` False: only looked up, a
+        tree no node computes raises _NotArithmetic); ``lines``: the code's temporaries' trees by
+        name, ``namespace``: the module names it calls."""
         if isinstance(tree, ast.Name) and tree.id in lines:
-            return self._numbered(lines[tree.id], lines, namespace)
+            return self._numbered(lines[tree.id], lines, namespace, add)
         if isinstance(tree, ast.Name):
             node = ("arg", self.names.index(tree.id), ()) if tree.id in self.names else \
                 ("value", _global(namespace, tree.id), ())
         elif isinstance(tree, ast.Constant) and isinstance(tree.value, int | float):
             node = ("value", tree.value, ())
         elif isinstance(tree, ast.UnaryOp) and type(tree.op) in _UNARY:
-            node = ("unary", _UNARY[type(tree.op)], (self._numbered(tree.operand, lines, namespace),))
+            node = ("unary", _UNARY[type(tree.op)], (self._numbered(tree.operand, lines, namespace, add),))
         elif isinstance(tree, ast.BinOp) and type(tree.op) in _BINARY:
-            node = ("binary", _BINARY[type(tree.op)], (self._numbered(tree.left, lines, namespace),
-                                                        self._numbered(tree.right, lines, namespace)))
+            node = ("binary", _BINARY[type(tree.op)], (self._numbered(tree.left, lines, namespace, add),
+                                                        self._numbered(tree.right, lines, namespace, add)))
         elif isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and not tree.keywords:
             node = ("call", _global(namespace, tree.func.id),
-                    tuple(self._numbered(a, lines, namespace) for a in tree.args))
+                    tuple(self._numbered(a, lines, namespace, add) for a in tree.args))
         else:
             raise _NotArithmetic
         # the same operation (the same function object, by identity) on the same operands
         key = repr((node[0], id(node[1]) if node[0] in ("unary", "binary", "call") else
                     (type(node[1]).__name__, repr(node[1])), node[2]))
         if key not in self.number:
+            if not add:
+                raise _NotArithmetic
             self.number[key] = len(self.nodes)
             self.nodes.append(node)
         return self.number[key]
@@ -307,6 +280,28 @@ class Shared:
             sign, n = self._signed(operands[0])
             return (-sign if what is operator.neg else sign), n
         return 1, number
+
+    def reads(self, key, part) -> bool:
+        """Whether form ``key``'s code computes the subexpression ``part`` (the source of an
+        expression in the arguments, ``"mu1**2 - mu2"``, or another form's key): evaluated once for
+        both."""
+        if isinstance(part, str) and part not in self.roots:
+            try:
+                target = self._numbered(ast.parse(part, mode="eval").body, {}, vars(np), add=False)
+            except _NotArithmetic:  # (no node computes it)
+                return False
+        else:
+            target = self.roots[part]
+        root = self.roots[key]
+        if callable(root) or callable(target):
+            return False
+        stack = [root]
+        while stack:
+            n = stack.pop()
+            if n == target:
+                return True
+            stack.extend(self.nodes[n][2])
+        return False
 
     @functools.cache  # noqa: B019  (one Shared per family, kept for the process)
     def program(self, number: int) -> tuple[int, ...]:

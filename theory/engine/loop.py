@@ -1402,7 +1402,7 @@ class ClosedLoop:
                 x = theta[a]
                 if x is not None:
                     out[self.family.names[a]] = x
-        entropy = self._entropy(state, out, values)
+        entropy = self._entropy(state, values)
         if entropy is not None:
             out["entropy"] = entropy
         for a in range(self.family.d):
@@ -1461,10 +1461,10 @@ class ClosedLoop:
         nf = self.numeric
         return MappingProxyType({} if nf.finite else dict(nf.forms.get("negated") or {}))
 
-    def _entropy(self, state: State, conventional: dict[str, np.ndarray], values=None) -> np.ndarray | None:
-        """S = A − θ·μ per chain (see :meth:`observables`), from μ and the ``conventional``
-        parameters' values (:attr:`_entropy_in_mu`), or read from ``values`` (the derived forms at
-        μ, :meth:`_form_values`); None for an infinite space without a closed-form inverse mean map."""
+    def _entropy(self, state: State, values=None) -> np.ndarray | None:
+        """S = A − θ·μ per chain (see :meth:`observables`); an infinite space's read from ``values``
+        (the derived forms at μ, :meth:`_form_values`: the exponential's 1 − log(1/μ) reads its
+        rate's 1/μ), None there without a closed-form inverse mean map."""
         nf = self.numeric
         if self._binomial_entropy is not None:
             return self._binomial_entropy(state.mu[:, 0])
@@ -1476,12 +1476,11 @@ class ClosedLoop:
             q = nf.level_weights(state.mu) if nf.saturated else \
                 nf.level_probabilities(state.theta, state.face)
             return nf.entropy_of(q)
-        if self._entropy_in_mu is None:
+        at_point_mass = self._point_mass_entropy
+        if at_point_mass is None:
             return None
-        f, at_point_mass, reads = self._entropy_in_mu
-        S = np.broadcast_to(values["entropy"] if values is not None else
-                            f(*state.mu.T, *(conventional[name] for name in reads)),
-                            (len(state.mu),))  # (f's own array: no copy)
+        values = self._form_values(state) if values is None else values
+        S = np.broadcast_to(values["entropy"], (len(state.mu),))  # (the form's own array: no copy)
         if not nf.reaches_point_mass:  # (the exponential: no chain is on a point mass)
             return S
         on = state.vertex >= 0
@@ -1518,23 +1517,18 @@ class ClosedLoop:
         return entropy
 
     @functools.cached_property
-    def _entropy_in_mu(self):
-        """(S compiled, S on each point mass, the conventional parameters it reads) for an
-        infinite space, S = A − θ·μ written in μ (None without a closed-form inverse mean map),
-        reading a conventional parameter's values where its expression occurs in S and the same
-        operations result (:func:`.forms.entropy_shared`: the exponential's 1 − log(rate)), so
-        that they are not computed twice: S(μ..., c...). A point mass at the data value s is
-        log h(s) on a discrete space (an end of the space, one statistic), −∞ on a continuous one."""
+    def _point_mass_entropy(self) -> np.ndarray | None:
+        """S on each point mass (:meth:`~.model.NumericFamily.vertex_index` order, then −∞ for the
+        curve's) for an infinite space with S = A − θ·μ derived in μ (None without a closed-form
+        inverse mean map): log h(s) at a data value s on a discrete space (an end of the space, one
+        statistic), −∞ on a continuous one."""
         nf = self.numeric
-        form = nf.forms.get("entropy_shared") or nf.forms.get("entropy_mu")
-        if form is None:
+        if nf.forms.get("entropy_mu") is None:
             return None
         ends = nf.forms.get("log_h_ends") if self.family.d == 1 else []
         attainable = list(nf.attainable) + [False] * len(nf.continuum)
         values = [-np.inf if not a else ends[i] if i < len(ends) else np.nan for i, a in enumerate(attainable)]
-        reads = tuple(name for name in self.family.conventional if f"_c_{name}" in form[0][0])
-        names = (*nf.mu_names, *(f"_c_{name}" for name in reads))
-        return bound(form[0], names), np.array(values + [-np.inf]), reads
+        return np.array(values + [-np.inf])
 
     @functools.cached_property
     def observable_functions(self) -> list:
