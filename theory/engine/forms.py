@@ -200,7 +200,8 @@ class Shared:
 
     def __init__(self, forms: dict, names: tuple[str, ...]):
         self.names = names
-        self.nodes: list[tuple] = []    # (kind, what, operand numbers): kind "arg", "value", "unary", "binary", "call"
+        # (kind, what, operand numbers): kind "arg", "value", "unary", "binary" or "call"
+        self.nodes: list[tuple] = []
         self.number: dict[str, int] = {}  # a node's tree -> its number
         self.roots: dict = {}             # key -> the number of the form's node, or its own function
         for key, form in forms.items():
@@ -232,6 +233,7 @@ class Shared:
         name, ``namespace``: the module names it calls."""
         if isinstance(tree, ast.Name) and tree.id in lines:
             return self._numbered(lines[tree.id], lines, namespace, add)
+        node: tuple
         if isinstance(tree, ast.Name):
             node = ("arg", self.names.index(tree.id), ()) if tree.id in self.names else \
                 ("value", _global(namespace, tree.id), ())
@@ -380,8 +382,9 @@ class SharedValues:
         nan = (math.nan, math.nan)
         if kind == "arg":
             column = self.columns[what]
-            return (float(np.minimum.reduce(column, axis=None)), float(np.maximum.reduce(column, axis=None))) \
-                if np.size(column) else nan
+            if not np.size(column):
+                return nan
+            return float(np.minimum.reduce(column, axis=None)), float(np.maximum.reduce(column, axis=None))
         if kind == "value":
             return (float(what), float(what)) if isinstance(what, int | float | np.floating) else nan
         if kind == "call":
@@ -414,11 +417,12 @@ class SharedValues:
         if kind in ("arg", "value"):
             return self.columns[what] if kind == "arg" else what
         values, nodes = self.values, self.shared.nodes
-        temporaries: dict[int, object] = {}  # values made here that their one reader may write into
+        temporaries: dict[int, np.ndarray] = {}  # values made here that their one reader may write into
         value = None
         for n in self.shared.program(number):
             kind, what, operands = nodes[n]
-            args, temporary = [], None
+            args: list = []
+            temporary: np.ndarray | None = None
             for o in operands:
                 if o in temporaries:
                     temporary = temporaries.pop(o)
@@ -428,9 +432,10 @@ class SharedValues:
                 else:
                     k, w, _ = nodes[o]
                     args.append(self.columns[w] if k == "arg" else w if k == "value" else self._value(o))
-            into = _IN_PLACE.get(what) if temporary is not None and kind != "call" else None
-            if into is not None and all(not isinstance(v, np.ndarray) or (v.dtype == temporary.dtype
-                                        and v.shape == temporary.shape) for v in args):
+            into = _IN_PLACE.get(what) if kind != "call" else None
+            if into is not None and temporary is not None and all(
+                    not isinstance(v, np.ndarray) or (v.dtype, v.shape) == (temporary.dtype, temporary.shape)
+                    for v in args):
                 value = into(*args, out=temporary)
                 temporaries[n] = value
             else:
@@ -469,9 +474,12 @@ def _body(form) -> tuple | None:
     if form[1] is None:
         return None
     try:
-        body = ast.parse(inspect.getsource(form[1])).body[0].body
+        function = ast.parse(inspect.getsource(form[1])).body[0]
     except OSError:  # (its source no longer in linecache)
         return None
+    if not isinstance(function, ast.FunctionDef):
+        return None
+    body = function.body
     lines = {}
     for statement in body[:-1]:
         if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1

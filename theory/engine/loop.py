@@ -1396,7 +1396,8 @@ class ClosedLoop:
                     interior = self._interior(state)
                 out[name] = np.where(interior, f(*state.theta.T), np.nan)
         missing = [a for a, name in enumerate(self.family.names) if name not in out]
-        theta = self._natural(state, out, derived, values) if missing else None  # (Curie–Weiss: θ is conventional)
+        # (Curie–Weiss: θ is conventional)
+        theta = self._natural(state, out, derived, values) if missing else None
         if theta is not None:
             for a in missing:
                 x = theta[a]
