@@ -831,10 +831,9 @@ class ClosedLoop:
         sums divided by m, another random stream, in half its passes.
 
         The curve is looked for only where it may be hit: var ≤ rtol·(mean² + var) needs
-        var·(1 − rtol) ≤ rtol·mean² ≤ rtol·Σ mean², so no chain is on it while min var exceeds
-        2·rtol·Σ mean² (the factor 2 covers the roundings of both sides; var below the smallest
-        normal float is always tested): one minimum and one dot product a generation instead of
-        the test's passes, the same chains found.
+        var·(1 − rtol) ≤ rtol·mean² ≤ rtol·Σ mean², so no chain is on it while
+        :func:`off_the_curve` (var, Σ mean²): one minimum and one dot product a generation instead
+        of the test's passes, the same chains found.
 
         With ``out`` (a block buffer's two (C,) column rows, :class:`_Chains`) the step writes the
         drawn (mean, var) there, the next generation drawing from them, and leaves μ2 to the
@@ -848,7 +847,7 @@ class ClosedLoop:
         var[state.vertex >= 0] = 0.0
         rtol, buf, second = nf.POINT_MASS_RTOL, np.empty(len(mean)), np.empty(len(mean))
         drawn = [mean, var]  # the (mean, var) the next generation draws from: these, or a block's rows
-        minimum, dot, screen = np.minimum.reduce, np.dot, 2.0 * rtol
+        dot = np.dot
 
         def on_curve(mean, var, second, t):
             """Put the chains newly on the curve there (var = 0) and mark them; ``second`` holds
@@ -875,7 +874,7 @@ class ClosedLoop:
                 return
             mle(rng, drawn[0], drawn[1], m, out)
             new_mean, new_var = drawn[:] = out
-            if not minimum(new_var) > screen * dot(new_mean, new_mean) + TINY:
+            if not off_the_curve(new_var, dot(new_mean, new_mean), rtol):
                 on_curve(new_mean, new_var, second, t)
 
         def finish_block(columns):
@@ -899,9 +898,8 @@ class ClosedLoop:
         var' ≤ POINT_MASS_RTOL·|μ2'| (:meth:`on_continuum`'s test, the same values): the same
         draws and operations, bit for bit the general step's states.
 
-        The curve is looked for only where it may be hit: no chain is on it while min var' exceeds
-        2·rtol·max μ2' (a negative μ2' has var' < 0; var' below the smallest normal float is always
-        tested). Once some chain is on it (it is then absorbed: kept where it is), that generation
+        The curve is looked for only where it may be hit: no chain is on it while
+        :func:`off_the_curve` (var', max μ2') (a negative μ2' has var' < 0). Once some chain is on it (it is then absorbed: kept where it is), that generation
         ends as the general step's does and the run goes on with it (:meth:`_sum_step`).
 
         With ``out`` (a block buffer's two (C,) column rows, :class:`_Chains`) μ' is written there,
@@ -915,7 +913,7 @@ class ClosedLoop:
         total, squares = np.empty(C), np.empty(C)
         drawn = [mean]  # μ1 the next generation draws from: this array or a block's row
         general = []  # the general step, once some chain is on a point mass
-        minimum, maximum, screen = np.minimum.reduce, np.maximum.reduce, 2.0 * rtol
+        maximum = np.maximum.reduce
 
         def step(state, t, rng, out=None):
             """Generation t: μ' into ``out`` if given, else into the state's μ (its pool too)."""
@@ -936,7 +934,7 @@ class ClosedLoop:
             drawn[0] = mu1
             if out is None:
                 state.pool_sums[:, 0], state.pool_sums[:, 1] = pool_x, pool_xx
-            if not minimum(var) > screen * maximum(mu2) + TINY:
+            if not off_the_curve(var, maximum(mu2), rtol):
                 tau = np.column_stack((mu1, mu2))
                 on = nf.on_continuum(tau)
                 if np.count_nonzero(on):  # the general step's refit and marks, then the general step
@@ -1646,6 +1644,16 @@ def _chains_for(loop: ClosedLoop, generations: int, state: State, rng: np.random
     if segment is not None:
         return SegmentChains(loop, segment, state, rng, book)
     return _Chains(loop, state, rng, book)
+
+
+def off_the_curve(var: np.ndarray, bound: float, rtol: float) -> bool:
+    """The Gaussian kernels' screen of the point-mass curve var ≤ rtol·μ2 (the replace and the
+    accumulate kernel, :meth:`ClosedLoop._mle_step` and :meth:`ClosedLoop._pool_step`): True where
+    no chain can be on it, min var > 2·rtol·``bound`` + the smallest normal float, ``bound`` at
+    least what each chain's var is compared with (Σ mean², max μ2); the factor 2 covers the
+    roundings of both sides, and a var below the smallest normal float is always tested. One
+    minimum instead of the test's passes."""
+    return bool(np.minimum.reduce(var) > 2.0 * rtol * bound + TINY)
 
 
 def negated_values(c: np.ndarray) -> np.ndarray:
