@@ -899,8 +899,9 @@ class ClosedLoop:
         draws and operations, bit for bit the general step's states.
 
         The curve is looked for only where it may be hit: no chain is on it while
-        :func:`off_the_curve` (var', max μ2') (a negative μ2' has var' < 0). Once some chain is on it (it is then absorbed: kept where it is), that generation
-        ends as the general step's does and the run goes on with it (:meth:`_sum_step`).
+        :func:`off_the_curve` (var', max μ2') (a negative μ2' has var' < 0). Once some chain is on
+        it (it is then absorbed: kept where it is), that generation ends as the general step's does
+        and the run goes on with it (:meth:`_sum_step`).
 
         With ``out`` (a block buffer's two (C,) column rows, :class:`_Chains`) μ' is written there,
         the state's μ and pool left to the block: ``step.finish_block(columns)`` writes the pool
