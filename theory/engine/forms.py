@@ -345,14 +345,16 @@ class SharedValues:
         return key in self.shared.roots
 
     def at_least(self, key, threshold: float) -> bool:
-        """Whether |form ``key``| ≥ ``threshold`` at every row, proven without evaluating the form
-        (False: not proven, or not so). A lower bound of |value| over the rows (:meth:`_least`):
+        """Whether no row has |form ``key``| < ``threshold`` (a NaN has not), proven without
+        evaluating the form (False: not proven, or not so). A lower bound of |value| over the rows
+        (:meth:`_least`):
         a product's, the product of its factors' (|x·y| = |x|·|y| rounded, and rounding is
         monotone); a node of the same magnitude as one already evaluated, that one's least |value|
         (two passes: its least and greatest value); else the bound of its interval over the rows,
         from each argument's least and greatest value through each operation (rounding is
         monotone: the operation on the ends bounds the operation on the rows), or where that
-        holds 0 the node evaluated. A NaN anywhere proves nothing. The Gaussian's spread
+        holds 0 the node evaluated (x**2 bounded by 0 alone, its operand unread: a NaN there
+        makes that row's form NaN). A NaN in a range proves nothing. The Gaussian's spread
         −(−μ2 + μ1²)·(2μ2 + 2μ1² + 1): its first factor has the variance's magnitude (evaluated
         for the block's summaries), its second is at least 1 where μ2 ≥ 0."""
         root = self.shared.roots[key]
