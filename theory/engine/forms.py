@@ -137,13 +137,8 @@ def _negations_moved(node):
 def _returned(form):
     """The syntax tree of the expression a compiled form returns; None unless its body is that one
     line (lambdify's common subexpressions are lines before it)."""
-    if form[1] is None:  # (a bare symbol: no code)
-        return None
-    try:
-        body = ast.parse(inspect.getsource(form[1])).body[0].body
-    except OSError:  # (its source no longer in linecache: the form is then not shared)
-        return None
-    return body[0].value if len(body) == 1 and isinstance(body[0], ast.Return) else None
+    body = _body(form)
+    return body[0] if body is not None and not body[1] else None
 
 
 def _nonzero_at(expr, point) -> bool:
@@ -472,7 +467,8 @@ def _global(namespace: dict, name: str):
 
 def _body(form) -> tuple | None:
     """(the returned expression's tree, the temporaries' trees by name) of a compiled form's code,
-    or None (a bare symbol, no source, or other statements than ``x = ...`` lines and a return)."""
+    or None (a bare symbol, no source: the form is then not shared, or other statements than
+    ``x = ...`` lines and a return)."""
     if form[1] is None:
         return None
     try:
