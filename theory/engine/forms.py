@@ -181,8 +181,9 @@ class Shared:
     its rate, in its entropy 1 − log(1/μ).
 
     Each form's code (lambdify's, its common-subexpression lines put back where they are read) is
-    read as a syntax tree, and its nodes are numbered over every form by their tree (``ast.dump``):
-    two nodes with one number are the same operations on the same arguments, hence the same numbers.
+    read as a syntax tree, and its nodes are numbered over every form by their operation (the same
+    function object, or the same number) and their operands' numbers: two nodes with one number are
+    the same operations on the same arguments, hence the same numbers.
     :meth:`at` evaluates a form node by node with the operators Python applies to its code, a
     number read more than once (or a form's value) kept and evaluated once: bit for bit what the
     form's own function returns (NumPy's ufuncs, the same operands in the same order; arithmetic
@@ -438,7 +439,7 @@ class SharedValues:
             else:
                 value = what(*args)
                 if isinstance(value, np.ndarray) and value.dtype == np.float64 and value.ndim \
-                        and all(value is not v for v in args):
+                        and value.base is None and all(value is not v for v in args):  # (its own memory)
                     temporaries[n] = value
         if self.shared.kept[number]:
             values[number] = value
