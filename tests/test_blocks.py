@@ -463,7 +463,7 @@ def test_the_collapse_test_with_the_spread_bound_is_the_exact_tests(regime, sett
     variance: the collapse times, codes (some chains near the point-mass curve, float_boundary, some
     on it) and every summary are the same with the bound (which proves the blocks with no chain
     near: the first under replace, every one of the run started far under accumulate) as with the
-    spread evaluated for every block."""
+    spread evaluated for every block. The block's forms are read from forms.SharedValues."""
     from theory.engine.forms import SharedValues
 
     def run(M, var0, generations):
@@ -472,11 +472,13 @@ def test_the_collapse_test_with_the_spread_bound_is_the_exact_tests(regime, sett
         start = np.column_stack((1.0 / var, -0.5 / var))
         r = loop.run(generations, 3000, seed=2, start=start, record_every=9)
         return r.state.collapse_time, r.collapse_codes, json.dumps(r.summary(), sort_keys=True, default=str)
-    calls, at_least = [], SharedValues.at_least
+    calls, at_least, read, getitem = [], SharedValues.at_least, [], SharedValues.__getitem__
+    monkeypatch.setattr(SharedValues, "__getitem__", lambda self, key: read.append(key) or getitem(self, key))
     for M, var0, generations in settings:
         monkeypatch.setattr(SharedValues, "at_least",
                             lambda self, *a: calls.append(at_least(self, *a)) or calls[-1])
         bounded = run(M, var0, generations)
+        assert {"var", ("theta", 0), ("theta", 1), "entropy"} <= set(read)  # (the block's forms, together)
         monkeypatch.setattr(SharedValues, "at_least", lambda self, *a: False)
         exact = run(M, var0, generations)
         assert np.array_equal(bounded[0], exact[0]) and np.array_equal(bounded[1], exact[1])
