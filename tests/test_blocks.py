@@ -6,6 +6,8 @@ reads its models' interior off their point masses)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -375,7 +377,7 @@ def test_a_binomial_sum_under_replace_has_the_same_draws_on_either_path(case, mo
 
 @pytest.mark.parametrize("regime, M, generations", [("replace", 1, 1600), ("accumulate", 2, 200)])
 def test_exponential_theta_and_entropy_read_off_rate_are_their_own_forms_bit_for_bit(regime, M, generations):
-    """θ = −rate (forms.negated) and S = 1 − log(rate) (forms.entropy_shared) are the numbers of
+    """θ = −rate (forms.negated) and S = 1 − log(1/μ) reading rate's 1/μ (forms.Shared) are the numbers of
     θ's and S's own forms, −1/μ and 1 − log(1/μ): the run's block summaries (θ's taken from
     rate's), trace and histograms equal a per-generation reference evaluating those forms, also
     where μ underflows to 0 (replace, M = 1: rate ∞, θ and S excluded from the summaries)."""
@@ -384,7 +386,7 @@ def test_exponential_theta_and_entropy_read_off_rate_are_their_own_forms_bit_for
     kw = {"generations": generations, "chains": 12, "seed": 3, "burn_in": 2, "record_every": 1, "keep": 12,
           "histograms": {"theta": (-40, 0, 8), "entropy": (-30, 3, 6)}}
     loop = from_params("exponential", M, {"rate": 0.5}, regime=regime)
-    assert loop.negations == {"theta": "rate"} and loop._entropy_in_mu[2] == ("rate",)
+    assert loop.negations == {"theta": "rate"} and loop.numeric.shared_forms.reads("entropy", "rate")
     built, draw_refit_step = [], loop._draw_refit_step
     loop._draw_refit_step = lambda *a: built.append(a) or draw_refit_step(*a)
     with np.errstate(over="ignore"):  # (rate ∞: its time average overflows)
@@ -412,3 +414,75 @@ def test_exponential_theta_and_entropy_read_off_rate_are_their_own_forms_bit_for
     # negative control: the check tells one rounding from another (S = 1 + log μ, mathematically the same)
     mu = np.random.default_rng(0).gamma(2.0, size=1000)
     assert not _same(1 + np.log(mu), entropy_form(mu))
+
+
+def test_the_spread_bound_proves_only_what_holds():
+    """The collapse test skips the spread's form where forms.SharedValues.at_least proves every
+    |spread| ≥ the threshold: on Gaussian blocks spanning variances 10⁻¹⁶–10² (chains on the
+    point-mass curve, below it by a rounding, μ2 < 0, NaN, ±∞), whatever it proves holds of the
+    form's own values, the usual block (no chain near the curve) is proven, and a threshold above
+    the least |spread| is not (the negative control: a bound that claimed it would be wrong)."""
+    from theory.engine.forms import bound
+
+    nf = from_params("gaussian", 3, {"mean": 1.0, "var": 2.0}).numeric
+    spread_form = bound(nf.forms.get("spread_mu")[0], nf.mu_names)
+    rng = np.random.default_rng(11)
+    proven = refused = 0
+    for trial in range(400):
+        C = int(rng.integers(1, 300))
+        mean = rng.normal(0.0, 10.0 ** rng.uniform(-3, 3), C)
+        mu2 = mean**2 + 10.0 ** rng.uniform(-16, 2, C) * (rng.random(C) < 0.9 if trial % 2 else 1.0)
+        if trial % 5 == 0:  # special values in a few chains
+            k = rng.integers(0, C, 3)
+            mu2[k[0]] = np.nextafter(mean[k[0]] ** 2, -np.inf)
+            (mean if trial % 10 else mu2)[k[1]] = rng.choice([np.nan, np.inf, -np.inf, -1.0])
+        mu = np.column_stack((mean, mu2))
+        with np.errstate(all="ignore"):
+            spread = np.abs(spread_form(*mu.T))
+        least = float(np.min(spread)) if not np.isnan(spread).any() else np.nan
+        for threshold in (1.8e-9, 1e-12, least, np.nextafter(least, np.inf), 2.0 * least):
+            values = nf.forms_at(mu)
+            if trial % 3:
+                values["var"]  # (as after a block's summaries: the variance's range is read)
+            if values.at_least("spread", threshold):
+                assert np.all(spread >= threshold), (trial, threshold)
+                proven += 1
+            elif np.all(spread >= threshold):
+                refused += 1
+            if threshold > least or np.isnan(least):
+                assert not values.at_least("spread", threshold)
+    assert proven > 300 and refused > 0
+    usual = np.column_stack((np.full(50, 1.0), np.full(50, 3.0)))
+    assert nf.forms_at(usual).at_least("spread", 1.8e-9)
+
+
+@pytest.mark.parametrize("regime, settings", [
+    ("replace", [(20, 1e-5, 300)]), ("accumulate", [(2, 1e-9, 100), (50, 2.0, 100)])])
+def test_the_collapse_test_with_the_spread_bound_is_the_exact_tests(regime, settings, monkeypatch):
+    """Gaussian runs of 3 000 chains (blocks of 29 generations), 30 % of them started at a small
+    variance: the collapse times, codes (some chains near the point-mass curve, float_boundary, some
+    on it) and every summary are the same with the bound (which proves the blocks with no chain
+    near: the first under replace, every one of the run started far under accumulate) as with the
+    spread evaluated for every block. The block's forms are read from forms.SharedValues."""
+    from theory.engine.forms import SharedValues
+
+    def run(M, var0, generations):
+        var = np.where(np.random.default_rng(4).random(3000) < 0.3, var0, 2.0)
+        loop = from_params("gaussian", M, {"mean": 1.0, "var": 2.0}, regime=regime)
+        start = np.column_stack((1.0 / var, -0.5 / var))
+        r = loop.run(generations, 3000, seed=2, start=start, record_every=9)
+        return r.state.collapse_time, r.collapse_codes, json.dumps(r.summary(), sort_keys=True, default=str)
+    calls, at_least, read, getitem = [], SharedValues.at_least, [], SharedValues.__getitem__
+    monkeypatch.setattr(SharedValues, "__getitem__", lambda self, key: read.append(key) or getitem(self, key))
+    for M, var0, generations in settings:
+        monkeypatch.setattr(SharedValues, "at_least",
+                            lambda self, *a: calls.append(at_least(self, *a)) or calls[-1])
+        bounded = run(M, var0, generations)
+        assert {"var", ("theta", 0), ("theta", 1), "entropy"} <= set(read)  # (the block's forms, together)
+        monkeypatch.setattr(SharedValues, "at_least", lambda self, *a: False)
+        exact = run(M, var0, generations)
+        assert np.array_equal(bounded[0], exact[0]) and np.array_equal(bounded[1], exact[1])
+        assert bounded[2] == exact[2]
+        if var0 < 1:  # chains collapse near the curve and on it, not all of them
+            assert 0 < np.count_nonzero(exact[0] >= 0) < 3000 and set(np.unique(exact[1])) == {0, 1, 2}
+    assert True in calls and False in calls  # proven in some blocks, not in others

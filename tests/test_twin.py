@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from theory.engine.forms import source
@@ -32,23 +33,19 @@ def test_the_generated_forms_are_the_declarations_derived():
 
 
 def test_shared_forms_are_found_from_the_derivations_and_refused_where_they_would_round_otherwise():
-    """θ = −rate (forms.negated) and the entropy reading rate's values (forms.entropy_shared) are
-    found for the exponential alone among the infinite families. Negative controls: a θ that is
-    −rate plus μ/10¹² (within the numeric pre-test's 10⁻⁹: SymPy decides) is not a negation, nor
-    one SymPy proves but whose printed code would round otherwise (log(μ/(1 + μ)) and log(1 + 1/μ)); an
-    entropy with 2/μ (which 2·rate would round otherwise) or with 1/μ twice (lambdify's common
-    subexpression) does not read rate."""
+    """θ = −rate (forms.negated) is found for the exponential alone among the infinite families.
+    Negative controls: a θ that is −rate plus μ/10¹² (within the numeric pre-test's 10⁻⁹: SymPy
+    decides) is not a negation, nor one SymPy proves but whose printed code would round otherwise
+    (log(μ/(1 + μ)) and log(1 + 1/μ))."""
     from types import SimpleNamespace
 
     import sympy as sp
 
-    from theory.engine.forms import entropy_shared, negated
+    from theory.engine.forms import negated
 
-    found = {name: (negated(get_family(name)), entropy_shared(get_family(name)))
-             for name in ("poisson", "exponential", "gaussian")}
-    assert found["poisson"] == found["gaussian"] == (None, None)
-    theta, shared = found["exponential"]
-    assert theta == {"theta": "rate"} and shared[0][0] == ("_c_rate",)
+    found = {name: negated(get_family(name)) for name in ("poisson", "exponential", "gaussian")}
+    assert found["poisson"] is None and found["gaussian"] is None
+    assert found["exponential"] == {"theta": "rate"}
     fam = get_family("exponential")
     (t,), mu = fam.theta, fam.mu_symbols[0]
     almost = SimpleNamespace(**{k: getattr(fam, k) for k in ("theta", "names", "mu", "mu_symbols")},
@@ -61,9 +58,74 @@ def test_shared_forms_are_found_from_the_derivations_and_refused_where_they_woul
     assert negated(printed_otherwise) is None
     assert negated(SimpleNamespace(**vars(printed_otherwise) | {"mu_inverse": {t: -sp.log(1 + 1 / mu)}})) \
         == {t.name: "c"}  # (the same code negated: read as −c)
-    for S in (2 / mu + sp.log(mu), sp.log(1 / mu) + sp.exp(1 / mu)):
-        assert entropy_shared(SimpleNamespace(entropy_mu=S, conventional_mu={"rate": 1 / mu})) is None
-    assert entropy_shared(SimpleNamespace(entropy_mu=3 * sp.log(1 / mu), conventional_mu={"rate": 1 / mu}))
+
+
+def _models(d: int) -> list:
+    """Columns of μ: random models, models on the boundary (Gaussian var 0, μ = 0), beyond it by
+    a rounding, and NaN, ±∞, 0 and −0 in each column."""
+    rng = np.random.default_rng(7)
+    mean = rng.normal(0.0, 3.0, 400)
+    if d == 1:
+        mu = np.abs(mean)
+        mu[:8] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-300, 1e300, -1e-17]
+        return [mu]
+    second = mean**2 + rng.gamma(0.5, 2.0, 400)
+    second[:40] = mean[:40] ** 2  # on the curve
+    second[40:60] = np.nextafter(mean[40:60] ** 2, -np.inf)  # below it by a rounding
+    mean[60:68], second[68:76] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-300, 1e300, -1e-17], \
+        [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-300, 1e300, -1e-17]
+    return [mean, second]
+
+
+@pytest.mark.parametrize("name", ["poisson", "exponential", "gaussian"])
+@pytest.mark.parametrize("use_twin", [True, False])
+def test_forms_evaluated_together_are_each_forms_own_numbers(name, use_twin):
+    """forms.Shared evaluates a family's derived forms in μ together (conventional parameters, θ,
+    entropy, spread), a subexpression two of them compute by the same operations once: bit for
+    bit each form's own function (lambdify's code, the twin's or SymPy's), NaN's sign too, at
+    models inside, on and beyond the boundary. It shares what it should: the Gaussian's μ1² in
+    every form but the mean, μ1² − μ2 in θ and the entropy, the exponential's rate 1/μ in its
+    entropy 1 − log(1/μ). Negative control: a code that is the same in SymPy but not in its
+    operations (the spread's μ1² − μ2 written −μ2 + μ1², or (μ1 − μ2)(μ1 + μ2) against μ1² − μ2²)
+    is not shared, and rounds otherwise."""
+    from theory.engine.forms import Shared, bound
+
+    nf = from_params(name, 3, _init(name), numeric_twin=use_twin).numeric
+    shared = nf.shared_forms
+    forms = {k: f for k, f in (nf.forms.get("conventional_mu") or {}).items() if f is not None}
+    forms |= {("theta", a): f for a, f in enumerate(nf.forms.get("mu_inverse"))}
+    forms |= {"entropy": nf.forms.get("entropy_mu")[0], "spread": nf.forms.get("spread_mu")[0]}
+    assert set(shared.roots) == set(forms)
+    columns = _models(nf.d)
+    values = shared.at(*columns)
+    with np.errstate(all="ignore"):
+        for key in reversed(list(forms)):  # (the spread first: the others then read its nodes)
+            own = bound(forms[key], nf.mu_names)(*columns)
+            assert np.broadcast_to(values[key], own.shape).tobytes() == own.tobytes(), key
+    if name == "gaussian":
+        assert all(shared.reads(k, "mu1**2") for k in forms if k != "mean")
+        difference = [k for k in forms if shared.reads(k, "mu1**2 - mu2")]
+        assert difference == [("theta", 0), ("theta", 1), "entropy"]
+        assert not shared.reads("spread", "mu1**2 - mu2") and shared.reads("spread", "-mu2 + mu1**2")
+    if name == "exponential":
+        assert shared.reads("entropy", "rate") and not shared.reads("rate", "entropy")
+    mu1, mu2 = _models(2)
+    mu1, mu2 = mu1[100:], mu2[100:]
+    both = Shared({"a": (("mu1", "mu2"), _difference_of_squares),
+                   "b": (("mu1", "mu2"), _product_of_sum_and_difference)}, ("mu1", "mu2"))
+    assert not both.reads("a", "b") and not both.reads("b", "mu1**2 - mu2**2")
+    at = both.at(mu1, mu2)
+    assert at["a"].tobytes() == (mu1**2 - mu2**2).tobytes()
+    assert at["b"].tobytes() == ((mu1 - mu2) * (mu1 + mu2)).tobytes()
+    assert not np.array_equal(at["a"], at["b"])
+
+
+def _difference_of_squares(mu1, mu2):
+    return mu1**2 - mu2**2
+
+
+def _product_of_sum_and_difference(mu1, mu2):
+    return (mu1 - mu2)*(mu1 + mu2)
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))

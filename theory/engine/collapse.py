@@ -112,7 +112,7 @@ def classify(loop, state: State) -> np.ndarray:
             # every chain's spread, the others' discarded, unless few are open (a row gather of
             # the (C, d) means cost more than the spread)
             every = rest is None or not gather_pays(len(rest), C)
-            near = _near_end(loop, state.mu if every else state.mu[rest])
+            near = _near_end(loop, state.mu, state.forms) if every else _near_end(loop, state.mu[rest])
             if pooled:  # and the model fitted to the pool
                 pool = state.pool_sums if every else state.pool_sums[rest]
                 near &= _near_end(loop, pool / max(state.pool_size, 1))
@@ -122,12 +122,18 @@ def classify(loop, state: State) -> np.ndarray:
     return codes
 
 
-def _near_end(loop, mu: np.ndarray) -> np.ndarray:
-    """Infinite spaces: models whose spread is below the refit's resolution of the reference's."""
-    spread = loop.numeric.spread(mu)
+def _near_end(loop, mu: np.ndarray, values=None) -> np.ndarray:
+    """Infinite spaces: models whose spread is below the refit's resolution of the reference's.
+    ``values``: the derived forms at ``mu`` (:meth:`~.model.NumericFamily.forms_at`); where they
+    prove every |spread| at least that (:meth:`~.forms.SharedValues.at_least`: the usual block,
+    no chain near the end) the spread is not evaluated."""
+    threshold = RESOLUTION * loop.reference_spread
+    if values is not None and "spread" in values and values.at_least("spread", threshold):
+        return np.zeros(len(mu), bool)
+    spread = loop.numeric.spread(mu, values)
     if spread is None:
         return np.zeros(len(mu), bool)
-    return np.abs(spread) < RESOLUTION * loop.reference_spread
+    return np.abs(spread) < threshold
 
 
 def drawn_face(loop, state: State) -> np.ndarray:

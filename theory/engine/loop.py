@@ -831,10 +831,9 @@ class ClosedLoop:
         sums divided by m, another random stream, in half its passes.
 
         The curve is looked for only where it may be hit: var ≤ rtol·(mean² + var) needs
-        var·(1 − rtol) ≤ rtol·mean² ≤ rtol·Σ mean², so no chain is on it while min var exceeds
-        2·rtol·Σ mean² (the factor 2 covers the roundings of both sides; var below the smallest
-        normal float is always tested): one minimum and one dot product a generation instead of
-        the test's passes, the same chains found.
+        var·(1 − rtol) ≤ rtol·mean² ≤ rtol·Σ mean², so no chain is on it while
+        :func:`off_the_curve` (var, Σ mean²): one minimum and one dot product a generation instead
+        of the test's passes, the same chains found.
 
         With ``out`` (a block buffer's two (C,) column rows, :class:`_Chains`) the step writes the
         drawn (mean, var) there, the next generation drawing from them, and leaves μ2 to the
@@ -848,7 +847,7 @@ class ClosedLoop:
         var[state.vertex >= 0] = 0.0
         rtol, buf, second = nf.POINT_MASS_RTOL, np.empty(len(mean)), np.empty(len(mean))
         drawn = [mean, var]  # the (mean, var) the next generation draws from: these, or a block's rows
-        minimum, dot, screen = np.minimum.reduce, np.dot, 2.0 * rtol
+        dot = np.dot
 
         def on_curve(mean, var, second, t):
             """Put the chains newly on the curve there (var = 0) and mark them; ``second`` holds
@@ -875,7 +874,7 @@ class ClosedLoop:
                 return
             mle(rng, drawn[0], drawn[1], m, out)
             new_mean, new_var = drawn[:] = out
-            if not minimum(new_var) > screen * dot(new_mean, new_mean) + TINY:
+            if not off_the_curve(new_var, dot(new_mean, new_mean), rtol):
                 on_curve(new_mean, new_var, second, t)
 
         def finish_block(columns):
@@ -899,10 +898,10 @@ class ClosedLoop:
         var' ≤ POINT_MASS_RTOL·|μ2'| (:meth:`on_continuum`'s test, the same values): the same
         draws and operations, bit for bit the general step's states.
 
-        The curve is looked for only where it may be hit: no chain is on it while min var' exceeds
-        2·rtol·max μ2' (a negative μ2' has var' < 0; var' below the smallest normal float is always
-        tested). Once some chain is on it (it is then absorbed: kept where it is), that generation
-        ends as the general step's does and the run goes on with it (:meth:`_sum_step`).
+        The curve is looked for only where it may be hit: no chain is on it while
+        :func:`off_the_curve` (var', max μ2') (a negative μ2' has var' < 0). Once some chain is on
+        it (it is then absorbed: kept where it is), that generation ends as the general step's does
+        and the run goes on with it (:meth:`_sum_step`).
 
         With ``out`` (a block buffer's two (C,) column rows, :class:`_Chains`) μ' is written there,
         the state's μ and pool left to the block: ``step.finish_block(columns)`` writes the pool
@@ -915,7 +914,7 @@ class ClosedLoop:
         total, squares = np.empty(C), np.empty(C)
         drawn = [mean]  # μ1 the next generation draws from: this array or a block's row
         general = []  # the general step, once some chain is on a point mass
-        minimum, maximum, screen = np.minimum.reduce, np.maximum.reduce, 2.0 * rtol
+        maximum = np.maximum.reduce
 
         def step(state, t, rng, out=None):
             """Generation t: μ' into ``out`` if given, else into the state's μ (its pool too)."""
@@ -936,7 +935,7 @@ class ClosedLoop:
             drawn[0] = mu1
             if out is None:
                 state.pool_sums[:, 0], state.pool_sums[:, 1] = pool_x, pool_xx
-            if not minimum(var) > screen * maximum(mu2) + TINY:
+            if not off_the_curve(var, maximum(mu2), rtol):
                 tau = np.column_stack((mu1, mu2))
                 on = nf.on_continuum(tau)
                 if np.count_nonzero(on):  # the general step's refit and marks, then the general step
@@ -1387,26 +1386,33 @@ class ClosedLoop:
         C = len(state.mu)
         out = {}
         interior = None
+        values = self._form_values(state)
         for name, in_mu, f in self.observable_functions:
             if in_mu:
-                out[name] = np.broadcast_to(f(*state.mu.T), (C,))
+                out[name] = np.broadcast_to(f(*state.mu.T) if values is None else values[name], (C,))
             else:
                 if interior is None:
                     interior = self._interior(state)
                 out[name] = np.where(interior, f(*state.theta.T), np.nan)
         missing = [a for a, name in enumerate(self.family.names) if name not in out]
-        theta = self._natural(state, out, derived) if missing else None  # (Curie–Weiss: θ is conventional)
+        # (Curie–Weiss: θ is conventional)
+        theta = self._natural(state, out, derived, values) if missing else None
         if theta is not None:
             for a in missing:
                 x = theta[a]
                 if x is not None:
                     out[self.family.names[a]] = x
-        entropy = self._entropy(state, out)
+        entropy = self._entropy(state, values)
         if entropy is not None:
             out["entropy"] = entropy
         for a in range(self.family.d):
             out[f"phi{a + 1}"] = state.mu[:, a]
         return out
+
+    def _form_values(self, state: State):
+        """The derived forms at the state's μ (:meth:`~.model.NumericFamily.forms_at`): the block's,
+        made once (``state.forms``), or made for this call; None for a finite space."""
+        return state.forms if state.forms is not None else self.numeric.forms_at(state.mu)
 
     def _interior(self, state: State) -> np.ndarray:
         """Chains whose model is in the interior (a full face; infinite spaces: not a point mass)."""
@@ -1415,7 +1421,7 @@ class ClosedLoop:
         return self.numeric.face_size_full(state.face)[1] if state.interior is None else state.interior
 
     def _natural(self, state: State, conventional: dict[str, np.ndarray],
-                 derived: bool = True) -> list[np.ndarray | None] | None:
+                 derived: bool = True, values=None) -> list[np.ndarray | None] | None:
         """θ per chain, component by component (C,) each, NaN off the interior; None for an
         infinite space without a closed-form inverse mean map (its refits do not all carry θ).
         The mask is made only where some chain is off the interior or some θ is not finite.
@@ -1435,7 +1441,7 @@ class ClosedLoop:
             theta = [state.theta[:, a] for a in range(self.family.d)]
         else:
             negated = self.negations
-            columns = nf.theta_columns(state.mu) if len(negated) < len(names) else []
+            columns = nf.theta_columns(state.mu, values) if len(negated) < len(names) else []
             if columns is None:
                 return None
             theta = [columns[a] if name not in negated else None if everywhere and not derived
@@ -1455,10 +1461,10 @@ class ClosedLoop:
         nf = self.numeric
         return MappingProxyType({} if nf.finite else dict(nf.forms.get("negated") or {}))
 
-    def _entropy(self, state: State, conventional: dict[str, np.ndarray]) -> np.ndarray | None:
-        """S = A − θ·μ per chain (see :meth:`observables`), from μ and the ``conventional``
-        parameters' values (:attr:`_entropy_in_mu`); None for an infinite space without a
-        closed-form inverse mean map."""
+    def _entropy(self, state: State, values=None) -> np.ndarray | None:
+        """S = A − θ·μ per chain (see :meth:`observables`); an infinite space's read from ``values``
+        (the derived forms at μ, :meth:`_form_values`: the exponential's 1 − log(1/μ) reads its
+        rate's 1/μ), None there without a closed-form inverse mean map."""
         nf = self.numeric
         if self._binomial_entropy is not None:
             return self._binomial_entropy(state.mu[:, 0])
@@ -1470,11 +1476,11 @@ class ClosedLoop:
             q = nf.level_weights(state.mu) if nf.saturated else \
                 nf.level_probabilities(state.theta, state.face)
             return nf.entropy_of(q)
-        if self._entropy_in_mu is None:
+        at_point_mass = self._point_mass_entropy
+        if at_point_mass is None:
             return None
-        f, at_point_mass, reads = self._entropy_in_mu
-        S = np.broadcast_to(f(*state.mu.T, *(conventional[name] for name in reads)),
-                            (len(state.mu),))  # (f's own array: no copy)
+        values = self._form_values(state) if values is None else values
+        S = np.broadcast_to(values["entropy"], (len(state.mu),))  # (the form's own array: no copy)
         if not nf.reaches_point_mass:  # (the exponential: no chain is on a point mass)
             return S
         on = state.vertex >= 0
@@ -1511,23 +1517,18 @@ class ClosedLoop:
         return entropy
 
     @functools.cached_property
-    def _entropy_in_mu(self):
-        """(S compiled, S on each point mass, the conventional parameters it reads) for an
-        infinite space, S = A − θ·μ written in μ (None without a closed-form inverse mean map),
-        reading a conventional parameter's values where its expression occurs in S and the same
-        operations result (:func:`.forms.entropy_shared`: the exponential's 1 − log(rate)), so
-        that they are not computed twice: S(μ..., c...). A point mass at the data value s is
-        log h(s) on a discrete space (an end of the space, one statistic), −∞ on a continuous one."""
+    def _point_mass_entropy(self) -> np.ndarray | None:
+        """S on each point mass (:meth:`~.model.NumericFamily.vertex_index` order, then −∞ for the
+        curve's) for an infinite space with S = A − θ·μ derived in μ (None without a closed-form
+        inverse mean map): log h(s) at a data value s on a discrete space (an end of the space, one
+        statistic), −∞ on a continuous one."""
         nf = self.numeric
-        form = nf.forms.get("entropy_shared") or nf.forms.get("entropy_mu")
-        if form is None:
+        if nf.forms.get("entropy_mu") is None:
             return None
         ends = nf.forms.get("log_h_ends") if self.family.d == 1 else []
         attainable = list(nf.attainable) + [False] * len(nf.continuum)
         values = [-np.inf if not a else ends[i] if i < len(ends) else np.nan for i, a in enumerate(attainable)]
-        reads = tuple(name for name in self.family.conventional if f"_c_{name}" in form[0][0])
-        names = (*nf.mu_names, *(f"_c_{name}" for name in reads))
-        return bound(form[0], names), np.array(values + [-np.inf]), reads
+        return np.array(values + [-np.inf])
 
     @functools.cached_property
     def observable_functions(self) -> list:
@@ -1644,6 +1645,16 @@ def _chains_for(loop: ClosedLoop, generations: int, state: State, rng: np.random
     if segment is not None:
         return SegmentChains(loop, segment, state, rng, book)
     return _Chains(loop, state, rng, book)
+
+
+def off_the_curve(var: np.ndarray, bound: float, rtol: float) -> bool:
+    """The Gaussian kernels' screen of the point-mass curve var ≤ rtol·μ2 (the replace and the
+    accumulate kernel, :meth:`ClosedLoop._mle_step` and :meth:`ClosedLoop._pool_step`): True where
+    no chain can be on it, min var > 2·rtol·``bound`` + the smallest normal float, ``bound`` at
+    least what each chain's var is compared with (Σ mean², max μ2); the factor 2 covers the
+    roundings of both sides, and a var below the smallest normal float is always tested. One
+    minimum instead of the test's passes."""
+    return bool(np.minimum.reduce(var) > 2.0 * rtol * bound + TINY)
 
 
 def negated_values(c: np.ndarray) -> np.ndarray:
@@ -1837,14 +1848,16 @@ class _Chains:
             mu = np.asfortranarray(now.mu[chains]) if self.columns else now.mu[chains]
             return State(mu=mu, theta=now.theta[chains], face=face, vertex=now.vertex[chains],
                          hit_time=np.empty(0, np.int64),
-                         entropy=None if self.entropy is None else self.entropy[0, chains])
+                         entropy=None if self.entropy is None else self.entropy[0, chains],
+                         forms=self.loop.numeric.forms_at(mu))
 
         def flat(a):
             return None if a is None else a[rows, chains].reshape(-1, *a.shape[2:])
         # (columns: μ as (rows × chains, d) with contiguous columns)
         mu = self.mu[:, rows, chains].reshape(len(self.mu), -1).T if self.columns else flat(self.mu)
         return State(mu=mu, theta=flat(self.theta), face=flat(self.face), vertex=flat(self.vertex),
-                     hit_time=np.empty(0, np.int64), entropy=flat(self.entropy))
+                     hit_time=np.empty(0, np.int64), entropy=flat(self.entropy),
+                     forms=self.loop.numeric.forms_at(mu))
 
     def flush(self) -> None:
         """Summarise the buffered generations (engine.book) and record the collapses among them."""
@@ -1867,6 +1880,13 @@ class _Chains:
         times = self.state.collapse_time
         wanted = self.book.wanted(t)
         whole = self._buffered(slice(n)) if wanted.all() else None  # (classified and summarised)
+        # summarised first: the classification then reads the derived forms' values the summaries
+        # made (the spread's bound, forms.SharedValues.at_least)
+        if whole is not None:
+            self.book.add(t, *self._summarise(whole, n))
+        elif wanted.any():
+            rows = np.flatnonzero(wanted)
+            self.book.add(t[rows], *self._summarise(self._buffered(rows), len(rows)))
         if self.loop.collapsible and not self.classify_each:
             todo = np.flatnonzero(times < 0)
             if len(todo):
@@ -1882,11 +1902,6 @@ class _Chains:
                     part = times[todo]
                     first_times(part, codes.reshape(n, -1) > 0, t)
                     times[todo] = part
-        if whole is not None:
-            self.book.add(t, *self._summarise(whole, n))
-        elif wanted.any():
-            rows = np.flatnonzero(wanted)
-            self.book.add(t[rows], *self._summarise(self._buffered(rows), len(rows)))
 
     def _summarise(self, states: State, n: int):
         """(mean, var, values) of ``n`` generations' states stacked generation-major: means and

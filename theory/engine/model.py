@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InputError
 from ..family import ExponentialFamily, Finite
 from ..twin import FamilyTwin, level_tables, point_masses
-from .forms import Forms, bound
+from .forms import Forms, Shared, SharedValues, bound
 
 # Finite spaces up to these sizes get the symbolic inverse mean map (closed-form refits,
 # conventional parameters on the boundary). SymPy's sum over the levels grows fast: binomial
@@ -409,17 +409,42 @@ class NumericFamily:
                 out[:, a] = mu[:, cols[0]] if fn is None else fn(*(mu[:, c] for c in cols))
         return out
 
-    def theta_columns(self, mu: np.ndarray) -> list[np.ndarray] | None:
+    def theta_columns(self, mu: np.ndarray, values: SharedValues | None = None) -> list[np.ndarray] | None:
         """:meth:`theta_closed_form`'s θ component by component, each (C,) and contiguous where μ's
-        columns are (no (C, d) array written column by column); a bare μ_b is that column itself."""
+        columns are (no (C, d) array written column by column); a bare μ_b is that column itself.
+        ``values``: :attr:`shared_forms` at ``mu``, read instead of evaluating θ's forms alone."""
         if not self.closed_inverse:
             return None
         out = []
         with np.errstate(all="ignore"):
-            for fn, cols in self._mu_inverse_functions:
-                value = mu[:, cols[0]] if fn is None else np.asarray(fn(*(mu[:, c] for c in cols)), float)
+            for a, (fn, cols) in enumerate(self._mu_inverse_functions):
+                value = mu[:, cols[0]] if fn is None else values[("theta", a)] if values is not None \
+                    else np.asarray(fn(*(mu[:, c] for c in cols)), float)
                 out.append(np.broadcast_to(value, mu.shape[:1]))
         return out
+
+    @functools.cached_property
+    def shared_forms(self) -> Shared | None:
+        """The forms in μ a run's summaries read, evaluated together (:class:`.forms.Shared`: a
+        subexpression their code has in common evaluated once, the same numbers): each conventional
+        parameter with a form in μ by its name, θ_a as ``("theta", a)``, ``"entropy"`` (S = A − θ·μ
+        in μ) and ``"spread"`` (tr χ in μ) where derived; None for a finite space."""
+        if self.finite:
+            return None
+        forms = {name: f for name, f in (self.forms.get("conventional_mu") or {}).items() if f is not None}
+        if self.closed_inverse:
+            forms |= {("theta", a): f for a, f in enumerate(self._mu_inverse)}
+        for key, name in (("entropy", "entropy_mu"), ("spread", "spread_mu")):
+            form = self.forms.get(name)
+            if form is not None:
+                forms[key] = form[0]
+        return Shared(forms, self.mu_names)
+
+    def forms_at(self, mu: np.ndarray) -> SharedValues | None:
+        """:attr:`shared_forms` at the models ``mu`` (C, d), evaluated as they are read; None for a
+        finite space."""
+        shared = self.shared_forms
+        return None if shared is None else shared.at(*mu.T)
 
     @functools.cached_property
     def _mu_inverse_functions(self) -> list:
@@ -510,11 +535,13 @@ class NumericFamily:
                 out = near if out is None else out | near
         return np.zeros(len(mu), bool) if out is None else out
 
-    def spread(self, mu: np.ndarray) -> np.ndarray | None:
+    def spread(self, mu: np.ndarray, values: SharedValues | None = None) -> np.ndarray | None:
         """tr χ, the total variance of φ, as a function of μ (infinite spaces with a closed
-        inverse mean map; None otherwise), shape (C,)."""
+        inverse mean map; None otherwise), shape (C,); ``values``: :attr:`shared_forms` at ``mu``."""
         f = self._spread_function
-        return None if f is None else np.broadcast_to(f(*mu.T), mu.shape[:1])
+        if f is None:
+            return None
+        return np.broadcast_to(values["spread"] if values is not None else f(*mu.T), mu.shape[:1])
 
     @functools.cached_property
     def _spread_function(self):

@@ -30,6 +30,9 @@ class State:
     pool_size: int = 0                       # N_t: points in every chain's pool (the first N_t of capacity)
     entropy: np.ndarray | None = None        # (C,) the models' entropy where already made (a run's simplex block)
     interior: np.ndarray | None = None       # (C,) whether each face is the whole polytope, where already made (idem)
+    # the derived forms at μ (NumericFamily.forms_at), evaluated once for a snapshot whose μ stays as
+    # it is (a run's block): its observables and classification read them; never the live state's
+    forms: object | None = None
 
     # pool_counts: the pool's level counts, except on accumulate's exact path where a generation
     # is one binomial sum (sampling.binomial_sum): there they add up the draws' supports

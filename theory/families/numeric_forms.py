@@ -76,44 +76,44 @@ def _f17(mu):
     return 1 - log(1/mu)
 
 
-def _f18(_c_rate):
-    return 1 - log(_c_rate)
-
-
-def _f19(mu):
+def _f18(mu):
     return mu**2
 
 
-def _f20(mu):
+def _f19(mu):
     return -1/mu
 
 
-def _f21(mu):
+def _f20(mu):
     return 1/mu
 
 
-def _f22(theta):
+def _f21(theta):
     return -theta
 
 
-def _f23(_c_rate):
+def _f22(_c_rate):
     return -_c_rate
 
 
-def _f24(theta1, theta2):
+def _f23(theta1, theta2):
     return -1/4*theta1**2/theta2 - 1/2*log(-theta2) + (1/2)*log(pi)
 
 
-def _f25(theta1, theta2):
+def _f24(theta1, theta2):
     return -1/2*theta1/theta2
 
 
-def _f26(theta1, theta2):
+def _f25(theta1, theta2):
     return (1/4)*(theta1**2 - 2*theta2)/theta2**2
 
 
-def _f27(theta2):
+def _f26(theta2):
     return -(1/2)/theta2
+
+
+def _f27(theta1, theta2):
+    return (1/2)*theta1/theta2**2
 
 
 def _f28(theta1, theta2):
@@ -121,85 +121,81 @@ def _f28(theta1, theta2):
 
 
 def _f29(theta1, theta2):
-    return (1/2)*theta1/theta2**2
-
-
-def _f30(theta1, theta2):
     return (1/2)*(-theta1**2 + theta2)/theta2**3
 
 
-def _f31(mu1, mu2):
+def _f30(mu1, mu2):
     return -1/2*log(-1/(mu1**2 - mu2)) + (1/2)*log(2) + 1/2 + (1/2)*log(pi)
 
 
-def _f32(mu1, mu2):
+def _f31(mu1, mu2):
     x0 = mu1**2
     return -(-mu2 + x0)*(2*mu2 + 2*x0 + 1)
 
 
-def _f33(s):
+def _f32(s):
     return s**2
 
 
-def _f34(mu1, mu2):
+def _f33(mu1, mu2):
     return -mu1/(mu1**2 - mu2)
 
 
-def _f35(mu1, mu2):
+def _f34(mu1, mu2):
     return (1/2)/(mu1**2 - mu2)
 
 
-def _f36(mu1, mu2):
+def _f35(mu1, mu2):
     return -mu1**2 + mu2
 
 
-def _f37(theta1, theta2):
+def _f36(theta1, theta2):
     return -1/2*theta1/theta2
 
 
-def _f38(theta2):
+def _f37(theta2):
     return -(1/2)/theta2
 
 
-def _f39(_c_mean, _c_var):
+def _f38(_c_mean, _c_var):
     return _c_mean/_c_var
 
 
-def _f40(_c_var):
+def _f39(_c_var):
     return -(1/2)/_c_var
 
 
-def _f41(mu1, mu2):
+def _f40(mu1, mu2):
     return log(-mu1/(mu1 + mu2 - 1))
 
 
-def _f42(mu1, mu2):
+def _f41(mu1, mu2):
     return log(-mu2/(mu1 + mu2 - 1))
 
 
-def _f43(mu1, mu2):
+def _f42(mu1, mu2):
     return -mu1 - mu2 + 1
 
 
-def _f44(theta1, theta2):
+def _f43(theta1, theta2):
     x0 = exp(theta1)
     return x0/(x0 + exp(theta2) + 1)
 
 
-def _f45(theta1, theta2):
+def _f44(theta1, theta2):
     x0 = exp(theta2)
     return x0/(x0 + exp(theta1) + 1)
 
 
-def _f46(theta1, theta2):
+def _f45(theta1, theta2):
     return 1/(exp(theta1) + exp(theta2) + 1)
 
 
-def _f47(_c_p1, _c_p2):
+def _f46(_c_p1, _c_p2):
     return log(-_c_p1/(_c_p1 + _c_p2 - 1))
 
 
-def _f48(_c_p1, _c_p2):
+def _f47(_c_p1, _c_p2):
     return log(-_c_p2/(_c_p1 + _c_p2 - 1))
 
 
@@ -207,8 +203,8 @@ FORMS: dict[str, dict] = {
     'bernoulli': {'args': {}, 'names': ['theta'], 'negative': [], 'conventional': ['p'], 'vertices': [[0.0], [1.0]], 'labels': ['phi1=0', 'phi1=1'], 'attainable': [True, True], 'levels': [0, 1], 'phi_levels': [[0.0], [1.0]], 'log_h': [0.0, 0.0], 'facets': [[True, False], [False, True]], 'mu_inverse': [(('mu',), _f0)], 'conventional_mu': {'p': (('mu',), None)}, 'conventional_theta': {'p': (('theta',), _f1)}, 'conventional_inverse': [(('_c_p',), _f2)]},
     'binomial': {'args': {'n': 10}, 'names': ['theta'], 'negative': [], 'conventional': ['p'], 'vertices': [[0.0], [10.0]], 'labels': ['phi1=0', 'phi1=10'], 'attainable': [True, True], 'levels': [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'phi_levels': [[0.0], [1.0], [2.0], [3.0], [4.0], [5.0], [6.0], [7.0], [8.0], [9.0], [10.0]], 'log_h': [0.0, 2.302585092994046, 3.8066624897703196, 4.787491742782046, 5.3471075307174685, 5.529429087511423, 5.3471075307174685, 4.787491742782046, 3.8066624897703196, 2.302585092994046, 0.0], 'facets': [[True, False, False, False, False, False, False, False, False, False, False], [False, False, False, False, False, False, False, False, False, False, True]], 'mu_inverse': [(('mu',), _f3)], 'conventional_mu': {'p': (('mu',), _f4)}, 'conventional_theta': {'p': (('theta',), _f5)}, 'conventional_inverse': [(('_c_p',), _f6)]},
     'poisson': {'args': {}, 'names': ['theta'], 'negative': [], 'conventional': ['rate'], 'vertices': [[0.0]], 'labels': ['phi1=0'], 'attainable': [True], 'sum_sampler': ['theory.families.poisson', 'sum_sampler'], 'A': [(('theta',), _f7)], 'mu': [(('theta',), _f8)], 'chi': [[(('theta',), _f9)]], 'entropy_mu': [(('mu',), _f10)], 'spread_mu': [(('mu',), None)], 'log_h_ends': [0.0], 'mu_inverse': [(('mu',), _f11)], 'conventional_mu': {'rate': (('mu',), None)}, 'conventional_theta': {'rate': (('theta',), _f12)}, 'conventional_inverse': [(('_c_rate',), _f13)]},
-    'exponential': {'args': {}, 'names': ['theta'], 'negative': ['theta'], 'conventional': ['rate'], 'vertices': [[0.0]], 'labels': ['phi1=0'], 'attainable': [False], 'sum_sampler': ['theory.families.exponential', 'sum_sampler'], 'A': [(('theta',), _f14)], 'mu': [(('theta',), _f15)], 'chi': [[(('theta',), _f16)]], 'entropy_mu': [(('mu',), _f17)], 'entropy_shared': [(('_c_rate',), _f18)], 'spread_mu': [(('mu',), _f19)], 'log_h_ends': [0.0], 'negated': {'theta': 'rate'}, 'mu_inverse': [(('mu',), _f20)], 'conventional_mu': {'rate': (('mu',), _f21)}, 'conventional_theta': {'rate': (('theta',), _f22)}, 'conventional_inverse': [(('_c_rate',), _f23)]},
-    'gaussian': {'args': {}, 'names': ['theta1', 'theta2'], 'negative': ['theta2'], 'conventional': ['mean', 'var'], 'vertices': [], 'labels': ['phi1=s,phi2=s**2'], 'attainable': [], 'sum_sampler': ['theory.families.gaussian', 'sum_sampler'], 'A': [(('theta1', 'theta2'), _f24)], 'mu': [(('theta1', 'theta2'), _f25), (('theta1', 'theta2'), _f26)], 'chi': [[(('theta2',), _f27), (('theta1', 'theta2'), _f28)], [(('theta1', 'theta2'), _f29), (('theta1', 'theta2'), _f30)]], 'entropy_mu': [(('mu1', 'mu2'), _f31)], 'spread_mu': [(('mu1', 'mu2'), _f32)], 'curve': [(('s',), None), (('s',), _f33)], 'log_h_ends': [], 'mu_inverse': [(('mu1', 'mu2'), _f34), (('mu1', 'mu2'), _f35)], 'conventional_mu': {'mean': (('mu1',), None), 'var': (('mu1', 'mu2'), _f36)}, 'conventional_theta': {'mean': (('theta1', 'theta2'), _f37), 'var': (('theta2',), _f38)}, 'conventional_inverse': [(('_c_mean', '_c_var'), _f39), (('_c_var',), _f40)]},
-    'categorical': {'args': {'K': 3}, 'names': ['theta1', 'theta2'], 'negative': [], 'conventional': ['p1', 'p2', 'p3'], 'vertices': [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], 'labels': ['phi1=1,phi2=0', 'phi1=0,phi2=1', 'phi1=0,phi2=0'], 'attainable': [True, True, True], 'levels': [1, 2, 3], 'phi_levels': [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], 'log_h': [0.0, 0.0, 0.0], 'facets': [[False, True, True], [True, False, True], [True, True, False]], 'mu_inverse': [(('mu1', 'mu2'), _f41), (('mu1', 'mu2'), _f42)], 'conventional_mu': {'p1': (('mu1',), None), 'p2': (('mu2',), None), 'p3': (('mu1', 'mu2'), _f43)}, 'conventional_theta': {'p1': (('theta1', 'theta2'), _f44), 'p2': (('theta1', 'theta2'), _f45), 'p3': (('theta1', 'theta2'), _f46)}, 'conventional_inverse': [(('_c_p1', '_c_p2'), _f47), (('_c_p1', '_c_p2'), _f48)]},
+    'exponential': {'args': {}, 'names': ['theta'], 'negative': ['theta'], 'conventional': ['rate'], 'vertices': [[0.0]], 'labels': ['phi1=0'], 'attainable': [False], 'sum_sampler': ['theory.families.exponential', 'sum_sampler'], 'A': [(('theta',), _f14)], 'mu': [(('theta',), _f15)], 'chi': [[(('theta',), _f16)]], 'entropy_mu': [(('mu',), _f17)], 'spread_mu': [(('mu',), _f18)], 'log_h_ends': [0.0], 'negated': {'theta': 'rate'}, 'mu_inverse': [(('mu',), _f19)], 'conventional_mu': {'rate': (('mu',), _f20)}, 'conventional_theta': {'rate': (('theta',), _f21)}, 'conventional_inverse': [(('_c_rate',), _f22)]},
+    'gaussian': {'args': {}, 'names': ['theta1', 'theta2'], 'negative': ['theta2'], 'conventional': ['mean', 'var'], 'vertices': [], 'labels': ['phi1=s,phi2=s**2'], 'attainable': [], 'sum_sampler': ['theory.families.gaussian', 'sum_sampler'], 'A': [(('theta1', 'theta2'), _f23)], 'mu': [(('theta1', 'theta2'), _f24), (('theta1', 'theta2'), _f25)], 'chi': [[(('theta2',), _f26), (('theta1', 'theta2'), _f27)], [(('theta1', 'theta2'), _f28), (('theta1', 'theta2'), _f29)]], 'entropy_mu': [(('mu1', 'mu2'), _f30)], 'spread_mu': [(('mu1', 'mu2'), _f31)], 'curve': [(('s',), None), (('s',), _f32)], 'log_h_ends': [], 'mu_inverse': [(('mu1', 'mu2'), _f33), (('mu1', 'mu2'), _f34)], 'conventional_mu': {'mean': (('mu1',), None), 'var': (('mu1', 'mu2'), _f35)}, 'conventional_theta': {'mean': (('theta1', 'theta2'), _f36), 'var': (('theta2',), _f37)}, 'conventional_inverse': [(('_c_mean', '_c_var'), _f38), (('_c_var',), _f39)]},
+    'categorical': {'args': {'K': 3}, 'names': ['theta1', 'theta2'], 'negative': [], 'conventional': ['p1', 'p2', 'p3'], 'vertices': [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], 'labels': ['phi1=1,phi2=0', 'phi1=0,phi2=1', 'phi1=0,phi2=0'], 'attainable': [True, True, True], 'levels': [1, 2, 3], 'phi_levels': [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], 'log_h': [0.0, 0.0, 0.0], 'facets': [[False, True, True], [True, False, True], [True, True, False]], 'mu_inverse': [(('mu1', 'mu2'), _f40), (('mu1', 'mu2'), _f41)], 'conventional_mu': {'p1': (('mu1',), None), 'p2': (('mu2',), None), 'p3': (('mu1', 'mu2'), _f42)}, 'conventional_theta': {'p1': (('theta1', 'theta2'), _f43), 'p2': (('theta1', 'theta2'), _f44), 'p3': (('theta1', 'theta2'), _f45)}, 'conventional_inverse': [(('_c_p1', '_c_p2'), _f46), (('_c_p1', '_c_p2'), _f47)]},
     'curie_weiss': {'args': {'N': 10}, 'names': ['theta1', 'theta2'], 'negative': [], 'conventional': ['theta1', 'theta2'], 'vertices': [[-10.0, 4.5], [-8.0, 2.7], [-6.0, 1.3], [-4.0, 0.3], [-2.0, -0.3], [0.0, -0.5], [2.0, -0.3], [4.0, 0.3], [6.0, 1.3], [8.0, 2.7], [10.0, 4.5]], 'labels': ['phi1=-10,phi2=4.5', 'phi1=-8,phi2=2.7', 'phi1=-6,phi2=1.3', 'phi1=-4,phi2=0.3', 'phi1=-2,phi2=-0.3', 'phi1=0,phi2=-0.5', 'phi1=2,phi2=-0.3', 'phi1=4,phi2=0.3', 'phi1=6,phi2=1.3', 'phi1=8,phi2=2.7', 'phi1=10,phi2=4.5'], 'attainable': [True, True, True, True, True, True, True, True, True, True, True], 'levels': [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'phi_levels': [[-10.0, 4.5], [-8.0, 2.7], [-6.0, 1.3], [-4.0, 0.3], [-2.0, -0.3], [0.0, -0.5], [2.0, -0.3], [4.0, 0.3], [6.0, 1.3], [8.0, 2.7], [10.0, 4.5]], 'log_h': [0.0, 2.302585092994046, 3.8066624897703196, 4.787491742782046, 5.3471075307174685, 5.529429087511423, 5.3471075307174685, 4.787491742782046, 3.8066624897703196, 2.302585092994046, 0.0], 'facets': [[False, False, False, False, False, False, False, False, False, True, True], [False, False, False, False, False, False, False, False, True, True, False], [False, False, False, False, False, False, False, True, True, False, False], [False, False, False, False, False, False, True, True, False, False, False], [False, False, False, False, False, True, True, False, False, False, False], [False, False, False, False, True, True, False, False, False, False, False], [False, False, False, True, True, False, False, False, False, False, False], [False, False, True, True, False, False, False, False, False, False, False], [False, True, True, False, False, False, False, False, False, False, False], [True, False, False, False, False, False, False, False, False, False, True], [True, True, False, False, False, False, False, False, False, False, False]], 'conventional_mu': {'theta1': None, 'theta2': None}, 'conventional_theta': {'theta1': (('theta1',), None), 'theta2': (('theta2',), None)}, 'conventional_inverse': [(('_c_theta1',), None), (('_c_theta2',), None)]},
 }
