@@ -147,34 +147,19 @@ def _sympy_modules(names):
             if m is not None and (n == "sympy" or n.startswith("sympy.")) and n not in _PUBLIC]
 
 
-# where _install bound a dispatcher (module, name, original, dispatcher), found by a scan of the SymPy
-# modules when sys.modules held _scanned modules: a block's entry and exit then touch only these
-# (a scan costs ~2 ms, and derivations enter and leave blocks thousands of times)
-_bound: list[tuple[object, str, object, object]] = []
-_scanned = -1
-
-
 def _install() -> None:
-    """A dispatcher wherever a SymPy module (not a public namespace) holds a function it replaces."""
-    global _scanned
-    if len(sys.modules) != _scanned:  # a module imported since the last scan: scan again
-        _bound[:] = [(module, name, original, dispatch) for names, name, original, dispatch in _TARGETS
-                     for module in _sympy_modules(names) if module.__dict__.get(name) is original]
-        _scanned = len(sys.modules)
-    for module, name, original, dispatch in _bound:
-        if module.__dict__.get(name) is original:
-            setattr(module, name, dispatch)
+    """A dispatcher wherever a SymPy module (not a public namespace) holds a function it replaces
+    (SymPy's modules listed once for every target)."""
+    every = _sympy_modules(None)
+    for names, name, original, dispatch in _TARGETS:
+        for module in every if names is None else _sympy_modules(names):
+            if module.__dict__.get(name) is original:
+                setattr(module, name, dispatch)
 
 
 def _restore() -> None:
-    """SymPy's originals back wherever a dispatcher is bound under its name: where _install bound
-    them, and, when a module was imported inside the block (it may have taken a dispatcher from
-    another module), wherever a SymPy module holds one."""
-    if len(sys.modules) == _scanned:
-        for module, name, original, dispatch in _bound:
-            if module.__dict__.get(name) is dispatch:
-                setattr(module, name, original)
-        return
+    """SymPy's originals back wherever a dispatcher is bound under its name (also in a module
+    imported inside a block, which took it from another module)."""
     names = {name for _, name, _, _ in _TARGETS}
     for module in _sympy_modules(None):
         held = getattr(module, "__dict__", {})
