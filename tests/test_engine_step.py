@@ -14,6 +14,7 @@ from conftest import SmoothedDraws
 from theory.engine import estimators
 from theory.engine import loop as loop_module
 from theory.engine.estimators import solve_theta
+from theory.engine.model import numeric_family
 from theory.engine.sampling import draw_exact
 from theory.engine.state import gather_pays
 from theory.families import get_family
@@ -425,7 +426,7 @@ def _simplex_states(M, K, options, kernel, wrong=False, chains=300, generations=
     return state
 
 
-@pytest.mark.parametrize("K", [3, 4, 5])
+@pytest.mark.parametrize("K", [3, 4, 5, 9])  # K = 9: the entropy's long rows (no run takes it)
 def test_the_levels_major_simplex_models_are_the_chains_major_ones(K):
     """NumericFamily.simplex_models (a run's block of unit-simplex models, levels-major, from the
     refits' laws q = counts/n) gives the θ, faces, point masses and entropy of theta_on_face,
@@ -435,7 +436,7 @@ def test_the_levels_major_simplex_models_are_the_chains_major_ones(K):
     def same(a, b):
         return np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes()
 
-    nf = from_params("categorical", 5, {f"p{a + 1}": 1 / K for a in range(K)}, family_args={"K": K}).numeric
+    nf = numeric_family(get_family("categorical", K=K))
     rng = np.random.default_rng(K)
     n = 7  # small samples from laws near the faces: many chains on faces and vertices
     counts = rng.multinomial(n, rng.dirichlet(np.full(K, 0.3), size=4000))

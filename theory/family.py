@@ -148,13 +148,15 @@ def size_argument(family: str, name: str, value, low: int, high: int, why: str) 
 
 
 def exact(v) -> sp.Expr:
-    """``v`` as an exact SymPy number, as ``sp.nsimplify(v)`` makes it (0.5 -> 1/2), skipping its
-    search for a closed form (a third of a millisecond a call) where ``v`` is an integer (below
-    2⁵³ as a float) or a SymPy rational already."""
+    """``v`` as an exact SymPy number: an integer or a SymPy rational as it is, an integer-valued
+    float as that integer (``sp.nsimplify`` rounds those to 15 digits or even finds radicals:
+    829358.0 -> a product of roots), anything else as ``sp.nsimplify`` makes it (0.5 -> 1/2).
+    Skips nsimplify's search for a closed form (a third of a millisecond a call) where there is
+    nothing to find."""
     if isinstance(v, sp.Rational):
         return v
     if isinstance(v, int | np.integer) and not isinstance(v, bool) or \
-            isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+            isinstance(v, float) and v.is_integer():
         return sp.Integer(int(v))
     return sp.nsimplify(v)
 

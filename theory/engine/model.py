@@ -315,9 +315,8 @@ class NumericFamily:
         np.subtract(0.0 if self._log_h_zero else self.log_h[:, None], logs, out=terms)
         terms[:d] *= mu
         terms[d] *= w_last
-        # entropy_of's row sums, bit for bit: a unit simplex has at most 5 levels (4 statistics, the
-        # families' limit), a row numpy adds one value after the other
-        assert L < SEQUENTIAL_ROW
+        if L >= SEQUENTIAL_ROW:  # (rows_sum's pairwise sum of a long row: a run refuses such a
+            return theta, face, interior, vertex, rows_sum(np.ascontiguousarray(terms.T))  # family)
         return theta, face, interior, vertex, added_in_order(terms)
 
     @functools.cached_property
