@@ -121,6 +121,26 @@ def test_forms_evaluated_together_are_each_forms_own_numbers(name, use_twin):
     assert not np.array_equal(at["a"], at["b"])
 
 
+def test_shared_forms_read_only_the_code_that_was_loaded(tmp_path, monkeypatch):
+    """A form's source is read again from its file: one changed since the import (a regenerated
+    numeric_forms.py under a running process) is not taken, the form's own function is (control:
+    the unchanged file is shared)."""
+    import importlib
+    import linecache
+
+    from theory.engine.forms import Shared
+
+    (tmp_path / "stale_forms.py").write_text("def _f1(mu):\n    return mu**2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("stale_forms")
+    mu = np.array([2.0, 3.0])
+    assert not callable(Shared({"a": (("mu",), module._f1)}, ("mu",)).roots["a"])  # read from its code
+    (tmp_path / "stale_forms.py").write_text("def _f1(mu):\n    return mu**3\n")
+    linecache.checkcache(str(tmp_path / "stale_forms.py"))
+    shared = Shared({"a": (("mu",), module._f1)}, ("mu",))
+    assert callable(shared.roots["a"]) and shared.at(mu)["a"].tolist() == [4.0, 9.0]
+
+
 def _difference_of_squares(mu1, mu2):
     return mu1**2 - mu2**2
 

@@ -11,10 +11,10 @@ or a twin's generated ones, which are that compiled code printed: the same numbe
 from __future__ import annotations
 
 import ast
-import functools
 import inspect
 import math
 import operator
+import textwrap
 
 import numpy as np
 
@@ -196,6 +196,7 @@ class Shared:
 
     def __init__(self, forms: dict, names: tuple[str, ...]):
         self.names = names
+        self._programs: dict[int, tuple[int, ...]] = {}  # node -> program(node)
         # (kind, what, operand numbers): kind "arg", "value", "unary", "binary" or "call"
         self.nodes: list[tuple] = []
         self.number: dict[str, int] = {}  # a node's tree -> its number
@@ -211,7 +212,7 @@ class Shared:
         # the numbers whose value is kept: read by two nodes or more, or a form's value
         readers = np.zeros(len(self.nodes), int)
         for _, _, operands in self.nodes:
-            readers[list(operands)] += 1  # (an operand read twice by one node counts twice)
+            np.add.at(readers, list(operands), 1)  # (an operand read twice by one node counts twice)
         self.kept = (readers > 1).tolist()
         for root in self.roots.values():
             if not callable(root):
@@ -301,10 +302,11 @@ class Shared:
             stack.extend(self.nodes[n][2])
         return False
 
-    @functools.cache  # noqa: B019  (one Shared per family, kept for the process)
     def program(self, number: int) -> tuple[int, ...]:
         """The operations that make node ``number`` from kept nodes and arguments, operands first
         (its subtree down to kept nodes, arguments and numbers, which are read, not made)."""
+        if number in self._programs:
+            return self._programs[number]
         out: list[int] = []
 
         def visit(n, top=False):
@@ -315,7 +317,8 @@ class Shared:
                 visit(o)
             out.append(n)
         visit(number, top=True)
-        return tuple(out)
+        self._programs[number] = tuple(out)
+        return self._programs[number]
 
     def at(self, *columns) -> SharedValues:
         """The forms at the arguments ``columns`` (in :attr:`names` order), each evaluated when first
@@ -354,7 +357,8 @@ class SharedValues:
         −(−μ2 + μ1²)·(2μ2 + 2μ1² + 1): its first factor has the variance's magnitude (evaluated
         for the block's summaries), its second is at least 1 where μ2 ≥ 0."""
         root = self.shared.roots[key]
-        return not callable(root) and self._least(root) >= threshold
+        with np.errstate(all="ignore"):  # (as the form's own evaluation: an overflow is ±∞)
+            return not callable(root) and self._least(root) >= threshold
 
     def _least(self, number: int) -> float:
         kind, what, operands = self.shared.nodes[number]
@@ -432,8 +436,8 @@ class SharedValues:
                     args.append(self.columns[w] if k == "arg" else w if k == "value" else self._value(o))
             into = _IN_PLACE.get(what) if kind != "call" else None
             if into is not None and temporary is not None and all(
-                    not isinstance(v, np.ndarray) or (v.dtype, v.shape) == (temporary.dtype, temporary.shape)
-                    for v in args):
+                    (v.dtype, v.shape) == (temporary.dtype, temporary.shape) if isinstance(v, np.ndarray)
+                    else isinstance(v, int | float | np.floating) for v in args):  # (a complex constant: not)
                 value = into(*args, out=temporary)
                 temporaries[n] = value
             else:
@@ -469,25 +473,46 @@ def _global(namespace: dict, name: str):
 def _body(form) -> tuple | None:
     """(the returned expression's tree, the temporaries' trees by name) of a compiled form's code,
     or None (a bare symbol, no source: the form is then not shared, or other statements than
-    ``x = ...`` lines and a return)."""
+    ``x = ...`` lines, each name assigned once and no argument, and a return). The source is read
+    again from its file (``inspect``): it is taken only if it compiles to the function's own code
+    (a file changed since it was imported is not)."""
     if form[1] is None:
         return None
     try:
-        function = ast.parse(inspect.getsource(form[1])).body[0]
-    except OSError:  # (its source no longer in linecache)
+        function = ast.parse(textwrap.dedent(inspect.getsource(form[1]))).body[0]
+    except (OSError, TypeError, SyntaxError):  # (its source no longer in linecache)
         return None
-    if not isinstance(function, ast.FunctionDef):
+    if not isinstance(function, ast.FunctionDef) or not _compiles_to(function, form[1].__code__):
         return None
     body = function.body
-    lines = {}
+    lines: dict = {}
+    arguments = {a.arg for a in function.args.args}
     for statement in body[:-1]:
         if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
                 and isinstance(statement.targets[0], ast.Name)):
             return None
-        lines[statement.targets[0].id] = statement.value
+        name = statement.targets[0].id
+        if name in lines or name in arguments:  # (a name assigned twice, or over an argument)
+            return None
+        lines[name] = statement.value
     if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
         return None
     return body[-1].value, lines
+
+
+def _compiles_to(function: ast.FunctionDef, code) -> bool:
+    """Whether ``function``'s tree compiles to ``code``: the same operations, names and constants
+    (by type and repr: 0.0 is not −0.0)."""
+    try:
+        module = compile(ast.Module(body=[function], type_ignores=[]), code.co_filename, "exec")
+    except (SyntaxError, ValueError, TypeError):
+        return False
+    made = next((c for c in module.co_consts if isinstance(c, type(code)) and c.co_name == code.co_name), None)
+
+    def constants(c):
+        return tuple((type(x).__name__, repr(x)) for x in c.co_consts)
+    return made is not None and (made.co_code, made.co_names, made.co_varnames, constants(made)) == \
+        (code.co_code, code.co_names, code.co_varnames, constants(code))
 
 
 # --- the generated copy -------------------------------------------------------------------------
