@@ -11,7 +11,10 @@ one, else by a damped Newton method on the convex dual
     minimise  A_F(θ) − θ·τ + λ|θ|²/2
 on the face F of the marginal polytope that contains the target τ. On a proper
 face θ is not identified along the face's normal; the pseudo-inverse of the
-Hessian steps within the face, where the dual is strictly convex.
+Hessian steps within the face, where the dual is strictly convex. The MLE on a
+face whose levels are affinely independent (a simplex: every proper face of
+Curie–Weiss, every face of the categorical) is the sample's law there, and θ is
+that Newton's limit in closed form (:func:`theta_on_simplex_face`).
 """
 
 from __future__ import annotations
@@ -97,7 +100,9 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     natural domain and makes the iteration converge from any start; chains on a
     vertex of the polytope (a point mass) need no θ and are left as given.
     Raises NotConverged (a RuntimeError) if any chain fails to converge (it never
-    silently returns).
+    silently returns). For the MLE of a finite family, chains on a face whose levels
+    are affinely independent take the closed form :func:`theta_on_simplex_face` (the
+    Newton's limit), and the chains inside the polytope are solved by themselves.
     """
     theta = np.array(theta0, dtype=float, copy=True)
     if not np.isfinite(theta.sum()):
@@ -114,7 +119,11 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
         if groups or np.count_nonzero(full_face):
             other = ~full_face & (size > 1)
             for rows, levels in groups:
-                theta[rows] = theta_on_simplex_face(numeric, tau[rows], theta[rows], levels)
+                closed = theta_on_simplex_face(numeric, tau[rows], theta[rows], levels)
+                if not np.isfinite(closed.sum()):  # a weight rounded to ≤ 0 (τ not a sample's mean)
+                    good = rows_all(np.isfinite(closed))
+                    rows, closed = rows[good], closed[good]
+                theta[rows] = closed
                 other[rows] = False
             for part, f in ((np.flatnonzero(full_face), None), (np.flatnonzero(other), face)):
                 if len(part):
@@ -294,7 +303,8 @@ def theta_on_simplex_face(numeric: NumericFamily, tau: np.ndarray, theta0: np.nd
     w = np.empty(levels.shape)
     w[:, 1:] = _solve_small(gram, (u @ (tau - phi[:, 0])[:, :, None])[..., 0])
     w[:, 0] = 1.0 - w[:, 1:].sum(axis=-1)
-    log_wh = np.log(w) - numeric.log_h[levels]
+    with np.errstate(divide="ignore", invalid="ignore"):  # (a weight ≤ 0: solve_theta's loop takes it)
+        log_wh = np.log(w) - numeric.log_h[levels]
     c = log_wh[:, 1:] - log_wh[:, :1]
     shift = _solve_small(gram, c - (u @ theta0[:, :, None])[..., 0])
     return theta0 + (ut @ shift[:, :, None])[..., 0]
