@@ -177,14 +177,13 @@ def _exact_class_laws(loop):
 
 
 def _z_scores(loop, laws, cls):
+    """(fraction of the run's chains in each class − the exact chain's)/its standard error, at
+    each of TIMES (a run each). A chain's class is its face's: the face's levels are the sample's."""
     zs = []
     for t in TIMES:
-        run = loop.run(t, CHAINS, seed=11 + t)
-        face = run.state.face
-        counts_like = face.astype(int)  # the face's levels: its class is the sample's
         got = {}
-        for row in counts_like:
-            k = "inside" if row.all() else str(cls(row))
+        for levels in loop.run(t, CHAINS, seed=11 + t).state.face:
+            k = "inside" if levels.all() else str(cls(levels))
             got[k] = got.get(k, 0) + 1
         for k, p in laws[t].items():
             if 0 < p < 1:
