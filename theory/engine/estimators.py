@@ -11,7 +11,10 @@ one, else by a damped Newton method on the convex dual
     minimise  A_F(θ) − θ·τ + λ|θ|²/2
 on the face F of the marginal polytope that contains the target τ. On a proper
 face θ is not identified along the face's normal; the pseudo-inverse of the
-Hessian steps within the face, where the dual is strictly convex.
+Hessian steps within the face, where the dual is strictly convex. The MLE on a
+face whose levels are affinely independent (a simplex: every proper face of
+Curie–Weiss, every face of the categorical) is the sample's law there, and θ is
+that Newton's limit in closed form (:func:`theta_on_simplex_face`).
 """
 
 from __future__ import annotations
@@ -97,7 +100,9 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     natural domain and makes the iteration converge from any start; chains on a
     vertex of the polytope (a point mass) need no θ and are left as given.
     Raises NotConverged (a RuntimeError) if any chain fails to converge (it never
-    silently returns).
+    silently returns). For the MLE of a finite family, chains on a face whose levels
+    are affinely independent take the closed form :func:`theta_on_simplex_face` (the
+    Newton's limit), and the chains inside the polytope are solved by themselves.
     """
     theta = np.array(theta0, dtype=float, copy=True)
     if not np.isfinite(theta.sum()):
@@ -107,6 +112,24 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
         if np.count_nonzero(full_face) == len(full_face):
             face = None  # every chain on the whole polytope: no face to gather or apply
     plain = not lam and penalty is None  # the MLE's dual: no penalty terms to add
+    if plain and face is not None and numeric.finite:
+        # chains on a proper face: on a simplex face in closed form; the interior chains by the
+        # fast path below, the other faces' (if any) by the general loop, each by themselves
+        groups = simplex_faces(numeric, face, size, full_face)
+        if groups or np.count_nonzero(full_face):
+            other = ~full_face & (size > 1)
+            for rows, levels in groups:
+                closed = theta_on_simplex_face(numeric, tau[rows], theta[rows], levels)
+                if not np.isfinite(closed.sum()):  # a weight rounded to ≤ 0 (τ not a sample's mean)
+                    good = rows_all(np.isfinite(closed))
+                    rows, closed = rows[good], closed[good]
+                theta[rows] = closed
+                other[rows] = False
+            for part, f in ((np.flatnonzero(full_face), None), (np.flatnonzero(other), face)):
+                if len(part):
+                    theta[part] = solve_theta(numeric, tau[part], theta[part], None if f is None else f[part],
+                                              tol=tol, max_iter=max_iter)
+            return theta
     carry = None  # cumulants at θ of the chains going on (see below)
     if plain and face is None and numeric.finite and numeric.d <= 2:
         # the usual refit (every chain inside, d ≤ 2): full Newton steps levels-major; from the
@@ -233,6 +256,58 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     if active.any():
         raise NotConverged(f"Newton refit did not converge for {active.sum()} chain(s)")
     return theta
+
+
+def simplex_faces(numeric: NumericFamily, face: np.ndarray, size: np.ndarray,
+                  full_face: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The chains on a proper face whose k ≥ 2 levels are affinely independent (a simplex: k =
+    its dimension + 1), by k: [(their rows, their levels s_0 < … < s_{k−1} (R, k))]. Two levels
+    with distinct φ are; three or more (only in families with d ≥ 3) by the rank of φ_{s_i} − φ_{s_0}."""
+    groups = []
+    proper = ~full_face
+    for k in range(2, numeric.d + 2):
+        rows = np.flatnonzero(proper & (size == k))
+        if not len(rows):
+            continue
+        levels = np.nonzero(face[rows])[1].reshape(-1, k)
+        u = numeric.phi_levels[levels[:, 1:]] - numeric.phi_levels[levels[:, :1]]  # (R, k − 1, d)
+        simplex = (u[:, 0] != 0).any(axis=-1) if k == 2 else np.linalg.matrix_rank(u) == k - 1
+        if np.count_nonzero(simplex) < len(rows):
+            rows, levels = rows[simplex], levels[simplex]
+        if len(rows):
+            groups.append((rows, levels))
+    return groups
+
+
+def theta_on_simplex_face(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
+                          levels: np.ndarray) -> np.ndarray:
+    """The MLE's θ (C, d) with mean τ on a simplex face F, its levels s_0 < … < s_{k−1} affinely
+    independent (``levels`` (C, k), :func:`simplex_faces`), in closed form from φ and h.
+
+    Every law on F's levels is in the family's closure, so the model is the law with mean τ: its
+    weights are τ's barycentric coordinates on F,
+
+        (w_{s_1}, …, w_{s_{k−1}}) = G⁻¹U(τ − φ_{s_0}),   w_{s_0} = 1 − Σ_{i≥1} w_{s_i},
+
+    U the rows u_i = φ_{s_i} − φ_{s_0} (k − 1, d), G = UUᵀ. The model h e^{θ·φ} on F is that law
+    when θ·u_i = c_i = log(w_{s_i}/w_{s_0}) − log(h_{s_i}/h_{s_0}) (i ≥ 1); θ along the face's
+    normals leaves it unchanged. The Newton from θ0 with the pseudo-inverse of χ steps only
+    within the span of the u_i (χ's range on F), so its limit is the solution nearest θ0:
+
+        θ = θ0 + Uᵀ G⁻¹ (c − Uθ0);   two levels j < k: θ = θ0 + (c − θ0·u) u/(u·u), u = φ_k − φ_j.
+    """
+    phi = numeric.phi_levels[levels]  # (C, k, d)
+    u = phi[:, 1:] - phi[:, :1]
+    ut = u.transpose(0, 2, 1)
+    gram = u @ ut
+    w = np.empty(levels.shape)
+    w[:, 1:] = _solve_small(gram, (u @ (tau - phi[:, 0])[:, :, None])[..., 0])
+    w[:, 0] = 1.0 - w[:, 1:].sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (a weight ≤ 0: solve_theta's loop takes it)
+        log_wh = np.log(w) - numeric.log_h[levels]
+    c = log_wh[:, 1:] - log_wh[:, :1]
+    shift = _solve_small(gram, c - (u @ theta0[:, :, None])[..., 0])
+    return theta0 + (ut @ shift[:, :, None])[..., 0]
 
 
 def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tolerance: np.ndarray,

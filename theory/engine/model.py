@@ -700,18 +700,20 @@ def minimal_face_mask(numeric: NumericFamily, support: np.ndarray) -> np.ndarray
     """:func:`minimal_face` on bit masks (C,) uint64: the AND of the facets holding the support.
 
     A support of more levels than the widest facet holds lies in no facet (the whole polytope):
-    only the others are looked at, facet by facet."""
+    only the others are looked at, against every facet at once (in blocks of rows)."""
     face = np.full(len(support), numeric.full_mask)
     few = np.flatnonzero(np.bitwise_count(support) <= numeric.widest_facet)
     if not len(few):
         return face
-    every = len(few) == len(support)
-    part, sub = (face, support) if every else (face[few], support[few])
-    for facet in numeric.facet_masks:
-        inside = (sub & ~facet) == 0
-        part[inside] &= facet
-    if not every:
-        face[few] = part
+    facets = numeric.facet_masks
+    outside = ~facets
+    block = max(1, 2**20 // len(facets))  # rows of (rows, facets) temporaries (8 MB)
+    for lo in range(0, len(few), block):
+        rows = few if len(few) <= block else few[lo:lo + block]
+        sub = support if len(rows) == len(support) else support[rows]
+        # the facets holding each support (R, F), the full mask where one does not: ANDed
+        holding = np.where((sub[:, None] & outside) == 0, facets, numeric.full_mask)
+        face[rows] = np.bitwise_and.reduce(holding, axis=1)
     return face
 
 
