@@ -377,11 +377,11 @@ def test_a_binomial_sum_under_replace_has_the_same_draws_on_either_path(case, mo
 
 @pytest.mark.parametrize("regime, M, generations", [("replace", 1, 1600), ("accumulate", 2, 200)])
 def test_exponential_theta_and_entropy_read_off_rate_are_their_own_forms_bit_for_bit(regime, M, generations):
-    """θ = −rate (forms.negated) and S = 1 − log(1/μ) reading rate's 1/μ (forms.Shared) are the numbers of
+    """θ = −rate (forms.negated) and S = 1 − log(1/μ) reading rate's 1/μ (shared.Shared) are the numbers of
     θ's and S's own forms, −1/μ and 1 − log(1/μ): the run's block summaries (θ's taken from
     rate's), trace and histograms equal a per-generation reference evaluating those forms, also
     where μ underflows to 0 (replace, M = 1: rate ∞, θ and S excluded from the summaries)."""
-    from theory.engine.forms import bound
+    from theory.engine.shared import bound
 
     kw = {"generations": generations, "chains": 12, "seed": 3, "burn_in": 2, "record_every": 1, "keep": 12,
           "histograms": {"theta": (-40, 0, 8), "entropy": (-30, 3, 6)}}
@@ -417,12 +417,12 @@ def test_exponential_theta_and_entropy_read_off_rate_are_their_own_forms_bit_for
 
 
 def test_the_spread_bound_proves_only_what_holds():
-    """The collapse test skips the spread's form where forms.SharedValues.at_least proves every
+    """The collapse test skips the spread's form where shared.SharedValues.at_least proves every
     |spread| ≥ the threshold: on Gaussian blocks spanning variances 10⁻¹⁶–10² (chains on the
     point-mass curve, below it by a rounding, μ2 < 0, NaN, ±∞), whatever it proves holds of the
     form's own values, the usual block (no chain near the curve) is proven, and a threshold above
     the least |spread| is not (the negative control: a bound that claimed it would be wrong)."""
-    from theory.engine.forms import bound
+    from theory.engine.shared import bound
 
     nf = from_params("gaussian", 3, {"mean": 1.0, "var": 2.0}).numeric
     spread_form = bound(nf.forms.get("spread_mu")[0], nf.mu_names)
@@ -463,8 +463,8 @@ def test_the_collapse_test_with_the_spread_bound_is_the_exact_tests(regime, sett
     variance: the collapse times, codes (some chains near the point-mass curve, float_boundary, some
     on it) and every summary are the same with the bound (which proves the blocks with no chain
     near: the first under replace, every one of the run started far under accumulate) as with the
-    spread evaluated for every block. The block's forms are read from forms.SharedValues."""
-    from theory.engine.forms import SharedValues
+    spread evaluated for every block. The block's forms are read from shared.SharedValues."""
+    from theory.engine.shared import SharedValues
 
     def run(M, var0, generations):
         var = np.where(np.random.default_rng(4).random(3000) < 0.3, var0, 2.0)

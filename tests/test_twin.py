@@ -81,7 +81,7 @@ def _models(d: int) -> list:
 @pytest.mark.parametrize("name", ["poisson", "exponential", "gaussian"])
 @pytest.mark.parametrize("use_twin", [True, False])
 def test_forms_evaluated_together_are_each_forms_own_numbers(name, use_twin):
-    """forms.Shared evaluates a family's derived forms in μ together (conventional parameters, θ,
+    """shared.Shared evaluates a family's derived forms in μ together (conventional parameters, θ,
     entropy, spread), a subexpression two of them compute by the same operations once: bit for
     bit each form's own function (lambdify's code, the twin's or SymPy's), NaN's sign too, at
     models inside, on and beyond the boundary. It shares what it should: the Gaussian's μ1² in
@@ -89,7 +89,7 @@ def test_forms_evaluated_together_are_each_forms_own_numbers(name, use_twin):
     entropy 1 − log(1/μ). Negative control: a code that is the same in SymPy but not in its
     operations (the spread's μ1² − μ2 written −μ2 + μ1², or (μ1 − μ2)(μ1 + μ2) against μ1² − μ2²)
     is not shared, and rounds otherwise."""
-    from theory.engine.forms import Shared, bound
+    from theory.engine.shared import Shared, bound
 
     nf = from_params(name, 3, _init(name), numeric_twin=use_twin).numeric
     shared = nf.shared_forms
@@ -128,7 +128,7 @@ def test_shared_forms_read_only_the_code_that_was_loaded(tmp_path, monkeypatch):
     import importlib
     import linecache
 
-    from theory.engine.forms import Shared
+    from theory.engine.shared import Shared
 
     (tmp_path / "stale_forms.py").write_text("def _f1(mu):\n    return mu**2\n")
     monkeypatch.syspath_prepend(str(tmp_path))

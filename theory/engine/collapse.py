@@ -125,7 +125,7 @@ def classify(loop, state: State) -> np.ndarray:
 def _near_end(loop, mu: np.ndarray, values=None) -> np.ndarray:
     """Infinite spaces: models whose spread is below the refit's resolution of the reference's.
     ``values``: the derived forms at ``mu`` (:meth:`~.model.NumericFamily.forms_at`); where they
-    prove every |spread| at least that (:meth:`~.forms.SharedValues.at_least`: the usual block,
+    prove every |spread| at least that (:meth:`~.shared.SharedValues.at_least`: the usual block,
     no chain near the end) the spread is not evaluated."""
     threshold = RESOLUTION * loop.reference_spread
     if values is not None and "spread" in values and values.at_least("spread", threshold):

@@ -52,7 +52,7 @@ from .sampling import (HYPERGEOMETRIC_MAX, SMALLEST_NORMAL, binomial_p, binomial
                        canonical, canonical_normal, draw_counts, draw_exact, draw_levels, draw_naive,
                        draw_points, draw_points_naive, level_counts, pvals, subsample_counts,
                        subsample_naive, subsample_sums)
-from .forms import bound
+from .shared import bound
 from .state import State, gather_pays
 
 BLOCK_MIN = 4        # generations a block of the general path holds at least, else one (see _Chains)
@@ -1881,7 +1881,7 @@ class _Chains:
         wanted = self.book.wanted(t)
         whole = self._buffered(slice(n)) if wanted.all() else None  # (classified and summarised)
         # summarised first: the classification then reads the derived forms' values the summaries
-        # made (the spread's bound, forms.SharedValues.at_least)
+        # made (the spread's bound, shared.SharedValues.at_least)
         if whole is not None:
             self.book.add(t, *self._summarise(whole, n))
         elif wanted.any():

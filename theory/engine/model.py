@@ -17,7 +17,8 @@ import numpy as np
 from ..errors import InputError
 from ..family import ExponentialFamily, Finite
 from ..twin import FamilyTwin, level_tables, point_masses
-from .forms import Forms, Shared, SharedValues, bound
+from .forms import Forms
+from .shared import Shared, SharedValues, bound
 
 # Finite spaces up to these sizes get the symbolic inverse mean map (closed-form refits,
 # conventional parameters on the boundary). SymPy's sum over the levels grows fast: binomial
@@ -424,7 +425,7 @@ class NumericFamily:
 
     @functools.cached_property
     def shared_forms(self) -> Shared | None:
-        """The forms in μ a run's summaries read, evaluated together (:class:`.forms.Shared`: a
+        """The forms in μ a run's summaries read, evaluated together (:class:`.shared.Shared`: a
         subexpression their code has in common evaluated once, the same numbers): each conventional
         parameter with a form in μ by its name, θ_a as ``("theta", a)``, ``"entropy"`` (S = A − θ·μ
         in μ) and ``"spread"`` (tr χ in μ) where derived; None for a finite space."""
