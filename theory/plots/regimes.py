@@ -20,7 +20,7 @@ def _factors(setting, M: int, T: int, rid: str = "R10.moments") -> np.ndarray:
     """E[χ(μ_t)]/χ(μ_0) (the Gaussian: E[σ²_t]/σ²_0) for t = 0..T, exact at finite M (R10.moments;
     ``rid`` names the result the figure draws)."""
     derivation(rid, setting)
-    return np.array([1.0] + [R.second_moment_factor(setting, M, t) for t in range(1, T + 1)])
+    return np.concatenate([[1.0], R.second_moment_factors(setting, M, T)[1:]])
 
 
 # (a) replace, accumulate, subsample for the Gaussian ------------------------------------------

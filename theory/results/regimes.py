@@ -512,13 +512,21 @@ def second_moment_factor(setting: Setting, M: int, t: int, mu0=None, with_replac
     default the family's interior point). ``with_replacement``: the subsample drawn with
     replacement (finite-population factor 1 instead of (N − n)/(N − 1)), the validation's negative
     control."""
-    _check_pure(setting, t)
+    return float(second_moment_factors(setting, M, t, mu0, with_replacement)[-1])
+
+
+def second_moment_factors(setting: Setting, M: int, T: int, mu0=None, with_replacement: bool = False) -> np.ndarray:
+    """:func:`second_moment_factor` at t = 0..T, the same numbers: under subsample its recursion is
+    run once and read at every t (a figure's curve at sixty t took sixty runs of it)."""
+    _check_pure(setting, T)
     lam_value = _lambda_value(setting)
     if setting.regime.kind != "subsample":
-        return float(np.prod(1 + lam_value * _scales(setting, M, t)))
-    moments, start = _subsample_moments(setting, _sizes(setting, M, t), mu0, with_replacement)
+        return np.array([np.prod(1 + lam_value * _scales(setting, M, t)) for t in range(T + 1)])
+    steps, monomials, start = _subsample_trajectory(setting, _sizes(setting, M, T), mu0, with_replacement)
     q = _law_target(setting.family)[0][4]
-    return _expectation(q, setting.family, moments) / float(q.subs(start))
+    terms, q0 = _polynomial_terms(q, setting.family), float(q.subs(start))
+    return np.array([_expectation_of_terms(terms, dict(zip(monomials, x, strict=True)), setting.family) / q0
+                     for x in steps])
 
 
 def mean_error_factor(setting: Setting, M: int, t: int, mu0=None) -> float:
@@ -552,13 +560,22 @@ def mean_error_factor(setting: Setting, M: int, t: int, mu0=None) -> float:
 
 def _expectation(poly, family, moments: dict) -> float:
     """E of a polynomial of degree ≤ 2 in μ, from the expectations of its monomials."""
+    return _expectation_of_terms(_polynomial_terms(poly, family), moments, family)
+
+
+def _polynomial_terms(poly, family) -> list[tuple[sp.Expr, float]]:
+    """(monomial, coefficient) of a polynomial in μ, in SymPy's order of terms."""
     mu = family.mu_symbols
+    return [(sp.Mul(*(m**p for m, p in zip(mu, powers, strict=True))), float(coeff))
+            for powers, coeff in sp.Poly(poly, *mu).terms()]
+
+
+def _expectation_of_terms(terms, moments: dict, family) -> float:
     out = 0.0
-    for powers, coeff in sp.Poly(poly, *mu).terms():
-        mono = sp.Mul(*(m**p for m, p in zip(mu, powers, strict=True)))
+    for mono, coeff in terms:
         if mono != 1 and mono not in moments:
             raise InputError(f"{family.title}: the subsample recursion does not carry E[{mono}]")
-        out += float(coeff) * (1.0 if mono == 1 else moments[mono])
+        out += coeff * (1.0 if mono == 1 else moments[mono])
     return out
 
 
@@ -573,6 +590,13 @@ def _subsample_step(family):
 def _subsample_moments(setting: Setting, sizes, mu0, with_replacement: bool = False) -> tuple[dict, dict]:
     """({monomial: E at the last generation}, {symbol: start value}) of the pure subsample loop,
     the recursion of :func:`subsample_recursion` run over ``sizes`` from μ_0."""
+    steps, monomials, start = _subsample_trajectory(setting, sizes, mu0, with_replacement)
+    return dict(zip(monomials, steps[-1], strict=True)), start
+
+
+def _subsample_trajectory(setting: Setting, sizes, mu0, with_replacement: bool = False):
+    """(the monomials' expectations at the start and after each generation of ``sizes``, the
+    monomials, {symbol: start value}): :func:`subsample_recursion` run from μ_0."""
     fam = setting.family
     closed = subsample_recursion(fam)
     if closed is None:
@@ -586,13 +610,14 @@ def _subsample_moments(setting: Setting, sizes, mu0, with_replacement: bool = Fa
     start |= {Q[ab]: float(e_of[ab].subs(start)) for ab in Q}
     x = np.array([float(sp.sympify(mo).subs(start)) for mo in monomials])
     fA, fc = _subsample_step(fam)
-    N = 0.0
+    N, steps = 0.0, [x]
     for Mk in sizes:
         N1 = N + Mk
         f = 1.0 if with_replacement else 0.0 if N1 == Mk else (N1 - Mk) / (N1 - 1)
         x = np.asarray(fA(N, Mk, Mk, f), dtype=float) @ x + np.asarray(fc(N, Mk, Mk, f), dtype=float).ravel()
+        steps.append(x)
         N = N1
-    return dict(zip(monomials, x, strict=True)), start
+    return steps, monomials, start
 
 
 # --- R10.diffusion ------------------------------------------------------------------------------
