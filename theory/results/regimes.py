@@ -512,16 +512,21 @@ def second_moment_factor(setting: Setting, M: int, t: int, mu0=None, with_replac
     default the family's interior point). ``with_replacement``: the subsample drawn with
     replacement (finite-population factor 1 instead of (N − n)/(N − 1)), the validation's negative
     control."""
+    if setting.regime.kind != "subsample":
+        _check_pure(setting, t)
+        return float(np.prod(1 + _lambda_value(setting) * _scales(setting, M, t)))
     return float(second_moment_factors(setting, M, t, mu0, with_replacement)[-1])
 
 
 def second_moment_factors(setting: Setting, M: int, T: int, mu0=None, with_replacement: bool = False) -> np.ndarray:
-    """:func:`second_moment_factor` at t = 0..T, the same numbers: under subsample its recursion is
-    run once and read at every t (a figure's curve at sixty t took sixty runs of it)."""
+    """:func:`second_moment_factor` at t = 0..T, the same numbers: the factors 1 + λ c_k made once
+    (c_k of t ≤ T are those of T's first t generations), the subsample recursion run once and
+    read at every t (a figure's curve at sixty t took sixty runs of it)."""
     _check_pure(setting, T)
     lam_value = _lambda_value(setting)
     if setting.regime.kind != "subsample":
-        return np.array([np.prod(1 + lam_value * _scales(setting, M, t)) for t in range(T + 1)])
+        factors = 1 + lam_value * _scales(setting, M, T)
+        return np.array([np.prod(factors[:t]) for t in range(T + 1)])
     steps, monomials, start = _subsample_trajectory(setting, _sizes(setting, M, T), mu0, with_replacement)
     q = _law_target(setting.family)[0][4]
     terms, q0 = _polynomial_terms(q, setting.family), float(q.subs(start))
