@@ -166,8 +166,8 @@ def test_one_generation_refits_with_the_prior_once(case, monkeypatch, rng):
     draws = []
     real_draw = loop._draw
 
-    def recorded(nf, theta, mu, face, m, rng):
-        sums, counts = real_draw(nf, theta, mu, face, m, rng)
+    def recorded(nf, theta, mu, face, m, rng, levels=None):
+        sums, counts = real_draw(nf, theta, mu, face, m, rng, levels)
         draws.append((m, sums.copy()))
         return sums, counts
 

@@ -90,11 +90,14 @@ class PriorMAP:
 
 def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
                 face: np.ndarray | None = None, lam: float = 0.0,
-                tol: float = REFIT_TOL, max_iter: int = 200, penalty=None) -> np.ndarray:
+                tol: float = REFIT_TOL, max_iter: int = 200, penalty=None, keep_levels=None) -> np.ndarray:
     """θ with μ_F(θ) + λθ + ∇pen(θ) = τ, by damped Newton on the convex dual, all chains at once.
 
     ``penalty`` (optional) maps θ to (value, gradient, Hessian) of a convex penalty
-    added to the dual (a prior: see :class:`PriorMAP`).
+    added to the dual (a prior: see :class:`PriorMAP`). ``keep_levels`` (optional) is
+    called with (θ, the level probabilities (L, C) at θ) when the MLE of a finite family
+    with d = 1 converged in full steps for every chain, whose last step computed them
+    (the next draw's: :meth:`.state.State.keep_levels`).
 
     Backtracking (Armijo) on the dual objective keeps every step inside the
     natural domain and makes the iteration converge from any start; chains on a
@@ -134,8 +137,12 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     if plain and face is None and numeric.finite and numeric.d <= 2:
         # the usual refit (every chain inside, d ≤ 2): full Newton steps levels-major; from the
         # first step that needs backtracking on, the loop below, from where the chains are
-        active, carry, steps_done = _full_steps(numeric, tau, theta, tol * numeric.scale, max_iter)
+        active, carry, steps_done, levels = _full_steps(numeric, tau, theta, tol * numeric.scale, max_iter)
         if not np.count_nonzero(active):
+            # (d = 1: the draw's logits θφ(s) are one product each, the same numbers whatever the
+            # layout of θ; for d = 2 a BLAS may sum the two products of another layout otherwise)
+            if keep_levels is not None and levels is not None and numeric.d == 1:
+                keep_levels(theta, levels)
             return theta
         full_face = np.ones(len(tau), bool)
     elif face is None:
@@ -315,10 +322,11 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
     """:func:`solve_theta`'s iteration while every step is a full one, for the MLE of a finite
     family with every chain inside its polytope and d ≤ 2: updates ``theta`` (C, d) in place and
     returns (the chains left; the carry of :func:`solve_theta`'s loop for them, their cumulants
-    at θ, or None if none is left; the steps taken, which that loop counts as its own). Chains
-    are left where a full step fails the Armijo test (a singular χ's non-finite step fails it
-    too: all the chains not yet converged then go on in the general loop, from before that step)
-    or after ``max_iter`` steps.
+    at θ, or None if none is left; the steps taken, which that loop counts as its own; the level
+    probabilities (L, C) at the new θ when no chain is left, else None: each chain's from the
+    cumulants its convergence was tested on). Chains are left where a full step fails the Armijo
+    test (a singular χ's non-finite step fails it too: all the chains not yet converged then go
+    on in the general loop, from before that step) or after ``max_iter`` steps.
 
     The same numbers as the general loop, step for step: the same products in the same order, on
     the same chains at once (the general loop's batches: a product's last bits may depend on how
@@ -329,8 +337,9 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
     th, tau_t = theta.T.copy(), tau.T.copy()  # (d, C)
     chains = np.arange(len(theta))
     tol = tolerance[:, None]
+    levels = None  # the level probabilities of the chains converged so far (L, C), once some are
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        a, mu, chi = numeric.cumulants_levels_major(th)
+        a, mu, chi, q = numeric.cumulants_levels_major(th)
         value = a - _dot_rows(th, tau_t)
         for taken in range(max_iter):
             grad = mu - tau_t
@@ -339,9 +348,16 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
             finished = np.count_nonzero(done)
             if finished == len(done):  # (no chain at all, too)
                 theta[chains] = th.T
-                return np.zeros(len(theta), bool), None, taken
+                if levels is None:  # (every chain converged at once: q is theirs in order)
+                    levels = q
+                else:
+                    levels[:, chains] = q
+                return np.zeros(len(theta), bool), None, taken, levels
             if finished:
                 theta[chains[done]] = th[:, done].T
+                if levels is None:
+                    levels = np.empty((q.shape[0], len(theta)))
+                levels[:, chains[done]] = q[:, done]
                 keep = ~done
                 th, tau_t, grad, value, chains = th[:, keep], tau_t[:, keep], grad[:, keep], value[keep], chains[keep]
                 a, mu, chi = a[keep], mu[:, keep], [c[keep] for c in chi]
@@ -349,11 +365,11 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
             slope = _dot_rows(grad, step)
             bound = value + 1e-4 * slope + 1e-13 * (1 + np.abs(value))
             trial = th + step
-            a_t, mu_t, chi_t = numeric.cumulants_levels_major(trial)
+            a_t, mu_t, chi_t, q_t = numeric.cumulants_levels_major(trial)
             value_t = a_t - _dot_rows(trial, tau_t)
             if np.count_nonzero(value_t <= bound) < len(value_t):
                 break  # the general loop backtracks from th
-            th, value, a, mu, chi = trial, value_t, a_t, mu_t, chi_t
+            th, value, a, mu, chi, q = trial, value_t, a_t, mu_t, chi_t, q_t
         else:
             taken = max_iter
     theta[chains] = th.T
@@ -365,7 +381,7 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
     if d == 2:
         hess[:, 0, 1] = hess[:, 1, 0] = chi[1]
         hess[:, 1, 1] = chi[2]
-    return left, (np.ones(len(chains), bool), a, mu.T, hess), taken
+    return left, (np.ones(len(chains), bool), a, mu.T, hess), taken, None
 
 
 def _newton_step(chi: list, grad: np.ndarray) -> np.ndarray:

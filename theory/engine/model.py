@@ -134,15 +134,16 @@ class NumericFamily:
         return np.stack([_component(f, self.names, theta) for f in self.forms.get("mu")], axis=-1)
 
     def cumulants_levels_major(self, theta_T: np.ndarray):
-        """(A, μ (d, C), the distinct entries of χ: [χ11] or [χ11, χ12, χ22]) at θ given
-        levels-major (d, C), on the whole polytope of a finite family with d ≤ 2: the
-        arithmetic of :meth:`cumulants` (the same numbers), for the Newton's full steps."""
+        """(A, μ (d, C), the distinct entries of χ: [χ11] or [χ11, χ12, χ22], the level
+        probabilities (L, C)) at θ given levels-major (d, C), on the whole polytope of a finite
+        family with d ≤ 2: the arithmetic of :meth:`cumulants` (the same numbers), for the
+        Newton's full steps; the probabilities are :meth:`level_probabilities_T`'s numbers."""
         a, q = self._moments_T(theta_T.T, None)
         mu = self.phi_levels.T @ q
         second = self.phi_outer.T @ q
         if len(mu) == 1:
-            return a, mu, [second[0] - mu[0] * mu[0]]
-        return a, mu, [second[0] - mu[0] * mu[0], second[1] - mu[0] * mu[1], second[3] - mu[1] * mu[1]]
+            return a, mu, [second[0] - mu[0] * mu[0]], q
+        return a, mu, [second[0] - mu[0] * mu[0], second[1] - mu[0] * mu[1], second[3] - mu[1] * mu[1]], q
 
     def _chi_T(self, q_T: np.ndarray, mu: np.ndarray) -> np.ndarray:
         """E[φφᵀ] − μμᵀ from levels-major probabilities, shape (C, d, d)."""

@@ -27,25 +27,26 @@ import numpy as np
 from .model import NumericFamily
 
 
-def draw_exact(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.Generator):
-    """(Σφ over m draws, level counts or None) for every chain; shapes (C, d), (C, L)."""
+def draw_exact(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.Generator, levels=None):
+    """(Σφ over m draws, level counts or None) for every chain; shapes (C, d), (C, L). ``levels``:
+    the level probabilities (L, C) of the models θ on ``face`` where known (:func:`pvals`)."""
     if numeric.finite:
         law = binomial_sum(numeric)
         if law is not None:
             drawn = _draw_binomial_sum(law, theta, face, m, rng)
             if drawn is not None:
                 return drawn
-        counts = rng.multinomial(m, pvals(numeric, theta, face))
+        counts = rng.multinomial(m, pvals(numeric, theta, face, levels))
         return counts @ numeric.phi_levels, counts
     if m == 0:
         return np.zeros_like(mu), None
     return np.asarray(numeric.family.sum_sampler(rng, mu, m), dtype=float), None
 
 
-def draw_naive(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.Generator):
+def draw_naive(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.Generator, levels=None):
     """Same as :func:`draw_exact`, drawing the m points one at a time (inverse CDF / single draws)."""
     if numeric.finite:
-        counts = level_counts(draw_levels(numeric, theta, face, m, rng), len(numeric.levels))
+        counts = level_counts(draw_levels(numeric, theta, face, m, rng, levels), len(numeric.levels))
         return counts @ numeric.phi_levels, counts
     total = np.zeros_like(mu)
     for _ in range(m):
@@ -54,9 +55,10 @@ def draw_naive(numeric: NumericFamily, theta, mu, face, m: int, rng: np.random.G
 
 
 # -- single points: the pools of accumulate and subsample (engine.loop) ------------------------------
-def draw_levels(numeric: NumericFamily, theta, face, m: int, rng: np.random.Generator) -> np.ndarray:
+def draw_levels(numeric: NumericFamily, theta, face, m: int, rng: np.random.Generator,
+                levels=None) -> np.ndarray:
     """The level of each of m draws per chain, by inverse CDF, shape (C, m)."""
-    cdf = np.cumsum(pvals(numeric, theta, face), axis=-1)
+    cdf = np.cumsum(pvals(numeric, theta, face, levels), axis=-1)
     u = rng.random((len(cdf), m))
     return np.minimum((u[:, :, None] >= cdf[:, None, :]).sum(-1), cdf.shape[1] - 1)
 
@@ -82,9 +84,10 @@ def draw_points_naive(numeric: NumericFamily, mu, m: int, rng: np.random.Generat
     return np.stack(points, axis=1) if points else np.zeros((len(mu), 0, mu.shape[1]))
 
 
-def draw_counts(numeric: NumericFamily, theta, face, m: int, rng: np.random.Generator) -> np.ndarray:
+def draw_counts(numeric: NumericFamily, theta, face, m: int, rng: np.random.Generator,
+                levels=None) -> np.ndarray:
     """Level counts (C, L) of m draws per chain: Multinomial(m, f(·|θ)) over the levels."""
-    return rng.multinomial(m, pvals(numeric, theta, face))
+    return rng.multinomial(m, pvals(numeric, theta, face, levels))
 
 
 HYPERGEOMETRIC_MAX = 10**9  # numpy draws hypergeometric laws of fewer points of each kind
@@ -207,15 +210,20 @@ def binomial_support(n: int, K: np.ndarray, trials: int) -> np.ndarray:
 PVALS_BITS = 44  # significant bits kept of each level probability before a draw
 
 
-def pvals(numeric, theta, face):
+def pvals(numeric, theta, face, levels=None):
     """Level probabilities rounded to 44 significant bits: a canonical input for the draw.
 
     Their last bits come from exp/log (libm) and differ across machines, and numpy's
     binomial draws the mirror image when p is one ulp above 1/2, a value refits land on
     exactly and often (p = k/M). Rounding to 2^-44 relative maps such a p to 1/2 itself
     on every machine, and changes each probability by at most 2^-45 of itself.
+
+    ``levels``: :meth:`~.model.NumericFamily.level_probabilities_T` of θ on ``face`` where the
+    caller has them (the refit's Newton made them: :meth:`.state.State.levels_at`), rescaled
+    here in place; else they are made.
     """
-    q = numeric.level_probabilities_T(theta, face)  # levels-major (L, C): sums over levels are fast
+    # levels-major (L, C): sums over levels are fast
+    q = numeric.level_probabilities_T(theta, face) if levels is None else levels
     q /= q.sum(axis=0)
     return canonical(q).T
 

@@ -33,6 +33,9 @@ class State:
     # the derived forms at μ (NumericFamily.forms_at), evaluated once for a snapshot whose μ stays as
     # it is (a run's block): its observables and classification read them; never the live state's
     forms: object | None = None
+    # (θ, the level probabilities (L, C) of the models θ on the whole polytope) where the last refit
+    # made them (its Newton's last step): the next draw reads them instead of making them again
+    levels: tuple | None = None
 
     # pool_counts: the pool's level counts, except on accumulate's exact path where a generation
     # is one binomial sum (sampling.binomial_sum): there they add up the draws' supports
@@ -47,6 +50,24 @@ class State:
                      collapse_time=pick(self.collapse_time), pool_sums=pick(self.pool_sums),
                      pool_counts=pick(self.pool_counts), pool_points=pick(self.pool_points),
                      pool_size=self.pool_size)
+
+    def keep_levels(self, theta: np.ndarray, levels: np.ndarray) -> None:
+        """Keep the level probabilities (L, C) of the models θ (C, d) on the whole polytope for the
+        next draw (:meth:`levels_at`)."""
+        self.levels = theta.copy(), levels
+
+    def levels_at(self, theta: np.ndarray, face: np.ndarray | None) -> np.ndarray | None:
+        """The kept level probabilities (L, C) if they are those of the models θ on ``face``: the
+        kept θ bit for bit, every face the whole polytope (a function of θ alone: the numbers that
+        making them again would give); else None. Handed out once (a draw rescales them in place)."""
+        kept, self.levels = self.levels, None
+        if kept is None or (face is not None and not face.all()):
+            return None
+        kept_theta, levels = kept
+        if kept_theta.shape != theta.shape or \
+                np.count_nonzero(kept_theta.view(np.int64) != theta.view(np.int64)):
+            return None
+        return levels
 
 
 def gather_pays(part: int, chains: int) -> bool:
