@@ -280,8 +280,8 @@ def _newton_states(case, monkeypatch, full_steps):
     return out
 
 
-def _general_loop_only(numeric, tau, theta, tolerance, max_iter):
-    return np.ones(len(theta), bool), None, 0, None  # every chain left to solve_theta's general loop
+def _general_loop_only(numeric, tau, theta, tolerance, max_iter, kept=None):
+    return np.ones(len(theta), bool), None, 0  # every chain left to solve_theta's general loop
 
 
 @pytest.mark.parametrize("case", list(NEWTON_CASES))
@@ -297,8 +297,8 @@ def test_the_newtons_full_steps_give_the_general_loops_numbers(case, monkeypatch
 def test_the_same_comparison_catches_newton_steps_that_stop_early(monkeypatch):
     lean = estimators._full_steps
 
-    def early(numeric, tau, theta, tolerance, max_iter):  # control: a tolerance 10⁴ times wider
-        return lean(numeric, tau, theta, 1e4 * tolerance, max_iter)
+    def early(numeric, tau, theta, tolerance, max_iter, kept=None):  # control: a tolerance 10⁴ times wider
+        return lean(numeric, tau, theta, 1e4 * tolerance, max_iter, kept)
 
     fast = _newton_states("fitted-replace", monkeypatch, early)
     slow = _newton_states("fitted-replace", monkeypatch, _general_loop_only)
@@ -317,9 +317,8 @@ def test_the_newtons_full_steps_hand_backtracking_chains_to_the_general_loop():
     tau = counts @ nf.phi_levels / counts.sum(axis=1, keepdims=True)
     start = solve_theta(nf, tau, np.zeros((100, 2)))
     start[:10] += rng.normal(0.0, 3.0, size=(10, 2))
-    left, carry, _, levels = estimators._full_steps(nf, tau, start.copy(), estimators.REFIT_TOL * nf.scale, 200)
+    left, carry, _ = estimators._full_steps(nf, tau, start.copy(), estimators.REFIT_TOL * nf.scale, 200)
     assert left[:10].any() and not left[10:].any() and len(carry[0]) == np.count_nonzero(left)
-    assert levels is None  # (kept only when every chain converged in full steps)
     fast = solve_theta(nf, tau, start)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(estimators, "_full_steps", _general_loop_only)

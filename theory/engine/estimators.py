@@ -90,14 +90,14 @@ class PriorMAP:
 
 def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
                 face: np.ndarray | None = None, lam: float = 0.0,
-                tol: float = REFIT_TOL, max_iter: int = 200, penalty=None, keep_levels=None) -> np.ndarray:
+                tol: float = REFIT_TOL, max_iter: int = 200, penalty=None, kept=None) -> np.ndarray:
     """θ with μ_F(θ) + λθ + ∇pen(θ) = τ, by damped Newton on the convex dual, all chains at once.
 
     ``penalty`` (optional) maps θ to (value, gradient, Hessian) of a convex penalty
-    added to the dual (a prior: see :class:`PriorMAP`). ``keep_levels`` (optional) is
-    called with (θ, the level probabilities (L, C) at θ) when the MLE of a finite family
-    with d = 1 converged in full steps for every chain, whose last step computed them
-    (the next draw's: :meth:`.state.State.keep_levels`).
+    added to the dual (a prior: see :class:`PriorMAP`). ``kept`` (optional, a
+    :class:`.state.Kept`): the cumulants the last refit's Newton made at the θ it converged
+    to, read where θ0 is that θ, and where this one's every chain converges in full steps
+    (the MLE of a finite family, d ≤ 2), its own kept in their place.
 
     Backtracking (Armijo) on the dual objective keeps every step inside the
     natural domain and makes the iteration converge from any start; chains on a
@@ -137,12 +137,8 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
     if plain and face is None and numeric.finite and numeric.d <= 2:
         # the usual refit (every chain inside, d ≤ 2): full Newton steps levels-major; from the
         # first step that needs backtracking on, the loop below, from where the chains are
-        active, carry, steps_done, levels = _full_steps(numeric, tau, theta, tol * numeric.scale, max_iter)
+        active, carry, steps_done = _full_steps(numeric, tau, theta, tol * numeric.scale, max_iter, kept)
         if not np.count_nonzero(active):
-            # (d = 1: the draw's logits θφ(s) are one product each, the same numbers whatever the
-            # layout of θ; for d = 2 a BLAS may sum the two products of another layout otherwise)
-            if keep_levels is not None and levels is not None and numeric.d == 1:
-                keep_levels(theta, levels)
             return theta
         full_face = np.ones(len(tau), bool)
     elif face is None:
@@ -318,15 +314,19 @@ def theta_on_simplex_face(numeric: NumericFamily, tau: np.ndarray, theta0: np.nd
 
 
 def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tolerance: np.ndarray,
-                max_iter: int):
+                max_iter: int, kept=None):
     """:func:`solve_theta`'s iteration while every step is a full one, for the MLE of a finite
     family with every chain inside its polytope and d ≤ 2: updates ``theta`` (C, d) in place and
     returns (the chains left; the carry of :func:`solve_theta`'s loop for them, their cumulants
-    at θ, or None if none is left; the steps taken, which that loop counts as its own; the level
-    probabilities (L, C) at the new θ when no chain is left, else None: each chain's from the
-    cumulants its convergence was tested on). Chains are left where a full step fails the Armijo
-    test (a singular χ's non-finite step fails it too: all the chains not yet converged then go
-    on in the general loop, from before that step) or after ``max_iter`` steps.
+    at θ, or None if none is left; the steps taken, which that loop counts as its own). Chains
+    are left where a full step fails the Armijo test (a singular χ's non-finite step fails it
+    too: all the chains not yet converged then go on in the general loop, from before that step)
+    or after ``max_iter`` steps. ``kept`` (a :class:`.state.Kept`, optional): the cumulants at
+    θ, if kept there, are read instead of made; when every chain converged, the level
+    probabilities at the new θ are kept (each chain's from the step its convergence was tested
+    on: elementwise, the same numbers in any batch), and the cumulants if all converged at the
+    same step (μ and χ, sums over the levels by a BLAS, are those of a batch of every chain:
+    their last bits may depend on the batch's size).
 
     The same numbers as the general loop, step for step: the same products in the same order, on
     the same chains at once (the general loop's batches: a product's last bits may depend on how
@@ -337,9 +337,10 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
     th, tau_t = theta.T.copy(), tau.T.copy()  # (d, C)
     chains = np.arange(len(theta))
     tol = tolerance[:, None]
-    levels = None  # the level probabilities of the chains converged so far (L, C), once some are
+    levels = None  # (kept) the level probabilities of the chains converged so far, in every chain's column
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        a, mu, chi, q = numeric.cumulants_levels_major(th)
+        known = None if kept is None else kept.cumulants_at(theta)
+        a, mu, chi, q = numeric.cumulants_levels_major(th) if known is None else known
         value = a - _dot_rows(th, tau_t)
         for taken in range(max_iter):
             grad = mu - tau_t
@@ -348,17 +349,22 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
             finished = np.count_nonzero(done)
             if finished == len(done):  # (no chain at all, too)
                 theta[chains] = th.T
-                if levels is None:  # (every chain converged at once: q is theirs in order)
-                    levels = q
+                if kept is None:
+                    pass
+                elif levels is None:  # every chain converged at this step
+                    kept.keep(theta, q, (a, mu, chi))
                 else:
                     levels[:, chains] = q
-                return np.zeros(len(theta), bool), None, taken, levels
+                    kept.keep(theta, levels)
+                return np.zeros(len(theta), bool), None, taken
             if finished:
                 theta[chains[done]] = th[:, done].T
-                if levels is None:
-                    levels = np.empty((q.shape[0], len(theta)))
-                levels[:, chains[done]] = q[:, done]
                 keep = ~done
+                if kept is not None:
+                    if levels is None:
+                        levels = np.empty((len(q), len(theta)))
+                    levels[:, chains[done]] = q[:, done]
+                    q = q[:, keep]
                 th, tau_t, grad, value, chains = th[:, keep], tau_t[:, keep], grad[:, keep], value[keep], chains[keep]
                 a, mu, chi = a[keep], mu[:, keep], [c[keep] for c in chi]
             step = _newton_step(chi, grad)
@@ -381,7 +387,7 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
     if d == 2:
         hess[:, 0, 1] = hess[:, 1, 0] = chi[1]
         hess[:, 1, 1] = chi[2]
-    return left, (np.ones(len(chains), bool), a, mu.T, hess), taken, None
+    return left, (np.ones(len(chains), bool), a, mu.T, hess), taken
 
 
 def _newton_step(chi: list, grad: np.ndarray) -> np.ndarray:

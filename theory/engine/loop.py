@@ -496,7 +496,7 @@ class ClosedLoop:
             sums, counts = self._refit_sample(state, idx, *draw(state, idx, face, t, rng), t, rng)
         n = self.refit_size(t)
         if nf.finite:
-            theta, mu, new_face, vertex = self._refit_finite(sums, counts, state.theta[idx], n, state.keep_levels)
+            theta, mu, new_face, vertex = self._refit_finite(sums, counts, state.theta[idx], n, state.kept)
             state.face[idx] = new_face
             state.theta[idx] = theta
         else:
@@ -963,7 +963,7 @@ class ClosedLoop:
         nf = self.numeric
         theta = state.theta[idx]
         sums, counts = self.draw_model(theta, state.mu[idx], face, self.model_draws(t), rng,
-                                       state.levels_at(theta, face))
+                                       state.kept.levels_at(theta, face))
         fresh = self.M0 + self.external
         if fresh:
             n = len(sums)
@@ -1036,7 +1036,7 @@ class ClosedLoop:
         nf = self.numeric
         if self.operated is None:
             theta = state.theta[idx]
-            counts = draw_counts(nf, theta, face, self.model_draws(t), rng, state.levels_at(theta, face))
+            counts = draw_counts(nf, theta, face, self.model_draws(t), rng, state.kept.levels_at(theta, face))
         else:
             counts = self.operated.draw(state.theta[idx], state.mu[idx], face, self.model_draws(t), rng)[1]
         counts = self._with_truth_and_data(counts, rng)
@@ -1139,9 +1139,9 @@ class ClosedLoop:
         return est.target(sums / n, n), lam, prior
 
     def _refit_finite(self, sums: np.ndarray, counts: np.ndarray, theta_prev: np.ndarray,
-                      n: int | None = None, keep_levels=None):
+                      n: int | None = None, kept=None):
         """(θ', μ', face, point mass) of the next models from Σφ and the level counts of the refit's n
-        points; ``keep_levels``: see :meth:`refit_theta`."""
+        points; ``kept``: see :meth:`refit_theta`."""
         nf, est = self.numeric, self.estimator
         tau, lam, prior = self._refit_target(sums, n)
         # the MLE lives on the smallest face holding the sample; MAP and L2 stay interior
@@ -1150,7 +1150,7 @@ class ClosedLoop:
         else:
             new_face = np.ones(counts.shape, bool)
             mask = np.full(len(new_face), nf.full_mask) if nf.masks else None
-        theta = self.refit_theta(tau, theta_prev, new_face, lam, prior, mask=mask, keep_levels=keep_levels)
+        theta = self.refit_theta(tau, theta_prev, new_face, lam, prior, mask=mask, kept=kept)
         mu = nf.mu(theta, new_face) if (lam or prior) else tau
         return theta, mu, new_face, nf.vertex_index(mu, new_face, mask=mask)
 
@@ -1190,12 +1190,12 @@ class ClosedLoop:
                 tau = nf.project_to_continuum(tau, on_curve)
         return tau, on_curve
 
-    def refit_theta(self, tau, theta_prev, face, lam, prior=None, mask=None, keep_levels=None):
+    def refit_theta(self, tau, theta_prev, face, lam, prior=None, mask=None, kept=None):
         """θ' with μ_F(θ') + λθ' + ∇pen = τ on ``face`` (``mask``: its bit mask, if known): for
         the MLE the closed-form inverse mean map inside and a saturated family's level weights on a
         face (:meth:`~.model.NumericFamily.theta_on_face`), else Newton from the previous θ
-        (:func:`.estimators.solve_theta`, which hands ``keep_levels`` the level probabilities at θ'
-        where it made them for every chain); on a point mass the previous θ (not needed)."""
+        (:func:`.estimators.solve_theta`, which reads and keeps its cumulants in ``kept``, a
+        :class:`.state.Kept`, when every chain is inside); on a point mass the previous θ (not needed)."""
         nf = self.numeric
         size, full = nf.face_size_full(face, mask)
         todo = size > 1  # on a point mass θ is not needed
@@ -1223,7 +1223,7 @@ class ClosedLoop:
             todo[sel] = False
         if np.count_nonzero(todo) == len(todo):  # every chain: no gathers (no face: all whole)
             return solve_theta(nf, tau, theta_prev, None if np.count_nonzero(full) == len(full) else face,
-                               lam, penalty=prior, keep_levels=keep_levels)
+                               lam, penalty=prior, kept=kept)
         theta = theta_prev.copy() if theta is None else theta
         if np.count_nonzero(todo):
             theta[todo] = solve_theta(nf, tau[todo], theta_prev[todo], face[todo], lam, penalty=prior)
@@ -1629,7 +1629,7 @@ class ClosedLoop:
                 break
         if bar is not None:
             bar.close()
-        chains_.state.levels = None  # (the next draw's: none)
+        chains_.state.kept.clear()  # (the next generation's: none)
         return Run(loop=self, state=chains_.state, generations=generations, chains=chains, seed=seed,
                    final=book.final_stats(), time_average=book.time_average(), trace=trace, histograms=hist,
                    init_law=init_law)

@@ -219,12 +219,14 @@ def pvals(numeric, theta, face, levels=None):
     on every machine, and changes each probability by at most 2^-45 of itself.
 
     ``levels``: :meth:`~.model.NumericFamily.level_probabilities_T` of θ on ``face`` where the
-    caller has them (the refit's Newton made them: :meth:`.state.State.levels_at`), rescaled
-    here in place; else they are made.
+    caller has them (the refit's Newton made them: :meth:`.state.Kept.levels_at`; not modified);
+    else they are made.
     """
-    # levels-major (L, C): sums over levels are fast
-    q = numeric.level_probabilities_T(theta, face) if levels is None else levels
-    q /= q.sum(axis=0)
+    if levels is None:  # levels-major (L, C): sums over levels are fast
+        q = numeric.level_probabilities_T(theta, face)
+        q /= q.sum(axis=0)
+    else:
+        q = levels / levels.sum(axis=0)
     return canonical(q).T
 
 

@@ -3,7 +3,7 @@ and the rule for working on some of them (:func:`gather_pays`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,9 +33,8 @@ class State:
     # the derived forms at μ (NumericFamily.forms_at), evaluated once for a snapshot whose μ stays as
     # it is (a run's block): its observables and classification read them; never the live state's
     forms: object | None = None
-    # (θ, the level probabilities (L, C) of the models θ on the whole polytope) where the last refit
-    # made them (its Newton's last step): the next draw reads them instead of making them again
-    levels: tuple | None = None
+    # the cumulants and level probabilities the last refit's Newton made at the θ it converged to
+    kept: Kept = field(default_factory=lambda: Kept())
 
     # pool_counts: the pool's level counts, except on accumulate's exact path where a generation
     # is one binomial sum (sampling.binomial_sum): there they add up the draws' supports
@@ -51,23 +50,45 @@ class State:
                      pool_counts=pick(self.pool_counts), pool_points=pick(self.pool_points),
                      pool_size=self.pool_size)
 
-    def keep_levels(self, theta: np.ndarray, levels: np.ndarray) -> None:
-        """Keep the level probabilities (L, C) of the models θ (C, d) on the whole polytope for the
-        next draw (:meth:`levels_at`)."""
-        self.levels = theta.copy(), levels
+
+class Kept:
+    """What the MLE's Newton made at the θ (C, d) it converged to, on the whole polytope (a finite
+    family, d ≤ 2, every chain converged in full steps), kept for the next generation, which starts
+    from that θ: the level probabilities (L, C), which its draw reads for d = 1
+    (:func:`.sampling.pvals`), and where every chain converged at the same step the cumulants
+    (A (C,), μ (d, C), χ's distinct entries, levels-major), which its refit reads
+    (:func:`.estimators.solve_theta`), instead of making them again. They are a function of θ (and,
+    μ and χ, of the batch: every chain): handed out for θ bit for bit the kept one, they are the
+    numbers making them again would give. Never modified in place."""
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self) -> None:
+        self.theta, self.levels, self.cumulants = None, None, None
+
+    def keep(self, theta: np.ndarray, levels: np.ndarray, cumulants: tuple | None = None) -> None:
+        self.theta, self.levels, self.cumulants = theta.copy(), levels, cumulants
+
+    def _at(self, theta: np.ndarray) -> bool:
+        kept = self.theta
+        return kept is not None and kept.shape == theta.shape and \
+            not np.count_nonzero(kept.view(np.int64) != theta.view(np.int64))
+
+    def cumulants_at(self, theta: np.ndarray) -> tuple | None:
+        """(A, μ, χ's entries, level probabilities) at θ if kept, else None."""
+        if self.cumulants is None or not self._at(theta):
+            return None
+        return (*self.cumulants, self.levels)
 
     def levels_at(self, theta: np.ndarray, face: np.ndarray | None) -> np.ndarray | None:
-        """The kept level probabilities (L, C) if they are those of the models θ on ``face``: the
-        kept θ bit for bit, every face the whole polytope (a function of θ alone: the numbers that
-        making them again would give); else None. Handed out once (a draw rescales them in place)."""
-        kept, self.levels = self.levels, None
-        if kept is None or (face is not None and not face.all()):
+        """The level probabilities (L, C) of the models θ on ``face`` if kept (every face the whole
+        polytope), else None. Only for d = 1: the draw makes the logits θφ(s) from θ (C, d), the
+        Newton from θ levels-major (d, C); one product each, they are the same numbers whatever
+        the layout, where for d = 2 a BLAS may add the two products of another layout otherwise."""
+        if theta.shape[1] != 1 or self.levels is None or (face is not None and not face.all()):
             return None
-        kept_theta, levels = kept
-        if kept_theta.shape != theta.shape or \
-                np.count_nonzero(kept_theta.view(np.int64) != theta.view(np.int64)):
-            return None
-        return levels
+        return self.levels if self._at(theta) else None
 
 
 def gather_pays(part: int, chains: int) -> bool:
