@@ -353,6 +353,88 @@ def test_the_newtons_full_steps_count_against_its_step_budget(max_iter):
     assert fast == slow if isinstance(fast, str) else np.array_equal(fast, slow)
 
 
+KEPT_CASES = {  # (M, init, N, fixed, options, chains): the Newton's refit, one θ held (d = 1) or both fitted
+    # large samples: every chain converges at the same step (the cumulants kept) in most generations
+    "held-accumulate": (10**6, {"theta1": 0.05, "theta2": 0.3}, 20, {"theta2": 0.3}, {"regime": "accumulate"}, 100),
+    "fitted-accumulate": (10**6, {"theta1": 0.05, "theta2": 0.3}, 20, {}, {"regime": "accumulate"}, 100),
+    # chains converging at different steps: the level probabilities kept chain by chain
+    "held-accumulate-steps": (10_000, {"theta1": 0.05, "theta2": 0.3}, 20, {"theta2": 0.3},
+                              {"regime": "accumulate"}, 300),
+    "held-subsample": (10_000, {"theta1": 0.05, "theta2": 0.3}, 20, {"theta2": 0.3}, {"regime": "subsample"}, 300),
+    "held-naive": (50, {"theta1": 0.05, "theta2": -0.4}, 8, {"theta2": -0.4},
+                   {"regime": "accumulate", "sampler": "naive"}, 50),
+    "theta1-held-accumulate": (200, {"theta1": 0.1, "theta2": 0.2}, 6, {"theta1": 0.1}, {"regime": "accumulate"}, 300),
+    # small samples: chains on faces and off them again (what was kept is then another θ's)
+    "held-subsample-faces": (5, {"theta1": 0.3, "theta2": -0.4}, 5, {"theta2": -0.4}, {"regime": "subsample"}, 300),
+    "fitted-replace": (30, {"theta1": 0.1, "theta2": 0.3}, 8, {}, {}, 300),
+}
+
+
+def _kept_states(case, kept=True, unchecked=False):
+    """A run's states and summaries, each generation reading what the last refit's Newton kept
+    (state.Kept) or making it again; ``unchecked``: handed out whatever θ they were kept at (the
+    control: a stale value read)."""
+    from theory.engine.state import Kept
+
+    M, init, N, fixed, options, chains = KEPT_CASES[case]
+    loop = from_params("curie_weiss", M, init, family_args={"N": N}, fixed=fixed, **options)
+    with pytest.MonkeyPatch.context() as mp:
+        if not kept:
+            mp.setattr(Kept, "keep", lambda self, theta, levels, cumulants=None: None)
+        if unchecked:
+            mp.setattr(Kept, "_at", lambda self, theta: self.theta is not None and self.theta.shape == theta.shape)
+        run = loop.run(150, chains, seed=5, record_every=7, keep=3)
+    out = {k: v for k, v in vars(run.state).items() if isinstance(v, np.ndarray)}
+    out["time_average"] = np.array([[s.mean, s.var] for s in run.time_average.values()])
+    out["trace"] = np.array([run.trace[k][n] for k in ("mean", "var") for n in sorted(run.trace[k])])
+    return out
+
+
+@pytest.mark.parametrize("case", list(KEPT_CASES))
+def test_what_the_newton_kept_gives_the_numbers_made_again(case):
+    """The next generation's draw (d = 1) and refit read the level probabilities and cumulants the
+    last refit's Newton made at the θ it converged to: the numbers of making them again, bit for bit."""
+    fast, slow = _kept_states(case), _kept_states(case, kept=False)
+    for k in fast:
+        assert np.array_equal(fast[k], slow[k], equal_nan=True), f"{case}: {k} differs"
+
+
+def test_the_same_comparison_catches_kept_values_read_at_another_theta():
+    fast, slow = _kept_states("held-subsample-faces", unchecked=True), _kept_states("held-subsample-faces", kept=False)
+    assert not np.array_equal(fast["theta"], slow["theta"])
+
+
+def test_the_newton_keeps_its_last_values_where_every_chain_converged():
+    """Where every chain converged in full steps, the Newton keeps the level probabilities at the new
+    θ (per chain: those of each chain's last step, the numbers a batch of every chain makes too), and
+    its cumulants where every chain converged at the same step; a chain left to the general loop
+    keeps nothing."""
+    from theory.engine.state import Kept
+
+    loop = from_params("curie_weiss", 40, {"theta1": 0.1, "theta2": 0.3}, family_args={"N": 8}, fixed={"theta2": 0.3})
+    nf = loop.numeric
+    rng = np.random.default_rng(8)
+    counts = rng.multinomial(40, rng.dirichlet(np.full(9, 2.0), size=100))
+    counts[:, [0, -1]] += 1
+    tau = counts @ nf.phi_levels / counts.sum(axis=1, keepdims=True)
+    start = solve_theta(nf, tau, np.zeros((100, 1)))
+    start[:10] += 1e-3  # a step more than the others
+    kept = Kept()
+    theta = solve_theta(nf, tau, start, kept=kept)
+    assert kept.cumulants is None and np.array_equal(kept.theta, theta)
+    assert np.array_equal(kept.levels, nf.level_probabilities_T(theta))
+    assert np.array_equal(kept.levels_at(theta, None), kept.levels) and kept.levels_at(theta + 1e-12, None) is None
+    again = solve_theta(nf, tau, theta, kept=kept)  # every chain converged at once (at θ itself)
+    a, mu, chi, q = nf.cumulants_levels_major(theta.T.copy())
+    assert np.array_equal(again, theta) and np.array_equal(kept.cumulants[1], mu)
+    assert np.array_equal(kept.cumulants_at(theta)[0], a) and np.array_equal(kept.levels, q)
+    far = start.copy()
+    far[:5] += 50.0  # full steps rejected: the general loop
+    kept.clear()
+    solve_theta(nf, tau, far, kept=kept)
+    assert kept.theta is None
+
+
 def test_the_simplex_steps_first_generation_is_the_general_paths():
     """Generation 1 of the categorical's simplex step draws from θ as the general path does (the
     same draws: μ, faces and point masses equal); control: generation 2 reads μ's barycentric
