@@ -95,9 +95,9 @@ def solve_theta(numeric: NumericFamily, tau: np.ndarray, theta0: np.ndarray,
 
     ``penalty`` (optional) maps θ to (value, gradient, Hessian) of a convex penalty
     added to the dual (a prior: see :class:`PriorMAP`). ``kept`` (optional, a
-    :class:`.state.Kept`): the cumulants the last refit's Newton made at the θ it converged
-    to, read where θ0 is that θ, and where this one's every chain converges in full steps
-    (the MLE of a finite family, d ≤ 2), its own kept in their place.
+    :class:`.state.Kept`): what the last refit's Newton made at the θ it converged to (the
+    cumulants, read here where θ0 is that θ; the level probabilities, the next draw's), replaced
+    by this one's where every chain converges in full steps (the MLE of a finite family, d ≤ 2).
 
     Backtracking (Armijo) on the dual objective keeps every step inside the
     natural domain and makes the iteration converge from any start; chains on a
@@ -349,13 +349,12 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
             finished = np.count_nonzero(done)
             if finished == len(done):  # (no chain at all, too)
                 theta[chains] = th.T
-                if kept is None:
-                    pass
-                elif levels is None:  # every chain converged at this step
-                    kept.keep(theta, q, (a, mu, chi))
-                else:
-                    levels[:, chains] = q
-                    kept.keep(theta, levels)
+                if kept is not None:
+                    if levels is None:  # every chain converged at this step, in one batch
+                        kept.keep(theta, q, (a, mu, chi))
+                    else:
+                        levels[:, chains] = q
+                        kept.keep(theta, levels)
                 return np.zeros(len(theta), bool), None, taken
             if finished:
                 theta[chains[done]] = th[:, done].T

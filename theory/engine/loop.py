@@ -1629,7 +1629,7 @@ class ClosedLoop:
                 break
         if bar is not None:
             bar.close()
-        chains_.state.kept.clear()  # (the next generation's: none)
+        chains_.state.kept.clear()  # (for a next generation: the run's state holds no more arrays)
         return Run(loop=self, state=chains_.state, generations=generations, chains=chains, seed=seed,
                    final=book.final_stats(), time_average=book.time_average(), trace=trace, histograms=hist,
                    init_law=init_law)
