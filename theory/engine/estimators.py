@@ -322,11 +322,12 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
     are left where a full step fails the Armijo test (a singular χ's non-finite step fails it
     too: all the chains not yet converged then go on in the general loop, from before that step)
     or after ``max_iter`` steps. ``kept`` (a :class:`.state.Kept`, optional): the cumulants at
-    θ, if kept there, are read instead of made; when every chain converged, the level
-    probabilities at the new θ are kept (each chain's from the step its convergence was tested
-    on: elementwise, the same numbers in any batch), and the cumulants if all converged at the
-    same step (μ and χ, sums over the levels by a BLAS, are those of a batch of every chain:
-    their last bits may depend on the batch's size).
+    θ, if kept there, are read instead of made; when every chain converged at the same step,
+    those at the new θ and the level probabilities are kept (μ and χ, sums over the levels by a
+    BLAS, are then a batch of every chain's: their last bits may depend on the batch's size);
+    for d = 1 the level probabilities are kept too when chains converged at different steps (each
+    chain's from the step its convergence was tested on: elementwise, the same numbers in any
+    batch).
 
     The same numbers as the general loop, step for step: the same products in the same order, on
     the same chains at once (the general loop's batches: a product's last bits may depend on how
@@ -349,17 +350,16 @@ def _full_steps(numeric: NumericFamily, tau: np.ndarray, theta: np.ndarray, tole
             finished = np.count_nonzero(done)
             if finished == len(done):  # (no chain at all, too)
                 theta[chains] = th.T
-                if kept is not None:
-                    if levels is None:  # every chain converged at this step, in one batch
-                        kept.keep(theta, q, (a, mu, chi))
-                    else:
-                        levels[:, chains] = q
-                        kept.keep(theta, levels)
+                if kept is not None and len(chains) == len(theta):  # every chain at this step, in one batch
+                    kept.keep(theta, q, (a, mu, chi))
+                elif levels is not None:
+                    levels[:, chains] = q
+                    kept.keep(theta, levels)
                 return np.zeros(len(theta), bool), None, taken
             if finished:
                 theta[chains[done]] = th[:, done].T
                 keep = ~done
-                if kept is not None:
+                if kept is not None and d == 1:  # (the draw's, d = 1: Kept.levels_at)
                     if levels is None:
                         levels = np.empty((len(q), len(theta)))
                     levels[:, chains[done]] = q[:, done]
