@@ -61,8 +61,10 @@ class Kept:
     μ and χ, of the batch: every chain): handed out for θ bit for bit the kept one, they are the
     numbers making them again would give. Never modified in place."""
 
-    def __init__(self):
-        self.clear()
+    def __init__(self) -> None:
+        self.theta: np.ndarray | None = None
+        self.levels: np.ndarray | None = None
+        self.cumulants: tuple | None = None
 
     def clear(self) -> None:
         self.theta, self.levels, self.cumulants = None, None, None
