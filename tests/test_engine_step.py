@@ -425,7 +425,7 @@ def test_the_newton_keeps_its_last_values_where_every_chain_converged():
     assert np.array_equal(kept.levels, nf.level_probabilities_T(theta))
     assert np.array_equal(kept.levels_at(theta, None), kept.levels) and kept.levels_at(theta + 1e-12, None) is None
     again = solve_theta(nf, tau, theta, kept=kept)  # every chain converged at once (at θ itself)
-    a, mu, chi, q = nf.cumulants_levels_major(theta.T.copy())
+    a, mu, _, q = nf.cumulants_levels_major(theta.T.copy())
     assert np.array_equal(again, theta) and np.array_equal(kept.cumulants[1], mu)
     assert np.array_equal(kept.cumulants_at(theta)[0], a) and np.array_equal(kept.levels, q)
     far = start.copy()
