@@ -99,7 +99,8 @@ def mean_var_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             again[bad] = False
             if again.any():
                 rows = np.flatnonzero(again)
-                dev = np.subtract(values[rows], mean[rows, None], order="C")
+                dev = values[rows]  # (a copy: the deviations in place, no second large temporary)
+                dev -= mean[rows, None]
                 var[rows] = _square_sums(dev) / (C - 1)
         if len(bad):
             part = values if len(bad) == R else values[bad]
