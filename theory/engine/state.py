@@ -33,6 +33,9 @@ class State:
     # the derived forms at μ (NumericFamily.forms_at), evaluated once for a snapshot whose μ stays as
     # it is (a run's block): its observables and classification read them; never the live state's
     forms: object | None = None
+    # every chain off the point masses (vertex all −1), known without reading vertex (a block's
+    # buffer that the run keeps at −1 while no chain is on one): observables and classify skip the test
+    vertex_clear: bool = False
 
     # pool_counts: the pool's level counts, except on accumulate's exact path where a generation
     # is one binomial sum (sampling.binomial_sum): there they add up the draws' supports
