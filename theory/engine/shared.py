@@ -43,6 +43,13 @@ _IN_PLACE = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.m
 # where a plan's step reads an operand (Shared.plan): an argument, a number, a kept node's value, or
 # the value an earlier step made
 ARG, NUMBER, KEPT, MADE = range(4)
+FLOATS = (int, float, np.float64)  # the numbers a float array's arithmetic keeps float64
+
+
+def _float_ufunc(what, arguments: int) -> bool:
+    """Whether ``what`` is a ufunc taking ``arguments`` floats to one float (log, exp; not isnan)."""
+    return isinstance(what, np.ufunc) and what.nout == 1 and what.nin == arguments and \
+        "d" * arguments + "->d" in what.types
 
 
 class Shared:
@@ -94,22 +101,27 @@ class Shared:
         # factor of its spread)
         keys = [self._magnitude(n) for n in range(len(self.nodes))]
         self.alike = [[m for m, other in enumerate(keys) if other == key] for key in keys]
-        # which nodes read an argument (arrays), and the value of each operation on numbers alone,
-        # made here once (the same number each evaluation would make; one that raises is left to
-        # run); operands are numbered before their node
-        self._on_arguments: list[bool] = []
+        # the value of each operation on numbers alone, made here once (the same number each
+        # evaluation would make; one that raises is left to run), and which nodes are float arrays
+        # at float arguments (an argument; an arithmetic operator, or a ufunc of floats to a float,
+        # on float arrays and float numbers): the plans write into those alone (operands are
+        # numbered before their node)
         self._numbers: dict[int, object] = {}
+        self._float_array: list[bool] = []
         for n, (kind, what, operands) in enumerate(self.nodes):
-            self._on_arguments.append(kind == "arg" or any(self._on_arguments[o] for o in operands))
             if kind == "value":
                 self._numbers[n] = what
-            elif kind != "arg" and all(o in self._numbers for o in operands):
+            elif kind != "arg" and operands and all(o in self._numbers for o in operands):
                 try:
                     with np.errstate(all="raise"):
                         self._numbers[n] = what(*(self._numbers[o] for o in operands))
-                except (ArithmeticError, ValueError, TypeError, FloatingPointError):
+                except Exception:  # (left to run time, which raises as the form's own function does, or not)
                     pass
-
+            floats = [self._float_array[o] or (o in self._numbers and type(self._numbers[o]) in FLOATS)
+                      for o in operands]
+            self._float_array.append(kind == "arg" or (
+                n not in self._numbers and all(floats) and any(self._float_array[o] for o in operands)
+                and (kind in ("unary", "binary") or _float_ufunc(what, len(operands)))))
     def _numbered(self, tree, lines: dict, namespace: dict, add: bool = True) -> int:
         """The number of ``tree`` (its subtrees numbered first; ``add`` False: only looked up, a
         tree no node computes raises _NotArithmetic); ``lines``: the code's temporaries' trees by
@@ -195,7 +207,7 @@ class Shared:
 
         def visit(n, top=False):
             kind, _, operands = self.nodes[n]
-            if kind in ("arg", "value") or (self.kept[n] and not top):
+            if kind == "arg" or n in self._numbers or (self.kept[n] and not top):
                 return
             for o in operands:
                 visit(o)
@@ -208,12 +220,11 @@ class Shared:
         value if it is an operation on numbers alone). A step is (node, function, the ufunc that
         writes it in place or None, its operands' sources, the operand it writes into or −1); a
         source is (ARG, i), (NUMBER, x), (KEPT, n) or (MADE, n): an earlier step's value that no
-        other node reads. An arithmetic step writes into a MADE operand that is an array of that
-        step's own (an operation or a ufunc call on an argument's array), its other operands arrays
-        or float numbers, as NumPy's elision of temporaries does: + − × ÷ are correctly rounded,
-        the same numbers in place or not (where the arguments are float arrays of one shape,
-        :class:`SharedValues`). The interpreter's work per node done once here: a block's forms
-        cost their NumPy calls."""
+        other node reads. An arithmetic step on float arrays and float numbers alone writes into a
+        MADE operand, a float array an earlier step made, as NumPy's elision of temporaries does:
+        + − × ÷ are correctly rounded, the same numbers in place or not (where the arguments are
+        float arrays of one shape, :class:`SharedValues`). The interpreter's work per node done
+        once here: a block's forms cost their NumPy calls."""
         if number in self._plans:
             return self._plans[number]
 
@@ -224,19 +235,16 @@ class Shared:
             if o in self._numbers:
                 return NUMBER, self._numbers[o]
             return (KEPT if self.kept[o] else MADE), o
-        steps, needs, own = [], [], set()  # own: steps whose value is an array of their own
-        for n in () if number in self._numbers else self.program(number):
+        steps, needs, own = [], [], set()  # own: float arrays the plan's steps made
+        for n in self.program(number):
             kind, what, operands = self.nodes[n]
-            if n in self._numbers:
-                continue
             sources = tuple(source(o) for o in operands)
             needs += [x for k, x in sources if k == KEPT]
             out = -1
-            if kind != "call" and what in _IN_PLACE and all(
-                    k != NUMBER or type(x) in (int, float, np.float64) for k, x in sources):
+            if kind != "call" and what in _IN_PLACE and self._float_array[n]:  # (float operands alone)
                 out = next((i for i, (k, x) in enumerate(sources) if k == MADE and x in own), -1)
-            if self._on_arguments[n] and (kind != "call" or isinstance(what, np.ufunc)):
-                own.add(n)  # (an operation on an argument's array: an array of its own)
+            if self._float_array[n]:
+                own.add(n)
             steps.append((n, what, _IN_PLACE[what] if out >= 0 else None, sources, out))
         self._plans[number] = (tuple(steps), tuple(dict.fromkeys(needs)), self._numbers.get(number))
         return self._plans[number]
