@@ -25,7 +25,7 @@ import numpy as np
 BLOCK_BYTES = 2**23   # a block's buffers and the temporaries of its summaries, about (8 MiB)
 BLOCK_MAX = 256       # generations per block at most: few chains then pay a block's fixed cost rarely
 EINSUM_BUFFER = 8192  # einsum sums a row longer than its buffer in pieces: such rows one by one
-CANCELLATION = 1e-6   # a one-pass variance below this · mean² is summed again in two passes
+CANCELLATION = 1e-5   # a one-pass variance below this · mean² is summed again in two passes
 REPEAT_CHUNK = 2**16  # generations added at once when a run's last state repeats (every chain absorbed)
 NO_ROWS = np.empty(0, np.intp)
 
@@ -64,19 +64,24 @@ def mean_var_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     A row's mean is its pairwise sum Σx over its length divided by n (NumPy sums a row laid
     along memory the same way at any stride: a column of a wider array is read in place). Its
     variance is first taken in one pass, (Σx² − x̄ Σx) / (n − 1), the floor's two sums. Its
-    relative error grows as κ = x̄²/var (the subtraction cancels): about κ · √n · 10⁻¹⁶. Where
-    κ ≥ 1/:data:`CANCELLATION` (or the variance is not positive), the row is summed again in
-    two passes, Σ (x − x̄)² / (n − 1), exact to a few ulps. The relative error is thus below
-    ~10⁻⁸ in every row up to 2·10⁴ chains (measured against exact sums, tests/test_blocks.py),
-    a millionth of the summary's own Monte Carlo error (√(2/(n − 1)) ≥ 10⁻²). The threshold is
-    that high because a pool's chains (accumulate) stay close together: κ ~ 10³–10⁴ there
-    throughout a run at M = 10⁴. Rows whose mean is not finite are
+    relative error grows as κ = x̄²/var (the subtraction cancels): about κ · √n · 10⁻¹⁶ on varied
+    rows, up to κ · n · 10⁻¹⁶ where few values repeat (their roundings add up alike). Where
+    κ ≥ 1/:data:`CANCELLATION` (or the variance is not positive, or Σx² overflowed), the row is
+    summed again in two passes, Σ (x − x̄)² / (n − 1), exact to a few ulps. The relative error is
+    thus below 10⁻⁸ up to 2·10⁴ chains (measured against exact sums on varied and two-valued
+    rows, tests/test_blocks.py; a variance below the smallest normal float loses relative
+    precision either way), a millionth of the summary's own Monte Carlo error
+    (√(2/(n − 1)) ≥ 10⁻²). The threshold is that high because a pool's chains (accumulate) stay
+    close together: κ ~ 10³–10⁴ there throughout a run at M = 10⁴. Integer and boolean values
+    are summarised as floats. Rows whose mean is not finite are
     summarised over their finite values (``np.var``'s two passes), a run of consecutive rows
     with as many finite values at once (a pairwise sum depends on the length, so rows of one
     count are summed as rows of that length), read as views of the finite values selected once.
     Large temporaries are few: at 2·10⁴ chains each costs its pages' first touch more than its
     sums."""
     R, C = values.shape
+    if values.dtype.kind in "biu":  # (counts, flags: their sums in floats, as the mean takes them)
+        values = values.astype(float)
     with np.errstate(over="ignore", invalid="ignore"):
         if not C:
             return np.full(R, np.nan), np.full(R, np.nan)
