@@ -90,10 +90,9 @@ class Book:
     Per generation, for each observable row: Σx, Σx² and the number of finite values over
     chains (non-finite values excluded, as the run excludes them); at the end the means, the
     (ddof = 1) variances (Σx² − x̄ Σx) / (n − 1) and their time averages. Σx and Σx² are the
-    leanest correct summary, one pass each over a block's rows; the engine's two-pass
-    variance Σ(x − x̄)² is more accurate (no cancellation when the mean is large against the
-    spread) and costs one pass more. And each chain's first generation on each mark
-    (collapsed, on a point mass): an absorbing mark (a face the step never leaves: a point
+    leanest correct summary, one pass each over a block's rows (the engine takes the same
+    sums, and sums a row again about its mean where x̄²/var ≥ 10⁵: engine.book). And each
+    chain's first generation on each mark (collapsed, on a point mass): an absorbing mark (a face the step never leaves: a point
     mass redraws itself) is counted, first = T + 1 − generations on it; another keeps its
     first generation, looked for only in a block where some chain has it.
 

@@ -8,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
+from numpy import amax, isnan, log
 
 from theory.engine.forms import source
 from theory.families import FAMILIES, get_family
@@ -147,6 +150,47 @@ def _difference_of_squares(mu1, mu2):
 
 def _product_of_sum_and_difference(mu1, mu2):
     return (mu1 - mu2)*(mu1 + mu2)
+
+
+def _flags_times(x, y):
+    return (isnan(x) + isnan(y))*y
+
+
+def _reduced_times(x, y):
+    return (amax(x)*2) - y + (amax(y) + 1)*y
+
+
+def _complex_part(x, y):
+    return (x*2) + x*(-1)**0.5
+
+
+def _chain(x, y):
+    return -(x*y + 2)/(y - x) + log(x)*3.0 + (x*y)**2
+
+
+def test_forms_together_write_only_into_float_arrays_they_made():
+    """Shared's plans (shared.Shared.plan) write a step into a temporary only where the step and
+    its operands are float arrays and float numbers: a form of booleans (isnan), of a reduction
+    (a scalar: amax) or of a complex constant gives its own function's numbers (its
+    warnings too), and the arguments come back unchanged."""
+    from theory.engine.shared import Shared, bound
+
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-2, 3, 50), rng.uniform(-2, 3, 50)
+    x[3], y[5], x[7] = np.nan, 0.0, -0.0
+    forms = {f.__name__: (("x", "y"), f) for f in (_flags_times, _reduced_times, _complex_part, _chain)}
+    shared = Shared(forms, ("x", "y"))
+    assert not any(callable(root) for root in shared.roots.values())  # (each read from its code)
+    columns = x.copy(), y.copy()
+    values = shared.at(*columns)
+    with np.errstate(all="ignore"):
+        for key, form in forms.items():
+            with pytest.warns(np.exceptions.ComplexWarning) if key == "_complex_part" else nullcontext():
+                got = values[key]
+            with pytest.warns(np.exceptions.ComplexWarning) if key == "_complex_part" else nullcontext():
+                own = bound(form, ("x", "y"))(x, y)
+            assert np.broadcast_to(got, own.shape).tobytes() == own.tobytes(), key
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(columns, (x, y), strict=True))
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))

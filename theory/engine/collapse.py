@@ -95,8 +95,8 @@ def classify(loop, state: State) -> np.ndarray:
         bad = nf.underflowed(state.mu)
         if not math.isfinite(state.mu.sum()):  # (one pass: some μ is not finite, or the sum overflows)
             bad |= ~rows_all(np.isfinite(state.mu))
-        # (no point mass within reach, the exponential's: no chain is on one)
-        on = state.vertex >= 0 if nf.reaches_point_mass else None
+        # (no point mass within reach, the exponential's, or none held in the block: no chain is on one)
+        on = state.vertex >= 0 if nf.reaches_point_mass and not state.vertex_clear else None
         # the usual block: every chain finite and off the point masses, open (no mask work)
         marked = bool(np.count_nonzero(bad) or (on is not None and np.count_nonzero(on)))
         if marked:

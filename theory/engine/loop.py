@@ -1441,7 +1441,7 @@ class ClosedLoop:
             everywhere = bool(state.face.all())
         else:
             unreachable = not nf.finite and not nf.reaches_point_mass
-            everywhere = unreachable or not np.count_nonzero(state.vertex >= 0)
+            everywhere = unreachable or state.vertex_clear or not np.count_nonzero(state.vertex >= 0)
         theta: list[np.ndarray | None]
         if nf.finite:
             theta = [state.theta[:, a] for a in range(self.family.d)]
@@ -1487,7 +1487,7 @@ class ClosedLoop:
             return None
         values = self._form_values(state) if values is None else values
         S = np.broadcast_to(values["entropy"], (len(state.mu),))  # (the form's own array: no copy)
-        if not nf.reaches_point_mass:  # (the exponential: no chain is on a point mass)
+        if not nf.reaches_point_mass or state.vertex_clear:  # (the exponential: no chain is on a point mass)
             return S
         on = state.vertex >= 0
         return np.where(on, at_point_mass[np.maximum(state.vertex, 0)], S) if np.count_nonzero(on) else S
@@ -1864,7 +1864,7 @@ class _Chains:
         mu = self.mu[:, rows, chains].reshape(len(self.mu), -1).T if self.columns else flat(self.mu)
         return State(mu=mu, theta=flat(self.theta), face=flat(self.face), vertex=flat(self.vertex),
                      hit_time=np.empty(0, np.int64), entropy=flat(self.entropy),
-                     forms=self.loop.numeric.forms_at(mu))
+                     forms=self.loop.numeric.forms_at(mu), vertex_clear=self.vertex_clear)
 
     def flush(self) -> None:
         """Summarise the buffered generations (engine.book) and record the collapses among them."""

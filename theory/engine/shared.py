@@ -40,6 +40,16 @@ _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 # elision of temporaries does): + − × ÷ are correctly rounded, the same numbers in place or not
 _IN_PLACE = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply,
              operator.truediv: np.true_divide, operator.neg: np.negative}
+# where a plan's step reads an operand (Shared.plan): an argument, a number, a kept node's value, or
+# the value an earlier step made
+ARG, NUMBER, KEPT, MADE = range(4)
+FLOATS = (int, float, np.float64)  # the numbers a float array's arithmetic keeps float64
+
+
+def _float_ufunc(what, arguments: int) -> bool:
+    """Whether ``what`` is a ufunc taking ``arguments`` floats to one float (log, exp; not isnan)."""
+    return isinstance(what, np.ufunc) and what.nout == 1 and what.nin == arguments and \
+        "d" * arguments + "->d" in what.types
 
 
 class Shared:
@@ -64,7 +74,7 @@ class Shared:
 
     def __init__(self, forms: dict, names: tuple[str, ...]):
         self.names = names
-        self._programs: dict[int, tuple[int, ...]] = {}  # node -> program(node)
+        self._plans: dict[int, tuple] = {}    # node -> plan(node)
         # (kind, what, operand numbers): kind "arg", "value", "unary", "binary" or "call"
         self.nodes: list[tuple] = []
         self.number: dict[str, int] = {}  # a node's tree -> its number
@@ -91,7 +101,27 @@ class Shared:
         # factor of its spread)
         keys = [self._magnitude(n) for n in range(len(self.nodes))]
         self.alike = [[m for m, other in enumerate(keys) if other == key] for key in keys]
-
+        # the value of each operation on numbers alone, made here once (the same number each
+        # evaluation would make; one that raises is left to run), and which nodes are float arrays
+        # at float arguments (an argument; an arithmetic operator, or a ufunc of floats to a float,
+        # on float arrays and float numbers): the plans write into those alone (operands are
+        # numbered before their node)
+        self._numbers: dict[int, object] = {}
+        self._float_array: list[bool] = []
+        for n, (kind, what, operands) in enumerate(self.nodes):
+            if kind == "value":
+                self._numbers[n] = what
+            elif kind != "arg" and operands and all(o in self._numbers for o in operands):
+                try:
+                    with np.errstate(all="raise"):
+                        self._numbers[n] = what(*(self._numbers[o] for o in operands))
+                except Exception:  # (left to run time, which raises as the form's own function does, or not)
+                    pass
+            floats = [self._float_array[o] or (o in self._numbers and type(self._numbers[o]) in FLOATS)
+                      for o in operands]
+            self._float_array.append(kind == "arg" or (
+                n not in self._numbers and all(floats) and any(self._float_array[o] for o in operands)
+                and (kind in ("unary", "binary") or _float_ufunc(what, len(operands)))))
     def _numbered(self, tree, lines: dict, namespace: dict, add: bool = True) -> int:
         """The number of ``tree`` (its subtrees numbered first; ``add`` False: only looked up, a
         tree no node computes raises _NotArithmetic); ``lines``: the code's temporaries' trees by
@@ -170,23 +200,54 @@ class Shared:
             stack.extend(self.nodes[n][2])
         return False
 
-    def program(self, number: int) -> tuple[int, ...]:
+    def program(self, number: int) -> list[int]:
         """The operations that make node ``number`` from kept nodes and arguments, operands first
         (its subtree down to kept nodes, arguments and numbers, which are read, not made)."""
-        if number in self._programs:
-            return self._programs[number]
         out: list[int] = []
 
         def visit(n, top=False):
             kind, _, operands = self.nodes[n]
-            if kind in ("arg", "value") or (self.kept[n] and not top):
+            if kind == "arg" or n in self._numbers or (self.kept[n] and not top):
                 return
             for o in operands:
                 visit(o)
             out.append(n)
         visit(number, top=True)
-        self._programs[number] = tuple(out)
-        return self._programs[number]
+        return out
+
+    def plan(self, number: int) -> tuple[tuple, tuple[int, ...], object]:
+        """:meth:`program` ready to run, made once: (steps, the kept nodes they read, the node's
+        value if it is an operation on numbers alone). A step is (node, function, the ufunc that
+        writes it in place or None, its operands' sources, the operand it writes into or −1); a
+        source is (ARG, i), (NUMBER, x), (KEPT, n) or (MADE, n): an earlier step's value that no
+        other node reads. An arithmetic step on float arrays and float numbers alone writes into a
+        MADE operand, a float array an earlier step made, as NumPy's elision of temporaries does:
+        + − × ÷ are correctly rounded, the same numbers in place or not (where the arguments are
+        float arrays of one shape, :class:`SharedValues`). The interpreter's work per node done
+        once here: a block's forms cost their NumPy calls."""
+        if number in self._plans:
+            return self._plans[number]
+
+        def source(o):
+            kind, what, _ = self.nodes[o]
+            if kind == "arg":
+                return ARG, what
+            if o in self._numbers:
+                return NUMBER, self._numbers[o]
+            return (KEPT if self.kept[o] else MADE), o
+        steps, needs, own = [], [], set()  # own: float arrays the plan's steps made
+        for n in self.program(number):
+            kind, what, operands = self.nodes[n]
+            sources = tuple(source(o) for o in operands)
+            needs += [x for k, x in sources if k == KEPT]
+            out = -1
+            if kind != "call" and what in _IN_PLACE and self._float_array[n]:  # (float operands alone)
+                out = next((i for i, (k, x) in enumerate(sources) if k == MADE and x in own), -1)
+            if self._float_array[n]:
+                own.add(n)
+            steps.append((n, what, _IN_PLACE[what] if out >= 0 else None, sources, out))
+        self._plans[number] = (tuple(steps), tuple(dict.fromkeys(needs)), self._numbers.get(number))
+        return self._plans[number]
 
     def at(self, *columns) -> SharedValues:
         """The forms at the arguments ``columns`` (in :attr:`names` order), each evaluated when first
@@ -200,6 +261,10 @@ class SharedValues:
     def __init__(self, shared: Shared, columns):
         self.shared, self.columns = shared, columns
         self.values: dict[int, object] = {}
+        # the plans' writes into temporaries hold for float arrays of one shape (μ's columns)
+        shapes = {c.shape if isinstance(c, np.ndarray) and c.dtype == np.float64 and c.ndim else None
+                  for c in columns}
+        self.in_place = len(shapes) == 1 and None not in shapes
 
     def __getitem__(self, key):
         root = self.shared.roots[key]
@@ -279,40 +344,25 @@ class SharedValues:
         return nan if any(math.isnan(x) for x in corners) else (min(corners), max(corners))
 
     def _value(self, number: int):
-        """Node ``number``'s value: kept ones evaluated once (:meth:`Shared.program`), the others for
+        """Node ``number``'s value: kept ones evaluated once (:meth:`Shared.plan`), the others for
         this call (the spread's factor in :meth:`_least`)."""
-        if number in self.values:
-            return self.values[number]
+        values = self.values
+        if number in values:
+            return values[number]
         kind, what, _ = self.shared.nodes[number]
         if kind in ("arg", "value"):
             return self.columns[what] if kind == "arg" else what
-        values, nodes = self.values, self.shared.nodes
-        temporaries: dict[int, np.ndarray] = {}  # values made here that their one reader may write into
-        value = None
-        for n in self.shared.program(number):
-            kind, what, operands = nodes[n]
-            args: list = []
-            temporary: np.ndarray | None = None
-            for o in operands:
-                if o in temporaries:
-                    temporary = temporaries.pop(o)
-                    args.append(temporary)
-                elif o in values:
-                    args.append(values[o])
-                else:
-                    k, w, _ = nodes[o]
-                    args.append(self.columns[w] if k == "arg" else w if k == "value" else self._value(o))
-            into = _IN_PLACE.get(what) if kind != "call" else None
-            if into is not None and temporary is not None and all(
-                    (v.dtype, v.shape) == (temporary.dtype, temporary.shape) if isinstance(v, np.ndarray)
-                    else isinstance(v, int | float | np.floating) for v in args):  # (a complex constant: not)
-                value = into(*args, out=temporary)
-                temporaries[n] = value
-            else:
-                value = what(*args)
-                if isinstance(value, np.ndarray) and value.dtype == np.float64 and value.ndim \
-                        and value.base is None and all(value is not v for v in args):  # (its own memory)
-                    temporaries[n] = value
+        steps, needs, value = self.shared.plan(number)
+        for n in needs:  # (the kept nodes it reads, made once)
+            if n not in values:
+                self._value(n)
+        columns, in_place = self.columns, self.in_place
+        made: dict[int, object] = {}
+        for n, function, into, sources, out in steps:
+            args = [columns[x] if k == ARG else x if k == NUMBER else values[x] if k == KEPT else made.pop(x)
+                    for k, x in sources]
+            value = into(*args, out=args[out]) if out >= 0 and in_place else function(*args)
+            made[n] = value
         if self.shared.kept[number]:
             values[number] = value
         return value

@@ -33,6 +33,9 @@ class State:
     # the derived forms at μ (NumericFamily.forms_at), evaluated once for a snapshot whose μ stays as
     # it is (a run's block): its observables and classification read them; never the live state's
     forms: object | None = None
+    # every chain off the point masses (vertex all −1), known without reading vertex (a block's
+    # buffer that the run keeps at −1 while no chain is on one): observables and classify skip the test
+    vertex_clear: bool = False
     # the cumulants and level probabilities the last refit's Newton made at the θ it converged to
     kept: Kept = field(default_factory=lambda: Kept())
 
