@@ -1,8 +1,10 @@
 """Shared fixtures: every family (small arguments), parametrised by name; one local Dask cluster;
-:func:`once_per_run` for the whole-pipeline fixtures."""
+:func:`once_per_run` for the whole-pipeline fixtures, among them every check at the smoke budget."""
 
 import contextlib
+import dataclasses
 import gc
+import json
 import os
 import shutil
 
@@ -11,6 +13,8 @@ import pytest
 
 from theory import get_family
 from theory.cases import declared_cases
+from theory.validate import QUICK, Budget, Outcome, all_checks, run_checks
+from theory.validate.registry import Result
 
 # every registered family at the arguments its module declares (VALIDATION): a new family
 # file is tested with no edit here (efax's distribution-parametrised tests)
@@ -114,6 +118,36 @@ def require_pdflatex():
         if os.environ.get("CI"):
             pytest.fail("pdflatex is required in CI (.ci/run installs texlive)")
         pytest.skip("pdflatex not installed")
+
+
+# Every check's code, at sample sizes that only run it: errors, the ids it reads, the report,
+# seeds and backends. Whether the checks pass is a matter of the quick budget (below, -m slow).
+SMOKE = Budget("smoke", chains=5_000, ladder=QUICK.ladder, ladder_chains=5_000, absorb_chains=1_000,
+               stationary_chains=200, collapse_chains=20)
+
+
+def run_once(tmp_path_factory, budget: Budget) -> list[Result]:
+    """Every registered check at ``budget``, once per test run, in this process (it shares the
+    derivations already loaded here; joblib workers and Dask are compared below): the results
+    are kept as JSON (floats round-trip exactly) and rebuilt around the registered checks."""
+    def make(out):
+        results = run_checks(all_checks(), budget, seed=0)
+        rows = [[r.check.key, r.outcome and dataclasses.asdict(r.outcome), r.threshold, r.seconds, r.error,
+                 list(r.evaluated)] for r in results]
+        (out / "results.json").write_text(json.dumps(rows, default=lambda x: x.item()))  # numpy scalars
+
+    folder = once_per_run(tmp_path_factory, f"validate-{budget.name}", make)
+    rows = json.loads((folder / "results.json").read_text())
+    checks = all_checks()
+    assert [row[0] for row in rows] == [c.key for c in checks]
+    return [Result(c, outcome and Outcome(**outcome), z_star, seconds, error, tuple(evaluated))
+            for c, (_, outcome, z_star, seconds, error, evaluated) in zip(checks, rows, strict=True)]
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory):
+    """Every registered check at the smoke budget."""
+    return run_once(tmp_path_factory, SMOKE)
 
 
 @pytest.fixture(scope="session")
