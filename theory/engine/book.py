@@ -11,8 +11,8 @@ buffers of B generations and summarise a block in one call; :class:`Book` takes 
 per-generation means and variances. B keeps a block's buffers and temporaries near
 :data:`BLOCK_BYTES` (B = 1 with many chains, where a generation's own work dominates anyway).
 
-The numbers are those of a summary made each generation: :func:`mean_var_rows` is
-:func:`mean_var` row by row, bit for bit (the same sums in the same order), and the time
+The numbers are those of a summary made each generation: :func:`mean_var` is
+:func:`mean_var_rows` of one row, a row's sums the same in a block as alone, and the time
 averages add the generations' means one after the other, in generation order.
 """
 
@@ -73,12 +73,11 @@ def mean_var_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     precision either way), a millionth of the summary's own Monte Carlo error
     (√(2/(n − 1)) ≥ 10⁻²). The threshold is that high because a pool's chains (accumulate) stay
     close together: κ ~ 10³–10⁴ there throughout a run at M = 10⁴. Integer and boolean values
-    are summarised as floats. Rows whose mean is not finite are
-    summarised over their finite values (``np.var``'s two passes), a run of consecutive rows
-    with as many finite values at once (a pairwise sum depends on the length, so rows of one
-    count are summed as rows of that length), read as views of the finite values selected once.
-    Large temporaries are few: at 2·10⁴ chains each costs its pages' first touch more than its
-    sums."""
+    are summarised as floats. Rows whose mean is not finite are summarised over their finite
+    values (``np.var``'s two passes), a run of consecutive rows with as many finite values at once
+    (a pairwise sum depends on the length, so rows of one count are summed as rows of that
+    length), read as views of the finite values selected once. Large temporaries are few: at 2·10⁴
+    chains each costs its pages' first touch more than its sums."""
     R, C = values.shape
     if values.dtype.kind in "biu":  # (counts, flags: their sums in floats, as the mean takes them)
         values = values.astype(float)
