@@ -121,14 +121,15 @@ def require_pdflatex():
 
 
 # Every check's code, at sample sizes that only run it: errors, the ids it reads, the report,
-# seeds and backends. Whether the checks pass is a matter of the quick budget (below, -m slow).
+# seeds and backends. Whether the checks pass is a matter of the quick budget (tests/test_validate.py,
+# -m slow).
 SMOKE = Budget("smoke", chains=5_000, ladder=QUICK.ladder, ladder_chains=5_000, absorb_chains=1_000,
                stationary_chains=200, collapse_chains=20)
 
 
 def run_once(tmp_path_factory, budget: Budget) -> list[Result]:
     """Every registered check at ``budget``, once per test run, in this process (it shares the
-    derivations already loaded here; joblib workers and Dask are compared below): the results
+    derivations already loaded here; joblib workers and Dask are compared in test_validate): the results
     are kept as JSON (floats round-trip exactly) and rebuilt around the registered checks."""
     def make(out):
         results = run_checks(all_checks(), budget, seed=0)
